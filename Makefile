@@ -1,0 +1,34 @@
+# The two commands a newcomer runs: `make demo` and `make test`.
+# Both set up everything they need: a virtual environment with the pip extras,
+# and Debian packages (data set, toolchains) through scripts/setup.d/.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.vp-edge-installed
+RUN    ?= runs/demo
+
+.PHONY: demo demo-quick test lint setup clean
+
+$(STAMP): pyproject.toml $(wildcard setup.py)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[train,test]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+	@for s in scripts/setup.d/*.sh; do bash "$$s" || exit $$?; done
+
+demo: setup
+	$(BIN)/vp-edge demo --out $(RUN) --json $(RUN)/summary.json
+
+demo-quick: setup
+	$(BIN)/vp-edge demo --quick --out runs/quick --json runs/quick/summary.json
+
+test: setup
+	$(BIN)/python -m pytest -q tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check vp_edge boards converters firmware_bridge tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info runs
