@@ -1,0 +1,59 @@
+"""firmware_bridge: the vp-edge wire protocol (spec in PROTOCOL.md), stdlib only.
+
+Board side: decode INFER (``StreamDecoder``/``decode_datagram`` with ``Auth(role="board")``),
+reassemble with ``Reassembler``, answer ``Result``/``Hello``/``Heartbeat``/``Error`` through a
+``Sender``. Gateway side: ``split_infer`` + ``Sender(from_gateway=True)``, decode RESULTs with
+``Auth(role="gateway")``. The C twin of this codec is in ``c/`` (``vp_proto.h``).
+"""
+
+from .chunk import Reassembler, chunk_capacity, split_infer
+from .cobs import decode as cobs_decode
+from .cobs import encode as cobs_encode
+from .counter import Counter, EpochStore
+from .crc import crc32c
+from .errors import BridgeError, ChunkError, CounterError, ProtocolError
+from .frame import (
+    Auth,
+    Frame,
+    Sender,
+    StreamDecoder,
+    decode_datagram,
+    encode_frame,
+    tag,
+    to_serial,
+)
+from .protocol import (
+    DROP_REASONS,
+    MAX_FRAME,
+    MAX_K,
+    STATUS_TEXT,
+    BoardKind,
+    Error,
+    Flag,
+    Heartbeat,
+    Hello,
+    Infer,
+    LoadAck,
+    LoadBegin,
+    LoadChunk,
+    LoadCommit,
+    Message,
+    MsgType,
+    Probe,
+    Readback,
+    ReadbackReply,
+    Result,
+    Status,
+    result_frame_size,
+    unpack_message,
+)
+
+__all__ = [
+    "DROP_REASONS", "MAX_FRAME", "MAX_K", "STATUS_TEXT", "Auth", "BoardKind", "BridgeError",
+    "ChunkError", "Counter", "CounterError", "EpochStore", "Error", "Flag", "Frame", "Heartbeat",
+    "Hello", "Infer", "LoadAck", "LoadBegin", "LoadChunk", "LoadCommit", "Message", "MsgType",
+    "Probe", "ProtocolError", "Readback", "ReadbackReply", "Reassembler", "Result", "Sender",
+    "Status", "StreamDecoder", "chunk_capacity", "cobs_decode", "cobs_encode", "crc32c",
+    "decode_datagram", "encode_frame", "result_frame_size", "split_infer", "tag", "to_serial",
+    "unpack_message",
+]

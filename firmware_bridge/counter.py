@@ -1,0 +1,79 @@
+"""The per-sender monotonic frame counter: 64 bits = (boot epoch << 32) | sequence.
+
+A sender bumps its epoch once per boot (``EpochStore.bump``, persisted before the first frame is
+sent) and numbers frames 1, 2, ... within the epoch. Receivers accept a frame only if its counter
+is greater than the last one accepted from that sender, so a rebooted sender (new epoch) is
+accepted at once while recorded old frames are not.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import CounterError
+
+SEQ_MAX = 0xFFFFFFFF
+EPOCH_MAX = 0xFFFFFFFF
+
+
+class Counter:
+    """Hands out counters for one sender: ``next()`` returns ``epoch << 32 | seq``, seq from 1."""
+
+    def __init__(self, epoch: int, seq: int = 0) -> None:
+        if not 0 <= epoch <= EPOCH_MAX or not 0 <= seq <= SEQ_MAX:
+            raise CounterError(f"epoch {epoch} or sequence {seq} out of 32-bit range")
+        self.epoch = epoch
+        self.seq = seq
+
+    def next(self) -> int:
+        """Advance and return the next counter value; ``CounterError`` when the epoch is spent."""
+        if self.seq >= SEQ_MAX:
+            raise CounterError("sequence exhausted in this epoch: restart with a new epoch")
+        self.seq += 1
+        return self.epoch << 32 | self.seq
+
+    @property
+    def value(self) -> int:
+        """The last counter handed out (0 before the first)."""
+        return self.epoch << 32 | self.seq if self.seq else 0
+
+
+class EpochStore:
+    """A boot-epoch file: ``bump()`` reads it, adds one, writes it back atomically, returns it."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def read(self) -> int:
+        """The stored epoch (0 if the file does not exist yet)."""
+        try:
+            text = self.path.read_text().strip()
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            raise CounterError(f"cannot read epoch file {self.path}: {exc}") from exc
+        if not text.isdigit() or int(text) > EPOCH_MAX:
+            raise CounterError(f"epoch file {self.path} holds {text!r}, not an epoch")
+        return int(text)
+
+    def bump(self) -> int:
+        """Persist and return the next epoch; call once per boot, before sending anything."""
+        epoch = self.read() + 1
+        if epoch > EPOCH_MAX:
+            raise CounterError(f"epoch file {self.path} is exhausted")
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "w") as fh:
+                fh.write(f"{epoch}\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise CounterError(f"cannot write epoch file {self.path}: {exc}") from exc
+        return epoch
+
+    def counter(self) -> Counter:
+        """Bump the epoch and return a fresh ``Counter`` for this boot."""
+        return Counter(self.bump())

@@ -1,0 +1,26 @@
+"""One error root for firmware_bridge, a branch per concern.
+
+Decoders never raise on wire garbage (they drop and count); these errors are for callers that
+hand the codec invalid values (a k that does not fit, a tensor larger than a request may be)
+and for local state problems (an exhausted counter, an unreadable epoch file).
+"""
+
+from __future__ import annotations
+
+
+class BridgeError(RuntimeError):
+    """Root of every error firmware_bridge raises on purpose. ``exit_code`` is for CLIs."""
+
+    exit_code = 3
+
+
+class ProtocolError(BridgeError):
+    """A message cannot be packed or a payload cannot be unpacked (field out of range, bad size)."""
+
+
+class ChunkError(BridgeError):
+    """An INFER tensor cannot be split (empty, too large, budget too small for a chunk)."""
+
+
+class CounterError(BridgeError):
+    """The per-sender counter cannot advance: sequence exhausted or epoch file unusable."""

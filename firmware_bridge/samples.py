@@ -1,0 +1,43 @@
+"""One valid example of every message type: shared by tests, the C cross-checks and fuzz seeds."""
+
+from __future__ import annotations
+
+import hashlib
+
+from .protocol import (
+    BoardKind,
+    Error,
+    Heartbeat,
+    Hello,
+    Infer,
+    LoadAck,
+    LoadBegin,
+    LoadChunk,
+    LoadCommit,
+    Message,
+    MsgType,
+    Probe,
+    Readback,
+    ReadbackReply,
+    Result,
+    Status,
+)
+
+
+def sample_messages() -> list[Message]:
+    """Every message type once, with non-trivial field values."""
+    sha = hashlib.sha256(b"model").digest()
+    return [
+        Hello(BoardKind.MCU, 5, 10, 3072, sha, "a035_r32_f256", 512, 0.00390625, -128),
+        Probe(MsgType.HEARTBEAT),
+        Heartbeat(3600, 120, 3, 118, 100, 1),
+        Infer(1, 3, 1156, 3072, bytes(range(256)) * 4),
+        Result(1834, ((3, 127), (7, -2), (1, -128), (9, 0), (0, -40))),
+        Error(Status.BAD_INPUT_SIZE, 3072),
+        LoadBegin(40_000, 1, sha, hashlib.sha256(b"tag").digest()),
+        LoadChunk(1024, 0x1234ABCD, b"\x00\x01\xff" * 100),
+        LoadCommit(True),
+        LoadAck(MsgType.LOAD_CHUNK, Status.OK, 2048),
+        Readback(),
+        ReadbackReply(0xFF, Status.OK, 40_000, sha),
+    ]

@@ -1,0 +1,152 @@
+"""Payload codec, CRC-32C and COBS: round trips, limits, and the 64-byte RESULT budget."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from firmware_bridge import (
+    MAX_K,
+    STATUS_TEXT,
+    BoardKind,
+    Counter,
+    Error,
+    Heartbeat,
+    Hello,
+    Infer,
+    LoadAck,
+    LoadBegin,
+    LoadChunk,
+    LoadCommit,
+    MsgType,
+    Probe,
+    ProtocolError,
+    Readback,
+    ReadbackReply,
+    Result,
+    Sender,
+    Status,
+    cobs_decode,
+    cobs_encode,
+    crc32c,
+    result_frame_size,
+    to_serial,
+    unpack_message,
+)
+from firmware_bridge.cobs import max_encoded_len
+from firmware_bridge.samples import sample_messages
+
+u8, u16, u32 = (st.integers(0, 2**b - 1) for b in (8, 16, 32))
+i8 = st.integers(-128, 127)
+sha = st.binary(min_size=32, max_size=32)
+f32 = st.floats(width=32, allow_nan=False)
+names = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=32)
+statuses = st.sampled_from(list(Status))
+
+
+@st.composite
+def infers(draw: st.DrawFn) -> Infer:
+    data = draw(st.binary(min_size=1, max_size=1156))
+    count = draw(st.integers(1, 0xFFFF))
+    offset = draw(st.integers(0, 2**32 - 1 - len(data)))
+    total = draw(st.integers(offset + len(data), 2**32 - 1))
+    return Infer(draw(st.integers(0, count - 1)), count, offset, total, data)
+
+
+MESSAGES = st.one_of(
+    st.builds(Hello, st.sampled_from(list(BoardKind)), st.integers(1, MAX_K), u16, u32, sha, names,
+              u16, f32, i8),
+    st.builds(Probe, st.sampled_from([MsgType.HELLO, MsgType.HEARTBEAT])),
+    st.builds(Heartbeat, u32, u32, u32, u32, u32, u32),
+    infers(),
+    st.builds(Result, u32, st.lists(st.tuples(u16, i8), min_size=1, max_size=MAX_K).map(tuple)),
+    st.builds(Error, statuses, u32),
+    st.builds(LoadBegin, st.integers(1, 2**32 - 1), u8, sha, sha),
+    st.builds(LoadChunk, u32, u32, st.binary(min_size=1, max_size=1100)),
+    st.builds(LoadCommit, st.booleans()),
+    st.builds(LoadAck, st.sampled_from([MsgType.LOAD_BEGIN, MsgType.LOAD_CHUNK,
+                                        MsgType.LOAD_COMMIT]), statuses, u32),
+    st.builds(Readback, u8),
+    st.builds(ReadbackReply, u8, statuses, u32, sha),
+)
+
+
+def test_crc32c_check_value() -> None:
+    assert crc32c(b"123456789") == 0xE3069283
+    assert crc32c(b"56789", crc32c(b"1234")) == 0xE3069283
+
+
+@given(st.binary(max_size=2000))
+def test_cobs_round_trip_and_bound(data: bytes) -> None:
+    enc = cobs_encode(data)
+    assert 0 not in enc
+    assert len(enc) <= max_encoded_len(len(data))
+    assert cobs_decode(enc) == data
+
+
+@given(st.binary(max_size=600))
+def test_cobs_decode_never_raises(data: bytes) -> None:
+    out = cobs_decode(data)
+    assert out is None or isinstance(out, bytes)
+
+
+@given(MESSAGES)
+def test_every_message_round_trips(msg: object) -> None:
+    payload = msg.pack()  # type: ignore[attr-defined]
+    assert unpack_message(msg.TYPE, payload) == msg  # type: ignore[attr-defined]
+
+
+def test_samples_cover_every_type() -> None:
+    assert {m.TYPE for m in sample_messages()} == set(MsgType)
+    assert set(STATUS_TEXT) == set(Status)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
+def test_result_frame_fits_64_bytes(k: int) -> None:
+    tx = Sender(b"key", Counter(1), board_id=0xFFFF)
+    msg = Result(2**32 - 1, tuple((0xFFFF, -128) for _ in range(k)))
+    frame = tx.frame(msg, request_id=2**32 - 1)
+    assert len(frame) == result_frame_size(k) == 37 + 3 * k <= 64
+    assert len(to_serial(frame)) == len(frame) + 2  # COBS +1 (frame < 254 B) and 0x00
+
+
+@pytest.mark.parametrize("bad", [
+    lambda: Hello(BoardKind.MCU, 0, 10, 1, bytes(32), "x").pack(),
+    lambda: Hello(BoardKind.MCU, 5, 10, 1, bytes(31), "x").pack(),
+    lambda: Hello(BoardKind.MCU, 5, 10, 1, bytes(32), "x" * 33).pack(),
+    lambda: Hello(BoardKind.MCU, 5, 10, 1, bytes(32), "caf\u00e9").pack(),
+    lambda: Result(1, ()).pack(),
+    lambda: Result(1, ((70000, 1),)).pack(),
+    lambda: Result(1, ((1, 128),)).pack(),
+    lambda: Infer(3, 3, 0, 10, b"x").pack(),
+    lambda: Infer(0, 1, 10, 10, b"x").pack(),
+    lambda: LoadChunk(0, 0, b"").pack(),
+    lambda: LoadBegin(0, 0, bytes(32), bytes(32)).pack(),
+    lambda: Probe(MsgType.RESULT).pack(),
+])
+def test_invalid_values_raise_protocol_error(bad) -> None:  # noqa: ANN001
+    with pytest.raises(ProtocolError):
+        bad()
+
+
+@pytest.mark.parametrize("msg_type,payload", [
+    (MsgType.RESULT, bytes(5)),  # k = 0
+    (MsgType.RESULT, b"\0\0\0\0\x02" + bytes(3)),  # k=2 with one pair
+    (MsgType.ERROR, b"\xff\x00" + bytes(4)),  # unknown status
+    (MsgType.HELLO, bytes(49)),  # k = 0
+    (MsgType.LOAD_COMMIT, b"\x02"),
+    (MsgType.LOAD_ACK, b"\x04\x00" + bytes(6)),
+    (MsgType.INFER, bytes(12)),  # no data
+    (0x7F, b""),
+])
+def test_malformed_payloads_raise(msg_type: int, payload: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        unpack_message(msg_type, payload)
+
+
+def test_hello_sizes() -> None:
+    h = Hello(BoardKind.LINUX, 5, 10, 3072, hashlib.sha256(b"m").digest(), "a035_r96")
+    assert len(h.pack()) == 49 + 8
