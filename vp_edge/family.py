@@ -90,7 +90,9 @@ class Family:
 def validate(f: Family) -> None:
     """Raise FamilyError naming the first bad field."""
     if len(f.input_shape) != 3 or min(f.input_shape) < 1:
-        raise FamilyError(f"input_shape must be [height, width, channels], got {list(f.input_shape)}")
+        raise FamilyError(
+            f"input_shape must be [height, width, channels], got {list(f.input_shape)}"
+        )
     if f.num_classes < 2:
         raise FamilyError(f"num_classes must be >= 2, got {f.num_classes}")
     if not f.variants:
@@ -110,7 +112,9 @@ def validate(f: Family) -> None:
         if not v.name.replace("_", "").replace("-", "").isalnum():
             raise FamilyError(f"variant name {v.name!r}: use letters, digits, '-' and '_' only")
         if not 8 <= v.resolution <= 1024:
-            raise FamilyError(f"variant {v.name}: resolution must be in [8, 1024], got {v.resolution}")
+            raise FamilyError(
+                f"variant {v.name}: resolution must be in [8, 1024], got {v.resolution}"
+            )
         if not 0.1 <= v.alpha <= 2.0:
             raise FamilyError(f"variant {v.name}: alpha must be in [0.1, 2.0], got {v.alpha}")
         if not 8 <= v.head <= 4096:

@@ -41,7 +41,9 @@ def _inverted_residual(x: Any, expansion: int, out_ch: int, stride: int, name: s
     y = x
     if expansion != 1:
         y = _conv_bn(y, expansion * in_ch, 1, 1, f"{name}_expand", act=True)
-    y = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False, name=f"{name}_dw")(y)
+    y = layers.DepthwiseConv2D(
+        3, strides=stride, padding="same", use_bias=False, name=f"{name}_dw"
+    )(y)
     y = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_dw_bn")(y)
     y = layers.ReLU(6.0, name=f"{name}_dw_relu")(y)
     y = _conv_bn(y, out_ch, 1, 1, f"{name}_project", act=False)
@@ -57,7 +59,9 @@ def backbone(x: Any, alpha: float, stem_stride: int, prefix: str) -> Any:
     for expansion, channels, repeats, stride in BLOCKS:
         out_ch = make_divisible(int(channels * alpha))
         for i in range(repeats):
-            x = _inverted_residual(x, expansion, out_ch, stride if i == 0 else 1, f"{prefix}b{block}")
+            x = _inverted_residual(
+                x, expansion, out_ch, stride if i == 0 else 1, f"{prefix}b{block}"
+            )
             block += 1
     return x
 
@@ -103,10 +107,18 @@ def baseline_model(family: Family) -> keras.Model:
     return keras.Model(inp, out, name="baseline")
 
 
-def joint_model(family: Family, variants: dict[str, keras.Model] | None = None) -> keras.Model:
-    """All variants on one shared input, one output per variant (trained together)."""
+def joint_model(
+    family: Family, variants: dict[str, keras.Model] | None = None, ensemble: bool = False
+) -> keras.Model:
+    """All variants on one shared input, one output per variant (trained together).
+
+    With ``ensemble`` an extra output "ensemble" averages the variants'
+    probabilities, for the optional ensemble term of the loss.
+    """
     keras = _keras()
     variants = variants or {v.name: variant_model(family, v) for v in family.variants}
     inp = keras.Input(shape=family.input_shape, name="input")
     outs = {name: m(inp) for name, m in variants.items()}
+    if ensemble:
+        outs["ensemble"] = keras.layers.Average(name="ensemble")(list(outs.values()))
     return keras.Model(inp, outs, name=f"{family.name}_joint")

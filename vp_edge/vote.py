@@ -47,7 +47,9 @@ class VoteResult:
 def check_k(k: int, num_classes: int) -> int:
     """1 <= k <= C // 2: sending more than half the classes is no cheaper than all."""
     if not isinstance(k, int | np.integer) or not 1 <= k <= num_classes // 2:
-        raise VoteError(f"k must be an integer in [1, {num_classes // 2}] for {num_classes} classes, got {k!r}")
+        raise VoteError(
+            f"k must be an integer in [1, {num_classes // 2}] for {num_classes} classes, got {k!r}"
+        )
     return int(k)
 
 
@@ -67,7 +69,11 @@ def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
 
 
 def topk_from_int8(
-    variant: str, q: np.ndarray, k: int, scale: float = SOFTMAX_SCALE, zero_point: int = SOFTMAX_ZERO_POINT
+    variant: str,
+    q: np.ndarray,
+    k: int,
+    scale: float = SOFTMAX_SCALE,
+    zero_point: int = SOFTMAX_ZERO_POINT,
 ) -> TopK:
     """A variant's answer from its int8 output vector (what every board runs)."""
     q = np.asarray(q).reshape(-1)
@@ -84,7 +90,9 @@ def _validate(answers: Sequence[TopK], num_classes: int) -> None:
         raise VoteError(f"a variant may vote once per request, got {sorted(names)}")
     for a in answers:
         if len(a.classes) != len(a.scores) or not a.classes:
-            raise VoteError(f"variant {a.variant}: classes and scores must be non-empty and equal length")
+            raise VoteError(
+                f"variant {a.variant}: classes and scores must be non-empty and equal length"
+            )
         if len(set(a.classes)) != len(a.classes):
             raise VoteError(f"variant {a.variant}: repeated class in its top-k {a.classes}")
         if not all(0 <= c < num_classes for c in a.classes):
@@ -128,7 +136,9 @@ def fuse(
 def _weight(weights: Mapping[str, float] | None, variant: str) -> float:
     assert weights is not None
     if variant not in weights:
-        raise VoteError(f"no weight for variant {variant!r}; weights are given for {sorted(weights)}")
+        raise VoteError(
+            f"no weight for variant {variant!r}; weights are given for {sorted(weights)}"
+        )
     return float(weights[variant])
 
 

@@ -1,0 +1,1 @@
+"""One module per ``vp-edge`` subcommand; each exposes ``register(subparsers)``."""

@@ -1,0 +1,58 @@
+"""``vp-edge convert``: full-int8 .tflite per variant, checked on LiteRT and tflite-micro."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from vp_edge.commands._common import add_json, emit
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "convert",
+        help="convert a trained run to full-int8 TFLite with model cards",
+        description="Export every variant (and the baseline) of a run with training=False, "
+        "convert it to full int8 (int8 input and output, TFLITE_BUILTINS_INT8) calibrated on "
+        "training images, refuse graphs with ops boards cannot run, run it on LiteRT's "
+        "reference kernels and on tflite-micro, measure the tflite-micro arena, and write "
+        "models/<name>.tflite and models/<name>.json (the model card).",
+    )
+    p.add_argument("--run", type=Path, required=True, help="run directory made by 'vp-edge train'")
+    p.add_argument(
+        "--calibration",
+        type=int,
+        default=200,
+        help="training images used to calibrate int8 ranges (default 200)",
+    )
+    p.add_argument(
+        "--test-limit", type=int, default=None, help="evaluate on the first N test images only"
+    )
+    add_json(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from vp_edge.convert import convert_run
+
+    cards = convert_run(
+        args.run, args.calibration, args.test_limit, show=True
+    )
+    emit(args, cards, card_table(cards))
+    return 0
+
+
+def card_table(cards: dict[str, dict]) -> str:
+    head = (
+        f"{'model':12} {'params':>9} {'MACs':>11} {'tflite B':>9} {'arena B':>8} "
+        f"{'float':>6} {'int8':>6} {'in scale':>9} {'zp':>5}"
+    )
+    lines = [head, "-" * len(head)]
+    for name, c in cards.items():
+        lines.append(
+            f"{name:12} {c['params']:>9,} {c['macs']:>11,} {c['tflite_bytes']:>9,} "
+            f"{c['arena_bytes']:>8,} {100 * c['float_accuracy']:>5.1f}% "
+            f"{100 * c['int8_accuracy']:>5.1f}% "
+            f"{c['input_scale']:>9.6f} {c['input_zero_point']:>5}"
+        )
+    return "\n".join(lines)

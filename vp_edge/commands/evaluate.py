@@ -1,0 +1,48 @@
+"""``vp-edge evaluate``: offline accuracy of variants, ensemble and m-of-N subsets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from vp_edge.commands._common import add_json, emit
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="offline int8 accuracy: per variant, ensemble per rule and k, m boards alive",
+        description="Run each int8 variant of a converted run over the test set on LiteRT's "
+        "reference kernels (one thread per worker), then vote offline: accuracy per variant, "
+        "of the ensemble for every rule (reference, sum, majority, learned) and k, and for "
+        "every number m of boards alive the mean and worst subset, against the baseline. "
+        "These are the numbers the live gateway must reproduce exactly.",
+    )
+    p.add_argument("--run", type=Path, required=True, help="a converted run directory")
+    p.add_argument(
+        "-k", "--k", type=int, default=2, help="k for the boards-alive table (default 2)"
+    )
+    p.add_argument("--test-limit", type=int, default=None, help="first N test images only")
+    p.add_argument(
+        "--plots", type=Path, default=None, help="folder for PNG plots (default RUN/report)"
+    )
+    add_json(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from vp_edge.convert import load_run_data
+    from vp_edge.evaluate import evaluate
+    from vp_edge.report import evaluation_table, plot_evaluation
+    from vp_edge.train import load_run_family
+
+    family = load_run_family(args.run)
+    splits = load_run_data(args.run, family)
+    report = evaluate(args.run, splits.test.subset(args.test_limit), splits.val, k_default=args.k)
+    plots = plot_evaluation(report, args.plots or args.run / "report")
+    report["plots"] = [str(p) for p in plots]
+    (args.run / "report").mkdir(exist_ok=True)
+    (args.run / "report" / "evaluate.json").write_text(json.dumps(report, indent=2) + "\n")
+    emit(args, report, evaluation_table(report) + "\nplots: " + ", ".join(report["plots"]))
+    return 0

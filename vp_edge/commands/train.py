@@ -1,0 +1,83 @@
+"""``vp-edge train``: joint training of a family and its baseline."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from vp_edge.commands._common import add_data, add_json, data_args, emit, save_data_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a variant family jointly (and the MobileNetV2 baseline)",
+        description="Train all variants of a family in one graph with one optimiser "
+        "(loss = sum of per-variant cross-entropies, optionally + an ensemble term), then "
+        "the alpha=1.0 MobileNetV2 baseline at the largest variant resolution with the same "
+        "budget. Checkpoints every epoch; rerunning the same command resumes. Early stopping "
+        "on validation loss keeps the best weights.",
+    )
+    p.add_argument("--family", default="fashion", help="preset (fashion, tiny) or .json/.toml file")
+    p.add_argument(
+        "--out", type=Path, required=True, help="run directory (created; resumed if present)"
+    )
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate")
+    p.add_argument("--patience", type=int, default=3, help="early-stopping patience (epochs)")
+    p.add_argument(
+        "--ensemble-weight",
+        type=float,
+        default=0.0,
+        help="weight of the ensemble cross-entropy term (0 = off)",
+    )
+    p.add_argument(
+        "--train-limit",
+        type=int,
+        default=None,
+        help="use only the first N training images (small budgets)",
+    )
+    p.add_argument("--no-baseline", action="store_true", help="skip the baseline")
+    add_data(p)
+    add_json(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from vp_edge.data import load_dataset
+    from vp_edge.family import load_family
+    from vp_edge.train import TrainConfig, train
+
+    family = load_family(args.family)
+    d = data_args(args)
+    splits = load_dataset(
+        d["source"], seed=d["seed"], val_fraction=d["val_fraction"], input_shape=family.input_shape
+    )
+    config = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        patience=args.patience,
+        seed=args.seed,
+        ensemble_weight=args.ensemble_weight,
+        train_limit=args.train_limit,
+        baseline=not args.no_baseline,
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    save_data_args(args.out, d)
+    verbose = 0 if args.json == "-" else (1 if sys.stdout.isatty() else 2)
+    state = train(family, splits, args.out, config, verbose=verbose)
+    emit(args, state, _table(state))
+    return 0
+
+
+def _table(state: dict) -> str:
+    lines = [f"{'model':10} {'epochs':>6} {'best':>5} {'val loss':>9} {'seconds':>8}"]
+    for name, st in state.get("models", {}).items():
+        lines.append(
+            f"{name:10} {st['epochs_done']:>6} {st['best_epoch'] + 1:>5} "
+            f"{st['best_val_loss']:>9.4f} {st['seconds']:>8.1f}"
+        )
+    return "\n".join(lines)

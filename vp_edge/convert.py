@@ -1,0 +1,149 @@
+"""Convert a training run to full-int8 .tflite per variant (and the baseline), with model cards.
+
+For each model: export with training=False, calibrate on training images, check
+the graph has only ops boards run, run it on LiteRT's reference kernels and on
+tflite-micro, measure the tflite-micro arena, and write a card:
+
+  models/<name>.tflite     the int8 model
+  models/<name>.json       its card (params, MACs, bytes, arena, accuracies, I/O quantisation)
+  outputs/<name>.npz       int8 outputs on the test set (reused by 'vp-edge evaluate')
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from converters.card import keras_macs, measure_arena, model_card, sha256, write_card
+from converters.tflite import to_int8_tflite
+from vp_edge.data import Splits, load_dataset
+from vp_edge.errors import ArtifactError
+from vp_edge.family import Family
+from vp_edge.outputs import data_fingerprint, save_outputs
+from vp_edge.preprocess import quantize, to_float
+from vp_edge.progress import Progress
+from vp_edge.train import BASELINE, JOINT, load_run_family, load_trained
+from vp_edge.workers import run_models
+
+LOG = logging.getLogger(__name__)
+TFLM_CHECK_INPUTS = 200
+
+
+def load_run_data(run: Path, family: Family) -> Splits:
+    from vp_edge.commands._common import load_data_args
+
+    d = load_data_args(run)
+    return load_dataset(
+        d["source"], seed=d["seed"], val_fraction=d["val_fraction"], input_shape=family.input_shape
+    )
+
+
+def keras_models(run: Path, family: Family) -> dict[str, Any]:
+    """name -> Keras model: each variant detached from the joint graph, and the baseline."""
+    joint = load_trained(run, JOINT)
+    out = {v.name: joint.get_layer(v.name) for v in family.variants}
+    if (run / "weights" / f"{BASELINE}.weights.h5").exists():
+        out[BASELINE] = load_trained(run, BASELINE).get_layer(BASELINE)
+    return out
+
+
+def calibration_set(splits: Splits, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(splits.train.x), size=min(n, len(splits.train.x)), replace=False)
+    return to_float(splits.train.x[np.sort(idx)])
+
+
+def convert_run(
+    run: Path, calibration: int = 200, test_limit: int | None = None, show: bool = True
+) -> dict[str, dict]:
+    """Convert every model of ``run``; returns name -> model card."""
+    family = load_run_family(run)
+    splits = load_run_data(run, family)
+    test = splits.test.subset(test_limit)
+    models = keras_models(run, family)
+    (run / "models").mkdir(exist_ok=True)
+    (run / "outputs").mkdir(exist_ok=True)
+    rep = calibration_set(splits, calibration, seed=0)
+    x_float = to_float(test.x)
+    float_acc: dict[str, float] = {}
+    paths: dict[str, Path] = {}
+    with Progress(len(models), "convert to int8", enabled=show) as bar:
+        for name, model in models.items():
+            probs = model.predict(x_float, batch_size=256, verbose=0)
+            float_acc[name] = float(np.mean(np.argmax(probs, axis=1) == test.y))
+            tflite = to_int8_tflite(model, rep, name=name)
+            paths[name] = run / "models" / f"{name}.tflite"
+            paths[name].write_bytes(tflite)
+            bar.update()
+    cards = _check_and_card(run, family, models, paths, test, float_acc, show)
+    return cards
+
+
+def _inputs(path: Path, x: np.ndarray) -> np.ndarray:
+    from converters.tflite import read_graph
+
+    g = read_graph(path.read_bytes())
+    return quantize(x, g.input_scale, g.input_zero_point)
+
+
+def _check_and_card(
+    run: Path,
+    family: Family,
+    models: dict[str, Any],
+    paths: dict[str, Path],
+    test: Any,
+    float_acc: dict[str, float],
+    show: bool,
+) -> dict[str, dict]:
+    inputs = {name: _inputs(p, test.x) for name, p in paths.items()}
+    jobs = [(n, paths[n], inputs[n]) for n in paths]
+    outs = run_models(jobs, "litert-ref", label="int8 test set (LiteRT reference)", show=show)
+    n_check = min(TFLM_CHECK_INPUTS, len(test.x))
+    tflm = run_models(
+        [(n, p, x[:n_check]) for n, p, x in jobs], "tflm", label="tflite-micro check", show=show
+    )
+    fingerprint = data_fingerprint(test.x, test.y)
+    cards = {}
+    for name, path in paths.items():
+        tflite = path.read_bytes()
+        save_outputs(run / "outputs" / f"{name}.npz", outs[name], sha256(tflite), fingerprint)
+        diff = np.abs(outs[name][:n_check].astype(int) - tflm[name].astype(int))
+        agree = float(np.mean(np.argmax(outs[name][:n_check], 1) == np.argmax(tflm[name], 1)))
+        arena = measure_arena(path)
+        extra = {
+            "kind": "baseline" if name == BASELINE else "variant",
+            "tflm_check": {
+                "inputs": n_check,
+                "max_abs_diff": int(diff.max(initial=0)),
+                "differing_values": int((diff > 0).sum()),
+                "top1_agreement": agree,
+            },
+            "test_images": len(test.x),
+        }
+        if name != BASELINE:
+            v = family.variant(name)
+            extra.update(
+                resolution=v.resolution,
+                alpha=v.alpha,
+                head=v.head,
+                vote_weight=v.vote_weight(family.max_resolution),
+            )
+        int8_acc = float(np.mean(np.argmax(outs[name], axis=1) == test.y))
+        card = model_card(
+            name,
+            tflite,
+            models[name].count_params(),
+            keras_macs(models[name]),
+            arena,
+            float_acc[name],
+            int8_acc,
+            extra,
+        )
+        write_card(card, run / "models" / f"{name}.json")
+        cards[name] = card
+    if not cards:
+        raise ArtifactError(f"{run}: nothing to convert")
+    return cards

@@ -1,0 +1,221 @@
+"""Offline evaluation: what the gateway must reproduce, request for request.
+
+Each int8 model runs over the test set on LiteRT's reference kernels (one
+thread per worker). From the int8 outputs: accuracy per variant, of the
+ensemble per vote rule and k, and for every number m of boards alive the mean
+and worst accuracy over all m-subsets of the N variants, next to the baseline.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from converters.card import read_card, sha256
+from vp_edge.data import Dataset
+from vp_edge.errors import ArtifactError
+from vp_edge.family import Family
+from vp_edge.outputs import data_fingerprint, load_outputs, save_outputs
+from vp_edge.preprocess import quantize
+from vp_edge.train import BASELINE, load_run_family
+from vp_edge.vote import RULES, check_k, dequantize, fuse_batch, learn_weights, topk_indices
+from vp_edge.workers import run_models
+
+DEFAULT_K = 2
+DEFAULT_RULE = "reference"
+MAX_SUBSETS = 200  # per m, sampled (seeded) beyond this
+VAL_IMAGES = 1000
+
+
+def load_cards(run: Path, family: Family) -> dict[str, dict]:
+    cards = {}
+    for name in [v.name for v in family.variants] + [BASELINE]:
+        path = run / "models" / f"{name}.json"
+        if path.exists():
+            cards[name] = read_card(path)
+        elif name != BASELINE:
+            raise ArtifactError(
+                f"{run}: no model card for variant {name}; run 'vp-edge convert' first"
+            )
+    return cards
+
+
+def int8_outputs(
+    run: Path, cards: dict[str, dict], data: Dataset, tag: str, show: bool = True
+) -> dict[str, np.ndarray]:
+    """int8 outputs of every model on ``data`` (cached per model and data fingerprint)."""
+    fp = data_fingerprint(data.x, data.y)
+    out, jobs = {}, []
+    for name, card in cards.items():
+        path = run / "models" / f"{name}.tflite"
+        if not path.exists():
+            raise ArtifactError(f"{path} is missing; run 'vp-edge convert --run {run}'")
+        model_sha = sha256(path.read_bytes())
+        cache = run / "outputs" / f"{name}{tag}.npz"
+        cached = load_outputs(cache, model_sha, fp)
+        if cached is not None:
+            out[name] = cached
+        else:
+            x = quantize(data.x, card["input_scale"], card["input_zero_point"])
+            jobs.append((name, path, x, cache, model_sha))
+    if jobs:
+        done = run_models(
+            [(n, p, x) for n, p, x, _, _ in jobs],
+            "litert-ref",
+            label=f"int8 {tag.strip('.') or 'test'} set (LiteRT reference)",
+            show=show,
+        )
+        (run / "outputs").mkdir(exist_ok=True)
+        for name, _, _, cache, model_sha in jobs:
+            save_outputs(cache, done[name], model_sha, fp)
+            out[name] = done[name]
+    return out
+
+
+def topk_arrays(q: np.ndarray, k: int, card: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(classes[n, k], scores[n, k]) exactly as a board reports them (ties -> lower class)."""
+    idx = topk_indices(q, k)
+    vals = np.take_along_axis(q, idx, axis=1)
+    return idx, dequantize(vals, card["output_scale"], card["output_zero_point"])
+
+
+def ensemble_accuracy(
+    outputs: dict[str, np.ndarray],
+    cards: dict[str, dict],
+    y: np.ndarray,
+    members: Sequence[str],
+    k: int,
+    rule: str,
+    weights: dict[str, float] | None,
+    num_classes: int,
+) -> float:
+    topk = {m: topk_arrays(outputs[m], k, cards[m]) for m in members}
+    winners = fuse_batch(topk, num_classes, rule, weights)
+    return float(np.mean(winners == y))
+
+
+def subsets(names: Sequence[str], m: int, seed: int = 0) -> list[tuple[str, ...]]:
+    combos = list(itertools.combinations(sorted(names), m))
+    if len(combos) <= MAX_SUBSETS:
+        return combos
+    rng = np.random.default_rng(seed)
+    return [combos[i] for i in sorted(rng.choice(len(combos), MAX_SUBSETS, replace=False))]
+
+
+def evaluate(
+    run: Path,
+    test: Dataset,
+    val: Dataset | None,
+    ks: Sequence[int] | None = None,
+    rules: Sequence[str] = RULES,
+    k_default: int = DEFAULT_K,
+    show: bool = True,
+) -> dict:
+    """The full offline report of a converted run (see README for the JSON keys)."""
+    family = load_run_family(run)
+    cards = load_cards(run, family)
+    C = family.num_classes
+    k_default = check_k(k_default, C)
+    ks = sorted({check_k(k, C) for k in (ks or range(1, C // 2 + 1))} | {k_default})
+    names = [v.name for v in family.variants]
+    outputs = int8_outputs(run, cards, test, "", show)
+    y = test.y
+    weights = {"reference": family.weights(), "sum": None, "majority": None}
+    per_model = {n: float(np.mean(np.argmax(outputs[n], 1) == y)) for n in cards}
+    if "learned" in rules:
+        vdata = val.subset(VAL_IMAGES) if val is not None else None
+        if vdata is None:
+            raise ArtifactError("the 'learned' rule needs a validation set")
+        vout = int8_outputs(run, {n: cards[n] for n in names}, vdata, ".val", show)
+        weights["learned"] = learn_weights(
+            {n: float(np.mean(np.argmax(vout[n], 1) == vdata.y)) for n in names}
+        )
+    ensemble = {
+        rule: {
+            str(k): ensemble_accuracy(outputs, cards, y, names, k, rule, weights[rule], C)
+            for k in ks
+        }
+        for rule in rules
+    }
+    alive = _boards_alive(outputs, cards, y, names, k_default, weights, C)
+    return _report(family, cards, per_model, ensemble, alive, weights, ks, k_default, test)
+
+
+def _boards_alive(outputs, cards, y, names, k, weights, C) -> list[dict]:
+    rows = []
+    for m in range(1, len(names) + 1):
+        accs = {
+            ",".join(s): ensemble_accuracy(
+                outputs, cards, y, s, k, DEFAULT_RULE, weights[DEFAULT_RULE], C
+            )
+            for s in subsets(names, m)
+        }
+        worst = min(accs, key=accs.get)
+        rows.append(
+            {
+                "m": m,
+                "subsets": len(accs),
+                "mean": float(np.mean(list(accs.values()))),
+                "worst": accs[worst],
+                "worst_subset": worst.split(","),
+                "best": max(accs.values()),
+            }
+        )
+    return rows
+
+
+def _report(family, cards, per_model, ensemble, alive, weights, ks, k_default, test) -> dict:
+    base = cards.get(BASELINE)
+    variants = []
+    for v in family.variants:
+        c = cards[v.name]
+        row = {
+            "name": v.name,
+            "resolution": v.resolution,
+            "alpha": v.alpha,
+            "head": v.head,
+            "weight": weights["reference"][v.name],
+            "params": c["params"],
+            "macs": c["macs"],
+            "tflite_bytes": c["tflite_bytes"],
+            "arena_bytes": c["arena_bytes"],
+            "float_accuracy": c["float_accuracy"],
+            "int8_accuracy": per_model[v.name],
+            "int8_drop_points": 100 * (c["float_accuracy"] - per_model[v.name])
+            if c["float_accuracy"] is not None and c.get("test_images") == len(test.y)
+            else None,
+        }
+        if base:
+            row["params_ratio"] = base["params"] / c["params"]
+            row["macs_ratio"] = base["macs"] / c["macs"]
+        variants.append(row)
+    best_single = max(per_model[v.name] for v in family.variants)
+    return {
+        "family": family.name,
+        "test_images": int(len(test.y)),
+        "num_classes": family.num_classes,
+        "k_default": k_default,
+        "rule_default": DEFAULT_RULE,
+        "ks": ks,
+        "variants": variants,
+        "baseline": None
+        if not base
+        else {
+            "params": base["params"],
+            "macs": base["macs"],
+            "tflite_bytes": base["tflite_bytes"],
+            "arena_bytes": base["arena_bytes"],
+            "float_accuracy": base["float_accuracy"],
+            "int8_accuracy": per_model[BASELINE],
+        },
+        "best_single": best_single,
+        "ensemble": ensemble,
+        "ensemble_default": ensemble[DEFAULT_RULE][str(k_default)]
+        if DEFAULT_RULE in ensemble
+        else None,
+        "boards_alive": alive,
+        "weights": {r: w for r, w in weights.items() if w is not None},
+    }

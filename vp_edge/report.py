@@ -1,0 +1,126 @@
+"""Human tables and PNG plots of an evaluation report (matplotlib, imported lazily)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _pct(x: float | None) -> str:
+    return "   -  " if x is None else f"{100 * x:5.2f}%"
+
+
+def evaluation_table(r: dict) -> str:
+    """Per-variant rows, baseline, ensemble per rule x k, and accuracy with m boards alive."""
+    out = [
+        f"family {r['family']}: {r['test_images']} test images, {r['num_classes']} classes, "
+        f"int8 on LiteRT reference kernels"
+    ]
+    head = (
+        f"{'model':12} {'r':>4} {'alpha':>5} {'F':>5} {'params':>10} {'MACs':>11} "
+        f"{'x params':>8} {'x MACs':>7} {'float':>7} {'int8':>7} {'drop':>6}"
+    )
+    out += ["", head, "-" * len(head)]
+    for v in r["variants"]:
+        drop = "   -  " if v["int8_drop_points"] is None else f"{v['int8_drop_points']:+5.2f}"
+        out.append(
+            f"{v['name']:12} {v['resolution']:>4} {v['alpha']:>5.2f} {v['head']:>5} "
+            f"{v['params']:>10,} {v['macs']:>11,} {v.get('params_ratio', 0):>7.2f}x "
+            f"{v.get('macs_ratio', 0):>6.2f}x {_pct(v['float_accuracy'])} "
+            f"{_pct(v['int8_accuracy'])} {drop}"
+        )
+    b = r.get("baseline")
+    if b:
+        out.append(
+            f"{'baseline':12} {'':>4} {1.0:>5.2f} {1280:>5} {b['params']:>10,} "
+            f"{b['macs']:>11,} {1.0:>7.2f}x {1.0:>6.2f}x {_pct(b['float_accuracy'])} "
+            f"{_pct(b['int8_accuracy'])}"
+        )
+    out += ["", "ensemble top-1 (int8) by vote rule and k:"]
+    ks = [str(k) for k in r["ks"]]
+    out.append(f"{'rule':10} " + " ".join(f"{'k=' + k:>8}" for k in ks))
+    for rule, accs in r["ensemble"].items():
+        out.append(f"{rule:10} " + " ".join(f"{_pct(accs[k]):>8}" for k in ks))
+    out += [
+        "",
+        f"boards alive (rule {r['rule_default']}, k={r['k_default']}): "
+        "mean / worst over all subsets of m variants",
+    ]
+    out.append(f"{'m':>3} {'subsets':>8} {'mean':>8} {'worst':>8}  worst subset")
+    for row in r["boards_alive"]:
+        out.append(
+            f"{row['m']:>3} {row['subsets']:>8} {_pct(row['mean']):>8} "
+            f"{_pct(row['worst']):>8}  {'+'.join(row['worst_subset'])}"
+        )
+    out += [
+        "",
+        f"best single variant {_pct(r['best_single'])}  |  ensemble "
+        f"{_pct(r['ensemble_default'])}  |  baseline {_pct(b['int8_accuracy'] if b else None)}",
+    ]
+    return "\n".join(out)
+
+
+def plot_evaluation(r: dict, outdir: Path) -> list[Path]:
+    """accuracy_vs_boards.png and accuracy_vs_macs.png; returns the paths written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    base = r.get("baseline")
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ms = [row["m"] for row in r["boards_alive"]]
+    ax.plot(ms, [100 * row["mean"] for row in r["boards_alive"]], "o-", label="ensemble, mean")
+    ax.plot(ms, [100 * row["worst"] for row in r["boards_alive"]], "s--", label="ensemble, worst")
+    if base:
+        ax.axhline(100 * base["int8_accuracy"], color="gray", ls=":", label="baseline (1 board)")
+    ax.set(
+        xlabel="boards alive (m of N)",
+        ylabel="top-1 accuracy (%)",
+        xticks=ms,
+        title=f"{r['family']}: accuracy with m boards alive (k={r['k_default']})",
+    )
+    ax.legend()
+    ax.grid(alpha=0.3)
+    paths.append(_save(fig, outdir / "accuracy_vs_boards.png"))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for v in r["variants"]:
+        ax.scatter(v["macs"] / 1e6, 100 * v["int8_accuracy"], color="C0")
+        ax.annotate(v["name"], (v["macs"] / 1e6, 100 * v["int8_accuracy"]), fontsize=7)
+    total = sum(v["macs"] for v in r["variants"]) / 1e6
+    ax.scatter(
+        total,
+        100 * r["ensemble_default"],
+        color="C2",
+        marker="*",
+        s=120,
+        label="ensemble (sum of MACs)",
+    )
+    if base:
+        ax.scatter(
+            base["macs"] / 1e6,
+            100 * base["int8_accuracy"],
+            color="C3",
+            marker="D",
+            label="baseline",
+        )
+    ax.set(
+        xlabel="MMACs per inference",
+        ylabel="top-1 accuracy (%)",
+        xscale="log",
+        title=f"{r['family']}: accuracy vs compute (int8)",
+    )
+    ax.legend()
+    ax.grid(alpha=0.3)
+    paths.append(_save(fig, outdir / "accuracy_vs_macs.png"))
+    return paths
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path

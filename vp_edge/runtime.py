@@ -1,0 +1,64 @@
+"""Run int8 .tflite models the way boards do: LiteRT reference kernels, one thread.
+
+The reference kernels are what tflite-micro and our C engine agree with; the
+default XNNPACK delegate rounds differently, and more threads on a 2-core board
+make the builtin kernels far slower. Numpy and LiteRT only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from vp_edge.errors import ArtifactError
+
+
+class TfliteRunner:
+    """One int8 model on LiteRT's reference kernels; ``run`` maps int8 inputs to int8 outputs."""
+
+    def __init__(self, model: bytes | Path) -> None:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        content = Path(model).read_bytes() if isinstance(model, Path) else model
+        try:
+            self._it = Interpreter(
+                model_content=content,
+                experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
+                num_threads=1,
+            )
+            self._it.allocate_tensors()
+        except (ValueError, RuntimeError) as e:
+            raise ArtifactError(f"LiteRT cannot load the model: {e}") from None
+        self.input = self._it.get_input_details()[0]
+        self.output = self._it.get_output_details()[0]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in self.input["shape"][1:])
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """One int8 input (without batch axis) -> one int8 output vector."""
+        self._it.set_tensor(self.input["index"], np.asarray(x, dtype=np.int8)[None])
+        self._it.invoke()
+        return self._it.get_tensor(self.output["index"])[0].copy()
+
+    def run_batch(
+        self, xs: np.ndarray, progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        out = np.empty((len(xs), int(self.output["shape"][-1])), dtype=np.int8)
+        for i, x in enumerate(xs):
+            out[i] = self.run(x)
+            if progress and (i + 1) % 256 == 0:
+                progress(256)
+        if progress:
+            progress(len(xs) % 256)
+        return out
+
+
+def run_tflite_file(path: str, xs: np.ndarray) -> np.ndarray:
+    """Worker entry (module-level so multiprocessing can pickle it)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return TfliteRunner(Path(path)).run_batch(xs)

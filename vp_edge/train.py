@@ -1,0 +1,235 @@
+"""Joint training of a variant family (one graph, one optimiser step) and its baseline.
+
+loss = sum_i CE(y, p_i) [+ ensemble_weight * CE(y, mean_i p_i)]
+
+A run directory holds everything later steps need:
+  family.json            the family trained
+  train.json             settings, per-epoch history, best epoch, status
+  checkpoints/*.keras    last epoch (model + optimiser, for resume)
+  weights/*.weights.h5   best weights on validation (what convert uses)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vp_edge import models
+from vp_edge.data import Splits
+from vp_edge.errors import TrainingError
+from vp_edge.family import Family, from_dict, save_family
+from vp_edge.preprocess import to_float
+
+LOG = logging.getLogger(__name__)
+JOINT = "joint"
+BASELINE = "baseline"
+
+
+@dataclass
+class TrainConfig:
+    """The budget; the baseline gets exactly the same one."""
+
+    epochs: int = 4
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    patience: int = 3
+    seed: int = 0
+    ensemble_weight: float = 0.0
+    train_limit: int | None = None
+    baseline: bool = True
+
+
+@dataclass
+class ModelState:
+    """Progress of one trained model, persisted after every epoch."""
+
+    epochs_done: int = 0
+    best_epoch: int = -1
+    best_val_loss: float = float("inf")
+    wait: int = 0
+    stopped_early: bool = False
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _keras() -> Any:
+    return models._keras()
+
+
+def run_state(run: Path) -> dict:
+    path = run / "train.json"
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text())
+
+
+def load_run_family(run: Path) -> Family:
+    path = run / "family.json"
+    if not path.exists():
+        raise TrainingError(
+            f"{run} is not a training run (no family.json); run 'vp-edge train' first"
+        )
+    return from_dict(json.loads(path.read_text()), source=str(path))
+
+
+def _save_state(run: Path, config: TrainConfig, states: dict[str, ModelState], source: str) -> None:
+    doc = {
+        "config": asdict(config),
+        "data": source,
+        "models": {k: asdict(v) for k, v in states.items()},
+    }
+    tmp = run / "train.json.tmp"
+    tmp.write_text(json.dumps(doc, indent=2))
+    tmp.replace(run / "train.json")
+
+
+class _Progress:
+    """Keras callback: checkpoint every epoch, keep the best, stop early, persist state."""
+
+    def __init__(self, run: Path, name: str, state: ModelState, config: TrainConfig, save) -> None:
+        keras = _keras()
+
+        class _CB(keras.callbacks.Callback):
+            def on_epoch_end(cb, epoch: int, logs: dict | None = None) -> None:  # noqa: N805
+                self.epoch_end(cb.model, epoch, logs or {})
+
+        self.callback = _CB()
+        self.run, self.name, self.state, self.config, self.save = run, name, state, config, save
+        self.t0 = time.monotonic()
+
+    def epoch_end(self, model: Any, epoch: int, logs: dict) -> None:
+        st = self.state
+        st.history.append({k: float(v) for k, v in logs.items()})
+        st.epochs_done = epoch + 1
+        st.seconds += time.monotonic() - self.t0
+        self.t0 = time.monotonic()
+        val = float(logs.get("val_loss", np.inf))
+        if val < st.best_val_loss:
+            st.best_val_loss, st.best_epoch, st.wait = val, epoch, 0
+            model.save_weights(self.run / "weights" / f"{self.name}.weights.h5")
+        else:
+            st.wait += 1
+        model.save(self.run / "checkpoints" / f"{self.name}.keras")
+        if st.wait >= self.config.patience:
+            st.stopped_early = True
+            model.stop_training = True
+        self.save()
+
+
+def _compile(model: Any, outputs: list[str], config: TrainConfig) -> None:
+    keras = _keras()
+    loss = {o: "sparse_categorical_crossentropy" for o in outputs}
+    weights = {o: (config.ensemble_weight if o == "ensemble" else 1.0) for o in outputs}
+    metrics = {o: ["accuracy"] for o in outputs}
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss=loss,
+        loss_weights=weights,
+        metrics=metrics,
+    )
+
+
+def _build(family: Family, name: str, config: TrainConfig) -> tuple[Any, list[str]]:
+    keras = _keras()
+    if name == BASELINE:
+        m = models.baseline_model(family)
+        inp = keras.Input(shape=family.input_shape, name="input")
+        model = keras.Model(inp, {BASELINE: m(inp)}, name="baseline_train")
+        return model, [BASELINE]
+    variants = {v.name: models.variant_model(family, v) for v in family.variants}
+    ensemble = config.ensemble_weight > 0
+    model = models.joint_model(family, variants, ensemble=ensemble)
+    return model, list(variants) + (["ensemble"] if ensemble else [])
+
+
+def _fit_one(
+    name: str,
+    family: Family,
+    splits: Splits,
+    config: TrainConfig,
+    run: Path,
+    states: dict[str, ModelState],
+    verbose: int,
+) -> None:
+    keras = _keras()
+    state = states.setdefault(name, ModelState())
+    if state.stopped_early or state.epochs_done >= config.epochs:
+        LOG.info("%s: already trained (%d epochs), skipping", name, state.epochs_done)
+        return
+    ckpt = run / "checkpoints" / f"{name}.keras"
+    model, outputs = _build(family, name, config)
+    _compile(model, outputs, config)
+    if state.epochs_done and ckpt.exists():
+        model = keras.saving.load_model(ckpt)  # weights and optimiser state
+        LOG.info("%s: resuming after epoch %d", name, state.epochs_done)
+    train = splits.train.subset(config.train_limit)
+    x, xv = to_float(train.x), to_float(splits.val.x)
+    y = {o: train.y for o in outputs}
+    yv = {o: splits.val.y for o in outputs}
+    progress = _Progress(run, name, state, config, lambda: None)
+    progress.save = lambda: _save_state(run, config, states, splits.source)
+    if verbose:
+        print(f"training {name}: {', '.join(o for o in outputs)}", flush=True)
+    model.fit(
+        x,
+        y,
+        validation_data=(xv, yv),
+        epochs=config.epochs,
+        initial_epoch=state.epochs_done,
+        batch_size=config.batch_size,
+        shuffle=True,
+        verbose=verbose,
+        callbacks=[progress.callback],
+    )
+
+
+def train(
+    family: Family, splits: Splits, run: Path, config: TrainConfig | None = None, verbose: int = 1
+) -> dict:
+    """Train the family jointly (and the baseline) into ``run``; resumes an interrupted run.
+
+    Returns the persisted state (``train.json``).
+    """
+    config = config or TrainConfig()
+    if splits.num_classes != family.num_classes:
+        raise TrainingError(
+            f"family {family.name!r} has {family.num_classes} classes, the data has "
+            f"{splits.num_classes}; edit num_classes in the family file"
+        )
+    if tuple(splits.train.x.shape[1:]) != tuple(family.input_shape):
+        raise TrainingError(
+            f"data images are {splits.train.x.shape[1:]}, family {family.name!r} expects "
+            f"{family.input_shape}; load the data with input_shape={family.input_shape}"
+        )
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "checkpoints").mkdir(exist_ok=True)
+    (run / "weights").mkdir(exist_ok=True)
+    previous = run_state(run)
+    if (run / "family.json").exists() and load_run_family(run) != family:
+        raise TrainingError(f"{run} holds a different family; use another --out or remove it")
+    save_family(family, run / "family.json")
+    states = {k: ModelState(**v) for k, v in previous.get("models", {}).items()}
+    _keras().utils.set_random_seed(config.seed)
+    names = [JOINT] + ([BASELINE] if config.baseline else [])
+    for name in names:
+        _fit_one(name, family, splits, config, run, states, verbose)
+        _save_state(run, config, states, splits.source)
+    return run_state(run)
+
+
+def load_trained(run: Path, name: str = JOINT) -> Any:
+    """The trained Keras model (best validation weights) of a run: joint or baseline."""
+    family = load_run_family(run)
+    weights = run / "weights" / f"{name}.weights.h5"
+    if not weights.exists():
+        raise TrainingError(f"{run} has no trained weights for {name!r} ({weights} missing)")
+    cfg = TrainConfig(**run_state(run).get("config", {}))
+    model, _ = _build(family, name, cfg)
+    model.load_weights(weights)
+    return model

@@ -1,0 +1,79 @@
+"""Int8 inference fanned out to worker processes (one thread each).
+
+Workers are started with "spawn": they never inherit TensorFlow (LiteRT's
+reference kernels and TensorFlow in one process have aborted here), and a
+crash in tflite-micro kills a worker, not the caller.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import numpy as np
+
+from vp_edge.errors import ArtifactError
+from vp_edge.progress import Progress
+
+CHUNK = 500
+
+
+def _litert(path: str, xs: np.ndarray) -> np.ndarray:
+    from vp_edge.runtime import TfliteRunner
+
+    return TfliteRunner(Path(path)).run_batch(xs)
+
+
+def _tflm(path: str, xs: np.ndarray) -> np.ndarray:
+    from tflite_micro import runtime
+
+    data = Path(path).read_bytes()
+    it = runtime.Interpreter.from_bytes(data, arena_size=max(10 * len(data), 1 << 20))
+    out = []
+    for x in xs:
+        it.set_input(np.asarray(x, dtype=np.int8)[None], 0)
+        it.invoke()
+        out.append(it.get_output(0)[0].copy())
+    return np.stack(out).astype(np.int8)
+
+
+ENGINES = {"litert-ref": _litert, "tflm": _tflm}
+
+
+def run_models(
+    jobs: Sequence[tuple[str, Path, np.ndarray]],
+    engine: str = "litert-ref",
+    workers: int | None = None,
+    label: str = "int8 inference",
+    show: bool = True,
+) -> dict[str, np.ndarray]:
+    """int8 outputs of each (name, model path, int8 inputs) job, in parallel chunks."""
+    fn = ENGINES[engine]
+    workers = workers or max(1, min(os.cpu_count() or 1, 4))
+    total = sum(len(x) for _, _, x in jobs)
+    parts: dict[str, dict[int, np.ndarray]] = {name: {} for name, _, _ in jobs}
+    with Progress(total, label, enabled=show) as bar:
+        try:
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+                futures = {}
+                for name, path, xs in jobs:
+                    for start in range(0, len(xs), CHUNK):
+                        f = pool.submit(fn, str(path), xs[start : start + CHUNK])
+                        futures[f] = (name, start, min(CHUNK, len(xs) - start))
+                for f in _as_completed(futures):
+                    name, start, n = futures[f]
+                    parts[name][start] = f.result()
+                    bar.update(n)
+        except BrokenProcessPool:
+            raise ArtifactError(f"{engine} crashed while running the models") from None
+    return {name: np.concatenate([p[s] for s in sorted(p)]) for name, p in parts.items()}
+
+
+def _as_completed(futures: dict):
+    from concurrent.futures import as_completed
+
+    return as_completed(futures)
