@@ -1,0 +1,473 @@
+/*
+ * vp_engine: int8 kernels that reproduce LiteRT's reference kernels bit for bit.
+ * Model bytes are read with explicit little-endian loads (no casts of the buffer), the
+ * activation arena is a plain byte array indexed by the offsets the converter planned.
+ */
+#include "vp_engine.h"
+
+#include <string.h>
+
+#include "vp_f32.h"
+
+#define I32_MIN ((int32_t)(-2147483647 - 1))
+#define I32_MAX ((int32_t)2147483647)
+
+static int32_t rd32(const uint8_t *p, uint32_t off) {
+    uint32_t v = (uint32_t)p[off] | ((uint32_t)p[off + 1u] << 8) | ((uint32_t)p[off + 2u] << 16) |
+                 ((uint32_t)p[off + 3u] << 24);
+    return (int32_t)v;
+}
+
+static int32_t s8(uint8_t v) { return (int32_t)v - ((v & 0x80u) ? 256 : 0); }
+
+static uint8_t u8(int32_t v) { return (uint8_t)(v & 0xFF); }
+
+static int32_t clamp(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+/* gemmlowp SaturatingRoundingDoublingHighMul */
+static int32_t srdhm(int32_t a, int32_t b) {
+    int64_t ab, nudge;
+    if (a == b && a == I32_MIN) return I32_MAX;
+    ab = (int64_t)a * (int64_t)b;
+    nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+/* arithmetic right shift (floor), defined for negative values too */
+static int64_t asr64(int64_t v, int32_t s) { return v >= 0 ? (v >> s) : ~((~v) >> s); }
+
+/* gemmlowp RoundingDivideByPOT */
+static int32_t rdpot(int32_t x, int32_t e) {
+    int32_t mask = (int32_t)((((int64_t)1) << e) - 1);
+    int32_t rem = x & mask;
+    int32_t th = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (int32_t)asr64(x, e) + (rem > th ? 1 : 0);
+}
+
+/* TFLite MultiplyByQuantizedMultiplier (double rounding) */
+static int32_t mbqm(int32_t x, int32_t m, int32_t shift) {
+    int32_t left = shift > 0 ? shift : 0;
+    int32_t right = shift > 0 ? 0 : -shift;
+    return rdpot(srdhm((int32_t)((uint32_t)x << left), m), right);
+}
+
+/* TFLITE_SINGLE_ROUNDING variant: one rounding of x * m / 2^(31 - shift) */
+static int32_t mbqm_single(int32_t x, int32_t m, int32_t shift) {
+    int32_t total = 31 - shift;
+    return (int32_t)asr64((int64_t)x * (int64_t)m + ((int64_t)1 << (total - 1)), total);
+}
+
+typedef struct {
+    int32_t w[VP_DESC_WORDS];
+    uint32_t data; /* absolute byte offset of the layer's data in the .vpw */
+} layer_t;
+
+static void load_layer(const vp_model_info *m, uint32_t i, layer_t *L) {
+    uint32_t base = m->layers_offset + i * (uint32_t)(VP_DESC_WORDS * 4);
+    int k;
+    for (k = 0; k < VP_DESC_WORDS; k++) L->w[k] = rd32(m->vpw, base + 4u * (uint32_t)k);
+    L->data = m->data_offset + (uint32_t)L->w[VP_W_DATA];
+}
+
+#define W(k) (L->w[VP_W_##k])
+#define P(k) (L->w[VP_P0 + (k)])
+
+static void conv(const vp_model_info *m, const layer_t *L, uint8_t *a) {
+    const uint8_t *v = m->vpw;
+    int32_t oc_n = W(OC), stride = W(CH_STRIDE);
+    uint32_t bias = L->data + (uint32_t)(oc_n * stride);
+    int32_t oy, ox, oc, ky, kx, ic;
+    for (oy = 0; oy < W(OH); oy++) {
+        for (ox = 0; ox < W(OW); ox++) {
+            for (oc = 0; oc < oc_n; oc++) {
+                int32_t acc = 0;
+                uint32_t wrow = L->data + (uint32_t)(oc * stride);
+                for (ky = 0; ky < W(KH); ky++) {
+                    int32_t iy = oy * W(SH) - W(PT) + ky * W(DH);
+                    if (iy < 0 || iy >= W(IH)) continue;
+                    for (kx = 0; kx < W(KW); kx++) {
+                        int32_t ix = ox * W(SW) - W(PL) + kx * W(DW);
+                        uint32_t ib, wb;
+                        if (ix < 0 || ix >= W(IW)) continue;
+                        ib = (uint32_t)(W(IN) + (iy * W(IW) + ix) * W(IC));
+                        wb = wrow + (uint32_t)((ky * W(KW) + kx) * W(IC));
+                        for (ic = 0; ic < W(IC); ic++)
+                            acc += (s8(a[ib + (uint32_t)ic]) - W(IN_ZP)) * s8(v[wb + (uint32_t)ic]);
+                    }
+                }
+                acc += rd32(v, bias + 4u * (uint32_t)oc);
+                acc = mbqm(acc, rd32(v, bias + 4u * (uint32_t)(oc_n + oc)),
+                           rd32(v, bias + 4u * (uint32_t)(2 * oc_n + oc)));
+                acc = clamp(acc + W(OUT_ZP), W(ACT_MIN), W(ACT_MAX));
+                a[(uint32_t)(W(OUT) + (oy * W(OW) + ox) * oc_n + oc)] = u8(acc);
+            }
+        }
+    }
+}
+
+static void depthwise(const vp_model_info *m, const layer_t *L, uint8_t *a) {
+    const uint8_t *v = m->vpw;
+    int32_t oc_n = W(OC), stride = W(CH_STRIDE);
+    uint32_t bias = L->data + (uint32_t)(oc_n * stride);
+    int32_t oy, ox, ic, dm, ky, kx;
+    for (oy = 0; oy < W(OH); oy++) {
+        for (ox = 0; ox < W(OW); ox++) {
+            for (ic = 0; ic < W(IC); ic++) {
+                for (dm = 0; dm < W(DMUL); dm++) {
+                    int32_t oc = ic * W(DMUL) + dm, acc = 0;
+                    uint32_t wrow = L->data + (uint32_t)(oc * stride);
+                    for (ky = 0; ky < W(KH); ky++) {
+                        int32_t iy = oy * W(SH) - W(PT) + ky * W(DH);
+                        if (iy < 0 || iy >= W(IH)) continue;
+                        for (kx = 0; kx < W(KW); kx++) {
+                            int32_t ix = ox * W(SW) - W(PL) + kx * W(DW);
+                            if (ix < 0 || ix >= W(IW)) continue;
+                            acc += (s8(a[(uint32_t)(W(IN) + (iy * W(IW) + ix) * W(IC) + ic)]) -
+                                    W(IN_ZP)) *
+                                   s8(v[wrow + (uint32_t)(ky * W(KW) + kx)]);
+                        }
+                    }
+                    acc += rd32(v, bias + 4u * (uint32_t)oc);
+                    acc = mbqm(acc, rd32(v, bias + 4u * (uint32_t)(oc_n + oc)),
+                               rd32(v, bias + 4u * (uint32_t)(2 * oc_n + oc)));
+                    acc = clamp(acc + W(OUT_ZP), W(ACT_MIN), W(ACT_MAX));
+                    a[(uint32_t)(W(OUT) + (oy * W(OW) + ox) * oc_n + oc)] = u8(acc);
+                }
+            }
+        }
+    }
+}
+
+static void fully_connected(const vp_model_info *m, const layer_t *L, uint8_t *a) {
+    const uint8_t *v = m->vpw;
+    int32_t oc_n = W(OC), k_n = W(IC), stride = W(CH_STRIDE), oc, k;
+    uint32_t bias = L->data + (uint32_t)(oc_n * stride);
+    for (oc = 0; oc < oc_n; oc++) {
+        int32_t acc = 0;
+        uint32_t wrow = L->data + (uint32_t)(oc * stride);
+        for (k = 0; k < k_n; k++)
+            acc += (s8(v[wrow + (uint32_t)k]) - W(IN2_ZP)) *
+                   (s8(a[(uint32_t)(W(IN) + k)]) - W(IN_ZP));
+        acc += rd32(v, bias + 4u * (uint32_t)oc);
+        if (P(0) == 1)
+            acc = mbqm_single(acc, rd32(v, bias + 4u * (uint32_t)(oc_n + oc)),
+                              rd32(v, bias + 4u * (uint32_t)(2 * oc_n + oc)));
+        else
+            acc = mbqm(acc, rd32(v, bias + 4u * (uint32_t)(oc_n + oc)),
+                       rd32(v, bias + 4u * (uint32_t)(2 * oc_n + oc)));
+        a[(uint32_t)(W(OUT) + oc)] = u8(clamp(acc + W(OUT_ZP), W(ACT_MIN), W(ACT_MAX)));
+    }
+}
+
+static void add(const layer_t *L, uint8_t *a) {
+    int32_t i;
+    for (i = 0; i < W(COUNT); i++) {
+        int32_t x1 = (s8(a[(uint32_t)(W(IN) + i)]) - W(IN_ZP)) * (1 << P(0));
+        int32_t x2 = (s8(a[(uint32_t)(W(IN2) + i)]) - W(IN2_ZP)) * (1 << P(0));
+        int32_t s1 = mbqm(x1, P(1), P(2));
+        int32_t s2 = mbqm(x2, P(3), P(4));
+        int32_t r = mbqm(s1 + s2, P(5), P(6)) + W(OUT_ZP);
+        a[(uint32_t)(W(OUT) + i)] = u8(clamp(r, W(ACT_MIN), W(ACT_MAX)));
+    }
+}
+
+static void pool(const layer_t *L, uint8_t *a, int is_max) {
+    int32_t oy, ox, c, ky, kx;
+    for (oy = 0; oy < W(OH); oy++) {
+        for (ox = 0; ox < W(OW); ox++) {
+            int32_t y0 = oy * W(SH) - W(PT), x0 = ox * W(SW) - W(PL);
+            for (c = 0; c < W(OC); c++) {
+                int32_t acc = is_max ? -128 : 0, count = 0, r;
+                for (ky = 0; ky < W(KH); ky++) {
+                    int32_t iy = y0 + ky;
+                    if (iy < 0 || iy >= W(IH)) continue;
+                    for (kx = 0; kx < W(KW); kx++) {
+                        int32_t ix = x0 + kx, val;
+                        if (ix < 0 || ix >= W(IW)) continue;
+                        val = s8(a[(uint32_t)(W(IN) + (iy * W(IW) + ix) * W(IC) + c)]);
+                        if (is_max) acc = val > acc ? val : acc;
+                        else acc += val;
+                        count++;
+                    }
+                }
+                if (is_max || count == 0) {
+                    r = acc;
+                } else {
+                    r = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+                }
+                a[(uint32_t)(W(OUT) + (oy * W(OW) + ox) * W(OC) + c)] =
+                    u8(clamp(r, W(ACT_MIN), W(ACT_MAX)));
+            }
+        }
+    }
+}
+
+static void mean(const layer_t *L, uint8_t *a) {
+    int32_t n = W(IH) * W(IW), c, i, acc;
+    for (c = 0; c < W(IC); c++) {
+        acc = 0;
+        for (i = 0; i < n; i++) acc += s8(a[(uint32_t)(W(IN) + i * W(IC) + c)]) - W(IN_ZP);
+        acc = mbqm(acc, P(0), P(1));
+        if (P(2) == 1) acc = acc > 0 ? (acc + n / 2) / n : (acc - n / 2) / n;
+        a[(uint32_t)(W(OUT) + c)] = u8(clamp(acc + W(OUT_ZP), -128, 127));
+    }
+}
+
+static void pad(const layer_t *L, uint8_t *a) {
+    int32_t y, x, c;
+    for (y = 0; y < W(OH); y++) {
+        for (x = 0; x < W(OW); x++) {
+            for (c = 0; c < W(OC); c++) {
+                int32_t iy = y - W(PT), ix = x - W(PL), ic = c - P(1);
+                uint8_t val = u8(P(0));
+                if (iy >= 0 && iy < W(IH) && ix >= 0 && ix < W(IW) && ic >= 0 && ic < W(IC))
+                    val = a[(uint32_t)(W(IN) + (iy * W(IW) + ix) * W(IC) + ic)];
+                a[(uint32_t)(W(OUT) + (y * W(OW) + x) * W(OC) + c)] = val;
+            }
+        }
+    }
+}
+
+/* LiteRT int8 softmax: float32 exp table, float32 sum and reciprocal, replayed with integers */
+static void softmax(const vp_model_info *m, const layer_t *L, uint8_t *a) {
+    int32_t depth = W(OC), rows = W(COUNT) / W(OC), r, j;
+    for (r = 0; r < rows; r++) {
+        uint32_t base_in = (uint32_t)(W(IN) + r * depth), base_out = (uint32_t)(W(OUT) + r * depth);
+        int32_t mx = -128;
+        uint32_t sum = 0u, inv;
+        for (j = 0; j < depth; j++) {
+            int32_t x = s8(a[base_in + (uint32_t)j]);
+            mx = x > mx ? x : mx;
+        }
+        for (j = 0; j < depth; j++) {
+            int32_t idx = 255 - mx + s8(a[base_in + (uint32_t)j]);
+            sum = vp_f32_add(sum, (uint32_t)rd32(m->vpw, L->data + 4u * (uint32_t)idx));
+        }
+        inv = vp_f32_div(0x3F800000u, vp_f32_mul(sum, (uint32_t)P(0)));
+        for (j = 0; j < depth; j++) {
+            int32_t idx = 255 - mx + s8(a[base_in + (uint32_t)j]);
+            uint32_t p = vp_f32_mul((uint32_t)rd32(m->vpw, L->data + 4u * (uint32_t)idx), inv);
+            a[base_out + (uint32_t)j] = u8(clamp(vp_f32_round(p) + P(1), -128, 127));
+        }
+    }
+}
+
+static void resize_nearest(const vp_model_info *m, const layer_t *L, uint8_t *a) {
+    int32_t y, x, c;
+    for (y = 0; y < W(OH); y++) {
+        int32_t iy = rd32(m->vpw, L->data + 4u * (uint32_t)y);
+        for (x = 0; x < W(OW); x++) {
+            int32_t ix = rd32(m->vpw, L->data + 4u * (uint32_t)(W(OH) + x));
+            for (c = 0; c < W(OC); c++)
+                a[(uint32_t)(W(OUT) + (y * W(OW) + x) * W(OC) + c)] =
+                    a[(uint32_t)(W(IN) + (iy * W(IW) + ix) * W(IC) + c)];
+        }
+    }
+}
+
+/* ---- validation: every offset the kernels will touch is proven in bounds here ---- */
+
+static int dims_ok(int32_t a, int32_t b, int32_t c) {
+    return a >= 1 && b >= 1 && c >= 1 && a <= VP_MAX_DIM && b <= VP_MAX_DIM && c <= VP_MAX_DIM &&
+           (int64_t)a * b * c <= (int64_t)0x7FFFFFFF;
+}
+
+static int in_arena(const vp_model_info *m, int32_t off, int64_t size) {
+    return off >= 0 && size >= 0 && (int64_t)off + size <= (int64_t)m->arena_size;
+}
+
+static int check_layer(const vp_model_info *m, const layer_t *L) {
+    int64_t in_n = (int64_t)W(IH) * W(IW) * W(IC), out_n = (int64_t)W(OH) * W(OW) * W(OC);
+    int64_t need = 0;
+    int32_t op = W(OP), y;
+    if (W(DATA) < 0 || W(DATA_LEN) < 0 ||
+        (int64_t)W(DATA) + W(DATA_LEN) > (int64_t)m->data_size)
+        return 0;
+    if (op == VP_OP_RESHAPE) return W(COUNT) >= 0 && in_arena(m, W(IN), W(COUNT)) &&
+                                    in_arena(m, W(OUT), W(COUNT));
+    if (!dims_ok(W(IH), W(IW), W(IC)) || !dims_ok(W(OH), W(OW), W(OC))) return 0;
+    if (!in_arena(m, W(IN), in_n) || !in_arena(m, W(OUT), out_n)) return 0;
+    if (W(ACT_MIN) < -128 || W(ACT_MAX) > 127 || W(ACT_MIN) > W(ACT_MAX)) return 0;
+    switch (op) {
+        case VP_OP_CONV_2D:
+        case VP_OP_DEPTHWISE_CONV_2D:
+        case VP_OP_AVERAGE_POOL_2D:
+        case VP_OP_MAX_POOL_2D:
+            if (W(KH) < 1 || W(KW) < 1 || W(SH) < 1 || W(SW) < 1 || W(DH) < 1 || W(DW) < 1 ||
+                W(KH) > 255 || W(KW) > 255)
+                return 0;
+            if (op == VP_OP_CONV_2D) {
+                if ((int64_t)W(CH_STRIDE) < (int64_t)W(KH) * W(KW) * W(IC)) return 0;
+                need = (int64_t)W(OC) * (W(CH_STRIDE) + 12);
+            } else if (op == VP_OP_DEPTHWISE_CONV_2D) {
+                if (W(DMUL) < 1 || (int64_t)W(IC) * W(DMUL) != W(OC)) return 0;
+                if ((int64_t)W(CH_STRIDE) < (int64_t)W(KH) * W(KW)) return 0;
+                need = (int64_t)W(OC) * (W(CH_STRIDE) + 12);
+            } else if (W(IC) != W(OC)) {
+                return 0;
+            }
+            break;
+        case VP_OP_FULLY_CONNECTED:
+            if (W(CH_STRIDE) < W(IC)) return 0;
+            need = (int64_t)W(OC) * (W(CH_STRIDE) + 12);
+            break;
+        case VP_OP_ADD:
+            if (W(COUNT) != in_n || W(COUNT) != out_n || !in_arena(m, W(IN2), W(COUNT))) return 0;
+            if (P(0) < 0 || P(0) > 24 || P(2) > 0 || P(4) > 0 || P(6) > 0 || P(2) < -31 ||
+                P(4) < -31 || P(6) < -31)
+                return 0;
+            break;
+        case VP_OP_MEAN:
+            if (W(IC) != W(OC) || out_n != W(OC) || P(1) > 30 || P(1) < -62) return 0;
+            break;
+        case VP_OP_PAD:
+            if (W(PT) < 0 || W(PL) < 0 || P(1) < 0) return 0;
+            break;
+        case VP_OP_SOFTMAX:
+            if (W(COUNT) != in_n || W(COUNT) != out_n || W(COUNT) % W(OC) != 0) return 0;
+            need = 256 * 4;
+            break;
+        case VP_OP_RESIZE_NEAREST_NEIGHBOR:
+            if (W(IC) != W(OC)) return 0;
+            need = 4 * ((int64_t)W(OH) + W(OW));
+            if (W(DATA_LEN) < need) return 0;
+            for (y = 0; y < W(OH) + W(OW); y++) {
+                int32_t v = rd32(m->vpw, L->data + 4u * (uint32_t)y);
+                if (v < 0 || v >= (y < W(OH) ? W(IH) : W(IW))) return 0;
+            }
+            break;
+        default:
+            return 0;
+    }
+    if (op == VP_OP_CONV_2D || op == VP_OP_DEPTHWISE_CONV_2D) {
+        if (P(0) != 0) return 0; /* reserved */
+    }
+    if (op == VP_OP_FULLY_CONNECTED && (P(0) < 0 || P(0) > 1)) return 0;
+    return W(DATA_LEN) >= need;
+}
+
+int vp_engine_check(const uint8_t *vpw, size_t len, vp_model_info *out) {
+    vp_model_info m;
+    uint32_t i;
+    int k;
+    if (vpw == 0 || out == 0) return VP_ERR_ARG;
+    memset(&m, 0, sizeof(m));
+    m.bad_layer = -1;
+    *out = m;
+    if (len < VP_HEADER_SIZE) return VP_ERR_SIZE;
+    if (vpw[0] != 'V' || vpw[1] != 'P' || vpw[2] != 'W' || vpw[3] != '1') return VP_ERR_MAGIC;
+    if (rd32(vpw, 4) != VP_VERSION || rd32(vpw, 8) != VP_HEADER_SIZE) return VP_ERR_VERSION;
+    if ((uint32_t)rd32(vpw, 12) != len || len > 0x7FFFFFFFu) return VP_ERR_SIZE;
+    m.vpw = vpw;
+    m.len = (uint32_t)len;
+    m.n_layers = (uint32_t)rd32(vpw, VP_H_N_LAYERS);
+    m.layers_offset = (uint32_t)rd32(vpw, VP_H_LAYERS_OFFSET);
+    m.data_offset = (uint32_t)rd32(vpw, VP_H_DATA_OFFSET);
+    m.data_size = (uint32_t)rd32(vpw, VP_H_DATA_SIZE);
+    m.arena_size = (uint32_t)rd32(vpw, VP_H_ARENA_SIZE);
+    m.in_offset = (uint32_t)rd32(vpw, VP_H_IN_OFFSET);
+    m.out_offset = (uint32_t)rd32(vpw, VP_H_OUT_OFFSET);
+    m.in_size = (uint32_t)rd32(vpw, VP_H_IN_SIZE);
+    m.out_size = (uint32_t)rd32(vpw, VP_H_OUT_SIZE);
+    m.in_zp = rd32(vpw, VP_H_IN_ZP);
+    m.out_zp = rd32(vpw, VP_H_OUT_ZP);
+    for (k = 0; k < 4; k++) {
+        m.in_shape[k] = rd32(vpw, (uint32_t)(VP_H_IN_N + 4 * k));
+        m.out_shape[k] = rd32(vpw, (uint32_t)(VP_H_OUT_N + 4 * k));
+    }
+    if (m.n_layers < 1 || m.n_layers > VP_MAX_LAYERS) return VP_ERR_SIZE;
+    if (rd32(vpw, VP_H_DESC_SIZE) != VP_DESC_WORDS * 4) return VP_ERR_VERSION;
+    if ((uint64_t)m.layers_offset + (uint64_t)m.n_layers * VP_DESC_WORDS * 4 > len ||
+        (uint64_t)m.data_offset + m.data_size > len || m.layers_offset < VP_HEADER_SIZE)
+        return VP_ERR_SIZE;
+    if ((uint64_t)m.in_offset + m.in_size > m.arena_size ||
+        (uint64_t)m.out_offset + m.out_size > m.arena_size)
+        return VP_ERR_BOUNDS;
+    if ((uint32_t)rd32(vpw, VP_H_FLAGS) & VP_FLAG_GOLDEN) {
+        m.golden_offset = (uint32_t)rd32(vpw, VP_H_GOLDEN_OFFSET);
+        if (m.golden_offset < VP_HEADER_SIZE ||
+            (uint64_t)m.golden_offset + m.in_size + m.out_size > len)
+            return VP_ERR_SIZE;
+    }
+    for (i = 0; i < m.n_layers; i++) {
+        layer_t L;
+        load_layer(&m, i, &L);
+        if (!check_layer(&m, &L)) {
+            m.bad_layer = (int32_t)i;
+            *out = m;
+            return (L.w[VP_W_OP] < 1 || L.w[VP_W_OP] > VP_OP_RESIZE_NEAREST_NEIGHBOR) ? VP_ERR_OP
+                                                                                      : VP_ERR_BOUNDS;
+        }
+    }
+    *out = m;
+    return VP_OK;
+}
+
+int vp_engine_run_layer(const vp_model_info *m, uint32_t index, uint8_t *scratch,
+                        size_t scratch_len) {
+    layer_t Ls;
+    const layer_t *L = &Ls;
+    if (m == 0 || scratch == 0 || index >= m->n_layers) return VP_ERR_ARG;
+    if (scratch_len < m->arena_size) return VP_ERR_SCRATCH;
+    load_layer(m, index, &Ls);
+    switch (W(OP)) {
+        case VP_OP_CONV_2D: conv(m, L, scratch); break;
+        case VP_OP_DEPTHWISE_CONV_2D: depthwise(m, L, scratch); break;
+        case VP_OP_FULLY_CONNECTED: fully_connected(m, L, scratch); break;
+        case VP_OP_ADD: add(L, scratch); break;
+        case VP_OP_AVERAGE_POOL_2D: pool(L, scratch, 0); break;
+        case VP_OP_MAX_POOL_2D: pool(L, scratch, 1); break;
+        case VP_OP_MEAN: mean(L, scratch); break;
+        case VP_OP_RESHAPE:
+            memmove(scratch + W(OUT), scratch + W(IN), (size_t)W(COUNT));
+            break;
+        case VP_OP_PAD: pad(L, scratch); break;
+        case VP_OP_SOFTMAX: softmax(m, L, scratch); break;
+        case VP_OP_RESIZE_NEAREST_NEIGHBOR: resize_nearest(m, L, scratch); break;
+        default: return VP_ERR_OP;
+    }
+    return VP_OK;
+}
+
+int vp_engine_load_input(const vp_model_info *m, const int8_t *input, uint8_t *scratch,
+                         size_t scratch_len) {
+    uint32_t i;
+    if (m == 0 || input == 0 || scratch == 0) return VP_ERR_ARG;
+    if (scratch_len < m->arena_size) return VP_ERR_SCRATCH;
+    for (i = 0; i < m->in_size; i++) scratch[m->in_offset + i] = u8(input[i]);
+    return VP_OK;
+}
+
+int vp_engine_read_output(const vp_model_info *m, int8_t *output, const uint8_t *scratch,
+                          size_t scratch_len) {
+    uint32_t i;
+    if (m == 0 || output == 0 || scratch == 0) return VP_ERR_ARG;
+    if (scratch_len < m->arena_size) return VP_ERR_SCRATCH;
+    for (i = 0; i < m->out_size; i++) output[i] = (int8_t)s8(scratch[m->out_offset + i]);
+    return VP_OK;
+}
+
+int vp_engine_run(const vp_model_info *m, const int8_t *input, int8_t *output, uint8_t *scratch,
+                  size_t scratch_len) {
+    uint32_t i;
+    int rc = vp_engine_load_input(m, input, scratch, scratch_len);
+    for (i = 0; rc == VP_OK && i < m->n_layers; i++) rc = vp_engine_run_layer(m, i, scratch, scratch_len);
+    if (rc == VP_OK) rc = vp_engine_read_output(m, output, scratch, scratch_len);
+    return rc;
+}
+
+int vp_engine_self_test(const vp_model_info *m, uint8_t *scratch, size_t scratch_len,
+                        int8_t *output_buf) {
+    uint32_t i;
+    int rc;
+    if (m == 0 || m->golden_offset == 0u || output_buf == 0) return VP_ERR_ARG;
+    if (scratch == 0 || scratch_len < m->arena_size) return VP_ERR_SCRATCH;
+    for (i = 0; i < m->in_size; i++) scratch[m->in_offset + i] = m->vpw[m->golden_offset + i];
+    rc = VP_OK;
+    for (i = 0; rc == VP_OK && i < m->n_layers; i++) rc = vp_engine_run_layer(m, i, scratch, scratch_len);
+    if (rc == VP_OK) rc = vp_engine_read_output(m, output_buf, scratch, scratch_len);
+    if (rc != VP_OK) return rc;
+    for (i = 0; i < m->out_size; i++)
+        if (s8(m->vpw[m->golden_offset + m->in_size + i]) != output_buf[i]) return VP_ERR_GOLDEN;
+    return VP_OK;
+}
