@@ -102,6 +102,10 @@ class Reassembler:
             while len(self._pending) > self.max_pending:
                 self._pending.popitem(last=False)
                 self.stats["evicted"] += 1
+        if chunk.total != p.total or chunk.chunk_count != p.count:
+            del self._pending[key]
+            self.stats["inconsistent"] += 1
+            return None
         if chunk.chunk_index in p.got:
             self.stats["duplicate"] += 1
             return None
@@ -122,7 +126,7 @@ class Reassembler:
     @staticmethod
     def _fits(p: _Pending, c: Infer) -> bool:
         n = len(c.data)
-        if c.total != p.total or c.chunk_count != p.count or c.offset + n > p.total:
+        if c.offset + n > p.total:
             return False
         if c.chunk_index == p.count - 1:
             if c.offset + n != p.total:
