@@ -67,7 +67,8 @@ def _frames(msgs: list[Message], key: bytes | None) -> list[tuple[str, bytes]]:
     return out
 
 
-@pytest.mark.parametrize("key", [KEY, None], ids=["secure", "insecure"])
+@pytest.mark.parametrize("key", [KEY, None, bytes(range(100))],
+                         ids=["secure", "insecure", "long-key"])
 def test_python_frames_decode_in_c_and_c_frames_match_byte_for_byte(harness: Path,
                                                                     key: bytes | None) -> None:
     msgs = random_messages(60)

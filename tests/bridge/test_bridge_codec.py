@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -150,3 +151,20 @@ def test_malformed_payloads_raise(msg_type: int, payload: bytes) -> None:
 def test_hello_sizes() -> None:
     h = Hello(BoardKind.LINUX, 5, 10, 3072, hashlib.sha256(b"m").digest(), "a035_r96")
     assert len(h.pack()) == 49 + 8
+
+
+def test_protocol_md_test_vectors() -> None:
+    """The vectors printed in PROTOCOL.md §7, so C implementers can trust them."""
+    from firmware_bridge import encode_frame
+
+    udp = encode_frame(Result(1834, ((3, 127), (7, -2), (1, -128))), board_id=7,
+                       request_id=0x01020304, counter=(1 << 32) | 1, key=b"vp-edge test key")
+    assert udp.hex() == ("560105000700040302010e0001000000010000002a0700000303007f0700fe0100"
+                         "8044af68ddfcaf456d179c2f51")
+    assert to_serial(udp).hex() == ("04560105020706040302010e0201010102010101032a07010303"
+                                    "03037f0703fe010e8044af68ddfcaf456d179c2f5100")
+    probe = encode_frame(Probe(MsgType.HELLO), board_id=7, request_id=5, counter=(2 << 32) | 9,
+                         key=None)
+    assert probe.hex() == "5601020307000500000001000900000002000000015edf7712"
+    doc = (Path(__file__).resolve().parents[2] / "firmware_bridge" / "PROTOCOL.md").read_text()
+    assert udp.hex() in doc and to_serial(udp).hex() in doc and probe.hex() in doc
