@@ -1,0 +1,84 @@
+"""``vp-edge pack``: a full-int8 .tflite -> packed .vpw for the C engine (MCU firmware, PYNQ)."""
+
+from __future__ import annotations
+
+import argparse
+
+from vp_edge.commands._common import add_json, emit
+from vp_edge.errors import ConversionError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "pack",
+        help="pack a full-int8 .tflite into a .vpw for the portable C engine",
+        description="Write MODEL.vpw (packed int8 weights, per-channel requantisation, planned "
+        "arena) and print its summary. The C engine running it is bit-exact with LiteRT's "
+        "reference kernels; --verify proves that on random inputs.",
+    )
+    p.add_argument("model", metavar="MODEL.tflite", help="full-int8 model (int8 input and output)")
+    p.add_argument("-o", "--output", metavar="MODEL.vpw", help="default: MODEL with .vpw suffix")
+    p.add_argument(
+        "--golden-from-random-seed",
+        metavar="N",
+        type=int,
+        default=None,
+        help="add a self-test section: a random int8 input from seed N and the expected output",
+    )
+    p.add_argument(
+        "--verify",
+        metavar="N",
+        type=int,
+        nargs="?",
+        const=100,
+        default=0,
+        help="run N random inputs (default 100) through the engine and LiteRT BUILTIN_REF and "
+        "report differing values (exit 4 if any)",
+    )
+    p.add_argument(
+        "--stream-word-bits", type=int, default=64, help="AXI stream word for weight rows (64)"
+    )
+    add_json(p)
+    p.set_defaults(func=run)
+
+
+def _table(s: dict) -> str:
+    ops = ", ".join(f"{k} x{v}" for k, v in s["ops"].items())
+    lines = [
+        f"wrote {s['output']}: {s['total_size']} bytes (tflite {s['tflite_bytes']})",
+        f"  layers   {s['n_layers']} ({ops})",
+        f"  scratch  {s['arena_size']} bytes arena + {s['op_scratch_size']} op scratch",
+        f"  input    {s['input_shape']} int8, scale {s['input_quant'][0]:.6g}, "
+        f"zp {s['input_quant'][1]}",
+        f"  output   {s['output_shape']} int8, scale {s['output_quant'][0]:.6g}, "
+        f"zp {s['output_quant'][1]}",
+        f"  golden   {'yes' if s['golden'] else 'no'}",
+        f"  sha256   {s['sha256']}",
+    ]
+    v = s.get("verify")
+    if v:
+        bad = v["first_bad_layer"]
+        lines.append(
+            f"  verify   {v['differing']} of {v['values']} values differ from LiteRT "
+            f"BUILTIN_REF ({v['inputs']} inputs)" + (f"; first bad layer {bad}" if bad else "")
+        )
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from converters.vpw_writer import pack_file
+
+    if args.verify < 0:
+        raise ConversionError("--verify needs a positive number of inputs")
+    out = args.output or str(Path(args.model).with_suffix(".vpw"))
+    summary = pack_file(
+        args.model,
+        out,
+        golden_seed=args.golden_from_random_seed,
+        verify=args.verify,
+        stream_word_bits=args.stream_word_bits,
+    )
+    emit(args, summary, _table(summary))
+    return 4 if summary.get("verify", {}).get("differing") else 0
