@@ -141,6 +141,11 @@ class Auth:
     def drop(self, reason: str) -> None:
         self.stats[reason] += 1
 
+    def allow(self, board_id: int) -> None:
+        """Add a board id to the allow-list (e.g. a board the operator just registered)."""
+        if self.boards is not None:
+            self.boards = self.boards | {board_id}
+
     def forget(self, board_id: int) -> None:
         """Forget a sender's counter (e.g. the operator re-provisioned that board)."""
         self.last.pop((self.role == "board", board_id), None)
