@@ -177,8 +177,10 @@ def fuse_batch(
     rows = np.arange(n)[:, None]
     for name in sorted(topk):
         classes, scores = topk[name]
-        if rule == "majority":
-            fused[np.arange(n), classes[:, 0]] += 1.0
+        if rule == "majority":  # top-1 of each row: highest score, lowest class on ties
+            best = scores.max(axis=1, keepdims=True)
+            top1 = np.where(scores == best, classes, num_classes).min(axis=1)
+            fused[np.arange(n), top1] += 1.0
             continue
         w = 1.0 if rule == "sum" else _weight(weights, name)
         contrib = np.zeros((n, num_classes), dtype=np.float64)

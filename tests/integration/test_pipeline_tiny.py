@@ -1,0 +1,118 @@
+"""Tiny family end to end: train -> convert -> evaluate, on a Fashion-MNIST subset.
+
+Also the cross-runtime check of the foundation: LiteRT reference kernels and
+tflite-micro agree on top-1 for every test input, int8 values within +-1.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+pytestmark = [pytest.mark.tf, pytest.mark.slow]
+
+from vp_edge.data import FASHION_MNIST_DIR  # noqa: E402
+
+TEST_IMAGES = 400
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    if not (FASHION_MNIST_DIR / "t10k-labels-idx1-ubyte.gz").exists():
+        pytest.skip("dataset-fashion-mnist is not installed (make test installs it)")
+    from vp_edge.commands._common import save_data_args
+    from vp_edge.convert import convert_run
+    from vp_edge.data import load_dataset
+    from vp_edge.family import PRESETS
+    from vp_edge.train import TrainConfig, train
+
+    run = tmp_path_factory.mktemp("tiny")
+    fam = PRESETS["tiny"]
+    args = {"source": None, "seed": 0, "val_fraction": 0.1}
+    save_data_args(run, args)
+    splits = load_dataset(None, seed=0, input_shape=fam.input_shape)
+    train(fam, splits, run, TrainConfig(epochs=2, train_limit=1500, batch_size=64), verbose=0)
+    cards = convert_run(run, calibration=64, test_limit=TEST_IMAGES, show=False)
+    return run, splits, cards
+
+
+def test_training_state_is_persisted_and_resumes(tiny_run):
+    from vp_edge.data import load_dataset
+    from vp_edge.family import PRESETS
+    from vp_edge.train import TrainConfig, train
+
+    run, _, _ = tiny_run
+    state = json.loads((run / "train.json").read_text())
+    assert set(state["models"]) == {"joint", "baseline"}
+    assert all(m["epochs_done"] == 2 for m in state["models"].values())
+    before = (run / "weights" / "joint.weights.h5").stat().st_mtime
+    splits = load_dataset(None, seed=0, input_shape=(28, 28, 1))
+    train(PRESETS["tiny"], splits, run, TrainConfig(epochs=2, train_limit=1500), verbose=0)
+    assert (run / "weights" / "joint.weights.h5").stat().st_mtime == before  # nothing redone
+
+
+def test_cards_describe_int8_models(tiny_run):
+    run, _, cards = tiny_run
+    assert set(cards) == {"t16", "t24", "baseline"}
+    for name, card in cards.items():
+        assert (run / "models" / f"{name}.tflite").stat().st_size == card["tflite_bytes"]
+        assert card["macs"] == card["macs_keras"] > 0
+        assert card["arena_bytes"] > 0 and card["params"] > 0
+        assert set(card["ops"]) <= {
+            "CONV_2D",
+            "DEPTHWISE_CONV_2D",
+            "ADD",
+            "RESHAPE",
+            "MEAN",
+            "FULLY_CONNECTED",
+            "SOFTMAX",
+            "RESIZE_NEAREST_NEIGHBOR",
+        }
+        assert card["input_zero_point"] == -128 and card["output_scale"] == pytest.approx(1 / 256)
+    assert cards["baseline"]["params"] > 5.8 * cards["t16"]["params"]
+
+
+def test_arena_is_the_smallest_that_runs(tiny_run):
+    from converters.card import _probe
+
+    run, _, cards = tiny_run
+    path = run / "models" / "t16.tflite"
+    arena = cards["t16"]["arena_bytes"]
+    assert _probe(path, arena)
+    assert not _probe(path, arena - 16)
+
+
+def test_litert_reference_and_tflite_micro_agree(tiny_run):
+    from vp_edge.preprocess import quantize
+    from vp_edge.workers import run_models
+
+    run, splits, cards = tiny_run
+    x = splits.test.x[:TEST_IMAGES]
+    for name in ("t16", "t24"):
+        q = quantize(x, cards[name]["input_scale"], cards[name]["input_zero_point"])
+        path = run / "models" / f"{name}.tflite"
+        ref = run_models([(name, path, q)], "litert-ref", show=False)[name]
+        tflm = run_models([(name, path, q)], "tflm", show=False)[name]
+        assert np.abs(ref.astype(int) - tflm.astype(int)).max() <= 1
+        assert (np.argmax(ref, 1) == np.argmax(tflm, 1)).all()
+
+
+def test_evaluate_reports_every_rule_k_and_subset(tiny_run):
+    from vp_edge.evaluate import evaluate
+    from vp_edge.report import evaluation_table, plot_evaluation
+
+    run, splits, _ = tiny_run
+    r = evaluate(run, splits.test.subset(TEST_IMAGES), splits.val, show=False)
+    assert set(r["ensemble"]) == {"reference", "sum", "majority", "learned"}
+    assert r["ks"] == [1, 2, 3, 4, 5]
+    assert [row["m"] for row in r["boards_alive"]] == [1, 2]
+    assert r["boards_alive"][0]["subsets"] == 2
+    singles = sorted(v["int8_accuracy"] for v in r["variants"])
+    assert r["boards_alive"][0]["worst"] == singles[0]
+    assert r["boards_alive"][0]["mean"] == pytest.approx(sum(singles) / 2)
+    assert "boards alive" in evaluation_table(r)
+    for p in plot_evaluation(r, run / "report"):
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
