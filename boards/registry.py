@@ -1,0 +1,69 @@
+"""Board kinds: an explicit registry of gateway-side adapters (like esptool's ``CHIP_DEFS``).
+
+An adapter knows how frames travel on its kind's link (raw datagrams or COBS on a byte stream),
+which link schemes fit, which runtime its emulated twin runs and its default profile. Another
+kind registers itself with ``BOARDS["pynq"] = PynqBoard``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import firmware_bridge as fb
+from firmware_bridge import BoardKind
+from vp_edge.errors import BoardError
+
+
+class BoardAdapter:
+    """Gateway side of one board: frame encoding and decoding on its link."""
+
+    kind: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    hello_kind: ClassVar[BoardKind] = BoardKind.UNKNOWN
+    schemes: ClassVar[tuple[str, ...]] = ()
+    runner: ClassVar[str] = "litert"  # what the emulated twin runs
+    default_profile: ClassVar[str] = ""
+
+    def __init__(self, auth: fb.Auth, framing: str, max_frame: int = fb.MAX_FRAME) -> None:
+        self.auth, self.framing, self.max_frame = auth, framing, max_frame
+        self._stream = fb.StreamDecoder(auth, max_frame) if framing == "stream" else None
+
+    def encode(self, frame: bytes) -> bytes:
+        """Bytes to put on the link for one frame."""
+        return frame if self._stream is None else fb.to_serial(frame)
+
+    def decode(self, data: bytes) -> list[fb.Frame]:
+        """Accepted frames in ``data`` (a datagram or a piece of the byte stream)."""
+        if self._stream is not None:
+            return self._stream.feed(data)
+        f = fb.decode_datagram(data, self.auth, self.max_frame)
+        return [] if f is None else [f]
+
+
+class LinuxBoard(BoardAdapter):
+    kind = "linux"
+    description = "Linux board (e.g. Raspberry Pi) running 'vp-edge board serve' over UDP"
+    hello_kind = BoardKind.LINUX
+    schemes = ("udp",)
+    runner = "litert"
+    default_profile = "raspberry-pi-4"
+
+
+class McuBoard(BoardAdapter):
+    kind = "mcu"
+    description = "microcontroller with tflite-micro behind a UART (COBS frames)"
+    hello_kind = BoardKind.MCU
+    schemes = ("serial", "pty", "socket", "rfc2217", "loop")
+    runner = "tflm"
+    default_profile = "cortex-m4"
+
+
+BOARDS: dict[str, type[BoardAdapter]] = {"linux": LinuxBoard, "mcu": McuBoard}
+
+
+def get_kind(kind: str) -> type[BoardAdapter]:
+    """The adapter class of a board kind, or an error listing the known kinds."""
+    try:
+        return BOARDS[kind]
+    except KeyError:
+        raise BoardError(f"unknown board kind {kind!r}; known: {', '.join(BOARDS)}") from None
