@@ -1,0 +1,84 @@
+"""Build a board server from files and flags: what ``vp-edge board serve`` and emulation run.
+
+A ``linux`` board serves a .tflite on LiteRT's reference kernels over UDP (the daemon a
+Raspberry Pi runs). An emulated ``mcu`` board serves it on tflite-micro with the profile's arena
+limit behind a pseudo-terminal whose link is throttled to the profile's baud rate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from boards.links import ThrottledLink, open_link, parse_link
+from boards.profiles import check_fit, get_profile
+from boards.registry import get_kind
+from boards.runners import RUNNERS, make_runner
+from boards.server import BoardConfig, BoardServer, model_facts
+from vp_edge.errors import BoardError
+
+
+@dataclass
+class BoardOptions:
+    """Everything a board daemon needs (the CLI flags of ``vp-edge board serve``)."""
+
+    model: Path
+    listen: str
+    board_id: int
+    key: bytes | None
+    kind: str = "linux"
+    runner: str | None = None
+    k: int = 2
+    variant: str | None = None
+    profile: str | None = None
+    pty_dir: Path | None = None
+    epoch_file: Path | None = None
+    heartbeat_s: float = 1.0
+    baud: int | None = None  # throttle the link to this rate (default: the profile's, on ptys)
+
+
+def _card(model: Path) -> dict:
+    card = model.with_suffix(".json")
+    try:
+        return json.loads(card.read_text()) if card.exists() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def build_server(o: BoardOptions) -> BoardServer:
+    """Check the model fits the board, load it, open the link; refuse with numbers."""
+    kind = get_kind(o.kind)
+    profile = get_profile(o.profile or kind.default_profile)
+    runner_name = o.runner or kind.runner
+    if runner_name not in RUNNERS:
+        raise BoardError(f"unknown model runner {runner_name!r}; known: {', '.join(RUNNERS)}")
+    try:
+        model = o.model.read_bytes()
+    except OSError as e:
+        raise BoardError(f"cannot read model {o.model}: {e.strerror}") from None
+    card = _card(o.model)
+    variant = o.variant or o.model.stem
+    check_fit(profile, variant, card.get("arena_bytes"), len(model))
+    opts = {"arena_bytes": profile.arena_limit} if runner_name == "tflm" else {}
+    runner = make_runner(runner_name, model, **opts)
+    facts = model_facts(model) if o.model.suffix == ".tflite" else {}
+    spec = parse_link(o.listen)
+    link = open_link(o.listen, server=True, pty_dir=o.pty_dir)
+    baud = o.baud or (profile.baud if spec.scheme == "pty" else None)
+    if baud and spec.framing == "stream":
+        link = ThrottledLink(link, baud)
+    cfg = BoardConfig(o.board_id, variant, o.k, o.key, kind.hello_kind,
+                      heartbeat_s=o.heartbeat_s, epoch_file=o.epoch_file, **facts)
+    return BoardServer(link, runner, cfg)
+
+
+def write_ready(path: Path, server: BoardServer) -> None:
+    """Tell an emulator the board is up: pid, link and (for ptys) the device path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    info = {"pid": os.getpid(), "board_id": server.cfg.board_id, "link": server.link.url,
+            "pty": getattr(getattr(server.link, "inner", server.link), "path", None)}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info) + "\n")
+    os.replace(tmp, path)

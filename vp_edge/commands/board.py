@@ -1,0 +1,80 @@
+"""``vp-edge board serve``: one variant as a board daemon (a Raspberry Pi, or an emulated MCU)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from pathlib import Path
+
+from vp_edge.commands._common import add_json, emit
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("board", help="run a board daemon (serve one variant over a link)")
+    bsub = p.add_subparsers(dest="board_command", metavar="ACTION")
+    s = bsub.add_parser(
+        "serve",
+        help="serve one model over UDP (linux) or a pty/serial link (emulated mcu)",
+        description="Serve one int8 model per PROTOCOL.md: HELLO at start and on PROBE, INFER "
+        "reassembly, RESULT with the top-k of the int8 output, HEARTBEAT, ERROR. Frames are "
+        "authenticated with the deployment key; --insecure only when explicitly given. Stops "
+        "cleanly on Ctrl-C or SIGTERM and prints its counters.",
+    )
+    s.add_argument("--model", type=Path, required=True, help=".tflite (.vpw: --runner engine)")
+    s.add_argument("--listen", required=True,
+                   help="udp://0.0.0.0:PORT, pty://NAME (emulated serial) or serial:///dev/ttyX")
+    s.add_argument("--board-id", type=int, required=True, help="board id on the wire, 0..65535")
+    keys = s.add_mutually_exclusive_group(required=True)
+    keys.add_argument("--key-file", type=Path, help="deployment key (hex text or raw bytes)")
+    keys.add_argument("--insecure", action="store_true",
+                      help="no authentication (bring-up and tests only)")
+    s.add_argument("--kind", default="linux", help="board kind: linux (default) or mcu")
+    s.add_argument("--runner", default=None, help="litert, tflm or engine (default per kind)")
+    s.add_argument("-k", "--k", type=int, default=2, help="pairs per RESULT (default 2)")
+    s.add_argument("--variant", default=None, help="variant name in HELLO (default: model stem)")
+    s.add_argument("--profile", default=None, help="board profile (default per kind)")
+    s.add_argument("--pty-dir", type=Path, default=None, help="where pty://NAME is published")
+    s.add_argument("--epoch-file", type=Path, default=None,
+                   help="boot-epoch file for the frame counter (default: wall-clock seconds)")
+    s.add_argument("--heartbeat-ms", type=float, default=1000.0, help="heartbeat period")
+    s.add_argument("--baud", type=int, default=None,
+                   help="throttle a serial link to this baud (default: the profile's on ptys)")
+    s.add_argument("--ready-file", type=Path, default=None, help="written once serving")
+    add_json(s)
+    s.set_defaults(func=serve)
+    p.set_defaults(func=lambda args: p.print_help() or 2)
+
+
+def serve(args: argparse.Namespace) -> int:
+    from boards.daemon import BoardOptions, build_server, write_ready
+    from vp_edge.deployment import parse_key
+    from vp_edge.errors import BoardError
+
+    key = None
+    if args.key_file is not None:
+        try:
+            key = parse_key(args.key_file.read_bytes(), f"--key-file {args.key_file}")
+        except OSError as e:
+            raise BoardError(f"cannot read --key-file {args.key_file}: {e.strerror}") from None
+    opts = BoardOptions(args.model, args.listen, args.board_id, key, args.kind, args.runner,
+                        args.k, args.variant, args.profile, args.pty_dir, args.epoch_file,
+                        args.heartbeat_ms / 1000, args.baud)
+    server = build_server(opts)
+
+    def stop(*_: object) -> None:
+        server.stop_event.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    if args.ready_file:
+        write_ready(args.ready_file, server)
+    try:
+        server.serve()
+    finally:
+        server.close()
+    st = server.stats
+    table = (f"board {args.board_id} ({server.cfg.variant}) stopped: {st['inferences']} "
+             f"inferences, {st['tx']} frames sent, {st['rx']['accepted']} accepted, "
+             f"{sum(v for k, v in st['rx'].items() if k != 'accepted')} dropped")
+    emit(args, st, table)
+    return 0

@@ -1,0 +1,258 @@
+"""Deployment files (TOML): which variant runs on which board, over which link, voted how.
+
+Example (paths are relative to the file)::
+
+    run = "runs/a"                 # a converted run directory (vp-edge convert)
+    key_file = "deploy.key"        # or: key = "<hex, >= 16 bytes>"   or: insecure = true
+    k = 2                          # pairs per RESULT, 1..C/2
+    rule = "reference"             # reference | sum | majority
+    deadline_ms = 500              # answer with what arrived by then
+    heartbeat_ms = 1000            # optional: boards' heartbeat period
+    state_dir = ".deploy.state"    # optional: epochs, emulator ptys, ready files
+
+    [[boards]]
+    id = 1                         # board_id on the wire, 0..65535, unique
+    name = "pi-1"                  # unique
+    kind = "linux"                 # boards.registry.BOARDS
+    link = "udp://192.168.1.20:5601"
+    variant = "t16"                # a variant of the run's family
+    profile = "raspberry-pi-4"     # optional, boards.profiles.PROFILES (default per kind)
+
+Errors name the key, e.g. ``deploy.toml: boards[2].link: ...``. Full text: docs/deployment.md.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from vp_edge.errors import DeploymentError, VpEdgeError
+
+TOP_KEYS = ("run", "key", "key_file", "insecure", "k", "rule", "deadline_ms", "heartbeat_ms",
+            "state_dir", "boards")
+BOARD_KEYS = ("id", "name", "kind", "link", "variant", "profile")
+LIVE_RULES = ("reference", "sum", "majority")
+MIN_KEY = 16
+
+
+@dataclass(frozen=True)
+class BoardSpec:
+    """One board of a deployment."""
+
+    id: int
+    name: str
+    kind: str
+    link: str
+    variant: str
+    profile: str
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A validated deployment; paths are absolute."""
+
+    run: Path
+    key: bytes | None
+    k: int
+    rule: str
+    deadline_s: float
+    boards: tuple[BoardSpec, ...]
+    state_dir: Path
+    heartbeat_s: float = 1.0
+    key_file: Path | None = None
+    path: Path | None = None
+
+    @property
+    def pty_dir(self) -> Path:
+        return self.state_dir / "pty"
+
+    def board(self, which: str | int) -> BoardSpec:
+        """A board by name or id."""
+        for b in self.boards:
+            if b.name == which or b.id == which or str(b.id) == str(which):
+                return b
+        names = ", ".join(b.name for b in self.boards)
+        raise DeploymentError(f"no board {which!r} in the deployment; boards: {names}")
+
+    def to_dict(self) -> dict:
+        return {"path": str(self.path) if self.path else None, "run": str(self.run),
+                "secure": self.key is not None, "k": self.k, "rule": self.rule,
+                "deadline_ms": round(self.deadline_s * 1000, 3),
+                "boards": [vars(b) for b in self.boards]}
+
+
+def _err(where: str, key: str, msg: str) -> DeploymentError:
+    return DeploymentError(f"{where}: {key}: {msg}")
+
+
+def _get(d: dict, key: str, typ: type | tuple, where: str, default: Any = ...,
+         prefix: str = "") -> Any:
+    if key not in d:
+        if default is ...:
+            raise _err(where, prefix + key, "missing; see docs/deployment.md")
+        return default
+    v = d[key]
+    if isinstance(v, bool) and typ is not bool or not isinstance(v, typ):
+        name = typ.__name__ if isinstance(typ, type) else " or ".join(t.__name__ for t in typ)
+        raise _err(where, prefix + key, f"must be {name}, got {v!r}")
+    return v
+
+
+def _unknown(d: dict, known: tuple[str, ...], where: str, prefix: str = "") -> None:
+    extra = sorted(set(d) - set(known))
+    if extra:
+        raise _err(where, prefix + extra[0], f"unknown key; known: {', '.join(known)}")
+
+
+def parse_key(text: str | bytes, what: str) -> bytes:
+    """A key from hex text (or raw bytes from a key file), at least 16 bytes."""
+    raw = text if isinstance(text, bytes) else text.encode()
+    try:
+        key = bytes.fromhex(raw.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        if isinstance(text, str):
+            raise DeploymentError(f"{what}: not a hex string") from None
+        key = raw
+    if len(key) < MIN_KEY:
+        raise DeploymentError(f"{what}: key is {len(key)} bytes, at least {MIN_KEY} needed "
+                              "(e.g. python -c 'import secrets; print(secrets.token_hex(16))')")
+    return key
+
+
+def _key(d: dict, base: Path, where: str) -> tuple[bytes | None, Path | None]:
+    given = [k for k in ("key", "key_file", "insecure") if k in d]
+    if len(given) != 1:
+        raise _err(where, "key", "give exactly one of key (hex), key_file, or insecure = true")
+    if "insecure" in d:
+        if _get(d, "insecure", bool, where) is not True:
+            raise _err(where, "insecure", "only 'insecure = true' is meaningful")
+        return None, None
+    if "key" in d:
+        return parse_key(_get(d, "key", str, where), f"{where}: key"), None
+    path = base / _get(d, "key_file", str, where)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise _err(where, "key_file", f"cannot read {path}: {e.strerror}") from None
+    return parse_key(data, f"{where}: key_file {path}"), path
+
+
+def _board(d: Any, i: int, where: str) -> BoardSpec:
+    from boards.links import parse_link
+    from boards.profiles import PROFILES
+    from boards.registry import BOARDS
+
+    p = f"boards[{i}]."
+    if not isinstance(d, dict):
+        raise _err(where, f"boards[{i}]", "must be a table ([[boards]])")
+    _unknown(d, BOARD_KEYS, where, p)
+    bid = _get(d, "id", int, where, None, p)
+    if bid is None or not 0 <= bid <= 0xFFFF:
+        raise _err(where, p + "id", f"must be an integer 0..65535, got {d.get('id')!r}")
+    vals = {k: _get(d, k, str, where, None, p) for k in ("name", "kind", "link", "variant")}
+    for k, v in vals.items():
+        if not v:
+            raise _err(where, p + k, "missing or empty")
+    kind = BOARDS.get(vals["kind"])
+    if kind is None:
+        raise _err(where, p + "kind", f"unknown kind {vals['kind']!r}; known: {', '.join(BOARDS)}")
+    try:
+        scheme = parse_link(vals["link"]).scheme
+    except VpEdgeError as e:
+        raise _err(where, p + "link", str(e)) from None
+    if scheme not in kind.schemes:
+        raise _err(where, p + "link", f"a {kind.kind} board takes {', '.join(kind.schemes)} "
+                   f"links, not {scheme}://")
+    profile = _get(d, "profile", str, where, kind.default_profile, p)
+    if profile not in PROFILES:
+        raise _err(where, p + "profile", f"unknown profile {profile!r}; known: "
+                   f"{', '.join(PROFILES)}")
+    return BoardSpec(bid, vals["name"], vals["kind"], vals["link"], vals["variant"], profile)
+
+
+def parse_deployment(d: dict, base: Path, where: str = "deployment") -> Deployment:
+    """Validate a deployment mapping (paths relative to ``base``); no run checks."""
+    _unknown(d, TOP_KEYS, where)
+    run = (base / _get(d, "run", str, where)).resolve()
+    key, key_file = _key(d, base, where)
+    k = _get(d, "k", int, where, 2)
+    rule = _get(d, "rule", str, where, "reference")
+    if rule not in LIVE_RULES:
+        raise _err(where, "rule", f"{rule!r} is not a live vote rule; use {', '.join(LIVE_RULES)}")
+    deadline = _get(d, "deadline_ms", (int, float), where, 500)
+    beat = _get(d, "heartbeat_ms", (int, float), where, 1000)
+    for name, v in (("deadline_ms", deadline), ("heartbeat_ms", beat)):
+        if v <= 0:
+            raise _err(where, name, f"must be > 0, got {v}")
+    boards_raw = _get(d, "boards", list, where)
+    if not boards_raw:
+        raise _err(where, "boards", "a deployment needs at least one [[boards]] entry")
+    boards = tuple(_board(b, i, where) for i, b in enumerate(boards_raw))
+    for field in ("id", "name"):
+        seen: dict = {}
+        for i, b in enumerate(boards):
+            v = getattr(b, field)
+            if v in seen:
+                raise _err(where, f"boards[{i}].{field}", f"{v!r} repeats boards[{seen[v]}]")
+            seen[v] = i
+    state = base / _get(d, "state_dir", str, where, f".{Path(where).stem}.state")
+    return Deployment(run, key, k, rule, deadline / 1000, boards, state.resolve(), beat / 1000,
+                      key_file)
+
+
+def check_against_run(dep: Deployment, where: str = "deployment") -> None:
+    """Variants exist in the run, k fits its classes, and every variant fits its board."""
+    from boards.profiles import PROFILES, check_fit
+    from vp_edge.evaluate import load_cards
+    from vp_edge.train import load_run_family
+    from vp_edge.vote import check_k
+
+    try:
+        family = load_run_family(dep.run)
+        cards = load_cards(dep.run, family)
+        check_k(dep.k, family.num_classes)
+    except VpEdgeError as e:
+        key = "k" if "k must" in str(e) else "run"
+        raise _err(where, key, str(e)) from None
+    for i, b in enumerate(dep.boards):
+        if b.variant not in family.weights():
+            raise _err(where, f"boards[{i}].variant", f"{b.variant!r} is not a variant of "
+                       f"{dep.run}; known: {', '.join(family.weights())}")
+        c = cards[b.variant]
+        try:
+            check_fit(PROFILES[b.profile], b.variant, c.get("arena_bytes"), c["tflite_bytes"])
+        except VpEdgeError as e:
+            raise _err(where, f"boards[{i}].profile", str(e)) from None
+
+
+def load_deployment(path: Path, check_run: bool = True) -> Deployment:
+    """Read, validate and (by default) check a deployment file against its run."""
+    path = Path(path)
+    try:
+        d = tomllib.loads(path.read_text())
+    except OSError as e:
+        raise DeploymentError(f"{path}: cannot read deployment file: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise DeploymentError(f"{path}: not valid TOML: {e}") from None
+    dep = replace(parse_deployment(d, path.parent.resolve(), str(path)), path=path.resolve())
+    if check_run:
+        check_against_run(dep, str(path))
+    return dep
+
+
+def _toml(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def deployment_toml(top: dict, boards: list[dict]) -> str:
+    """TOML text for a deployment mapping (the inverse of ``parse_deployment``'s input)."""
+    lines = [f"{k} = {_toml(v)}" for k, v in top.items() if k != "boards"]
+    for b in boards:
+        lines += ["", "[[boards]]"] + [f"{k} = {_toml(v)}" for k, v in b.items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,395 @@
+"""The live gateway: fan an input out to every healthy board, collect RESULTs, vote by a deadline.
+
+asyncio owns all request state; each link has a reader thread that decodes frames (its board's
+own ``Auth``) and hands them to the loop with ``call_soon_threadsafe``. Per request:
+
+1. quantize the input per variant with the card's scale/zero point (``preprocess.quantize``,
+   exactly as offline evaluation) and send INFER chunks to each healthy board;
+2. wait until every targeted board answered (RESULT or ERROR) or the deadline passed;
+3. vote (``vote_boards``: one answer per variant, replicas resolved to the lowest board id,
+   then ``vote.fuse``) and answer: winner, fused scores, voters, missing boards, ``degraded``.
+
+A result whose request id is not pending (late or foreign) or that repeats a board's answer is
+counted and never changes an answer. A board that misses ``fail_after`` requests in a row, or
+is silent for three heartbeats, is marked failed and only PROBEd until it answers HELLO.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import firmware_bridge as fb
+from boards.links import Link, LinkError, open_link
+from boards.registry import BoardAdapter, get_kind
+from boards.server import make_counter
+from firmware_bridge import MsgType
+from vp_edge.deployment import BoardSpec, Deployment
+from vp_edge.errors import GatewayError
+from vp_edge.gateway_stats import BoardStats, gateway_report
+from vp_edge.preprocess import quantize
+from vp_edge.vote import TopK, VoteResult, dequantize, fuse
+
+LinkOpener = Callable[[BoardSpec, Path], Link]
+
+
+def default_opener(spec: BoardSpec, pty_dir: Path) -> Link:
+    return open_link(spec.link, pty_dir=pty_dir, wait_s=0.0)
+
+
+@dataclass
+class Answer:
+    """The gateway's one answer to one request."""
+
+    index: int
+    request_id: int
+    winner: int | None
+    scores: tuple[float, ...]
+    voters: tuple[str, ...]
+    answered: tuple[str, ...]
+    missing: tuple[str, ...]
+    degraded: bool
+    latency_s: float
+    error: str | None = None
+    label: int | None = None
+
+    def to_dict(self) -> dict:
+        d = dict(vars(self))
+        d["latency_ms"] = round(d.pop("latency_s") * 1000, 3)
+        return d
+
+
+@dataclass
+class Board:
+    """Gateway-side state of one board."""
+
+    spec: BoardSpec
+    adapter: BoardAdapter
+    stats: BoardStats
+    link: Link | None = None
+    hello: fb.Hello | None = None
+    up: bool = False
+    refused: str | None = None
+    consecutive: int = 0
+    last_seen: float = 0.0
+
+
+@dataclass
+class _Pending:
+    rid: int
+    targets: set[str]
+    sent: dict[str, float]
+    results: dict[str, tuple[tuple[tuple[int, int], ...], float]] = field(default_factory=dict)
+    failed: set[str] = field(default_factory=set)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def vote_boards(results: dict[str, tuple[int, str, tuple[tuple[int, int], ...]]],
+                cards: dict[str, dict], num_classes: int, rule: str,
+                weights: dict[str, float] | None) -> tuple[VoteResult, tuple[str, ...]]:
+    """Fuse board answers ``{board: (board_id, variant, pairs)}``; also the boards that voted.
+
+    Pure and deterministic: boards sharing a variant are replicas, and the lowest board id
+    among those that answered speaks for the variant, whatever the arrival order.
+    """
+    chosen: dict[str, tuple[int, str, tuple]] = {}
+    for name, (bid, variant, pairs) in sorted(results.items(), key=lambda kv: kv[1][0]):
+        if variant not in chosen:
+            chosen[variant] = (bid, name, pairs)
+    answers = []
+    for variant, (_, _, pairs) in chosen.items():
+        c = cards[variant]
+        raw = np.array([s for _, s in pairs], dtype=np.int64)
+        scores = dequantize(raw, c["output_scale"], c["output_zero_point"])
+        answers.append(TopK(variant, tuple(int(k) for k, _ in pairs),
+                            tuple(float(s) for s in scores)))
+    voters = tuple(sorted(name for _, name, _ in chosen.values()))
+    return fuse(answers, num_classes, rule, weights), voters
+
+
+class Gateway:
+    """One deployment's boards behind one object; ``classify`` is one request."""
+
+    def __init__(self, dep: Deployment, *, opener: LinkOpener = default_opener,
+                 fail_after: int = 2, probe_s: float = 0.25) -> None:
+        from vp_edge.evaluate import load_cards
+        from vp_edge.train import load_run_family
+
+        self.dep, self.opener = dep, opener
+        self.fail_after, self.probe_s = fail_after, probe_s
+        self.family = load_run_family(dep.run)
+        self.cards = load_cards(dep.run, self.family)
+        self.num_classes = self.family.num_classes
+        self.weights = self.family.weights() if dep.rule == "reference" else None
+        self.boards = {b.name: self._board(b) for b in dep.boards}
+        dep.state_dir.mkdir(parents=True, exist_ok=True)
+        self.tx = fb.Sender(dep.key, make_counter(dep.state_dir / "gateway.epoch"),
+                            from_gateway=True)
+        self.counts = dict.fromkeys(("duplicate", "late", "foreign", "bad_result", "unexpected",
+                                     "link_down"), 0)
+        self.answers: list[Answer] = []
+        self._pending: dict[int, _Pending] = {}
+        self._finished: deque[int] = deque(maxlen=4096)
+        self._closing = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._probe_task: asyncio.Task | None = None
+        self._index = 0
+
+    def _board(self, spec: BoardSpec) -> Board:
+        kind = get_kind(spec.kind)
+        auth = fb.Auth(self.dep.key, {spec.id}, role="gateway")
+        framing = "datagram" if spec.link.startswith("udp:") else "stream"
+        return Board(spec, kind(auth, framing), BoardStats(spec))
+
+    # -- life cycle ----------------------------------------------------------------------------
+    async def start(self, hello_timeout: float = 5.0) -> None:
+        """Open links (reader threads), PROBE every board, wait for HELLOs up to the timeout."""
+        self._loop = asyncio.get_running_loop()
+        for b in self.boards.values():
+            t = threading.Thread(target=self._reader, args=(b,), daemon=True,
+                                 name=f"link-{b.spec.name}")
+            t.start()
+            self._threads.append(t)
+        end = time.monotonic() + hello_timeout
+        while time.monotonic() < end:
+            waiting = [b for b in self.boards.values() if not b.up and b.refused is None]
+            if not waiting:
+                break
+            for b in waiting:
+                self._send(b, fb.Probe(MsgType.HELLO), 0)
+            await asyncio.sleep(0.1)
+        self._probe_task = asyncio.create_task(self._probe_loop())
+
+    async def close(self) -> None:
+        self._closing.set()
+        if self._probe_task:
+            self._probe_task.cancel()
+        for t in self._threads:
+            await asyncio.to_thread(t.join, 2.0)
+        for b in self.boards.values():
+            if b.link is not None:
+                b.link.close()
+
+    # -- link side (reader threads) ------------------------------------------------------------
+    def _reader(self, b: Board) -> None:
+        """Open (and reopen) the board's link; decode what arrives; pass frames to the loop."""
+        while not self._closing.is_set():
+            if b.link is None:
+                try:
+                    b.link = self.opener(b.spec, self.dep.pty_dir)
+                except LinkError:
+                    self._closing.wait(0.2)
+                    continue
+            try:
+                data = b.link.recv(0.1)
+            except LinkError:
+                link, b.link = b.link, None
+                link.close()
+                continue
+            if data:
+                b.stats.bytes_received += len(data)
+                frames = b.adapter.decode(data)
+                if frames and self._loop is not None and not self._loop.is_closed():
+                    self._loop.call_soon_threadsafe(self._on_frames, b, frames, time.monotonic())
+
+    def _send(self, b: Board, msg: fb.Message, rid: int) -> bool:
+        link = b.link
+        if link is None:
+            self.counts["link_down"] += 1
+            return False
+        data = b.adapter.encode(self.tx.frame(msg, rid, board_id=b.spec.id))
+        try:
+            link.send(data)
+        except LinkError:
+            self.counts["link_down"] += 1
+            return False
+        b.stats.bytes_sent += len(data)
+        return True
+
+    # -- frames (event loop) -------------------------------------------------------------------
+    def _on_frames(self, b: Board, frames: list[fb.Frame], t: float) -> None:
+        for f in frames:
+            b.last_seen = t
+            if isinstance(f.msg, fb.Hello):
+                self._on_hello(b, f.msg)
+            elif isinstance(f.msg, fb.Heartbeat):
+                b.stats.heartbeats += 1
+                if not b.up and b.refused is None:
+                    self._send(b, fb.Probe(MsgType.HELLO), 0)
+            elif isinstance(f.msg, fb.Result):
+                self._on_result(b, f, t)
+            elif isinstance(f.msg, fb.Error):
+                self._on_error(b, f)
+            else:
+                self.counts["unexpected"] += 1
+
+    def _on_hello(self, b: Board, hello: fb.Hello) -> None:
+        problem = self._check_hello(b.spec, hello)
+        if problem:
+            b.refused, b.up = problem, False
+            return
+        b.hello = hello
+        if not b.up:
+            b.stats.rejoins += int(b.stats.ever_up)
+            b.up, b.consecutive, b.stats.ever_up = True, 0, True
+
+    def _check_hello(self, spec: BoardSpec, h: fb.Hello) -> str | None:
+        card = self.cards[spec.variant]
+        want = int(np.prod(card["input_shape"][1:]))
+        facts = {"k": (h.k, self.dep.k), "num_classes": (h.num_classes, self.num_classes),
+                 "input_bytes": (h.input_bytes, want),
+                 "model_sha256": (h.model_sha256.hex(), card["tflite_sha256"]),
+                 "score_zero_point": (h.score_zero_point, card["output_zero_point"])}
+        vpw = self.dep.run / "models" / f"{spec.variant}.vpw"
+        if h.model_sha256.hex() != card["tflite_sha256"] and vpw.exists():
+            import hashlib
+
+            facts["model_sha256"] = (h.model_sha256.hex(),
+                                     hashlib.sha256(vpw.read_bytes()).hexdigest())
+        bad = [f"{k} {got} (expected {exp})" for k, (got, exp) in facts.items() if got != exp]
+        if not np.isclose(h.score_scale, card["output_scale"], rtol=1e-6):
+            bad.append(f"score_scale {h.score_scale} (expected {card['output_scale']})")
+        return f"board {spec.name} does not run variant {spec.variant}: {'; '.join(bad)}" \
+            if bad else None
+
+    def _on_result(self, b: Board, f: fb.Frame, t: float) -> None:
+        req = self._pending.get(f.request_id)
+        if req is None or b.spec.name not in req.targets:
+            self.counts["late" if f.request_id in self._finished else "foreign"] += 1
+            return
+        name = b.spec.name
+        if name in req.results or name in req.failed:
+            self.counts["duplicate"] += 1
+            return
+        pairs = f.msg.pairs
+        if len(pairs) != self.dep.k or any(c >= self.num_classes for c, _ in pairs) \
+                or len({c for c, _ in pairs}) != len(pairs):
+            self.counts["bad_result"] += 1
+            return
+        req.results[name] = (pairs, t)
+        b.stats.latencies.append(t - req.sent[name])
+        b.stats.compute_us.append(f.msg.compute_us)
+        self._maybe_done(req)
+
+    def _on_error(self, b: Board, f: fb.Frame) -> None:
+        b.stats.count_error(f.msg.status)
+        req = self._pending.get(f.request_id)
+        name = b.spec.name
+        if req is not None and name in req.targets and name not in req.results:
+            req.failed.add(name)
+            self._maybe_done(req)
+
+    @staticmethod
+    def _maybe_done(req: _Pending) -> None:
+        if len(req.results) + len(req.failed) >= len(req.targets):
+            req.done.set()
+
+    # -- requests ------------------------------------------------------------------------------
+    async def classify(self, image: np.ndarray, label: int | None = None) -> Answer:
+        """One request: exactly one Answer (``error`` set when no board answered)."""
+        t0 = time.monotonic()
+        index, self._index = self._index, self._index + 1
+        rid = self._new_rid()
+        tensors: dict[str, bytes] = {}
+        req = _Pending(rid, set(), {})
+        self._pending[rid] = req
+        for b in self.boards.values():
+            if not b.up:
+                continue
+            v = b.spec.variant
+            if v not in tensors:
+                c = self.cards[v]
+                tensors[v] = quantize(image, c["input_scale"], c["input_zero_point"]).tobytes()
+            if self._send_infer(b, tensors[v], rid):
+                req.targets.add(b.spec.name)
+                req.sent[b.spec.name] = time.monotonic()
+        if req.targets:
+            left = self.dep.deadline_s - (time.monotonic() - t0)
+            try:
+                await asyncio.wait_for(req.done.wait(), left)
+            except TimeoutError:
+                pass
+        del self._pending[rid]
+        self._finished.append(rid)
+        answer = self._answer(index, req, time.monotonic() - t0, label)
+        self.answers.append(answer)
+        return answer
+
+    def _new_rid(self) -> int:
+        while True:
+            rid = random.getrandbits(32)
+            if rid and rid not in self._pending and rid not in self._finished:
+                return rid
+
+    def _send_infer(self, b: Board, tensor: bytes, rid: int) -> bool:
+        max_frame = min(b.hello.max_frame if b.hello else fb.MAX_FRAME, fb.MAX_FRAME)
+        chunks = fb.split_infer(tensor, max_frame=max_frame, secure=self.dep.key is not None)
+        return all(self._send(b, c, rid) for c in chunks)
+
+    def _answer(self, index: int, req: _Pending, latency: float, label: int | None) -> Answer:
+        for name, b in self.boards.items():
+            if name in req.results:
+                b.consecutive = 0
+            elif name in req.targets:
+                b.stats.misses += 1
+                b.consecutive += 1
+                if b.consecutive >= self.fail_after:
+                    b.up = False
+        answered = tuple(sorted(req.results))
+        missing = tuple(sorted(set(self.boards) - set(req.results)))
+        if not req.results:
+            why = "no board answered within the deadline" if req.targets else "no board is up"
+            return Answer(index, req.rid, None, (), (), (), missing, True, latency, why, label)
+        results = {n: (self.boards[n].spec.id, self.boards[n].spec.variant, p)
+                   for n, (p, _) in req.results.items()}
+        vote, voters = vote_boards(results, self.cards, self.num_classes, self.dep.rule,
+                                   self.weights)
+        return Answer(index, req.rid, vote.winner, vote.scores, voters, answered, missing,
+                      bool(missing), latency, None, label)
+
+    async def _probe_loop(self) -> None:
+        """PROBE failed boards until they answer HELLO; fail boards silent for 3 heartbeats."""
+        while True:
+            await asyncio.sleep(self.probe_s)
+            now = time.monotonic()
+            stale = 3 * self.dep.heartbeat_s + self.dep.deadline_s
+            for b in self.boards.values():
+                if b.up and not self._pending and now - b.last_seen > stale:
+                    b.up = False
+                if not b.up and b.refused is None:
+                    self._send(b, fb.Probe(MsgType.HELLO), 0)
+
+    # -- reporting -----------------------------------------------------------------------------
+    def report(self) -> dict:
+        """Per-board latency, misses, drops by reason, bytes; answers summary (JSON-able)."""
+        return gateway_report(self, self.answers)
+
+
+async def run_inputs(gw: Gateway, images: Sequence[np.ndarray] | np.ndarray,
+                     labels: Sequence[int] | None = None, inflight: int = 1,
+                     on_request: Callable[[int], None] | None = None,
+                     on_answer: Callable[[Answer], None] | None = None) -> list[Answer]:
+    """Classify every image (up to ``inflight`` requests at once), in order of the inputs."""
+    if inflight < 1:
+        raise GatewayError(f"inflight must be >= 1, got {inflight}")
+    sem = asyncio.Semaphore(inflight)
+
+    async def one(i: int) -> Answer:
+        async with sem:
+            if on_request is not None:
+                on_request(i)
+            a = await gw.classify(images[i], None if labels is None else int(labels[i]))
+            if on_answer is not None:
+                on_answer(a)
+            return a
+
+    return list(await asyncio.gather(*(one(i) for i in range(len(images)))))
