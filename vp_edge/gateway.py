@@ -165,7 +165,8 @@ class Gateway:
             if not waiting:
                 break
             for b in waiting:
-                self._send(b, fb.Probe(MsgType.HELLO), 0)
+                if b.link is not None:
+                    self._send(b, fb.Probe(MsgType.HELLO), 0)
             await asyncio.sleep(0.1)
         self._probe_task = asyncio.create_task(self._probe_loop())
 

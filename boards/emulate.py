@@ -1,0 +1,146 @@
+"""Emulated boards of a deployment, as real processes: ``start_emulation(dep) -> Emulation``.
+
+A ``linux`` board becomes the real ``vp-edge board serve`` daemon on its loopback UDP port; an
+``mcu`` board becomes the same daemon with ``--kind mcu``: tflite-micro with the profile's
+arena limit behind a pseudo-terminal, its link throttled to the profile's baud rate. The pty
+path of ``pty://NAME`` is published in ``STATE_DIR/pty/NAME.pty``, where the gateway's link
+resolver finds it. ``Emulation.kill(board)`` is a crash (SIGKILL); ``stop()`` a clean shutdown.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from boards.links import parse_link
+from boards.registry import get_kind
+from vp_edge.deployment import BoardSpec, Deployment
+from vp_edge.errors import BoardError
+
+
+def key_file(dep: Deployment) -> Path | None:
+    """The key file the board daemons read (written into the state dir for an inline key)."""
+    if dep.key is None:
+        return None
+    if dep.key_file is not None:
+        return dep.key_file
+    path = dep.state_dir / "key.hex"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(dep.key.hex() + "\n")
+    return path
+
+
+def board_argv(dep: Deployment, b: BoardSpec, key: Path | None) -> list[str]:
+    """The daemon command line that emulates board ``b``."""
+    kind = get_kind(b.kind)
+    spec = parse_link(b.link)
+    if spec.scheme not in ("udp", "pty"):
+        raise BoardError(f"board {b.name}: cannot emulate a {spec.scheme}:// link; use "
+                         "udp://127.0.0.1:PORT (linux) or pty://NAME (mcu) in the deployment")
+    model = dep.run / "models" / f"{b.variant}{'.vpw' if kind.runner == 'engine' else '.tflite'}"
+    argv = [sys.executable, "-m", "vp_edge", "board", "serve", "--model", str(model),
+            "--listen", b.link, "--board-id", str(b.id), "--kind", b.kind, "--k", str(dep.k),
+            "--variant", b.variant, "--profile", b.profile, "--pty-dir", str(dep.pty_dir),
+            "--epoch-file", str(dep.state_dir / "epochs" / f"{b.name}.epoch"),
+            "--heartbeat-ms", str(dep.heartbeat_s * 1000),
+            "--ready-file", str(ready_path(dep, b))]
+    return argv + (["--key-file", str(key)] if key else ["--insecure"])
+
+
+def ready_path(dep: Deployment, b: BoardSpec) -> Path:
+    return dep.state_dir / "ready" / f"{b.name}.json"
+
+
+class Emulation:
+    """Running emulated boards: ``kill``, ``restart``, ``stop``; a context manager."""
+
+    def __init__(self, dep: Deployment) -> None:
+        self.dep = dep
+        self.procs: dict[str, subprocess.Popen] = {}
+        self._key = key_file(dep)
+        (dep.state_dir / "logs").mkdir(parents=True, exist_ok=True)
+
+    def start(self, which: str | int) -> None:
+        b = self.dep.board(which)
+        ready_path(self.dep, b).unlink(missing_ok=True)
+        log = open(self.dep.state_dir / "logs" / f"{b.name}.log", "ab")  # noqa: SIM115
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        self.procs[b.name] = subprocess.Popen(board_argv(self.dep, b, self._key), stdout=log,
+                                              stderr=log, stdin=subprocess.DEVNULL, env=env)
+        log.close()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until every running board wrote its ready file; a dead one is an error."""
+        end = time.monotonic() + timeout
+        for name, p in self.procs.items():
+            b = self.dep.board(name)
+            while not ready_path(self.dep, b).exists():
+                if p.poll() is not None:
+                    raise BoardError(f"emulated board {name} exited ({p.returncode}): "
+                                     f"{self._log_tail(name)}")
+                if time.monotonic() > end:
+                    raise BoardError(f"emulated board {name} not ready after {timeout:.0f} s; "
+                                     f"see {self.dep.state_dir / 'logs' / (name + '.log')}")
+                time.sleep(0.05)
+
+    def _log_tail(self, name: str) -> str:
+        text = (self.dep.state_dir / "logs" / f"{name}.log").read_text(errors="replace")
+        lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+        return lines[-1] if lines else "(no output)"
+
+    def kill(self, which: str | int) -> None:
+        """Crash a board (SIGKILL): no goodbye, its link goes dead."""
+        b = self.dep.board(which)
+        p = self.procs.get(b.name)
+        if p is not None and p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+        if parse_link(b.link).scheme == "pty":
+            (self.dep.pty_dir / f"{b.name}.pty").unlink(missing_ok=True)
+
+    def restart(self, which: str | int, timeout: float = 60.0) -> None:
+        self.kill(which)
+        self.start(which)
+        self.wait_ready(timeout)
+
+    def alive(self) -> dict[str, bool]:
+        return {n: p.poll() is None for n, p in self.procs.items()}
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Clean shutdown (SIGTERM, then SIGKILL after ``timeout``)."""
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        end = time.monotonic() + timeout
+        for p in self.procs.values():
+            try:
+                p.wait(max(0.1, end - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def __enter__(self) -> Emulation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_emulation(dep: Deployment, *, wait: bool = True, timeout: float = 90.0) -> Emulation:
+    """Start every board of ``dep`` as an emulated process; wait until all serve."""
+    emu = Emulation(dep)
+    try:
+        for b in dep.boards:
+            emu.start(b.name)
+        if wait:
+            emu.wait_ready(timeout)
+    except BaseException:
+        emu.stop()
+        raise
+    return emu

@@ -1,0 +1,41 @@
+"""``vp-edge classify``: send one image to a running gateway and print its answer."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from vp_edge.commands._common import add_json, emit
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "classify",
+        help="ask a running gateway (vp-edge gateway --listen) to classify one image",
+        description="Sends the image file to the gateway as JSON over UDP (format in "
+        "vp_edge/gateway_io.py and docs/deployment.md) and prints the fused answer.",
+    )
+    p.add_argument("image", type=Path, help="a PNG or JPEG file")
+    p.add_argument("--gateway", required=True, help="udp://HOST:PORT of the gateway")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait (default 5)")
+    add_json(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from vp_edge.errors import DataError, GatewayError
+    from vp_edge.gateway_io import classify_remote
+
+    try:
+        data = args.image.read_bytes()
+    except OSError as e:
+        raise DataError(f"cannot read {args.image}: {e.strerror}") from None
+    reply = classify_remote(args.gateway, data, args.timeout, str(args.image))
+    if not reply.get("ok"):
+        raise GatewayError(f"gateway: {reply.get('error')}")
+    table = (f"{args.image}: {reply['class_name']} (class {reply['winner']}), "
+             f"voters {', '.join(reply['voters'])}"
+             + (f", missing {', '.join(reply['missing'])} (degraded)" if reply["degraded"] else "")
+             + f", {reply['latency_ms']:.1f} ms")
+    emit(args, reply, table)
+    return 0

@@ -1,0 +1,117 @@
+"""``vp-edge gateway``: live voting over a deployment's boards (data set, image folder or UDP)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+from vp_edge.commands._common import add_json, emit
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "gateway",
+        help="fan inputs out to the boards, collect top-k RESULTs by a deadline, vote",
+        description="For each input: quantize per variant, send INFER to every healthy board, "
+        "collect RESULTs until all arrived or the deadline passed, vote, answer (winner, fused "
+        "scores, voters, missing boards, degraded). Inputs: a split of the run's data set, a "
+        "folder of images, or clients over UDP (JSON, see 'vp-edge classify').",
+    )
+    p.add_argument("--deployment", type=Path, required=True, help="deployment TOML file")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--split", choices=("test", "val", "train"), help="a split of the run's data")
+    src.add_argument("--images", type=Path, help="a folder of PNG/JPEG images")
+    src.add_argument("--listen", help="serve clients on udp://HOST:PORT until Ctrl-C")
+    p.add_argument("--limit", type=int, default=None, help="first N inputs only")
+    p.add_argument("--inflight", type=int, default=1, help="requests in flight (default 1)")
+    p.add_argument("--answers", type=Path, default=None, help="write every answer as JSON lines")
+    p.add_argument("--no-progress", action="store_true", help="no progress line")
+    add_json(p)
+    p.set_defaults(func=run)
+
+
+def _inputs(args: argparse.Namespace, dep) -> tuple:  # noqa: ANN001
+    from vp_edge.data import load_image
+    from vp_edge.errors import DataError
+    from vp_edge.train import load_run_family
+
+    family = load_run_family(dep.run)
+    if args.split:
+        from vp_edge.convert import load_run_data
+
+        data = getattr(load_run_data(dep.run, family), args.split).subset(args.limit)
+        return data.x, data.y, None
+    files = sorted(f for f in args.images.glob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise DataError(f"{args.images}: no .png/.jpg/.jpeg/.bmp images found")
+    files = files[: args.limit]
+    import numpy as np
+
+    return np.stack([load_image(f, family.input_shape) for f in files]), None, files
+
+
+async def _batch(dep, x, y, args: argparse.Namespace) -> tuple[dict, list]:  # noqa: ANN001
+    from vp_edge.gateway import Gateway
+    from vp_edge.gateway_io import run_batch_async
+
+    gw = Gateway(dep)
+    await gw.start()
+    try:
+        answers = await run_batch_async(gw, x, y, args.inflight, not args.no_progress)
+    finally:
+        await gw.close()
+    return gw.report(), answers
+
+
+async def _serve(dep, args: argparse.Namespace) -> dict:  # noqa: ANN001
+    from vp_edge.gateway import Gateway
+    from vp_edge.gateway_io import serve_udp
+
+    gw = Gateway(dep)
+    await gw.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"gateway: serving {args.listen} ({sum(b.up for b in gw.boards.values())}/"
+          f"{len(gw.boards)} boards up); Ctrl-C stops", file=sys.stderr)
+
+    def show(reply: dict) -> None:
+        if not args.no_progress:
+            what = reply.get("class_name") if reply.get("ok") else reply.get("error")
+            print(f"answer id={reply.get('id')}: {what}", file=sys.stderr)
+
+    try:
+        await serve_udp(gw, args.listen, stop, show)
+    finally:
+        await gw.close()
+    return gw.report()
+
+
+def run(args: argparse.Namespace) -> int:
+    from vp_edge.deployment import load_deployment
+    from vp_edge.gateway_stats import gateway_table
+
+    dep = load_deployment(args.deployment)
+    if args.listen:
+        report = asyncio.run(_serve(dep, args))
+        emit(args, report, gateway_table(report))
+        return 0
+    x, y, files = _inputs(args, dep)
+    report, answers = asyncio.run(_batch(dep, x, y, args))
+    if args.answers:
+        args.answers.parent.mkdir(parents=True, exist_ok=True)
+        with args.answers.open("w") as fh:
+            for a in answers:
+                d = a.to_dict()
+                if files is not None:
+                    d["file"] = str(files[a.index])
+                fh.write(json.dumps(d) + "\n")
+    emit(args, report, gateway_table(report))
+    return 0 if report["errors"] == 0 else 3
