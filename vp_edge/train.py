@@ -42,7 +42,11 @@ class TrainConfig:
     seed: int = 0
     ensemble_weight: float = 0.0
     train_limit: int | None = None
+    #: validation images checked after each epoch (early stopping, best weights)
+    val_limit: int | None = 2000
     baseline: bool = True
+    #: XLA: faster steps, but compiling a whole family takes minutes on 2 cores
+    jit: bool = False
 
 
 @dataclass
@@ -132,6 +136,7 @@ def _compile(model: Any, outputs: list[str], config: TrainConfig) -> None:
         loss=loss,
         loss_weights=weights,
         metrics=metrics,
+        jit_compile=config.jit,
     )
 
 
@@ -169,9 +174,10 @@ def _fit_one(
         model = keras.saving.load_model(ckpt)  # weights and optimiser state
         LOG.info("%s: resuming after epoch %d", name, state.epochs_done)
     train = splits.train.subset(config.train_limit)
-    x, xv = to_float(train.x), to_float(splits.val.x)
+    val = splits.val.subset(config.val_limit)
+    x, xv = to_float(train.x), to_float(val.x)
     y = {o: train.y for o in outputs}
-    yv = {o: splits.val.y for o in outputs}
+    yv = {o: val.y for o in outputs}
     progress = _Progress(run, name, state, config, lambda: None)
     progress.save = lambda: _save_state(run, config, states, splits.source)
     if verbose:

@@ -40,6 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="use only the first N training images (small budgets)",
     )
     p.add_argument("--no-baseline", action="store_true", help="skip the baseline")
+    p.add_argument("--jit", action="store_true",
+                   help="compile with XLA: faster epochs, minutes of compilation first")
     add_data(p)
     add_json(p)
     p.set_defaults(func=run)
@@ -64,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         ensemble_weight=args.ensemble_weight,
         train_limit=args.train_limit,
         baseline=not args.no_baseline,
+        jit=args.jit,
     )
     args.out.mkdir(parents=True, exist_ok=True)
     save_data_args(args.out, d)

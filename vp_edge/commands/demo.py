@@ -1,0 +1,85 @@
+"""``vp-edge demo``: the whole job end to end on emulated boards and bundled data."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from vp_edge.commands._common import add_json, emit
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="train -> convert -> evaluate -> live boards, end to end",
+        description="Train the 'fashion' family and its baseline on Fashion-MNIST (Debian "
+        "package dataset-fashion-mnist), convert to full int8, evaluate offline, then run the "
+        "ensemble live through emulated boards (with boards killed mid-run). Rerunning with "
+        "the same --out reuses what is done. The default budget takes about ten minutes on "
+        "2 cores; --quick a few minutes.",
+    )
+    p.add_argument("--quick", action="store_true", help="small budget (one epoch on a subset)")
+    p.add_argument("--out", type=Path, default=None, help="run directory (default runs/demo)")
+    p.add_argument("--epochs", type=int, default=None, help="override the budget's epochs")
+    p.add_argument("--train-limit", type=int, default=None, help="override training images")
+    p.add_argument("--test-limit", type=int, default=None, help="override test images")
+    p.add_argument("--live-images", type=int, default=None, help="images sent through boards")
+    p.add_argument("--no-live", action="store_true", help="skip the emulated-boards part")
+    add_json(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from vp_edge.demo import BUDGETS, run_demo
+    from vp_edge.report import evaluation_table
+
+    budget = BUDGETS["quick" if args.quick else "full"]
+    overrides = {
+        k: v
+        for k, v in {
+            "epochs": args.epochs,
+            "train_limit": args.train_limit,
+            "test_limit": args.test_limit,
+            "live_images": args.live_images,
+        }.items()
+        if v is not None
+    }
+    budget = dataclasses.replace(budget, **overrides)
+    out = args.out or Path("runs/quick" if args.quick else "runs/demo")
+    summary = run_demo(out, budget, live=not args.no_live, show=args.json != "-")
+    emit(args, summary, demo_table(summary, evaluation_table(summary["evaluation"])))
+    return 0
+
+
+def demo_table(s: dict, evaluation: str) -> str:
+    c = s["claims"]
+    lines = [evaluation, "", "checks:"]
+    lines.append(
+        f"  ensemble > best single variant: {c['ensemble_beats_best_single']} "
+        f"({100 * c['ensemble_top1']:.2f}% vs {100 * c['best_single_top1']:.2f}%)"
+    )
+    if c["baseline_top1"] is not None:
+        lines.append(
+            f"  ensemble >= baseline:           {c['ensemble_at_least_baseline']} "
+            f"({100 * c['ensemble_top1']:.2f}% vs {100 * c['baseline_top1']:.2f}%)"
+        )
+        lines.append(
+            f"  smallest variant {c['smallest_variant']}: "
+            f"{c['smallest_params_ratio']:.2f}x fewer params, "
+            f"{c['smallest_macs_ratio']:.2f}x fewer MACs than the baseline"
+        )
+    if c["max_int8_drop_points"] is not None:
+        lines.append(f"  largest float->int8 drop: {c['max_int8_drop_points']:+.2f} points")
+    live = s.get("live")
+    if live:
+        try:
+            from vp_edge.live import live_table
+
+            lines += ["", live_table(live)]
+        except ImportError:
+            pass
+    t = s["timings"]
+    lines.append("")
+    lines.append("time: " + ", ".join(f"{k[:-2]} {v:.0f}s" for k, v in t.items()))
+    return "\n".join(lines)

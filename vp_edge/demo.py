@@ -1,0 +1,125 @@
+"""The end-to-end demo: train -> convert -> evaluate (-> live boards), one summary.
+
+Budgets: ``quick`` trains on a subset for one epoch (a few minutes on 2 cores);
+the default is what ``make demo`` runs (about ten minutes on 2 cores). Bigger
+budgets belong to ``vp-edge train`` and ``vp-edge bench``.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from vp_edge.commands._common import save_data_args
+from vp_edge.evaluate import evaluate
+from vp_edge.family import load_family
+from vp_edge.train import TrainConfig, train
+
+
+@dataclass(frozen=True)
+class Budget:
+    family: str
+    epochs: int
+    train_limit: int | None
+    test_limit: int | None
+    batch_size: int
+    live_images: int
+
+
+BUDGETS = {
+    "quick": Budget(
+        "fashion", epochs=1, train_limit=6000, test_limit=1000, batch_size=64, live_images=100
+    ),
+    "full": Budget(
+        "fashion", epochs=2, train_limit=18000, test_limit=None, batch_size=64, live_images=300
+    ),
+}
+
+
+def claims(report: dict) -> dict:
+    """The foundation's checks, computed from the evaluation (see README)."""
+    variants = report["variants"]
+    smallest = min(variants, key=lambda v: v["macs"])
+    base = report.get("baseline")
+    drops = [v["int8_drop_points"] for v in variants if v["int8_drop_points"] is not None]
+    ens = report["ensemble_default"]
+    return {
+        "ensemble_top1": ens,
+        "best_single_top1": report["best_single"],
+        "baseline_top1": base["int8_accuracy"] if base else None,
+        "ensemble_beats_best_single": ens > report["best_single"],
+        "ensemble_at_least_baseline": bool(base) and ens >= base["int8_accuracy"],
+        "smallest_variant": smallest["name"],
+        "smallest_params_ratio": smallest.get("params_ratio"),
+        "smallest_macs_ratio": smallest.get("macs_ratio"),
+        "max_int8_drop_points": max(drops) if drops else None,
+    }
+
+
+def run_demo(out: Path, budget: Budget, live: bool = True, show: bool = True) -> dict:
+    """Run every stage into ``out`` (resuming what is already there) and return the summary."""
+    from vp_edge.convert import convert_run, load_run_data
+    from vp_edge.data import load_dataset
+    from vp_edge.report import plot_evaluation
+
+    t0 = time.monotonic()
+    timings: dict[str, float] = {}
+    family = load_family(budget.family)
+    out.mkdir(parents=True, exist_ok=True)
+    data = {"source": None, "seed": 0, "val_fraction": 0.1}
+    save_data_args(out, data)
+    splits = load_dataset(None, seed=0, input_shape=family.input_shape)
+    cfg = TrainConfig(
+        epochs=budget.epochs,
+        train_limit=budget.train_limit,
+        batch_size=budget.batch_size,
+        patience=budget.epochs,
+    )
+    train(family, splits, out, cfg, verbose=2 if show else 0)
+    timings["train_s"] = time.monotonic() - t0
+    t1 = time.monotonic()
+    convert_run(out, test_limit=budget.test_limit, show=show)
+    timings["convert_s"] = time.monotonic() - t1
+    t1 = time.monotonic()
+    splits = load_run_data(out, family)
+    report = evaluate(out, splits.test.subset(budget.test_limit), splits.val, show=show)
+    report["plots"] = [str(p) for p in plot_evaluation(report, out / "report")]
+    timings["evaluate_s"] = time.monotonic() - t1
+    summary = {
+        "run": str(out),
+        "budget": asdict(budget),
+        "machine": machine(),
+        "evaluation": report,
+        "claims": claims(report),
+    }
+    if live:
+        t1 = time.monotonic()
+        summary["live"] = _live(out, budget.live_images, show)
+        timings["live_s"] = time.monotonic() - t1
+    timings["total_s"] = time.monotonic() - t0
+    summary["timings"] = timings
+    (out / "report").mkdir(exist_ok=True)
+    (out / "report" / "demo.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _live(out: Path, images: int, show: bool) -> dict | None:
+    try:
+        from vp_edge.live import run_live_demo
+    except ImportError:
+        return None
+    return run_live_demo(out, images, out / "live", show)
+
+
+def machine() -> dict:
+    import os
+
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "system": platform.system(),
+        "cpus": os.cpu_count(),
+    }
