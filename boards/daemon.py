@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from boards.links import ThrottledLink, open_link, parse_link
 from boards.profiles import check_fit, get_profile
 from boards.registry import get_kind
@@ -63,6 +65,7 @@ def build_server(o: BoardOptions) -> BoardServer:
     check_fit(profile, variant, card.get("arena_bytes"), len(model))
     opts = {"arena_bytes": profile.arena_limit} if runner_name == "tflm" else {}
     runner = make_runner(runner_name, model, **opts)
+    runner.run(np.zeros(runner.input_shape, np.int8))  # warm-up: the first request is not slow
     facts = model_facts(model) if o.model.suffix == ".tflite" else {}
     spec = parse_link(o.listen)
     link = open_link(o.listen, server=True, pty_dir=o.pty_dir)

@@ -1,0 +1,242 @@
+"""The live demo: emulated boards, the gateway over the test set, boards killed mid-run, and
+the proof that live answers equal offline ones.
+
+``run_live_demo(run, images, out, show) -> dict`` writes ``out/deploy.toml`` (>= 2 linux boards
+over loopback UDP, >= 2 mcu boards behind ptys), starts the emulation, runs the gateway over the
+first ``images`` test images with every board alive, then again killing one linux and one mcu
+board halfway. Each live answer is recomputed offline from the same boards' answers run on the
+same runtime (LiteRT reference for linux, tflite-micro for mcu) with the same rule and k
+(``gateway.vote_boards``); the differing count must be 0. ``live_table(summary)`` renders it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import secrets
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+import firmware_bridge as fb
+from vp_edge.deployment import Deployment, deployment_toml, load_deployment
+from vp_edge.gateway import Answer, Gateway, vote_boards
+
+#: bytes around each chunk of a shipped activation: header, tag, CRC, chunk header (as INFER)
+FRAME_OVERHEAD = fb.protocol.HEADER_SIZE + fb.protocol.TAG_SIZE + fb.protocol.CRC_SIZE + 12
+KIND_ENGINE = {"linux": "litert-ref", "mcu": "tflm"}
+MCU_PROFILES = ("cortex-m4", "esp32-s3")
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _mcu_profile(card: dict, i: int) -> str | None:
+    """A microcontroller profile the variant fits (preferring variety), or None."""
+    from boards.profiles import PROFILES
+
+    for name in MCU_PROFILES[i % 2 :] + MCU_PROFILES[: i % 2]:
+        p = PROFILES[name]
+        if card["arena_bytes"] <= p.arena_limit and card["tflite_bytes"] <= p.model_limit:
+            return name
+    return None
+
+
+def write_live_deployment(run: Path, out: Path, deadline_ms: float = 500, k: int = 2) -> Path:
+    """A deployment of >= 4 boards: half linux (UDP), half mcu (pty); every variant placed."""
+    from vp_edge.evaluate import load_cards
+    from vp_edge.train import load_run_family
+
+    family = load_run_family(run)
+    cards = load_cards(run, family)
+    variants = [v.name for v in family.variants]
+    total = max(4, len(variants) + 2)
+    total += total % 2
+    boards = []
+    for i in range(total):
+        v = variants[i % len(variants)]
+        profile = _mcu_profile(cards[v], i) if i >= total // 2 else None
+        kind = "mcu" if profile else "linux"
+        name = f"{'m' if profile else 'pi'}{i + 1}"
+        link = f"pty://{name}" if profile else f"udp://127.0.0.1:{_free_udp_port()}"
+        boards.append({"id": i + 1, "name": name, "kind": kind, "link": link, "variant": v,
+                       "profile": profile or "raspberry-pi-4"})
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "deploy.key").write_text(secrets.token_hex(16) + "\n")
+    top = {"run": str(Path(run).resolve()), "key_file": "deploy.key", "k": k,
+           "rule": "reference", "deadline_ms": deadline_ms, "heartbeat_ms": 500}
+    path = out / "deploy.toml"
+    path.write_text(deployment_toml(top, boards))
+    return path
+
+
+async def _gateway_run(dep: Deployment, x: np.ndarray, y: np.ndarray, show: bool,
+                       on_request: Callable[[int], None] | None) -> tuple[dict, list[Answer]]:
+    from vp_edge.gateway_io import run_batch_async
+
+    gw = Gateway(dep)
+    await gw.start(hello_timeout=10.0)
+    try:
+        answers = await run_batch_async(gw, x, y, 1, show, on_request)
+    finally:
+        await gw.close()
+    return gw.report(), answers
+
+
+def offline_outputs(dep: Deployment, x: np.ndarray,
+                    show: bool) -> dict[tuple[str, str], np.ndarray]:
+    """int8 outputs per (kind, variant) on that kind's runtime, for the same quantized inputs."""
+    from vp_edge.evaluate import load_cards
+    from vp_edge.preprocess import quantize
+    from vp_edge.train import load_run_family
+    from vp_edge.workers import run_models
+
+    cards = load_cards(dep.run, load_run_family(dep.run))
+    out: dict[tuple[str, str], np.ndarray] = {}
+    for kind, engine in KIND_ENGINE.items():
+        variants = sorted({b.variant for b in dep.boards if b.kind == kind})
+        jobs = [(v, dep.run / "models" / f"{v}.tflite",
+                 quantize(x, cards[v]["input_scale"], cards[v]["input_zero_point"]))
+                for v in variants]
+        if jobs:
+            res = run_models(jobs, engine, label=f"offline {engine}", show=show)
+            out.update({(kind, v): q for v, q in res.items()})
+    return out
+
+
+def compare_offline(gw_cards: dict, dep: Deployment, num_classes: int, weights: dict | None,
+                    answers: list[Answer], outputs: dict) -> dict:
+    """Recompute every live answer offline from the same boards; count differences."""
+    from boards.server import result_pairs
+
+    specs = {b.name: b for b in dep.boards}
+    differ, correct, labelled = 0, 0, 0
+    for a in answers:
+        if a.answered:
+            res = {n: (specs[n].id, specs[n].variant,
+                       result_pairs(outputs[(specs[n].kind, specs[n].variant)][a.index], dep.k))
+                   for n in a.answered}
+            winner = vote_boards(res, gw_cards, num_classes, dep.rule, weights)[0].winner
+        else:
+            winner = None
+        differ += winner != a.winner
+        if a.label is not None:
+            labelled += 1
+            correct += winner == a.label
+    return {"offline_accuracy": correct / labelled if labelled else None, "differing": differ}
+
+
+def _run_summary(report: dict, offline: dict, n: int) -> dict:
+    boards = {name: {"kind": r["kind"], "variant": r["variant"], "results": r["results"],
+                     "misses": r["misses"], "latency_ms": r["latency_ms"],
+                     "sent_per_inference": r["bytes_sent"] / n,
+                     "received_per_inference": r["bytes_received"] / n, "drops": r["drops"]}
+              for name, r in report["boards"].items()}
+    return {"live_accuracy": report["accuracy"], **offline, "requests": report["requests"],
+            "errors": report["errors"], "degraded": report["degraded"],
+            "latency_ms": report["latency_ms"],
+            "bytes_per_inference": report["bytes_per_inference"], "boards": boards,
+            "gateway_drops": report["gateway_drops"]}
+
+
+def model_parallel_cut(tflite: bytes) -> dict:
+    """The smallest intermediate int8 feature map (H*W > 1, before global pooling) as shipped."""
+    from converters.tflite import read_graph
+
+    g = read_graph(tflite)
+    produced = {t for op in g.ops for t in op.outputs}
+    maps = [(int(np.prod(g.shapes[t][1:])), t) for t in produced  # spatial maps: before pooling
+            if len(g.shapes[t]) == 4 and g.shapes[t][1] * g.shapes[t][2] > 1]
+    nbytes, t = min(maps)
+    cap = fb.chunk_capacity()
+    frames = math.ceil(nbytes / cap)
+    return {"shape": list(g.shapes[t]), "activation_bytes": nbytes,
+            "frame_bytes": nbytes + frames * FRAME_OVERHEAD, "frames": frames}
+
+
+def wire_sizes(dep: Deployment) -> dict:
+    """RESULT frame size for k <= 5 next to what model parallelism ships per variant."""
+    result = {}
+    for k in range(1, 6):
+        n = fb.result_frame_size(k)
+        result[str(k)] = {"udp": n, "serial": n + math.ceil(n / 254) + 1}
+    variants = sorted({b.variant for b in dep.boards})
+    cuts = {v: model_parallel_cut((dep.run / "models" / f"{v}.tflite").read_bytes())
+            for v in variants}
+    return {"result_frame_bytes": result, "model_parallel": cuts}
+
+
+def run_live_demo(run: Path, images: int, out: Path, show: bool) -> dict:
+    """Deploy, emulate, vote live (all alive, then 2 boards killed halfway), compare offline."""
+    from boards.emulate import start_emulation
+    from vp_edge.convert import load_run_data
+
+    dep = load_deployment(write_live_deployment(Path(run), Path(out)))
+    gw_probe = Gateway(dep)  # cards, weights and classes exactly as the live gateway has them
+    data = load_run_data(dep.run, gw_probe.family).test.subset(images)
+    x, y = data.x, data.y
+    victims = [next(b.name for b in dep.boards if b.kind == kind) for kind in ("linux", "mcu")]
+    runs: dict[str, dict] = {}
+    with start_emulation(dep) as emu:
+        report, answers = asyncio.run(_gateway_run(dep, x, y, show, None))
+        runs["all_alive"] = (report, answers)
+
+        def kill(i: int) -> None:
+            if i == len(x) // 2:
+                for name in victims:
+                    emu.kill(name)
+
+        runs["killed"] = asyncio.run(_gateway_run(dep, x, y, show, kill))
+    outputs = offline_outputs(dep, x, show)
+    summary = {"run": str(dep.run), "images": int(len(x)), "deployment": str(dep.path),
+               "deadline_ms": dep.deadline_s * 1000, "k": dep.k, "rule": dep.rule,
+               "boards": [vars(b) for b in dep.boards], "killed": victims,
+               "kill_at": len(x) // 2, "runs": {}}
+    for name, (report, answers) in runs.items():
+        cmp = compare_offline(gw_probe.cards, dep, gw_probe.num_classes, gw_probe.weights,
+                              answers, outputs)
+        summary["runs"][name] = _run_summary(report, cmp, len(x))
+    summary.update(wire_sizes(dep))
+    summary["equal"] = all(r["differing"] == 0 for r in summary["runs"].values())
+    return summary
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.2f}%"
+
+
+def live_table(summary: dict) -> str:
+    """The live demo for people: accuracy live vs offline, latency, bytes, wire sizes."""
+    lines = [f"live voting: {summary['images']} test images, k={summary['k']}, rule "
+             f"{summary['rule']}, deadline {summary['deadline_ms']:.0f} ms, boards "
+             + ", ".join(f"{b['name']}({b['kind']},{b['variant']})" for b in summary["boards"])]
+    for name, r in summary["runs"].items():
+        what = "all boards alive" if name == "all_alive" else \
+            f"{' and '.join(summary['killed'])} killed at request {summary['kill_at']}"
+        lat, bpi = r["latency_ms"], r["bytes_per_inference"]
+        lines += [f"-- {what}",
+                  f"   accuracy live {_pct(r['live_accuracy'])} / offline same boards "
+                  f"{_pct(r['offline_accuracy'])}, differing answers {r['differing']}; "
+                  f"degraded {r['degraded']}, errors {r['errors']}",
+                  f"   latency p50 {lat['p50']} ms, p99 {lat['p99']} ms; bytes per inference "
+                  f"sent {bpi['sent']:.0f}, received {bpi['received']:.0f}"]
+        for b, s in r["boards"].items():
+            bl = s["latency_ms"]
+            lines.append(f"   {b:<6} {s['kind']:<6} {s['variant']:<8} results {s['results']:>5} "
+                         f"misses {s['misses']:>4}  p50 {bl['p50']} ms p99 {bl['p99']} ms  "
+                         f"sent {s['sent_per_inference']:.0f} B/inf, "
+                         f"recv {s['received_per_inference']:.0f} B/inf")
+    rf = summary["result_frame_bytes"]
+    lines.append("RESULT frame (UDP/serial bytes): " + ", ".join(
+        f"k={k} {v['udp']}/{v['serial']}" for k, v in rf.items()))
+    for v, c in summary["model_parallel"].items():
+        lines.append(f"model parallelism for {v}: smallest cut {c['shape']} = "
+                     f"{c['activation_bytes']} B int8, {c['frame_bytes']} B in {c['frames']} "
+                     f"frame(s) vs {rf['5']['udp']} B for a k=5 RESULT")
+    lines.append("live == offline: " + ("yes" if summary["equal"] else "NO"))
+    return "\n".join(lines)
