@@ -1,0 +1,258 @@
+"""Gateway-side request/response with one board over a link URL (stdlib; pyserial for serial).
+
+``flash`` and the tests talk to a single board through this: serial URLs go through
+``serial.serial_for_url`` (so ``/dev/pts/N``, ``socket://host:port`` and ``rfc2217://`` work),
+``udp://host:port`` through a socket. Replies are matched by request id, never by order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import socket
+import time
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlparse
+
+from .chunk import split_infer
+from .counter import EPOCH_MAX, Counter
+from .errors import BridgeError, CounterError
+from .frame import Auth, Frame, Sender, StreamDecoder, decode_datagram, to_serial
+from .protocol import MAX_FRAME, Error, Hello, Message, MsgType, Probe, Readback, ReadbackReply
+from .protocol import Result as ResultMsg
+
+DEFAULT_EPOCH_FILE = Path(
+    os.environ.get("VP_EDGE_STATE_DIR", Path.home() / ".local" / "state" / "vp-edge")
+) / "gateway.epoch"
+
+
+class LinkError(BridgeError):
+    """The link could not be opened or failed (exit code 3)."""
+
+    exit_code = 3
+
+
+class BoardTimeout(BridgeError):
+    """The board did not answer in time, after every retry (exit code 5)."""
+
+    exit_code = 5
+
+
+class BoardRefused(BridgeError):
+    """The board answered with an ERROR (``status``); exit code 3."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Link(Protocol):
+    def send(self, frame: bytes) -> None: ...
+    def recv(self, timeout: float) -> list[Frame]: ...
+    def close(self) -> None: ...
+
+
+class SerialLink:
+    """COBS over a pyserial port; a 0x00 before each frame flushes line noise (PROTOCOL.md §5)."""
+
+    def __init__(self, url: str, auth: Auth, baud: int = 115200) -> None:
+        try:
+            import serial
+        except ImportError as e:
+            raise LinkError("serial links need pyserial (pip install pyserial)") from e
+        try:
+            self.port = serial.serial_for_url(url, baudrate=baud, timeout=0.05)
+        except (serial.SerialException, ValueError, OSError) as e:
+            raise LinkError(f"cannot open {url}: {e}") from e
+        self.decoder = StreamDecoder(auth)
+        self.url = url
+
+    def send(self, frame: bytes) -> None:
+        try:
+            self.port.write(b"\x00" + to_serial(frame))
+            self.port.flush()
+        except OSError as e:
+            raise LinkError(f"{self.url}: write failed: {e}") from e
+
+    def recv(self, timeout: float) -> list[Frame]:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return []
+            try:
+                self.port.timeout = min(left, 0.05)
+                data = self.port.read(1)
+                if data:
+                    data += self.port.read(self.port.in_waiting)
+            except OSError as e:
+                raise LinkError(f"{self.url}: read failed: {e}") from e
+            frames = self.decoder.feed(data) if data else []
+            if frames:
+                return frames
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.port.close()
+
+
+class UdpLink:
+    """One frame per datagram to ``udp://host:port``."""
+
+    def __init__(self, url: str, auth: Auth) -> None:
+        u = urlparse(url)
+        if not u.hostname or not u.port:
+            raise LinkError(f"{url}: expected udp://HOST:PORT")
+        self.auth, self.url = auth, url
+        try:
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.sock.connect((u.hostname, u.port))
+        except OSError as e:
+            raise LinkError(f"cannot open {url}: {e}") from e
+
+    def send(self, frame: bytes) -> None:
+        try:
+            self.sock.send(frame)
+        except OSError as e:
+            raise LinkError(f"{self.url}: send failed: {e}") from e
+
+    def recv(self, timeout: float) -> list[Frame]:
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                return []
+            except OSError:  # ICMP port unreachable: nobody listens yet; keep waiting
+                time.sleep(min(left, 0.02))
+                continue
+            frame = decode_datagram(data, self.auth)
+            if frame is not None:
+                return [frame]
+        return []
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def open_link(url: str, auth: Auth, baud: int = 115200) -> Link:
+    """A link for ``url``: ``udp://`` or anything pyserial's ``serial_for_url`` opens."""
+    if url.startswith("udp://"):
+        return UdpLink(url, auth)
+    return SerialLink(url, auth, baud)
+
+
+def gateway_counter(epoch_file: Path | None = DEFAULT_EPOCH_FILE) -> Counter:
+    """A fresh gateway counter whose epoch is max(stored + 1, Unix seconds), persisted first.
+
+    Wall-clock seconds make a tool started later outrank earlier ones even without a shared
+    file (a board remembers the last LOAD_BEGIN counter across reboots); the file (locked while
+    bumped) makes two starts in the same second differ.
+    """
+    epoch = int(time.time())
+    if epoch_file is None:
+        return Counter(epoch)
+    path = Path(epoch_file)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_name(path.name + ".lock"), "w") as lock:
+            with contextlib.suppress(ImportError):
+                import fcntl
+
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            text = path.read_text().strip() if path.exists() else "0"
+            epoch = max(epoch, (int(text) if text.isdigit() else 0) + 1)
+            if epoch > EPOCH_MAX:
+                raise CounterError(f"epoch file {path} is exhausted")
+            tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+            with open(tmp, "w") as fh:
+                fh.write(f"{epoch}\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+    except OSError as e:
+        raise CounterError(f"cannot update epoch file {path}: {e}") from e
+    return Counter(epoch)
+
+
+class BoardSession:
+    """The gateway end of one board: sends requests, waits for the matching reply, resends."""
+
+    def __init__(self, url: str, *, board_id: int = 1, key: bytes | None = None,
+                 counter: Counter | None = None, epoch_file: Path | None = DEFAULT_EPOCH_FILE,
+                 timeout: float = 0.5, tries: int = 5, baud: int = 115200) -> None:
+        self.url, self.board_id, self.timeout, self.tries = url, board_id, timeout, tries
+        self.auth = Auth(key, {board_id}, role="gateway")
+        self.sender = Sender(key, counter or gateway_counter(epoch_file), board_id=board_id,
+                             from_gateway=True)
+        self.link = open_link(url, self.auth, baud)
+        self.resends = 0
+        self.max_frame = MAX_FRAME
+        self.unsolicited: list[Frame] = []
+
+    def close(self) -> None:
+        self.link.close()
+
+    def __enter__(self) -> BoardSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def send(self, msg: Message, request_id: int) -> None:
+        self.link.send(self.sender.frame(msg, request_id))
+
+    def wait(self, request_id: int, types: tuple[type, ...], timeout: float) -> Frame | None:
+        """The next frame for ``request_id`` whose message is one of ``types``, or None."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            for f in self.link.recv(left):
+                if f.request_id == request_id and isinstance(f.msg, types):
+                    return f
+                if f.request_id == 0:
+                    self.unsolicited.append(f)
+        return None
+
+    def request(self, msg: Message, types: tuple[type, ...], *, request_id: int | None = None,
+                timeout: float | None = None, tries: int | None = None) -> Frame:
+        """Send ``msg`` until a reply of ``types`` (or ERROR) for its request id arrives."""
+        rid = request_id or random.randint(1, 0xFFFFFFFF)
+        for attempt in range(tries or self.tries):
+            if attempt:
+                self.resends += 1
+            self.send(msg, rid)
+            f = self.wait(rid, (*types, Error), timeout or self.timeout)
+            if f is not None:
+                return f
+        raise BoardTimeout(
+            f"board {self.board_id} at {self.url} did not answer {msg.TYPE.name} after "
+            f"{tries or self.tries} tries (wrong --board-id or key, or the board is down)")
+
+    def hello(self) -> Hello:
+        f = self.request(Probe(MsgType.HELLO), (Hello,))
+        if isinstance(f.msg, Error):
+            raise BoardRefused(f"board answered PROBE with {f.msg.status.name}", f.msg.status)
+        self.max_frame = min(MAX_FRAME, f.msg.max_frame)
+        return f.msg
+
+    def readback(self, slot: int = 0xFF, timeout: float | None = None) -> ReadbackReply:
+        f = self.request(Readback(slot), (ReadbackReply,), timeout=timeout)
+        if isinstance(f.msg, Error):
+            raise BoardRefused(f"board answered READBACK with {f.msg.status.name}", f.msg.status)
+        return f.msg
+
+    def infer(self, tensor: bytes, timeout: float = 5.0) -> ResultMsg | Error:
+        """One inference: the RESULT, or the board's ERROR. A new request id per try."""
+        for attempt in range(self.tries):
+            rid = random.randint(1, 0xFFFFFFFF)
+            for chunk in split_infer(tensor, max_frame=self.max_frame,
+                                     secure=self.sender.key is not None):
+                self.send(chunk, rid)
+            f = self.wait(rid, (ResultMsg, Error), timeout)
+            if f is not None:
+                return f.msg
+            self.resends += 1
+        raise BoardTimeout(f"board {self.board_id} at {self.url}: no RESULT after {self.tries} tries")
