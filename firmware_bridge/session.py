@@ -255,4 +255,5 @@ class BoardSession:
             if f is not None:
                 return f.msg
             self.resends += 1
-        raise BoardTimeout(f"board {self.board_id} at {self.url}: no RESULT after {self.tries} tries")
+        raise BoardTimeout(
+            f"board {self.board_id} at {self.url}: no RESULT after {self.tries} tries")
