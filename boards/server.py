@@ -22,7 +22,7 @@ from typing import ClassVar
 import numpy as np
 
 import firmware_bridge as fb
-from boards.links import Link
+from boards.links import Link, LinkError
 from boards.runners import Runner
 from firmware_bridge import BoardKind, MsgType, Status
 from vp_edge.vote import topk_indices
@@ -108,7 +108,12 @@ class BoardServer:
         """Announce with HELLO, then serve until ``stop_event`` is set."""
         self.send(self.hello())
         while not self.stop_event.is_set():
-            self.step(0.05)
+            try:
+                self.step(0.05)
+            except (LinkError, OSError):
+                if self.stop_event.is_set():
+                    return  # closed under our feet by close(): a normal stop
+                raise
 
     def step(self, timeout: float) -> None:
         """Receive once (up to ``timeout``), dispatch frames, run timers."""
