@@ -68,12 +68,17 @@ class SerialLink:
             raise LinkError(f"cannot open {url}: {e}") from e
         self.decoder = StreamDecoder(auth)
         self.url = url
+        self.errors: tuple[type[BaseException], ...] = (OSError, serial.SerialException)
+        with contextlib.suppress(ImportError):
+            import termios  # tcdrain on a pty whose other end died raises termios.error
+
+            self.errors += (termios.error,)
 
     def send(self, frame: bytes) -> None:
         try:
             self.port.write(b"\x00" + to_serial(frame))
             self.port.flush()
-        except OSError as e:
+        except self.errors as e:
             raise LinkError(f"{self.url}: write failed: {e}") from e
 
     def recv(self, timeout: float) -> list[Frame]:
@@ -87,14 +92,14 @@ class SerialLink:
                 data = self.port.read(1)
                 if data:
                     data += self.port.read(self.port.in_waiting)
-            except OSError as e:
+            except self.errors as e:
                 raise LinkError(f"{self.url}: read failed: {e}") from e
             frames = self.decoder.feed(data) if data else []
             if frames:
                 return frames
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(*self.errors):
             self.port.close()
 
 

@@ -1,0 +1,108 @@
+"""Firmware test helpers: models, expected answers from the host C engine, the CLI in-process,
+and a hand-driven LOAD session for the fault cases the flash client never produces."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from firmware_bridge.crc import crc32c
+from firmware_bridge.engine import Engine
+from firmware_bridge.flash import chunk_size
+from firmware_bridge.protocol import LoadAck, LoadBegin, LoadChunk, LoadCommit, Status
+from firmware_bridge.session import BoardSession
+from vp_edge.cli import main
+
+KEY = b"vp-edge firmware test key 32 by."
+BOARD_ID = 3
+MAKE_MODELS = Path(__file__).resolve().parent.parent / "engine" / "make_models.py"
+
+
+def cached_tflite(config: pytest.Config, *specs: str) -> dict[str, bytes]:
+    """The engine tests' cached models, generated with TensorFlow in a subprocess if missing."""
+    out = Path(config.cache.mkdir("vp_engine_models_v1"))
+    missing = [s for s in specs if not (out / f"{s.replace(':', '_')}.tflite").exists()]
+    if missing:
+        pytest.importorskip("tensorflow")
+        cmd = [sys.executable, str(MAKE_MODELS), str(out), ",".join(missing)]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        if r.returncode != 0:
+            pytest.fail(f"model generation failed:\n{r.stderr[-3000:]}")
+    return {s: (out / f"{s.replace(':', '_')}.tflite").read_bytes() for s in specs}
+
+
+def to_vpw(tflite: bytes, seed: int = 0) -> bytes:
+    """A .vpw with a golden self-test section (random input from ``seed``)."""
+    from converters.vpw import tflite_to_vpw
+
+    n = Engine(tflite_to_vpw(tflite)).info["input_size"]
+    x = np.random.default_rng(seed).integers(-128, 128, n, dtype=np.int8)
+    return tflite_to_vpw(tflite, golden_input=x)
+
+
+
+def expected_pairs(vpw: bytes, x: np.ndarray, k: int = 5) -> tuple[tuple[int, int], ...]:
+    """Top-k of the host C engine: highest score first, ties to the lower class index."""
+    y = Engine(vpw).run(x).ravel()
+    order = sorted(range(y.size), key=lambda i: (-int(y[i]), i))[:k]
+    return tuple((i, int(y[i])) for i in order)
+
+
+def assert_serves(url: str, vpw: bytes, epoch_file: Path, n: int = 4, seed: int = 0) -> None:
+    """The board at ``url`` answers like the host C engine running ``vpw``, bit for bit."""
+    size = Engine(vpw).info["input_size"]
+    rng = np.random.default_rng(seed)
+    with BoardSession(url, board_id=BOARD_ID, key=KEY, epoch_file=epoch_file) as s:
+        hello = s.hello()
+        assert hello.model_sha256 == hashlib.sha256(vpw).digest()
+        assert hello.input_bytes == size
+        for _ in range(n):
+            x = rng.integers(-128, 128, size, dtype=np.int8)
+            r = s.infer(x.tobytes())
+            assert r.pairs == expected_pairs(vpw, x), r
+
+
+def cli_flash(tmp: Path, url: str, vpw: bytes, epoch_file: Path, *extra: str,
+              key: bytes = KEY) -> tuple[int, dict | None]:
+    """``vp-edge flash`` in-process: (exit code, its JSON report or None)."""
+    art, key_file, out = tmp / "model.vpw", tmp / "key.hex", tmp / "flash.json"
+    art.write_bytes(vpw)
+    key_file.write_text(key.hex() + "\n")
+    out.unlink(missing_ok=True)
+    rc = main(["flash", str(art), "--board", url, "--board-id", str(BOARD_ID), "--key-file",
+               str(key_file), "--epoch-file", str(epoch_file), "--timeout", "0.3",
+               "--retries", "3", "--json", str(out), *extra])
+    return rc, json.loads(out.read_text()) if out.exists() else None
+
+
+def manual_load(url: str, epoch_file: Path, *, size: int, sha: bytes, tag: bytes, data: bytes,
+                chunks: int | None = None, commit: bool = True, bad_crc_at: int | None = None
+                ) -> list[LoadAck]:
+    """Drive a LOAD session by hand (to send what the flash client never would)."""
+    acks: list[LoadAck] = []
+    with BoardSession(url, board_id=BOARD_ID, key=KEY, epoch_file=epoch_file) as s:
+        s.hello()
+        rb = s.readback()
+        slot = 1 - rb.slot if rb.status == Status.OK else 0
+        rid = random.randint(1, 0xFFFFFFFF)
+
+        def req(msg, timeout=None):  # noqa: ANN001, ANN202
+            acks.append(s.request(msg, (LoadAck,), request_id=rid, timeout=timeout).msg)
+
+        req(LoadBegin(size, slot, sha, tag))
+        step = chunk_size(1200, True)
+        for i, off in enumerate(range(0, len(data), step)):
+            if chunks is not None and i >= chunks:
+                break
+            d = data[off : off + step]
+            req(LoadChunk(off, crc32c(d) ^ (1 if i == bad_crc_at else 0), d))
+        if commit:
+            req(LoadCommit(True), timeout=10.0)
+    return acks
