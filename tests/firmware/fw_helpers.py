@@ -59,7 +59,7 @@ def assert_serves(url: str, vpw: bytes, epoch_file: Path, n: int = 4, seed: int 
     """The board at ``url`` answers like the host C engine running ``vpw``, bit for bit."""
     size = Engine(vpw).info["input_size"]
     rng = np.random.default_rng(seed)
-    with BoardSession(url, board_id=BOARD_ID, key=KEY, epoch_file=epoch_file) as s:
+    with BoardSession(url, board_id=BOARD_ID, key=KEY, epoch_file=epoch_file, timeout=1.0) as s:
         hello = s.hello()
         assert hello.model_sha256 == hashlib.sha256(vpw).digest()
         assert hello.input_bytes == size
