@@ -31,4 +31,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check vp_edge boards converters firmware_bridge tests
 
 clean:
-	rm -rf $(VENV) build *.egg-info runs
+	rm -rf $(VENV) .venv-pynq build *.egg-info runs

@@ -1,0 +1,41 @@
+"""The CLI: a manual in --help, errors as one line and an exit code, never a traceback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vp_edge.cli import COMMANDS, build_parser, main
+from vp_edge.family import load_family
+
+
+def test_help_lists_every_subcommand(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for name in ("train", "convert", "evaluate", "demo", "family"):
+        assert name in out
+    assert "exit codes" in out
+
+
+def test_every_listed_command_is_registered():
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert set(sub.choices) <= set(COMMANDS)
+    assert {"train", "convert", "evaluate", "demo", "family", "pack"} <= set(sub.choices)
+
+
+def test_user_mistakes_are_one_line_errors(capsys, tmp_path):
+    assert main(["train", "--family", "nope", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vp-edge: error: family 'nope'") and "Traceback" not in err
+    assert main(["convert", "--run", str(tmp_path / "missing")]) == 2
+    assert "run 'vp-edge train' first" in capsys.readouterr().err
+
+
+def test_family_show_writes_an_editable_family_file(tmp_path, capsys):
+    path = tmp_path / "fam.json"
+    assert main(["family", "show", "tiny", "--json", str(path)]) == 0
+    assert json.loads(path.read_text())["name"] == "tiny"
+    assert load_family(path) == load_family("tiny")
