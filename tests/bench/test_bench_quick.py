@@ -1,0 +1,120 @@
+"""The quick bench on a tiny converted run: report structure and invariants.
+
+Speed is never asserted in absolute terms; the checks are the report's own consistency:
+every number is tagged measured/modelled/paper, availability follows its formulae, and VP's
+RESULT bytes stay below model parallelism's cheapest cut.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("tensorflow")
+pytestmark = [pytest.mark.tf, pytest.mark.slow]
+
+from vp_edge.data import FASHION_MNIST_DIR  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    if not (FASHION_MNIST_DIR / "t10k-labels-idx1-ubyte.gz").exists():
+        pytest.skip("dataset-fashion-mnist is not installed (make test installs it)")
+    from vp_edge.commands._common import save_data_args
+    from vp_edge.convert import convert_run
+    from vp_edge.data import load_dataset
+    from vp_edge.family import PRESETS
+    from vp_edge.train import TrainConfig, train
+
+    run = tmp_path_factory.mktemp("bench-tiny")
+    fam = PRESETS["tiny"]
+    save_data_args(run, {"source": None, "seed": 0, "val_fraction": 0.1})
+    splits = load_dataset(None, seed=0, input_shape=fam.input_shape)
+    train(fam, splits, run, TrainConfig(epochs=1, train_limit=1000, batch_size=64), verbose=0)
+    convert_run(run, calibration=64, test_limit=200, show=False)
+    return run
+
+
+@pytest.fixture(scope="module")
+def report(tiny_run, tmp_path_factory):
+    from vp_edge.cli import main
+
+    out = tmp_path_factory.mktemp("bench-out")
+    assert main(["bench", "--run", str(tiny_run), "--quick", "--out", str(out),
+                 "--json", str(out / "cli.json")]) == 0
+    r = json.loads((out / "report.json").read_text())
+    r["_out"] = str(out)
+    return r
+
+
+def test_report_files_and_sections(report):
+    from pathlib import Path
+
+    out = Path(report["_out"])
+    assert (out / "report.md").read_text().startswith("# vp-edge bench report")
+    for name in report["plots"]:
+        assert (out / name).stat().st_size > 0
+    for key in ("model_cost", "response_time", "communication", "failures", "gateway_cost",
+                "machine", "git", "config", "checks"):
+        assert key in report
+    assert report["machine"]["cpu_count"] >= 1
+    assert "revision" in report["git"] and "dirty" in report["git"]
+    assert report["config"]["mode"] == "quick" and report["config"]["repeats"] == 3
+
+
+def test_every_number_is_tagged(report):
+    from vp_edge.bench import KINDS, untagged_numbers, walk_figs
+
+    r = {k: v for k, v in report.items() if k != "_out"}
+    assert untagged_numbers(r) == []
+    kinds = {f["kind"] for _, f in walk_figs(r)}
+    assert kinds <= set(KINDS) and {"measured", "modelled", "paper"} <= kinds
+
+
+def test_availability_follows_the_formulae(report):
+    from vp_edge.bench import value
+
+    n = value(report["failures"]["boards"])
+    for a in report["failures"]["availability"]:
+        p = value(a["p"])
+        assert value(a["analytic"]["vp"]) == pytest.approx(1 - p**n, rel=1e-5)
+        assert value(a["analytic"]["mp"]) == pytest.approx((1 - p) ** n, rel=1e-5)
+        assert value(a["analytic"]["vp"]) >= value(a["analytic"]["mp"]) - 1e-12
+        inj = a["fault_injection"]
+        assert value(inj["vp_available"]) >= value(inj["mp_available"])
+        assert value(inj["vp_available"]) == pytest.approx(1 - p**n, abs=0.1)
+        assert value(inj["mp_available"]) == pytest.approx((1 - p) ** n, abs=0.1)
+    no_faults = report["failures"]["availability"][0]
+    assert value(no_faults["p"]) == 0
+    assert value(no_faults["fault_injection"]["vp_accuracy"]) == pytest.approx(
+        value(report["model_cost"]["ensemble_accuracy"]))
+
+
+def test_vp_bytes_below_model_parallelism(report):
+    from vp_edge.bench import value
+
+    c = report["communication"]
+    total = value(c["vp"]["result_total_udp_bytes"])
+    assert total < value(c["mp"]["cheapest"]["activation_bytes"])
+    assert all(value(x["activation_bytes"]) >= value(c["mp"]["cheapest"]["activation_bytes"])
+               for x in c["mp"]["cuts"] if x["region"] == "trunk")
+    assert report["checks"]["vp_result_bytes_below_mp_cheapest_cut"] is True
+    assert value(c["paper_scale"]["ratio_per_board"]) >= 100
+
+
+def test_response_times_compose(report):
+    from vp_edge.bench import value
+
+    rt = report["response_time"]
+    for engine in ("litert-ref", "tflm", "c-engine"):
+        rows = rt["compute"][engine]
+        assert all(value(r["compute_s"]) > 0 for r in rows.values()), engine
+    for name, s in rt["composed"]["scenarios"].items():
+        if "vp_s" in s:
+            boards = [value(b) for b in s["boards_s"].values()]
+            assert value(s["vp_s"]) >= max(boards), name
+            if "ratio" in s:
+                assert value(s["ratio"]) == pytest.approx(
+                    value(s["baseline_s"]) / value(s["vp_s"]), rel=1e-4)
+    assert value(report["gateway_cost"]["vote"]["votes_per_s"]) > 0

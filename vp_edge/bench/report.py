@@ -1,0 +1,210 @@
+"""report.md and the PNG plots of a bench report; every number shows its kind.
+
+A figure prints as ``value unit [kind]`` with kind abbreviated: M = measured here, Mod =
+modelled from measured inputs and stated assumptions, P = the paper. Plot titles say the same.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vp_edge.bench.figures import is_fig, value
+
+TAG = {"measured": "M", "modelled": "Mod", "paper": "P"}
+
+
+def f(x: object, digits: int = 3) -> str:
+    """A figure (or None/str) as text with its kind tag."""
+    if x is None:
+        return "-"
+    if not is_fig(x):
+        return str(x)
+    v, unit = x["value"], x["unit"]
+    if v is None:
+        return "-"
+    if unit == "s":
+        v, unit = v * 1000, "ms"
+    if unit == "" and isinstance(v, float) and 0 <= v <= 1:
+        text = f"{100 * v:.2f}%"
+    elif isinstance(v, float):
+        text = f"{v:.{digits}g}" if abs(v) < 1000 else f"{v:,.0f}"
+    else:
+        text = f"{v:,}"
+    return f"{text}{' ' + unit if unit else ''} [{TAG[x['kind']]}]"
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + \
+        ["| " + " | ".join(r) + " |" for r in rows] + [""]
+
+
+def _cost(r: dict) -> list[str]:
+    c = r["model_cost"]
+    keys = ["params", "macs", "tflite_bytes", "arena_bytes", "int8_accuracy"]
+    rows = [[v["name"], f"{v['variant']['resolution']}/{v['variant']['alpha']:g}/"
+             f"{v['variant']['head']}"] + [f(v[k]) for k in keys] +
+            [f(v.get("params_ratio")), f(v.get("macs_ratio"))] for v in c["variants"]]
+    if c["baseline"]:
+        rows.append(["baseline", "MobileNetV2 1.0"] + [f(c["baseline"][k]) for k in keys] +
+                    ["1x", "1x"])
+    out = ["## 1. Model cost", ""]
+    out += _table(["model", "r/α/F", "params", "MACs", "int8 bytes", "arena bytes",
+                   "int8 top-1", "× fewer params", "× fewer MACs"], rows)
+    out.append(f"Ensemble top-1: {f(c['ensemble_accuracy'])} on {f(c['test_images'])}.")
+    p = c["paper"]
+    for key in ("params", "macs"):
+        if f"{key}_ratio_range" in c:
+            rr = c[f"{key}_ratio_range"]
+            out.append(f"- {key} ratio baseline/variant: {f(rr['low'])} – {f(rr['high'])}; "
+                       f"paper: {f(p[key + '_ratio']['low'])} – {f(p[key + '_ratio']['high'])}")
+    if "family_total_vs_baseline" in c:
+        t = c["family_total_vs_baseline"]
+        out.append(f"- whole family vs baseline: params {f(t['params'])}, MACs {f(t['macs'])}")
+    return out + [""]
+
+
+def _response(r: dict) -> list[str]:
+    rt = r["response_time"]
+    out = ["## 2. Response time on atomic inputs (batch 1)", "",
+           "### Compute per inference on this machine (median, measured)", ""]
+    models = sorted({m for rows in rt["compute"].values() for m in rows})
+    rows = [[e] + [f(rt["compute"][e].get(m, {}).get("compute_s"))
+                   if "compute_s" in rt["compute"][e].get(m, {})
+                   else rt["compute"][e].get(m, {}).get("error", "-")[:60] for m in models]
+            for e in rt["compute"]]
+    out += _table(["engine"] + models, rows)
+    mcu = rt["mcu_qemu"]
+    out += ["### Cortex-M4 firmware in QEMU (instruction counts)", ""]
+    if any(k in mcu for k in ("skipped", "error")):
+        out += [f"Not run: {mcu.get('skipped') or mcu.get('error')}", ""]
+    else:
+        out += _table(["model", "instructions", "how"],
+                      [[m, f(v.get("instructions")), v.get("instructions", {}).get("how", "")]
+                       for m, v in mcu.items() if not m.startswith("_")])
+    comp = rt["composed"]
+    out += ["### VP vs baseline: max over boards (link in + compute + link out) + vote", ""]
+    rows = [[name, f(s.get("vp_s")), f(s.get("baseline_s")), f(s.get("ratio")),
+             str(s.get("slowest_board", ""))] for name, s in comp["scenarios"].items()]
+    out += _table(["engine or MCU / link", "VP", "baseline", "baseline/VP", "slowest board"],
+                  rows)
+    if comp.get("ratio_range"):
+        out.append(f"Our ratio: {f(comp['ratio_range']['low'])} – "
+                   f"{f(comp['ratio_range']['high'])}; paper: {f(comp['paper']['low'])} – "
+                   f"{f(comp['paper']['high'])}.")
+    out += ["", "### End to end through the gateway (emulated boards, measured)", ""]
+    gw = rt["gateway"]
+    if "vp" not in gw:
+        out += [f"Not run: {gw.get('skipped') or gw.get('error')}", ""]
+    else:
+        cfg = gw["config"]
+        out.append(f"{cfg['images']} requests at {cfg['rate_hz']:g}/s, one in flight, "
+                   f"{cfg['kind']} boards over {cfg['link']}; all boards share this machine's "
+                   "cores, so VP is pessimistic here.")
+        out.append("")
+        rows = [["VP (all variants)", f(gw["vp"]["latency_s"]["p50"]),
+                 f(gw["vp"]["latency_s"]["p99"]), f(gw["vp"]["accuracy"])]]
+        if "baseline" in gw:
+            rows.append(["baseline alone", f(gw["baseline"]["latency_s"]["p50"]),
+                         f(gw["baseline"]["latency_s"]["p99"]), f(gw["baseline"]["accuracy"])])
+        out += _table(["deployment", "p50", "p99", "top-1"], rows)
+        if "ratio_p50" in gw:
+            out.append(f"Baseline/VP at p50: {f(gw['ratio_p50'])}.")
+    return out + [""]
+
+
+def _comm(r: dict) -> list[str]:
+    c = r["communication"]
+    vp = c["vp"]
+    out = ["## 3. Communication per inference", "",
+           f"- VP: one RESULT frame per board {f(vp['result_frame_udp_bytes'])} "
+           f"({f(vp['result_frame_serial_bytes'])} on a UART), all boards "
+           f"{f(vp['result_total_udp_bytes'])}; payload {f(vp['result_payload_bytes'])}.",
+           "- VP input to each board: " + ", ".join(
+               f"{b['name']} {f(b['infer_udp_bytes'])}" for b in vp["boards"]),
+           f"- CP (sensAI-style, {c['cp']['method']}): total {f(c['cp']['total_udp_bytes'])}."]
+    if "mp" in c:
+        mp = c["mp"]
+        ch = mp["cheapest"]
+        out += [f"- MP: cheapest trunk cut after op {ch['op_index']} ({ch['op']}, tensors "
+                f"{ch['shape']}): {f(ch['activation_bytes'])}, framed "
+                f"{f(ch['framed_udp_bytes'])}, UART {f(ch['uart_115200_s'])}, Wi-Fi "
+                f"{f(ch['wifi_20mbps_s'])}.",
+                f"- MP cheapest cut / VP RESULT bytes (all boards): "
+                f"{f(mp['ratio_vs_vp_total'])}; per board: {f(mp['ratio_vs_vp_board'])}."]
+    ps = c["paper_scale"]
+    out += [f"- At the paper's scale (MobileNetV2-1.0@224): cheapest block cut "
+            f"{f(ps['mp_cheapest_block_cut_int8_bytes'])} = {f(ps['ratio_per_board'])} one "
+            f"RESULT frame, {f(ps['ratio_all_boards'])} all frames, "
+            f"{f(ps['ratio_all_boards_payload'])} all payloads.",
+            f"- Assumptions: {c['assumptions']}", ""]
+    if "mp" in c:
+        rows = [[str(x["op_index"]), x["op"], x["region"], str(x["shape"]),
+                 f(x["activation_bytes"]), f(x["uart_115200_s"]), f(x["wifi_20mbps_s"])]
+                for x in c["mp"]["cuts"]]
+        out += ["<details><summary>Every MP cut of the baseline</summary>", ""]
+        out += _table(["after op", "op", "region", "live tensors", "int8 bytes",
+                       "UART 115200", "Wi-Fi 20 Mbit/s"], rows)
+        out += ["</details>", ""]
+    return out
+
+
+def _failures(r: dict) -> list[str]:
+    fl = r["failures"]
+    out = ["## 4. Failures", "", "### Accuracy with m of N boards alive", ""]
+    rows = [[str(x["m"]), f(x["mean"]), f(x["worst"]), f(x["best"])] for x in fl["m_of_n"]]
+    out += _table(["m alive", "mean (offline)", "worst", "best"], rows)
+    live = fl.get("gateway_m_alive")
+    if isinstance(live, list) and live:
+        out += ["Through the gateway, boards killed one by one:", ""]
+        out += _table(["m alive", "alive", "live top-1", "offline same boards", "answered"],
+                      [[str(x["m"]), ", ".join(x["alive"]), f(x["live_accuracy"]),
+                        f(x["offline_accuracy"]), f(x["answered"])] for x in live])
+    elif isinstance(live, dict):
+        out += [f"Through the gateway: not run ({live.get('error') or live.get('skipped')})", ""]
+    out += ["### Availability vs per-board failure probability p", ""]
+    rows = [[f"{value(a['p']):g}", f(a["analytic"]["vp"]),
+             f(a["fault_injection"]["vp_available"]), f(a["fault_injection"]["vp_accuracy"]),
+             f(a["analytic"]["mp"]), f(a["fault_injection"]["mp_available"]),
+             f(a["fault_injection"].get("mp_accuracy"))] for a in fl["availability"]]
+    out += _table(["p", "VP 1-p^N", "VP injected", "VP top-1 injected", "MP/CP (1-p)^N",
+                   "MP/CP injected", "MP top-1 injected"], rows)
+    return out
+
+
+def _gateway_cost(r: dict) -> list[str]:
+    g = r["gateway_cost"]
+    out = ["## 5. Gateway cost", "",
+           f"- Pure vote (`fuse`): {f(g['vote']['votes_per_s'])} on one core "
+           f"({f(g['vote']['fuse_s'])} per vote)."]
+    a = g["added_latency_s"]
+    if isinstance(a, dict) and "p50" in a:
+        out.append(f"- Added latency of the gateway (answer − slowest board round trip): p50 "
+                   f"{f(a['p50'])}, p99 {f(a['p99'])}.")
+    else:
+        out.append(f"- Added latency: not measured ({a})")
+    return out + [""]
+
+
+def markdown(r: dict) -> str:
+    m, g, c = r["machine"], r["git"], r["config"]
+    head = ["# vp-edge bench report", "",
+            "Tags: **[M]** measured here, **[Mod]** modelled from measured inputs and the stated "
+            "assumptions, **[P]** quoted from the VP paper (arXiv 2210.08376).", "",
+            f"Run `{c['run']}`, mode {c['mode']}, k={c['k']}, repeats {c['repeats']}, "
+            f"seed {c['seed']}. Machine: {m['cpu_model']} ({m['cpu_count']} CPUs), "
+            f"{m['platform']}, Python {m['python']}, load at start {m['loadavg_at_start']}. "
+            f"Git {g['revision']}{' (dirty)' if g['dirty'] else ''}.", ""]
+    checks = ["## Checks", ""] + [f"- {k}: {'yes' if v else 'NO'}" for k, v in
+                                  r["checks"].items()] + [""]
+    plots = ["## Plots", ""] + [f"![{p}]({p})" for p in r.get("plots", [])] + [""]
+    body = _cost(r) + _response(r) + _comm(r) + _failures(r) + _gateway_cost(r)
+    return "\n".join(head + checks + body + plots) + "\n"
+
+
+def plot_all(r: dict, out: Path) -> list[Path]:
+    """PNG plots; none when matplotlib is missing (the report says so by listing none)."""
+    try:
+        from vp_edge.bench.plots import plots
+    except ImportError:
+        return []
+    return plots(r, out)

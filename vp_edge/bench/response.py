@@ -1,0 +1,94 @@
+"""Section 2, response time on atomic inputs: VP = max over boards of (link in + compute + link
+out) + vote; baseline = its own link in + compute + link out on one board of the same kind.
+
+Compute times are measured (host engines) or modelled from QEMU instruction counts at a board
+profile's clock; link times are modelled from the INFER and RESULT frames' bytes (10 bits per
+byte on a UART, frame bytes at a nominal network rate). The composed response times are
+therefore *modelled*; the gateway section has the end-to-end *measured* counterpart.
+"""
+
+from __future__ import annotations
+
+from vp_edge.bench.comm import BAUD, WIFI_BPS, net_s, result_bytes, uart_s
+from vp_edge.bench.context import BenchContext
+from vp_edge.bench.cost import paper_range
+from vp_edge.bench.figures import fig, value
+from vp_edge.bench.mcu import CPI, mcu_seconds
+from vp_edge.train import BASELINE
+
+#: board profiles whose clock turns instructions into time, with their UART rate
+MCU_PROFILES = ("cortex-m4", "esp32-s3")
+
+
+def _links(ctx: BenchContext, comm: dict) -> dict[str, dict[str, tuple[float, float]]]:
+    """link -> model -> (seconds in, seconds out)."""
+    rb = result_bytes(ctx.k)
+    infer = {b["name"]: b for b in comm["vp"]["boards"]}
+    # every model of the run takes the same raw input tensor (the resize is inside the model)
+    base_in = infer[ctx.variants[0]]
+    out: dict[str, dict[str, tuple[float, float]]] = {"uart_115200": {}, "wifi_20mbps": {}}
+    for name in ctx.variants + ([BASELINE] if ctx.has_baseline else []):
+        b = infer.get(name, base_in)
+        out["uart_115200"][name] = (uart_s(value(b["infer_serial_bytes"]), BAUD),
+                                    uart_s(rb["serial"], BAUD))
+        out["wifi_20mbps"][name] = (net_s(value(b["infer_udp_bytes"]), WIFI_BPS),
+                                    net_s(rb["udp"], WIFI_BPS))
+    return out
+
+
+def compose(ctx: BenchContext, compute: dict[str, float], link: dict[str, tuple[float, float]],
+            vote_s: float, how: str) -> dict:
+    """VP and baseline response times for one kind of board and one link (modelled)."""
+    per = {v: link[v][0] + compute[v] + link[v][1] for v in ctx.variants if v in compute}
+    if len(per) < len(ctx.variants):
+        return {"error": "not every variant has a compute time"}
+    slowest = max(per, key=per.get)
+    vp = per[slowest] + vote_s
+    row = {"vp_s": fig(vp, "modelled", "s", f"max over boards of link+compute+link, + vote; "
+                       f"{how}"),
+           "slowest_board": slowest,
+           "boards_s": {v: fig(t, "modelled", "s", how) for v, t in per.items()}}
+    if BASELINE in compute:
+        b = link[BASELINE][0] + compute[BASELINE] + link[BASELINE][1]
+        row["baseline_s"] = fig(b, "modelled", "s", f"link+compute+link on one board; {how}")
+        row["ratio"] = fig(b / vp, "modelled", "x", "baseline / VP")
+    return row
+
+
+def response_times(ctx: BenchContext, compute: dict, mcu: dict | None, vote: dict,
+                   comm: dict) -> dict:
+    """Every (engine or MCU profile) x link combination, plus compute-only ratios."""
+    from boards.profiles import PROFILES
+
+    links = _links(ctx, comm)
+    vote_s = value(vote["fuse_s"])
+    rows: dict[str, dict] = {}
+    for engine, models in compute.items():
+        c = {m: value(r["compute_s"]) for m, r in models.items() if "compute_s" in r}
+        if BASELINE in c and all(v in c for v in ctx.variants):
+            slow = max(c[v] for v in ctx.variants)
+            rows[f"{engine}/compute_only"] = {
+                "ratio": fig(c[BASELINE] / slow, "measured", "x",
+                             f"{engine}: baseline compute / slowest variant compute")}
+        for link, lt in links.items():
+            rows[f"{engine}/{link}"] = compose(ctx, c, lt, vote_s,
+                                               f"{engine} compute measured here, {link} modelled")
+    if mcu:
+        for prof in MCU_PROFILES:
+            p = PROFILES[prof]
+            c = {m: mcu_seconds(value(r["instructions"]), p.clock_hz)
+                 for m, r in mcu.items() if not m.startswith("_") and "instructions" in r}
+            lt = {m: (t_in * BAUD / p.baud, t_out * BAUD / p.baud)
+                  for m, (t_in, t_out) in links["uart_115200"].items()}
+            rows[f"mcu-{prof}/uart_{p.baud}"] = compose(
+                ctx, c, lt, vote_s, f"QEMU instructions x CPI {CPI:g} / {p.clock_hz / 1e6:g} MHz,"
+                f" UART {p.baud} baud")
+    ratios = [value(r["ratio"]) for r in rows.values() if "ratio" in r]
+    return {"scenarios": rows,
+            "ratio_range": {"low": fig(min(ratios), "modelled", "x", "over scenarios"),
+                            "high": fig(max(ratios), "modelled", "x", "over scenarios")}
+            if ratios else None,
+            "paper": paper_range("response_ratio"),
+            "assumptions": {"uart_bits_per_byte": 10, "wifi_bits_per_s": WIFI_BPS,
+                            "mcu_cpi": CPI, "boards_in_parallel": True,
+                            "links": "one link per board, in parallel"}}
