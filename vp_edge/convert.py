@@ -26,7 +26,7 @@ from vp_edge.outputs import data_fingerprint, save_outputs
 from vp_edge.preprocess import quantize, to_float
 from vp_edge.progress import Progress
 from vp_edge.train import BASELINE, JOINT, load_run_family, load_trained
-from vp_edge.workers import run_models
+from vp_edge.workers import engine_for, run_for_evaluation, run_models
 
 LOG = logging.getLogger(__name__)
 TFLM_CHECK_INPUTS = 200
@@ -100,7 +100,7 @@ def _check_and_card(
 ) -> dict[str, dict]:
     inputs = {name: _inputs(p, test.x) for name, p in paths.items()}
     jobs = [(n, paths[n], inputs[n]) for n in paths]
-    outs = run_models(jobs, "litert-ref", label="int8 test set (LiteRT reference)", show=show)
+    outs = run_for_evaluation(jobs, label="int8 test set", show=show)
     n_check = min(TFLM_CHECK_INPUTS, len(test.x))
     tflm = run_models(
         [(n, p, x[:n_check]) for n, p, x in jobs], "tflm", label="tflite-micro check", show=show
@@ -109,12 +109,14 @@ def _check_and_card(
     cards = {}
     for name, path in paths.items():
         tflite = path.read_bytes()
-        save_outputs(run / "outputs" / f"{name}.npz", outs[name], sha256(tflite), fingerprint)
+        key = f"{sha256(tflite)}:{engine_for(name)}"
+        save_outputs(run / "outputs" / f"{name}.npz", outs[name], key, fingerprint)
         diff = np.abs(outs[name][:n_check].astype(int) - tflm[name].astype(int))
         agree = float(np.mean(np.argmax(outs[name][:n_check], 1) == np.argmax(tflm[name], 1)))
         arena = measure_arena(path)
         extra = {
             "kind": "baseline" if name == BASELINE else "variant",
+            "int8_engine": engine_for(name),
             "tflm_check": {
                 "inputs": n_check,
                 "max_abs_diff": int(diff.max(initial=0)),

@@ -22,7 +22,7 @@ from vp_edge.outputs import data_fingerprint, load_outputs, save_outputs
 from vp_edge.preprocess import quantize
 from vp_edge.train import BASELINE, load_run_family
 from vp_edge.vote import RULES, check_k, dequantize, fuse_batch, learn_weights, topk_indices
-from vp_edge.workers import run_models
+from vp_edge.workers import engine_for, run_for_evaluation
 
 DEFAULT_K = 2
 DEFAULT_RULE = "reference"
@@ -53,7 +53,7 @@ def int8_outputs(
         path = run / "models" / f"{name}.tflite"
         if not path.exists():
             raise ArtifactError(f"{path} is missing; run 'vp-edge convert --run {run}'")
-        model_sha = sha256(path.read_bytes())
+        model_sha = f"{sha256(path.read_bytes())}:{engine_for(name)}"
         cache = run / "outputs" / f"{name}{tag}.npz"
         cached = load_outputs(cache, model_sha, fp)
         if cached is not None:
@@ -62,10 +62,9 @@ def int8_outputs(
             x = quantize(data.x, card["input_scale"], card["input_zero_point"])
             jobs.append((name, path, x, cache, model_sha))
     if jobs:
-        done = run_models(
+        done = run_for_evaluation(
             [(n, p, x) for n, p, x, _, _ in jobs],
-            "litert-ref",
-            label=f"int8 {tag.strip('.') or 'test'} set (LiteRT reference)",
+            label=f"int8 {tag.strip('.') or 'test'} set",
             show=show,
         )
         (run / "outputs").mkdir(exist_ok=True)

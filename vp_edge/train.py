@@ -126,13 +126,15 @@ class _Progress:
         self.save()
 
 
-def _compile(model: Any, outputs: list[str], config: TrainConfig) -> None:
+def _compile(model: Any, outputs: list[str], config: TrainConfig, total_steps: int) -> None:
+    """Adam with a cosine decay over the whole budget (the same for family and baseline)."""
     keras = _keras()
+    lr = keras.optimizers.schedules.CosineDecay(config.learning_rate, max(1, total_steps))
     loss = {o: "sparse_categorical_crossentropy" for o in outputs}
     weights = {o: (config.ensemble_weight if o == "ensemble" else 1.0) for o in outputs}
     metrics = {o: ["accuracy"] for o in outputs}
     model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
+        optimizer=keras.optimizers.Adam(lr),
         loss=loss,
         loss_weights=weights,
         metrics=metrics,
@@ -168,12 +170,12 @@ def _fit_one(
         LOG.info("%s: already trained (%d epochs), skipping", name, state.epochs_done)
         return
     ckpt = run / "checkpoints" / f"{name}.keras"
-    model, outputs = _build(family, name, config)
-    _compile(model, outputs, config)
-    if state.epochs_done and ckpt.exists():
-        model = keras.saving.load_model(ckpt)  # weights and optimiser state
-        LOG.info("%s: resuming after epoch %d", name, state.epochs_done)
     train = splits.train.subset(config.train_limit)
+    model, outputs = _build(family, name, config)
+    _compile(model, outputs, config, -(-len(train.y) // config.batch_size) * config.epochs)
+    if state.epochs_done and ckpt.exists():
+        model = keras.saving.load_model(ckpt)  # weights, optimiser state and schedule position
+        LOG.info("%s: resuming after epoch %d", name, state.epochs_done)
     val = splits.val.subset(config.val_limit)
     x, xv = to_float(train.x), to_float(val.x)
     y = {o: train.y for o in outputs}

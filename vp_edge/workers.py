@@ -28,6 +28,12 @@ def _litert(path: str, xs: np.ndarray) -> np.ndarray:
     return TfliteRunner(Path(path)).run_batch(xs)
 
 
+def _litert_builtin(path: str, xs: np.ndarray) -> np.ndarray:
+    from vp_edge.runtime import TfliteRunner
+
+    return TfliteRunner(Path(path), kernels="builtin").run_batch(xs)
+
+
 def _tflm(path: str, xs: np.ndarray) -> np.ndarray:
     from tflite_micro import runtime
 
@@ -41,7 +47,10 @@ def _tflm(path: str, xs: np.ndarray) -> np.ndarray:
     return np.stack(out).astype(np.int8)
 
 
-ENGINES = {"litert-ref": _litert, "tflm": _tflm}
+ENGINES = {"litert-ref": _litert, "litert-builtin": _litert_builtin, "tflm": _tflm}
+#: engine used for each kind of model in offline evaluation: variants on the kernels boards run,
+#: the baseline (never deployed across boards, 6x+ the MACs) on LiteRT's optimised kernels
+EVAL_ENGINE = {"variant": "litert-ref", "baseline": "litert-builtin"}
 
 
 def run_models(
@@ -77,3 +86,18 @@ def _as_completed(futures: dict):
     from concurrent.futures import as_completed
 
     return as_completed(futures)
+
+
+def run_for_evaluation(
+    jobs: Sequence[tuple[str, Path, np.ndarray]], label: str, show: bool = True
+) -> dict[str, np.ndarray]:
+    """int8 outputs with each model on its evaluation engine (``engine_for``)."""
+    out: dict[str, np.ndarray] = {}
+    for engine in sorted({engine_for(name) for name, _, _ in jobs}):
+        group = [j for j in jobs if engine_for(j[0]) == engine]
+        out.update(run_models(group, engine, label=f"{label} ({engine})", show=show))
+    return out
+
+
+def engine_for(name: str) -> str:
+    return EVAL_ENGINE["baseline" if name == "baseline" else "variant"]

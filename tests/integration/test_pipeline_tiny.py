@@ -14,48 +14,33 @@ import pytest
 pytest.importorskip("tensorflow")
 pytestmark = [pytest.mark.tf, pytest.mark.slow]
 
-from vp_edge.data import FASHION_MNIST_DIR  # noqa: E402
-
-TEST_IMAGES = 400
+from tiny_helpers import TINY_TEST_IMAGES as TEST_IMAGES  # noqa: E402
+from tiny_helpers import TINY_TRAIN, vp_edge_cli  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    if not (FASHION_MNIST_DIR / "t10k-labels-idx1-ubyte.gz").exists():
-        pytest.skip("dataset-fashion-mnist is not installed (make test installs it)")
-    from vp_edge.commands._common import save_data_args
-    from vp_edge.convert import convert_run
-    from vp_edge.data import load_dataset
-    from vp_edge.family import PRESETS
-    from vp_edge.train import TrainConfig, train
+def tiny(tiny_run):
+    from vp_edge.convert import load_run_data
+    from vp_edge.evaluate import load_cards
+    from vp_edge.train import load_run_family
 
-    run = tmp_path_factory.mktemp("tiny")
-    fam = PRESETS["tiny"]
-    args = {"source": None, "seed": 0, "val_fraction": 0.1}
-    save_data_args(run, args)
-    splits = load_dataset(None, seed=0, input_shape=fam.input_shape)
-    train(fam, splits, run, TrainConfig(epochs=2, train_limit=1500, batch_size=64), verbose=0)
-    cards = convert_run(run, calibration=64, test_limit=TEST_IMAGES, show=False)
-    return run, splits, cards
+    fam = load_run_family(tiny_run)
+    return tiny_run, load_run_data(tiny_run, fam), load_cards(tiny_run, fam)
 
 
-def test_training_state_is_persisted_and_resumes(tiny_run):
-    from vp_edge.data import load_dataset
-    from vp_edge.family import PRESETS
-    from vp_edge.train import TrainConfig, train
-
-    run, _, _ = tiny_run
+def test_training_state_is_persisted_and_resumes(tiny):
+    run = tiny[0]
     state = json.loads((run / "train.json").read_text())
     assert set(state["models"]) == {"joint", "baseline"}
     assert all(m["epochs_done"] == 2 for m in state["models"].values())
     before = (run / "weights" / "joint.weights.h5").stat().st_mtime
-    splits = load_dataset(None, seed=0, input_shape=(28, 28, 1))
-    train(PRESETS["tiny"], splits, run, TrainConfig(epochs=2, train_limit=1500), verbose=0)
+    vp_edge_cli("train", *TINY_TRAIN, "--out", str(run))
     assert (run / "weights" / "joint.weights.h5").stat().st_mtime == before  # nothing redone
+    assert json.loads((run / "train.json").read_text())["models"] == state["models"]
 
 
-def test_cards_describe_int8_models(tiny_run):
-    run, _, cards = tiny_run
+def test_cards_describe_int8_models(tiny):
+    run, _, cards = tiny
     assert set(cards) == {"t16", "t24", "baseline"}
     for name, card in cards.items():
         assert (run / "models" / f"{name}.tflite").stat().st_size == card["tflite_bytes"]
@@ -75,21 +60,21 @@ def test_cards_describe_int8_models(tiny_run):
     assert cards["baseline"]["params"] > 5.8 * cards["t16"]["params"]
 
 
-def test_arena_is_the_smallest_that_runs(tiny_run):
+def test_arena_is_the_smallest_that_runs(tiny):
     from converters.card import _probe
 
-    run, _, cards = tiny_run
+    run, _, cards = tiny
     path = run / "models" / "t16.tflite"
     arena = cards["t16"]["arena_bytes"]
     assert _probe(path, arena)
     assert not _probe(path, arena - 16)
 
 
-def test_litert_reference_and_tflite_micro_agree(tiny_run):
+def test_litert_reference_and_tflite_micro_agree(tiny):
     from vp_edge.preprocess import quantize
     from vp_edge.workers import run_models
 
-    run, splits, cards = tiny_run
+    run, splits, cards = tiny
     x = splits.test.x[:TEST_IMAGES]
     for name in ("t16", "t24"):
         q = quantize(x, cards[name]["input_scale"], cards[name]["input_zero_point"])
@@ -100,11 +85,11 @@ def test_litert_reference_and_tflite_micro_agree(tiny_run):
         assert (np.argmax(ref, 1) == np.argmax(tflm, 1)).all()
 
 
-def test_evaluate_reports_every_rule_k_and_subset(tiny_run):
+def test_evaluate_reports_every_rule_k_and_subset(tiny):
     from vp_edge.evaluate import evaluate
     from vp_edge.report import evaluation_table, plot_evaluation
 
-    run, splits, _ = tiny_run
+    run, splits, _ = tiny
     r = evaluate(run, splits.test.subset(TEST_IMAGES), splits.val, show=False)
     assert set(r["ensemble"]) == {"reference", "sum", "majority", "learned"}
     assert r["ks"] == [1, 2, 3, 4, 5]
