@@ -65,17 +65,21 @@ def _link_figs(udp: float, serial: float, what: str) -> dict:
                                  "20 Mbit/s")}
 
 
+def fixed_input(ctx: BenchContext, name: str) -> np.ndarray:
+    """The first test image as ``name``'s int8 input tensor (what INFER carries)."""
+    from vp_edge.preprocess import quantize
+
+    c = ctx.cards[name]
+    return quantize(ctx.test.x[:1], c["input_scale"], c["input_zero_point"])[0]
+
+
 def vp_comm(ctx: BenchContext) -> dict:
     """RESULT bytes per board and in total, and the INFER bytes each board receives."""
     n = len(ctx.variants)
     rb = result_bytes(ctx.k)
-    x0 = ctx.test.x[0]
     boards = []
-    for name in ctx.variants:
-        c = ctx.cards[name]
-        from vp_edge.preprocess import quantize
-
-        t = quantize(x0[None], c["input_scale"], c["input_zero_point"]).tobytes()
+    for name in ctx.variants + ([BASELINE] if ctx.has_baseline else []):
+        t = fixed_input(ctx, name).tobytes()
         inf = infer_frames(t)
         boards.append({"name": name,
                        "input_tensor_bytes": fig(len(t), "measured", "B", "int8 input tensor"),
@@ -84,7 +88,8 @@ def vp_comm(ctx: BenchContext) -> dict:
                                                  "INFER frames, COBS + delimiter")})
     how = "result_frame_size(k), secure"
     return {
-        "boards": boards,
+        "boards": [b for b in boards if b["name"] != BASELINE],
+        "baseline_input": next((b for b in boards if b["name"] == BASELINE), None),
         "result_frame_udp_bytes": fig(rb["udp"], "measured", "B", how),
         "result_frame_serial_bytes": fig(rb["serial"], "measured", "B", how + ", COBS"),
         "result_payload_bytes": fig(rb["payload"], "measured", "B", "RESULT payload (5 + 3k)"),

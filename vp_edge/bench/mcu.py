@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vp_edge.bench.comm import fixed_input
 from vp_edge.bench.context import BenchContext
 from vp_edge.bench.figures import fig
-from vp_edge.bench.timing import fixed_input
 from vp_edge.train import BASELINE
 
 LOG = logging.getLogger(__name__)
@@ -50,7 +50,8 @@ def _count(vpw: bytes, x: np.ndarray, workdir: Path, timeout: float) -> int:
 
     epoch = workdir / "gateway.epoch"
     with start_qemu(workdir / "flash.bin", board_id=1, key=KEY) as board:
-        flash(board.url, vpw, board_id=1, key=KEY, epoch_file=epoch, commit_timeout=60.0)
+        flash(board.url, vpw, board_id=1, key=KEY, epoch_file=epoch, timeout=3.0, tries=8,
+              commit_timeout=120.0)
         with BoardSession(board.url, board_id=1, key=KEY, epoch_file=epoch, timeout=2.0) as s:
             s.hello()
             msg = s.infer(np.asarray(x, np.int8).tobytes(), timeout=timeout)

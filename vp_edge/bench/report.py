@@ -79,7 +79,9 @@ def _response(r: dict) -> list[str]:
         out += [f"Not run: {mcu.get('skipped') or mcu.get('error')}", ""]
     else:
         out += _table(["model", "instructions", "how"],
-                      [[m, f(v.get("instructions")), v.get("instructions", {}).get("how", "")]
+                      [[m, f(v.get("instructions")), v.get("instructions", {}).get("how", "") +
+                        (f" (QEMU run: {v.get('error') or v.get('skipped')})"
+                         if "error" in v or "skipped" in v else "")]
                        for m, v in mcu.items() if not m.startswith("_")])
     comp = rt["composed"]
     out += ["### VP vs baseline: max over boards (link in + compute + link out) + vote", ""]
@@ -87,10 +89,19 @@ def _response(r: dict) -> list[str]:
              str(s.get("slowest_board", ""))] for name, s in comp["scenarios"].items()]
     out += _table(["engine or MCU / link", "VP", "baseline", "baseline/VP", "slowest board"],
                   rows)
+    for name, sc in comp["scenarios"].items():
+        misfits = [m for m, ok in sc.get("fits_profile", {}).items() if not ok]
+        if misfits:
+            out.append(f"- {name}: {', '.join(misfits)} do(es) not fit that board's RAM/flash "
+                       "(time shown as if it did).")
     if comp.get("ratio_range"):
-        out.append(f"Our ratio: {f(comp['ratio_range']['low'])} – "
+        out.append(f"Our ratio baseline/VP, composed: {f(comp['ratio_range']['low'])} – "
                    f"{f(comp['ratio_range']['high'])}; paper: {f(comp['paper']['low'])} – "
                    f"{f(comp['paper']['high'])}.")
+    if comp.get("compute_ratio_range"):
+        cr = comp["compute_ratio_range"]
+        out.append(f"Compute alone (baseline / slowest variant, host engines): {f(cr['low'])} – "
+                   f"{f(cr['high'])}.")
     out += ["", "### End to end through the gateway (emulated boards, measured)", ""]
     gw = rt["gateway"]
     if "vp" not in gw:
@@ -130,7 +141,10 @@ def _comm(r: dict) -> list[str]:
                 f"{f(ch['framed_udp_bytes'])}, UART {f(ch['uart_115200_s'])}, Wi-Fi "
                 f"{f(ch['wifi_20mbps_s'])}.",
                 f"- MP cheapest cut / VP RESULT bytes (all boards): "
-                f"{f(mp['ratio_vs_vp_total'])}; per board: {f(mp['ratio_vs_vp_board'])}."]
+                f"{f(mp['ratio_vs_vp_total'])}; per board: {f(mp['ratio_vs_vp_board'])}. "
+                "At this run's input size the baseline's late feature maps are a few pixels "
+                "wide, so its cheapest cut is small; the paper-scale line below is the "
+                "comparison at 224x224."]
     ps = c["paper_scale"]
     out += [f"- At the paper's scale (MobileNetV2-1.0@224): cheapest block cut "
             f"{f(ps['mp_cheapest_block_cut_int8_bytes'])} = {f(ps['ratio_per_board'])} one "

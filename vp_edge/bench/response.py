@@ -24,11 +24,11 @@ def _links(ctx: BenchContext, comm: dict) -> dict[str, dict[str, tuple[float, fl
     """link -> model -> (seconds in, seconds out)."""
     rb = result_bytes(ctx.k)
     infer = {b["name"]: b for b in comm["vp"]["boards"]}
-    # every model of the run takes the same raw input tensor (the resize is inside the model)
-    base_in = infer[ctx.variants[0]]
+    if comm["vp"]["baseline_input"]:
+        infer[BASELINE] = comm["vp"]["baseline_input"]
     out: dict[str, dict[str, tuple[float, float]]] = {"uart_115200": {}, "wifi_20mbps": {}}
     for name in ctx.variants + ([BASELINE] if ctx.has_baseline else []):
-        b = infer.get(name, base_in)
+        b = infer[name]
         out["uart_115200"][name] = (uart_s(value(b["infer_serial_bytes"]), BAUD),
                                     uart_s(rb["serial"], BAUD))
         out["wifi_20mbps"][name] = (net_s(value(b["infer_udp_bytes"]), WIFI_BPS),
@@ -53,6 +53,18 @@ def compose(ctx: BenchContext, compute: dict[str, float], link: dict[str, tuple[
         row["baseline_s"] = fig(b, "modelled", "s", f"link+compute+link on one board; {how}")
         row["ratio"] = fig(b / vp, "modelled", "x", "baseline / VP")
     return row
+
+
+def _fits(profile, card: dict) -> bool:
+    """Whether the model fits the profile's RAM and flash (the baseline often does not)."""
+    return card["arena_bytes"] <= profile.arena_limit and \
+        card["tflite_bytes"] <= profile.model_limit
+
+
+def _range(xs: list[float], kind: str, how: str) -> dict | None:
+    if not xs:
+        return None
+    return {"low": fig(min(xs), kind, "x", how), "high": fig(max(xs), kind, "x", how)}
 
 
 def response_times(ctx: BenchContext, compute: dict, mcu: dict | None, vote: dict,
@@ -80,14 +92,16 @@ def response_times(ctx: BenchContext, compute: dict, mcu: dict | None, vote: dic
                  for m, r in mcu.items() if not m.startswith("_") and "instructions" in r}
             lt = {m: (t_in * BAUD / p.baud, t_out * BAUD / p.baud)
                   for m, (t_in, t_out) in links["uart_115200"].items()}
-            rows[f"mcu-{prof}/uart_{p.baud}"] = compose(
-                ctx, c, lt, vote_s, f"QEMU instructions x CPI {CPI:g} / {p.clock_hz / 1e6:g} MHz,"
-                f" UART {p.baud} baud")
-    ratios = [value(r["ratio"]) for r in rows.values() if "ratio" in r]
+            row = compose(ctx, c, lt, vote_s, f"QEMU instructions x CPI {CPI:g} / "
+                          f"{p.clock_hz / 1e6:g} MHz, UART {p.baud} baud")
+            row["fits_profile"] = {m: _fits(p, ctx.cards[m]) for m in c}
+            rows[f"mcu-{prof}/uart_{p.baud}"] = row
+    composed = [value(r["ratio"]) for n, r in rows.items()
+                if "ratio" in r and not n.endswith("compute_only")]
+    alone = [value(r["ratio"]) for n, r in rows.items() if n.endswith("compute_only")]
     return {"scenarios": rows,
-            "ratio_range": {"low": fig(min(ratios), "modelled", "x", "over scenarios"),
-                            "high": fig(max(ratios), "modelled", "x", "over scenarios")}
-            if ratios else None,
+            "ratio_range": _range(composed, "modelled", "composed scenarios (engine x link)"),
+            "compute_ratio_range": _range(alone, "measured", "compute only, host engines"),
             "paper": paper_range("response_ratio"),
             "assumptions": {"uart_bits_per_byte": 10, "wifi_bits_per_s": WIFI_BPS,
                             "mcu_cpi": CPI, "boards_in_parallel": True,

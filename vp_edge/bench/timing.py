@@ -11,19 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import numpy as np
-
+from vp_edge.bench.comm import fixed_input
 from vp_edge.bench.context import BenchContext
 from vp_edge.bench.figures import fig, median_time
-from vp_edge.preprocess import quantize
 from vp_edge.train import BASELINE
 
 ENGINES = ("litert-ref", "tflm", "c-engine")
-
-
-def fixed_input(ctx: BenchContext, name: str) -> np.ndarray:
-    c = ctx.cards[name]
-    return quantize(ctx.test.x[:1], c["input_scale"], c["input_zero_point"])[0]
 
 
 def vpw_bytes(ctx: BenchContext, name: str) -> bytes:

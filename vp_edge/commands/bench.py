@@ -52,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
     if comp:
         lines.append(f"response time baseline/VP: {value(comp['low']):.2f}x - "
                      f"{value(comp['high']):.2f}x (modelled; paper 2.5x - 13.2x)")
+    cr = report["response_time"]["composed"].get("compute_ratio_range")
+    if cr:
+        lines.append(f"compute alone baseline/slowest variant: {value(cr['low']):.2f}x - "
+                     f"{value(cr['high']):.2f}x (measured)")
     lines += [f"  {k}: {'yes' if v else 'NO'}" for k, v in report["checks"].items()]
     if report["untagged"]:
         lines.append(f"  untagged numbers: {report['untagged'][:5]}")
