@@ -6,3 +6,7 @@ Heavy imports (LiteRT, tflite-micro, pyserial) happen only when a board or link 
 """
 
 from __future__ import annotations
+
+# Registry first: boards.pynq (imported by the registries to register itself) needs both base
+# modules loaded, whichever boards module a caller imports first.
+from boards import registry as _registry  # noqa: E402, F401

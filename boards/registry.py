@@ -1,8 +1,8 @@
 """Board kinds: an explicit registry of gateway-side adapters (like esptool's ``CHIP_DEFS``).
 
 An adapter knows how frames travel on its kind's link (raw datagrams or COBS on a byte stream),
-which link schemes fit, which runtime its emulated twin runs and its default profile. Another
-kind registers itself with ``BOARDS["pynq"] = PynqBoard``.
+which link schemes fit, which runtime its emulated twin runs and its default profile. A kind
+defined in its own module registers at the end of this file (``BOARDS["pynq"] = PynqBoard``).
 """
 
 from __future__ import annotations
@@ -58,7 +58,22 @@ class McuBoard(BoardAdapter):
     default_profile = "cortex-m4"
 
 
-BOARDS: dict[str, type[BoardAdapter]] = {"linux": LinuxBoard, "mcu": McuBoard}
+class QemuBoard(McuBoard):
+    """The board firmware (firmware_bridge/firmware) on a Cortex-M4 in QEMU: an mcu on the wire.
+
+    Its own kind because it is provisioned and flashed, not started with a model: emulation
+    boots QEMU, loads the variant's .vpw with ``vp-edge flash`` and then publishes the UART.
+    """
+
+    kind = "qemu"
+    description = ("Cortex-M4 board firmware (C engine, .vpw) in QEMU mps2-an386; UART over a "
+                   "pty, model loaded with 'vp-edge flash'")
+    runner = "engine"
+    default_profile = "cortex-m4"
+
+
+BOARDS: dict[str, type[BoardAdapter]] = {"linux": LinuxBoard, "mcu": McuBoard,
+                                         "qemu": QemuBoard}
 
 
 def get_kind(kind: str) -> type[BoardAdapter]:
@@ -67,3 +82,11 @@ def get_kind(kind: str) -> type[BoardAdapter]:
         return BOARDS[kind]
     except KeyError:
         raise BoardError(f"unknown board kind {kind!r}; known: {', '.join(BOARDS)}") from None
+
+
+# boards.pynq imports this module and boards.runners for its base classes; load runners (which
+# registers PynqRunner) before taking PynqBoard, so either entry order completes.
+import boards.runners  # noqa: E402, F401
+from boards.pynq import PynqBoard  # noqa: E402
+
+BOARDS["pynq"] = PynqBoard

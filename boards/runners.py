@@ -114,3 +114,11 @@ def make_runner(name: str, model: bytes, **options: object) -> Runner:
     except KeyError:
         raise BoardError(f"unknown model runner {name!r}; known: {', '.join(RUNNERS)}") from None
     return cls(model, **options)
+
+
+# Back ends that live in their own modules register here, after RUNNERS exists: boards.pynq
+# imports this module (and boards.registry) for its base classes, so the import comes last.
+# boards/__init__.py loads boards.registry first, which keeps the cycle acyclic in practice.
+from boards.pynq import PynqRunner  # noqa: E402
+
+RUNNERS["pynq"] = PynqRunner

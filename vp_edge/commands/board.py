@@ -1,4 +1,5 @@
-"""``vp-edge board serve``: one variant as a board daemon (a Raspberry Pi, or an emulated MCU)."""
+"""``vp-edge board serve``: one variant as a board daemon (a Raspberry Pi, an emulated MCU, or a
+PYNQ board driving the vp_top overlay, real or ``--simulate``d)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     bsub = p.add_subparsers(dest="board_command", metavar="ACTION")
     s = bsub.add_parser(
         "serve",
-        help="serve one model over UDP (linux) or a pty/serial link (emulated mcu)",
+        help="serve one model over UDP (linux, pynq) or a pty/serial link (emulated mcu)",
         description="Serve one int8 model per PROTOCOL.md: HELLO at start and on PROBE, INFER "
         "reassembly, RESULT with the top-k of the int8 output, HEARTBEAT, ERROR. Frames are "
         "authenticated with the deployment key; --insecure only when explicitly given. Stops "
         "cleanly on Ctrl-C or SIGTERM and prints its counters.",
     )
-    s.add_argument("--model", type=Path, required=True, help=".tflite (.vpw: --runner engine)")
+    s.add_argument("--model", type=Path, required=True,
+                   help=".tflite (.vpw: --runner engine, or --kind pynq)")
     s.add_argument("--listen", required=True,
                    help="udp://0.0.0.0:PORT, pty://NAME (emulated serial) or serial:///dev/ttyX")
     s.add_argument("--board-id", type=int, required=True, help="board id on the wire, 0..65535")
@@ -28,7 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     keys.add_argument("--key-file", type=Path, help="deployment key (hex text or raw bytes)")
     keys.add_argument("--insecure", action="store_true",
                       help="no authentication (bring-up and tests only)")
-    s.add_argument("--kind", default="linux", help="board kind: linux (default) or mcu")
+    s.add_argument("--kind", default="linux", help="board kind: linux (default), mcu or pynq "
+                   "(a qemu board is the firmware itself: 'vp-edge emulate' boots and flashes it)")
+    s.add_argument("--overlay", type=Path, default=None,
+                   help="pynq: the vp_top .bit (its .hwh next to it)")
+    s.add_argument("--simulate", action="store_true",
+                   help="pynq: a simulated PYNQ-Z2 (needs the pynq package: .venv-pynq)")
     s.add_argument("--runner", default=None, help="litert, tflm or engine (default per kind)")
     s.add_argument("-k", "--k", type=int, default=2, help="pairs per RESULT (default 2)")
     s.add_argument("--variant", default=None, help="variant name in HELLO (default: model stem)")
@@ -56,6 +63,8 @@ def serve(args: argparse.Namespace) -> int:
             key = parse_key(args.key_file.read_bytes(), f"--key-file {args.key_file}")
         except OSError as e:
             raise BoardError(f"cannot read --key-file {args.key_file}: {e.strerror}") from None
+    if args.kind in ("pynq", "qemu") or args.overlay or args.simulate:
+        return _serve_other(args, key)
     opts = BoardOptions(args.model, args.listen, args.board_id, key, args.kind, args.runner,
                         args.k, args.variant, args.profile, args.pty_dir, args.epoch_file,
                         args.heartbeat_ms / 1000, args.baud)
@@ -77,4 +86,24 @@ def serve(args: argparse.Namespace) -> int:
              f"inferences, {st['tx']} frames sent, {st['rx']['accepted']} accepted, "
              f"{sum(v for k, v in st['rx'].items() if k != 'accepted')} dropped")
     emit(args, st, table)
+    return 0
+
+
+def _serve_other(args: argparse.Namespace, key: bytes | None) -> int:
+    """pynq: the PYNQ daemon (boards.pynq.serve); qemu: refused with where it comes from."""
+    from vp_edge.errors import BoardError
+
+    if args.kind == "qemu":
+        raise BoardError("a qemu board runs the board firmware, not this daemon: 'vp-edge "
+                         "emulate' boots it in QEMU and loads its model with 'vp-edge flash' "
+                         "(see docs/firmware.md)")
+    if args.kind != "pynq":
+        raise BoardError("--overlay and --simulate belong to --kind pynq")
+    if args.overlay is None and not args.simulate:
+        raise BoardError("a pynq board needs --overlay PATH (the vp_top .bit) or --simulate")
+    from boards.pynq import serve as pynq_serve
+
+    pynq_serve(args.model, args.listen, overlay=args.overlay, simulate=args.simulate,
+               board_id=args.board_id, key=key, k=args.k, variant=args.variant,
+               heartbeat_s=args.heartbeat_ms / 1000)
     return 0
