@@ -4,7 +4,10 @@ A ``linux`` board becomes the real ``vp-edge board serve`` daemon on its loopbac
 ``mcu`` board becomes the same daemon with ``--kind mcu``: tflite-micro with the profile's
 arena limit behind a pseudo-terminal, its link throttled to the profile's baud rate. The pty
 path of ``pty://NAME`` is published in ``STATE_DIR/pty/NAME.pty``, where the gateway's link
-resolver finds it. ``Emulation.kill(board)`` is a crash (SIGKILL); ``stop()`` a clean shutdown.
+resolver finds it. A ``pynq`` board is the PYNQ daemon on a simulated PYNQ-Z2 in .venv-pynq; a
+``qemu`` board is the Cortex-M4 firmware in QEMU, loaded with ``vp-edge flash`` before its pty is
+published (boards.emulated). ``Emulation.kill(board)`` is a crash (SIGKILL; for QEMU a power
+cut: a restart boots the flashed model from the board's flash file); ``stop()`` a clean shutdown.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from boards.emulated import QemuEmulator, pynq_argv, udp_bound, write_ready_info
 from boards.links import parse_link
 from boards.registry import get_kind
 from vp_edge.deployment import BoardSpec, Deployment
@@ -37,8 +41,10 @@ def key_file(dep: Deployment) -> Path | None:
 
 
 def board_argv(dep: Deployment, b: BoardSpec, key: Path | None) -> list[str]:
-    """The daemon command line that emulates board ``b``."""
+    """The daemon command line that emulates board ``b`` (not ``qemu``: that is QEMU itself)."""
     kind = get_kind(b.kind)
+    if b.kind == "pynq":
+        return pynq_argv(dep, b, key)
     spec = parse_link(b.link)
     if spec.scheme not in ("udp", "pty"):
         raise BoardError(f"board {b.name}: cannot emulate a {spec.scheme}:// link; use "
@@ -63,24 +69,44 @@ class Emulation:
     def __init__(self, dep: Deployment) -> None:
         self.dep = dep
         self.procs: dict[str, subprocess.Popen] = {}
+        self.firmware: dict[str, QemuEmulator] = {}
         self._key = key_file(dep)
         (dep.state_dir / "logs").mkdir(parents=True, exist_ok=True)
 
     def start(self, which: str | int) -> None:
         b = self.dep.board(which)
         ready_path(self.dep, b).unlink(missing_ok=True)
-        log = open(self.dep.state_dir / "logs" / f"{b.name}.log", "ab")  # noqa: SIM115
+        logs = self.dep.state_dir / "logs" / f"{b.name}.log"
+        if b.kind == "qemu":
+            (self.dep.pty_dir / f"{b.name}.pty").unlink(missing_ok=True)
+            fw = QemuEmulator(self.dep, b, ready_path(self.dep, b), logs)
+            fw.start()
+            self.firmware[b.name], self.procs[b.name] = fw, fw.proc
+            return
+        log = open(logs, "ab")  # noqa: SIM115
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
         self.procs[b.name] = subprocess.Popen(board_argv(self.dep, b, self._key), stdout=log,
-                                              stderr=log, stdin=subprocess.DEVNULL, env=env)
+                                              stderr=log, stdin=subprocess.DEVNULL, env=env,
+                                              cwd=Path(__file__).resolve().parent.parent)
         log.close()
+
+    def _became_ready(self, b: BoardSpec) -> bool:
+        """Boards that write no ready file: the PYNQ daemon serves once its port is bound."""
+        if b.kind == "pynq" and udp_bound(b.link):
+            write_ready_info(ready_path(self.dep, b), {
+                "pid": self.procs[b.name].pid, "board_id": b.id, "link": b.link, "pty": None})
+            return True
+        fw = self.firmware.get(b.name)
+        if fw is not None and fw.error:
+            raise BoardError(f"emulated board {b.name}: {fw.error}")
+        return False
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Wait until every running board wrote its ready file; a dead one is an error."""
         end = time.monotonic() + timeout
         for name, p in self.procs.items():
             b = self.dep.board(name)
-            while not ready_path(self.dep, b).exists():
+            while not ready_path(self.dep, b).exists() and not self._became_ready(b):
                 if p.poll() is not None:
                     raise BoardError(f"emulated board {name} exited ({p.returncode}): "
                                      f"{self._log_tail(name)}")
@@ -101,6 +127,8 @@ class Emulation:
         if p is not None and p.poll() is None:
             p.send_signal(signal.SIGKILL)
             p.wait()
+        if (fw := self.firmware.pop(b.name, None)) is not None:
+            fw.close()
         if parse_link(b.link).scheme == "pty":
             (self.dep.pty_dir / f"{b.name}.pty").unlink(missing_ok=True)
 
@@ -124,6 +152,8 @@ class Emulation:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+        for fw in self.firmware.values():
+            fw.close()
 
     def __enter__(self) -> Emulation:
         return self

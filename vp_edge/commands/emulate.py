@@ -14,10 +14,14 @@ from vp_edge.commands._common import add_json, emit
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "emulate",
-        help="run a deployment's boards as emulated processes (UDP daemons, MCUs behind ptys)",
+        help="run a deployment's boards as emulated processes (UDP daemons, MCUs behind ptys, "
+        "PYNQ, QEMU firmware)",
         description="linux boards run the real 'vp-edge board serve' daemon on their loopback "
         "UDP port; mcu boards run tflite-micro with their profile's arena limit behind a "
-        "pseudo-terminal throttled to the profile's baud rate, published for pty://NAME links. "
+        "pseudo-terminal throttled to the profile's baud rate, published for pty://NAME links; "
+        "pynq boards run the PYNQ daemon on a simulated PYNQ-Z2 in .venv-pynq ('make setup' "
+        "builds it); qemu boards boot the Cortex-M4 firmware in QEMU, get the variant's .vpw "
+        "through 'vp-edge flash' (verified) and then publish their UART for pty://NAME. "
         "Ctrl-C stops them cleanly.",
     )
     p.add_argument("--deployment", type=Path, required=True, help="deployment TOML file")
@@ -41,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         boards = {b.name: {**json.loads(ready_path(dep, b).read_text()), "kind": b.kind,
                            "variant": b.variant, "profile": b.profile} for b in dep.boards}
         lines = [f"{n:<10} {i['kind']:<6} {i['variant']:<8} {i['profile']:<15} pid {i['pid']} "
-                 f"{i['link']}" + (f" -> {i['pty']}" if i["pty"] else "")
+                 f"{i['link']}" + (f" -> {i['pty']}" if i["pty"] else "") + _flashed(i)
                  for n, i in boards.items()]
         emit(args, {"boards": boards, "state_dir": str(dep.state_dir)},
              "\n".join(lines) + "\nemulating; Ctrl-C stops")
@@ -54,3 +58,14 @@ def run(args: argparse.Namespace) -> int:
     finally:
         emu.stop()
     return 0
+
+
+def _flashed(info: dict) -> str:
+    """A qemu board's load: flashed and verified, or already running the model."""
+    f = info.get("flash")
+    if not f:
+        return ""
+    if "skipped" in f:
+        return " (model already flashed)"
+    return f" (flashed {f['size']} B in {f['seconds']:.1f} s, " + \
+        ("verified)" if f["verified"] else "NOT verified)")

@@ -1,0 +1,216 @@
+"""Emulated boards that are not ``vp-edge board serve``: the PYNQ daemon and the QEMU firmware.
+
+``pynq``: ``boards.pynq.emulator_command`` in ``.venv-pynq`` (pynq pins numpy<2, so it cannot
+share the main environment); it is up once its UDP port is bound. ``qemu``: the board firmware
+on a Cortex-M4 in QEMU, booted with the deployment's key and board id, then loaded with the
+variant's .vpw by ``vp-edge flash``'s library function (the verified LOAD session over the
+UART pty) and only then published as ``pty://NAME``, so the gateway never shares the UART with
+the flash client. Both artefacts are .vpw files next to the run's .tflite (``ensure_vpw``).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import socket
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from boards.links import parse_link, pty_path
+from vp_edge.deployment import BoardSpec, Deployment
+from vp_edge.errors import BoardError
+
+ROOT = Path(__file__).resolve().parent.parent
+#: the firmware's buffers (firmware_bridge/firmware/fw.h): engine arena and INFER tensor
+FW_ARENA, FW_INPUT = 128 * 1024, 32 * 1024
+GOLDEN_SEED = 0
+WARMUP = 2  # inferences before the board is published: the first ones are slower
+
+
+def ensure_vpw(run: Path, variant: str) -> Path:
+    """The variant's .vpw with a golden self-test section (firmware refuses one without it).
+
+    Written once next to the .tflite (atomically), where the gateway's HELLO check looks for
+    the hash a .vpw board announces.
+    """
+    from converters.vpw import tflite_to_vpw
+    from converters.vpw_format import read_vpw
+
+    models = Path(run) / "models"
+    tfl, path = models / f"{variant}.tflite", models / f"{variant}.vpw"
+    if path.exists() and path.stat().st_mtime >= tfl.stat().st_mtime:
+        return path
+    blob = tfl.read_bytes()
+    size = int(read_vpw(tflite_to_vpw(blob)).header["in_size"])
+    golden = np.random.default_rng(GOLDEN_SEED).integers(-128, 128, size, dtype=np.int8)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(tflite_to_vpw(blob, golden_input=golden))
+    os.replace(tmp, path)
+    return path
+
+
+def firmware_misfit(vpw: bytes) -> str | None:
+    """Why the firmware would refuse this .vpw (slot, arena, input limits), or None."""
+    from converters.vpw_format import read_vpw
+    from firmware_bridge.qemu import SLOT_SIZE
+
+    h = read_vpw(vpw).header
+    for what, need, have in (("model", len(vpw), SLOT_SIZE), ("arena", h["arena_size"], FW_ARENA),
+                             ("input", h["in_size"], FW_INPUT)):
+        if int(need) > have:
+            return f"its {what} needs {int(need):,} bytes, the firmware has {have:,}"
+    return None
+
+
+def pynq_python() -> Path:
+    """The interpreter of the PYNQ environment (``VP_EDGE_PYNQ_PYTHON`` overrides)."""
+    from boards.pynq import PYNQ_VENV
+
+    return Path(os.environ.get("VP_EDGE_PYNQ_PYTHON") or PYNQ_VENV / "bin" / "python")
+
+
+def pynq_missing() -> str | None:
+    """Why a pynq board cannot be emulated here, or None."""
+    py = pynq_python()
+    return None if py.exists() else f"{py} is missing; 'make setup' builds .venv-pynq " \
+        "(scripts/setup.d/40-pynq-venv.sh)"
+
+
+def qemu_missing() -> str | None:
+    """Why a qemu board cannot be emulated here, or None."""
+    from firmware_bridge.qemu import missing_tools
+
+    tools = missing_tools("qemu")
+    return f"needs {', '.join(tools)} ('make setup' installs them via " \
+        "scripts/setup.d/20-toolchains.sh)" if tools else None
+
+
+def pynq_argv(dep: Deployment, b: BoardSpec, key: Path | None) -> list[str]:
+    """The simulated PYNQ daemon for board ``b``, in .venv-pynq (a clear error without it)."""
+    from boards.pynq import emulator_command
+
+    if why := pynq_missing():
+        raise BoardError(f"board {b.name}: cannot emulate a pynq board: {why}")
+    if parse_link(b.link).scheme != "udp":
+        raise BoardError(f"board {b.name}: an emulated pynq board needs udp://127.0.0.1:PORT")
+    vpw = ensure_vpw(dep.run, b.variant)
+    return emulator_command(vpw, b.link, b.id, key, k=dep.k, python=pynq_python())
+
+
+def udp_bound(url: str) -> bool:
+    """True once something has bound the board's UDP port (the daemon is serving)."""
+    spec = parse_link(url)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind((spec.host, spec.port))
+        except OSError as e:
+            return e.errno == errno.EADDRINUSE
+    return False
+
+
+def write_ready_info(path: Path, info: dict) -> None:
+    """The same ready file a board daemon writes (pid, link, pty), plus kind-specific facts."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info) + "\n")
+    os.replace(tmp, path)
+
+
+def firmware_elf(k: int, heartbeat_ms: int) -> Path:
+    """The QEMU firmware built for the deployment's k and heartbeat (FW_K, FW_HEARTBEAT_MS)."""
+    from firmware_bridge.qemu import BUILD_DIR, build
+
+    out = BUILD_DIR.parent / f"firmware-k{k}-hb{heartbeat_ms}"
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".lock", "w") as lock:  # two emulators must not run make in one folder
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return build("qemu", build_dir=out, defs=f"-DFW_K={k} -DFW_HEARTBEAT_MS={heartbeat_ms}")
+
+
+class QemuEmulator:
+    """One firmware board in QEMU: boot, flash in a thread (boards start in parallel), publish."""
+
+    def __init__(self, dep: Deployment, b: BoardSpec, ready: Path, log: Path) -> None:
+        self.dep, self.spec, self.ready, self.log = dep, b, ready, log
+        self.error: str | None = None
+        self.board = None
+        self.elf: Path | None = None
+
+    @property
+    def proc(self):  # noqa: ANN201 - subprocess.Popen
+        return self.board.proc
+
+    def start(self) -> None:
+        from firmware_bridge.qemu import start_qemu
+
+        if parse_link(self.spec.link).scheme != "pty":
+            raise BoardError(f"board {self.spec.name}: an emulated qemu board needs pty://NAME")
+        if why := qemu_missing():
+            raise BoardError(f"board {self.spec.name}: cannot emulate a qemu board: {why}")
+        self.vpw = ensure_vpw(self.dep.run, self.spec.variant).read_bytes()
+        if why := firmware_misfit(self.vpw):
+            raise BoardError(f"board {self.spec.name}: variant {self.spec.variant} does not fit "
+                             f"the firmware: {why}")
+        self.elf = firmware_elf(self.dep.k, round(self.dep.heartbeat_s * 1000))
+        storage = self.dep.state_dir / "flash" / f"{self.spec.name}.bin"
+        self.board = start_qemu(storage, board_id=self.spec.id, key=self.dep.key, elf=self.elf)
+        self._log_lines(self.board.log)
+        threading.Thread(target=self._drain, daemon=True, name=f"qemu-{self.spec.name}").start()
+        threading.Thread(target=self._load, daemon=True, name=f"flash-{self.spec.name}").start()
+
+    def _log_lines(self, lines: list[str]) -> None:
+        with open(self.log, "a") as fh:
+            fh.writelines(f"{ln}\n" for ln in lines)
+
+    def _drain(self) -> None:
+        """Keep QEMU's stdout from filling its pipe (and blocking the board); log it."""
+        fd = self.board.proc.stdout.fileno()
+        os.set_blocking(fd, True)
+        try:
+            while chunk := os.read(fd, 4096):
+                with open(self.log, "ab") as fh:
+                    fh.write(chunk)
+        except OSError:
+            pass
+
+    def _load(self) -> None:
+        """Flash the .vpw unless the board already runs it (READBACK), then publish the UART."""
+        from firmware_bridge.flash import flash
+        from firmware_bridge.session import BoardSession
+
+        url, sha = self.board.url, hashlib.sha256(self.vpw).digest()
+        epoch = self.dep.state_dir / "gateway.epoch"
+        try:
+            with BoardSession(url, board_id=self.spec.id, key=self.dep.key, epoch_file=epoch,
+                              timeout=1.0, tries=10) as s:
+                rb = s.readback()
+                if rb.status == 0 and rb.sha256 == sha:
+                    report = {"skipped": "the board already runs this .vpw (READBACK)"}
+                else:
+                    report = flash(url, self.vpw, board_id=self.spec.id, key=self.dep.key,
+                                   epoch_file=epoch, timeout=1.0, session=s).to_dict()
+                zeros = bytes(int(s.hello().input_bytes))
+                for _ in range(WARMUP):  # QEMU translates the engine's code on first use
+                    s.infer(zeros)
+        except Exception as e:  # noqa: BLE001 - any failure is reported by wait_ready
+            self.error = f"flashing {self.spec.variant}.vpw failed: {type(e).__name__}: {e}"
+            self._log_lines([self.error])
+            return
+        self._log_lines([f"flash: {json.dumps(report)}"])
+        pub = pty_path(self.spec.name, self.dep.pty_dir)
+        pub.parent.mkdir(parents=True, exist_ok=True)
+        tmp = pub.with_suffix(".tmp")
+        tmp.write_text(url + "\n")
+        os.replace(tmp, pub)
+        write_ready_info(self.ready, {"pid": self.proc.pid, "board_id": self.spec.id,
+                                      "link": self.spec.link, "pty": url, "flash": report,
+                                      "elf": str(self.elf)})
+
+    def close(self) -> None:
+        if self.board is not None:
+            self.board.stop()
