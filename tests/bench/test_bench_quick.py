@@ -1,5 +1,8 @@
 """The quick bench on a tiny converted run: report structure and invariants.
 
+The run is the session's shared tiny run (``tiny_run`` in conftest.py: the ``tiny`` preset
+trained and converted once per source revision); the bench only reads it.
+
 Speed is never asserted in absolute terms; the checks are the report's own consistency:
 every number is tagged measured/modelled/paper, availability follows its formulae, and VP's
 RESULT bytes stay below model parallelism's cheapest cut.
@@ -13,27 +16,6 @@ import pytest
 
 pytest.importorskip("tensorflow")
 pytestmark = [pytest.mark.tf, pytest.mark.slow]
-
-from vp_edge.data import FASHION_MNIST_DIR  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    if not (FASHION_MNIST_DIR / "t10k-labels-idx1-ubyte.gz").exists():
-        pytest.skip("dataset-fashion-mnist is not installed (make test installs it)")
-    from vp_edge.commands._common import save_data_args
-    from vp_edge.convert import convert_run
-    from vp_edge.data import load_dataset
-    from vp_edge.family import PRESETS
-    from vp_edge.train import TrainConfig, train
-
-    run = tmp_path_factory.mktemp("bench-tiny")
-    fam = PRESETS["tiny"]
-    save_data_args(run, {"source": None, "seed": 0, "val_fraction": 0.1})
-    splits = load_dataset(None, seed=0, input_shape=fam.input_shape)
-    train(fam, splits, run, TrainConfig(epochs=1, train_limit=1000, batch_size=64), verbose=0)
-    convert_run(run, calibration=64, test_limit=200, show=False)
-    return run
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,11 @@ from vp_edge.bench.context import BenchContext
 from vp_edge.bench.figures import fig
 from vp_edge.train import BASELINE
 
+#: the emulated microcontroller: tflite-micro behind a pty throttled to this profile's baud
+MCU_PROFILE = "cortex-m4"
+MCU_RATE_HZ = 4.0  # a request moves ~1 kB over a 115200-baud UART: ~80 ms
+MCU_IMAGES = 100
+
 
 def _port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -32,15 +37,16 @@ def _port() -> int:
 
 
 def _deployment(ctx: BenchContext, models: list[str], out: Path, rule: str,
-                deadline_ms: float):
+                deadline_ms: float, kind: str = "linux"):
     from vp_edge.deployment import deployment_toml, load_deployment
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "deploy.key").write_text(secrets.token_hex(16) + "\n")
     top = {"run": str(ctx.run.resolve()), "key_file": "deploy.key", "k": ctx.k, "rule": rule,
            "deadline_ms": deadline_ms, "heartbeat_ms": 500}
-    boards = [{"id": i + 1, "name": f"b{i + 1}", "kind": "linux",
-               "link": f"udp://127.0.0.1:{_port()}", "variant": m}
+    boards = [{"id": i + 1, "name": f"b{i + 1}", "kind": kind,
+               "link": f"udp://127.0.0.1:{_port()}" if kind == "linux" else f"pty://m{i + 1}",
+               "variant": m, **({"profile": MCU_PROFILE} if kind == "mcu" else {})}
               for i, m in enumerate(models)]
     path = out / "deploy.toml"
     path.write_text(deployment_toml(top, boards))
@@ -157,5 +163,34 @@ def gateway_bench(ctx: BenchContext, out: Path, images: int, rate_hz: float,
         b50 = result["baseline"]["latency_s"]["p50"]["value"]
         result["ratio_p50"] = fig(b50 / vp50, "measured", "x", "baseline p50 / VP p50, "
                                   "end to end through the gateway")
+    result["vp_mcu"] = _mcu(ctx, out, x, y, rate_hz, deadline_ms)
     result["wall_s"] = fig(time.monotonic() - t0, "measured", "s", "this section")
     return result
+
+
+def _mcu(ctx: BenchContext, out: Path, x: np.ndarray, y: np.ndarray, rate_hz: float,
+         deadline_ms: float) -> dict:
+    """The variant set on emulated MCU boards (tflite-micro, UART-throttled ptys)."""
+    from boards.emulate import start_emulation
+    from boards.profiles import get_profile
+
+    prof = get_profile(MCU_PROFILE)
+    x, y = x[:MCU_IMAGES], y[:MCU_IMAGES]
+    try:
+        dep = _deployment(ctx, ctx.variants, out / "vp-mcu", "reference", deadline_ms, "mcu")
+        with start_emulation(dep):
+            res = asyncio.run(_session(dep, x, y, min(rate_hz, MCU_RATE_HZ)))
+    except Exception as e:  # noqa: BLE001 - e.g. a variant that does not fit the profile
+        return {"error": f"{type(e).__name__}: {e}"[:400]}
+    rate = min(rate_hz, MCU_RATE_HZ)
+    how = (f"{len(x)} requests at {rate:g}/s, {len(ctx.variants)} emulated {MCU_PROFILE} "
+           f"boards (tflite-micro on this host, pty throttled to {prof.baud} baud)")
+    return {"description": how,
+            "latency_s": _pct(res["latency"], "gateway answer latency, " + how),
+            "accuracy": fig(res["correct"] / len(x), "measured", "", how),
+            "baseline": f"not run: the baseline does not fit {MCU_PROFILE}"
+            if ctx.has_baseline and not _fits(ctx.cards[BASELINE], prof) else "not run"}
+
+
+def _fits(card: dict, prof) -> bool:
+    return card["arena_bytes"] <= prof.arena_limit and card["tflite_bytes"] <= prof.model_limit

@@ -120,6 +120,16 @@ def _response(r: dict) -> list[str]:
         out += _table(["deployment", "p50", "p99", "top-1"], rows)
         if "ratio_p50" in gw:
             out.append(f"Baseline/VP at p50: {f(gw['ratio_p50'])}.")
+        mcu_gw = gw.get("vp_mcu", {})
+        if "latency_s" in mcu_gw:
+            modelled = comp["scenarios"].get("tflm/uart_115200", {}).get("vp_s")
+            out.append(f"VP through the gateway, {mcu_gw['description']}"
+                       f": p50 {f(mcu_gw['latency_s']['p50'])}, p99 "
+                       f"{f(mcu_gw['latency_s']['p99'])}, top-1 {f(mcu_gw['accuracy'])}; "
+                       f"the composed model for tflm/uart_115200 gives {f(modelled)}. "
+                       f"Baseline: {mcu_gw['baseline']}.")
+        elif mcu_gw:
+            out.append(f"VP on emulated MCU boards: {mcu_gw.get('error')}")
     return out + [""]
 
 
