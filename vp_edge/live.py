@@ -2,11 +2,14 @@
 the proof that live answers equal offline ones.
 
 ``run_live_demo(run, images, out, show) -> dict`` writes ``out/deploy.toml`` (>= 2 linux boards
-over loopback UDP, >= 2 mcu boards behind ptys), starts the emulation, runs the gateway over the
-first ``images`` test images with every board alive, then again killing one linux and one mcu
-board halfway. Each live answer is recomputed offline from the same boards' answers run on the
-same runtime (LiteRT reference for linux, tflite-micro for mcu) with the same rule and k
-(``gateway.vote_boards``); the differing count must be 0. ``live_table(summary)`` renders it.
+over loopback UDP, >= 2 mcu boards behind ptys, plus a pynq board on a simulated PYNQ-Z2 and a
+qemu board, the Cortex-M4 firmware in QEMU loaded with ``vp-edge flash``, when their
+prerequisites exist), starts the emulation, runs the gateway over the first ``images`` test
+images with every board alive, then again killing one linux, one mcu and the qemu board
+halfway. Each live answer is recomputed offline from the same boards' answers run on the same
+runtime (LiteRT reference for linux, tflite-micro for mcu, the C engine for pynq and qemu) with
+the same rule and k (``gateway.vote_boards``), and every board's every RESULT is compared with
+its runtime's top-k; both differing counts must be 0. ``live_table(summary)`` renders it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import asyncio
 import math
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +26,21 @@ import numpy as np
 import firmware_bridge as fb
 from vp_edge.deployment import Deployment, deployment_toml, load_deployment
 from vp_edge.gateway import Answer, Gateway, vote_boards
+from vp_edge.live_kinds import (
+    KIND_ENGINE,
+    RecordingGateway,
+    check_boards,
+    compute_us,
+    engine_outputs,
+    kind_stats,
+    kinds_lines,
+    optional_kinds,
+    qemu_facts,
+    run_kind_lines,
+)
 
 #: bytes around each chunk of a shipped activation: header, tag, CRC, chunk header (as INFER)
 FRAME_OVERHEAD = fb.protocol.HEADER_SIZE + fb.protocol.TAG_SIZE + fb.protocol.CRC_SIZE + 12
-KIND_ENGINE = {"linux": "litert-ref", "mcu": "tflm"}
 MCU_PROFILES = ("cortex-m4", "esp32-s3")
 
 
@@ -47,8 +61,10 @@ def _mcu_profile(card: dict, i: int) -> str | None:
     return None
 
 
-def write_live_deployment(run: Path, out: Path, deadline_ms: float = 500, k: int = 2) -> Path:
-    """A deployment of >= 4 boards: half linux (UDP), half mcu (pty); every variant placed."""
+def write_live_deployment(run: Path, out: Path, deadline_ms: float = 500, k: int = 2,
+                          extra: dict[str, str] | None = None) -> Path:
+    """A deployment of >= 4 boards: half linux (UDP), half mcu (pty); every variant placed;
+    then one board per ``extra`` kind ({kind: variant}: pynq over UDP, qemu behind a pty)."""
     from vp_edge.evaluate import load_cards
     from vp_edge.train import load_run_family
 
@@ -66,6 +82,12 @@ def write_live_deployment(run: Path, out: Path, deadline_ms: float = 500, k: int
         link = f"pty://{name}" if profile else f"udp://127.0.0.1:{_free_udp_port()}"
         boards.append({"id": i + 1, "name": name, "kind": kind, "link": link, "variant": v,
                        "profile": profile or "raspberry-pi-4"})
+    for kind, v in (extra or {}).items():
+        i = len(boards) + 1
+        link = f"pty://q{i}" if kind == "qemu" else f"udp://127.0.0.1:{_free_udp_port()}"
+        boards.append({"id": i, "name": f"{kind[0]}{i}" if kind == "qemu" else f"pynq{i}",
+                       "kind": kind, "link": link, "variant": v,
+                       "profile": "cortex-m4" if kind == "qemu" else "pynq-z2"})
     out.mkdir(parents=True, exist_ok=True)
     (out / "deploy.key").write_text(secrets.token_hex(16) + "\n")
     top = {"run": str(Path(run).resolve()), "key_file": "deploy.key", "k": k,
@@ -76,16 +98,19 @@ def write_live_deployment(run: Path, out: Path, deadline_ms: float = 500, k: int
 
 
 async def _gateway_run(dep: Deployment, x: np.ndarray, y: np.ndarray, show: bool,
-                       on_request: Callable[[int], None] | None) -> tuple[dict, list[Answer]]:
+                       on_request: Callable[[int], None] | None) -> tuple[dict, list[Answer],
+                                                                         dict]:
+    """One pass of the gateway; also each board's pairs, per-kind stats and compute times."""
     from vp_edge.gateway_io import run_batch_async
 
-    gw = Gateway(dep)
+    gw = RecordingGateway(dep)
     await gw.start(hello_timeout=10.0)
     try:
         answers = await run_batch_async(gw, x, y, 1, show, on_request)
     finally:
         await gw.close()
-    return gw.report(), answers
+    extra = {"pairs": gw.pairs, "kinds": kind_stats(gw, len(x)), "compute_us": compute_us(gw)}
+    return gw.report(), answers, extra
 
 
 def offline_outputs(dep: Deployment, x: np.ndarray,
@@ -99,6 +124,8 @@ def offline_outputs(dep: Deployment, x: np.ndarray,
     cards = load_cards(dep.run, load_run_family(dep.run))
     out: dict[tuple[str, str], np.ndarray] = {}
     for kind, engine in KIND_ENGINE.items():
+        if engine == "engine":
+            continue
         variants = sorted({b.variant for b in dep.boards if b.kind == kind})
         jobs = [(v, dep.run / "models" / f"{v}.tflite",
                  quantize(x, cards[v]["input_scale"], cards[v]["input_zero_point"]))
@@ -106,7 +133,7 @@ def offline_outputs(dep: Deployment, x: np.ndarray,
         if jobs:
             res = run_models(jobs, engine, label=f"offline {engine}", show=show)
             out.update({(kind, v): q for v, q in res.items()})
-    return out
+    return {**out, **engine_outputs(dep, x)}
 
 
 def compare_offline(gw_cards: dict, dep: Deployment, num_classes: int, weights: dict | None,
@@ -131,7 +158,7 @@ def compare_offline(gw_cards: dict, dep: Deployment, num_classes: int, weights: 
     return {"offline_accuracy": correct / labelled if labelled else None, "differing": differ}
 
 
-def _run_summary(report: dict, offline: dict, n: int) -> dict:
+def _run_summary(report: dict, offline: dict, n: int, extra: dict, checks: dict) -> dict:
     boards = {name: {"kind": r["kind"], "variant": r["variant"], "results": r["results"],
                      "misses": r["misses"], "latency_ms": r["latency_ms"],
                      "sent_per_inference": r["bytes_sent"] / n,
@@ -141,7 +168,8 @@ def _run_summary(report: dict, offline: dict, n: int) -> dict:
             "errors": report["errors"], "degraded": report["degraded"],
             "latency_ms": report["latency_ms"],
             "bytes_per_inference": report["bytes_per_inference"], "boards": boards,
-            "gateway_drops": report["gateway_drops"]}
+            "gateway_drops": report["gateway_drops"], "kinds": extra["kinds"],
+            "board_checks": checks}
 
 
 def model_parallel_cut(tflite: bytes) -> dict:
@@ -171,20 +199,30 @@ def wire_sizes(dep: Deployment) -> dict:
     return {"result_frame_bytes": result, "model_parallel": cuts}
 
 
-def run_live_demo(run: Path, images: int, out: Path, show: bool) -> dict:
-    """Deploy, emulate, vote live (all alive, then 2 boards killed halfway), compare offline."""
-    from boards.emulate import start_emulation
-    from vp_edge.convert import load_run_data
+def run_live_demo(run: Path, images: int, out: Path, show: bool, *,
+                  kinds: Sequence[str] | None = None) -> dict:
+    """Deploy, emulate, vote live (all alive, then boards killed halfway), compare offline.
 
-    dep = load_deployment(write_live_deployment(Path(run), Path(out)))
+    ``kinds`` limits the optional kinds (pynq, qemu); by default each runs when it can here.
+    """
+    import json
+
+    from boards.emulate import ready_path, start_emulation
+    from vp_edge.convert import load_run_data
+    from vp_edge.train import load_run_family
+
+    variants = [v.name for v in load_run_family(Path(run)).variants]
+    extra, skipped = optional_kinds(Path(run), variants, kinds)
+    dep = load_deployment(write_live_deployment(Path(run), Path(out), extra=extra))
     gw_probe = Gateway(dep)  # cards, weights and classes exactly as the live gateway has them
     data = load_run_data(dep.run, gw_probe.family).test.subset(images)
     x, y = data.x, data.y
-    victims = [next(b.name for b in dep.boards if b.kind == kind) for kind in ("linux", "mcu")]
-    runs: dict[str, dict] = {}
-    with start_emulation(dep) as emu:
-        report, answers = asyncio.run(_gateway_run(dep, x, y, show, None))
-        runs["all_alive"] = (report, answers)
+    victims = [next(b.name for b in dep.boards if b.kind == kind)
+               for kind in ("linux", "mcu", "qemu") if any(b.kind == kind for b in dep.boards)]
+    runs: dict[str, tuple] = {}
+    with start_emulation(dep, timeout=180.0) as emu:
+        ready = {b.name: json.loads(ready_path(dep, b).read_text()) for b in dep.boards}
+        runs["all_alive"] = asyncio.run(_gateway_run(dep, x, y, show, None))
 
         def kill(i: int) -> None:
             if i == len(x) // 2:
@@ -196,13 +234,18 @@ def run_live_demo(run: Path, images: int, out: Path, show: bool) -> dict:
     summary = {"run": str(dep.run), "images": int(len(x)), "deployment": str(dep.path),
                "deadline_ms": dep.deadline_s * 1000, "k": dep.k, "rule": dep.rule,
                "boards": [vars(b) for b in dep.boards], "killed": victims,
-               "kill_at": len(x) // 2, "runs": {}}
-    for name, (report, answers) in runs.items():
+               "kill_at": len(x) // 2, "runs": {},
+               "kinds": {"ran": [k for k in KIND_ENGINE if any(b.kind == k for b in dep.boards)],
+                         "skipped": skipped}}
+    for name, (report, answers, more) in runs.items():
         cmp = compare_offline(gw_probe.cards, dep, gw_probe.num_classes, gw_probe.weights,
                               answers, outputs)
-        summary["runs"][name] = _run_summary(report, cmp, len(x))
+        checks = check_boards(dep, more["pairs"], outputs)
+        summary["runs"][name] = _run_summary(report, cmp, len(x), more, checks)
+    summary["qemu"] = qemu_facts(dep, ready, runs["all_alive"][2]["compute_us"])
     summary.update(wire_sizes(dep))
-    summary["equal"] = all(r["differing"] == 0 for r in summary["runs"].values())
+    summary["equal"] = all(r["differing"] == 0 and all(
+        c["differing"] == 0 for c in r["board_checks"].values()) for r in summary["runs"].values())
     return summary
 
 
@@ -225,12 +268,14 @@ def live_table(summary: dict) -> str:
                   f"degraded {r['degraded']}, errors {r['errors']}",
                   f"   latency p50 {lat['p50']} ms, p99 {lat['p99']} ms; bytes per inference "
                   f"sent {bpi['sent']:.0f}, received {bpi['received']:.0f}"]
+        lines += run_kind_lines(r)
         for b, s in r["boards"].items():
             bl = s["latency_ms"]
             lines.append(f"   {b:<6} {s['kind']:<6} {s['variant']:<8} results {s['results']:>5} "
                          f"misses {s['misses']:>4}  p50 {bl['p50']} ms p99 {bl['p99']} ms  "
                          f"sent {s['sent_per_inference']:.0f} B/inf, "
                          f"recv {s['received_per_inference']:.0f} B/inf")
+    lines += kinds_lines(summary)
     rf = summary["result_frame_bytes"]
     lines.append("RESULT frame (UDP/serial bytes): " + ", ".join(
         f"k={k} {v['udp']}/{v['serial']}" for k, v in rf.items()))
