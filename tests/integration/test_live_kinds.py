@@ -1,0 +1,113 @@
+"""Every board kind in one live deployment: linux (LiteRT, UDP), mcu (tflite-micro, pty), pynq
+(simulated PYNQ-Z2 in .venv-pynq, UDP) and qemu (Cortex-M4 firmware in QEMU, flashed with
+vp-edge flash, pty). Each board's every RESULT equals its own runtime's offline top-k, and the
+voted answers equal the offline vote. A kind is skipped, with the reason, only when its
+prerequisites are missing ('make setup' installs them).
+
+Slow: one demo run (about a minute, most of it flashing the QEMU board); the tiny run comes
+from pytest's cache like tests/integration/test_gateway_live.py, or VP_EDGE_TINY_RUN.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+KINDS = ("linux", "mcu", "pynq", "qemu")
+IMAGES = 12
+
+
+@pytest.fixture(scope="module")
+def tiny_run(request: pytest.FixtureRequest) -> Path:
+    given = os.environ.get("VP_EDGE_TINY_RUN")
+    if given:
+        return Path(given)
+    pytest.importorskip("tensorflow")
+    run = Path(request.config.cache.mkdir("vp_edge_tiny_run_v1")) / "run"
+    if not (run / "models" / "t24.json").exists():
+        cli = [sys.executable, "-m", "vp_edge"]
+        train = ["train", "--family", "tiny", "--out", str(run), "--epochs", "1",
+                 "--train-limit", "300"]
+        for args in (train, ["convert", "--run", str(run), "--test-limit", "50"]):
+            r = subprocess.run(cli + args, capture_output=True, text=True, timeout=900)
+            assert r.returncode == 0, r.stderr[-2000:]
+    return run
+
+
+@pytest.fixture(scope="module")
+def live(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    from vp_edge.live import live_table, run_live_demo
+
+    s = run_live_demo(tiny_run, IMAGES, tmp_path_factory.mktemp("live-kinds"), False)
+    print("\n" + live_table(s))
+    return s
+
+
+@pytest.mark.slow
+def test_live_equals_offline_across_kinds(live: dict) -> None:
+    assert live["kinds"]["ran"][:2] == ["linux", "mcu"]
+    assert live["equal"]
+    for r in live["runs"].values():
+        assert r["differing"] == 0 and r["errors"] == 0
+        assert r["live_accuracy"] == r["offline_accuracy"]
+    assert live["runs"]["killed"]["degraded"] >= IMAGES // 2 - 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", KINDS)
+def test_kind_answers_like_its_runtime(live: dict, kind: str) -> None:
+    if kind not in live["kinds"]["ran"]:
+        pytest.skip(f"{kind}: {live['kinds']['skipped'].get(kind, 'not in the deployment')}")
+    alive = live["runs"]["all_alive"]
+    check, stats = alive["board_checks"][kind], alive["kinds"][kind]
+    assert check["checked"] == stats["results"] >= IMAGES - 1  # a slow first answer may miss
+    assert check["differing"] == 0
+    assert live["runs"]["killed"]["board_checks"][kind]["differing"] == 0
+    assert stats["latency_ms"]["p50"] is not None and stats["received_per_inference"] > 0
+
+
+@pytest.mark.slow
+def test_qemu_instructions_and_sizes(live: dict) -> None:
+    if "qemu" not in live["kinds"]["ran"]:
+        pytest.skip(f"qemu: {live['kinds']['skipped']['qemu']}")
+    (q,) = live["qemu"].values()
+    ins, elf = q["instructions"], q["elf"]
+    assert ins["min"] == ins["max"] > 1_000_000  # -icount: the same count every inference
+    assert elf["flash"] <= elf["flash_budget"] and elf["ram"] <= q["profile"]["ram_bytes"]
+    assert q["vpw_bytes"] <= elf["model_slot"]
+    assert q["flash"]["verified"] and q["flash"]["size"] == q["vpw_bytes"]
+
+
+def test_board_serve_refuses_qemu_and_stray_pynq_flags(tmp_path: Path) -> None:
+    from vp_edge.cli import main
+
+    model = tmp_path / "m.vpw"
+    model.write_bytes(b"VPW1")
+    base = ["board", "serve", "--model", str(model), "--board-id", "1", "--insecure"]
+    assert main([*base, "--kind", "qemu", "--listen", "pty://q"]) == 3
+    assert main([*base, "--simulate", "--listen", "udp://127.0.0.1:9"]) == 3
+
+
+def test_emulating_pynq_without_its_venv_says_make_setup(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from boards.emulate import board_argv
+    from vp_edge.deployment import BoardSpec, Deployment
+    from vp_edge.errors import BoardError
+
+    monkeypatch.setenv("VP_EDGE_PYNQ_PYTHON", str(tmp_path / "no-venv" / "python"))
+    b = BoardSpec(1, "pq", "pynq", "udp://127.0.0.1:9", "v", "pynq-z2")
+    dep = Deployment(tmp_path, None, 2, "reference", 0.5, (b,), tmp_path / "state")
+    with pytest.raises(BoardError, match="make setup"):
+        board_argv(dep, b, None)
+
+
+def test_registries_list_every_kind() -> None:
+    from boards.registry import BOARDS, get_kind
+    from boards.runners import RUNNERS
+
+    assert set(KINDS) <= set(BOARDS) and "pynq" in RUNNERS
+    assert get_kind("qemu").runner == "engine" and get_kind("pynq").runner == "pynq"
