@@ -220,11 +220,25 @@ def check_against_run(dep: Deployment, where: str = "deployment") -> None:
         if b.variant not in family.weights():
             raise _err(where, f"boards[{i}].variant", f"{b.variant!r} is not a variant of "
                        f"{dep.run}; known: {', '.join(family.weights())}")
-        c = cards[b.variant]
+        arena, size = _model_needs(dep, b, cards[b.variant])
         try:
-            check_fit(PROFILES[b.profile], b.variant, c.get("arena_bytes"), c["tflite_bytes"])
+            check_fit(PROFILES[b.profile], b.variant, arena, size)
         except VpEdgeError as e:
             raise _err(where, f"boards[{i}].profile", str(e)) from None
+
+
+def _model_needs(dep: Deployment, b: BoardSpec, card: dict) -> tuple[int | None, int]:
+    """(arena, model bytes) the board needs: the .vpw's own for kinds that run one (pynq,
+    qemu), when it exists; else the .tflite's tflite-micro arena and size from the card."""
+    from boards.registry import get_kind
+
+    vpw = dep.run / "models" / f"{b.variant}.vpw"
+    if get_kind(b.kind).runner in ("engine", "pynq") and vpw.exists():
+        from converters.vpw_format import read_vpw
+
+        blob = vpw.read_bytes()
+        return int(read_vpw(blob).header["arena_size"]), len(blob)
+    return card.get("arena_bytes"), card["tflite_bytes"]
 
 
 def load_deployment(path: Path, check_run: bool = True) -> Deployment:
