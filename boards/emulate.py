@@ -85,6 +85,9 @@ class Emulation:
             return
         log = open(logs, "ab")  # noqa: SIM115
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        if b.kind == "pynq":  # boards/__init__ loads boards.pynq (via the registries) before
+            # runpy runs it as __main__; the second copy only calls serve(), so mute the notice
+            env["PYTHONWARNINGS"] = "ignore:'boards.pynq' found in sys.modules:RuntimeWarning"
         self.procs[b.name] = subprocess.Popen(board_argv(self.dep, b, self._key), stdout=log,
                                               stderr=log, stdin=subprocess.DEVNULL, env=env,
                                               cwd=Path(__file__).resolve().parent.parent)
