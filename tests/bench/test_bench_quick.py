@@ -100,3 +100,16 @@ def test_response_times_compose(report):
                 assert value(s["ratio"]) == pytest.approx(
                     value(s["baseline_s"]) / value(s["vp_s"]), rel=1e-4)
     assert value(report["gateway_cost"]["vote"]["votes_per_s"]) > 0
+
+
+def test_gateway_parts_agree_with_offline(report):
+    from vp_edge.bench import value
+
+    gw = report["response_time"]["gateway"]
+    assert "vp" in gw and "baseline" in gw, gw.get("error")
+    assert value(gw["vp"]["added_latency_s"]["p50"]) >= 0
+    for row in report["failures"]["gateway_m_alive"]:
+        assert value(row["live_accuracy"]) == pytest.approx(value(row["offline_accuracy"]))
+        assert value(row["answered"]) == 1.0
+    for row in report["failures"]["gateway_fault_injection"]:
+        assert 0.0 <= value(row["vp_accuracy"]) <= value(row["vp_available"]) <= 1.0

@@ -33,11 +33,13 @@ class Budget:
     kill_images: int
     #: "all", "smallest" (others extrapolated from instructions per MAC) or "none"
     qemu_models: str
+    fault_images: int  # requests per p for fault injection through the gateway
+    fault_grid: tuple[float, ...]
 
 
 BUDGETS = {
-    "quick": Budget(3, 0.01, 1, 12, 25.0, 8, "none"),
-    "full": Budget(5, 0.2, 5, 200, 10.0, 200, "all"),
+    "quick": Budget(3, 0.01, 1, 12, 25.0, 8, "none", 10, (0.2, 0.5)),
+    "full": Budget(5, 0.2, 5, 200, 10.0, 200, "all", 100, (0.1, 0.3, 0.5)),
 }
 
 
@@ -142,7 +144,8 @@ def run_bench(cfg: BenchConfig) -> dict:
         from vp_edge.bench.live import gateway_bench
 
         gw = _optional("gateway", lambda: gateway_bench(
-            ctx, out / "deploy", b.gateway_images, b.gateway_rate_hz, b.kill_images), timings)
+            ctx, out / "deploy", b.gateway_images, b.gateway_rate_hz, b.kill_images,
+            fault_images=b.fault_images, fault_grid=b.fault_grid, seed=cfg.seed), timings)
     report["response_time"] = {"compute": compute, "mcu_qemu": mcu,
                                "composed": response.response_times(ctx, compute, mcu_ok, vote,
                                                                    comm),
@@ -150,6 +153,7 @@ def run_bench(cfg: BenchConfig) -> dict:
     report["communication"] = comm
     fail = failures.failures(ctx, b.mc_rounds, cfg.seed)
     fail["gateway_m_alive"] = gw.get("m_alive") if "error" not in gw else gw
+    fail["gateway_fault_injection"] = gw.get("fault_injection") if "error" not in gw else gw
     report["failures"] = fail
     report["gateway_cost"] = {"vote": vote,
                               "added_latency_s": gw.get("vp", {}).get("added_latency_s", gw)}

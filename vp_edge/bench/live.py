@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from vp_edge.bench.context import BenchContext
+from vp_edge.bench.faults import DropLinks, inject
 from vp_edge.bench.figures import fig
 from vp_edge.train import BASELINE
 
@@ -28,6 +29,7 @@ from vp_edge.train import BASELINE
 MCU_PROFILE = "cortex-m4"
 MCU_RATE_HZ = 4.0  # a request moves ~1 kB over a 115200-baud UART: ~80 ms
 MCU_IMAGES = 100
+FAULT_DEADLINE_S = 0.3
 
 
 def _port() -> int:
@@ -82,11 +84,11 @@ async def _paced(gw, x: np.ndarray, y: np.ndarray, rate_hz: float) -> dict:
     return {"latency": lat, "added": added, "correct": correct, "answered": answered}
 
 
-async def _session(dep, x, y, rate_hz: float, kills=None) -> dict:
-    """Start a gateway, run the paced batch, then (optionally) the kill schedule."""
-    from vp_edge.gateway import Gateway
+async def _session(dep, x, y, rate_hz: float, kills=None, faults=None) -> dict:
+    """Start a gateway, run the paced batch, then (optionally) fault injection and kills."""
+    from vp_edge.gateway import Gateway, default_opener
 
-    gw = Gateway(dep)
+    gw = Gateway(dep, opener=faults[0] if faults else default_opener)
     await gw.start(hello_timeout=20.0)
     try:
         down = [n for n, b in gw.boards.items() if not b.up]
@@ -94,6 +96,7 @@ async def _session(dep, x, y, rate_hz: float, kills=None) -> dict:
             raise RuntimeError(f"boards not up after 20 s: {down}")
         res = await _paced(gw, x, y, rate_hz)
         res["compute_us_p50"] = {n: r["compute_us_p50"] for n, r in gw.report()["boards"].items()}
+        res["fault_injection"] = await faults[1](gw) if faults else None
         res["m_alive"] = await kills(gw) if kills else None
     finally:
         await gw.close()
@@ -129,7 +132,8 @@ def _kill_schedule(ctx: BenchContext, emu, x, y, per_m: int):
 
 
 def gateway_bench(ctx: BenchContext, out: Path, images: int, rate_hz: float,
-                  kill_images: int, deadline_ms: float = 2000.0) -> dict:
+                  kill_images: int, deadline_ms: float = 2000.0, fault_images: int = 0,
+                  fault_grid: tuple[float, ...] = (), seed: int = 0) -> dict:
     """VP on N emulated boards vs the baseline alone on one; added latency; boards killed."""
     from boards.emulate import start_emulation
 
@@ -142,7 +146,11 @@ def gateway_bench(ctx: BenchContext, out: Path, images: int, rate_hz: float,
     dep = _deployment(ctx, ctx.variants, out / "vp", "reference", deadline_ms)
     with start_emulation(dep) as emu:
         kills = _kill_schedule(ctx, emu, ctx.test.x, ctx.test.y, min(kill_images, len(ctx.test.y)))
-        vp = asyncio.run(_session(dep, x, y, rate_hz, kills))
+        drops = DropLinks(seed)
+        nf = min(fault_images, len(ctx.test.y))
+        faults = (drops, lambda gw: inject(gw, drops, ctx.test.x[:nf], ctx.test.y[:nf],
+                                           fault_grid, FAULT_DEADLINE_S)) if nf else None
+        vp = asyncio.run(_session(dep, x, y, rate_hz, kills, faults))
     how = f"{n} requests at {rate_hz:g}/s, {len(ctx.variants)} emulated linux boards"
     result["vp"] = {"latency_s": _pct(vp["latency"], "gateway answer latency, " + how),
                     "added_latency_s": _pct(vp["added"], "answer latency - slowest board "
@@ -151,6 +159,7 @@ def gateway_bench(ctx: BenchContext, out: Path, images: int, rate_hz: float,
                     "board_compute_us_p50": {k: fig(v, "measured", "us", "RESULT.compute_us")
                                              for k, v in vp["compute_us_p50"].items()}}
     result["m_alive"] = vp["m_alive"]
+    result["fault_injection"] = vp["fault_injection"]
     if ctx.has_baseline:
         dep_b = _deployment(ctx, [BASELINE], out / "baseline", "sum", deadline_ms)
         with start_emulation(dep_b):

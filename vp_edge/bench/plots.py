@@ -109,6 +109,10 @@ def plot_availability(r: dict, out: Path) -> Path:
             label="MP/CP fault injection (measured)")
     ax.plot(ps, [value(a["fault_injection"]["vp_accuracy"]) for a in av], "^",
             label="VP top-1 under faults (measured)")
+    gfi = r["failures"].get("gateway_fault_injection")
+    if isinstance(gfi, list) and gfi:
+        ax.plot([value(a["p"]) for a in gfi], [value(a["vp_available"]) for a in gfi], "D",
+                mfc="none", label="VP through the gateway (measured)")
     ax.set_xlabel("per-board failure probability p")
     ax.set_ylabel("share of requests")
     ax.set_title("Availability vs p (analytic: modelled; injected: measured)")

@@ -192,6 +192,12 @@ def _failures(r: dict) -> list[str]:
              f(a["fault_injection"].get("mp_accuracy"))] for a in fl["availability"]]
     out += _table(["p", "VP 1-p^N", "VP injected", "VP top-1 injected", "MP/CP (1-p)^N",
                    "MP/CP injected", "MP top-1 injected"], rows)
+    gfi = fl.get("gateway_fault_injection")
+    if isinstance(gfi, list) and gfi:
+        out += ["Through the gateway (emulated boards; each board's INFER dropped with "
+                "probability p):", ""]
+        out += _table(["p", "answered", "top-1"], [[f"{value(a['p']):g}", f(a["vp_available"]),
+                                                    f(a["vp_accuracy"])] for a in gfi])
     return out
 
 
