@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -143,9 +144,11 @@ def run_bench(cfg: BenchConfig) -> dict:
     if cfg.live:
         from vp_edge.bench.live import gateway_bench
 
-        gw = _optional("gateway", lambda: gateway_bench(
-            ctx, out / "deploy", b.gateway_images, b.gateway_rate_hz, b.kill_images,
-            fault_images=b.fault_images, fault_grid=b.fault_grid, seed=cfg.seed), timings)
+        # deployment files, keys and board state stay out of the (committed) report folder
+        with tempfile.TemporaryDirectory(prefix="vp-bench-deploy-") as tmp:
+            gw = _optional("gateway", lambda: gateway_bench(
+                ctx, Path(tmp), b.gateway_images, b.gateway_rate_hz, b.kill_images,
+                fault_images=b.fault_images, fault_grid=b.fault_grid, seed=cfg.seed), timings)
     report["response_time"] = {"compute": compute, "mcu_qemu": mcu,
                                "composed": response.response_times(ctx, compute, mcu_ok, vote,
                                                                    comm),
