@@ -18,7 +18,7 @@ from boards.links import ThrottledLink, open_link, parse_link
 from boards.profiles import check_fit, get_profile
 from boards.registry import get_kind
 from boards.runners import RUNNERS, make_runner
-from boards.server import BoardConfig, BoardServer, model_facts
+from boards.server import BoardConfig, BoardServer, model_facts, mount_loader
 from vp_edge.errors import BoardError
 
 
@@ -39,6 +39,7 @@ class BoardOptions:
     epoch_file: Path | None = None
     heartbeat_s: float = 1.0
     baud: int | None = None  # throttle the link to this rate (default: the profile's, on ptys)
+    model_dir: Path | None = None  # accept 'vp-edge flash' into model slots kept here
 
 
 def _card(model: Path) -> dict:
@@ -74,7 +75,10 @@ def build_server(o: BoardOptions) -> BoardServer:
         link = ThrottledLink(link, baud)
     cfg = BoardConfig(o.board_id, variant, o.k, o.key, kind.hello_kind,
                       heartbeat_s=o.heartbeat_s, epoch_file=o.epoch_file, **facts)
-    return BoardServer(link, runner, cfg)
+    server = BoardServer(link, runner, cfg)
+    if o.model_dir is not None:
+        mount_loader(server, o.model_dir, lambda blob: make_runner(runner_name, blob, **opts))
+    return server
 
 
 def write_ready(path: Path, server: BoardServer) -> None:

@@ -193,10 +193,13 @@ def read_key(key_file: str | Path | None) -> bytes | None:
 
 def serve(model: Path, listen: str, *, overlay: Path | None = None, simulate: bool = False,
           board_id: int = 1, key: bytes | None = None, k: int = 5, variant: str | None = None,
-          heartbeat_s: float = 1.0) -> None:
-    """Run the PYNQ board daemon: the shared board server (boards.server) with PynqRunner."""
+          heartbeat_s: float = 1.0, model_dir: Path | None = None) -> None:
+    """Run the PYNQ board daemon: the shared board server (boards.server) with PynqRunner.
+
+    With ``model_dir`` the board accepts ``vp-edge flash`` (verified LOAD session).
+    """
     from boards.links import open_link
-    from boards.server import BoardConfig, BoardServer
+    from boards.server import BoardConfig, BoardServer, mount_loader
     from converters.vpw_format import read_vpw
 
     blob = Path(model).read_bytes()
@@ -207,6 +210,8 @@ def serve(model: Path, listen: str, *, overlay: Path | None = None, simulate: bo
                       score_scale=float(h["out_scale"]), score_zero_point=int(h["out_zp"]),
                       heartbeat_s=heartbeat_s)
     server = BoardServer(open_link(listen, server=True), runner, cfg)
+    if model_dir is not None:
+        mount_loader(server, model_dir, lambda b: PynqRunner(b, overlay, simulate=simulate))
     try:
         server.serve()
     except KeyboardInterrupt:
@@ -238,13 +243,14 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--board-id", type=int, default=1)
     s.add_argument("-k", type=int, default=5, help="classes per RESULT")
     s.add_argument("--variant", help="name announced in HELLO (default: the file's stem)")
+    s.add_argument("--model-dir", type=Path, help="accept 'vp-edge flash' into slots kept here")
     g = s.add_mutually_exclusive_group(required=True)
     g.add_argument("--key-file", type=Path, help="deployment key (hex or raw bytes)")
     g.add_argument("--insecure", action="store_true", help="no key (bring-up and tests only)")
     a = p.parse_args(argv)
     try:
         serve(a.model, a.listen, overlay=a.overlay, simulate=a.simulate, board_id=a.board_id,
-              key=read_key(a.key_file), k=a.k, variant=a.variant)
+              key=read_key(a.key_file), k=a.k, variant=a.variant, model_dir=a.model_dir)
     except (BoardError, OSError) as e:
         print(f"vp-edge pynq board: {e}", file=sys.stderr)
         return 3

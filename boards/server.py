@@ -15,9 +15,10 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from boards.links import Link, LinkError
 from boards.runners import Runner
 from firmware_bridge import BoardKind, MsgType, Status
 from vp_edge.vote import topk_indices
+
+if TYPE_CHECKING:  # pragma: no cover
+    from firmware_bridge.load import LoadReceiver
 
 
 @dataclass
@@ -55,6 +59,15 @@ def model_facts(tflite: bytes) -> dict:
             "score_zero_point": g.output_zero_point}
 
 
+def vpw_facts(vpw: bytes) -> dict:
+    """The same facts for a packed .vpw."""
+    from converters.vpw_format import read_vpw
+
+    h = read_vpw(vpw).header
+    return {"model_sha256": hashlib.sha256(vpw).digest(), "score_scale": float(h["out_scale"]),
+            "score_zero_point": int(h["out_zp"])}
+
+
 def make_counter(epoch_file: Path | None) -> fb.Counter:
     """A boot counter: the persisted epoch + 1, or wall-clock seconds when no file is kept."""
     if epoch_file is not None:
@@ -78,6 +91,7 @@ class BoardServer:
                             board_id=config.board_id)
         self.stream = fb.StreamDecoder(self.auth, config.max_frame)
         self.reasm = fb.Reassembler(config.reasm_timeout_s, max_total=runner.input_bytes)
+        self.loader: LoadReceiver | None = None
         self.counts = dict.fromkeys(("tx", "inferences", "errors"), 0)
         self.started = time.monotonic()
         self._next_beat = self.started + config.heartbeat_s
@@ -133,7 +147,12 @@ class BoardServer:
             self.send(self.heartbeat())
 
     def handle(self, frame: fb.Frame) -> None:
-        """Dispatch one accepted frame through ``HANDLERS``."""
+        """Dispatch one accepted frame: the LOAD session if mounted, else ``HANDLERS``."""
+        if self.loader is not None and self.loader.handles(frame):
+            reply = self.loader.handle(frame)
+            if reply is not None:
+                self.send(reply, frame.request_id)
+            return
         name = self.HANDLERS.get(frame.msg_type)
         if name is None:
             self.send(fb.Error(Status.UNSUPPORTED, int(frame.msg_type)), frame.request_id)
@@ -178,6 +197,44 @@ class BoardServer:
     @property
     def stats(self) -> dict:
         return {**self.counts, "rx": dict(self.auth.stats), "reassembly": dict(self.reasm.stats)}
+
+
+    def swap_model(self, runner: Runner, facts: dict, announce: bool = True) -> None:
+        """Serve another model from now on (after a verified LOAD) and announce it."""
+        self.runner = runner
+        for name, value in facts.items():
+            setattr(self.cfg, name, value)
+        self.reasm = fb.Reassembler(self.cfg.reasm_timeout_s, max_total=runner.input_bytes)
+        if announce:
+            self.send(self.hello())
+
+
+def mount_loader(
+    server: BoardServer, directory: Path, make: Callable[[bytes], Runner]
+) -> LoadReceiver:
+    """Let ``vp-edge flash`` replace the board's model file (the LOAD session of PROTOCOL.md).
+
+    A model is activated only once it loads and runs in this board's runner (and a .vpw passes
+    its golden self-test); the verified active slot is served again after a restart.
+    """
+    from firmware_bridge.load import LoadReceiver, check_vpw
+
+    def check(path: Path) -> bool:
+        blob = path.read_bytes()
+        runner = make(blob)
+        runner.run(np.zeros(runner.input_shape, np.int8))
+        return check_vpw(path)
+
+    def activate(path: Path, sha: bytes, announce: bool = True) -> None:
+        blob = path.read_bytes()
+        facts = model_facts(blob) if blob[4:8] == b"TFL3" else vpw_facts(blob)
+        server.swap_model(make(blob), facts, announce)
+
+    loader = LoadReceiver(directory, key=server.cfg.key, check=check, on_activate=activate)
+    server.loader = loader
+    if loader.active_path is not None:
+        activate(loader.active_path, loader.active_sha256 or bytes(32), announce=False)
+    return loader
 
 
 def result_pairs(q: np.ndarray, k: int) -> tuple[tuple[int, int], ...]:

@@ -47,6 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--baud", type=int, default=None,
                    help="throttle a serial link to this baud (default: the profile's on ptys)")
     s.add_argument("--ready-file", type=Path, default=None, help="written once serving")
+    s.add_argument("--model-dir", type=Path, default=None,
+                   help="accept 'vp-edge flash' (verified LOAD session) into two model slots "
+                   "kept here; a flashed model is served instead of --model, also after restart")
     add_json(s)
     s.set_defaults(func=serve)
     p.set_defaults(func=lambda args: p.print_help() or 2)
@@ -67,7 +70,7 @@ def serve(args: argparse.Namespace) -> int:
         return _serve_other(args, key)
     opts = BoardOptions(args.model, args.listen, args.board_id, key, args.kind, args.runner,
                         args.k, args.variant, args.profile, args.pty_dir, args.epoch_file,
-                        args.heartbeat_ms / 1000, args.baud)
+                        args.heartbeat_ms / 1000, args.baud, args.model_dir)
     server = build_server(opts)
 
     def stop(*_: object) -> None:
@@ -105,5 +108,5 @@ def _serve_other(args: argparse.Namespace, key: bytes | None) -> int:
 
     pynq_serve(args.model, args.listen, overlay=args.overlay, simulate=args.simulate,
                board_id=args.board_id, key=key, k=args.k, variant=args.variant,
-               heartbeat_s=args.heartbeat_ms / 1000)
+               heartbeat_s=args.heartbeat_ms / 1000, model_dir=args.model_dir)
     return 0

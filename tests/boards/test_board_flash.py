@@ -1,0 +1,92 @@
+"""`vp-edge flash` against the Python boards: a linux board daemon over UDP accepts the same
+verified LOAD session as the firmware, serves the new model, and keeps the old one on a bad one.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import firmware_bridge as fb
+from boards.daemon import BoardOptions, build_server
+from boards.server import serve_in_thread
+from firmware_bridge.flash import FlashError, FlashVerifyError, flash
+
+pytestmark = pytest.mark.slow
+KEY = bytes(range(32))
+BOARD = 7
+
+
+def _port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+_EPOCHS = iter(range(int(time.time()) + 10_000, 2**32))  # above the flash tool's epochs
+
+
+def _hello(url: str) -> fb.Hello:
+    """Ask the board for HELLO as a gateway would (a fresh, higher epoch each time)."""
+    host, port = url.removeprefix("udp://").split(":")
+    auth = fb.Auth(KEY, {BOARD})
+    tx = fb.Sender(KEY, fb.Counter(next(_EPOCHS)), from_gateway=True)
+    deadline = time.monotonic() + 5
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(1)
+        s.sendto(tx.frame(fb.Probe(fb.MsgType.HELLO), 1, board_id=BOARD), (host, int(port)))
+        while time.monotonic() < deadline:
+            f = fb.decode_datagram(s.recv(2048), auth)
+            if f is not None and isinstance(f.msg, fb.Hello):
+                return f.msg
+    raise AssertionError(f"no HELLO from {url}")
+
+
+@pytest.fixture
+def board(tiny_run: Path, tmp_path: Path):
+    url = f"udp://127.0.0.1:{_port()}"
+    opts = BoardOptions(tiny_run / "models" / "t16.tflite", url, BOARD, KEY,
+                        model_dir=tmp_path / "slots")
+    server = build_server(opts)
+    thread = serve_in_thread(server)
+    yield url, server, opts, thread
+    server.close()
+    thread.join(2)
+
+
+def test_flash_replaces_the_model_and_survives_restart(board, tiny_run: Path, tmp_path: Path):
+    url, server, opts, thread = board
+    new = (tiny_run / "models" / "t24.tflite").read_bytes()
+    rep = flash(url, new, board_id=BOARD, key=KEY, epoch_file=tmp_path / "gw.epoch")
+    assert rep.activated and rep.verified
+    assert _hello(url).model_sha256.hex() == rep.sha256
+    x = np.zeros(server.runner.input_shape, np.int8)
+    assert server.runner.run(x).shape == (10,)
+    server.close()
+    thread.join(2)
+    again = build_server(opts)  # a restart serves the flashed slot, not --model
+    assert again.cfg.model_sha256.hex() == rep.sha256
+    again.close()
+
+
+@pytest.mark.parametrize("fault", ["wrong_key", "wrong_board", "not_a_model"])
+def test_bad_artefacts_keep_the_old_model(board, tiny_run: Path, tmp_path: Path, fault: str):
+    url, server, _, _ = board
+    before = server.cfg.model_sha256
+    blob = (tiny_run / "models" / "t24.tflite").read_bytes()
+    key, board_id = KEY, BOARD
+    if fault == "wrong_key":
+        key = bytes(32)
+    elif fault == "wrong_board":
+        board_id = BOARD + 1
+    else:
+        blob = b"TFL3" * 64  # verified in transit, but it does not load: refused at commit
+    with pytest.raises((FlashError, FlashVerifyError, fb.BridgeError)):
+        flash(url, blob, board_id=board_id, key=key, epoch_file=tmp_path / "gw.epoch",
+              timeout=0.3, tries=2)
+    assert server.cfg.model_sha256 == before
+    assert _hello(url).model_sha256 == before
