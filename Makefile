@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.vp-edge-installed
 RUN    ?= runs/demo
 
-.PHONY: demo demo-quick test lint setup clean
+.PHONY: demo demo-quick test bench lint setup clean
 
 $(STAMP): pyproject.toml $(wildcard setup.py)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ demo-quick: setup
 
 test: setup
 	$(BIN)/python -m pytest -q tests
+
+# the full benchmark report (bench/README.md), from the run `make demo` leaves
+bench: setup
+	$(BIN)/vp-edge bench --run $(RUN) --out bench/results
 
 lint: $(STAMP)
 	$(BIN)/ruff check vp_edge boards converters firmware_bridge tests
