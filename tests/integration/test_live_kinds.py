@@ -4,38 +4,18 @@ vp-edge flash, pty). Each board's every RESULT equals its own runtime's offline 
 voted answers equal the offline vote. A kind is skipped, with the reason, only when its
 prerequisites are missing ('make setup' installs them).
 
-Slow: one demo run (about a minute, most of it flashing the QEMU board); the tiny run comes
-from pytest's cache like tests/integration/test_gateway_live.py, or VP_EDGE_TINY_RUN.
+Slow: one demo run (about a minute, most of it flashing the QEMU board) on the session's tiny
+converted run (tests/conftest.py ``tiny_run``).
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 KINDS = ("linux", "mcu", "pynq", "qemu")
 IMAGES = 12
-
-
-@pytest.fixture(scope="module")
-def tiny_run(request: pytest.FixtureRequest) -> Path:
-    given = os.environ.get("VP_EDGE_TINY_RUN")
-    if given:
-        return Path(given)
-    pytest.importorskip("tensorflow")
-    run = Path(request.config.cache.mkdir("vp_edge_tiny_run_v1")) / "run"
-    if not (run / "models" / "t24.json").exists():
-        cli = [sys.executable, "-m", "vp_edge"]
-        train = ["train", "--family", "tiny", "--out", str(run), "--epochs", "1",
-                 "--train-limit", "300"]
-        for args in (train, ["convert", "--run", str(run), "--test-limit", "50"]):
-            r = subprocess.run(cli + args, capture_output=True, text=True, timeout=900)
-            assert r.returncode == 0, r.stderr[-2000:]
-    return run
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +34,9 @@ def test_live_equals_offline_across_kinds(live: dict) -> None:
     for r in live["runs"].values():
         assert r["differing"] == 0 and r["errors"] == 0
         assert r["live_accuracy"] == r["offline_accuracy"]
+    assert live["runs"]["all_alive"]["degraded"] == 0
     assert live["runs"]["killed"]["degraded"] >= IMAGES // 2 - 1
+    assert all(v["udp"] <= 64 and v["serial"] <= 64 for v in live["result_frame_bytes"].values())
 
 
 @pytest.mark.slow
