@@ -27,6 +27,7 @@ class Budget:
     test_limit: int | None
     batch_size: int
     live_images: int
+    ensemble_weight: float = 1.0
 
 
 BUDGETS = {
@@ -77,6 +78,7 @@ def run_demo(out: Path, budget: Budget, live: bool = True, show: bool = True) ->
         train_limit=budget.train_limit,
         batch_size=budget.batch_size,
         patience=budget.epochs,
+        ensemble_weight=budget.ensemble_weight,
     )
     train(family, splits, out, cfg, verbose=2 if show else 0)
     timings["train_s"] = time.monotonic() - t0

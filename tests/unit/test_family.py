@@ -53,6 +53,7 @@ def test_family_file_round_trip(tmp_path, suffix):
         ({"num_classes": 1}, "num_classes"),
         ({"resize": "cubic"}, "resize"),
         ({"stem_stride": 3}, "stem_stride"),
+        ({"output_stride": 8}, "output_stride"),
         ({"variants": ()}, "at least one variant"),
         ({"variants": (Variant("a", 16, 0.35, 8), Variant("a", 24, 0.35, 8))}, "unique"),
         ({"variants": (Variant("a b", 16, 0.35, 8),)}, "letters"),
@@ -122,3 +123,19 @@ def keras_macs_of(model, names):
     return sum(
         keras_macs(keras.Model(model.get_layer(n).input, model.get_layer(n).output)) for n in names
     )
+
+
+@pytest.mark.tf
+def test_output_stride_16_keeps_weights_and_doubles_the_last_map():
+    pytest.importorskip("tensorflow")
+    import dataclasses
+
+    from vp_edge import models
+
+    fam32 = dataclasses.replace(PRESETS["fashion"], output_stride=32)
+    fam16 = PRESETS["fashion"]
+    v = fam16.variants[0]
+    m32, m16 = models.variant_model(fam32, v), models.variant_model(fam16, v)
+    assert m16.count_params() == m32.count_params()
+    head = f"{v.name}_head"
+    assert m16.get_layer(head).output.shape[1] == 2 * m32.get_layer(head).output.shape[1]
