@@ -17,16 +17,16 @@ from typing import Any
 
 import numpy as np
 
-from converters.card import keras_macs, measure_arena, model_card, sha256, write_card
+from converters.card import keras_macs, measure_arena, model_card, write_card
 from converters.tflite import to_int8_tflite
 from vp_edge.data import Splits, load_dataset
 from vp_edge.errors import ArtifactError
+from vp_edge.evaluate import int8_outputs
 from vp_edge.family import Family
-from vp_edge.outputs import data_fingerprint, save_outputs
 from vp_edge.preprocess import quantize, to_float
 from vp_edge.progress import Progress
 from vp_edge.train import BASELINE, JOINT, load_run_family, load_trained
-from vp_edge.workers import engine_for, run_for_evaluation, run_models
+from vp_edge.workers import engine_for, run_models
 
 LOG = logging.getLogger(__name__)
 TFLM_CHECK_INPUTS = 200
@@ -82,11 +82,12 @@ def convert_run(
     return cards
 
 
-def _inputs(path: Path, x: np.ndarray) -> np.ndarray:
+def _io_card(path: Path) -> dict:
+    """The input quantisation ``int8_outputs`` needs, read from the graph (no card yet)."""
     from converters.tflite import read_graph
 
     g = read_graph(path.read_bytes())
-    return quantize(x, g.input_scale, g.input_zero_point)
+    return {"input_scale": g.input_scale, "input_zero_point": g.input_zero_point}
 
 
 def _check_and_card(
@@ -98,19 +99,17 @@ def _check_and_card(
     float_acc: dict[str, float],
     show: bool,
 ) -> dict[str, dict]:
-    inputs = {name: _inputs(p, test.x) for name, p in paths.items()}
-    jobs = [(n, paths[n], inputs[n]) for n in paths]
-    outs = run_for_evaluation(jobs, label="int8 test set", show=show)
+    io = {name: _io_card(p) for name, p in paths.items()}
+    outs = int8_outputs(run, io, test, "", show)  # cached for 'vp-edge evaluate'
     n_check = min(TFLM_CHECK_INPUTS, len(test.x))
-    tflm = run_models(
-        [(n, p, x[:n_check]) for n, p, x in jobs], "tflm", label="tflite-micro check", show=show
-    )
-    fingerprint = data_fingerprint(test.x, test.y)
+    jobs = [
+        (n, p, quantize(test.x[:n_check], io[n]["input_scale"], io[n]["input_zero_point"]))
+        for n, p in paths.items()
+    ]
+    tflm = run_models(jobs, "tflm", label="tflite-micro check", show=show)
     cards = {}
     for name, path in paths.items():
         tflite = path.read_bytes()
-        key = f"{sha256(tflite)}:{engine_for(name)}"
-        save_outputs(run / "outputs" / f"{name}.npz", outs[name], key, fingerprint)
         diff = np.abs(outs[name][:n_check].astype(int) - tflm[name].astype(int))
         agree = float(np.mean(np.argmax(outs[name][:n_check], 1) == np.argmax(tflm[name], 1)))
         arena = measure_arena(path)
