@@ -52,11 +52,17 @@ def _inverted_residual(x: Any, expansion: int, out_ch: int, stride: int, name: s
     return y
 
 
-def backbone(x: Any, alpha: float, stem_stride: int, prefix: str) -> Any:
-    """MobileNetV2 feature extractor up to block 16's projection (no ``Conv_1``)."""
+def backbone(x: Any, alpha: float, stem_stride: int, prefix: str, output_stride: int = 32) -> Any:
+    """MobileNetV2 feature extractor up to block 16's projection (no ``Conv_1``).
+
+    ``output_stride=16`` gives the last stride-2 stage stride 1 (same weights shapes).
+    """
     x = _conv_bn(x, make_divisible(32 * alpha), 3, stem_stride, f"{prefix}stem", act=True)
     block = 0
-    for expansion, channels, repeats, stride in BLOCKS:
+    last_down = max(i for i, b in enumerate(BLOCKS) if b[3] == 2)
+    for stage, (expansion, channels, repeats, stride) in enumerate(BLOCKS):
+        if output_stride == 16 and stage == last_down:
+            stride = 1
         out_ch = make_divisible(int(channels * alpha))
         for i in range(repeats):
             x = _inverted_residual(
@@ -80,7 +86,7 @@ def variant_model(family: Family, v: Variant) -> keras.Model:
     p = f"{v.name}_"
     inp = keras.Input(shape=family.input_shape, name=f"{p}input")
     x = _resize(inp, family, v.resolution, f"{p}resize")
-    x = backbone(x, v.alpha, family.stem_stride, p)
+    x = backbone(x, v.alpha, family.stem_stride, p, family.output_stride)
     x = layers.Conv2D(v.head, 1, use_bias=True, name=f"{p}head")(x)
     x = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{p}head_bn")(x)
     x = layers.ReLU(name=f"{p}head_relu")(x)
@@ -98,7 +104,7 @@ def baseline_model(family: Family) -> keras.Model:
     r = max(v.resolution for v in family.variants)
     inp = keras.Input(shape=family.input_shape, name="baseline_input")
     x = _resize(inp, family, r, "baseline_resize")
-    x = backbone(x, 1.0, family.stem_stride, "baseline_")
+    x = backbone(x, 1.0, family.stem_stride, "baseline_", family.output_stride)
     x = _conv_bn(x, 1280, 1, 1, "baseline_conv1", act=True)
     x = layers.GlobalAveragePooling2D(name="baseline_pool")(x)
     x = layers.Dropout(family.dropout, name="baseline_dropout")(x)
