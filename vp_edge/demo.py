@@ -46,6 +46,7 @@ def claims(report: dict) -> dict:
     smallest = min(variants, key=lambda v: v["macs"])
     base = report.get("baseline")
     drops = [v["int8_drop_points"] for v in variants if v["int8_drop_points"] is not None]
+    engine = report.get("engine_check", {})
     ens = report["ensemble_default"]
     return {
         "ensemble_top1": ens,
@@ -57,6 +58,8 @@ def claims(report: dict) -> dict:
         "smallest_params_ratio": smallest.get("params_ratio"),
         "smallest_macs_ratio": smallest.get("macs_ratio"),
         "max_int8_drop_points": max(drops) if drops else None,
+        "c_engine_values_compared": sum(c["values"] for c in engine.values()),
+        "c_engine_differing": sum(c["differing"] for c in engine.values()),
     }
 
 
@@ -87,7 +90,9 @@ def run_demo(out: Path, budget: Budget, live: bool = True, show: bool = True) ->
     timings["convert_s"] = time.monotonic() - t1
     t1 = time.monotonic()
     splits = load_run_data(out, family)
-    report = evaluate(out, splits.test.subset(budget.test_limit), splits.val, show=show)
+    report = evaluate(
+        out, splits.test.subset(budget.test_limit), splits.val, show=show, check_engine=True
+    )
     report["plots"] = [str(p) for p in plot_evaluation(report, out / "report")]
     timings["evaluate_s"] = time.monotonic() - t1
     summary = {

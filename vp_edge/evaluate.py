@@ -22,7 +22,7 @@ from vp_edge.outputs import data_fingerprint, load_outputs, save_outputs
 from vp_edge.preprocess import quantize
 from vp_edge.train import BASELINE, load_run_family
 from vp_edge.vote import RULES, check_k, dequantize, fuse_batch, learn_weights, topk_indices
-from vp_edge.workers import engine_for, run_for_evaluation
+from vp_edge.workers import engine_for, run_for_evaluation, run_models
 
 DEFAULT_K = 2
 DEFAULT_RULE = "reference"
@@ -74,6 +74,42 @@ def int8_outputs(
     return out
 
 
+def engine_check(
+    run: Path,
+    names: Sequence[str],
+    test: Dataset,
+    reference: dict[str, np.ndarray],
+    show: bool = True,
+) -> dict[str, dict]:
+    """The C engine on each variant's .vpw (the file PYNQ and firmware boards run) against the
+    LiteRT reference outputs, value by value over the whole test set."""
+    from boards.emulated import ensure_vpw
+    from converters.tflite import read_graph
+    from converters.verify import first_bad_layer
+
+    jobs = []
+    for name in names:
+        g = read_graph((run / "models" / f"{name}.tflite").read_bytes())
+        x = quantize(test.x, g.input_scale, g.input_zero_point)
+        jobs.append((name, ensure_vpw(run, name), x))
+    ours = run_models(jobs, "c-engine", label="C engine vs LiteRT reference", show=show)
+    out = {}
+    for name, vpw, x in jobs:
+        diff = ours[name] != reference[name]
+        row = {
+            "inputs": int(len(x)),
+            "values": int(diff.size),
+            "differing": int(diff.sum()),
+            "first_bad_layer": None,
+        }
+        if row["differing"]:
+            tfl = (run / "models" / f"{name}.tflite").read_bytes()
+            bad = int(np.argmax(diff.any(axis=1)))
+            row["first_bad_layer"] = first_bad_layer(tfl, vpw.read_bytes(), x[bad])
+        out[name] = row
+    return out
+
+
 def topk_arrays(q: np.ndarray, k: int, card: dict) -> tuple[np.ndarray, np.ndarray]:
     """(classes[n, k], scores[n, k]) exactly as a board reports them (ties -> lower class)."""
     idx = topk_indices(q, k)
@@ -112,6 +148,7 @@ def evaluate(
     rules: Sequence[str] = RULES,
     k_default: int = DEFAULT_K,
     show: bool = True,
+    check_engine: bool = False,
 ) -> dict:
     """The full offline report of a converted run (see README for the JSON keys)."""
     family = load_run_family(run)
@@ -140,7 +177,10 @@ def evaluate(
         for rule in rules
     }
     alive = _boards_alive(outputs, cards, y, names, k_default, weights, C)
-    return _report(family, cards, per_model, ensemble, alive, weights, ks, k_default, test)
+    report = _report(family, cards, per_model, ensemble, alive, weights, ks, k_default, test)
+    if check_engine:
+        report["engine_check"] = engine_check(run, names, test, outputs, show)
+    return report
 
 
 def _boards_alive(outputs, cards, y, names, k, weights, C) -> list[dict]:

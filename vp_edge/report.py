@@ -51,6 +51,11 @@ def evaluation_table(r: dict) -> str:
             f"{row['m']:>3} {row['subsets']:>8} {_pct(row['mean']):>8} "
             f"{_pct(row['worst']):>8}  {'+'.join(row['worst_subset'])}"
         )
+    for name, c in r.get("engine_check", {}).items():
+        out.append(
+            f"C engine vs LiteRT reference, {name}: {c['values']:,} int8 values over "
+            f"{c['inputs']:,} inputs, {c['differing']} differ"
+        )
     out += [
         "",
         f"best single variant {_pct(r['best_single'])}  |  ensemble "

@@ -47,7 +47,19 @@ def _tflm(path: str, xs: np.ndarray) -> np.ndarray:
     return np.stack(out).astype(np.int8)
 
 
-ENGINES = {"litert-ref": _litert, "litert-builtin": _litert_builtin, "tflm": _tflm}
+def _c_engine(path: str, xs: np.ndarray) -> np.ndarray:
+    from firmware_bridge.engine import Engine
+
+    eng = Engine(Path(path).read_bytes())
+    return np.stack([eng.run(x).reshape(-1) for x in xs]).astype(np.int8)
+
+
+ENGINES = {
+    "litert-ref": _litert,
+    "litert-builtin": _litert_builtin,
+    "tflm": _tflm,
+    "c-engine": _c_engine,  # on a .vpw
+}
 #: engine used for each kind of model in offline evaluation: variants on the kernels boards run,
 #: the baseline (never deployed across boards, 6x+ the MACs) on LiteRT's optimised kernels
 EVAL_ENGINE = {"variant": "litert-ref", "baseline": "litert-builtin"}

@@ -90,7 +90,7 @@ def test_evaluate_reports_every_rule_k_and_subset(tiny):
     from vp_edge.report import evaluation_table, plot_evaluation
 
     run, splits, _ = tiny
-    r = evaluate(run, splits.test.subset(TEST_IMAGES), splits.val, show=False)
+    r = evaluate(run, splits.test.subset(TEST_IMAGES), splits.val, show=False, check_engine=True)
     assert set(r["ensemble"]) == {"reference", "sum", "majority", "learned"}
     assert r["ks"] == [1, 2, 3, 4, 5]
     assert [row["m"] for row in r["boards_alive"]] == [1, 2]
@@ -99,5 +99,8 @@ def test_evaluate_reports_every_rule_k_and_subset(tiny):
     assert r["boards_alive"][0]["worst"] == singles[0]
     assert r["boards_alive"][0]["mean"] == pytest.approx(sum(singles) / 2)
     assert "boards alive" in evaluation_table(r)
+    for name in ("t16", "t24"):  # the C engine on the boards' .vpw, value by value
+        assert r["engine_check"][name]["values"] == TEST_IMAGES * 10
+        assert r["engine_check"][name]["differing"] == 0
     for p in plot_evaluation(r, run / "report"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -25,6 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--test-limit", type=int, default=None, help="first N test images only")
     p.add_argument(
+        "--engine-check",
+        action="store_true",
+        help="also run the C engine on each variant's .vpw over the test set and "
+        "compare every int8 value with LiteRT's reference kernels",
+    )
+    p.add_argument(
         "--plots", type=Path, default=None, help="folder for PNG plots (default RUN/report)"
     )
     add_json(p)
@@ -39,7 +45,13 @@ def run(args: argparse.Namespace) -> int:
 
     family = load_run_family(args.run)
     splits = load_run_data(args.run, family)
-    report = evaluate(args.run, splits.test.subset(args.test_limit), splits.val, k_default=args.k)
+    report = evaluate(
+        args.run,
+        splits.test.subset(args.test_limit),
+        splits.val,
+        k_default=args.k,
+        check_engine=args.engine_check,
+    )
     plots = plot_evaluation(report, args.plots or args.run / "report")
     report["plots"] = [str(p) for p in plots]
     (args.run / "report").mkdir(exist_ok=True)
