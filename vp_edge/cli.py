@@ -56,6 +56,17 @@ COMMANDS = (
 )
 
 
+def _bridge_errors() -> tuple[type[BaseException], ...]:
+    try:
+        from firmware_bridge.errors import BridgeError
+    except ImportError:
+        return ()
+    return (BridgeError,)
+
+
+BridgeErrors = _bridge_errors()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vp-edge",
@@ -94,20 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vp-edge: interrupted", file=sys.stderr)
         return 130
-    except BridgeErrors as e:  # noqa: F821 - defined below
+    except BridgeErrors as e:  # the wire layer's errors (firmware_bridge has its own root)
         print(f"vp-edge: error: {e}", file=sys.stderr)
         return int(getattr(e, "exit_code", 3))
 
-
-def _bridge_errors() -> tuple[type[BaseException], ...]:
-    try:
-        from firmware_bridge.errors import BridgeError
-    except ImportError:
-        return ()
-    return (BridgeError,)
-
-
-BridgeErrors = _bridge_errors()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -7,7 +7,6 @@ make the builtin kernels far slower. Numpy and LiteRT only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -53,14 +52,9 @@ class TfliteRunner:
         self._it.invoke()
         return self._it.get_tensor(self.output["index"])[0].copy()
 
-    def run_batch(
-        self, xs: np.ndarray, progress: Callable[[int], None] | None = None
-    ) -> np.ndarray:
+    def run_batch(self, xs: np.ndarray) -> np.ndarray:
+        """Each input in turn (one thread, as a board runs them)."""
         out = np.empty((len(xs), int(self.output["shape"][-1])), dtype=np.int8)
         for i, x in enumerate(xs):
             out[i] = self.run(x)
-            if progress and (i + 1) % 256 == 0:
-                progress(256)
-        if progress:
-            progress(len(xs) % 256)
         return out

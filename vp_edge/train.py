@@ -180,8 +180,9 @@ def _fit_one(
     x, xv = to_float(train.x), to_float(val.x)
     y = {o: train.y for o in outputs}
     yv = {o: val.y for o in outputs}
-    progress = _Progress(run, name, state, config, lambda: None)
-    progress.save = lambda: _save_state(run, config, states, splits.source)
+    progress = _Progress(
+        run, name, state, config, lambda: _save_state(run, config, states, splits.source)
+    )
     if verbose:
         print(f"training {name}: {', '.join(o for o in outputs)}", flush=True)
     model.fit(

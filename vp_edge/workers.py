@@ -10,7 +10,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -85,19 +85,13 @@ def run_models(
                     for start in range(0, len(xs), CHUNK):
                         f = pool.submit(fn, str(path), xs[start : start + CHUNK])
                         futures[f] = (name, start, min(CHUNK, len(xs) - start))
-                for f in _as_completed(futures):
+                for f in as_completed(futures):
                     name, start, n = futures[f]
                     parts[name][start] = f.result()
                     bar.update(n)
         except BrokenProcessPool:
             raise ArtifactError(f"{engine} crashed while running the models") from None
     return {name: np.concatenate([p[s] for s in sorted(p)]) for name, p in parts.items()}
-
-
-def _as_completed(futures: dict):
-    from concurrent.futures import as_completed
-
-    return as_completed(futures)
 
 
 def run_for_evaluation(
