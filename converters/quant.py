@@ -6,10 +6,7 @@ integers in the .vpw, so the C engine itself never touches floating point.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import math
-from functools import cache
 
 import numpy as np
 
@@ -86,27 +83,20 @@ def mean_multiplier(input_scale: float, output_scale: float, n: int) -> tuple[in
     return int((m << s) // n), shift - s
 
 
-@cache
-def _expf():  # noqa: ANN202 - ctypes function or None
-    name = ctypes.util.find_library("m")
-    try:
-        fn = ctypes.CDLL(name or "libm.so.6").expf
-    except (OSError, AttributeError):
-        return None
-    fn.restype, fn.argtypes = ctypes.c_float, [ctypes.c_float]
-    return fn
+SOFTMAX_DIFF_INT_BITS = 5  # kScaledDiffIntegerBits of TFLite's fixed-point int8 softmax
 
 
-def softmax_table(input_scale: float, beta: float) -> np.ndarray:
-    """The 256-entry ``exp`` table LiteRT's int8 softmax builds (float32), as uint32 bit patterns.
+def softmax_params(input_scale: float, beta: float) -> tuple[int, int, int]:
+    """``(input_multiplier, input_left_shift, diff_min)`` of TFLite's reference int8 softmax.
 
-    LiteRT fills it with the C library's ``expf``; we call the same function so the table
-    (and therefore the engine's result) is identical on this host.
+    ``PreprocessSoftmaxScaling`` (double rounding build) then ``-CalculateInputRadius``; the
+    scale and beta are float32 tensor/option values widened to double, as LiteRT does.
     """
-    scale = np.float32(-np.float32(input_scale) * np.float32(beta))
-    expf = _expf()
-    table = np.zeros(256, np.float32)
-    for val in range(256):
-        arg = np.float32(scale * np.float32(val))
-        table[255 - val] = expf(float(arg)) if expf else np.exp(arg, dtype=np.float32)
-    return table.view(np.uint32)
+    real = float(np.float32(beta)) * float(np.float32(input_scale))
+    real = min(real * (1 << (31 - SOFTMAX_DIFF_INT_BITS)), (1 << 31) - 1.0)
+    mult, shift = quantize_multiplier(real)  # QuantizeMultiplierGreaterThanOne
+    if shift < 0:
+        raise ValueError(f"softmax input scale {input_scale} is too small (shift {shift})")
+    bits = SOFTMAX_DIFF_INT_BITS
+    radius = math.floor(((1 << bits) - 1) * (1 << (31 - bits)) / (1 << shift))
+    return mult, shift, -radius

@@ -15,7 +15,7 @@ import numpy as np
 from vp_edge.errors import ConversionError
 
 MAGIC = b"VPW1"
-VERSION = 1
+VERSION = 2
 HEADER_SIZE = 160
 DESC_WORDS = 48
 DESC_SIZE = DESC_WORDS * 4

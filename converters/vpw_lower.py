@@ -12,7 +12,7 @@ import numpy as np
 
 from converters import quant
 from converters.tflite_graph import Graph, Op, Tensor
-from converters.vpw_format import OPS, f32_bits
+from converters.vpw_format import OPS
 from vp_edge.errors import ConversionError
 
 
@@ -224,10 +224,19 @@ def _softmax(op: Op, g: Graph, word: int) -> Layer:
     inp, out = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
     _check_int8(op, inp, out)
     w = _base(op, g, inp, out)
+    if out.zero_point != -128 or np.float32(out.scale) != np.float32(1.0 / 256):
+        raise ConversionError(
+            f"op {op.index} (SOFTMAX): int8 output must have scale 1/256 and zero point -128, "
+            f"got {out.scale} / {out.zero_point}"
+        )
+    if w["oc"] > 256:
+        raise ConversionError(f"op {op.index} (SOFTMAX): depth {w['oc']} > 256 is not supported")
     beta = float(op.options.get("beta", 1.0))
-    table = quant.softmax_table(inp.scale, beta).astype("<u4")
-    params = [f32_bits(out.scale), out.zero_point]
-    return Layer(w, params, table.tobytes(), [inp.index], out.index, op.index, op.name)
+    try:
+        params = list(quant.softmax_params(inp.scale, beta))
+    except ValueError as e:
+        raise ConversionError(f"op {op.index} (SOFTMAX): {e}") from e
+    return Layer(w, params, b"", [inp.index], out.index, op.index, op.name)
 
 
 def _resize_nn(op: Op, g: Graph, word: int) -> Layer:

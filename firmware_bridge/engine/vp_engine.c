@@ -7,8 +7,6 @@
 
 #include <string.h>
 
-#include "vp_f32.h"
-
 #define I32_MIN ((int32_t)(-2147483647 - 1))
 #define I32_MAX ((int32_t)2147483647)
 
@@ -228,26 +226,98 @@ static void pad(const layer_t *L, uint8_t *a) {
     }
 }
 
-/* LiteRT int8 softmax: float32 exp table, float32 sum and reciprocal, replayed with integers */
+/* ---- TFLite's fixed-point int8 softmax (reference_ops::Softmax), gemmlowp arithmetic ---- */
+
+/* CountLeadingZeros of a 32-bit value (32 for 0) */
+static int32_t clz32(uint32_t x) {
+    int32_t n = 0;
+    int i;
+    for (i = 31; i >= 0; i--) {
+        if ((x >> i) & 1u) break;
+        n++;
+    }
+    return n;
+}
+
+/* gemmlowp SaturatingRoundingMultiplyByPOT for a positive exponent: saturating left shift */
+static int32_t sat_shl(int32_t x, int32_t e) {
+    int64_t v = (int64_t)x * ((int64_t)1 << e);
+    return v > (int64_t)I32_MAX ? I32_MAX : (v < (int64_t)I32_MIN ? I32_MIN : (int32_t)v);
+}
+
+/* gemmlowp RoundingHalfSum */
+static int32_t rounding_half_sum(int32_t a, int32_t b) {
+    int64_t s = (int64_t)a + (int64_t)b;
+    return (int32_t)((s + (s >= 0 ? 1 : -1)) / 2);
+}
+
+/* exp(a) for a in [-1/4, 0), a and the result in Q0.31 */
+static int32_t exp_quarter(int32_t a) {
+    const int32_t c_exp_m1_8 = 1895147668; /* exp(-1/8) */
+    const int32_t c_1_3 = 715827883;       /* 1/3 */
+    int32_t x = a + (1 << 28);             /* x = a + 1/8 */
+    int32_t x2 = srdhm(x, x), x3 = srdhm(x2, x), x4 = srdhm(x2, x2);
+    int32_t poly = rdpot(srdhm(rdpot(x4, 2) + x3, c_1_3) + x2, 1);
+    return c_exp_m1_8 + srdhm(c_exp_m1_8, x + poly);
+}
+
+/* exp(a) for a <= 0 in Q5.26, result in Q0.31 (gemmlowp exp_on_negative_values) */
+static int32_t exp_negative(int32_t a) {
+    static const int32_t mult[7] = {1672461947, 1302514674, 790015084, 290630308,
+                                    39332535,   720401,     242};
+    const int32_t quarter = 1 << 24;
+    int32_t mod = (a & (quarter - 1)) - quarter;
+    int32_t result = exp_quarter(sat_shl(mod, 5));
+    int32_t rem = mod - a;
+    int k;
+    for (k = 0; k < 7; k++) /* exponents -2 .. +4: bit 26 + exponent of the remainder */
+        if (rem & (1 << (24 + k))) result = srdhm(result, mult[k]);
+    return a == 0 ? I32_MAX : result;
+}
+
+/* 1 / (1 + a) for a in [0, 1) in Q0.31, Newton-Raphson in Q2.29, result in Q0.31 */
+static int32_t one_over_one_plus_x(int32_t a) {
+    int32_t half_den = rounding_half_sum(a, I32_MAX);
+    int32_t x = 1515870810 + srdhm(half_den, -1010580540); /* 48/17 - 32/17 * d */
+    int i;
+    for (i = 0; i < 3; i++) {
+        int32_t one_minus = (1 << 29) - srdhm(half_den, x);
+        x = x + sat_shl(srdhm(x, one_minus), 2);
+    }
+    return sat_shl(x, 1);
+}
+
+/* TFLite GetReciprocal: 1/x for x with x_int_bits integer bits; Q0.31 and the extra shift */
+static int32_t get_reciprocal(int32_t x, int32_t x_int_bits, int32_t *bits_over_unit) {
+    int32_t headroom = clz32((uint32_t)x);
+    *bits_over_unit = x_int_bits - headroom;
+    return one_over_one_plus_x((int32_t)(((uint32_t)x << headroom) - 0x80000000u));
+}
+
+/* P0 input multiplier, P1 input left shift, P2 diff_min; output scale 1/256, zero point -128 */
 static void softmax(const vp_model_info *m, const layer_t *L, uint8_t *a) {
     int32_t depth = W(OC), rows = W(COUNT) / W(OC), r, j;
+    (void)m;
     for (r = 0; r < rows; r++) {
         uint32_t base_in = (uint32_t)(W(IN) + r * depth), base_out = (uint32_t)(W(OUT) + r * depth);
-        int32_t mx = -128;
-        uint32_t sum = 0u, inv;
+        int32_t mx = -128, sum = 0, scale, bits;
         for (j = 0; j < depth; j++) {
             int32_t x = s8(a[base_in + (uint32_t)j]);
             mx = x > mx ? x : mx;
         }
         for (j = 0; j < depth; j++) {
-            int32_t idx = 255 - mx + s8(a[base_in + (uint32_t)j]);
-            sum = vp_f32_add(sum, (uint32_t)rd32(m->vpw, L->data + 4u * (uint32_t)idx));
+            int32_t diff = s8(a[base_in + (uint32_t)j]) - mx;
+            if (diff >= P(2))
+                sum += rdpot(exp_negative(srdhm((int32_t)((uint32_t)diff << P(1)), P(0))), 12);
         }
-        inv = vp_f32_div(0x3F800000u, vp_f32_mul(sum, (uint32_t)P(0)));
+        scale = get_reciprocal(sum, 12, &bits);
         for (j = 0; j < depth; j++) {
-            int32_t idx = 255 - mx + s8(a[base_in + (uint32_t)j]);
-            uint32_t p = vp_f32_mul((uint32_t)rd32(m->vpw, L->data + 4u * (uint32_t)idx), inv);
-            a[base_out + (uint32_t)j] = u8(clamp(vp_f32_round(p) + P(1), -128, 127));
+            int32_t diff = s8(a[base_in + (uint32_t)j]) - mx, v = -128;
+            if (diff >= P(2)) {
+                int32_t e = exp_negative(srdhm((int32_t)((uint32_t)diff << P(1)), P(0)));
+                v = clamp(rdpot(srdhm(scale, e), bits + 31 - 8) - 128, -128, 127);
+            }
+            a[base_out + (uint32_t)j] = u8(v);
         }
     }
 }
@@ -324,8 +394,12 @@ static int check_layer(const vp_model_info *m, const layer_t *L) {
             if (W(PT) < 0 || W(PL) < 0 || P(1) < 0) return 0;
             break;
         case VP_OP_SOFTMAX:
-            if (W(COUNT) != in_n || W(COUNT) != out_n || W(COUNT) % W(OC) != 0) return 0;
-            need = 256 * 4;
+            /* depth <= 256 keeps the sum of exps below 2^8 (the output shift stays <= 31);
+               diff << shift must fit in int32 for every diff the kernel rescales */
+            if (W(COUNT) != in_n || W(COUNT) != out_n || W(COUNT) % W(OC) != 0 || W(OC) > 256 ||
+                P(0) < 0 || P(1) < 0 || P(1) > 31 || P(2) > 0 ||
+                ((int64_t)(P(2) < -255 ? 255 : -P(2)) << P(1)) > ((int64_t)1 << 31))
+                return 0;
             break;
         case VP_OP_RESIZE_NEAREST_NEIGHBOR:
             if (W(IC) != W(OC)) return 0;

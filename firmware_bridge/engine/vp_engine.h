@@ -15,7 +15,7 @@
 extern "C" {
 #endif
 
-#define VP_VERSION 1
+#define VP_VERSION 2
 #define VP_HEADER_SIZE 160
 #define VP_DESC_WORDS 48
 #define VP_P0 32
