@@ -192,8 +192,8 @@ class SerialLink(Link):
     def recv(self, timeout: float) -> bytes:
         import serial
 
-        self.port.timeout = max(timeout, 1e-3)
-        try:
+        try:  # setting the timeout reconfigures the port: it fails too once the pty is gone
+            self.port.timeout = max(timeout, 1e-3)
             data = self.port.read(max(1, self.port.in_waiting))
         except (serial.SerialException, OSError, TypeError) as e:
             raise LinkError(f"link {self.url}: read failed: {e}") from None

@@ -173,3 +173,19 @@ def test_deployment_errors_name_the_key(tmp_path: Path) -> None:
     card.write_text(card.read_text().replace('"arena_bytes": 50000', '"arena_bytes": 900000'))
     with pytest.raises(DeploymentError, match=r"boards\[0\]\.profile: .*900,000"):
         write_deployment(tmp_path, run, [tight])
+
+
+def test_serial_link_errors_become_link_errors_when_the_pty_vanishes():
+    """A killed emulator closes its pty; reading (which first reconfigures the port's timeout)
+    must raise LinkError, which the gateway's reader handles by reopening, not a bare
+    SerialException that would end the reader thread."""
+    import os
+
+    master, slave = os.openpty()
+    link = open_link(f"serial://{os.ttyname(slave)}")
+    os.close(slave)
+    os.close(master)
+    with pytest.raises(LinkError):
+        for _ in range(3):
+            link.recv(0.01)
+    link.close()
