@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from tiny_helpers import TINY_TEST_IMAGES, TINY_TRAIN, tiny_key, vp_edge_cli
 
+from vp_edge.data import FASHION_MNIST_DIR
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -27,7 +29,7 @@ def tiny_run(request: pytest.FixtureRequest) -> Path:
     if given:
         return Path(given)
     pytest.importorskip("tensorflow")
-    if not Path("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz").exists():
+    if not (FASHION_MNIST_DIR / "t10k-labels-idx1-ubyte.gz").exists():
         pytest.skip("dataset-fashion-mnist is not installed (make test installs it)")
     run = Path(request.config.cache.mkdir(f"vp_edge_tiny_{tiny_key()}")) / "run"
     if not (run / "models" / "baseline.json").exists():

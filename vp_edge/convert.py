@@ -25,7 +25,7 @@ from vp_edge.evaluate import int8_outputs
 from vp_edge.family import Family
 from vp_edge.preprocess import quantize, to_float
 from vp_edge.progress import Progress
-from vp_edge.train import BASELINE, JOINT, load_run_family, load_trained
+from vp_edge.train import BASELINE, JOINT, load_data_args, load_run_family, load_trained
 from vp_edge.workers import engine_for, run_models
 
 LOG = logging.getLogger(__name__)
@@ -33,8 +33,6 @@ TFLM_CHECK_INPUTS = 200
 
 
 def load_run_data(run: Path, family: Family) -> Splits:
-    from vp_edge.commands._common import load_data_args
-
     d = load_data_args(run)
     return load_dataset(
         d["source"], seed=d["seed"], val_fraction=d["val_fraction"], input_shape=family.input_shape

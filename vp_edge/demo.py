@@ -13,10 +13,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from vp_edge.commands._common import save_data_args
 from vp_edge.evaluate import evaluate
 from vp_edge.family import load_family
-from vp_edge.train import TrainConfig, train
+from vp_edge.train import TrainConfig, save_data_args, train
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ loss = sum_i CE(y, p_i) [+ ensemble_weight * CE(y, mean_i p_i)]
 
 A run directory holds everything later steps need:
   family.json            the family trained
+  data.json              the load_dataset arguments (source, seed, val_fraction)
   train.json             settings, per-epoch history, best epoch, status
   checkpoints/*.keras    last epoch (model + optimiser, for resume)
   weights/*.weights.h5   best weights on validation (what convert uses)
@@ -22,7 +23,7 @@ import numpy as np
 
 from vp_edge import models
 from vp_edge.data import Splits
-from vp_edge.errors import TrainingError
+from vp_edge.errors import ArtifactError, TrainingError
 from vp_edge.family import Family, from_dict, save_family
 from vp_edge.preprocess import to_float
 
@@ -80,6 +81,17 @@ def load_run_family(run: Path) -> Family:
             f"{run} is not a training run (no family.json); run 'vp-edge train' first"
         )
     return from_dict(json.loads(path.read_text()), source=str(path))
+
+
+def save_data_args(run: Path, d: dict) -> None:
+    (run / "data.json").write_text(json.dumps(d, indent=2) + "\n")
+
+
+def load_data_args(run: Path) -> dict:
+    path = run / "data.json"
+    if not path.exists():
+        raise ArtifactError(f"{run} has no data.json; it was not made by 'vp-edge train'")
+    return json.loads(path.read_text())
 
 
 def _save_state(run: Path, config: TrainConfig, states: dict[str, ModelState], source: str) -> None:

@@ -8,8 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vp_edge.errors import ArtifactError
-
 
 def add_json(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -38,17 +36,6 @@ def add_data(p: argparse.ArgumentParser) -> None:
 
 def data_args(args: argparse.Namespace) -> dict:
     return {"source": args.data, "seed": args.seed, "val_fraction": args.val_fraction}
-
-
-def save_data_args(run: Path, d: dict) -> None:
-    (run / "data.json").write_text(json.dumps(d, indent=2) + "\n")
-
-
-def load_data_args(run: Path) -> dict:
-    path = run / "data.json"
-    if not path.exists():
-        raise ArtifactError(f"{run} has no data.json; it was not made by 'vp-edge train'")
-    return json.loads(path.read_text())
 
 
 def emit(args: argparse.Namespace, result: Any, table: str) -> None:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from vp_edge.commands._common import add_data, add_json, data_args, emit, save_data_args
+from vp_edge.commands._common import add_data, add_json, data_args, emit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from vp_edge.data import load_dataset
     from vp_edge.family import load_family
-    from vp_edge.train import TrainConfig, train
+    from vp_edge.train import TrainConfig, save_data_args, train
 
     family = load_family(args.family)
     d = data_args(args)
