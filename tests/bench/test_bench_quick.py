@@ -38,7 +38,7 @@ def test_report_files_and_sections(report):
     for name in report["plots"]:
         assert (out / name).stat().st_size > 0
     for key in ("model_cost", "response_time", "communication", "failures", "gateway_cost",
-                "machine", "git", "config", "checks"):
+                "paper_scale", "machine", "git", "config", "checks"):
         assert key in report
     assert report["machine"]["cpu_count"] >= 1
     assert "revision" in report["git"] and "dirty" in report["git"]
@@ -82,7 +82,24 @@ def test_vp_bytes_below_model_parallelism(report):
     assert all(value(x["activation_bytes"]) >= value(c["mp"]["cheapest"]["activation_bytes"])
                for x in c["mp"]["cuts"] if x["region"] == "trunk")
     assert report["checks"]["vp_result_bytes_below_mp_cheapest_cut"] is True
-    assert value(c["paper_scale"]["ratio_per_board"]) >= 100
+
+
+def test_paper_scale_graphs(report):
+    """224x224 int8 graphs: MobileNetV2's own arithmetic, read back from our converter's output."""
+    from vp_edge.bench import value
+
+    ps = report["paper_scale"]
+    assert "models" in ps, ps
+    cut = ps["mp_cheapest_cut"]
+    assert cut["shape"] == [[1, 7, 7, 160]] and value(cut["activation_bytes"]) == 7840
+    small = ps["models"]["a035_r96"]
+    # alpha 0.35 at r=96, F=256, C=10 against MobileNetV2-1.0@224 (Keras definitions)
+    assert value(small["macs_ratio"]) == pytest.approx(31.12, abs=0.01)
+    assert value(small["params_ratio"]) == pytest.approx(7.72, abs=0.01)
+    frame = value(report["communication"]["vp"]["result_frame_udp_bytes"])
+    assert value(ps["ratio_per_board"]) == pytest.approx(7840 / frame, rel=1e-4)
+    assert report["checks"]["vp_100x_below_mp_at_224_per_board"] is True
+    assert value(ps["compute_ratio_fastest"]) > 1
 
 
 def test_response_times_compose(report):

@@ -5,7 +5,8 @@ INFER frames; both are encoded here with the real codec, so the byte counts are 
 MP: the baseline's int8 graph cut after every op in topological order; the bytes at a cut are
 every activation produced before it and read after it (skip connections included), shipped in
 INFER-sized frames. CP (sensAI): one sub-model per class group returning its group's scores;
-computed analytically (no class-group sub-models are trained by the bench).
+computed analytically (no class-group sub-models are trained by the bench). The same
+comparison at the paper's 224x224 input is in ``paper.py``.
 Link times use 10 bits per byte on a UART and the frame bytes at a nominal network rate.
 """
 
@@ -25,11 +26,6 @@ WIFI_BPS = 20e6
 KEY = b"vp-edge bench key"  # any key: only frame sizes matter
 FRAME_OVERHEAD = fb.protocol.HEADER_SIZE + fb.protocol.TAG_SIZE + fb.protocol.CRC_SIZE + \
     fb.protocol.INFER_CHUNK_HEADER
-#: MobileNetV2-1.0 block outputs at 224x224 (H, W, C), the paper's scale (Keras definitions)
-MNV2_224_BLOCKS = [(112, 112, 32), (112, 112, 16), (56, 56, 24), (56, 56, 24), (28, 28, 32),
-                   (28, 28, 32), (28, 28, 32), (14, 14, 64), (14, 14, 64), (14, 14, 64),
-                   (14, 14, 64), (14, 14, 96), (14, 14, 96), (14, 14, 96), (7, 7, 160),
-                   (7, 7, 160), (7, 7, 160), (7, 7, 320), (7, 7, 1280)]
 
 
 def serial_size(n: int) -> int:
@@ -148,26 +144,10 @@ def cp_comm(ctx: BenchContext, groups: int) -> dict:
             "method": "analytic: no class-group sub-models trained by the bench"}
 
 
-def paper_scale(ctx: BenchContext) -> dict:
-    """The same comparison at the paper's scale: MobileNetV2-1.0 at 224x224 (block outputs)."""
-    cheapest = min(h * w * c for h, w, c in MNV2_224_BLOCKS)
-    n = len(ctx.variants)
-    rb = result_bytes(ctx.k)
-    return {"mp_cheapest_block_cut_int8_bytes": fig(cheapest, "modelled", "B", "7x7x160 int8, "
-                                                    "MobileNetV2-1.0@224 block outputs"),
-            "ratio_per_board": fig(cheapest / rb["udp"], "modelled", "x",
-                                   "cheapest cut / one RESULT frame"),
-            "ratio_all_boards": fig(cheapest / (n * rb["udp"]), "modelled", "x",
-                                    f"cheapest cut / {n} RESULT frames"),
-            "ratio_all_boards_payload": fig(cheapest / (n * rb["payload"]), "modelled", "x",
-                                            f"cheapest cut / {n} RESULT payloads (2k values)")}
-
-
 def communication(ctx: BenchContext) -> dict:
     """The whole section, with the headline ratio VP vs MP's cheapest trunk cut."""
     vp = vp_comm(ctx)
     out: dict = {"vp": vp, "cp": cp_comm(ctx, len(ctx.variants)),
-                 "paper_scale": paper_scale(ctx),
                  "assumptions": {"uart_baud": BAUD, "wifi_bits_per_s": WIFI_BPS,
                                  "uart_bits_per_byte": 10, "secure_frames": True,
                                  "network_headers": "frame bytes only (no IP/UDP/MAC headers)"}}

@@ -18,7 +18,7 @@ from typing import Any
 KINDS = ("measured", "modelled", "paper")
 #: dict keys whose subtrees are settings or descriptions, not results
 PARAM_KEYS = frozenset({"config", "machine", "git", "assumptions", "shape", "params_of_run",
-                        "variant", "p_grid", "notes", "m", "index", "op_index", "ops"})
+                        "variant", "family", "p_grid", "notes", "m", "index", "op_index", "ops"})
 
 
 def fig(value: float | int | None, kind: str, unit: str = "", how: str = "") -> dict:

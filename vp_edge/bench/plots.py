@@ -76,12 +76,18 @@ def plot_response(r: dict, out: Path) -> Path:
 
 def plot_comm(r: dict, out: Path) -> Path | None:
     c = r["communication"]
-    if "mp" not in c:
+    ps = r.get("paper_scale", {})
+    if "mp" not in c and "mp_cuts" not in ps:
         return None
-    cuts = c["mp"]["cuts"]
     fig, ax = plt.subplots(figsize=(7, 3.8))
-    ax.plot([x["op_index"] for x in cuts], [value(x["activation_bytes"]) for x in cuts], ".-",
-            label="MP: int8 bytes at the cut")
+    if "mp" in c:
+        cuts = c["mp"]["cuts"]
+        ax.plot([x["op_index"] for x in cuts], [value(x["activation_bytes"]) for x in cuts],
+                ".-", label="MP: int8 bytes at the cut, this run's baseline")
+    if "mp_cuts" in ps:
+        cuts = ps["mp_cuts"]
+        ax.plot([x["op_index"] for x in cuts], [value(x["activation_bytes"]) for x in cuts],
+                ".-", color="C1", label="MP: MobileNetV2-1.0 at 224x224")
     ax.axhline(value(c["vp"]["result_total_udp_bytes"]), color="C2",
                label="VP: RESULT frames, all boards")
     ax.axhline(value(c["vp"]["result_frame_udp_bytes"]), color="C2", ls=":",
@@ -91,7 +97,7 @@ def plot_comm(r: dict, out: Path) -> Path | None:
     ax.set_yscale("log")
     ax.set_xlabel("cut after op (topological order)")
     ax.set_ylabel("bytes per inference")
-    ax.set_title("Communication per inference (measured from the graph and codec)")
+    ax.set_title("Communication per inference (measured from the graphs and codec)")
     ax.legend(fontsize=7)
     return _save(fig, out / "communication.png")
 

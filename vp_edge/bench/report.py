@@ -153,14 +153,9 @@ def _comm(r: dict) -> list[str]:
                 f"- MP cheapest cut / VP RESULT bytes (all boards): "
                 f"{f(mp['ratio_vs_vp_total'])}; per board: {f(mp['ratio_vs_vp_board'])}. "
                 "At this run's input size the baseline's late feature maps are a few pixels "
-                "wide, so its cheapest cut is small; the paper-scale line below is the "
-                "comparison at 224x224."]
-    ps = c["paper_scale"]
-    out += [f"- At the paper's scale (MobileNetV2-1.0@224): cheapest block cut "
-            f"{f(ps['mp_cheapest_block_cut_int8_bytes'])} = {f(ps['ratio_per_board'])} one "
-            f"RESULT frame, {f(ps['ratio_all_boards'])} all frames, "
-            f"{f(ps['ratio_all_boards_payload'])} all payloads.",
-            f"- Assumptions: {c['assumptions']}", ""]
+                "wide, so its cheapest cut is small: section 6 is the same comparison on "
+                "224x224 graphs."]
+    out += [f"- Assumptions: {c['assumptions']}", ""]
     if "mp" in c:
         rows = [[str(x["op_index"]), x["op"], x["region"], str(x["shape"]),
                  f(x["activation_bytes"]), f(x["uart_115200_s"]), f(x["wifi_20mbps_s"])]
@@ -201,6 +196,35 @@ def _failures(r: dict) -> list[str]:
     return out
 
 
+def _paper(r: dict) -> list[str]:
+    ps = r.get("paper_scale", {})
+    out = ["## 6. At the paper's input size: 224x224 int8 graphs", ""]
+    if "models" not in ps:
+        return out + [f"Not run: {ps.get('skipped') or ps.get('error')}", ""]
+    out += [f"The paper's grid built by the same generator and converted to full int8 by the "
+            f"same converter; {ps['method']}. Every figure below is read from those graphs or "
+            "timed on them.", ""]
+    rows = [[n, f(m["params"]), f(m["macs"]), f(m["tflite_bytes"]), f(m["compute_s"]),
+             f(m.get("params_ratio")), f(m.get("macs_ratio"))] for n, m in ps["models"].items()]
+    out += _table(["model", "params", "MACs", "int8 bytes", "compute (LiteRT builtin)",
+                   "× fewer params", "× fewer MACs"], rows)
+    ch = ps["mp_cheapest_cut"]
+    n = len(ps["models"]) - 1
+    out += [f"- Compute, baseline / slowest variant: {f(ps['compute_ratio_slowest'])}; / fastest "
+            f"variant: {f(ps['compute_ratio_fastest'])} (paper's response-time range 2.5–13.2×).",
+            f"- MP: cheapest trunk cut of MobileNetV2-1.0@224 after op {ch['op_index']} "
+            f"({ch['op']}, tensors {ch['shape']}): {f(ch['activation_bytes'])}; a pipeline over "
+            f"{n} devices ships at least {f(ps['mp_n_stage_bytes'])} ({n - 1} cuts).",
+            f"- VP: one RESULT frame {f(ps['result_frame_udp_bytes'])}. MP cheapest cut / one "
+            f"frame: {f(ps['ratio_per_board'])}; / one payload: "
+            f"{f(ps['ratio_payload_per_board'])}; / all {n} frames: "
+            f"{f(ps['ratio_all_boards'])}; MP over {n} devices / VP on {n} boards: "
+            f"{f(ps['ratio_same_devices'])}.",
+            f"- Not counted above: each VP board also needs the input, {f(ps['input_bytes'])} "
+            "unless it has its own sensor (MP's first device needs it too).", ""]
+    return out
+
+
 def _gateway_cost(r: dict) -> list[str]:
     g = r["gateway_cost"]
     out = ["## 5. Gateway cost", "",
@@ -227,7 +251,7 @@ def markdown(r: dict) -> str:
     checks = ["## Checks", ""] + [f"- {k}: {'yes' if v else 'NO'}" for k, v in
                                   r["checks"].items()] + [""]
     plots = ["## Plots", ""] + [f"![{p}]({p})" for p in r.get("plots", [])] + [""]
-    body = _cost(r) + _response(r) + _comm(r) + _failures(r) + _gateway_cost(r)
+    body = _cost(r) + _response(r) + _comm(r) + _failures(r) + _gateway_cost(r) + _paper(r)
     return "\n".join(head + checks + body + plots) + "\n"
 
 

@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="test images (default: those the model cards were scored on)")
     p.add_argument("--no-live", action="store_true", help="skip the emulated-board gateway part")
     p.add_argument("--no-qemu", action="store_true", help="skip the QEMU instruction counts")
+    p.add_argument("--no-paper-scale", action="store_true",
+                   help="skip building and measuring the 224x224 int8 graphs (needs TensorFlow)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     add_json(p)
     p.set_defaults(func=run)
@@ -44,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = BenchConfig(run=args.run, out=args.out, quick=args.quick, repeats=args.repeats,
                       k=args.k, seed=args.seed, test_limit=args.test_limit,
-                      live=not args.no_live, qemu=not args.no_qemu, plots=not args.no_plots,
+                      live=not args.no_live, qemu=not args.no_qemu,
+                      paper_scale=not args.no_paper_scale, plots=not args.no_plots,
                       show=args.json != "-")
     report = run_bench(cfg)
     lines = [f"bench of {args.run} ({report['config']['mode']}): report in {args.out}/report.md"]
