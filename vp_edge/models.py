@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 BN_MOMENTUM = 0.9  # 0.999 (Keras' MobileNetV2 default) collapses short trainings
 BN_EPSILON = 1e-3
+AUG_SHIFT = 0.08  # of the image side: about 2 pixels of a 28x28 input
 
 
 def _keras() -> Any:
@@ -113,18 +114,41 @@ def baseline_model(family: Family) -> keras.Model:
     return keras.Model(inp, out, name="baseline")
 
 
+def augmentation(name: str) -> keras.Model:
+    """Training-only augmentation: horizontal flip and shifts of up to 8 % of the image.
+
+    Active only when training (Keras' random layers pass inputs through at inference), and
+    never part of an exported variant: it sits in the training graph in front of the model.
+    """
+    keras = _keras()
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            layers.RandomFlip("horizontal"),
+            layers.RandomTranslation(AUG_SHIFT, AUG_SHIFT, fill_mode="constant"),
+        ],
+        name=f"{name}_augment",
+    )
+
+
 def joint_model(
-    family: Family, variants: dict[str, keras.Model] | None = None, ensemble: bool = False
+    family: Family,
+    variants: dict[str, keras.Model] | None = None,
+    ensemble: bool = False,
+    augment: bool = False,
 ) -> keras.Model:
     """All variants on one shared input, one output per variant (trained together).
 
     With ``ensemble`` an extra output "ensemble" averages the variants'
-    probabilities, for the optional ensemble term of the loss.
+    probabilities, for the optional ensemble term of the loss. With ``augment``
+    each variant sees its own random flip and shift of the shared input.
     """
     keras = _keras()
     variants = variants or {v.name: variant_model(family, v) for v in family.variants}
     inp = keras.Input(shape=family.input_shape, name="input")
-    outs = {name: m(inp) for name, m in variants.items()}
+    outs = {
+        name: m(augmentation(name)(inp) if augment else inp) for name, m in variants.items()
+    }
     if ensemble:
         outs["ensemble"] = keras.layers.Average(name="ensemble")(list(outs.values()))
     return keras.Model(inp, outs, name=f"{family.name}_joint")

@@ -48,6 +48,8 @@ class TrainConfig:
     baseline: bool = True
     #: XLA: faster steps, but compiling a whole family takes minutes on 2 cores
     jit: bool = False
+    #: random horizontal flips and small shifts while training (each variant its own draw)
+    augment: bool = False
 
 
 @dataclass
@@ -159,11 +161,12 @@ def _build(family: Family, name: str, config: TrainConfig) -> tuple[Any, list[st
     if name == BASELINE:
         m = models.baseline_model(family)
         inp = keras.Input(shape=family.input_shape, name="input")
-        model = keras.Model(inp, {BASELINE: m(inp)}, name="baseline_train")
+        x = models.augmentation(BASELINE)(inp) if config.augment else inp
+        model = keras.Model(inp, {BASELINE: m(x)}, name="baseline_train")
         return model, [BASELINE]
     variants = {v.name: models.variant_model(family, v) for v in family.variants}
     ensemble = config.ensemble_weight > 0
-    model = models.joint_model(family, variants, ensemble=ensemble)
+    model = models.joint_model(family, variants, ensemble=ensemble, augment=config.augment)
     return model, list(variants) + (["ensemble"] if ensemble else [])
 
 

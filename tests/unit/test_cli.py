@@ -39,3 +39,32 @@ def test_family_show_writes_an_editable_family_file(tmp_path, capsys):
     assert main(["family", "show", "tiny", "--json", str(path)]) == 0
     assert json.loads(path.read_text())["name"] == "tiny"
     assert load_family(path) == load_family("tiny")
+
+
+@pytest.mark.parametrize(
+    ("flags", "out", "epochs", "train_limit"),
+    [([], "runs/demo", 2, 18000), (["--quick"], "runs/quick", 1, 6000),
+     (["--long"], "runs/long", 5, None), (["--long", "--epochs", "7"], "runs/long", 7, None)],
+)
+def test_demo_budgets(monkeypatch, flags, out, epochs, train_limit):
+    """--quick / default / --long pick a budget and a run directory; overrides apply on top."""
+    import vp_edge.demo
+
+    seen = {}
+
+    def fake_run_demo(path, budget, live=True, show=True):
+        seen.update(out=str(path), budget=budget)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(vp_edge.demo, "run_demo", fake_run_demo)
+    with pytest.raises(SystemExit):
+        main(["demo", *flags])
+    assert seen["out"] == out
+    assert (seen["budget"].epochs, seen["budget"].train_limit) == (epochs, train_limit)
+
+
+def test_demo_quick_and_long_exclude_each_other(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["demo", "--quick", "--long"])
+    assert e.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err

@@ -139,3 +139,26 @@ def test_output_stride_16_keeps_weights_and_doubles_the_last_map():
     assert m16.count_params() == m32.count_params()
     head = f"{v.name}_head"
     assert m16.get_layer(head).output.shape[1] == 2 * m32.get_layer(head).output.shape[1]
+
+
+@pytest.mark.tf
+def test_augmentation_is_training_only_and_outside_the_variants():
+    pytest.importorskip("tensorflow")
+    import numpy as np
+
+    from vp_edge import models
+
+    fam = PRESETS["tiny"]
+    plain = models.joint_model(fam)
+    aug = models.joint_model(fam, augment=True)
+    assert plain.count_params() == aug.count_params()  # augmentation has no weights
+    for v in fam.variants:  # what convert exports: the variant alone, no random layers
+        names = {layer.name for layer in aug.get_layer(v.name).layers}
+        assert not any("augment" in n or "random" in n for n in names)
+    x = np.random.default_rng(0).random((4, *fam.input_shape), dtype=np.float32)
+    aug.set_weights(plain.get_weights())
+    a, b = aug(x, training=False), plain(x, training=False)
+    for v in fam.variants:
+        np.testing.assert_allclose(a[v.name], b[v.name], rtol=1e-6, atol=1e-6)
+    shifted = aug.get_layer(f"{fam.variants[0].name}_augment")(x, training=True)
+    assert not np.allclose(shifted, x)  # while training it does flip and shift

@@ -17,10 +17,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         "package dataset-fashion-mnist), convert to full int8, evaluate offline, then run the "
         "ensemble live through emulated boards (with boards killed mid-run). Rerunning with "
         "the same --out reuses what is done. The default budget takes about ten minutes on "
-        "2 cores; --quick a few minutes.",
+        "2 cores; --quick a few minutes; --long (all training images, five epochs) most of "
+        "an hour.",
     )
-    p.add_argument("--quick", action="store_true", help="small budget (one epoch on a subset)")
-    p.add_argument("--out", type=Path, default=None, help="run directory (default runs/demo)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="small budget (one epoch on a subset)")
+    size.add_argument(
+        "--long",
+        action="store_true",
+        help="large budget: five epochs on all training images (runs/long)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="run directory (default runs/demo, runs/quick or runs/long)",
+    )
     p.add_argument("--epochs", type=int, default=None, help="override the budget's epochs")
     p.add_argument("--train-limit", type=int, default=None, help="override training images")
     p.add_argument("--test-limit", type=int, default=None, help="override test images")
@@ -34,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from vp_edge.demo import BUDGETS, run_demo
     from vp_edge.report import evaluation_table
 
-    budget = BUDGETS["quick" if args.quick else "full"]
+    name = "quick" if args.quick else "long" if args.long else "full"
+    budget = BUDGETS[name]
     overrides = {
         k: v
         for k, v in {
@@ -46,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         if v is not None
     }
     budget = dataclasses.replace(budget, **overrides)
-    out = args.out or Path("runs/quick" if args.quick else "runs/demo")
+    out = args.out or Path({"quick": "runs/quick", "long": "runs/long"}.get(name, "runs/demo"))
     summary = run_demo(out, budget, live=not args.no_live, show=args.json != "-")
     emit(args, summary, demo_table(summary, evaluation_table(summary["evaluation"])))
     return 0

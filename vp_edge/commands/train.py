@@ -42,6 +42,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-baseline", action="store_true", help="skip the baseline")
     p.add_argument("--jit", action="store_true",
                    help="compile with XLA: faster epochs, minutes of compilation first")
+    p.add_argument(
+        "--augment",
+        action="store_true",
+        help="random horizontal flips and shifts of up to 2 px while training (baseline too)",
+    )
     add_data(p)
     add_json(p)
     p.set_defaults(func=run)
@@ -67,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         train_limit=args.train_limit,
         baseline=not args.no_baseline,
         jit=args.jit,
+        augment=args.augment,
     )
     args.out.mkdir(parents=True, exist_ok=True)
     save_data_args(args.out, d)
