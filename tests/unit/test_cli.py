@@ -44,7 +44,8 @@ def test_family_show_writes_an_editable_family_file(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("flags", "out", "epochs", "train_limit"),
     [([], "runs/demo", 2, 18000), (["--quick"], "runs/quick", 1, 6000),
-     (["--long"], "runs/long", 5, None), (["--long", "--epochs", "7"], "runs/long", 7, None)],
+     (["--long"], "runs/long", 5, None), (["--long", "--epochs", "7"], "runs/long", 7, None),
+     (["--long", "--augment"], "runs/long", 5, None)],
 )
 def test_demo_budgets(monkeypatch, flags, out, epochs, train_limit):
     """--quick / default / --long pick a budget and a run directory; overrides apply on top."""
@@ -61,6 +62,7 @@ def test_demo_budgets(monkeypatch, flags, out, epochs, train_limit):
         main(["demo", *flags])
     assert seen["out"] == out
     assert (seen["budget"].epochs, seen["budget"].train_limit) == (epochs, train_limit)
+    assert seen["budget"].augment == ("--augment" in flags)
 
 
 def test_demo_quick_and_long_exclude_each_other(capsys):

@@ -37,6 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train-limit", type=int, default=None, help="override training images")
     p.add_argument("--test-limit", type=int, default=None, help="override test images")
     p.add_argument("--live-images", type=int, default=None, help="images sent through boards")
+    p.add_argument(
+        "--augment",
+        action="store_true",
+        help="random flips and 2-px shifts while training (variants and baseline)",
+    )
     p.add_argument("--no-live", action="store_true", help="skip the emulated-boards part")
     add_json(p)
     p.set_defaults(func=run)
@@ -55,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
             "train_limit": args.train_limit,
             "test_limit": args.test_limit,
             "live_images": args.live_images,
+            "augment": args.augment or None,
         }.items()
         if v is not None
     }
