@@ -124,7 +124,7 @@ def _paper(ctx: BenchContext, cfg: BenchConfig) -> dict:
         return {"skipped": "building the 224x224 graphs needs TensorFlow: pip install "
                            "'vp-edge[train]'"}
     return paper.paper_scale(ctx.run, ctx.family.num_classes, ctx.k, cfg.quick,
-                             cfg.budget.repeats)
+                             cfg.budget.repeats, cfg.budget.min_run_s)
 
 
 def run_bench(cfg: BenchConfig) -> dict:

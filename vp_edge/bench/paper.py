@@ -73,16 +73,23 @@ def graphs(run: Path, family: Family) -> tuple[Path, dict]:
     return out, params
 
 
-def _time_model(path: str, repeats: int) -> dict:
-    """Child process: median seconds per batch-1 inference on LiteRT's optimised kernels."""
+def _time_model(path: str, repeats: int, min_run_s: float) -> dict:
+    """Child process: median seconds per batch-1 inference on LiteRT's optimised kernels.
+
+    Each of ``repeats`` runs makes enough calls to last about ``min_run_s``.
+    """
+    from vp_edge.bench.timing import _calls_for
     from vp_edge.runtime import TfliteRunner
 
     r = TfliteRunner(Path(path), kernels="builtin")
     x = np.zeros(r.input_shape, dtype=np.int8)
-    return median_time(lambda: r.run(x), repeats)
+    inner = _calls_for(lambda: r.run(x), min_run_s)
+    return {**median_time(lambda: r.run(x), repeats, inner), "inner": inner}
 
 
-def _cost_rows(folder: Path, family: Family, params: dict, repeats: int) -> dict:
+def _cost_rows(
+    folder: Path, family: Family, params: dict, repeats: int, min_run_s: float
+) -> dict:
     from converters.card import graph_macs
     from converters.tflite import read_graph
 
@@ -91,9 +98,10 @@ def _cost_rows(folder: Path, family: Family, params: dict, repeats: int) -> dict
     with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
         for name in names:
             data = (folder / f"{name}.tflite").read_bytes()
-            t = pool.submit(_time_model, str(folder / f"{name}.tflite"), repeats).result()
-            how = (f"LiteRT builtin kernels, 1 thread, median of {t['runs']} runs, batch 1, "
-                   "untrained int8 graph")
+            path = str(folder / f"{name}.tflite")
+            t = pool.submit(_time_model, path, repeats, min_run_s).result()
+            how = (f"LiteRT builtin kernels, 1 thread, median of {t['runs']} runs x "
+                   f"{t['inner']} calls, batch 1, untrained int8 graph")
             rows[name] = {"params": fig(params[name], "measured", "", "Keras count_params"),
                           "macs": fig(graph_macs(read_graph(data)), "measured", "MAC",
                                       "counted from the int8 graph"),
@@ -109,11 +117,13 @@ def _cost_rows(folder: Path, family: Family, params: dict, repeats: int) -> dict
     return rows
 
 
-def paper_scale(run: Path, num_classes: int, k: int, quick: bool, repeats: int) -> dict:
+def paper_scale(
+    run: Path, num_classes: int, k: int, quick: bool, repeats: int, min_run_s: float
+) -> dict:
     """Communication, cost and compute at 224x224, every figure measured on real int8 graphs."""
     family = paper_family(num_classes, QUICK_RESOLUTIONS if quick else RESOLUTIONS)
     folder, params = graphs(run, family)
-    rows = _cost_rows(folder, family, params, repeats)
+    rows = _cost_rows(folder, family, params, repeats, min_run_s)
     cuts = mp_cuts((folder / f"{BASELINE}.tflite").read_bytes())
     trunk = sorted((c for c in cuts if c["region"] == "trunk"),
                    key=lambda c: c["activation_bytes"]["value"])
