@@ -59,6 +59,14 @@ def run(args: argparse.Namespace) -> int:
     if cr:
         lines.append(f"compute alone baseline/slowest variant: {value(cr['low']):.2f}x - "
                      f"{value(cr['high']):.2f}x (measured)")
+    ps = report.get("paper_scale", {})
+    if "ratio_per_board" in ps:
+        lines.append(f"at 224x224 (int8 graphs, untrained): compute baseline/variant "
+                     f"{value(ps['compute_ratio_slowest']):.2f}x - "
+                     f"{value(ps['compute_ratio_fastest']):.2f}x; MP cheapest cut / one RESULT "
+                     f"frame {value(ps['ratio_per_board']):.0f}x")
+    elif ps:
+        lines.append(f"224x224 graphs not measured: {ps.get('skipped') or ps.get('error')}")
     lines += [f"  {k}: {'yes' if v else 'NO'}" for k, v in report["checks"].items()]
     if report["untagged"]:
         lines.append(f"  untagged numbers: {report['untagged'][:5]}")
