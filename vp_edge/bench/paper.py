@@ -31,6 +31,8 @@ INPUT = (224, 224, 3)
 RESOLUTIONS = (96, 128, 160, 192, 224)
 QUICK_RESOLUTIONS = (96, 224)
 CALIBRATION_IMAGES = 4
+_ROOT = Path(__file__).resolve().parents[2]
+_SOURCES = (_ROOT / "vp_edge" / "models.py", _ROOT / "converters" / "tflite.py")
 
 
 def paper_family(num_classes: int, resolutions: tuple[int, ...] = RESOLUTIONS) -> Family:
@@ -59,9 +61,12 @@ def _build_and_convert(family_doc: dict, out: str) -> dict:
 
 
 def graphs(run: Path, family: Family) -> tuple[Path, dict]:
-    """(directory of int8 graphs, params per model), built once per family definition."""
+    """(directory of int8 graphs, params per model), built once per family and source."""
     doc = family.to_dict()
-    key = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:12]
+    h = hashlib.sha256(json.dumps(doc, sort_keys=True).encode())
+    for src in _SOURCES:  # a changed generator or converter invalidates the cache
+        h.update(src.read_bytes())
+    key = h.hexdigest()[:12]
     out = Path(run) / "paper_scale" / key
     meta = out / "params.json"
     if meta.exists():
