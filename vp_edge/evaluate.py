@@ -178,9 +178,34 @@ def evaluate(
     }
     alive = _boards_alive(outputs, cards, y, names, k_default, weights, C)
     report = _report(family, cards, per_model, ensemble, alive, weights, ks, k_default, test)
+    report["error_agreement"] = error_agreement({n: np.argmax(outputs[n], 1) != y for n in names})
     if check_engine:
         report["engine_check"] = engine_check(run, names, test, outputs, show)
     return report
+
+
+def error_agreement(wrong: dict[str, np.ndarray]) -> dict:
+    """How much the variants err together (what limits the vote), from per-image error masks.
+
+    ``all_wrong``: share of inputs every variant gets wrong; ``all_wrong_if_independent``: the
+    same if errors were independent (product of error rates); ``pairs``: for each ordered pair
+    (a, b), the share of a's errors that b also makes.
+    """
+    names = list(wrong)
+    w = np.stack([wrong[n] for n in names])
+    rates = w.mean(axis=1)
+    pairs = {
+        f"{a}|{b}": float((w[i] & w[j]).sum() / max(1, w[i].sum()))
+        for i, a in enumerate(names)
+        for j, b in enumerate(names)
+        if i != j
+    }
+    return {
+        "error_rates": {n: float(r) for n, r in zip(names, rates, strict=True)},
+        "all_wrong": float(w.all(axis=0).mean()),
+        "all_wrong_if_independent": float(np.prod(rates)),
+        "pairs": pairs,
+    }
 
 
 def _boards_alive(outputs, cards, y, names, k, weights, C) -> list[dict]:

@@ -51,6 +51,14 @@ def evaluation_table(r: dict) -> str:
             f"{row['m']:>3} {row['subsets']:>8} {_pct(row['mean']):>8} "
             f"{_pct(row['worst']):>8}  {'+'.join(row['worst_subset'])}"
         )
+    ea = r.get("error_agreement")
+    if ea:
+        worst = max(ea["pairs"].items(), key=lambda kv: kv[1])
+        out.append(
+            f"variants all wrong on {_pct(ea['all_wrong']).strip()} of inputs "
+            f"({_pct(ea['all_wrong_if_independent']).strip()} if their errors were independent); "
+            f"most shared errors: {worst[0].replace('|', ' -> ')} {_pct(worst[1]).strip()}"
+        )
     for name, c in r.get("engine_check", {}).items():
         out.append(
             f"C engine vs LiteRT reference, {name}: {c['values']:,} int8 values over "

@@ -99,6 +99,10 @@ def test_evaluate_reports_every_rule_k_and_subset(tiny):
     assert r["boards_alive"][0]["worst"] == singles[0]
     assert r["boards_alive"][0]["mean"] == pytest.approx(sum(singles) / 2)
     assert "boards alive" in evaluation_table(r)
+    ea = r["error_agreement"]  # every variant wrong can happen no more often than the best errs
+    assert 0 <= ea["all_wrong"] <= min(ea["error_rates"].values())
+    assert set(ea["pairs"]) == {"t16|t24", "t24|t16"}
+    assert "all wrong on" in evaluation_table(r)
     for name in ("t16", "t24"):  # the C engine on the boards' .vpw, value by value
         assert r["engine_check"][name]["values"] == TEST_IMAGES * 10
         assert r["engine_check"][name]["differing"] == 0

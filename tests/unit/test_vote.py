@@ -145,3 +145,19 @@ def test_topk_from_int8_dequantizes_softmax_scores():
     a = topk_from_int8("a", q, 2)
     assert a.classes == (4, 2)
     assert a.scores == (255 / 256, 128 / 256)
+
+
+def test_error_agreement_counts_shared_errors():
+    import numpy as np
+
+    from vp_edge.evaluate import error_agreement
+
+    a = np.array([1, 1, 0, 0, 1, 0, 0, 0], dtype=bool)
+    b = np.array([1, 0, 1, 0, 1, 0, 0, 0], dtype=bool)
+    r = error_agreement({"a": a, "b": b})
+    assert r["error_rates"] == {"a": 3 / 8, "b": 3 / 8}
+    assert r["all_wrong"] == 2 / 8
+    assert r["all_wrong_if_independent"] == 9 / 64
+    assert r["pairs"] == {"a|b": 2 / 3, "b|a": 2 / 3}
+    none = error_agreement({"a": np.zeros(4, bool), "b": np.ones(4, bool)})
+    assert none["all_wrong"] == 0 and none["pairs"]["a|b"] == 0.0
