@@ -160,7 +160,8 @@ def evaluate(
     outputs = int8_outputs(run, cards, test, "", show)
     y = test.y
     weights = {"reference": family.weights(), "sum": None, "majority": None}
-    per_model = {n: float(np.mean(np.argmax(outputs[n], 1) == y)) for n in cards}
+    wrong = {n: np.argmax(outputs[n], 1) != y for n in cards}
+    per_model = {n: float(np.mean(~w)) for n, w in wrong.items()}
     if "learned" in rules:
         vdata = val.subset(VAL_IMAGES) if val is not None else None
         if vdata is None:
@@ -178,7 +179,7 @@ def evaluate(
     }
     alive = _boards_alive(outputs, cards, y, names, k_default, weights, C)
     report = _report(family, cards, per_model, ensemble, alive, weights, ks, k_default, test)
-    report["error_agreement"] = error_agreement({n: np.argmax(outputs[n], 1) != y for n in names})
+    report["error_agreement"] = error_agreement({n: wrong[n] for n in names})
     if check_engine:
         report["engine_check"] = engine_check(run, names, test, outputs, show)
     return report

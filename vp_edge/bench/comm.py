@@ -129,6 +129,12 @@ def mp_cuts(tflite: bytes) -> list[dict]:
     return cuts
 
 
+def cheapest_trunk_cuts(cuts: list[dict]) -> list[dict]:
+    """The cuts before global pooling (all cuts if there are none), cheapest first."""
+    trunk = [c for c in cuts if c["region"] == "trunk"] or cuts
+    return sorted(trunk, key=lambda c: c["activation_bytes"]["value"])
+
+
 def cp_comm(ctx: BenchContext, groups: int) -> dict:
     """sensAI-style class parallelism: each of ``groups`` boards returns its group's scores."""
     C = ctx.family.num_classes
@@ -153,8 +159,7 @@ def communication(ctx: BenchContext) -> dict:
                                  "network_headers": "frame bytes only (no IP/UDP/MAC headers)"}}
     if ctx.has_baseline:
         cuts = mp_cuts(ctx.model_path(BASELINE).read_bytes())
-        trunk = [c for c in cuts if c["region"] == "trunk"] or cuts
-        best = min(trunk, key=lambda c: c["activation_bytes"]["value"])
+        best = cheapest_trunk_cuts(cuts)[0]
         cheapest = best["activation_bytes"]["value"]
         total = vp["result_total_udp_bytes"]["value"]
         out["mp"] = {"cuts": cuts, "cheapest": best,

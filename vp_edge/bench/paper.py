@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vp_edge.bench.comm import framed, mp_cuts, result_bytes
+from vp_edge.bench.comm import cheapest_trunk_cuts, framed, mp_cuts, result_bytes
 from vp_edge.bench.figures import fig, median_time
 from vp_edge.family import Family, grid
 from vp_edge.train import BASELINE
@@ -130,8 +130,7 @@ def paper_scale(
     folder, params = graphs(run, family)
     rows = _cost_rows(folder, family, params, repeats, min_run_s)
     cuts = mp_cuts((folder / f"{BASELINE}.tflite").read_bytes())
-    trunk = sorted((c for c in cuts if c["region"] == "trunk"),
-                   key=lambda c: c["activation_bytes"]["value"])
+    trunk = cheapest_trunk_cuts(cuts)
     cheapest = trunk[0]
     n = len(family.variants)
     rb = result_bytes(k)
