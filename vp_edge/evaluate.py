@@ -9,7 +9,9 @@ and worst accuracy over all m-subsets of the N variants, next to the baseline.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -127,9 +129,51 @@ def ensemble_accuracy(
     weights: dict[str, float] | None,
     num_classes: int,
 ) -> float:
-    topk = {m: topk_arrays(outputs[m], k, cards[m]) for m in members}
-    winners = fuse_batch(topk, num_classes, rule, weights)
+    winners = ensemble_winners(outputs, cards, members, k, rule, weights, num_classes)
     return float(np.mean(winners == y))
+
+
+def ensemble_winners(
+    outputs: dict[str, np.ndarray],
+    cards: dict[str, dict],
+    members: Sequence[str],
+    k: int,
+    rule: str,
+    weights: dict[str, float] | None,
+    num_classes: int,
+) -> np.ndarray:
+    """The vote's winner for every input, from each member's int8 top-k as boards report it."""
+    topk = {m: topk_arrays(outputs[m], k, cards[m]) for m in members}
+    return fuse_batch(topk, num_classes, rule, weights)
+
+
+def paired_comparison(a_right: np.ndarray, b_right: np.ndarray) -> dict:
+    """Model A against model B on the same inputs (per-input correctness masks).
+
+    ``difference_points``: accuracy of A minus B, in points; ``ci95_points``: its 95 %
+    interval (normal approximation for paired proportions); ``a_only`` / ``b_only``: inputs
+    only A (only B) gets right; ``mcnemar_p``: exact two-sided McNemar test on those two
+    counts, the chance of a split at least this uneven if A and B were equally accurate.
+    """
+    a_right, b_right = np.asarray(a_right, bool), np.asarray(b_right, bool)
+    if a_right.shape != b_right.shape or a_right.ndim != 1 or not a_right.size:
+        raise ValueError("paired_comparison needs two equal-length, non-empty 1-D masks")
+    n = int(a_right.size)
+    a_only = int(np.sum(a_right & ~b_right))
+    b_only = int(np.sum(b_right & ~a_right))
+    d = (a_only - b_only) / n
+    se = math.sqrt(max(0.0, (a_only + b_only) - (a_only - b_only) ** 2 / n)) / n
+    m = a_only + b_only
+    tail = sum(math.comb(m, i) for i in range(min(a_only, b_only) + 1))
+    p = 1.0 if m == 0 else min(1.0, float(Fraction(2 * tail, 2**m)))
+    return {
+        "inputs": n,
+        "a_only": a_only,
+        "b_only": b_only,
+        "difference_points": 100 * d,
+        "ci95_points": [100 * (d - 1.96 * se), 100 * (d + 1.96 * se)],
+        "mcnemar_p": p,
+    }
 
 
 def subsets(names: Sequence[str], m: int, seed: int = 0) -> list[tuple[str, ...]]:
@@ -180,6 +224,14 @@ def evaluate(
     alive = _boards_alive(outputs, cards, y, names, k_default, weights, C)
     report = _report(family, cards, per_model, ensemble, alive, weights, ks, k_default, test)
     report["error_agreement"] = error_agreement({n: wrong[n] for n in names})
+    ens_right = ensemble_winners(
+        outputs, cards, names, k_default, DEFAULT_RULE, weights[DEFAULT_RULE], C
+    ) == y
+    best = max(names, key=lambda n: per_model[n])
+    report["paired"] = {"ensemble_vs_best_single": paired_comparison(ens_right, ~wrong[best])}
+    report["paired"]["ensemble_vs_best_single"]["best_single"] = best
+    if BASELINE in wrong:
+        report["paired"]["ensemble_vs_baseline"] = paired_comparison(ens_right, ~wrong[BASELINE])
     if check_engine:
         report["engine_check"] = engine_check(run, names, test, outputs, show)
     return report

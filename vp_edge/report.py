@@ -9,6 +9,11 @@ def _pct(x: float | None) -> str:
     return "   -  " if x is None else f"{100 * x:5.2f}%"
 
 
+def _ratio(x: float | None) -> str:
+    """baseline / variant; '-' when the run has no baseline to compare with."""
+    return "-" if x is None else f"{x:.2f}x"
+
+
 def evaluation_table(r: dict) -> str:
     """Per-variant rows, baseline, ensemble per rule x k, and accuracy with m boards alive."""
     out = [
@@ -24,8 +29,8 @@ def evaluation_table(r: dict) -> str:
         drop = "   -  " if v["int8_drop_points"] is None else f"{v['int8_drop_points']:+5.2f}"
         out.append(
             f"{v['name']:12} {v['resolution']:>4} {v['alpha']:>5.2f} {v['head']:>5} "
-            f"{v['params']:>10,} {v['macs']:>11,} {v.get('params_ratio', 0):>7.2f}x "
-            f"{v.get('macs_ratio', 0):>6.2f}x {_pct(v['float_accuracy'])} "
+            f"{v['params']:>10,} {v['macs']:>11,} {_ratio(v.get('params_ratio')):>8} "
+            f"{_ratio(v.get('macs_ratio')):>7} {_pct(v['float_accuracy'])} "
             f"{_pct(v['int8_accuracy'])} {drop}"
         )
     b = r.get("baseline")
@@ -59,6 +64,16 @@ def evaluation_table(r: dict) -> str:
             f"({_pct(ea['all_wrong_if_independent']).strip()} if their errors were independent); "
             f"most shared errors: {worst[0].replace('|', ' -> ')} {_pct(worst[1]).strip()}"
         )
+    pairs = (("ensemble_vs_best_single", "best single"), ("ensemble_vs_baseline", "baseline"))
+    for key, label in pairs:
+        pc = r.get("paired", {}).get(key)
+        if pc:
+            lo, hi = pc["ci95_points"]
+            out.append(
+                f"ensemble vs {label}: {pc['difference_points']:+.2f} points "
+                f"(95% CI {lo:+.2f} to {hi:+.2f}; only ensemble right {pc['a_only']}, "
+                f"only {label} right {pc['b_only']}; McNemar p = {pc['mcnemar_p']:.2g})"
+            )
     for name, c in r.get("engine_check", {}).items():
         out.append(
             f"C engine vs LiteRT reference, {name}: {c['values']:,} int8 values over "

@@ -103,6 +103,14 @@ def test_evaluate_reports_every_rule_k_and_subset(tiny):
     assert 0 <= ea["all_wrong"] <= min(ea["error_rates"].values())
     assert set(ea["pairs"]) == {"t16|t24", "t24|t16"}
     assert "all wrong on" in evaluation_table(r)
+    # the paired comparisons are the same accuracies, counted per input
+    for key, other in (("ensemble_vs_best_single", r["best_single"]),
+                       ("ensemble_vs_baseline", r["baseline"]["int8_accuracy"])):
+        pc = r["paired"][key]
+        assert pc["inputs"] == TEST_IMAGES
+        assert pc["difference_points"] == pytest.approx(100 * (r["ensemble_default"] - other))
+        assert 0 < pc["mcnemar_p"] <= 1
+    assert "ensemble vs baseline" in evaluation_table(r)
     for name in ("t16", "t24"):  # the C engine on the boards' .vpw, value by value
         assert r["engine_check"][name]["values"] == TEST_IMAGES * 10
         assert r["engine_check"][name]["differing"] == 0

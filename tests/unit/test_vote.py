@@ -161,3 +161,28 @@ def test_error_agreement_counts_shared_errors():
     assert r["pairs"] == {"a|b": 2 / 3, "b|a": 2 / 3}
     none = error_agreement({"a": np.zeros(4, bool), "b": np.ones(4, bool)})
     assert none["all_wrong"] == 0 and none["pairs"]["a|b"] == 0.0
+
+
+def test_paired_comparison_counts_disagreements_and_tests_them_exactly():
+    import numpy as np
+
+    from vp_edge.evaluate import paired_comparison
+
+    # 10 inputs only A gets right, 2 only B, 8 both, 5 neither
+    a = np.array([1] * 10 + [0] * 2 + [1] * 8 + [0] * 5, dtype=bool)
+    b = np.array([0] * 10 + [1] * 2 + [1] * 8 + [0] * 5, dtype=bool)
+    r = paired_comparison(a, b)
+    assert (r["inputs"], r["a_only"], r["b_only"]) == (25, 10, 2)
+    assert r["difference_points"] == pytest.approx(100 * 8 / 25)
+    # exact two-sided binomial tail: 2 * (C(12,0) + C(12,1) + C(12,2)) / 2**12
+    assert r["mcnemar_p"] == pytest.approx(2 * (1 + 12 + 66) / 4096)
+    lo, hi = r["ci95_points"]
+    assert lo < r["difference_points"] < hi
+    # symmetric: B against A flips the sign, keeps p
+    s = paired_comparison(b, a)
+    assert s["difference_points"] == pytest.approx(-r["difference_points"])
+    assert s["mcnemar_p"] == r["mcnemar_p"]
+    same = paired_comparison(a, a)
+    assert same["mcnemar_p"] == 1.0 and same["ci95_points"] == [0.0, 0.0]
+    with pytest.raises(ValueError, match="equal-length"):
+        paired_comparison(a, b[:3])
