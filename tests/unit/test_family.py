@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -162,3 +163,15 @@ def test_augmentation_is_training_only_and_outside_the_variants():
         np.testing.assert_allclose(a[v.name], b[v.name], rtol=1e-6, atol=1e-6)
     shifted = aug.get_layer(f"{fam.variants[0].name}_augment")(x, training=True)
     assert not np.allclose(shifted, x)  # while training it does flip and shift
+
+
+def test_the_family_files_in_docs_load_and_keep_the_smallest_variant():
+    """docs/families/*.json are the README's alternative families: they must stay loadable,
+    and each keeps the preset's smallest variant (the one the params/MACs ratios are about)."""
+    files = sorted((Path(__file__).parents[2] / "docs" / "families").glob("*.json"))
+    assert files
+    smallest = min(PRESETS["fashion"].variants, key=lambda v: (v.alpha, v.resolution))
+    for f in files:
+        fam = load_family(f)
+        assert fam.input_shape == PRESETS["fashion"].input_shape
+        assert smallest in fam.variants
