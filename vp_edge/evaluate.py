@@ -164,7 +164,10 @@ def paired_comparison(a_right: np.ndarray, b_right: np.ndarray) -> dict:
     d = (a_only - b_only) / n
     se = math.sqrt(max(0.0, (a_only + b_only) - (a_only - b_only) ** 2 / n)) / n
     m = a_only + b_only
-    tail = sum(math.comb(m, i) for i in range(min(a_only, b_only) + 1))
+    tail, term = 0, 1  # sum of C(m, i) for i <= min(a_only, b_only), in exact integers
+    for i in range(min(a_only, b_only) + 1):
+        tail += term
+        term = term * (m - i) // (i + 1)
     p = 1.0 if m == 0 else min(1.0, float(Fraction(2 * tail, 2**m)))
     return {
         "inputs": n,
