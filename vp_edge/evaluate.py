@@ -78,6 +78,7 @@ def int8_outputs(
 
 def engine_check(
     run: Path,
+    cards: dict[str, dict],
     names: Sequence[str],
     test: Dataset,
     reference: dict[str, np.ndarray],
@@ -86,13 +87,11 @@ def engine_check(
     """The C engine on each variant's .vpw (the file PYNQ and firmware boards run) against the
     LiteRT reference outputs, value by value over the whole test set."""
     from boards.emulated import ensure_vpw
-    from converters.tflite import read_graph
     from converters.verify import first_bad_layer
 
     jobs = []
     for name in names:
-        g = read_graph((run / "models" / f"{name}.tflite").read_bytes())
-        x = quantize(test.x, g.input_scale, g.input_zero_point)
+        x = quantize(test.x, cards[name]["input_scale"], cards[name]["input_zero_point"])
         jobs.append((name, ensure_vpw(run, name), x))
     ours = run_models(jobs, "c-engine", label="C engine vs LiteRT reference", show=show)
     out = {}
@@ -236,7 +235,7 @@ def evaluate(
     if BASELINE in wrong:
         report["paired"]["ensemble_vs_baseline"] = paired_comparison(ens_right, ~wrong[BASELINE])
     if check_engine:
-        report["engine_check"] = engine_check(run, names, test, outputs, show)
+        report["engine_check"] = engine_check(run, cards, names, test, outputs, show)
     return report
 
 
