@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from vp_edge.bench.context import BenchContext
-from vp_edge.bench.figures import fig
+from vp_edge.bench.figures import fig, fig_range
 from vp_edge.train import BASELINE
 
 PAPER = {"params_ratio": (5.8, 7.1), "macs_ratio": (4.3, 31.0), "response_ratio": (2.5, 13.2)}
@@ -70,9 +70,7 @@ def model_cost(ctx: BenchContext) -> dict:
     if base:
         for key in ("params", "macs"):
             rs = [v[f"{key}_ratio"]["value"] for v in variants]
-            out[f"{key}_ratio_range"] = {
-                "low": fig(min(rs), "measured", "x", "over variants"),
-                "high": fig(max(rs), "measured", "x", "over variants")}
+            out[f"{key}_ratio_range"] = fig_range(rs, "measured", "over variants")
         total = {key: sum(v[key]["value"] for v in variants) for key in ("params", "macs")}
         out["family_total_vs_baseline"] = {
             key: fig(total[key] / base[key]["value"], "measured", "x",

@@ -30,6 +30,13 @@ def fig(value: float | int | None, kind: str, unit: str = "", how: str = "") -> 
     return {"value": value, "unit": unit, "kind": kind, "how": how}
 
 
+def fig_range(xs: list[float], kind: str, how: str) -> dict | None:
+    """{"low", "high"} figures over ``xs`` (None when there is nothing to range over)."""
+    if not xs:
+        return None
+    return {"low": fig(min(xs), kind, "x", how), "high": fig(max(xs), kind, "x", how)}
+
+
 def is_fig(d: Any) -> bool:
     return isinstance(d, dict) and set(d) == {"value", "unit", "kind", "how"}
 

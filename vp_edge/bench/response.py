@@ -12,7 +12,7 @@ from __future__ import annotations
 from vp_edge.bench.comm import BAUD, WIFI_BPS, net_s, result_bytes, uart_s
 from vp_edge.bench.context import BenchContext
 from vp_edge.bench.cost import paper_range
-from vp_edge.bench.figures import fig, value
+from vp_edge.bench.figures import fig, fig_range, value
 from vp_edge.bench.mcu import CPI, mcu_seconds
 from vp_edge.train import BASELINE
 
@@ -61,12 +61,6 @@ def _fits(profile, card: dict) -> bool:
         card["tflite_bytes"] <= profile.model_limit
 
 
-def _range(xs: list[float], kind: str, how: str) -> dict | None:
-    if not xs:
-        return None
-    return {"low": fig(min(xs), kind, "x", how), "high": fig(max(xs), kind, "x", how)}
-
-
 def response_times(ctx: BenchContext, compute: dict, mcu: dict | None, vote: dict,
                    comm: dict) -> dict:
     """Every (engine or MCU profile) x link combination, plus compute-only ratios."""
@@ -100,8 +94,8 @@ def response_times(ctx: BenchContext, compute: dict, mcu: dict | None, vote: dic
                 if "ratio" in r and not n.endswith("compute_only")]
     alone = [value(r["ratio"]) for n, r in rows.items() if n.endswith("compute_only")]
     return {"scenarios": rows,
-            "ratio_range": _range(composed, "modelled", "composed scenarios (engine x link)"),
-            "compute_ratio_range": _range(alone, "measured", "compute only, host engines"),
+            "ratio_range": fig_range(composed, "modelled", "composed scenarios (engine x link)"),
+            "compute_ratio_range": fig_range(alone, "measured", "compute only, host engines"),
             "paper": paper_range("response_ratio"),
             "assumptions": {"uart_bits_per_byte": 10, "wifi_bits_per_s": WIFI_BPS,
                             "mcu_cpi": CPI, "boards_in_parallel": True,
