@@ -19,7 +19,7 @@ from boards.profiles import check_fit, get_profile
 from boards.registry import get_kind
 from boards.runners import RUNNERS, make_runner
 from boards.server import BoardConfig, BoardServer, model_facts, mount_loader
-from vp_edge.errors import BoardError
+from vp_edge.errors import BoardError, UsageError
 
 
 @dataclass
@@ -50,6 +50,17 @@ def _card(model: Path) -> dict:
         return {}
 
 
+def _check_int8(path: Path, model: bytes) -> None:
+    """Boards run full-int8 models only: say so, and how to make one, before LiteRT refuses."""
+    from converters.tflite import read_graph
+
+    g = read_graph(model)
+    if (g.input_dtype, g.output_dtype) != ("int8", "int8"):
+        raise UsageError(f"{path}: input/output are {g.input_dtype}/{g.output_dtype}; a board "
+                         "serves a full-int8 model (int8 input and output): make one with "
+                         "'vp-edge convert --run RUN' (RUN/models/VARIANT.tflite)")
+
+
 def build_server(o: BoardOptions) -> BoardServer:
     """Check the model fits the board, load it, open the link; refuse with numbers."""
     kind = get_kind(o.kind)
@@ -64,8 +75,13 @@ def build_server(o: BoardOptions) -> BoardServer:
     card = _card(o.model)
     variant = o.variant or o.model.stem
     check_fit(profile, variant, card.get("arena_bytes"), len(model))
+    if o.model.suffix == ".tflite":
+        _check_int8(o.model, model)
     opts = {"arena_bytes": profile.arena_limit} if runner_name == "tflm" else {}
     runner = make_runner(runner_name, model, **opts)
+    if not 1 <= o.k <= runner.output_size:
+        raise UsageError(f"-k {o.k}: the model has {runner.output_size} classes; give k from 1 "
+                         f"to {runner.output_size} (the gateway votes with k <= classes/2)")
     runner.run(np.zeros(runner.input_shape, np.int8))  # warm-up: the first request is not slow
     facts = model_facts(model) if o.model.suffix == ".tflite" else {}
     spec = parse_link(o.listen)

@@ -121,11 +121,19 @@ def write_ready_info(path: Path, info: dict) -> None:
     os.replace(tmp, path)
 
 
+def cache_dir() -> Path:
+    """Builds made for emulation (and their lock files) go to the user's cache, never into the
+    installed package: $VP_EDGE_CACHE_DIR, else $XDG_CACHE_HOME/vp-edge, else ~/.cache/vp-edge."""
+    if given := os.environ.get("VP_EDGE_CACHE_DIR"):
+        return Path(given)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vp-edge"
+
+
 def firmware_elf(k: int, heartbeat_ms: int) -> Path:
     """The QEMU firmware built for the deployment's k and heartbeat (FW_K, FW_HEARTBEAT_MS)."""
-    from firmware_bridge.qemu import BUILD_DIR, build
+    from firmware_bridge.qemu import build
 
-    out = BUILD_DIR.parent / f"firmware-k{k}-hb{heartbeat_ms}"
+    out = cache_dir() / f"firmware-k{k}-hb{heartbeat_ms}"
     out.mkdir(parents=True, exist_ok=True)
     with open(out / ".lock", "w") as lock:  # two emulators must not run make in one folder
         fcntl.flock(lock, fcntl.LOCK_EX)

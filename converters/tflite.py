@@ -6,7 +6,6 @@ flatbuffer schema only, so cards and checks work where TensorFlow is absent.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -136,7 +135,9 @@ def to_int8_tflite(model: Any, representative: np.ndarray, name: str | None = No
     ``representative``: float32 inputs preprocessed as in training (calibration).
     Exported with ``training=False`` so BatchNormalization folds into the convs.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from vp_edge.quiet import import_tensorflow, native_quiet
+
+    import_tensorflow()
     import keras
     import tensorflow as tf
 
@@ -152,7 +153,8 @@ def to_int8_tflite(model: Any, representative: np.ndarray, name: str | None = No
             lambda t: model(t, training=False),
             input_signature=[tf.TensorSpec(shape, tf.float32)],
         )
-        archive.write_out(tmp, verbose=False)
+        with native_quiet():
+            archive.write_out(tmp, verbose=False)
         conv = tf.lite.TFLiteConverter.from_saved_model(tmp)
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.representative_dataset = lambda: _calibration(representative)
@@ -160,7 +162,8 @@ def to_int8_tflite(model: Any, representative: np.ndarray, name: str | None = No
         conv.inference_input_type = tf.int8
         conv.inference_output_type = tf.int8
         try:
-            tflite = conv.convert()
+            with native_quiet():  # the quantiser's settings, printed from C++
+                tflite = conv.convert()
         except Exception as e:  # the converter raises ConverterError / RuntimeError with op names
             raise ConversionError(
                 f"{name}: int8 conversion failed: {_first_lines(str(e))}"

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
+import os
 import sys
+import textwrap
+import traceback
+from typing import Any, NoReturn
 
 from vp_edge.errors import VpEdgeError
+from vp_edge.quiet import QUIET_ENV
 
 DESCRIPTION = """\
 vp-edge: variant parallelism on small devices.
@@ -66,15 +72,52 @@ def _bridge_errors() -> tuple[type[BaseException], ...]:
 
 BridgeErrors = _bridge_errors()
 
+#: set by ``main`` when --json was given, so usage errors are JSON on stdout too
+_json_errors = False
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Keeps the author's line breaks (indented lines verbatim), wraps long prose lines, and
+    appends each option's default unless its help already names one."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n".join(
+            indent + line if not line.strip() or line[0].isspace()
+            else textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent)
+            for line in text.splitlines()
+        )
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if ("default" in text or not action.option_strings
+                or action.default in (None, False, True, argparse.SUPPRESS)):
+            return text
+        return text + " (default: %(default)s)"
+
+
+class Parser(argparse.ArgumentParser):
+    """Every (sub)parser: the help formatter above, ``-v`` accepted after the subcommand too,
+    and usage errors as one line (plus JSON on stdout under --json), exit code 2."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+        if kwargs.get("prog", "").count(" "):  # a subcommand: the top level adds its own -v
+            self.add_argument("-v", "--verbose", dest="verbose_after", action="count",
+                              default=argparse.SUPPRESS, help="more log output (also -vv)")
+
+    def error(self, message: str) -> NoReturn:
+        _fail(f"{self.prog}: error: {message} (see '{self.prog} --help')", 2, None)
+        sys.exit(2)
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="vp-edge",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    from vp_edge import __version__
+
+    parser = Parser(prog="vp-edge", description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output: -v shows library warnings, -vv debug")
+    parser.add_argument("--version", action="version", version=f"vp-edge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -87,27 +130,59 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fail(message: str, code: int, args: argparse.Namespace | None) -> int:
+    """One line on stderr; under --json also ``{"ok": false, "error", "exit_code"}`` on stdout."""
+    print(message, file=sys.stderr)
+    if _json_errors or getattr(args, "json", None) is not None:
+        sys.stdout.write(json.dumps({"ok": False, "error": message, "exit_code": code}) + "\n")
+        sys.stdout.flush()
+    return code
+
+
+def _quiet_libraries(verbose: int) -> None:
+    """Without -v, TensorFlow, absl and the converter keep their log lines to themselves."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if verbose == 0 else "0" if verbose > 1
+                          else "1")
+    if verbose == 0:
+        os.environ.setdefault(QUIET_ENV, "1")
+    for name in ("tensorflow", "absl", "h5py", "matplotlib", "PIL"):
+        logging.getLogger(name).setLevel(logging.ERROR if verbose == 0 else logging.NOTSET)
+
+
 def main(argv: list[str] | None = None) -> int:
+    global _json_errors
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _json_errors = any(a == "--json" or a.startswith("--json=") for a in argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    verbose = args.verbose + getattr(args, "verbose_after", 0)
     logging.basicConfig(
-        level=logging.WARNING - 10 * min(args.verbose, 2),
+        level=logging.WARNING - 10 * min(verbose, 2),
         format="%(levelname)s %(name)s: %(message)s",
     )
+    _quiet_libraries(verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
         return int(args.func(args) or 0)
     except VpEdgeError as e:
-        print(f"vp-edge: error: {e}", file=sys.stderr)
-        return e.exit_code
+        return _fail(f"vp-edge: error: {e}", e.exit_code, args)
     except KeyboardInterrupt:
-        print("vp-edge: interrupted", file=sys.stderr)
-        return 130
+        return _fail("vp-edge: interrupted", 130, args)
     except BridgeErrors as e:  # the wire layer's errors (firmware_bridge has its own root)
-        print(f"vp-edge: error: {e}", file=sys.stderr)
-        return int(getattr(e, "exit_code", 3))
+        return _fail(f"vp-edge: error: {e}", int(getattr(e, "exit_code", 3)), args)
+    except TimeoutError as e:
+        return _fail(f"vp-edge: error: timed out: {e}", 5, args)
+    except OSError as e:  # a path the user named (exit 2), else the system or a link (exit 3)
+        if e.filename:
+            return _fail(f"vp-edge: error: {e.filename}: {e.strerror or e}", 2, args)
+        return _fail(f"vp-edge: error: {e.strerror or e}", 3, args)
+    except Exception as e:  # noqa: BLE001 - the last resort: one line, the traceback on -v
+        if verbose:
+            traceback.print_exc()
+        return _fail(f"vp-edge: internal error: {type(e).__name__}: {e} (rerun with -v for the "
+                     "traceback)", 1, args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from vp_edge.checks import number_problem
 from vp_edge.errors import DeploymentError, VpEdgeError
 
 TOP_KEYS = ("run", "key", "key_file", "insecure", "k", "rule", "deadline_ms", "heartbeat_ms",
@@ -35,6 +36,8 @@ TOP_KEYS = ("run", "key", "key_file", "insecure", "k", "rule", "deadline_ms", "h
 BOARD_KEYS = ("id", "name", "kind", "link", "variant", "profile")
 LIVE_RULES = ("reference", "sum", "majority")
 MIN_KEY = 16
+MAX_DEADLINE_MS = 600_000  # ten minutes: beyond that a request is lost, not late
+MAX_HEARTBEAT_MS = 3_600_000
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,21 @@ def _board(d: Any, i: int, where: str) -> BoardSpec:
     return BoardSpec(bid, vals["name"], vals["kind"], vals["link"], vals["variant"], profile)
 
 
+def _distinct_links(boards: tuple[BoardSpec, ...], where: str) -> None:
+    """Two boards cannot share one UDP port (or one pty name): the second could not bind it."""
+    from boards.links import parse_link
+
+    seen: dict[tuple, int] = {}
+    for i, b in enumerate(boards):
+        spec = parse_link(b.link)
+        key = (spec.scheme, spec.host, spec.port) if spec.scheme == "udp" else (spec.scheme,
+                                                                               b.link)
+        if key in seen:
+            raise _err(where, f"boards[{i}].link", f"{b.link!r} is also boards[{seen[key]}]'s "
+                       "link; give every board its own port or name")
+        seen[key] = i
+
+
 def parse_deployment(d: dict, base: Path, where: str = "deployment") -> Deployment:
     """Validate a deployment mapping (paths relative to ``base``); no run checks."""
     _unknown(d, TOP_KEYS, where)
@@ -183,9 +201,10 @@ def parse_deployment(d: dict, base: Path, where: str = "deployment") -> Deployme
         raise _err(where, "rule", f"{rule!r} is not a live vote rule; use {', '.join(LIVE_RULES)}")
     deadline = _get(d, "deadline_ms", (int, float), where, 500)
     beat = _get(d, "heartbeat_ms", (int, float), where, 1000)
-    for name, v in (("deadline_ms", deadline), ("heartbeat_ms", beat)):
-        if v <= 0:
-            raise _err(where, name, f"must be > 0, got {v}")
+    for name, v, high in (("deadline_ms", deadline, MAX_DEADLINE_MS),
+                          ("heartbeat_ms", beat, MAX_HEARTBEAT_MS)):
+        if problem := number_problem(v, 0, high, low_open=True):
+            raise _err(where, name, problem)
     boards_raw = _get(d, "boards", list, where)
     if not boards_raw:
         raise _err(where, "boards", "a deployment needs at least one [[boards]] entry")
@@ -197,6 +216,7 @@ def parse_deployment(d: dict, base: Path, where: str = "deployment") -> Deployme
             if v in seen:
                 raise _err(where, f"boards[{i}].{field}", f"{v!r} repeats boards[{seen[v]}]")
             seen[v] = i
+    _distinct_links(boards, where)
     state = base / _get(d, "state_dir", str, where, f".{Path(where).stem}.state")
     return Deployment(run, key, k, rule, deadline / 1000, boards, state.resolve(), beat / 1000,
                       key_file)
@@ -245,7 +265,10 @@ def load_deployment(path: Path, check_run: bool = True) -> Deployment:
     """Read, validate and (by default) check a deployment file against its run."""
     path = Path(path)
     try:
-        d = tomllib.loads(path.read_text())
+        d = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise DeploymentError(f"{path}: not UTF-8 text (byte {e.start}); a deployment file is "
+                              "TOML, saved as UTF-8") from None
     except OSError as e:
         raise DeploymentError(f"{path}: cannot read deployment file: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:

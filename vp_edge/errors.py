@@ -47,3 +47,13 @@ class GatewayError(VpEdgeError):
     """The gateway could not serve a request."""
 
     exit_code = 3
+
+
+class UsageError(VpEdgeError):
+    """A value the user gave does not fit what it is applied to (e.g. k above the classes)."""
+
+
+class GatewayTimeout(GatewayError):
+    """No answer from a gateway within the time given."""
+
+    exit_code = 5

@@ -26,7 +26,7 @@ import numpy as np
 
 from boards.links import parse_link
 from vp_edge.data import fit_image
-from vp_edge.errors import DataError, GatewayError, VpEdgeError
+from vp_edge.errors import DataError, GatewayError, GatewayTimeout, VpEdgeError
 from vp_edge.gateway import Answer, Gateway, run_inputs
 from vp_edge.gateway_stats import progress_label
 from vp_edge.progress import Progress
@@ -138,9 +138,12 @@ def classify_remote(url: str, image: bytes, timeout: float = 5.0, req_id: object
             s.connect((spec.host, spec.port))
             s.send(body)
             data = s.recv(65536)
-        except (TimeoutError, ConnectionRefusedError):
-            raise GatewayError(f"no answer from the gateway at {url} within {timeout:.1f} s; "
-                               "is 'vp-edge gateway --listen' running?") from None
+        except TimeoutError:
+            raise GatewayTimeout(f"no answer from the gateway at {url} within {timeout:.1f} s; "
+                                 "is 'vp-edge gateway --listen' running?") from None
+        except ConnectionRefusedError:
+            raise GatewayError(f"nothing listens at {url}; is 'vp-edge gateway --listen' "
+                               "running?") from None
         except OSError as e:
             raise GatewayError(f"gateway {url}: {e.strerror}") from None
     try:

@@ -101,9 +101,9 @@ def gateway_table(report: dict) -> str:
         f"requests {report['requests']}, answered {report['answered']}, errors "
         f"{report['errors']}, degraded {report['degraded']}"
         + (f", accuracy {100 * acc:.2f}%" if acc is not None else ""),
-        f"latency p50 {lat['p50']} ms, p99 {lat['p99']} ms, max {lat['max']} ms; bytes per "
-        f"inference sent {report['bytes_per_inference']['sent']}, received "
-        f"{report['bytes_per_inference']['received']}",
+        f"latency p50 {_f(lat['p50'])} ms, p99 {_f(lat['p99'])} ms, max {_f(lat['max'])} ms; "
+        f"bytes per inference sent {_f(report['bytes_per_inference']['sent'])}, received "
+        f"{_f(report['bytes_per_inference']['received'])}",
         f"{'board':<10} {'kind':<6} {'variant':<8} {'up':<3} {'results':>7} {'misses':>6} "
         f"{'p50 ms':>8} {'p99 ms':>8} {'sent B':>9} {'recv B':>8}  drops/errors",
     ]
@@ -122,4 +122,4 @@ def gateway_table(report: dict) -> str:
 
 
 def _f(v: float | None) -> str:
-    return "-" if v is None else f"{v:.1f}"
+    return "-" if v is None else f"{v:,.1f}"

@@ -19,9 +19,9 @@ AUG_SHIFT = 0.08  # of the image side: about 2 pixels of a 28x28 input
 
 
 def _keras() -> Any:
-    import os
+    from vp_edge.quiet import import_tensorflow
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import_tensorflow()
     import keras
 
     return keras

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from vp_edge.checks import number_problem
 
 
 def add_json(p: argparse.ArgumentParser) -> None:
@@ -21,6 +24,89 @@ def add_json(p: argparse.ArgumentParser) -> None:
     )
 
 
+def int_range(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type``: an integer in [low, high] (usage error, exit 2, otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if problem := number_problem(value, low, high):
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def float_range(
+    low: float | None = None, high: float | None = None, *, low_open: bool = False
+) -> Callable[[str], float]:
+    """An argparse ``type``: a finite number in [low, high], or (low, high] with ``low_open``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        if problem := number_problem(value, low, high, low_open=low_open):
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+#: shared argument types: counts of things, seconds, board ids, k
+POSITIVE = int_range(1)
+NON_NEGATIVE = int_range(0)
+SECONDS = float_range(0, 24 * 3600, low_open=True)
+BOARD_ID = int_range(0, 0xFFFF)
+K = int_range(1, 255)
+
+
+def make_dir(path: Path, option: str) -> Path:
+    """Create an output folder the user named, or refuse in one line (exit 2) naming why."""
+    from vp_edge.errors import UsageError
+
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path} is a file, not a folder; name a new or existing folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"{option} {path}: cannot create the folder: {e.strerror}") from None
+    return path
+
+
+#: leading bytes of files people pass by mistake -> what they are
+_LOOKALIKES = {b"\x89PNG": "a PNG image", b"\xff\xd8": "a JPEG image", b"PK": "a zip archive "
+               "(a .keras model?)", b"\x89HDF": "an HDF5 file (Keras weights?)"}
+
+
+def read_model(path: Path, option: str = "model", kinds: tuple[str, ...] = ("tflite", "vpw")
+               ) -> tuple[str, bytes]:
+    """Read a model file and say which kind it is ("tflite" or "vpw") by its bytes, not its
+    name; anything else is refused in one line (exit 2) naming what it looks like."""
+    from vp_edge.errors import UsageError
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise UsageError(f"{option} {path}: cannot read: {e.strerror}") from None
+    kind = "tflite" if data[4:8] == b"TFL3" else "vpw" if data.startswith(b"VPW1") else None
+    if kind in kinds:
+        return kind, data
+    looks = next((what for magic, what in _LOOKALIKES.items() if data.startswith(magic)),
+                 f"a .{kind} model" if kind else "")
+    wanted = " or ".join(f".{k}" for k in kinds)
+    what = f"is {looks}, not a {wanted} model" if looks else f"is not a {wanted} model (no " \
+        "TFL3 or VPW1 identifier)"
+    raise UsageError(f"{option} {path} {what}: give a model from 'vp-edge convert' "
+                     "(RUN/models/VARIANT.tflite)" + (" or 'vp-edge pack' (.vpw)" if "vpw" in
+                                                      kinds else ""))
+
+
 def add_data(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     g.add_argument(
@@ -30,8 +116,10 @@ def add_data(p: argparse.ArgumentParser) -> None:
         help="fashion-mnist (default, from the Debian package dataset-fashion-mnist), a folder "
         "of IDX files, an image-folder tree (one sub-folder per class) or a .npz with x, y",
     )
-    g.add_argument("--seed", type=int, default=0, help="seed for splits and training (default 0)")
-    g.add_argument("--val-fraction", type=float, default=0.1, help="validation share (default 0.1)")
+    g.add_argument("--seed", type=NON_NEGATIVE, default=0,
+                   help="seed for splits and training (default 0)")
+    g.add_argument("--val-fraction", type=float_range(0, 0.9), default=0.1,
+                   help="validation share (default 0.1)")
 
 
 def data_args(args: argparse.Namespace) -> dict:

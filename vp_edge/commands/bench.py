@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vp_edge.commands._common import add_json, emit
+from vp_edge.commands._common import NON_NEGATIVE, POSITIVE, K, add_json, emit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,11 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="report folder (default bench/results)")
     p.add_argument("--quick", action="store_true",
                    help="small budget for CI (about a minute on a converted run)")
-    p.add_argument("--repeats", type=int, default=None,
+    p.add_argument("--repeats", type=POSITIVE, default=None,
                    help="timed runs per figure, median reported (default 5; --quick 3)")
-    p.add_argument("-k", "--k", type=int, default=2, help="pairs per RESULT (default 2)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the fault injection")
-    p.add_argument("--test-limit", type=int, default=None,
+    p.add_argument("-k", "--k", type=K, default=2, help="pairs per RESULT (default 2)")
+    p.add_argument("--seed", type=NON_NEGATIVE, default=0, help="seed of the fault injection")
+    p.add_argument("--test-limit", type=POSITIVE, default=None,
                    help="test images (default: those the model cards were scored on)")
     p.add_argument("--no-live", action="store_true", help="skip the emulated-board gateway part")
     p.add_argument("--no-qemu", action="store_true", help="skip the QEMU instruction counts")

@@ -7,7 +7,7 @@ import argparse
 import signal
 from pathlib import Path
 
-from vp_edge.commands._common import add_json, emit
+from vp_edge.commands._common import BOARD_ID, POSITIVE, K, add_json, emit, float_range
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=".tflite (.vpw: --runner engine, or --kind pynq)")
     s.add_argument("--listen", required=True,
                    help="udp://0.0.0.0:PORT, pty://NAME (emulated serial) or serial:///dev/ttyX")
-    s.add_argument("--board-id", type=int, required=True, help="board id on the wire, 0..65535")
+    s.add_argument("--board-id", type=BOARD_ID, required=True,
+                   help="board id on the wire, 0..65535")
     keys = s.add_mutually_exclusive_group(required=True)
     keys.add_argument("--key-file", type=Path, help="deployment key (hex text or raw bytes)")
     keys.add_argument("--insecure", action="store_true",
@@ -37,14 +38,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--simulate", action="store_true",
                    help="pynq: a simulated PYNQ-Z2 (needs the pynq package: .venv-pynq)")
     s.add_argument("--runner", default=None, help="litert, tflm or engine (default per kind)")
-    s.add_argument("-k", "--k", type=int, default=2, help="pairs per RESULT (default 2)")
+    s.add_argument("-k", "--k", type=K, default=2, help="pairs per RESULT (default 2)")
     s.add_argument("--variant", default=None, help="variant name in HELLO (default: model stem)")
     s.add_argument("--profile", default=None, help="board profile (default per kind)")
     s.add_argument("--pty-dir", type=Path, default=None, help="where pty://NAME is published")
     s.add_argument("--epoch-file", type=Path, default=None,
                    help="boot-epoch file for the frame counter (default: wall-clock seconds)")
-    s.add_argument("--heartbeat-ms", type=float, default=1000.0, help="heartbeat period")
-    s.add_argument("--baud", type=int, default=None,
+    s.add_argument("--heartbeat-ms", type=float_range(10, 3_600_000), default=1000.0,
+                   help="heartbeat period, 10 ms to an hour")
+    s.add_argument("--baud", type=POSITIVE, default=None,
                    help="throttle a serial link to this baud (default: the profile's on ptys)")
     s.add_argument("--ready-file", type=Path, default=None, help="written once serving")
     s.add_argument("--model-dir", type=Path, default=None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vp_edge.commands._common import add_json, emit
+from vp_edge.commands._common import SECONDS, add_json, emit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,14 +17,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("image", type=Path, help="a PNG or JPEG file")
     p.add_argument("--gateway", required=True, help="udp://HOST:PORT of the gateway")
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait (default 5)")
+    p.add_argument("--timeout", type=SECONDS, default=5.0, help="seconds to wait (default 5)")
     add_json(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from vp_edge.errors import DataError, GatewayError
+    from boards.links import parse_link
+    from vp_edge.errors import DataError, GatewayError, UsageError, VpEdgeError
     from vp_edge.gateway_io import classify_remote
+
+    try:
+        scheme = parse_link(args.gateway).scheme
+    except VpEdgeError as e:
+        raise UsageError(f"--gateway: {e}") from None
+    if scheme != "udp":
+        raise UsageError(f"--gateway {args.gateway}: expected udp://HOST:PORT")
 
     try:
         data = args.image.read_bytes()

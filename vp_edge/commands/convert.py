@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vp_edge.commands._common import add_json, emit
+from vp_edge.commands._common import POSITIVE, add_json, emit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,12 +21,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", type=Path, required=True, help="run directory made by 'vp-edge train'")
     p.add_argument(
         "--calibration",
-        type=int,
+        type=POSITIVE,
         default=200,
         help="training images used to calibrate int8 ranges (default 200)",
     )
     p.add_argument(
-        "--test-limit", type=int, default=None, help="evaluate on the first N test images only"
+        "--test-limit", type=POSITIVE, default=None, help="evaluate on the first N test images only"
     )
     add_json(p)
     p.set_defaults(func=run)

@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from vp_edge.commands._common import add_json, emit
+from vp_edge.commands._common import SECONDS, add_json, emit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Ctrl-C stops them cleanly.",
     )
     p.add_argument("--deployment", type=Path, required=True, help="deployment TOML file")
-    p.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for start-up")
+    p.add_argument("--timeout", type=SECONDS, default=90.0, help="seconds to wait for start-up")
     add_json(p)
     p.set_defaults(func=run)
 

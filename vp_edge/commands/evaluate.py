@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from vp_edge.commands._common import add_json, emit
+from vp_edge.commands._common import POSITIVE, K, add_json, emit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,9 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--run", type=Path, required=True, help="a converted run directory")
     p.add_argument(
-        "-k", "--k", type=int, default=2, help="k for the boards-alive table (default 2)"
+        "-k", "--k", type=K, default=2, help="k for the boards-alive table (default 2)"
     )
-    p.add_argument("--test-limit", type=int, default=None, help="first N test images only")
+    p.add_argument("--test-limit", type=POSITIVE, default=None, help="first N test images only")
     p.add_argument(
         "--engine-check",
         action="store_true",

@@ -16,7 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "my.json' writes an editable family file for 'vp-edge train --family my.json'.",
     )
     fs = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    fs.add_parser("list", help="the presets").set_defaults(func=_list)
+    lp = fs.add_parser("list", help="the presets")
+    add_json(lp)
+    lp.set_defaults(func=_list)
     s = fs.add_parser("show", help="one family (preset name or .json/.toml file)")
     s.add_argument("family")
     add_json(s)
@@ -26,9 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _list(args: argparse.Namespace) -> int:
     from vp_edge.family import PRESETS
 
-    for name, fam in PRESETS.items():
-        rs = ", ".join(str(v.resolution) for v in fam.variants)
-        print(f"{name:10} {len(fam.variants)} variants, r = {rs}, input {fam.input_shape}")
+    lines = [
+        f"{name:10} {len(fam.variants)} variants, r = "
+        f"{', '.join(str(v.resolution) for v in fam.variants)}, input {fam.input_shape}"
+        for name, fam in PRESETS.items()
+    ]
+    emit(args, {name: fam.to_dict() for name, fam in PRESETS.items()}, "\n".join(lines))
     return 0
 
 

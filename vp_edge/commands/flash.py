@@ -11,7 +11,7 @@ import re
 import sys
 from pathlib import Path
 
-from vp_edge.commands._common import add_json, emit
+from vp_edge.commands._common import BOARD_ID, POSITIVE, SECONDS, add_json, emit
 from vp_edge.errors import VpEdgeError
 
 
@@ -34,15 +34,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--board", "--port", dest="board", required=True, metavar="URL",
                    help="serial device or URL (/dev/ttyACM0, socket://host:port, a pty path) "
                    "or udp://host:port")
-    p.add_argument("--board-id", type=int, default=1, help="the board's id (default 1)")
+    p.add_argument("--board-id", type=BOARD_ID, default=1, help="the board's id (default 1)")
     p.add_argument("--key-file", metavar="F", help="deployment key: hex text, or raw bytes")
     p.add_argument("--insecure", action="store_true",
                    help="no key: insecure frames (bring-up boards only)")
-    p.add_argument("--baud", "-b", type=int, default=115200, help="serial baud rate (115200)")
+    p.add_argument("--baud", "-b", type=POSITIVE, default=115200, help="serial baud rate (115200)")
     p.add_argument("--epoch-file", metavar="F", default=None,
                    help="gateway counter epoch file (default ~/.local/state/vp-edge/gateway.epoch)")
-    p.add_argument("--timeout", type=float, default=0.5, help="seconds per try (0.5)")
-    p.add_argument("--retries", type=int, default=5, help="tries per message (5)")
+    p.add_argument("--timeout", type=SECONDS, default=0.5, help="seconds per try (0.5)")
+    p.add_argument("--retries", type=POSITIVE, default=5, help="tries per message (5)")
     p.add_argument("--no-activate", action="store_true",
                    help="write and verify the slot but keep the running model active")
     add_json(p)

@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from vp_edge.commands._common import add_json, emit
+from vp_edge.commands._common import POSITIVE, add_json, emit, int_range
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
@@ -28,8 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--split", choices=("test", "val", "train"), help="a split of the run's data")
     src.add_argument("--images", type=Path, help="a folder of PNG/JPEG images")
     src.add_argument("--listen", help="serve clients on udp://HOST:PORT until Ctrl-C")
-    p.add_argument("--limit", type=int, default=None, help="first N inputs only")
-    p.add_argument("--inflight", type=int, default=1, help="requests in flight (default 1)")
+    p.add_argument("--limit", type=POSITIVE, default=None, help="first N inputs only")
+    p.add_argument("--inflight", type=int_range(1, 1024), default=1,
+                   help="requests in flight (default 1)")
     p.add_argument("--answers", type=Path, default=None, help="write every answer as JSON lines")
     p.add_argument("--no-progress", action="store_true", help="no progress line")
     add_json(p)
@@ -114,4 +115,17 @@ def run(args: argparse.Namespace) -> int:
                     d["file"] = str(files[a.index])
                 fh.write(json.dumps(d) + "\n")
     emit(args, report, gateway_table(report))
-    return 0 if report["errors"] == 0 else 3
+    return exit_code(report)
+
+
+def exit_code(report: dict) -> int:
+    """3 when a request got an error, or when a board was refused and every answer was
+    degraded (the ensemble ran short the whole time); 0 otherwise."""
+    refused = [name for name, b in report["boards"].items() if b.get("refused")]
+    if report["errors"]:
+        return 3
+    if refused and report["requests"] and report["degraded"] == report["requests"]:
+        print(f"vp-edge gateway: every answer was degraded; refused: {', '.join(refused)}",
+              file=sys.stderr)
+        return 3
+    return 0

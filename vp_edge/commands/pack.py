@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from vp_edge.commands._common import add_json, emit
-from vp_edge.errors import ConversionError
+from vp_edge.commands._common import NON_NEGATIVE, POSITIVE, add_json, emit, read_model
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,14 +20,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--golden-from-random-seed",
         metavar="N",
-        type=int,
+        type=NON_NEGATIVE,
         default=None,
         help="add a self-test section: a random int8 input from seed N and the expected output",
     )
     p.add_argument(
         "--verify",
         metavar="N",
-        type=int,
+        type=NON_NEGATIVE,
         nargs="?",
         const=100,
         default=0,
@@ -36,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "report differing values (exit 4 if any)",
     )
     p.add_argument(
-        "--stream-word-bits", type=int, default=64, help="AXI stream word for weight rows (64)"
+        "--stream-word-bits", type=POSITIVE, default=64, help="AXI stream word for weight rows (64)"
     )
     add_json(p)
     p.set_defaults(func=run)
@@ -70,8 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
     from converters.vpw_writer import pack_file
 
-    if args.verify < 0:
-        raise ConversionError("--verify needs a positive number of inputs")
+    read_model(args.model, "MODEL", kinds=("tflite",))  # a PNG by mistake: one clear line
     out = args.output or str(Path(args.model).with_suffix(".vpw"))
     summary = pack_file(
         args.model,

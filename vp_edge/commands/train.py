@@ -6,7 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from vp_edge.commands._common import add_data, add_json, data_args, emit
+from vp_edge.commands._common import (
+    POSITIVE,
+    add_data,
+    add_json,
+    data_args,
+    emit,
+    float_range,
+    make_dir,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,19 +31,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--out", type=Path, required=True, help="run directory (created; resumed if present)"
     )
-    p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate")
-    p.add_argument("--patience", type=int, default=3, help="early-stopping patience (epochs)")
+    p.add_argument("--epochs", type=POSITIVE, default=4, help="training epochs")
+    p.add_argument("--batch-size", type=POSITIVE, default=64, help="images per training step")
+    p.add_argument("--lr", type=float_range(0, 10, low_open=True), default=2e-3,
+                   help="Adam learning rate")
+    p.add_argument("--patience", type=POSITIVE, default=3,
+                   help="early-stopping patience (epochs)")
     p.add_argument(
         "--ensemble-weight",
-        type=float,
+        type=float_range(0, 100),
         default=0.0,
         help="weight of the ensemble cross-entropy term (0 = off)",
     )
     p.add_argument(
         "--train-limit",
-        type=int,
+        type=POSITIVE,
         default=None,
         help="use only the first N training images (small budgets)",
     )
@@ -58,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from vp_edge.train import TrainConfig, save_data_args, train
 
     family = load_family(args.family)
+    make_dir(args.out, "--out")  # before minutes of data loading
     d = data_args(args)
     splits = load_dataset(
         d["source"], seed=d["seed"], val_fraction=d["val_fraction"], input_shape=family.input_shape
@@ -74,7 +85,6 @@ def run(args: argparse.Namespace) -> int:
         jit=args.jit,
         augment=args.augment,
     )
-    args.out.mkdir(parents=True, exist_ok=True)
     save_data_args(args.out, d)
     verbose = 0 if args.json == "-" else (1 if sys.stdout.isatty() else 2)
     state = train(family, splits, args.out, config, verbose=verbose)
