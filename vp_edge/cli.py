@@ -58,6 +58,9 @@ COMMANDS = (
     "classify",
     "flash",
     "pack",
+    "devices",
+    "monitor",
+    "benchmark",
     "bench",
 )
 

@@ -26,6 +26,7 @@ from vp_edge.data import Splits
 from vp_edge.errors import ArtifactError, TrainingError
 from vp_edge.family import Family, from_dict, save_family
 from vp_edge.preprocess import to_float
+from vp_edge.progress import keras_progress
 
 LOG = logging.getLogger(__name__)
 JOINT = "joint"
@@ -198,8 +199,10 @@ def _fit_one(
     progress = _Progress(
         run, name, state, config, lambda: _save_state(run, config, states, splits.source)
     )
-    if verbose:
-        print(f"training {name}: {', '.join(o for o in outputs)}", flush=True)
+    callbacks = [progress.callback]
+    if verbose:  # one bar and a short line per epoch, not Keras' own lines
+        steps = -(-len(train.y) // config.batch_size)
+        callbacks.append(keras_progress(name, config.epochs, state.epochs_done, steps))
     model.fit(
         x,
         y,
@@ -208,8 +211,8 @@ def _fit_one(
         initial_epoch=state.epochs_done,
         batch_size=config.batch_size,
         shuffle=True,
-        verbose=verbose,
-        callbacks=[progress.callback],
+        verbose=0,
+        callbacks=callbacks,
     )
 
 

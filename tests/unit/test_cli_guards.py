@@ -16,7 +16,7 @@ from vp_edge.cli import main
 
 
 def tflite_model(dtype: str, classes: int = 10) -> bytes:
-    """A one-op (RELU) .tflite with a [1, classes] input and output, built from the schema."""
+    """A one-op (RESHAPE) .tflite with a [1, classes] input and output, built from the schema."""
     import flatbuffers
     from ai_edge_litert import schema_py_generated as s
 
@@ -32,10 +32,13 @@ def tflite_model(dtype: str, classes: int = 10) -> bytes:
 
     op = s.OperatorT()
     op.opcodeIndex, op.inputs, op.outputs = 0, [0], [1]
+    op.builtinOptionsType = s.BuiltinOptions.ReshapeOptions
+    op.builtinOptions = s.ReshapeOptionsT()
+    op.builtinOptions.newShape = [1, classes]
     sg = s.SubGraphT()
     sg.tensors, sg.inputs, sg.outputs, sg.operators = [tensor("x"), tensor("y")], [0], [1], [op]
     code = s.OperatorCodeT()
-    code.builtinCode = code.deprecatedBuiltinCode = s.BuiltinOperator.RELU
+    code.builtinCode = code.deprecatedBuiltinCode = s.BuiltinOperator.RESHAPE
     code.version = 1
     m = s.ModelT()
     m.version, m.operatorCodes, m.subgraphs, m.buffers = 3, [code], [sg], [s.BufferT()]

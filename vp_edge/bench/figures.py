@@ -10,10 +10,10 @@ figures; ``untagged_numbers`` finds any other bare number so tests can forbid th
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
+
+from vp_edge.timing import median_time  # noqa: F401 - re-exported for the bench sections
 
 KINDS = ("measured", "modelled", "paper")
 #: dict keys whose subtrees are settings or descriptions, not results
@@ -73,19 +73,3 @@ def untagged_numbers(obj: Any, path: str = "") -> list[str]:
         for i, v in enumerate(obj):
             out += untagged_numbers(v, f"{path}[{i}]")
     return out
-
-
-def median_time(fn: Callable[[], object], repeats: int, inner: int = 1) -> dict:
-    """Median seconds per call of ``fn`` over ``repeats`` runs of ``inner`` calls (+1 warm-up).
-
-    Returns ``{"median_s", "min_s", "max_s", "runs"}`` (seconds per single call).
-    """
-    fn()
-    runs = []
-    for _ in range(max(1, repeats)):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        runs.append((time.perf_counter() - t0) / inner)
-    return {"median_s": statistics.median(runs), "min_s": min(runs), "max_s": max(runs),
-            "runs": len(runs)}

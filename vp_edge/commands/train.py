@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from vp_edge.commands._common import (
@@ -86,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         augment=args.augment,
     )
     save_data_args(args.out, d)
-    verbose = 0 if args.json == "-" else (1 if sys.stdout.isatty() else 2)
+    verbose = 0 if args.json == "-" else 1
     state = train(family, splits, args.out, config, verbose=verbose)
     emit(args, state, _table(state))
     return 0
