@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 
-from test_cli_guards import run_cli, tflite_model
+import pytest
+from test_cli_guards import free_udp_port, run_cli, tflite_model
 
 
 def test_benchmark_runs_one_model_on_every_host_runtime(capsys, tmp_path):
@@ -38,3 +43,86 @@ def test_benchmark_refuses_what_is_not_a_model(capsys, tmp_path):
     assert code == 2 and err.count("\n") == 1 and "is a PNG image" in err
     code, err, _ = run_cli(capsys, ["benchmark", str(png), "--runs", "0"])
     assert code == 2 and "--runs" in err
+
+
+@pytest.fixture
+def served_board(tmp_path):
+    """A real board daemon (``vp-edge board serve``) on loopback UDP, in a deployment file."""
+    model, key, state = tmp_path / "m.tflite", tmp_path / "k.key", tmp_path / "state"
+    model.write_bytes(tflite_model("int8"))
+    key.write_text("ab" * 16)
+    (state / "logs").mkdir(parents=True)
+    port = free_udp_port()
+    dep = tmp_path / "deploy.toml"
+    dep.write_text(
+        f'run = "run"\nkey_file = "k.key"\nstate_dir = "state"\n\n[[boards]]\nid = 3\n'
+        f'name = "b1"\nkind = "linux"\nlink = "udp://127.0.0.1:{port}"\n'
+        'variant = "m"\n'
+    )
+    ready = state / "ready" / "b1.json"
+    argv = [
+        sys.executable,
+        "-m",
+        "vp_edge",
+        "board",
+        "serve",
+        "--model",
+        str(model),
+        "--listen",
+        f"udp://127.0.0.1:{port}",
+        "--board-id",
+        "3",
+        "--key-file",
+        str(key),
+        "--ready-file",
+        str(ready),
+        "--heartbeat-ms",
+        "200",
+    ]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    with open(state / "logs" / "b1.log", "wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=log, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "board did not start"
+            time.sleep(0.1)
+        yield dep
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_devices_lists_and_probes_a_deployment_board(capsys, served_board):
+    code, err, out = run_cli(
+        capsys, ["devices", "--deployment", str(served_board), "--probe", "--json"]
+    )
+    assert code == 0, err
+    (board,) = json.loads(out)["boards"]
+    assert board["name"] == "b1" and board["running"] is True
+    assert board["hello"]["variant"] == "m" and board["hello"]["num_classes"] == 10
+
+
+def test_monitor_follows_heartbeats(capsys, served_board):
+    code, err, out = run_cli(
+        capsys,
+        [
+            "monitor",
+            "b1",
+            "--deployment",
+            str(served_board),
+            "--count",
+            "3",
+            "--interval",
+            "0.1",
+            "--json",
+        ],
+    )
+    assert code == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert events[0]["event"] == "hello" and events[0]["variant"] == "m"
+    beats = [e for e in events if e["event"] == "heartbeat"]
+    assert len(beats) == 3 and all("uptime_s" in b for b in beats)
+    assert beats[-1]["rx_ok"] > beats[0]["rx_ok"]  # our own PROBEs, counted by the board
+    code, err, _ = run_cli(capsys, ["logs", "nope", "--deployment", str(served_board)])
+    assert code == 2 and "no board 'nope'" in err
