@@ -41,7 +41,9 @@ Typical session:
 EPILOG = """\
 exit codes: 0 ok, 1 internal error, 2 usage or input error, 3 board/link error,
 4 verification failed, 5 timeout, 130 interrupted.
-Every reporting command takes --json. Run 'vp-edge COMMAND --help' for details.
+Every reporting command takes --json (errors then come as JSON on stdout too).
+-v, before or after COMMAND, shows library log lines (TensorFlow, absl, converter).
+Run 'vp-edge COMMAND --help' for details.
 """
 
 #: subcommand name -> module under vp_edge.commands (order = order in --help)

@@ -226,9 +226,13 @@ def evaluate(
     alive = _boards_alive(outputs, cards, y, names, k_default, weights, C)
     report = _report(family, cards, per_model, ensemble, alive, weights, ks, k_default, test)
     report["error_agreement"] = error_agreement({n: wrong[n] for n in names})
-    ens_right = ensemble_winners(
+    ens_pred = ensemble_winners(
         outputs, cards, names, k_default, DEFAULT_RULE, weights[DEFAULT_RULE], C
-    ) == y
+    )
+    ens_right = ens_pred == y
+    preds = {n: np.argmax(outputs[n], 1) for n in cards}
+    report["per_class"] = per_class(y, {**preds, "ensemble": ens_pred}, C, family.class_names)
+    report["confusion"] = confusion_matrix(y, ens_pred, C).tolist()
     best = max(names, key=lambda n: per_model[n])
     report["paired"] = {"ensemble_vs_best_single": paired_comparison(ens_right, ~wrong[best])}
     report["paired"]["ensemble_vs_best_single"]["best_single"] = best
@@ -237,6 +241,30 @@ def evaluate(
     if check_engine:
         report["engine_check"] = engine_check(run, cards, names, test, outputs, show)
     return report
+
+
+def confusion_matrix(y: np.ndarray, pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """counts[true class, predicted class]."""
+    m = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(m, (np.asarray(y, np.int64), np.asarray(pred, np.int64)), 1)
+    return m
+
+
+def per_class(
+    y: np.ndarray, preds: dict[str, np.ndarray], num_classes: int, names: Sequence[str] = ()
+) -> dict:
+    """Top-1 accuracy of every model on each class (None for a class absent from the test set):
+    where a model is weak hides in the mean."""
+    support = np.bincount(np.asarray(y, np.int64), minlength=num_classes)
+    acc = {}
+    for model, p in preds.items():
+        right = np.bincount(np.asarray(y, np.int64)[p == y], minlength=num_classes)
+        acc[model] = [float(r / n) if n else None for r, n in zip(right, support, strict=True)]
+    return {
+        "class_names": list(names) or [str(c) for c in range(num_classes)],
+        "support": support.tolist(),
+        "accuracy": acc,
+    }
 
 
 def error_agreement(wrong: dict[str, np.ndarray]) -> dict:

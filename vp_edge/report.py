@@ -74,6 +74,7 @@ def evaluation_table(r: dict) -> str:
                 f"(95% CI {lo:+.2f} to {hi:+.2f}; only ensemble right {pc['a_only']}, "
                 f"only {label} right {pc['b_only']}; McNemar p = {pc['mcnemar_p']:.2g})"
             )
+    out += per_class_table(r)
     for name, c in r.get("engine_check", {}).items():
         out.append(
             f"C engine vs LiteRT reference, {name}: {c['values']:,} int8 values over "
@@ -85,6 +86,46 @@ def evaluation_table(r: dict) -> str:
         f"{_pct(r['ensemble_default'])}  |  baseline {_pct(b['int8_accuracy'] if b else None)}",
     ]
     return "\n".join(out)
+
+
+def per_class_table(r: dict) -> list[str]:
+    """Top-1 per class for each model (the ensemble at the default rule and k)."""
+    pc = r.get("per_class")
+    if not pc:
+        return []
+    models = list(pc["accuracy"])
+    out = ["", f"top-1 per class (ensemble: rule {r['rule_default']}, k={r['k_default']}):",
+           f"{'class':14} {'n':>5} " + " ".join(f"{m[:9]:>9}" for m in models)]
+    for c, name in enumerate(pc["class_names"]):
+        cells = " ".join(f"{_pct(pc['accuracy'][m][c]):>9}" for m in models)
+        out.append(f"{name[:14]:14} {pc['support'][c]:>5} {cells}")
+    return out
+
+
+def plot_confusion(r: dict, path: Path) -> Path:
+    """The ensemble's confusion matrix (rows: true class, columns: predicted), row-normalised."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    m = np.asarray(r["confusion"], float)
+    share = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    names = r["per_class"]["class_names"]
+    n = len(names)
+    fig, ax = plt.subplots(figsize=(1.5 + 0.55 * n, 1.2 + 0.5 * n))
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for i in range(n):
+        for j in range(n):
+            if m[i, j]:
+                ax.text(j, i, f"{int(m[i, j])}", ha="center", va="center", fontsize=7,
+                        color="white" if share[i, j] > 0.5 else "black")
+    ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true",
+           title=f"{r['family']}: ensemble confusion ({r['rule_default']}, k={r['k_default']})")
+    ax.set_xticklabels(names, rotation=45, ha="right", fontsize=7)
+    ax.set_yticklabels(names, fontsize=7)
+    return _save(fig, path)
 
 
 def plot_evaluation(r: dict, outdir: Path) -> list[Path]:
@@ -142,6 +183,8 @@ def plot_evaluation(r: dict, outdir: Path) -> list[Path]:
     ax.legend()
     ax.grid(alpha=0.3)
     paths.append(_save(fig, outdir / "accuracy_vs_macs.png"))
+    if r.get("confusion"):
+        paths.append(plot_confusion(r, outdir / "confusion.png"))
     return paths
 
 

@@ -126,3 +126,29 @@ def test_monitor_follows_heartbeats(capsys, served_board):
     assert beats[-1]["rx_ok"] > beats[0]["rx_ok"]  # our own PROBEs, counted by the board
     code, err, _ = run_cli(capsys, ["logs", "nope", "--deployment", str(served_board)])
     assert code == 2 and "no board 'nope'" in err
+
+
+def test_per_class_accuracy_and_confusion_plot(tmp_path):
+    import numpy as np
+
+    from vp_edge.evaluate import confusion_matrix, per_class
+    from vp_edge.report import per_class_table, plot_confusion
+
+    y = np.array([0, 0, 1, 1, 2, 2])
+    ens = np.array([0, 1, 1, 1, 0, 2])
+    m = confusion_matrix(y, ens, 4)
+    assert m.tolist() == [[1, 1, 0, 0], [0, 2, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]]
+    pc = per_class(y, {"a": y, "ensemble": ens}, 4, ("t-shirt", "bag", "boot", "coat"))
+    assert pc["support"] == [2, 2, 2, 0]
+    assert pc["accuracy"]["ensemble"] == [0.5, 1.0, 0.5, None]  # coat: not in the test set
+    r = {
+        "per_class": pc,
+        "confusion": m.tolist(),
+        "family": "f",
+        "rule_default": "reference",
+        "k_default": 2,
+    }
+    rows = per_class_table(r)
+    assert any(row.startswith("bag") and "100.00%" in row for row in rows)
+    png = plot_confusion(r, tmp_path / "confusion.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"
