@@ -37,7 +37,7 @@ BOARD_KEYS = ("id", "name", "kind", "link", "variant", "profile")
 LIVE_RULES = ("reference", "sum", "majority")
 MIN_KEY = 16
 MAX_DEADLINE_MS = 600_000  # ten minutes: beyond that a request is lost, not late
-MAX_HEARTBEAT_MS = 3_600_000
+MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS = 10, 3_600_000  # what 'vp-edge board serve' accepts
 
 
 @dataclass(frozen=True)
@@ -201,9 +201,9 @@ def parse_deployment(d: dict, base: Path, where: str = "deployment") -> Deployme
         raise _err(where, "rule", f"{rule!r} is not a live vote rule; use {', '.join(LIVE_RULES)}")
     deadline = _get(d, "deadline_ms", (int, float), where, 500)
     beat = _get(d, "heartbeat_ms", (int, float), where, 1000)
-    for name, v, high in (("deadline_ms", deadline, MAX_DEADLINE_MS),
-                          ("heartbeat_ms", beat, MAX_HEARTBEAT_MS)):
-        if problem := number_problem(v, 0, high, low_open=True):
+    for name, v, low, high in (("deadline_ms", deadline, 0, MAX_DEADLINE_MS),
+                               ("heartbeat_ms", beat, MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS)):
+        if problem := number_problem(v, low, high, low_open=low == 0):
             raise _err(where, name, problem)
     boards_raw = _get(d, "boards", list, where)
     if not boards_raw:

@@ -240,7 +240,7 @@ def test_help_shows_defaults(capsys):
     [
         ({"deadline_ms": float("nan")}, ["deadline_ms", "finite"]),
         ({"deadline_ms": 1e12}, ["deadline_ms", "must be <="]),
-        ({"heartbeat_ms": -5}, ["heartbeat_ms", "must be > 0"]),
+        ({"heartbeat_ms": -5}, ["heartbeat_ms", "must be >= 10"]),
     ],
 )
 def test_deployment_numbers_are_checked(tmp_path, extra, words):

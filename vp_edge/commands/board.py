@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 
 from vp_edge.commands._common import BOARD_ID, POSITIVE, K, add_json, emit, float_range
+from vp_edge.deployment import MAX_HEARTBEAT_MS, MIN_HEARTBEAT_MS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,7 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--pty-dir", type=Path, default=None, help="where pty://NAME is published")
     s.add_argument("--epoch-file", type=Path, default=None,
                    help="boot-epoch file for the frame counter (default: wall-clock seconds)")
-    s.add_argument("--heartbeat-ms", type=float_range(10, 3_600_000), default=1000.0,
+    s.add_argument("--heartbeat-ms", type=float_range(MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS),
+                   default=1000.0,
                    help="heartbeat period, 10 ms to an hour")
     s.add_argument("--baud", type=POSITIVE, default=None,
                    help="throttle a serial link to this baud (default: the profile's on ptys)")
