@@ -148,8 +148,7 @@ def _quiet_libraries(verbose: int) -> None:
     """Without -v, TensorFlow, absl and the converter keep their log lines to themselves."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if verbose == 0 else "0" if verbose > 1
                           else "1")
-    if verbose == 0:
-        os.environ.setdefault(QUIET_ENV, "1")
+    os.environ[QUIET_ENV] = "1" if verbose == 0 else "0"
     for name in ("tensorflow", "absl", "h5py", "matplotlib", "PIL"):
         logging.getLogger(name).setLevel(logging.ERROR if verbose == 0 else logging.NOTSET)
 

@@ -152,3 +152,30 @@ def test_per_class_accuracy_and_confusion_plot(tmp_path):
     assert any(row.startswith("bag") and "100.00%" in row for row in rows)
     png = plot_confusion(r, tmp_path / "confusion.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_progress_in_a_log_prints_at_most_ten_lines():
+    import io
+
+    from vp_edge.progress import Progress, epoch_line
+
+    log = io.StringIO()
+    with Progress(1000, "step", stream=log) as bar:
+        for _ in range(1000):
+            bar.update(1)
+        bar.note(epoch_line("joint", 1, 4, {"loss": 1.23456789, "val_t16_accuracy": 0.5}, 3.2))
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 11 and lines[-2].startswith("step: 1000/1000")
+    assert lines[-1] == "joint epoch 1/4: loss 1.2346; val acc t16 50.0% (3 s)"
+
+
+def test_native_log_lines_are_silenced_only_when_quiet(capfd, monkeypatch):
+    from vp_edge.quiet import QUIET_ENV, native_quiet
+
+    monkeypatch.setenv(QUIET_ENV, "1")
+    with native_quiet():
+        os.write(2, b"I0000 native noise\n")
+    monkeypatch.delenv(QUIET_ENV)
+    with native_quiet():
+        os.write(2, b"shown\n")
+    assert capfd.readouterr().err == "shown\n"
