@@ -131,9 +131,10 @@ def cache_dir() -> Path:
 
 def firmware_elf(k: int, heartbeat_ms: int) -> Path:
     """The QEMU firmware built for the deployment's k and heartbeat (FW_K, FW_HEARTBEAT_MS)."""
-    from firmware_bridge.qemu import build
+    from firmware_bridge.qemu import FW_DIR, build
 
-    out = cache_dir() / f"firmware-k{k}-hb{heartbeat_ms}"
+    tree = hashlib.sha256(str(FW_DIR).encode()).hexdigest()[:8]  # one build per installed copy
+    out = cache_dir() / f"firmware-{tree}-k{k}-hb{heartbeat_ms}"
     out.mkdir(parents=True, exist_ok=True)
     with open(out / ".lock", "w") as lock:  # two emulators must not run make in one folder
         fcntl.flock(lock, fcntl.LOCK_EX)
