@@ -179,3 +179,21 @@ def test_native_log_lines_are_silenced_only_when_quiet(capfd, monkeypatch):
     with native_quiet():
         os.write(2, b"shown\n")
     assert capfd.readouterr().err == "shown\n"
+
+
+def test_emulated_firmware_builds_go_to_the_cache_not_the_package(monkeypatch, tmp_path):
+    import firmware_bridge.qemu as qemu
+    from boards.emulated import firmware_elf
+
+    seen = {}
+    monkeypatch.setenv("VP_EDGE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(
+        qemu,
+        "build",
+        lambda target, build_dir, defs: (
+            seen.update(dir=build_dir, defs=defs) or build_dir / "vp_fw_qemu.elf"
+        ),
+    )
+    elf = firmware_elf(2, 500)
+    assert seen["dir"].parent == tmp_path / "cache" and seen["defs"].endswith("500")
+    assert (seen["dir"] / ".lock").exists() and elf.parent == seen["dir"]
