@@ -118,9 +118,13 @@ def find_deployments(folder: Path) -> list[Path]:
 
 def heartbeat(session, timeout: float = 0.5) -> dict:  # noqa: ANN001 - a BoardSession
     """One HEARTBEAT on request: the board's uptime and its own frame and inference counters."""
+    from firmware_bridge.errors import BridgeError
     from firmware_bridge.protocol import Heartbeat, MsgType, Probe
 
-    f = session.request(Probe(MsgType.HEARTBEAT), (Heartbeat,), timeout=timeout)
+    try:
+        f = session.request(Probe(MsgType.HEARTBEAT), (Heartbeat,), timeout=timeout)
+    except BridgeError as e:  # a silent board is what a monitor is for: report, go on
+        return {"error": str(e)}
     if not isinstance(f.msg, Heartbeat):
         return {"error": f"board answered PROBE with {getattr(f.msg, 'status', f.msg)}"}
     m = f.msg

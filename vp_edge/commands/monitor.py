@@ -81,22 +81,27 @@ def run(args: argparse.Namespace) -> int:
 
     url, board_id, key, epoch, log = _target(args)
     tail = LogTail(log)
-    out = Output(args.json == "-" or args.json is not None)
+    out = Output(args.json)
     n = 0
     prev: dict | None = None
-    with BoardSession(url, board_id=board_id, key=key, epoch_file=epoch, timeout=0.5, tries=3) as s:
-        out.event({"event": "hello", **_hello(s)})
-        while args.count is None or n < args.count:
-            t0 = time.monotonic()
-            beat = heartbeat(s)
-            n += 1
-            out.event({"event": "heartbeat", **beat, **_delta(prev, beat)})
-            prev = beat if "error" not in beat else prev
-            for line in tail.lines():
-                out.event({"event": "log", "line": line})
-            if args.count is not None and n >= args.count:
-                break
-            time.sleep(max(0.0, args.interval - (time.monotonic() - t0)))
+    try:
+        with BoardSession(
+            url, board_id=board_id, key=key, epoch_file=epoch, timeout=0.5, tries=3
+        ) as s:
+            out.event({"event": "hello", **_hello(s)})
+            while args.count is None or n < args.count:
+                t0 = time.monotonic()
+                beat = heartbeat(s)
+                n += 1
+                out.event({"event": "heartbeat", **beat, **_delta(prev, beat)})
+                prev = beat if "error" not in beat else prev
+                for line in tail.lines():
+                    out.event({"event": "log", "line": line})
+                if args.count is not None and n >= args.count:
+                    break
+                time.sleep(max(0.0, args.interval - (time.monotonic() - t0)))
+    finally:
+        out.close()
     return 0
 
 
@@ -119,17 +124,21 @@ def _delta(prev: dict | None, beat: dict) -> dict:
 
 
 class Output:
-    """One line per event: JSON lines under --json, else a short readable line."""
+    """One line per event: readable on stdout; JSON lines under --json (stdout or PATH)."""
 
-    def __init__(self, as_json: bool) -> None:
-        self.as_json = as_json
+    def __init__(self, target: str | None) -> None:
+        self.as_json = target is not None
+        self.stream = sys.stdout if target in (None, "-") else open(target, "w")  # noqa: SIM115
 
     def event(self, e: dict) -> None:
-        if self.as_json:
-            sys.stdout.write(json.dumps(e) + "\n")
-        else:
-            sys.stdout.write(_line(e) + "\n")
-        sys.stdout.flush()
+        if self.as_json and self.stream is not sys.stdout:
+            sys.stdout.write(_line(e) + "\n")  # people still see it; the file gets JSON
+        self.stream.write((json.dumps(e) if self.as_json else _line(e)) + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.stream is not sys.stdout:
+            self.stream.close()
 
 
 def _line(e: dict) -> str:
