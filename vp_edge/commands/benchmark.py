@@ -102,6 +102,15 @@ def table(r: dict) -> str:
             lines.append(
                 f"{name:<15} {row['load_ms']:>9.1f} {row['first_ms']:>9.3f} "
                 f"{row['median_ms']:>10.3f} {row['min_ms']:>9.3f} {row['max_ms']:>9.3f}"
-                f"  sha {row['output_sha256']}"
+                f"  {_same(r, name)}"
             )
     return "\n".join(lines)
+
+
+def _same(r: dict, name: str) -> str:
+    """The output's hash, and whether it equals the first runtime's (the reference kernels)."""
+    first, ref = next((n, x) for n, x in r["runtimes"].items() if "output_sha256" in x)
+    sha = r["runtimes"][name]["output_sha256"]
+    if name == first:
+        return f"sha {sha}"
+    return f"sha {sha} " + ("(same)" if sha == ref["output_sha256"] else f"(differs from {first})")
