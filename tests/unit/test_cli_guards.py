@@ -7,12 +7,14 @@ refuse bad numbers before any work starts; the rest need only small files made h
 from __future__ import annotations
 
 import json
+import os
 import socket
 from pathlib import Path
 
 import pytest
 
 from vp_edge.cli import main
+from vp_edge.quiet import QUIET_ENV
 
 
 def tflite_model(dtype: str, classes: int = 10) -> bytes:
@@ -224,6 +226,9 @@ def test_json_errors_are_json_on_stdout(capsys, tmp_path):
 def test_verbose_after_the_subcommand_and_version(capsys):
     got, _, out = run_cli(capsys, ["family", "list", "-v", "--json"])
     assert got == 0 and "tiny" in json.loads(out)
+    assert os.environ[QUIET_ENV] == "0"  # library log lines shown
+    assert run_cli(capsys, ["family", "list"])[0] == 0
+    assert os.environ[QUIET_ENV] == "1"
     got, _, out = run_cli(capsys, ["--version"])
     assert got == 0 and out.startswith("vp-edge ")
 
