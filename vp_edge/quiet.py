@@ -4,7 +4,8 @@ TensorFlow prints absl lines ("All log messages before absl::InitializeLog() ...
 notices) at import, and the TFLite converter prints its quantiser's settings from C++: both
 write to file descriptor 2 directly, before any Python logging setting applies. The CLI sets
 ``VP_EDGE_QUIET=1`` when not verbose; ``native_quiet()`` then points descriptor 2 at
-/dev/null around such calls. Library users (no variable set) see everything as before.
+/dev/null around such calls (a native crash inside one then shows no message of its own:
+rerun with -v). Library users (no variable set) see everything as before.
 A leaf module like ``vp_edge.errors``: converters and boards may import it.
 """
 
