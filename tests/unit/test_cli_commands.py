@@ -197,3 +197,16 @@ def test_emulated_firmware_builds_go_to_the_cache_not_the_package(monkeypatch, t
     elf = firmware_elf(2, 500)
     assert seen["dir"].parent == tmp_path / "cache" and seen["defs"].endswith("500")
     assert (seen["dir"] / ".lock").exists() and elf.parent == seen["dir"]
+
+
+def test_monitor_by_link_url(capsys, served_board):
+    text = served_board.read_text()
+    url = text.split('link = "')[1].split('"')[0]
+    key = served_board.parent / "k.key"
+    code, err, out = run_cli(
+        capsys, ["monitor", url, "--board-id", "3", "--key-file", str(key), "--count", "1"]
+    )
+    assert code == 0, err
+    assert out.startswith("HELLO linux m, k=2, 10 classes") and "\nbeat uptime " in out
+    code, err, _ = run_cli(capsys, ["monitor", url, "--board-id", "3"])
+    assert code == 2 and "--key-file F or --insecure" in err
