@@ -51,6 +51,7 @@ COMMANDS = (
     "gateway",
     "classify",
     "flash",
+    "firmware",
     "pack",
     "bench",
 )

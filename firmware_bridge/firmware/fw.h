@@ -23,11 +23,19 @@
 #ifndef FW_STORAGE_SIZE
 #define FW_STORAGE_SIZE 0xD0000u /* 832 KiB: 1 MiB flash minus 192 KiB of firmware */
 #endif
-#define FW_SECTOR 4096u
+/* The layout below is the default (a 4 KB erase unit); a target overrides it with -D from
+ * firmware_bridge/targets.py (STM32F4: 16 KB records in sectors 1-3, slots in 128 KB sectors). */
+#ifndef FW_SECTOR
+#define FW_SECTOR 4096u /* record spacing: each record is erased alone */
+#endif
 #define FW_PROV_OFF 0u
 #define FW_META_OFF(i) (FW_SECTOR * (1u + (uint32_t)(i)))
+#ifndef FW_SLOTS_OFF
 #define FW_SLOTS_OFF (4u * FW_SECTOR)
+#endif
+#ifndef FW_SLOT_SIZE
 #define FW_SLOT_SIZE (((FW_STORAGE_SIZE - FW_SLOTS_OFF) / 2u) & ~(FW_SECTOR - 1u))
+#endif
 #define FW_SLOT_OFF(i) (FW_SLOTS_OFF + (uint32_t)(i) * FW_SLOT_SIZE)
 #define FW_NO_SLOT 0xFFu
 
