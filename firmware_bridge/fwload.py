@@ -93,23 +93,26 @@ class RspClient:
         return chunk
 
     def packet(self, data: str) -> str:
-        """Send one packet, return the reply (console ``O`` packets skipped)."""
+        """Send one packet, return the reply: console output (``O...``) and the stop reply a
+        server sends on its own when a client attaches to a running target are skipped."""
         body = data.encode()
         self.sock.sendall(b"$%s#%02x" % (body, sum(body) & 0xFF))
         while True:
-            while b"#" not in self.buf or len(self.buf) < self.buf.index(b"#") + 3:
-                self.buf += self._read()
-            start = self.buf.find(b"$")
-            if start < 0:  # only acks so far
-                self.buf = self.buf[self.buf.index(b"#") + 3 :] if b"#" in self.buf else b""
-                continue
-            end = self.buf.index(b"#", start)
-            reply = self.buf[start + 1 : end].decode(errors="replace")
-            self.buf = self.buf[end + 3 :]
-            self.sock.sendall(b"+")
-            if reply.startswith("O") and reply != "OK":
+            reply = self._next()
+            if (reply.startswith("O") and reply != "OK") or reply[:1] in ("T", "S"):
                 continue
             return reply
+
+    def _next(self) -> str:
+        while True:
+            start = self.buf.find(b"$")
+            end = self.buf.find(b"#", start) if start >= 0 else -1
+            if start >= 0 and end >= 0 and len(self.buf) >= end + 3:
+                reply = self.buf[start + 1 : end].decode(errors="replace")
+                self.buf = self.buf[end + 3 :]
+                self.sock.sendall(b"+")
+                return reply
+            self.buf += self._read()
 
     def write(self, addr: int, data: bytes, chunk: int = 1024) -> None:
         for off in range(0, len(data), chunk):
@@ -144,27 +147,42 @@ def _load_gdb(url: str, segments: list[tuple[int, bytes]]) -> list[str]:
     return [f"gdb remote protocol: M packets to {url}, monitor system_reset, detach"]
 
 
-def probe_command(target: str, probe: str, elf: Path) -> list[list[str]]:
-    """The command lines a probe tool runs for ``target`` (documented, untested on hardware)."""
+def probe_command(target: str, probe: str, image: Path, base: int | None = None) -> list[list[str]]:
+    """The command lines a probe tool runs for ``target`` (documented, untested on hardware):
+    an ELF, or with ``base`` a raw binary written from that address."""
     t = get_target(target)
     if probe == "pyocd":
         if t.name not in PYOCD_PARTS:
             raise LoadUsageError(f"no pyOCD part known for {t.name}")
         part = PYOCD_PARTS[t.name]
-        return [["pyocd", "load", "--target", part, str(elf)], ["pyocd", "reset", "--target", part]]
+        at = [] if base is None else ["--base-address", f"{base:#x}"]
+        return [
+            ["pyocd", "load", "--target", part, *at, str(image)],
+            ["pyocd", "reset", "--target", part],
+        ]
     if probe == "openocd":
         if t.name not in OPENOCD_CFG:
             raise LoadUsageError(f"no OpenOCD configuration known for {t.name}")
         cfg = [a for c in OPENOCD_CFG[t.name] for a in ("-f", c)]
-        return [["openocd", *cfg, "-c", f"program {elf} verify reset exit"]]
+        at = "" if base is None else f" {base:#x}"
+        return [["openocd", *cfg, "-c", f"program {image}{at} verify reset exit"]]
     raise LoadUsageError(f"unknown probe {probe!r}; use auto, pyocd, openocd or gdb://HOST:PORT")
 
 
-def load(target: str, *, probe: str = "auto", elf: Path | None = None) -> LoadReport:
-    """Write the built firmware of ``target`` to a board and reset it."""
+def load(
+    target: str,
+    *,
+    probe: str = "auto",
+    elf: Path | None = None,
+    raw: tuple[int, bytes] | None = None,
+) -> LoadReport:
+    """Write the built firmware of ``target`` (or ``raw`` = (address, bytes), e.g. a
+    provisioning record) to a board and reset it."""
     from .fwbuild import elf_path
 
     t = get_target(target)
+    if raw is not None:
+        return _load_raw(t.name, probe, *raw)
     elf = Path(elf or elf_path(t.name))
     if not elf.exists():
         raise LoadUsageError(
@@ -176,18 +194,45 @@ def load(target: str, *, probe: str = "auto", elf: Path | None = None) -> LoadRe
     if probe.startswith("gdb://"):
         rep.command = _load_gdb(probe, segments)
     else:
-        if probe == "auto":
-            probe = next((p for p in ("pyocd", "openocd") if shutil.which(p)), "")
-            if not probe:
-                raise LoadUsageError(
-                    "no probe tool found: install pyOCD (pip install pyocd) or "
-                    "OpenOCD (apt-get install openocd), or give --probe gdb://HOST:PORT"
-                )
-        rep.probe = probe
-        for cmd in probe_command(t.name, probe, elf):
-            rep.command.append(" ".join(cmd))
-            r = subprocess.run(cmd, capture_output=True, text=True)
-            if r.returncode != 0:
-                raise LoadError(f"{cmd[0]} failed ({r.returncode}): {(r.stdout + r.stderr)[-800:]}")
+        rep.probe = probe = _auto(probe)
+        rep.command = _run(probe_command(t.name, probe, elf))
+    rep.seconds = round(time.monotonic() - t0, 3)
+    return rep
+
+
+def _auto(probe: str) -> str:
+    if probe != "auto":
+        return probe
+    found = next((p for p in ("pyocd", "openocd") if shutil.which(p)), "")
+    if not found:
+        raise LoadUsageError(
+            "no probe tool found: install pyOCD (pip install pyocd) or "
+            "OpenOCD (apt-get install openocd), or give --probe gdb://HOST:PORT"
+        )
+    return found
+
+
+def _run(cmds: list[list[str]]) -> list[str]:
+    for cmd in cmds:
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise LoadError(f"{cmd[0]} failed ({r.returncode}): {(r.stdout + r.stderr)[-800:]}")
+    return [" ".join(c) for c in cmds]
+
+
+def _load_raw(target: str, probe: str, addr: int, data: bytes) -> LoadReport:
+    """A raw image at ``addr`` (the probe tool erases the sectors it covers)."""
+    import tempfile
+
+    rep = LoadReport(target, probe, f"{len(data)} B image", [(addr, len(data))])
+    t0 = time.monotonic()
+    if probe.startswith("gdb://"):
+        rep.command = _load_gdb(probe, [(addr, data)])
+    else:
+        rep.probe = probe = _auto(probe)
+        with tempfile.TemporaryDirectory(prefix="vp-load-") as tmp:
+            path = Path(tmp) / "image.bin"
+            path.write_bytes(data)
+            rep.command = _run(probe_command(target, probe, path, base=addr))
     rep.seconds = round(time.monotonic() - t0, 3)
     return rep

@@ -43,22 +43,28 @@ def storage_size(target: str = "host") -> int:
     return t.storage.size
 
 
+def provision_record(board_id: int, key: bytes | None, size: int = SECTOR) -> bytes:
+    """The provisioning record (fw_store.c: "VPPV", id, key length, key, CRC-32C), padded with
+    erased bytes to ``size``: what goes at the start of a board's storage."""
+    key = key or b""
+    if len(key) > MAX_KEY or not 0 <= board_id <= 0xFFFF:
+        raise FirmwareError(f"key of {len(key)} bytes (max {MAX_KEY}) or board id {board_id}")
+    rec = struct.pack("<4sHBx64s", b"VPPV", board_id, len(key), key.ljust(MAX_KEY, b"\0"))
+    return (rec + struct.pack("<I", crc32c(rec))).ljust(size, b"\xff")
+
+
 def provision(storage: str | os.PathLike[str], *, board_id: int = 1,
               key: bytes | None = None, target: str = "host") -> Path:
     """Create the flash file if needed and write the provisioning record (board id, key)."""
-    key = key or b""
     size = storage_size(target)
-    if len(key) > MAX_KEY or not 0 <= board_id <= 0xFFFF:
-        raise FirmwareError(f"key of {len(key)} bytes (max {MAX_KEY}) or board id {board_id}")
+    rec = provision_record(board_id, key, get_target(target).record)
     path = Path(storage)
     if not path.exists() or path.stat().st_size < size:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "ab") as fh:
             fh.write(b"\xff" * (size - fh.tell()))
-    rec = struct.pack("<4sHBx64s", b"VPPV", board_id, len(key), key.ljust(MAX_KEY, b"\0"))
-    rec += struct.pack("<I", crc32c(rec))
     with open(path, "r+b") as fh:
-        fh.write(rec.ljust(get_target(target).record, b"\xff"))
+        fh.write(rec)
     return path
 
 

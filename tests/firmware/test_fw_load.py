@@ -10,6 +10,7 @@ import socket
 import subprocess
 
 import pytest
+from fw_helpers import BOARD_ID, KEY
 
 from firmware_bridge import qemu
 from firmware_bridge.fwload import LoadError, elf_segments, probe_command
@@ -24,7 +25,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_load_over_gdb_then_hello(tmp_path) -> None:
+def test_load_over_gdb_then_hello_then_provision(tmp_path) -> None:
+    """Load the ELF (blank flash: an insecure board 1 says HELLO), then write the provisioning
+    record the same way: after the reset the board answers only under its key, as BOARD_ID."""
     if missing := qemu.missing_tools("stm32f405"):
         pytest.skip(f"needs {', '.join(missing)}")
     elf = qemu.build("stm32f405")
@@ -70,6 +73,26 @@ def test_load_over_gdb_then_hello(tmp_path) -> None:
             assert [a for a, _ in rep["segments"]] == [a for a, _ in elf_segments(elf)]
             boot = s.wait(0, (Hello,), 10.0)  # sent by the freshly reset board, unasked
             assert boot is not None and boot.msg.variant == "none"  # blank flash: no model
+            assert s.hello().board_kind == boot.msg.board_kind
+        key_file = tmp_path / "board.key"
+        key_file.write_text(KEY.hex() + "\n")
+        with BoardSession(url, board_id=BOARD_ID, key=KEY, epoch_file=tmp_path / "ep") as s:
+            rc = main(
+                [
+                    "firmware",
+                    "provision",
+                    "--target",
+                    "stm32f405",
+                    "--probe",
+                    f"gdb://127.0.0.1:{port}",
+                    "--board-id",
+                    str(BOARD_ID),
+                    "--key-file",
+                    str(key_file),
+                ]
+            )
+            assert rc == 0
+            assert s.wait(0, (Hello,), 10.0) is not None  # keyed, as board BOARD_ID
             assert s.hello().board_kind == boot.msg.board_kind
     finally:
         proc.kill()

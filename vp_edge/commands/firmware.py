@@ -3,6 +3,7 @@
   vp-edge firmware targets                      the target table (firmware_bridge/targets.py)
   vp-edge firmware build --target T [--json]    ELF + BIN + size report (flash, RAM vs the part)
   vp-edge firmware load --target T --probe auto|pyocd|openocd|gdb://HOST:PORT
+  vp-edge firmware provision --target T --board-id N --key-file F --probe ...
 
 Exit codes: 0 ok, 1 build failed, 2 usage (unknown target, missing ELF or tool), 3 probe/link.
 """
@@ -44,6 +45,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     ld.add_argument("--elf", default=None, help="the image (default: the build's vp_fw.elf)")
     add_json(ld)
     ld.set_defaults(func=run_load)
+    pv = cmds.add_parser(
+        "provision",
+        help="write a board's id and key into its flash",
+        description="Writes the provisioning record (board id, deployment or "
+        "per-board key, CRC-32C) into the first storage sector of the board "
+        "(STM32F4: sector 1 at 0x08004000) with the same probes as 'load'; the "
+        "firmware reads it at boot. Loading the firmware ELF does not touch it.",
+    )
+    pv.add_argument("--target", required=True)
+    pv.add_argument("--probe", default="auto", help="auto, pyocd, openocd or gdb://HOST:PORT")
+    pv.add_argument("--board-id", type=int, required=True, help="the board's id (0-65535)")
+    pv.add_argument("--key-file", metavar="F", help="the board's key: hex text or raw bytes")
+    pv.add_argument("--insecure", action="store_true", help="no key (bring-up only)")
+    add_json(pv)
+    pv.set_defaults(func=run_provision)
     p.set_defaults(func=lambda args: p.print_help() or 2)
 
 
@@ -81,5 +97,33 @@ def run_load(args: argparse.Namespace) -> int:
         asdict(rep),
         f"loaded {rep.elf} onto {rep.target} via {rep.probe} in "
         f"{rep.seconds:.1f} s ({segs}); the board was reset",
+    )
+    return 0
+
+
+def run_provision(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from firmware_bridge.fwload import load
+    from firmware_bridge.qemu import provision_record
+    from firmware_bridge.targets import get_target
+    from vp_edge.commands.flash import FlashUsageError, read_key
+
+    if bool(args.key_file) == bool(args.insecure):
+        raise FlashUsageError("give exactly one of --key-file F or --insecure")
+    t = get_target(args.target)
+    if t.storage is None or t.kind == "host":
+        raise FlashUsageError(
+            f"target {t.name} has no on-chip storage to provision; host "
+            "boards take --board-id/--key from the tools that start them"
+        )
+    key = read_key(args.key_file) if args.key_file else None
+    rec = provision_record(args.board_id, key, t.record)
+    rep = load(t.name, probe=args.probe, raw=(t.storage.origin, rec))
+    emit(
+        args,
+        {**asdict(rep), "board_id": args.board_id, "keyed": key is not None},
+        f"provisioned board {args.board_id} ({'keyed' if key else 'insecure'}) on {t.name} via "
+        f"{rep.probe}: record at {t.storage.origin:#010x}; the board was reset",
     )
     return 0
