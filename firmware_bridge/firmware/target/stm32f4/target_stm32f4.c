@@ -95,7 +95,8 @@ static uint32_t clock_init(void)
 {
     if (!(RCC_CR & CR_HSIRDY)) return FW_SYSCLK_HZ; /* no RCC model (QEMU): its fixed clock */
     RCC_APB1ENR |= 1u << 28;                         /* PWREN */
-    PWR_CR |= 3u << 14;                              /* VOS: scale 1 (F405 uses bit 14 only) */
+    (void)RCC_APB1ENR; /* erratum: wait after a clock enable before using the peripheral */
+    PWR_CR |= (F4_OVERDRIVE ? 3u : 1u) << 14; /* VOS scale 1 (F405: bit 14; F446: 15:14) */
     RCC_PLLCFGR = F4_PLLM | F4_PLLN << 6 | ((F4_PLLP / 2u) - 1u) << 16 | F4_PLLQ << 24 |
                   (RCC_PLLCFGR & (7u << 28)); /* source HSI (bit 22 = 0); keep F446 PLLR */
     RCC_CR |= CR_PLLON;
@@ -121,6 +122,7 @@ static void uart_init(void)
     RCC_AHB1ENR |= 1u << 0; /* GPIOAEN */
     if (F4_USART == 1) RCC_APB2ENR |= 1u << 4; /* USART1EN */
     else RCC_APB1ENR |= 1u << 17;                /* USART2EN */
+    (void)RCC_AHB1ENR, (void)RCC_APB1ENR, (void)RCC_APB2ENR; /* clock-enable erratum delay */
     GPIOA_MODER = (GPIOA_MODER & ~(3u << 2 * TX_PIN | 3u << 2 * RX_PIN)) |
                   2u << 2 * TX_PIN | 2u << 2 * RX_PIN; /* alternate function */
     GPIOA_PUPDR = (GPIOA_PUPDR & ~(3u << 2 * RX_PIN)) | 1u << 2 * RX_PIN; /* RX pull-up */
