@@ -33,18 +33,19 @@ def test_core_serves_bit_identical(target, host_flash, models, epoch_file, tmp_p
 
 
 def test_bench_core_counts(models) -> None:
-    """Every core runs the model; the Cortex-M4 builds (mps2-an386, stm32f405) count the same
-    instructions (same -mcpu, same code; +-1000 from the timer resolution)."""
+    """Every core runs the model with RESULTs equal to the host engine's; the Cortex-M4 builds
+    (mps2-an386, stm32f405) count the same instructions (same -mcpu, same code; +-1000 from
+    the timer resolution)."""
     if missing := qemu.missing_tools("stm32f405") + qemu.missing_tools("mps2-an505"):
         pytest.skip(f"needs {', '.join(missing)}")
     from vp_edge.bench.mcu import CORES, core_counts, cores_markdown
 
     vpw = models["old"]
     x = np.zeros(Engine(vpw).info["input_size"], np.int8)
-    counts = core_counts(vpw, x)
-    assert set(counts) == set(CORES)
+    counts, same = core_counts(vpw, x)
+    assert set(counts) == set(CORES) and all(same.values()), same
     n = {c: v["value"] for c, v in counts.items()}
     assert all(v > 0 for v in n.values()), counts
     assert abs(n["stm32f405"] - n["cortex-m4"]) <= 1000
-    table = cores_markdown({"old": {"cores": counts}})
+    table = cores_markdown({"old": {"cores": counts, "identical": same}})
     assert any(line.startswith("| old |") for line in table)

@@ -65,7 +65,7 @@ def _storage(vpw: bytes, workdir: Path, host_target: str) -> Path:
 
 
 def _count(vpw: bytes, x: np.ndarray, workdir: Path, timeout: float,
-           target: str = "mps2-an386") -> int:
+           target: str = "mps2-an386") -> tuple[int, tuple]:
     from firmware_bridge.protocol import Result
     from firmware_bridge.qemu import start_qemu
     from firmware_bridge.session import BoardSession
@@ -82,23 +82,36 @@ def _count(vpw: bytes, x: np.ndarray, workdir: Path, timeout: float,
             msg = s.infer(np.asarray(x, np.int8).tobytes(), timeout=timeout)
     if not isinstance(msg, Result):
         raise RuntimeError(f"the firmware on {target} answered {msg!r}")
-    return int(msg.compute_us) * 1000
+    return int(msg.compute_us) * 1000, msg.pairs
 
 
-def core_counts(vpw: bytes, x: np.ndarray, timeout: float = 120.0) -> dict[str, dict]:
-    """core -> instructions of one inference (a figure), or {"error": ...}."""
+def _host_topk(vpw: bytes, x: np.ndarray, k: int) -> tuple:
+    """The host C engine's top-k: highest score first, ties to the lower class index."""
+    from firmware_bridge.engine import Engine
+
+    y = Engine(vpw).run(np.asarray(x, np.int8)).ravel()
+    order = sorted(range(y.size), key=lambda i: (-int(y[i]), i))[:k]
+    return tuple((i, int(y[i])) for i in order)
+
+
+def core_counts(vpw: bytes, x: np.ndarray,
+                timeout: float = 120.0) -> tuple[dict[str, dict], dict[str, bool]]:
+    """(core -> instructions of one inference (a figure) or {"error": ...}, core -> whether its
+    RESULT equals the host C engine's top-k)."""
     out: dict[str, dict] = {}
+    same: dict[str, bool] = {}
     with tempfile.TemporaryDirectory(prefix="vp-bench-qemu-") as tmp:
         for core, target in CORES.items():
             try:
-                n = _count(vpw, x, Path(tmp), timeout, target)
+                n, pairs = _count(vpw, x, Path(tmp), timeout, target)
             except Exception as e:  # noqa: BLE001 - reported, the bench goes on
                 LOG.warning("QEMU %s run failed: %s", target, e)
                 out[core] = {"error": f"{type(e).__name__}: {e}"[:300]}
                 continue
             out[core] = fig(n, "measured", "instr", f"QEMU {target} -icount shift=0, "
                             "RESULT.compute_us x 1000")
-    return out
+            same[core] = tuple(pairs) == _host_topk(vpw, x, len(pairs))
+    return out, same
 
 
 def instruction_counts(ctx: BenchContext, timeout: float = 120.0) -> dict:
@@ -113,15 +126,15 @@ def instruction_counts(ctx: BenchContext, timeout: float = 120.0) -> dict:
             rows[name] = {"skipped": f".vpw of {len(vpw):,} B exceeds the firmware slot "
                                      f"({SLOT_SIZE:,} B)"}
             continue
-        cores = core_counts(vpw, fixed_input(ctx, name), timeout)
+        cores, same = core_counts(vpw, fixed_input(ctx, name), timeout)
         m4 = cores[next(iter(CORES))]
         if "error" in m4:
-            rows[name] = {"error": m4["error"], "cores": cores}
+            rows[name] = {"error": m4["error"], "cores": cores, "identical": same}
             continue
         rows[name] = {"instructions": fig(m4["value"], "measured", "instr", "QEMU -icount "
                                           "shift=0, RESULT.compute_us x 1000, C engine on .vpw"),
                       "vpw_bytes": fig(len(vpw), "measured", "B", "packed model"),
-                      "cores": cores}
+                      "cores": cores, "identical": same}
     per_mac = [rows[v]["instructions"]["value"] / ctx.cards[v]["macs"]
                for v in ctx.variants if "instructions" in rows.get(v, {})]
     if per_mac:
@@ -140,9 +153,9 @@ def mcu_seconds(instructions: float, clock_hz: int) -> float:
     return instructions * CPI / clock_hz
 
 
-def _cell(c: dict) -> str:
+def _cell(c: dict, same: bool | None) -> str:
     if "value" in c:
-        return f"{c['value'] / 1e6:.3f} M"
+        return f"{c['value'] / 1e6:.3f} M" + (" (RESULT differs)" if same is False else "")
     return "does not fit the slot" if "TOO_BIG" in c.get("error", "") else "error"
 
 
@@ -155,14 +168,15 @@ def cores_markdown(rows: dict[str, dict]) -> list[str]:
     out = ["### Instructions per inference on Cortex-M4, M7 and M33 (QEMU)", "",
            "Same C engine and .vpw, built per core (`-mcpu`) from firmware_bridge/targets.py; "
            "QEMU `-icount shift=0`, one INFER of the fixed input, RESULT.compute_us x 1000 "
-           "(+-1000). Instruction counts, not cycles: QEMU does not model pipelines or wait "
+           "(+-1000); every count shown came with a RESULT equal to the host C engine's top-k "
+           "unless marked. Instruction counts, not cycles: QEMU does not model pipelines or wait "
            "states. stm32f405 is the STM32F4 target on its own registers in netduinoplus2 "
            "(384 KB model slots).", "",
            "| model | .vpw | " + " | ".join(f"{c} (`{CORES[c]}`)" for c in cores) + " |",
            "|---|---|" + "---|" * len(cores)]
     for m in names:
         r = rows[m]
-        cells = [_cell(r["cores"].get(c, {})) for c in cores]
+        cells = [_cell(r["cores"].get(c, {}), r.get("identical", {}).get(c)) for c in cores]
         size = r.get("vpw_bytes", {}).get("value")
         out.append(f"| {m} | {size:,} B | " + " | ".join(cells) + " |" if size else
                    f"| {m} | - | " + " | ".join(cells) + " |")
@@ -187,8 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         n = Engine(tflite_to_vpw(tfl)).info["input_size"]
         x = np.random.default_rng(0).integers(-128, 128, n, dtype=np.int8)
         vpw = tflite_to_vpw(tfl, golden_input=x)
+        cores, same = core_counts(vpw, x)
         rows[path.stem] = {"vpw_bytes": fig(len(vpw), "measured", "B", "packed model"),
-                           "cores": core_counts(vpw, x)}
+                           "cores": cores, "identical": same}
     text = "\n".join(cores_markdown(rows))
     print(text)
     if a.out:
