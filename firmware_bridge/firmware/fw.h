@@ -2,8 +2,10 @@
  *
  * The core (fw_main.c, fw_store.c, fw_model.c) is C99, no malloc, no recursion; everything that
  * touches hardware is one of the tgt_* functions below, implemented once per target in
- * target/<name>/ (host: POSIX pty + a flash file; qemu: Cortex-M4 mps2-an386, CMSDK UART0,
- * SysTick, semihosting-backed flash). See docs/firmware.md.
+ * target/<name>/ (host: POSIX pty + a flash file; qemu: the mps2 FPGA images, CMSDK UART0,
+ * SysTick, semihosting-backed flash; stm32f4: RCC, USART with an RX ring, SysTick, the
+ * embedded flash interface). Which target gets which layout and clock is data, in
+ * firmware_bridge/targets.py. See docs/firmware.md.
  *
  * Storage ("flash") is one memory-mapped region of FW_STORAGE_SIZE bytes that the core reads
  * directly (the model runs in place, as from XIP flash) and changes only via tgt_storage_write /
