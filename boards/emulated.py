@@ -26,8 +26,6 @@ from vp_edge.deployment import BoardSpec, Deployment
 from vp_edge.errors import BoardError
 
 ROOT = Path(__file__).resolve().parent.parent
-#: the firmware's buffers (firmware_bridge/firmware/fw.h): engine arena and INFER tensor
-FW_ARENA, FW_INPUT = 128 * 1024, 32 * 1024
 GOLDEN_SEED = 0
 WARMUP = 2  # inferences before the board is published: the first ones are slower
 
@@ -54,14 +52,27 @@ def ensure_vpw(run: Path, variant: str) -> Path:
     return path
 
 
-def firmware_misfit(vpw: bytes) -> str | None:
+def firmware_target(profile: str | None) -> str:
+    """The QEMU firmware target a qemu board of ``profile`` runs (its profile's firmware target
+    when QEMU emulates it, e.g. stm32f405 on netduinoplus2; else the Cortex-M4 mps2-an386)."""
+    from boards.profiles import PROFILES
+    from firmware_bridge.targets import get_target
+
+    p = PROFILES.get(profile or "")
+    if p and p.firmware_target and get_target(p.firmware_target).qemu_machine:
+        return p.firmware_target
+    return "mps2-an386"
+
+
+def firmware_misfit(vpw: bytes, target: str = "mps2-an386") -> str | None:
     """Why the firmware would refuse this .vpw (slot, arena, input limits), or None."""
     from converters.vpw_format import read_vpw
-    from firmware_bridge.qemu import SLOT_SIZE
+    from firmware_bridge.targets import get_target
 
+    t = get_target(target)
     h = read_vpw(vpw).header
-    for what, need, have in (("model", len(vpw), SLOT_SIZE), ("arena", h["arena_size"], FW_ARENA),
-                             ("input", h["in_size"], FW_INPUT)):
+    for what, need, have in (("model", len(vpw), t.slot_size), ("arena", h["arena_size"], t.arena),
+                             ("input", h["in_size"], t.input_max)):
         if int(need) > have:
             return f"its {what} needs {int(need):,} bytes, the firmware has {have:,}"
     return None
@@ -129,16 +140,16 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vp-edge"
 
 
-def firmware_elf(k: int, heartbeat_ms: int) -> Path:
+def firmware_elf(k: int, heartbeat_ms: int, target: str = "mps2-an386") -> Path:
     """The QEMU firmware built for the deployment's k and heartbeat (FW_K, FW_HEARTBEAT_MS)."""
     from firmware_bridge.qemu import FW_DIR, build
 
     tree = hashlib.sha256(str(FW_DIR).encode()).hexdigest()[:8]  # one build per installed copy
-    out = cache_dir() / f"firmware-{tree}-k{k}-hb{heartbeat_ms}"
+    out = cache_dir() / f"firmware-{tree}-{target}-k{k}-hb{heartbeat_ms}"
     out.mkdir(parents=True, exist_ok=True)
     with open(out / ".lock", "w") as lock:  # two emulators must not run make in one folder
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return build("qemu", build_dir=out, defs=f"-DFW_K={k} -DFW_HEARTBEAT_MS={heartbeat_ms}")
+        return build(target, build_dir=out, defs=f"-DFW_K={k} -DFW_HEARTBEAT_MS={heartbeat_ms}")
 
 
 class QemuEmulator:
@@ -162,15 +173,31 @@ class QemuEmulator:
         if why := qemu_missing():
             raise BoardError(f"board {self.spec.name}: cannot emulate a qemu board: {why}")
         self.vpw = ensure_vpw(self.dep.run, self.spec.variant).read_bytes()
-        if why := firmware_misfit(self.vpw):
+        self.target = firmware_target(self.spec.profile)
+        if why := firmware_misfit(self.vpw, self.target):
             raise BoardError(f"board {self.spec.name}: variant {self.spec.variant} does not fit "
-                             f"the firmware: {why}")
-        self.elf = firmware_elf(self.dep.k, round(self.dep.heartbeat_s * 1000))
+                             f"the {self.target} firmware: {why}")
+        self.elf = firmware_elf(self.dep.k, round(self.dep.heartbeat_s * 1000), self.target)
         storage = self.dep.state_dir / "flash" / f"{self.spec.name}.bin"
-        self.board = start_qemu(storage, board_id=self.spec.id, key=self.dep.key, elf=self.elf)
+        if self.target.startswith("stm32"):
+            self._preflash(storage)
+        self.board = start_qemu(storage, board_id=self.spec.id, key=self.dep.key, elf=self.elf,
+                                target=self.target)
         self._log_lines(self.board.log)
         threading.Thread(target=self._drain, daemon=True, name=f"qemu-{self.spec.name}").start()
         threading.Thread(target=self._load, daemon=True, name=f"flash-{self.spec.name}").start()
+
+    def _preflash(self, storage: Path) -> None:
+        """QEMU has no STM32F4 flash interface: write the model into the storage file through
+        the same flash driver on a host-stm32f4 board (same layout); QEMU then boots with it."""
+        from firmware_bridge.flash import flash
+        from firmware_bridge.qemu import start_host
+
+        with start_host(storage, board_id=self.spec.id, key=self.dep.key,
+                        target="host-stm32f4") as host:
+            rep = flash(host.url, self.vpw, board_id=self.spec.id, key=self.dep.key,
+                        epoch_file=self.dep.state_dir / "gateway.epoch")
+        self._log_lines([f"preflash (host-stm32f4): {json.dumps(rep.to_dict())}"])
 
     def _log_lines(self, lines: list[str]) -> None:
         with open(self.log, "a") as fh:
@@ -218,7 +245,7 @@ class QemuEmulator:
         os.replace(tmp, pub)
         write_ready_info(self.ready, {"pid": self.proc.pid, "board_id": self.spec.id,
                                       "link": self.spec.link, "pty": url, "flash": report,
-                                      "elf": str(self.elf)})
+                                      "elf": str(self.elf), "target": self.target})
 
     def close(self) -> None:
         if self.board is not None:

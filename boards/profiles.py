@@ -28,6 +28,7 @@ class Profile:
     baud: int | None  # serial baud rate (None: not a serial link)
     reserve_ram: int = 0
     reserve_flash: int = 0
+    firmware_target: str | None = None  # firmware_bridge.targets entry that runs on it
 
     @property
     def arena_limit(self) -> int:
@@ -49,7 +50,21 @@ PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
         Profile("cortex-m4", "Cortex-M4F, 256 KB SRAM, 1 MB flash (e.g. STM32F4/nRF52840 class)",
-                "mcu", 256 * KB, 1 * MB, 80_000_000, "uart", 115200, 32 * KB, 128 * KB),
+                "mcu", 256 * KB, 1 * MB, 80_000_000, "uart", 115200, 32 * KB, 128 * KB,
+                "mps2-an386"),
+        # Real parts: RAM left for the arena and flash left for one model slot as the firmware
+        # target lays them out (firmware_bridge/targets.py: 88 KB arena, 384 / 128 KB slots).
+        Profile("stm32f405", "STM32F405 (Cortex-M4F 168 MHz, 1 MB flash, 128 KB SRAM used), "
+                "USART1; QEMU netduinoplus2", "mcu", 128 * KB, 1 * MB, 168_000_000, "uart",
+                115200, 40 * KB, 640 * KB, "stm32f405"),
+        Profile("nucleo-f446re", "NUCLEO-F446RE (STM32F446RE, Cortex-M4F 180 MHz, 512 KB flash, "
+                "128 KB SRAM), ST-LINK virtual COM port", "mcu", 128 * KB, 512 * KB,
+                180_000_000, "uart", 115200, 40 * KB, 384 * KB, "stm32f446-nucleo"),
+        Profile("cortex-m7", "Cortex-M7, 256 KB SRAM, 1 MB flash (QEMU mps2-an500)", "mcu",
+                256 * KB, 1 * MB, 216_000_000, "uart", 115200, 32 * KB, 128 * KB, "mps2-an500"),
+        Profile("cortex-m33", "Cortex-M33 (TrustZone, Secure), 256 KB SRAM, 1 MB flash (QEMU "
+                "mps2-an505)", "mcu", 256 * KB, 1 * MB, 100_000_000, "uart", 115200, 32 * KB,
+                128 * KB, "mps2-an505"),
         Profile("esp32-s3", "ESP32-S3, 512 KB SRAM, 8 MB flash, UART bridge", "mcu",
                 512 * KB, 8 * MB, 240_000_000, "uart", 921600, 96 * KB, 1 * MB),
         Profile("rp2040", "Raspberry Pi RP2040, 264 KB SRAM, 2 MB flash", "mcu",

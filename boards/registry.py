@@ -66,8 +66,9 @@ class QemuBoard(McuBoard):
     """
 
     kind = "qemu"
-    description = ("Cortex-M4 board firmware (C engine, .vpw) in QEMU mps2-an386; UART over a "
-                   "pty, model loaded with 'vp-edge flash'")
+    description = ("board firmware (C engine, .vpw) in QEMU, the target picked by the profile "
+                   "(mps2-an386 Cortex-M4 by default, stm32f405 on netduinoplus2, cortex-m7, "
+                   "cortex-m33); UART over a pty, model loaded with 'vp-edge flash'")
     runner = "engine"
     default_profile = "cortex-m4"
 

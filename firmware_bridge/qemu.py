@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import struct
 import subprocess
 import time
@@ -24,61 +23,48 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .crc import crc32c
-from .errors import BridgeError
+from .fwbuild import BUILD_DIR, FW_DIR, ROOT, FirmwareError, build, missing_tools, size_report
+from .targets import Target, get_target
 
-ROOT = Path(__file__).resolve().parent.parent
-FW_DIR = Path(__file__).resolve().parent / "firmware"
-BUILD_DIR = ROOT / "build" / "firmware"
-STORAGE_SIZE = 0xD0000  # fw.h FW_STORAGE_SIZE
+__all__ = ["BUILD_DIR", "FW_DIR", "ROOT", "FirmwareError", "build", "missing_tools"]
+
+_AN386 = get_target("mps2-an386")
+STORAGE_SIZE = _AN386.storage.size  # fw.h FW_STORAGE_SIZE (host and mps2 targets)
 SECTOR = 4096
-SLOT_SIZE = ((STORAGE_SIZE - 4 * SECTOR) // 2) & ~(SECTOR - 1)
+SLOT_SIZE = _AN386.slot_size
 MAX_KEY = 64
-ELF = {"host": ("host", "vp_fw_host"), "qemu": ("qemu", "vp_fw_qemu.elf")}
-TOOLS = {"host": ("cc",), "qemu": ("arm-none-eabi-gcc", "qemu-system-arm")}
-QEMU_MACHINE = "mps2-an386"
-FLASH_BYTES, SRAM_BYTES = 1024 * 1024, 256 * 1024  # the Cortex-M4 board profile
+QEMU_MACHINE = _AN386.qemu_machine
 
 
-class FirmwareError(BridgeError):
-    """The firmware could not be built or started (a tool is missing, a build failed)."""
+def storage_size(target: str = "host") -> int:
+    """Bytes of the storage file a target's board uses (its flash region)."""
+    t = get_target(target)
+    assert t.storage is not None
+    return t.storage.size
 
 
-def missing_tools(target: str) -> list[str]:
-    """Executables ``target`` needs that are not on PATH (``make`` included)."""
-    return [t for t in ("make", *TOOLS[target]) if shutil.which(t) is None]
-
-
-def build(target: str = "host", *, build_dir: Path | None = None, defs: str = "") -> Path:
-    """``make -C firmware_bridge/firmware TARGET``; returns the executable or ELF path."""
-    if target not in ELF:
-        raise FirmwareError(f"unknown firmware target {target!r}; known: {', '.join(ELF)}")
-    if missing := missing_tools(target):
-        raise FirmwareError(f"building the {target} firmware needs {', '.join(missing)} "
-                            "(run 'make setup' or scripts/setup.d/20-toolchains.sh)")
-    out = Path(build_dir or BUILD_DIR)
-    cmd = ["make", "-s", "-C", str(FW_DIR), target, f"BUILD={out}", f"FW_DEFS={defs}"]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise FirmwareError(f"firmware build failed:\n{(r.stdout + r.stderr)[-3000:]}")
-    sub, name = ELF[target]
-    return out / sub / name
-
-
-def provision(storage: str | os.PathLike[str], *, board_id: int = 1,
-              key: bytes | None = None) -> Path:
-    """Create the flash file if needed and write the provisioning record (board id, key)."""
+def provision_record(board_id: int, key: bytes | None, size: int = SECTOR) -> bytes:
+    """The provisioning record (fw_store.c: "VPPV", id, key length, key, CRC-32C), padded with
+    erased bytes to ``size``: what goes at the start of a board's storage."""
     key = key or b""
     if len(key) > MAX_KEY or not 0 <= board_id <= 0xFFFF:
         raise FirmwareError(f"key of {len(key)} bytes (max {MAX_KEY}) or board id {board_id}")
+    rec = struct.pack("<4sHBx64s", b"VPPV", board_id, len(key), key.ljust(MAX_KEY, b"\0"))
+    return (rec + struct.pack("<I", crc32c(rec))).ljust(size, b"\xff")
+
+
+def provision(storage: str | os.PathLike[str], *, board_id: int = 1,
+              key: bytes | None = None, target: str = "host") -> Path:
+    """Create the flash file if needed and write the provisioning record (board id, key)."""
+    size = storage_size(target)
+    rec = provision_record(board_id, key, get_target(target).record)
     path = Path(storage)
-    if not path.exists() or path.stat().st_size < STORAGE_SIZE:
+    if not path.exists() or path.stat().st_size < size:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "ab") as fh:
-            fh.write(b"\xff" * (STORAGE_SIZE - fh.tell()))
-    rec = struct.pack("<4sHBx64s", b"VPPV", board_id, len(key), key.ljust(MAX_KEY, b"\0"))
-    rec += struct.pack("<I", crc32c(rec))
+            fh.write(b"\xff" * (size - fh.tell()))
     with open(path, "r+b") as fh:
-        fh.write(rec.ljust(SECTOR, b"\xff"))
+        fh.write(rec)
     return path
 
 
@@ -148,47 +134,73 @@ def _wait_pty(proc: subprocess.Popen, stream, pattern: str, timeout: float) -> t
 
 def start_host(storage: str | os.PathLike[str], *, board_id: int = 1, key: bytes | None = None,
                elf: Path | None = None, env: dict[str, str] | None = None,
-               timeout: float = 10.0) -> FirmwareBoard:
-    """Start the host-target firmware on ``storage``; its pty path is ``.url``."""
-    path = provision(storage, board_id=board_id, key=key)
-    exe = elf or build("host")
+               timeout: float = 10.0, target: str = "host") -> FirmwareBoard:
+    """Start a host-process firmware (``host`` or ``host-stm32f4``) on ``storage``; its pty path
+    is ``.url``."""
+    path = provision(storage, board_id=board_id, key=key, target=target)
+    exe = elf or build(target)
     proc = subprocess.Popen([str(exe), "--flash", str(path)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
     url, lines = _wait_pty(proc, proc.stdout, r"^PTY (\S+)", timeout)
-    return FirmwareBoard("host", url, path, proc, board_id, lines)
+    return FirmwareBoard(target, url, path, proc, board_id, lines)
 
 
-def qemu_command(elf: Path, storage: Path, icount: bool = True) -> list[str]:
-    """The QEMU command line: UART0 on a pty, semihosting for the flash file."""
-    cmd = ["qemu-system-arm", "-M", QEMU_MACHINE, "-display", "none", "-monitor", "none",
-           "-serial", "pty", "-semihosting-config",
-           f"enable=on,target=native,arg=vpfw,arg={storage}", "-kernel", str(elf)]
+def _preload(t: Target, storage: Path) -> list[str]:
+    """QEMU does not model the STM32F4 flash interface (its flash is a ROM): the storage file
+    (host-stm32f4 layout) goes into the ROM at start, records and slots around the code."""
+    assert t.storage and t.code
+    data = storage.read_bytes()
+    args = []
+    for name, lo, hi in (("records", 0, t.code.origin - t.storage.origin),
+                         ("slots", t.slots_off, t.storage.size)):
+        part = storage.with_name(f"{storage.name}.{name}")
+        part.write_bytes(data[lo:hi])
+        args += ["-device", f"loader,file={part},addr={t.storage.origin + lo:#x}"]
+    return args
+
+
+def qemu_command(elf: Path, storage: Path, icount: bool = True,
+                 target: str = "mps2-an386") -> list[str]:
+    """The QEMU command line: the target's UART on a pty, its storage behind it."""
+    t = get_target(target)
+    if not t.qemu_machine:
+        raise FirmwareError(f"target {t.name} has no QEMU machine")
+    cmd = ["qemu-system-arm", "-M", t.qemu_machine, "-display", "none", "-monitor", "none",
+           "-serial", "pty", "-kernel", str(elf)]
+    if t.qemu_flash_controller:  # mps2: storage written through to the file by semihosting
+        cmd += ["-semihosting-config", f"enable=on,target=native,arg=vpfw,arg={storage}"]
+    else:
+        cmd += _preload(t, storage)
     return cmd + (["-icount", "shift=0"] if icount else [])
 
 
 def start_qemu(storage: str | os.PathLike[str], *, board_id: int = 1, key: bytes | None = None,
-               elf: Path | None = None, icount: bool = True,
-               timeout: float = 30.0) -> FirmwareBoard:
-    """Start the Cortex-M4 firmware in QEMU on ``storage``; its UART0 pty path is ``.url``.
+               elf: Path | None = None, icount: bool = True, timeout: float = 30.0,
+               target: str = "mps2-an386") -> FirmwareBoard:
+    """Start the firmware of ``target`` in QEMU on ``storage``; its UART's pty path is ``.url``.
 
     With ``icount`` (default) one instruction is 1 ns of virtual time, so RESULT.compute_us
-    x 1000 is the instruction count of an inference.
+    x 1000 is the instruction count of an inference. For ``stm32f405`` (netduinoplus2) the
+    storage is read-only in QEMU: flash it first on a ``host-stm32f4`` board (same layout).
     """
-    path = provision(storage, board_id=board_id, key=key).resolve()
-    if " " in str(path):
-        raise FirmwareError(f"the QEMU storage path must not contain spaces: {path}")
-    exe = elf or build("qemu")
-    proc = subprocess.Popen(qemu_command(exe, path, icount), stdout=subprocess.PIPE,
+    t = get_target(target)
+    path = provision(storage, board_id=board_id, key=key,
+                     target="host-stm32f4" if t.kind == "stm32f4" else "host").resolve()
+    if " " in str(path) or "," in str(path):
+        raise FirmwareError(f"the QEMU storage path must not contain spaces or commas: {path}")
+    exe = elf or build(t.name)
+    proc = subprocess.Popen(qemu_command(exe, path, icount, t.name), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     url, lines = _wait_pty(proc, proc.stdout, r"redirected to (\S+)", timeout)
-    return FirmwareBoard("qemu", url, path, proc, board_id, lines)
+    return FirmwareBoard(t.name, url, path, proc, board_id, lines)
 
 
-def elf_size(elf: Path) -> dict[str, int]:
-    """Flash (text + data) and static RAM (data + bss) from ``arm-none-eabi-size``."""
-    out = subprocess.run(["arm-none-eabi-size", str(elf)], capture_output=True, text=True,
-                         check=True).stdout.splitlines()[1].split()
-    text, data, bss = (int(v) for v in out[:3])
-    return {"text": text, "data": data, "bss": bss, "flash": text + data, "ram": data + bss,
-            "flash_budget": FLASH_BYTES - STORAGE_SIZE, "ram_budget": SRAM_BYTES,
-            "model_slot": SLOT_SIZE}
+def elf_size(elf: Path, target: str = "mps2-an386") -> dict[str, int]:
+    """Flash and static RAM of a Cortex-M image against its target (``size_report`` in short)."""
+    rep = size_report(target, elf)
+    sec = rep["sections"]
+    text = sum(sec.get(s, 0) for s in (".vectors", ".text", ".ARM.exidx"))
+    return {"text": text, "data": sec.get(".data", 0), "bss": sec.get(".bss", 0),
+            "flash": rep["flash"]["used"], "ram": rep["ram"]["static"],
+            "flash_budget": rep["flash"]["firmware_region"], "ram_budget": rep["ram"]["part"],
+            "model_slot": rep["flash"]["model_slot"]}

@@ -59,6 +59,7 @@ COMMANDS = (
     "gateway",
     "classify",
     "flash",
+    "firmware",
     "pack",
     "devices",
     "monitor",

@@ -66,7 +66,8 @@ def _mcu_profile(card: dict, i: int) -> str | None:
 
 
 def write_live_deployment(run: Path, out: Path, deadline_ms: float = 500, k: int = 2,
-                          extra: dict[str, str] | None = None) -> Path:
+                          extra: dict[str, str] | None = None,
+                          qemu_profile: str = "cortex-m4") -> Path:
     """A deployment of >= 4 boards: half linux (UDP), half mcu (pty); every variant placed;
     then one board per ``extra`` kind ({kind: variant}: pynq over UDP, qemu behind a pty)."""
     from vp_edge.evaluate import load_cards
@@ -91,7 +92,7 @@ def write_live_deployment(run: Path, out: Path, deadline_ms: float = 500, k: int
         link = f"pty://q{i}" if kind == "qemu" else f"udp://127.0.0.1:{_free_udp_port()}"
         boards.append({"id": i, "name": f"{kind[0]}{i}" if kind == "qemu" else f"pynq{i}",
                        "kind": kind, "link": link, "variant": v,
-                       "profile": "cortex-m4" if kind == "qemu" else "pynq-z2"})
+                       "profile": qemu_profile if kind == "qemu" else "pynq-z2"})
     out.mkdir(parents=True, exist_ok=True)
     (out / "deploy.key").write_text(secrets.token_hex(16) + "\n")
     top = {"run": str(Path(run).resolve()), "key_file": "deploy.key", "k": k,
@@ -204,10 +205,12 @@ def wire_sizes(dep: Deployment) -> dict:
 
 
 def run_live_demo(run: Path, images: int, out: Path, show: bool, *,
-                  kinds: Sequence[str] | None = None) -> dict:
+                  kinds: Sequence[str] | None = None, qemu_profile: str = "cortex-m4") -> dict:
     """Deploy, emulate, vote live (all alive, then boards killed halfway), compare offline.
 
     ``kinds`` limits the optional kinds (pynq, qemu); by default each runs when it can here.
+    ``qemu_profile`` picks the qemu board's firmware target (``stm32f405``: the STM32F4 firmware
+    in netduinoplus2; default the Cortex-M4 mps2-an386).
     """
     import json
 
@@ -216,9 +219,10 @@ def run_live_demo(run: Path, images: int, out: Path, show: bool, *,
     from vp_edge.train import load_run_family
 
     variants = [v.name for v in load_run_family(Path(run)).variants]
-    extra, skipped = optional_kinds(Path(run), variants, kinds)
+    extra, skipped = optional_kinds(Path(run), variants, kinds, qemu_profile)
     deadline = QEMU_DEADLINE_MS if "qemu" in extra else 500
-    dep = load_deployment(write_live_deployment(Path(run), Path(out), deadline, extra=extra))
+    dep = load_deployment(write_live_deployment(Path(run), Path(out), deadline, extra=extra,
+                                                qemu_profile=qemu_profile))
     gw_probe = Gateway(dep)  # cards, weights and classes exactly as the live gateway has them
     data = load_run_data(dep.run, gw_probe.family).test.subset(images)
     x, y = data.x, data.y

@@ -34,10 +34,16 @@ class RecordingGateway(Gateway):
         return super()._answer(index, req, latency, label)
 
 
-def optional_kinds(run: Path, variants: Sequence[str],
-                   kinds: Sequence[str] | None) -> tuple[dict[str, str], dict[str, str]]:
+def optional_kinds(run: Path, variants: Sequence[str], kinds: Sequence[str] | None,
+                   qemu_profile: str = "cortex-m4") -> tuple[dict[str, str], dict[str, str]]:
     """({kind: variant} to add, {kind: why skipped}) for pynq and qemu, given what exists here."""
-    from boards.emulated import ensure_vpw, firmware_misfit, pynq_missing, qemu_missing
+    from boards.emulated import (
+        ensure_vpw,
+        firmware_misfit,
+        firmware_target,
+        pynq_missing,
+        qemu_missing,
+    )
 
     wanted = OPTIONAL_KINDS if kinds is None else [k for k in OPTIONAL_KINDS if k in kinds]
     add: dict[str, str] = {}
@@ -50,7 +56,9 @@ def optional_kinds(run: Path, variants: Sequence[str],
     if "qemu" in wanted:
         why = qemu_missing()
         if why is None:
-            misfit = {v: firmware_misfit(ensure_vpw(run, v).read_bytes()) for v in variants}
+            target = firmware_target(qemu_profile)
+            misfit = {v: firmware_misfit(ensure_vpw(run, v).read_bytes(), target)
+                      for v in variants}
             fits = [v for v in variants if misfit[v] is None]
             if fits:
                 add["qemu"] = fits[0]
@@ -128,8 +136,10 @@ def qemu_facts(dep: Deployment, ready: dict[str, dict], compute: dict[str, list[
         ins = {k: int(f(us)) * 1000 for k, f in (("min", np.min), ("p50", np.median),
                                                  ("max", np.max))} if us.size else None
         p = PROFILES[b.profile]
-        size = elf_size(Path(info["elf"])) if info.get("elf") else None
-        out[b.name] = {"variant": b.variant, "instructions": ins, "inferences": int(us.size),
+        size = (elf_size(Path(info["elf"]), info.get("target", "mps2-an386"))
+                if info.get("elf") else None)
+        out[b.name] = {"variant": b.variant, "target": info.get("target"), "instructions": ins,
+                       "inferences": int(us.size),
                        "elf": size, "profile": {"name": p.name, "ram_bytes": p.ram_bytes,
                                                 "flash_bytes": p.flash_bytes},
                        "vpw_bytes": (dep.run / "models" / f"{b.variant}.vpw").stat().st_size,

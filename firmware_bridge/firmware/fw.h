@@ -2,8 +2,10 @@
  *
  * The core (fw_main.c, fw_store.c, fw_model.c) is C99, no malloc, no recursion; everything that
  * touches hardware is one of the tgt_* functions below, implemented once per target in
- * target/<name>/ (host: POSIX pty + a flash file; qemu: Cortex-M4 mps2-an386, CMSDK UART0,
- * SysTick, semihosting-backed flash). See docs/firmware.md.
+ * target/<name>/ (host: POSIX pty + a flash file; qemu: the mps2 FPGA images, CMSDK UART0,
+ * SysTick, semihosting-backed flash; stm32f4: RCC, USART with an RX ring, SysTick, the
+ * embedded flash interface). Which target gets which layout and clock is data, in
+ * firmware_bridge/targets.py. See docs/firmware.md.
  *
  * Storage ("flash") is one memory-mapped region of FW_STORAGE_SIZE bytes that the core reads
  * directly (the model runs in place, as from XIP flash) and changes only via tgt_storage_write /
@@ -23,11 +25,19 @@
 #ifndef FW_STORAGE_SIZE
 #define FW_STORAGE_SIZE 0xD0000u /* 832 KiB: 1 MiB flash minus 192 KiB of firmware */
 #endif
-#define FW_SECTOR 4096u
+/* The layout below is the default (a 4 KB erase unit); a target overrides it with -D from
+ * firmware_bridge/targets.py (STM32F4: 16 KB records in sectors 1-3, slots in 128 KB sectors). */
+#ifndef FW_SECTOR
+#define FW_SECTOR 4096u /* record spacing: each record is erased alone */
+#endif
 #define FW_PROV_OFF 0u
 #define FW_META_OFF(i) (FW_SECTOR * (1u + (uint32_t)(i)))
+#ifndef FW_SLOTS_OFF
 #define FW_SLOTS_OFF (4u * FW_SECTOR)
+#endif
+#ifndef FW_SLOT_SIZE
 #define FW_SLOT_SIZE (((FW_STORAGE_SIZE - FW_SLOTS_OFF) / 2u) & ~(FW_SECTOR - 1u))
+#endif
 #define FW_SLOT_OFF(i) (FW_SLOTS_OFF + (uint32_t)(i) * FW_SLOT_SIZE)
 #define FW_NO_SLOT 0xFFu
 

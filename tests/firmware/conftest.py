@@ -24,11 +24,18 @@ def models(pytestconfig: pytest.Config) -> dict[str, bytes]:
     return {"old": to_vpw(t["resize:1"], 1), "new": to_vpw(t["convs:1"], 2)}
 
 
+@pytest.fixture(scope="session", params=["host", "host-stm32f4"])
+def host_target(request: pytest.FixtureRequest) -> str:
+    """Every host test runs twice: on the plain file store, and through the STM32F4 flash
+    driver on its simulated flash interface (the part's erase/program path)."""
+    return request.param
+
+
 @pytest.fixture(scope="session")
-def host_elf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if missing := qemu.missing_tools("host"):
+def host_elf(host_target: str) -> Path:
+    if missing := qemu.missing_tools(host_target):
         pytest.skip(f"host firmware needs {', '.join(missing)}")
-    return qemu.build("host")
+    return qemu.build(host_target)
 
 
 @pytest.fixture(scope="session")
@@ -45,13 +52,13 @@ def epoch_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def start_host(host_elf: Path, tmp_path: Path) -> Iterator:
+def start_host(host_elf: Path, host_target: str, tmp_path: Path) -> Iterator:
     """``start_host(storage=None, env=None)`` -> a running host-target board, stopped after."""
     boards: list[FirmwareBoard] = []
 
     def start(storage: Path | None = None, env: dict | None = None) -> FirmwareBoard:
         b = qemu.start_host(storage or tmp_path / "flash.bin", board_id=BOARD_ID, key=KEY,
-                            elf=host_elf, env=env)
+                            elf=host_elf, env=env, target=host_target)
         boards.append(b)
         return b
 
@@ -61,13 +68,14 @@ def start_host(host_elf: Path, tmp_path: Path) -> Iterator:
 
 
 @pytest.fixture(scope="session")
-def old_flash(host_elf: Path, models: dict, epoch_file: Path,
+def old_flash(host_elf: Path, host_target: str, models: dict, epoch_file: Path,
               tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A host flash file whose board serves ``old`` (flashed once, copied by each test)."""
     from firmware_bridge.flash import flash
 
     path = tmp_path_factory.mktemp("baseline") / "flash.bin"
-    with qemu.start_host(path, board_id=BOARD_ID, key=KEY, elf=host_elf) as b:
+    with qemu.start_host(path, board_id=BOARD_ID, key=KEY, elf=host_elf,
+                         target=host_target) as b:
         flash(b.url, models["old"], board_id=BOARD_ID, key=KEY, epoch_file=epoch_file)
     return path
 

@@ -18,12 +18,12 @@ from fw_helpers import (
     manual_load,
 )
 
-from firmware_bridge import qemu
 from firmware_bridge.counter import Counter
 from firmware_bridge.errors import BridgeError
 from firmware_bridge.flash import chunk_size, flash
 from firmware_bridge.protocol import Error, Heartbeat, MsgType, Probe, Status
 from firmware_bridge.session import BoardSession
+from firmware_bridge.targets import get_target
 
 SHA = hashlib.sha256
 
@@ -234,7 +234,8 @@ def test_corrupted_active_slot_falls_back(old_board, models, epoch_file, tmp_pat
     rep = flash(b.url, models["new"], board_id=BOARD_ID, key=KEY, epoch_file=epoch_file)
     b.kill()
     with open(b.storage, "r+b") as fh:  # bit rot in the new model's slot
-        fh.seek(4 * qemu.SECTOR + rep.slot * qemu.SLOT_SIZE + 500)
+        t = get_target(b.target)
+        fh.seek(t.slots_off + rep.slot * t.slot_size + 500)
         byte = fh.read(1)
         fh.seek(-1, 1)
         fh.write(bytes([byte[0] ^ 0xFF]))

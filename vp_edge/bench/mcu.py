@@ -1,11 +1,16 @@
-"""Section 2, microcontroller: instruction counts from the Cortex-M4 firmware in QEMU.
+"""Section 2, microcontroller: instruction counts from the firmware in QEMU, per core.
 
-Each variant's .vpw is flashed (verified) into the firmware running on QEMU mps2-an386 with
-``-icount shift=0`` (1 instruction = 1 ns of virtual time), and one INFER of the fixed input is
-timed by the firmware itself: RESULT.compute_us x 1000 = instructions (measured, deterministic,
-+-1000). Modelled MCU time = instructions x CPI / clock of the board profile (CPI = 1 assumed).
-A model whose .vpw does not fit the firmware's slot gets instructions extrapolated from the
-variants' instructions per MAC (modelled, and said so).
+Each variant's .vpw is flashed (verified, ``vp-edge flash``'s LOAD session) into a host-process
+board with the same storage layout, and that flash file is then booted by the firmware of each
+QEMU target (CORES: Cortex-M4 mps2-an386, Cortex-M7 mps2-an500, Cortex-M33 mps2-an505, and the
+STM32F405 on netduinoplus2) with ``-icount shift=0`` (1 instruction = 1 ns of virtual time); one
+INFER of the fixed input is timed by the firmware itself: RESULT.compute_us x 1000 = instructions
+(measured, deterministic, +-1000). Modelled MCU time = instructions x CPI / clock of the board
+profile (CPI = 1 assumed). A model whose .vpw does not fit the firmware's slot gets instructions
+extrapolated from the variants' instructions per MAC (modelled, and said so).
+
+``python -m vp_edge.bench.mcu MODEL.tflite ... [--out FILE.md]`` measures .tflite files outside
+a run (the cores table only).
 """
 
 from __future__ import annotations
@@ -42,22 +47,71 @@ def golden_vpw(ctx: BenchContext, name: str) -> bytes:
     return tflite_to_vpw(ctx.model_path(name).read_bytes(), golden_input=x.reshape(-1))
 
 
-def _count(vpw: bytes, x: np.ndarray, workdir: Path, timeout: float) -> int:
+#: core -> firmware target run in QEMU; the first one is the section's "instructions"
+CORES = {"cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500", "cortex-m33": "mps2-an505",
+         "stm32f405": "stm32f405"}
+
+
+def _storage(vpw: bytes, workdir: Path, host_target: str) -> Path:
+    """A flash file holding ``vpw`` as the active verified model, written by a LOAD session."""
     from firmware_bridge.flash import flash
+    from firmware_bridge.qemu import start_host
+
+    path = workdir / f"{host_target}.flash"
+    if not path.exists():
+        with start_host(path, board_id=1, key=KEY, target=host_target) as board:
+            flash(board.url, vpw, board_id=1, key=KEY, epoch_file=workdir / "gateway.epoch")
+    return path
+
+
+def _count(vpw: bytes, x: np.ndarray, workdir: Path, timeout: float,
+           target: str = "mps2-an386") -> tuple[int, tuple]:
     from firmware_bridge.protocol import Result
     from firmware_bridge.qemu import start_qemu
     from firmware_bridge.session import BoardSession
+    from firmware_bridge.targets import get_target
 
+    host = "host-stm32f4" if get_target(target).kind == "stm32f4" else "host"
+    src = _storage(vpw, workdir, host)
+    run = workdir / f"{target}.flash"  # a copy: QEMU's boot writes its epoch record
+    run.write_bytes(src.read_bytes())
     epoch = workdir / "gateway.epoch"
-    with start_qemu(workdir / "flash.bin", board_id=1, key=KEY) as board:
-        flash(board.url, vpw, board_id=1, key=KEY, epoch_file=epoch, timeout=3.0, tries=8,
-              commit_timeout=120.0)
+    with start_qemu(run, board_id=1, key=KEY, target=target) as board:
         with BoardSession(board.url, board_id=1, key=KEY, epoch_file=epoch, timeout=2.0) as s:
             s.hello()
             msg = s.infer(np.asarray(x, np.int8).tobytes(), timeout=timeout)
     if not isinstance(msg, Result):
-        raise RuntimeError(f"the firmware answered {msg!r}")
-    return int(msg.compute_us) * 1000
+        raise RuntimeError(f"the firmware on {target} answered {msg!r}")
+    return int(msg.compute_us) * 1000, msg.pairs
+
+
+def _host_topk(vpw: bytes, x: np.ndarray, k: int) -> tuple:
+    """The host C engine's top-k: highest score first, ties to the lower class index."""
+    from firmware_bridge.engine import Engine
+
+    y = Engine(vpw).run(np.asarray(x, np.int8)).ravel()
+    order = sorted(range(y.size), key=lambda i: (-int(y[i]), i))[:k]
+    return tuple((i, int(y[i])) for i in order)
+
+
+def core_counts(vpw: bytes, x: np.ndarray,
+                timeout: float = 120.0) -> tuple[dict[str, dict], dict[str, bool]]:
+    """(core -> instructions of one inference (a figure) or {"error": ...}, core -> whether its
+    RESULT equals the host C engine's top-k)."""
+    out: dict[str, dict] = {}
+    same: dict[str, bool] = {}
+    with tempfile.TemporaryDirectory(prefix="vp-bench-qemu-") as tmp:
+        for core, target in CORES.items():
+            try:
+                n, pairs = _count(vpw, x, Path(tmp), timeout, target)
+            except Exception as e:  # noqa: BLE001 - reported, the bench goes on
+                LOG.warning("QEMU %s run failed: %s", target, e)
+                out[core] = {"error": f"{type(e).__name__}: {e}"[:300]}
+                continue
+            out[core] = fig(n, "measured", "instr", f"QEMU {target} -icount shift=0, "
+                            "RESULT.compute_us x 1000")
+            same[core] = tuple(pairs) == _host_topk(vpw, x, len(pairs))
+    return out, same
 
 
 def instruction_counts(ctx: BenchContext, timeout: float = 120.0) -> dict:
@@ -72,16 +126,15 @@ def instruction_counts(ctx: BenchContext, timeout: float = 120.0) -> dict:
             rows[name] = {"skipped": f".vpw of {len(vpw):,} B exceeds the firmware slot "
                                      f"({SLOT_SIZE:,} B)"}
             continue
-        with tempfile.TemporaryDirectory(prefix="vp-bench-qemu-") as tmp:
-            try:
-                n = _count(vpw, fixed_input(ctx, name), Path(tmp), timeout)
-            except Exception as e:  # noqa: BLE001 - reported, the bench goes on
-                LOG.warning("QEMU run of %s failed: %s", name, e)
-                rows[name] = {"error": f"{type(e).__name__}: {e}"[:300]}
-                continue
-        rows[name] = {"instructions": fig(n, "measured", "instr", "QEMU -icount shift=0, "
-                                          "RESULT.compute_us x 1000, C engine on .vpw"),
-                      "vpw_bytes": fig(len(vpw), "measured", "B", "packed model")}
+        cores, same = core_counts(vpw, fixed_input(ctx, name), timeout)
+        m4 = cores[next(iter(CORES))]
+        if "error" in m4:
+            rows[name] = {"error": m4["error"], "cores": cores, "identical": same}
+            continue
+        rows[name] = {"instructions": fig(m4["value"], "measured", "instr", "QEMU -icount "
+                                          "shift=0, RESULT.compute_us x 1000, C engine on .vpw"),
+                      "vpw_bytes": fig(len(vpw), "measured", "B", "packed model"),
+                      "cores": cores, "identical": same}
     per_mac = [rows[v]["instructions"]["value"] / ctx.cards[v]["macs"]
                for v in ctx.variants if "instructions" in rows.get(v, {})]
     if per_mac:
@@ -98,3 +151,66 @@ def instruction_counts(ctx: BenchContext, timeout: float = 120.0) -> dict:
 
 def mcu_seconds(instructions: float, clock_hz: int) -> float:
     return instructions * CPI / clock_hz
+
+
+def _cell(c: dict, same: bool | None) -> str:
+    if "value" in c:
+        return f"{c['value'] / 1e6:.3f} M" + (" (RESULT differs)" if same is False else "")
+    return "does not fit the slot" if "TOO_BIG" in c.get("error", "") else "error"
+
+
+def cores_markdown(rows: dict[str, dict]) -> list[str]:
+    """The side-by-side table: model x core, instructions per inference (M = millions)."""
+    names = [m for m, r in rows.items() if not m.startswith("_") and "cores" in r]
+    if not names:
+        return []
+    cores = list(CORES)
+    out = ["### Instructions per inference on Cortex-M4, M7 and M33 (QEMU)", "",
+           "Same C engine and .vpw, built per core (`-mcpu`) from firmware_bridge/targets.py; "
+           "QEMU `-icount shift=0`, one INFER of the fixed input, RESULT.compute_us x 1000 "
+           "(+-1000); every count shown came with a RESULT equal to the host C engine's top-k "
+           "unless marked. Instruction counts, not cycles: QEMU does not model pipelines or wait "
+           "states. stm32f405 is the STM32F4 target on its own registers in netduinoplus2 "
+           "(384 KB model slots).", "",
+           "| model | .vpw | " + " | ".join(f"{c} (`{CORES[c]}`)" for c in cores) + " |",
+           "|---|---|" + "---|" * len(cores)]
+    for m in names:
+        r = rows[m]
+        cells = [_cell(r["cores"].get(c, {}), r.get("identical", {}).get(c)) for c in cores]
+        size = r.get("vpw_bytes", {}).get("value")
+        out.append(f"| {m} | {size:,} B | " + " | ".join(cells) + " |" if size else
+                   f"| {m} | - | " + " | ".join(cells) + " |")
+    return out + [""]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Cores table for .tflite files: golden input from a fixed seed, as the bench does."""
+    import argparse
+    import json
+
+    from converters.vpw import tflite_to_vpw
+    from firmware_bridge.engine import Engine
+
+    ap = argparse.ArgumentParser(prog="python -m vp_edge.bench.mcu")
+    ap.add_argument("models", nargs="+", type=Path, help=".tflite files (int8)")
+    ap.add_argument("--out", type=Path, help="also write the markdown table (and .json) here")
+    a = ap.parse_args(argv)
+    rows: dict[str, dict] = {}
+    for path in a.models:
+        tfl = path.read_bytes()
+        n = Engine(tflite_to_vpw(tfl)).info["input_size"]
+        x = np.random.default_rng(0).integers(-128, 128, n, dtype=np.int8)
+        vpw = tflite_to_vpw(tfl, golden_input=x)
+        cores, same = core_counts(vpw, x)
+        rows[path.stem] = {"vpw_bytes": fig(len(vpw), "measured", "B", "packed model"),
+                           "cores": cores, "identical": same}
+    text = "\n".join(cores_markdown(rows))
+    print(text)
+    if a.out:
+        a.out.write_text(text)
+        a.out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vp_edge.bench.figures import is_fig, value
+from vp_edge.bench.mcu import cores_markdown
 
 TAG = {"measured": "M", "modelled": "Mod", "paper": "P"}
 
@@ -83,6 +84,7 @@ def _response(r: dict) -> list[str]:
                         (f" (QEMU run: {v.get('error') or v.get('skipped')})"
                          if "error" in v or "skipped" in v else "")]
                        for m, v in mcu.items() if not m.startswith("_")])
+        out += cores_markdown(mcu)
     comp = rt["composed"]
     out += ["### VP vs baseline: max over boards (link in + compute + link out) + vote", ""]
     rows = [[name, f(s.get("vp_s")), f(s.get("baseline_s")), f(s.get("ratio")),

@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
         f"  {p.name:<15} {p.kind:<6} RAM {p.ram_bytes // 1024:>8} KB (arena <= "
         f"{p.arena_limit // 1024} KB), flash {p.flash_bytes // 1024:>8} KB, "
         f"{p.clock_hz / 1e6:.0f} MHz, {p.link}" + (f" {p.baud} baud" if p.baud else "")
+        + (f", firmware {p.firmware_target}" if p.firmware_target else "")
         for p in PROFILES.values()]
     lines += ["runners:"] + [f"  {n:<7} {v['artefact']:<8} {v['doc']}" for n, v in runners.items()]
     emit(args, {"kinds": kinds, "profiles": profiles, "runners": runners}, "\n".join(lines))

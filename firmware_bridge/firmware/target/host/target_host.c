@@ -8,6 +8,11 @@
  * power cut: the file keeps exactly the operations that completed. (A host OS crash is not
  * modelled: there is no fsync.) Fault injection for tests: VP_FW_POWER_CUT=N makes the N-th
  * storage operation after boot write only its first half, then exit at once (status 86).
+ *
+ * Built with -DFW_HOST_F4 (target host-stm32f4), the storage goes through the STM32F4 flash
+ * driver (target/stm32f4/flash_f4.c) on a simulated flash interface (f4_flash_sim.c) in the
+ * STM32F405 layout: the same erase/program path as the part, with every completed operation
+ * written to FILE. A power cut there interrupts the driver half-way through the operation.
  */
 #define _XOPEN_SOURCE 700
 #define _DEFAULT_SOURCE
@@ -22,6 +27,12 @@
 #include <unistd.h>
 
 #include "../../fw.h"
+#ifdef FW_HOST_F4
+#include "../stm32f4/flash_f4.h"
+void f4sim_attach(uint8_t *m, uint32_t base, uint32_t size, void (*cb)(uint32_t, uint32_t));
+#else
+#define FW_STORAGE_BASE 0u
+#endif
 
 static uint8_t store[FW_STORAGE_SIZE];
 static int flash_fd = -1, in_fd = 0, out_fd = 1;
@@ -45,30 +56,59 @@ static int put(uint32_t off, const uint8_t *p, uint32_t n)
     return 0;
 }
 
+#ifdef FW_HOST_F4
+static void persist(uint32_t off, uint32_t n)
+{
+    if (put(off, store + off, n) != 0) die("flash file");
+}
+
+static int drv_write(uint32_t off, const uint8_t *p, uint32_t n)
+{
+    return f4_flash_program(FW_STORAGE_BASE + off, p, n);
+}
+
+static int drv_erase(uint32_t off, uint32_t n) { return f4_flash_erase(FW_STORAGE_BASE + off, n); }
+#else
+static int drv_write(uint32_t off, const uint8_t *p, uint32_t n)
+{
+    memcpy(store + off, p, n);
+    return put(off, p, n);
+}
+
+static int drv_erase(uint32_t off, uint32_t n)
+{
+    static uint8_t ff[FW_STORAGE_SIZE];
+    if (ff[0] != 0xFF) memset(ff, 0xFF, sizeof ff);
+    memset(store + off, 0xFF, n);
+    return put(off, ff, n);
+}
+#endif
+
+/* Power cut injection: the N-th operation does only its first half, then the process ends. */
 static void maybe_cut(uint32_t off, const uint8_t *p, uint32_t n)
 {
     if (++ops != cut_at) return;
-    memcpy(store + off, p, n / 2u);
-    put(off, p, n / 2u);
-    _exit(86); /* power cut half-way through this operation */
+    if (p) {
+        drv_write(off, p, n / 2u);
+    } else { /* an erase cut short: half the range blank, the rest as it was */
+        memset(store + off, 0xFF, n / 2u);
+        put(off, store + off, n / 2u);
+    }
+    _exit(86);
 }
 
 int tgt_storage_write(uint32_t off, const uint8_t *p, uint32_t n)
 {
     if (off > FW_STORAGE_SIZE || n > FW_STORAGE_SIZE - off) return -1;
     maybe_cut(off, p, n);
-    memcpy(store + off, p, n);
-    return put(off, p, n);
+    return drv_write(off, p, n);
 }
 
 int tgt_storage_erase(uint32_t off, uint32_t n)
 {
-    static uint8_t ff[FW_STORAGE_SIZE];
     if (off > FW_STORAGE_SIZE || n > FW_STORAGE_SIZE - off) return -1;
-    if (ff[0] != 0xFF) memset(ff, 0xFF, sizeof ff);
-    maybe_cut(off, ff, n);
-    memset(store + off, 0xFF, n);
-    return put(off, ff, n);
+    maybe_cut(off, NULL, n);
+    return drv_erase(off, n);
 }
 
 const uint8_t *tgt_storage(void) { return store; }
@@ -159,6 +199,9 @@ int main(int argc, char **argv)
         return 2;
     }
     open_flash(flash);
+#ifdef FW_HOST_F4
+    f4sim_attach(store, FW_STORAGE_BASE, FW_STORAGE_SIZE, persist);
+#endif
     if (stdio_mode) fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
     else open_pty();
     if (cut && *cut) cut_at = atol(cut) + 2; /* + the boot's own metadata erase and write */

@@ -1,4 +1,7 @@
-/* Cortex-M4 target on QEMU mps2-an386: vector table, reset, CMSDK UART0, SysTick, storage.
+/* Cortex-M target on QEMU's Arm FPGA images (mps2-an386 Cortex-M4, mps2-an500 Cortex-M7,
+ * mps2-an505 Cortex-M33): vector table, reset, CMSDK UART0, SysTick, storage. The UART base and
+ * the CPU clock come from firmware_bridge/targets.py (FW_UART_BASE, FW_SYSCLK_HZ); the defaults
+ * are mps2-an386's.
  *
  * UART0 (0x40004000) is polled; QEMU holds input back while the 1-byte RX buffer is full, so
  * nothing is lost (real hardware would want an RX interrupt and a ring buffer). SysTick runs
@@ -17,7 +20,13 @@
 #include "../../fw.h"
 
 #define REG(a) (*(volatile uint32_t *)(a))
-#define UART0 0x40004000u
+#ifndef FW_UART_BASE
+#define FW_UART_BASE 0x40004000u
+#endif
+#ifndef FW_SYSCLK_HZ
+#define FW_SYSCLK_HZ 25000000u
+#endif
+#define UART0 FW_UART_BASE
 #define UART_DATA REG(UART0 + 0x00u)
 #define UART_STATE REG(UART0 + 0x04u)
 #define UART_CTRL REG(UART0 + 0x08u)
@@ -26,7 +35,7 @@
 #define SYST_RVR REG(0xE000E014u)
 #define SYST_CVR REG(0xE000E018u)
 #define SCB_ICSR REG(0xE000ED04u)
-#define SYSCLK_HZ 25000000u
+#define SYSCLK_HZ FW_SYSCLK_HZ
 #define TICKS_PER_MS (SYSCLK_HZ / 1000u)
 
 enum { SYS_OPEN = 0x01, SYS_WRITE0 = 0x04, SYS_WRITE = 0x05, SYS_READ = 0x06, SYS_SEEK = 0x0A,
