@@ -121,12 +121,14 @@ class Gateway:
     def __init__(self, dep: Deployment, *, opener: LinkOpener = default_opener,
                  fail_after: int = 2, probe_s: float = 0.25) -> None:
         from vp_edge.evaluate import load_cards
-        from vp_edge.train import load_run_family
+        from vp_edge.train import load_run_family, run_class_names
 
         self.dep, self.opener = dep, opener
         self.fail_after, self.probe_s = fail_after, probe_s
         self.family = load_run_family(dep.run)
-        self.cards = load_cards(dep.run, self.family)
+        self.cards = load_cards(dep.run, self.family)  # refuses cards of another class order
+        #: the class order fixed at training: index i of every answer is the i-th name
+        self.class_names = run_class_names(dep.run, self.family)
         self.num_classes = self.family.num_classes
         self.weights = self.family.weights() if dep.rule == "reference" else None
         self.boards = {b.name: self._board(b) for b in dep.boards}
