@@ -14,6 +14,7 @@ cut: a restart boots the flashed model from the board's flash file); ``stop()`` 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from boards.emulated import QemuEmulator, pynq_argv, udp_bound, write_ready_info
+from boards.emulated import QemuEmulator, pynq_argv, slots_dir, udp_bound, write_ready_info
 from boards.links import parse_link
 from boards.registry import get_kind
 from vp_edge.deployment import BoardSpec, Deployment
@@ -58,7 +59,7 @@ def board_argv(dep: Deployment, b: BoardSpec, key: Path | None) -> list[str]:
             "--variant", b.variant, "--profile", b.profile, "--pty-dir", str(dep.pty_dir),
             "--epoch-file", str(dep.state_dir / "epochs" / f"{b.name}.epoch"),
             "--heartbeat-ms", str(dep.heartbeat_s * 1000),
-            "--ready-file", str(ready_path(dep, b))]
+            "--ready-file", str(ready_path(dep, b)), "--model-dir", str(slots_dir(dep, b))]
     return argv + (["--key-file", str(key)] if key else ["--insecure"])
 
 
@@ -209,6 +210,7 @@ def start_emulation(dep: Deployment, *, wait: bool = True, timeout: float = 90.0
     emu = Emulation(dep)
     try:
         for b in dep.boards:
+            shutil.rmtree(slots_dir(dep, b), ignore_errors=True)
             emu.start(b.name)
         if wait:
             emu.wait_ready(timeout)
