@@ -226,6 +226,7 @@ class Gateway:
                 self._on_hello(b, f.msg)
             elif isinstance(f.msg, fb.Heartbeat):
                 b.stats.heartbeats += 1
+                b.stats.heartbeats_down += int(not b.up)
                 if not b.up and b.refused is None:
                     self._send(b, fb.Probe(MsgType.HELLO), 0)
             elif isinstance(f.msg, fb.Result):
@@ -240,7 +241,7 @@ class Gateway:
         if problem:
             b.refused, b.up = problem, False
             return
-        b.hello = hello
+        b.hello, b.stats.heartbeats_down = hello, 0
         if not b.up:
             b.stats.rejoins += int(b.stats.ever_up)
             b.up, b.consecutive, b.stats.ever_up = True, 0, True
