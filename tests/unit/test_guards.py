@@ -95,3 +95,30 @@ def test_pack_adds_the_self_test_by_default(tmp_path: Path) -> None:
     args = p.parse_args(["pack", "m.tflite"])
     assert args.golden_from_random_seed == 0 and not args.no_golden
     assert p.parse_args(["pack", "m.tflite", "--no-golden"]).no_golden
+
+
+def test_cards_of_another_class_order_are_refused(tmp_path: Path) -> None:
+    import json
+
+    from vp_edge.errors import ArtifactError
+    from vp_edge.evaluate import load_cards
+    from vp_edge.family import save_family
+
+    fam = PRESETS["tiny"]
+    save_family(fam, tmp_path / "family.json")
+    record_class_names(tmp_path, fam.class_names)
+    (tmp_path / "models").mkdir()
+    for v in fam.variants:
+        card = {"name": v.name, "class_names": list(fam.class_names)}
+        (tmp_path / "models" / f"{v.name}.json").write_text(json.dumps(card))
+    assert set(load_cards(tmp_path, fam)) == {"t16", "t24"}
+    swapped = list(fam.class_names)
+    swapped[8], swapped[9] = swapped[9], swapped[8]
+    card = {"name": "t24", "class_names": swapped}
+    (tmp_path / "models" / "t24.json").write_text(json.dumps(card))
+    with pytest.raises(
+        ArtifactError,
+        match=r"t24.json: its classes \[.*'Ankle boot', 'Bag'\] "
+        r"differ from the run's \[.*'Bag', 'Ankle boot'\]",
+    ):
+        load_cards(tmp_path, fam)
