@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     if args.listen:
         report = asyncio.run(_serve(dep, args))
         emit(args, report, gateway_table(report))
-        return 0
+        return _refused(report)
     x, y, files = _inputs(args, dep)
     report, answers = asyncio.run(_batch(dep, x, y, args))
     if args.answers:
@@ -114,4 +114,15 @@ def run(args: argparse.Namespace) -> int:
                     d["file"] = str(files[a.index])
                 fh.write(json.dumps(d) + "\n")
     emit(args, report, gateway_table(report))
-    return 0 if report["errors"] == 0 else 3
+    return 3 if report["errors"] else _refused(report)
+
+
+def _refused(report: dict) -> int:
+    """3 when the gateway refused a board (its reason is in the table): a deployment fault
+    that degrades every answer, not a success."""
+    refused = [n for n, b in report["boards"].items() if b["refused"]]
+    if refused:
+        print(f"vp-edge gateway: refused board(s) {', '.join(refused)}; see REFUSED above",
+              file=sys.stderr)
+        return 3
+    return 0
