@@ -316,6 +316,10 @@ class Gateway:
             if self._send_infer(b, tensors[v], rid):
                 req.targets.add(b.spec.name)
                 req.sent[b.spec.name] = time.monotonic()
+            else:  # its link is gone (e.g. the pty of a dead board): down like a silent board
+                b.stats.misses += 1
+                b.consecutive += 1
+                b.up = b.consecutive < self.fail_after
         if req.targets:
             left = self.dep.deadline_s - (time.monotonic() - t0)
             try:
