@@ -91,7 +91,7 @@ def _target(args: argparse.Namespace) -> FlashTarget:
 
         given = [f for f, v in (("--key-file", args.key_file), ("--insecure", args.insecure),
                                 ("--epoch-file", args.epoch_file),
-                                ("--board-id", args.board_id)) if v]
+                                ("--board-id", args.board_id)) if v not in (None, False)]
         if given:
             raise FlashUsageError(f"{', '.join(given)}: taken from the deployment with "
                                   "--deployment; leave them out")
