@@ -103,6 +103,13 @@ def save_data_args(run: Path, d: dict) -> None:
     """Record how the data were loaded (the path made absolute); keeps recorded class names."""
     old = _read_json(run / "data.json")
     doc = {**d, "source": _absolute_source(d.get("source"))}
+    if (run / "train.json").exists():  # older runs stored the path as given: compare resolved
+        before = {**old, "source": _absolute_source(old.get("source"))}
+        changed = [f"{k} {before[k]!r} -> {doc[k]!r}" for k in ("source", "seed", "val_fraction")
+                   if k in old and k in doc and before[k] != doc[k]]
+        if changed:
+            raise TrainingError(f"{run} was trained on other data ({'; '.join(changed)}); "
+                                "resume with the same data, or use another --out")
     if "class_names" in old and "class_names" not in doc:
         doc["class_names"] = old["class_names"]
     (run / "data.json").write_text(json.dumps(doc, indent=2) + "\n")

@@ -54,6 +54,9 @@ def test_data_path_is_absolute_and_class_order_recorded(tmp_path: Path, monkeypa
     assert run_class_names(run) == ("b", "a")
     with pytest.raises(TrainingError, match=r"trained with classes \['b', 'a'\]"):
         record_class_names(run, ("a", "b"))
+    (run / "train.json").write_text("{}")  # a trained run: its data may not change
+    with pytest.raises(TrainingError, match=r"other data \(source None -> '/"):
+        save_data_args(run, {"source": "imgs", "seed": 0, "val_fraction": 0.1})
 
 
 def test_run_class_names_fall_back_to_family_then_numbers(tmp_path: Path) -> None:
