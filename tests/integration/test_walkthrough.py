@@ -29,7 +29,7 @@ from shapes_helpers import SHAPES, draw, write_family, write_shapes  # noqa: E40
 from tiny_helpers import ROOT  # noqa: E402
 
 PER_CLASS = 48
-TRAIN = ["--epochs", "6", "--patience", "6", "--batch-size", "8", "--lr", "5e-3", "--no-baseline"]
+TRAIN = ["--epochs", "8", "--patience", "8", "--batch-size", "8", "--lr", "2e-3", "--no-baseline"]
 
 
 def cli(
@@ -179,7 +179,7 @@ def test_walkthrough_serves_every_class_under_its_own_name(tmp_path: Path) -> No
         # 1. the test split, from another folder (the run's data path is absolute)
         rep = gateway_split(dep_file, elsewhere)
         assert rep["errors"] == 0 and not _not_serving(rep), _not_serving(rep)
-        assert rep["accuracy"] > 0.4, rep["accuracy"]  # chance is 0.25
+        assert rep["accuracy"] >= 0.5, rep["accuracy"]  # chance is 0.25
 
         # 2. clients: new images of every class through the UDP gateway and vp-edge classify
         trained = training_index(run, work / "shapes")
