@@ -7,19 +7,23 @@ path of ``pty://NAME`` is published in ``STATE_DIR/pty/NAME.pty``, where the gat
 resolver finds it. A ``pynq`` board is the PYNQ daemon on a simulated PYNQ-Z2 in .venv-pynq; a
 ``qemu`` board is the Cortex-M4 firmware in QEMU, loaded with ``vp-edge flash`` before its pty is
 published (boards.emulated). ``Emulation.kill(board)`` is a crash (SIGKILL; for QEMU a power
-cut: a restart boots the flashed model from the board's flash file); ``stop()`` a clean shutdown.
+cut: a restart boots the flashed model from the board's flash file); ``stop()`` a clean shutdown;
+``supervise()`` keeps the survivors serving when a board dies (and restarts it if asked).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from boards.emulated import QemuEmulator, pynq_argv, udp_bound, write_ready_info
+from boards.emulated import QemuEmulator, pynq_argv, slots_dir, udp_bound, write_ready_info
 from boards.links import parse_link
 from boards.registry import get_kind
 from vp_edge.deployment import BoardSpec, Deployment
@@ -55,7 +59,7 @@ def board_argv(dep: Deployment, b: BoardSpec, key: Path | None) -> list[str]:
             "--variant", b.variant, "--profile", b.profile, "--pty-dir", str(dep.pty_dir),
             "--epoch-file", str(dep.state_dir / "epochs" / f"{b.name}.epoch"),
             "--heartbeat-ms", str(dep.heartbeat_s * 1000),
-            "--ready-file", str(ready_path(dep, b))]
+            "--ready-file", str(ready_path(dep, b)), "--model-dir", str(slots_dir(dep, b))]
     return argv + (["--key-file", str(key)] if key else ["--insecure"])
 
 
@@ -143,6 +147,33 @@ class Emulation:
     def alive(self) -> dict[str, bool]:
         return {n: p.poll() is None for n, p in self.procs.items()}
 
+    def supervise(self, stop: threading.Event, restart: bool = False,
+                  say: Callable[[str], None] = print, poll_s: float = 0.5) -> bool:
+        """Keep the survivors serving while boards die: each death is reported once and, with
+        ``restart``, the board is started again. Returns True when ``stop`` was set, False
+        when every board is gone."""
+        gone: set[str] = set()
+        while not stop.wait(poll_s):
+            for name, ok in self.alive().items():
+                if ok or name in gone:
+                    continue
+                code = self.procs[name].returncode
+                left = sum(self.alive().values())
+                say(f"board {name} exited ({_exit_text(code)}): {self._log_tail(name)}; "
+                    f"{left} of {len(self.procs)} board(s) still serving")
+                if restart and not stop.is_set():
+                    try:
+                        self.restart(name)
+                        say(f"board {name} restarted")
+                        continue
+                    except BoardError as e:
+                        say(f"board {name} did not restart: {e}")
+                gone.add(name)
+                self.kill(name)  # unpublish its pty, close its QEMU
+            if not any(self.alive().values()):
+                return stop.is_set()
+        return True
+
     def stop(self, timeout: float = 5.0) -> None:
         """Clean shutdown (SIGTERM, then SIGKILL after ``timeout``)."""
         for p in self.procs.values():
@@ -165,11 +196,21 @@ class Emulation:
         self.stop()
 
 
+def _exit_text(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
+
+
 def start_emulation(dep: Deployment, *, wait: bool = True, timeout: float = 90.0) -> Emulation:
     """Start every board of ``dep`` as an emulated process; wait until all serve."""
     emu = Emulation(dep)
     try:
         for b in dep.boards:
+            shutil.rmtree(slots_dir(dep, b), ignore_errors=True)
             emu.start(b.name)
         if wait:
             emu.wait_ready(timeout)

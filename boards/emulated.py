@@ -110,7 +110,14 @@ def pynq_argv(dep: Deployment, b: BoardSpec, key: Path | None) -> list[str]:
     if parse_link(b.link).scheme != "udp":
         raise BoardError(f"board {b.name}: an emulated pynq board needs udp://127.0.0.1:PORT")
     vpw = ensure_vpw(dep.run, b.variant)
-    return emulator_command(vpw, b.link, b.id, key, k=dep.k, python=pynq_python())
+    return emulator_command(vpw, b.link, b.id, key, k=dep.k, python=pynq_python(),
+                            model_dir=slots_dir(dep, b))
+
+
+def slots_dir(dep: Deployment, b: BoardSpec) -> Path:
+    """The emulated board's two model slots: what ``vp-edge flash`` writes (kept over a
+    restart, like a real board's flash; a new emulation starts from the run's model)."""
+    return dep.state_dir / "slots" / b.name
 
 
 def udp_bound(url: str) -> bool:

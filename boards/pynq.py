@@ -223,11 +223,13 @@ def serve(model: Path, listen: str, *, overlay: Path | None = None, simulate: bo
 
 def emulator_command(model: str | Path, listen: str, board_id: int,
                      key_file: str | Path | None, *, k: int = 5,
-                     python: str | Path | None = None) -> list[str]:
+                     python: str | Path | None = None,
+                     model_dir: str | Path | None = None) -> list[str]:
     """argv of an emulated PYNQ board: this daemon with the simulated device, in .venv-pynq."""
     py = python or os.environ.get("VP_EDGE_PYNQ_PYTHON") or PYNQ_VENV / "bin" / "python"
     argv = [str(py), "-m", "boards.pynq", "serve", "--simulate", "--model", str(model),
             "--listen", listen, "--board-id", str(board_id), "-k", str(k)]
+    argv += ["--model-dir", str(model_dir)] if model_dir is not None else []
     return argv + (["--key-file", str(key_file)] if key_file is not None else ["--insecure"])
 
 

@@ -148,7 +148,7 @@ def flash(url: str, artifact: bytes, *, board_id: int = 1, key: bytes | None = N
           epoch_file: Path | None = DEFAULT_EPOCH_FILE, activate: bool = True,
           timeout: float = 0.5, tries: int = 5, commit_timeout: float = 30.0,
           progress: Callable[[int], None] | None = None,
-          session: BoardSession | None = None) -> FlashReport:
+          session: BoardSession | None = None, baud: int = 115200) -> FlashReport:
     """Write ``artifact`` into the inactive slot of board ``board_id`` at ``url`` and verify it.
 
     Raises ``FlashError`` (refused, exit 3), ``FlashVerifyError`` (exit 4), ``BoardTimeout``
@@ -159,7 +159,7 @@ def flash(url: str, artifact: bytes, *, board_id: int = 1, key: bytes | None = N
     t0 = time.monotonic()
     own = session is None
     s = session or BoardSession(url, board_id=board_id, key=key, epoch_file=epoch_file,
-                                timeout=timeout, tries=tries)
+                                timeout=timeout, tries=tries, baud=baud)
     try:
         hello = s.hello()
         before = s.readback()

@@ -25,7 +25,14 @@ from vp_edge.evaluate import int8_outputs
 from vp_edge.family import Family
 from vp_edge.preprocess import quantize, to_float
 from vp_edge.progress import Progress
-from vp_edge.train import BASELINE, JOINT, load_data_args, load_run_family, load_trained
+from vp_edge.train import (
+    BASELINE,
+    JOINT,
+    load_data_args,
+    load_run_family,
+    load_trained,
+    run_class_names,
+)
 from vp_edge.workers import engine_for, run_models
 
 LOG = logging.getLogger(__name__)
@@ -33,9 +40,12 @@ TFLM_CHECK_INPUTS = 200
 
 
 def load_run_data(run: Path, family: Family) -> Splits:
+    """The run's data with the run's class order (refused if the source no longer matches)."""
     d = load_data_args(run)
     return load_dataset(
-        d["source"], seed=d["seed"], val_fraction=d["val_fraction"], input_shape=family.input_shape
+        d["source"], seed=d["seed"], val_fraction=d["val_fraction"],
+        input_shape=family.input_shape,
+        class_names=run_class_names(run, family, numbered=False),
     )
 
 
@@ -121,6 +131,7 @@ def _check_and_card(
                 "top1_agreement": agree,
             },
             "test_images": len(test.x),
+            "class_names": list(test.class_names),
         }
         if name != BASELINE:
             v = family.variant(name)

@@ -256,8 +256,11 @@ def _load_folder(root: Path, opts: _Options, names: Names) -> Splits:
     if len(found) < 2:
         raise DataError(f"{train_root}: {len(found)} class folder(s) {found}; need at least 2")
     if names is not None and sorted(names) != sorted(found):
-        raise DataError(f"{train_root}: class folders {found} do not match class_names {names}")
-    names = tuple(names) if names is not None else found
+        raise DataError(
+            f"{train_root}: class folders {list(found)} do not match the family's class_names "
+            f"{list(names)}; rename the folders or fix class_names in the family file"
+        )
+    names = tuple(names) if names is not None else found  # given order wins over sorted order
     train = _read_tree(train_root, names, opts.input_shape)
     test = None
     if split and (root / "test").is_dir():
@@ -282,10 +285,22 @@ def _load_npz(path: Path, opts: _Options, names: Names) -> Splits:
         )
     if ("x_test" in arrays) != ("y_test" in arrays):
         raise DataError(f"{path}: has only one of x_test / y_test; give both or neither")
-    if names is None and "class_names" in arrays:
-        names = tuple(str(s) for s in np.asarray(arrays["class_names"]).reshape(-1))
+    if "class_names" in arrays:
+        own = tuple(str(s) for s in np.asarray(arrays["class_names"]).reshape(-1))
+        names = check_class_names(own, names, f"{path}: class_names")
     test = (arrays["x_test"], arrays["y_test"]) if "x_test" in arrays else None
     return _make_splits((arrays["x"], arrays["y"]), test, names, (), opts, f"npz ({path})")
+
+
+def check_class_names(found: tuple[str, ...], given: Names, where: str) -> tuple[str, ...]:
+    """The source's own class order, refused when the family gives another (labels are a
+    contract: index i must mean the same class in training, cards and serving)."""
+    if given is not None and tuple(given) != tuple(found):
+        raise DataError(
+            f"{where} {list(found)} differ from the family's class_names {list(given)} (order "
+            "matters: label i is the i-th name); make them equal or drop class_names from one"
+        )
+    return tuple(found)
 
 
 def _as_pixels(x: Any, what: str) -> np.ndarray:
@@ -416,7 +431,10 @@ def load_dataset(
                 "dataset-fashion-mnist` (or `make demo` / `make test` do it), set "
                 f"{FASHION_MNIST_ENV} to a folder of IDX files, or pass a folder or .npz as source"
             )
-        return _load_idx_dir(root, opts, names, f"fashion-mnist ({root})", FASHION_MNIST_CLASSES)
+        source = f"fashion-mnist ({root})"
+        if names is not None:
+            check_class_names(FASHION_MNIST_CLASSES, names, f"{source}: its classes")
+        return _load_idx_dir(root, opts, names, source, FASHION_MNIST_CLASSES)
     path = Path(source).expanduser()
     if not path.exists():
         raise DataError(f"{path}: no such file or directory; expected {_LAYOUTS}")

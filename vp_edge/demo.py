@@ -79,7 +79,8 @@ def run_demo(out: Path, budget: Budget, live: bool = True, show: bool = True) ->
     out.mkdir(parents=True, exist_ok=True)
     data = {"source": None, "seed": 0, "val_fraction": 0.1}
     save_data_args(out, data)
-    splits = load_dataset(None, seed=0, input_shape=family.input_shape)
+    splits = load_dataset(None, seed=0, input_shape=family.input_shape,
+                          class_names=family.class_names or None)
     cfg = TrainConfig(
         epochs=budget.epochs,
         train_limit=budget.train_limit,

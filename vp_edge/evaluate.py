@@ -22,7 +22,7 @@ from vp_edge.errors import ArtifactError
 from vp_edge.family import Family
 from vp_edge.outputs import data_fingerprint, load_outputs, save_outputs
 from vp_edge.preprocess import quantize
-from vp_edge.train import BASELINE, load_run_family
+from vp_edge.train import BASELINE, load_run_family, run_class_names
 from vp_edge.vote import RULES, check_k, dequantize, fuse_batch, learn_weights, topk_indices
 from vp_edge.workers import engine_for, run_for_evaluation, run_models
 
@@ -33,11 +33,19 @@ VAL_IMAGES = 1000
 
 
 def load_cards(run: Path, family: Family) -> dict[str, dict]:
+    """Every model card of a run; a card whose class order differs from the run's is refused."""
+    names = list(run_class_names(run, family))
     cards = {}
     for name in [v.name for v in family.variants] + [BASELINE]:
         path = run / "models" / f"{name}.json"
         if path.exists():
             cards[name] = read_card(path)
+            own = cards[name].get("class_names")
+            if own is not None and list(own) != names:
+                raise ArtifactError(
+                    f"{path}: its classes {list(own)} differ from the run's {names} (labels "
+                    f"would be served under the wrong names); run 'vp-edge convert --run {run}'"
+                )
         elif name != BASELINE:
             raise ArtifactError(
                 f"{run}: no model card for variant {name}; run 'vp-edge convert' first"

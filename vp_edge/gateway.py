@@ -121,12 +121,14 @@ class Gateway:
     def __init__(self, dep: Deployment, *, opener: LinkOpener = default_opener,
                  fail_after: int = 2, probe_s: float = 0.25) -> None:
         from vp_edge.evaluate import load_cards
-        from vp_edge.train import load_run_family
+        from vp_edge.train import load_run_family, run_class_names
 
         self.dep, self.opener = dep, opener
         self.fail_after, self.probe_s = fail_after, probe_s
         self.family = load_run_family(dep.run)
-        self.cards = load_cards(dep.run, self.family)
+        self.cards = load_cards(dep.run, self.family)  # refuses cards of another class order
+        #: the class order fixed at training: index i of every answer is the i-th name
+        self.class_names = run_class_names(dep.run, self.family)
         self.num_classes = self.family.num_classes
         self.weights = self.family.weights() if dep.rule == "reference" else None
         self.boards = {b.name: self._board(b) for b in dep.boards}
@@ -224,6 +226,7 @@ class Gateway:
                 self._on_hello(b, f.msg)
             elif isinstance(f.msg, fb.Heartbeat):
                 b.stats.heartbeats += 1
+                b.stats.heartbeats_down += int(not b.up)
                 if not b.up and b.refused is None:
                     self._send(b, fb.Probe(MsgType.HELLO), 0)
             elif isinstance(f.msg, fb.Result):
@@ -238,7 +241,7 @@ class Gateway:
         if problem:
             b.refused, b.up = problem, False
             return
-        b.hello = hello
+        b.hello, b.stats.heartbeats_down = hello, 0
         if not b.up:
             b.stats.rejoins += int(b.stats.ever_up)
             b.up, b.consecutive, b.stats.ever_up = True, 0, True
@@ -313,6 +316,10 @@ class Gateway:
             if self._send_infer(b, tensors[v], rid):
                 req.targets.add(b.spec.name)
                 req.sent[b.spec.name] = time.monotonic()
+            else:  # its link is gone (e.g. the pty of a dead board): down like a silent board
+                b.stats.misses += 1
+                b.consecutive += 1
+                b.up = b.consecutive < self.fail_after
         if req.targets:
             left = self.dep.deadline_s - (time.monotonic() - t0)
             try:

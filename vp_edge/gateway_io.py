@@ -94,7 +94,7 @@ class _ClientProtocol(asyncio.DatagramProtocol):
             img = decode_image(base64.b64decode(req["image"], validate=True),
                                self.gw.family.input_shape)
             a = await self.gw.classify(img)
-            reply = answer_json(a, req_id, self.gw.family.class_names)
+            reply = answer_json(a, req_id, self.gw.class_names)
         except (ValueError, KeyError, TypeError, binascii.Error, VpEdgeError) as e:
             msg = str(e) if isinstance(e, VpEdgeError) else f"bad request: {e!r}"
             reply = {"v": PROTOCOL_VERSION, "id": req_id, "ok": False, "error": msg}

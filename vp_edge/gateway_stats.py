@@ -35,6 +35,8 @@ class BoardStats:
     misses: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     heartbeats: int = 0
+    #: heartbeats that arrived while the board was down: it is alive but not answering us
+    heartbeats_down: int = 0
     rejoins: int = 0
     ever_up: bool = False
     bytes_sent: int = 0
@@ -45,6 +47,22 @@ class BoardStats:
         self.errors[name] = self.errors.get(name, 0) + 1
 
 
+def down_reason(b: Any) -> str | None:
+    """Why a board takes no requests (``b`` is a ``gateway.Board``), or None when it is up."""
+    if b.refused:
+        return b.refused
+    if b.up:
+        return None
+    s: BoardStats = b.stats
+    if s.heartbeats_down >= 3:
+        return ("heartbeats arrive but PROBEs get no HELLO: the board drops the gateway's "
+                "frames (another key, or a newer counter epoch from a tool that counts from "
+                "another file: flash with --deployment, then restart the gateway)")
+    if s.ever_up:
+        return f"stopped answering ({s.misses} request(s) missed)"
+    return f"no answer on {b.spec.link} (board not running, or another link, id or key)"
+
+
 def board_report(b: Any) -> dict:
     """One board's row (``b`` is a ``gateway.Board``)."""
     s: BoardStats = b.stats
@@ -52,6 +70,7 @@ def board_report(b: Any) -> dict:
     return {
         "id": b.spec.id, "kind": b.spec.kind, "variant": b.spec.variant, "link": b.spec.link,
         "profile": b.spec.profile, "up": b.up, "refused": b.refused,
+        "reason": down_reason(b),
         "results": len(s.latencies), "misses": s.misses, "errors": dict(s.errors),
         "latency_ms": percentiles_ms(s.latencies),
         "compute_us_p50": float(np.median(s.compute_us)) if s.compute_us else None,
@@ -115,6 +134,7 @@ def gateway_table(report: dict) -> str:
             f"{_f(r['latency_ms']['p99']):>8} {r['bytes_sent']:>9} {r['bytes_received']:>8}  "
             + (", ".join(f"{k} {v}" for k, v in bad.items()) or "-")
             + (f"  REFUSED: {r['refused']}" if r["refused"] else "")
+            + (f"  DOWN: {r['reason']}" if r.get("reason") and not r["refused"] else "")
         )
     drops = {k: v for k, v in report["gateway_drops"].items() if v}
     lines.append("gateway drops: " + (", ".join(f"{k} {v}" for k, v in drops.items()) or "none"))

@@ -4,7 +4,8 @@ loss = sum_i CE(y, p_i) [+ ensemble_weight * CE(y, mean_i p_i)]
 
 A run directory holds everything later steps need:
   family.json            the family trained
-  data.json              the load_dataset arguments (source, seed, val_fraction)
+  data.json              the load_dataset arguments (source, absolute, seed, val_fraction)
+                         and class_names: the class order fixed here, used by every consumer
   train.json             settings, per-epoch history, best epoch, status
   checkpoints/*.keras    last epoch (model + optimiser, for resume)
   weights/*.weights.h5   best weights on validation (what convert uses)
@@ -42,7 +43,7 @@ class TrainConfig:
     learning_rate: float = 2e-3
     patience: int = 3
     seed: int = 0
-    ensemble_weight: float = 0.0
+    ensemble_weight: float = 1.0
     train_limit: int | None = None
     #: validation images checked after each epoch (early stopping, best weights)
     val_limit: int | None = 2000
@@ -86,15 +87,79 @@ def load_run_family(run: Path) -> Family:
     return from_dict(json.loads(path.read_text()), source=str(path))
 
 
+#: settings that shape the trained weights; a resumed run must keep them (the checkpoint
+#: restores the optimiser and its learning-rate schedule, so a new value would not apply)
+FIXED_SETTINGS = ("epochs", "batch_size", "learning_rate", "seed", "ensemble_weight",
+                  "train_limit", "augment")
+
+
+def _absolute_source(source: Any) -> Any:
+    """A data path as an absolute path, so the run works from any folder."""
+    if source is None or str(source).lower() == "fashion-mnist":
+        return source
+    return str(Path(source).expanduser().resolve())
+
+
 def save_data_args(run: Path, d: dict) -> None:
-    (run / "data.json").write_text(json.dumps(d, indent=2) + "\n")
+    """Record how the data were loaded (the path made absolute); keeps recorded class names."""
+    old = _read_json(run / "data.json")
+    doc = {**d, "source": _absolute_source(d.get("source"))}
+    if (run / "train.json").exists():  # older runs stored the path as given: compare resolved
+        before = {**old, "source": _absolute_source(old.get("source"))}
+        changed = [f"{k} {before[k]!r} -> {doc[k]!r}" for k in ("source", "seed", "val_fraction")
+                   if k in old and k in doc and before[k] != doc[k]]
+        if changed:
+            raise TrainingError(f"{run} was trained on other data ({'; '.join(changed)}); "
+                                "resume with the same data, or use another --out")
+    if "class_names" in old and "class_names" not in doc:
+        doc["class_names"] = old["class_names"]
+    (run / "data.json").write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text()) if path.exists() else {}
+    except ValueError as e:
+        raise ArtifactError(f"{path}: not valid JSON ({e}); remove the run or repair it") from None
 
 
 def load_data_args(run: Path) -> dict:
+    """The recorded data arguments; a relative source (older runs) is tried from the run too."""
     path = run / "data.json"
     if not path.exists():
         raise ArtifactError(f"{run} has no data.json; it was not made by 'vp-edge train'")
-    return json.loads(path.read_text())
+    d = _read_json(path)
+    src = d.get("source")
+    if src and str(src).lower() != "fashion-mnist" and not Path(src).expanduser().is_absolute():
+        if not Path(src).exists() and (Path(run) / src).exists():
+            d["source"] = str((Path(run) / src).resolve())
+    return d
+
+
+def record_class_names(run: Path, names: tuple[str, ...]) -> None:
+    """Fix the run's class order (data.json); a run trained on another order is refused."""
+    d = _read_json(run / "data.json")
+    old = d.get("class_names")
+    if old is not None and tuple(old) != tuple(names):
+        raise TrainingError(
+            f"{run} was trained with classes {old}; the data now give {list(names)}; use "
+            "another --out or the same data and class_names"
+        )
+    d["class_names"] = list(names)
+    (run / "data.json").write_text(json.dumps(d, indent=2) + "\n")
+
+
+def run_class_names(run: Path, family: Family | None = None,
+                    numbered: bool = True) -> tuple[str, ...] | None:
+    """The class order of a run: recorded at training, else the family's, else "0".."C-1"
+    (None instead of numbers when ``numbered`` is False: the source may then name them)."""
+    names = _read_json(Path(run) / "data.json").get("class_names")
+    if names:
+        return tuple(str(n) for n in names)
+    family = family or load_run_family(run)
+    if family.class_names or not numbered:
+        return family.class_names or None
+    return tuple(str(i) for i in range(family.num_classes))
 
 
 def _save_state(run: Path, config: TrainConfig, states: dict[str, ModelState], source: str) -> None:
@@ -240,6 +305,8 @@ def train(
     previous = run_state(run)
     if (run / "family.json").exists() and load_run_family(run) != family:
         raise TrainingError(f"{run} holds a different family; use another --out or remove it")
+    _check_resume(run, previous.get("config"), config)
+    record_class_names(run, splits.train.class_names)
     save_family(family, run / "family.json")
     states = {k: ModelState(**v) for k, v in previous.get("models", {}).items()}
     _keras().utils.set_random_seed(config.seed)
@@ -247,7 +314,43 @@ def train(
     for name in names:
         _fit_one(name, family, splits, config, run, states, verbose)
         _save_state(run, config, states, splits.source)
-    return run_state(run)
+    state = run_state(run)
+    state["warnings"] = chance_warnings(state, family.num_classes)
+    for w in state["warnings"]:
+        LOG.warning("%s", w)
+    return state
+
+
+def _check_resume(run: Path, recorded: dict | None, config: TrainConfig) -> None:
+    """Refuse to resume with settings that differ from the recorded ones (named, both values)."""
+    if not recorded:
+        return
+    new = asdict(config)
+    changed = [f"{k} {recorded[k]!r} -> {new[k]!r}" for k in FIXED_SETTINGS
+               if k in recorded and recorded[k] != new[k]]
+    if changed:
+        raise TrainingError(
+            f"{run} was trained with other settings ({'; '.join(changed)}); resuming would not "
+            "apply them. Rerun with the recorded settings to resume, or use another --out"
+        )
+
+
+def chance_warnings(state: dict, num_classes: int) -> list[str]:
+    """A warning per model whose last validation accuracy is near chance, with what to try."""
+    out = []
+    chance = 1.0 / num_classes
+    for name, st in state.get("models", {}).items():
+        hist = st.get("history") or []
+        accs = [v for k, v in (hist[-1].items() if hist else ()) if k.endswith("accuracy")
+                and k.startswith("val_") and "ensemble" not in k]
+        if accs and max(accs) < max(1.5 * chance, chance + 0.05):
+            out.append(
+                f"{name}: validation accuracy {100 * max(accs):.1f}% is near chance "
+                f"({100 * chance:.1f}% for {num_classes} classes): the model has not learned; "
+                "try more steps (--epochs, a larger --train-limit), a smaller --batch-size or "
+                "a higher --lr"
+            )
+    return out
 
 
 def load_trained(run: Path, name: str = JOINT) -> Any:

@@ -134,7 +134,9 @@ def test_truncated_transfer_keeps_old(old_board, models, epoch_file) -> None:
 
 def test_truncated_artifact_fails_engine_check(old_board, models, epoch_file, tmp_path) -> None:
     b = old_board()
-    rc, _ = cli_flash(tmp_path, b.url, models["new"][: len(models["new"]) // 2], epoch_file)
+    half = models["new"][: len(models["new"]) // 2]
+    assert cli_flash(tmp_path, b.url, half, epoch_file)[0] == 2  # refused here, nothing sent
+    rc, _ = cli_flash(tmp_path, b.url, half, epoch_file, "--force")  # the board's own check
     assert rc == 4
     assert_serves(b.url, models["old"], epoch_file)
 
@@ -143,7 +145,8 @@ def test_failed_self_test_keeps_old(old_board, models, epoch_file, tmp_path) -> 
     b = old_board()
     bad = bytearray(models["new"])
     bad[-1] ^= 0x01  # the golden section's last expected output value
-    rc, _ = cli_flash(tmp_path, b.url, bytes(bad), epoch_file)
+    assert cli_flash(tmp_path, b.url, bytes(bad), epoch_file)[0] == 2  # refused here
+    rc, _ = cli_flash(tmp_path, b.url, bytes(bad), epoch_file, "--force")
     assert rc == 4
     assert_serves(b.url, models["old"], epoch_file)
 
@@ -153,7 +156,8 @@ def test_model_without_golden_refused(old_board, models, epoch_file, tmp_path, p
 
     b = old_board()
     plain = tflite_to_vpw(cached_tflite(pytestconfig, "convs:1")["convs:1"])
-    rc, _ = cli_flash(tmp_path, b.url, plain, epoch_file)
+    assert cli_flash(tmp_path, b.url, plain, epoch_file)[0] == 2  # refused before the transfer
+    rc, _ = cli_flash(tmp_path, b.url, plain, epoch_file, "--force")
     assert rc == 4
     assert_serves(b.url, models["old"], epoch_file)
 

@@ -60,7 +60,7 @@ def test_qemu_tampered_artifact_keeps_old(qboard, models, epoch_file, tmp_path) 
     assert cli_flash(tmp_path, b.url, models["old"], epoch_file, *SLOW)[0] == 0
     bad = bytearray(models["new"])
     bad[-1] ^= 1  # golden output no longer matches: the board's self-test refuses it
-    assert cli_flash(tmp_path, b.url, bytes(bad), epoch_file, *SLOW)[0] == 4
+    assert cli_flash(tmp_path, b.url, bytes(bad), epoch_file, *SLOW, "--force")[0] == 4
     assert_serves(b.url, models["old"], epoch_file, n=2)
 
 

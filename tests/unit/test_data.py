@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 from pathlib import Path
 
@@ -343,3 +344,30 @@ def test_dataset_checks_its_arrays() -> None:
     d = Dataset(np.zeros((2, 2, 2, 1), np.uint8), np.zeros(2, np.int64), ["a", "b"])  # type: ignore[arg-type]
     with pytest.raises(DataError, match="subset"):
         d.subset(-1)
+
+
+# ---------------------------------------------------------------------------- class order
+
+
+def test_given_class_names_fix_the_label_order(tmp_path) -> None:
+    """Folders sort as ant, cat, zebra; the family's order wins and labels follow it."""
+    root = write_folder(tmp_path / "imgs", {"zebra": 4, "ant": 4, "cat": 4})
+    names = ("zebra", "ant", "cat")
+    s = load_dataset(root, input_shape=(8, 8, 3), val_fraction=0.25, class_names=names)
+    assert s.train.class_names == names
+    first = np.asarray(load_image(root / "zebra" / sorted(os.listdir(root / "zebra"))[0],
+                                  (8, 8, 3)))
+    hits = [int(y) for x, y in zip(s.train.x, s.train.y) if np.array_equal(x, first)]
+    hits += [int(y) for x, y in zip(s.val.x, s.val.y) if np.array_equal(x, first)]
+    hits += [int(y) for x, y in zip(s.test.x, s.test.y) if np.array_equal(x, first)]
+    assert hits and set(hits) == {0}  # a zebra image is class 0, the family's first name
+    with pytest.raises(DataError, match=r"do not match the family's class_names"):
+        load_dataset(root, input_shape=(8, 8, 3), class_names=("zebra", "ant", "dog"))
+
+
+def test_source_names_checked_against_given(tmp_path) -> None:
+    path = _npz(tmp_path, x=np.zeros((20, 2, 2)), y=[0, 1] * 10, class_names=["no", "yes"])
+    assert load_dataset(path, class_names=("no", "yes")).train.class_names == ("no", "yes")
+    with pytest.raises(DataError, match=r"\['no', 'yes'\] differ from the family's class_names "
+                       r"\['yes', 'no'\]"):
+        load_dataset(path, class_names=("yes", "no"))

@@ -22,10 +22,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "pynq boards run the PYNQ daemon on a simulated PYNQ-Z2 in .venv-pynq ('make setup' "
         "builds it); qemu boards boot the Cortex-M4 firmware in QEMU, get the variant's .vpw "
         "through 'vp-edge flash' (verified) and then publish their UART for pty://NAME. "
-        "Ctrl-C stops them cleanly.",
+        "A board that dies is reported and the others keep serving (--restart starts it "
+        "again); the command ends when asked to (Ctrl-C, SIGTERM: exit 130) or when every "
+        "board is gone (exit 3). Ctrl-C stops them cleanly.",
     )
     p.add_argument("--deployment", type=Path, required=True, help="deployment TOML file")
     p.add_argument("--timeout", type=SECONDS, default=90.0, help="seconds to wait for start-up")
+    p.add_argument("--restart", action="store_true",
+                   help="restart a board that dies (default: report it, keep the others)")
     add_json(p)
     p.set_defaults(func=run)
 
@@ -50,14 +54,17 @@ def run(args: argparse.Namespace) -> int:
         emit(args, {"boards": boards, "state_dir": str(dep.state_dir)},
              "\n".join(lines) + "\nemulating; Ctrl-C stops")
         sys.stdout.flush()
-        while not stop.wait(0.5):
-            dead = [n for n, ok in emu.alive().items() if not ok]
-            if dead:
-                print(f"vp-edge emulate: board(s) exited: {', '.join(dead)}", file=sys.stderr)
-                break
+        stopped = emu.supervise(stop, args.restart, say)
     finally:
         emu.stop()
-    return 0
+    if not stopped:
+        say("every board is gone; stopping")
+        return 3
+    return 130
+
+
+def say(text: str) -> None:
+    print(f"vp-edge emulate: {text}", file=sys.stderr, flush=True)
 
 
 def _flashed(info: dict) -> str:

@@ -52,9 +52,15 @@ def run(args: argparse.Namespace) -> int:
         k_default=args.k,
         check_engine=args.engine_check,
     )
+    test = splits.test.subset(args.test_limit)
+    report["splits"] = {"train": len(splits.train), "val": len(splits.val), "test": len(test)}
+    report["class_names"] = list(splits.test.class_names)
     plots = plot_evaluation(report, args.plots or args.run / "report")
     report["plots"] = [str(p) for p in plots]
     (args.run / "report").mkdir(exist_ok=True)
     (args.run / "report" / "evaluate.json").write_text(json.dumps(report, indent=2) + "\n")
-    emit(args, report, evaluation_table(report) + "\nplots: " + ", ".join(report["plots"]))
+    sizes = report["splits"]
+    head = (f"data: train {sizes['train']:,}, val {sizes['val']:,}, test {sizes['test']:,} "
+            f"images (evaluated on test); classes {', '.join(report['class_names'])}\n")
+    emit(args, report, head + evaluation_table(report) + "\nplots: " + ", ".join(report["plots"]))
     return 0

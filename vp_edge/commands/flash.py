@@ -12,11 +12,7 @@ import sys
 from pathlib import Path
 
 from vp_edge.commands._common import BOARD_ID, POSITIVE, SECONDS, add_json, emit
-from vp_edge.errors import VpEdgeError
-
-
-class FlashUsageError(VpEdgeError):
-    """Bad arguments or an unreadable artefact or key file (exit code 2)."""
+from vp_edge.flashing import FlashTarget, FlashUsageError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,14 +23,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "written into the inactive slot, checked there (SHA-256, HMAC-SHA256 under the "
         "deployment key, engine self-test on the golden input) and only then activated; the "
         "board's readback hash of its active slot must match. On any failure the board keeps "
-        "serving its old model. Exit codes: 0 ok, 2 usage, 3 link/board refused, "
-        "4 verification failed, 5 timeout.",
+        "serving its old model. Before the transfer the artefact is checked here as the "
+        "board would (.vpw version, golden self-test; with --deployment also the board's kind, "
+        "size and arena against its profile). With --deployment FILE --board NAME the link, "
+        "board id, key and counter epoch come from the deployment (the same epoch file its "
+        "gateway uses, so the gateway keeps being heard). Exit codes: 0 ok, 2 usage or an "
+        "artefact the board would refuse, 3 link/board refused, 4 verification failed, "
+        "5 timeout.",
     )
     p.add_argument("artifact", metavar="ARTIFACT", help="the model file, e.g. model.vpw")
-    p.add_argument("--board", "--port", dest="board", required=True, metavar="URL",
-                   help="serial device or URL (/dev/ttyACM0, socket://host:port, a pty path) "
-                   "or udp://host:port")
-    p.add_argument("--board-id", type=BOARD_ID, default=1, help="the board's id (default 1)")
+    p.add_argument("--board", "--port", dest="board", required=True, metavar="URL|NAME",
+                   help="serial device or URL (/dev/ttyACM0, socket://host:port, a pty path, "
+                   "udp://host:port); with --deployment: a board's name, id or link")
+    p.add_argument("--deployment", type=Path, default=None, metavar="FILE",
+                   help="take link, board id, key and epoch file from this deployment")
+    p.add_argument("--board-id", type=BOARD_ID, default=None, help="the board's id (default 1)")
     p.add_argument("--key-file", metavar="F", help="deployment key: hex text, or raw bytes")
     p.add_argument("--insecure", action="store_true",
                    help="no key: insecure frames (bring-up boards only)")
@@ -45,6 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--retries", type=POSITIVE, default=5, help="tries per message (5)")
     p.add_argument("--no-activate", action="store_true",
                    help="write and verify the slot but keep the running model active")
+    p.add_argument("--force", action="store_true",
+                   help="skip the local check and send the artefact as it is (testing a "
+                   "board's own checks)")
     add_json(p)
     p.set_defaults(func=run)
 
@@ -65,8 +71,9 @@ def read_key(path: str) -> bytes:
 
 def _table(r: dict) -> str:
     prev = r["previous_sha256"][:16] + "..." if r["previous_sha256"] else "none"
+    who = f"{r['board']} (id {r['board_id']})" if r.get("board") else str(r["board_id"])
     return "\n".join([
-        f"flashed {r['size']} bytes to board {r['board_id']} slot {r['slot']} at {r['url']} "
+        f"flashed {r['size']} bytes to board {who} slot {r['slot']} at {r['url']} "
         f"in {r['seconds']:.2f} s ({r['chunks']} chunks, {r['resends']} resends)",
         f"  previous model  {prev}",
         f"  sha256          {r['sha256']}",
@@ -75,30 +82,59 @@ def _table(r: dict) -> str:
     ])
 
 
-def run(args: argparse.Namespace) -> int:
-    from firmware_bridge.flash import flash
+def _target(args: argparse.Namespace) -> FlashTarget:
+    """The board to flash: from the deployment, or from the URL and the key flags."""
+    from vp_edge.flashing import deployment_target, session_url
+
+    if args.deployment is not None:
+        from vp_edge.deployment import load_deployment
+
+        given = [f for f, v in (("--key-file", args.key_file), ("--insecure", args.insecure),
+                                ("--epoch-file", args.epoch_file),
+                                ("--board-id", args.board_id)) if v not in (None, False)]
+        if given:
+            raise FlashUsageError(f"{', '.join(given)}: taken from the deployment with "
+                                  "--deployment; leave them out")
+        return deployment_target(load_deployment(args.deployment), args.board)
     from firmware_bridge.session import DEFAULT_EPOCH_FILE
 
     if args.key_file and args.insecure:
         raise FlashUsageError("give --key-file or --insecure, not both")
     if not args.key_file and not args.insecure:
-        raise FlashUsageError("flashing needs the deployment key (--key-file F) or --insecure")
+        raise FlashUsageError("flashing needs the deployment key (--key-file F) or --insecure; "
+                              "or flash a deployment's board with --deployment FILE --board NAME")
+    url, baud = session_url(args.board)
     key = read_key(args.key_file) if args.key_file else None
+    epoch = Path(args.epoch_file) if args.epoch_file else DEFAULT_EPOCH_FILE
+    return FlashTarget(url, 1 if args.board_id is None else args.board_id, key, epoch,
+                       baud or args.baud)
+
+
+def run(args: argparse.Namespace) -> int:
+    from firmware_bridge.flash import flash
+    from vp_edge.flashing import check_artifact
+
+    target = _target(args)
     try:
         data = Path(args.artifact).read_bytes()
     except OSError as e:
         raise FlashUsageError(f"cannot read {args.artifact}: {e}") from e
-    if args.artifact.endswith(".vpw") and not data.startswith(b"VPW1"):
-        raise FlashUsageError(f"{args.artifact} is not a .vpw (bad magic)")
+    warnings = [] if args.force else check_artifact(data, args.artifact, target)
+    for w in warnings:
+        print(f"vp-edge flash: warning: {w}", file=sys.stderr)
     progress = _progress(len(data), args)
     try:
-        report = flash(args.board, data, board_id=args.board_id, key=key,
-                       epoch_file=Path(args.epoch_file) if args.epoch_file else DEFAULT_EPOCH_FILE,
-                       activate=not args.no_activate, timeout=args.timeout, tries=args.retries,
-                       progress=progress.update)
+        report = flash(target.url, data, board_id=target.board_id, key=target.key,
+                       epoch_file=target.epoch_file, activate=not args.no_activate,
+                       timeout=args.timeout, tries=args.retries, progress=progress.update,
+                       baud=target.baud)
     finally:
         progress.close()
-    emit(args, report.to_dict(), _table(report.to_dict()))
+    out = report.to_dict()
+    if target.spec is not None:
+        out.update(board=target.spec.name, kind=target.spec.kind, link=target.spec.link)
+    out["warnings"] = warnings
+    emit(args, out, _table(out))
     return 0
 
 

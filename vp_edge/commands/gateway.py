@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     if args.listen:
         report = asyncio.run(_serve(dep, args))
         emit(args, report, gateway_table(report))
-        return 0
+        return exit_code(report)
     x, y, files = _inputs(args, dep)
     report, answers = asyncio.run(_batch(dep, x, y, args))
     if args.answers:

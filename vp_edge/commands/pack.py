@@ -12,17 +12,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "pack",
         help="pack a full-int8 .tflite into a .vpw for the portable C engine",
         description="Write MODEL.vpw (packed int8 weights, per-channel requantisation, planned "
-        "arena) and print its summary. The C engine running it is bit-exact with LiteRT's "
+        "arena, and the golden self-test section boards check before activating a model) and "
+        "print its summary. The C engine running it is bit-exact with LiteRT's "
         "reference kernels; --verify proves that on random inputs.",
     )
     p.add_argument("model", metavar="MODEL.tflite", help="full-int8 model (int8 input and output)")
     p.add_argument("-o", "--output", metavar="MODEL.vpw", help="default: MODEL with .vpw suffix")
-    p.add_argument(
+    golden = p.add_mutually_exclusive_group()
+    golden.add_argument(
         "--golden-from-random-seed",
         metavar="N",
         type=NON_NEGATIVE,
-        default=None,
-        help="add a self-test section: a random int8 input from seed N and the expected output",
+        default=0,
+        help="the self-test section's input: random int8 values from seed N, with the expected "
+        "output (default 0: the same .vpw 'vp-edge emulate' makes)",
+    )
+    golden.add_argument(
+        "--no-golden",
+        action="store_true",
+        help="omit the self-test section (boards and 'vp-edge flash' refuse such a .vpw)",
     )
     p.add_argument(
         "--verify",
@@ -74,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     summary = pack_file(
         args.model,
         out,
-        golden_seed=args.golden_from_random_seed,
+        golden_seed=None if args.no_golden else args.golden_from_random_seed,
         verify=args.verify,
         stream_word_bits=args.stream_word_bits,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from vp_edge.commands._common import (
@@ -39,8 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--ensemble-weight",
         type=float_range(0, 100),
-        default=0.0,
-        help="weight of the ensemble cross-entropy term (0 = off)",
+        default=1.0,
+        help="weight of the ensemble cross-entropy term (0 = off; default 1.0, as the "
+        "README's results)",
     )
     p.add_argument(
         "--train-limit",
@@ -70,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     make_dir(args.out, "--out")  # before minutes of data loading
     d = data_args(args)
     splits = load_dataset(
-        d["source"], seed=d["seed"], val_fraction=d["val_fraction"], input_shape=family.input_shape
+        d["source"], seed=d["seed"], val_fraction=d["val_fraction"],
+        input_shape=family.input_shape, class_names=family.class_names or None,
     )
     config = TrainConfig(
         epochs=args.epochs,
@@ -86,13 +89,31 @@ def run(args: argparse.Namespace) -> int:
     )
     save_data_args(args.out, d)
     verbose = 0 if args.json == "-" else 1
+    print(split_line(splits, args.train_limit), file=sys.stderr)
     state = train(family, splits, args.out, config, verbose=verbose)
+    state["splits"] = split_sizes(splits, args.train_limit)
     emit(args, state, _table(state))
     return 0
 
 
+def split_sizes(splits, train_limit: int | None = None) -> dict:  # noqa: ANN001 - Splits
+    """Images per split (train as used, after --train-limit) and the class order."""
+    used = len(splits.train.subset(train_limit))
+    return {"train": used, "train_available": len(splits.train), "val": len(splits.val),
+            "test": len(splits.test), "class_names": list(splits.train.class_names)}
+
+
+def split_line(splits, train_limit: int | None = None) -> str:  # noqa: ANN001 - Splits
+    """One line for people: the split sizes and the class order fixed by this run."""
+    s = split_sizes(splits, train_limit)
+    limited = f" (of {s['train_available']:,})" if s["train"] != s["train_available"] else ""
+    return (f"data {splits.source}: train {s['train']:,}{limited}, val {s['val']:,}, test "
+            f"{s['test']:,} images; classes {', '.join(s['class_names'])}")
+
+
 def _table(state: dict) -> str:
-    lines = [f"{'model':10} {'epochs':>6} {'best':>5} {'val loss':>9} {'seconds':>8}"]
+    lines = [f"WARNING: {w}" for w in state.get("warnings", [])]
+    lines += [f"{'model':10} {'epochs':>6} {'best':>5} {'val loss':>9} {'seconds':>8}"]
     for name, st in state.get("models", {}).items():
         lines.append(
             f"{name:10} {st['epochs_done']:>6} {st['best_epoch'] + 1:>5} "

@@ -1,0 +1,177 @@
+"""What ``vp-edge flash`` needs before a byte moves: the board (from a deployment or a URL) and
+a local check that the board will accept the artefact.
+
+A deployment's board is flashed with the deployment's own facts: its link (``pty://NAME``
+resolved through the emulator's pty folder, ``serial:///dev/X?baud=N`` to the device and rate),
+board id, key, and the counter epoch file the gateway uses for that deployment
+(``STATE_DIR/gateway.epoch``). One epoch file per deployment matters: a board accepts only
+counters above the last one it saw from the gateway side, so a tool counting from another file
+would leave the gateway's frames behind and the board would ignore it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from vp_edge.deployment import BoardSpec, Deployment
+from vp_edge.errors import ConversionError, VpEdgeError
+
+
+class FlashUsageError(VpEdgeError):
+    """Bad arguments, an unreadable artefact, or one the board would refuse (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class FlashTarget:
+    """Where and as whom to flash: what ``firmware_bridge.flash`` opens and signs with."""
+
+    url: str
+    board_id: int
+    key: bytes | None
+    epoch_file: Path | None
+    baud: int = 115200
+    spec: BoardSpec | None = None
+    dep: Deployment | None = None
+
+
+def epoch_file(dep: Deployment) -> Path:
+    """The gateway's counter epoch file of a deployment (also what emulated QEMU boards use)."""
+    return dep.state_dir / "gateway.epoch"
+
+
+def session_url(url: str, pty_dir: Path | None = None) -> tuple[str, int | None]:
+    """A deployment link as the URL the flash session opens, and its baud when it names one."""
+    from boards.links import parse_link, resolve_pty
+
+    if "://" not in url:
+        return url, None  # a device path such as /dev/ttyACM0
+    spec = parse_link(url)
+    baud = spec.baud if "baud" in spec.options else None
+    if spec.scheme == "pty":
+        if pty_dir is None:
+            raise FlashUsageError(f"{url} names an emulated board of a deployment: flash it "
+                                  "with --deployment FILE --board NAME")
+        return resolve_pty(spec, pty_dir), baud
+    if spec.scheme == "serial":
+        return spec.path, baud
+    return url, baud
+
+
+def deployment_target(dep: Deployment, which: str) -> FlashTarget:
+    """Board ``which`` (name, id or link) of ``dep``, with the deployment's key and epoch."""
+    spec = next((b for b in dep.boards if which == b.link), None) or dep.board(which)
+    url, baud = session_url(spec.link, dep.pty_dir)
+    if baud is None and spec.link.startswith("pty://"):
+        from boards.profiles import get_profile
+
+        baud = get_profile(spec.profile).baud
+    return FlashTarget(url, spec.id, dep.key, epoch_file(dep), baud or 115200, spec, dep)
+
+
+def _is_vpw(data: bytes) -> bool:
+    return data[:4] == b"VPW1"
+
+
+def _is_tflite(data: bytes) -> bool:
+    return data[4:8] == b"TFL3"
+
+
+def check_artifact(data: bytes, path: str, target: FlashTarget | None = None) -> list[str]:
+    """Refuse (FlashUsageError, with how to fix it) what the board would refuse after the
+    transfer; return warnings (e.g. the gateway will not accept the board's new model)."""
+    if _is_vpw(data):
+        _check_vpw(data, path)
+    elif not _is_tflite(data):
+        raise FlashUsageError(f"{path} is neither a .vpw (VPW1) nor a .tflite (TFL3) model")
+    if target is None or target.spec is None:
+        return []
+    return _check_for_board(data, path, target.spec, target.dep)
+
+
+def _check_vpw(data: bytes, path: str) -> None:
+    from converters.vpw_format import read_vpw
+
+    try:
+        model = read_vpw(data)
+    except ConversionError as e:
+        raise FlashUsageError(f"{path}: {e}; pack it again with this version's 'vp-edge "
+                              "pack'") from None
+    if model.golden_input is None:
+        raise FlashUsageError(f"{path} has no golden self-test section, and boards refuse a "
+                              ".vpw without one after the transfer; pack it again without "
+                              "--no-golden ('vp-edge pack MODEL.tflite')")
+    from firmware_bridge.engine import Engine
+    from firmware_bridge.errors import BridgeError
+
+    try:
+        passed = Engine(data).self_test()
+    except BridgeError as e:
+        raise FlashUsageError(f"{path}: the C engine cannot load it ({e})") from None
+    if not passed:
+        raise FlashUsageError(f"{path} fails its own golden self-test in the C engine (boards "
+                              "run the same check and refuse it); pack it again from the .tflite")
+
+
+def _check_for_board(data: bytes, path: str, spec: BoardSpec, dep: Deployment | None) -> list:
+    """The artefact's type, size and arena against the board's kind and profile."""
+    from boards.profiles import check_fit, get_profile
+    from boards.registry import get_kind
+
+    runner = get_kind(spec.kind).runner
+    wants_vpw = runner in ("engine", "pynq")
+    if wants_vpw != _is_vpw(data):
+        want = ".vpw ('vp-edge pack MODEL.tflite')" if wants_vpw else "full-int8 .tflite"
+        raise FlashUsageError(f"board {spec.name} is a {spec.kind} board and runs a {want}; "
+                              f"{path} is not one")
+    arena = _arena(data, path, wants_vpw)
+    try:
+        check_fit(get_profile(spec.profile), spec.variant, arena, len(data))
+        if spec.kind == "qemu":
+            from boards.emulated import firmware_misfit
+
+            if why := firmware_misfit(data):
+                raise FlashUsageError(f"board {spec.name}'s firmware refuses {path}: {why}")
+    except FlashUsageError:
+        raise
+    except VpEdgeError as e:
+        raise FlashUsageError(f"board {spec.name} would refuse {path}: {e}") from None
+    return _gateway_warnings(data, spec, dep)
+
+
+def _arena(data: bytes, path: str, vpw: bool) -> int | None:
+    """The arena a model needs: the .vpw's planned one, or the card next to a .tflite."""
+    if vpw:
+        from converters.vpw_format import read_vpw
+
+        return int(read_vpw(data).header["arena_size"])
+    from converters.card import read_card
+
+    card = Path(path).with_suffix(".json")
+    if card.exists():
+        c = read_card(card)
+        if c.get("tflite_sha256") == hashlib.sha256(data).hexdigest():
+            return c.get("arena_bytes")
+    return None
+
+
+def _gateway_warnings(data: bytes, spec: BoardSpec, dep: Deployment | None) -> list[str]:
+    """Whether the gateway will accept the board with this model (its variant's card)."""
+    if dep is None:
+        return []
+    models = dep.run / "models"
+    sha = hashlib.sha256(data).hexdigest()
+    known = set()
+    card = models / f"{spec.variant}.json"
+    if card.exists():
+        from converters.card import read_card
+
+        known.add(read_card(card).get("tflite_sha256"))
+    vpw = models / f"{spec.variant}.vpw"
+    if vpw.exists():
+        known.add(hashlib.sha256(vpw.read_bytes()).hexdigest())
+    if sha in known:
+        return []
+    return [f"this is not the model of variant {spec.variant} in {dep.run}: the gateway will "
+            f"refuse board {spec.name} until it runs that variant again"]
