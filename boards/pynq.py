@@ -32,6 +32,8 @@ from boards.pynq_overlay import AP_DONE, AP_START, IP_NAME, register_offsets, wr
 from boards.registry import BoardAdapter
 from boards.runners import Runner
 from firmware_bridge import BoardKind
+from firmware_bridge.errors import KeyFileError
+from firmware_bridge.keys import read_key
 from vp_edge.errors import BoardError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,17 +182,6 @@ class PynqBoard(BoardAdapter):
     default_profile = "pynq-z2"
 
 
-def read_key(key_file: str | Path | None) -> bytes | None:
-    """The deployment key: a file holding hex (64 digits for 32 bytes) or raw bytes."""
-    if key_file is None:
-        return None
-    raw = Path(key_file).read_bytes()
-    try:
-        return bytes.fromhex(raw.decode("ascii").strip())
-    except (UnicodeDecodeError, ValueError):
-        return raw
-
-
 def serve(model: Path, listen: str, *, overlay: Path | None = None, simulate: bool = False,
           board_id: int = 1, key: bytes | None = None, k: int = 5, variant: str | None = None,
           heartbeat_s: float = 1.0, model_dir: Path | None = None) -> None:
@@ -245,12 +236,18 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--variant", help="name announced in HELLO (default: the file's stem)")
     s.add_argument("--model-dir", type=Path, help="accept 'vp-edge flash' into slots kept here")
     g = s.add_mutually_exclusive_group(required=True)
-    g.add_argument("--key-file", type=Path, help="deployment key (hex or raw bytes)")
+    g.add_argument("--key-file", type=Path,
+                   help="this board's own key (hex or raw bytes, >= 16; 'vp-edge keys derive')")
     g.add_argument("--insecure", action="store_true", help="no key (bring-up and tests only)")
     a = p.parse_args(argv)
     try:
+        key = None if a.key_file is None else read_key(a.key_file, f"--key-file {a.key_file}")
+    except KeyFileError as e:
+        print(f"vp-edge pynq board: {e}", file=sys.stderr)
+        return 2
+    try:
         serve(a.model, a.listen, overlay=a.overlay, simulate=a.simulate, board_id=a.board_id,
-              key=read_key(a.key_file), k=a.k, variant=a.variant, model_dir=a.model_dir)
+              key=key, k=a.k, variant=a.variant, model_dir=a.model_dir)
     except (BoardError, OSError) as e:
         print(f"vp-edge pynq board: {e}", file=sys.stderr)
         return 3

@@ -24,3 +24,9 @@ class ChunkError(BridgeError):
 
 class CounterError(BridgeError):
     """The per-sender counter cannot advance: sequence exhausted or epoch file unusable."""
+
+
+class KeyFileError(BridgeError):
+    """A key is unusable: unreadable file, too short, malformed hex, or a bad board id."""
+
+    exit_code = 2

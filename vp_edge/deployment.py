@@ -28,13 +28,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from firmware_bridge import keys
+from firmware_bridge.errors import KeyFileError
 from vp_edge.errors import DeploymentError, VpEdgeError
 
 TOP_KEYS = ("run", "key", "key_file", "insecure", "k", "rule", "deadline_ms", "heartbeat_ms",
             "state_dir", "boards")
 BOARD_KEYS = ("id", "name", "kind", "link", "variant", "profile")
 LIVE_RULES = ("reference", "sum", "majority")
-MIN_KEY = 16
 
 
 @dataclass(frozen=True)
@@ -107,18 +108,11 @@ def _unknown(d: dict, known: tuple[str, ...], where: str, prefix: str = "") -> N
 
 
 def parse_key(text: str | bytes, what: str) -> bytes:
-    """A key from hex text (or raw bytes from a key file), at least 16 bytes."""
-    raw = text if isinstance(text, bytes) else text.encode()
+    """A key under the one rule of ``firmware_bridge.keys`` (hex or raw, >= 16 bytes)."""
     try:
-        key = bytes.fromhex(raw.decode("ascii").strip())
-    except (UnicodeDecodeError, ValueError):
-        if isinstance(text, str):
-            raise DeploymentError(f"{what}: not a hex string") from None
-        key = raw
-    if len(key) < MIN_KEY:
-        raise DeploymentError(f"{what}: key is {len(key)} bytes, at least {MIN_KEY} needed "
-                              "(e.g. python -c 'import secrets; print(secrets.token_hex(16))')")
-    return key
+        return keys.parse_key(text, what)
+    except KeyFileError as e:
+        raise DeploymentError(str(e)) from None
 
 
 def _key(d: dict, base: Path, where: str) -> tuple[bytes | None, Path | None]:

@@ -7,7 +7,6 @@ Exit codes: 0 flashed and verified, 2 usage/input error, 3 link error or board r
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
@@ -35,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="serial device or URL (/dev/ttyACM0, socket://host:port, a pty path) "
                    "or udp://host:port")
     p.add_argument("--board-id", type=int, default=1, help="the board's id (default 1)")
-    p.add_argument("--key-file", metavar="F", help="deployment key: hex text, or raw bytes")
+    p.add_argument("--key-file", metavar="F",
+                   help="deployment key: hex text or raw bytes, >= 16 bytes")
     p.add_argument("--insecure", action="store_true",
                    help="no key: insecure frames (bring-up boards only)")
     p.add_argument("--baud", "-b", type=int, default=115200, help="serial baud rate (115200)")
@@ -47,20 +47,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="write and verify the slot but keep the running model active")
     add_json(p)
     p.set_defaults(func=run)
-
-
-def read_key(path: str) -> bytes:
-    """A key file holds hex text (one line) or raw bytes."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as e:
-        raise FlashUsageError(f"cannot read key file {path}: {e}") from e
-    text = raw.strip()
-    if text and re.fullmatch(rb"[0-9a-fA-F]+", text) and len(text) % 2 == 0:
-        return bytes.fromhex(text.decode())
-    if not raw:
-        raise FlashUsageError(f"key file {path} is empty")
-    return raw
 
 
 def _table(r: dict) -> str:
@@ -77,13 +63,16 @@ def _table(r: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from firmware_bridge.flash import flash
+    from firmware_bridge.keys import read_key
     from firmware_bridge.session import DEFAULT_EPOCH_FILE
 
     if args.key_file and args.insecure:
         raise FlashUsageError("give --key-file or --insecure, not both")
     if not args.key_file and not args.insecure:
         raise FlashUsageError("flashing needs the deployment key (--key-file F) or --insecure")
-    key = read_key(args.key_file) if args.key_file else None
+    key = None
+    if args.key_file:
+        key = read_key(args.key_file, f"--key-file {args.key_file}")
     try:
         data = Path(args.artifact).read_bytes()
     except OSError as e:
