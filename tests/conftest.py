@@ -11,11 +11,35 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from tiny_helpers import TINY_TEST_IMAGES, TINY_TRAIN, tiny_key, vp_edge_cli
 
 from vp_edge.data import FASHION_MNIST_DIR
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# Property tests must not depend on the machine being idle: no wall-clock deadline, no speed
+# health check, and the same examples on every run (derandomised: each test's seed is fixed by
+# its name). Example counts stay as each test sets them. "explore" draws fresh random examples
+# (HYPOTHESIS_PROFILE=explore, or pytest --hypothesis-profile=explore; a failure prints the
+# @reproduce_failure blob).
+settings.register_profile(
+    "ci",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
+    print_blob=True,
+)
+settings.register_profile(
+    "explore", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    s = settings.default
+    seed = "fixed per test (derandomised)" if s.derandomize else "random, printed on failure"
+    return f"hypothesis settings: deadline={s.deadline}, seed {seed}"
 
 
 def pytest_addoption(parser):
