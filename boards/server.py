@@ -13,6 +13,7 @@ without a handler are answered ``ERROR(UNSUPPORTED)``: a subclass adds the LOAD 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +28,8 @@ from boards.links import Link, LinkError
 from boards.runners import Runner
 from firmware_bridge import BoardKind, MsgType, Status
 from vp_edge.vote import topk_indices
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # pragma: no cover
     from firmware_bridge.load import LoadReceiver
@@ -188,6 +191,8 @@ class BoardServer:
         try:
             q = np.asarray(self.runner.run(x), np.int8).reshape(-1)
         except Exception:  # noqa: BLE001 - any runtime failure becomes a protocol ERROR
+            log.exception("board %d (%s): INFER %#010x failed; answered ERROR INFER_FAILED",
+                          self.cfg.board_id, self.cfg.variant, request_id)
             self.send(fb.Error(Status.INFER_FAILED), request_id)
             return
         us = min(int((time.perf_counter() - t0) * 1e6), 0xFFFFFFFF)
