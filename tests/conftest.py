@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
 from tiny_helpers import TINY_TEST_IMAGES, TINY_TRAIN, tiny_key, vp_edge_cli
 
 from vp_edge.data import FASHION_MNIST_DIR
@@ -22,21 +21,28 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # health check, and the same examples on every run (derandomised: each test's seed is fixed by
 # its name). Example counts stay as each test sets them. "explore" draws fresh random examples
 # (HYPOTHESIS_PROFILE=explore, or pytest --hypothesis-profile=explore; a failure prints the
-# @reproduce_failure blob).
-settings.register_profile(
-    "ci",
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    derandomize=True,
-    print_blob=True,
-)
-settings.register_profile(
-    "explore", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+# @reproduce_failure blob). .venv-pynq runs its own tests without Hypothesis.
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:  # pragma: no cover - the pynq environment
+    settings = None
+else:
+    settings.register_profile(
+        "ci",
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+        derandomize=True,
+        print_blob=True,
+    )
+    settings.register_profile(
+        "explore", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+    )
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_report_header(config: pytest.Config) -> str:
+    if settings is None:
+        return "hypothesis: not installed"
     s = settings.default
     seed = "fixed per test (derandomised)" if s.derandomize else "random, printed on failure"
     return f"hypothesis settings: deadline={s.deadline}, seed {seed}"
