@@ -22,21 +22,21 @@ from pathlib import Path
 from boards.emulated import QemuEmulator, pynq_argv, udp_bound, write_ready_info
 from boards.links import parse_link
 from boards.registry import get_kind
+from firmware_bridge.keys import derive_board_key
 from vp_edge.deployment import BoardSpec, Deployment
 from vp_edge.errors import BoardError
 
 
-def key_file(dep: Deployment) -> Path | None:
-    """The key file the board daemons read (written into the state dir for an inline key)."""
+def board_key_file(dep: Deployment, b: BoardSpec) -> Path | None:
+    """Board ``b``'s own key (derived from the deployment's master), in a 0600 file of the
+    state dir: a board daemon never sees the master key."""
     if dep.key is None:
         return None
-    if dep.key_file is not None:
-        return dep.key_file
-    path = dep.state_dir / "key.hex"
+    path = dep.state_dir / "keys" / f"{b.name}.key"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write(dep.key.hex() + "\n")
+        fh.write(derive_board_key(dep.key, b.id).hex() + "\n")
     return path
 
 
@@ -70,7 +70,6 @@ class Emulation:
         self.dep = dep
         self.procs: dict[str, subprocess.Popen] = {}
         self.firmware: dict[str, QemuEmulator] = {}
-        self._key = key_file(dep)
         (dep.state_dir / "logs").mkdir(parents=True, exist_ok=True)
 
     def start(self, which: str | int) -> None:
@@ -88,8 +87,9 @@ class Emulation:
         if b.kind == "pynq":  # boards/__init__ loads boards.pynq (via the registries) before
             # runpy runs it as __main__; the second copy only calls serve(), so mute the notice
             env["PYTHONWARNINGS"] = "ignore:'boards.pynq' found in sys.modules:RuntimeWarning"
-        self.procs[b.name] = subprocess.Popen(board_argv(self.dep, b, self._key), stdout=log,
-                                              stderr=log, stdin=subprocess.DEVNULL, env=env,
+        argv = board_argv(self.dep, b, board_key_file(self.dep, b))
+        self.procs[b.name] = subprocess.Popen(argv, stdout=log, stderr=log,
+                                              stdin=subprocess.DEVNULL, env=env,
                                               cwd=Path(__file__).resolve().parent.parent)
         log.close()
 

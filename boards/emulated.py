@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from boards.links import parse_link, pty_path
+from firmware_bridge.keys import BoardKeys, derive_board_key
 from vp_edge.deployment import BoardSpec, Deployment
 from vp_edge.errors import BoardError
 
@@ -158,7 +159,8 @@ class QemuEmulator:
                              f"the firmware: {why}")
         self.elf = firmware_elf(self.dep.k, round(self.dep.heartbeat_s * 1000))
         storage = self.dep.state_dir / "flash" / f"{self.spec.name}.bin"
-        self.board = start_qemu(storage, board_id=self.spec.id, key=self.dep.key, elf=self.elf)
+        own = None if self.dep.key is None else derive_board_key(self.dep.key, self.spec.id)
+        self.board = start_qemu(storage, board_id=self.spec.id, key=own, elf=self.elf)
         self._log_lines(self.board.log)
         threading.Thread(target=self._drain, daemon=True, name=f"qemu-{self.spec.name}").start()
         threading.Thread(target=self._load, daemon=True, name=f"flash-{self.spec.name}").start()
@@ -184,15 +186,16 @@ class QemuEmulator:
         from firmware_bridge.session import BoardSession
 
         url, sha = self.board.url, hashlib.sha256(self.vpw).digest()
+        keys = None if self.dep.key is None else BoardKeys(self.dep.key)
         epoch = self.dep.state_dir / "gateway.epoch"
         try:
-            with BoardSession(url, board_id=self.spec.id, key=self.dep.key, epoch_file=epoch,
+            with BoardSession(url, board_id=self.spec.id, key=keys, epoch_file=epoch,
                               timeout=1.0, tries=10) as s:
                 rb = s.readback()
                 if rb.status == 0 and rb.sha256 == sha:
                     report = {"skipped": "the board already runs this .vpw (READBACK)"}
                 else:
-                    report = flash(url, self.vpw, board_id=self.spec.id, key=self.dep.key,
+                    report = flash(url, self.vpw, board_id=self.spec.id, key=keys,
                                    epoch_file=epoch, timeout=1.0, session=s).to_dict()
                 zeros = bytes(int(s.hello().input_bytes))
                 for _ in range(WARMUP):  # QEMU translates the engine's code on first use

@@ -28,15 +28,23 @@ BOARD_KEY_SALT = b"vp-edge board key v1"
 BOARD_KEY_LEN = 32
 
 
+def hkdf_sha256(ikm: bytes, salt: bytes, info: bytes, length: int) -> bytes:
+    """HKDF with SHA-256 (RFC 5869): Extract, then Expand to ``length`` bytes (<= 8160)."""
+    prk = hmac.new(salt, ikm, hashlib.sha256).digest()
+    out, block = b"", b""
+    for i in range(1, -(-length // 32) + 1):
+        block = hmac.new(prk, block + info + bytes([i]), hashlib.sha256).digest()
+        out += block
+    return out[:length]
+
+
 def derive_board_key(master: bytes, board_id: int) -> bytes:
     """HKDF-SHA256(IKM=master, salt=BOARD_KEY_SALT, info=u16le(board_id), L=32)."""
     if not 0 <= board_id <= 0xFFFF:
         raise KeyFileError(f"board id {board_id} outside 0..65535")
     if len(master) < MIN_KEY:
         raise KeyFileError(f"master key is {len(master)} bytes, at least {MIN_KEY} needed")
-    prk = hmac.new(BOARD_KEY_SALT, master, hashlib.sha256).digest()  # HKDF-Extract
-    info = struct.pack("<H", board_id)
-    return hmac.new(prk, info + b"\x01", hashlib.sha256).digest()  # HKDF-Expand, one block
+    return hkdf_sha256(master, BOARD_KEY_SALT, struct.pack("<H", board_id), BOARD_KEY_LEN)
 
 
 class BoardKeys:
@@ -81,14 +89,18 @@ def parse_key(data: bytes | str, what: str) -> bytes:
         raise KeyFileError(f"{what}: not a hex string")
     if is_hex:
         if len(text) % 2:
-            raise KeyFileError(f"{what}: odd number of hex digits ({len(text)}); "
-                               "write the key as hex pairs or as raw bytes")
+            raise KeyFileError(
+                f"{what}: odd number of hex digits ({len(text)}); "
+                "write the key as hex pairs or as raw bytes"
+            )
         key = bytes.fromhex(text.decode("ascii"))
     else:
         key = raw
     if len(key) < MIN_KEY:
-        raise KeyFileError(f"{what}: key is {len(key)} bytes, at least {MIN_KEY} needed "
-                           f"(make one: python -c 'import secrets; print(secrets.token_hex(32))')")
+        raise KeyFileError(
+            f"{what}: key is {len(key)} bytes, at least {MIN_KEY} needed "
+            f"(make one: python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
     return key
 
 

@@ -20,6 +20,7 @@ from .chunk import split_infer
 from .counter import EPOCH_MAX, Counter
 from .errors import BridgeError, CounterError
 from .frame import Auth, Frame, Sender, StreamDecoder, decode_datagram, to_serial
+from .keys import KeySource, key_for
 from .protocol import MAX_FRAME, Error, Hello, Message, MsgType, Probe, Readback, ReadbackReply
 from .protocol import Result as ResultMsg
 
@@ -186,10 +187,12 @@ def gateway_counter(epoch_file: Path | None = DEFAULT_EPOCH_FILE) -> Counter:
 class BoardSession:
     """The gateway end of one board: sends requests, waits for the matching reply, resends."""
 
-    def __init__(self, url: str, *, board_id: int = 1, key: bytes | None = None,
+    def __init__(self, url: str, *, board_id: int = 1, key: KeySource = None,
                  counter: Counter | None = None, epoch_file: Path | None = DEFAULT_EPOCH_FILE,
                  timeout: float = 0.5, tries: int = 5, baud: int = 115200) -> None:
+        """``key``: the board's own key, or ``BoardKeys(master)`` to derive it from the id."""
         self.url, self.board_id, self.timeout, self.tries = url, board_id, timeout, tries
+        key = key_for(key, board_id)
         self.auth = Auth(key, {board_id}, role="gateway")
         self.sender = Sender(key, counter or gateway_counter(epoch_file), board_id=board_id,
                              from_gateway=True)

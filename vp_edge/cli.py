@@ -51,6 +51,7 @@ COMMANDS = (
     "gateway",
     "classify",
     "flash",
+    "keys",
     "pack",
     "bench",
 )

@@ -129,9 +129,11 @@ class Gateway:
         self.cards = load_cards(dep.run, self.family)
         self.num_classes = self.family.num_classes
         self.weights = self.family.weights() if dep.rule == "reference" else None
+        # the master stays here: each board's frames use the key derived for its id
+        self.keys = None if dep.key is None else fb.BoardKeys(dep.key)
         self.boards = {b.name: self._board(b) for b in dep.boards}
         dep.state_dir.mkdir(parents=True, exist_ok=True)
-        self.tx = fb.Sender(dep.key, make_counter(dep.state_dir / "gateway.epoch"),
+        self.tx = fb.Sender(self.keys, make_counter(dep.state_dir / "gateway.epoch"),
                             from_gateway=True)
         self.counts = dict.fromkeys(("duplicate", "late", "foreign", "bad_result", "unexpected",
                                      "link_down"), 0)
@@ -146,7 +148,7 @@ class Gateway:
 
     def _board(self, spec: BoardSpec) -> Board:
         kind = get_kind(spec.kind)
-        auth = fb.Auth(self.dep.key, {spec.id}, role="gateway")
+        auth = fb.Auth(self.keys, {spec.id}, role="gateway")
         framing = "datagram" if spec.link.startswith("udp:") else "stream"
         return Board(spec, kind(auth, framing), BoardStats(spec))
 

@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="flash a .vpw (or a board's model file) into a board, verified",
         description="Send ARTIFACT to the board at --board through the LOAD session: it is "
         "written into the inactive slot, checked there (SHA-256, HMAC-SHA256 under the "
-        "deployment key, engine self-test on the golden input) and only then activated; the "
+        "board's key derived from the deployment key, engine self-test on the golden input) and "
+        "only then activated; the "
         "board's readback hash of its active slot must match. On any failure the board keeps "
         "serving its old model. Exit codes: 0 ok, 2 usage, 3 link/board refused, "
         "4 verification failed, 5 timeout.",
@@ -35,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "or udp://host:port")
     p.add_argument("--board-id", type=int, default=1, help="the board's id (default 1)")
     p.add_argument("--key-file", metavar="F",
-                   help="deployment key: hex text or raw bytes, >= 16 bytes")
+                   help="deployment (master) key: hex text or raw bytes, >= 16 bytes; the "
+                   "frames and the artefact's HMAC use the key derived for --board-id")
     p.add_argument("--insecure", action="store_true",
                    help="no key: insecure frames (bring-up boards only)")
     p.add_argument("--baud", "-b", type=int, default=115200, help="serial baud rate (115200)")
@@ -63,7 +65,7 @@ def _table(r: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from firmware_bridge.flash import flash
-    from firmware_bridge.keys import read_key
+    from firmware_bridge.keys import BoardKeys, read_key
     from firmware_bridge.session import DEFAULT_EPOCH_FILE
 
     if args.key_file and args.insecure:
@@ -72,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         raise FlashUsageError("flashing needs the deployment key (--key-file F) or --insecure")
     key = None
     if args.key_file:
-        key = read_key(args.key_file, f"--key-file {args.key_file}")
+        key = BoardKeys(read_key(args.key_file, f"--key-file {args.key_file}"))
     try:
         data = Path(args.artifact).read_bytes()
     except OSError as e:
