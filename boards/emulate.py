@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 from boards.emulated import QemuEmulator, pynq_argv, udp_bound, write_ready_info
-from boards.links import parse_link
 from boards.registry import get_kind
 from firmware_bridge.keys import derive_board_key
+from firmware_bridge.transport import parse_link
 from vp_edge.deployment import BoardSpec, Deployment
 from vp_edge.errors import BoardError
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from boards.links import parse_link, pty_path
 from firmware_bridge.keys import BoardKeys, derive_board_key
+from firmware_bridge.transport import parse_link, pty_path
 from vp_edge.deployment import BoardSpec, Deployment
 from vp_edge.errors import BoardError
 

@@ -86,8 +86,3 @@ def check_fit(profile: Profile, variant: str, arena_bytes: int | None, model_byt
             f"but {profile.name} has {profile.model_limit:,} bytes of flash for it "
             f"({profile.flash_bytes:,} - {profile.reserve_flash:,} reserved); pick a bigger profile"
         )
-
-
-def wire_seconds(nbytes: int, baud: int) -> float:
-    """Time to move ``nbytes`` over a UART at ``baud`` (8N1: 10 bits per byte)."""
-    return nbytes * 10.0 / baud

@@ -189,9 +189,9 @@ def serve(model: Path, listen: str, *, overlay: Path | None = None, simulate: bo
 
     With ``model_dir`` the board accepts ``vp-edge flash`` (verified LOAD session).
     """
-    from boards.links import open_link
     from boards.server import BoardConfig, BoardServer, mount_loader
     from converters.vpw_format import read_vpw
+    from firmware_bridge.transport import open_link
 
     blob = Path(model).read_bytes()
     h = read_vpw(blob).header

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 import firmware_bridge as fb
-from boards.links import Link, LinkError
 from boards.runners import Runner
 from firmware_bridge import BoardKind, MsgType, Status
+from firmware_bridge.transport import Link, LinkError
 from vp_edge.vote import topk_indices
 
 log = logging.getLogger(__name__)

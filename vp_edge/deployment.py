@@ -134,9 +134,9 @@ def _key(d: dict, base: Path, where: str) -> tuple[bytes | None, Path | None]:
 
 
 def _board(d: Any, i: int, where: str) -> BoardSpec:
-    from boards.links import parse_link
     from boards.profiles import PROFILES
     from boards.registry import BOARDS
+    from firmware_bridge.transport import LinkError, parse_link
 
     p = f"boards[{i}]."
     if not isinstance(d, dict):
@@ -154,7 +154,7 @@ def _board(d: Any, i: int, where: str) -> BoardSpec:
         raise _err(where, p + "kind", f"unknown kind {vals['kind']!r}; known: {', '.join(BOARDS)}")
     try:
         scheme = parse_link(vals["link"]).scheme
-    except VpEdgeError as e:
+    except LinkError as e:
         raise _err(where, p + "link", str(e)) from None
     if scheme not in kind.schemes:
         raise _err(where, p + "link", f"a {kind.kind} board takes {', '.join(kind.schemes)} "

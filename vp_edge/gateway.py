@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 
 import firmware_bridge as fb
-from boards.links import Link, LinkError, open_link
 from boards.registry import BoardAdapter, get_kind
 from boards.server import make_counter
 from firmware_bridge import MsgType
+from firmware_bridge.transport import Link, LinkError, open_link
 from vp_edge.deployment import BoardSpec, Deployment
 from vp_edge.errors import GatewayError
 from vp_edge.gateway_stats import BoardStats, gateway_report

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 import firmware_bridge as fb
-from boards.links import Link, ThrottledLink, open_link
 from boards.profiles import PROFILES
 from boards.runners import RUNNERS, Runner
 from boards.server import BoardConfig, BoardServer, serve_in_thread
+from firmware_bridge.transport import Link, ThrottledLink, open_link
 from vp_edge.deployment import Deployment, deployment_toml, load_deployment
 from vp_edge.family import load_family, save_family
 

@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import firmware_bridge as fb
-from boards.links import LinkError, ThrottledLink, open_link, parse_link
 from boards.profiles import PROFILES, check_fit, get_profile
 from boards.registry import BOARDS, get_kind
 from boards.runners import RUNNERS, make_runner
 from boards.server import BoardConfig, BoardServer, result_pairs, serve_in_thread
+from firmware_bridge.transport import LinkError, ThrottledLink, open_link, parse_link
 from vp_edge.errors import BoardError, DeploymentError
 from vp_edge.gateway import vote_boards
 from vp_edge.vote import topk_indices
