@@ -3,7 +3,7 @@
 One thread, one loop: receive -> check (``Auth``) -> dispatch by message type through
 ``HANDLERS`` -> answer. HELLO at start and on PROBE; INFER chunks reassembled (timeouts and
 drops counted), run, answered with RESULT (top-k of the int8 output, ties to the lowest class,
-as ``vp_edge.vote.topk_indices``) or ERROR; HEARTBEAT every ``heartbeat_s``. Message types
+as ``firmware_bridge.topk``) or ERROR; HEARTBEAT every ``heartbeat_s``. Message types
 without a handler are answered ``ERROR(UNSUPPORTED)``: a subclass adds the LOAD session with::
 
     class FlashableServer(BoardServer):
@@ -26,8 +26,8 @@ import numpy as np
 import firmware_bridge as fb
 from boards.runners import Runner
 from firmware_bridge import BoardKind, MsgType, Status
+from firmware_bridge.topk import result_pairs
 from firmware_bridge.transport import Link, LinkError
-from vp_edge.vote import topk_indices
 
 log = logging.getLogger(__name__)
 
@@ -240,11 +240,6 @@ def mount_loader(
     if loader.active_path is not None:
         activate(loader.active_path, loader.active_sha256 or bytes(32), announce=False)
     return loader
-
-
-def result_pairs(q: np.ndarray, k: int) -> tuple[tuple[int, int], ...]:
-    """(class, raw int8 score) pairs, best first, ties to the lowest class."""
-    return tuple((int(c), int(q[c])) for c in topk_indices(q, k))
 
 
 def serve_in_thread(server: BoardServer) -> threading.Thread:

@@ -19,6 +19,7 @@ from firmware_bridge.flash import chunk_size
 from firmware_bridge.keys import derive_board_key
 from firmware_bridge.protocol import LoadAck, LoadBegin, LoadChunk, LoadCommit, Status
 from firmware_bridge.session import BoardSession
+from firmware_bridge.topk import result_pairs
 from vp_edge.cli import main
 
 MASTER = b"vp-edge firmware test key 32 by."  # the deployment's key (what vp-edge flash reads)
@@ -51,10 +52,8 @@ def to_vpw(tflite: bytes, seed: int = 0) -> bytes:
 
 
 def expected_pairs(vpw: bytes, x: np.ndarray, k: int = 5) -> tuple[tuple[int, int], ...]:
-    """Top-k of the host C engine: highest score first, ties to the lower class index."""
-    y = Engine(vpw).run(x).ravel()
-    order = sorted(range(y.size), key=lambda i: (-int(y[i]), i))[:k]
-    return tuple((i, int(y[i])) for i in order)
+    """Top-k of the host C engine under the protocol's rule (firmware_bridge.topk)."""
+    return result_pairs(Engine(vpw).run(x).ravel(), k)
 
 
 def assert_serves(url: str, vpw: bytes, epoch_file: Path, n: int = 4, seed: int = 0) -> None:
