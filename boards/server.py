@@ -71,11 +71,7 @@ def vpw_facts(vpw: bytes) -> dict:
             "score_zero_point": int(h["out_zp"])}
 
 
-def make_counter(epoch_file: Path | None) -> fb.Counter:
-    """A boot counter: the persisted epoch + 1, or wall-clock seconds when no file is kept."""
-    if epoch_file is not None:
-        return fb.EpochStore(epoch_file).counter()
-    return fb.Counter(int(time.time()))
+make_counter = fb.boot_counter  # the one epoch scheme (firmware_bridge.counter)
 
 
 class BoardServer:

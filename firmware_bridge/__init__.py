@@ -9,7 +9,7 @@ reassemble with ``Reassembler``, answer ``Result``/``Hello``/``Heartbeat``/``Err
 from .chunk import Reassembler, chunk_capacity, split_infer
 from .cobs import decode as cobs_decode
 from .cobs import encode as cobs_encode
-from .counter import Counter, EpochStore
+from .counter import Counter, EpochStore, boot_counter
 from .crc import crc32c
 from .errors import BridgeError, ChunkError, CounterError, KeyFileError, ProtocolError
 from .frame import (
@@ -51,7 +51,7 @@ from .protocol import (
 
 __all__ = [
     "DROP_REASONS", "MAX_FRAME", "MAX_K", "STATUS_TEXT", "Auth", "BoardKeys", "BoardKind",
-    "BridgeError", "KeyFileError", "derive_board_key", "parse_key", "read_key",
+    "BridgeError", "KeyFileError", "boot_counter", "derive_board_key", "parse_key", "read_key",
     "ChunkError", "Counter", "CounterError", "EpochStore", "Error", "Flag", "Frame", "Heartbeat",
     "Hello", "Infer", "LoadAck", "LoadBegin", "LoadChunk", "LoadCommit", "Message", "MsgType",
     "Probe", "ProtocolError", "Readback", "ReadbackReply", "Reassembler", "Result", "Sender",

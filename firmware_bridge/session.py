@@ -7,15 +7,14 @@ Replies are matched by request id, never by order.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import time
 from pathlib import Path
 
 from .chunk import split_infer
-from .counter import EPOCH_MAX, Counter
-from .errors import BridgeError, CounterError
+from .counter import Counter, boot_counter
+from .errors import BridgeError
 from .frame import Auth, Frame, Sender
 from .keys import KeySource, key_for
 from .protocol import MAX_FRAME, Error, Hello, Message, MsgType, Probe, Readback, ReadbackReply
@@ -23,7 +22,7 @@ from .protocol import Result as ResultMsg
 from .transport import FrameLink, LinkError, open_link
 
 __all__ = ["DEFAULT_EPOCH_FILE", "BoardRefused", "BoardSession", "BoardTimeout", "LinkError",
-           "gateway_counter"]
+           "boot_counter"]
 
 DEFAULT_EPOCH_FILE = Path(
     os.environ.get("VP_EDGE_STATE_DIR", Path.home() / ".local" / "state" / "vp-edge")
@@ -44,39 +43,6 @@ class BoardRefused(BridgeError):
         self.status = status
 
 
-def gateway_counter(epoch_file: Path | None = DEFAULT_EPOCH_FILE) -> Counter:
-    """A fresh gateway counter whose epoch is max(stored + 1, Unix seconds), persisted first.
-
-    Wall-clock seconds make a tool started later outrank earlier ones even without a shared
-    file (a board remembers the last LOAD_BEGIN counter across reboots); the file (locked while
-    bumped) makes two starts in the same second differ.
-    """
-    epoch = int(time.time())
-    if epoch_file is None:
-        return Counter(epoch)
-    path = Path(epoch_file)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path.with_name(path.name + ".lock"), "w") as lock:
-            with contextlib.suppress(ImportError):
-                import fcntl
-
-                fcntl.flock(lock, fcntl.LOCK_EX)
-            text = path.read_text().strip() if path.exists() else "0"
-            epoch = max(epoch, (int(text) if text.isdigit() else 0) + 1)
-            if epoch > EPOCH_MAX:
-                raise CounterError(f"epoch file {path} is exhausted")
-            tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-            with open(tmp, "w") as fh:
-                fh.write(f"{epoch}\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-    except OSError as e:
-        raise CounterError(f"cannot update epoch file {path}: {e}") from e
-    return Counter(epoch)
-
-
 class BoardSession:
     """The gateway end of one board: sends requests, waits for the matching reply, resends."""
 
@@ -87,7 +53,7 @@ class BoardSession:
         self.url, self.board_id, self.timeout, self.tries = url, board_id, timeout, tries
         key = key_for(key, board_id)
         self.auth = Auth(key, {board_id}, role="gateway")
-        self.sender = Sender(key, counter or gateway_counter(epoch_file), board_id=board_id,
+        self.sender = Sender(key, counter or boot_counter(epoch_file), board_id=board_id,
                              from_gateway=True)
         self.link = FrameLink(open_link(url, baud=baud), self.auth)
         self.resends = 0

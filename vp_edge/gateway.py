@@ -29,7 +29,6 @@ import numpy as np
 
 import firmware_bridge as fb
 from boards.registry import BoardAdapter, get_kind
-from boards.server import make_counter
 from firmware_bridge import MsgType
 from firmware_bridge.transport import Link, LinkError, open_link
 from vp_edge.deployment import BoardSpec, Deployment
@@ -133,7 +132,7 @@ class Gateway:
         self.keys = None if dep.key is None else fb.BoardKeys(dep.key)
         self.boards = {b.name: self._board(b) for b in dep.boards}
         dep.state_dir.mkdir(parents=True, exist_ok=True)
-        self.tx = fb.Sender(self.keys, make_counter(dep.state_dir / "gateway.epoch"),
+        self.tx = fb.Sender(self.keys, fb.boot_counter(dep.state_dir / "gateway.epoch"),
                             from_gateway=True)
         self.counts = dict.fromkeys(("duplicate", "late", "foreign", "bad_result", "unexpected",
                                      "link_down"), 0)
