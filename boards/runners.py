@@ -59,11 +59,11 @@ class TflmRunner(Runner):
 
     def __init__(self, model: bytes, arena_bytes: int | None = None, **options: object) -> None:
         super().__init__(model)
-        from tflite_micro import runtime
+        from converters.interpreters import default_arena, tflm
 
-        arena = int(arena_bytes or max(10 * len(self.model), 1 << 20))
+        arena = int(arena_bytes or default_arena(len(self.model)))
         try:
-            self._it = runtime.Interpreter.from_bytes(self.model, arena_size=arena)
+            self._it = tflm(self.model, arena)
         except (RuntimeError, ValueError) as e:
             raise BoardError(
                 f"tflite-micro cannot run the model in a {arena:,}-byte arena: {e}"

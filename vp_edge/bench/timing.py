@@ -40,9 +40,9 @@ def _runner(ctx: BenchContext, engine: str, name: str) -> Callable[[], object]:
         return lambda: e.run(flat)
     model = ctx.model_path(name).read_bytes()
     if engine == "tflm":
-        from tflite_micro import runtime
+        from converters.interpreters import tflm
 
-        it = runtime.Interpreter.from_bytes(model, arena_size=max(10 * len(model), 1 << 20))
+        it = tflm(model)
         batch = x[None]
 
         def tflm() -> object:
