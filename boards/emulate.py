@@ -18,13 +18,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from boards.emulated import QemuEmulator, pynq_argv, udp_bound, write_ready_info
+from boards.errors import BoardError
 from boards.registry import get_kind
 from firmware_bridge.keys import derive_board_key
 from firmware_bridge.transport import parse_link
-from vp_edge.deployment import BoardSpec, Deployment
-from vp_edge.errors import BoardError
+
+if TYPE_CHECKING:  # the application's deployment types, duck-typed here (boards import no vp_edge)
+    from vp_edge.deployment import BoardSpec, Deployment
 
 
 def board_key_file(dep: Deployment, b: BoardSpec) -> Path | None:

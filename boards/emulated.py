@@ -18,13 +18,16 @@ import os
 import socket
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from boards.errors import BoardError
 from firmware_bridge.keys import BoardKeys, derive_board_key
 from firmware_bridge.transport import parse_link, pty_path
-from vp_edge.deployment import BoardSpec, Deployment
-from vp_edge.errors import BoardError
+
+if TYPE_CHECKING:  # the application's deployment types, duck-typed here (boards import no vp_edge)
+    from vp_edge.deployment import BoardSpec, Deployment
 
 ROOT = Path(__file__).resolve().parent.parent
 #: the firmware's buffers (firmware_bridge/firmware/fw.h): engine arena and INFER tensor

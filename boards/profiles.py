@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from vp_edge.errors import BoardError
+from boards.errors import BoardError
 
 KB = 1024
 MB = 1024 * KB

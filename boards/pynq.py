@@ -9,10 +9,10 @@ output and ``status``. The same code runs on a PYNQ-Z2 and, with ``simulate=True
 
 ``pynq`` is imported only when a runner is built: it lives on the board image or in
 ``.venv-pynq`` (it pins numpy<2, so it cannot share the main environment with TensorFlow).
-Registration, one line each in the other registries::
+Registration, one lazily imported entry in each registry::
 
-    RUNNERS["pynq"] = PynqRunner        # boards/runners.py
-    BOARDS["pynq"] = PynqBoard          # boards/registry.py
+    "pynq": "boards.pynq:PynqRunner"    # RUNNERS, boards/runners.py
+    "pynq": "boards.pynq:PynqBoard"     # BOARDS, boards/registry.py
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ from typing import Any
 
 import numpy as np
 
+from boards.errors import BoardError
 from boards.pynq_overlay import AP_DONE, AP_START, IP_NAME, register_offsets, write_overlay
 from boards.registry import BoardAdapter
 from boards.runners import Runner
 from firmware_bridge import BoardKind
 from firmware_bridge.errors import KeyFileError
 from firmware_bridge.keys import read_key
-from vp_edge.errors import BoardError
 
 ROOT = Path(__file__).resolve().parent.parent
 #: the environment that has pynq next to vp-edge's runtime (scripts/setup.d/40-pynq-venv.sh)

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from converters.errors import ConversionError
 from converters.interpreters import default_arena
 from converters.tflite import Graph, read_graph
-from vp_edge.errors import ConversionError
 
 ARENA_ALIGN = 16
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vp_edge.errors import ArtifactError
+from converters.errors import ArtifactError
 
 LITERT_KERNELS = ("ref", "builtin")
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from converters.errors import ConversionError
 from converters.tflite_graph import Graph, Op, read_graph
-from vp_edge.errors import ConversionError
 
 __all__ = ["HINTS", "SUPPORTED_OPS", "Graph", "Op", "check_graph", "read_graph", "to_int8_tflite"]
 

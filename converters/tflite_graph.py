@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from vp_edge.errors import ConversionError
+from converters.errors import ConversionError
 
 _NP_TYPES = {0: np.float32, 2: np.int32, 3: np.uint8, 4: np.int64, 7: np.int16, 9: np.int8}
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from converters.errors import ConversionError
 from converters.interpreters import litert
 from converters.vpw import tflite_to_vpw
-from vp_edge.errors import ConversionError
 
 
 def reference_interpreter(tflite_bytes: bytes, preserve: bool = False) -> Any:
