@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from boards.emulated import QemuEmulator, pynq_argv, udp_bound, write_ready_info
 from boards.errors import BoardError
 from boards.registry import get_kind
+from converters.rundir import RunDir
 from firmware_bridge.keys import derive_board_key
 from firmware_bridge.transport import parse_link
 
@@ -52,7 +53,7 @@ def board_argv(dep: Deployment, b: BoardSpec, key: Path | None) -> list[str]:
     if spec.scheme not in ("udp", "pty"):
         raise BoardError(f"board {b.name}: cannot emulate a {spec.scheme}:// link; use "
                          "udp://127.0.0.1:PORT (linux) or pty://NAME (mcu) in the deployment")
-    model = dep.run / "models" / f"{b.variant}{'.vpw' if kind.runner == 'engine' else '.tflite'}"
+    model = RunDir(dep.run).model(b.variant, ".vpw" if kind.runner == "engine" else ".tflite")
     argv = [sys.executable, "-m", "vp_edge", "board", "serve", "--model", str(model),
             "--listen", b.link, "--board-id", str(b.id), "--kind", b.kind, "--k", str(dep.k),
             "--variant", b.variant, "--profile", b.profile, "--pty-dir", str(dep.pty_dir),

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from boards.errors import BoardError
+from converters.rundir import RunDir
 from firmware_bridge.keys import BoardKeys, derive_board_key
 from firmware_bridge.transport import parse_link, pty_path
 
@@ -45,8 +46,8 @@ def ensure_vpw(run: Path, variant: str) -> Path:
     from converters.vpw import tflite_to_vpw
     from converters.vpw_format import read_vpw
 
-    models = Path(run) / "models"
-    tfl, path = models / f"{variant}.tflite", models / f"{variant}.vpw"
+    rd = RunDir(run)
+    tfl, path = rd.model(variant), rd.vpw(variant)
     if path.exists() and path.stat().st_mtime >= tfl.stat().st_mtime:
         return path
     blob = tfl.read_bytes()

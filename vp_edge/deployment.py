@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from converters.rundir import RunDir
 from firmware_bridge import keys
 from firmware_bridge.errors import KeyFileError
 from vp_edge.errors import DeploymentError, VpEdgeError
@@ -226,7 +227,7 @@ def _model_needs(dep: Deployment, b: BoardSpec, card: dict) -> tuple[int | None,
     qemu), when it exists; else the .tflite's tflite-micro arena and size from the card."""
     from boards.registry import get_kind
 
-    vpw = dep.run / "models" / f"{b.variant}.vpw"
+    vpw = RunDir(dep.run).vpw(b.variant)
     if get_kind(b.kind).runner in ("engine", "pynq") and vpw.exists():
         from converters.vpw_format import read_vpw
 

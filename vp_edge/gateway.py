@@ -29,6 +29,7 @@ import numpy as np
 
 import firmware_bridge as fb
 from boards.registry import BoardAdapter, get_kind
+from converters.rundir import RunDir
 from firmware_bridge import MsgType
 from firmware_bridge.transport import Link, LinkError, open_link
 from vp_edge.deployment import BoardSpec, Deployment
@@ -251,7 +252,7 @@ class Gateway:
                  "input_bytes": (h.input_bytes, want),
                  "model_sha256": (h.model_sha256.hex(), card["tflite_sha256"]),
                  "score_zero_point": (h.score_zero_point, card["output_zero_point"])}
-        vpw = self.dep.run / "models" / f"{spec.variant}.vpw"
+        vpw = RunDir(self.dep.run).vpw(spec.variant)
         if h.model_sha256.hex() != card["tflite_sha256"] and vpw.exists():
             import hashlib
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from converters.rundir import RunDir
 from vp_edge import models
 from vp_edge.data import Splits
 from vp_edge.errors import ArtifactError, TrainingError
@@ -70,14 +71,14 @@ def _keras() -> Any:
 
 
 def run_state(run: Path) -> dict:
-    path = run / "train.json"
+    path = RunDir(run).train
     if not path.exists():
         return {}
     return json.loads(path.read_text())
 
 
 def load_run_family(run: Path) -> Family:
-    path = run / "family.json"
+    path = RunDir(run).family
     if not path.exists():
         raise TrainingError(
             f"{run} is not a training run (no family.json); run 'vp-edge train' first"
@@ -86,11 +87,11 @@ def load_run_family(run: Path) -> Family:
 
 
 def save_data_args(run: Path, d: dict) -> None:
-    (run / "data.json").write_text(json.dumps(d, indent=2) + "\n")
+    RunDir(run).data.write_text(json.dumps(d, indent=2) + "\n")
 
 
 def load_data_args(run: Path) -> dict:
-    path = run / "data.json"
+    path = RunDir(run).data
     if not path.exists():
         raise ArtifactError(f"{run} has no data.json; it was not made by 'vp-edge train'")
     return json.loads(path.read_text())
@@ -104,7 +105,7 @@ def _save_state(run: Path, config: TrainConfig, states: dict[str, ModelState], s
     }
     tmp = run / "train.json.tmp"
     tmp.write_text(json.dumps(doc, indent=2))
-    tmp.replace(run / "train.json")
+    tmp.replace(RunDir(run).train)
 
 
 class _Progress:
@@ -130,10 +131,10 @@ class _Progress:
         val = float(logs.get("val_loss", np.inf))
         if val < st.best_val_loss:
             st.best_val_loss, st.best_epoch, st.wait = val, epoch, 0
-            model.save_weights(self.run / "weights" / f"{self.name}.weights.h5")
+            model.save_weights(RunDir(self.run).weights(self.name))
         else:
             st.wait += 1
-        model.save(self.run / "checkpoints" / f"{self.name}.keras")
+        model.save(RunDir(self.run).checkpoint(self.name))
         if st.wait >= self.config.patience:
             st.stopped_early = True
             model.stop_training = True
@@ -184,7 +185,7 @@ def _fit_one(
     if state.stopped_early or state.epochs_done >= config.epochs:
         LOG.info("%s: already trained (%d epochs), skipping", name, state.epochs_done)
         return
-    ckpt = run / "checkpoints" / f"{name}.keras"
+    ckpt = RunDir(run).checkpoint(name)
     train = splits.train.subset(config.train_limit)
     model, outputs = _build(family, name, config)
     _compile(model, outputs, config, -(-len(train.y) // config.batch_size) * config.epochs)
@@ -232,12 +233,12 @@ def train(
             f"{family.input_shape}; load the data with input_shape={family.input_shape}"
         )
     run.mkdir(parents=True, exist_ok=True)
-    (run / "checkpoints").mkdir(exist_ok=True)
-    (run / "weights").mkdir(exist_ok=True)
+    RunDir(run).checkpoints.mkdir(exist_ok=True)
+    RunDir(run).weights_dir.mkdir(exist_ok=True)
     previous = run_state(run)
-    if (run / "family.json").exists() and load_run_family(run) != family:
+    if RunDir(run).family.exists() and load_run_family(run) != family:
         raise TrainingError(f"{run} holds a different family; use another --out or remove it")
-    save_family(family, run / "family.json")
+    save_family(family, RunDir(run).family)
     states = {k: ModelState(**v) for k, v in previous.get("models", {}).items()}
     _keras().utils.set_random_seed(config.seed)
     names = [JOINT] + ([BASELINE] if config.baseline else [])
@@ -250,7 +251,7 @@ def train(
 def load_trained(run: Path, name: str = JOINT) -> Any:
     """The trained Keras model (best validation weights) of a run: joint or baseline."""
     family = load_run_family(run)
-    weights = run / "weights" / f"{name}.weights.h5"
+    weights = RunDir(run).weights(name)
     if not weights.exists():
         raise TrainingError(f"{run} has no trained weights for {name!r} ({weights} missing)")
     cfg = TrainConfig(**run_state(run).get("config", {}))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from converters.rundir import RunDir
 from vp_edge.bench.comm import fixed_input
 from vp_edge.bench.context import BenchContext
 from vp_edge.bench.figures import fig, median_time
@@ -23,7 +24,7 @@ def vpw_bytes(ctx: BenchContext, name: str) -> bytes:
     """The packed model: the run's .vpw when packed, else converted in memory."""
     from converters.vpw import tflite_to_vpw
 
-    path = ctx.run / "models" / f"{name}.vpw"
+    path = RunDir(ctx.run).vpw(name)
     if path.exists():
         return path.read_bytes()
     return tflite_to_vpw(ctx.model_path(name).read_bytes())

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from converters.rundir import RunDir
 from vp_edge.commands._common import add_json, emit
 
 
@@ -52,9 +53,9 @@ def run(args: argparse.Namespace) -> int:
         k_default=args.k,
         check_engine=args.engine_check,
     )
-    plots = plot_evaluation(report, args.plots or args.run / "report")
+    plots = plot_evaluation(report, args.plots or RunDir(args.run).report_dir)
     report["plots"] = [str(p) for p in plots]
-    (args.run / "report").mkdir(exist_ok=True)
-    (args.run / "report" / "evaluate.json").write_text(json.dumps(report, indent=2) + "\n")
+    RunDir(args.run).report_dir.mkdir(exist_ok=True)
+    RunDir(args.run).report("evaluate.json").write_text(json.dumps(report, indent=2) + "\n")
     emit(args, report, evaluation_table(report) + "\nplots: " + ", ".join(report["plots"]))
     return 0
