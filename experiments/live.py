@@ -25,9 +25,7 @@ import numpy as np
 
 import firmware_bridge as fb
 from converters.rundir import RunDir
-from vp_edge.deployment import Deployment, deployment_toml, load_deployment
-from vp_edge.gateway import Answer, Gateway, vote_boards
-from vp_edge.live_kinds import (
+from experiments.live_kinds import (
     KIND_ENGINE,
     RecordingGateway,
     check_boards,
@@ -39,6 +37,8 @@ from vp_edge.live_kinds import (
     qemu_facts,
     run_kind_lines,
 )
+from vp_edge.deployment import Deployment, deployment_toml, load_deployment
+from vp_edge.gateway import Answer, Gateway, vote_boards
 
 #: bytes around each chunk of a shipped activation: header, tag, CRC, chunk header (as INFER)
 FRAME_OVERHEAD = fb.protocol.HEADER_SIZE + fb.protocol.TAG_SIZE + fb.protocol.CRC_SIZE + 12

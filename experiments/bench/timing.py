@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable
 
 from converters.rundir import RunDir
-from vp_edge.bench.comm import fixed_input
-from vp_edge.bench.context import BenchContext
-from vp_edge.bench.figures import fig, median_time
+from experiments.bench.comm import fixed_input
+from experiments.bench.context import BenchContext
+from experiments.bench.figures import fig, median_time
 from vp_edge.train import BASELINE
 
 ENGINES = ("litert-ref", "tflm", "c-engine")

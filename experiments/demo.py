@@ -121,7 +121,7 @@ def run_demo(out: Path, budget: Budget, live: bool = True, show: bool = True) ->
 
 def _live(out: Path, images: int, show: bool) -> dict | None:
     try:
-        from vp_edge.live import run_live_demo
+        from experiments.live import run_live_demo
     except ImportError:
         return None
     return run_live_demo(out, images, out / "live", show)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vp_edge.bench.comm import fixed_input
-from vp_edge.bench.context import BenchContext
-from vp_edge.bench.figures import fig
+from experiments.bench.comm import fixed_input
+from experiments.bench.context import BenchContext
+from experiments.bench.figures import fig
 from vp_edge.train import BASELINE
 
 LOG = logging.getLogger(__name__)
