@@ -36,7 +36,7 @@ bench: setup
 	$(BIN)/vp-edge bench --run $(RUN) --out bench/results
 
 lint: $(STAMP)
-	$(BIN)/ruff check vp_edge boards converters firmware_bridge tests
+	$(BIN)/ruff check vp_edge boards converters firmware_bridge experiments tests
 
 clean:
 	rm -rf $(VENV) .venv-pynq build *.egg-info runs

@@ -4,9 +4,3 @@
 board facts (RAM, flash, clock, link); ``RUNNERS`` maps a runtime name to a model runner.
 Heavy imports (LiteRT, tflite-micro, pyserial) happen only when a board or link is opened.
 """
-
-from __future__ import annotations
-
-# Registry first: boards.pynq (imported by the registries to register itself) needs both base
-# modules loaded, whichever boards module a caller imports first.
-from boards import registry as _registry  # noqa: E402, F401

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from boards.links import ThrottledLink, open_link, parse_link
+from boards.errors import BoardError
 from boards.profiles import check_fit, get_profile
 from boards.registry import get_kind
 from boards.runners import RUNNERS, make_runner
 from boards.server import BoardConfig, BoardServer, model_facts, mount_loader
-from vp_edge.errors import BoardError, UsageError
+from firmware_bridge.errors import UsageError
+from firmware_bridge.transport import ThrottledLink, open_link, parse_link
 
 
 @dataclass

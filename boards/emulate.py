@@ -22,25 +22,29 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from boards.emulated import QemuEmulator, pynq_argv, slots_dir, udp_bound, write_ready_info
-from boards.links import parse_link
+from boards.errors import BoardError
 from boards.registry import get_kind
-from vp_edge.deployment import BoardSpec, Deployment
-from vp_edge.errors import BoardError
+from converters.rundir import RunDir
+from firmware_bridge.keys import derive_board_key
+from firmware_bridge.transport import parse_link
+
+if TYPE_CHECKING:  # the application's deployment types, duck-typed here (boards import no vp_edge)
+    from vp_edge.deployment import BoardSpec, Deployment
 
 
-def key_file(dep: Deployment) -> Path | None:
-    """The key file the board daemons read (written into the state dir for an inline key)."""
+def board_key_file(dep: Deployment, b: BoardSpec) -> Path | None:
+    """Board ``b``'s own key (derived from the deployment's master), in a 0600 file of the
+    state dir: a board daemon never sees the master key."""
     if dep.key is None:
         return None
-    if dep.key_file is not None:
-        return dep.key_file
-    path = dep.state_dir / "key.hex"
+    path = dep.state_dir / "keys" / f"{b.name}.key"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write(dep.key.hex() + "\n")
+        fh.write(derive_board_key(dep.key, b.id).hex() + "\n")
     return path
 
 
@@ -53,7 +57,7 @@ def board_argv(dep: Deployment, b: BoardSpec, key: Path | None) -> list[str]:
     if spec.scheme not in ("udp", "pty"):
         raise BoardError(f"board {b.name}: cannot emulate a {spec.scheme}:// link; use "
                          "udp://127.0.0.1:PORT (linux) or pty://NAME (mcu) in the deployment")
-    model = dep.run / "models" / f"{b.variant}{'.vpw' if kind.runner == 'engine' else '.tflite'}"
+    model = RunDir(dep.run).model(b.variant, ".vpw" if kind.runner == "engine" else ".tflite")
     argv = [sys.executable, "-m", "vp_edge", "board", "serve", "--model", str(model),
             "--listen", b.link, "--board-id", str(b.id), "--kind", b.kind, "--k", str(dep.k),
             "--variant", b.variant, "--profile", b.profile, "--pty-dir", str(dep.pty_dir),
@@ -74,7 +78,6 @@ class Emulation:
         self.dep = dep
         self.procs: dict[str, subprocess.Popen] = {}
         self.firmware: dict[str, QemuEmulator] = {}
-        self._key = key_file(dep)
         (dep.state_dir / "logs").mkdir(parents=True, exist_ok=True)
 
     def start(self, which: str | int) -> None:
@@ -92,8 +95,9 @@ class Emulation:
         if b.kind == "pynq":  # boards/__init__ loads boards.pynq (via the registries) before
             # runpy runs it as __main__; the second copy only calls serve(), so mute the notice
             env["PYTHONWARNINGS"] = "ignore:'boards.pynq' found in sys.modules:RuntimeWarning"
-        self.procs[b.name] = subprocess.Popen(board_argv(self.dep, b, self._key), stdout=log,
-                                              stderr=log, stdin=subprocess.DEVNULL, env=env,
+        argv = board_argv(self.dep, b, board_key_file(self.dep, b))
+        self.procs[b.name] = subprocess.Popen(argv, stdout=log, stderr=log,
+                                              stdin=subprocess.DEVNULL, env=env,
                                               cwd=Path(__file__).resolve().parent.parent)
         log.close()
 

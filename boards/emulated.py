@@ -18,12 +18,17 @@ import os
 import socket
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from boards.links import parse_link, pty_path
-from vp_edge.deployment import BoardSpec, Deployment
-from vp_edge.errors import BoardError
+from boards.errors import BoardError
+from converters.rundir import RunDir
+from firmware_bridge.keys import BoardKeys, derive_board_key
+from firmware_bridge.transport import parse_link, pty_path
+
+if TYPE_CHECKING:  # the application's deployment types, duck-typed here (boards import no vp_edge)
+    from vp_edge.deployment import BoardSpec, Deployment
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN_SEED = 0
@@ -39,8 +44,8 @@ def ensure_vpw(run: Path, variant: str) -> Path:
     from converters.vpw import tflite_to_vpw
     from converters.vpw_format import read_vpw
 
-    models = Path(run) / "models"
-    tfl, path = models / f"{variant}.tflite", models / f"{variant}.vpw"
+    rd = RunDir(run)
+    tfl, path = rd.model(variant), rd.vpw(variant)
     if path.exists() and path.stat().st_mtime >= tfl.stat().st_mtime:
         return path
     blob = tfl.read_bytes()
@@ -188,7 +193,8 @@ class QemuEmulator:
         storage = self.dep.state_dir / "flash" / f"{self.spec.name}.bin"
         if self.target.startswith("stm32"):
             self._preflash(storage)
-        self.board = start_qemu(storage, board_id=self.spec.id, key=self.dep.key, elf=self.elf,
+        own = None if self.dep.key is None else derive_board_key(self.dep.key, self.spec.id)
+        self.board = start_qemu(storage, board_id=self.spec.id, key=own, elf=self.elf,
                                 target=self.target)
         self._log_lines(self.board.log)
         threading.Thread(target=self._drain, daemon=True, name=f"qemu-{self.spec.name}").start()
@@ -203,7 +209,7 @@ class QemuEmulator:
         with start_host(storage, board_id=self.spec.id, key=self.dep.key,
                         target="host-stm32f4") as host:
             rep = flash(host.url, self.vpw, board_id=self.spec.id, key=self.dep.key,
-                        epoch_file=self.dep.state_dir / "gateway.epoch")
+                        epoch_file=self.dep.epoch_file)
         self._log_lines([f"preflash (host-stm32f4): {json.dumps(rep.to_dict())}"])
 
     def _log_lines(self, lines: list[str]) -> None:
@@ -227,15 +233,16 @@ class QemuEmulator:
         from firmware_bridge.session import BoardSession
 
         url, sha = self.board.url, hashlib.sha256(self.vpw).digest()
-        epoch = self.dep.state_dir / "gateway.epoch"
+        keys = None if self.dep.key is None else BoardKeys(self.dep.key)
+        epoch = self.dep.epoch_file
         try:
-            with BoardSession(url, board_id=self.spec.id, key=self.dep.key, epoch_file=epoch,
+            with BoardSession(url, board_id=self.spec.id, key=keys, epoch_file=epoch,
                               timeout=1.0, tries=10) as s:
                 rb = s.readback()
                 if rb.status == 0 and rb.sha256 == sha:
                     report = {"skipped": "the board already runs this .vpw (READBACK)"}
                 else:
-                    report = flash(url, self.vpw, board_id=self.spec.id, key=self.dep.key,
+                    report = flash(url, self.vpw, board_id=self.spec.id, key=keys,
                                    epoch_file=epoch, timeout=1.0, session=s).to_dict()
                 zeros = bytes(int(s.hello().input_bytes))
                 for _ in range(WARMUP):  # QEMU translates the engine's code on first use

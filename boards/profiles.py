@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from vp_edge.errors import BoardError
+from boards.errors import BoardError
 
 KB = 1024
 MB = 1024 * KB
@@ -101,8 +101,3 @@ def check_fit(profile: Profile, variant: str, arena_bytes: int | None, model_byt
             f"but {profile.name} has {profile.model_limit:,} bytes of flash for it "
             f"({profile.flash_bytes:,} - {profile.reserve_flash:,} reserved); pick a bigger profile"
         )
-
-
-def wire_seconds(nbytes: int, baud: int) -> float:
-    """Time to move ``nbytes`` over a UART at ``baud`` (8N1: 10 bits per byte)."""
-    return nbytes * 10.0 / baud

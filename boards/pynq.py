@@ -9,10 +9,10 @@ output and ``status``. The same code runs on a PYNQ-Z2 and, with ``simulate=True
 
 ``pynq`` is imported only when a runner is built: it lives on the board image or in
 ``.venv-pynq`` (it pins numpy<2, so it cannot share the main environment with TensorFlow).
-Registration, one line each in the other registries::
+Registration, one lazily imported entry in each registry::
 
-    RUNNERS["pynq"] = PynqRunner        # boards/runners.py
-    BOARDS["pynq"] = PynqBoard          # boards/registry.py
+    "pynq": "boards.pynq:PynqRunner"    # RUNNERS, boards/runners.py
+    "pynq": "boards.pynq:PynqBoard"     # BOARDS, boards/registry.py
 """
 
 from __future__ import annotations
@@ -28,11 +28,13 @@ from typing import Any
 
 import numpy as np
 
+from boards.errors import BoardError
 from boards.pynq_overlay import AP_DONE, AP_START, IP_NAME, register_offsets, write_overlay
 from boards.registry import BoardAdapter
 from boards.runners import Runner
 from firmware_bridge import BoardKind
-from vp_edge.errors import BoardError
+from firmware_bridge.errors import KeyFileError
+from firmware_bridge.keys import read_key
 
 ROOT = Path(__file__).resolve().parent.parent
 #: the environment that has pynq next to vp-edge's runtime (scripts/setup.d/40-pynq-venv.sh)
@@ -180,17 +182,6 @@ class PynqBoard(BoardAdapter):
     default_profile = "pynq-z2"
 
 
-def read_key(key_file: str | Path | None) -> bytes | None:
-    """The deployment key: a file holding hex (64 digits for 32 bytes) or raw bytes."""
-    if key_file is None:
-        return None
-    raw = Path(key_file).read_bytes()
-    try:
-        return bytes.fromhex(raw.decode("ascii").strip())
-    except (UnicodeDecodeError, ValueError):
-        return raw
-
-
 def serve(model: Path, listen: str, *, overlay: Path | None = None, simulate: bool = False,
           board_id: int = 1, key: bytes | None = None, k: int = 5, variant: str | None = None,
           heartbeat_s: float = 1.0, model_dir: Path | None = None) -> None:
@@ -198,9 +189,9 @@ def serve(model: Path, listen: str, *, overlay: Path | None = None, simulate: bo
 
     With ``model_dir`` the board accepts ``vp-edge flash`` (verified LOAD session).
     """
-    from boards.links import open_link
     from boards.server import BoardConfig, BoardServer, mount_loader
     from converters.vpw_format import read_vpw
+    from firmware_bridge.transport import open_link
 
     blob = Path(model).read_bytes()
     h = read_vpw(blob).header
@@ -247,12 +238,18 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--variant", help="name announced in HELLO (default: the file's stem)")
     s.add_argument("--model-dir", type=Path, help="accept 'vp-edge flash' into slots kept here")
     g = s.add_mutually_exclusive_group(required=True)
-    g.add_argument("--key-file", type=Path, help="deployment key (hex or raw bytes)")
+    g.add_argument("--key-file", type=Path,
+                   help="this board's own key (hex or raw bytes, >= 16; 'vp-edge keys derive')")
     g.add_argument("--insecure", action="store_true", help="no key (bring-up and tests only)")
     a = p.parse_args(argv)
     try:
+        key = None if a.key_file is None else read_key(a.key_file, f"--key-file {a.key_file}")
+    except KeyFileError as e:
+        print(f"vp-edge pynq board: {e}", file=sys.stderr)
+        return 2
+    try:
         serve(a.model, a.listen, overlay=a.overlay, simulate=a.simulate, board_id=a.board_id,
-              key=read_key(a.key_file), k=a.k, variant=a.variant, model_dir=a.model_dir)
+              key=key, k=a.k, variant=a.variant, model_dir=a.model_dir)
     except (BoardError, OSError) as e:
         print(f"vp-edge pynq board: {e}", file=sys.stderr)
         return 3

@@ -35,6 +35,7 @@ import pynq
 from pynq.buffer import PynqBuffer
 from pynq.pl_server.embedded_device import parse_bit_header
 
+from boards.errors import BoardError
 from boards.pynq_overlay import (
     AP_DONE,
     AP_IDLE,
@@ -48,7 +49,6 @@ from boards.pynq_overlay import (
     register_offsets,
 )
 from firmware_bridge.engine import Engine, EngineError
-from vp_edge.errors import BoardError
 
 SLCR_BASE, SLCR_SIZE = 0xF800_0000, 0x200
 #: PYNQ-Z2 reset values: PLL feedback dividers (x 50 MHz), clock controls (SRCSEL, DIV0, DIV1)

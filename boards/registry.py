@@ -2,16 +2,18 @@
 
 An adapter knows how frames travel on its kind's link (raw datagrams or COBS on a byte stream),
 which link schemes fit, which runtime its emulated twin runs and its default profile. A kind
-defined in its own module registers at the end of this file (``BOARDS["pynq"] = PynqBoard``).
+defined in its own module is a lazily imported entry (``"pynq": "boards.pynq:PynqBoard"``).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
 
 import firmware_bridge as fb
+from boards.errors import BoardError
 from firmware_bridge import BoardKind
-from vp_edge.errors import BoardError
 
 
 class BoardAdapter:
@@ -73,8 +75,33 @@ class QemuBoard(McuBoard):
     default_profile = "cortex-m4"
 
 
-BOARDS: dict[str, type[BoardAdapter]] = {"linux": LinuxBoard, "mcu": McuBoard,
-                                         "qemu": QemuBoard}
+class Registry(Mapping[str, Any]):
+    """A name -> class table whose entries may be ``"module:Class"`` specs, imported on first
+    use: a back end in its own module (``boards.pynq``) is registered without importing it, so
+    registries and back ends never import each other."""
+
+    def __init__(self, entries: dict[str, Any]) -> None:
+        self._entries = dict(entries)
+
+    def __getitem__(self, name: str) -> Any:
+        entry = self._entries[name]
+        if isinstance(entry, str):
+            module, _, attr = entry.partition(":")
+            entry = self._entries[name] = getattr(importlib.import_module(module), attr)
+        return entry
+
+    def __setitem__(self, name: str, entry: Any) -> None:
+        self._entries[name] = entry
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+BOARDS: Registry = Registry({"linux": LinuxBoard, "mcu": McuBoard, "qemu": QemuBoard,
+                             "pynq": "boards.pynq:PynqBoard"})
 
 
 def get_kind(kind: str) -> type[BoardAdapter]:
@@ -83,11 +110,3 @@ def get_kind(kind: str) -> type[BoardAdapter]:
         return BOARDS[kind]
     except KeyError:
         raise BoardError(f"unknown board kind {kind!r}; known: {', '.join(BOARDS)}") from None
-
-
-# boards.pynq imports this module and boards.runners for its base classes; load runners (which
-# registers PynqRunner) before taking PynqBoard, so either entry order completes.
-import boards.runners  # noqa: E402, F401
-from boards.pynq import PynqBoard  # noqa: E402
-
-BOARDS["pynq"] = PynqBoard

@@ -1,8 +1,7 @@
 """Model runners: one artefact's bytes in, ``run(int8 input without batch axis) -> int8 vector``.
 
-``RUNNERS`` is a plain dict so other back ends (e.g. "pynq") add themselves with one line::
-
-    RUNNERS["pynq"] = PynqRunner
+``RUNNERS`` is a registry: a back end in its own module is one ``"module:Class"`` entry,
+imported on first use (``"pynq": "boards.pynq:PynqRunner"``).
 
 Each runner says which artefact it eats (``artefact``: ".tflite" or ".vpw").
 """
@@ -13,7 +12,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from vp_edge.errors import BoardError
+from boards.errors import BoardError
+from boards.registry import Registry
 
 
 class Runner:
@@ -36,20 +36,24 @@ class Runner:
 
 
 class LiteRtRunner(Runner):
-    """LiteRT reference kernels, one thread: what a Linux board runs (vp_edge.runtime)."""
+    """LiteRT reference kernels, one thread: what a Linux board runs (converters.interpreters)."""
 
     name = "litert"
 
     def __init__(self, model: bytes, **options: object) -> None:
         super().__init__(model)
-        from vp_edge.runtime import TfliteRunner
+        from converters.interpreters import litert
 
-        self._r = TfliteRunner(self.model)
-        self.input_shape = self._r.input_shape
-        self.output_size = int(np.prod(self._r.output["shape"][1:]))
+        self._it = litert(self.model, "ref")
+        self._in = self._it.get_input_details()[0]
+        self._out = self._it.get_output_details()[0]
+        self.input_shape = tuple(int(s) for s in self._in["shape"][1:])
+        self.output_size = int(np.prod(self._out["shape"][1:]))
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        return self._r.run(np.asarray(x, np.int8).reshape(self.input_shape)).reshape(-1)
+        self._it.set_tensor(self._in["index"], np.asarray(x, np.int8).reshape(self._in["shape"]))
+        self._it.invoke()
+        return self._it.get_tensor(self._out["index"]).reshape(-1).copy()
 
 
 class TflmRunner(Runner):
@@ -59,11 +63,11 @@ class TflmRunner(Runner):
 
     def __init__(self, model: bytes, arena_bytes: int | None = None, **options: object) -> None:
         super().__init__(model)
-        from tflite_micro import runtime
+        from converters.interpreters import default_arena, tflm
 
-        arena = int(arena_bytes or max(10 * len(self.model), 1 << 20))
+        arena = int(arena_bytes or default_arena(len(self.model)))
         try:
-            self._it = runtime.Interpreter.from_bytes(self.model, arena_size=arena)
+            self._it = tflm(self.model, arena)
         except (RuntimeError, ValueError) as e:
             raise BoardError(
                 f"tflite-micro cannot run the model in a {arena:,}-byte arena: {e}"
@@ -100,11 +104,12 @@ class EngineRunner(Runner):
         return self._e.run(np.asarray(x, np.int8).reshape(-1)).reshape(-1)
 
 
-RUNNERS: dict[str, type[Runner]] = {
+RUNNERS: Registry = Registry({
     "litert": LiteRtRunner,
     "tflm": TflmRunner,
     "engine": EngineRunner,
-}
+    "pynq": "boards.pynq:PynqRunner",  # imported when a pynq board is built
+})
 
 
 def make_runner(name: str, model: bytes, **options: object) -> Runner:
@@ -114,11 +119,3 @@ def make_runner(name: str, model: bytes, **options: object) -> Runner:
     except KeyError:
         raise BoardError(f"unknown model runner {name!r}; known: {', '.join(RUNNERS)}") from None
     return cls(model, **options)
-
-
-# Back ends that live in their own modules register here, after RUNNERS exists: boards.pynq
-# imports this module (and boards.registry) for its base classes, so the import comes last.
-# boards/__init__.py loads boards.registry first, which keeps the cycle acyclic in practice.
-from boards.pynq import PynqRunner  # noqa: E402
-
-RUNNERS["pynq"] = PynqRunner

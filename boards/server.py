@@ -3,7 +3,7 @@
 One thread, one loop: receive -> check (``Auth``) -> dispatch by message type through
 ``HANDLERS`` -> answer. HELLO at start and on PROBE; INFER chunks reassembled (timeouts and
 drops counted), run, answered with RESULT (top-k of the int8 output, ties to the lowest class,
-as ``vp_edge.vote.topk_indices``) or ERROR; HEARTBEAT every ``heartbeat_s``. Message types
+as ``firmware_bridge.topk``) or ERROR; HEARTBEAT every ``heartbeat_s``. Message types
 without a handler are answered ``ERROR(UNSUPPORTED)``: a subclass adds the LOAD session with::
 
     class FlashableServer(BoardServer):
@@ -13,6 +13,7 @@ without a handler are answered ``ERROR(UNSUPPORTED)``: a subclass adds the LOAD 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,10 +24,12 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 import firmware_bridge as fb
-from boards.links import Link, LinkError
 from boards.runners import Runner
 from firmware_bridge import BoardKind, MsgType, Status
-from vp_edge.vote import topk_indices
+from firmware_bridge.topk import result_pairs
+from firmware_bridge.transport import Link, LinkError
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # pragma: no cover
     from firmware_bridge.load import LoadReceiver
@@ -68,11 +71,7 @@ def vpw_facts(vpw: bytes) -> dict:
             "score_zero_point": int(h["out_zp"])}
 
 
-def make_counter(epoch_file: Path | None) -> fb.Counter:
-    """A boot counter: the persisted epoch + 1, or wall-clock seconds when no file is kept."""
-    if epoch_file is not None:
-        return fb.EpochStore(epoch_file).counter()
-    return fb.Counter(int(time.time()))
+make_counter = fb.boot_counter  # the one epoch scheme (firmware_bridge.counter)
 
 
 class BoardServer:
@@ -188,6 +187,8 @@ class BoardServer:
         try:
             q = np.asarray(self.runner.run(x), np.int8).reshape(-1)
         except Exception:  # noqa: BLE001 - any runtime failure becomes a protocol ERROR
+            log.exception("board %d (%s): INFER %#010x failed; answered ERROR INFER_FAILED",
+                          self.cfg.board_id, self.cfg.variant, request_id)
             self.send(fb.Error(Status.INFER_FAILED), request_id)
             return
         us = min(int((time.perf_counter() - t0) * 1e6), 0xFFFFFFFF)
@@ -235,11 +236,6 @@ def mount_loader(
     if loader.active_path is not None:
         activate(loader.active_path, loader.active_sha256 or bytes(32), announce=False)
     return loader
-
-
-def result_pairs(q: np.ndarray, k: int) -> tuple[tuple[int, int], ...]:
-    """(class, raw int8 score) pairs, best first, ties to the lowest class."""
-    return tuple((int(c), int(q[c])) for c in topk_indices(q, k))
 
 
 def serve_in_thread(server: BoardServer) -> threading.Thread:

@@ -17,11 +17,11 @@ import numpy as np
 
 def main() -> int:
     path, arg = sys.argv[1], sys.argv[2]
-    from tflite_micro import runtime
+    from converters.interpreters import default_arena, tflm
 
     data = open(path, "rb").read()
-    arena = max(10 * len(data), 1 << 20) if arg == "report" else int(arg)
-    it = runtime.Interpreter.from_bytes(data, arena_size=arena)
+    arena = default_arena(len(data)) if arg == "report" else int(arg)
+    it = tflm(data, arena)
     d = it.get_input_details(0)
     it.set_input(np.zeros(d["shape"], dtype=d["dtype"]), 0)
     it.invoke()

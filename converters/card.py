@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from converters.errors import ConversionError
+from converters.interpreters import default_arena
 from converters.tflite import Graph, read_graph
-from vp_edge.errors import ConversionError
 
 ARENA_ALIGN = 16
 
@@ -85,7 +86,7 @@ def measure_arena(tflite_path: Path) -> int:
         )
     hi = int(r.stdout.strip())
     if not _probe(tflite_path, hi):  # the recorded total under-reported
-        hi = max(10 * tflite_path.stat().st_size, 1 << 20)
+        hi = default_arena(tflite_path.stat().st_size)
     lo = 0  # known to fail (or unknown)
     while hi - lo > ARENA_ALIGN:
         mid = (lo + hi) // 2 // ARENA_ALIGN * ARENA_ALIGN

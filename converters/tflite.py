@@ -1,19 +1,21 @@
-"""Keras -> full-int8 TFLite, and the graph facts read back from a .tflite.
+"""Keras -> full-int8 TFLite, and the check that boards can run a graph.
 
-``to_int8_tflite`` is pure (returns bytes). Reading a .tflite uses LiteRT's
-flatbuffer schema only, so cards and checks work where TensorFlow is absent.
+``to_int8_tflite`` is pure (returns bytes). A .tflite is read by the one reader,
+``converters.tflite_graph`` (re-exported here: ``Graph``, ``Op``, ``read_graph``).
 """
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from vp_edge.errors import ConversionError
+from converters.errors import ConversionError
+from converters.tflite_graph import Graph, Op, read_graph
+
+__all__ = ["HINTS", "SUPPORTED_OPS", "Graph", "Op", "check_graph", "read_graph", "to_int8_tflite"]
 
 #: ops our C engine, tflite-micro and the reference kernels all run on int8.
 SUPPORTED_OPS = frozenset(
@@ -32,82 +34,6 @@ HINTS = {
     "READ_VARIABLE": "export with training=False (stateful layers such as BatchNormalization)",
     "ASSIGN_VARIABLE": "export with training=False (stateful layers such as BatchNormalization)",
 }
-
-
-@dataclass(frozen=True)
-class Op:
-    index: int
-    name: str
-    inputs: tuple[int, ...]
-    outputs: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Graph:
-    """What vp-edge needs to know of a .tflite: ops, tensor shapes, I/O quantisation."""
-
-    ops: tuple[Op, ...]
-    shapes: dict[int, tuple[int, ...]]
-    input_shape: tuple[int, ...]
-    input_dtype: str
-    input_scale: float
-    input_zero_point: int
-    output_shape: tuple[int, ...]
-    output_dtype: str
-    output_scale: float
-    output_zero_point: int
-    weights: int  # int8 weight + int32 bias elements stored in the file
-
-
-_TYPES = {0: "float32", 2: "int32", 3: "uint8", 9: "int8", 7: "int16", 4: "int64"}
-
-
-def read_graph(tflite: bytes) -> Graph:
-    """Parse the flatbuffer (no interpreter, no TensorFlow)."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    try:
-        model = schema.Model.GetRootAsModel(tflite, 0)
-        sg = model.Subgraphs(0)
-    except Exception as e:  # flatbuffers raises assorted errors on garbage
-        raise ConversionError(f"not a valid .tflite flatbuffer ({type(e).__name__}: {e})") from None
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    ops = []
-    for i in range(sg.OperatorsLength()):
-        op = sg.Operators(i)
-        code = model.OperatorCodes(op.OpcodeIndex())
-        name = names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "CUSTOM")
-        ops.append(
-            Op(i, name, tuple(op.InputsAsNumpy().tolist()), tuple(op.OutputsAsNumpy().tolist()))
-        )
-    shapes: dict[int, tuple[int, ...]] = {}
-    weights = 0
-    for t in range(sg.TensorsLength()):
-        tensor = sg.Tensors(t)
-        shapes[t] = tuple(int(s) for s in tensor.ShapeAsNumpy()) if tensor.ShapeLength() else ()
-        buf = model.Buffers(tensor.Buffer())
-        if buf is not None and buf.DataLength() > 0 and tensor.Type() in (9, 2):
-            weights += int(np.prod(shapes[t])) if shapes[t] else 1
-    i_t, o_t = sg.Tensors(sg.Inputs(0)), sg.Tensors(sg.Outputs(0))
-    iq, oq = _quant(i_t), _quant(o_t)
-    return Graph(
-        tuple(ops),
-        shapes,
-        shapes[sg.Inputs(0)],
-        _TYPES.get(i_t.Type(), str(i_t.Type())),
-        *iq,
-        shapes[sg.Outputs(0)],
-        _TYPES.get(o_t.Type(), str(o_t.Type())),
-        *oq,
-        weights,
-    )
-
-
-def _quant(tensor: Any) -> tuple[float, int]:
-    q = tensor.Quantization()
-    if q is None or q.ScaleLength() == 0:
-        return 0.0, 0
-    return float(q.Scale(0)), int(q.ZeroPoint(0))
 
 
 def check_graph(graph: Graph, name: str) -> None:
@@ -135,7 +61,7 @@ def to_int8_tflite(model: Any, representative: np.ndarray, name: str | None = No
     ``representative``: float32 inputs preprocessed as in training (calibration).
     Exported with ``training=False`` so BatchNormalization folds into the convs.
     """
-    from vp_edge.quiet import import_tensorflow, native_quiet
+    from converters.quiet import import_tensorflow, native_quiet
 
     import_tensorflow()
     import keras

@@ -1,5 +1,6 @@
-"""A small read-only view of a .tflite flatbuffer, without TensorFlow.
+"""The one reader of a .tflite flatbuffer (no interpreter, no TensorFlow).
 
+Cost (MACs, cards), the board-support checks and packing to ``.vpw`` all read this ``Graph``.
 Uses the schema module that ships with ``ai_edge_litert`` (plus ``flatbuffers``), so it runs on
 hosts and boards that have LiteRT but not TensorFlow.
 """
@@ -11,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from vp_edge.errors import ConversionError
+from converters.errors import ConversionError
 
 _NP_TYPES = {0: np.float32, 2: np.int32, 3: np.uint8, 4: np.int64, 7: np.int16, 9: np.int8}
 
@@ -54,10 +55,66 @@ class Op:
 
 @dataclass
 class Graph:
+    """The first subgraph: tensors, ops in execution order, input and output tensor indices."""
+
     tensors: list[Tensor]
     ops: list[Op]
     inputs: list[int]
     outputs: list[int]
+
+    @property
+    def shapes(self) -> dict[int, tuple[int, ...]]:
+        return {t.index: t.shape for t in self.tensors}
+
+    @property
+    def input(self) -> Tensor:
+        return self.tensors[self.inputs[0]]
+
+    @property
+    def output(self) -> Tensor:
+        return self.tensors[self.outputs[0]]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.input.shape
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.output.shape
+
+    @property
+    def input_dtype(self) -> str:
+        return dtype_name(self.input)
+
+    @property
+    def output_dtype(self) -> str:
+        return dtype_name(self.output)
+
+    @property
+    def input_scale(self) -> float:
+        return self.input.scale
+
+    @property
+    def input_zero_point(self) -> int:
+        return self.input.zero_point
+
+    @property
+    def output_scale(self) -> float:
+        return self.output.scale
+
+    @property
+    def output_zero_point(self) -> int:
+        return self.output.zero_point
+
+    @property
+    def weights(self) -> int:
+        """int8 weight and int32 bias elements stored in the file."""
+        return sum(t.size for t in self.tensors
+                   if t.data is not None and t.dtype in (np.int8, np.int32))
+
+
+def dtype_name(t: Tensor) -> str:
+    return np.dtype(t.dtype).name if t.dtype is not None else "unknown"
 
 
 def _schema() -> Any:
@@ -74,7 +131,7 @@ def read_graph(tflite_bytes: bytes) -> Graph:
     try:
         model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(bytes(tflite_bytes), 0))
     except Exception as e:  # flatbuffers raises assorted errors on garbage
-        raise ConversionError(f"not a readable .tflite flatbuffer: {e}") from e
+        raise ConversionError(f"not a valid .tflite flatbuffer ({type(e).__name__}: {e})") from None
     if not model.subgraphs:
         raise ConversionError("the .tflite model has no subgraph")
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}

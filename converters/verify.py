@@ -11,24 +11,17 @@ from typing import Any
 
 import numpy as np
 
+from converters.errors import ConversionError
+from converters.interpreters import litert
 from converters.vpw import tflite_to_vpw
-from vp_edge.errors import ConversionError
 
 
 def reference_interpreter(tflite_bytes: bytes, preserve: bool = False) -> Any:
     """LiteRT with the reference kernels and one thread (what every board is compared with)."""
     try:
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        return litert(tflite_bytes, "ref", preserve=preserve)
     except ImportError as e:  # pragma: no cover - depends on the host
         raise ConversionError(f"verification needs ai-edge-litert: {e}") from e
-    it = Interpreter(
-        model_content=bytes(tflite_bytes),
-        experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
-        experimental_preserve_all_tensors=preserve,
-        num_threads=1,
-    )
-    it.allocate_tensors()
-    return it
 
 
 def _reference_outputs(it: Any, inputs: np.ndarray) -> np.ndarray:

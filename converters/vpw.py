@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from converters.errors import ConversionError
 from converters.tflite_graph import Graph, read_graph
 from converters.vpw_format import (
     DESC_SIZE,
@@ -20,7 +21,6 @@ from converters.vpw_format import (
     read_vpw,
 )
 from converters.vpw_lower import Layer, lower, shape4
-from vp_edge.errors import ConversionError
 
 __all__ = ["tflite_to_vpw", "read_vpw", "VpwModel", "plan_arena"]
 

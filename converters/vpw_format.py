@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vp_edge.errors import ConversionError
+from converters.errors import ConversionError
 
 MAGIC = b"VPW1"
 VERSION = 2

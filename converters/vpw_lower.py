@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from converters import quant
+from converters.errors import ConversionError
 from converters.tflite_graph import Graph, Op, Tensor
 from converters.vpw_format import OPS
-from vp_edge.errors import ConversionError
 
 
 @dataclass

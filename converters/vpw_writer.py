@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from converters.errors import ConversionError
 from converters.vpw import read_vpw, tflite_to_vpw
-from vp_edge.errors import ConversionError
 
 
 def pack_file(

@@ -9,9 +9,9 @@ reassemble with ``Reassembler``, answer ``Result``/``Hello``/``Heartbeat``/``Err
 from .chunk import Reassembler, chunk_capacity, split_infer
 from .cobs import decode as cobs_decode
 from .cobs import encode as cobs_encode
-from .counter import Counter, EpochStore
+from .counter import Counter, EpochStore, boot_counter
 from .crc import crc32c
-from .errors import BridgeError, ChunkError, CounterError, ProtocolError
+from .errors import BridgeError, ChunkError, CounterError, KeyFileError, ProtocolError
 from .frame import (
     Auth,
     Frame,
@@ -22,6 +22,7 @@ from .frame import (
     tag,
     to_serial,
 )
+from .keys import BoardKeys, derive_board_key, parse_key, read_key
 from .protocol import (
     DROP_REASONS,
     MAX_FRAME,
@@ -49,7 +50,8 @@ from .protocol import (
 )
 
 __all__ = [
-    "DROP_REASONS", "MAX_FRAME", "MAX_K", "STATUS_TEXT", "Auth", "BoardKind", "BridgeError",
+    "DROP_REASONS", "MAX_FRAME", "MAX_K", "STATUS_TEXT", "Auth", "BoardKeys", "BoardKind",
+    "BridgeError", "KeyFileError", "boot_counter", "derive_board_key", "parse_key", "read_key",
     "ChunkError", "Counter", "CounterError", "EpochStore", "Error", "Flag", "Frame", "Heartbeat",
     "Hello", "Infer", "LoadAck", "LoadBegin", "LoadChunk", "LoadCommit", "Message", "MsgType",
     "Probe", "ProtocolError", "Readback", "ReadbackReply", "Reassembler", "Result", "Sender",

@@ -1,14 +1,20 @@
 """The per-sender monotonic frame counter: 64 bits = (boot epoch << 32) | sequence.
 
-A sender bumps its epoch once per boot (``EpochStore.bump``, persisted before the first frame is
-sent) and numbers frames 1, 2, ... within the epoch. Receivers accept a frame only if its counter
-is greater than the last one accepted from that sender, so a rebooted sender (new epoch) is
+A sender bumps its epoch once per boot (``boot_counter``: ``EpochStore.bump``, persisted before
+the first frame is sent) and numbers frames 1, 2, ... within the epoch. This is the one scheme
+for every sender, gateway and board alike: the new epoch is max(stored + 1, Unix seconds), so a
+sender started later outranks earlier ones even without a shared file, and the file (locked
+while bumped) makes two starts in the same second differ. Where the file lives is the caller's
+choice (a deployment's state folder, a board's storage). Receivers accept a frame only if its
+counter is greater than the last one accepted from that sender, so a rebooted sender (new epoch) is
 accepted at once while recorded old frames are not.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from pathlib import Path
 
 from .errors import CounterError
@@ -57,23 +63,38 @@ class EpochStore:
             raise CounterError(f"epoch file {self.path} holds {text!r}, not an epoch")
         return int(text)
 
-    def bump(self) -> int:
-        """Persist and return the next epoch; call once per boot, before sending anything."""
-        epoch = self.read() + 1
-        if epoch > EPOCH_MAX:
-            raise CounterError(f"epoch file {self.path} is exhausted")
-        tmp = self.path.with_name(self.path.name + ".tmp")
+    def bump(self, floor: int = 0) -> int:
+        """Persist and return the next epoch, at least ``floor``; call once per boot, before
+        sending anything. Concurrent bumps of one file are serialised by a lock file."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "w") as fh:
-                fh.write(f"{epoch}\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
+            with open(self.path.with_name(self.path.name + ".lock"), "w") as lock:
+                with contextlib.suppress(ImportError):
+                    import fcntl
+
+                    fcntl.flock(lock, fcntl.LOCK_EX)
+                epoch = max(self.read() + 1, floor)
+                if epoch > EPOCH_MAX:
+                    raise CounterError(f"epoch file {self.path} is exhausted")
+                tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+                with open(tmp, "w") as fh:
+                    fh.write(f"{epoch}\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, self.path)
         except OSError as exc:
             raise CounterError(f"cannot write epoch file {self.path}: {exc}") from exc
         return epoch
 
-    def counter(self) -> Counter:
+    def counter(self, floor: int = 0) -> Counter:
         """Bump the epoch and return a fresh ``Counter`` for this boot."""
-        return Counter(self.bump())
+        return Counter(self.bump(floor))
+
+
+def boot_counter(epoch_file: str | os.PathLike[str] | None) -> Counter:
+    """A sender's counter for this start: epoch max(stored + 1, Unix seconds), persisted in
+    ``epoch_file`` first; without a file, Unix seconds alone."""
+    now = int(time.time())
+    if epoch_file is None:
+        return Counter(now)
+    return EpochStore(epoch_file).counter(floor=now)

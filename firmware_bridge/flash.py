@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .crc import crc32c
 from .errors import BridgeError
+from .keys import KeySource, key_for
 from .protocol import (
     CRC_SIZE,
     HEADER_SIZE,
@@ -144,7 +145,7 @@ class _Loader:
         return a.status
 
 
-def flash(url: str, artifact: bytes, *, board_id: int = 1, key: bytes | None = None,
+def flash(url: str, artifact: bytes, *, board_id: int = 1, key: KeySource = None,
           epoch_file: Path | None = DEFAULT_EPOCH_FILE, activate: bool = True,
           timeout: float = 0.5, tries: int = 5, commit_timeout: float = 30.0,
           progress: Callable[[int], None] | None = None,
@@ -153,7 +154,10 @@ def flash(url: str, artifact: bytes, *, board_id: int = 1, key: bytes | None = N
 
     Raises ``FlashError`` (refused, exit 3), ``FlashVerifyError`` (exit 4), ``BoardTimeout``
     (exit 5) or ``LinkError`` (exit 3). On any failure the board keeps its old model.
+    ``key`` is the board's own key, or ``BoardKeys(master)``: the artefact's HMAC and every
+    frame use the key derived for ``board_id``.
     """
+    key = key_for(key, board_id)
     if not artifact:
         raise FlashError("the artefact is empty")
     t0 = time.monotonic()

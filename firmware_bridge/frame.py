@@ -13,8 +13,11 @@ Receiving (the gateway side; a board uses ``role="board"`` and ``boards={its id}
     frames = StreamDecoder(auth).feed(chunk)   # list[Frame], never raises
     auth.stats                                 # {"accepted": n, "bad_crc": n, "replay": n, ...}
 
-``key=None`` is the explicit insecure mode: frames carry the INSECURE flag and no tag, and a
-receiver with a key drops them (``insecure``) unless built with ``allow_insecure=True``.
+A key is a board's own key (``bytes``) or, at the gateway, ``BoardKeys(master)``: every frame is
+then tagged and checked with the key derived for the board id in its header (PROTOCOL.md §4), so
+one board's key cannot speak for another. ``key=None`` is the explicit insecure mode: frames
+carry the INSECURE flag and no tag, and a receiver with a key drops them (``insecure``) unless
+built with ``allow_insecure=True``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from . import cobs
 from .counter import Counter
 from .crc import crc32c
 from .errors import ProtocolError
+from .keys import KeySource, key_for
 from .protocol import (
     CRC_SIZE,
     DROP_REASONS,
@@ -100,9 +104,10 @@ def to_serial(frame: bytes) -> bytes:
 
 
 class Sender:
-    """Encodes frames for one sender: holds the key, its counter and its direction."""
+    """Encodes frames for one sender: holds the key (or the gateway's ``BoardKeys``), its
+    counter and its direction."""
 
-    def __init__(self, key: bytes | None, counter: Counter, *, board_id: int = 0,
+    def __init__(self, key: KeySource, counter: Counter, *, board_id: int = 0,
                  from_gateway: bool = False) -> None:
         self.key = key
         self.counter = counter
@@ -113,7 +118,7 @@ class Sender:
         """One frame (UDP form); ``board_id`` overrides the default (the gateway's target)."""
         bid = self.board_id if board_id is None else board_id
         return encode_frame(msg, board_id=bid, request_id=request_id, counter=self.counter.next(),
-                            key=self.key, from_gateway=self.from_gateway)
+                            key=key_for(self.key, bid), from_gateway=self.from_gateway)
 
     def serial(self, msg: Message, request_id: int = 0, board_id: int | None = None) -> bytes:
         """One frame, COBS-encoded with its 0x00 delimiter (serial form)."""
@@ -123,11 +128,14 @@ class Sender:
 class Auth:
     """Receiver state: key, accepted board ids, last counter per sender, drop counters.
 
+    ``key`` is the receiver's own key, or at a gateway ``BoardKeys(master)``: a frame's tag is
+    then checked with the key derived for the board id in its header.
+
     ``role="gateway"`` accepts frames sent by boards (FROM_GATEWAY clear); ``role="board"``
     accepts frames the gateway sent (FROM_GATEWAY set). ``boards=None`` accepts any board id.
     """
 
-    def __init__(self, key: bytes | None, boards: Iterable[int] | None = None, *,
+    def __init__(self, key: KeySource, boards: Iterable[int] | None = None, *,
                  role: str = "gateway", allow_insecure: bool = False) -> None:
         if role not in ("gateway", "board"):
             raise ValueError(f"role must be 'gateway' or 'board', not {role!r}")
@@ -181,8 +189,9 @@ class Auth:
         if insecure and not self.allow_insecure:
             return "insecure", None
         signed = frame[: HEADER_SIZE + plen]
-        if not insecure and (self.key is None or not hmac.compare_digest(
-                frame[HEADER_SIZE + plen : n - CRC_SIZE], tag(self.key, signed))):
+        key = key_for(self.key, board)
+        if not insecure and (key is None or not hmac.compare_digest(
+                frame[HEADER_SIZE + plen : n - CRC_SIZE], tag(key, signed))):
             return "bad_tag", None
         from_gw = bool(flags & Flag.FROM_GATEWAY)
         if from_gw != (self.role == "board") or from_gw != (mtype in FROM_GATEWAY_TYPES):

@@ -1,37 +1,32 @@
 """Gateway-side request/response with one board over a link URL (stdlib; pyserial for serial).
 
-``flash`` and the tests talk to a single board through this: serial URLs go through
-``serial.serial_for_url`` (so ``/dev/pts/N``, ``socket://host:port`` and ``rfc2217://`` work),
-``udp://host:port`` through a socket. Replies are matched by request id, never by order.
+``flash`` and the tests talk to a single board through this, over any link of the transport
+layer (``/dev/ttyACM0``, ``serial://``, ``socket://``, ``rfc2217://``, ``pty://``, ``udp://``).
+Replies are matched by request id, never by order.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
-import socket
 import time
 from pathlib import Path
-from typing import Protocol
-from urllib.parse import urlparse
 
 from .chunk import split_infer
-from .counter import EPOCH_MAX, Counter
-from .errors import BridgeError, CounterError
-from .frame import Auth, Frame, Sender, StreamDecoder, decode_datagram, to_serial
+from .counter import Counter, boot_counter
+from .errors import BridgeError
+from .frame import Auth, Frame, Sender
+from .keys import KeySource, key_for
 from .protocol import MAX_FRAME, Error, Hello, Message, MsgType, Probe, Readback, ReadbackReply
 from .protocol import Result as ResultMsg
+from .transport import FrameLink, LinkError, open_link
+
+__all__ = ["DEFAULT_EPOCH_FILE", "BoardRefused", "BoardSession", "BoardTimeout", "LinkError",
+           "boot_counter"]
 
 DEFAULT_EPOCH_FILE = Path(
     os.environ.get("VP_EDGE_STATE_DIR", Path.home() / ".local" / "state" / "vp-edge")
 ) / "gateway.epoch"
-
-
-class LinkError(BridgeError):
-    """The link could not be opened or failed (exit code 3)."""
-
-    exit_code = 3
 
 
 class BoardTimeout(BridgeError):
@@ -48,152 +43,19 @@ class BoardRefused(BridgeError):
         self.status = status
 
 
-class Link(Protocol):
-    def send(self, frame: bytes) -> None: ...
-    def recv(self, timeout: float) -> list[Frame]: ...
-    def close(self) -> None: ...
-
-
-class SerialLink:
-    """COBS over a pyserial port; a 0x00 before each frame flushes line noise (PROTOCOL.md §5)."""
-
-    def __init__(self, url: str, auth: Auth, baud: int = 115200) -> None:
-        try:
-            import serial
-        except ImportError as e:
-            raise LinkError("serial links need pyserial (pip install pyserial)") from e
-        try:
-            self.port = serial.serial_for_url(url, baudrate=baud, timeout=0.05)
-        except (serial.SerialException, ValueError, OSError) as e:
-            raise LinkError(f"cannot open {url}: {e}") from e
-        self.decoder = StreamDecoder(auth)
-        self.url = url
-        self.errors: tuple[type[BaseException], ...] = (OSError, serial.SerialException)
-        with contextlib.suppress(ImportError):
-            import termios  # tcdrain on a pty whose other end died raises termios.error
-
-            self.errors += (termios.error,)
-
-    def send(self, frame: bytes) -> None:
-        try:
-            self.port.write(b"\x00" + to_serial(frame))
-            self.port.flush()
-        except self.errors as e:
-            raise LinkError(f"{self.url}: write failed: {e}") from e
-
-    def recv(self, timeout: float) -> list[Frame]:
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return []
-            try:
-                self.port.timeout = min(left, 0.05)
-                data = self.port.read(1)
-                if data:
-                    data += self.port.read(self.port.in_waiting)
-            except self.errors as e:
-                raise LinkError(f"{self.url}: read failed: {e}") from e
-            frames = self.decoder.feed(data) if data else []
-            if frames:
-                return frames
-
-    def close(self) -> None:
-        with contextlib.suppress(*self.errors):
-            self.port.close()
-
-
-class UdpLink:
-    """One frame per datagram to ``udp://host:port``."""
-
-    def __init__(self, url: str, auth: Auth) -> None:
-        u = urlparse(url)
-        if not u.hostname or not u.port:
-            raise LinkError(f"{url}: expected udp://HOST:PORT")
-        self.auth, self.url = auth, url
-        try:
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.sock.connect((u.hostname, u.port))
-        except OSError as e:
-            raise LinkError(f"cannot open {url}: {e}") from e
-
-    def send(self, frame: bytes) -> None:
-        try:
-            self.sock.send(frame)
-        except OSError as e:
-            raise LinkError(f"{self.url}: send failed: {e}") from e
-
-    def recv(self, timeout: float) -> list[Frame]:
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(65536)
-            except TimeoutError:
-                return []
-            except OSError:  # ICMP port unreachable: nobody listens yet; keep waiting
-                time.sleep(min(left, 0.02))
-                continue
-            frame = decode_datagram(data, self.auth)
-            if frame is not None:
-                return [frame]
-        return []
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def open_link(url: str, auth: Auth, baud: int = 115200) -> Link:
-    """A link for ``url``: ``udp://`` or anything pyserial's ``serial_for_url`` opens."""
-    if url.startswith("udp://"):
-        return UdpLink(url, auth)
-    return SerialLink(url, auth, baud)
-
-
-def gateway_counter(epoch_file: Path | None = DEFAULT_EPOCH_FILE) -> Counter:
-    """A fresh gateway counter whose epoch is max(stored + 1, Unix seconds), persisted first.
-
-    Wall-clock seconds make a tool started later outrank earlier ones even without a shared
-    file (a board remembers the last LOAD_BEGIN counter across reboots); the file (locked while
-    bumped) makes two starts in the same second differ.
-    """
-    epoch = int(time.time())
-    if epoch_file is None:
-        return Counter(epoch)
-    path = Path(epoch_file)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path.with_name(path.name + ".lock"), "w") as lock:
-            with contextlib.suppress(ImportError):
-                import fcntl
-
-                fcntl.flock(lock, fcntl.LOCK_EX)
-            text = path.read_text().strip() if path.exists() else "0"
-            epoch = max(epoch, (int(text) if text.isdigit() else 0) + 1)
-            if epoch > EPOCH_MAX:
-                raise CounterError(f"epoch file {path} is exhausted")
-            tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-            with open(tmp, "w") as fh:
-                fh.write(f"{epoch}\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-    except OSError as e:
-        raise CounterError(f"cannot update epoch file {path}: {e}") from e
-    return Counter(epoch)
-
-
 class BoardSession:
     """The gateway end of one board: sends requests, waits for the matching reply, resends."""
 
-    def __init__(self, url: str, *, board_id: int = 1, key: bytes | None = None,
+    def __init__(self, url: str, *, board_id: int = 1, key: KeySource = None,
                  counter: Counter | None = None, epoch_file: Path | None = DEFAULT_EPOCH_FILE,
                  timeout: float = 0.5, tries: int = 5, baud: int = 115200) -> None:
+        """``key``: the board's own key, or ``BoardKeys(master)`` to derive it from the id."""
         self.url, self.board_id, self.timeout, self.tries = url, board_id, timeout, tries
+        key = key_for(key, board_id)
         self.auth = Auth(key, {board_id}, role="gateway")
-        self.sender = Sender(key, counter or gateway_counter(epoch_file), board_id=board_id,
+        self.sender = Sender(key, counter or boot_counter(epoch_file), board_id=board_id,
                              from_gateway=True)
-        self.link = open_link(url, self.auth, baud)
+        self.link = FrameLink(open_link(url, baud=baud), self.auth)
         self.resends = 0
         self.max_frame = MAX_FRAME
         self.unsolicited: list[Frame] = []

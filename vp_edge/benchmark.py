@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vp_edge.quiet import native_quiet
+from converters.quiet import native_quiet
 from vp_edge.timing import median_time
 
 TFLITE_RUNTIMES = ("litert-ref", "litert-builtin", "xnnpack", "tflm", "engine")

@@ -17,8 +17,8 @@ import textwrap
 import traceback
 from typing import Any, NoReturn
 
+from converters.quiet import QUIET_ENV
 from vp_edge.errors import VpEdgeError
-from vp_edge.quiet import QUIET_ENV
 
 DESCRIPTION = """\
 vp-edge: variant parallelism on small devices.
@@ -60,6 +60,7 @@ COMMANDS = (
     "classify",
     "flash",
     "firmware",
+    "keys",
     "pack",
     "devices",
     "monitor",

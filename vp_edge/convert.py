@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from converters.card import keras_macs, measure_arena, model_card, write_card
+from converters.rundir import RunDir
 from converters.tflite import to_int8_tflite
 from vp_edge.data import Splits, load_dataset
 from vp_edge.errors import ArtifactError
@@ -53,7 +54,7 @@ def keras_models(run: Path, family: Family) -> dict[str, Any]:
     """name -> Keras model: each variant detached from the joint graph, and the baseline."""
     joint = load_trained(run, JOINT)
     out = {v.name: joint.get_layer(v.name) for v in family.variants}
-    if (run / "weights" / f"{BASELINE}.weights.h5").exists():
+    if (RunDir(run).weights(BASELINE)).exists():
         out[BASELINE] = load_trained(run, BASELINE).get_layer(BASELINE)
     return out
 
@@ -72,8 +73,8 @@ def convert_run(
     splits = load_run_data(run, family)
     test = splits.test.subset(test_limit)
     models = keras_models(run, family)
-    (run / "models").mkdir(exist_ok=True)
-    (run / "outputs").mkdir(exist_ok=True)
+    RunDir(run).models.mkdir(exist_ok=True)
+    RunDir(run).outputs_dir.mkdir(exist_ok=True)
     rep = calibration_set(splits, calibration, seed=0)
     x_float = to_float(test.x)
     float_acc: dict[str, float] = {}
@@ -83,7 +84,7 @@ def convert_run(
             probs = model.predict(x_float, batch_size=256, verbose=0)
             float_acc[name] = float(np.mean(np.argmax(probs, axis=1) == test.y))
             tflite = to_int8_tflite(model, rep, name=name)
-            paths[name] = run / "models" / f"{name}.tflite"
+            paths[name] = RunDir(run).model(name)
             paths[name].write_bytes(tflite)
             bar.update()
     cards = _check_and_card(run, family, models, paths, test, float_acc, show)
@@ -152,7 +153,7 @@ def _check_and_card(
             int8_acc,
             extra,
         )
-        write_card(card, run / "models" / f"{name}.json")
+        write_card(card, RunDir(run).card(name))
         cards[name] = card
     if not cards:
         raise ArtifactError(f"{run}: nothing to convert")

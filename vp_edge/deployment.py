@@ -28,6 +28,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from converters.rundir import RunDir
+from firmware_bridge import keys
+from firmware_bridge.errors import KeyFileError
 from vp_edge.checks import number_problem
 from vp_edge.errors import DeploymentError, VpEdgeError
 
@@ -66,6 +69,17 @@ class Deployment:
     heartbeat_s: float = 1.0
     key_file: Path | None = None
     path: Path | None = None
+
+    @property
+    def epoch_file(self) -> Path:
+        """The gateway side's counter epoch: every tool that speaks for the gateway (gateway,
+        flash, devices, monitor, emulated QEMU boards) shares it, so boards keep hearing all."""
+        return self.state_dir / "gateway.epoch"
+
+    @property
+    def board_keys(self) -> keys.BoardKeys | None:
+        """The master key as the gateway side holds it: each board's own key derived on use."""
+        return None if self.key is None else keys.BoardKeys(self.key)
 
     @property
     def pty_dir(self) -> Path:
@@ -110,18 +124,11 @@ def _unknown(d: dict, known: tuple[str, ...], where: str, prefix: str = "") -> N
 
 
 def parse_key(text: str | bytes, what: str) -> bytes:
-    """A key from hex text (or raw bytes from a key file), at least 16 bytes."""
-    raw = text if isinstance(text, bytes) else text.encode()
+    """A key under the one rule of ``firmware_bridge.keys`` (hex or raw, >= 16 bytes)."""
     try:
-        key = bytes.fromhex(raw.decode("ascii").strip())
-    except (UnicodeDecodeError, ValueError):
-        if isinstance(text, str):
-            raise DeploymentError(f"{what}: not a hex string") from None
-        key = raw
-    if len(key) < MIN_KEY:
-        raise DeploymentError(f"{what}: key is {len(key)} bytes, at least {MIN_KEY} needed "
-                              "(e.g. python -c 'import secrets; print(secrets.token_hex(16))')")
-    return key
+        return keys.parse_key(text, what)
+    except KeyFileError as e:
+        raise DeploymentError(str(e)) from None
 
 
 def _key(d: dict, base: Path, where: str) -> tuple[bytes | None, Path | None]:
@@ -143,9 +150,9 @@ def _key(d: dict, base: Path, where: str) -> tuple[bytes | None, Path | None]:
 
 
 def _board(d: Any, i: int, where: str) -> BoardSpec:
-    from boards.links import parse_link
     from boards.profiles import PROFILES
     from boards.registry import BOARDS
+    from firmware_bridge.transport import LinkError, parse_link
 
     p = f"boards[{i}]."
     if not isinstance(d, dict):
@@ -163,7 +170,7 @@ def _board(d: Any, i: int, where: str) -> BoardSpec:
         raise _err(where, p + "kind", f"unknown kind {vals['kind']!r}; known: {', '.join(BOARDS)}")
     try:
         scheme = parse_link(vals["link"]).scheme
-    except VpEdgeError as e:
+    except LinkError as e:
         raise _err(where, p + "link", str(e)) from None
     if scheme not in kind.schemes:
         raise _err(where, p + "link", f"a {kind.kind} board takes {', '.join(kind.schemes)} "
@@ -177,7 +184,7 @@ def _board(d: Any, i: int, where: str) -> BoardSpec:
 
 def _distinct_links(boards: tuple[BoardSpec, ...], where: str) -> None:
     """Two boards cannot share one UDP port (or one pty name): the second could not bind it."""
-    from boards.links import parse_link
+    from firmware_bridge.transport import parse_link
 
     seen: dict[tuple, int] = {}
     for i, b in enumerate(boards):
@@ -252,7 +259,7 @@ def _model_needs(dep: Deployment, b: BoardSpec, card: dict) -> tuple[int | None,
     qemu), when it exists; else the .tflite's tflite-micro arena and size from the card."""
     from boards.registry import get_kind
 
-    vpw = dep.run / "models" / f"{b.variant}.vpw"
+    vpw = RunDir(dep.run).vpw(b.variant)
     if get_kind(b.kind).runner in ("engine", "pynq") and vpw.exists():
         from converters.vpw_format import read_vpw
 

@@ -63,10 +63,10 @@ def probe_hello(dep: Deployment, b: BoardSpec, url: str, timeout: float = 0.5) -
         with BoardSession(
             url,
             board_id=b.id,
-            key=dep.key,
+            key=dep.board_keys,
             timeout=timeout,
             tries=3,
-            epoch_file=dep.state_dir / "gateway.epoch",
+            epoch_file=dep.epoch_file,
         ) as s:
             h = s.hello()
     except Exception as e:  # noqa: BLE001 - an unreachable board is a row, not a failure

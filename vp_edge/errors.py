@@ -1,12 +1,16 @@
-"""One error root for vp_edge, a branch per layer. Only ``cli.main`` turns them into messages."""
+"""The application's errors, and the lower layers' re-exported: one root, ``VpEdgeError``
+(defined in firmware_bridge.errors so no lower layer imports this module), a branch per layer.
+Only ``cli.main`` turns them into messages."""
 
 from __future__ import annotations
 
+from boards.errors import BoardError
+from converters.errors import ArtifactError, ConversionError
+from firmware_bridge.errors import BridgeError, UsageError, VpEdgeError
 
-class VpEdgeError(RuntimeError):
-    """Root of every error vp-edge raises on purpose. ``exit_code`` is what the CLI returns."""
-
-    exit_code = 2
+__all__ = ["ArtifactError", "BoardError", "BridgeError", "ConversionError", "DataError",
+           "DeploymentError", "FamilyError", "GatewayError", "TrainingError", "UsageError",
+           "VoteError", "VpEdgeError"]
 
 
 class DataError(VpEdgeError):
@@ -21,14 +25,6 @@ class TrainingError(VpEdgeError):
     """Training could not start or resume."""
 
 
-class ConversionError(VpEdgeError):
-    """A model could not be converted to full int8 or failed its checks."""
-
-
-class ArtifactError(VpEdgeError):
-    """A run directory, model card or artefact is missing or inconsistent."""
-
-
 class VoteError(VpEdgeError):
     """Invalid vote input: bad k, unknown rule, empty voter set."""
 
@@ -37,20 +33,10 @@ class DeploymentError(VpEdgeError):
     """A deployment file is invalid; the message names the key."""
 
 
-class BoardError(VpEdgeError):
-    """A board refused or failed a request."""
-
-    exit_code = 3
-
-
 class GatewayError(VpEdgeError):
     """The gateway could not serve a request."""
 
     exit_code = 3
-
-
-class UsageError(VpEdgeError):
-    """A value the user gave does not fit what it is applied to (e.g. k above the classes)."""
 
 
 class GatewayTimeout(GatewayError):

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from converters.card import read_card, sha256
+from converters.rundir import RunDir
 from vp_edge.data import Dataset
 from vp_edge.errors import ArtifactError
 from vp_edge.family import Family
@@ -37,7 +38,7 @@ def load_cards(run: Path, family: Family) -> dict[str, dict]:
     names = list(run_class_names(run, family))
     cards = {}
     for name in [v.name for v in family.variants] + [BASELINE]:
-        path = run / "models" / f"{name}.json"
+        path = RunDir(run).card(name)
         if path.exists():
             cards[name] = read_card(path)
             own = cards[name].get("class_names")
@@ -60,11 +61,11 @@ def int8_outputs(
     fp = data_fingerprint(data.x, data.y)
     out, jobs = {}, []
     for name, card in cards.items():
-        path = run / "models" / f"{name}.tflite"
+        path = RunDir(run).model(name)
         if not path.exists():
             raise ArtifactError(f"{path} is missing; run 'vp-edge convert --run {run}'")
         model_sha = f"{sha256(path.read_bytes())}:{engine_for(name)}"
-        cache = run / "outputs" / f"{name}{tag}.npz"
+        cache = RunDir(run).outputs(name, tag)
         cached = load_outputs(cache, model_sha, fp)
         if cached is not None:
             out[name] = cached
@@ -77,7 +78,7 @@ def int8_outputs(
             label=f"int8 {tag.strip('.') or 'test'} set",
             show=show,
         )
-        (run / "outputs").mkdir(exist_ok=True)
+        RunDir(run).outputs_dir.mkdir(exist_ok=True)
         for name, _, _, cache, model_sha in jobs:
             save_outputs(cache, done[name], model_sha, fp)
             out[name] = done[name]
@@ -112,7 +113,7 @@ def engine_check(
             "first_bad_layer": None,
         }
         if row["differing"]:
-            tfl = (run / "models" / f"{name}.tflite").read_bytes()
+            tfl = RunDir(run).model(name).read_bytes()
             bad = int(np.argmax(diff.any(axis=1)))
             row["first_bad_layer"] = first_bad_layer(tfl, vpw.read_bytes(), x[bad])
         out[name] = row

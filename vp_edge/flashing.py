@@ -15,6 +15,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from converters.rundir import RunDir
+from firmware_bridge.keys import KeySource
 from vp_edge.deployment import BoardSpec, Deployment
 from vp_edge.errors import ConversionError, VpEdgeError
 
@@ -29,21 +31,16 @@ class FlashTarget:
 
     url: str
     board_id: int
-    key: bytes | None
+    key: KeySource
     epoch_file: Path | None
     baud: int = 115200
     spec: BoardSpec | None = None
     dep: Deployment | None = None
 
 
-def epoch_file(dep: Deployment) -> Path:
-    """The gateway's counter epoch file of a deployment (also what emulated QEMU boards use)."""
-    return dep.state_dir / "gateway.epoch"
-
-
 def session_url(url: str, pty_dir: Path | None = None) -> tuple[str, int | None]:
     """A deployment link as the URL the flash session opens, and its baud when it names one."""
-    from boards.links import parse_link, resolve_pty
+    from firmware_bridge.transport import parse_link, resolve_pty
 
     if "://" not in url:
         return url, None  # a device path such as /dev/ttyACM0
@@ -67,7 +64,7 @@ def deployment_target(dep: Deployment, which: str) -> FlashTarget:
         from boards.profiles import get_profile
 
         baud = get_profile(spec.profile).baud
-    return FlashTarget(url, spec.id, dep.key, epoch_file(dep), baud or 115200, spec, dep)
+    return FlashTarget(url, spec.id, dep.board_keys, dep.epoch_file, baud or 115200, spec, dep)
 
 
 def _is_vpw(data: bytes) -> bool:
@@ -160,15 +157,14 @@ def _gateway_warnings(data: bytes, spec: BoardSpec, dep: Deployment | None) -> l
     """Whether the gateway will accept the board with this model (its variant's card)."""
     if dep is None:
         return []
-    models = dep.run / "models"
     sha = hashlib.sha256(data).hexdigest()
     known = set()
-    card = models / f"{spec.variant}.json"
+    card = RunDir(dep.run).card(spec.variant)
     if card.exists():
         from converters.card import read_card
 
         known.add(read_card(card).get("tflite_sha256"))
-    vpw = models / f"{spec.variant}.vpw"
+    vpw = RunDir(dep.run).vpw(spec.variant)
     if vpw.exists():
         known.add(hashlib.sha256(vpw.read_bytes()).hexdigest())
     if sha in known:

@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 
 import firmware_bridge as fb
-from boards.links import Link, LinkError, open_link
 from boards.registry import BoardAdapter, get_kind
-from boards.server import make_counter
+from converters.rundir import RunDir
 from firmware_bridge import MsgType
+from firmware_bridge.transport import Link, LinkError, open_link
 from vp_edge.deployment import BoardSpec, Deployment
 from vp_edge.errors import GatewayError
 from vp_edge.gateway_stats import BoardStats, gateway_report
@@ -131,9 +131,11 @@ class Gateway:
         self.class_names = run_class_names(dep.run, self.family)
         self.num_classes = self.family.num_classes
         self.weights = self.family.weights() if dep.rule == "reference" else None
+        # the master stays here: each board's frames use the key derived for its id
+        self.keys = dep.board_keys
         self.boards = {b.name: self._board(b) for b in dep.boards}
         dep.state_dir.mkdir(parents=True, exist_ok=True)
-        self.tx = fb.Sender(dep.key, make_counter(dep.state_dir / "gateway.epoch"),
+        self.tx = fb.Sender(self.keys, fb.boot_counter(dep.epoch_file),
                             from_gateway=True)
         self.counts = dict.fromkeys(("duplicate", "late", "foreign", "bad_result", "unexpected",
                                      "link_down"), 0)
@@ -148,7 +150,7 @@ class Gateway:
 
     def _board(self, spec: BoardSpec) -> Board:
         kind = get_kind(spec.kind)
-        auth = fb.Auth(self.dep.key, {spec.id}, role="gateway")
+        auth = fb.Auth(self.keys, {spec.id}, role="gateway")
         framing = "datagram" if spec.link.startswith("udp:") else "stream"
         return Board(spec, kind(auth, framing), BoardStats(spec))
 
@@ -253,7 +255,7 @@ class Gateway:
                  "input_bytes": (h.input_bytes, want),
                  "model_sha256": (h.model_sha256.hex(), card["tflite_sha256"]),
                  "score_zero_point": (h.score_zero_point, card["output_zero_point"])}
-        vpw = self.dep.run / "models" / f"{spec.variant}.vpw"
+        vpw = RunDir(self.dep.run).vpw(spec.variant)
         if h.model_sha256.hex() != card["tflite_sha256"] and vpw.exists():
             import hashlib
 

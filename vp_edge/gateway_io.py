@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from boards.links import parse_link
+from firmware_bridge.transport import parse_link
 from vp_edge.data import fit_image
 from vp_edge.errors import DataError, GatewayError, GatewayTimeout, VpEdgeError
 from vp_edge.gateway import Answer, Gateway, run_inputs

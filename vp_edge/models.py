@@ -19,7 +19,7 @@ AUG_SHIFT = 0.08  # of the image side: about 2 pixels of a 28x28 input
 
 
 def _keras() -> Any:
-    from vp_edge.quiet import import_tensorflow
+    from converters.quiet import import_tensorflow
 
     import_tensorflow()
     import keras

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from vp_edge.errors import ArtifactError
-
 
 class TfliteRunner:
     """One int8 model on LiteRT; ``run`` maps int8 inputs to int8 outputs.
@@ -24,23 +22,10 @@ class TfliteRunner:
     """
 
     def __init__(self, model: bytes | Path, kernels: str = "ref") -> None:
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        from converters.interpreters import litert
 
-        resolver = {
-            "ref": OpResolverType.BUILTIN_REF,
-            "builtin": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-            "xnnpack": OpResolverType.AUTO,  # the default: builtin kernels + XNNPACK delegate
-        }[kernels]
         content = Path(model).read_bytes() if isinstance(model, Path) else model
-        try:
-            self._it = Interpreter(
-                model_content=content,
-                experimental_op_resolver_type=resolver,
-                num_threads=1,
-            )
-            self._it.allocate_tensors()
-        except (ValueError, RuntimeError) as e:
-            raise ArtifactError(f"LiteRT cannot load the model: {e}") from None
+        self._it = litert(content, kernels)
         self.input = self._it.get_input_details()[0]
         self.output = self._it.get_output_details()[0]
 

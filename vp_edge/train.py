@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from converters.rundir import RunDir
 from vp_edge import models
 from vp_edge.data import Splits
 from vp_edge.errors import ArtifactError, TrainingError
@@ -72,14 +73,14 @@ def _keras() -> Any:
 
 
 def run_state(run: Path) -> dict:
-    path = run / "train.json"
+    path = RunDir(run).train
     if not path.exists():
         return {}
     return json.loads(path.read_text())
 
 
 def load_run_family(run: Path) -> Family:
-    path = run / "family.json"
+    path = RunDir(run).family
     if not path.exists():
         raise TrainingError(
             f"{run} is not a training run (no family.json); run 'vp-edge train' first"
@@ -102,9 +103,9 @@ def _absolute_source(source: Any) -> Any:
 
 def save_data_args(run: Path, d: dict) -> None:
     """Record how the data were loaded (the path made absolute); keeps recorded class names."""
-    old = _read_json(run / "data.json")
+    old = _read_json(RunDir(run).data)
     doc = {**d, "source": _absolute_source(d.get("source"))}
-    if (run / "train.json").exists():  # older runs stored the path as given: compare resolved
+    if RunDir(run).train.exists():  # older runs stored the path as given: compare resolved
         before = {**old, "source": _absolute_source(old.get("source"))}
         changed = [f"{k} {before[k]!r} -> {doc[k]!r}" for k in ("source", "seed", "val_fraction")
                    if k in old and k in doc and before[k] != doc[k]]
@@ -113,7 +114,7 @@ def save_data_args(run: Path, d: dict) -> None:
                                 "resume with the same data, or use another --out")
     if "class_names" in old and "class_names" not in doc:
         doc["class_names"] = old["class_names"]
-    (run / "data.json").write_text(json.dumps(doc, indent=2) + "\n")
+    RunDir(run).data.write_text(json.dumps(doc, indent=2) + "\n")
 
 
 def _read_json(path: Path) -> dict:
@@ -125,7 +126,7 @@ def _read_json(path: Path) -> dict:
 
 def load_data_args(run: Path) -> dict:
     """The recorded data arguments; a relative source (older runs) is tried from the run too."""
-    path = run / "data.json"
+    path = RunDir(run).data
     if not path.exists():
         raise ArtifactError(f"{run} has no data.json; it was not made by 'vp-edge train'")
     d = _read_json(path)
@@ -138,7 +139,7 @@ def load_data_args(run: Path) -> dict:
 
 def record_class_names(run: Path, names: tuple[str, ...]) -> None:
     """Fix the run's class order (data.json); a run trained on another order is refused."""
-    d = _read_json(run / "data.json")
+    d = _read_json(RunDir(run).data)
     old = d.get("class_names")
     if old is not None and tuple(old) != tuple(names):
         raise TrainingError(
@@ -146,14 +147,14 @@ def record_class_names(run: Path, names: tuple[str, ...]) -> None:
             "another --out or the same data and class_names"
         )
     d["class_names"] = list(names)
-    (run / "data.json").write_text(json.dumps(d, indent=2) + "\n")
+    RunDir(run).data.write_text(json.dumps(d, indent=2) + "\n")
 
 
 def run_class_names(run: Path, family: Family | None = None,
                     numbered: bool = True) -> tuple[str, ...] | None:
     """The class order of a run: recorded at training, else the family's, else "0".."C-1"
     (None instead of numbers when ``numbered`` is False: the source may then name them)."""
-    names = _read_json(Path(run) / "data.json").get("class_names")
+    names = _read_json(RunDir(run).data).get("class_names")
     if names:
         return tuple(str(n) for n in names)
     family = family or load_run_family(run)
@@ -170,7 +171,7 @@ def _save_state(run: Path, config: TrainConfig, states: dict[str, ModelState], s
     }
     tmp = run / "train.json.tmp"
     tmp.write_text(json.dumps(doc, indent=2))
-    tmp.replace(run / "train.json")
+    tmp.replace(RunDir(run).train)
 
 
 class _Progress:
@@ -196,10 +197,10 @@ class _Progress:
         val = float(logs.get("val_loss", np.inf))
         if val < st.best_val_loss:
             st.best_val_loss, st.best_epoch, st.wait = val, epoch, 0
-            model.save_weights(self.run / "weights" / f"{self.name}.weights.h5")
+            model.save_weights(RunDir(self.run).weights(self.name))
         else:
             st.wait += 1
-        model.save(self.run / "checkpoints" / f"{self.name}.keras")
+        model.save(RunDir(self.run).checkpoint(self.name))
         if st.wait >= self.config.patience:
             st.stopped_early = True
             model.stop_training = True
@@ -250,7 +251,7 @@ def _fit_one(
     if state.stopped_early or state.epochs_done >= config.epochs:
         LOG.info("%s: already trained (%d epochs), skipping", name, state.epochs_done)
         return
-    ckpt = run / "checkpoints" / f"{name}.keras"
+    ckpt = RunDir(run).checkpoint(name)
     train = splits.train.subset(config.train_limit)
     model, outputs = _build(family, name, config)
     _compile(model, outputs, config, -(-len(train.y) // config.batch_size) * config.epochs)
@@ -300,14 +301,14 @@ def train(
             f"{family.input_shape}; load the data with input_shape={family.input_shape}"
         )
     run.mkdir(parents=True, exist_ok=True)
-    (run / "checkpoints").mkdir(exist_ok=True)
-    (run / "weights").mkdir(exist_ok=True)
+    RunDir(run).checkpoints.mkdir(exist_ok=True)
+    RunDir(run).weights_dir.mkdir(exist_ok=True)
     previous = run_state(run)
-    if (run / "family.json").exists() and load_run_family(run) != family:
+    if RunDir(run).family.exists() and load_run_family(run) != family:
         raise TrainingError(f"{run} holds a different family; use another --out or remove it")
     _check_resume(run, previous.get("config"), config)
     record_class_names(run, splits.train.class_names)
-    save_family(family, run / "family.json")
+    save_family(family, RunDir(run).family)
     states = {k: ModelState(**v) for k, v in previous.get("models", {}).items()}
     _keras().utils.set_random_seed(config.seed)
     names = [JOINT] + ([BASELINE] if config.baseline else [])
@@ -356,7 +357,7 @@ def chance_warnings(state: dict, num_classes: int) -> list[str]:
 def load_trained(run: Path, name: str = JOINT) -> Any:
     """The trained Keras model (best validation weights) of a run: joint or baseline."""
     family = load_run_family(run)
-    weights = run / "weights" / f"{name}.weights.h5"
+    weights = RunDir(run).weights(name)
     if not weights.exists():
         raise TrainingError(f"{run} has no trained weights for {name!r} ({weights} missing)")
     cfg = TrainConfig(**run_state(run).get("config", {}))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from firmware_bridge.topk import topk_indices  # the one top-k rule (PROTOCOL.md §3)
 from vp_edge.errors import VoteError
 
 #: vote rules; see ``fuse``.
@@ -51,17 +52,6 @@ def check_k(k: int, num_classes: int) -> int:
             f"k must be an integer in [1, {num_classes // 2}] for {num_classes} classes, got {k!r}"
         )
     return int(k)
-
-
-def topk_indices(values: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k largest values, best first, ties to the lowest index.
-
-    Works on a vector or on a batch (last axis). ``np.argsort`` with kind="stable"
-    on the negated values keeps equal values in index order.
-    """
-    v = np.asarray(values)
-    order = np.argsort(-v.astype(np.int64) if v.dtype.kind in "iu" else -v, axis=-1, kind="stable")
-    return order[..., :k]
 
 
 def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:

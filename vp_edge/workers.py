@@ -35,10 +35,9 @@ def _litert_builtin(path: str, xs: np.ndarray) -> np.ndarray:
 
 
 def _tflm(path: str, xs: np.ndarray) -> np.ndarray:
-    from tflite_micro import runtime
+    from converters.interpreters import tflm
 
-    data = Path(path).read_bytes()
-    it = runtime.Interpreter.from_bytes(data, arena_size=max(10 * len(data), 1 << 20))
+    it = tflm(Path(path).read_bytes())
     out = []
     for x in xs:
         it.set_input(np.asarray(x, dtype=np.int8)[None], 0)

@@ -211,6 +211,18 @@ void vp_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *p, size_t
     vp_hmac_final(&h, out);
 }
 
+void vp_board_key(const uint8_t *master, size_t master_len, uint16_t board_id, uint8_t out[32])
+{
+    static const uint8_t salt[] = VP_BOARD_KEY_SALT;
+    uint8_t prk[32];
+    uint8_t info[3];
+    vp_hmac_sha256(salt, sizeof salt - 1u, master, master_len, prk); /* HKDF-Extract */
+    info[0] = (uint8_t)(board_id & 0xFFu);
+    info[1] = (uint8_t)(board_id >> 8);
+    info[2] = 0x01; /* HKDF-Expand: T(1) = HMAC(PRK, info || 0x01), L = 32 */
+    vp_hmac_sha256(prk, sizeof prk, info, sizeof info, out);
+}
+
 /* ------------------------------------------------------------------ frames */
 void vp_auth_init(vp_auth_t *a, const uint8_t *key, size_t key_len, uint8_t role,
                   const uint16_t *boards, uint16_t n_boards)

@@ -69,6 +69,12 @@ void vp_hmac_final(vp_hmac_t *h, uint8_t out[32]);
 void vp_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *p, size_t n,
                     uint8_t out[32]);
 
+/* ---- Per-board keys (PROTOCOL.md section 4): HKDF-SHA256 (RFC 5869) of the deployment's
+ * master key, salt "vp-edge board key v1", info = board id as u16 little-endian, 32 bytes.
+ * Provisioning tools derive with it; a board stores only its own result. */
+#define VP_BOARD_KEY_SALT "vp-edge board key v1"
+void vp_board_key(const uint8_t *master, size_t master_len, uint16_t board_id, uint8_t out[32]);
+
 /* ---- Frames. */
 typedef struct {
     uint8_t type;

@@ -46,7 +46,7 @@ def test_report_files_and_sections(report):
 
 
 def test_every_number_is_tagged(report):
-    from vp_edge.bench import KINDS, untagged_numbers, walk_figs
+    from experiments.bench import KINDS, untagged_numbers, walk_figs
 
     r = {k: v for k, v in report.items() if k != "_out"}
     assert untagged_numbers(r) == []
@@ -55,7 +55,7 @@ def test_every_number_is_tagged(report):
 
 
 def test_availability_follows_the_formulae(report):
-    from vp_edge.bench import value
+    from experiments.bench import value
 
     n = value(report["failures"]["boards"])
     for a in report["failures"]["availability"]:
@@ -74,7 +74,7 @@ def test_availability_follows_the_formulae(report):
 
 
 def test_vp_bytes_below_model_parallelism(report):
-    from vp_edge.bench import value
+    from experiments.bench import value
 
     c = report["communication"]
     total = value(c["vp"]["result_total_udp_bytes"])
@@ -86,7 +86,7 @@ def test_vp_bytes_below_model_parallelism(report):
 
 def test_paper_scale_graphs(report):
     """224x224 int8 graphs: MobileNetV2's own arithmetic, read back from our converter's output."""
-    from vp_edge.bench import value
+    from experiments.bench import value
 
     ps = report["paper_scale"]
     assert "models" in ps, ps
@@ -103,7 +103,7 @@ def test_paper_scale_graphs(report):
 
 
 def test_response_times_compose(report):
-    from vp_edge.bench import value
+    from experiments.bench import value
 
     rt = report["response_time"]
     for engine in ("litert-ref", "tflm", "c-engine"):
@@ -120,7 +120,7 @@ def test_response_times_compose(report):
 
 
 def test_gateway_parts_agree_with_offline(report):
-    from vp_edge.bench import value
+    from experiments.bench import value
 
     gw = report["response_time"]["gateway"]
     assert "vp" in gw and "baseline" in gw, gw.get("error")

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 import firmware_bridge as fb
-from boards.links import Link, ThrottledLink, open_link
 from boards.profiles import PROFILES
 from boards.runners import RUNNERS, Runner
 from boards.server import BoardConfig, BoardServer, serve_in_thread
+from firmware_bridge.transport import Link, ThrottledLink, open_link
 from vp_edge.deployment import Deployment, deployment_toml, load_deployment
 from vp_edge.family import load_family, save_family
 
@@ -107,7 +107,8 @@ class FakeBoards:
         if b.kind == "mcu":
             link = ThrottledLink(link, PROFILES[b.profile].baud)
         runner = FakeRunner(b.variant.encode(), delay_s=delay_s)
-        cfg = BoardConfig(b.id, b.variant, self.dep.k, self.dep.key,
+        own = None if self.dep.key is None else fb.derive_board_key(self.dep.key, b.id)
+        cfg = BoardConfig(b.id, b.variant, self.dep.k, own,
                           fb.BoardKind.MCU if b.kind == "mcu" else fb.BoardKind.LINUX,
                           model_sha256=bytes.fromhex(fake_sha(b.variant)),
                           heartbeat_s=self.dep.heartbeat_s)
@@ -148,16 +149,18 @@ class DoubleServer(BoardServer):
 class Injector(Link):
     """Sits on a board's link. For each RESULT the board sends it also sends a byte-identical
     duplicate, a replay of an earlier RESULT, a corrupted copy, a RESULT forged with a wrong key,
-    an INSECURE one, one claiming another board id, and a correctly signed RESULT for a request
-    id the gateway never issued (foreign). ``tried`` counts each; ``genuine`` the board's frames.
+    one forged with another board's own key (board 1's, or board 2's on board 1: what a party
+    that read a key out of one board could send), an INSECURE one, one claiming another board
+    id signed with that board's key, and a correctly signed RESULT for a request id the gateway
+    never issued (foreign). ``tried`` counts each; ``genuine`` the board's frames.
     """
 
     def __init__(self, inner: Link) -> None:
         super().__init__(inner.url)
         self.inner, self.framing = inner, inner.framing
         self.tried: dict[str, int] = dict.fromkeys(
-            ("duplicate", "replay", "corrupt", "forged_key", "forged_insecure", "forged_board",
-             "foreign"), 0)
+            ("duplicate", "replay", "corrupt", "forged_key", "forged_peer_key", "forged_insecure",
+             "forged_board", "foreign"), 0)
         self.genuine = 0
         self.recorded: list[bytes] = []
         self.tx: fb.Sender | None = None  # the board's own sender, set after construction
@@ -189,10 +192,14 @@ class Injector(Link):
         ctr = (0xFFFF_FFFF << 32) | 1
         self._put("forged_key", self._enc(fb.encode_frame(
             lie, board_id=bid, request_id=rid, counter=ctr, key=b"not the deployment key")))
+        peer = fb.derive_board_key(KEY, 1 if bid != 1 else 2)
+        self._put("forged_peer_key", self._enc(fb.encode_frame(
+            lie, board_id=bid, request_id=rid, counter=ctr, key=peer)))
         self._put("forged_insecure", self._enc(fb.encode_frame(
             lie, board_id=bid, request_id=rid, counter=ctr, key=None)))
         self._put("forged_board", self._enc(fb.encode_frame(
-            lie, board_id=bid + 100, request_id=rid, counter=ctr, key=KEY)))
+            lie, board_id=bid + 100, request_id=rid, counter=ctr,
+            key=fb.derive_board_key(KEY, bid + 100))))
         if self.tx is not None:
             self._put("foreign", self._enc(self.tx.frame(lie, rid ^ 0x5A5A5A5A)))
             self.genuine += 1  # authentic frame from the board itself: accepted, then ignored

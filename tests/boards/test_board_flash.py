@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from key_attack import assert_refused, load_attack
 
 import firmware_bridge as fb
 from boards.daemon import BoardOptions, build_server
@@ -90,3 +91,26 @@ def test_bad_artefacts_keep_the_old_model(board, tiny_run: Path, tmp_path: Path,
               timeout=0.3, tries=2)
     assert server.cfg.model_sha256 == before
     assert _hello(url).model_sha256 == before
+
+
+def test_board1_key_cannot_load_board2(tiny_run: Path, tmp_path: Path, capsys) -> None:
+    """Per-board keys on the linux board daemon: board 1's key gets no LOAD session into 2."""
+    master = bytes(range(100, 132))
+    k1, k2 = fb.derive_board_key(master, 1), fb.derive_board_key(master, 2)
+    url = f"udp://127.0.0.1:{_port()}"
+    opts = BoardOptions(tiny_run / "models" / "t16.tflite", url, 2, k2,
+                        model_dir=tmp_path / "slots")
+    server = build_server(opts)
+    thread = serve_in_thread(server)
+    try:
+        counts = load_attack(url, victim_id=2, victim_key=k2, attacker_id=1, attacker_key=k1,
+                             artifact=(tiny_run / "models" / "t24.tflite").read_bytes(),
+                             epoch_file=tmp_path / "gw.epoch", gap_s=0.002)
+        assert server.loader is not None and server.loader.active_path is None
+        assert server.auth.stats["bad_tag"] == counts["frames_sent"]
+    finally:
+        server.close()
+        thread.join(2)
+    with capsys.disabled():
+        print(f"\n[per-board keys, linux board] board 1's key against board 2: {counts}")
+    assert_refused(counts)

@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import firmware_bridge as fb
-from boards.links import LinkError, ThrottledLink, open_link, parse_link
 from boards.profiles import PROFILES, check_fit, get_profile
 from boards.registry import BOARDS, get_kind
 from boards.runners import RUNNERS, make_runner
 from boards.server import BoardConfig, BoardServer, result_pairs, serve_in_thread
+from firmware_bridge.transport import LinkError, ThrottledLink, open_link, parse_link
 from vp_edge.errors import BoardError, DeploymentError
 from vp_edge.gateway import vote_boards
 from vp_edge.vote import topk_indices
@@ -189,3 +189,23 @@ def test_serial_link_errors_become_link_errors_when_the_pty_vanishes():
         for _ in range(3):
             link.recv(0.01)
     link.close()
+
+
+def test_infer_failure_is_logged_and_answered(caplog) -> None:
+    class Broken(FakeRunner):
+        def run(self, x):  # noqa: ANN001, ANN201
+            raise RuntimeError("arena exhausted")
+
+    class Sink:
+        framing, sent = "datagram", []
+
+        def send(self, data: bytes) -> None:
+            self.sent.append(data)
+
+    link = Sink()
+    server = BoardServer(link, Broken(b"t16"), BoardConfig(7, "t16", 2, KEY))
+    with caplog.at_level("ERROR", logger="boards.server"):
+        server.infer(bytes(784), 0x1234)
+    assert "INFER 0x00001234 failed" in caplog.text and "arena exhausted" in caplog.text
+    frame = fb.decode_datagram(link.sent[-1], fb.Auth(KEY, {7}))
+    assert frame.msg.status == fb.Status.INFER_FAILED

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from converters.tflite import Graph, Op, check_graph
+from converters.tflite_graph import Tensor
 from vp_edge.errors import ConversionError
 
 
 def graph(*names: str, io: str = "int8") -> Graph:
-    ops = tuple(Op(i, n, (0,), (1,)) for i, n in enumerate(names))
-    return Graph(ops, {0: (1, 4), 1: (1, 4)}, (1, 4), io, 1 / 255, -128, (1, 4), io,
-                 1 / 256, -128, 0)
+    ops = [Op(i, n, [0], [1]) for i, n in enumerate(names)]
+    q = (np.array([1 / 255], np.float32), np.array([-128]))
+    tensors = [Tensor(i, f"t{i}", (1, 4), np.dtype(io).type, *q) for i in (0, 1)]
+    return Graph(tensors, ops, [0], [1])
 
 
 def test_supported_graph_passes():

@@ -16,12 +16,15 @@ import pytest
 from firmware_bridge.crc import crc32c
 from firmware_bridge.engine import Engine
 from firmware_bridge.flash import chunk_size
+from firmware_bridge.keys import derive_board_key
 from firmware_bridge.protocol import LoadAck, LoadBegin, LoadChunk, LoadCommit, Status
 from firmware_bridge.session import BoardSession
+from firmware_bridge.topk import result_pairs
 from vp_edge.cli import main
 
-KEY = b"vp-edge firmware test key 32 by."
+MASTER = b"vp-edge firmware test key 32 by."  # the deployment's key (what vp-edge flash reads)
 BOARD_ID = 3
+KEY = derive_board_key(MASTER, BOARD_ID)  # the board's own key: what it is provisioned with
 MAKE_MODELS = Path(__file__).resolve().parent.parent / "engine" / "make_models.py"
 
 
@@ -49,10 +52,8 @@ def to_vpw(tflite: bytes, seed: int = 0) -> bytes:
 
 
 def expected_pairs(vpw: bytes, x: np.ndarray, k: int = 5) -> tuple[tuple[int, int], ...]:
-    """Top-k of the host C engine: highest score first, ties to the lower class index."""
-    y = Engine(vpw).run(x).ravel()
-    order = sorted(range(y.size), key=lambda i: (-int(y[i]), i))[:k]
-    return tuple((i, int(y[i])) for i in order)
+    """Top-k of the host C engine under the protocol's rule (firmware_bridge.topk)."""
+    return result_pairs(Engine(vpw).run(x).ravel(), k)
 
 
 def assert_serves(url: str, vpw: bytes, epoch_file: Path, n: int = 4, seed: int = 0) -> None:
@@ -70,8 +71,8 @@ def assert_serves(url: str, vpw: bytes, epoch_file: Path, n: int = 4, seed: int 
 
 
 def cli_flash(tmp: Path, url: str, vpw: bytes, epoch_file: Path, *extra: str,
-              key: bytes = KEY) -> tuple[int, dict | None]:
-    """``vp-edge flash`` in-process: (exit code, its JSON report or None)."""
+              key: bytes = MASTER) -> tuple[int, dict | None]:
+    """``vp-edge flash`` in-process with the deployment key: (exit code, JSON report or None)."""
     art, key_file, out = tmp / "model.vpw", tmp / "key.hex", tmp / "flash.json"
     art.write_bytes(vpw)
     key_file.write_text(key.hex() + "\n")

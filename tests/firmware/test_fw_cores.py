@@ -38,7 +38,7 @@ def test_bench_core_counts(models) -> None:
     the timer resolution)."""
     if missing := qemu.missing_tools("stm32f405") + qemu.missing_tools("mps2-an505"):
         pytest.skip(f"needs {', '.join(missing)}")
-    from vp_edge.bench.mcu import CORES, core_counts, cores_markdown
+    from experiments.bench.mcu import CORES, core_counts, cores_markdown
 
     vpw = models["old"]
     x = np.zeros(Engine(vpw).info["input_size"], np.int8)

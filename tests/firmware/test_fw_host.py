@@ -11,16 +11,20 @@ import pytest
 from fw_helpers import (
     BOARD_ID,
     KEY,
+    MASTER,
     assert_serves,
     cached_tflite,
     cli_flash,
     expected_pairs,
     manual_load,
 )
+from key_attack import assert_refused, load_attack
 
+from firmware_bridge import qemu
 from firmware_bridge.counter import Counter
 from firmware_bridge.errors import BridgeError
 from firmware_bridge.flash import chunk_size, flash
+from firmware_bridge.keys import BoardKeys, derive_board_key
 from firmware_bridge.protocol import Error, Heartbeat, MsgType, Probe, Status
 from firmware_bridge.session import BoardSession
 from firmware_bridge.targets import get_target
@@ -119,7 +123,7 @@ def test_wrong_board_id_exit_5(old_board, models, epoch_file, tmp_path) -> None:
 
 def test_wrong_key_exit_5(old_board, models, epoch_file, tmp_path) -> None:
     b = old_board()
-    rc, _ = cli_flash(tmp_path, b.url, models["new"], epoch_file, key=b"not the key")
+    rc, _ = cli_flash(tmp_path, b.url, models["new"], epoch_file, key=b"not the deployment key")
     assert rc == 5
     assert_serves(b.url, models["old"], epoch_file)
 
@@ -244,3 +248,17 @@ def test_corrupted_active_slot_falls_back(old_board, models, epoch_file, tmp_pat
         fh.seek(-1, 1)
         fh.write(bytes([byte[0] ^ 0xFF]))
     assert_serves(old_board().url, models["old"], epoch_file)
+
+
+def test_board1_key_cannot_load_board2(host_elf, host_target, models, epoch_file, tmp_path,
+                                       capsys) -> None:
+    """Per-board keys: a party holding board 1's key gets no LOAD session into board 2."""
+    k1, k2 = derive_board_key(MASTER, 1), derive_board_key(MASTER, 2)
+    with qemu.start_host(tmp_path / "b2.bin", board_id=2, key=k2, elf=host_elf,
+                         target=host_target) as b:
+        flash(b.url, models["old"], board_id=2, key=BoardKeys(MASTER), epoch_file=epoch_file)
+        counts = load_attack(b.url, victim_id=2, victim_key=k2, attacker_id=1, attacker_key=k1,
+                             artifact=models["new"], epoch_file=epoch_file)
+    with capsys.disabled():
+        print(f"\n[per-board keys, host firmware] board 1's key against board 2: {counts}")
+    assert_refused(counts)

@@ -8,11 +8,13 @@ import hashlib
 import json
 
 import pytest
-from fw_helpers import BOARD_ID, KEY, assert_serves, cached_tflite, cli_flash, to_vpw
+from fw_helpers import BOARD_ID, KEY, MASTER, assert_serves, cached_tflite, cli_flash, to_vpw
+from key_attack import assert_refused, load_attack
 
 from firmware_bridge import qemu
 from firmware_bridge.errors import BridgeError
 from firmware_bridge.flash import flash
+from firmware_bridge.keys import BoardKeys, derive_board_key
 from firmware_bridge.session import BoardSession
 
 # QEMU's pty backend notices a newly opened client only on its ~1 s poll: allow for it.
@@ -87,3 +89,18 @@ def test_qemu_measurements(qboard, qemu_elf, epoch_file, pytestconfig, tmp_path)
         "instructions_per_inference": runs[0] * 1000, "flash_seconds": rep.seconds}
     out.write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record))
+
+
+def test_qemu_board1_key_cannot_load_board2(qemu_elf, models, epoch_file, tmp_path,
+                                            capsys) -> None:
+    """Per-board keys on the Cortex-M4: board 1's key gets no LOAD session into board 2."""
+    k1, k2 = derive_board_key(MASTER, 1), derive_board_key(MASTER, 2)
+    with qemu.start_qemu(tmp_path / "b2.bin", board_id=2, key=k2, elf=qemu_elf) as b:
+        flash(b.url, models["old"], board_id=2, key=BoardKeys(MASTER), epoch_file=epoch_file,
+              timeout=1.0)
+        counts = load_attack(b.url, victim_id=2, victim_key=k2, attacker_id=1, attacker_key=k1,
+                             artifact=models["new"], epoch_file=epoch_file, gap_s=0.05,
+                             settle_s=1.5)
+    with capsys.disabled():
+        print(f"\n[per-board keys, QEMU firmware] board 1's key against board 2: {counts}")
+    assert_refused(counts)

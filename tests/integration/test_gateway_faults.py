@@ -232,15 +232,23 @@ def test_forged_replayed_corrupted_frames_never_accepted(dep, boards, capsys):
             assert auth["accepted"] == i.genuine
             assert auth["replay"] == i.tried["duplicate"] + i.tried["replay"]
             assert auth["bad_crc"] == i.tried["corrupt"]
-            assert auth["bad_tag"] == i.tried["forged_key"]
+            assert auth["bad_tag"] == i.tried["forged_key"] + i.tried["forged_peer_key"]
             assert auth["insecure"] == i.tried["forged_insecure"]
             assert auth["unknown_board"] == i.tried["forged_board"]
         else:  # serial: frames sent before the gateway opened the pty may be lost
             assert auth["accepted"] <= i.genuine
             assert auth["bad_tag"] + auth["insecure"] + auth["unknown_board"] >= \
-                i.tried["forged_key"] + i.tried["forged_insecure"] + i.tried["forged_board"] - 3
+                i.tried["forged_key"] + i.tried["forged_peer_key"] + i.tried["forged_insecure"] \
+                + i.tried["forged_board"] - 3
     assert gw.counts["foreign"] == tried["foreign"]
+    peer = {n: i.tried["forged_peer_key"] for n, i in inj.items()}
+    peer_accepted = sum(gw.boards[n].adapter.auth.stats["accepted"] - inj[n].genuine
+                        for n in inj if n.startswith("pi"))  # UDP: exact
+    assert peer_accepted == 0
     hostile = sum(v for k, v in tried.items() if k != "foreign")
     with capsys.disabled():
         print(f"\n[injector] tried {tried} ({hostile} hostile frames), accepted 0; foreign "
               f"results ignored {gw.counts['foreign']}")
+        print(f"[per-board keys] RESULTs forged with another board's key (board 1's; board 2's "
+              f"on board 1): {peer}, {sum(peer.values())} in all, accepted 0; every answer "
+              f"equals the offline vote of the genuine RESULTs")

@@ -20,7 +20,7 @@ IMAGES = 12
 
 @pytest.fixture(scope="module")
 def live(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    from vp_edge.live import live_table, run_live_demo
+    from experiments.live import live_table, run_live_demo
 
     s = run_live_demo(tiny_run, IMAGES, tmp_path_factory.mktemp("live-kinds"), False)
     print("\n" + live_table(s))

@@ -50,7 +50,7 @@ def test_family_show_writes_an_editable_family_file(tmp_path, capsys):
 )
 def test_demo_budgets(monkeypatch, flags, out, epochs, train_limit):
     """--quick / default / --long pick a budget and a run directory; overrides apply on top."""
-    import vp_edge.demo
+    import experiments.demo
 
     seen = {}
 
@@ -58,7 +58,7 @@ def test_demo_budgets(monkeypatch, flags, out, epochs, train_limit):
         seen.update(out=str(path), budget=budget)
         raise SystemExit(0)
 
-    monkeypatch.setattr(vp_edge.demo, "run_demo", fake_run_demo)
+    monkeypatch.setattr(experiments.demo, "run_demo", fake_run_demo)
     with pytest.raises(SystemExit):
         main(["demo", *flags])
     assert seen["out"] == out

@@ -11,6 +11,8 @@ import time
 import pytest
 from test_cli_guards import free_udp_port, run_cli, tflite_model
 
+from firmware_bridge.keys import derive_board_key
+
 
 def test_benchmark_runs_one_model_on_every_host_runtime(capsys, tmp_path):
     model = tmp_path / "m.tflite"
@@ -50,7 +52,9 @@ def served_board(tmp_path):
     """A real board daemon (``vp-edge board serve``) on loopback UDP, in a deployment file."""
     model, key, state = tmp_path / "m.tflite", tmp_path / "k.key", tmp_path / "state"
     model.write_bytes(tflite_model("int8"))
-    key.write_text("ab" * 16)
+    key.write_text("ab" * 16)  # the deployment's master key
+    own = tmp_path / "b1.key"  # what board 3 is provisioned with
+    own.write_text(derive_board_key(bytes.fromhex("ab" * 16), 3).hex())
     (state / "logs").mkdir(parents=True)
     port = free_udp_port()
     dep = tmp_path / "deploy.toml"
@@ -73,7 +77,7 @@ def served_board(tmp_path):
         "--board-id",
         "3",
         "--key-file",
-        str(key),
+        str(own),
         "--ready-file",
         str(ready),
         "--heartbeat-ms",
@@ -170,7 +174,7 @@ def test_progress_in_a_log_prints_at_most_ten_lines():
 
 
 def test_native_log_lines_are_silenced_only_when_quiet(capfd, monkeypatch):
-    from vp_edge.quiet import QUIET_ENV, native_quiet
+    from converters.quiet import QUIET_ENV, native_quiet
 
     monkeypatch.setenv(QUIET_ENV, "1")
     with native_quiet():

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from converters.quiet import QUIET_ENV
 from vp_edge.cli import main
-from vp_edge.quiet import QUIET_ENV
 
 
 def tflite_model(dtype: str, classes: int = 10) -> bytes:

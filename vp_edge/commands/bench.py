@@ -41,8 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vp_edge.bench import BenchConfig, run_bench
-    from vp_edge.bench.figures import value
+    from experiments.bench import BenchConfig, run_bench
+    from experiments.bench.figures import value
 
     cfg = BenchConfig(run=args.run, out=args.out, quick=args.quick, repeats=args.repeats,
                       k=args.k, seed=args.seed, test_limit=args.test_limit,

@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="serve one model over UDP (linux, pynq) or a pty/serial link (emulated mcu)",
         description="Serve one int8 model per PROTOCOL.md: HELLO at start and on PROBE, INFER "
         "reassembly, RESULT with the top-k of the int8 output, HEARTBEAT, ERROR. Frames are "
-        "authenticated with the deployment key; --insecure only when explicitly given. Stops "
+        "authenticated with the board's own key (derived from the deployment key); --insecure "
+        "only when explicitly given. Stops "
         "cleanly on Ctrl-C or SIGTERM and prints its counters.",
     )
     s.add_argument("--model", type=Path, required=True,
@@ -29,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--board-id", type=BOARD_ID, required=True,
                    help="board id on the wire, 0..65535")
     keys = s.add_mutually_exclusive_group(required=True)
-    keys.add_argument("--key-file", type=Path, help="deployment key (hex text or raw bytes)")
+    keys.add_argument("--key-file", type=Path,
+                      help="this board's own key ('vp-edge keys derive'): hex or raw, >= 16 bytes")
     keys.add_argument("--insecure", action="store_true",
                       help="no authentication (bring-up and tests only)")
     s.add_argument("--kind", default="linux", help="board kind: linux (default), mcu or pynq "
@@ -61,15 +63,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     from boards.daemon import BoardOptions, build_server, write_ready
-    from vp_edge.deployment import parse_key
-    from vp_edge.errors import BoardError
+    from firmware_bridge.keys import read_key
 
-    key = None
-    if args.key_file is not None:
-        try:
-            key = parse_key(args.key_file.read_bytes(), f"--key-file {args.key_file}")
-        except OSError as e:
-            raise BoardError(f"cannot read --key-file {args.key_file}: {e.strerror}") from None
+    key = None if args.key_file is None else read_key(args.key_file, f"--key-file {args.key_file}")
     if args.kind in ("pynq", "qemu") or args.overlay or args.simulate:
         return _serve_other(args, key)
     opts = BoardOptions(args.model, args.listen, args.board_id, key, args.kind, args.runner,

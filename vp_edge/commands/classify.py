@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from boards.links import parse_link
+    from firmware_bridge.transport import parse_link
     from vp_edge.errors import DataError, GatewayError, UsageError, VpEdgeError
     from vp_edge.gateway_io import classify_remote
 

@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vp_edge.demo import BUDGETS, run_demo
+    from experiments.demo import BUDGETS, run_demo
     from vp_edge.report import evaluation_table
 
     name = "quick" if args.quick else "long" if args.long else "full"
@@ -93,7 +93,7 @@ def demo_table(s: dict, evaluation: str) -> str:
     live = s.get("live")
     if live:
         try:
-            from vp_edge.live import live_table
+            from experiments.live import live_table
 
             lines += ["", live_table(live)]
         except ImportError:

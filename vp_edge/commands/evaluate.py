@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from converters.rundir import RunDir
 from vp_edge.commands._common import POSITIVE, K, add_json, emit
 
 
@@ -55,10 +56,10 @@ def run(args: argparse.Namespace) -> int:
     test = splits.test.subset(args.test_limit)
     report["splits"] = {"train": len(splits.train), "val": len(splits.val), "test": len(test)}
     report["class_names"] = list(splits.test.class_names)
-    plots = plot_evaluation(report, args.plots or args.run / "report")
+    plots = plot_evaluation(report, args.plots or RunDir(args.run).report_dir)
     report["plots"] = [str(p) for p in plots]
-    (args.run / "report").mkdir(exist_ok=True)
-    (args.run / "report" / "evaluate.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RunDir(args.run).report_dir).mkdir(exist_ok=True)
+    RunDir(args.run).report("evaluate.json").write_text(json.dumps(report, indent=2) + "\n")
     sizes = report["splits"]
     head = (f"data: train {sizes['train']:,}, val {sizes['val']:,}, test {sizes['test']:,} "
             f"images (evaluated on test); classes {', '.join(report['class_names'])}\n")

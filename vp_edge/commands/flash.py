@@ -7,7 +7,6 @@ Exit codes: 0 flashed and verified, 2 usage/input error, 3 link error or board r
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
@@ -21,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="flash a .vpw (or a board's model file) into a board, verified",
         description="Send ARTIFACT to the board at --board through the LOAD session: it is "
         "written into the inactive slot, checked there (SHA-256, HMAC-SHA256 under the "
-        "deployment key, engine self-test on the golden input) and only then activated; the "
+        "board's key derived from the deployment key, engine self-test on the golden input) and "
+        "only then activated; the "
         "board's readback hash of its active slot must match. On any failure the board keeps "
         "serving its old model. Before the transfer the artefact is checked here as the "
         "board would (.vpw version, golden self-test; with --deployment also the board's kind, "
@@ -38,7 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--deployment", type=Path, default=None, metavar="FILE",
                    help="take link, board id, key and epoch file from this deployment")
     p.add_argument("--board-id", type=BOARD_ID, default=None, help="the board's id (default 1)")
-    p.add_argument("--key-file", metavar="F", help="deployment key: hex text, or raw bytes")
+    p.add_argument("--key-file", metavar="F",
+                   help="deployment (master) key: hex text or raw bytes, >= 16 bytes; the "
+                   "frames and the artefact's HMAC use the key derived for --board-id")
     p.add_argument("--insecure", action="store_true",
                    help="no key: insecure frames (bring-up boards only)")
     p.add_argument("--baud", "-b", type=POSITIVE, default=115200, help="serial baud rate (115200)")
@@ -53,20 +55,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "board's own checks)")
     add_json(p)
     p.set_defaults(func=run)
-
-
-def read_key(path: str) -> bytes:
-    """A key file holds hex text (one line) or raw bytes."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as e:
-        raise FlashUsageError(f"cannot read key file {path}: {e}") from e
-    text = raw.strip()
-    if text and re.fullmatch(rb"[0-9a-fA-F]+", text) and len(text) % 2 == 0:
-        return bytes.fromhex(text.decode())
-    if not raw:
-        raise FlashUsageError(f"key file {path} is empty")
-    return raw
 
 
 def _table(r: dict) -> str:
@@ -96,6 +84,7 @@ def _target(args: argparse.Namespace) -> FlashTarget:
             raise FlashUsageError(f"{', '.join(given)}: taken from the deployment with "
                                   "--deployment; leave them out")
         return deployment_target(load_deployment(args.deployment), args.board)
+    from firmware_bridge.keys import BoardKeys, read_key
     from firmware_bridge.session import DEFAULT_EPOCH_FILE
 
     if args.key_file and args.insecure:
@@ -104,7 +93,9 @@ def _target(args: argparse.Namespace) -> FlashTarget:
         raise FlashUsageError("flashing needs the deployment key (--key-file F) or --insecure; "
                               "or flash a deployment's board with --deployment FILE --board NAME")
     url, baud = session_url(args.board)
-    key = read_key(args.key_file) if args.key_file else None
+    key = None
+    if args.key_file:
+        key = BoardKeys(read_key(args.key_file, f"--key-file {args.key_file}"))
     epoch = Path(args.epoch_file) if args.epoch_file else DEFAULT_EPOCH_FILE
     return FlashTarget(url, 1 if args.board_id is None else args.board_id, key, epoch,
                        baud or args.baud)

@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _target(args: argparse.Namespace) -> tuple[str, int, bytes | None, Path | None, Path | None]:
     """(url, board id, key, epoch file, log file) from the deployment or the options."""
-    from vp_edge.deployment import load_deployment, parse_key
+    from firmware_bridge.keys import BoardKeys, read_key
+    from vp_edge.deployment import load_deployment
     from vp_edge.devices import board_url
     from vp_edge.errors import UsageError
 
@@ -56,8 +57,8 @@ def _target(args: argparse.Namespace) -> tuple[str, int, bytes | None, Path | No
         return (
             board_url(dep, spec),
             spec.id,
-            dep.key,
-            dep.state_dir / "gateway.epoch",
+            dep.board_keys,
+            dep.epoch_file,
             dep.state_dir / "logs" / f"{spec.name}.log",
         )
     if "://" not in args.board and not args.board.startswith("/dev/"):
@@ -67,11 +68,8 @@ def _target(args: argparse.Namespace) -> tuple[str, int, bytes | None, Path | No
     if args.key_file is None and not args.insecure:
         raise UsageError("with a link URL give --key-file F or --insecure")
     key = None
-    if args.key_file is not None:
-        try:
-            key = parse_key(args.key_file.read_bytes(), f"--key-file {args.key_file}")
-        except OSError as e:
-            raise UsageError(f"cannot read --key-file {args.key_file}: {e.strerror}") from None
+    if args.key_file is not None:  # the deployment's master key; the board's own is derived
+        key = BoardKeys(read_key(args.key_file, f"--key-file {args.key_file}"))
     return args.board, args.board_id, key, None, None
 
 

@@ -133,11 +133,25 @@ static int reasm(uint32_t cap)
     return 0;
 }
 
+/* boardkey MASTER ID...: one line per id, the derived key in hex. */
+static int boardkey(char **ids, int n)
+{
+    uint8_t k[32];
+    int i;
+    for (i = 0; i < n; i++) {
+        vp_board_key(key, key_len, (uint16_t)strtoul(ids[i], 0, 10), k);
+        puthex(k, sizeof k);
+        putchar('\n');
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) return 64;
     key_len = strcmp(argv[2], "-") == 0 ? 0 : unhex(argv[2], key, sizeof key);
     if (strcmp(argv[1], "frames") == 0) return frames();
+    if (strcmp(argv[1], "boardkey") == 0 && argc > 3) return boardkey(argv + 3, argc - 3);
     if (strcmp(argv[1], "stream") == 0 && argc > 3) return stream(role_of(argv[3][0]));
     if (strcmp(argv[1], "reasm") == 0 && argc > 3) return reasm((uint32_t)strtoul(argv[3], 0, 10));
     return 64;

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from converters.rundir import RunDir
 from vp_edge.deployment import Deployment
 from vp_edge.gateway import Answer, Gateway
 from vp_edge.gateway_stats import percentiles_ms
@@ -83,7 +84,7 @@ def engine_outputs(dep: Deployment, x: np.ndarray) -> dict[tuple[str, str], np.n
         if KIND_ENGINE.get(b.kind) != "engine" or (b.kind, b.variant) in out:
             continue
         c = cards[b.variant]
-        e = Engine((dep.run / "models" / f"{b.variant}.vpw").read_bytes())
+        e = Engine(RunDir(dep.run).vpw(b.variant).read_bytes())
         q = quantize(x, c["input_scale"], c["input_zero_point"])
         out[(b.kind, b.variant)] = np.stack([e.run(v.reshape(-1)).reshape(-1) for v in q])
     return out
@@ -142,7 +143,7 @@ def qemu_facts(dep: Deployment, ready: dict[str, dict], compute: dict[str, list[
                        "inferences": int(us.size),
                        "elf": size, "profile": {"name": p.name, "ram_bytes": p.ram_bytes,
                                                 "flash_bytes": p.flash_bytes},
-                       "vpw_bytes": (dep.run / "models" / f"{b.variant}.vpw").stat().st_size,
+                       "vpw_bytes": RunDir(dep.run).vpw(b.variant).stat().st_size,
                        "flash": info.get("flash")}
     return out
 

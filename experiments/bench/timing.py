@@ -11,9 +11,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from vp_edge.bench.comm import fixed_input
-from vp_edge.bench.context import BenchContext
-from vp_edge.bench.figures import fig, median_time
+from converters.rundir import RunDir
+from experiments.bench.comm import fixed_input
+from experiments.bench.context import BenchContext
+from experiments.bench.figures import fig, median_time
 from vp_edge.train import BASELINE
 
 ENGINES = ("litert-ref", "tflm", "c-engine")
@@ -23,7 +24,7 @@ def vpw_bytes(ctx: BenchContext, name: str) -> bytes:
     """The packed model: the run's .vpw when packed, else converted in memory."""
     from converters.vpw import tflite_to_vpw
 
-    path = ctx.run / "models" / f"{name}.vpw"
+    path = RunDir(ctx.run).vpw(name)
     if path.exists():
         return path.read_bytes()
     return tflite_to_vpw(ctx.model_path(name).read_bytes())
@@ -40,9 +41,9 @@ def _runner(ctx: BenchContext, engine: str, name: str) -> Callable[[], object]:
         return lambda: e.run(flat)
     model = ctx.model_path(name).read_bytes()
     if engine == "tflm":
-        from tflite_micro import runtime
+        from converters.interpreters import tflm
 
-        it = runtime.Interpreter.from_bytes(model, arena_size=max(10 * len(model), 1 << 20))
+        it = tflm(model)
         batch = x[None]
 
         def tflm() -> object:

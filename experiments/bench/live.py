@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vp_edge.bench.context import BenchContext
-from vp_edge.bench.faults import DropLinks, inject
-from vp_edge.bench.figures import fig
+from experiments.bench.context import BenchContext
+from experiments.bench.faults import DropLinks, inject
+from experiments.bench.figures import fig
 from vp_edge.train import BASELINE
 
 #: the emulated microcontroller: tflite-micro behind a pty throttled to this profile's baud

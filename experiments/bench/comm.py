@@ -17,8 +17,8 @@ import math
 import numpy as np
 
 import firmware_bridge as fb
-from vp_edge.bench.context import BenchContext
-from vp_edge.bench.figures import fig
+from experiments.bench.context import BenchContext
+from experiments.bench.figures import fig
 from vp_edge.train import BASELINE
 
 BAUD = 115200

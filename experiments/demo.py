@@ -14,6 +14,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from converters.rundir import RunDir
 from vp_edge.evaluate import evaluate
 from vp_edge.family import load_family
 from vp_edge.train import TrainConfig, save_data_args, train
@@ -114,14 +115,14 @@ def run_demo(out: Path, budget: Budget, live: bool = True, show: bool = True) ->
         timings["live_s"] = time.monotonic() - t1
     timings["total_s"] = time.monotonic() - t0
     summary["timings"] = timings
-    (out / "report").mkdir(exist_ok=True)
-    (out / "report" / "demo.json").write_text(json.dumps(summary, indent=2) + "\n")
+    RunDir(out).report_dir.mkdir(exist_ok=True)
+    RunDir(out).report("demo.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 
 def _live(out: Path, images: int, show: bool) -> dict | None:
     try:
-        from vp_edge.live import run_live_demo
+        from experiments.live import run_live_demo
     except ImportError:
         return None
     return run_live_demo(out, images, out / "live", show)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vp_edge.bench.context import BenchContext
-from vp_edge.bench.figures import fig
+from experiments.bench.context import BenchContext
+from experiments.bench.figures import fig
 from vp_edge.train import BASELINE
 
 P_GRID = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7)

@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from vp_edge.bench.figures import value  # noqa: E402
+from experiments.bench.figures import value  # noqa: E402
 
 
 def _save(fig, path: Path) -> Path:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from converters.rundir import RunDir
 from vp_edge.data import Dataset
 from vp_edge.errors import ArtifactError
 from vp_edge.family import Family
@@ -43,7 +44,7 @@ class BenchContext:
         return BASELINE in self.cards
 
     def model_path(self, name: str) -> Path:
-        return self.run / "models" / f"{name}.tflite"
+        return RunDir(self.run).model(name)
 
     def input_bytes(self, name: str) -> int:
         return int(np.prod(self.cards[name]["input_shape"][1:]))

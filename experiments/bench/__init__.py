@@ -4,8 +4,8 @@
 number in them is a figure tagged measured, modelled or paper (``figures``).
 """
 
-from vp_edge.bench.core import BUDGETS, BenchConfig, Budget, figure_kinds, run_bench
-from vp_edge.bench.figures import KINDS, fig, untagged_numbers, value, walk_figs
+from experiments.bench.core import BUDGETS, BenchConfig, Budget, figure_kinds, run_bench
+from experiments.bench.figures import KINDS, fig, untagged_numbers, value, walk_figs
 
 __all__ = ["BUDGETS", "KINDS", "BenchConfig", "Budget", "fig", "figure_kinds", "run_bench",
            "untagged_numbers", "value", "walk_figs"]

@@ -16,8 +16,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from vp_edge.bench.context import BenchContext, git_revision, load_context, machine
-from vp_edge.bench.figures import fig, untagged_numbers, value, walk_figs
+from experiments.bench.context import BenchContext, git_revision, load_context, machine
+from experiments.bench.figures import fig, untagged_numbers, value, walk_figs
 
 LOG = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def _optional(name: str, fn, timings: dict):
 
 
 def _qemu(ctx: BenchContext, budget: Budget) -> dict:
-    from vp_edge.bench import mcu
+    from experiments.bench import mcu
 
     if budget.qemu_models == "none":
         return {"skipped": "quick mode (flashing and running in QEMU takes about a minute per "
@@ -118,7 +118,7 @@ def _extrapolate(ctx: BenchContext, rows: dict) -> dict:
 def _paper(ctx: BenchContext, cfg: BenchConfig) -> dict:
     import importlib.util
 
-    from vp_edge.bench import paper
+    from experiments.bench import paper
 
     if importlib.util.find_spec("tensorflow") is None:
         return {"skipped": "building the 224x224 graphs needs TensorFlow: pip install "
@@ -129,8 +129,8 @@ def _paper(ctx: BenchContext, cfg: BenchConfig) -> dict:
 
 def run_bench(cfg: BenchConfig) -> dict:
     """Measure, model, write ``report.json``, ``report.md`` and PNGs into ``cfg.out``."""
-    from vp_edge.bench import comm as comm_mod
-    from vp_edge.bench import cost, failures, response, timing
+    from experiments.bench import comm as comm_mod
+    from experiments.bench import cost, failures, response, timing
 
     t0 = time.monotonic()
     b = cfg.budget
@@ -158,7 +158,7 @@ def run_bench(cfg: BenchConfig) -> dict:
     mcu_ok = mcu if "instructions" in str(mcu) and "error" not in mcu else None
     gw: dict = {"skipped": "--no-live"}
     if cfg.live:
-        from vp_edge.bench.live import gateway_bench
+        from experiments.bench.live import gateway_bench
 
         # deployment files, keys and board state stay out of the (committed) report folder
         with tempfile.TemporaryDirectory(prefix="vp-bench-deploy-") as tmp:
@@ -215,7 +215,7 @@ def checks(r: dict) -> dict:
 
 
 def write_report(report: dict, out: Path, plots: bool) -> None:
-    from vp_edge.bench.report import markdown, plot_all
+    from experiments.bench.report import markdown, plot_all
 
     report["plots"] = [str(p.name) for p in plot_all(report, out)] if plots else []
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")

@@ -9,11 +9,11 @@ therefore *modelled*; the gateway section has the end-to-end *measured* counterp
 
 from __future__ import annotations
 
-from vp_edge.bench.comm import BAUD, WIFI_BPS, net_s, result_bytes, uart_s
-from vp_edge.bench.context import BenchContext
-from vp_edge.bench.cost import paper_range
-from vp_edge.bench.figures import fig, fig_range, value
-from vp_edge.bench.mcu import CPI, mcu_seconds
+from experiments.bench.comm import BAUD, WIFI_BPS, net_s, result_bytes, uart_s
+from experiments.bench.context import BenchContext
+from experiments.bench.cost import paper_range
+from experiments.bench.figures import fig, fig_range, value
+from experiments.bench.mcu import CPI, mcu_seconds
 from vp_edge.train import BASELINE
 
 #: board profiles whose clock turns instructions into time, with their UART rate

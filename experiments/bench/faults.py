@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vp_edge.bench.figures import fig
+from experiments.bench.figures import fig
 
 #: frames longer than this are INFER chunks (a PROBE frame is ~33 bytes)
 INFER_MIN = 100

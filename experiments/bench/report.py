@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vp_edge.bench.figures import is_fig, value
-from vp_edge.bench.mcu import cores_markdown
+from experiments.bench.figures import is_fig, value
+from experiments.bench.mcu import cores_markdown
 
 TAG = {"measured": "M", "modelled": "Mod", "paper": "P"}
 
@@ -260,7 +260,7 @@ def markdown(r: dict) -> str:
 def plot_all(r: dict, out: Path) -> list[Path]:
     """PNG plots; none when matplotlib is missing (the report says so by listing none)."""
     try:
-        from vp_edge.bench.plots import plots
+        from experiments.bench.plots import plots
     except ImportError:
         return []
     return plots(r, out)

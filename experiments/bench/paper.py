@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vp_edge.bench.comm import cheapest_trunk_cuts, framed, mp_cuts, result_bytes
-from vp_edge.bench.figures import fig, fig_range, median_time
+from experiments.bench.comm import cheapest_trunk_cuts, framed, mp_cuts, result_bytes
+from experiments.bench.figures import fig, fig_range, median_time
 from vp_edge.family import Family, grid
 from vp_edge.train import BASELINE
 
@@ -83,7 +83,7 @@ def _time_model(path: str, repeats: int, min_run_s: float) -> dict:
 
     Each of ``repeats`` runs makes enough calls to last about ``min_run_s``.
     """
-    from vp_edge.bench.timing import _calls_for
+    from experiments.bench.timing import _calls_for
     from vp_edge.runtime import TfliteRunner
 
     r = TfliteRunner(Path(path), kernels="builtin")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vp_edge.bench.context import BenchContext
-from vp_edge.bench.figures import fig, fig_range
+from experiments.bench.context import BenchContext
+from experiments.bench.figures import fig, fig_range
 from vp_edge.train import BASELINE
 
 PAPER = {"params_ratio": (5.8, 7.1), "macs_ratio": (4.3, 31.0), "response_ratio": (2.5, 13.2)}

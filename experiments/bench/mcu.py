@@ -9,7 +9,7 @@ INFER of the fixed input is timed by the firmware itself: RESULT.compute_us x 10
 profile (CPI = 1 assumed). A model whose .vpw does not fit the firmware's slot gets instructions
 extrapolated from the variants' instructions per MAC (modelled, and said so).
 
-``python -m vp_edge.bench.mcu MODEL.tflite ... [--out FILE.md]`` measures .tflite files outside
+``python -m experiments.bench.mcu MODEL.tflite ... [--out FILE.md]`` measures .tflite files outside
 a run (the cores table only).
 """
 
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vp_edge.bench.comm import fixed_input
-from vp_edge.bench.context import BenchContext
-from vp_edge.bench.figures import fig
+from experiments.bench.comm import fixed_input
+from experiments.bench.context import BenchContext
+from experiments.bench.figures import fig
 from vp_edge.train import BASELINE
 
 LOG = logging.getLogger(__name__)
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     from converters.vpw import tflite_to_vpw
     from firmware_bridge.engine import Engine
 
-    ap = argparse.ArgumentParser(prog="python -m vp_edge.bench.mcu")
+    ap = argparse.ArgumentParser(prog="python -m experiments.bench.mcu")
     ap.add_argument("models", nargs="+", type=Path, help=".tflite files (int8)")
     ap.add_argument("--out", type=Path, help="also write the markdown table (and .json) here")
     a = ap.parse_args(argv)

@@ -24,9 +24,8 @@ from pathlib import Path
 import numpy as np
 
 import firmware_bridge as fb
-from vp_edge.deployment import Deployment, deployment_toml, load_deployment
-from vp_edge.gateway import Answer, Gateway, vote_boards
-from vp_edge.live_kinds import (
+from converters.rundir import RunDir
+from experiments.live_kinds import (
     KIND_ENGINE,
     RecordingGateway,
     check_boards,
@@ -38,6 +37,8 @@ from vp_edge.live_kinds import (
     qemu_facts,
     run_kind_lines,
 )
+from vp_edge.deployment import Deployment, deployment_toml, load_deployment
+from vp_edge.gateway import Answer, Gateway, vote_boards
 
 #: bytes around each chunk of a shipped activation: header, tag, CRC, chunk header (as INFER)
 FRAME_OVERHEAD = fb.protocol.HEADER_SIZE + fb.protocol.TAG_SIZE + fb.protocol.CRC_SIZE + 12
@@ -132,7 +133,7 @@ def offline_outputs(dep: Deployment, x: np.ndarray,
         if engine == "engine":
             continue
         variants = sorted({b.variant for b in dep.boards if b.kind == kind})
-        jobs = [(v, dep.run / "models" / f"{v}.tflite",
+        jobs = [(v, RunDir(dep.run).model(v),
                  quantize(x, cards[v]["input_scale"], cards[v]["input_zero_point"]))
                 for v in variants]
         if jobs:
@@ -199,7 +200,7 @@ def wire_sizes(dep: Deployment) -> dict:
         n = fb.result_frame_size(k)
         result[str(k)] = {"udp": n, "serial": n + math.ceil(n / 254) + 1}
     variants = sorted({b.variant for b in dep.boards})
-    cuts = {v: model_parallel_cut((dep.run / "models" / f"{v}.tflite").read_bytes())
+    cuts = {v: model_parallel_cut(RunDir(dep.run).model(v).read_bytes())
             for v in variants}
     return {"result_frame_bytes": result, "model_parallel": cuts}
 

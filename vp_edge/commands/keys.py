@@ -1,0 +1,77 @@
+"""``vp-edge keys derive``: a board's own key from the deployment's master key (provisioning).
+
+The board is provisioned with the derived key only (PROTOCOL.md §4); the master stays with the
+gateway. Written as hex to ``--out`` (mode 0600) or printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from vp_edge.commands._common import add_json, emit
+from vp_edge.errors import VpEdgeError
+
+
+class KeysUsageError(VpEdgeError):
+    """Bad arguments for ``vp-edge keys`` (exit code 2)."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("keys", help="derive a board's own key from the deployment key")
+    ksub = p.add_subparsers(dest="keys_command", metavar="ACTION")
+    d = ksub.add_parser(
+        "derive",
+        help="print or write board N's key (HKDF-SHA256 of the master key and the board id)",
+        description="Derive the key board --board-id is provisioned with: HKDF-SHA256 of the "
+        "deployment's master key and the board id (PROTOCOL.md section 4). The gateway derives "
+        "the same key itself; the board never holds the master key.",
+    )
+    d.add_argument("--board-id", type=int, required=True, help="the board's id, 0..65535")
+    src = d.add_mutually_exclusive_group(required=True)
+    src.add_argument("--key-file", type=Path, help="the deployment's master key file")
+    src.add_argument("--deployment", type=Path, help="a deployment file (its key or key_file)")
+    d.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write the key as hex to this file (mode 0600) instead of printing it",
+    )
+    add_json(d)
+    d.set_defaults(func=derive)
+    p.set_defaults(func=lambda args: p.print_help() or 2)
+
+
+def _master(args: argparse.Namespace) -> bytes:
+    from firmware_bridge.keys import read_key
+
+    if args.key_file is not None:
+        return read_key(args.key_file, f"--key-file {args.key_file}")
+    from vp_edge.deployment import load_deployment
+
+    dep = load_deployment(args.deployment, check_run=False)
+    if dep.key is None:
+        raise KeysUsageError(f"{args.deployment}: an insecure deployment has no key to derive")
+    return dep.key
+
+
+def derive(args: argparse.Namespace) -> int:
+    from firmware_bridge.keys import derive_board_key
+
+    if not 0 <= args.board_id <= 0xFFFF:
+        raise KeysUsageError(f"--board-id {args.board_id}: must be 0..65535")
+    key = derive_board_key(_master(args), args.board_id).hex()
+    info = {"board_id": args.board_id, "kdf": "HKDF-SHA256", "out": None}
+    if args.out is not None:
+        try:
+            fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(key + "\n")
+        except OSError as e:
+            raise KeysUsageError(f"cannot write --out {args.out}: {e.strerror}") from None
+        info["out"] = str(args.out)
+        emit(args, info, f"board {args.board_id}'s key written to {args.out}")
+    else:
+        emit(args, {**info, "key": key}, key)
+    return 0
