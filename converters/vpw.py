@@ -20,6 +20,7 @@ from converters.vpw_format import (
     read_vpw,
 )
 from converters.vpw_lower import Layer, lower, shape4
+from converters.vpw_table import TABLE_OPS, unary_tables
 from vp_edge.errors import ConversionError
 
 __all__ = ["tflite_to_vpw", "read_vpw", "VpwModel", "plan_arena"]
@@ -113,7 +114,8 @@ def tflite_to_vpw(
     for t in (g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]):
         if t.dtype is not np.int8:
             raise ConversionError(f"model input/output {t.name!r} must be int8 (full-int8 model)")
-    layers = lower(g, word)
+    table_ops = [op.index for op in g.ops if op.name in TABLE_OPS]
+    layers = lower(g, word, unary_tables(tflite_bytes, table_ops))
     if not layers:
         raise ConversionError("the model has no operators")
     blob = _build(g, layers, word, None)

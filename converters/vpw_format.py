@@ -35,6 +35,9 @@ OPS = {
     "SOFTMAX": 10,
     "RESIZE_NEAREST_NEIGHBOR": 11,
     "RESIZE_BILINEAR": 12,
+    "LUT": 13,
+    "MUL": 14,
+    "COPY": 15,
 }
 OP_NAMES = {v: k for k, v in OPS.items()}
 

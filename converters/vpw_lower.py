@@ -13,6 +13,7 @@ import numpy as np
 from converters import quant
 from converters.tflite_graph import Graph, Op, Tensor
 from converters.vpw_format import OPS
+from converters.vpw_table import TABLE_OPS
 from vp_edge.errors import ConversionError
 
 
@@ -65,13 +66,19 @@ def _pack_channels(w: np.ndarray, word: int) -> tuple[bytes, int]:
     return out.tobytes(), stride
 
 
-def _requant(inp: Tensor, filt: Tensor, out: Tensor, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel (int32 multiplier, shift) as the kernels' Prepare computes them."""
-    if len(filt.scales) == n and n > 1:  # conv/depthwise: double(in) * double(filter) / out
-        reals = [float(inp.scales[0]) * float(s) / float(out.scales[0]) for s in filt.scales]
-    else:  # per-tensor FC: the in*filter product is rounded to float32 first
+def _requant(
+    op: Op, inp: Tensor, filt: Tensor, out: Tensor, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (int32 multiplier, shift) as the kernels' Prepare computes them: CONV_2D and
+    DEPTHWISE_CONV_2D (per-channel or per-tensor) and per-channel FULLY_CONNECTED divide in
+    double; a per-tensor FULLY_CONNECTED rounds the input*filter product to float32 first
+    (``GetQuantizedConvolutionMultipler``)."""
+    scales = list(filt.scales) if len(filt.scales) == n else [filt.scales[0]] * n
+    if op.name == "FULLY_CONNECTED" and len(filt.scales) == 1:
         prod = float(np.float32(inp.scales[0]) * np.float32(filt.scales[0]))
         reals = [prod / float(out.scales[0])] * n
+    else:
+        reals = [float(inp.scales[0]) * float(s) / float(out.scales[0]) for s in scales]
     pairs = [quant.quantize_multiplier(r) for r in reals]
     return np.array([p[0] for p in pairs], "<i4"), np.array([p[1] for p in pairs], "<i4")
 
@@ -144,10 +151,11 @@ def _weights_layer(op: Op, g: Graph, word: int) -> Layer:
         if b.data is None or b.dtype is not np.int32:
             raise _err(op, "bias must be a constant int32 tensor")
         bias = b.data.astype("<i4").reshape(oc)
-    mult, shift = _requant(inp, filt, out, oc)
+    mult, shift = _requant(op, inp, filt, out, oc)
     w["ch_stride"] = stride
-    # per-channel FULLY_CONNECTED requantises with single rounding in LiteRT's reference kernel
-    params = [1 if op.name == "FULLY_CONNECTED" and len(filt.scales) > 1 else 0]
+    # LiteRT's reference FULLY_CONNECTED requantises with single rounding, per-channel and
+    # per-tensor alike (CONV_2D and DEPTHWISE_CONV_2D round twice)
+    params = [1 if op.name == "FULLY_CONNECTED" else 0]
     data = blob + bias.tobytes() + mult.tobytes() + shift.tobytes()
     return Layer(w, params, data, [inp.index], out.index, op.index, op.name)
 
@@ -261,6 +269,73 @@ def _resize_nn(op: Op, g: Graph, word: int) -> Layer:
     return Layer(w, [], data, [inp.index], out.index, op.index, op.name)
 
 
+def _table(op: Op, g: Graph, table: bytes) -> Layer:
+    """Element-wise int8 op as a 256-byte table made by LiteRT's reference kernel (vpw_table)."""
+    inp, out = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
+    _check_int8(op, inp, out)
+    if inp.size != out.size:
+        raise _err(op, "input and output sizes differ")
+    w = dict(op=OPS["LUT"], count=out.size, tensor=out.index, tfl_op=op.index)
+    return Layer(w, [], table, [inp.index], out.index, op.index, op.name)
+
+
+def _strides(t: Tensor, out_hwc: tuple[int, int, int], op: Op) -> list[int]:
+    """Element strides (y, x, c) of ``t`` read over the output shape (0 where broadcast)."""
+    h, w, c = shape4(t, f"op {op.index}")
+    full = (w * c, c, 1)
+    strides = []
+    for n, o, st in zip((h, w, c), out_hwc, full, strict=True):
+        if n not in (1, o):
+            raise _err(op, f"cannot broadcast {t.shape} to the output")
+        strides.append(st if n == o and o > 1 else 0)
+    return strides
+
+
+def _mul(op: Op, g: Graph, word: int) -> Layer:
+    a, b, out = (g.tensors[i] for i in (*op.inputs[:2], op.outputs[0]))
+    _check_int8(op, a, b, out)
+    if a.data is not None or b.data is not None:
+        raise _err(op, "constant operands are not supported")
+    w = _base(op, g, a, out)
+    w["in2_zp"] = b.zero_point
+    _act(op, out, w)
+    # mul.cc Prepare: the product of the float32 scales, divided in float32, then widened
+    real = float(np.float32(np.float32(a.scale) * np.float32(b.scale)) / np.float32(out.scale))
+    m, shift = quant.quantize_multiplier(real)
+    hwc = (w["oh"], w["ow"], w["oc"])
+    params = [m, shift, *_strides(a, hwc, op), *_strides(b, hwc, op)]
+    return Layer(w, params, b"", [a.index, b.index], out.index, op.index, op.name)
+
+
+def _concat(op: Op, g: Graph, word: int) -> list[Layer]:
+    """One block copy per input; only the last names the output tensor (the others leave it
+    partly written, so the layer-by-layer check skips them)."""
+    out = g.tensors[op.outputs[0]]
+    ins = [g.tensors[i] for i in op.inputs]
+    _check_int8(op, out, *ins)
+    if any(t.data is not None for t in ins):
+        raise _err(op, "constant operands are not supported")
+    if any(
+        quant.f32(t.scale) != quant.f32(out.scale) or t.zero_point != out.zero_point for t in ins
+    ):
+        raise _err(op, "inputs must share the output's quantisation (LiteRT's int8 kernel does)")
+    if int(op.options.get("fusedActivationFunction", 0)):
+        raise _err(op, "a fused activation on CONCATENATION is not supported")
+    rank = len(out.shape)
+    axis = int(op.options.get("axis", 0)) % max(rank, 1)
+    outer = int(np.prod(out.shape[:axis]))
+    row = int(np.prod(out.shape[axis:]))
+    layers, offset = [], 0
+    for k, t in enumerate(ins):
+        inner = int(np.prod(t.shape[axis:]))
+        last = k == len(ins) - 1
+        w = dict(op=OPS["COPY"], tensor=out.index if last else -1, tfl_op=op.index, count=out.size)
+        layers.append(Layer(w, [outer, inner, row, offset], b"", [t.index], out.index, op.index,
+                            op.name))  # fmt: skip
+        offset += inner
+    return layers
+
+
 LOWER = {
     "CONV_2D": _weights_layer,
     "DEPTHWISE_CONV_2D": _weights_layer,
@@ -273,18 +348,28 @@ LOWER = {
     "PAD": _pad_op,
     "SOFTMAX": _softmax,
     "RESIZE_NEAREST_NEIGHBOR": _resize_nn,
+    "MUL": _mul,
+    "CONCATENATION": _concat,
 }
 
 
-def lower(g: Graph, word: int) -> list[Layer]:
-    """Every op of the graph as an engine layer; unsupported ops raise with name and index."""
-    layers = []
+def lower(g: Graph, word: int, tables: dict[int, bytes] | None = None) -> list[Layer]:
+    """Every op of the graph as engine layers; unsupported ops raise with name and index.
+
+    ``tables`` holds the 256-byte table of each element-wise op (``vpw_table.unary_tables``).
+    """
+    layers: list[Layer] = []
+    tables = tables or {}
     for op in g.ops:
+        if op.index in tables:
+            layers.append(_table(op, g, tables[op.index]))
+            continue
         fn = LOWER.get(op.name)
         if fn is None:
-            known = ", ".join(sorted(LOWER))
+            known = ", ".join(sorted((*LOWER, *TABLE_OPS)))
             raise ConversionError(
                 f"op {op.index} ({op.name}) is not supported by .vpw; known: {known}"
             )
-        layers.append(fn(op, g, word))
+        made = fn(op, g, word)
+        layers.extend(made if isinstance(made, list) else [made])
     return layers

@@ -167,7 +167,9 @@ class Engine:
         out = []
         for i, d in enumerate(self._layers):
             self._check(lib.vp_engine_run_layer(info, i, _ptr(s), s.size))
-            n = int(d[29]) if d[0] in (4, 8, 10) else int(d[9] * d[10] * d[11])
+            if d[27] < 0:  # a partial layer (one input of a CONCATENATION)
+                continue
+            n = int(d[29]) if d[0] in (4, 8, 10, 13, 15) else int(d[9] * d[10] * d[11])
             vals = s[int(d[5]) : int(d[5]) + n].view(np.int8).copy()
             out.append((int(d[28]), int(d[27]), vals))
         return out

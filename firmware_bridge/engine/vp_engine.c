@@ -335,6 +335,39 @@ static void resize_nearest(const vp_model_info *m, const layer_t *L, uint8_t *a)
     }
 }
 
+/* element-wise table: data holds 256 output bytes indexed by the input byte (pack-time exact) */
+static void lut(const vp_model_info *m, const layer_t *L, uint8_t *a) {
+    const uint8_t *t = m->vpw + L->data;
+    int32_t i;
+    for (i = 0; i < W(COUNT); i++) a[(uint32_t)(W(OUT) + i)] = t[a[(uint32_t)(W(IN) + i)]];
+}
+
+/* int8 MUL with broadcasting: P0/P1 multiplier/shift, P2..P4 input-1 strides (y, x, c),
+   P5..P7 input-2 strides, over the output shape (oh, ow, oc) */
+static void mul(const layer_t *L, uint8_t *a) {
+    int32_t y, x, c;
+    for (y = 0; y < W(OH); y++) {
+        for (x = 0; x < W(OW); x++) {
+            uint32_t i1 = (uint32_t)(W(IN) + y * P(2) + x * P(3));
+            uint32_t i2 = (uint32_t)(W(IN2) + y * P(5) + x * P(6));
+            uint32_t o = (uint32_t)(W(OUT) + (y * W(OW) + x) * W(OC));
+            for (c = 0; c < W(OC); c++) {
+                int32_t v1 = s8(a[i1 + (uint32_t)(c * P(4))]) - W(IN_ZP);
+                int32_t v2 = s8(a[i2 + (uint32_t)(c * P(7))]) - W(IN2_ZP);
+                int32_t r = mbqm(v1 * v2, P(0), P(1)) + W(OUT_ZP);
+                a[o + (uint32_t)c] = u8(clamp(r, W(ACT_MIN), W(ACT_MAX)));
+            }
+        }
+    }
+}
+
+/* P0 rows of P1 contiguous bytes from `in`, to `out` + P3 + row * P2 */
+static void copy_block(const layer_t *L, uint8_t *a) {
+    int32_t r;
+    for (r = 0; r < P(0); r++)
+        memmove(a + W(OUT) + P(3) + r * P(2), a + W(IN) + r * P(1), (size_t)P(1));
+}
+
 /* ---- validation: every offset the kernels will touch is proven in bounds here ---- */
 
 static int dims_ok(int32_t a, int32_t b, int32_t c) {
@@ -355,6 +388,14 @@ static int check_layer(const vp_model_info *m, const layer_t *L) {
         return 0;
     if (op == VP_OP_RESHAPE) return W(COUNT) >= 0 && in_arena(m, W(IN), W(COUNT)) &&
                                     in_arena(m, W(OUT), W(COUNT));
+    if (op == VP_OP_LUT)
+        return W(COUNT) >= 0 && W(DATA_LEN) >= 256 && in_arena(m, W(IN), W(COUNT)) &&
+               in_arena(m, W(OUT), W(COUNT));
+    if (op == VP_OP_COPY)
+        return P(0) >= 0 && P(1) >= 0 && P(2) >= P(1) && P(3) >= 0 && P(3) <= P(2) - P(1) &&
+               P(2) <= 0x7FFFFFFF / (P(0) > 0 ? P(0) : 1) &&
+               in_arena(m, W(IN), (int64_t)P(0) * P(1)) &&
+               in_arena(m, W(OUT), (int64_t)P(0) * P(2));
     if (!dims_ok(W(IH), W(IW), W(IC)) || !dims_ok(W(OH), W(OW), W(OC))) return 0;
     if (!in_arena(m, W(IN), in_n) || !in_arena(m, W(OUT), out_n)) return 0;
     if (W(ACT_MIN) < -128 || W(ACT_MAX) > 127 || W(ACT_MIN) > W(ACT_MAX)) return 0;
@@ -385,6 +426,16 @@ static int check_layer(const vp_model_info *m, const layer_t *L) {
             if (W(COUNT) != in_n || W(COUNT) != out_n || !in_arena(m, W(IN2), W(COUNT))) return 0;
             if (P(0) < 0 || P(0) > 24 || P(2) > 0 || P(4) > 0 || P(6) > 0 || P(2) < -31 ||
                 P(4) < -31 || P(6) < -31)
+                return 0;
+            break;
+        case VP_OP_MUL:
+            for (y = 2; y <= 7; y++)
+                if (P(y) < 0) return 0;
+            if (P(1) > 30 || P(1) < -31 || P(0) < 0 ||
+                !in_arena(m, W(IN2), (int64_t)(W(OH) - 1) * P(5) + (int64_t)(W(OW) - 1) * P(6) +
+                                         (int64_t)(W(OC) - 1) * P(7) + 1) ||
+                (int64_t)(W(OH) - 1) * P(2) + (int64_t)(W(OW) - 1) * P(3) +
+                        (int64_t)(W(OC) - 1) * P(4) + 1 > in_n)
                 return 0;
             break;
         case VP_OP_MEAN:
@@ -469,7 +520,7 @@ int vp_engine_check(const uint8_t *vpw, size_t len, vp_model_info *out) {
         if (!check_layer(&m, &L)) {
             m.bad_layer = (int32_t)i;
             *out = m;
-            return (L.w[VP_W_OP] < 1 || L.w[VP_W_OP] > VP_OP_RESIZE_NEAREST_NEIGHBOR) ? VP_ERR_OP
+            return (L.w[VP_W_OP] < 1 || L.w[VP_W_OP] > VP_OP_LAST) ? VP_ERR_OP
                                                                                       : VP_ERR_BOUNDS;
         }
     }
@@ -498,6 +549,9 @@ int vp_engine_run_layer(const vp_model_info *m, uint32_t index, uint8_t *scratch
         case VP_OP_PAD: pad(L, scratch); break;
         case VP_OP_SOFTMAX: softmax(m, L, scratch); break;
         case VP_OP_RESIZE_NEAREST_NEIGHBOR: resize_nearest(m, L, scratch); break;
+        case VP_OP_LUT: lut(m, L, scratch); break;
+        case VP_OP_MUL: mul(L, scratch); break;
+        case VP_OP_COPY: copy_block(L, scratch); break;
         default: return VP_ERR_OP;
     }
     return VP_OK;

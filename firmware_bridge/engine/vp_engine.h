@@ -36,6 +36,10 @@ extern "C" {
 #define VP_OP_SOFTMAX 10
 #define VP_OP_RESIZE_NEAREST_NEIGHBOR 11
 #define VP_OP_RESIZE_BILINEAR 12
+#define VP_OP_LUT 13  /* element-wise int8 -> int8 table (LOGISTIC, HARD_SWISH, QUANTIZE) */
+#define VP_OP_MUL 14
+#define VP_OP_COPY 15 /* strided block copy (one input of a CONCATENATION) */
+#define VP_OP_LAST 15
 
 /* descriptor word indices (converters/vpw_format.py WORDS) */
 #define VP_W_OP 0
