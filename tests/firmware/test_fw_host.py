@@ -152,7 +152,7 @@ def test_model_without_golden_refused(old_board, models, epoch_file, tmp_path, p
     from converters.vpw import tflite_to_vpw
 
     b = old_board()
-    plain = tflite_to_vpw(cached_tflite(pytestconfig, "convs:1")["convs:1"])
+    plain = tflite_to_vpw(cached_tflite(pytestconfig, "convs:1")["convs:1"], target="cortex-m4")
     rc, _ = cli_flash(tmp_path, b.url, plain, epoch_file)
     assert rc == 4
     assert_serves(b.url, models["old"], epoch_file)
