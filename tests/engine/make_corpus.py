@@ -166,6 +166,19 @@ def build(name: str) -> bytes:
         return conv.convert()
 
 
+def ensure(out: Path, names: list[str]) -> Path:
+    """Generate the missing ``names`` into ``out`` (a per-session cache) in a child process."""
+    import subprocess
+
+    missing = [n for n in names if not (out / f"{n}.tflite").exists()]
+    if missing:
+        cmd = [sys.executable, str(Path(__file__).resolve()), str(out), ",".join(missing)]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        if r.returncode != 0:
+            raise RuntimeError(f"corpus generation failed:\n{r.stderr[-3000:]}")
+    return out
+
+
 def main(argv: list[str]) -> int:
     out = Path(argv[1])
     out.mkdir(parents=True, exist_ok=True)

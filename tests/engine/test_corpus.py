@@ -8,7 +8,6 @@ blocks; together they hold every op the packer accepts. Random and real-looking 
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from converters.vpw import read_vpw, tflite_to_vpw
 pytestmark = [pytest.mark.tf, pytest.mark.slow]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from make_corpus import corpus_names  # noqa: E402
+from make_corpus import corpus_names, ensure  # noqa: E402
 
 NAMES = corpus_names()
 
@@ -31,14 +30,10 @@ NAMES = corpus_names()
 def corpus_dir(request: pytest.FixtureRequest) -> Path:
     pytest.importorskip("tensorflow")
     pytest.importorskip("ai_edge_litert")
-    out = Path(request.config.cache.mkdir("vp_engine_corpus_v1"))
-    missing = [n for n in NAMES if not (out / f"{n}.tflite").exists()]
-    if missing:
-        cmd = [sys.executable, str(HERE / "make_corpus.py"), str(out), ",".join(missing)]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-        if r.returncode != 0:
-            pytest.fail(f"corpus generation failed:\n{r.stderr[-3000:]}")
-    return out
+    try:
+        return ensure(Path(request.config.cache.mkdir("vp_engine_corpus_v1")), NAMES)
+    except RuntimeError as e:
+        pytest.fail(str(e))
 
 
 def _real_looking(vpw: bytes, n: int, seed: int) -> np.ndarray:
