@@ -54,3 +54,12 @@ def test_pack_target_cortex_m4_and_old_files_refused(load, tmp_path, capsys) -> 
     struct.pack_into("<i", blob, 152, 9)  # an unknown target
     with pytest.raises(EngineError, match="--target cortex-m4"):
         Engine(bytes(blob))
+
+
+def test_flash_refuses_generic_layout_before_any_transfer(load) -> None:
+    from converters.vpw import tflite_to_vpw
+    from firmware_bridge.flash import FlashVerifyError, flash
+
+    vpw = tflite_to_vpw(load("tiny:0"), target="generic")
+    with pytest.raises(FlashVerifyError, match="--target cortex-m4"):
+        flash("serial:///dev/nonexistent", vpw, board_id=1, key=b"k", epoch_file=None)
