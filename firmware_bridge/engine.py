@@ -75,7 +75,8 @@ def _compile_fallback() -> Path:
     if not out.exists() or out.stat().st_mtime < max(s.stat().st_mtime for s in srcs):
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(f".{os.getpid()}.so")
-        cmd = [os.environ.get("CC", "cc"), "-std=c99", "-O3", "-shared", "-fPIC", "-o", str(tmp)]
+        cmd = [os.environ.get("CC", "cc"), "-std=c99", "-O3", "-fwrapv", "-shared", "-fPIC"]
+        cmd += ["-o", str(tmp)]
         log.warning("C engine not built by pip; compiling it with %s", cmd[0])
         try:
             subprocess.run(cmd + [str(s) for s in srcs], check=True, capture_output=True)

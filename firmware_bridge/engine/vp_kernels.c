@@ -21,6 +21,13 @@
 #include <arm_acle.h>
 #endif
 
+/* x86-64 GCC: also an AVX2 build of the vectorised kernels, chosen at load time */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && !defined(VP_NO_CLONES)
+#define VP_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define VP_CLONES
+#endif
+
 #define DW_CHUNK 64
 #define MAX_TAPS 64
 
@@ -46,6 +53,34 @@ static inline int8_t rq(const rq_t *r, int32_t oc, int32_t acc) {
     int32_t shift = vp_rd32(r->v, r->shift + 4u * (uint32_t)oc);
     int32_t x = (r->single ? vp_mbqm_single(acc, mult, shift) : vp_mbqm(acc, mult, shift)) + r->zp;
     return (int8_t)(x < r->lo ? r->lo : (x > r->hi ? r->hi : x));
+}
+
+/* n outputs from channel c0: the same arithmetic as rq (double rounding) without branches, so
+   compilers vectorise it (per-lane shifts and 32x32->64 products: AVX2, NEON) */
+#if ((-1) >> 1) == -1
+#define ASR(v, s) ((v) >> (s)) /* the compiler shifts signed values arithmetically */
+#else
+#define ASR(v, s) vp_asr64((v), (s))
+#endif
+VP_CLONES static void rq_row(const rq_t *r, int32_t c0, int32_t n, const int32_t *acc, int32_t zs,
+                   int8_t *o) {
+    int32_t j;
+    if (r->single) {
+        for (j = 0; j < n; j++) o[c0 + j] = rq(r, c0 + j, (int32_t)((uint32_t)acc[j] - (uint32_t)zs));
+        return;
+    }
+    for (j = 0; j < n; j++) {
+        int32_t mult = vp_rd32(r->v, r->mult + 4u * (uint32_t)(c0 + j));
+        int32_t sh = vp_rd32(r->v, r->shift + 4u * (uint32_t)(c0 + j));
+        int32_t left = sh > 0 ? sh : 0, right = sh > 0 ? 0 : -sh;
+        int32_t x = (int32_t)(((uint32_t)acc[j] - (uint32_t)zs) << left);
+        int32_t hi = (int32_t)ASR((int64_t)x * mult + ((int64_t)1 << 30), 31);
+        int32_t mask = (int32_t)((1u << right) - 1u);
+        int32_t y = (int32_t)ASR((int64_t)hi, right) + ((hi & mask) > (mask >> 1) + (hi < 0));
+        y += r->zp;
+        y = y < r->lo ? r->lo : y;
+        o[c0 + j] = (int8_t)(y > r->hi ? r->hi : y);
+    }
 }
 
 int64_t vp_weight_bytes(const vp_layer *L) {
@@ -178,7 +213,7 @@ static void conv_ocmajor(const vp_model_info *m, const vp_layer *L, uint8_t *a) 
 }
 
 /* layout 1: per pixel and chunk of output channels, acc[oc] += x[k] * w[k][oc] */
-static void conv_kmajor(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
+VP_CLONES static void conv_kmajor(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
     const uint8_t *v = m->vpw;
     const int8_t *wts = (const int8_t *)v + L->data;
     int32_t oc_n = W(OC), ic_n = W(IC), oy, ox, ky, kx, ic, c0, j;
@@ -209,8 +244,7 @@ static void conv_kmajor(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
                         }
                     }
                 }
-                for (j = 0; j < n; j++)
-                    o[c0 + j] = rq(&R, c0 + j, (int32_t)((uint32_t)acc[j] - (uint32_t)zs));
+                rq_row(&R, c0, n, acc, zs, o);
             }
         }
     }
@@ -274,24 +308,32 @@ static void dw_pixel_dsp(const vp_model_info *m, const vp_layer *L, const uint8_
 #endif
 
 /* DEPTHWISE_CONV_2D, weights [tap][OC]: per pixel, per chunk of channels, per tap */
-void vp_depthwise(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
+VP_CLONES void vp_depthwise(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
     const uint8_t *v = m->vpw;
     const int8_t *wts = (const int8_t *)v + L->data;
     int32_t oc_n = W(OC), ic_n = W(IC), dm = W(DMUL), taps = W(KH) * W(KW), oy, ox, t, c0, j;
     uint32_t q = L->data + (uint32_t)(taps * oc_n);
     rq_t R = rq_init(v, L, q, oc_n);
-    int32_t off[MAX_TAPS], acc[DW_CHUNK];
+    int32_t off[MAX_TAPS], delta[MAX_TAPS], acc[DW_CHUNK];
+    int32_t span_y = (W(KH) - 1) * W(DH), span_x = (W(KW) - 1) * W(DW);
+    for (t = 0; t < taps; t++) /* tap offsets from the window's corner, once per layer */
+        delta[t] = ((t / W(KW)) * W(DH) * W(IW) + (t % W(KW)) * W(DW)) * ic_n;
     for (oy = 0; oy < W(OH); oy++) {
+        int32_t iy0 = oy * W(SH) - W(PT);
+        int rows_in = iy0 >= 0 && iy0 + span_y < W(IH);
         for (ox = 0; ox < W(OW); ox++) {
             int8_t *o = (int8_t *)a + W(OUT) + (oy * W(OW) + ox) * oc_n;
-            int inside = 1;
-            (void)inside;
-            for (t = 0; t < taps; t++) {
-                int32_t iy = oy * W(SH) - W(PT) + (t / W(KW)) * W(DH);
-                int32_t ix = ox * W(SW) - W(PL) + (t % W(KW)) * W(DW);
-                int out = iy < 0 || iy >= W(IH) || ix < 0 || ix >= W(IW);
-                off[t] = out ? -1 : W(IN) + (iy * W(IW) + ix) * ic_n;
-                inside &= !out;
+            int32_t ix0 = ox * W(SW) - W(PL), corner = W(IN) + (iy0 * W(IW) + ix0) * ic_n;
+            int inside = rows_in && ix0 >= 0 && ix0 + span_x < W(IW);
+            if (inside) {
+                for (t = 0; t < taps; t++) off[t] = corner + delta[t];
+            } else {
+                for (t = 0; t < taps; t++) {
+                    int32_t iy = iy0 + (t / W(KW)) * W(DH), ix = ix0 + (t % W(KW)) * W(DW);
+                    off[t] = (iy < 0 || iy >= W(IH) || ix < 0 || ix >= W(IW))
+                                 ? -1
+                                 : W(IN) + (iy * W(IW) + ix) * ic_n;
+                }
             }
 #if defined(__ARM_FEATURE_DSP)
             if (dm == 1) {
@@ -314,7 +356,7 @@ void vp_depthwise(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
                         for (j = 0; j < n; j++) acc[j] += x[(c0 + j) / dm] * wr[j];
                     }
                 }
-                for (j = 0; j < n; j++) o[c0 + j] = rq(&R, c0 + j, acc[j]);
+                rq_row(&R, c0, n, acc, 0, o);
             }
         }
     }

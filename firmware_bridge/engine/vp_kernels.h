@@ -40,17 +40,19 @@ static inline int32_t vp_rd32(const uint8_t *p, uint32_t off) {
 #define VP_I32_MIN ((int32_t)(-2147483647 - 1))
 #define VP_I32_MAX ((int32_t)2147483647)
 
+/* arithmetic right shift (floor), defined for negative values too */
+static inline int64_t vp_asr64(int64_t v, int32_t s) { return v >= 0 ? (v >> s) : ~((~v) >> s); }
+
 /* gemmlowp SaturatingRoundingDoublingHighMul */
 static inline int32_t vp_srdhm(int32_t a, int32_t b) {
     int64_t ab, nudge;
     if (a == b && a == VP_I32_MIN) return VP_I32_MAX;
     ab = (int64_t)a * (int64_t)b;
-    nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
-    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+    /* (ab + nudge) / 2^31 truncated, nudge = 2^30 or 1 - 2^30 by the sign of ab, equals the
+       floor of (ab + 2^30) / 2^31 for either sign: one add and one shift */
+    nudge = (int64_t)1 << 30;
+    return (int32_t)vp_asr64(ab + nudge, 31);
 }
-
-/* arithmetic right shift (floor), defined for negative values too */
-static inline int64_t vp_asr64(int64_t v, int32_t s) { return v >= 0 ? (v >> s) : ~((~v) >> s); }
 
 static inline int32_t vp_asr32(int32_t v, int32_t s) { return v >= 0 ? (v >> s) : ~((~v) >> s); }
 

@@ -177,6 +177,16 @@ def write(r: dict, out: Path) -> None:
     report.write_text(text)
 
 
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m vp_edge.bench.kernels", description=__doc__)
     p.add_argument("--out", default="bench/results", help="report directory (bench/results)")
@@ -190,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     r = {
         "command": "python -m vp_edge.bench.kernels " + " ".join(argv or sys.argv[1:]),
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or '?'}",
+        "machine": f"{_cpu()}, {os.cpu_count()} cores",
         "repeats": a.repeats,
         "models": measure(models, macs, a.repeats),
     }
