@@ -13,9 +13,9 @@ setup(
     ext_modules=[
         Extension(
             "firmware_bridge._vp_engine",
-            sources=[f"{ENGINE}/vp_engine.c", f"{ENGINE}/vp_pyshim.c"],
+            sources=[f"{ENGINE}/vp_engine.c", f"{ENGINE}/vp_kernels.c", f"{ENGINE}/vp_pyshim.c"],
             include_dirs=[ENGINE],
-            extra_compile_args=["-std=c99", "-O2", "-Wall"],
+            extra_compile_args=["-std=c99", "-O3", "-fwrapv", "-Wall"],
             py_limited_api=False,
         )
     ]

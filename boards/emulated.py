@@ -35,6 +35,20 @@ GOLDEN_SEED = 0
 WARMUP = 2  # inferences before the board is published: the first ones are slower
 
 
+VPW_TARGET = "cortex-m4"
+
+
+def _current(path: Path) -> bool:
+    """Whether a packed file is of this format version and layout (else it is packed again)."""
+    from converters.errors import ConversionError
+    from converters.vpw_format import read_vpw
+
+    try:
+        return read_vpw(path.read_bytes()).header["target_name"] == VPW_TARGET
+    except (ConversionError, OSError):
+        return False
+
+
 def ensure_vpw(run: Path, variant: str) -> Path:
     """The variant's .vpw with a golden self-test section (firmware refuses one without it).
 
@@ -46,13 +60,14 @@ def ensure_vpw(run: Path, variant: str) -> Path:
 
     rd = RunDir(run)
     tfl, path = rd.model(variant), rd.vpw(variant)
-    if path.exists() and path.stat().st_mtime >= tfl.stat().st_mtime:
+    if path.exists() and path.stat().st_mtime >= tfl.stat().st_mtime and _current(path):
         return path
     blob = tfl.read_bytes()
     size = int(read_vpw(tflite_to_vpw(blob)).header["in_size"])
     golden = np.random.default_rng(GOLDEN_SEED).integers(-128, 128, size, dtype=np.int8)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_bytes(tflite_to_vpw(blob, golden_input=golden))
+    # the MCU layout: the Cortex-M firmware refuses the generic one, host engines run both
+    tmp.write_bytes(tflite_to_vpw(blob, golden_input=golden, target=VPW_TARGET))
     os.replace(tmp, path)
     return path
 

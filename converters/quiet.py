@@ -6,7 +6,7 @@ write to file descriptor 2 directly, before any Python logging setting applies. 
 ``VP_EDGE_QUIET=1`` when not verbose; ``native_quiet()`` then points descriptor 2 at
 /dev/null around such calls (a native crash inside one then shows no message of its own:
 rerun with -v). Library users (no variable set) see everything as before.
-A leaf module like ``vp_edge.errors``: converters and boards may import it.
+A leaf module: converters, boards and the application may import it.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import numpy as np
 from converters.errors import ConversionError
 
 MAGIC = b"VPW1"
-VERSION = 2
+VERSION = 3
 HEADER_SIZE = 160
 DESC_WORDS = 48
 DESC_SIZE = DESC_WORDS * 4
@@ -35,13 +35,22 @@ OPS = {
     "SOFTMAX": 10,
     "RESIZE_NEAREST_NEIGHBOR": 11,
     "RESIZE_BILINEAR": 12,
+    "LUT": 13,
+    "MUL": 14,
+    "COPY": 15,
 }
 OP_NAMES = {v: k for k, v in OPS.items()}
+
+#: weight layouts by target (``VP_TARGET_*``): generic = k-major for vectorising hosts and PYNQ,
+#: cortex-m = oc-major for the SXTB16/SMLAD blocked kernels
+TARGETS = {"generic": 0, "cortex-m4": 1, "cortex-m7": 2}
+TARGET_NAMES = {v: k for k, v in TARGETS.items()}
+REPACK = "repack it: vp-edge pack MODEL.tflite --target cortex-m4|cortex-m7|generic"
 
 #: descriptor word indices (``VP_W_*`` in vp_engine.h); P0.. are op-specific parameters
 WORDS = (
     "op act_min act_max in in2 out ih iw ic oh ow oc in_zp in2_zp out_zp kh kw sh sw dh dw "
-    "pt pl dmul data data_len ch_stride tensor tfl_op count"
+    "pt pl dmul data data_len ch_stride tensor tfl_op count scratch"
 ).split()
 W = {name: i for i, name in enumerate(WORDS)}
 P0 = 32
@@ -50,7 +59,7 @@ P0 = 32
 _HDR_WORDS = (
     "flags n_layers desc_size layers_offset data_offset data_size golden_offset arena_size "
     "op_scratch_size stream_word_bytes in_n in_h in_w in_c in_zp in_scale_bits out_n out_h out_w "
-    "out_c out_zp out_scale_bits in_offset out_offset in_size out_size"
+    "out_c out_zp out_scale_bits in_offset out_offset in_size out_size target"
 ).split()
 HDR = {name: 48 + 4 * i for i, name in enumerate(_HDR_WORDS)}
 
@@ -82,7 +91,8 @@ class VpwModel:
         for layer in self.layers:
             name = OP_NAMES.get(layer["op"], str(layer["op"]))
             hist[name] = hist.get(name, 0) + 1
-        keys = ("total_size", "n_layers", "arena_size", "op_scratch_size", "data_size", "sha256")
+        keys = ("total_size", "n_layers", "arena_size", "op_scratch_size", "data_size", "sha256",
+                "target_name")  # fmt: skip
         out = {k: self.header[k] for k in keys}
         out.update(
             input_shape=list(self.input_shape),
@@ -129,7 +139,10 @@ def read_vpw(blob: bytes) -> VpwModel:
         raise ConversionError("not a .vpw file (bad magic)")
     _, version, hsize, total = struct.unpack_from("<4sIII", blob, 0)
     if version != VERSION or hsize != HEADER_SIZE:
-        raise ConversionError(f".vpw version {version} / header {hsize} is not supported")
+        raise ConversionError(
+            f".vpw version {version} / header {hsize} is not supported (this engine reads "
+            f"version {VERSION}); {REPACK}"
+        )
     if total != len(blob):
         raise ConversionError(f".vpw says {total} bytes but has {len(blob)}")
     if hashlib.sha256(blob[HEADER_SIZE:]).digest() != blob[16:48]:
@@ -138,6 +151,7 @@ def read_vpw(blob: bytes) -> VpwModel:
         k: struct.unpack_from("<i", blob, off)[0] for k, off in HDR.items()
     }
     h.update(version=version, total_size=total, sha256=blob[16:48].hex())
+    h["target_name"] = TARGET_NAMES.get(int(h["target"]), str(h["target"]))
     h["in_scale"] = float(np.int32(h["in_scale_bits"]).view(np.float32))
     h["out_scale"] = float(np.int32(h["out_scale_bits"]).view(np.float32))
     n, lo = int(h["n_layers"]), int(h["layers_offset"])

@@ -7,6 +7,7 @@ in their ``Prepare`` step (double-precision ``QuantizeMultiplier`` etc.).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from converters import quant
 from converters.errors import ConversionError
 from converters.tflite_graph import Graph, Op, Tensor
 from converters.vpw_format import OPS
+from converters.vpw_table import TABLE_OPS
 
 
 @dataclass
@@ -56,22 +58,47 @@ def _pad(stride: int, dil: int, in_size: int, k: int, out_size: int) -> int:
     return max((out_size - 1) * stride + eff - in_size, 0) // 2
 
 
-def _pack_channels(w: np.ndarray, word: int) -> tuple[bytes, int]:
-    """Output-channel-major int8 rows, each padded to the AXI stream word."""
-    rows = w.reshape(w.shape[0], -1).astype(np.int8)
-    stride = -(-rows.shape[1] // word) * word
+class Spec(NamedTuple):
+    """How to pack: the AXI stream word (bytes) and the weight layout of the target."""
+
+    word: int
+    kmajor: bool  # generic targets: weights [K][OC]; Cortex-M: [OC][stride]
+
+
+def _rows(rows: np.ndarray, spec: Spec) -> tuple[bytes, int]:
+    """int8 weights ``[OC][K]`` in the target's layout: k-major (stride = OC), or output-channel
+    rows each padded to a multiple of 4 bytes and of the AXI stream word (stride)."""
+    rows = rows.astype(np.int8)
+    if spec.kmajor:
+        return np.ascontiguousarray(rows.T).tobytes(), rows.shape[0]
+    k4 = -(-rows.shape[1] // 4) * 4
+    stride = -(-k4 // spec.word) * spec.word
     out = np.zeros((rows.shape[0], stride), np.int8)
     out[:, : rows.shape[1]] = rows
     return out.tobytes(), stride
 
 
-def _requant(inp: Tensor, filt: Tensor, out: Tensor, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel (int32 multiplier, shift) as the kernels' Prepare computes them."""
-    if len(filt.scales) == n and n > 1:  # conv/depthwise: double(in) * double(filter) / out
-        reals = [float(inp.scales[0]) * float(s) / float(out.scales[0]) for s in filt.scales]
-    else:  # per-tensor FC: the in*filter product is rounded to float32 first
+def _fold_bias(bias: np.ndarray, rows: np.ndarray, in_zp: int, w_zp: int) -> np.ndarray:
+    """``bias - in_zp * sum(w) + K * w_zp * in_zp`` per channel, modulo 2^32 as the kernel sums:
+    the kernel then adds ``sum(w * x)`` (and subtracts ``w_zp * sum(x)``)."""
+    sums = rows.astype(np.int64).sum(axis=1)
+    folded = bias.astype(np.int64) - in_zp * sums + rows.shape[1] * w_zp * in_zp
+    return ((folded + 2**31) % 2**32 - 2**31).astype("<i4")
+
+
+def _requant(
+    op: Op, inp: Tensor, filt: Tensor, out: Tensor, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (int32 multiplier, shift) as the kernels' Prepare computes them: CONV_2D and
+    DEPTHWISE_CONV_2D (per-channel or per-tensor) and per-channel FULLY_CONNECTED divide in
+    double; a per-tensor FULLY_CONNECTED rounds the input*filter product to float32 first
+    (``GetQuantizedConvolutionMultipler``)."""
+    scales = list(filt.scales) if len(filt.scales) == n else [filt.scales[0]] * n
+    if op.name == "FULLY_CONNECTED" and len(filt.scales) == 1:
         prod = float(np.float32(inp.scales[0]) * np.float32(filt.scales[0]))
         reals = [prod / float(out.scales[0])] * n
+    else:
+        reals = [float(inp.scales[0]) * float(s) / float(out.scales[0]) for s in scales]
     pairs = [quant.quantize_multiplier(r) for r in reals]
     return np.array([p[0] for p in pairs], "<i4"), np.array([p[1] for p in pairs], "<i4")
 
@@ -109,50 +136,60 @@ def _geometry(op: Op, w: dict[str, int], kh: int, kw: int) -> None:
     w["pl"] = _pad(w["sw"], w["dw"], w["iw"], kw, w["ow"]) if same else 0
 
 
-def _weights_layer(op: Op, g: Graph, word: int) -> Layer:
+def _weights_layer(op: Op, g: Graph, spec: Spec) -> Layer:
     inp, filt, out = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
     _check_int8(op, inp, filt, out)
     if filt.data is None:
         raise _err(op, "weights must be constant")
-    if np.any(filt.zero_points != 0) and op.name != "FULLY_CONNECTED":
-        raise _err(op, "weights must be symmetric (zero point 0)")
+    if np.any(filt.zero_points != 0) and (op.name != "FULLY_CONNECTED" or len(filt.scales) > 1):
+        raise _err(op, "weights must be symmetric (zero point 0) unless per-tensor FC")
     w = _base(op, g, inp, out)
     _act(op, out, w)
+    kmajor = spec.kmajor
     if op.name == "CONV_2D":
         oc, kh, kw, ic = filt.shape
         if ic != w["ic"] or oc != w["oc"]:
             raise _err(op, "grouped convolution is not supported")
         _geometry(op, w, kh, kw)
-        wdata = filt.data
+        rows = filt.data.reshape(oc, -1)
     elif op.name == "DEPTHWISE_CONV_2D":
         _, kh, kw, oc = filt.shape
         _geometry(op, w, kh, kw)
         w["dmul"] = oc // w["ic"]
         if w["dmul"] * w["ic"] != oc or oc != w["oc"]:
             raise _err(op, "channel count does not match the depth multiplier")
-        wdata = np.transpose(filt.data[0], (2, 0, 1))
+        if kh * kw > 64:
+            raise _err(op, f"a {kh}x{kw} depthwise kernel has more than 64 taps")
+        rows, kmajor = filt.data[0].reshape(kh * kw, oc).T, True  # [tap][OC] on every target
     else:  # FULLY_CONNECTED
         oc, k = filt.shape
         if k != inp.size or oc != w["oc"] or out.size != oc:
             raise _err(op, "only batch-1 fully connected layers are supported")
-        w.update(ih=1, iw=1, ic=k, oh=1, ow=1, in2_zp=filt.zero_point)
-        wdata = filt.data
-    blob, stride = _pack_channels(np.asarray(wdata), word)
+        w.update(ih=1, iw=1, ic=k, oh=1, ow=1, kh=1, kw=1, sh=1, sw=1, dh=1, dw=1)
+        w["in2_zp"] = filt.zero_point
+        rows = filt.data.reshape(oc, k)
+    blob, stride = _rows(np.asarray(rows), spec._replace(kmajor=kmajor))
     bias = np.zeros(oc, "<i4")
     if len(op.inputs) > 2 and op.inputs[2] >= 0:
         b = g.tensors[op.inputs[2]]
         if b.data is None or b.dtype is not np.int32:
             raise _err(op, "bias must be a constant int32 tensor")
         bias = b.data.astype("<i4").reshape(oc)
-    mult, shift = _requant(inp, filt, out, oc)
+    bias = _fold_bias(bias, np.asarray(rows), inp.zero_point, w.get("in2_zp", 0))
+    mult, shift = _requant(op, inp, filt, out, oc)
     w["ch_stride"] = stride
-    # per-channel FULLY_CONNECTED requantises with single rounding in LiteRT's reference kernel
-    params = [1 if op.name == "FULLY_CONNECTED" and len(filt.scales) > 1 else 0]
+    # LiteRT's reference FULLY_CONNECTED requantises with single rounding, per-channel and
+    # per-tensor alike (CONV_2D and DEPTHWISE_CONV_2D round twice)
+    params = [1 if op.name == "FULLY_CONNECTED" else 0, int(kmajor)]
     data = blob + bias.tobytes() + mult.tobytes() + shift.tobytes()
-    return Layer(w, params, data, [inp.index], out.index, op.index, op.name)
+    layer = Layer(w, params, data, [inp.index], out.index, op.index, op.name)
+    direct = w["kh"] == w["kw"] == 1 and w.get("pt", 0) == 0 and w.get("pl", 0) == 0
+    if op.name == "CONV_2D" and not kmajor and not direct:
+        layer.extra["scratch"] = 2 * stride  # two im2col rows
+    return layer
 
 
-def _add(op: Op, g: Graph, word: int) -> Layer:
+def _add(op: Op, g: Graph, spec: Spec) -> Layer:
     a, b, out = (g.tensors[i] for i in (*op.inputs[:2], op.outputs[0]))
     _check_int8(op, a, b, out)
     if a.data is not None or b.data is not None:
@@ -173,7 +210,7 @@ def _add(op: Op, g: Graph, word: int) -> Layer:
     return Layer(w, params, b"", [a.index, b.index], out.index, op.index, op.name)
 
 
-def _pool(op: Op, g: Graph, word: int) -> Layer:
+def _pool(op: Op, g: Graph, spec: Spec) -> Layer:
     inp, out = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
     _check_int8(op, inp, out)
     if quant.f32(inp.scale) != quant.f32(out.scale) or inp.zero_point != out.zero_point:
@@ -184,7 +221,7 @@ def _pool(op: Op, g: Graph, word: int) -> Layer:
     return Layer(w, [], b"", [inp.index], out.index, op.index, op.name)
 
 
-def _mean(op: Op, g: Graph, word: int) -> Layer:
+def _mean(op: Op, g: Graph, spec: Spec) -> Layer:
     inp, axis, out = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
     _check_int8(op, inp, out)
     if len(inp.shape) != 4 or axis.data is None or sorted(axis.data.ravel() % 4) != [1, 2]:
@@ -197,7 +234,7 @@ def _mean(op: Op, g: Graph, word: int) -> Layer:
     return Layer(w, params, b"", [inp.index], out.index, op.index, op.name)
 
 
-def _reshape(op: Op, g: Graph, word: int) -> Layer:
+def _reshape(op: Op, g: Graph, spec: Spec) -> Layer:
     inp, out = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
     _check_int8(op, inp, out)
     if inp.size != out.size or inp.zero_point != out.zero_point:
@@ -207,7 +244,7 @@ def _reshape(op: Op, g: Graph, word: int) -> Layer:
     return Layer(w, [], b"", [inp.index], out.index, op.index, op.name)
 
 
-def _pad_op(op: Op, g: Graph, word: int) -> Layer:
+def _pad_op(op: Op, g: Graph, spec: Spec) -> Layer:
     inp, pads, out = g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]]
     _check_int8(op, inp, out)
     if pads.data is None or len(inp.shape) != 4 or np.any(pads.data[0] != 0):
@@ -220,7 +257,7 @@ def _pad_op(op: Op, g: Graph, word: int) -> Layer:
     return Layer(w, [value, int(pads.data[3, 0])], b"", [inp.index], out.index, op.index, op.name)
 
 
-def _softmax(op: Op, g: Graph, word: int) -> Layer:
+def _softmax(op: Op, g: Graph, spec: Spec) -> Layer:
     inp, out = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
     _check_int8(op, inp, out)
     w = _base(op, g, inp, out)
@@ -239,7 +276,7 @@ def _softmax(op: Op, g: Graph, word: int) -> Layer:
     return Layer(w, params, b"", [inp.index], out.index, op.index, op.name)
 
 
-def _resize_nn(op: Op, g: Graph, word: int) -> Layer:
+def _resize_nn(op: Op, g: Graph, spec: Spec) -> Layer:
     inp, out = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
     _check_int8(op, inp, out)
     w = _base(op, g, inp, out)
@@ -261,6 +298,73 @@ def _resize_nn(op: Op, g: Graph, word: int) -> Layer:
     return Layer(w, [], data, [inp.index], out.index, op.index, op.name)
 
 
+def _table(op: Op, g: Graph, table: bytes) -> Layer:
+    """Element-wise int8 op as a 256-byte table made by LiteRT's reference kernel (vpw_table)."""
+    inp, out = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
+    _check_int8(op, inp, out)
+    if inp.size != out.size:
+        raise _err(op, "input and output sizes differ")
+    w = dict(op=OPS["LUT"], count=out.size, tensor=out.index, tfl_op=op.index)
+    return Layer(w, [], table, [inp.index], out.index, op.index, op.name)
+
+
+def _strides(t: Tensor, out_hwc: tuple[int, int, int], op: Op) -> list[int]:
+    """Element strides (y, x, c) of ``t`` read over the output shape (0 where broadcast)."""
+    h, w, c = shape4(t, f"op {op.index}")
+    full = (w * c, c, 1)
+    strides = []
+    for n, o, st in zip((h, w, c), out_hwc, full, strict=True):
+        if n not in (1, o):
+            raise _err(op, f"cannot broadcast {t.shape} to the output")
+        strides.append(st if n == o and o > 1 else 0)
+    return strides
+
+
+def _mul(op: Op, g: Graph, spec: Spec) -> Layer:
+    a, b, out = (g.tensors[i] for i in (*op.inputs[:2], op.outputs[0]))
+    _check_int8(op, a, b, out)
+    if a.data is not None or b.data is not None:
+        raise _err(op, "constant operands are not supported")
+    w = _base(op, g, a, out)
+    w["in2_zp"] = b.zero_point
+    _act(op, out, w)
+    # mul.cc Prepare: the product of the float32 scales, divided in float32, then widened
+    real = float(np.float32(np.float32(a.scale) * np.float32(b.scale)) / np.float32(out.scale))
+    m, shift = quant.quantize_multiplier(real)
+    hwc = (w["oh"], w["ow"], w["oc"])
+    params = [m, shift, *_strides(a, hwc, op), *_strides(b, hwc, op)]
+    return Layer(w, params, b"", [a.index, b.index], out.index, op.index, op.name)
+
+
+def _concat(op: Op, g: Graph, spec: Spec) -> list[Layer]:
+    """One block copy per input; only the last names the output tensor (the others leave it
+    partly written, so the layer-by-layer check skips them)."""
+    out = g.tensors[op.outputs[0]]
+    ins = [g.tensors[i] for i in op.inputs]
+    _check_int8(op, out, *ins)
+    if any(t.data is not None for t in ins):
+        raise _err(op, "constant operands are not supported")
+    if any(
+        quant.f32(t.scale) != quant.f32(out.scale) or t.zero_point != out.zero_point for t in ins
+    ):
+        raise _err(op, "inputs must share the output's quantisation (LiteRT's int8 kernel does)")
+    if int(op.options.get("fusedActivationFunction", 0)):
+        raise _err(op, "a fused activation on CONCATENATION is not supported")
+    rank = len(out.shape)
+    axis = int(op.options.get("axis", 0)) % max(rank, 1)
+    outer = int(np.prod(out.shape[:axis]))
+    row = int(np.prod(out.shape[axis:]))
+    layers, offset = [], 0
+    for k, t in enumerate(ins):
+        inner = int(np.prod(t.shape[axis:]))
+        last = k == len(ins) - 1
+        w = dict(op=OPS["COPY"], tensor=out.index if last else -1, tfl_op=op.index, count=out.size)
+        layers.append(Layer(w, [outer, inner, row, offset], b"", [t.index], out.index, op.index,
+                            op.name))  # fmt: skip
+        offset += inner
+    return layers
+
+
 LOWER = {
     "CONV_2D": _weights_layer,
     "DEPTHWISE_CONV_2D": _weights_layer,
@@ -273,18 +377,32 @@ LOWER = {
     "PAD": _pad_op,
     "SOFTMAX": _softmax,
     "RESIZE_NEAREST_NEIGHBOR": _resize_nn,
+    "MUL": _mul,
+    "CONCATENATION": _concat,
 }
 
 
-def lower(g: Graph, word: int) -> list[Layer]:
-    """Every op of the graph as an engine layer; unsupported ops raise with name and index."""
-    layers = []
+def lower(
+    g: Graph, word: int, tables: dict[int, bytes] | None = None, kmajor: bool = True
+) -> list[Layer]:
+    """Every op of the graph as engine layers; unsupported ops raise with name and index.
+
+    ``tables`` holds the 256-byte table of each element-wise op (``vpw_table.unary_tables``);
+    ``kmajor`` picks the generic weight layout (False: the Cortex-M one).
+    """
+    layers: list[Layer] = []
+    tables = tables or {}
+    spec = Spec(word, kmajor)
     for op in g.ops:
+        if op.index in tables:
+            layers.append(_table(op, g, tables[op.index]))
+            continue
         fn = LOWER.get(op.name)
         if fn is None:
-            known = ", ".join(sorted(LOWER))
+            known = ", ".join(sorted((*LOWER, *TABLE_OPS)))
             raise ConversionError(
                 f"op {op.index} ({op.name}) is not supported by .vpw; known: {known}"
             )
-        layers.append(fn(op, g, word))
+        made = fn(op, g, spec)
+        layers.extend(made if isinstance(made, list) else [made])
     return layers

@@ -17,6 +17,7 @@ def pack_file(
     golden_seed: int | None = None,
     verify: int = 0,
     stream_word_bits: int = 64,
+    target: str = "generic",
 ) -> dict:
     """Write ``out_path`` (.vpw) from ``tflite_path``; return its summary.
 
@@ -29,7 +30,7 @@ def pack_file(
         tfl = src.read_bytes()
     except OSError as e:
         raise ConversionError(f"cannot read {src}: {e}") from None
-    plain = tflite_to_vpw(tfl, stream_word_bits=stream_word_bits)
+    plain = tflite_to_vpw(tfl, stream_word_bits=stream_word_bits, target=target)
     size = int(np.prod(read_vpw(plain).input_shape))
     golden = None
     if golden_seed is not None:
@@ -37,7 +38,9 @@ def pack_file(
     blob = (
         plain
         if golden is None
-        else tflite_to_vpw(tfl, golden_input=golden, stream_word_bits=stream_word_bits)
+        else tflite_to_vpw(
+            tfl, golden_input=golden, stream_word_bits=stream_word_bits, target=target
+        )
     )
     out = Path(out_path)
     try:

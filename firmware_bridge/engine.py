@@ -20,11 +20,12 @@ from firmware_bridge.errors import BridgeError
 
 log = logging.getLogger(__name__)
 _HERE = Path(__file__).resolve().parent
-_SOURCES = ("vp_engine.c", "vp_pyshim.c")
+_SOURCES = ("vp_engine.c", "vp_kernels.c", "vp_pyshim.c")
 STATUS = {
     0: "ok", -1: "bad argument", -2: "bad magic (not a .vpw)", -3: "unsupported version",
     -4: "inconsistent sizes", -5: "a layer reads or writes out of bounds", -6: "unknown op",
     -7: "scratch buffer too small", -8: "golden self-test output differs",
+    -9: "packed for another target (repack: vp-edge pack --target cortex-m4|cortex-m7|generic)",
 }  # fmt: skip
 
 
@@ -55,6 +56,7 @@ class _Info(ctypes.Structure):
         ("data_size", ctypes.c_uint32),
         ("golden_offset", ctypes.c_uint32),
         ("bad_layer", ctypes.c_int32),
+        ("target", ctypes.c_int32),
     ]
 
 
@@ -73,7 +75,8 @@ def _compile_fallback() -> Path:
     if not out.exists() or out.stat().st_mtime < max(s.stat().st_mtime for s in srcs):
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(f".{os.getpid()}.so")
-        cmd = [os.environ.get("CC", "cc"), "-std=c99", "-O2", "-shared", "-fPIC", "-o", str(tmp)]
+        cmd = [os.environ.get("CC", "cc"), "-std=c99", "-O3", "-fwrapv", "-shared", "-fPIC"]
+        cmd += ["-o", str(tmp)]
         log.warning("C engine not built by pip; compiling it with %s", cmd[0])
         try:
             subprocess.run(cmd + [str(s) for s in srcs], check=True, capture_output=True)
@@ -167,7 +170,9 @@ class Engine:
         out = []
         for i, d in enumerate(self._layers):
             self._check(lib.vp_engine_run_layer(info, i, _ptr(s), s.size))
-            n = int(d[29]) if d[0] in (4, 8, 10) else int(d[9] * d[10] * d[11])
+            if d[27] < 0:  # a partial layer (one input of a CONCATENATION)
+                continue
+            n = int(d[29]) if d[0] in (4, 8, 10, 13, 15) else int(d[9] * d[10] * d[11])
             vals = s[int(d[5]) : int(d[5]) + n].view(np.int8).copy()
             out.append((int(d[28]), int(d[27]), vals))
         return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -145,6 +146,21 @@ class _Loader:
         return a.status
 
 
+def _check_target(artifact: bytes) -> None:
+    """Refuse, before any transfer, a .vpw the Cortex-M firmware would refuse at commit: another
+    format version or the generic (host) weight layout."""
+    if artifact[:4] != b"VPW1" or len(artifact) < 160:
+        return  # not a .vpw header: the board's own checks answer
+    version = struct.unpack_from("<I", artifact, 4)[0]
+    target = struct.unpack_from("<i", artifact, 152)[0]
+    if version != 3 or target not in (1, 2):
+        raise FlashVerifyError(
+            f"the .vpw is version {version}, target {target} (the firmware runs version 3, "
+            "target cortex-m4/cortex-m7): repack it with vp-edge pack MODEL.tflite --target "
+            "cortex-m4"
+        )
+
+
 def flash(url: str, artifact: bytes, *, board_id: int = 1, key: KeySource = None,
           epoch_file: Path | None = DEFAULT_EPOCH_FILE, activate: bool = True,
           timeout: float = 0.5, tries: int = 5, commit_timeout: float = 30.0,
@@ -160,6 +176,7 @@ def flash(url: str, artifact: bytes, *, board_id: int = 1, key: KeySource = None
     key = key_for(key, board_id)
     if not artifact:
         raise FlashError("the artefact is empty")
+    _check_target(artifact)
     t0 = time.monotonic()
     own = session is None
     s = session or BoardSession(url, board_id=board_id, key=key, epoch_file=epoch_file,

@@ -4,17 +4,13 @@
  * activation arena is a plain byte array indexed by the offsets the converter planned.
  */
 #include "vp_engine.h"
+#include "vp_kernels.h"
 
 #include <string.h>
 
 #define I32_MIN ((int32_t)(-2147483647 - 1))
 #define I32_MAX ((int32_t)2147483647)
 
-static int32_t rd32(const uint8_t *p, uint32_t off) {
-    uint32_t v = (uint32_t)p[off] | ((uint32_t)p[off + 1u] << 8) | ((uint32_t)p[off + 2u] << 16) |
-                 ((uint32_t)p[off + 3u] << 24);
-    return (int32_t)v;
-}
 
 static int32_t s8(uint8_t v) { return (int32_t)v - ((v & 0x80u) ? 256 : 0); }
 
@@ -22,149 +18,24 @@ static uint8_t u8(int32_t v) { return (uint8_t)(v & 0xFF); }
 
 static int32_t clamp(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
-/* gemmlowp SaturatingRoundingDoublingHighMul */
-static int32_t srdhm(int32_t a, int32_t b) {
-    int64_t ab, nudge;
-    if (a == b && a == I32_MIN) return I32_MAX;
-    ab = (int64_t)a * (int64_t)b;
-    nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
-    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
-}
-
-/* arithmetic right shift (floor), defined for negative values too */
-static int64_t asr64(int64_t v, int32_t s) { return v >= 0 ? (v >> s) : ~((~v) >> s); }
-
-/* gemmlowp RoundingDivideByPOT */
-static int32_t rdpot(int32_t x, int32_t e) {
-    int32_t mask = (int32_t)((((int64_t)1) << e) - 1);
-    int32_t rem = x & mask;
-    int32_t th = (mask >> 1) + (x < 0 ? 1 : 0);
-    return (int32_t)asr64(x, e) + (rem > th ? 1 : 0);
-}
-
-/* TFLite MultiplyByQuantizedMultiplier (double rounding) */
-static int32_t mbqm(int32_t x, int32_t m, int32_t shift) {
-    int32_t left = shift > 0 ? shift : 0;
-    int32_t right = shift > 0 ? 0 : -shift;
-    return rdpot(srdhm((int32_t)((uint32_t)x << left), m), right);
-}
-
-/* TFLITE_SINGLE_ROUNDING variant: one rounding of x * m / 2^(31 - shift) */
-static int32_t mbqm_single(int32_t x, int32_t m, int32_t shift) {
-    int32_t total = 31 - shift;
-    return (int32_t)asr64((int64_t)x * (int64_t)m + ((int64_t)1 << (total - 1)), total);
-}
-
-typedef struct {
-    int32_t w[VP_DESC_WORDS];
-    uint32_t data; /* absolute byte offset of the layer's data in the .vpw */
-} layer_t;
+typedef vp_layer layer_t;
 
 static void load_layer(const vp_model_info *m, uint32_t i, layer_t *L) {
     uint32_t base = m->layers_offset + i * (uint32_t)(VP_DESC_WORDS * 4);
     int k;
-    for (k = 0; k < VP_DESC_WORDS; k++) L->w[k] = rd32(m->vpw, base + 4u * (uint32_t)k);
+    for (k = 0; k < VP_DESC_WORDS; k++) L->w[k] = vp_rd32(m->vpw, base + 4u * (uint32_t)k);
     L->data = m->data_offset + (uint32_t)L->w[VP_W_DATA];
 }
 
-#define W(k) (L->w[VP_W_##k])
-#define P(k) (L->w[VP_P0 + (k)])
-
-static void conv(const vp_model_info *m, const layer_t *L, uint8_t *a) {
-    const uint8_t *v = m->vpw;
-    int32_t oc_n = W(OC), stride = W(CH_STRIDE);
-    uint32_t bias = L->data + (uint32_t)(oc_n * stride);
-    int32_t oy, ox, oc, ky, kx, ic;
-    for (oy = 0; oy < W(OH); oy++) {
-        for (ox = 0; ox < W(OW); ox++) {
-            for (oc = 0; oc < oc_n; oc++) {
-                int32_t acc = 0;
-                uint32_t wrow = L->data + (uint32_t)(oc * stride);
-                for (ky = 0; ky < W(KH); ky++) {
-                    int32_t iy = oy * W(SH) - W(PT) + ky * W(DH);
-                    if (iy < 0 || iy >= W(IH)) continue;
-                    for (kx = 0; kx < W(KW); kx++) {
-                        int32_t ix = ox * W(SW) - W(PL) + kx * W(DW);
-                        uint32_t ib, wb;
-                        if (ix < 0 || ix >= W(IW)) continue;
-                        ib = (uint32_t)(W(IN) + (iy * W(IW) + ix) * W(IC));
-                        wb = wrow + (uint32_t)((ky * W(KW) + kx) * W(IC));
-                        for (ic = 0; ic < W(IC); ic++)
-                            acc += (s8(a[ib + (uint32_t)ic]) - W(IN_ZP)) * s8(v[wb + (uint32_t)ic]);
-                    }
-                }
-                acc += rd32(v, bias + 4u * (uint32_t)oc);
-                acc = mbqm(acc, rd32(v, bias + 4u * (uint32_t)(oc_n + oc)),
-                           rd32(v, bias + 4u * (uint32_t)(2 * oc_n + oc)));
-                acc = clamp(acc + W(OUT_ZP), W(ACT_MIN), W(ACT_MAX));
-                a[(uint32_t)(W(OUT) + (oy * W(OW) + ox) * oc_n + oc)] = u8(acc);
-            }
-        }
-    }
-}
-
-static void depthwise(const vp_model_info *m, const layer_t *L, uint8_t *a) {
-    const uint8_t *v = m->vpw;
-    int32_t oc_n = W(OC), stride = W(CH_STRIDE);
-    uint32_t bias = L->data + (uint32_t)(oc_n * stride);
-    int32_t oy, ox, ic, dm, ky, kx;
-    for (oy = 0; oy < W(OH); oy++) {
-        for (ox = 0; ox < W(OW); ox++) {
-            for (ic = 0; ic < W(IC); ic++) {
-                for (dm = 0; dm < W(DMUL); dm++) {
-                    int32_t oc = ic * W(DMUL) + dm, acc = 0;
-                    uint32_t wrow = L->data + (uint32_t)(oc * stride);
-                    for (ky = 0; ky < W(KH); ky++) {
-                        int32_t iy = oy * W(SH) - W(PT) + ky * W(DH);
-                        if (iy < 0 || iy >= W(IH)) continue;
-                        for (kx = 0; kx < W(KW); kx++) {
-                            int32_t ix = ox * W(SW) - W(PL) + kx * W(DW);
-                            if (ix < 0 || ix >= W(IW)) continue;
-                            acc += (s8(a[(uint32_t)(W(IN) + (iy * W(IW) + ix) * W(IC) + ic)]) -
-                                    W(IN_ZP)) *
-                                   s8(v[wrow + (uint32_t)(ky * W(KW) + kx)]);
-                        }
-                    }
-                    acc += rd32(v, bias + 4u * (uint32_t)oc);
-                    acc = mbqm(acc, rd32(v, bias + 4u * (uint32_t)(oc_n + oc)),
-                               rd32(v, bias + 4u * (uint32_t)(2 * oc_n + oc)));
-                    acc = clamp(acc + W(OUT_ZP), W(ACT_MIN), W(ACT_MAX));
-                    a[(uint32_t)(W(OUT) + (oy * W(OW) + ox) * oc_n + oc)] = u8(acc);
-                }
-            }
-        }
-    }
-}
-
-static void fully_connected(const vp_model_info *m, const layer_t *L, uint8_t *a) {
-    const uint8_t *v = m->vpw;
-    int32_t oc_n = W(OC), k_n = W(IC), stride = W(CH_STRIDE), oc, k;
-    uint32_t bias = L->data + (uint32_t)(oc_n * stride);
-    for (oc = 0; oc < oc_n; oc++) {
-        int32_t acc = 0;
-        uint32_t wrow = L->data + (uint32_t)(oc * stride);
-        for (k = 0; k < k_n; k++)
-            acc += (s8(v[wrow + (uint32_t)k]) - W(IN2_ZP)) *
-                   (s8(a[(uint32_t)(W(IN) + k)]) - W(IN_ZP));
-        acc += rd32(v, bias + 4u * (uint32_t)oc);
-        if (P(0) == 1)
-            acc = mbqm_single(acc, rd32(v, bias + 4u * (uint32_t)(oc_n + oc)),
-                              rd32(v, bias + 4u * (uint32_t)(2 * oc_n + oc)));
-        else
-            acc = mbqm(acc, rd32(v, bias + 4u * (uint32_t)(oc_n + oc)),
-                       rd32(v, bias + 4u * (uint32_t)(2 * oc_n + oc)));
-        a[(uint32_t)(W(OUT) + oc)] = u8(clamp(acc + W(OUT_ZP), W(ACT_MIN), W(ACT_MAX)));
-    }
-}
 
 static void add(const layer_t *L, uint8_t *a) {
     int32_t i;
     for (i = 0; i < W(COUNT); i++) {
         int32_t x1 = (s8(a[(uint32_t)(W(IN) + i)]) - W(IN_ZP)) * (1 << P(0));
         int32_t x2 = (s8(a[(uint32_t)(W(IN2) + i)]) - W(IN2_ZP)) * (1 << P(0));
-        int32_t s1 = mbqm(x1, P(1), P(2));
-        int32_t s2 = mbqm(x2, P(3), P(4));
-        int32_t r = mbqm(s1 + s2, P(5), P(6)) + W(OUT_ZP);
+        int32_t s1 = vp_mbqm(x1, P(1), P(2));
+        int32_t s2 = vp_mbqm(x2, P(3), P(4));
+        int32_t r = vp_mbqm(s1 + s2, P(5), P(6)) + W(OUT_ZP);
         a[(uint32_t)(W(OUT) + i)] = u8(clamp(r, W(ACT_MIN), W(ACT_MAX)));
     }
 }
@@ -205,7 +76,7 @@ static void mean(const layer_t *L, uint8_t *a) {
     for (c = 0; c < W(IC); c++) {
         acc = 0;
         for (i = 0; i < n; i++) acc += s8(a[(uint32_t)(W(IN) + i * W(IC) + c)]) - W(IN_ZP);
-        acc = mbqm(acc, P(0), P(1));
+        acc = vp_mbqm(acc, P(0), P(1));
         if (P(2) == 1) acc = acc > 0 ? (acc + n / 2) / n : (acc - n / 2) / n;
         a[(uint32_t)(W(OUT) + c)] = u8(clamp(acc + W(OUT_ZP), -128, 127));
     }
@@ -256,9 +127,9 @@ static int32_t exp_quarter(int32_t a) {
     const int32_t c_exp_m1_8 = 1895147668; /* exp(-1/8) */
     const int32_t c_1_3 = 715827883;       /* 1/3 */
     int32_t x = a + (1 << 28);             /* x = a + 1/8 */
-    int32_t x2 = srdhm(x, x), x3 = srdhm(x2, x), x4 = srdhm(x2, x2);
-    int32_t poly = rdpot(srdhm(rdpot(x4, 2) + x3, c_1_3) + x2, 1);
-    return c_exp_m1_8 + srdhm(c_exp_m1_8, x + poly);
+    int32_t x2 = vp_srdhm(x, x), x3 = vp_srdhm(x2, x), x4 = vp_srdhm(x2, x2);
+    int32_t poly = vp_rdpot(vp_srdhm(vp_rdpot(x4, 2) + x3, c_1_3) + x2, 1);
+    return c_exp_m1_8 + vp_srdhm(c_exp_m1_8, x + poly);
 }
 
 /* exp(a) for a <= 0 in Q5.26, result in Q0.31 (gemmlowp exp_on_negative_values) */
@@ -271,18 +142,18 @@ static int32_t exp_negative(int32_t a) {
     int32_t rem = mod - a;
     int k;
     for (k = 0; k < 7; k++) /* exponents -2 .. +4: bit 26 + exponent of the remainder */
-        if (rem & (1 << (24 + k))) result = srdhm(result, mult[k]);
+        if (rem & (1 << (24 + k))) result = vp_srdhm(result, mult[k]);
     return a == 0 ? I32_MAX : result;
 }
 
 /* 1 / (1 + a) for a in [0, 1) in Q0.31, Newton-Raphson in Q2.29, result in Q0.31 */
 static int32_t one_over_one_plus_x(int32_t a) {
     int32_t half_den = rounding_half_sum(a, I32_MAX);
-    int32_t x = 1515870810 + srdhm(half_den, -1010580540); /* 48/17 - 32/17 * d */
+    int32_t x = 1515870810 + vp_srdhm(half_den, -1010580540); /* 48/17 - 32/17 * d */
     int i;
     for (i = 0; i < 3; i++) {
-        int32_t one_minus = (1 << 29) - srdhm(half_den, x);
-        x = x + sat_shl(srdhm(x, one_minus), 2);
+        int32_t one_minus = (1 << 29) - vp_srdhm(half_den, x);
+        x = x + sat_shl(vp_srdhm(x, one_minus), 2);
     }
     return sat_shl(x, 1);
 }
@@ -308,14 +179,14 @@ static void softmax(const vp_model_info *m, const layer_t *L, uint8_t *a) {
         for (j = 0; j < depth; j++) {
             int32_t diff = s8(a[base_in + (uint32_t)j]) - mx;
             if (diff >= P(2))
-                sum += rdpot(exp_negative(srdhm((int32_t)((uint32_t)diff << P(1)), P(0))), 12);
+                sum += vp_rdpot(exp_negative(vp_srdhm((int32_t)((uint32_t)diff << P(1)), P(0))), 12);
         }
         scale = get_reciprocal(sum, 12, &bits);
         for (j = 0; j < depth; j++) {
             int32_t diff = s8(a[base_in + (uint32_t)j]) - mx, v = -128;
             if (diff >= P(2)) {
-                int32_t e = exp_negative(srdhm((int32_t)((uint32_t)diff << P(1)), P(0)));
-                v = clamp(rdpot(srdhm(scale, e), bits + 31 - 8) - 128, -128, 127);
+                int32_t e = exp_negative(vp_srdhm((int32_t)((uint32_t)diff << P(1)), P(0)));
+                v = clamp(vp_rdpot(vp_srdhm(scale, e), bits + 31 - 8) - 128, -128, 127);
             }
             a[base_out + (uint32_t)j] = u8(v);
         }
@@ -325,14 +196,47 @@ static void softmax(const vp_model_info *m, const layer_t *L, uint8_t *a) {
 static void resize_nearest(const vp_model_info *m, const layer_t *L, uint8_t *a) {
     int32_t y, x, c;
     for (y = 0; y < W(OH); y++) {
-        int32_t iy = rd32(m->vpw, L->data + 4u * (uint32_t)y);
+        int32_t iy = vp_rd32(m->vpw, L->data + 4u * (uint32_t)y);
         for (x = 0; x < W(OW); x++) {
-            int32_t ix = rd32(m->vpw, L->data + 4u * (uint32_t)(W(OH) + x));
+            int32_t ix = vp_rd32(m->vpw, L->data + 4u * (uint32_t)(W(OH) + x));
             for (c = 0; c < W(OC); c++)
                 a[(uint32_t)(W(OUT) + (y * W(OW) + x) * W(OC) + c)] =
                     a[(uint32_t)(W(IN) + (iy * W(IW) + ix) * W(IC) + c)];
         }
     }
+}
+
+/* element-wise table: data holds 256 output bytes indexed by the input byte (pack-time exact) */
+static void lut(const vp_model_info *m, const layer_t *L, uint8_t *a) {
+    const uint8_t *t = m->vpw + L->data;
+    int32_t i;
+    for (i = 0; i < W(COUNT); i++) a[(uint32_t)(W(OUT) + i)] = t[a[(uint32_t)(W(IN) + i)]];
+}
+
+/* int8 MUL with broadcasting: P0/P1 multiplier/shift, P2..P4 input-1 strides (y, x, c),
+   P5..P7 input-2 strides, over the output shape (oh, ow, oc) */
+static void mul(const layer_t *L, uint8_t *a) {
+    int32_t y, x, c;
+    for (y = 0; y < W(OH); y++) {
+        for (x = 0; x < W(OW); x++) {
+            uint32_t i1 = (uint32_t)(W(IN) + y * P(2) + x * P(3));
+            uint32_t i2 = (uint32_t)(W(IN2) + y * P(5) + x * P(6));
+            uint32_t o = (uint32_t)(W(OUT) + (y * W(OW) + x) * W(OC));
+            for (c = 0; c < W(OC); c++) {
+                int32_t v1 = s8(a[i1 + (uint32_t)(c * P(4))]) - W(IN_ZP);
+                int32_t v2 = s8(a[i2 + (uint32_t)(c * P(7))]) - W(IN2_ZP);
+                int32_t r = vp_mbqm(v1 * v2, P(0), P(1)) + W(OUT_ZP);
+                a[o + (uint32_t)c] = u8(clamp(r, W(ACT_MIN), W(ACT_MAX)));
+            }
+        }
+    }
+}
+
+/* P0 rows of P1 contiguous bytes from `in`, to `out` + P3 + row * P2 */
+static void copy_block(const layer_t *L, uint8_t *a) {
+    int32_t r;
+    for (r = 0; r < P(0); r++)
+        memmove(a + W(OUT) + P(3) + r * P(2), a + W(IN) + r * P(1), (size_t)P(1));
 }
 
 /* ---- validation: every offset the kernels will touch is proven in bounds here ---- */
@@ -346,6 +250,38 @@ static int in_arena(const vp_model_info *m, int32_t off, int64_t size) {
     return off >= 0 && size >= 0 && (int64_t)off + size <= (int64_t)m->arena_size;
 }
 
+/* CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED: geometry, layout, data and scratch in bounds */
+static int check_weights(const vp_model_info *m, const layer_t *L, int64_t in_n) {
+    int32_t op = W(OP);
+    int64_t kn, k4, need, last;
+    if (W(KH) < 1 || W(KW) < 1 || W(SH) < 1 || W(SW) < 1 || W(DH) < 1 || W(DW) < 1 ||
+        W(KH) > 255 || W(KW) > 255 || P(0) < 0 || P(0) > 1 || P(1) < 0 || P(1) > 1)
+        return 0;
+    if (op == VP_OP_FULLY_CONNECTED &&
+        (W(IH) * W(IW) != 1 || W(OH) * W(OW) != 1 || W(KH) * W(KW) != 1))
+        return 0;
+    if (op != VP_OP_FULLY_CONNECTED && W(IN2_ZP) != 0) return 0;
+    if (op == VP_OP_DEPTHWISE_CONV_2D &&
+        (P(1) != 1 || W(DMUL) < 1 || (int64_t)W(IC) * W(DMUL) != W(OC) ||
+         W(KH) * W(KW) > 64))
+        return 0;
+    kn = (int64_t)W(KH) * W(KW) * W(IC);
+    k4 = (kn + 3) & ~(int64_t)3;
+    if (op != VP_OP_DEPTHWISE_CONV_2D && P(1) == 0) {
+        if (W(CH_STRIDE) < k4) return 0;
+        if (W(KH) == 1 && W(KW) == 1 && W(PT) == 0 && W(PL) == 0) { /* rows read in place */
+            if ((int64_t)(W(OH) - 1) * W(SH) >= W(IH) || (int64_t)(W(OW) - 1) * W(SW) >= W(IW))
+                return 0;
+            last = ((int64_t)(W(OH) - 1) * W(SH) * W(IW) + (int64_t)(W(OW) - 1) * W(SW)) * W(IC);
+            if (!in_arena(m, W(IN), last + k4) || last + kn > in_n) return 0;
+        }
+    }
+    need = vp_scratch_need(L);
+    if (need > 0 && (W(SCRATCH) < 0 || !in_arena(m, W(SCRATCH), need))) return 0;
+    need = vp_weight_bytes(L) + 12 * (int64_t)W(OC);
+    return need <= W(DATA_LEN);
+}
+
 static int check_layer(const vp_model_info *m, const layer_t *L) {
     int64_t in_n = (int64_t)W(IH) * W(IW) * W(IC), out_n = (int64_t)W(OH) * W(OW) * W(OC);
     int64_t need = 0;
@@ -355,36 +291,42 @@ static int check_layer(const vp_model_info *m, const layer_t *L) {
         return 0;
     if (op == VP_OP_RESHAPE) return W(COUNT) >= 0 && in_arena(m, W(IN), W(COUNT)) &&
                                     in_arena(m, W(OUT), W(COUNT));
+    if (op == VP_OP_LUT)
+        return W(COUNT) >= 0 && W(DATA_LEN) >= 256 && in_arena(m, W(IN), W(COUNT)) &&
+               in_arena(m, W(OUT), W(COUNT));
+    if (op == VP_OP_COPY)
+        return P(0) >= 0 && P(1) >= 0 && P(2) >= P(1) && P(3) >= 0 && P(3) <= P(2) - P(1) &&
+               P(2) <= 0x7FFFFFFF / (P(0) > 0 ? P(0) : 1) &&
+               in_arena(m, W(IN), (int64_t)P(0) * P(1)) &&
+               in_arena(m, W(OUT), (int64_t)P(0) * P(2));
     if (!dims_ok(W(IH), W(IW), W(IC)) || !dims_ok(W(OH), W(OW), W(OC))) return 0;
     if (!in_arena(m, W(IN), in_n) || !in_arena(m, W(OUT), out_n)) return 0;
     if (W(ACT_MIN) < -128 || W(ACT_MAX) > 127 || W(ACT_MIN) > W(ACT_MAX)) return 0;
     switch (op) {
         case VP_OP_CONV_2D:
         case VP_OP_DEPTHWISE_CONV_2D:
+        case VP_OP_FULLY_CONNECTED:
+            return check_weights(m, L, in_n);
         case VP_OP_AVERAGE_POOL_2D:
         case VP_OP_MAX_POOL_2D:
             if (W(KH) < 1 || W(KW) < 1 || W(SH) < 1 || W(SW) < 1 || W(DH) < 1 || W(DW) < 1 ||
-                W(KH) > 255 || W(KW) > 255)
+                W(KH) > 255 || W(KW) > 255 || W(IC) != W(OC))
                 return 0;
-            if (op == VP_OP_CONV_2D) {
-                if ((int64_t)W(CH_STRIDE) < (int64_t)W(KH) * W(KW) * W(IC)) return 0;
-                need = (int64_t)W(OC) * (W(CH_STRIDE) + 12);
-            } else if (op == VP_OP_DEPTHWISE_CONV_2D) {
-                if (W(DMUL) < 1 || (int64_t)W(IC) * W(DMUL) != W(OC)) return 0;
-                if ((int64_t)W(CH_STRIDE) < (int64_t)W(KH) * W(KW)) return 0;
-                need = (int64_t)W(OC) * (W(CH_STRIDE) + 12);
-            } else if (W(IC) != W(OC)) {
-                return 0;
-            }
-            break;
-        case VP_OP_FULLY_CONNECTED:
-            if (W(CH_STRIDE) < W(IC)) return 0;
-            need = (int64_t)W(OC) * (W(CH_STRIDE) + 12);
             break;
         case VP_OP_ADD:
             if (W(COUNT) != in_n || W(COUNT) != out_n || !in_arena(m, W(IN2), W(COUNT))) return 0;
             if (P(0) < 0 || P(0) > 24 || P(2) > 0 || P(4) > 0 || P(6) > 0 || P(2) < -31 ||
                 P(4) < -31 || P(6) < -31)
+                return 0;
+            break;
+        case VP_OP_MUL:
+            for (y = 2; y <= 7; y++)
+                if (P(y) < 0) return 0;
+            if (P(1) > 30 || P(1) < -31 || P(0) < 0 ||
+                !in_arena(m, W(IN2), (int64_t)(W(OH) - 1) * P(5) + (int64_t)(W(OW) - 1) * P(6) +
+                                         (int64_t)(W(OC) - 1) * P(7) + 1) ||
+                (int64_t)(W(OH) - 1) * P(2) + (int64_t)(W(OW) - 1) * P(3) +
+                        (int64_t)(W(OC) - 1) * P(4) + 1 > in_n)
                 return 0;
             break;
         case VP_OP_MEAN:
@@ -406,17 +348,13 @@ static int check_layer(const vp_model_info *m, const layer_t *L) {
             need = 4 * ((int64_t)W(OH) + W(OW));
             if (W(DATA_LEN) < need) return 0;
             for (y = 0; y < W(OH) + W(OW); y++) {
-                int32_t v = rd32(m->vpw, L->data + 4u * (uint32_t)y);
+                int32_t v = vp_rd32(m->vpw, L->data + 4u * (uint32_t)y);
                 if (v < 0 || v >= (y < W(OH) ? W(IH) : W(IW))) return 0;
             }
             break;
         default:
             return 0;
     }
-    if (op == VP_OP_CONV_2D || op == VP_OP_DEPTHWISE_CONV_2D) {
-        if (P(0) != 0) return 0; /* reserved */
-    }
-    if (op == VP_OP_FULLY_CONNECTED && (P(0) < 0 || P(0) > 1)) return 0;
     return W(DATA_LEN) >= need;
 }
 
@@ -430,35 +368,40 @@ int vp_engine_check(const uint8_t *vpw, size_t len, vp_model_info *out) {
     *out = m;
     if (len < VP_HEADER_SIZE) return VP_ERR_SIZE;
     if (vpw[0] != 'V' || vpw[1] != 'P' || vpw[2] != 'W' || vpw[3] != '1') return VP_ERR_MAGIC;
-    if (rd32(vpw, 4) != VP_VERSION || rd32(vpw, 8) != VP_HEADER_SIZE) return VP_ERR_VERSION;
-    if ((uint32_t)rd32(vpw, 12) != len || len > 0x7FFFFFFFu) return VP_ERR_SIZE;
+    if (vp_rd32(vpw, 4) != VP_VERSION || vp_rd32(vpw, 8) != VP_HEADER_SIZE) return VP_ERR_VERSION;
+    m.target = vp_rd32(vpw, VP_H_TARGET);
+    if (m.target < VP_TARGET_GENERIC || m.target > VP_TARGET_CORTEX_M7) return VP_ERR_TARGET;
+#if defined(__arm__) && !defined(VP_ANY_TARGET)
+    if (m.target == VP_TARGET_GENERIC) return VP_ERR_TARGET; /* layout for hosts, not MCUs */
+#endif
+    if ((uint32_t)vp_rd32(vpw, 12) != len || len > 0x7FFFFFFFu) return VP_ERR_SIZE;
     m.vpw = vpw;
     m.len = (uint32_t)len;
-    m.n_layers = (uint32_t)rd32(vpw, VP_H_N_LAYERS);
-    m.layers_offset = (uint32_t)rd32(vpw, VP_H_LAYERS_OFFSET);
-    m.data_offset = (uint32_t)rd32(vpw, VP_H_DATA_OFFSET);
-    m.data_size = (uint32_t)rd32(vpw, VP_H_DATA_SIZE);
-    m.arena_size = (uint32_t)rd32(vpw, VP_H_ARENA_SIZE);
-    m.in_offset = (uint32_t)rd32(vpw, VP_H_IN_OFFSET);
-    m.out_offset = (uint32_t)rd32(vpw, VP_H_OUT_OFFSET);
-    m.in_size = (uint32_t)rd32(vpw, VP_H_IN_SIZE);
-    m.out_size = (uint32_t)rd32(vpw, VP_H_OUT_SIZE);
-    m.in_zp = rd32(vpw, VP_H_IN_ZP);
-    m.out_zp = rd32(vpw, VP_H_OUT_ZP);
+    m.n_layers = (uint32_t)vp_rd32(vpw, VP_H_N_LAYERS);
+    m.layers_offset = (uint32_t)vp_rd32(vpw, VP_H_LAYERS_OFFSET);
+    m.data_offset = (uint32_t)vp_rd32(vpw, VP_H_DATA_OFFSET);
+    m.data_size = (uint32_t)vp_rd32(vpw, VP_H_DATA_SIZE);
+    m.arena_size = (uint32_t)vp_rd32(vpw, VP_H_ARENA_SIZE);
+    m.in_offset = (uint32_t)vp_rd32(vpw, VP_H_IN_OFFSET);
+    m.out_offset = (uint32_t)vp_rd32(vpw, VP_H_OUT_OFFSET);
+    m.in_size = (uint32_t)vp_rd32(vpw, VP_H_IN_SIZE);
+    m.out_size = (uint32_t)vp_rd32(vpw, VP_H_OUT_SIZE);
+    m.in_zp = vp_rd32(vpw, VP_H_IN_ZP);
+    m.out_zp = vp_rd32(vpw, VP_H_OUT_ZP);
     for (k = 0; k < 4; k++) {
-        m.in_shape[k] = rd32(vpw, (uint32_t)(VP_H_IN_N + 4 * k));
-        m.out_shape[k] = rd32(vpw, (uint32_t)(VP_H_OUT_N + 4 * k));
+        m.in_shape[k] = vp_rd32(vpw, (uint32_t)(VP_H_IN_N + 4 * k));
+        m.out_shape[k] = vp_rd32(vpw, (uint32_t)(VP_H_OUT_N + 4 * k));
     }
     if (m.n_layers < 1 || m.n_layers > VP_MAX_LAYERS) return VP_ERR_SIZE;
-    if (rd32(vpw, VP_H_DESC_SIZE) != VP_DESC_WORDS * 4) return VP_ERR_VERSION;
+    if (vp_rd32(vpw, VP_H_DESC_SIZE) != VP_DESC_WORDS * 4) return VP_ERR_VERSION;
     if ((uint64_t)m.layers_offset + (uint64_t)m.n_layers * VP_DESC_WORDS * 4 > len ||
         (uint64_t)m.data_offset + m.data_size > len || m.layers_offset < VP_HEADER_SIZE)
         return VP_ERR_SIZE;
     if ((uint64_t)m.in_offset + m.in_size > m.arena_size ||
         (uint64_t)m.out_offset + m.out_size > m.arena_size)
         return VP_ERR_BOUNDS;
-    if ((uint32_t)rd32(vpw, VP_H_FLAGS) & VP_FLAG_GOLDEN) {
-        m.golden_offset = (uint32_t)rd32(vpw, VP_H_GOLDEN_OFFSET);
+    if ((uint32_t)vp_rd32(vpw, VP_H_FLAGS) & VP_FLAG_GOLDEN) {
+        m.golden_offset = (uint32_t)vp_rd32(vpw, VP_H_GOLDEN_OFFSET);
         if (m.golden_offset < VP_HEADER_SIZE ||
             (uint64_t)m.golden_offset + m.in_size + m.out_size > len)
             return VP_ERR_SIZE;
@@ -469,7 +412,7 @@ int vp_engine_check(const uint8_t *vpw, size_t len, vp_model_info *out) {
         if (!check_layer(&m, &L)) {
             m.bad_layer = (int32_t)i;
             *out = m;
-            return (L.w[VP_W_OP] < 1 || L.w[VP_W_OP] > VP_OP_RESIZE_NEAREST_NEIGHBOR) ? VP_ERR_OP
+            return (L.w[VP_W_OP] < 1 || L.w[VP_W_OP] > VP_OP_LAST) ? VP_ERR_OP
                                                                                       : VP_ERR_BOUNDS;
         }
     }
@@ -485,9 +428,9 @@ int vp_engine_run_layer(const vp_model_info *m, uint32_t index, uint8_t *scratch
     if (scratch_len < m->arena_size) return VP_ERR_SCRATCH;
     load_layer(m, index, &Ls);
     switch (W(OP)) {
-        case VP_OP_CONV_2D: conv(m, L, scratch); break;
-        case VP_OP_DEPTHWISE_CONV_2D: depthwise(m, L, scratch); break;
-        case VP_OP_FULLY_CONNECTED: fully_connected(m, L, scratch); break;
+        case VP_OP_CONV_2D:
+        case VP_OP_FULLY_CONNECTED: vp_conv(m, L, scratch); break;
+        case VP_OP_DEPTHWISE_CONV_2D: vp_depthwise(m, L, scratch); break;
         case VP_OP_ADD: add(L, scratch); break;
         case VP_OP_AVERAGE_POOL_2D: pool(L, scratch, 0); break;
         case VP_OP_MAX_POOL_2D: pool(L, scratch, 1); break;
@@ -498,6 +441,9 @@ int vp_engine_run_layer(const vp_model_info *m, uint32_t index, uint8_t *scratch
         case VP_OP_PAD: pad(L, scratch); break;
         case VP_OP_SOFTMAX: softmax(m, L, scratch); break;
         case VP_OP_RESIZE_NEAREST_NEIGHBOR: resize_nearest(m, L, scratch); break;
+        case VP_OP_LUT: lut(m, L, scratch); break;
+        case VP_OP_MUL: mul(L, scratch); break;
+        case VP_OP_COPY: copy_block(L, scratch); break;
         default: return VP_ERR_OP;
     }
     return VP_OK;

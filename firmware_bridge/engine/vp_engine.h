@@ -15,7 +15,7 @@
 extern "C" {
 #endif
 
-#define VP_VERSION 2
+#define VP_VERSION 3
 #define VP_HEADER_SIZE 160
 #define VP_DESC_WORDS 48
 #define VP_P0 32
@@ -36,6 +36,10 @@ extern "C" {
 #define VP_OP_SOFTMAX 10
 #define VP_OP_RESIZE_NEAREST_NEIGHBOR 11
 #define VP_OP_RESIZE_BILINEAR 12
+#define VP_OP_LUT 13  /* element-wise int8 -> int8 table (LOGISTIC, HARD_SWISH, QUANTIZE) */
+#define VP_OP_MUL 14
+#define VP_OP_COPY 15 /* strided block copy (one input of a CONCATENATION) */
+#define VP_OP_LAST 15
 
 /* descriptor word indices (converters/vpw_format.py WORDS) */
 #define VP_W_OP 0
@@ -68,6 +72,7 @@ extern "C" {
 #define VP_W_TENSOR 27
 #define VP_W_TFL_OP 28
 #define VP_W_COUNT 29
+#define VP_W_SCRATCH 30 /* arena offset of the layer's scratch (im2col rows) */
 
 /* header byte offsets (converters/vpw_format.py HDR) */
 #define VP_H_FLAGS 48
@@ -88,6 +93,12 @@ extern "C" {
 #define VP_H_OUT_OFFSET 140
 #define VP_H_IN_SIZE 144
 #define VP_H_OUT_SIZE 148
+#define VP_H_TARGET 152
+
+/* weight layout the packer chose (vp-edge pack --target) */
+#define VP_TARGET_GENERIC 0   /* k-major weights: vectorising hosts, PYNQ */
+#define VP_TARGET_CORTEX_M4 1 /* oc-major weights, SXTB16/SMLAD blocking */
+#define VP_TARGET_CORTEX_M7 2
 
 /* status codes */
 #define VP_OK 0
@@ -99,6 +110,7 @@ extern "C" {
 #define VP_ERR_OP (-6)
 #define VP_ERR_SCRATCH (-7)
 #define VP_ERR_GOLDEN (-8)
+#define VP_ERR_TARGET (-9) /* packed for another target: repack with --target */
 
 typedef struct {
     const uint8_t *vpw;      /* the model bytes (not copied: keep them alive) */
@@ -112,6 +124,7 @@ typedef struct {
     uint32_t layers_offset, data_offset, data_size;
     uint32_t golden_offset;  /* 0 when the model has no golden section */
     int32_t bad_layer;       /* layer that failed vp_engine_check, -1 if none */
+    int32_t target;          /* VP_TARGET_* the file was packed for */
 } vp_model_info;
 
 /* Validate a .vpw (magic, version, sizes, every descriptor's bounds); fill *out. */

@@ -69,11 +69,26 @@ def test_golden_section_self_test(load) -> None:
 
 
 def test_stream_word_padding(load) -> None:
-    """Weight rows are padded to the AXI word; the result does not depend on the word."""
+    """Cortex-M weight rows are padded to the AXI word; the result does not depend on the word."""
     tfl = load("residual:1")
-    a, b = tflite_to_vpw(tfl, stream_word_bits=64), tflite_to_vpw(tfl, stream_word_bits=128)
+    a = tflite_to_vpw(tfl, stream_word_bits=64, target="cortex-m4")
+    b = tflite_to_vpw(tfl, stream_word_bits=128, target="cortex-m4")
     for layer in read_vpw(b).layers:
-        if layer["ch_stride"]:
+        if layer["op"] in (1, 3):  # CONV_2D, FULLY_CONNECTED rows (depthwise is [tap][OC])
             assert layer["ch_stride"] % 16 == 0
     x = _inputs(a, 5, 1)
     assert compare_with_reference(tfl, x, vpw=b)["differing"] == 0
+
+
+@pytest.mark.parametrize("spec", ["convs:1", "residual:2", "tiny:0"])
+def test_both_layouts_bit_exact(load, spec) -> None:
+    """The generic (k-major) and Cortex-M (oc-major, im2col) layouts give the same outputs."""
+    from firmware_bridge.engine import Engine
+
+    tfl = load(spec)
+    gen, mcu = tflite_to_vpw(tfl, target="generic"), tflite_to_vpw(tfl, target="cortex-m4")
+    assert read_vpw(gen).header["target_name"] == "generic"
+    assert read_vpw(mcu).header["target_name"] == "cortex-m4"
+    xs = _inputs(gen, 30, 4)
+    assert compare_with_reference(tfl, xs, vpw=mcu)["differing"] == 0
+    assert np.array_equal(Engine(gen).run_batch(xs), Engine(mcu).run_batch(xs))

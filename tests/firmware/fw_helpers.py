@@ -42,12 +42,12 @@ def cached_tflite(config: pytest.Config, *specs: str) -> dict[str, bytes]:
 
 
 def to_vpw(tflite: bytes, seed: int = 0) -> bytes:
-    """A .vpw with a golden self-test section (random input from ``seed``)."""
+    """A Cortex-M .vpw with a golden self-test section (random input from ``seed``)."""
     from converters.vpw import tflite_to_vpw
 
     n = Engine(tflite_to_vpw(tflite)).info["input_size"]
     x = np.random.default_rng(seed).integers(-128, 128, n, dtype=np.int8)
-    return tflite_to_vpw(tflite, golden_input=x)
+    return tflite_to_vpw(tflite, golden_input=x, target="cortex-m4")
 
 
 

@@ -159,7 +159,7 @@ def test_model_without_golden_refused(old_board, models, epoch_file, tmp_path, p
     from converters.vpw import tflite_to_vpw
 
     b = old_board()
-    plain = tflite_to_vpw(cached_tflite(pytestconfig, "convs:1")["convs:1"])
+    plain = tflite_to_vpw(cached_tflite(pytestconfig, "convs:1")["convs:1"], target="cortex-m4")
     assert cli_flash(tmp_path, b.url, plain, epoch_file)[0] == 2  # refused before the transfer
     rc, _ = cli_flash(tmp_path, b.url, plain, epoch_file, "--force")
     assert rc == 4

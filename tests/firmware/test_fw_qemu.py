@@ -82,7 +82,8 @@ def test_qemu_measurements(qboard, qemu_elf, epoch_file, pytestconfig, tmp_path)
     x = bytes(eng.info["input_size"])
     with BoardSession(b.url, board_id=BOARD_ID, key=KEY, epoch_file=epoch_file) as s:
         runs = [s.infer(x).compute_us for _ in range(3)]
-    assert len(set(runs)) == 1 and runs[0] > 0  # deterministic under icount
+    # deterministic under icount up to the 1 us (1000-instruction) tick the timer reads
+    assert max(runs) - min(runs) <= 1 and runs[0] > 0
     out = qemu.BUILD_DIR / "measurements.json"
     record = {"elf": sizes, "model": "tiny:0", "vpw_bytes": len(vpw), "arena": eng.info[
         "arena_size"], "sha256": hashlib.sha256(vpw).hexdigest(), "compute_us": runs[0],

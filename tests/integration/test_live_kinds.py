@@ -58,7 +58,8 @@ def test_qemu_instructions_and_sizes(live: dict) -> None:
         pytest.skip(f"qemu: {live['kinds']['skipped']['qemu']}")
     (q,) = live["qemu"].values()
     ins, elf = q["instructions"], q["elf"]
-    assert ins["min"] == ins["max"] > 1_000_000  # -icount: the same count every inference
+    # -icount: the same count every inference, up to the firmware timer's 1 us tick (1000 instr)
+    assert ins["max"] - ins["min"] <= 1000 and ins["min"] > 1_000_000
     assert elf["flash"] <= elf["flash_budget"] and elf["ram"] <= q["profile"]["ram_bytes"]
     assert q["vpw_bytes"] <= elf["model_slot"]
     assert q["flash"]["verified"] and q["flash"]["size"] == q["vpw_bytes"]

@@ -45,6 +45,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--stream-word-bits", type=POSITIVE, default=64, help="AXI stream word for weight rows (64)"
     )
+    p.add_argument(
+        "--target",
+        choices=("generic", "cortex-m4", "cortex-m7"),
+        default="generic",
+        help="weight layout: generic (hosts, PYNQ; default) or cortex-m4/cortex-m7 (the MCU "
+        "firmware refuses any other)",
+    )
     add_json(p)
     p.set_defaults(func=run)
 
@@ -52,7 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _table(s: dict) -> str:
     ops = ", ".join(f"{k} x{v}" for k, v in s["ops"].items())
     lines = [
-        f"wrote {s['output']}: {s['total_size']} bytes (tflite {s['tflite_bytes']})",
+        f"wrote {s['output']}: {s['total_size']} bytes (tflite {s['tflite_bytes']}), "
+        f"target {s['target_name']}",
         f"  layers   {s['n_layers']} ({ops})",
         f"  scratch  {s['arena_size']} bytes arena + {s['op_scratch_size']} op scratch",
         f"  input    {s['input_shape']} int8, scale {s['input_quant'][0]:.6g}, "
@@ -85,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         golden_seed=None if args.no_golden else args.golden_from_random_seed,
         verify=args.verify,
         stream_word_bits=args.stream_word_bits,
+        target=args.target,
     )
     emit(args, summary, _table(summary))
     return 4 if summary.get("verify", {}).get("differing") else 0

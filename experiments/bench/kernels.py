@@ -1,0 +1,212 @@
+"""Bench section "kernels": the engines side by side on the demo family and two reference workloads.
+
+One run measures, per model: instructions per inference and per MAC of the Cortex-M4 firmware in
+QEMU (``-icount shift=0``, the cortex-m4 layout with the SXTB16/SMLAD kernels); host milliseconds
+per inference (one thread, batch 1, median of ``repeats`` runs) for the C engine (generic layout),
+LiteRT reference kernels, LiteRT builtin kernels without delegates, LiteRT with XNNPACK and
+tflite-micro; peak RAM of the C engine (its planned arena: activations + scratch) beside
+tflite-micro's smallest working arena. Models are converted untrained (vp_edge.workloads): cost
+and speed do not depend on the weights' values.
+
+``python -m experiments.bench.kernels --out bench/results`` writes kernels.json and kernels.md and
+puts the table into report.md (between the ``kernels`` markers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ENGINES = ("c-engine", "litert-ref", "litert-builtin", "xnnpack", "tflm")
+MARK = ("<!-- kernels -->", "<!-- /kernels -->")
+
+
+def build_models(out: Path, family: str) -> dict[str, int]:
+    """name -> MACs; the .tflite files are written by vp_edge.workloads in a child process."""
+    macs_file = out / "macs.json"
+    if not macs_file.exists():
+        cmd = [sys.executable, "-m", "vp_edge.workloads", str(out), family]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+        if r.returncode != 0:
+            raise RuntimeError(f"building the models failed: {r.stderr[-2000:]}")
+        macs_file.write_text(r.stdout.strip().splitlines()[-1])
+    return json.loads(macs_file.read_text())
+
+
+def _median_s(fn, repeats: int) -> float:  # noqa: ANN001 - a zero-argument call
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    inner = int(min(200, max(1, 0.05 / max(time.perf_counter() - t0, 1e-6))))
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        runs.append((time.perf_counter() - t0) / inner)
+    return float(np.median(runs))
+
+
+def host_ms(tfl: bytes, repeats: int) -> dict[str, float]:
+    """Median milliseconds per inference of each host engine on one fixed random input."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from tflite_micro import runtime
+
+    from converters.vpw import tflite_to_vpw
+    from firmware_bridge.engine import Engine
+
+    out = {}
+    eng = Engine(tflite_to_vpw(tfl, target="generic"))
+    x = np.random.default_rng(0).integers(-128, 128, eng.info["input_size"], dtype=np.int8)
+    out["c-engine"] = _median_s(lambda: eng.run(x), repeats)
+    kinds = {"litert-ref": OpResolverType.BUILTIN_REF, "xnnpack": OpResolverType.AUTO,
+             "litert-builtin": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}  # fmt: skip
+    for name, kind in kinds.items():
+        it = Interpreter(model_content=tfl, experimental_op_resolver_type=kind, num_threads=1)
+        it.allocate_tensors()
+        d = it.get_input_details()[0]
+        it.set_tensor(d["index"], x.reshape(d["shape"]))
+        out[name] = _median_s(it.invoke, repeats)
+    tm = runtime.Interpreter.from_bytes(tfl, arena_size=max(10 * len(tfl), 1 << 20))
+    batch = x.reshape(1, *eng.info["input_shape"][1:])
+
+    def tflm() -> None:
+        tm.set_input(batch, 0)
+        tm.invoke()
+
+    out["tflm"] = _median_s(tflm, repeats)
+    return {k: v * 1e3 for k, v in out.items()}
+
+
+def qemu_instructions(tfl: bytes) -> int | str:
+    """Instructions of one INFER on the Cortex-M4 firmware in QEMU, or why it was not run."""
+    from converters.vpw import read_vpw, tflite_to_vpw
+    from experiments.bench.mcu import _count
+    from firmware_bridge.qemu import SLOT_SIZE
+
+    n = read_vpw(tflite_to_vpw(tfl)).header["in_size"]
+    x = np.random.default_rng(0).integers(-128, 128, n, dtype=np.int8)
+    vpw = tflite_to_vpw(tfl, golden_input=x, target="cortex-m4")
+    if len(vpw) > SLOT_SIZE:
+        return f".vpw of {len(vpw):,} B exceeds the firmware slot ({SLOT_SIZE:,} B)"
+    with tempfile.TemporaryDirectory(prefix="vp-kernels-") as tmp:
+        return _count(vpw, x, Path(tmp), 600)
+
+
+def ram(tfl: bytes, path: Path) -> dict[str, int]:
+    from converters.card import measure_arena
+    from converters.vpw import read_vpw, tflite_to_vpw
+
+    arena = int(read_vpw(tflite_to_vpw(tfl, target="cortex-m4")).header["arena_size"])
+    return {"c_engine_arena": arena, "tflm_arena": measure_arena(path)}
+
+
+def measure(models: Path, macs: dict[str, int], repeats: int) -> dict:
+    rows = {}
+    for name, n_macs in macs.items():
+        path = models / f"{name}.tflite"
+        tfl = path.read_bytes()
+        row: dict = {"macs": n_macs}
+        ins = qemu_instructions(tfl)
+        if isinstance(ins, int):
+            row.update(m4_instructions=ins, m4_per_mac=ins / n_macs)
+        else:
+            row["m4_skipped"] = ins
+        row["ms"] = host_ms(tfl, repeats)
+        row["c_over_builtin"] = row["ms"]["c-engine"] / row["ms"]["litert-builtin"]
+        row["c_over_xnnpack"] = row["ms"]["c-engine"] / row["ms"]["xnnpack"]
+        row.update(ram(tfl, path))
+        rows[name] = row
+        print(name, json.dumps(row), flush=True)
+    return rows
+
+
+def markdown(r: dict) -> str:
+    """The report section: one table, the commands and the machine."""
+    lines = [
+        "## Kernels (C engine vs LiteRT, XNNPACK, tflite-micro; Cortex-M4 in QEMU)",
+        "",
+        f"`{r['command']}` — {r['when']}, {r['machine']}; host figures are medians of "
+        f"{r['repeats']} runs, one thread, batch 1, on a machine shared with other builds "
+        "(loaded: expect ±30 % run to run). Models converted untrained (cost and speed do not "
+        "depend on weights). QEMU `-icount shift=0` counts instructions, not cycles.",
+        "",
+        "| model | MACs | M4 instr | instr/MAC | C engine ms | ref ms | builtin ms | XNNPACK ms "
+        "| tflite-micro ms | C/builtin | C/XNNPACK | C arena B | TFLM arena B |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in r["models"].items():
+        ms = row["ms"]
+        m4 = (f"{row['m4_instructions']:,} | {row['m4_per_mac']:.2f}" if "m4_instructions" in row
+              else "not run | —")  # fmt: skip
+        lines.append(
+            f"| {name} | {row['macs']:,} | {m4} | {ms['c-engine']:.3f} | {ms['litert-ref']:.3f} "
+            f"| {ms['litert-builtin']:.3f} | {ms['xnnpack']:.3f} | {ms['tflm']:.3f} "
+            f"| {row['c_over_builtin']:.2f} | {row['c_over_xnnpack']:.2f} "
+            f"| {row['c_engine_arena']:,} | {row['tflm_arena']:,} |"
+        )
+    skipped = [f"{n}: {row['m4_skipped']}" for n, row in r["models"].items() if "m4_skipped" in row]
+    if skipped:
+        lines += ["", "Not run in QEMU: " + "; ".join(skipped) + "."]
+    lines += ["", "Cortex-M7 (`mps2-an500`): the firmware is not built for it yet (not measured)."]
+    return "\n".join(lines) + "\n"
+
+
+def write(r: dict, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "kernels.json").write_text(json.dumps(r, indent=1) + "\n")
+    md = markdown(r)
+    (out / "kernels.md").write_text(md)
+    report = out / "report.md"
+    text = report.read_text() if report.exists() else ""
+    block = f"{MARK[0]}\n{md}{MARK[1]}\n"
+    if MARK[0] in text and MARK[1] in text:
+        head, rest = text.split(MARK[0], 1)
+        text = head + block + rest.split(MARK[1], 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    report.write_text(text)
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m experiments.bench.kernels", description=__doc__)
+    p.add_argument("--out", default="bench/results", help="report directory (bench/results)")
+    p.add_argument("--models", default=None, help="model cache directory (default: a temp dir)")
+    p.add_argument("--family", default="fashion", help="the family whose variants are measured")
+    p.add_argument("--repeats", type=int, default=7, help="host timing runs per engine (7)")
+    a = p.parse_args(argv)
+    models = Path(a.models or Path(tempfile.gettempdir()) / f"vp-kernels-{a.family}")
+    models.mkdir(parents=True, exist_ok=True)
+    macs = build_models(models, a.family)
+    r = {
+        "command": "python -m experiments.bench.kernels " + " ".join(argv or sys.argv[1:]),
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{_cpu()}, {os.cpu_count()} cores",
+        "repeats": a.repeats,
+        "models": measure(models, macs, a.repeats),
+    }
+    write(r, Path(a.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,363 @@
+/*
+ * Multiply-accumulate kernels: CONV_2D, FULLY_CONNECTED (a 1x1 conv over one pixel) and
+ * DEPTHWISE_CONV_2D, in the layouts the packer chose for the target (converters/VPW.md):
+ *
+ * - layout 1 (generic, k-major, weights [K][OC]): per pixel, one int32 accumulator per output
+ *   channel, the inner loop over contiguous output channels (what GCC/Clang vectorise).
+ * - layout 0 (cortex-m, oc-major, weights [OC][stride]): blocked matrix product, two pixels x two
+ *   output channels per pass over K; on a core with the DSP extension (__ARM_FEATURE_DSP) four
+ *   int8 pairs per SXTB16/SMLAD step, else portable C. Inputs of a 1x1 unpadded conv are read in
+ *   place, any other conv goes through an int8 im2col row in the scratch the packer planned.
+ *
+ * The input zero point is folded into the bias at pack time (bias - zp * sum(w)), so padded taps
+ * read the zero point itself. Sums are taken modulo 2^32: when LiteRT's int32 sum does not
+ * overflow (it must not), the rearranged one gives the same value.
+ */
+#include "vp_kernels.h"
+
+#include <string.h>
+
+#if defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+#endif
+
+/* x86-64 GCC: also an AVX2 build of the vectorised kernels, chosen at load time */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && !defined(VP_NO_CLONES)
+#define VP_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define VP_CLONES
+#endif
+
+#define DW_CHUNK 64
+#define MAX_TAPS 64
+
+/* what requantising an output needs, read once per layer (it runs once per output value,
+   as often as every 9 MACs in a depthwise layer) */
+typedef struct {
+    const uint8_t *v;
+    uint32_t mult, shift; /* byte offsets of the int32 multiplier and shift arrays */
+    int32_t zp, lo, hi, single;
+} rq_t;
+
+static rq_t rq_init(const uint8_t *v, const vp_layer *L, uint32_t q, int32_t oc_n) {
+    rq_t r;
+    r.v = v;
+    r.mult = q + 4u * (uint32_t)oc_n;
+    r.shift = q + 8u * (uint32_t)oc_n;
+    r.zp = W(OUT_ZP), r.lo = W(ACT_MIN), r.hi = W(ACT_MAX), r.single = P(0) == 1;
+    return r;
+}
+
+static inline int8_t rq(const rq_t *r, int32_t oc, int32_t acc) {
+    int32_t mult = vp_rd32(r->v, r->mult + 4u * (uint32_t)oc);
+    int32_t shift = vp_rd32(r->v, r->shift + 4u * (uint32_t)oc);
+    int32_t x = (r->single ? vp_mbqm_single(acc, mult, shift) : vp_mbqm(acc, mult, shift)) + r->zp;
+    return (int8_t)(x < r->lo ? r->lo : (x > r->hi ? r->hi : x));
+}
+
+/* n outputs from channel c0: the same arithmetic as rq (double rounding) without branches, so
+   compilers vectorise it (per-lane shifts and 32x32->64 products: AVX2, NEON) */
+#if ((-1) >> 1) == -1
+#define ASR(v, s) ((v) >> (s)) /* the compiler shifts signed values arithmetically */
+#else
+#define ASR(v, s) vp_asr64((v), (s))
+#endif
+VP_CLONES static void rq_row(const rq_t *r, int32_t c0, int32_t n, const int32_t *acc, int32_t zs,
+                   int8_t *o) {
+    int32_t j;
+    if (r->single) {
+        for (j = 0; j < n; j++) o[c0 + j] = rq(r, c0 + j, (int32_t)((uint32_t)acc[j] - (uint32_t)zs));
+        return;
+    }
+    for (j = 0; j < n; j++) {
+        int32_t mult = vp_rd32(r->v, r->mult + 4u * (uint32_t)(c0 + j));
+        int32_t sh = vp_rd32(r->v, r->shift + 4u * (uint32_t)(c0 + j));
+        int32_t left = sh > 0 ? sh : 0, right = sh > 0 ? 0 : -sh;
+        int32_t x = (int32_t)(((uint32_t)acc[j] - (uint32_t)zs) << left);
+        int32_t hi = (int32_t)ASR((int64_t)x * mult + ((int64_t)1 << 30), 31);
+        int32_t mask = (int32_t)((1u << right) - 1u);
+        int32_t y = (int32_t)ASR((int64_t)hi, right) + ((hi & mask) > (mask >> 1) + (hi < 0));
+        y += r->zp;
+        y = y < r->lo ? r->lo : y;
+        o[c0 + j] = (int8_t)(y > r->hi ? r->hi : y);
+    }
+}
+
+int64_t vp_weight_bytes(const vp_layer *L) {
+    int64_t k = (int64_t)W(KH) * W(KW) * (W(OP) == VP_OP_DEPTHWISE_CONV_2D ? 1 : W(IC));
+    if (W(OP) == VP_OP_FULLY_CONNECTED) k = W(IC);
+    if (W(OP) == VP_OP_DEPTHWISE_CONV_2D || P(1) == 1) return k * W(OC);
+    return (int64_t)W(OC) * W(CH_STRIDE);
+}
+
+static int direct_rows(const vp_layer *L) {
+    return W(OP) == VP_OP_FULLY_CONNECTED ||
+           (W(KH) == 1 && W(KW) == 1 && W(PT) == 0 && W(PL) == 0);
+}
+
+int64_t vp_scratch_need(const vp_layer *L) {
+    if (W(OP) == VP_OP_DEPTHWISE_CONV_2D || P(1) == 1 || direct_rows(L)) return 0;
+    return 2 * (int64_t)W(CH_STRIDE);
+}
+
+static inline uint32_t ld32(const int8_t *p) {
+    uint32_t v;
+    VP_COPY4(&v, p);
+    return v;
+}
+
+#if defined(__ARM_FEATURE_DSP)
+/* SXTB16 of the word rotated by 8: bytes 1 and 3, sign-extended (one instruction) */
+static inline uint32_t sxtb16_ror8(uint32_t x) {
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+#endif
+
+/* s[0..3] = r0.w0, r0.w1, r1.w0, r1.w1 over n bytes (n a multiple of 4) */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void dot2x2(const int8_t *r0, const int8_t *r1, const int8_t *w0, const int8_t *w1,
+                   int32_t n, uint32_t s[4]) {
+    int32_t k;
+#if defined(__ARM_FEATURE_DSP)
+    int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0;
+    (void)k;
+    for (n >>= 2; n > 0; n--) { /* pointer walks and a down-counter keep all in registers */
+        uint32_t x0 = ld32(r0), x1 = ld32(r1), a = ld32(w0), b = ld32(w1);
+        uint32_t x0e = __sxtb16(x0), x0o = sxtb16_ror8(x0);
+        uint32_t x1e = __sxtb16(x1), x1o = sxtb16_ror8(x1);
+        uint32_t ae = __sxtb16(a), ao = sxtb16_ror8(a);
+        uint32_t be = __sxtb16(b), bo = sxtb16_ror8(b);
+        r0 += 4, r1 += 4, w0 += 4, w1 += 4;
+        s00 = __smlad(x0e, ae, s00);
+        s00 = __smlad(x0o, ao, s00);
+        s01 = __smlad(x0e, be, s01);
+        s01 = __smlad(x0o, bo, s01);
+        s10 = __smlad(x1e, ae, s10);
+        s10 = __smlad(x1o, ao, s10);
+        s11 = __smlad(x1e, be, s11);
+        s11 = __smlad(x1o, bo, s11);
+    }
+    s[0] = (uint32_t)s00, s[1] = (uint32_t)s01, s[2] = (uint32_t)s10, s[3] = (uint32_t)s11;
+#else
+    int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0;
+    for (k = 0; k < n; k++) {
+        int32_t a = r0[k], b = r1[k], c = w0[k], d = w1[k];
+        s00 += a * c, s01 += a * d, s10 += b * c, s11 += b * d;
+    }
+    s[0] = (uint32_t)s00, s[1] = (uint32_t)s01, s[2] = (uint32_t)s10, s[3] = (uint32_t)s11;
+#endif
+}
+
+/* the K-byte input row of output pixel p: in place (1x1, FC) or gathered into buf (im2col) */
+static const int8_t *input_row(const vp_layer *L, const uint8_t *a, int32_t p, int8_t *buf) {
+    int32_t oy = p / W(OW), ox = p % W(OW), ky, kx, ic = W(IC);
+    int8_t *o = buf;
+    if (direct_rows(L)) return (const int8_t *)a + W(IN) + (oy * W(SH) * W(IW) + ox * W(SW)) * ic;
+    for (ky = 0; ky < W(KH); ky++) {
+        int32_t iy = oy * W(SH) - W(PT) + ky * W(DH);
+        for (kx = 0; kx < W(KW); kx++, o += ic) {
+            int32_t ix = ox * W(SW) - W(PL) + kx * W(DW);
+            if (iy < 0 || iy >= W(IH) || ix < 0 || ix >= W(IW))
+                memset(o, (uint8_t)W(IN_ZP), (size_t)ic);
+            else
+                memcpy(o, a + W(IN) + (iy * W(IW) + ix) * ic, (size_t)ic);
+        }
+    }
+    return buf;
+}
+
+/* sum of an input row (FULLY_CONNECTED with a non-zero filter zero point only) */
+static int32_t row_sum(const int8_t *r, int32_t n) {
+    int32_t k, s = 0;
+    for (k = 0; k < n; k++) s += r[k];
+    return s;
+}
+
+/* layout 0: two pixels x two output channels per pass */
+static void conv_ocmajor(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
+    const uint8_t *v = m->vpw;
+    const int8_t *wts = (const int8_t *)v + L->data;
+    int32_t oc_n = W(OC), stride = W(CH_STRIDE), n_pix = W(OH) * W(OW), p, oc;
+    int32_t kn = (W(OP) == VP_OP_FULLY_CONNECTED ? 1 : W(KH) * W(KW)) * W(IC), k4 = (kn + 3) & ~3;
+    uint32_t q = L->data + (uint32_t)(oc_n * stride);
+    rq_t R = rq_init(v, L, q, oc_n);
+    int8_t *buf = (int8_t *)a + W(SCRATCH);
+    if (!direct_rows(L)) memset(buf, 0, (size_t)(2 * stride));
+    for (p = 0; p < n_pix; p += 2) {
+        int two = p + 1 < n_pix;
+        const int8_t *r0 = input_row(L, a, p, buf);
+        const int8_t *r1 = two ? input_row(L, a, p + 1, buf + stride) : r0;
+        int8_t *o0 = (int8_t *)a + W(OUT) + p * oc_n, *o1 = o0 + oc_n;
+        int32_t zs0 = 0, zs1 = 0;
+        if (W(IN2_ZP) != 0) zs0 = W(IN2_ZP) * row_sum(r0, kn), zs1 = W(IN2_ZP) * row_sum(r1, kn);
+        for (oc = 0; oc < oc_n; oc += 2) {
+            int pair = oc + 1 < oc_n;
+            const int8_t *w0 = wts + oc * stride, *w1 = pair ? w0 + stride : w0;
+            uint32_t s[4];
+            uint32_t b0 = (uint32_t)vp_rd32(v, q + 4u * (uint32_t)oc);
+            uint32_t b1 = pair ? (uint32_t)vp_rd32(v, q + 4u * (uint32_t)(oc + 1)) : 0u;
+            dot2x2(r0, r1, w0, w1, k4, s);
+            o0[oc] = rq(&R, oc, (int32_t)(s[0] + b0 - (uint32_t)zs0));
+            if (pair) o0[oc + 1] = rq(&R, oc + 1, (int32_t)(s[1] + b1 - (uint32_t)zs0));
+            if (two) {
+                o1[oc] = rq(&R, oc, (int32_t)(s[2] + b0 - (uint32_t)zs1));
+                if (pair)
+                    o1[oc + 1] = rq(&R, oc + 1, (int32_t)(s[3] + b1 - (uint32_t)zs1));
+            }
+        }
+    }
+}
+
+/* layout 1: per pixel and chunk of output channels, acc[oc] += x[k] * w[k][oc] */
+VP_CLONES static void conv_kmajor(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
+    const uint8_t *v = m->vpw;
+    const int8_t *wts = (const int8_t *)v + L->data;
+    int32_t oc_n = W(OC), ic_n = W(IC), oy, ox, ky, kx, ic, c0, j;
+    int32_t kn = (W(OP) == VP_OP_FULLY_CONNECTED ? 1 : W(KH) * W(KW)) * ic_n;
+    uint32_t q = L->data + (uint32_t)(kn * oc_n);
+    rq_t R = rq_init(v, L, q, oc_n);
+    int32_t acc[DW_CHUNK];
+    for (oy = 0; oy < W(OH); oy++) {
+        for (ox = 0; ox < W(OW); ox++) {
+            int8_t *o = (int8_t *)a + W(OUT) + (oy * W(OW) + ox) * oc_n;
+            int32_t zs = 0;
+            if (W(IN2_ZP) != 0)
+                zs = W(IN2_ZP) * row_sum((const int8_t *)a + W(IN), kn); /* FC: one pixel */
+            for (c0 = 0; c0 < oc_n; c0 += DW_CHUNK) {
+                int32_t n = oc_n - c0 < DW_CHUNK ? oc_n - c0 : DW_CHUNK;
+                for (j = 0; j < n; j++) acc[j] = vp_rd32(v, q + 4u * (uint32_t)(c0 + j));
+                for (ky = 0; ky < W(KH); ky++) {
+                    int32_t iy = oy * W(SH) - W(PT) + ky * W(DH);
+                    for (kx = 0; kx < W(KW); kx++) {
+                        int32_t ix = ox * W(SW) - W(PL) + kx * W(DW);
+                        int inb = iy >= 0 && iy < W(IH) && ix >= 0 && ix < W(IW);
+                        const int8_t *x = (const int8_t *)a + W(IN) + (iy * W(IW) + ix) * ic_n;
+                        const int8_t *wr = wts + (ky * W(KW) + kx) * ic_n * oc_n + c0;
+                        for (ic = 0; ic < ic_n; ic++, wr += oc_n) {
+                            int32_t xv = inb ? x[ic] : W(IN_ZP);
+                            for (j = 0; j < n; j++)
+                                acc[j] = (int32_t)((uint32_t)acc[j] + (uint32_t)(xv * wr[j]));
+                        }
+                    }
+                }
+                rq_row(&R, c0, n, acc, zs, o);
+            }
+        }
+    }
+}
+
+void vp_conv(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
+    if (P(1) == 1)
+        conv_kmajor(m, L, a);
+    else
+        conv_ocmajor(m, L, a);
+}
+
+#if defined(__ARM_FEATURE_DSP)
+/* four channels per step: SXTB16 splits even/odd bytes, SMLABB/SMLATT accumulate each lane */
+static void dw_pixel_dsp(const vp_model_info *m, const vp_layer *L, const uint8_t *a,
+                         const int32_t *off, int inside, int8_t *o) {
+    const uint8_t *v = m->vpw;
+    const int8_t *wts = (const int8_t *)v + L->data;
+    int32_t oc_n = W(OC), taps = W(KH) * W(KW), c, t;
+    uint32_t q = L->data + (uint32_t)(taps * oc_n), zp4 = ((uint32_t)W(IN_ZP) & 0xFFu) * 0x01010101u;
+    rq_t R = rq_init(v, L, q, oc_n);
+    for (c = 0; c + 4 <= oc_n; c += 4) {
+        int32_t a0 = vp_rd32(v, q + 4u * (uint32_t)c), a1 = vp_rd32(v, q + 4u * (uint32_t)(c + 1));
+        int32_t a2 = vp_rd32(v, q + 4u * (uint32_t)(c + 2)), a3 = vp_rd32(v, q + 4u * (uint32_t)(c + 3));
+        const int8_t *wr = wts + c;
+        if (inside) { /* every tap in bounds: no test per tap */
+            const int8_t *xb = (const int8_t *)a + c;
+            for (t = 0; t < taps; t++, wr += oc_n) {
+                uint32_t x = ld32(xb + off[t]), w = ld32(wr);
+                uint32_t xe = __sxtb16(x), xo = sxtb16_ror8(x);
+                uint32_t we = __sxtb16(w), wo = sxtb16_ror8(w);
+                a0 = __smlabb(xe, we, a0);
+                a2 = __smlatt(xe, we, a2);
+                a1 = __smlabb(xo, wo, a1);
+                a3 = __smlatt(xo, wo, a3);
+            }
+        } else
+        for (t = 0; t < taps; t++, wr += oc_n) {
+            uint32_t x = off[t] >= 0 ? ld32((const int8_t *)a + off[t] + c) : zp4, w = ld32(wr);
+            uint32_t xe = __sxtb16(x), xo = sxtb16_ror8(x);
+            uint32_t we = __sxtb16(w), wo = sxtb16_ror8(w);
+            a0 = __smlabb(xe, we, a0);
+            a2 = __smlatt(xe, we, a2);
+            a1 = __smlabb(xo, wo, a1);
+            a3 = __smlatt(xo, wo, a3);
+        }
+        o[c] = rq(&R, c, a0);
+        o[c + 1] = rq(&R, c + 1, a1);
+        o[c + 2] = rq(&R, c + 2, a2);
+        o[c + 3] = rq(&R, c + 3, a3);
+    }
+    for (; c < oc_n; c++) {
+        int32_t acc = vp_rd32(v, q + 4u * (uint32_t)c);
+        for (t = 0; t < taps; t++) {
+            int32_t xv = off[t] >= 0 ? ((const int8_t *)a)[off[t] + c] : W(IN_ZP);
+            acc += xv * wts[t * oc_n + c];
+        }
+        o[c] = rq(&R, c, acc);
+    }
+}
+#endif
+
+/* DEPTHWISE_CONV_2D, weights [tap][OC]: per pixel, per chunk of channels, per tap */
+VP_CLONES void vp_depthwise(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
+    const uint8_t *v = m->vpw;
+    const int8_t *wts = (const int8_t *)v + L->data;
+    int32_t oc_n = W(OC), ic_n = W(IC), dm = W(DMUL), taps = W(KH) * W(KW), oy, ox, t, c0, j;
+    uint32_t q = L->data + (uint32_t)(taps * oc_n);
+    rq_t R = rq_init(v, L, q, oc_n);
+    int32_t off[MAX_TAPS], delta[MAX_TAPS], acc[DW_CHUNK];
+    int32_t span_y = (W(KH) - 1) * W(DH), span_x = (W(KW) - 1) * W(DW);
+    for (t = 0; t < taps; t++) /* tap offsets from the window's corner, once per layer */
+        delta[t] = ((t / W(KW)) * W(DH) * W(IW) + (t % W(KW)) * W(DW)) * ic_n;
+    for (oy = 0; oy < W(OH); oy++) {
+        int32_t iy0 = oy * W(SH) - W(PT);
+        int rows_in = iy0 >= 0 && iy0 + span_y < W(IH);
+        for (ox = 0; ox < W(OW); ox++) {
+            int8_t *o = (int8_t *)a + W(OUT) + (oy * W(OW) + ox) * oc_n;
+            int32_t ix0 = ox * W(SW) - W(PL), corner = W(IN) + (iy0 * W(IW) + ix0) * ic_n;
+            int inside = rows_in && ix0 >= 0 && ix0 + span_x < W(IW);
+            if (inside) {
+                for (t = 0; t < taps; t++) off[t] = corner + delta[t];
+            } else {
+                for (t = 0; t < taps; t++) {
+                    int32_t iy = iy0 + (t / W(KW)) * W(DH), ix = ix0 + (t % W(KW)) * W(DW);
+                    off[t] = (iy < 0 || iy >= W(IH) || ix < 0 || ix >= W(IW))
+                                 ? -1
+                                 : W(IN) + (iy * W(IW) + ix) * ic_n;
+                }
+            }
+#if defined(__ARM_FEATURE_DSP)
+            if (dm == 1) {
+                dw_pixel_dsp(m, L, a, off, inside, o);
+                continue;
+            }
+#endif
+            for (c0 = 0; c0 < oc_n; c0 += DW_CHUNK) {
+                int32_t n = oc_n - c0 < DW_CHUNK ? oc_n - c0 : DW_CHUNK;
+                for (j = 0; j < n; j++) acc[j] = vp_rd32(v, q + 4u * (uint32_t)(c0 + j));
+                for (t = 0; t < taps; t++) {
+                    const int8_t *wr = wts + t * oc_n + c0;
+                    if (off[t] < 0) {
+                        for (j = 0; j < n; j++) acc[j] += W(IN_ZP) * wr[j];
+                    } else if (dm == 1) {
+                        const int8_t *x = (const int8_t *)a + off[t] + c0;
+                        for (j = 0; j < n; j++) acc[j] += x[j] * wr[j];
+                    } else {
+                        const int8_t *x = (const int8_t *)a + off[t];
+                        for (j = 0; j < n; j++) acc[j] += x[(c0 + j) / dm] * wr[j];
+                    }
+                }
+                rq_row(&R, c0, n, acc, 0, o);
+            }
+        }
+    }
+}
