@@ -50,6 +50,7 @@ COMMANDS = (
     "emulate",
     "gateway",
     "classify",
+    "load",
     "flash",
     "keys",
     "pack",

@@ -11,7 +11,10 @@ own ``Auth``) and hands them to the loop with ``call_soon_threadsafe``. Per requ
 
 A result whose request id is not pending (late or foreign) or that repeats a board's answer is
 counted and never changes an answer. A board that misses ``fail_after`` requests in a row, or
-is silent for three heartbeats, is marked failed and only PROBEd until it answers HELLO.
+is silent for three heartbeats, is marked failed and only PROBEd until it answers HELLO. A miss
+counts towards that only while the gateway was keeping up (no event-loop lag or shed load since
+the request began) and the board sent no result at all meanwhile: a board must not be judged
+failed for the gateway's own overload.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ class Board:
     refused: str | None = None
     consecutive: int = 0
     last_seen: float = 0.0
+    last_result: float = 0.0
 
 
 @dataclass
@@ -86,6 +90,7 @@ class _Pending:
     rid: int
     targets: set[str]
     sent: dict[str, float]
+    t0: float = 0.0
     results: dict[str, tuple[tuple[tuple[int, int], ...], float]] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
     done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -143,6 +148,8 @@ class Gateway:
         self._threads: list[threading.Thread] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._probe_task: asyncio.Task | None = None
+        self._lag_task: asyncio.Task | None = None
+        self.overloaded_at = -1.0  # last time the gateway itself fell behind (see note_overload)
         self._index = 0
 
     def _board(self, spec: BoardSpec) -> Board:
@@ -170,11 +177,13 @@ class Gateway:
                     self._send(b, fb.Probe(MsgType.HELLO), 0)
             await asyncio.sleep(0.1)
         self._probe_task = asyncio.create_task(self._probe_loop())
+        self._lag_task = asyncio.create_task(self._lag_loop())
 
     async def close(self) -> None:
         self._closing.set()
-        if self._probe_task:
-            self._probe_task.cancel()
+        for task in (self._probe_task, self._lag_task):
+            if task:
+                task.cancel()
         for t in self._threads:
             await asyncio.to_thread(t.join, 2.0)
         for b in self.boards.values():
@@ -264,6 +273,7 @@ class Gateway:
             if bad else None
 
     def _on_result(self, b: Board, f: fb.Frame, t: float) -> None:
+        b.last_result = t  # alive, even when late: a backlog is not a failure
         req = self._pending.get(f.request_id)
         if req is None or b.spec.name not in req.targets:
             self.counts["late" if f.request_id in self._finished else "foreign"] += 1
@@ -296,13 +306,18 @@ class Gateway:
             req.done.set()
 
     # -- requests ------------------------------------------------------------------------------
-    async def classify(self, image: np.ndarray, label: int | None = None) -> Answer:
-        """One request: exactly one Answer (``error`` set when no board answered)."""
-        t0 = time.monotonic()
+    async def classify(self, image: np.ndarray, label: int | None = None,
+                       t0: float | None = None) -> Answer:
+        """One request: exactly one Answer (``error`` set when no board answered).
+
+        ``t0`` is when the request arrived (``time.monotonic()``): the deadline counts from
+        there, so time spent queued or decoding is not added on top of it.
+        """
+        t0 = time.monotonic() if t0 is None else t0
         index, self._index = self._index, self._index + 1
         rid = self._new_rid()
         tensors: dict[str, bytes] = {}
-        req = _Pending(rid, set(), {})
+        req = _Pending(rid, set(), {}, t0)
         self._pending[rid] = req
         for b in self.boards.values():
             if not b.up:
@@ -343,6 +358,9 @@ class Gateway:
                 b.consecutive = 0
             elif name in req.targets:
                 b.stats.misses += 1
+                if not self._keeping_up(req, b):
+                    b.stats.excused += 1
+                    continue
                 b.consecutive += 1
                 if b.consecutive >= self.fail_after:
                     b.up = False
@@ -357,6 +375,23 @@ class Gateway:
                                    self.weights)
         return Answer(index, req.rid, vote.winner, vote.scores, voters, answered, missing,
                       bool(missing), latency, None, label)
+
+    def note_overload(self) -> None:
+        """The gateway fell behind (event-loop lag, or a front end shed load)."""
+        self.overloaded_at = time.monotonic()
+
+    def _keeping_up(self, req: _Pending, b: Board) -> bool:
+        """Whether a miss by ``b`` on ``req`` says something about the board."""
+        return self.overloaded_at < req.t0 and b.last_result < req.sent.get(b.spec.name, 0.0)
+
+    async def _lag_loop(self, tick: float = 0.02) -> None:
+        """Measure event-loop lag; past a quarter of the deadline the gateway is behind."""
+        limit = max(0.02, self.dep.deadline_s / 4)
+        while True:
+            t = time.monotonic()
+            await asyncio.sleep(tick)
+            if time.monotonic() - t - tick > limit:
+                self.note_overload()
 
     async def _probe_loop(self) -> None:
         """PROBE failed boards until they answer HELLO; fail boards silent for 3 heartbeats."""

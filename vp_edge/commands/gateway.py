@@ -30,6 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--listen", help="serve clients on udp://HOST:PORT until Ctrl-C")
     p.add_argument("--limit", type=int, default=None, help="first N inputs only")
     p.add_argument("--inflight", type=int, default=1, help="requests in flight (default 1)")
+    p.add_argument("--max-inflight", type=int, default=16,
+                   help="--listen: requests served at once (default 16)")
+    p.add_argument("--max-queue", type=int, default=64,
+                   help="--listen: requests waiting beyond those; more get 'busy' (default 64)")
     p.add_argument("--answers", type=Path, default=None, help="write every answer as JSON lines")
     p.add_argument("--no-progress", action="store_true", help="no progress line")
     add_json(p)
@@ -70,9 +74,15 @@ async def _batch(dep, x, y, args: argparse.Namespace) -> tuple[dict, list]:  # n
 
 
 async def _serve(dep, args: argparse.Namespace) -> dict:  # noqa: ANN001
+    from vp_edge.errors import VpEdgeError
     from vp_edge.gateway import Gateway
+    from vp_edge.gateway_front import Limits
     from vp_edge.gateway_io import serve_udp
 
+    for flag in ("max_inflight", "max_queue"):
+        if getattr(args, flag) < 1:
+            raise VpEdgeError(f"--{flag.replace('_', '-')} must be >= 1")
+    limits = Limits(max_inflight=args.max_inflight, max_queue=args.max_queue)
     gw = Gateway(dep)
     await gw.start()
     stop = asyncio.Event()
@@ -88,10 +98,10 @@ async def _serve(dep, args: argparse.Namespace) -> dict:  # noqa: ANN001
             print(f"answer id={reply.get('id')}: {what}", file=sys.stderr)
 
     try:
-        await serve_udp(gw, args.listen, stop, show)
+        front = await serve_udp(gw, args.listen, stop, show, limits)
     finally:
         await gw.close()
-    return gw.report()
+    return {**gw.report(), "front_end": front.to_dict()}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,136 @@
+"""A load client for a gateway's UDP front end: fixed rates, bounded in count and time.
+
+Every request carries a unique id; the tally per rate says what became of each one: answered,
+explicit ``busy``, another explicit error, or lost (no reply by the end: must be 0). Latency is
+measured at the client, from send to reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import Sequence
+
+from firmware_bridge.transport import parse_link
+from vp_edge.errors import GatewayError
+from vp_edge.gateway_front import PROTOCOL_VERSION
+from vp_edge.gateway_stats import percentiles_ms
+
+
+class _Client(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.replies: dict[str, list[tuple[float, dict]]] = {}
+        self.garbled = 0
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        try:
+            reply = json.loads(data)
+            key = str(reply["id"])
+        except (ValueError, KeyError, TypeError):
+            self.garbled += 1
+            return
+        self.replies.setdefault(key, []).append((time.monotonic(), reply))
+
+
+def tally(
+    sent: dict[str, float], replies: dict[str, list[tuple[float, dict]]], rate: float, wall_s: float
+) -> dict:
+    """One rate's row: sent, answered, busy, other errors, lost, duplicates, p50/p99."""
+    out = {
+        "rate": rate,
+        "sent": len(sent),
+        "answered": 0,
+        "busy": 0,
+        "errors": 0,
+        "lost": 0,
+        "duplicates": 0,
+    }
+    lat = []
+    for key, t_sent in sent.items():
+        got = replies.get(key)
+        if not got:
+            out["lost"] += 1
+            continue
+        out["duplicates"] += len(got) - 1
+        t, reply = got[0]
+        if reply.get("ok"):
+            out["answered"] += 1
+            lat.append(t - t_sent)
+        elif reply.get("code") == "busy":
+            out["busy"] += 1
+        else:
+            out["errors"] += 1
+    ms = percentiles_ms(lat)
+    out.update(
+        p50_ms=ms["p50"],
+        p99_ms=ms["p99"],
+        max_ms=ms["max"],
+        answered_per_s=round(out["answered"] / wall_s, 1) if wall_s else None,
+    )
+    return out
+
+
+async def run_rate(
+    url: str, images: Sequence[bytes], rate: float, count: int, wait_s: float, tag: str = "r"
+) -> dict:
+    """Send ``count`` requests at ``rate``/s (images in turn); wait ``wait_s`` for stragglers."""
+    spec = parse_link(url)
+    if spec.scheme != "udp":
+        raise GatewayError(f"load test {url}: expected udp://HOST:PORT")
+    loop = asyncio.get_running_loop()
+    transport, proto = await loop.create_datagram_endpoint(
+        _Client, remote_addr=(spec.host, spec.port)
+    )
+    bodies = [base64.b64encode(b).decode() for b in images]
+    sent: dict[str, float] = {}
+    t_start = time.monotonic()
+    try:
+        for i in range(count):
+            due = t_start + i / rate
+            if (d := due - time.monotonic()) > 0:
+                await asyncio.sleep(d)
+            key = f"{tag}-{i}"
+            body = {"v": PROTOCOL_VERSION, "id": key, "image": bodies[i % len(bodies)]}
+            sent[key] = time.monotonic()
+            transport.sendto(json.dumps(body).encode())
+        end = time.monotonic() + wait_s
+        while time.monotonic() < end and len(proto.replies) < len(sent):
+            await asyncio.sleep(0.02)
+    finally:
+        transport.close()
+    row = tally(sent, proto.replies, rate, time.monotonic() - t_start)
+    row["garbled"] = proto.garbled
+    return row
+
+
+def load_test(
+    url: str, images: Sequence[bytes], rates: Sequence[float], seconds: float, wait_s: float = 2.0
+) -> list[dict]:
+    """Rising rates, ``seconds`` each (at least one request per rate), one row per rate."""
+    if not images:
+        raise GatewayError("load test: no images to send")
+    return [
+        asyncio.run(run_rate(url, images, r, max(1, int(r * seconds)), wait_s, f"r{r:g}"))
+        for r in rates
+    ]
+
+
+def load_table(rows: list[dict]) -> str:
+    head = (
+        f"{'rate/s':>7} {'sent':>6} {'answered':>8} {'busy':>6} {'errors':>6} {'lost':>5} "
+        f"{'dup':>4} {'p50 ms':>8} {'p99 ms':>8} {'answered/s':>10}"
+    )
+    lines = [head]
+    for r in rows:
+        lines.append(
+            f"{r['rate']:>7g} {r['sent']:>6} {r['answered']:>8} {r['busy']:>6} "
+            f"{r['errors']:>6} {r['lost']:>5} {r['duplicates']:>4} "
+            f"{_f(r['p50_ms']):>8} {_f(r['p99_ms']):>8} {_f(r['answered_per_s']):>10}"
+        )
+    return "\n".join(lines)
+
+
+def _f(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}"
