@@ -18,6 +18,7 @@ import io
 import json
 import logging
 import re
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -157,9 +158,11 @@ class FrontStats:
     received: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     service_s: deque = field(default_factory=lambda: deque(maxlen=64))
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count(self, outcome: str) -> None:
-        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        with self.lock:  # front-end reader threads count too
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
     def estimate_s(self, default: float) -> float:
         """What a request takes now (median of the recent answered ones)."""
@@ -200,10 +203,27 @@ class FrontEnd:
         self.stats.count("busy")
         return error_reply(req_id, "busy", f"busy: {why}; retry later")
 
+    def flooded(self, backlog: int) -> bool:
+        """Whether requests not yet on the loop should be turned away before reaching it."""
+        return backlog >= self.limits.max_queue or self.gw.lag_s > self.gw.dep.deadline_s / 4
+
+    def reject(self, data: bytes) -> dict:
+        """Answer without serving (called off the loop when it is flooded): busy, or the error."""
+        with self.stats.lock:
+            self.stats.received += 1
+        req_id = None
+        try:
+            req_id, _ = parse_request(data, self.limits)
+        except RequestError as e:
+            self.stats.count(e.code)
+            return error_reply(req_id, e.code, str(e))
+        return self._busy(req_id, "the gateway is flooded")
+
     async def handle(self, data: bytes, t0: float | None = None) -> dict:
         """One request -> one reply (never raises)."""
         t0 = time.monotonic() if t0 is None else t0
-        self.stats.received += 1
+        with self.stats.lock:
+            self.stats.received += 1
         req_id = None
         try:
             req_id, image = parse_request(data, self.limits)
@@ -222,7 +242,8 @@ class FrontEnd:
     async def _admitted(self, req_id: object, image: bytes, t0: float) -> dict:
         deadline = self.gw.dep.deadline_s
         need = self.stats.estimate_s(deadline / 4)
-        if not await self.admission.enter(deadline - need - (time.monotonic() - t0)):
+        budget = deadline - need - (time.monotonic() - t0)
+        if budget <= 0 or not await self.admission.enter(budget):
             return self._busy(req_id, f"{self.admission.waiting} requests waiting")
         try:
             loop = asyncio.get_running_loop()
@@ -237,7 +258,8 @@ class FrontEnd:
                     f"a request takes about {need * 1000:.0f} ms",
                 )
             t1 = time.monotonic()
-            a = await self.gw.classify(img, t0=t0)
+            # stop waiting early by the loop's current lag, so the reply leaves in time
+            a = await self.gw.classify(img, t0=t0, deadline_s=deadline - min(self.gw.lag_s, need))
             if a.error is None:
                 self.stats.service_s.append(time.monotonic() - t1)
         finally:

@@ -21,6 +21,7 @@ import asyncio
 import base64
 import json
 import socket
+import threading
 import time
 from collections.abc import Callable
 
@@ -49,28 +50,66 @@ async def run_batch_async(gw: Gateway, images: np.ndarray, labels: np.ndarray | 
         return await run_inputs(gw, images, labels, inflight, on_request, tick)
 
 
-class _ClientProtocol(asyncio.DatagramProtocol):
-    """Reads datagrams as fast as they come; each becomes one task with exactly one reply."""
+class _UdpFront:
+    """A reader thread stamps each datagram on arrival; the loop gives each one reply.
 
-    def __init__(self, front: FrontEnd, on_answer: Callable[[dict], None] | None) -> None:
-        self.front, self.on_answer = front, on_answer
-        self.transport: asyncio.DatagramTransport | None = None
+    The arrival stamp is taken in the thread, not when the event loop gets round to the
+    datagram, so time a request waits behind a busy loop counts against its deadline (and
+    turns into an honest ``busy``) instead of hiding in the kernel's receive buffer. When
+    ``max_queue`` datagrams already wait for the loop, or the loop lags by more than a quarter
+    of the deadline, the thread answers ``busy`` itself: a flood cannot build a backlog.
+    """
+
+    def __init__(self, sock: socket.socket, front: FrontEnd,
+                 on_answer: Callable[[dict], None] | None) -> None:
+        self.sock, self.front, self.on_answer = sock, front, on_answer
         self.tasks: set[asyncio.Task] = set()
+        self.handed = self.started = 0  # written by the thread / by the loop only
+        self.loop = asyncio.get_running_loop()
+        self.closing = threading.Event()
+        self.thread = threading.Thread(target=self._read, daemon=True, name="udp-front")
+        self.thread.start()
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+    def _read(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self.closing.is_set():
+            try:
+                data, addr = self.sock.recvfrom(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                if self.closing.is_set():
+                    return
+                continue  # e.g. ICMP from a vanished client: keep serving the others
+            if self.front.flooded(self.handed - self.started):
+                self._reply(self.front.reject(data), addr)
+            elif not self.loop.is_closed():
+                self.handed += 1
+                self.loop.call_soon_threadsafe(self._start, data, addr, time.monotonic())
 
-    def datagram_received(self, data: bytes, addr: tuple) -> None:
-        t = asyncio.create_task(self._serve(data, addr, time.monotonic()))
+    def _reply(self, reply: dict, addr: tuple) -> None:
+        try:
+            self.sock.sendto(json.dumps(reply).encode(), addr)
+        except OSError:
+            self.front.stats.count("reply_failed")
+        if self.on_answer:
+            self.on_answer(reply)
+
+    def _start(self, data: bytes, addr: tuple, t0: float) -> None:
+        self.started += 1
+        t = asyncio.create_task(self._serve(data, addr, t0))
         self.tasks.add(t)
         t.add_done_callback(self.tasks.discard)
 
     async def _serve(self, data: bytes, addr: tuple, t0: float) -> None:
-        reply = await self.front.handle(data, t0)
-        if self.transport is not None:
-            self.transport.sendto(json.dumps(reply).encode(), addr)
-        if self.on_answer:
-            self.on_answer(reply)
+        self._reply(await self.front.handle(data, t0), addr)
+
+    async def close(self, wait_s: float) -> None:
+        self.closing.set()
+        await asyncio.to_thread(self.thread.join, 1.0)
+        if self.tasks:  # requests already taken get their answers
+            await asyncio.wait(set(self.tasks), timeout=wait_s)
+        self.sock.close()
 
 
 async def serve_udp(gw: Gateway, url: str, stop: asyncio.Event,
@@ -80,7 +119,6 @@ async def serve_udp(gw: Gateway, url: str, stop: asyncio.Event,
     spec = parse_link(url)
     if spec.scheme != "udp":
         raise GatewayError(f"--listen {url}: clients connect over udp://HOST:PORT")
-    loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET6 if ":" in spec.host else socket.AF_INET,
                          socket.SOCK_DGRAM)
     try:
@@ -90,14 +128,11 @@ async def serve_udp(gw: Gateway, url: str, stop: asyncio.Event,
         sock.close()
         raise GatewayError(f"cannot listen on {url}: {e.strerror}") from None
     front = FrontEnd(gw, limits)
-    transport, proto = await loop.create_datagram_endpoint(
-        lambda: _ClientProtocol(front, on_answer), sock=sock)
+    udp = _UdpFront(sock, front, on_answer)
     try:
         await stop.wait()
-        if proto.tasks:  # requests already taken get their answers
-            await asyncio.wait(set(proto.tasks), timeout=gw.dep.deadline_s + 1.0)
     finally:
-        transport.close()
+        await udp.close(gw.dep.deadline_s + 1.0)
         front.close()
     return front.stats
 

@@ -7,9 +7,10 @@ measured at the client, from send to reply.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
+import socket
+import threading
 import time
 from collections.abc import Sequence
 
@@ -19,19 +20,32 @@ from vp_edge.gateway_front import PROTOCOL_VERSION
 from vp_edge.gateway_stats import percentiles_ms
 
 
-class _Client(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
+class _Receiver(threading.Thread):
+    """Stamps each reply as it arrives (a thread, so the sender's pacing cannot delay it)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(daemon=True, name="load-recv")
+        self.sock, self.stop = sock, threading.Event()
         self.replies: dict[str, list[tuple[float, dict]]] = {}
         self.garbled = 0
 
-    def datagram_received(self, data: bytes, addr: tuple) -> None:
-        try:
-            reply = json.loads(data)
-            key = str(reply["id"])
-        except (ValueError, KeyError, TypeError):
-            self.garbled += 1
-            return
-        self.replies.setdefault(key, []).append((time.monotonic(), reply))
+    def run(self) -> None:
+        self.sock.settimeout(0.05)
+        while not self.stop.is_set():
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                continue  # ICMP port unreachable while the gateway restarts
+            t = time.monotonic()
+            try:
+                reply = json.loads(data)
+                key = str(reply["id"])
+            except (ValueError, KeyError, TypeError):
+                self.garbled += 1
+                continue
+            self.replies.setdefault(key, []).append((t, reply))
 
 
 def tally(
@@ -47,7 +61,7 @@ def tally(
         "lost": 0,
         "duplicates": 0,
     }
-    lat = []
+    lat, gw_lat = [], []
     for key, t_sent in sent.items():
         got = replies.get(key)
         if not got:
@@ -58,6 +72,7 @@ def tally(
         if reply.get("ok"):
             out["answered"] += 1
             lat.append(t - t_sent)
+            gw_lat.append(float(reply.get("latency_ms", 0.0)) / 1000)
         elif reply.get("code") == "busy":
             out["busy"] += 1
         else:
@@ -67,41 +82,48 @@ def tally(
         p50_ms=ms["p50"],
         p99_ms=ms["p99"],
         max_ms=ms["max"],
+        gateway_p99_ms=percentiles_ms(gw_lat)["p99"],
         answered_per_s=round(out["answered"] / wall_s, 1) if wall_s else None,
     )
     return out
 
 
-async def run_rate(
+def run_rate(
     url: str, images: Sequence[bytes], rate: float, count: int, wait_s: float, tag: str = "r"
 ) -> dict:
     """Send ``count`` requests at ``rate``/s (images in turn); wait ``wait_s`` for stragglers."""
     spec = parse_link(url)
     if spec.scheme != "udp":
         raise GatewayError(f"load test {url}: expected udp://HOST:PORT")
-    loop = asyncio.get_running_loop()
-    transport, proto = await loop.create_datagram_endpoint(
-        _Client, remote_addr=(spec.host, spec.port)
-    )
     bodies = [base64.b64encode(b).decode() for b in images]
     sent: dict[str, float] = {}
-    t_start = time.monotonic()
-    try:
-        for i in range(count):
-            due = t_start + i / rate
-            if (d := due - time.monotonic()) > 0:
-                await asyncio.sleep(d)
-            key = f"{tag}-{i}"
-            body = {"v": PROTOCOL_VERSION, "id": key, "image": bodies[i % len(bodies)]}
-            sent[key] = time.monotonic()
-            transport.sendto(json.dumps(body).encode())
-        end = time.monotonic() + wait_s
-        while time.monotonic() < end and len(proto.replies) < len(sent):
-            await asyncio.sleep(0.02)
-    finally:
-        transport.close()
-    row = tally(sent, proto.replies, rate, time.monotonic() - t_start)
-    row["garbled"] = proto.garbled
+    with socket.socket(
+        socket.AF_INET6 if ":" in spec.host else socket.AF_INET, socket.SOCK_DGRAM
+    ) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        sock.connect((spec.host, spec.port))
+        recv = _Receiver(sock)
+        recv.start()
+        t_start = time.monotonic()
+        try:
+            for i in range(count):
+                if (d := t_start + i / rate - time.monotonic()) > 0:
+                    time.sleep(d)
+                key = f"{tag}-{i}"
+                body = {"v": PROTOCOL_VERSION, "id": key, "image": bodies[i % len(bodies)]}
+                sent[key] = time.monotonic()
+                try:
+                    sock.send(json.dumps(body).encode())
+                except OSError:
+                    pass  # counted as lost: nothing came back for it
+            end = time.monotonic() + wait_s
+            while time.monotonic() < end and len(recv.replies) < len(sent):
+                time.sleep(0.02)
+        finally:
+            recv.stop.set()
+            recv.join(1.0)
+    row = tally(sent, recv.replies, rate, time.monotonic() - t_start)
+    row["garbled"] = recv.garbled
     return row
 
 
@@ -111,10 +133,7 @@ def load_test(
     """Rising rates, ``seconds`` each (at least one request per rate), one row per rate."""
     if not images:
         raise GatewayError("load test: no images to send")
-    return [
-        asyncio.run(run_rate(url, images, r, max(1, int(r * seconds)), wait_s, f"r{r:g}"))
-        for r in rates
-    ]
+    return [run_rate(url, images, r, max(1, int(r * seconds)), wait_s, f"r{r:g}") for r in rates]
 
 
 def load_table(rows: list[dict]) -> str:
