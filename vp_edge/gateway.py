@@ -33,7 +33,7 @@ import numpy as np
 import firmware_bridge as fb
 from boards.registry import BoardAdapter, get_kind
 from firmware_bridge import MsgType
-from firmware_bridge.transport import Link, LinkError, open_link
+from firmware_bridge.transport import Link, LinkError, for_board, open_link, parse_link
 from vp_edge.deployment import BoardSpec, Deployment
 from vp_edge.errors import GatewayError
 from vp_edge.gateway_stats import BoardStats, gateway_report
@@ -44,7 +44,7 @@ LinkOpener = Callable[[BoardSpec, Path], Link]
 
 
 def default_opener(spec: BoardSpec, pty_dir: Path) -> Link:
-    return open_link(spec.link, pty_dir=pty_dir, wait_s=0.0)
+    return open_link(for_board(spec.link, spec.id), pty_dir=pty_dir, wait_s=0.0)
 
 
 @dataclass
@@ -156,7 +156,7 @@ class Gateway:
     def _board(self, spec: BoardSpec) -> Board:
         kind = get_kind(spec.kind)
         auth = fb.Auth(self.keys, {spec.id}, role="gateway")
-        framing = "datagram" if spec.link.startswith("udp:") else "stream"
+        framing = parse_link(spec.link).framing
         return Board(spec, kind(auth, framing), BoardStats(spec))
 
     # -- life cycle ----------------------------------------------------------------------------

@@ -1,0 +1,156 @@
+"""Boards and a gateway over a real Mosquitto: live equals offline, a broker restart survived,
+a rogue client's forged, replayed and corrupted frames never accepted."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+
+from board_helpers import FakeBoards, make_fake_run, write_deployment  # noqa: E402
+from test_gateway_faults import check_answers, images  # noqa: E402
+
+import firmware_bridge as fb  # noqa: E402
+from firmware_bridge.transport import LinkError, for_board, parse_link  # noqa: E402
+from firmware_bridge.transport.mqtt import new_client, topic  # noqa: E402
+from vp_edge.gateway import Gateway, run_inputs  # noqa: E402
+
+NAMES = ("pi1", "pi2", "pi3", "pi4")
+
+
+def mqtt_dep(tmp_path: Path, broker):  # noqa: ANN001, ANN201
+    url = broker.url("t1")
+    boards = [{"id": i + 1, "name": n, "kind": "linux", "variant": ("t16", "t24")[i % 2],
+               "link": for_board(url, i + 1)} for i, n in enumerate(NAMES)]  # fmt: skip
+    return write_deployment(tmp_path, make_fake_run(tmp_path), boards)
+
+
+def test_urls_parse_and_complete():
+    assert parse_link("mqtt://h/dep").port == 1883
+    assert parse_link("mqtts://h/dep/3?ca=/x").framing == "datagram"
+    assert for_board("mqtt://h:1/dep?qos=1", 7) == "mqtt://h:1/dep/7?qos=1"
+    assert for_board("udp://h:5", 7) == "udp://h:5"
+    for bad in ("mqtt://h", "mqtt://h/a/b/c", "mqtt://h/d?x=1", "mqtt://h/d/99999",
+                "mqtt://h/d?qos=2", "mqtt://h/d?ca=f"):
+        with pytest.raises(LinkError):
+            parse_link(bad)
+
+
+def _run(dep, x, during=None, settle_s: float = 0.0):  # noqa: ANN001, ANN202
+    async def main():  # noqa: ANN202
+        gw = Gateway(dep)
+        await gw.start(hello_timeout=5.0)
+        try:
+            answers = await run_inputs(gw, x, None, 1, during)
+            await asyncio.sleep(settle_s)  # frames still on their way are counted
+            return gw, answers
+        finally:
+            await gw.close()
+
+    return asyncio.run(main())
+
+
+@pytest.fixture
+def boards(tmp_path, broker):  # noqa: ANN001, ANN201
+    dep = mqtt_dep(tmp_path, broker)
+    fake = FakeBoards(dep)
+    for n in NAMES:
+        fake.start(n)
+    yield dep, fake
+    fake.stop()
+
+
+def test_mqtt_live_equals_offline(boards):
+    dep, _ = boards
+    x = images(8)
+    gw, answers = _run(dep, x)
+    check_answers(gw, x, answers)
+    assert not any(a.degraded for a in answers)
+
+
+def test_broker_restart_survived(boards, broker):
+    """In-flight requests are answered by deadline while the broker is away; then all rejoin."""
+    dep, _ = boards
+    x = images(30, 2)
+
+    def during(i: int) -> None:
+        if i == 5:
+            broker.stop()
+        if i == 8:
+            broker.start()
+        if i >= 8:
+            time.sleep(0.1)  # give the links their back-off to reconnect
+
+    gw, answers = _run(dep, x, during)
+    check_answers(gw, x, answers)
+    assert any(a.error for a in answers[5:8])  # the broker was really gone
+    assert all(a.error is None and not a.degraded for a in answers[-3:]), answers[-3:]
+
+
+def _drops(auths) -> dict[str, int]:  # noqa: ANN001
+    out: dict[str, int] = {}
+    for a in auths:
+        for k, v in a.stats.items():
+            if k != "accepted" and v:
+                out[k] = out.get(k, 0) + v
+    return out
+
+
+def test_rogue_client_frames_never_accepted(boards, broker, capsys):
+    """Forged (wrong key), replayed and corrupted frames published on board and gateway topics."""
+    dep, fake = boards
+    captured: list[tuple[str, bytes]] = []
+
+    def on_connect(c, *_a) -> None:  # noqa: ANN001
+        c.subscribe(topic("t1", "+", "tx"))
+
+    rogue = new_client(parse_link(broker.url("t1")), "rogue", on_connect,
+                       lambda _c, _u, m: captured.append((m.topic, bytes(m.payload))))
+    sent = {"to_boards_forged": 0, "to_gateway_forged": 0, "replayed": 0, "corrupted": 0}
+    wrong = bytes(range(16, 32))
+    evil_gw = fb.Sender(wrong, fb.Counter(7), from_gateway=True)
+    evil_board = fb.Sender(wrong, fb.Counter(7))
+
+    def attack(_: int) -> None:
+        for bid in range(1, 5):
+            rogue.publish(topic("t1", bid, "rx"),
+                          evil_gw.frame(fb.Probe(fb.MsgType.HELLO), 0, board_id=bid))
+            rogue.publish(topic("t1", bid, "tx"),
+                          evil_board.frame(fb.Heartbeat(0, 0), 0, board_id=bid))
+            sent["to_boards_forged"] += 1
+            sent["to_gateway_forged"] += 1
+        for t, f in captured[-2:]:
+            bad = bytearray(f)
+            bad[len(bad) // 2] ^= 0x55
+            rogue.publish(t, f)
+            rogue.publish(t, bytes(bad))
+            sent["replayed"] += 1
+            sent["corrupted"] += 1
+        time.sleep(0.05)
+
+    x = images(6, 3)
+    try:
+        gw, answers = _run(dep, x, attack, settle_s=0.5)
+    finally:
+        rogue.disconnect()
+        rogue.loop_stop()
+    check_answers(gw, x, answers)
+    gw_auth = [b.adapter.auth for b in gw.boards.values()]
+    board_auth = [s.auth for s in fake.servers.values()]
+    genuine_from_boards = sum(s.stats["tx"] for s in fake.servers.values())
+    accepted = sum(a.stats["accepted"] for a in gw_auth)
+    gw_drops, board_drops = _drops(gw_auth), _drops(board_auth)
+    with capsys.disabled():
+        print(f"\n[mqtt rogue] published {sent}; gateway accepted {accepted} of the boards' "
+              f"{genuine_from_boards} genuine frames, dropped {gw_drops}; boards dropped "
+              f"{board_drops}; every answer equals the offline vote")
+    assert sent["replayed"] > 0
+    assert accepted <= genuine_from_boards  # nothing of the rogue's was accepted
+    assert sum(board_drops.values()) == sent["to_boards_forged"]
+    rogue_to_gw = sent["to_gateway_forged"] + sent["replayed"] + sent["corrupted"]
+    assert sum(gw_drops.values()) == rogue_to_gw
