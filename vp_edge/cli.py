@@ -51,6 +51,7 @@ COMMANDS = (
     "gateway",
     "classify",
     "load",
+    "bridge",
     "flash",
     "keys",
     "pack",

@@ -154,3 +154,35 @@ def test_rogue_client_frames_never_accepted(boards, broker, capsys):
     assert sum(board_drops.values()) == sent["to_boards_forged"]
     rogue_to_gw = sent["to_gateway_forged"] + sent["replayed"] + sent["corrupted"]
     assert sum(gw_drops.values()) == rogue_to_gw
+
+
+def test_microcontroller_through_the_bridge(tmp_path, broker):
+    """Three boards on MQTT and one mcu on a (throttled) pty behind the serial<->MQTT bridge."""
+    import threading
+
+    from boards.bridge import bridge
+
+    url = broker.url("t1")
+    spec = [{"id": i + 1, "name": n, "kind": "linux", "variant": ("t16", "t24")[i % 2],
+             "link": for_board(url, i + 1)} for i, n in enumerate(NAMES[:3])]  # fmt: skip
+    mcu = {"id": 4, "name": "m4", "kind": "mcu", "variant": "t24", "profile": "esp32-s3"}
+    run = make_fake_run(tmp_path)
+    (tmp_path / "site").mkdir()
+    site = write_deployment(tmp_path / "site", run, [*spec, {**mcu, "link": "pty://m4"}])
+    dep = write_deployment(tmp_path, run, [*spec, {**mcu, "link": url}])
+    fake = FakeBoards(site)
+    for n in (*NAMES[:3], "m4"):
+        fake.start(n)
+    br = bridge("pty://m4", url, 4, pty_dir=site.pty_dir)
+    t = threading.Thread(target=br.run, daemon=True)
+    t.start()
+    try:
+        x = images(6, 5)
+        gw, answers = _run(dep, x)
+    finally:
+        br.stop.set()
+        t.join(3)
+        fake.stop()
+    check_answers(gw, x, answers)
+    assert all("m4" in a.answered and not a.degraded for a in answers)
+    assert br.counts["up"] >= 6 and br.counts["down"] >= 6
