@@ -138,10 +138,16 @@ async def serve_udp(gw: Gateway, url: str, stop: asyncio.Event,
 
 
 def classify_remote(url: str, image: bytes, timeout: float = 5.0, req_id: object = 1) -> dict:
-    """Send one image file's bytes to a gateway; return its JSON answer."""
+    """Send one image file's bytes to a gateway (udp://) or a fleet (mqtt://); its JSON answer."""
     spec = parse_link(url)
+    if spec.scheme in ("mqtt", "mqtts"):
+        from vp_edge.fleet_client import FleetClient
+
+        with FleetClient(url) as client:
+            return client.classify(image, timeout)
     if spec.scheme != "udp":
-        raise GatewayError(f"--gateway {url}: expected udp://HOST:PORT")
+        raise GatewayError(f"--gateway {url}: expected udp://HOST:PORT or "
+                           "mqtt://BROKER:1883/DEPLOYMENT")
     body = json.dumps({"v": PROTOCOL_VERSION, "id": req_id,
                        "image": base64.b64encode(image).decode()}).encode()
     if len(body) > MAX_REQUEST:

@@ -12,7 +12,8 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from firmware_bridge.transport import parse_link
 from vp_edge.errors import GatewayError
@@ -127,13 +128,70 @@ def run_rate(
     return row
 
 
+def run_rate_mqtt(
+    url: str,
+    images: Sequence[bytes],
+    rate: float,
+    count: int,
+    wait_s: float,
+    tag: str = "m",
+    retry_s: float = 1.0,
+    on_sent: Callable[[int], None] | None = None,
+) -> dict:
+    """As ``run_rate`` through a fleet: requests not answered after ``retry_s`` are re-sent
+    with the same id (a gateway may have died with them); only the first reply counts."""
+    from vp_edge.fleet_client import FleetClient
+
+    bodies = [base64.b64encode(b).decode() for b in images]
+    sent: dict[str, float] = {}
+    last: dict[str, float] = {}
+    retries = 0
+    with FleetClient(url) as client:
+        t_start = time.monotonic()
+        for i in range(count):
+            if (d := t_start + i / rate - time.monotonic()) > 0:
+                time.sleep(d)
+            key = f"{tag}-{i}"
+            sent[key] = last[key] = time.monotonic()
+            client.send(key, bodies[i % len(bodies)])
+            retries += _retry(client, bodies, last, retry_s)
+            if on_sent is not None:
+                on_sent(i)
+        end = time.monotonic() + wait_s
+        while time.monotonic() < end and len(client.replies) < len(sent):
+            time.sleep(0.02)
+            retries += _retry(client, bodies, last, retry_s)
+        with client.lock:
+            replies = {k: list(v) for k, v in client.replies.items()}
+        garbled = client.garbled
+    row = tally(sent, replies, rate, time.monotonic() - t_start)
+    # "duplicates" are extra replies on the wire; the application gets the first one only
+    row.update(garbled=garbled, retries=retries)
+    return row
+
+
+def _retry(client: Any, bodies: list[str], last: dict[str, float], retry_s: float) -> int:
+    """Re-send every unanswered request whose last send is older than ``retry_s``."""
+    now, n = time.monotonic(), 0
+    for key, t in list(last.items()):
+        if client.first(key) is not None:
+            del last[key]
+        elif now - t > retry_s:
+            client.send(key, bodies[int(key.rsplit("-", 1)[1]) % len(bodies)])
+            last[key] = now
+            n += 1
+    return n
+
+
 def load_test(
     url: str, images: Sequence[bytes], rates: Sequence[float], seconds: float, wait_s: float = 2.0
 ) -> list[dict]:
     """Rising rates, ``seconds`` each (at least one request per rate), one row per rate."""
     if not images:
         raise GatewayError("load test: no images to send")
-    return [run_rate(url, images, r, max(1, int(r * seconds)), wait_s, f"r{r:g}") for r in rates]
+    mqtt = parse_link(url).scheme in ("mqtt", "mqtts")
+    one = run_rate_mqtt if mqtt else run_rate
+    return [one(url, images, r, max(1, int(r * seconds)), wait_s, f"r{r:g}") for r in rates]
 
 
 def load_table(rows: list[dict]) -> str:

@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "explicit error ('busy' when the gateway sheds load); 'lost' counts those with no reply "
         "at all and must be 0. Exit code 3 when any request was lost.",
     )
-    p.add_argument("--gateway", required=True, help="udp://HOST:PORT of the gateway")
+    p.add_argument("--gateway", required=True,
+                   help="udp://HOST:PORT of a gateway or mqtt://BROKER:1883/DEPLOYMENT of a fleet")
     p.add_argument("--images", type=Path, required=True, help="a folder of PNG/JPEG images")
     p.add_argument(
         "--rates",
