@@ -394,7 +394,7 @@ class Gateway:
             t = time.monotonic()
             await asyncio.sleep(tick)
             lag = time.monotonic() - t - tick
-            self.lag_s = max(lag, self.lag_s * 0.95)
+            self.lag_s = max(lag, self.lag_s * 0.8)  # forgets a spike in ~0.1 s
             if lag > limit:
                 self.note_overload()
 

@@ -192,7 +192,10 @@ class FrontEnd:
     def __init__(self, gw: Gateway, limits: Limits | None = None) -> None:
         self.gw, self.limits = gw, limits or Limits()
         self.stats = FrontStats()
+        gw.front_stats = self.stats  # type: ignore[attr-defined]  # for metrics and status
         self.admission = Admission(self.limits.max_inflight, self.limits.max_queue)
+        import PIL.Image  # noqa: F401  # imported here, not by the first request's worker
+
         self.pool = ThreadPoolExecutor(self.limits.decode_workers, thread_name_prefix="decode")
 
     def close(self) -> None:
@@ -205,7 +208,7 @@ class FrontEnd:
 
     def flooded(self, backlog: int) -> bool:
         """Whether requests not yet on the loop should be turned away before reaching it."""
-        return backlog >= self.limits.max_queue or self.gw.lag_s > self.gw.dep.deadline_s / 4
+        return backlog >= self.limits.max_queue or self.gw.lag_s > self.gw.dep.deadline_s / 2
 
     def reject(self, data: bytes) -> dict:
         """Answer without serving (called off the loop when it is flooded): busy, or the error."""

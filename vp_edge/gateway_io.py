@@ -56,7 +56,7 @@ class _UdpFront:
     The arrival stamp is taken in the thread, not when the event loop gets round to the
     datagram, so time a request waits behind a busy loop counts against its deadline (and
     turns into an honest ``busy``) instead of hiding in the kernel's receive buffer. When
-    ``max_queue`` datagrams already wait for the loop, or the loop lags by more than a quarter
+    ``max_queue`` datagrams already wait for the loop, or the loop lags by more than half
     of the deadline, the thread answers ``busy`` itself: a flood cannot build a backlog.
     """
 
