@@ -33,6 +33,7 @@ from vp_edge.gateway import Answer, Gateway
 log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
+RESERVE = 0.1  # share of the deadline kept for waking up late and replying
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
 
@@ -261,8 +262,10 @@ class FrontEnd:
                     f"a request takes about {need * 1000:.0f} ms",
                 )
             t1 = time.monotonic()
-            # stop waiting early by the loop's current lag, so the reply leaves in time
-            a = await self.gw.classify(img, t0=t0, deadline_s=deadline - min(self.gw.lag_s, need))
+            # stop waiting for boards a little early (the loop's lag, at least a tenth of the
+            # deadline): a loaded process wakes late, and the reply must still leave in time
+            reserve = min(max(self.gw.lag_s, deadline * RESERVE), deadline / 2)
+            a = await self.gw.classify(img, t0=t0, deadline_s=deadline - reserve)
             if a.error is None:
                 self.stats.service_s.append(time.monotonic() - t1)
         finally:
