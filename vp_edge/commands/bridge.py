@@ -34,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.board_id is not None and not 0 <= args.board_id <= 0xFFFF:
         raise VpEdgeError(f"--board-id {args.board_id}: must be 0..65535")
+    if args.board_id is None and args.mqtt.split("?")[0].rstrip("/").count("/") < 4:
+        raise VpEdgeError(f"{args.mqtt} names no board: pass --board-id ID or end it with /ID")
     b = bridge(args.serial, args.mqtt, args.board_id, pty_dir=args.pty_dir, baud=args.baud)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: b.stop.set())
