@@ -186,3 +186,68 @@ def test_microcontroller_through_the_bridge(tmp_path, broker):
     check_answers(gw, x, answers)
     assert all("m4" in a.answered and not a.degraded for a in answers)
     assert br.counts["up"] >= 6 and br.counts["down"] >= 6
+
+
+def test_requests_topic_dedupes_and_refuses_foreign_reply_topics(boards, broker):
+    """A repeated id is answered from the cache (classified once); bad requests get errors;
+    a request asking for replies outside the deployment's reply topics is not served."""
+    import base64
+    import threading
+
+    from vp_edge.fleet_client import FleetClient
+    from vp_edge.gateway_mqtt import request_topic, serve_mqtt
+
+    dep, _ = boards
+    url = broker.url("t1")
+    ready, state = threading.Event(), {}
+
+    async def main() -> None:
+        gw = Gateway(dep)
+        await gw.start(hello_timeout=5.0)
+        state["loop"], state["stop"], state["gw"] = asyncio.get_running_loop(), asyncio.Event(), gw
+        state["loop"].call_later(0.5, ready.set)
+        try:
+            state["out"] = await serve_mqtt(gw, url, state["stop"])
+        finally:
+            await gw.close()
+
+    t = threading.Thread(target=asyncio.run, args=(main(),))
+    t.start()
+    assert ready.wait(15)
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(images(1)[0][..., 0]).save(buf, format="PNG")
+    b64 = base64.b64encode(buf.getvalue()).decode()
+    with FleetClient(url) as c:
+        c.send("same", b64)
+        time.sleep(0.2)
+        c.send("same", b64)  # a retry: same id, same correlation
+        c.client.publish(request_topic("t1"), b"{not json", qos=1,
+                         properties=_props(c.reply_topic, b"junk"))
+        c.client.publish(request_topic("t1"), b"{}", qos=1,
+                         properties=_props("elsewhere/inbox", b"x"))
+        end = time.monotonic() + 5
+        while time.monotonic() < end and (len(c.replies.get("same", [])) < 2
+                                          or "None" not in c.replies):
+            time.sleep(0.05)
+        replies = {k: list(v) for k, v in c.replies.items()}
+    state["loop"].call_soon_threadsafe(state["stop"].set)
+    t.join(10)
+    stats, counts = state["out"]
+    same = [r for _, r in replies["same"]]
+    assert len(same) == 2 and same[0] == same[1] and same[0]["ok"]
+    assert stats.outcomes.get("answered") == 1 and counts["cache_hits"] == 1  # classified once
+    assert replies["None"][0][1]["code"] == "bad_request"
+    assert counts["bad_reply_topic"] == 1
+
+
+def _props(reply_to: str, corr: bytes):  # noqa: ANN202
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    p = Properties(PacketTypes.PUBLISH)
+    p.ResponseTopic, p.CorrelationData = reply_to, corr
+    return p
