@@ -20,7 +20,6 @@ import os
 import queue
 import re
 import socket
-import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -140,81 +139,6 @@ def open(spec: LinkSpec, *, server: bool, pty_dir: Path | None, wait_s: float) -
     return MqttLink(spec, server)
 
 
-class _Connection:
-    """One MQTT connection per broker and credentials in a process, shared by its links.
-
-    A gateway with many boards then runs one client (one socket, one network thread) instead
-    of one per board; messages are handed to the link that subscribed their topic.
-    """
-
-    def __init__(self, spec: LinkSpec, key: tuple) -> None:
-        self.key, self.lock = key, threading.Lock()
-        self.links: dict[str, MqttLink] = {}
-        self.connected = self.closed = False
-        self.client = new_client(
-            spec, f"vp-{uuid.uuid4().hex[:12]}", self._on_connect, self._on_message
-        )
-        self.client.on_disconnect = self._on_disconnect
-
-    def _on_connect(self, client: Any, _u: object, _f: object, reason: Any, _p: object) -> None:
-        if reason.is_failure:
-            return  # paho retries with back-off
-        self.connected = True
-        with self.lock:
-            links = list(self.links.values())
-        for link in links:
-            link.counts["connects"] += 1
-            client.subscribe(link.sub_topic, qos=link.qos)
-
-    def _on_disconnect(self, *_: object) -> None:
-        self.connected = False
-
-    def _on_message(self, _c: object, _u: object, msg: Any) -> None:
-        link = self.links.get(msg.topic)
-        if link is not None:
-            link.deliver(bytes(msg.payload))
-
-    def add(self, link: MqttLink) -> None:
-        with self.lock:
-            if self.closed:
-                raise LinkError(f"link {link.url}: its broker connection is closing; retry")
-            if link.sub_topic in self.links:
-                raise LinkError(
-                    f"link {link.url}: topic {link.sub_topic} is already open in this process"
-                )
-            self.links[link.sub_topic] = link
-        if self.connected:
-            link.counts["connects"] += 1
-            self.client.subscribe(link.sub_topic, qos=link.qos)
-
-    def remove(self, link: MqttLink) -> None:
-        with self.lock:
-            self.links.pop(link.sub_topic, None)
-            last = self.closed = not self.links
-        if last:
-            with _CONNS_LOCK:
-                if _CONNS.get(self.key) is self:
-                    del _CONNS[self.key]
-            self.client.disconnect()
-            self.client.loop_stop()
-        elif self.connected:
-            self.client.unsubscribe(link.sub_topic)
-
-
-_CONNS: dict[tuple, _Connection] = {}
-_CONNS_LOCK = threading.Lock()
-
-
-def _connection(spec: LinkSpec) -> _Connection:
-    user, password = credentials(spec)
-    key = (spec.scheme, spec.host, spec.port, user, password, spec.options.get("ca"))
-    with _CONNS_LOCK:
-        conn = _CONNS.get(key)
-        if conn is None:
-            conn = _CONNS[key] = _Connection(spec, key)
-        return conn
-
-
 class MqttLink(Link):
     """One board's two topics. Gateway: publishes rx, reads tx. Board (server): the reverse."""
 
@@ -231,25 +155,37 @@ class MqttLink(Link):
         self.pub_topic = topic(deployment, board, theirs)
         self.inbox: queue.Queue[bytes] = queue.Queue(QUEUE_MAX)
         self.counts = {"connects": 0, "sent_while_down": 0, "inbox_full": 0}
-        self.conn: _Connection | None = _connection(spec)
-        self.conn.add(self)
+        self.connected = False
+        role = "board" if server else "gw"
+        self.client = new_client(
+            spec,
+            f"vp-{role}-{deployment}-{board}-{uuid.uuid4().hex[:8]}",
+            self._on_connect,
+            self._on_message,
+        )
+        self.client.on_disconnect = self._on_disconnect
 
-    @property
-    def connected(self) -> bool:
-        return self.conn is not None and self.conn.connected
+    def _on_connect(self, client: Any, _u: object, _f: object, reason: Any, _p: object) -> None:
+        if reason.is_failure:
+            return  # paho retries with back-off
+        self.connected = True
+        self.counts["connects"] += 1
+        client.subscribe(self.sub_topic, qos=self.qos)
 
-    def deliver(self, data: bytes) -> None:
+    def _on_disconnect(self, *_: object) -> None:
+        self.connected = False
+
+    def _on_message(self, _c: object, _u: object, msg: Any) -> None:
         try:
-            self.inbox.put_nowait(data)
+            self.inbox.put_nowait(bytes(msg.payload))
         except queue.Full:
             self.counts["inbox_full"] += 1
 
     def send(self, data: bytes) -> None:
-        conn = self.conn
-        if conn is None or not conn.connected:
+        if not self.connected or self.client is None:
             self.counts["sent_while_down"] += 1
             return  # the deadline answers for it, as for a lost datagram
-        conn.client.publish(self.pub_topic, data, qos=self.qos)
+        self.client.publish(self.pub_topic, data, qos=self.qos)
         self.bytes_sent += len(data)
 
     def recv(self, timeout: float) -> bytes:
@@ -261,6 +197,7 @@ class MqttLink(Link):
         return data
 
     def close(self) -> None:
-        if self.conn is not None:
-            conn, self.conn = self.conn, None
-            conn.remove(self)
+        if self.client is not None:
+            client, self.client = self.client, None
+            client.disconnect()
+            client.loop_stop()
