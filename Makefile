@@ -12,7 +12,7 @@ RUN    ?= runs/demo
 $(STAMP): pyproject.toml $(wildcard setup.py)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[train,test]"
+	$(BIN)/python -m pip install --quiet -e ".[train,test,fleet]"
 	@touch $(STAMP)
 
 setup: $(STAMP)

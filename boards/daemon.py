@@ -20,7 +20,7 @@ from boards.registry import get_kind
 from boards.runners import RUNNERS, make_runner
 from boards.server import BoardConfig, BoardServer, model_facts, mount_loader
 from firmware_bridge.errors import UsageError
-from firmware_bridge.transport import ThrottledLink, open_link, parse_link
+from firmware_bridge.transport import ThrottledLink, for_board, open_link, parse_link
 
 
 @dataclass
@@ -86,7 +86,7 @@ def build_server(o: BoardOptions) -> BoardServer:
     runner.run(np.zeros(runner.input_shape, np.int8))  # warm-up: the first request is not slow
     facts = model_facts(model) if o.model.suffix == ".tflite" else {}
     spec = parse_link(o.listen)
-    link = open_link(o.listen, server=True, pty_dir=o.pty_dir)
+    link = open_link(for_board(o.listen, o.board_id), server=True, pty_dir=o.pty_dir)
     baud = o.baud or (profile.baud if spec.scheme == "pty" else None)
     if baud and spec.framing == "stream":
         link = ThrottledLink(link, baud)

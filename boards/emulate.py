@@ -54,9 +54,11 @@ def board_argv(dep: Deployment, b: BoardSpec, key: Path | None) -> list[str]:
     if b.kind == "pynq":
         return pynq_argv(dep, b, key)
     spec = parse_link(b.link)
-    if spec.scheme not in ("udp", "pty"):
+    if spec.scheme not in ("udp", "pty") and not (spec.scheme in ("mqtt", "mqtts")
+                                                  and b.kind == "linux"):
         raise BoardError(f"board {b.name}: cannot emulate a {spec.scheme}:// link; use "
-                         "udp://127.0.0.1:PORT (linux) or pty://NAME (mcu) in the deployment")
+                         "udp://127.0.0.1:PORT or mqtt://BROKER/DEPLOYMENT (linux), pty://NAME "
+                         "(mcu; 'vp-edge bridge' puts it on a broker) in the deployment")
     model = RunDir(dep.run).model(b.variant, ".vpw" if kind.runner == "engine" else ".tflite")
     argv = [sys.executable, "-m", "vp_edge", "board", "serve", "--model", str(model),
             "--listen", b.link, "--board-id", str(b.id), "--kind", b.kind, "--k", str(dep.k),

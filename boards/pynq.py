@@ -177,7 +177,7 @@ class PynqBoard(BoardAdapter):
     kind = "pynq"
     description = "PYNQ-Z2: the vp_top overlay (the C engine via HLS) behind a UDP daemon"
     hello_kind = BoardKind.PYNQ
-    schemes = ("udp",)
+    schemes = ("udp", "mqtt", "mqtts")
     runner = "pynq"
     default_profile = "pynq-z2"
 
@@ -191,7 +191,7 @@ def serve(model: Path, listen: str, *, overlay: Path | None = None, simulate: bo
     """
     from boards.server import BoardConfig, BoardServer, mount_loader
     from converters.vpw_format import read_vpw
-    from firmware_bridge.transport import open_link
+    from firmware_bridge.transport import for_board, open_link
 
     blob = Path(model).read_bytes()
     h = read_vpw(blob).header
@@ -200,7 +200,7 @@ def serve(model: Path, listen: str, *, overlay: Path | None = None, simulate: bo
                       kind=BoardKind.PYNQ, model_sha256=hashlib.sha256(blob).digest(),
                       score_scale=float(h["out_scale"]), score_zero_point=int(h["out_zp"]),
                       heartbeat_s=heartbeat_s)
-    server = BoardServer(open_link(listen, server=True), runner, cfg)
+    server = BoardServer(open_link(for_board(listen, board_id), server=True), runner, cfg)
     if model_dir is not None:
         mount_loader(server, model_dir, lambda b: PynqRunner(b, overlay, simulate=simulate))
     try:

@@ -46,7 +46,7 @@ class LinuxBoard(BoardAdapter):
     kind = "linux"
     description = "Linux board (e.g. Raspberry Pi) running 'vp-edge board serve' over UDP"
     hello_kind = BoardKind.LINUX
-    schemes = ("udp",)
+    schemes = ("udp", "mqtt", "mqtts")
     runner = "litert"
     default_profile = "raspberry-pi-4"
 
@@ -55,7 +55,7 @@ class McuBoard(BoardAdapter):
     kind = "mcu"
     description = "microcontroller with tflite-micro behind a UART (COBS frames)"
     hello_kind = BoardKind.MCU
-    schemes = ("serial", "pty", "socket", "rfc2217", "loop")
+    schemes = ("serial", "pty", "socket", "rfc2217", "loop", "mqtt", "mqtts")  # mqtt: bridged
     runner = "tflm"
     default_profile = "cortex-m4"
 

@@ -58,6 +58,8 @@ COMMANDS = (
     "emulate",
     "gateway",
     "classify",
+    "load",
+    "bridge",
     "flash",
     "firmware",
     "keys",

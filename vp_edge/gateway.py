@@ -11,7 +11,10 @@ own ``Auth``) and hands them to the loop with ``call_soon_threadsafe``. Per requ
 
 A result whose request id is not pending (late or foreign) or that repeats a board's answer is
 counted and never changes an answer. A board that misses ``fail_after`` requests in a row, or
-is silent for three heartbeats, is marked failed and only PROBEd until it answers HELLO.
+is silent for three heartbeats, is marked failed and only PROBEd until it answers HELLO. A miss
+counts towards that only while the gateway was keeping up (no event-loop lag or shed load since
+the request began) and the board sent no result at all meanwhile: a board must not be judged
+failed for the gateway's own overload.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import firmware_bridge as fb
 from boards.registry import BoardAdapter, get_kind
 from converters.rundir import RunDir
 from firmware_bridge import MsgType
-from firmware_bridge.transport import Link, LinkError, open_link
+from firmware_bridge.transport import Link, LinkError, for_board, open_link, parse_link
 from vp_edge.deployment import BoardSpec, Deployment
 from vp_edge.errors import GatewayError
 from vp_edge.gateway_stats import BoardStats, gateway_report
@@ -42,7 +45,7 @@ LinkOpener = Callable[[BoardSpec, Path], Link]
 
 
 def default_opener(spec: BoardSpec, pty_dir: Path) -> Link:
-    return open_link(spec.link, pty_dir=pty_dir, wait_s=0.0)
+    return open_link(for_board(spec.link, spec.id), pty_dir=pty_dir, wait_s=0.0)
 
 
 @dataclass
@@ -80,6 +83,7 @@ class Board:
     refused: str | None = None
     consecutive: int = 0
     last_seen: float = 0.0
+    last_result: float = 0.0
 
 
 @dataclass
@@ -87,6 +91,7 @@ class _Pending:
     rid: int
     targets: set[str]
     sent: dict[str, float]
+    t0: float = 0.0
     results: dict[str, tuple[tuple[tuple[int, int], ...], float]] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
     done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -146,12 +151,15 @@ class Gateway:
         self._threads: list[threading.Thread] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._probe_task: asyncio.Task | None = None
+        self._lag_task: asyncio.Task | None = None
+        self.overloaded_at = -1.0  # last time the gateway itself fell behind (see note_overload)
+        self.lag_s = 0.0  # recent event-loop lag (decaying maximum)
         self._index = 0
 
     def _board(self, spec: BoardSpec) -> Board:
         kind = get_kind(spec.kind)
         auth = fb.Auth(self.keys, {spec.id}, role="gateway")
-        framing = "datagram" if spec.link.startswith("udp:") else "stream"
+        framing = parse_link(spec.link).framing
         return Board(spec, kind(auth, framing), BoardStats(spec))
 
     # -- life cycle ----------------------------------------------------------------------------
@@ -173,11 +181,13 @@ class Gateway:
                     self._send(b, fb.Probe(MsgType.HELLO), 0)
             await asyncio.sleep(0.1)
         self._probe_task = asyncio.create_task(self._probe_loop())
+        self._lag_task = asyncio.create_task(self._lag_loop())
 
     async def close(self) -> None:
         self._closing.set()
-        if self._probe_task:
-            self._probe_task.cancel()
+        for task in (self._probe_task, self._lag_task):
+            if task:
+                task.cancel()
         for t in self._threads:
             await asyncio.to_thread(t.join, 2.0)
         for b in self.boards.values():
@@ -268,6 +278,7 @@ class Gateway:
             if bad else None
 
     def _on_result(self, b: Board, f: fb.Frame, t: float) -> None:
+        b.last_result = t  # alive, even when late: a backlog is not a failure
         req = self._pending.get(f.request_id)
         if req is None or b.spec.name not in req.targets:
             self.counts["late" if f.request_id in self._finished else "foreign"] += 1
@@ -300,13 +311,20 @@ class Gateway:
             req.done.set()
 
     # -- requests ------------------------------------------------------------------------------
-    async def classify(self, image: np.ndarray, label: int | None = None) -> Answer:
-        """One request: exactly one Answer (``error`` set when no board answered)."""
-        t0 = time.monotonic()
+    async def classify(self, image: np.ndarray, label: int | None = None,
+                       t0: float | None = None, deadline_s: float | None = None) -> Answer:
+        """One request: exactly one Answer (``error`` set when no board answered).
+
+        ``t0`` is when the request arrived (``time.monotonic()``): the deadline counts from
+        there, so time spent queued or decoding is not added on top of it. ``deadline_s``
+        (default: the deployment's) lets a front end answer early enough to reply in time.
+        """
+        t0 = time.monotonic() if t0 is None else t0
+        deadline_s = self.dep.deadline_s if deadline_s is None else deadline_s
         index, self._index = self._index, self._index + 1
         rid = self._new_rid()
         tensors: dict[str, bytes] = {}
-        req = _Pending(rid, set(), {})
+        req = _Pending(rid, set(), {}, t0)
         self._pending[rid] = req
         for b in self.boards.values():
             if not b.up:
@@ -323,7 +341,7 @@ class Gateway:
                 b.consecutive += 1
                 b.up = b.consecutive < self.fail_after
         if req.targets:
-            left = self.dep.deadline_s - (time.monotonic() - t0)
+            left = deadline_s - (time.monotonic() - t0)
             try:
                 await asyncio.wait_for(req.done.wait(), left)
             except TimeoutError:
@@ -351,6 +369,9 @@ class Gateway:
                 b.consecutive = 0
             elif name in req.targets:
                 b.stats.misses += 1
+                if not self._keeping_up(req, b):
+                    b.stats.excused += 1
+                    continue
                 b.consecutive += 1
                 if b.consecutive >= self.fail_after:
                     b.up = False
@@ -365,6 +386,25 @@ class Gateway:
                                    self.weights)
         return Answer(index, req.rid, vote.winner, vote.scores, voters, answered, missing,
                       bool(missing), latency, None, label)
+
+    def note_overload(self) -> None:
+        """The gateway fell behind (event-loop lag, or a front end shed load)."""
+        self.overloaded_at = time.monotonic()
+
+    def _keeping_up(self, req: _Pending, b: Board) -> bool:
+        """Whether a miss by ``b`` on ``req`` says something about the board."""
+        return self.overloaded_at < req.t0 and b.last_result < req.sent.get(b.spec.name, 0.0)
+
+    async def _lag_loop(self, tick: float = 0.02) -> None:
+        """Measure event-loop lag; past a quarter of the deadline the gateway is behind."""
+        limit = max(0.02, self.dep.deadline_s / 4)
+        while True:
+            t = time.monotonic()
+            await asyncio.sleep(tick)
+            lag = time.monotonic() - t - tick
+            self.lag_s = max(lag, self.lag_s * 0.8)  # forgets a spike in ~0.1 s
+            if lag > limit:
+                self.note_overload()
 
     async def _probe_loop(self) -> None:
         """PROBE failed boards until they answer HELLO; fail boards silent for 3 heartbeats."""

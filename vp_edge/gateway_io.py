@@ -6,9 +6,12 @@ Client protocol (JSON over UDP, one request per datagram, one answer per request
     answer   {"v": 1, "id": <same>, "ok": true, "winner": 3, "class_name": "Dress",
               "scores": [...], "voters": [...], "answered": [...], "missing": [...],
               "degraded": false, "latency_ms": 12.3}
-    error    {"v": 1, "id": <same or null>, "ok": false, "error": "no board answered ..."}
+    error    {"v": 1, "id": <same or null>, "ok": false, "code": "busy", "error": "busy: ..."}
 
-A request datagram may be up to 60 000 bytes. ``vp-edge classify --gateway udp://H:P img.png``
+Error codes: ``busy`` (the gateway cannot answer within the deadline now: retry later),
+``too_large`` (datagram over 60 000 bytes or image over the pixel limit), ``bad_request``,
+``no_answer`` (no board answered by the deadline), ``internal``. Parsing and admission live in
+``gateway_front`` (shared with the MQTT front end). ``vp-edge classify --gateway udp://H:P img.png``
 is the reference client.
 """
 
@@ -16,46 +19,23 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
-import io
 import json
 import socket
-from collections.abc import Callable, Sequence
+import threading
+import time
+from collections.abc import Callable
 
 import numpy as np
 
 from firmware_bridge.transport import parse_link
-from vp_edge.data import fit_image
-from vp_edge.errors import DataError, GatewayError, GatewayTimeout, VpEdgeError
+from vp_edge.errors import GatewayError, GatewayTimeout
 from vp_edge.gateway import Answer, Gateway, run_inputs
+from vp_edge.gateway_front import PROTOCOL_VERSION, FrontEnd, FrontStats, Limits
 from vp_edge.gateway_stats import progress_label
 from vp_edge.progress import Progress
 
-MAX_REQUEST = 60_000
-PROTOCOL_VERSION = 1
-
-
-def decode_image(data: bytes, input_shape: tuple[int, int, int]) -> np.ndarray:
-    """PNG/JPEG bytes -> uint8 image of the family's input shape (as ``data.load_image``)."""
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            a = np.asarray(im.convert("L" if input_shape[2] == 1 else "RGB"))
-    except (OSError, ValueError) as e:
-        raise DataError(f"cannot decode the image ({e}); send a PNG or JPEG file") from None
-    return fit_image(a, input_shape)
-
-
-def answer_json(a: Answer, req_id: object, class_names: Sequence[str]) -> dict:
-    if a.error is not None:
-        return {"v": PROTOCOL_VERSION, "id": req_id, "ok": False, "error": a.error,
-                "missing": list(a.missing)}
-    d = {"v": PROTOCOL_VERSION, "id": req_id, "ok": True, **a.to_dict()}
-    d.pop("error", None)
-    d.pop("label", None)
-    d["class_name"] = class_names[a.winner] if class_names else str(a.winner)
-    return d
+MAX_REQUEST = Limits.max_bytes
+RCVBUF = 4 << 20  # ask for a deep receive buffer: bursts wait in the kernel, not dropped
 
 
 async def run_batch_async(gw: Gateway, images: np.ndarray, labels: np.ndarray | None = None,
@@ -70,63 +50,104 @@ async def run_batch_async(gw: Gateway, images: np.ndarray, labels: np.ndarray | 
         return await run_inputs(gw, images, labels, inflight, on_request, tick)
 
 
-class _ClientProtocol(asyncio.DatagramProtocol):
-    def __init__(self, gw: Gateway, on_answer: Callable[[dict], None] | None) -> None:
-        self.gw, self.on_answer = gw, on_answer
-        self.transport: asyncio.DatagramTransport | None = None
+class _UdpFront:
+    """A reader thread stamps each datagram on arrival; the loop gives each one reply.
+
+    The arrival stamp is taken in the thread, not when the event loop gets round to the
+    datagram, so time a request waits behind a busy loop counts against its deadline (and
+    turns into an honest ``busy``) instead of hiding in the kernel's receive buffer. When
+    ``max_queue`` datagrams already wait for the loop, or the loop lags by more than half
+    of the deadline, the thread answers ``busy`` itself: a flood cannot build a backlog.
+    """
+
+    def __init__(self, sock: socket.socket, front: FrontEnd,
+                 on_answer: Callable[[dict], None] | None) -> None:
+        self.sock, self.front, self.on_answer = sock, front, on_answer
         self.tasks: set[asyncio.Task] = set()
+        self.handed = self.started = 0  # written by the thread / by the loop only
+        self.loop = asyncio.get_running_loop()
+        self.closing = threading.Event()
+        self.thread = threading.Thread(target=self._read, daemon=True, name="udp-front")
+        self.thread.start()
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+    def _read(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self.closing.is_set():
+            try:
+                data, addr = self.sock.recvfrom(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                if self.closing.is_set():
+                    return
+                continue  # e.g. ICMP from a vanished client: keep serving the others
+            if self.front.flooded(self.handed - self.started):
+                self._reply(self.front.reject(data), addr)
+            elif not self.loop.is_closed():
+                self.handed += 1
+                self.loop.call_soon_threadsafe(self._start, data, addr, time.monotonic())
 
-    def datagram_received(self, data: bytes, addr: tuple) -> None:
-        t = asyncio.create_task(self._serve(data, addr))
-        self.tasks.add(t)
-        t.add_done_callback(self.tasks.discard)
-
-    async def _serve(self, data: bytes, addr: tuple) -> None:
-        req_id = None
+    def _reply(self, reply: dict, addr: tuple) -> None:
         try:
-            req = json.loads(data)
-            req_id = req.get("id") if isinstance(req, dict) else None
-            if not isinstance(req, dict) or req.get("v") != PROTOCOL_VERSION:
-                raise GatewayError(f"request must be a JSON object with v={PROTOCOL_VERSION}")
-            img = decode_image(base64.b64decode(req["image"], validate=True),
-                               self.gw.family.input_shape)
-            a = await self.gw.classify(img)
-            reply = answer_json(a, req_id, self.gw.class_names)
-        except (ValueError, KeyError, TypeError, binascii.Error, VpEdgeError) as e:
-            msg = str(e) if isinstance(e, VpEdgeError) else f"bad request: {e!r}"
-            reply = {"v": PROTOCOL_VERSION, "id": req_id, "ok": False, "error": msg}
-        if self.transport is not None:
-            self.transport.sendto(json.dumps(reply).encode(), addr)
+            self.sock.sendto(json.dumps(reply).encode(), addr)
+        except OSError:
+            self.front.stats.count("reply_failed")
         if self.on_answer:
             self.on_answer(reply)
 
+    def _start(self, data: bytes, addr: tuple, t0: float) -> None:
+        self.started += 1
+        t = asyncio.create_task(self._serve(data, addr, t0))
+        self.tasks.add(t)
+        t.add_done_callback(self.tasks.discard)
+
+    async def _serve(self, data: bytes, addr: tuple, t0: float) -> None:
+        self._reply(await self.front.handle(data, t0), addr)
+
+    async def close(self, wait_s: float) -> None:
+        self.closing.set()
+        await asyncio.to_thread(self.thread.join, 1.0)
+        if self.tasks:  # requests already taken get their answers
+            await asyncio.wait(set(self.tasks), timeout=wait_s)
+        self.sock.close()
+
 
 async def serve_udp(gw: Gateway, url: str, stop: asyncio.Event,
-                    on_answer: Callable[[dict], None] | None = None) -> None:
+                    on_answer: Callable[[dict], None] | None = None,
+                    limits: Limits | None = None) -> FrontStats:
     """Answer client requests on ``url`` (udp://HOST:PORT) until ``stop`` is set."""
     spec = parse_link(url)
     if spec.scheme != "udp":
         raise GatewayError(f"--listen {url}: clients connect over udp://HOST:PORT")
-    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET6 if ":" in spec.host else socket.AF_INET,
+                         socket.SOCK_DGRAM)
     try:
-        transport, proto = await loop.create_datagram_endpoint(
-            lambda: _ClientProtocol(gw, on_answer), local_addr=(spec.host, spec.port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+        sock.bind((spec.host, spec.port))
     except OSError as e:
+        sock.close()
         raise GatewayError(f"cannot listen on {url}: {e.strerror}") from None
+    front = FrontEnd(gw, limits)
+    udp = _UdpFront(sock, front, on_answer)
     try:
         await stop.wait()
     finally:
-        transport.close()
+        await udp.close(gw.dep.deadline_s + 1.0)
+        front.close()
+    return front.stats
 
 
 def classify_remote(url: str, image: bytes, timeout: float = 5.0, req_id: object = 1) -> dict:
-    """Send one image file's bytes to a gateway; return its JSON answer."""
+    """Send one image file's bytes to a gateway (udp://) or a fleet (mqtt://); its JSON answer."""
     spec = parse_link(url)
+    if spec.scheme in ("mqtt", "mqtts"):
+        from vp_edge.fleet_client import FleetClient
+
+        with FleetClient(url) as client:
+            return client.classify(image, timeout)
     if spec.scheme != "udp":
-        raise GatewayError(f"--gateway {url}: expected udp://HOST:PORT")
+        raise GatewayError(f"--gateway {url}: expected udp://HOST:PORT or "
+                           "mqtt://BROKER:1883/DEPLOYMENT")
     body = json.dumps({"v": PROTOCOL_VERSION, "id": req_id,
                        "image": base64.b64encode(image).decode()}).encode()
     if len(body) > MAX_REQUEST:

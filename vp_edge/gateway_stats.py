@@ -33,6 +33,7 @@ class BoardStats:
     latencies: list[float] = field(default_factory=list)
     compute_us: list[int] = field(default_factory=list)
     misses: int = 0
+    excused: int = 0  # misses while the gateway itself was behind (not held against the board)
     errors: dict[str, int] = field(default_factory=dict)
     heartbeats: int = 0
     #: heartbeats that arrived while the board was down: it is alive but not answering us
@@ -71,7 +72,8 @@ def board_report(b: Any) -> dict:
         "id": b.spec.id, "kind": b.spec.kind, "variant": b.spec.variant, "link": b.spec.link,
         "profile": b.spec.profile, "up": b.up, "refused": b.refused,
         "reason": down_reason(b),
-        "results": len(s.latencies), "misses": s.misses, "errors": dict(s.errors),
+        "results": len(s.latencies), "misses": s.misses, "misses_excused": s.excused,
+        "errors": dict(s.errors),
         "latency_ms": percentiles_ms(s.latencies),
         "compute_us_p50": float(np.median(s.compute_us)) if s.compute_us else None,
         "heartbeats": s.heartbeats, "rejoins": s.rejoins,

@@ -1,9 +1,10 @@
 """The transport layer: one ``Link`` (raw bytes), one ``LinkError``, one ``open_link(url)``.
 
 One handler module per scheme (``udp``, ``serialport`` for serial/socket/rfc2217/loop through
-pyserial's ``serial_for_url``, ``ptylink`` for emulated boards), looked up in ``SCHEMES`` by URL
-scheme; ``register_scheme("mqtt", "my.module")`` adds one. ``FrameLink``
-carries authenticated frames over any link; ``ThrottledLink`` slows a stream to a UART's speed.
+pyserial's ``serial_for_url``, ``ptylink`` for emulated boards, ``mqtt`` for boards behind a
+broker), looked up in ``SCHEMES`` by URL scheme; ``register_scheme("x", "my.module")`` adds
+one. ``FrameLink`` carries authenticated frames over any link; ``ThrottledLink`` slows a
+stream to a UART's speed.
 """
 
 from .base import (
@@ -13,6 +14,7 @@ from .base import (
     Link,
     LinkError,
     LinkSpec,
+    for_board,
     open_link,
     parse_link,
     register_scheme,
@@ -23,6 +25,6 @@ from .throttle import ThrottledLink, wire_seconds
 
 __all__ = [
     "DEFAULT_BAUD", "LINK_FORMS", "SCHEMES", "FrameLink", "Link", "LinkError", "LinkSpec",
-    "ThrottledLink", "open_link", "parse_link", "pty_path", "register_scheme", "resolve_pty",
-    "wire_seconds",
+    "ThrottledLink", "for_board", "open_link", "parse_link", "pty_path", "register_scheme",
+    "resolve_pty", "wire_seconds",
 ]

@@ -27,10 +27,14 @@ SCHEMES: dict[str, str] = {
     "rfc2217": f"{_PKG}.serialport",
     "loop": f"{_PKG}.serialport",
     "pty": f"{_PKG}.ptylink",
+    "mqtt": f"{_PKG}.mqtt",
+    "mqtts": f"{_PKG}.mqtt",
 }
+#: schemes whose one message is one frame (the rest are COBS byte streams)
+DATAGRAM_SCHEMES = {"udp", "mqtt", "mqtts"}
 LINK_FORMS = (
     "udp://HOST:PORT, serial:///dev/ttyUSB0?baud=115200, socket://HOST:PORT, "
-    "rfc2217://HOST:PORT, loop:// or pty://NAME"
+    "rfc2217://HOST:PORT, loop://, pty://NAME or mqtt://BROKER:1883/DEPLOYMENT"
 )
 
 
@@ -53,7 +57,7 @@ class LinkSpec:
 
     @property
     def framing(self) -> str:
-        return "datagram" if self.scheme == "udp" else "stream"
+        return "datagram" if self.scheme in DATAGRAM_SCHEMES else "stream"
 
     @property
     def baud(self) -> int:
@@ -98,6 +102,13 @@ def _handler(scheme: str, url: str) -> Any:
         raise LinkError(f"link {url!r}: unknown scheme {scheme!r}; expected {LINK_FORMS} "
                         f"(known schemes: {known})")
     return importlib.import_module(module)
+
+
+def for_board(url: str, board_id: int) -> str:
+    """A link URL completed with the board it serves, where its scheme names boards (mqtt)."""
+    module = SCHEMES.get(urlsplit(url).scheme)
+    handler = importlib.import_module(module) if module else None
+    return handler.for_board(url, board_id) if hasattr(handler, "for_board") else url
 
 
 def parse_link(url: str) -> LinkSpec:

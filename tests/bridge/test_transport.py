@@ -28,8 +28,8 @@ def test_a_bare_device_path_is_a_serial_link() -> None:
 
 
 def test_unknown_scheme_names_the_known_ones() -> None:
-    with pytest.raises(LinkError, match=r"unknown scheme 'mqtt'.*udp://") as e:
-        parse_link("mqtt://broker/boards/1")
+    with pytest.raises(LinkError, match=r"unknown scheme 'coap'.*udp://") as e:
+        parse_link("coap://broker/boards/1")
     assert e.value.exit_code == 3
 
 

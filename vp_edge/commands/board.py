@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--model", type=Path, required=True,
                    help=".tflite (.vpw: --runner engine, or --kind pynq)")
     s.add_argument("--listen", required=True,
-                   help="udp://0.0.0.0:PORT, pty://NAME (emulated serial) or serial:///dev/ttyX")
+                   help="udp://0.0.0.0:PORT, pty://NAME (emulated serial), serial:///dev/ttyX or "
+                   "mqtt://BROKER:1883/DEPLOYMENT (topics vp/DEPLOYMENT/board/ID/rx|tx)")
     s.add_argument("--board-id", type=BOARD_ID, required=True,
                    help="board id on the wire, 0..65535")
     keys = s.add_mutually_exclusive_group(required=True)

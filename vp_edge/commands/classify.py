@@ -16,7 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "vp_edge/gateway_io.py and docs/deployment.md) and prints the fused answer.",
     )
     p.add_argument("image", type=Path, help="a PNG or JPEG file")
-    p.add_argument("--gateway", required=True, help="udp://HOST:PORT of the gateway")
+    p.add_argument("--gateway", required=True,
+                   help="udp://HOST:PORT of a gateway, or mqtt://BROKER:1883/DEPLOYMENT of a fleet")
     p.add_argument("--timeout", type=SECONDS, default=5.0, help="seconds to wait (default 5)")
     add_json(p)
     p.set_defaults(func=run)

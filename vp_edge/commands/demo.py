@@ -43,14 +43,41 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="random flips and 2-px shifts while training (variants and baseline)",
     )
     p.add_argument("--no-live", action="store_true", help="skip the emulated-boards part")
+    p.add_argument(
+        "--fleet",
+        action="store_true",
+        help="the fleet demo on a trained run (--out, default runs/demo): Mosquitto, 16 "
+        "emulated boards on MQTT (one mcu through the bridge), 1 then 3 gateways at rising "
+        "rates, then a gateway and a board killed and the broker restarted (docs/fleet.md)",
+    )
+    p.add_argument("--rates", default="10,25,50,100", help="--fleet: requests/s per step")
     add_json(p)
     p.set_defaults(func=run)
+
+
+def run_fleet(args: argparse.Namespace) -> int:
+    from vp_edge.commands.load import _rates
+    from vp_edge.errors import DataError
+    from vp_edge.fleet_demo import fleet_table, run_fleet_demo
+
+    run = args.out or Path("runs/demo")
+    if not (run / "family.json").exists():
+        raise DataError(f"--fleet needs a trained, converted run in {run}; make one with "
+                        "'vp-edge demo --quick --no-live' or pass --out RUN")
+    s = run_fleet_demo(run, run / "fleet", rates=_rates(args.rates), show=args.json != "-")
+    emit(args, s, fleet_table(s))
+    e, f = s["equal"], s["faults"]
+    ok = e["equal"] and f["lost"] == 0 and all(r["lost"] == 0 for rows in s["scale"].values()
+                                                for r in rows)
+    return 0 if ok else 4
 
 
 def run(args: argparse.Namespace) -> int:
     from experiments.demo import BUDGETS, run_demo
     from vp_edge.report import evaluation_table
 
+    if args.fleet:
+        return run_fleet(args)
     name = "quick" if args.quick else "long" if args.long else "full"
     budget = BUDGETS[name]
     overrides = {

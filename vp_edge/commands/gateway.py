@@ -27,10 +27,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--split", choices=("test", "val", "train"), help="a split of the run's data")
     src.add_argument("--images", type=Path, help="a folder of PNG/JPEG images")
-    src.add_argument("--listen", help="serve clients on udp://HOST:PORT until Ctrl-C")
+    src.add_argument("--listen", help="serve clients on udp://HOST:PORT, or take a share of "
+                     "the requests on mqtt://BROKER:1883/DEPLOYMENT, until Ctrl-C")
     p.add_argument("--limit", type=POSITIVE, default=None, help="first N inputs only")
     p.add_argument("--inflight", type=int_range(1, 1024), default=1,
                    help="requests in flight (default 1)")
+    p.add_argument("--max-inflight", type=int_range(1, 4096), default=16,
+                   help="--listen: requests served at once (default 16)")
+    p.add_argument("--max-queue", type=int_range(0, 65536), default=64,
+                   help="--listen: requests waiting beyond those; more get 'busy' (default 64)")
+    p.add_argument("--group", default="gateways",
+                   help="--listen mqtt: shared-subscription group (default gateways)")
+    p.add_argument("--boards", default=None,
+                   help="--listen: this gateway's boards (comma-separated names; default all). "
+                   "Gateways sharing a broker must own disjoint sets")
+    p.add_argument("--name", default="", help="this gateway's name (state folder, metrics)")
+    p.add_argument("--metrics", default=None, metavar="HOST:PORT",
+                   help="--listen: serve Prometheus /metrics and the status page / here")
     p.add_argument("--answers", type=Path, default=None, help="write every answer as JSON lines")
     p.add_argument("--no-progress", action="store_true", help="no progress line")
     add_json(p)
@@ -71,28 +84,34 @@ async def _batch(dep, x, y, args: argparse.Namespace) -> tuple[dict, list]:  # n
 
 
 async def _serve(dep, args: argparse.Namespace) -> dict:  # noqa: ANN001
-    from vp_edge.gateway import Gateway
-    from vp_edge.gateway_io import serve_udp
+    from vp_edge.errors import VpEdgeError
+    from vp_edge.gateway_front import Limits
+    from vp_edge.gateway_serve import ServeOptions, serve
 
-    gw = Gateway(dep)
-    await gw.start()
+    for flag in ("max_inflight", "max_queue"):
+        if getattr(args, flag) < 1:
+            raise VpEdgeError(f"--{flag.replace('_', '-')} must be >= 1")
+    opts = ServeOptions(args.listen, Limits(max_inflight=args.max_inflight,
+                                            max_queue=args.max_queue),
+                        args.group, tuple(n for n in (args.boards or "").split(",") if n),
+                        args.name, args.metrics)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    print(f"gateway: serving {args.listen} ({sum(b.up for b in gw.boards.values())}/"
-          f"{len(gw.boards)} boards up); Ctrl-C stops", file=sys.stderr)
+
+    def started(gw) -> None:  # noqa: ANN001
+        print(f"gateway: serving {args.listen} ({sum(b.up for b in gw.boards.values())}/"
+              f"{len(gw.boards)} boards up)"
+              + (f", metrics and status page on http://{args.metrics}/" if args.metrics else "")
+              + "; Ctrl-C stops", file=sys.stderr, flush=True)
 
     def show(reply: dict) -> None:
         if not args.no_progress:
             what = reply.get("class_name") if reply.get("ok") else reply.get("error")
             print(f"answer id={reply.get('id')}: {what}", file=sys.stderr)
 
-    try:
-        await serve_udp(gw, args.listen, stop, show)
-    finally:
-        await gw.close()
-    return gw.report()
+    return await serve(dep, opts, stop, started, show)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,274 @@
+"""What every gateway front end (UDP, MQTT) shares: bounded parsing, admission, one answer each.
+
+A request is checked before anything costly happens: its size, its JSON nesting depth (counted
+on the raw bytes, so a 1,000-deep document is an error answer and never a ``RecursionError``),
+and the image's pixel count read from the PNG/JPEG header before it is decoded. Decoding runs in
+a worker thread, off the event loop. ``Admission`` bounds the requests in flight and those
+waiting; a request that cannot start in time, or whose remaining budget is shorter than what a
+request takes now, gets an explicit ``busy`` error at once. Whatever happens, ``FrontEnd.handle``
+returns exactly one reply per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import io
+import json
+import logging
+import re
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vp_edge.data import fit_image
+from vp_edge.errors import DataError, VpEdgeError
+from vp_edge.gateway import Answer, Gateway
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+RESERVE = 0.1  # share of the deadline kept for waking up late and replying
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on one front end (defaults suit loopback clients and 28x28..224x224 inputs)."""
+
+    max_bytes: int = 60_000
+    max_depth: int = 8
+    max_pixels: int = 4_000_000
+    max_inflight: int = 16
+    max_queue: int = 64
+    decode_workers: int = 2
+
+
+class RequestError(VpEdgeError):
+    """A request the front end answers with an error (``code`` says which kind)."""
+
+    exit_code = 2
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def json_depth(data: bytes) -> int:
+    """Deepest nesting of ``[``/``{`` in a JSON document, counted without parsing it."""
+    depth = deepest = 0
+    for m in _BRACKET.finditer(_STRING.sub(b'""', data)):
+        if m.group() in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def parse_request(data: bytes, limits: Limits) -> tuple[object, bytes]:
+    """Bounded parse of ``{"v": 1, "id": ..., "image": base64}``: (id, image file bytes)."""
+    if len(data) > limits.max_bytes:
+        raise RequestError(
+            "too_large",
+            f"request of {len(data)} bytes exceeds {limits.max_bytes}; send a smaller PNG/JPEG",
+        )
+    if json_depth(data) > limits.max_depth:
+        raise RequestError("bad_request", f"request JSON nests deeper than {limits.max_depth}")
+    try:
+        req = json.loads(data)
+    except (ValueError, RecursionError) as e:
+        raise RequestError("bad_request", f"request is not JSON ({e})") from None
+    if not isinstance(req, dict) or req.get("v") != PROTOCOL_VERSION:
+        raise RequestError(
+            "bad_request", f"request must be a JSON object with v={PROTOCOL_VERSION}"
+        )
+    req_id = req.get("id")
+    image = req.get("image")
+    if not isinstance(image, str):
+        raise RequestError("bad_request", "request needs 'image': base64 of a PNG/JPEG file")
+    try:
+        return req_id, base64.b64decode(image, validate=True)
+    except (binascii.Error, ValueError):
+        raise RequestError("bad_request", "'image' is not valid base64") from None
+
+
+def decode_image(
+    data: bytes, input_shape: tuple[int, int, int], max_pixels: int = Limits.max_pixels
+) -> np.ndarray:
+    """PNG/JPEG bytes -> uint8 image of ``input_shape``; the size is checked from the header."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:  # reads the header only
+            w, h = im.size
+            if w * h > max_pixels:
+                raise RequestError(
+                    "too_large",
+                    f"image of {w}x{h} pixels exceeds {max_pixels}; send a smaller image",
+                )
+            if im.format not in ("PNG", "JPEG", "BMP"):
+                raise RequestError(
+                    "bad_request", f"image format {im.format} not accepted; send a PNG or JPEG file"
+                )
+            a = np.asarray(im.convert("L" if input_shape[2] == 1 else "RGB"))
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        raise DataError(f"cannot decode the image ({e}); send a PNG or JPEG file") from None
+    return fit_image(a, input_shape)
+
+
+class Admission:
+    """At most ``max_inflight`` requests at once and ``max_queue`` waiting (FIFO)."""
+
+    def __init__(self, max_inflight: int, max_queue: int) -> None:
+        self.sem = asyncio.Semaphore(max_inflight)
+        self.max_queue = max_queue
+        self.waiting = 0
+
+    async def enter(self, budget_s: float) -> bool:
+        """Take a slot within ``budget_s``; False (take nothing) when full or too late."""
+        if not self.sem.locked():
+            await self.sem.acquire()
+            return True
+        if self.waiting >= self.max_queue or budget_s <= 0:
+            return False
+        self.waiting += 1
+        try:
+            async with asyncio.timeout(budget_s):
+                await self.sem.acquire()
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self.waiting -= 1
+
+    def leave(self) -> None:
+        self.sem.release()
+
+
+@dataclass
+class FrontStats:
+    """Counts of one front end: every request lands in exactly one outcome."""
+
+    received: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    service_s: deque = field(default_factory=lambda: deque(maxlen=64))
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, outcome: str) -> None:
+        with self.lock:  # front-end reader threads count too
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+    def estimate_s(self, default: float) -> float:
+        """What a request takes now (median of the recent answered ones)."""
+        return float(np.median(self.service_s)) if self.service_s else default
+
+    def to_dict(self) -> dict:
+        return {"received": self.received, "outcomes": dict(self.outcomes)}
+
+
+def error_reply(req_id: object, code: str, message: str) -> dict:
+    return {"v": PROTOCOL_VERSION, "id": req_id, "ok": False, "code": code, "error": message}
+
+
+def answer_reply(a: Answer, req_id: object, class_names: list[str] | tuple[str, ...]) -> dict:
+    if a.error is not None:
+        return {**error_reply(req_id, "no_answer", a.error), "missing": list(a.missing)}
+    d = {"v": PROTOCOL_VERSION, "id": req_id, "ok": True, **a.to_dict()}
+    d.pop("error", None)
+    d.pop("label", None)
+    d["class_name"] = class_names[a.winner] if class_names else str(a.winner)
+    return d
+
+
+class FrontEnd:
+    """Turns request bytes into exactly one reply, with bounded work and honest ``busy``."""
+
+    def __init__(self, gw: Gateway, limits: Limits | None = None) -> None:
+        self.gw, self.limits = gw, limits or Limits()
+        self.stats = FrontStats()
+        gw.front_stats = self.stats  # type: ignore[attr-defined]  # for metrics and status
+        self.admission = Admission(self.limits.max_inflight, self.limits.max_queue)
+        import PIL.Image  # noqa: F401  # imported here, not by the first request's worker
+
+        self.pool = ThreadPoolExecutor(self.limits.decode_workers, thread_name_prefix="decode")
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def _busy(self, req_id: object, why: str) -> dict:
+        self.gw.note_overload()
+        self.stats.count("busy")
+        return error_reply(req_id, "busy", f"busy: {why}; retry later")
+
+    def flooded(self, backlog: int) -> bool:
+        """Whether requests not yet on the loop should be turned away before reaching it."""
+        return backlog >= self.limits.max_queue or self.gw.lag_s > self.gw.dep.deadline_s / 2
+
+    def reject(self, data: bytes) -> dict:
+        """Answer without serving (called off the loop when it is flooded): busy, or the error."""
+        with self.stats.lock:
+            self.stats.received += 1
+        req_id = None
+        try:
+            req_id, _ = parse_request(data, self.limits)
+        except RequestError as e:
+            self.stats.count(e.code)
+            return error_reply(req_id, e.code, str(e))
+        return self._busy(req_id, "the gateway is flooded")
+
+    async def handle(self, data: bytes, t0: float | None = None) -> dict:
+        """One request -> one reply (never raises)."""
+        t0 = time.monotonic() if t0 is None else t0
+        with self.stats.lock:
+            self.stats.received += 1
+        req_id = None
+        try:
+            req_id, image = parse_request(data, self.limits)
+            return await self._admitted(req_id, image, t0)
+        except RequestError as e:
+            self.stats.count(e.code)
+            return error_reply(req_id, e.code, str(e))
+        except VpEdgeError as e:
+            self.stats.count("bad_request")
+            return error_reply(req_id, "bad_request", str(e))
+        except Exception as e:  # the one-answer rule holds even for our own bugs
+            log.exception("front end: request failed")
+            self.stats.count("internal")
+            return error_reply(req_id, "internal", f"internal error: {e!r}")
+
+    async def _admitted(self, req_id: object, image: bytes, t0: float) -> dict:
+        deadline = self.gw.dep.deadline_s
+        need = self.stats.estimate_s(deadline / 4)
+        budget = deadline - need - (time.monotonic() - t0)
+        if budget <= 0 or not await self.admission.enter(budget):
+            return self._busy(req_id, f"{self.admission.waiting} requests waiting")
+        try:
+            loop = asyncio.get_running_loop()
+            img = await loop.run_in_executor(
+                self.pool, decode_image, image, self.gw.family.input_shape, self.limits.max_pixels
+            )
+            left = deadline - (time.monotonic() - t0)
+            if left < need:
+                return self._busy(
+                    req_id,
+                    f"{left * 1000:.0f} ms left of the deadline, "
+                    f"a request takes about {need * 1000:.0f} ms",
+                )
+            t1 = time.monotonic()
+            # stop waiting for boards a little early (the loop's lag, at least a tenth of the
+            # deadline): a loaded process wakes late, and the reply must still leave in time
+            reserve = min(max(self.gw.lag_s, deadline * RESERVE), deadline / 2)
+            a = await self.gw.classify(img, t0=t0, deadline_s=deadline - reserve)
+            if a.error is None:
+                self.stats.service_s.append(time.monotonic() - t1)
+        finally:
+            self.admission.leave()
+        self.stats.count("answered" if a.error is None else "no_answer")
+        return answer_reply(a, req_id, self.gw.class_names)

@@ -1,0 +1,80 @@
+"""``vp-edge gateway --listen``: one gateway serving clients over UDP or its share over MQTT.
+
+``--boards`` gives a gateway its own set of the deployment's boards (a shard): a board's replay
+window is per sender and the protocol names no gateway, so two gateways must not drive the same
+board; several gateways over one broker each own a disjoint set (PROTOCOL.md §8, docs/fleet.md).
+Each shard keeps its gateway epoch file apart (``state_dir/gw-<name>``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from firmware_bridge.transport import parse_link
+from vp_edge.deployment import Deployment
+from vp_edge.errors import DeploymentError, GatewayError
+from vp_edge.gateway import Gateway
+from vp_edge.gateway_front import Limits
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    listen: str
+    limits: Limits = Limits()
+    group: str = "gateways"
+    boards: tuple[str, ...] = ()
+    name: str = ""
+    metrics: str | None = None
+
+
+def shard(dep: Deployment, names: tuple[str, ...], name: str) -> Deployment:
+    """The deployment restricted to ``names`` (all when empty), with its own state folder."""
+    if not names:
+        return dep
+    chosen = tuple(dep.board(n) for n in names)
+    if len({b.name for b in chosen}) != len(chosen):
+        raise DeploymentError(f"--boards {','.join(names)}: a board is named twice")
+    tag = name or "-".join(b.name for b in chosen)[:40]
+    return dataclasses.replace(dep, boards=chosen, state_dir=dep.state_dir / f"gw-{tag}")
+
+
+async def serve(
+    dep: Deployment,
+    opts: ServeOptions,
+    stop: asyncio.Event,
+    on_start: Callable[[Gateway], None] | None = None,
+    on_answer: Callable[[dict], None] | None = None,
+) -> dict:
+    """Serve until ``stop``; the gateway's report with the front end's counts."""
+    scheme = parse_link(opts.listen).scheme
+    if scheme not in ("udp", "mqtt", "mqtts"):
+        raise GatewayError(
+            f"--listen {opts.listen}: expected udp://HOST:PORT or mqtt://BROKER:1883/DEPLOYMENT"
+        )
+    gw = Gateway(shard(dep, opts.boards, opts.name))
+    await gw.start()
+    exporter = None
+    if opts.metrics:
+        from vp_edge.gateway_metrics import serve_metrics
+
+        exporter = serve_metrics(gw, opts.metrics)
+    if on_start is not None:
+        on_start(gw)
+    extra: dict = {}
+    try:
+        if scheme == "udp":
+            from vp_edge.gateway_io import serve_udp
+
+            front = await serve_udp(gw, opts.listen, stop, on_answer, opts.limits)
+        else:
+            from vp_edge.gateway_mqtt import serve_mqtt
+
+            front, extra = await serve_mqtt(gw, opts.listen, stop, opts.group, opts.limits)
+    finally:
+        if exporter is not None:
+            exporter.close()
+        await gw.close()
+    return {**gw.report(), "front_end": {**front.to_dict(), **extra}}
