@@ -56,9 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_fleet(args: argparse.Namespace) -> int:
+    from experiments.fleet_demo import fleet_table, run_fleet_demo
     from vp_edge.commands.load import _rates
     from vp_edge.errors import DataError
-    from vp_edge.fleet_demo import fleet_table, run_fleet_demo
 
     run = args.out or Path("runs/demo")
     if not (run / "family.json").exists():

@@ -78,9 +78,10 @@ def write_fleet(
 
 def equal_phase(dep: Deployment, images: int, show: bool) -> dict:
     """One in-process gateway over every board; live answers against offline recomputation."""
+    from vp_edge.live import compare_offline, offline_outputs
+
     from vp_edge.convert import load_run_data
     from vp_edge.gateway import Gateway, run_inputs
-    from vp_edge.live import compare_offline, offline_outputs
 
     async def live() -> tuple[Gateway, list]:
         gw = Gateway(dep)
@@ -188,7 +189,7 @@ def load_rows(
     gws: Gateways,
     broker_pid: int | None,
 ) -> list[dict]:
-    from vp_edge.loadgen import run_rate_mqtt
+    from experiments.loadgen import run_rate_mqtt
 
     rows = []
     for r in rates:
@@ -229,7 +230,7 @@ def fault_phase(
     victim_board: str,
 ) -> dict:
     """Load while a gateway is SIGKILLed, a board killed and the broker restarted."""
-    from vp_edge.loadgen import run_rate_mqtt
+    from experiments.loadgen import run_rate_mqtt
 
     n = max(30, int(rate * seconds))
     events: list[str] = []
@@ -338,7 +339,7 @@ def _screenshot(path: Path, url: str) -> None:
 
 
 def fleet_table(s: dict) -> str:
-    from vp_edge.loadgen import load_table
+    from experiments.loadgen import load_table
 
     e = s["equal"]
     lines = [
