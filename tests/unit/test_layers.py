@@ -14,11 +14,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ("firmware_bridge", "converters", "boards", "vp_edge", "experiments")
-# The CLI keeps `vp-edge bench` and `vp-edge demo`: these commands import the experiments
+# The CLI keeps `vp-edge bench`, `vp-edge demo` and `vp-edge load`: they import the experiments
 # package inside their functions, only when they run (no other upward import is allowed).
 CLI_ENTRY_POINTS = {
     ("vp_edge.commands.bench", "experiments"),
     ("vp_edge.commands.demo", "experiments"),
+    ("vp_edge.commands.load", "experiments"),
 }
 
 
