@@ -93,3 +93,19 @@ def test_describe_names_every_part_of_the_recipe():
         augment=False,
     )
     assert describe(cfg) == "joint+ens(1)+kd(0.5,T=2,ramp)+ncl(0.25)+draws"
+
+
+def test_demo_claims_name_the_recipe_that_ran():
+    from vp_edge.demo import claims
+
+    report = {
+        "variants": [{"name": "a", "macs": 1, "params_ratio": 7.0, "macs_ratio": 9.0,
+                      "int8_drop_points": 0.1}],
+        "baseline": {"int8_accuracy": 0.80},
+        "ensemble_default": 0.85,
+        "best_single": 0.82,
+        "recipe": "joint+ens(1)+kd(0.5,T=2,ramp)",
+    }  # fmt: skip
+    c = claims(report)
+    assert c["recipe"] == "joint+ens(1)+kd(0.5,T=2,ramp)"
+    assert c["ensemble_at_least_baseline"] and c["ensemble_beats_best_single"]
