@@ -30,6 +30,12 @@ class Budget:
     live_images: int
     ensemble_weight: float = 1.0
     augment: bool = False
+    #: the recipe (vp_edge.recipes; see the README's study for why these)
+    teacher: str | None = None
+    kd_weight: float = 0.5
+    kd_temperature: float = 2.0
+    kd_schedule: str = "constant"
+    ncl_weight: float = 0.0
 
 
 BUDGETS = {
@@ -54,6 +60,7 @@ def claims(report: dict) -> dict:
     engine = report.get("engine_check", {})
     ens = report["ensemble_default"]
     return {
+        "recipe": report.get("recipe", "joint"),
         "ensemble_top1": ens,
         "best_single_top1": report["best_single"],
         "baseline_top1": base["int8_accuracy"] if base else None,
@@ -89,6 +96,11 @@ def run_demo(out: Path, budget: Budget, live: bool = True, show: bool = True) ->
         patience=budget.epochs,
         ensemble_weight=budget.ensemble_weight,
         augment=budget.augment,
+        teacher=budget.teacher,
+        kd_weight=budget.kd_weight,
+        kd_temperature=budget.kd_temperature,
+        kd_schedule=budget.kd_schedule,
+        ncl_weight=budget.ncl_weight,
     )
     train(family, splits, out, cfg, verbose=2 if show else 0)
     timings["train_s"] = time.monotonic() - t0

@@ -15,6 +15,7 @@ TINY_SOURCES = (
     "vp_edge/family.py",
     "vp_edge/models.py",
     "vp_edge/train.py",
+    "vp_edge/recipes.py",
     "vp_edge/convert.py",
     "vp_edge/preprocess.py",
     "converters/tflite.py",

@@ -23,7 +23,7 @@ from vp_edge.errors import ArtifactError
 from vp_edge.family import Family
 from vp_edge.outputs import data_fingerprint, load_outputs, save_outputs
 from vp_edge.preprocess import quantize
-from vp_edge.train import BASELINE, load_run_family, run_class_names
+from vp_edge.train import BASELINE, load_run_family, run_class_names, run_state
 from vp_edge.vote import RULES, check_k, dequantize, fuse_batch, learn_weights, topk_indices
 from vp_edge.workers import engine_for, run_for_evaluation, run_models
 
@@ -234,6 +234,7 @@ def evaluate(
     }
     alive = _boards_alive(outputs, cards, y, names, k_default, weights, C)
     report = _report(family, cards, per_model, ensemble, alive, weights, ks, k_default, test)
+    report["recipe"] = run_state(run).get("recipe", "joint")
     report["error_agreement"] = error_agreement({n: wrong[n] for n in names})
     ens_pred = ensemble_winners(
         outputs, cards, names, k_default, DEFAULT_RULE, weights[DEFAULT_RULE], C

@@ -17,7 +17,8 @@ def _ratio(x: float | None) -> str:
 def evaluation_table(r: dict) -> str:
     """Per-variant rows, baseline, ensemble per rule x k, and accuracy with m boards alive."""
     out = [
-        f"family {r['family']}: {r['test_images']} test images, {r['num_classes']} classes, "
+        f"family {r['family']} (recipe {r.get('recipe', 'joint')}): {r['test_images']} "
+        f"test images, {r['num_classes']} classes, "
         f"int8 on LiteRT reference kernels"
     ]
     head = (

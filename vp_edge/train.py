@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from converters.rundir import RunDir
-from vp_edge import models
+from vp_edge import models, recipes
 from vp_edge.data import Splits
 from vp_edge.errors import ArtifactError, TrainingError
 from vp_edge.family import Family, from_dict, save_family
@@ -53,6 +54,18 @@ class TrainConfig:
     jit: bool = False
     #: random horizontal flips and small shifts while training (each variant its own draw)
     augment: bool = False
+    #: distillation (vp_edge.recipes): None, "baseline" (this run's, trained first) or a run path
+    teacher: str | None = None
+    kd_weight: float = 0.5
+    kd_temperature: float = 2.0
+    kd_schedule: str = "constant"
+    #: diversity: negative-correlation weight, and a bootstrap draw of the images per member
+    ncl_weight: float = 0.0
+    member_draws: bool = False
+
+    def uses_recipe(self) -> bool:
+        """Whether the family trains in the recipe graph (vp_edge.recipes), not the plain one."""
+        return self.teacher is not None or self.ncl_weight > 0 or self.member_draws
 
 
 @dataclass
@@ -91,7 +104,8 @@ def load_run_family(run: Path) -> Family:
 #: settings that shape the trained weights; a resumed run must keep them (the checkpoint
 #: restores the optimiser and its learning-rate schedule, so a new value would not apply)
 FIXED_SETTINGS = ("epochs", "batch_size", "learning_rate", "seed", "ensemble_weight",
-                  "train_limit", "augment")
+                  "train_limit", "augment", "teacher", "kd_weight", "kd_temperature",
+                  "kd_schedule", "ncl_weight", "member_draws")
 
 
 def _absolute_source(source: Any) -> Any:
@@ -166,6 +180,7 @@ def run_class_names(run: Path, family: Family | None = None,
 def _save_state(run: Path, config: TrainConfig, states: dict[str, ModelState], source: str) -> None:
     doc = {
         "config": asdict(config),
+        "recipe": recipes.describe(config),
         "data": source,
         "models": {k: asdict(v) for k, v in states.items()},
     }
@@ -177,7 +192,9 @@ def _save_state(run: Path, config: TrainConfig, states: dict[str, ModelState], s
 class _Progress:
     """Keras callback: checkpoint every epoch, keep the best, stop early, persist state."""
 
-    def __init__(self, run: Path, name: str, state: ModelState, config: TrainConfig, save) -> None:
+    def __init__(
+        self, run: Path, name: str, state: ModelState, config: TrainConfig, save, export=None
+    ) -> None:
         keras = _keras()
 
         class _CB(keras.callbacks.Callback):
@@ -186,6 +203,7 @@ class _Progress:
 
         self.callback = _CB()
         self.run, self.name, self.state, self.config, self.save = run, name, state, config, save
+        self.export = export  # the plain model whose weights convert loads (default: the model)
         self.t0 = time.monotonic()
 
     def epoch_end(self, model: Any, epoch: int, logs: dict) -> None:
@@ -197,7 +215,7 @@ class _Progress:
         val = float(logs.get("val_loss", np.inf))
         if val < st.best_val_loss:
             st.best_val_loss, st.best_epoch, st.wait = val, epoch, 0
-            model.save_weights(RunDir(self.run).weights(self.name))
+            (self.export or model).save_weights(RunDir(self.run).weights(self.name))
         else:
             st.wait += 1
         model.save(RunDir(self.run).checkpoint(self.name))
@@ -207,13 +225,21 @@ class _Progress:
         self.save()
 
 
-def _compile(model: Any, outputs: list[str], config: TrainConfig, total_steps: int) -> None:
+def _compile(
+    model: Any,
+    outputs: list[str],
+    config: TrainConfig,
+    total_steps: int,
+    losses: tuple[dict, dict] | None = None,
+) -> None:
     """Adam with a cosine decay over the whole budget (the same for family and baseline)."""
     keras = _keras()
     lr = keras.optimizers.schedules.CosineDecay(config.learning_rate, max(1, total_steps))
     loss = {o: "sparse_categorical_crossentropy" for o in outputs}
     weights = {o: (config.ensemble_weight if o == "ensemble" else 1.0) for o in outputs}
-    metrics = {o: ["accuracy"] for o in outputs}
+    if losses is not None:
+        loss, weights = losses
+    metrics = {o: ["accuracy"] for o in outputs if recipes.has_accuracy(o)}
     model.compile(
         optimizer=keras.optimizers.Adam(lr),
         loss=loss,
@@ -253,17 +279,29 @@ def _fit_one(
         return
     ckpt = RunDir(run).checkpoint(name)
     train = splits.train.subset(config.train_limit)
-    model, outputs = _build(family, name, config)
-    _compile(model, outputs, config, -(-len(train.y) // config.batch_size) * config.epochs)
+    steps = -(-len(train.y) // config.batch_size) * config.epochs
+    recipe = name == JOINT and config.uses_recipe()
+    export, extra = None, []
+    if recipe:
+        model, export, outputs = _recipe_model(family, config, run, steps)
+        extra = [recipes.schedule_callback(config.kd_weight, config.kd_schedule, config.epochs)]
+    else:
+        model, outputs = _build(family, name, config)
+        _compile(model, outputs, config, steps)
     if state.epochs_done and ckpt.exists():
         model = keras.saving.load_model(ckpt)  # weights, optimiser state and schedule position
+        if recipe:
+            export = recipes.export_of(model, family, config.ensemble_weight > 0, config.augment)
         LOG.info("%s: resuming after epoch %d", name, state.epochs_done)
     val = splits.val.subset(config.val_limit)
     x, xv = to_float(train.x), to_float(val.x)
-    y = {o: train.y for o in outputs}
-    yv = {o: val.y for o in outputs}
+    if recipe:
+        y = recipes.targets(outputs, train.y, config.seed if config.member_draws else None)
+        yv = recipes.targets(outputs, val.y, None)
+    else:
+        y, yv = {o: train.y for o in outputs}, {o: val.y for o in outputs}
     progress = _Progress(
-        run, name, state, config, lambda: _save_state(run, config, states, splits.source)
+        run, name, state, config, lambda: _save_state(run, config, states, splits.source), export
     )
     callbacks = [progress.callback]
     if verbose:  # one bar and a short line per epoch, not Keras' own lines
@@ -278,8 +316,64 @@ def _fit_one(
         batch_size=config.batch_size,
         shuffle=True,
         verbose=0,
-        callbacks=callbacks,
+        callbacks=extra + callbacks,
     )
+
+
+def _recipe_model(
+    family: Family, config: TrainConfig, run: Path, total_steps: int
+) -> tuple[Any, Any, list[str]]:
+    """The recipe graph (teacher frozen inside it), compiled; and the plain model to save."""
+    teacher = None
+    if config.teacher is not None:
+        teacher = load_trained(teacher_run(run, config.teacher), BASELINE).get_layer(BASELINE)
+    model, export, outputs = recipes.build(
+        family, teacher, config.ensemble_weight > 0, config.augment, config.ncl_weight > 0
+    )
+    losses = recipes.losses(
+        outputs,
+        family.num_classes,
+        len(family.variants),
+        teacher is not None,
+        config.kd_temperature,
+        {"ensemble": config.ensemble_weight, "ncl": config.ncl_weight},
+    )
+    _compile(model, outputs, config, total_steps, losses)
+    return model, export, outputs
+
+
+def teacher_run(run: Path, spec: str) -> Path:
+    """The run whose baseline teaches: this one ("baseline") or another run directory."""
+    return run if spec == BASELINE else Path(spec)
+
+
+def _check_teacher(run: Path, family: Family, config: TrainConfig) -> tuple[list[str], dict | None]:
+    """Validate --teacher; the models to train in order, and the state of a copied baseline.
+
+    With another run as teacher, that run's baseline becomes this run's (weights and state
+    copied), so every run taught by it is compared against the very same baseline.
+    """
+    if config.teacher is None:
+        return [JOINT] + ([BASELINE] if config.baseline else []), None
+    if config.teacher == BASELINE:
+        return [BASELINE, JOINT], None  # the teacher is trained first, with the same budget
+    src = Path(config.teacher)
+    weights = src / "weights" / f"{BASELINE}.weights.h5"
+    if not weights.exists():
+        raise TrainingError(
+            f"teacher run {src} has no trained baseline ({weights} missing); train it first "
+            "or use --teacher baseline"
+        )
+    recipes.write_teacher(run, src, weights)
+    if not config.baseline:
+        return [JOINT], None
+    if recipes.baseline_signature(load_run_family(src)) != recipes.baseline_signature(family):
+        raise TrainingError(
+            f"the baseline of {src} is not this family's baseline (another resolution or "
+            "input); use --teacher baseline or --no-baseline"
+        )
+    shutil.copyfile(weights, run / "weights" / weights.name)
+    return [JOINT], run_state(src).get("models", {}).get(BASELINE, asdict(ModelState()))
 
 
 def train(
@@ -310,9 +404,11 @@ def train(
     record_class_names(run, splits.train.class_names)
     save_family(family, RunDir(run).family)
     states = {k: ModelState(**v) for k, v in previous.get("models", {}).items()}
-    _keras().utils.set_random_seed(config.seed)
-    names = [JOINT] + ([BASELINE] if config.baseline else [])
+    names, copied = _check_teacher(run, family, config)
+    if copied is not None:
+        states[BASELINE] = ModelState(**copied)
     for name in names:
+        _keras().utils.set_random_seed(config.seed)  # each model's draws do not depend on order
         _fit_one(name, family, splits, config, run, states, verbose)
         _save_state(run, config, states, splits.source)
     state = run_state(run)

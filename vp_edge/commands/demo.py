@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
 def demo_table(s: dict, evaluation: str) -> str:
     c = s["claims"]
-    lines = [evaluation, "", "checks:"]
+    lines = [evaluation, "", f"checks (recipe {c.get('recipe', 'joint')}):"]
     lines.append(
         f"  ensemble > best single variant: {c['ensemble_beats_best_single']} "
         f"({100 * c['ensemble_top1']:.2f}% vs {100 * c['best_single_top1']:.2f}%)"

@@ -58,9 +58,63 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="random horizontal flips and shifts of up to 2 px while training (baseline too)",
     )
+    add_recipe(p)
     add_data(p)
     add_json(p)
     p.set_defaults(func=run)
+
+
+def add_recipe(p: argparse.ArgumentParser) -> None:
+    """Distillation and diversity options (vp_edge.recipes)."""
+    g = p.add_argument_group("recipe: distillation and diversity")
+    g.add_argument(
+        "--teacher",
+        default=None,
+        help="distil every variant from a baseline: 'baseline' (this run's, trained first "
+        "with the same budget) or a run directory whose baseline teaches (and becomes this "
+        "run's baseline)",
+    )
+    g.add_argument(
+        "--kd-weight", type=float, default=0.5, help="lambda of the distillation term (0.5)"
+    )
+    g.add_argument("--kd-temperature", type=float, default=2.0, help="temperature T (2.0)")
+    g.add_argument(
+        "--kd-schedule",
+        choices=("constant", "ramp"),
+        default="constant",
+        help="lambda every epoch, or ramped from 0 at the first epoch to lambda at the last",
+    )
+    g.add_argument(
+        "--ncl-weight",
+        type=float,
+        default=0.0,
+        help="negative-correlation weight: reward members for differing from their mean (0 = off)",
+    )
+    g.add_argument(
+        "--member-draws",
+        action="store_true",
+        help="each variant weighs the images by its own bootstrap draw (seeded)",
+    )
+
+
+def recipe_config(args: argparse.Namespace) -> dict:
+    """TrainConfig fields of the recipe options, checked."""
+    from vp_edge.errors import TrainingError
+
+    if args.teacher not in (None, "baseline") and not Path(args.teacher).is_dir():
+        raise TrainingError(f"--teacher {args.teacher}: not 'baseline' nor a run directory")
+    if not 0.0 <= args.kd_weight <= 1.0 or args.kd_temperature <= 0 or args.ncl_weight < 0:
+        raise TrainingError(
+            "--kd-weight must be in [0, 1], --kd-temperature > 0, --ncl-weight >= 0"
+        )
+    return {
+        "teacher": str(args.teacher) if args.teacher else None,
+        "kd_weight": args.kd_weight,
+        "kd_temperature": args.kd_temperature,
+        "kd_schedule": args.kd_schedule,
+        "ncl_weight": args.ncl_weight,
+        "member_draws": args.member_draws,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
         baseline=not args.no_baseline,
         jit=args.jit,
         augment=args.augment,
+        **recipe_config(args),
     )
     save_data_args(args.out, d)
     verbose = 0 if args.json == "-" else 1
@@ -113,7 +168,8 @@ def split_line(splits, train_limit: int | None = None) -> str:  # noqa: ANN001 -
 
 def _table(state: dict) -> str:
     lines = [f"WARNING: {w}" for w in state.get("warnings", [])]
-    lines += [f"{'model':10} {'epochs':>6} {'best':>5} {'val loss':>9} {'seconds':>8}"]
+    lines.append(f"recipe: {state.get('recipe', 'joint')}")
+    lines.append(f"{'model':10} {'epochs':>6} {'best':>5} {'val loss':>9} {'seconds':>8}")
     for name, st in state.get("models", {}).items():
         lines.append(
             f"{name:10} {st['epochs_done']:>6} {st['best_epoch'] + 1:>5} "

@@ -1,0 +1,81 @@
+"""The tiny family distilled from its own baseline: stages, resume, the recipe on record.
+
+One epoch on a few hundred images (seconds of training): what is checked is the plumbing,
+not accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+pytestmark = [pytest.mark.tf, pytest.mark.slow]
+
+from vp_edge.data import FASHION_MNIST_DIR  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def splits():
+    if not (FASHION_MNIST_DIR / "t10k-labels-idx1-ubyte.gz").exists():
+        pytest.skip("dataset-fashion-mnist is not installed (make test installs it)")
+    from vp_edge.data import load_dataset
+
+    return load_dataset(None, seed=0)
+
+
+def _config(**kw):
+    from vp_edge.train import TrainConfig
+
+    base = dict(epochs=1, batch_size=64, train_limit=256, val_limit=128, patience=5)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_teacher_stage_first_then_resume_and_record(tmp_path, splits):
+    from vp_edge.family import PRESETS
+    from vp_edge.train import load_trained, train
+
+    run, fam = tmp_path / "run", PRESETS["tiny"]
+    cfg = _config(teacher="baseline", kd_schedule="ramp", ncl_weight=0.5, member_draws=True)
+    state = train(fam, splits, run, cfg, verbose=0)
+    assert state["recipe"] == "joint+kd(0.5,T=2,ramp)+ncl(0.5)+draws"
+    assert state["config"]["teacher"] == "baseline"
+    assert list(state["models"]) == ["baseline", "joint"]  # the teacher is trained first
+    teacher_file = run / "weights" / "baseline.weights.h5"
+    stamp = teacher_file.stat().st_mtime
+
+    # interrupted after the teacher stage: the rerun keeps the teacher, trains the family
+    state["models"].pop("joint")
+    (run / "train.json").write_text(json.dumps(state))
+    (run / "checkpoints" / "joint.keras").unlink()
+    state = train(fam, splits, run, cfg, verbose=0)
+    assert teacher_file.stat().st_mtime == stamp
+    assert state["models"]["joint"]["epochs_done"] == 1
+
+    # a longer budget resumes both stages from their checkpoints (recipe graph reloaded)
+    state = train(fam, splits, run, _config(**{**cfg.__dict__, "epochs": 2}), verbose=0)
+    assert [m["epochs_done"] for m in state["models"].values()] == [2, 2]
+    # what convert loads is the plain family: one output per variant, no teacher inside
+    joint = load_trained(run, "joint")
+    assert sorted(joint.output_names) == ["t16", "t24"]
+    probs = joint.predict(splits.test.x[:8].astype(np.float32) / 255.0, verbose=0)
+    assert np.allclose(probs["t16"].sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_teacher_from_another_run_becomes_the_baseline(tmp_path, splits):
+    from vp_edge.family import PRESETS
+    from vp_edge.train import train
+
+    fam = PRESETS["tiny"]
+    src, run = tmp_path / "teacher", tmp_path / "student"
+    train(fam, splits, src, _config(), verbose=0)
+    state = train(fam, splits, run, _config(teacher=str(src), kd_weight=0.7), verbose=0)
+    teacher = src / "weights" / "baseline.weights.h5"
+    assert (run / "weights" / "baseline.weights.h5").read_bytes() == teacher.read_bytes()
+    src_state = json.loads((src / "train.json").read_text())["models"]["baseline"]
+    assert state["models"]["baseline"] == src_state
+    recorded = json.loads((run / "teacher.json").read_text())
+    assert recorded["run"] == str(src) and len(recorded["sha256"]) == 64
+    assert state["recipe"] == "joint+kd(0.7,T=2,constant)"
