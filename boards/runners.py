@@ -43,10 +43,12 @@ class LiteRtRunner(Runner):
 
     def __init__(self, model: bytes, kernels: str | None = None, **options: object) -> None:
         super().__init__(model)
-        from converters.interpreters import BOARD_KERNELS, litert
+        from converters.interpreters import BOARD_KERNELS, LITERT_KERNELS, litert
 
-        kernels = kernels or BOARD_KERNELS
-        self.kernels = str(kernels)
+        self.kernels = str(kernels or BOARD_KERNELS)
+        if self.kernels not in LITERT_KERNELS:
+            raise BoardError(f"unknown LiteRT kernels {self.kernels!r}; known: "
+                             f"{', '.join(LITERT_KERNELS)}")
         self._it = litert(self.model, self.kernels)
         self._in = self._it.get_input_details()[0]
         self._out = self._it.get_output_details()[0]
