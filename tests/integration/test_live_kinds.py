@@ -115,6 +115,19 @@ def test_emulating_pynq_without_its_venv_says_make_setup(tmp_path: Path,
         board_argv(dep, b, None)
 
 
+def test_emulated_linux_boards_serve_with_the_deployment_kernels(tmp_path: Path) -> None:
+    from boards.emulate import board_argv
+    from vp_edge.deployment import BoardSpec, Deployment
+
+    ref = BoardSpec(1, "pi", "linux", "udp://127.0.0.1:9", "v", "raspberry-pi-4", "ref")
+    mcu = BoardSpec(2, "m", "mcu", "pty://m", "v", "cortex-m4")
+    dep = Deployment(tmp_path, None, 2, "reference", 0.5, (ref, mcu), tmp_path / "state")
+    argv = board_argv(dep, ref, None)
+    assert argv[argv.index("--kernels") + 1] == "ref"
+    assert "--kernels" not in board_argv(dep, mcu, None)
+    assert (ref.runtime, mcu.runtime) == ("litert-ref", "tflm")
+
+
 def test_registries_list_every_kind() -> None:
     from boards.registry import BOARDS, get_kind
     from boards.runners import RUNNERS
