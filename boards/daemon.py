@@ -1,8 +1,9 @@
 """Build a board server from files and flags: what ``vp-edge board serve`` and emulation run.
 
-A ``linux`` board serves a .tflite on LiteRT's reference kernels over UDP (the daemon a
-Raspberry Pi runs). An emulated ``mcu`` board serves it on tflite-micro with the profile's arena
-limit behind a pseudo-terminal whose link is throttled to the profile's baud rate.
+A ``linux`` board serves a .tflite on LiteRT over UDP (XNNPACK unless ``kernels`` says ref or
+builtin): the daemon a Raspberry Pi runs. An emulated ``mcu`` board serves it on tflite-micro
+with the profile's arena limit behind a pseudo-terminal whose link is throttled to the profile's
+baud rate.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class BoardOptions:
     heartbeat_s: float = 1.0
     baud: int | None = None  # throttle the link to this rate (default: the profile's, on ptys)
     model_dir: Path | None = None  # accept 'vp-edge flash' into model slots kept here
+    kernels: str | None = None  # litert runner: ref | builtin | xnnpack (default xnnpack)
 
 
 def _card(model: Path) -> dict:
@@ -78,7 +80,12 @@ def build_server(o: BoardOptions) -> BoardServer:
     check_fit(profile, variant, card.get("arena_bytes"), len(model))
     if o.model.suffix == ".tflite":
         _check_int8(o.model, model)
-    opts = {"arena_bytes": profile.arena_limit} if runner_name == "tflm" else {}
+    if o.kernels and runner_name != "litert":
+        raise UsageError(f"--kernels {o.kernels}: kernels choose LiteRT's kernels, so they belong "
+                         f"to the litert runner (linux boards), not {runner_name}")
+    opts: dict[str, object] = {"arena_bytes": profile.arena_limit} if runner_name == "tflm" else {}
+    if runner_name == "litert":
+        opts["kernels"] = o.kernels
     runner = make_runner(runner_name, model, **opts)
     if not 1 <= o.k <= runner.output_size:
         raise UsageError(f"-k {o.k}: the model has {runner.output_size} classes; give k from 1 "

@@ -66,6 +66,7 @@ def board_argv(dep: Deployment, b: BoardSpec, key: Path | None) -> list[str]:
             "--epoch-file", str(dep.state_dir / "epochs" / f"{b.name}.epoch"),
             "--heartbeat-ms", str(dep.heartbeat_s * 1000),
             "--ready-file", str(ready_path(dep, b)), "--model-dir", str(slots_dir(dep, b))]
+    argv += ["--kernels", b.kernels] if b.kernels else []
     return argv + (["--key-file", str(key)] if key else ["--insecure"])
 
 

@@ -1,11 +1,12 @@
 """The one place interpreters are built, for every runtime that runs a .tflite.
 
-LiteRT (``litert``): the reference kernels (``kernels="ref"``) are what boards run and what
-tflite-micro and the C engine agree with; ``"builtin"`` are LiteRT's optimised kernels without
-the XNNPACK delegate; ``"xnnpack"`` is LiteRT's default (XNNPACK, which rounds differently from
-the reference kernels). Always one thread (two threads on two cores made the builtin kernels 20x
-slower). tflite-micro (``tflm``): the microcontroller's own kernels with a fixed arena;
-``default_arena`` is the generous arena used wherever none was measured. Both runtimes are
+LiteRT (``litert``): the reference kernels (``kernels="ref"``) are what offline evaluation runs
+and what tflite-micro and the C engine agree with; ``"builtin"`` are LiteRT's optimised kernels
+without the XNNPACK delegate; ``"xnnpack"`` is LiteRT's default (XNNPACK, which rounds
+differently from the reference kernels) and what Linux boards serve with by default. Always one
+thread (two threads on two cores made the builtin kernels 20x slower). tflite-micro
+(``tflm``): the microcontroller's own kernels with a fixed arena; ``default_arena`` is the
+generous arena used wherever none was measured. Both runtimes are
 imported only when an interpreter is built.
 """
 
@@ -16,6 +17,8 @@ from typing import Any
 from converters.errors import ArtifactError
 
 LITERT_KERNELS = ("ref", "builtin", "xnnpack")
+#: what a Linux board serves with unless told otherwise (offline checks then run the same)
+BOARD_KERNELS = "xnnpack"
 
 
 def default_arena(model_bytes: int) -> int:

@@ -7,7 +7,8 @@ qemu board, the Cortex-M4 firmware in QEMU loaded with ``vp-edge flash``, when t
 prerequisites exist), starts the emulation, runs the gateway over the first ``images`` test
 images with every board alive, then again killing one linux, one mcu and the qemu board
 halfway. Each live answer is recomputed offline from the same boards' answers run on the same
-runtime (LiteRT reference for linux, tflite-micro for mcu, the C engine for pynq and qemu) with
+runtime (LiteRT on the board's kernels for linux, XNNPACK unless ``linux_kernels`` says otherwise;
+tflite-micro for mcu; the C engine for pynq and qemu) with
 the same rule and k (``gateway.vote_boards``), and every board's every RESULT is compared with
 its runtime's top-k; both differing counts must be 0. ``live_table(summary)`` renders it.
 """
@@ -33,6 +34,7 @@ from experiments.live_kinds import (
     engine_outputs,
     kind_stats,
     kinds_lines,
+    offline_key,
     optional_kinds,
     qemu_facts,
     run_kind_lines,
@@ -68,9 +70,11 @@ def _mcu_profile(card: dict, i: int) -> str | None:
 
 def write_live_deployment(run: Path, out: Path, deadline_ms: float = 500, k: int = 2,
                           extra: dict[str, str] | None = None,
-                          qemu_profile: str = "cortex-m4") -> Path:
-    """A deployment of >= 4 boards: half linux (UDP), half mcu (pty); every variant placed;
-    then one board per ``extra`` kind ({kind: variant}: pynq over UDP, qemu behind a pty)."""
+                          qemu_profile: str = "cortex-m4",
+                          linux_kernels: Sequence[str] = ("xnnpack",)) -> Path:
+    """A deployment of >= 4 boards: half linux (UDP, LiteRT kernels taken in turn from
+    ``linux_kernels``), half mcu (pty); every variant placed; then one board per ``extra``
+    kind ({kind: variant}: pynq over UDP, qemu behind a pty)."""
     from vp_edge.evaluate import load_cards
     from vp_edge.train import load_run_family
 
@@ -88,6 +92,8 @@ def write_live_deployment(run: Path, out: Path, deadline_ms: float = 500, k: int
         link = f"pty://{name}" if profile else f"udp://127.0.0.1:{_free_udp_port()}"
         boards.append({"id": i + 1, "name": name, "kind": kind, "link": link, "variant": v,
                        "profile": profile or "raspberry-pi-4"})
+        if kind == "linux":
+            boards[-1]["kernels"] = linux_kernels[i % len(linux_kernels)]
     for kind, v in (extra or {}).items():
         i = len(boards) + 1
         link = f"pty://q{i}" if kind == "qemu" else f"udp://127.0.0.1:{_free_udp_port()}"
@@ -121,7 +127,8 @@ async def _gateway_run(dep: Deployment, x: np.ndarray, y: np.ndarray, show: bool
 
 def offline_outputs(dep: Deployment, x: np.ndarray,
                     show: bool) -> dict[tuple[str, str], np.ndarray]:
-    """int8 outputs per (kind, variant) on that kind's runtime, for the same quantized inputs."""
+    """int8 outputs per ``offline_key`` (engine, variant): each board's own runtime (a linux
+    board's LiteRT on its kernels), for the same quantized inputs."""
     from vp_edge.evaluate import load_cards
     from vp_edge.preprocess import quantize
     from vp_edge.train import load_run_family
@@ -129,16 +136,13 @@ def offline_outputs(dep: Deployment, x: np.ndarray,
 
     cards = load_cards(dep.run, load_run_family(dep.run))
     out: dict[tuple[str, str], np.ndarray] = {}
-    for kind, engine in KIND_ENGINE.items():
-        if engine == "engine":
-            continue
-        variants = sorted({b.variant for b in dep.boards if b.kind == kind})
+    keys = {offline_key(b) for b in dep.boards}
+    for engine in sorted({e for e, _ in keys if e != "engine"}):
         jobs = [(v, RunDir(dep.run).model(v),
                  quantize(x, cards[v]["input_scale"], cards[v]["input_zero_point"]))
-                for v in variants]
-        if jobs:
-            res = run_models(jobs, engine, label=f"offline {engine}", show=show)
-            out.update({(kind, v): q for v, q in res.items()})
+                for v in sorted(v for e, v in keys if e == engine)]
+        res = run_models(jobs, engine, label=f"offline {engine}", show=show)
+        out.update({(engine, v): q for v, q in res.items()})
     return {**out, **engine_outputs(dep, x)}
 
 
@@ -152,7 +156,7 @@ def compare_offline(gw_cards: dict, dep: Deployment, num_classes: int, weights: 
     for a in answers:
         if a.answered:
             res = {n: (specs[n].id, specs[n].variant,
-                       result_pairs(outputs[(specs[n].kind, specs[n].variant)][a.index], dep.k))
+                       result_pairs(outputs[offline_key(specs[n])][a.index], dep.k))
                    for n in a.answered}
             winner = vote_boards(res, gw_cards, num_classes, dep.rule, weights)[0].winner
         else:
@@ -206,12 +210,14 @@ def wire_sizes(dep: Deployment) -> dict:
 
 
 def run_live_demo(run: Path, images: int, out: Path, show: bool, *,
-                  kinds: Sequence[str] | None = None, qemu_profile: str = "cortex-m4") -> dict:
+                  kinds: Sequence[str] | None = None, qemu_profile: str = "cortex-m4",
+                  linux_kernels: Sequence[str] = ("xnnpack",)) -> dict:
     """Deploy, emulate, vote live (all alive, then boards killed halfway), compare offline.
 
     ``kinds`` limits the optional kinds (pynq, qemu); by default each runs when it can here.
     ``qemu_profile`` picks the qemu board's firmware target (``stm32f405``: the STM32F4 firmware
-    in netduinoplus2; default the Cortex-M4 mps2-an386).
+    in netduinoplus2; default the Cortex-M4 mps2-an386). ``linux_kernels``: the LiteRT kernels
+    linux boards take in turn (default all XNNPACK, what a linux board serves with).
     """
     import json
 
@@ -223,7 +229,8 @@ def run_live_demo(run: Path, images: int, out: Path, show: bool, *,
     extra, skipped = optional_kinds(Path(run), variants, kinds, qemu_profile)
     deadline = QEMU_DEADLINE_MS if "qemu" in extra else 500
     dep = load_deployment(write_live_deployment(Path(run), Path(out), deadline, extra=extra,
-                                                qemu_profile=qemu_profile))
+                                                qemu_profile=qemu_profile,
+                                                linux_kernels=linux_kernels))
     gw_probe = Gateway(dep)  # cards, weights and classes exactly as the live gateway has them
     data = load_run_data(dep.run, gw_probe.family).test.subset(images)
     x, y = data.x, data.y
@@ -267,7 +274,9 @@ def live_table(summary: dict) -> str:
     """The live demo for people: accuracy live vs offline, latency, bytes, wire sizes."""
     lines = [f"live voting: {summary['images']} test images, k={summary['k']}, rule "
              f"{summary['rule']}, deadline {summary['deadline_ms']:.0f} ms, boards "
-             + ", ".join(f"{b['name']}({b['kind']},{b['variant']})" for b in summary["boards"])]
+             + ", ".join(f"{b['name']}({b['kind']},{b['variant']}"
+                         + (f",{b['kernels']}" if b.get("kernels") else "") + ")"
+                         for b in summary["boards"])]
     for name, r in summary["runs"].items():
         what = "all boards alive" if name == "all_alive" else \
             f"{' and '.join(summary['killed'])} killed at request {summary['kill_at']}"

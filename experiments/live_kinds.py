@@ -2,8 +2,9 @@
 per-kind latency and bytes, and the QEMU board's instruction counts and ELF sizes.
 
 Kept apart from ``live.py`` (the demo's flow) because it is per-kind bookkeeping. Every board's
-every RESULT is compared with the top-k its own runtime gives offline (litert-ref for linux,
-tflite-micro for mcu, the C engine for pynq and qemu), not only the ones that won a vote.
+every RESULT is compared with the top-k its own runtime gives offline (LiteRT on the board's
+kernels for linux: litert-xnnpack by default, litert-ref or litert-builtin as the deployment
+says; tflite-micro for mcu; the C engine for pynq and qemu), not only the ones that won a vote.
 """
 
 from __future__ import annotations
@@ -14,13 +15,25 @@ from pathlib import Path
 import numpy as np
 
 from converters.rundir import RunDir
-from vp_edge.deployment import Deployment
+from vp_edge.deployment import BoardSpec, Deployment
 from vp_edge.gateway import Answer, Gateway
 from vp_edge.gateway_stats import percentiles_ms
 
-#: the runtime that recomputes a kind's answers offline ("engine": firmware_bridge.engine)
-KIND_ENGINE = {"linux": "litert-ref", "mcu": "tflm", "pynq": "engine", "qemu": "engine"}
+#: the runtime that recomputes a kind's answers offline ("engine": firmware_bridge.engine);
+#: a linux board's is LiteRT on its own kernels (``BoardSpec.runtime``: litert-<kernels>)
+KIND_ENGINE = {"linux": "litert", "mcu": "tflm", "pynq": "engine", "qemu": "engine"}
 OPTIONAL_KINDS = ("pynq", "qemu")
+
+
+def board_engine(b: BoardSpec) -> str:
+    """The engine (``vp_edge.workers.ENGINES`` name, or "engine") that recomputes ``b``'s
+    answers offline: the board's own runtime, kernels included."""
+    return b.runtime if KIND_ENGINE[b.kind] == "litert" else KIND_ENGINE[b.kind]
+
+
+def offline_key(b: BoardSpec) -> tuple[str, str]:
+    """Offline outputs are shared by boards that run the same variant on the same engine."""
+    return board_engine(b), b.variant
 
 
 class RecordingGateway(Gateway):
@@ -81,28 +94,33 @@ def engine_outputs(dep: Deployment, x: np.ndarray) -> dict[tuple[str, str], np.n
     cards = load_cards(dep.run, load_run_family(dep.run))
     out: dict[tuple[str, str], np.ndarray] = {}
     for b in dep.boards:
-        if KIND_ENGINE.get(b.kind) != "engine" or (b.kind, b.variant) in out:
+        if board_engine(b) != "engine" or offline_key(b) in out:
             continue
         c = cards[b.variant]
         e = Engine(RunDir(dep.run).vpw(b.variant).read_bytes())
         q = quantize(x, c["input_scale"], c["input_zero_point"])
-        out[(b.kind, b.variant)] = np.stack([e.run(v.reshape(-1)).reshape(-1) for v in q])
+        out[offline_key(b)] = np.stack([e.run(v.reshape(-1)).reshape(-1) for v in q])
     return out
 
 
 def check_boards(dep: Deployment, pairs: dict[int, dict[str, tuple]],
-                 outputs: dict) -> dict[str, dict[str, int]]:
-    """Per kind: RESULTs checked against that board's offline top-k, and how many differ."""
+                 outputs: dict) -> dict[str, dict]:
+    """Per kind: RESULTs checked against each board's offline top-k on its own engine, how many
+    differ, and the same split by engine (``engines``: e.g. litert-xnnpack and litert-ref)."""
     from boards.server import result_pairs
 
     specs = {b.name: b for b in dep.boards}
-    out = {b.kind: {"checked": 0, "differing": 0} for b in dep.boards}
+    out: dict[str, dict] = {b.kind: {"checked": 0, "differing": 0, "engines": {}}
+                            for b in dep.boards}
+    for b in dep.boards:
+        out[b.kind]["engines"].setdefault(board_engine(b), {"checked": 0, "differing": 0})
     for index, got in pairs.items():
         for name, p in got.items():
             s = specs[name]
-            want = result_pairs(outputs[(s.kind, s.variant)][index], dep.k)
-            out[s.kind]["checked"] += 1
-            out[s.kind]["differing"] += tuple(p) != want
+            differ = tuple(p) != result_pairs(outputs[offline_key(s)][index], dep.k)
+            for c in (out[s.kind], out[s.kind]["engines"][board_engine(s)]):
+                c["checked"] += 1
+                c["differing"] += differ
     return out
 
 
@@ -177,9 +195,11 @@ def run_kind_lines(r: dict) -> list[str]:
     """Per-kind rows of one run: latency, bytes, RESULTs checked against the board's runtime."""
     lines = []
     for kind, s in r["kinds"].items():
-        lat, chk = s["latency_ms"], r["board_checks"].get(kind, {"checked": 0, "differing": 0})
+        lat = s["latency_ms"]
+        chk = r["board_checks"].get(kind, {"checked": 0, "differing": 0, "engines": {}})
+        engines = "+".join(chk["engines"]) or KIND_ENGINE[kind]
         lines.append(f"   kind {kind:<6} boards {s['boards']} results {s['results']:>5}  p50 "
                      f"{lat['p50']} ms p99 {lat['p99']} ms  sent {s['sent_per_inference']:.0f} "
                      f"B/inf recv {s['received_per_inference']:.0f} B/inf  RESULTs vs "
-                     f"{KIND_ENGINE[kind]}: {chk['checked']} checked, {chk['differing']} differ")
+                     f"{engines}: {chk['checked']} checked, {chk['differing']} differ")
     return lines

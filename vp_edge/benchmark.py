@@ -1,10 +1,10 @@
 """Latency of one model on every local runtime, like TFLite's ``benchmark_model``.
 
-A .tflite runs on LiteRT (reference kernels: what Linux boards run; the optimised builtin
-kernels; the default XNNPACK delegate), on tflite-micro (the MCU kernels on this host) and,
-packed in memory, on the portable C engine; a .vpw runs on the C engine. Where QEMU and the
-ARM toolchain are installed, the Cortex-M4 firmware runs it too and reports its instruction
-count (``-icount``: 1 instruction = 1 ns of virtual time). Each runtime: load, one first
+A .tflite runs on LiteRT (reference kernels: what offline evaluation runs; the optimised builtin
+kernels; the default XNNPACK delegate, what Linux boards serve with), on tflite-micro (the MCU
+kernels on this host) and, packed in memory, on the portable C engine; a .vpw runs on the C engine.
+Where QEMU and the ARM toolchain are installed, the Cortex-M4 firmware runs it too and reports its
+instruction count (``-icount``: 1 instruction = 1 ns of virtual time). Each runtime: load, one first
 inference, then a fixed number of timed runs on one seeded random int8 input, one thread.
 """
 

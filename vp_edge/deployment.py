@@ -17,6 +17,7 @@ Example (paths are relative to the file)::
     link = "udp://192.168.1.20:5601"
     variant = "t16"                # a variant of the run's family
     profile = "raspberry-pi-4"     # optional, boards.profiles.PROFILES (default per kind)
+    kernels = "xnnpack"            # optional, linux boards: xnnpack (default) | builtin | ref
 
 Errors name the key, e.g. ``deploy.toml: boards[2].link: ...``. Full text: docs/deployment.md.
 """
@@ -36,7 +37,7 @@ from vp_edge.errors import DeploymentError, VpEdgeError
 
 TOP_KEYS = ("run", "key", "key_file", "insecure", "k", "rule", "deadline_ms", "heartbeat_ms",
             "state_dir", "boards")
-BOARD_KEYS = ("id", "name", "kind", "link", "variant", "profile")
+BOARD_KEYS = ("id", "name", "kind", "link", "variant", "profile", "kernels")
 LIVE_RULES = ("reference", "sum", "majority")
 MIN_KEY = 16
 MAX_DEADLINE_MS = 600_000  # ten minutes: beyond that a request is lost, not late
@@ -53,6 +54,17 @@ class BoardSpec:
     link: str
     variant: str
     profile: str
+    kernels: str = ""  # LiteRT's kernels on boards whose runtime is LiteRT (linux); else ""
+
+    @property
+    def runtime(self) -> str:
+        """What the board computes with, so offline checks run the same: ``litert-<kernels>``
+        for linux boards, else its kind's runner (tflm, engine, pynq)."""
+        from boards.registry import get_kind
+        from converters.interpreters import BOARD_KERNELS
+
+        runner = get_kind(self.kind).runner
+        return f"litert-{self.kernels or BOARD_KERNELS}" if runner == "litert" else runner
 
 
 @dataclass(frozen=True)
@@ -179,7 +191,24 @@ def _board(d: Any, i: int, where: str) -> BoardSpec:
     if profile not in PROFILES:
         raise _err(where, p + "profile", f"unknown profile {profile!r}; known: "
                    f"{', '.join(PROFILES)}")
-    return BoardSpec(bid, vals["name"], vals["kind"], vals["link"], vals["variant"], profile)
+    return BoardSpec(bid, vals["name"], vals["kind"], vals["link"], vals["variant"], profile,
+                     _kernels(d, kind, where, p))
+
+
+def _kernels(d: dict, kind: Any, where: str, p: str) -> str:
+    """LiteRT's kernels for a board whose runtime is LiteRT (default xnnpack); "" otherwise."""
+    from converters.interpreters import BOARD_KERNELS, LITERT_KERNELS
+
+    if kind.runner != "litert":
+        if "kernels" in d:
+            raise _err(where, p + "kernels", f"a {kind.kind} board runs {kind.runner}, which has "
+                       "no kernels to choose; remove the key (only linux boards take it)")
+        return ""
+    kernels = _get(d, "kernels", str, where, BOARD_KERNELS, p)
+    if kernels not in LITERT_KERNELS:
+        raise _err(where, p + "kernels", f"unknown kernels {kernels!r}; known: "
+                   f"{', '.join(LITERT_KERNELS)}")
+    return kernels
 
 
 def _distinct_links(boards: tuple[BoardSpec, ...], where: str) -> None:

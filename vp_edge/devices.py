@@ -93,6 +93,7 @@ def deployment_boards(dep: Deployment, probe: bool = False) -> list[dict]:
             "id": b.id,
             "kind": b.kind,
             "variant": b.variant,
+            "runtime": b.runtime,
             "link": b.link,
             "pty": info.get("pty"),
             "pid": info.get("pid"),

@@ -1,7 +1,8 @@
-"""Run int8 .tflite models the way boards do: LiteRT reference kernels, one thread.
+"""Run int8 .tflite models on LiteRT, one thread, on a chosen kernel set.
 
-The reference kernels are what tflite-micro and our C engine agree with; the
-default XNNPACK delegate rounds differently, and more threads on a 2-core board
+The reference kernels (offline evaluation) are what tflite-micro and our C engine agree with;
+the default XNNPACK delegate (what Linux boards serve with) rounds differently, so a board's
+answers are checked against offline outputs on its own kernels. More threads on a 2-core board
 make the builtin kernels far slower. Numpy and LiteRT only.
 """
 
@@ -15,12 +16,12 @@ import numpy as np
 class TfliteRunner:
     """One int8 model on LiteRT; ``run`` maps int8 inputs to int8 outputs.
 
-    ``kernels="ref"`` (default) is what boards run. ``"builtin"`` (the optimised
+    ``kernels="ref"`` (default) is what offline evaluation runs. ``"builtin"`` (the optimised
     kernels, still without the XNNPACK delegate) is 10x+ faster and may differ by
     +-1 on rare values: only for models no board runs, such as the baseline.
     ``"xnnpack"`` is LiteRT's default (the XNNPACK delegate), about 20x faster than
-    ``"ref"`` on one thread; it equals only itself, so a board serving with it must be
-    compared with offline results made with it too.
+    ``"ref"`` on one thread and what linux boards serve with by default; it equals only
+    itself, so a board serving with it is compared with offline results made with it too.
     """
 
     def __init__(self, model: bytes | Path, kernels: str = "ref") -> None:

@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -22,16 +23,10 @@ from vp_edge.progress import Progress
 CHUNK = 500
 
 
-def _litert(path: str, xs: np.ndarray) -> np.ndarray:
+def _litert(path: str, xs: np.ndarray, kernels: str = "ref") -> np.ndarray:
     from vp_edge.runtime import TfliteRunner
 
-    return TfliteRunner(Path(path)).run_batch(xs)
-
-
-def _litert_builtin(path: str, xs: np.ndarray) -> np.ndarray:
-    from vp_edge.runtime import TfliteRunner
-
-    return TfliteRunner(Path(path), kernels="builtin").run_batch(xs)
+    return TfliteRunner(Path(path), kernels=kernels).run_batch(xs)
 
 
 def _tflm(path: str, xs: np.ndarray) -> np.ndarray:
@@ -54,8 +49,8 @@ def _c_engine(path: str, xs: np.ndarray) -> np.ndarray:
 
 
 ENGINES = {
-    "litert-ref": _litert,
-    "litert-builtin": _litert_builtin,
+    # LiteRT per kernel set: litert-ref, litert-builtin, litert-xnnpack (what a linux board runs)
+    **{f"litert-{k}": partial(_litert, kernels=k) for k in ("ref", "builtin", "xnnpack")},
     "tflm": _tflm,
     "c-engine": _c_engine,  # on a .vpw
 }

@@ -1,13 +1,14 @@
 """Sections 2, 4 and 5 through the live gateway: emulated boards, real frames, real deadlines.
 
 Two deployments of emulated Linux boards (``vp-edge board serve`` on loopback UDP, LiteRT
-reference kernels): the variant set, one board per variant, and the baseline alone on one board
-of the same kind. Requests are paced at a fixed rate, one in flight. Per request the gateway's
-*added* latency is its answer latency minus the slowest board's round trip (INFER sent to
-RESULT received), so it holds quantizing, framing, waking up and voting. Then boards are killed
-one by one and the accuracy with m boards alive is compared with the offline vote of the same
-boards on the same images. Every board shares this machine's cores with the others, so the VP
-figures here are pessimistic next to boards that really run in parallel.
+reference kernels: ``kernels = "ref"``, what the offline outputs it compares with ran on): the
+variant set, one board per variant, and the baseline alone on one board of the same kind.
+Requests are paced at a fixed rate, one in flight. Per request the gateway's *added* latency is
+its answer latency minus the slowest board's round trip (INFER sent to RESULT received), so it
+holds quantizing, framing, waking up and voting. Then boards are killed one by one and the
+accuracy with m boards alive is compared with the offline vote of the same boards on the same
+images. Every board shares this machine's cores with the others, so the VP figures here are
+pessimistic next to boards that really run in parallel.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def _deployment(ctx: BenchContext, models: list[str], out: Path, rule: str,
            "deadline_ms": deadline_ms, "heartbeat_ms": 500}
     boards = [{"id": i + 1, "name": f"b{i + 1}", "kind": kind,
                "link": f"udp://127.0.0.1:{_port()}" if kind == "linux" else f"pty://m{i + 1}",
-               "variant": m, **({"profile": MCU_PROFILE} if kind == "mcu" else {})}
+               "variant": m, **({"profile": MCU_PROFILE} if kind == "mcu" else {"kernels": "ref"})}
               for i, m in enumerate(models)]
     path = out / "deploy.toml"
     path.write_text(deployment_toml(top, boards))

@@ -1,8 +1,8 @@
 """Section 2 inputs: compute time per inference (batch 1) on each host engine, and vote time.
 
-Engines: LiteRT reference kernels (what a Linux board runs), tflite-micro (the MCU kernels on
-the host) and the portable C engine on the packed .vpw (the MCU firmware's engine). Each model
-runs a fixed input (the first test image); a run is enough calls to last ``min_run_s``, the
+Engines: LiteRT reference kernels (a Linux board with ``kernels = "ref"``), tflite-micro (the MCU
+kernels on the host) and the portable C engine on the packed .vpw (the MCU firmware's engine). Each
+model runs a fixed input (the first test image); a run is enough calls to last ``min_run_s``, the
 figure is the median over ``repeats`` runs after one warm-up. One thread, one process.
 """
 

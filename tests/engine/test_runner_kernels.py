@@ -1,4 +1,4 @@
-"""The Linux runner's ``kernels`` option: ref (what offline evaluation uses), builtin, xnnpack."""
+"""The Linux runner's ``kernels`` option: xnnpack (default), builtin, ref (offline evaluation's)."""
 
 from __future__ import annotations
 
@@ -22,5 +22,6 @@ def test_litert_runner_kernels(load) -> None:
         # each kernel set agrees with the reference to +-1 (rounding differs only in places)
         ref = np.stack([runners["ref"].run(x) for x in xs]).astype(int)
         assert np.abs(first.astype(int) - ref).max() <= 1
+    assert make_runner("litert", tfl).kernels == "xnnpack"  # what a linux board serves with
     with pytest.raises(BoardError, match="unknown LiteRT kernels 'fast'"):
         make_runner("litert", tfl, kernels="fast")

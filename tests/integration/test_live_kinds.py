@@ -52,6 +52,33 @@ def test_kind_answers_like_its_runtime(live: dict, kind: str) -> None:
     assert stats["latency_ms"]["p50"] is not None and stats["received_per_inference"] > 0
 
 
+@pytest.fixture(scope="module")
+def live_kernels(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Linux and mcu boards only: one linux board on XNNPACK, the other on the ref kernels."""
+    from experiments.live import live_table, run_live_demo
+
+    s = run_live_demo(tiny_run, IMAGES, tmp_path_factory.mktemp("live-kernels"), False,
+                      kinds=(), linux_kernels=("xnnpack", "ref"))
+    print("\n" + live_table(s))
+    return s
+
+
+@pytest.mark.slow
+def test_linux_boards_on_xnnpack_and_ref_equal_their_own_offline(live_kernels: dict) -> None:
+    linux = [b for b in live_kernels["boards"] if b["kind"] == "linux"]
+    assert [b["kernels"] for b in linux] == ["xnnpack", "ref"]
+    assert live_kernels["equal"]
+    for name, r in live_kernels["runs"].items():
+        assert r["differing"] == 0 and r["errors"] == 0
+        assert r["live_accuracy"] == r["offline_accuracy"]
+        engines = r["board_checks"]["linux"]["engines"]
+        assert set(engines) == {"litert-xnnpack", "litert-ref"}
+        for engine, c in engines.items():
+            assert c["differing"] == 0, (name, engine)
+            # the xnnpack board is killed halfway in the second run
+            assert c["checked"] >= (IMAGES // 2 - 1 if name == "killed" else IMAGES - 1)
+
+
 @pytest.mark.slow
 def test_qemu_instructions_and_sizes(live: dict) -> None:
     if "qemu" not in live["kinds"]["ran"]:
@@ -86,6 +113,19 @@ def test_emulating_pynq_without_its_venv_says_make_setup(tmp_path: Path,
     dep = Deployment(tmp_path, None, 2, "reference", 0.5, (b,), tmp_path / "state")
     with pytest.raises(BoardError, match="make setup"):
         board_argv(dep, b, None)
+
+
+def test_emulated_linux_boards_serve_with_the_deployment_kernels(tmp_path: Path) -> None:
+    from boards.emulate import board_argv
+    from vp_edge.deployment import BoardSpec, Deployment
+
+    ref = BoardSpec(1, "pi", "linux", "udp://127.0.0.1:9", "v", "raspberry-pi-4", "ref")
+    mcu = BoardSpec(2, "m", "mcu", "pty://m", "v", "cortex-m4")
+    dep = Deployment(tmp_path, None, 2, "reference", 0.5, (ref, mcu), tmp_path / "state")
+    argv = board_argv(dep, ref, None)
+    assert argv[argv.index("--kernels") + 1] == "ref"
+    assert "--kernels" not in board_argv(dep, mcu, None)
+    assert (ref.runtime, mcu.runtime) == ("litert-ref", "tflm")
 
 
 def test_registries_list_every_kind() -> None:

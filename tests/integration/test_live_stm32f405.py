@@ -29,5 +29,6 @@ def test_f405_board_votes_like_offline(tiny_run, tmp_path) -> None:
     assert alive["board_checks"]["qemu"]["differing"] == 0
     assert alive["board_checks"]["qemu"]["checked"] >= IMAGES - 1
     (q,) = s["qemu"].values()
-    assert q["target"] == "stm32f405" and q["instructions"]["min"] == q["instructions"]["max"]
+    ins = q["instructions"]  # the same count, up to the firmware timer's 1 us tick (1000 instr)
+    assert q["target"] == "stm32f405" and ins["max"] - ins["min"] <= 1000
     assert q["elf"]["flash"] <= q["elf"]["flash_budget"]

@@ -181,6 +181,12 @@ CASES = [
         2,
         ["float32", "full-int8", "vp-edge convert"],
     ),
+    (
+        ["board", "serve", "--model", "{int8}", "--listen", "udp://127.0.0.1:{port}",
+         "--board-id", "1", "--insecure", "--runner", "tflm", "--kernels", "ref"],
+        2,
+        ["--kernels ref", "litert runner", "not tflm"],
+    ),
     (["gateway", "--deployment", "{latin1}", "--split", "test"], 2, ["not UTF-8"]),
     (["emulate", "--deployment", "{latin1}"], 2, ["not UTF-8"]),
     (["pack", "{png}"], 2, ["PNG image", "not a .tflite"]),
@@ -268,6 +274,52 @@ def test_two_boards_on_one_udp_port_are_refused(tmp_path):
         parse_deployment(d, tmp_path, "d.toml")
     d["boards"][1] = _board(2, 5602)
     assert len(parse_deployment(d, tmp_path, "d.toml").boards) == 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "kind", "words"),
+    [
+        ({"kernels": "fast"}, "linux", ["boards[0].kernels", "unknown kernels 'fast'", "xnnpack"]),
+        ({"kernels": 3}, "linux", ["boards[0].kernels", "must be str"]),
+        ({"kernels": "ref"}, "mcu", ["boards[0].kernels", "runs tflm", "only linux boards"]),
+    ],
+)
+def test_deployment_kernels_are_checked(capsys, tmp_path, extra, kind, words):
+    """A bad ``kernels`` key: one line naming the key, exit 2 (here through 'vp-edge boards')."""
+    from vp_edge.deployment import deployment_toml
+
+    board = {**_board(1, 5601), **extra}
+    if kind == "mcu":
+        board.update(kind="mcu", link="pty://m1")
+    path = tmp_path / "d.toml"
+    path.write_text(deployment_toml({"run": "r", "insecure": True}, [board]))
+    code, err, _ = run_cli(capsys, ["boards", "--deployment", str(path)])
+    assert code == 2
+    assert_one_line(err, *words)
+
+
+def test_deployment_kernels_default_and_shown(capsys, tmp_path):
+    """Linux boards default to XNNPACK; other kinds have no kernels; 'vp-edge boards' shows it."""
+    import json
+
+    from vp_edge.deployment import deployment_toml, parse_deployment
+
+    boards = [_board(1, 5601), {**_board(2, 5602), "kernels": "ref"},
+              {**_board(3, 5603), "kind": "mcu", "link": "pty://m3"}]
+    d = {"run": "r", "insecure": True}
+    dep = parse_deployment({**d, "boards": boards}, tmp_path, "d.toml")
+    assert [b.kernels for b in dep.boards] == ["xnnpack", "ref", ""]
+    assert [b.runtime for b in dep.boards] == ["litert-xnnpack", "litert-ref", "tflm"]
+    path = tmp_path / "d.toml"
+    path.write_text(deployment_toml(d, boards))
+    code, err, out = run_cli(capsys, ["boards", "--deployment", str(path), "--json"])
+    assert code == 0, err
+    got = json.loads(out)
+    assert [b["runtime"] for b in got["deployment"]] == ["litert-xnnpack", "litert-ref", "tflm"]
+    assert got["kinds"]["linux"]["kernels"] == {"default": "xnnpack",
+                                                "choices": ["ref", "builtin", "xnnpack"]}
+    code, _, out = run_cli(capsys, ["boards", "--deployment", str(path)])
+    assert code == 0 and "runs litert-ref" in out and "kernels xnnpack by default" in out
 
 
 def _board(i: int, port: int) -> dict:

@@ -17,8 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Load the model on each runtime, run one first inference, then a fixed "
         "number of timed runs on one seeded random int8 input (one thread), and print load "
         "time, first inference and median / fastest / slowest run in ms. A .tflite runs on "
-        "LiteRT's reference kernels (what Linux boards run), its optimised builtin kernels and "
-        "the XNNPACK delegate, on tflite-micro, and packed in memory on the C engine; a .vpw on "
+        "LiteRT's reference kernels (offline evaluation's), its optimised builtin kernels and "
+        "the XNNPACK delegate (what Linux boards serve with), on tflite-micro, and packed in "
+        "memory on the C engine; a .vpw on "
         "the C engine. With QEMU and the ARM toolchain installed the Cortex-M4 firmware runs "
         "it too (instruction count under -icount). For a whole run against its baseline see "
         "'vp-edge bench'.",

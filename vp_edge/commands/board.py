@@ -7,6 +7,7 @@ import argparse
 import signal
 from pathlib import Path
 
+from converters.interpreters import LITERT_KERNELS
 from vp_edge.commands._common import BOARD_ID, POSITIVE, K, add_json, emit, float_range
 from vp_edge.deployment import MAX_HEARTBEAT_MS, MIN_HEARTBEAT_MS
 
@@ -42,6 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--simulate", action="store_true",
                    help="pynq: a simulated PYNQ-Z2 (needs the pynq package: .venv-pynq)")
     s.add_argument("--runner", default=None, help="litert, tflm or engine (default per kind)")
+    s.add_argument("--kernels", choices=LITERT_KERNELS, default=None,
+                   help="litert runner (linux boards): LiteRT's kernels, xnnpack (default), "
+                   "builtin or ref; offline checks run the same")
     s.add_argument("-k", "--k", type=K, default=2, help="pairs per RESULT (default 2)")
     s.add_argument("--variant", default=None, help="variant name in HELLO (default: model stem)")
     s.add_argument("--profile", default=None, help="board profile (default per kind)")
@@ -71,7 +75,7 @@ def serve(args: argparse.Namespace) -> int:
         return _serve_other(args, key)
     opts = BoardOptions(args.model, args.listen, args.board_id, key, args.kind, args.runner,
                         args.k, args.variant, args.profile, args.pty_dir, args.epoch_file,
-                        args.heartbeat_ms / 1000, args.baud, args.model_dir)
+                        args.heartbeat_ms / 1000, args.baud, args.model_dir, args.kernels)
     server = build_server(opts)
 
     def stop(*_: object) -> None:

@@ -53,7 +53,8 @@ def table(ports: list[dict], boards: list[dict]) -> str:
         state = f"running, pid {b['pid']}" if b["running"] else "not running here"
         where = b["link"] + (f" -> {b['pty']}" if b["pty"] and b["running"] else "")
         line = (
-            f"  {b['name']:<10} id {b['id']:<5} {b['kind']:<6} {b['variant']:<10} {where}  "
+            f"  {b['name']:<10} id {b['id']:<5} {b['kind']:<6} {b['variant']:<10} "
+            f"{b['runtime']:<14} {where}  "
             f"({state})"
         )
         h = b.get("hello")
