@@ -79,7 +79,6 @@ def write_fleet(
 def equal_phase(dep: Deployment, images: int, show: bool) -> dict:
     """One in-process gateway over every board; live answers against offline recomputation."""
     from experiments.live import compare_offline, offline_outputs
-
     from vp_edge.convert import load_run_data
     from vp_edge.gateway import Gateway, run_inputs
 
