@@ -10,7 +10,7 @@ import socket
 import subprocess
 
 import pytest
-from fw_helpers import BOARD_ID, KEY
+from fw_helpers import BOARD_ID, KEY, MASTER
 
 from firmware_bridge import qemu
 from firmware_bridge.fwload import LoadError, elf_segments, probe_command
@@ -74,8 +74,8 @@ def test_load_over_gdb_then_hello_then_provision(tmp_path) -> None:
             boot = s.wait(0, (Hello,), 10.0)  # sent by the freshly reset board, unasked
             assert boot is not None and boot.msg.variant == "none"  # blank flash: no model
             assert s.hello().board_kind == boot.msg.board_kind
-        key_file = tmp_path / "board.key"
-        key_file.write_text(KEY.hex() + "\n")
+        key_file = tmp_path / "deploy.key"  # the master key: provision derives board BOARD_ID's
+        key_file.write_text(MASTER.hex() + "\n")
         with BoardSession(url, board_id=BOARD_ID, key=KEY, epoch_file=tmp_path / "ep") as s:
             rc = main(
                 [

@@ -32,8 +32,9 @@ def run(args: argparse.Namespace) -> int:
         scheme = parse_link(args.gateway).scheme
     except VpEdgeError as e:
         raise UsageError(f"--gateway: {e}") from None
-    if scheme != "udp":
-        raise UsageError(f"--gateway {args.gateway}: expected udp://HOST:PORT")
+    if scheme not in ("udp", "mqtt", "mqtts"):
+        raise UsageError(f"--gateway {args.gateway}: expected udp://HOST:PORT or "
+                         "mqtt://BROKER:1883/DEPLOYMENT")
 
     try:
         data = args.image.read_bytes()

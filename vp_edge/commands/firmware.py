@@ -56,7 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     pv.add_argument("--target", required=True)
     pv.add_argument("--probe", default="auto", help="auto, pyocd, openocd or gdb://HOST:PORT")
     pv.add_argument("--board-id", type=int, required=True, help="the board's id (0-65535)")
-    pv.add_argument("--key-file", metavar="F", help="the board's key: hex text or raw bytes")
+    pv.add_argument("--key-file", metavar="F",
+                    help="the deployment's master key (hex text or raw bytes, >= 16 bytes); the "
+                    "board is given only its own key, derived for --board-id")
     pv.add_argument("--insecure", action="store_true", help="no key (bring-up only)")
     add_json(pv)
     pv.set_defaults(func=run_provision)
@@ -105,9 +107,10 @@ def run_provision(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from firmware_bridge.fwload import load
+    from firmware_bridge.keys import derive_board_key, read_key
     from firmware_bridge.qemu import provision_record
     from firmware_bridge.targets import get_target
-    from vp_edge.commands.flash import FlashUsageError, read_key
+    from vp_edge.flashing import FlashUsageError
 
     if bool(args.key_file) == bool(args.insecure):
         raise FlashUsageError("give exactly one of --key-file F or --insecure")
@@ -117,7 +120,10 @@ def run_provision(args: argparse.Namespace) -> int:
             f"target {t.name} has no on-chip storage to provision; host "
             "boards take --board-id/--key from the tools that start them"
         )
-    key = read_key(args.key_file) if args.key_file else None
+    key = None
+    if args.key_file:  # the board stores only its own key, never the master
+        master = read_key(args.key_file, f"--key-file {args.key_file}")
+        key = derive_board_key(master, args.board_id)
     rec = provision_record(args.board_id, key, t.record)
     rep = load(t.name, probe=args.probe, raw=(t.storage.origin, rec))
     emit(
