@@ -167,11 +167,13 @@ def test_augmentation_is_training_only_and_outside_the_variants():
 
 def test_the_family_files_in_docs_load_and_keep_the_smallest_variant():
     """docs/families/*.json are the README's alternative families: they must stay loadable,
-    and each keeps the preset's smallest variant (the one the params/MACs ratios are about)."""
+    and each keeps the preset's smallest input (alpha and resolution: the MACs ratio is about
+    it; fashion-wide widens every head, so its own ratios are stated beside it)."""
     files = sorted((Path(__file__).parents[2] / "docs" / "families").glob("*.json"))
     assert files
     smallest = min(PRESETS["fashion"].variants, key=lambda v: (v.alpha, v.resolution))
     for f in files:
         fam = load_family(f)
         assert fam.input_shape == PRESETS["fashion"].input_shape
-        assert smallest in fam.variants
+        assert (smallest.alpha, smallest.resolution) in {(v.alpha, v.resolution)
+                                                         for v in fam.variants}
