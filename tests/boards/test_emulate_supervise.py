@@ -81,8 +81,8 @@ def test_restart_brings_a_dead_board_back_and_stop_ends(tmp_path: Path) -> None:
     try:
         t.start()
         emu.procs["b1"].kill()
-        for _ in range(100):
-            if restarted:
+        for _ in range(100):  # the restart is recorded before it is reported: wait for both
+            if restarted and "board b1 restarted" in said:
                 break
             t.join(0.05)
         assert restarted == ["b1"] and "board b1 restarted" in said

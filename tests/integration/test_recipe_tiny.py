@@ -40,7 +40,7 @@ def test_teacher_stage_first_then_resume_and_record(tmp_path, splits):
     run, fam = tmp_path / "run", PRESETS["tiny"]
     cfg = _config(teacher="baseline", kd_schedule="ramp", ncl_weight=0.5, member_draws=True)
     state = train(fam, splits, run, cfg, verbose=0)
-    assert state["recipe"] == "joint+kd(0.5,T=2,ramp)+ncl(0.5)+draws"
+    assert state["recipe"] == "joint+ens(1)+kd(0.5,T=2,ramp)+ncl(0.5)+draws"
     assert state["config"]["teacher"] == "baseline"
     assert list(state["models"]) == ["baseline", "joint"]  # the teacher is trained first
     teacher_file = run / "weights" / "baseline.weights.h5"
@@ -78,4 +78,4 @@ def test_teacher_from_another_run_becomes_the_baseline(tmp_path, splits):
     assert state["models"]["baseline"] == src_state
     recorded = json.loads((run / "teacher.json").read_text())
     assert recorded["run"] == str(src) and len(recorded["sha256"]) == 64
-    assert state["recipe"] == "joint+kd(0.7,T=2,constant)"
+    assert state["recipe"] == "joint+ens(1)+kd(0.7,T=2,constant)"
