@@ -44,8 +44,12 @@ def golden_vpw(ctx: BenchContext, name: str) -> bytes:
     from converters.vpw import tflite_to_vpw
 
     x = fixed_input(ctx, name)
-    return tflite_to_vpw(ctx.model_path(name).read_bytes(), golden_input=x.reshape(-1))
+    return tflite_to_vpw(ctx.model_path(name).read_bytes(), golden_input=x.reshape(-1),
+                         target=ARM_LAYOUT)
 
+
+#: the .vpw weight layout every Arm firmware target reads (the DSP kernels' order; M7 reads it too)
+ARM_LAYOUT = "cortex-m4"
 
 #: core -> firmware target run in QEMU; the first one is the section's "instructions"
 CORES = {"cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500", "cortex-m33": "mps2-an505",
@@ -200,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         tfl = path.read_bytes()
         n = Engine(tflite_to_vpw(tfl)).info["input_size"]
         x = np.random.default_rng(0).integers(-128, 128, n, dtype=np.int8)
-        vpw = tflite_to_vpw(tfl, golden_input=x)
+        vpw = tflite_to_vpw(tfl, golden_input=x, target=ARM_LAYOUT)
         cores, same = core_counts(vpw, x)
         rows[path.stem] = {"vpw_bytes": fig(len(vpw), "measured", "B", "packed model"),
                            "cores": cores, "identical": same}
