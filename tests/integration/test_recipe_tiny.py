@@ -54,12 +54,16 @@ def test_teacher_stage_first_then_resume_and_record(tmp_path, splits):
     assert teacher_file.stat().st_mtime == stamp
     assert state["models"]["joint"]["epochs_done"] == 1
 
-    # a longer budget resumes both stages from their checkpoints (recipe graph reloaded)
+    # a two-epoch run stopped after its first epoch resumes both stages from their checkpoints
+    # (recipe graph reloaded); the recorded budget says 2, as the interrupted run's would
+    state["config"]["epochs"] = 2
+    (run / "train.json").write_text(json.dumps(state))
     state = train(fam, splits, run, _config(**{**cfg.__dict__, "epochs": 2}), verbose=0)
     assert [m["epochs_done"] for m in state["models"].values()] == [2, 2]
-    # what convert loads is the plain family: one output per variant, no teacher inside
+    # what convert loads is the plain family: one output per variant (and the ensemble term's,
+    # on by default), no teacher inside
     joint = load_trained(run, "joint")
-    assert sorted(joint.output_names) == ["t16", "t24"]
+    assert sorted(joint.output_names) == ["ensemble", "t16", "t24"]
     probs = joint.predict(splits.test.x[:8].astype(np.float32) / 255.0, verbose=0)
     assert np.allclose(probs["t16"].sum(axis=1), 1.0, atol=1e-5)
 
