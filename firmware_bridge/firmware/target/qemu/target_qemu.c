@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "../../fw.h"
+#include "../cortexm_systick.h"
 
 #define REG(a) (*(volatile uint32_t *)(a))
 #ifndef FW_UART_BASE
@@ -124,19 +125,7 @@ void tgt_uart_write(const uint8_t *p, size_t n)
     }
 }
 
-uint64_t tgt_ticks(void)
-{
-    uint32_t m, v;
-    __asm__ volatile("cpsid i" ::: "memory");
-    m = ms;
-    v = SYST_CVR;
-    if (SCB_ICSR & (1u << 26)) { /* wrapped, interrupt not taken yet */
-        v = SYST_CVR;
-        m++;
-    }
-    __asm__ volatile("cpsie i" ::: "memory");
-    return (uint64_t)m * TICKS_PER_MS + (TICKS_PER_MS - 1u - v);
-}
+uint64_t tgt_ticks(void) { return cortexm_systick_ticks(&ms, TICKS_PER_MS); }
 
 uint32_t tgt_tick_hz(void) { return SYSCLK_HZ; }
 uint32_t tgt_millis(void) { return ms; }

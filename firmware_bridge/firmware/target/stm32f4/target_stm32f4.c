@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "../../fw.h"
+#include "../cortexm_systick.h"
 #include "flash_f4.h"
 
 #define REG(a) (*(volatile uint32_t *)(a))
@@ -171,19 +172,7 @@ void tgt_uart_write(const uint8_t *p, size_t n)
     }
 }
 
-uint64_t tgt_ticks(void)
-{
-    uint32_t m, v, per_ms = sysclk / 1000u;
-    __asm__ volatile("cpsid i" ::: "memory");
-    m = ms;
-    v = SYST_CVR;
-    if (SCB_ICSR & (1u << 26)) { /* wrapped, interrupt not taken yet */
-        v = SYST_CVR;
-        m++;
-    }
-    __asm__ volatile("cpsie i" ::: "memory");
-    return (uint64_t)m * per_ms + (per_ms - 1u - v);
-}
+uint64_t tgt_ticks(void) { return cortexm_systick_ticks(&ms, sysclk / 1000u); }
 
 uint32_t tgt_tick_hz(void) { return sysclk; }
 uint32_t tgt_millis(void) { return ms; }
