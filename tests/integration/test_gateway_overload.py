@@ -10,7 +10,6 @@ import asyncio
 import base64
 import io
 import json
-import socket
 import sys
 import threading
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boards"))
 
 from board_helpers import FakeBoards, four_boards, make_fake_run, write_deployment  # noqa: E402
+from test_gateway_faults import _ports  # noqa: E402
 
 from experiments.loadgen import run_rate  # noqa: E402
 from vp_edge.gateway import Gateway  # noqa: E402
@@ -28,16 +28,6 @@ from vp_edge.gateway_front import FrontEnd, Limits, json_depth  # noqa: E402
 from vp_edge.gateway_io import serve_udp  # noqa: E402
 
 MARGIN = 0.05
-
-
-def _ports(n: int) -> list[int]:
-    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def png(w: int, h: int, seed: int = 0) -> bytes:
