@@ -5,9 +5,10 @@ the first frame is sent) and numbers frames 1, 2, ... within the epoch. This is 
 for every sender, gateway and board alike: the new epoch is max(stored + 1, Unix seconds), so a
 sender started later outranks earlier ones even without a shared file, and the file (locked
 while bumped) makes two starts in the same second differ. Where the file lives is the caller's
-choice (a deployment's state folder, a board's storage). Receivers accept a frame only if its
-counter is greater than the last one accepted from that sender, so a rebooted sender (new epoch) is
-accepted at once while recorded old frames are not.
+choice (a deployment's state folder, a board's storage). Receivers keep a ``ReplayWindow`` per
+sender: a counter above the highest accepted, or one of the 63 below it not yet accepted (a frame
+that a later one overtook), so a rebooted sender (new epoch) is accepted at once while recorded
+old frames and duplicates are not.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from .errors import CounterError
 
 SEQ_MAX = 0xFFFFFFFF
 EPOCH_MAX = 0xFFFFFFFF
+REPLAY_WINDOW = 64  # counters a receiver tracks per sender: the highest and the 63 below it
+_WINDOW_MASK = (1 << REPLAY_WINDOW) - 1
 
 
 class Counter:
@@ -98,3 +101,33 @@ def boot_counter(epoch_file: str | os.PathLike[str] | None) -> Counter:
     if epoch_file is None:
         return Counter(now)
     return EpochStore(epoch_file).counter(floor=now)
+
+
+class ReplayWindow:
+    """Anti-replay state for one sender (PROTOCOL.md §4, as RFC 4303 §3.4.3 / RFC 6347 §4.1.2.6).
+
+    ``highest`` is the largest counter accepted; bit ``i`` of ``seen`` says ``highest - i`` was
+    accepted. A counter is fresh if it is above ``highest`` or at most 63 below it and not yet
+    seen; anything else (a duplicate, or older than the window) is a replay. ``fresh`` only
+    looks; ``accept`` records a counter once every other check on its frame has passed.
+    """
+
+    def __init__(self) -> None:
+        self.highest: int | None = None
+        self.seen = 0
+
+    def fresh(self, counter: int) -> bool:
+        """Whether ``counter`` may be accepted (nothing is recorded)."""
+        if self.highest is None or counter > self.highest:
+            return True
+        behind = self.highest - counter
+        return behind < REPLAY_WINDOW and not (self.seen >> behind) & 1
+
+    def accept(self, counter: int) -> None:
+        """Record ``counter`` as accepted; call only after ``fresh(counter)`` was true."""
+        if self.highest is None or counter > self.highest:
+            shift = REPLAY_WINDOW if self.highest is None else counter - self.highest
+            self.seen = ((self.seen << shift) | 1) & _WINDOW_MASK if shift < REPLAY_WINDOW else 1
+            self.highest = counter
+        else:
+            self.seen |= 1 << (self.highest - counter)

@@ -114,6 +114,6 @@ DROP_REASONS: tuple[str, ...] = (
     "bad_tag",  # HMAC tag wrong, or a tagged frame at a keyless receiver
     "wrong_direction",  # FROM_GATEWAY bit not what this receiver expects
     "unknown_board",
-    "replay",  # counter <= last accepted from that sender
+    "replay",  # counter seen already, or older than the sender's 64-counter window
     "bad_payload",  # authenticated, but the payload does not unpack
 )

@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import cobs
-from .counter import Counter
+from .counter import Counter, ReplayWindow
 from .crc import crc32c
 from .errors import ProtocolError
 from .keys import KeySource, key_for
@@ -126,7 +126,7 @@ class Sender:
 
 
 class Auth:
-    """Receiver state: key, accepted board ids, last counter per sender, drop counters.
+    """Receiver state: key, accepted board ids, a replay window per sender, drop counters.
 
     ``key`` is the receiver's own key, or at a gateway ``BoardKeys(master)``: a frame's tag is
     then checked with the key derived for the board id in its header.
@@ -143,7 +143,7 @@ class Auth:
         self.boards = None if boards is None else frozenset(boards)
         self.role = role
         self.allow_insecure = allow_insecure or key is None
-        self.last: dict[tuple[bool, int], int] = {}
+        self.windows: dict[tuple[bool, int], ReplayWindow] = {}
         self.stats: dict[str, int] = {"accepted": 0, **{r: 0 for r in DROP_REASONS}}
 
     def drop(self, reason: str) -> None:
@@ -155,8 +155,8 @@ class Auth:
             self.boards = self.boards | {board_id}
 
     def forget(self, board_id: int) -> None:
-        """Forget a sender's counter (e.g. the operator re-provisioned that board)."""
-        self.last.pop((self.role == "board", board_id), None)
+        """Forget a sender's counters (e.g. the operator re-provisioned that board)."""
+        self.windows.pop((self.role == "board", board_id), None)
 
     def check(self, frame: bytes) -> Frame | None:
         """Validate one unframed frame; count and return ``None`` on any problem."""
@@ -198,13 +198,15 @@ class Auth:
             return "wrong_direction", None
         if self.boards is not None and board not in self.boards:
             return "unknown_board", None
-        if ctr <= self.last.get((from_gw, board), -1):
+        window = self.windows.get((from_gw, board)) or ReplayWindow()
+        if not window.fresh(ctr):
             return "replay", None
         try:
             msg = unpack_message(mtype, frame[HEADER_SIZE : HEADER_SIZE + plen])
         except ProtocolError:
             return "bad_payload", None
-        self.last[(from_gw, board)] = ctr
+        window.accept(ctr)
+        self.windows[(from_gw, board)] = window
         return "", Frame(msg, board, rid, ctr, Flag(flags))
 
 

@@ -302,6 +302,31 @@ static vp_peer_t *find_peer(vp_auth_t *a, uint16_t board_id)
     return free_slot; /* NULL: table full */
 }
 
+/* 1 if ctr is above the highest counter accepted from peer, or within the window below it and
+ * not seen yet; 0 for a duplicate or a counter older than the window (a replay). */
+static int window_fresh(const vp_peer_t *p, uint64_t ctr)
+{
+    uint64_t behind;
+    if (!p->used || ctr > p->highest) return 1;
+    behind = p->highest - ctr;
+    return behind < VP_REPLAY_WINDOW && !((p->seen >> behind) & 1u);
+}
+
+/* Record ctr as accepted (only after every check on its frame passed). */
+static void window_accept(vp_peer_t *p, uint16_t board_id, uint64_t ctr)
+{
+    uint64_t shift;
+    if (!p->used || ctr > p->highest) {
+        shift = p->used ? ctr - p->highest : VP_REPLAY_WINDOW;
+        p->seen = shift < VP_REPLAY_WINDOW ? (p->seen << shift) | 1u : 1u;
+        p->highest = ctr;
+    } else {
+        p->seen |= (uint64_t)1u << (p->highest - ctr);
+    }
+    p->used = 1;
+    p->board_id = board_id;
+}
+
 static int check(vp_auth_t *a, const uint8_t *buf, size_t n, vp_frame_t *out)
 {
     uint8_t flags, type, mac[32];
@@ -341,11 +366,9 @@ static int check(vp_auth_t *a, const uint8_t *buf, size_t n, vp_frame_t *out)
     peer = find_peer(a, board);
     if (!peer) return VP_DROP_UNKNOWN_BOARD; /* more senders than VP_MAX_PEERS */
     ctr = rd64(buf + 12);
-    if (peer->used && ctr <= peer->last) return VP_DROP_REPLAY;
+    if (!window_fresh(peer, ctr)) return VP_DROP_REPLAY;
     if (vp_msg_unpack(type, buf + VP_HEADER_SIZE, plen, &m) != 0) return VP_DROP_BAD_PAYLOAD;
-    peer->used = 1;
-    peer->board_id = board;
-    peer->last = ctr;
+    window_accept(peer, board, ctr);
     out->type = type;
     out->flags = flags;
     out->board_id = board;

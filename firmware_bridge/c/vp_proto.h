@@ -86,10 +86,14 @@ typedef struct {
     uint16_t payload_len;
 } vp_frame_t;
 
+/* Anti-replay window per sender (PROTOCOL.md §4): the highest counter accepted and a bitmap of
+ * the VP_REPLAY_WINDOW counters ending at it (bit i: highest - i was accepted). */
+#define VP_REPLAY_WINDOW 64u
 typedef struct {
     uint16_t board_id;
     uint8_t used;
-    uint64_t last; /* last accepted counter from this sender */
+    uint64_t highest; /* highest accepted counter from this sender */
+    uint64_t seen;    /* bit i set: counter highest - i accepted */
 } vp_peer_t;
 
 typedef struct {
