@@ -33,9 +33,9 @@ NAMES = ("pi1", "pi2", "pi3", "pi4")
 # default fail_after=2 would mark boards down after two unlucky requests in a row; a lossy
 # network needs a board to miss more before the gateway stops asking it.
 FAIL_AFTER = 20
-# Requests in flight at once. Frame counters are strictly increasing (PROTOCOL.md §4), so a
-# reordered frame that a later frame of the same sender overtook is dropped as a replay: with
-# several requests in flight reordering adds to the loss (VP_EDGE_IMPAIR_INFLIGHT to measure).
+# Requests in flight at once (VP_EDGE_IMPAIR_INFLIGHT). A frame that a later frame of the same
+# sender overtook is still accepted, once, while within the receiver's 64-counter replay window
+# (PROTOCOL.md §4), so reordering does not add to the loss with several requests in flight.
 INFLIGHT = int(os.environ.get("VP_EDGE_IMPAIR_INFLIGHT", "1"))
 
 
