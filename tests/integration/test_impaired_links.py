@@ -92,13 +92,16 @@ def test_impaired_links_every_request_answered_once_and_equal_offline(tmp_path, 
     p99 = float(np.percentile(lat, 99))
     done = {k: sum(c[k] for c in counts) for k in counts[0]}
     errors = sum(a.error is not None for a in answers)
+    votes = sum(len(a.answered) for a in answers)  # board RESULTs that made it into a vote
+    replays = sum(b.adapter.auth.stats["replay"] for b in gw.boards.values())
     with capsys.disabled():
         print(
             f"\n[impaired links] {n} requests ({INFLIGHT} in flight), {len(answers)} answered "
             f"once each ({errors} explicit 'no board answered' errors), all equal to the "
             f"offline vote; latency p50 {np.percentile(lat, 50):.1f} ms, p99 {p99:.1f} ms, "
             f"max {lat.max():.1f} ms (deadline {gw_dep.deadline_s * 1000:.0f} ms + 50); "
-            f"proxy: {done}"
+            f"{votes} of {n * len(NAMES)} board results in the votes, {replays} frames dropped "
+            f"as replays at the gateway; proxy: {done}"
         )
     assert p99 <= (gw_dep.deadline_s + margin) * 1000
     assert errors <= n // 5  # boards stayed in: most requests have a vote
