@@ -31,13 +31,31 @@
 #define DW_CHUNK 64
 #define MAX_TAPS 64
 
+/* arithmetic right shift of a signed value */
+#if ((-1) >> 1) == -1
+#define ASR(v, s) ((v) >> (s)) /* the compiler shifts signed values arithmetically */
+#else
+#define ASR(v, s) vp_asr64((v), (s))
+#endif
+
 /* what requantising an output needs, read once per layer (it runs once per output value,
    as often as every 9 MACs in a depthwise layer) */
 typedef struct {
     const uint8_t *v;
     uint32_t mult, shift; /* byte offsets of the int32 multiplier and shift arrays */
     int32_t zp, lo, hi, single;
+    int32_t fast; /* every channel takes rq_fast (exactly the reference's double rounding) */
 } rq_t;
+
+/* whether rq_fast is exact for every channel: multiplier in (2^30, 2^31), right shift 2..31 */
+static int32_t rq_fast_ok(const uint8_t *v, uint32_t mult, uint32_t shift, int32_t oc_n) {
+    int32_t c;
+    for (c = 0; c < oc_n; c++) {
+        int32_t m = vp_rd32(v, mult + 4u * (uint32_t)c), sh = vp_rd32(v, shift + 4u * (uint32_t)c);
+        if (m <= (1 << 30) || sh > -2 || sh < -31) return 0;
+    }
+    return 1;
+}
 
 static rq_t rq_init(const uint8_t *v, const vp_layer *L, uint32_t q, int32_t oc_n) {
     rq_t r;
@@ -45,23 +63,42 @@ static rq_t rq_init(const uint8_t *v, const vp_layer *L, uint32_t q, int32_t oc_
     r.mult = q + 4u * (uint32_t)oc_n;
     r.shift = q + 8u * (uint32_t)oc_n;
     r.zp = W(OUT_ZP), r.lo = W(ACT_MIN), r.hi = W(ACT_MAX), r.single = P(0) == 1;
+    r.fast = !r.single && rq_fast_ok(v, r.mult, r.shift, oc_n);
     return r;
+}
+
+/*
+ * MultiplyByQuantizedMultiplier with double rounding, for m in (2^30, 2^31) and a right shift
+ * r = -shift in 2..31, as one 64-bit multiply-accumulate and two shifts. With P = x * m the
+ * reference computes h = floor((P + 2^30) / 2^31), then floor((h + 2^(r-1) - [h < 0]) / 2^r)
+ * (RoundingDivideByPOT). Nested floors of integer divisions by positive integers merge, so the
+ * result is floor((P + 2^30 - [h < 0] 2^31 + 2^(30+r)) / 2^(31+r)); h < 0 exactly when x < 0
+ * (m > 2^30). Splitting the division at 2^32: with H = floor((P + 2^30 - [x < 0] 2^31) / 2^32),
+ * the result is floor((floor(H / 2^(r-2)) + 1) / 2).
+ */
+static inline int32_t rq_fast(int32_t x, int32_t m, int32_t shift) {
+    uint32_t lo = ((uint32_t)x & 0x80000000u) | 0x40000000u; /* 2^30 - [x < 0] 2^31, low word */
+    int64_t acc = (int64_t)(((uint64_t)(uint32_t)ASR(x, 31) << 32) | lo);
+    int32_t h;
+    acc += (int64_t)x * (int64_t)m;
+    h = (int32_t)ASR(acc, 32);
+    return ASR(ASR(h, -shift - 2) + 1, 1);
 }
 
 static inline int8_t rq(const rq_t *r, int32_t oc, int32_t acc) {
     int32_t mult = vp_rd32(r->v, r->mult + 4u * (uint32_t)oc);
     int32_t shift = vp_rd32(r->v, r->shift + 4u * (uint32_t)oc);
-    int32_t x = (r->single ? vp_mbqm_single(acc, mult, shift) : vp_mbqm(acc, mult, shift)) + r->zp;
+    int32_t x;
+    if (r->fast)
+        x = rq_fast(acc, mult, shift);
+    else
+        x = r->single ? vp_mbqm_single(acc, mult, shift) : vp_mbqm(acc, mult, shift);
+    x += r->zp;
     return (int8_t)(x < r->lo ? r->lo : (x > r->hi ? r->hi : x));
 }
 
 /* n outputs from channel c0: the same arithmetic as rq (double rounding) without branches, so
    compilers vectorise it (per-lane shifts and 32x32->64 products: AVX2, NEON) */
-#if ((-1) >> 1) == -1
-#define ASR(v, s) ((v) >> (s)) /* the compiler shifts signed values arithmetically */
-#else
-#define ASR(v, s) vp_asr64((v), (s))
-#endif
 VP_CLONES static void rq_row(const rq_t *r, int32_t c0, int32_t n, const int32_t *acc, int32_t zs,
                    int8_t *o) {
     int32_t j;
@@ -258,22 +295,30 @@ void vp_conv(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
 }
 
 #if defined(__ARM_FEATURE_DSP)
-/* four channels per step: SXTB16 splits even/odd bytes, SMLABB/SMLATT accumulate each lane */
-static void dw_pixel_dsp(const vp_model_info *m, const vp_layer *L, const uint8_t *a,
-                         const int32_t *off, int inside, int8_t *o) {
+/* one pixel, four channels per step: SXTB16 splits even/odd bytes, SMLABB/SMLATT accumulate each
+   lane. Per chunk of DW_CHUNK channels every tap reads through a pointer: into the input, or
+   into a row of the input zero point where the tap falls in the padding (one loop for both). */
+static void dw_pixel_dsp(const vp_model_info *m, const vp_layer *L, const rq_t *Rp,
+                         const uint8_t *a, const int32_t *off, int8_t *o) {
     const uint8_t *v = m->vpw;
     const int8_t *wts = (const int8_t *)v + L->data;
-    int32_t oc_n = W(OC), taps = W(KH) * W(KW), c, t;
-    uint32_t q = L->data + (uint32_t)(taps * oc_n), zp4 = ((uint32_t)W(IN_ZP) & 0xFFu) * 0x01010101u;
-    rq_t R = rq_init(v, L, q, oc_n);
-    for (c = 0; c + 4 <= oc_n; c += 4) {
-        int32_t a0 = vp_rd32(v, q + 4u * (uint32_t)c), a1 = vp_rd32(v, q + 4u * (uint32_t)(c + 1));
-        int32_t a2 = vp_rd32(v, q + 4u * (uint32_t)(c + 2)), a3 = vp_rd32(v, q + 4u * (uint32_t)(c + 3));
-        const int8_t *wr = wts + c;
-        if (inside) { /* every tap in bounds: no test per tap */
-            const int8_t *xb = (const int8_t *)a + c;
-            for (t = 0; t < taps; t++, wr += oc_n) {
-                uint32_t x = ld32(xb + off[t]), w = ld32(wr);
+    int32_t oc_n = W(OC), taps = W(KH) * W(KW), c0, c, t;
+    uint32_t q = L->data + (uint32_t)(taps * oc_n);
+    rq_t R = *Rp;
+    const int8_t *ptr[MAX_TAPS];
+    int8_t zrow[DW_CHUNK];
+    memset(zrow, (uint8_t)W(IN_ZP), sizeof(zrow));
+    for (c0 = 0; c0 < oc_n; c0 += DW_CHUNK) {
+        int32_t n = oc_n - c0 < DW_CHUNK ? oc_n - c0 : DW_CHUNK;
+        for (t = 0; t < taps; t++) ptr[t] = off[t] >= 0 ? (const int8_t *)a + off[t] + c0 : zrow;
+        for (c = 0; c + 4 <= n; c += 4) {
+            uint32_t qc = q + 4u * (uint32_t)(c0 + c);
+            int32_t a0 = vp_rd32(v, qc), a1 = vp_rd32(v, qc + 4u);
+            int32_t a2 = vp_rd32(v, qc + 8u), a3 = vp_rd32(v, qc + 12u);
+            const int8_t *wr = wts + c0 + c;
+            const int8_t *const *pp = ptr;
+            for (t = taps; t > 0; t--, wr += oc_n) {
+                uint32_t x = ld32(*pp++ + c), w = ld32(wr);
                 uint32_t xe = __sxtb16(x), xo = sxtb16_ror8(x);
                 uint32_t we = __sxtb16(w), wo = sxtb16_ror8(w);
                 a0 = __smlabb(xe, we, a0);
@@ -281,28 +326,16 @@ static void dw_pixel_dsp(const vp_model_info *m, const vp_layer *L, const uint8_
                 a1 = __smlabb(xo, wo, a1);
                 a3 = __smlatt(xo, wo, a3);
             }
-        } else
-        for (t = 0; t < taps; t++, wr += oc_n) {
-            uint32_t x = off[t] >= 0 ? ld32((const int8_t *)a + off[t] + c) : zp4, w = ld32(wr);
-            uint32_t xe = __sxtb16(x), xo = sxtb16_ror8(x);
-            uint32_t we = __sxtb16(w), wo = sxtb16_ror8(w);
-            a0 = __smlabb(xe, we, a0);
-            a2 = __smlatt(xe, we, a2);
-            a1 = __smlabb(xo, wo, a1);
-            a3 = __smlatt(xo, wo, a3);
+            o[c0 + c] = rq(&R, c0 + c, a0);
+            o[c0 + c + 1] = rq(&R, c0 + c + 1, a1);
+            o[c0 + c + 2] = rq(&R, c0 + c + 2, a2);
+            o[c0 + c + 3] = rq(&R, c0 + c + 3, a3);
         }
-        o[c] = rq(&R, c, a0);
-        o[c + 1] = rq(&R, c + 1, a1);
-        o[c + 2] = rq(&R, c + 2, a2);
-        o[c + 3] = rq(&R, c + 3, a3);
-    }
-    for (; c < oc_n; c++) {
-        int32_t acc = vp_rd32(v, q + 4u * (uint32_t)c);
-        for (t = 0; t < taps; t++) {
-            int32_t xv = off[t] >= 0 ? ((const int8_t *)a)[off[t] + c] : W(IN_ZP);
-            acc += xv * wts[t * oc_n + c];
+        for (; c < n; c++) {
+            int32_t acc = vp_rd32(v, q + 4u * (uint32_t)(c0 + c));
+            for (t = 0; t < taps; t++) acc += ptr[t][c] * wts[t * oc_n + c0 + c];
+            o[c0 + c] = rq(&R, c0 + c, acc);
         }
-        o[c] = rq(&R, c, acc);
     }
 }
 #endif
@@ -337,7 +370,7 @@ VP_CLONES void vp_depthwise(const vp_model_info *m, const vp_layer *L, uint8_t *
             }
 #if defined(__ARM_FEATURE_DSP)
             if (dm == 1) {
-                dw_pixel_dsp(m, L, a, off, inside, o);
+                dw_pixel_dsp(m, L, &R, a, off, o);
                 continue;
             }
 #endif
