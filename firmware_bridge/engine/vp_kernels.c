@@ -100,23 +100,33 @@ static inline int8_t rq(const rq_t *r, int32_t oc, int32_t acc) {
 /* n outputs from channel c0: the same arithmetic as rq (double rounding) without branches, so
    compilers vectorise it (per-lane shifts and 32x32->64 products: AVX2, NEON) */
 VP_CLONES static void rq_row(const rq_t *r, int32_t c0, int32_t n, const int32_t *acc, int32_t zs,
-                   int8_t *o) {
-    int32_t j;
+                             int8_t *o) {
+    /* locals: the int8 stores below may alias anything the struct points to */
+    const uint8_t *mp = r->v + r->mult + 4u * (uint32_t)c0, *sp = r->v + r->shift + 4u * (uint32_t)c0;
+    int32_t zp = r->zp, lo = r->lo, hi = r->hi, j;
+    int32_t y[DW_CHUNK];
     if (r->single) {
         for (j = 0; j < n; j++) o[c0 + j] = rq(r, c0 + j, (int32_t)((uint32_t)acc[j] - (uint32_t)zs));
         return;
     }
+    if (r->fast) {
+        for (j = 0; j < n; j++)
+            y[j] = rq_fast((int32_t)((uint32_t)acc[j] - (uint32_t)zs), vp_rd32(mp, 4u * (uint32_t)j),
+                           vp_rd32(sp, 4u * (uint32_t)j));
+    } else {
+        for (j = 0; j < n; j++) {
+            int32_t mult = vp_rd32(mp, 4u * (uint32_t)j), sh = vp_rd32(sp, 4u * (uint32_t)j);
+            int32_t left = sh > 0 ? sh : 0, right = sh > 0 ? 0 : -sh;
+            int32_t x = (int32_t)(((uint32_t)acc[j] - (uint32_t)zs) << left);
+            int32_t h = (int32_t)ASR((int64_t)x * mult + ((int64_t)1 << 30), 31);
+            int32_t mask = (int32_t)((1u << right) - 1u);
+            y[j] = (int32_t)ASR((int64_t)h, right) + ((h & mask) > (mask >> 1) + (h < 0));
+        }
+    }
     for (j = 0; j < n; j++) {
-        int32_t mult = vp_rd32(r->v, r->mult + 4u * (uint32_t)(c0 + j));
-        int32_t sh = vp_rd32(r->v, r->shift + 4u * (uint32_t)(c0 + j));
-        int32_t left = sh > 0 ? sh : 0, right = sh > 0 ? 0 : -sh;
-        int32_t x = (int32_t)(((uint32_t)acc[j] - (uint32_t)zs) << left);
-        int32_t hi = (int32_t)ASR((int64_t)x * mult + ((int64_t)1 << 30), 31);
-        int32_t mask = (int32_t)((1u << right) - 1u);
-        int32_t y = (int32_t)ASR((int64_t)hi, right) + ((hi & mask) > (mask >> 1) + (hi < 0));
-        y += r->zp;
-        y = y < r->lo ? r->lo : y;
-        o[c0 + j] = (int8_t)(y > r->hi ? r->hi : y);
+        int32_t v = y[j] + zp;
+        v = v < lo ? lo : v;
+        o[c0 + j] = (int8_t)(v > hi ? hi : v);
     }
 }
 
@@ -287,9 +297,88 @@ VP_CLONES static void conv_kmajor(const vp_model_info *m, const vp_layer *L, uin
     }
 }
 
+#if defined(__x86_64__) || defined(__aarch64__)
+#define VP_ROW16 4608 /* hosts: longest int16 input row kept on the stack (9 KB) */
+
+/* s[0..3] = r . w0..w3 over n values: an int16 row times int8 weights, summed in int32 (the
+   products fit int16 x int16 -> int32 pairs: what pmaddwd / smlal-by-lane vectorise) */
+static inline void dot1x4(const int16_t *r, const int8_t *w0, const int8_t *w1, const int8_t *w2,
+                          const int8_t *w3, int32_t n, int32_t *s) {
+    int32_t k, s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (k = 0; k < n; k++) {
+        int16_t x = r[k];
+        s0 += x * (int16_t)w0[k], s1 += x * (int16_t)w1[k];
+        s2 += x * (int16_t)w2[k], s3 += x * (int16_t)w3[k];
+    }
+    s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3;
+}
+
+/* pixel p's K inputs widened to int16 (padding taps read the input zero point) */
+static void row16(const vp_layer *L, const uint8_t *a, int32_t p, int16_t *r) {
+    int32_t oy = p / W(OW), ox = p % W(OW), ky, kx, ic = W(IC), k;
+    if (direct_rows(L)) {
+        const int8_t *x = (const int8_t *)a + W(IN) + (oy * W(SH) * W(IW) + ox * W(SW)) * ic;
+        for (k = 0; k < ic; k++) r[k] = x[k];
+        return;
+    }
+    for (ky = 0; ky < W(KH); ky++) {
+        int32_t iy = oy * W(SH) - W(PT) + ky * W(DH);
+        for (kx = 0; kx < W(KW); kx++, r += ic) {
+            int32_t ix = ox * W(SW) - W(PL) + kx * W(DW);
+            const int8_t *x = (const int8_t *)a + W(IN) + (iy * W(IW) + ix) * ic;
+            if (iy < 0 || iy >= W(IH) || ix < 0 || ix >= W(IW))
+                for (k = 0; k < ic; k++) r[k] = (int16_t)W(IN_ZP);
+            else
+                for (k = 0; k < ic; k++) r[k] = x[k];
+        }
+    }
+}
+
+/* layout 0 on hosts: per pixel one int16 row, four output channels per pass over K, then the
+   vectorised requantisation of a chunk of channels */
+VP_CLONES static void conv_rows16(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
+    const uint8_t *v = m->vpw;
+    const int8_t *wts = (const int8_t *)v + L->data;
+    int32_t oc_n = W(OC), stride = W(CH_STRIDE), n_pix = W(OH) * W(OW), p, c0, j, k;
+    int32_t kn = (W(OP) == VP_OP_FULLY_CONNECTED ? 1 : W(KH) * W(KW)) * W(IC);
+    uint32_t q = L->data + (uint32_t)(oc_n * stride);
+    rq_t R = rq_init(v, L, q, oc_n);
+    int16_t r[VP_ROW16];
+    int32_t acc[DW_CHUNK], s[4];
+    for (p = 0; p < n_pix; p++) {
+        int8_t *o = (int8_t *)a + W(OUT) + p * oc_n;
+        int32_t zs = 0;
+        row16(L, a, p, r);
+        if (W(IN2_ZP) != 0) {
+            for (k = 0; k < kn; k++) zs += r[k];
+            zs *= W(IN2_ZP);
+        }
+        for (c0 = 0; c0 < oc_n; c0 += DW_CHUNK) {
+            int32_t n = oc_n - c0 < DW_CHUNK ? oc_n - c0 : DW_CHUNK;
+            const int8_t *w = wts + c0 * stride;
+            for (j = 0; j + 4 <= n; j += 4, w += 4 * stride) {
+                dot1x4(r, w, w + stride, w + 2 * stride, w + 3 * stride, kn, s);
+                for (k = 0; k < 4; k++) acc[j + k] = s[k];
+            }
+            for (; j < n; j++, w += stride) {
+                dot1x4(r, w, w, w, w, kn, s);
+                acc[j] = s[0];
+            }
+            for (j = 0; j < n; j++)
+                acc[j] = (int32_t)((uint32_t)acc[j] + (uint32_t)vp_rd32(v, q + 4u * (uint32_t)(c0 + j)));
+            rq_row(&R, c0, n, acc, zs, o);
+        }
+    }
+}
+#endif
+
 void vp_conv(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
     if (P(1) == 1)
         conv_kmajor(m, L, a);
+#if defined(VP_ROW16)
+    else if ((W(OP) == VP_OP_FULLY_CONNECTED ? 1 : W(KH) * W(KW)) * W(IC) <= VP_ROW16)
+        conv_rows16(m, L, a);
+#endif
     else
         conv_ocmajor(m, L, a);
 }
@@ -347,10 +436,12 @@ VP_CLONES void vp_depthwise(const vp_model_info *m, const vp_layer *L, uint8_t *
     int32_t oc_n = W(OC), ic_n = W(IC), dm = W(DMUL), taps = W(KH) * W(KW), oy, ox, t, c0, j;
     uint32_t q = L->data + (uint32_t)(taps * oc_n);
     rq_t R = rq_init(v, L, q, oc_n);
-    int32_t off[MAX_TAPS], delta[MAX_TAPS], acc[DW_CHUNK];
+    int32_t off[MAX_TAPS], delta[MAX_TAPS], dy[MAX_TAPS], dx[MAX_TAPS], acc[DW_CHUNK];
     int32_t span_y = (W(KH) - 1) * W(DH), span_x = (W(KW) - 1) * W(DW);
-    for (t = 0; t < taps; t++) /* tap offsets from the window's corner, once per layer */
-        delta[t] = ((t / W(KW)) * W(DH) * W(IW) + (t % W(KW)) * W(DW)) * ic_n;
+    for (t = 0; t < taps; t++) { /* tap offsets from the window's corner, once per layer */
+        dy[t] = (t / W(KW)) * W(DH), dx[t] = (t % W(KW)) * W(DW);
+        delta[t] = (dy[t] * W(IW) + dx[t]) * ic_n;
+    }
     for (oy = 0; oy < W(OH); oy++) {
         int32_t iy0 = oy * W(SH) - W(PT);
         int rows_in = iy0 >= 0 && iy0 + span_y < W(IH);
@@ -362,7 +453,7 @@ VP_CLONES void vp_depthwise(const vp_model_info *m, const vp_layer *L, uint8_t *
                 for (t = 0; t < taps; t++) off[t] = corner + delta[t];
             } else {
                 for (t = 0; t < taps; t++) {
-                    int32_t iy = iy0 + (t / W(KW)) * W(DH), ix = ix0 + (t % W(KW)) * W(DW);
+                    int32_t iy = iy0 + dy[t], ix = ix0 + dx[t];
                     off[t] = (iy < 0 || iy >= W(IH) || ix < 0 || ix >= W(IW))
                                  ? -1
                                  : W(IN) + (iy * W(IW) + ix) * ic_n;
