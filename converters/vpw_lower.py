@@ -80,9 +80,9 @@ def _rows(rows: np.ndarray, spec: Spec) -> tuple[bytes, int]:
 
 def _long_rows(k: int) -> bool:
     """Whether a generic target packs a layer with K inputs per output output-channel-major:
-    the hosts' kernel then takes a vectorised dot product over K per output (a horizontal sum
-    each), which beats the k-major loop from about 48 inputs on (measured on x86-64 AVX2)."""
-    return k >= 64 or (k >= 32 and k % 16 == 0)
+    the hosts' kernel then takes a vectorised int16 dot product over K per output (a horizontal
+    sum each), which beats the k-major loop from 16 inputs on (measured on x86-64 AVX2)."""
+    return k >= 16
 
 
 def _fold_bias(bias: np.ndarray, rows: np.ndarray, in_zp: int, w_zp: int) -> np.ndarray:

@@ -97,6 +97,15 @@ static inline int8_t rq(const rq_t *r, int32_t oc, int32_t acc) {
     return (int8_t)(x < r->lo ? r->lo : (x > r->hi ? r->hi : x));
 }
 
+/* MultiplyByQuantizedMultiplier (double rounding) without branches, for loops to vectorise */
+static inline int32_t mbqm_flat(int32_t acc, int32_t mult, int32_t sh) {
+    int32_t left = sh > 0 ? sh : 0, right = sh > 0 ? 0 : -sh;
+    int32_t x = (int32_t)((uint32_t)acc << left);
+    int32_t h = (int32_t)ASR((int64_t)x * mult + ((int64_t)1 << 30), 31);
+    int32_t mask = (int32_t)((1u << right) - 1u);
+    return (int32_t)ASR((int64_t)h, right) + ((h & mask) > (mask >> 1) + (h < 0));
+}
+
 /* n outputs from channel c0: the same arithmetic as rq (double rounding) without branches, so
    compilers vectorise it (per-lane shifts and 32x32->64 products: AVX2, NEON) */
 VP_CLONES static void rq_row(const rq_t *r, int32_t c0, int32_t n, const int32_t *acc, int32_t zs,
@@ -114,19 +123,34 @@ VP_CLONES static void rq_row(const rq_t *r, int32_t c0, int32_t n, const int32_t
             y[j] = rq_fast((int32_t)((uint32_t)acc[j] - (uint32_t)zs), vp_rd32(mp, 4u * (uint32_t)j),
                            vp_rd32(sp, 4u * (uint32_t)j));
     } else {
-        for (j = 0; j < n; j++) {
-            int32_t mult = vp_rd32(mp, 4u * (uint32_t)j), sh = vp_rd32(sp, 4u * (uint32_t)j);
-            int32_t left = sh > 0 ? sh : 0, right = sh > 0 ? 0 : -sh;
-            int32_t x = (int32_t)(((uint32_t)acc[j] - (uint32_t)zs) << left);
-            int32_t h = (int32_t)ASR((int64_t)x * mult + ((int64_t)1 << 30), 31);
-            int32_t mask = (int32_t)((1u << right) - 1u);
-            y[j] = (int32_t)ASR((int64_t)h, right) + ((h & mask) > (mask >> 1) + (h < 0));
-        }
+        for (j = 0; j < n; j++)
+            y[j] = mbqm_flat((int32_t)((uint32_t)acc[j] - (uint32_t)zs), vp_rd32(mp, 4u * (uint32_t)j),
+                             vp_rd32(sp, 4u * (uint32_t)j));
     }
     for (j = 0; j < n; j++) {
         int32_t v = y[j] + zp;
         v = v < lo ? lo : v;
         o[c0 + j] = (int8_t)(v > hi ? hi : v);
+    }
+}
+
+VP_CLONES void vp_add_tables(const int32_t *t1, const int32_t *t2, const uint8_t *in1,
+                             const uint8_t *in2, uint8_t *out, int32_t n, int32_t mult,
+                             int32_t shift, int32_t zp, int32_t lo, int32_t hi) {
+    int32_t i0, i, m, fast = mult > (1 << 30) && shift <= -2 && shift >= -31;
+    int32_t s[DW_CHUNK];
+    for (i0 = 0; i0 < n; i0 += DW_CHUNK) { /* table look-ups, then loops that vectorise */
+        m = n - i0 < DW_CHUNK ? n - i0 : DW_CHUNK;
+        for (i = 0; i < m; i++) s[i] = t1[in1[i0 + i]] + t2[in2[i0 + i]];
+        if (fast)
+            for (i = 0; i < m; i++) s[i] = rq_fast(s[i], mult, shift);
+        else
+            for (i = 0; i < m; i++) s[i] = mbqm_flat(s[i], mult, shift);
+        for (i = 0; i < m; i++) {
+            int32_t y = s[i] + zp;
+            y = y < lo ? lo : y;
+            out[i0 + i] = (uint8_t)(y > hi ? hi : y);
+        }
     }
 }
 
@@ -313,6 +337,18 @@ static inline void dot1x4(const int16_t *r, const int8_t *w0, const int8_t *w1, 
     s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3;
 }
 
+/* the same for two rows: s[0..3] from r0, s[4..7] from r1 (each weight load feeds both) */
+static inline void dot2x4(const int16_t *r0, const int16_t *r1, const int8_t *w0, const int8_t *w1,
+                          const int8_t *w2, const int8_t *w3, int32_t n, int32_t *s) {
+    int32_t k, s0 = 0, s1 = 0, s2 = 0, s3 = 0, t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+    for (k = 0; k < n; k++) {
+        int16_t x = r0[k], y = r1[k], a = w0[k], b = w1[k], c = w2[k], d = w3[k];
+        s0 += x * a, s1 += x * b, s2 += x * c, s3 += x * d;
+        t0 += y * a, t1 += y * b, t2 += y * c, t3 += y * d;
+    }
+    s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3, s[4] = t0, s[5] = t1, s[6] = t2, s[7] = t3;
+}
+
 /* pixel p's K inputs widened to int16 (padding taps read the input zero point) */
 static void row16(const vp_layer *L, const uint8_t *a, int32_t p, int16_t *r) {
     int32_t oy = p / W(OW), ox = p % W(OW), ky, kx, ic = W(IC), k;
@@ -339,34 +375,44 @@ static void row16(const vp_layer *L, const uint8_t *a, int32_t p, int16_t *r) {
 VP_CLONES static void conv_rows16(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
     const uint8_t *v = m->vpw;
     const int8_t *wts = (const int8_t *)v + L->data;
-    int32_t oc_n = W(OC), stride = W(CH_STRIDE), n_pix = W(OH) * W(OW), p, c0, j, k;
+    int32_t oc_n = W(OC), stride = W(CH_STRIDE), n_pix = W(OH) * W(OW), p, i, c0, j, k;
     int32_t kn = (W(OP) == VP_OP_FULLY_CONNECTED ? 1 : W(KH) * W(KW)) * W(IC);
     uint32_t q = L->data + (uint32_t)(oc_n * stride);
     rq_t R = rq_init(v, L, q, oc_n);
-    int16_t r[VP_ROW16];
-    int32_t acc[DW_CHUNK], s[4];
-    for (p = 0; p < n_pix; p++) {
-        int8_t *o = (int8_t *)a + W(OUT) + p * oc_n;
-        int32_t zs = 0;
-        row16(L, a, p, r);
-        if (W(IN2_ZP) != 0) {
-            for (k = 0; k < kn; k++) zs += r[k];
-            zs *= W(IN2_ZP);
+    int16_t r[2][VP_ROW16 + 16];
+    int32_t acc[2][DW_CHUNK], s[8], zs[2] = {0, 0};
+    /* rows zero-padded to a multiple of 16 values (no scalar tail): the padding multiplies
+       whatever bytes follow a weight row, in bounds while the layer's data covers the reads */
+    int32_t kp = (kn + 15) & ~15;
+    if ((int64_t)stride + 12 * (int64_t)oc_n < kp) kp = kn;
+    for (k = kn; k < kp; k++) r[0][k] = r[1][k] = 0;
+    for (p = 0; p < n_pix; p += 2) {
+        int32_t two = p + 1 < n_pix;
+        for (i = 0; i <= two; i++) {
+            row16(L, a, p + i, r[i]);
+            if (W(IN2_ZP) != 0) {
+                for (zs[i] = 0, k = 0; k < kn; k++) zs[i] += r[i][k];
+                zs[i] *= W(IN2_ZP);
+            }
         }
         for (c0 = 0; c0 < oc_n; c0 += DW_CHUNK) {
             int32_t n = oc_n - c0 < DW_CHUNK ? oc_n - c0 : DW_CHUNK;
             const int8_t *w = wts + c0 * stride;
-            for (j = 0; j + 4 <= n; j += 4, w += 4 * stride) {
-                dot1x4(r, w, w + stride, w + 2 * stride, w + 3 * stride, kn, s);
-                for (k = 0; k < 4; k++) acc[j + k] = s[k];
+            for (j = 0; j < n; j += 4, w += 4 * stride) {
+                int32_t left = n - j < 4 ? n - j : 4; /* past the last channel: read row 0 again */
+                const int8_t *w1 = left > 1 ? w + stride : w, *w2 = left > 2 ? w + 2 * stride : w;
+                const int8_t *w3 = left > 3 ? w + 3 * stride : w;
+                if (two)
+                    dot2x4(r[0], r[1], w, w1, w2, w3, kp, s);
+                else
+                    dot1x4(r[0], w, w1, w2, w3, kp, s);
+                for (k = 0; k < left; k++) acc[0][j + k] = s[k], acc[1][j + k] = s[4 + k];
             }
-            for (; j < n; j++, w += stride) {
-                dot1x4(r, w, w, w, w, kn, s);
-                acc[j] = s[0];
+            for (i = 0; i <= two; i++) {
+                for (j = 0; j < n; j++)
+                    acc[i][j] = (int32_t)((uint32_t)acc[i][j] + (uint32_t)vp_rd32(v, q + 4u * (uint32_t)(c0 + j)));
+                rq_row(&R, c0, n, acc[i], zs[i], (int8_t *)a + W(OUT) + (p + i) * oc_n);
             }
-            for (j = 0; j < n; j++)
-                acc[j] = (int32_t)((uint32_t)acc[j] + (uint32_t)vp_rd32(v, q + 4u * (uint32_t)(c0 + j)));
-            rq_row(&R, c0, n, acc, zs, o);
         }
     }
 }
@@ -436,12 +482,10 @@ VP_CLONES void vp_depthwise(const vp_model_info *m, const vp_layer *L, uint8_t *
     int32_t oc_n = W(OC), ic_n = W(IC), dm = W(DMUL), taps = W(KH) * W(KW), oy, ox, t, c0, j;
     uint32_t q = L->data + (uint32_t)(taps * oc_n);
     rq_t R = rq_init(v, L, q, oc_n);
-    int32_t off[MAX_TAPS], delta[MAX_TAPS], dy[MAX_TAPS], dx[MAX_TAPS], acc[DW_CHUNK];
+    int32_t off[MAX_TAPS], delta[MAX_TAPS], acc[DW_CHUNK];
     int32_t span_y = (W(KH) - 1) * W(DH), span_x = (W(KW) - 1) * W(DW);
-    for (t = 0; t < taps; t++) { /* tap offsets from the window's corner, once per layer */
-        dy[t] = (t / W(KW)) * W(DH), dx[t] = (t % W(KW)) * W(DW);
-        delta[t] = (dy[t] * W(IW) + dx[t]) * ic_n;
-    }
+    for (t = 0; t < taps; t++) /* tap offsets from the window's corner, once per layer */
+        delta[t] = ((t / W(KW)) * W(DH) * W(IW) + (t % W(KW)) * W(DW)) * ic_n;
     for (oy = 0; oy < W(OH); oy++) {
         int32_t iy0 = oy * W(SH) - W(PT);
         int rows_in = iy0 >= 0 && iy0 + span_y < W(IH);
@@ -453,7 +497,7 @@ VP_CLONES void vp_depthwise(const vp_model_info *m, const vp_layer *L, uint8_t *
                 for (t = 0; t < taps; t++) off[t] = corner + delta[t];
             } else {
                 for (t = 0; t < taps; t++) {
-                    int32_t iy = iy0 + dy[t], ix = ix0 + dx[t];
+                    int32_t iy = iy0 + (t / W(KW)) * W(DH), ix = ix0 + (t % W(KW)) * W(DW);
                     off[t] = (iy < 0 || iy >= W(IH) || ix < 0 || ix >= W(IW))
                                  ? -1
                                  : W(IN) + (iy * W(IW) + ix) * ic_n;
