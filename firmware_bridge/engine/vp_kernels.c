@@ -130,8 +130,10 @@ VP_CLONES static void rq_row(const rq_t *r, int32_t c0, int32_t n, const int32_t
     for (j = 0; j < n; j++) {
         int32_t v = y[j] + zp;
         v = v < lo ? lo : v;
-        o[c0 + j] = (int8_t)(v > hi ? hi : v);
+        y[j] = v > hi ? hi : v;
     }
+    o += c0;
+    for (j = 0; j < n; j++) o[j] = (int8_t)y[j];
 }
 
 VP_CLONES void vp_add_tables(const int32_t *t1, const int32_t *t2, const uint8_t *in1,
@@ -350,7 +352,10 @@ static inline void dot2x4(const int16_t *r0, const int16_t *r1, const int8_t *w0
 }
 
 /* pixel p's K inputs widened to int16 (padding taps read the input zero point) */
-static void row16(const vp_layer *L, const uint8_t *a, int32_t p, int16_t *r) {
+#if defined(__GNUC__)
+__attribute__((always_inline)) /* inside each clone of the caller: widened with its ISA */
+#endif
+static inline void row16(const vp_layer *L, const uint8_t *a, int32_t p, int16_t *r) {
     int32_t oy = p / W(OW), ox = p % W(OW), ky, kx, ic = W(IC), k;
     if (direct_rows(L)) {
         const int8_t *x = (const int8_t *)a + W(IN) + (oy * W(SH) * W(IW) + ox * W(SW)) * ic;
