@@ -111,21 +111,23 @@ static inline int32_t mbqm_flat(int32_t acc, int32_t mult, int32_t sh) {
 VP_CLONES static void rq_row(const rq_t *r, int32_t c0, int32_t n, const int32_t *acc, int32_t zs,
                              int8_t *o) {
     /* locals: the int8 stores below may alias anything the struct points to */
-    const uint8_t *mp = r->v + r->mult + 4u * (uint32_t)c0, *sp = r->v + r->shift + 4u * (uint32_t)c0;
+    const uint8_t *mp = r->v + r->mult + 4u * (uint32_t)c0;
+    const uint8_t *sp = r->v + r->shift + 4u * (uint32_t)c0;
     int32_t zp = r->zp, lo = r->lo, hi = r->hi, j;
     int32_t y[DW_CHUNK];
     if (r->single) {
-        for (j = 0; j < n; j++) o[c0 + j] = rq(r, c0 + j, (int32_t)((uint32_t)acc[j] - (uint32_t)zs));
+        for (j = 0; j < n; j++)
+            o[c0 + j] = rq(r, c0 + j, (int32_t)((uint32_t)acc[j] - (uint32_t)zs));
         return;
     }
     if (r->fast) {
         for (j = 0; j < n; j++)
-            y[j] = rq_fast((int32_t)((uint32_t)acc[j] - (uint32_t)zs), vp_rd32(mp, 4u * (uint32_t)j),
-                           vp_rd32(sp, 4u * (uint32_t)j));
+            y[j] = rq_fast((int32_t)((uint32_t)acc[j] - (uint32_t)zs),
+                           vp_rd32(mp, 4u * (uint32_t)j), vp_rd32(sp, 4u * (uint32_t)j));
     } else {
         for (j = 0; j < n; j++)
-            y[j] = mbqm_flat((int32_t)((uint32_t)acc[j] - (uint32_t)zs), vp_rd32(mp, 4u * (uint32_t)j),
-                             vp_rd32(sp, 4u * (uint32_t)j));
+            y[j] = mbqm_flat((int32_t)((uint32_t)acc[j] - (uint32_t)zs),
+                             vp_rd32(mp, 4u * (uint32_t)j), vp_rd32(sp, 4u * (uint32_t)j));
     }
     for (j = 0; j < n; j++) {
         int32_t v = y[j] + zp;
@@ -414,8 +416,9 @@ VP_CLONES static void conv_rows16(const vp_model_info *m, const vp_layer *L, uin
                 for (k = 0; k < left; k++) acc[0][j + k] = s[k], acc[1][j + k] = s[4 + k];
             }
             for (i = 0; i <= two; i++) {
-                for (j = 0; j < n; j++)
-                    acc[i][j] = (int32_t)((uint32_t)acc[i][j] + (uint32_t)vp_rd32(v, q + 4u * (uint32_t)(c0 + j)));
+                for (j = 0; j < n; j++) /* + bias */
+                    acc[i][j] = (int32_t)((uint32_t)acc[i][j] +
+                                          (uint32_t)vp_rd32(v, q + 4u * (uint32_t)(c0 + j)));
                 rq_row(&R, c0, n, acc[i], zs[i], (int8_t *)a + W(OUT) + (p + i) * oc_n);
             }
         }
