@@ -76,13 +76,17 @@ static rq_t rq_init(const uint8_t *v, const vp_layer *L, uint32_t q, int32_t oc_
  * (m > 2^30). Splitting the division at 2^32: with H = floor((P + 2^30 - [x < 0] 2^31) / 2^32),
  * the result is floor((floor(H / 2^(r-2)) + 1) / 2).
  */
-static inline int32_t rq_fast(int32_t x, int32_t m, int32_t shift) {
+static inline int32_t rq_fast_r2(int32_t x, int32_t m, int32_t r2) { /* r2 = r - 2 */
     uint32_t lo = ((uint32_t)x & 0x80000000u) | 0x40000000u; /* 2^30 - [x < 0] 2^31, low word */
     int64_t acc = (int64_t)(((uint64_t)(uint32_t)ASR(x, 31) << 32) | lo);
     int32_t h;
     acc += (int64_t)x * (int64_t)m;
     h = (int32_t)ASR(acc, 32);
-    return ASR(ASR(h, -shift - 2) + 1, 1);
+    return ASR(ASR(h, r2) + 1, 1);
+}
+
+static inline int32_t rq_fast(int32_t x, int32_t m, int32_t shift) {
+    return rq_fast_r2(x, m, -shift - 2);
 }
 
 static inline int8_t rq(const rq_t *r, int32_t oc, int32_t acc) {
@@ -252,6 +256,49 @@ static int32_t row_sum(const int8_t *r, int32_t n) {
     return s;
 }
 
+#if defined(__ARM_FEATURE_DSP)
+static inline int8_t clamp8(int32_t y, int32_t lo, int32_t hi) {
+    return (int8_t)(y < lo ? lo : (y > hi ? hi : y));
+}
+
+/* layout 0, 1x1 stride 1 (pixel p's row at p * IC), every channel on rq_fast: two output
+   channels outer, two pixels inner, each channel's bias, multiplier and shift read once */
+static void conv_direct_dsp(const vp_model_info *m, const vp_layer *L, const rq_t *R, uint8_t *a) {
+    const uint8_t *v = m->vpw;
+    const int8_t *wts = (const int8_t *)v + L->data;
+    int32_t oc_n = W(OC), stride = W(CH_STRIDE), n_pix = W(OH) * W(OW), p, oc;
+    int32_t k4 = (W(IC) + 3) & ~3, zp = R->zp, lo = R->lo, hi = R->hi;
+    uint32_t q = L->data + (uint32_t)(oc_n * stride);
+    const int8_t *in = (const int8_t *)a + W(IN);
+    for (oc = 0; oc < oc_n; oc += 2) {
+        int pair = oc + 1 < oc_n;
+        const int8_t *w0 = wts + oc * stride, *w1 = pair ? w0 + stride : w0;
+        uint32_t b0 = (uint32_t)vp_rd32(v, q + 4u * (uint32_t)oc), b1 = 0u;
+        int32_t m0 = vp_rd32(v, R->mult + 4u * (uint32_t)oc), m1 = m0;
+        int32_t r0 = -vp_rd32(v, R->shift + 4u * (uint32_t)oc) - 2, r1 = r0;
+        int8_t *o = (int8_t *)a + W(OUT) + oc;
+        if (pair) {
+            b1 = (uint32_t)vp_rd32(v, q + 4u * (uint32_t)(oc + 1));
+            m1 = vp_rd32(v, R->mult + 4u * (uint32_t)(oc + 1));
+            r1 = -vp_rd32(v, R->shift + 4u * (uint32_t)(oc + 1)) - 2;
+        }
+        for (p = 0; p < n_pix; p += 2, o += 2 * oc_n) {
+            int two = p + 1 < n_pix;
+            const int8_t *x0 = in + p * W(IC), *x1 = two ? x0 + W(IC) : x0;
+            uint32_t s[4];
+            dot2x2(x0, x1, w0, w1, k4, s);
+            o[0] = clamp8(rq_fast_r2((int32_t)(s[0] + b0), m0, r0) + zp, lo, hi);
+            if (pair) o[1] = clamp8(rq_fast_r2((int32_t)(s[1] + b1), m1, r1) + zp, lo, hi);
+            if (two) {
+                o[oc_n] = clamp8(rq_fast_r2((int32_t)(s[2] + b0), m0, r0) + zp, lo, hi);
+                if (pair)
+                    o[oc_n + 1] = clamp8(rq_fast_r2((int32_t)(s[3] + b1), m1, r1) + zp, lo, hi);
+            }
+        }
+    }
+}
+#endif
+
 /* layout 0: two pixels x two output channels per pass */
 static void conv_ocmajor(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
     const uint8_t *v = m->vpw;
@@ -261,6 +308,13 @@ static void conv_ocmajor(const vp_model_info *m, const vp_layer *L, uint8_t *a) 
     uint32_t q = L->data + (uint32_t)(oc_n * stride);
     rq_t R = rq_init(v, L, q, oc_n);
     int8_t *buf = (int8_t *)a + W(SCRATCH);
+#if defined(__ARM_FEATURE_DSP)
+    if (R.fast && direct_rows(L) && W(IN2_ZP) == 0 && W(SH) == 1 && W(SW) == 1 &&
+        W(OW) == W(IW)) {
+        conv_direct_dsp(m, L, &R, a);
+        return;
+    }
+#endif
     if (!direct_rows(L)) memset(buf, 0, (size_t)(2 * stride));
     for (p = 0; p < n_pix; p += 2) {
         int two = p + 1 < n_pix;

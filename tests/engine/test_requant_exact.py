@@ -14,8 +14,9 @@ from firmware_bridge import engine as eng
 PIX, OC = 64, 24  # one 8x8 input channel, OC output channels: 1,536 values per model
 
 
-def _conv(weights: np.ndarray, bias: np.ndarray, mult: np.ndarray, shift: np.ndarray,
-          kmajor: bool) -> bytes:
+def _conv(
+    weights: np.ndarray, bias: np.ndarray, mult: np.ndarray, shift: np.ndarray, kmajor: bool
+) -> bytes:
     """A 8x8x1 -> 8x8xOC 1x1 CONV_2D (no activation clamp beyond int8), weights [OC]."""
     w = weights.astype(np.int8)
     blob = w.tobytes() if kmajor else np.pad(w.reshape(OC, 1), ((0, 0), (0, 3))).tobytes()
