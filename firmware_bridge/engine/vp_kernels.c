@@ -240,7 +240,10 @@ static const int8_t *input_row(const vp_layer *L, const uint8_t *a, int32_t p, i
         int32_t iy = oy * W(SH) - W(PT) + ky * W(DH);
         for (kx = 0; kx < W(KW); kx++, o += ic) {
             int32_t ix = ox * W(SW) - W(PL) + kx * W(DW);
-            if (iy < 0 || iy >= W(IH) || ix < 0 || ix >= W(IW))
+            int out = iy < 0 || iy >= W(IH) || ix < 0 || ix >= W(IW);
+            if (ic == 1) /* one byte: no call */
+                o[0] = out ? (int8_t)W(IN_ZP) : (int8_t)a[W(IN) + iy * W(IW) + ix];
+            else if (out)
                 memset(o, (uint8_t)W(IN_ZP), (size_t)ic);
             else
                 memcpy(o, a + W(IN) + (iy * W(IW) + ix) * ic, (size_t)ic);
@@ -330,6 +333,26 @@ static void conv_ocmajor(const vp_model_info *m, const vp_layer *L, uint8_t *a) 
             uint32_t b0 = (uint32_t)vp_rd32(v, q + 4u * (uint32_t)oc);
             uint32_t b1 = pair ? (uint32_t)vp_rd32(v, q + 4u * (uint32_t)(oc + 1)) : 0u;
             dot2x2(r0, r1, w0, w1, k4, s);
+#if defined(__ARM_FEATURE_DSP)
+            if (R.fast && (zs0 | zs1) == 0) { /* multiplier and shift read once per channel */
+                int32_t m0 = vp_rd32(v, R.mult + 4u * (uint32_t)oc), m1 = m0;
+                int32_t h0 = -vp_rd32(v, R.shift + 4u * (uint32_t)oc) - 2, h1 = h0;
+                if (pair) {
+                    m1 = vp_rd32(v, R.mult + 4u * (uint32_t)(oc + 1));
+                    h1 = -vp_rd32(v, R.shift + 4u * (uint32_t)(oc + 1)) - 2;
+                }
+                o0[oc] = clamp8(rq_fast_r2((int32_t)(s[0] + b0), m0, h0) + R.zp, R.lo, R.hi);
+                if (pair)
+                    o0[oc + 1] = clamp8(rq_fast_r2((int32_t)(s[1] + b1), m1, h1) + R.zp, R.lo, R.hi);
+                if (two) {
+                    o1[oc] = clamp8(rq_fast_r2((int32_t)(s[2] + b0), m0, h0) + R.zp, R.lo, R.hi);
+                    if (pair)
+                        o1[oc + 1] =
+                            clamp8(rq_fast_r2((int32_t)(s[3] + b1), m1, h1) + R.zp, R.lo, R.hi);
+                }
+                continue;
+            }
+#endif
             o0[oc] = rq(&R, oc, (int32_t)(s[0] + b0 - (uint32_t)zs0));
             if (pair) o0[oc + 1] = rq(&R, oc + 1, (int32_t)(s[1] + b1 - (uint32_t)zs0));
             if (two) {
