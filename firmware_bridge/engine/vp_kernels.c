@@ -417,7 +417,7 @@ VP_CLONES static void conv_kmajor(const vp_model_info *m, const vp_layer *L, uin
 /* s[0..3] = r . w0..w3 over n values: an int16 row times int8 weights, summed in int32 (the
    products fit int16 x int16 -> int32 pairs: what pmaddwd / smlal-by-lane vectorise) */
 static inline void dot1x4(const int16_t *r, const int8_t *w0, const int8_t *w1, const int8_t *w2,
-                          const int8_t *w3, int32_t n, int32_t *s) {
+                          const int8_t *w3, int32_t n, int32_t *s, int32_t *t) {
     int32_t k, s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     for (k = 0; k < n; k++) {
         int16_t x = r[k];
@@ -425,18 +425,19 @@ static inline void dot1x4(const int16_t *r, const int8_t *w0, const int8_t *w1, 
         s2 += x * (int16_t)w2[k], s3 += x * (int16_t)w3[k];
     }
     s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3;
+    (void)t;
 }
 
-/* the same for two rows: s[0..3] from r0, s[4..7] from r1 (each weight load feeds both) */
+/* the same for two rows: s[0..3] from r0, t[0..3] from r1 (each weight load feeds both) */
 static inline void dot2x4(const int16_t *r0, const int16_t *r1, const int8_t *w0, const int8_t *w1,
-                          const int8_t *w2, const int8_t *w3, int32_t n, int32_t *s) {
+                          const int8_t *w2, const int8_t *w3, int32_t n, int32_t *s, int32_t *t) {
     int32_t k, s0 = 0, s1 = 0, s2 = 0, s3 = 0, t0 = 0, t1 = 0, t2 = 0, t3 = 0;
     for (k = 0; k < n; k++) {
         int16_t x = r0[k], y = r1[k], a = w0[k], b = w1[k], c = w2[k], d = w3[k];
         s0 += x * a, s1 += x * b, s2 += x * c, s3 += x * d;
         t0 += y * a, t1 += y * b, t2 += y * c, t3 += y * d;
     }
-    s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3, s[4] = t0, s[5] = t1, s[6] = t2, s[7] = t3;
+    s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3, t[0] = t0, t[1] = t1, t[2] = t2, t[3] = t3;
 }
 
 /* pixel p's K inputs widened to int16 (padding taps read the input zero point) */
@@ -473,7 +474,7 @@ VP_CLONES static void conv_rows16(const vp_model_info *m, const vp_layer *L, uin
     uint32_t q = L->data + (uint32_t)(oc_n * stride);
     rq_t R = rq_init(v, L, q, oc_n);
     int16_t r[2][VP_ROW16 + 16];
-    int32_t acc[2][DW_CHUNK], s[8], zs[2] = {0, 0};
+    int32_t acc[2][DW_CHUNK], zs[2] = {0, 0};
     /* rows zero-padded to a multiple of 16 values (no scalar tail): the padding multiplies
        whatever bytes follow a weight row, in bounds while the layer's data covers the reads */
     int32_t kp = (kn + 15) & ~15;
@@ -495,11 +496,12 @@ VP_CLONES static void conv_rows16(const vp_model_info *m, const vp_layer *L, uin
                 int32_t left = n - j < 4 ? n - j : 4; /* past the last channel: read row 0 again */
                 const int8_t *w1 = left > 1 ? w + stride : w, *w2 = left > 2 ? w + 2 * stride : w;
                 const int8_t *w3 = left > 3 ? w + 3 * stride : w;
+                /* straight into the accumulators (j + 4 <= DW_CHUNK): a copy through a small
+                   array would load 8 bytes that two 4-byte stores just wrote (no forwarding) */
                 if (two)
-                    dot2x4(r[0], r[1], w, w1, w2, w3, kp, s);
+                    dot2x4(r[0], r[1], w, w1, w2, w3, kp, acc[0] + j, acc[1] + j);
                 else
-                    dot1x4(r[0], w, w1, w2, w3, kp, s);
-                for (k = 0; k < left; k++) acc[0][j + k] = s[k], acc[1][j + k] = s[4 + k];
+                    dot1x4(r[0], w, w1, w2, w3, kp, acc[0] + j, acc[1] + j);
             }
             for (i = 0; i <= two; i++) {
                 for (j = 0; j < n; j++) /* + bias */
