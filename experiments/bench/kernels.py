@@ -2,11 +2,11 @@
 
 One run measures, per model: instructions per inference and per MAC of the Cortex-M4 firmware in
 QEMU (``-icount shift=0``, the cortex-m4 layout with the SXTB16/SMLAD kernels); host milliseconds
-per inference (one thread, batch 1, median of ``repeats`` runs) for the C engine (generic layout),
-LiteRT reference kernels, LiteRT builtin kernels without delegates, LiteRT with XNNPACK and
-tflite-micro; peak RAM of the C engine (its planned arena: activations + scratch) beside
-tflite-micro's smallest working arena. Models are converted untrained (vp_edge.workloads): cost
-and speed do not depend on the weights' values.
+per inference (one thread, batch 1, median of ``repeats`` runs of the thread's CPU time) for the
+C engine (generic layout), LiteRT reference kernels, LiteRT builtin kernels without delegates,
+LiteRT with XNNPACK and tflite-micro; peak RAM of the C engine (its planned arena: activations +
+scratch) beside tflite-micro's smallest working arena. Models are converted untrained
+(vp_edge.workloads): cost and speed do not depend on the weights' values.
 
 ``python -m experiments.bench.kernels --out bench/results`` writes kernels.json and kernels.md and
 puts the table into report.md (between the ``kernels`` markers).
@@ -43,16 +43,18 @@ def build_models(out: Path, family: str) -> dict[str, int]:
 
 
 def _median_s(fn, repeats: int) -> float:  # noqa: ANN001 - a zero-argument call
+    """Median seconds per call of the calling thread's CPU time: every engine here runs on that
+    thread (one thread), and time spent waiting for a core on a shared machine does not count."""
     fn()
-    t0 = time.perf_counter()
+    t0 = time.thread_time()
     fn()
-    inner = int(min(200, max(1, 0.05 / max(time.perf_counter() - t0, 1e-6))))
+    inner = int(min(200, max(1, 0.05 / max(time.thread_time() - t0, 1e-6))))
     runs = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         for _ in range(inner):
             fn()
-        runs.append((time.perf_counter() - t0) / inner)
+        runs.append((time.thread_time() - t0) / inner)
     return float(np.median(runs))
 
 
@@ -99,7 +101,7 @@ def qemu_instructions(tfl: bytes) -> int | str:
     if len(vpw) > SLOT_SIZE:
         return f".vpw of {len(vpw):,} B exceeds the firmware slot ({SLOT_SIZE:,} B)"
     with tempfile.TemporaryDirectory(prefix="vp-kernels-") as tmp:
-        return _count(vpw, x, Path(tmp), 600)
+        return _count(vpw, x, Path(tmp), 600)[0]  # (instructions, RESULT pairs)
 
 
 def ram(tfl: bytes, path: Path) -> dict[str, int]:
@@ -136,9 +138,10 @@ def markdown(r: dict) -> str:
         "## Kernels (C engine vs LiteRT, XNNPACK, tflite-micro; Cortex-M4 in QEMU)",
         "",
         f"`{r['command']}` — {r['when']}, {r['machine']}; host figures are medians of "
-        f"{r['repeats']} runs, one thread, batch 1, on a machine shared with other builds "
-        "(loaded: expect ±30 % run to run). Models converted untrained (cost and speed do not "
-        "depend on weights). QEMU `-icount shift=0` counts instructions, not cycles.",
+        f"{r['repeats']} runs of the calling thread's CPU time (`time.thread_time`), one thread, "
+        "batch 1, on a machine shared with other builds (waiting for a core does not count; "
+        "cache and memory contention still do). Models converted untrained (cost and speed do "
+        "not depend on weights). QEMU `-icount shift=0` counts instructions, not cycles.",
         "",
         "| model | MACs | M4 instr | instr/MAC | C engine ms | ref ms | builtin ms | XNNPACK ms "
         "| tflite-micro ms | C/builtin | C/XNNPACK | C arena B | TFLM arena B |",

@@ -31,13 +31,31 @@
 #define DW_CHUNK 64
 #define MAX_TAPS 64
 
+/* arithmetic right shift of a signed value */
+#if ((-1) >> 1) == -1
+#define ASR(v, s) ((v) >> (s)) /* the compiler shifts signed values arithmetically */
+#else
+#define ASR(v, s) vp_asr64((v), (s))
+#endif
+
 /* what requantising an output needs, read once per layer (it runs once per output value,
    as often as every 9 MACs in a depthwise layer) */
 typedef struct {
     const uint8_t *v;
     uint32_t mult, shift; /* byte offsets of the int32 multiplier and shift arrays */
     int32_t zp, lo, hi, single;
+    int32_t fast; /* every channel takes rq_fast (exactly the reference's double rounding) */
 } rq_t;
+
+/* whether rq_fast is exact for every channel: multiplier in (2^30, 2^31), right shift 2..31 */
+static int32_t rq_fast_ok(const uint8_t *v, uint32_t mult, uint32_t shift, int32_t oc_n) {
+    int32_t c;
+    for (c = 0; c < oc_n; c++) {
+        int32_t m = vp_rd32(v, mult + 4u * (uint32_t)c), sh = vp_rd32(v, shift + 4u * (uint32_t)c);
+        if (m <= (1 << 30) || sh > -2 || sh < -31) return 0;
+    }
+    return 1;
+}
 
 static rq_t rq_init(const uint8_t *v, const vp_layer *L, uint32_t q, int32_t oc_n) {
     rq_t r;
@@ -45,41 +63,102 @@ static rq_t rq_init(const uint8_t *v, const vp_layer *L, uint32_t q, int32_t oc_
     r.mult = q + 4u * (uint32_t)oc_n;
     r.shift = q + 8u * (uint32_t)oc_n;
     r.zp = W(OUT_ZP), r.lo = W(ACT_MIN), r.hi = W(ACT_MAX), r.single = P(0) == 1;
+    r.fast = !r.single && rq_fast_ok(v, r.mult, r.shift, oc_n);
     return r;
+}
+
+/*
+ * MultiplyByQuantizedMultiplier with double rounding, for m in (2^30, 2^31) and a right shift
+ * r = -shift in 2..31, as one 64-bit multiply-accumulate and two shifts. With P = x * m the
+ * reference computes h = floor((P + 2^30) / 2^31), then floor((h + 2^(r-1) - [h < 0]) / 2^r)
+ * (RoundingDivideByPOT). Nested floors of integer divisions by positive integers merge, so the
+ * result is floor((P + 2^30 - [h < 0] 2^31 + 2^(30+r)) / 2^(31+r)); h < 0 exactly when x < 0
+ * (m > 2^30). Splitting the division at 2^32: with H = floor((P + 2^30 - [x < 0] 2^31) / 2^32),
+ * the result is floor((floor(H / 2^(r-2)) + 1) / 2).
+ */
+static inline int32_t rq_fast_r2(int32_t x, int32_t m, int32_t r2) { /* r2 = r - 2 */
+    uint32_t lo = ((uint32_t)x & 0x80000000u) | 0x40000000u; /* 2^30 - [x < 0] 2^31, low word */
+    int64_t acc = (int64_t)(((uint64_t)(uint32_t)ASR(x, 31) << 32) | lo);
+    int32_t h;
+    acc += (int64_t)x * (int64_t)m;
+    h = (int32_t)ASR(acc, 32);
+    return ASR(ASR(h, r2) + 1, 1);
+}
+
+static inline int32_t rq_fast(int32_t x, int32_t m, int32_t shift) {
+    return rq_fast_r2(x, m, -shift - 2);
 }
 
 static inline int8_t rq(const rq_t *r, int32_t oc, int32_t acc) {
     int32_t mult = vp_rd32(r->v, r->mult + 4u * (uint32_t)oc);
     int32_t shift = vp_rd32(r->v, r->shift + 4u * (uint32_t)oc);
-    int32_t x = (r->single ? vp_mbqm_single(acc, mult, shift) : vp_mbqm(acc, mult, shift)) + r->zp;
+    int32_t x;
+    if (r->fast)
+        x = rq_fast(acc, mult, shift);
+    else
+        x = r->single ? vp_mbqm_single(acc, mult, shift) : vp_mbqm(acc, mult, shift);
+    x += r->zp;
     return (int8_t)(x < r->lo ? r->lo : (x > r->hi ? r->hi : x));
+}
+
+/* MultiplyByQuantizedMultiplier (double rounding) without branches, for loops to vectorise */
+static inline int32_t mbqm_flat(int32_t acc, int32_t mult, int32_t sh) {
+    int32_t left = sh > 0 ? sh : 0, right = sh > 0 ? 0 : -sh;
+    int32_t x = (int32_t)((uint32_t)acc << left);
+    int32_t h = (int32_t)ASR((int64_t)x * mult + ((int64_t)1 << 30), 31);
+    int32_t mask = (int32_t)((1u << right) - 1u);
+    return (int32_t)ASR((int64_t)h, right) + ((h & mask) > (mask >> 1) + (h < 0));
 }
 
 /* n outputs from channel c0: the same arithmetic as rq (double rounding) without branches, so
    compilers vectorise it (per-lane shifts and 32x32->64 products: AVX2, NEON) */
-#if ((-1) >> 1) == -1
-#define ASR(v, s) ((v) >> (s)) /* the compiler shifts signed values arithmetically */
-#else
-#define ASR(v, s) vp_asr64((v), (s))
-#endif
 VP_CLONES static void rq_row(const rq_t *r, int32_t c0, int32_t n, const int32_t *acc, int32_t zs,
-                   int8_t *o) {
-    int32_t j;
+                             int8_t *o) {
+    /* locals: the int8 stores below may alias anything the struct points to */
+    const uint8_t *mp = r->v + r->mult + 4u * (uint32_t)c0;
+    const uint8_t *sp = r->v + r->shift + 4u * (uint32_t)c0;
+    int32_t zp = r->zp, lo = r->lo, hi = r->hi, j;
+    int32_t y[DW_CHUNK];
     if (r->single) {
-        for (j = 0; j < n; j++) o[c0 + j] = rq(r, c0 + j, (int32_t)((uint32_t)acc[j] - (uint32_t)zs));
+        for (j = 0; j < n; j++)
+            o[c0 + j] = rq(r, c0 + j, (int32_t)((uint32_t)acc[j] - (uint32_t)zs));
         return;
     }
+    if (r->fast) {
+        for (j = 0; j < n; j++)
+            y[j] = rq_fast((int32_t)((uint32_t)acc[j] - (uint32_t)zs),
+                           vp_rd32(mp, 4u * (uint32_t)j), vp_rd32(sp, 4u * (uint32_t)j));
+    } else {
+        for (j = 0; j < n; j++)
+            y[j] = mbqm_flat((int32_t)((uint32_t)acc[j] - (uint32_t)zs),
+                             vp_rd32(mp, 4u * (uint32_t)j), vp_rd32(sp, 4u * (uint32_t)j));
+    }
     for (j = 0; j < n; j++) {
-        int32_t mult = vp_rd32(r->v, r->mult + 4u * (uint32_t)(c0 + j));
-        int32_t sh = vp_rd32(r->v, r->shift + 4u * (uint32_t)(c0 + j));
-        int32_t left = sh > 0 ? sh : 0, right = sh > 0 ? 0 : -sh;
-        int32_t x = (int32_t)(((uint32_t)acc[j] - (uint32_t)zs) << left);
-        int32_t hi = (int32_t)ASR((int64_t)x * mult + ((int64_t)1 << 30), 31);
-        int32_t mask = (int32_t)((1u << right) - 1u);
-        int32_t y = (int32_t)ASR((int64_t)hi, right) + ((hi & mask) > (mask >> 1) + (hi < 0));
-        y += r->zp;
-        y = y < r->lo ? r->lo : y;
-        o[c0 + j] = (int8_t)(y > r->hi ? r->hi : y);
+        int32_t v = y[j] + zp;
+        v = v < lo ? lo : v;
+        y[j] = v > hi ? hi : v;
+    }
+    o += c0;
+    for (j = 0; j < n; j++) o[j] = (int8_t)y[j];
+}
+
+VP_CLONES void vp_add_tables(const int32_t *t1, const int32_t *t2, const uint8_t *in1,
+                             const uint8_t *in2, uint8_t *out, int32_t n, int32_t mult,
+                             int32_t shift, int32_t zp, int32_t lo, int32_t hi) {
+    int32_t i0, i, m, fast = mult > (1 << 30) && shift <= -2 && shift >= -31;
+    int32_t s[DW_CHUNK];
+    for (i0 = 0; i0 < n; i0 += DW_CHUNK) { /* table look-ups, then loops that vectorise */
+        m = n - i0 < DW_CHUNK ? n - i0 : DW_CHUNK;
+        for (i = 0; i < m; i++) s[i] = t1[in1[i0 + i]] + t2[in2[i0 + i]];
+        if (fast)
+            for (i = 0; i < m; i++) s[i] = rq_fast(s[i], mult, shift);
+        else
+            for (i = 0; i < m; i++) s[i] = mbqm_flat(s[i], mult, shift);
+        for (i = 0; i < m; i++) {
+            int32_t y = s[i] + zp;
+            y = y < lo ? lo : y;
+            out[i0 + i] = (uint8_t)(y > hi ? hi : y);
+        }
     }
 }
 
@@ -161,7 +240,10 @@ static const int8_t *input_row(const vp_layer *L, const uint8_t *a, int32_t p, i
         int32_t iy = oy * W(SH) - W(PT) + ky * W(DH);
         for (kx = 0; kx < W(KW); kx++, o += ic) {
             int32_t ix = ox * W(SW) - W(PL) + kx * W(DW);
-            if (iy < 0 || iy >= W(IH) || ix < 0 || ix >= W(IW))
+            int out = iy < 0 || iy >= W(IH) || ix < 0 || ix >= W(IW);
+            if (ic == 1) /* one byte: no call */
+                o[0] = out ? (int8_t)W(IN_ZP) : (int8_t)a[W(IN) + iy * W(IW) + ix];
+            else if (out)
                 memset(o, (uint8_t)W(IN_ZP), (size_t)ic);
             else
                 memcpy(o, a + W(IN) + (iy * W(IW) + ix) * ic, (size_t)ic);
@@ -177,6 +259,57 @@ static int32_t row_sum(const int8_t *r, int32_t n) {
     return s;
 }
 
+#if defined(__ARM_FEATURE_DSP)
+static inline int8_t clamp8(int32_t y, int32_t lo, int32_t hi) {
+    return (int8_t)(y < lo ? lo : (y > hi ? hi : y));
+}
+
+/* channel k of the multiplier and shift arrays at mp and sp, on the one-multiply form (~s - 1 is
+   -s - 2 in one instruction fewer than the subtraction) */
+static inline int8_t rq_fast_at(const rq_t *R, int32_t acc, const uint8_t *mp, const uint8_t *sp,
+                                uint32_t k) {
+    int32_t y = rq_fast_r2(acc, vp_rd32(mp, 4u * k), ~vp_rd32(sp, 4u * k) - 1);
+    return clamp8(y + R->zp, R->lo, R->hi);
+}
+
+/* layout 0, 1x1 stride 1 (pixel p's row at p * IC), every channel on rq_fast: two output
+   channels outer, two pixels inner, each channel's bias, multiplier and shift read once */
+static void conv_direct_dsp(const vp_model_info *m, const vp_layer *L, const rq_t *R, uint8_t *a) {
+    const uint8_t *v = m->vpw;
+    const int8_t *wts = (const int8_t *)v + L->data;
+    int32_t oc_n = W(OC), stride = W(CH_STRIDE), n_pix = W(OH) * W(OW), p, oc;
+    int32_t k4 = (W(IC) + 3) & ~3, zp = R->zp, lo = R->lo, hi = R->hi;
+    uint32_t q = L->data + (uint32_t)(oc_n * stride);
+    const int8_t *in = (const int8_t *)a + W(IN);
+    for (oc = 0; oc < oc_n; oc += 2) {
+        int pair = oc + 1 < oc_n;
+        const int8_t *w0 = wts + oc * stride, *w1 = pair ? w0 + stride : w0;
+        uint32_t b0 = (uint32_t)vp_rd32(v, q + 4u * (uint32_t)oc), b1 = 0u;
+        int32_t m0 = vp_rd32(v, R->mult + 4u * (uint32_t)oc), m1 = m0;
+        int32_t r0 = -vp_rd32(v, R->shift + 4u * (uint32_t)oc) - 2, r1 = r0;
+        int8_t *o = (int8_t *)a + W(OUT) + oc;
+        if (pair) {
+            b1 = (uint32_t)vp_rd32(v, q + 4u * (uint32_t)(oc + 1));
+            m1 = vp_rd32(v, R->mult + 4u * (uint32_t)(oc + 1));
+            r1 = -vp_rd32(v, R->shift + 4u * (uint32_t)(oc + 1)) - 2;
+        }
+        for (p = 0; p < n_pix; p += 2, o += 2 * oc_n) {
+            int two = p + 1 < n_pix;
+            const int8_t *x0 = in + p * W(IC), *x1 = two ? x0 + W(IC) : x0;
+            uint32_t s[4];
+            dot2x2(x0, x1, w0, w1, k4, s);
+            o[0] = clamp8(rq_fast_r2((int32_t)(s[0] + b0), m0, r0) + zp, lo, hi);
+            if (pair) o[1] = clamp8(rq_fast_r2((int32_t)(s[1] + b1), m1, r1) + zp, lo, hi);
+            if (two) {
+                o[oc_n] = clamp8(rq_fast_r2((int32_t)(s[2] + b0), m0, r0) + zp, lo, hi);
+                if (pair)
+                    o[oc_n + 1] = clamp8(rq_fast_r2((int32_t)(s[3] + b1), m1, r1) + zp, lo, hi);
+            }
+        }
+    }
+}
+#endif
+
 /* layout 0: two pixels x two output channels per pass */
 static void conv_ocmajor(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
     const uint8_t *v = m->vpw;
@@ -186,6 +319,13 @@ static void conv_ocmajor(const vp_model_info *m, const vp_layer *L, uint8_t *a) 
     uint32_t q = L->data + (uint32_t)(oc_n * stride);
     rq_t R = rq_init(v, L, q, oc_n);
     int8_t *buf = (int8_t *)a + W(SCRATCH);
+#if defined(__ARM_FEATURE_DSP)
+    if (R.fast && direct_rows(L) && W(IN2_ZP) == 0 && W(SH) == 1 && W(SW) == 1 &&
+        W(OW) == W(IW)) {
+        conv_direct_dsp(m, L, &R, a);
+        return;
+    }
+#endif
     if (!direct_rows(L)) memset(buf, 0, (size_t)(2 * stride));
     for (p = 0; p < n_pix; p += 2) {
         int two = p + 1 < n_pix;
@@ -201,6 +341,27 @@ static void conv_ocmajor(const vp_model_info *m, const vp_layer *L, uint8_t *a) 
             uint32_t b0 = (uint32_t)vp_rd32(v, q + 4u * (uint32_t)oc);
             uint32_t b1 = pair ? (uint32_t)vp_rd32(v, q + 4u * (uint32_t)(oc + 1)) : 0u;
             dot2x2(r0, r1, w0, w1, k4, s);
+#if defined(__ARM_FEATURE_DSP)
+            if (R.fast && (zs0 | zs1) == 0) { /* multiplier and shift read once per channel */
+                int32_t m0 = vp_rd32(v, R.mult + 4u * (uint32_t)oc), m1 = m0;
+                int32_t h0 = -vp_rd32(v, R.shift + 4u * (uint32_t)oc) - 2, h1 = h0;
+                if (pair) {
+                    m1 = vp_rd32(v, R.mult + 4u * (uint32_t)(oc + 1));
+                    h1 = -vp_rd32(v, R.shift + 4u * (uint32_t)(oc + 1)) - 2;
+                }
+                o0[oc] = clamp8(rq_fast_r2((int32_t)(s[0] + b0), m0, h0) + R.zp, R.lo, R.hi);
+                if (pair)
+                    o0[oc + 1] =
+                        clamp8(rq_fast_r2((int32_t)(s[1] + b1), m1, h1) + R.zp, R.lo, R.hi);
+                if (two) {
+                    o1[oc] = clamp8(rq_fast_r2((int32_t)(s[2] + b0), m0, h0) + R.zp, R.lo, R.hi);
+                    if (pair)
+                        o1[oc + 1] =
+                            clamp8(rq_fast_r2((int32_t)(s[3] + b1), m1, h1) + R.zp, R.lo, R.hi);
+                }
+                continue;
+            }
+#endif
             o0[oc] = rq(&R, oc, (int32_t)(s[0] + b0 - (uint32_t)zs0));
             if (pair) o0[oc + 1] = rq(&R, oc + 1, (int32_t)(s[1] + b1 - (uint32_t)zs0));
             if (two) {
@@ -250,30 +411,145 @@ VP_CLONES static void conv_kmajor(const vp_model_info *m, const vp_layer *L, uin
     }
 }
 
+#if defined(__x86_64__) || defined(__aarch64__)
+#define VP_ROW16 4608 /* hosts: longest int16 input row kept on the stack (9 KB) */
+
+/* s[0..3] = r . w0..w3 over n values: an int16 row times int8 weights, summed in int32 (the
+   products fit int16 x int16 -> int32 pairs: what pmaddwd / smlal-by-lane vectorise) */
+static inline void dot1x4(const int16_t *r, const int8_t *w0, const int8_t *w1, const int8_t *w2,
+                          const int8_t *w3, int32_t n, int32_t *s, int32_t *t) {
+    int32_t k, s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (k = 0; k < n; k++) {
+        int16_t x = r[k];
+        s0 += x * (int16_t)w0[k], s1 += x * (int16_t)w1[k];
+        s2 += x * (int16_t)w2[k], s3 += x * (int16_t)w3[k];
+    }
+    s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3;
+    (void)t;
+}
+
+/* the same for two rows: s[0..3] from r0, t[0..3] from r1 (each weight load feeds both) */
+static inline void dot2x4(const int16_t *r0, const int16_t *r1, const int8_t *w0, const int8_t *w1,
+                          const int8_t *w2, const int8_t *w3, int32_t n, int32_t *s, int32_t *t) {
+    int32_t k, s0 = 0, s1 = 0, s2 = 0, s3 = 0, t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+    for (k = 0; k < n; k++) {
+        int16_t x = r0[k], y = r1[k], a = w0[k], b = w1[k], c = w2[k], d = w3[k];
+        s0 += x * a, s1 += x * b, s2 += x * c, s3 += x * d;
+        t0 += y * a, t1 += y * b, t2 += y * c, t3 += y * d;
+    }
+    s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3, t[0] = t0, t[1] = t1, t[2] = t2, t[3] = t3;
+}
+
+/* pixel p's K inputs widened to int16 (padding taps read the input zero point) */
+#if defined(__GNUC__)
+__attribute__((always_inline)) /* inside each clone of the caller: widened with its ISA */
+#endif
+static inline void row16(const vp_layer *L, const uint8_t *a, int32_t p, int16_t *r) {
+    int32_t oy = p / W(OW), ox = p % W(OW), ky, kx, ic = W(IC), k;
+    if (direct_rows(L)) {
+        const int8_t *x = (const int8_t *)a + W(IN) + (oy * W(SH) * W(IW) + ox * W(SW)) * ic;
+        for (k = 0; k < ic; k++) r[k] = x[k];
+        return;
+    }
+    for (ky = 0; ky < W(KH); ky++) {
+        int32_t iy = oy * W(SH) - W(PT) + ky * W(DH);
+        for (kx = 0; kx < W(KW); kx++, r += ic) {
+            int32_t ix = ox * W(SW) - W(PL) + kx * W(DW);
+            const int8_t *x = (const int8_t *)a + W(IN) + (iy * W(IW) + ix) * ic;
+            if (iy < 0 || iy >= W(IH) || ix < 0 || ix >= W(IW))
+                for (k = 0; k < ic; k++) r[k] = (int16_t)W(IN_ZP);
+            else
+                for (k = 0; k < ic; k++) r[k] = x[k];
+        }
+    }
+}
+
+/* layout 0 on hosts: per pixel one int16 row, four output channels per pass over K, then the
+   vectorised requantisation of a chunk of channels */
+VP_CLONES static void conv_rows16(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
+    const uint8_t *v = m->vpw;
+    const int8_t *wts = (const int8_t *)v + L->data;
+    int32_t oc_n = W(OC), stride = W(CH_STRIDE), n_pix = W(OH) * W(OW), p, i, c0, j, k;
+    int32_t kn = (W(OP) == VP_OP_FULLY_CONNECTED ? 1 : W(KH) * W(KW)) * W(IC);
+    uint32_t q = L->data + (uint32_t)(oc_n * stride);
+    rq_t R = rq_init(v, L, q, oc_n);
+    int16_t r[2][VP_ROW16 + 16];
+    int32_t acc[2][DW_CHUNK], zs[2] = {0, 0};
+    /* rows zero-padded to a multiple of 16 values (no scalar tail): the padding multiplies
+       whatever bytes follow a weight row, in bounds while the layer's data covers the reads */
+    int32_t kp = (kn + 15) & ~15;
+    if ((int64_t)stride + 12 * (int64_t)oc_n < kp) kp = kn;
+    for (k = kn; k < kp; k++) r[0][k] = r[1][k] = 0;
+    for (p = 0; p < n_pix; p += 2) {
+        int32_t two = p + 1 < n_pix;
+        for (i = 0; i <= two; i++) {
+            row16(L, a, p + i, r[i]);
+            if (W(IN2_ZP) != 0) {
+                for (zs[i] = 0, k = 0; k < kn; k++) zs[i] += r[i][k];
+                zs[i] *= W(IN2_ZP);
+            }
+        }
+        for (c0 = 0; c0 < oc_n; c0 += DW_CHUNK) {
+            int32_t n = oc_n - c0 < DW_CHUNK ? oc_n - c0 : DW_CHUNK;
+            const int8_t *w = wts + c0 * stride;
+            for (j = 0; j < n; j += 4, w += 4 * stride) {
+                int32_t left = n - j < 4 ? n - j : 4; /* past the last channel: read row 0 again */
+                const int8_t *w1 = left > 1 ? w + stride : w, *w2 = left > 2 ? w + 2 * stride : w;
+                const int8_t *w3 = left > 3 ? w + 3 * stride : w;
+                /* straight into the accumulators (j + 4 <= DW_CHUNK): a copy through a small
+                   array would load 8 bytes that two 4-byte stores just wrote (no forwarding) */
+                if (two)
+                    dot2x4(r[0], r[1], w, w1, w2, w3, kp, acc[0] + j, acc[1] + j);
+                else
+                    dot1x4(r[0], w, w1, w2, w3, kp, acc[0] + j, acc[1] + j);
+            }
+            for (i = 0; i <= two; i++) {
+                for (j = 0; j < n; j++) /* + bias */
+                    acc[i][j] = (int32_t)((uint32_t)acc[i][j] +
+                                          (uint32_t)vp_rd32(v, q + 4u * (uint32_t)(c0 + j)));
+                rq_row(&R, c0, n, acc[i], zs[i], (int8_t *)a + W(OUT) + (p + i) * oc_n);
+            }
+        }
+    }
+}
+#endif
+
 void vp_conv(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
     if (P(1) == 1)
         conv_kmajor(m, L, a);
+#if defined(VP_ROW16)
+    else if ((W(OP) == VP_OP_FULLY_CONNECTED ? 1 : W(KH) * W(KW)) * W(IC) <= VP_ROW16)
+        conv_rows16(m, L, a);
+#endif
     else
         conv_ocmajor(m, L, a);
 }
 
 #if defined(__ARM_FEATURE_DSP)
-/* four channels per step: SXTB16 splits even/odd bytes, SMLABB/SMLATT accumulate each lane */
-static void dw_pixel_dsp(const vp_model_info *m, const vp_layer *L, const uint8_t *a,
-                         const int32_t *off, int inside, int8_t *o) {
+/* one pixel, four channels per step: SXTB16 splits even/odd bytes, SMLABB/SMLATT accumulate each
+   lane. Per chunk of DW_CHUNK channels every tap reads through a pointer: into the input, or
+   into a row of the input zero point where the tap falls in the padding (one loop for both). */
+static void dw_pixel_dsp(const vp_model_info *m, const vp_layer *L, const rq_t *Rp,
+                         const uint8_t *a, const int32_t *off, int8_t *o) {
     const uint8_t *v = m->vpw;
     const int8_t *wts = (const int8_t *)v + L->data;
-    int32_t oc_n = W(OC), taps = W(KH) * W(KW), c, t;
-    uint32_t q = L->data + (uint32_t)(taps * oc_n), zp4 = ((uint32_t)W(IN_ZP) & 0xFFu) * 0x01010101u;
-    rq_t R = rq_init(v, L, q, oc_n);
-    for (c = 0; c + 4 <= oc_n; c += 4) {
-        int32_t a0 = vp_rd32(v, q + 4u * (uint32_t)c), a1 = vp_rd32(v, q + 4u * (uint32_t)(c + 1));
-        int32_t a2 = vp_rd32(v, q + 4u * (uint32_t)(c + 2)), a3 = vp_rd32(v, q + 4u * (uint32_t)(c + 3));
-        const int8_t *wr = wts + c;
-        if (inside) { /* every tap in bounds: no test per tap */
-            const int8_t *xb = (const int8_t *)a + c;
-            for (t = 0; t < taps; t++, wr += oc_n) {
-                uint32_t x = ld32(xb + off[t]), w = ld32(wr);
+    int32_t oc_n = W(OC), taps = W(KH) * W(KW), c0, c, t;
+    uint32_t q = L->data + (uint32_t)(taps * oc_n);
+    rq_t R = *Rp;
+    const int8_t *ptr[MAX_TAPS];
+    int8_t zrow[DW_CHUNK];
+    memset(zrow, (uint8_t)W(IN_ZP), sizeof(zrow));
+    for (c0 = 0; c0 < oc_n; c0 += DW_CHUNK) {
+        int32_t n = oc_n - c0 < DW_CHUNK ? oc_n - c0 : DW_CHUNK;
+        for (t = 0; t < taps; t++) ptr[t] = off[t] >= 0 ? (const int8_t *)a + off[t] + c0 : zrow;
+        for (c = 0; c + 4 <= n; c += 4) {
+            uint32_t qc = q + 4u * (uint32_t)(c0 + c);
+            int32_t a0 = vp_rd32(v, qc), a1 = vp_rd32(v, qc + 4u);
+            int32_t a2 = vp_rd32(v, qc + 8u), a3 = vp_rd32(v, qc + 12u);
+            const int8_t *wr = wts + c0 + c;
+            const int8_t *const *pp = ptr;
+            for (t = taps; t > 0; t--, wr += oc_n) {
+                uint32_t x = ld32(*pp++ + c), w = ld32(wr);
                 uint32_t xe = __sxtb16(x), xo = sxtb16_ror8(x);
                 uint32_t we = __sxtb16(w), wo = sxtb16_ror8(w);
                 a0 = __smlabb(xe, we, a0);
@@ -281,28 +557,26 @@ static void dw_pixel_dsp(const vp_model_info *m, const vp_layer *L, const uint8_
                 a1 = __smlabb(xo, wo, a1);
                 a3 = __smlatt(xo, wo, a3);
             }
-        } else
-        for (t = 0; t < taps; t++, wr += oc_n) {
-            uint32_t x = off[t] >= 0 ? ld32((const int8_t *)a + off[t] + c) : zp4, w = ld32(wr);
-            uint32_t xe = __sxtb16(x), xo = sxtb16_ror8(x);
-            uint32_t we = __sxtb16(w), wo = sxtb16_ror8(w);
-            a0 = __smlabb(xe, we, a0);
-            a2 = __smlatt(xe, we, a2);
-            a1 = __smlabb(xo, wo, a1);
-            a3 = __smlatt(xo, wo, a3);
+            if (R.fast) { /* four channels' multipliers and shifts: one pointer each */
+                const uint8_t *mp = v + R.mult + 4u * (uint32_t)(c0 + c);
+                const uint8_t *sp = v + R.shift + 4u * (uint32_t)(c0 + c);
+                int8_t *oc4 = o + c0 + c;
+                oc4[0] = rq_fast_at(&R, a0, mp, sp, 0u);
+                oc4[1] = rq_fast_at(&R, a1, mp, sp, 1u);
+                oc4[2] = rq_fast_at(&R, a2, mp, sp, 2u);
+                oc4[3] = rq_fast_at(&R, a3, mp, sp, 3u);
+                continue;
+            }
+            o[c0 + c] = rq(&R, c0 + c, a0);
+            o[c0 + c + 1] = rq(&R, c0 + c + 1, a1);
+            o[c0 + c + 2] = rq(&R, c0 + c + 2, a2);
+            o[c0 + c + 3] = rq(&R, c0 + c + 3, a3);
         }
-        o[c] = rq(&R, c, a0);
-        o[c + 1] = rq(&R, c + 1, a1);
-        o[c + 2] = rq(&R, c + 2, a2);
-        o[c + 3] = rq(&R, c + 3, a3);
-    }
-    for (; c < oc_n; c++) {
-        int32_t acc = vp_rd32(v, q + 4u * (uint32_t)c);
-        for (t = 0; t < taps; t++) {
-            int32_t xv = off[t] >= 0 ? ((const int8_t *)a)[off[t] + c] : W(IN_ZP);
-            acc += xv * wts[t * oc_n + c];
+        for (; c < n; c++) {
+            int32_t acc = vp_rd32(v, q + 4u * (uint32_t)(c0 + c));
+            for (t = 0; t < taps; t++) acc += ptr[t][c] * wts[t * oc_n + c0 + c];
+            o[c0 + c] = rq(&R, c0 + c, acc);
         }
-        o[c] = rq(&R, c, acc);
     }
 }
 #endif
@@ -337,7 +611,7 @@ VP_CLONES void vp_depthwise(const vp_model_info *m, const vp_layer *L, uint8_t *
             }
 #if defined(__ARM_FEATURE_DSP)
             if (dm == 1) {
-                dw_pixel_dsp(m, L, a, off, inside, o);
+                dw_pixel_dsp(m, L, &R, a, off, o);
                 continue;
             }
 #endif
