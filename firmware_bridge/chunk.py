@@ -41,7 +41,6 @@ from .protocol import (
     Tensor,
 )
 
-
 ChunkMaker = Callable[[int, int, int, int, bytes], "Chunk"]
 Chunk = Infer | Tensor | InferStage
 

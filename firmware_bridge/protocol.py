@@ -422,8 +422,8 @@ class ReadbackReply:
         return cls(slot, _status(status), size, sha)
 
 
-Message = (Hello | Probe | Heartbeat | Infer | Result | Error | Tensor | InferStage | LoadBegin | LoadChunk | LoadCommit
-           | LoadAck | Readback | ReadbackReply)
+Message = (Hello | Probe | Heartbeat | Infer | Result | Error | Tensor | InferStage | LoadBegin
+           | LoadChunk | LoadCommit | LoadAck | Readback | ReadbackReply)
 
 VARIABLE = frozenset({MsgType.HELLO, MsgType.INFER, MsgType.RESULT, MsgType.TENSOR,
                       MsgType.INFER_STAGE, MsgType.LOAD_CHUNK})
