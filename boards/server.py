@@ -218,8 +218,9 @@ class BoardServer:
         try:
             q = np.asarray(self.runner.run_stage(request_id, stage, x), np.int8).reshape(-1)
         except Exception:  # noqa: BLE001 - any runtime failure becomes a protocol ERROR
-            log.exception("board %d (%s): INFER %#010x stage %d failed; answered ERROR "
-                          "INFER_FAILED", self.cfg.board_id, self.cfg.variant, request_id, stage)
+            log.exception("board %d (%s): %s %#010x failed; answered ERROR INFER_FAILED",
+                          self.cfg.board_id, self.cfg.variant,
+                          f"INFER_STAGE {stage}" if stage else "INFER", request_id)
             self.send(fb.Error(Status.INFER_FAILED, stage), request_id)
             return
         us = min(int((time.perf_counter() - t0) * 1e6), 0xFFFFFFFF)
