@@ -137,7 +137,7 @@ RUNNERS: Registry = Registry({
     "tflm": TflmRunner,
     "engine": EngineRunner,
     "pynq": "boards.pynq:PynqRunner",  # imported when a pynq board is built
-    "staged": "boards.staged:StagedRunner",  # a .vpb bundle (zip): stages of one part
+    "staged": "boards.staged:StagedRunner",  # a .vpb bundle (multi-stage part)
 })
 
 BUNDLE_MAGIC = b"PK\x03\x04"  # a .vpb staged bundle is a zip file
