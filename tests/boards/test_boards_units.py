@@ -259,3 +259,25 @@ def test_deployment_strategy_key(tmp_path: Path) -> None:
     assert write_deployment(tmp_path, run, board).strategy == "vp"
     with pytest.raises(DeploymentError, match=r"strategy: unknown strategy 'xp'; known: vp, mp"):
         write_deployment(tmp_path, run, board, strategy="xp")
+
+
+def test_strategy_boards_get_their_part_and_k(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Emulation serves a part's artefact with the part's k (0: TENSOR); a card's reply wins."""
+    from types import SimpleNamespace
+
+    from boards.daemon import board_k
+    from boards.emulate import board_argv
+    from vp_edge.deployment import Deployment
+
+    run = make_fake_run(tmp_path)
+    board = [{"id": 1, "name": "pi1", "kind": "linux", "link": "udp://127.0.0.1:5999",
+              "variant": "part0"}]
+    monkeypatch.setattr("vp_edge.deployment._check_parts", lambda dep, where: None)
+    dep = write_deployment(tmp_path, run, board, strategy="mp")
+    part = SimpleNamespace(name="part0", artefact=tmp_path / "p0.tflite", reply="tensor", k=0)
+    monkeypatch.setattr(Deployment, "part", lambda self, b: part)
+    argv = board_argv(dep, dep.boards[0], None)
+    assert argv[argv.index("--model") + 1] == str(part.artefact)
+    assert argv[argv.index("--k") + 1] == "0"
+    assert board_k(2, {"reply": "tensor"}, 10) == 0
+    assert board_k(2, {"reply": "scores"}, 10) == 10 and board_k(3, {}, 10) == 3
