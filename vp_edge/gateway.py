@@ -43,6 +43,7 @@ from vp_edge.gateway_parts import (
     call_part,
     check_part_hello,
     classify_plan,
+    part_strategy,
 )
 from vp_edge.gateway_stats import BoardStats, gateway_report
 from vp_edge.preprocess import quantize
@@ -141,21 +142,13 @@ class Gateway:
         self.dep, self.opener = dep, opener
         self.fail_after, self.probe_s = fail_after, probe_s
         self.parts = PartCalls(self)
+        self.family = load_run_family(dep.run)
         #: a strategy deployment (not "vp"): its plan answers requests (default: the run's)
-        self.strategy = strategy
-        if dep.strategy != "vp":
-            if self.strategy is None:
-                from vp_edge.strategies import load_strategy
-
-                self.strategy = load_strategy(dep.run)
-            self.family = load_run_family(dep.run)
-            self.cards: dict[str, dict] = {}
-            self.class_names = list(self.strategy.class_names)
-        else:
-            self.family = load_run_family(dep.run)
-            self.cards = load_cards(dep.run, self.family)  # refuses cards of another order
-            #: the class order fixed at training: index i of every answer is the i-th name
-            self.class_names = run_class_names(dep.run, self.family)
+        self.strategy = part_strategy(dep, strategy)
+        # vp: cards of another class order are refused; index i of an answer is class_names[i]
+        self.cards = load_cards(dep.run, self.family) if self.strategy is None else {}
+        self.class_names = run_class_names(dep.run, self.family) if self.strategy is None \
+            else list(self.strategy.class_names)
         self.num_classes = len(self.class_names)
         self.weights = self.family.weights() if dep.rule == "reference" else None
         # the master stays here: each board's frames use the key derived for its id

@@ -254,6 +254,18 @@ async def _one_call(gw: Gateway, part_to_boards: Mapping[str, Sequence[str]], c:
     return reply.vector
 
 
+def part_strategy(dep: Any, given: Any = None) -> Any:
+    """The strategy whose plan a deployment's gateway drives: None for "vp" (the vote), else
+    ``given`` or the run's (``vp_edge.strategies.load_strategy``)."""
+    if dep.strategy == "vp":
+        return None
+    if given is not None:
+        return given
+    from vp_edge.strategies import load_strategy
+
+    return load_strategy(dep.run)
+
+
 def parts_of(gw: Gateway) -> dict[str, list[str]]:
     """Part name -> the boards serving it (the deployment's ``variant`` of each board)."""
     out: dict[str, list[str]] = {}
