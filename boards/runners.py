@@ -114,6 +114,7 @@ RUNNERS: Registry = Registry({
     "tflm": TflmRunner,
     "engine": EngineRunner,
     "pynq": "boards.pynq:PynqRunner",  # imported when a pynq board is built
+    "staged": "boards.staged:StagedRunner",  # a .vpb bundle (multi-stage part)
 })
 
 
