@@ -35,7 +35,7 @@ def strategy_options(name: str, family: Family, groups: int | None = None,
     owner = {"groups": "cp", "branches": "lcp", "keep": "disco", "cuts": "mp"}
     foreign = [f"--{k}" for k, v in given.items() if v is not None and owner[k] != name]
     if foreign:
-        raise UsageError(f"{', '.join(foreign)} do(es) not apply to --strategy {name}")
+        raise UsageError(f"{', '.join(foreign)}: not an option of --strategy {name}; drop it")
     C = family.num_classes
     if name == "mp":
         c = 1 if cuts is None else cuts

@@ -62,7 +62,6 @@ def fit(model: Any, name: str, splits: Splits, config: TrainConfig, run: Path,
 
     ``labels(y) -> targets`` maps class labels to the model's targets (default: y).
     """
-    k = keras()
     epochs = epochs or config.epochs
     train = splits.train.subset(config.train_limit)
     val = splits.val.subset(config.val_limit)
