@@ -3,7 +3,8 @@
 ``cuts`` (1-3) cuts give cuts + 1 parts. Cuts are chosen among block boundaries (after the
 stem and after each inverted-residual block; a boundary never lies inside a residual
 connection, so one tensor crosses it): the ``cuts`` boundaries with the fewest activation
-values (ties: the earlier). Each part is converted to int8 on its own, calibrated on the float activations of the parts before it.
+values (ties: the earlier). Each part is converted to int8 on its own, calibrated on the
+float activations of the parts before it.
 The plan sends the quantised image to part 0 and each part's reply, requantised (dequantise
 with the sender's output scale/zp, quantise with the receiver's input scale/zp, round half
 away from zero), to the next; the answer is the argmax of the last part's output.
