@@ -51,7 +51,7 @@ def _trained(tmp_path: Path, npz: Path, name: str, **opts: object) -> tuple:
 
 @pytest.mark.parametrize("name,opts,artefacts", [
     ("mp", {"cuts": 2}, ["mp0.tflite", "mp1.tflite", "mp2.tflite"]),
-    ("cp", {"groups": 3}, ["cp0.tflite", "cp1.tflite", "cp2.tflite"]),
+    ("cp", {"groups": 2}, ["cp0.tflite", "cp1.tflite"]),
     ("lcp", {"branches": 2}, ["lcp0.tflite", "lcp1.tflite", "lcp_merge.tflite"]),
     ("disco", {"keep": 0.25}, ["disco_a.vpb", "disco_b.vpb", "disco_merge.tflite"]),
 ])

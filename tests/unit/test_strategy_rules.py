@@ -174,3 +174,31 @@ def test_unknown_strategy_is_refused(tmp_path, bad):
     (tmp_path / "strategy.json").write_text(json.dumps(bad))
     with pytest.raises(ArtifactError, match="unknown strategy"):
         load_strategy(tmp_path)
+
+
+@pytest.mark.parametrize("name,opts,message", [
+    ("mp", {"keep": 0.5}, "--keep: not an option of --strategy mp"),
+    ("mp", {"cuts": 4}, "give 1 to 3 cuts"),
+    ("cp", {"groups": 11}, "give 2 to 10 groups"),
+    ("lcp", {"branches": 1}, "give 2 to 16 branches"),
+    ("disco", {"keep": 1.5}, "fraction in"),
+    ("vp", {}, "trainable strategies are"),
+])
+def test_bad_strategy_options_are_one_line_usage_errors(name, opts, message):
+    from vp_edge.errors import UsageError
+    from vp_edge.family import load_family
+    from vp_edge.strategies.build import strategy_options
+
+    with pytest.raises(UsageError, match=message):
+        strategy_options(name, load_family("tiny"), **opts)
+
+
+def test_strategy_defaults():
+    from vp_edge.family import load_family
+    from vp_edge.strategies.build import strategy_options
+
+    tiny = load_family("tiny")
+    assert strategy_options("mp", tiny) == {"cuts": 1}
+    assert strategy_options("cp", tiny) == {"groups": 2}
+    assert strategy_options("lcp", tiny)["branches"] == 4
+    assert strategy_options("disco", tiny)["keep"] == 0.25
