@@ -72,12 +72,22 @@ def strategy_figures(run: Path, split: str = "test", limit: int | None = None,
                "total": float(np.mean([t.sent + t.received for t in traffic])),
                "note": "int8 tensor bytes of every call and reply; live figures count frames"},
            "calls_per_inference": float(np.mean([t.calls for t in traffic]))}
+    if strategy.name == "disco":
+        row["disco_exchange"] = disco_exchange(strategy.doc)
     if drops:
         row["drop_one"] = {
             p.name: _accuracy(run_offline(strategy, data.x, drop=(p.name,), runners=runners),
                               data.y)
             for p in strategy.parts}
     return row
+
+
+def disco_exchange(doc: dict) -> dict:
+    """DISCO's node-to-node activation bytes per inference (every stage's reply but the last,
+    both nodes), per layer boundary; through the gateway each crosses two links."""
+    per_stage = [sum(p["stage_replies"][s]["size"] for p in doc["parts"])
+                 for s in range(len(doc["parts"][0]["stage_replies"]) - 1)]
+    return {"per_layer": per_stage, "total": sum(per_stage), "keep": doc.get("keep")}
 
 
 def figures_table(rows: list[dict]) -> str:

@@ -3,7 +3,7 @@
 Training: ``fit`` trains one Keras model on the run's budget (``TrainConfig``: epochs,
 batch, learning rate with the same cosine decay, train subset, seed), keeps the last
 weights in ``weights/NAME.weights.h5`` and records the history in ``train.json`` under
-``models``. A finished model is skipped when the command is rerun.
+``models``. Rerunning trains again from scratch (no resume).
 
 Conversion: ``convert_part`` writes ``models/NAME.tflite`` (full int8, calibrated on the
 float inputs given) and its card (``model_card``: params, MACs, arena), and returns the
@@ -44,7 +44,7 @@ def save_train(run: Path, config: TrainConfig, strategy: str, options: dict,
                models: dict) -> None:
     """``train.json`` of a strategy run: the budget, the strategy and its options, models."""
     doc = {"config": asdict(config), "strategy": {"name": strategy, "options": options},
-           "models": models}
+           "recipe": f"strategy {strategy}", "models": models}
     RunDir(run).train.write_text(json.dumps(doc, indent=2) + "\n")
 
 
@@ -76,7 +76,9 @@ def fit(model: Any, name: str, splits: Splits, config: TrainConfig, run: Path,
     RunDir(run).weights_dir.mkdir(parents=True, exist_ok=True)
     model.save_weights(RunDir(run).weights(name))
     history = [{key: float(v[i]) for key, v in hist.history.items()} for i in range(epochs)]
-    return {"epochs_done": epochs, "history": history, "seconds": time.monotonic() - t0}
+    return {"epochs_done": epochs, "best_epoch": epochs - 1,  # the last weights are kept
+            "best_val_loss": history[-1].get("val_loss", float("nan")), "history": history,
+            "seconds": time.monotonic() - t0}
 
 
 def io_of(tflite: bytes) -> dict:
