@@ -8,7 +8,7 @@ cross-node kernels, one group per input channel (``lasso`` * sum_c ||W_cross[:, 
 then the cross kernels' input channels are pruned to the fraction ``keep`` (largest group
 norms kept, at least one) and the model is fine-tuned (``finetune_epochs``) with the mask
 fixed. ``keep`` = 1.0 is plain within-layer splitting (no penalty, no pruning, every channel
-exchanged). Each half-features vector (global average pool of the last layer) goes to the
+exchanged); it is fine-tuned too, so every keep level trains the same number of epochs. Each half-features vector (global average pool of the last layer) goes to the
 gateway, which runs the merge (dense -> softmax) as its own int8 model.
 
 Per node the int8 part is a .vpb bundle (boards.staged), one stage per layer: stage 0 takes
@@ -124,7 +124,8 @@ def prune(model: Any, keep: float) -> dict[str, list[int]]:
 
 def train(family: Family, splits: Splits, run: Path, config: TrainConfig, options: dict,
           verbose: int) -> dict:
-    """Train (group lasso unless keep = 1), prune to ``keep``, fine-tune with the mask fixed."""
+    """Train (group lasso unless keep = 1), prune to ``keep``, fine-tune with the mask fixed
+    (keep = 1 too: the same epochs at every level)."""
     from converters.rundir import RunDir
 
     keep = float(options["keep"])
@@ -134,7 +135,7 @@ def train(family: Family, splits: Splits, run: Path, config: TrainConfig, option
     kept = prune(model, keep)
     options["kept"] = kept
     model.save_weights(RunDir(run).weights(MODEL))  # the pruned weights (masks included)
-    if keep < 1.0 and int(options["finetune_epochs"]) > 0:
+    if int(options["finetune_epochs"]) > 0:  # every keep level: the same epochs in all
         tuned = joint_model(family, 0.0)
         tuned.set_weights(model.get_weights())
         out["disco_finetune"] = P.fit(tuned, MODEL, splits, config, run, verbose=verbose,
