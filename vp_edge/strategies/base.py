@@ -171,15 +171,25 @@ def call_part(runner: Any, key: int, stage: int, x: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Traffic:
-    """Tensor bytes of one request's calls and replies (not frames: live counts frames)."""
+    """Payload bytes of one request's calls and replies (int8 tensors; a scores reply: k
+    (class, score) pairs). Not frames: the live gateway counts frames."""
 
     calls: int = 0
     sent: int = 0
     received: int = 0
 
 
-def drive(plan: Plan, answer: Any, traffic: Traffic | None = None) -> Outcome:
-    """Run a plan to its Outcome, ``answer(call) -> int8 vector | None`` serving each call."""
+def reply_bytes(part: PartInfo, reply: np.ndarray | None) -> int:
+    """Payload of a reply: a tensor's int8 values, or k (class, int8 score) pairs for scores."""
+    if reply is None:
+        return 0
+    return 2 * part.k if part.reply == "scores" else int(reply.size)
+
+
+def drive(plan: Plan, answer: Any, traffic: Traffic | None = None,
+          parts: dict[str, PartInfo] | None = None) -> Outcome:
+    """Run a plan to its Outcome, ``answer(call) -> int8 vector | None`` serving each call;
+    ``traffic`` counts payload bytes (``reply_bytes``, given ``parts`` by name)."""
     try:
         calls = next(plan)
         while True:
@@ -187,7 +197,9 @@ def drive(plan: Plan, answer: Any, traffic: Traffic | None = None) -> Outcome:
             if traffic is not None:
                 traffic.calls += len(calls)
                 traffic.sent += sum(int(c.tensor.size) for c in calls)
-                traffic.received += sum(int(r.size) for r in replies if r is not None)
+                traffic.received += sum(
+                    reply_bytes(parts[c.part], r) if parts else (0 if r is None else r.size)
+                    for c, r in zip(calls, replies, strict=True))
             calls = plan.send(replies)
     except StopIteration as stop:
         return stop.value
@@ -214,7 +226,7 @@ def run_offline(strategy: Strategy, images: Iterable[np.ndarray], drop: Iterable
                 return None
             return call_part(runners[c.part], key, c.stage, c.tensor)
 
-        out.append(drive(strategy.plan(image), answer, t))
+        out.append(drive(strategy.plan(image), answer, t, {p.name: p for p in strategy.parts}))
         if traffic is not None:
             traffic.append(t)
     return out

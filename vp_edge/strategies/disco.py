@@ -8,8 +8,9 @@ cross-node kernels, one group per input channel (``lasso`` * sum_c ||W_cross[:, 
 then the cross kernels' input channels are pruned to the fraction ``keep`` (largest group
 norms kept, at least one) and the model is fine-tuned (``finetune_epochs``) with the mask
 fixed. ``keep`` = 1.0 is plain within-layer splitting (no penalty, no pruning, every channel
-exchanged); it is fine-tuned too, so every keep level trains the same number of epochs. Each half-features vector (global average pool of the last layer) goes to the
-gateway, which runs the merge (dense -> softmax) as its own int8 model.
+exchanged); it is fine-tuned too, so every keep level trains the same number of epochs.
+Each half-features vector (global average pool of the last layer) goes to the gateway, which
+runs the merge (dense -> softmax) as its own int8 model.
 
 Per node the int8 part is a .vpb bundle (boards.staged), one stage per layer: stage 0 takes
 the image; stage l > 0 takes its own cached layer l-1 output and the other node's selected

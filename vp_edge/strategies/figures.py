@@ -1,9 +1,10 @@
 """One row per strategy, measured offline: ``strategy_figures(run, split)``.
 
 Accuracy is the int8 parts' (LiteRT reference kernels, the plan's own combination) on the
-split. Bytes per inference are the int8 tensors the plan sends and receives (requests plus
-replies, summed over every call), computed from the actual tensor sizes: frame headers,
-chunking and retries are not included; live figures come from the frames the gateway counts.
+split. Bytes per inference are the payloads the plan sends and receives (requests plus
+replies, summed over every call), computed from the actual int8 tensor sizes (a "scores"
+reply: k (class, score) pairs, 2k bytes): frame headers, chunking and retries are not
+included; live figures come from the frames the gateway counts.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def strategy_figures(run: Path, split: str = "test", limit: int | None = None,
                "sent": float(np.mean([t.sent for t in traffic])),
                "received": float(np.mean([t.received for t in traffic])),
                "total": float(np.mean([t.sent + t.received for t in traffic])),
-               "note": "int8 tensor bytes of every call and reply; live figures count frames"},
+               "note": "payload bytes: int8 tensors of every call and reply, a scores "
+                       "reply as k (class, score) pairs; live figures count frames"},
            "calls_per_inference": float(np.mean([t.calls for t in traffic]))}
     if strategy.name == "disco":
         row["disco_exchange"] = disco_exchange(strategy.doc)
