@@ -19,7 +19,7 @@ from boards.errors import BoardError
 from boards.profiles import check_fit, get_profile
 from boards.registry import get_kind
 from boards.runners import RUNNERS, make_runner
-from boards.server import BoardConfig, BoardServer, model_facts, mount_loader
+from boards.server import BoardConfig, BoardServer, artefact_facts, mount_loader
 from firmware_bridge.errors import UsageError
 from firmware_bridge.transport import ThrottledLink, for_board, open_link, parse_link
 
@@ -34,7 +34,7 @@ class BoardOptions:
     key: bytes | None
     kind: str = "linux"
     runner: str | None = None
-    k: int = 2
+    k: int = 2  # 0: tensor mode (answers TENSOR); a card with "reply" overrides (board_k)
     variant: str | None = None
     profile: str | None = None
     pty_dir: Path | None = None
@@ -64,6 +64,17 @@ def _check_int8(path: Path, model: bytes) -> None:
                          "'vp-edge convert --run RUN' (RUN/models/VARIANT.tflite)")
 
 
+def board_k(k: int, card: dict, outputs: int) -> int:
+    """The k a board announces: its card's part reply decides ("tensor": 0, the board answers
+    TENSOR; "scores": every output in one RESULT), else the ``k`` it was given."""
+    reply = card.get("reply")
+    if reply == "tensor":
+        return 0
+    if reply == "scores":
+        return outputs
+    return k
+
+
 def build_server(o: BoardOptions) -> BoardServer:
     """Check the model fits the board, load it, open the link; refuse with numbers."""
     kind = get_kind(o.kind)
@@ -87,17 +98,19 @@ def build_server(o: BoardOptions) -> BoardServer:
     if runner_name == "litert":
         opts["kernels"] = o.kernels
     runner = make_runner(runner_name, model, **opts)
-    if not 1 <= o.k <= runner.output_size:
-        raise UsageError(f"-k {o.k}: the model has {runner.output_size} classes; give k from 1 "
-                         f"to {runner.output_size} (the gateway votes with k <= classes/2)")
+    k = board_k(o.k, card, runner.output_size)
+    if k != 0 and not 1 <= k <= runner.output_size:
+        raise UsageError(f"-k {k}: the model has {runner.output_size} classes; give k from 1 "
+                         f"to {runner.output_size} (the gateway votes with k <= classes/2), "
+                         "or 0 for a part that answers its whole output (TENSOR)")
     runner.run(np.zeros(runner.input_shape, np.int8))  # warm-up: the first request is not slow
-    facts = model_facts(model) if o.model.suffix == ".tflite" else {}
+    facts = artefact_facts(model) if o.model.suffix in (".tflite", ".vpb") else {}
     spec = parse_link(o.listen)
     link = open_link(for_board(o.listen, o.board_id), server=True, pty_dir=o.pty_dir)
     baud = o.baud or (profile.baud if spec.scheme == "pty" else None)
     if baud and spec.framing == "stream":
         link = ThrottledLink(link, baud)
-    cfg = BoardConfig(o.board_id, variant, o.k, o.key, kind.hello_kind,
+    cfg = BoardConfig(o.board_id, variant, k, o.key, kind.hello_kind,
                       heartbeat_s=o.heartbeat_s, epoch_file=o.epoch_file, **facts)
     server = BoardServer(link, runner, cfg)
     if o.model_dir is not None:

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING
 from boards.emulated import QemuEmulator, pynq_argv, slots_dir, udp_bound, write_ready_info
 from boards.errors import BoardError
 from boards.registry import get_kind
-from converters.rundir import RunDir
 from firmware_bridge.keys import derive_board_key
 from firmware_bridge.transport import parse_link
 
@@ -59,9 +58,9 @@ def board_argv(dep: Deployment, b: BoardSpec, key: Path | None) -> list[str]:
         raise BoardError(f"board {b.name}: cannot emulate a {spec.scheme}:// link; use "
                          "udp://127.0.0.1:PORT or mqtt://BROKER/DEPLOYMENT (linux), pty://NAME "
                          "(mcu; 'vp-edge bridge' puts it on a broker) in the deployment")
-    model = RunDir(dep.run).model(b.variant, ".vpw" if kind.runner == "engine" else ".tflite")
+    model, k = dep.board_model(b, ".vpw" if kind.runner == "engine" else ".tflite")
     argv = [sys.executable, "-m", "vp_edge", "board", "serve", "--model", str(model),
-            "--listen", b.link, "--board-id", str(b.id), "--kind", b.kind, "--k", str(dep.k),
+            "--listen", b.link, "--board-id", str(b.id), "--kind", b.kind, "--k", str(k),
             "--variant", b.variant, "--profile", b.profile, "--pty-dir", str(dep.pty_dir),
             "--epoch-file", str(dep.state_dir / "epochs" / f"{b.name}.epoch"),
             "--heartbeat-ms", str(dep.heartbeat_s * 1000),

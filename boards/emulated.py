@@ -129,8 +129,10 @@ def pynq_argv(dep: Deployment, b: BoardSpec, key: Path | None) -> list[str]:
         raise BoardError(f"board {b.name}: cannot emulate a pynq board: {why}")
     if parse_link(b.link).scheme != "udp":
         raise BoardError(f"board {b.name}: an emulated pynq board needs udp://127.0.0.1:PORT")
-    vpw = ensure_vpw(dep.run, b.variant)
-    return emulator_command(vpw, b.link, b.id, key, k=dep.k, python=pynq_python(),
+    vpw, k = dep.board_model(b, ".vpw")
+    if dep.strategy == "vp":
+        vpw = ensure_vpw(dep.run, b.variant)
+    return emulator_command(vpw, b.link, b.id, key, k=k, python=pynq_python(),
                             model_dir=slots_dir(dep, b))
 
 

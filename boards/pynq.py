@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--simulate", action="store_true", help="simulated PYNQ-Z2 (no board)")
     s.add_argument("--listen", default="udp://0.0.0.0:5600")
     s.add_argument("--board-id", type=int, default=1)
-    s.add_argument("-k", type=int, default=5, help="classes per RESULT")
+    s.add_argument("-k", type=int, default=5, help="classes per RESULT (0: answer TENSOR)")
     s.add_argument("--variant", help="name announced in HELLO (default: the file's stem)")
     s.add_argument("--model-dir", type=Path, help="accept 'vp-edge flash' into slots kept here")
     g = s.add_mutually_exclusive_group(required=True)

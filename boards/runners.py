@@ -3,7 +3,13 @@
 ``RUNNERS`` is a registry: a back end in its own module is one ``"module:Class"`` entry,
 imported on first use (``"pynq": "boards.pynq:PynqRunner"``).
 
-Each runner says which artefact it eats (``artefact``: ".tflite" or ".vpw").
+Each runner says which artefact it eats (``artefact``: ".tflite" or ".vpw"). A model file that
+is a zip (``BUNDLE_MAGIC``: a ".vpb" staged bundle) is served by the ``staged`` runner
+(``boards.staged:StagedRunner``) whatever runner the board kind names, except the C engine.
+
+Stages: every runner has ``stages`` (1 unless it is a staged bundle), ``run_stage(key, stage, x)``
+and ``stage_input_bytes(stage)``; the board server calls ``run_stage(request_id, 0, x)`` for INFER
+and ``run_stage(request_id, s, x)`` for INFER_STAGE s.
 """
 
 from __future__ import annotations
@@ -27,12 +33,29 @@ class Runner:
     def __init__(self, model: bytes, **options: object) -> None:
         self.model = bytes(model)
 
+    stages: int = 1
+
     @property
     def input_bytes(self) -> int:
         return int(np.prod(self.input_shape))
 
     def run(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def stage_input_bytes(self, stage: int) -> int:
+        """Input bytes of ``stage``; a single-stage runner has stage 0 only."""
+        self._check_stage(stage)
+        return self.input_bytes
+
+    def run_stage(self, key: int, stage: int, x: np.ndarray) -> np.ndarray:
+        """Run ``stage`` on the int8 vector ``x`` for request ``key`` (stateful runners keep
+        per-key state between stages); a single-stage runner is ``run``."""
+        self._check_stage(stage)
+        return np.asarray(self.run(x), np.int8).reshape(-1)
+
+    def _check_stage(self, stage: int) -> None:
+        if not 0 <= stage < self.stages:
+            raise BoardError(f"{self.name} runner has stages 0..{self.stages - 1}, not {stage}")
 
 
 class LiteRtRunner(Runner):
@@ -114,11 +137,30 @@ RUNNERS: Registry = Registry({
     "tflm": TflmRunner,
     "engine": EngineRunner,
     "pynq": "boards.pynq:PynqRunner",  # imported when a pynq board is built
+    "staged": "boards.staged:StagedRunner",  # a .vpb bundle (multi-stage part)
 })
+
+BUNDLE_MAGIC = b"PK\x03\x04"  # a .vpb staged bundle is a zip file
+
+
+def is_bundle(model: bytes) -> bool:
+    """Whether ``model`` is a staged bundle (.vpb), served by the ``staged`` runner."""
+    return bytes(model[:4]) == BUNDLE_MAGIC
+
+
+def runner_for(name: str, model: bytes) -> str:
+    """The runner that serves ``model`` on a board whose kind names runner ``name``."""
+    if not is_bundle(model):
+        return name
+    if name == "engine":
+        raise BoardError("the C engine runs one packed .vpw, not a staged .vpb bundle; serve "
+                         "the bundle on a linux, mcu (emulated) or pynq board")
+    return "staged"
 
 
 def make_runner(name: str, model: bytes, **options: object) -> Runner:
-    """Build the named runner, or an error listing the known ones."""
+    """Build the named runner (``staged`` for a .vpb bundle), or an error listing the known."""
+    name = runner_for(name, model)
     try:
         cls = RUNNERS[name]
     except KeyError:

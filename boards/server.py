@@ -3,7 +3,10 @@
 One thread, one loop: receive -> check (``Auth``) -> dispatch by message type through
 ``HANDLERS`` -> answer. HELLO at start and on PROBE; INFER chunks reassembled (timeouts and
 drops counted), run, answered with RESULT (top-k of the int8 output, ties to the lowest class,
-as ``firmware_bridge.topk``) or ERROR; HEARTBEAT every ``heartbeat_s``. Message types
+as ``firmware_bridge.topk``) or ERROR; HEARTBEAT every ``heartbeat_s``. A board configured with
+k = 0 (tensor mode) answers TENSOR chunks of its whole int8 output instead of RESULT.
+INFER_STAGE s (multi-stage parts) is reassembled per (request id, stage), checked against
+``runner.stage_input_bytes(s)`` and run as ``runner.run_stage(request_id, s, x)``. Message types
 without a handler are answered ``ERROR(UNSUPPORTED)``: a subclass adds the LOAD session with::
 
     class FlashableServer(BoardServer):
@@ -16,6 +19,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +75,16 @@ def vpw_facts(vpw: bytes) -> dict:
             "score_zero_point": int(h["out_zp"])}
 
 
+def artefact_facts(blob: bytes) -> dict:
+    """HELLO facts of any model file a board serves: .tflite, .vpw, or a .vpb bundle (its
+    hash only: a staged part's output is an activation, its scale informational)."""
+    from boards.runners import is_bundle
+
+    if is_bundle(blob):
+        return {"model_sha256": hashlib.sha256(blob).digest()}
+    return model_facts(blob) if blob[4:8] == b"TFL3" else vpw_facts(blob)
+
+
 make_counter = fb.boot_counter  # the one epoch scheme (firmware_bridge.counter)
 
 
@@ -80,6 +94,7 @@ class BoardServer:
     HANDLERS: ClassVar[dict[MsgType, str]] = {
         MsgType.PROBE: "on_probe",
         MsgType.INFER: "on_infer",
+        MsgType.INFER_STAGE: "on_infer_stage",
     }
 
     def __init__(self, link: Link, runner: Runner, config: BoardConfig) -> None:
@@ -89,7 +104,7 @@ class BoardServer:
         self.tx = fb.Sender(config.key, make_counter(config.epoch_file),
                             board_id=config.board_id)
         self.stream = fb.StreamDecoder(self.auth, config.max_frame)
-        self.reasm = fb.Reassembler(config.reasm_timeout_s, max_total=runner.input_bytes)
+        self._reassemblers(runner)
         self.loader: LoadReceiver | None = None
         self.counts = dict.fromkeys(("tx", "inferences", "errors"), 0)
         self.started = time.monotonic()
@@ -139,8 +154,8 @@ class BoardServer:
                 frames = self.stream.feed(data)
             for f in frames:
                 self.handle(f)
-        for _, rid in self.reasm.expire():
-            self.send(fb.Error(Status.REASSEMBLY_TIMEOUT), rid)
+        for key in [*self.reasm.expire(), *self.stage_reasm.expire()]:
+            self.send(fb.Error(Status.REASSEMBLY_TIMEOUT), key[1])
         if time.monotonic() >= self._next_beat:
             self._next_beat = time.monotonic() + self.cfg.heartbeat_s
             self.send(self.heartbeat())
@@ -180,24 +195,55 @@ class BoardServer:
             return
         self.infer(tensor, frame.request_id)
 
-    def infer(self, tensor: bytes, request_id: int) -> None:
-        """Run the model and answer RESULT with the top-k pairs (or ERROR INFER_FAILED)."""
+    def on_infer_stage(self, frame: fb.Frame) -> None:
+        """A chunk of stage ``s``'s input: refuse a stage or size the runner lacks (once per
+        request and stage), else reassemble and run the stage."""
+        chunk, rid = frame.msg, frame.request_id
+        stage = chunk.stage
+        want = self.runner.stage_input_bytes(stage) if stage < self.runner.stages else 0
+        if chunk.total != want:
+            if (rid, stage) not in self._refused:
+                self._refused.append((rid, stage))
+                self.send(fb.Error(Status.BAD_INPUT_SIZE, want), rid)
+            return
+        tensor = self.stage_reasm.add_frame(frame)
+        if tensor is not None:
+            self.infer(tensor, rid, stage)
+
+    def infer(self, tensor: bytes, request_id: int, stage: int = 0) -> None:
+        """Run the model (``stage`` of it) and answer RESULT with the top-k pairs, TENSOR
+        chunks of the whole output when k = 0, or ERROR INFER_FAILED (logged)."""
         x = np.frombuffer(tensor, np.int8)
         t0 = time.perf_counter()
         try:
-            q = np.asarray(self.runner.run(x), np.int8).reshape(-1)
+            q = np.asarray(self.runner.run_stage(request_id, stage, x), np.int8).reshape(-1)
         except Exception:  # noqa: BLE001 - any runtime failure becomes a protocol ERROR
-            log.exception("board %d (%s): INFER %#010x failed; answered ERROR INFER_FAILED",
-                          self.cfg.board_id, self.cfg.variant, request_id)
-            self.send(fb.Error(Status.INFER_FAILED), request_id)
+            log.exception("board %d (%s): %s %#010x failed; answered ERROR INFER_FAILED",
+                          self.cfg.board_id, self.cfg.variant,
+                          f"INFER_STAGE {stage}" if stage else "INFER", request_id)
+            self.send(fb.Error(Status.INFER_FAILED, stage), request_id)
             return
         us = min(int((time.perf_counter() - t0) * 1e6), 0xFFFFFFFF)
         self.counts["inferences"] += 1
+        if self.cfg.k == 0:
+            for chunk in fb.split_tensor(q.tobytes(), us, max_frame=self.cfg.max_frame,
+                                         secure=self.cfg.key is not None):
+                self.send(chunk, request_id)
+            return
         self.send(fb.Result(us, result_pairs(q, self.cfg.k)), request_id)
+
+    def _reassemblers(self, runner: Runner) -> None:
+        """INFER reassembly sized to the model input; INFER_STAGE's to its largest stage."""
+        timeout = self.cfg.reasm_timeout_s
+        self.reasm = fb.Reassembler(timeout, max_total=runner.input_bytes)
+        biggest = max(runner.stage_input_bytes(s) for s in range(runner.stages))
+        self.stage_reasm = fb.Reassembler(timeout, max_total=biggest)
+        self._refused: deque[tuple[int, int]] = deque(maxlen=64)
 
     @property
     def stats(self) -> dict:
-        return {**self.counts, "rx": dict(self.auth.stats), "reassembly": dict(self.reasm.stats)}
+        return {**self.counts, "rx": dict(self.auth.stats), "reassembly": dict(self.reasm.stats),
+                "stage_reassembly": dict(self.stage_reasm.stats)}
 
 
     def swap_model(self, runner: Runner, facts: dict, announce: bool = True) -> None:
@@ -205,7 +251,7 @@ class BoardServer:
         self.runner = runner
         for name, value in facts.items():
             setattr(self.cfg, name, value)
-        self.reasm = fb.Reassembler(self.cfg.reasm_timeout_s, max_total=runner.input_bytes)
+        self._reassemblers(runner)
         if announce:
             self.send(self.hello())
 
@@ -228,7 +274,7 @@ def mount_loader(
 
     def activate(path: Path, sha: bytes, announce: bool = True) -> None:
         blob = path.read_bytes()
-        facts = model_facts(blob) if blob[4:8] == b"TFL3" else vpw_facts(blob)
+        facts = artefact_facts(blob)
         server.swap_model(make(blob), facts, announce)
 
     loader = LoadReceiver(directory, key=server.cfg.key, check=check, on_activate=activate)

@@ -6,7 +6,14 @@ reassemble with ``Reassembler``, answer ``Result``/``Hello``/``Heartbeat``/``Err
 ``Auth(role="gateway")``. The C twin of this codec is in ``c/`` (``vp_proto.h``).
 """
 
-from .chunk import Reassembler, chunk_capacity, split_infer
+from .chunk import (
+    Reassembler,
+    chunk_capacity,
+    split_chunks,
+    split_infer,
+    split_infer_stage,
+    split_tensor,
+)
 from .cobs import decode as cobs_decode
 from .cobs import encode as cobs_encode
 from .counter import Counter, EpochStore, boot_counter
@@ -34,6 +41,7 @@ from .protocol import (
     Heartbeat,
     Hello,
     Infer,
+    InferStage,
     LoadAck,
     LoadBegin,
     LoadChunk,
@@ -45,6 +53,7 @@ from .protocol import (
     ReadbackReply,
     Result,
     Status,
+    Tensor,
     result_frame_size,
     unpack_message,
 )
@@ -53,9 +62,10 @@ __all__ = [
     "DROP_REASONS", "MAX_FRAME", "MAX_K", "STATUS_TEXT", "Auth", "BoardKeys", "BoardKind",
     "BridgeError", "KeyFileError", "boot_counter", "derive_board_key", "parse_key", "read_key",
     "ChunkError", "Counter", "CounterError", "EpochStore", "Error", "Flag", "Frame", "Heartbeat",
-    "Hello", "Infer", "LoadAck", "LoadBegin", "LoadChunk", "LoadCommit", "Message", "MsgType",
-    "Probe", "ProtocolError", "Readback", "ReadbackReply", "Reassembler", "Result", "Sender",
-    "Status", "StreamDecoder", "chunk_capacity", "cobs_decode", "cobs_encode", "crc32c",
-    "decode_datagram", "encode_frame", "result_frame_size", "split_infer", "tag", "to_serial",
+    "Hello", "Infer", "InferStage", "LoadAck", "LoadBegin", "LoadChunk", "LoadCommit", "Message",
+    "MsgType", "Probe", "ProtocolError", "Readback", "ReadbackReply", "Reassembler", "Result",
+    "Sender", "Status", "StreamDecoder", "Tensor", "chunk_capacity", "cobs_decode",
+    "cobs_encode", "crc32c", "decode_datagram", "encode_frame", "result_frame_size",
+    "split_chunks", "split_infer", "split_infer_stage", "split_tensor", "tag", "to_serial",
     "unpack_message",
 ]

@@ -1,4 +1,5 @@
-"""Chunking of INFER tensors that do not fit one frame, and their reassembly with a timeout.
+"""Chunking of tensors that do not fit one frame (INFER, TENSOR, INFER_STAGE: one layout, one
+rule, ``split_chunks``), and their reassembly with a timeout (``Reassembler``).
 
 Gateway::
 
@@ -23,21 +24,40 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from functools import partial
 
 from .errors import ChunkError
 from .frame import Frame
-from .protocol import CRC_SIZE, HEADER_SIZE, INFER_CHUNK_HEADER, MAX_FRAME, TAG_SIZE, Infer
+from .protocol import (
+    CRC_SIZE,
+    HEADER_SIZE,
+    INFER_CHUNK_HEADER,
+    INFER_STAGE_CHUNK_HEADER,
+    MAX_FRAME,
+    TAG_SIZE,
+    TENSOR_CHUNK_HEADER,
+    Infer,
+    InferStage,
+    Tensor,
+)
+
+ChunkMaker = Callable[[int, int, int, int, bytes], "Chunk"]
+Chunk = Infer | Tensor | InferStage
 
 
-def chunk_capacity(max_frame: int = MAX_FRAME, secure: bool = True) -> int:
-    """Tensor bytes one INFER frame of at most ``max_frame`` bytes can carry."""
-    return max_frame - HEADER_SIZE - CRC_SIZE - INFER_CHUNK_HEADER - (TAG_SIZE if secure else 0)
+def chunk_capacity(max_frame: int = MAX_FRAME, secure: bool = True,
+                   fixed: int = INFER_CHUNK_HEADER) -> int:
+    """Tensor bytes one chunk frame of at most ``max_frame`` bytes can carry, when the message's
+    fixed payload part is ``fixed`` bytes (INFER 12; TENSOR and INFER_STAGE 16)."""
+    return max_frame - HEADER_SIZE - CRC_SIZE - fixed - (TAG_SIZE if secure else 0)
 
 
-def split_infer(tensor: bytes, *, max_frame: int = MAX_FRAME, secure: bool = True) -> list[Infer]:
-    """Split an int8 input tensor into INFER messages whose frames fit ``max_frame`` bytes."""
+def split_chunks(tensor: bytes, make: ChunkMaker, *, max_frame: int = MAX_FRAME,
+                 secure: bool = True, fixed: int = INFER_CHUNK_HEADER) -> list[Chunk]:
+    """Split ``tensor`` into chunk messages ``make(index, count, offset, total, data)`` whose
+    frames fit ``max_frame`` bytes (the one chunk rule of INFER, TENSOR and INFER_STAGE)."""
     data = bytes(tensor)
-    size = chunk_capacity(max_frame, secure)
+    size = chunk_capacity(max_frame, secure, fixed)
     if size < 1:
         raise ChunkError(f"max_frame {max_frame} leaves no room for tensor bytes")
     if not data or len(data) > 0xFFFFFFFF:
@@ -45,8 +65,29 @@ def split_infer(tensor: bytes, *, max_frame: int = MAX_FRAME, secure: bool = Tru
     count = -(-len(data) // size)
     if count > 0xFFFF:
         raise ChunkError(f"tensor needs {count} chunks, at most 65535")
-    return [Infer(i, count, i * size, len(data), data[i * size : (i + 1) * size])
+    return [make(i, count, i * size, len(data), data[i * size : (i + 1) * size])
             for i in range(count)]
+
+
+def split_infer(tensor: bytes, *, max_frame: int = MAX_FRAME, secure: bool = True) -> list[Infer]:
+    """Split an int8 input tensor into INFER messages whose frames fit ``max_frame`` bytes."""
+    return split_chunks(tensor, Infer, max_frame=max_frame, secure=secure)  # type: ignore[return-value]
+
+
+def split_tensor(tensor: bytes, compute_us: int, *, max_frame: int = MAX_FRAME,
+                 secure: bool = True) -> list[Tensor]:
+    """A board's whole int8 output as TENSOR messages (each chunk its own frame)."""
+    return split_chunks(tensor, partial(Tensor, compute_us), max_frame=max_frame,  # type: ignore[return-value]
+                        secure=secure, fixed=TENSOR_CHUNK_HEADER)
+
+
+def split_infer_stage(tensor: bytes, stage: int, *, max_frame: int = MAX_FRAME,
+                      secure: bool = True) -> list[Infer] | list[InferStage]:
+    """Input of ``stage``: plain INFER chunks for stage 0, INFER_STAGE chunks otherwise."""
+    if stage == 0:
+        return split_infer(tensor, max_frame=max_frame, secure=secure)
+    return split_chunks(tensor, partial(InferStage, stage), max_frame=max_frame,  # type: ignore[return-value]
+                        secure=secure, fixed=INFER_STAGE_CHUNK_HEADER)
 
 
 @dataclass
@@ -62,7 +103,8 @@ class _Pending:
 
 
 class Reassembler:
-    """Collects INFER chunks per (board_id, request_id); drops requests older than the timeout.
+    """Collects chunks per key ((board_id, request_id), plus the stage for INFER_STAGE); drops
+    requests older than the timeout.
 
     ``stats``: completed, incomplete (timed out), evicted (too many pending), duplicate,
     inconsistent (chunk contradicts the request's earlier chunks), too_big.
@@ -80,12 +122,16 @@ class Reassembler:
             ("completed", "incomplete", "evicted", "duplicate", "inconsistent", "too_big"), 0)
 
     def add_frame(self, frame: Frame, now: float | None = None) -> bytes | None:
-        """``add`` keyed by the frame's (board_id, request_id); non-INFER frames give None."""
-        if not isinstance(frame.msg, Infer):
+        """``add`` keyed by the frame's (board_id, request_id), plus the stage for INFER_STAGE
+        (``(board_id, request_id, stage)``); frames of other types give None."""
+        msg = frame.msg
+        if isinstance(msg, InferStage):
+            return self.add((frame.board_id, frame.request_id, msg.stage), msg, now)
+        if not isinstance(msg, Infer | Tensor):
             return None
-        return self.add((frame.board_id, frame.request_id), frame.msg, now)
+        return self.add((frame.board_id, frame.request_id), msg, now)
 
-    def add(self, key: Hashable, chunk: Infer, now: float | None = None) -> bytes | None:
+    def add(self, key: Hashable, chunk: Chunk, now: float | None = None) -> bytes | None:
         """Store one chunk; return the whole tensor once every chunk is in."""
         now = self.clock() if now is None else now
         self.expire(now)
@@ -124,7 +170,7 @@ class Reassembler:
         return bytes(p.buf)
 
     @staticmethod
-    def _fits(p: _Pending, c: Infer) -> bool:
+    def _fits(p: _Pending, c: Chunk) -> bool:
         n = len(c.data)
         if c.offset + n > p.total:
             return False

@@ -17,6 +17,8 @@ MAX_FRAME = 1200  # default datagram budget, bytes on the wire before COBS
 MAX_K = 32
 MAX_NAME = 32
 INFER_CHUNK_HEADER = 12
+TENSOR_CHUNK_HEADER = 16  # compute_us u32 + INFER's 12-byte chunk header
+INFER_STAGE_CHUNK_HEADER = 16  # stage u8 + 3 reserved + INFER's 12-byte chunk header
 LOAD_CHUNK_HEADER = 8
 SLOT_ACTIVE = 0xFF
 HEADER_FMT = "<BBBBHIHQ"  # magic, version, type, flags, board_id, request_id, payload_len, counter
@@ -31,6 +33,8 @@ class MsgType(IntEnum):
     INFER = 0x04
     RESULT = 0x05
     ERROR = 0x06
+    TENSOR = 0x07  # board -> gw: the full int8 output, chunked like INFER (HELLO k = 0)
+    INFER_STAGE = 0x08  # gw -> board: INFER for stage s of a multi-stage part
     LOAD_BEGIN = 0x10
     LOAD_CHUNK = 0x11
     LOAD_COMMIT = 0x12
@@ -83,7 +87,7 @@ STATUS_TEXT: dict[Status, str] = {
     Status.OK: "ok",
     Status.UNSUPPORTED: "message type not supported by this board",
     Status.BAD_PAYLOAD: "payload malformed for its message type",
-    Status.BAD_INPUT_SIZE: "INFER total differs from the model's input tensor size",
+    Status.BAD_INPUT_SIZE: "INFER total differs from the model's (stage's) input tensor size",
     Status.BUSY: "board busy with another request",
     Status.REASSEMBLY_TIMEOUT: "INFER chunks missing when the reassembly timeout expired",
     Status.INFER_FAILED: "the inference itself failed",

@@ -18,6 +18,7 @@ from .defs import (  # noqa: F401  (re-exported: protocol.py is the public face)
     HEADER_FMT,
     HEADER_SIZE,
     INFER_CHUNK_HEADER,
+    INFER_STAGE_CHUNK_HEADER,
     LOAD_CHUNK_HEADER,
     MAGIC,
     MAX_FRAME,
@@ -26,6 +27,7 @@ from .defs import (  # noqa: F401  (re-exported: protocol.py is the public face)
     SLOT_ACTIVE,
     STATUS_TEXT,
     TAG_SIZE,
+    TENSOR_CHUNK_HEADER,
     VERSION,
     BoardKind,
     Flag,
@@ -71,7 +73,10 @@ def _printable(name: bytes) -> bool:
 
 @dataclass(frozen=True)
 class Hello:
-    """Board -> gateway at boot and on PROBE: who the board is and what its model needs."""
+    """Board -> gateway at boot and on PROBE: who the board is and what its model needs.
+
+    ``k`` = 0: the board answers INFER with TENSOR (its whole int8 output), not RESULT.
+    """
 
     TYPE: ClassVar[MsgType] = MsgType.HELLO
     FMT: ClassVar[str] = "<BBHIHbxf32sB"
@@ -89,8 +94,8 @@ class Hello:
         name = self.variant.encode()
         if len(name) > MAX_NAME or not _printable(name):
             raise ProtocolError(f"variant {self.variant!r}: at most {MAX_NAME} printable ASCII")
-        if not 1 <= self.k <= MAX_K:
-            raise ProtocolError(f"k={self.k} outside 1..{MAX_K}")
+        if not 0 <= self.k <= MAX_K:
+            raise ProtocolError(f"k={self.k} outside 0..{MAX_K} (0: the board answers TENSOR)")
         sha = _digest(self.model_sha256, "model_sha256")
         return _pack(self.FMT, self.board_kind, self.k, self.num_classes, self.input_bytes,
                      self.max_frame, self.score_zero_point, self.score_scale, sha, len(name)) + name
@@ -98,7 +103,7 @@ class Hello:
     @classmethod
     def unpack(cls, payload: bytes) -> Hello:
         (kind, k, nc, ib, mf, zp, scale, sha, nlen), rest = _head(cls.FMT, payload, "HELLO")
-        if len(rest) != nlen or nlen > MAX_NAME or not 1 <= k <= MAX_K:
+        if len(rest) != nlen or nlen > MAX_NAME or not 0 <= k <= MAX_K:
             raise ProtocolError("HELLO: bad name length or k")
         if not _printable(rest) or kind not in _KINDS:
             raise ProtocolError("HELLO: variant name not printable ASCII, or unknown board kind")
@@ -148,12 +153,22 @@ class Heartbeat:
         return cls(*_unpack(cls.FMT, payload, "HEARTBEAT"))
 
 
+def _check_chunk(what: str, index: int, count: int, offset: int, total: int, data: bytes) -> None:
+    """The chunk fields every chunked message (INFER, TENSOR, INFER_STAGE) shares."""
+    if not (0 <= index < count and data and offset + len(data) <= total):
+        raise ProtocolError(
+            f"{what} chunk {index}/{count} at {offset}+{len(data)} of {total} is inconsistent")
+
+
+_CHUNK_FMT = "HHII"  # chunk_index, chunk_count, offset, total; the data follows
+
+
 @dataclass(frozen=True)
 class Infer:
     """Gateway -> board: one chunk of the int8 input tensor (see ``chunk.split_infer``)."""
 
     TYPE: ClassVar[MsgType] = MsgType.INFER
-    FMT: ClassVar[str] = "<HHII"
+    FMT: ClassVar[str] = "<" + _CHUNK_FMT
     chunk_index: int
     chunk_count: int
     offset: int
@@ -161,11 +176,8 @@ class Infer:
     data: bytes
 
     def _check(self) -> None:
-        if not (0 <= self.chunk_index < self.chunk_count and self.data
-                and self.offset + len(self.data) <= self.total):
-            raise ProtocolError(
-                f"INFER chunk {self.chunk_index}/{self.chunk_count} at {self.offset}"
-                f"+{len(self.data)} of {self.total} is inconsistent")
+        _check_chunk("INFER", self.chunk_index, self.chunk_count, self.offset, self.total,
+                     self.data)
 
     def pack(self) -> bytes:
         self._check()
@@ -178,6 +190,64 @@ class Infer:
         msg = cls(idx, cnt, off, tot, bytes(data))
         msg._check()
         return msg
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """Board -> gateway: one chunk of the full int8 output (a board whose HELLO says k = 0).
+
+    ``compute_us`` is the same in every chunk of one answer; chunks follow INFER's layout and
+    rule (``chunk.split_chunks``), on the gateway's max frame.
+    """
+
+    TYPE: ClassVar[MsgType] = MsgType.TENSOR
+    FMT: ClassVar[str] = "<I" + _CHUNK_FMT
+    compute_us: int
+    chunk_index: int
+    chunk_count: int
+    offset: int
+    total: int
+    data: bytes
+
+    def pack(self) -> bytes:
+        _check_chunk("TENSOR", self.chunk_index, self.chunk_count, self.offset, self.total,
+                     self.data)
+        return _pack(self.FMT, self.compute_us, self.chunk_index, self.chunk_count, self.offset,
+                     self.total) + bytes(self.data)
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> Tensor:
+        (us, idx, cnt, off, tot), data = _head(cls.FMT, payload, "TENSOR")
+        _check_chunk("TENSOR", idx, cnt, off, tot, data)
+        return cls(us, idx, cnt, off, tot, bytes(data))
+
+
+@dataclass(frozen=True)
+class InferStage:
+    """Gateway -> board: INFER for stage ``stage`` of a multi-stage part (stage 0 == INFER)."""
+
+    TYPE: ClassVar[MsgType] = MsgType.INFER_STAGE
+    FMT: ClassVar[str] = "<B3x" + _CHUNK_FMT
+    stage: int
+    chunk_index: int
+    chunk_count: int
+    offset: int
+    total: int
+    data: bytes
+
+    def pack(self) -> bytes:
+        _check_chunk("INFER_STAGE", self.chunk_index, self.chunk_count, self.offset, self.total,
+                     self.data)
+        return _pack(self.FMT, self.stage, self.chunk_index, self.chunk_count, self.offset,
+                     self.total) + bytes(self.data)
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> InferStage:
+        (stage, idx, cnt, off, tot), data = _head(cls.FMT, payload, "INFER_STAGE")
+        if payload[1:4] != bytes(3):
+            raise ProtocolError("INFER_STAGE: reserved bytes 1..3 must be 0")
+        _check_chunk("INFER_STAGE", idx, cnt, off, tot, data)
+        return cls(stage, idx, cnt, off, tot, bytes(data))
 
 
 @dataclass(frozen=True)
@@ -352,19 +422,22 @@ class ReadbackReply:
         return cls(slot, _status(status), size, sha)
 
 
-Message = (Hello | Probe | Heartbeat | Infer | Result | Error | LoadBegin | LoadChunk | LoadCommit
-           | LoadAck | Readback | ReadbackReply)
+Message = (Hello | Probe | Heartbeat | Infer | Result | Error | Tensor | InferStage | LoadBegin
+           | LoadChunk | LoadCommit | LoadAck | Readback | ReadbackReply)
 
-VARIABLE = frozenset({MsgType.HELLO, MsgType.INFER, MsgType.RESULT, MsgType.LOAD_CHUNK})
+VARIABLE = frozenset({MsgType.HELLO, MsgType.INFER, MsgType.RESULT, MsgType.TENSOR,
+                      MsgType.INFER_STAGE, MsgType.LOAD_CHUNK})
+CHUNKED = frozenset({MsgType.INFER, MsgType.TENSOR, MsgType.INFER_STAGE})
 
 MESSAGES: dict[MsgType, type] = {
     cls.TYPE: cls
-    for cls in (Hello, Probe, Heartbeat, Infer, Result, Error, LoadBegin, LoadChunk, LoadCommit,
-                LoadAck, Readback, ReadbackReply)
+    for cls in (Hello, Probe, Heartbeat, Infer, Result, Error, Tensor, InferStage, LoadBegin,
+                LoadChunk, LoadCommit, LoadAck, Readback, ReadbackReply)
 }
 
 # Who may send each type: True = gateway -> board, False = board -> gateway.
-FROM_GATEWAY_TYPES = frozenset({MsgType.PROBE, MsgType.INFER, MsgType.LOAD_BEGIN,
+FROM_GATEWAY_TYPES = frozenset({MsgType.PROBE, MsgType.INFER, MsgType.INFER_STAGE,
+                                MsgType.LOAD_BEGIN,
                                 MsgType.LOAD_CHUNK, MsgType.LOAD_COMMIT, MsgType.READBACK})
 
 

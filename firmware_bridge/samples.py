@@ -10,6 +10,7 @@ from .protocol import (
     Heartbeat,
     Hello,
     Infer,
+    InferStage,
     LoadAck,
     LoadBegin,
     LoadChunk,
@@ -21,6 +22,7 @@ from .protocol import (
     ReadbackReply,
     Result,
     Status,
+    Tensor,
 )
 
 
@@ -34,6 +36,8 @@ def sample_messages() -> list[Message]:
         Infer(1, 3, 1156, 3072, bytes(range(256)) * 4),
         Result(1834, ((3, 127), (7, -2), (1, -128), (9, 0), (0, -40))),
         Error(Status.BAD_INPUT_SIZE, 3072),
+        Tensor(912, 1, 3, 1152, 3136, bytes(range(256)) * 4 + bytes(range(128))),
+        InferStage(1, 0, 2, 0, 1600, bytes(range(200)) * 5),
         LoadBegin(40_000, 1, sha, hashlib.sha256(b"tag").digest()),
         LoadChunk(1024, 0x1234ABCD, b"\x00\x01\xff" * 100),
         LoadCommit(True),

@@ -1,4 +1,5 @@
-"""The shared tiny run's settings and a CLI runner (imported by conftest.py and tests)."""
+"""The shared tiny run's settings, a CLI runner and the seeded engine test models (imported by
+conftest.py and tests)."""
 
 from __future__ import annotations
 
@@ -42,3 +43,22 @@ def vp_edge_cli(*args: str, timeout: float = 1200) -> subprocess.CompletedProces
     )
     assert r.returncode == 0, f"vp-edge {' '.join(args)} failed:\n{r.stderr[-3000:]}"
     return r
+
+
+MAKE_MODELS = ROOT / "tests" / "engine" / "make_models.py"
+
+
+def cached_tflite(config, *specs: str) -> dict[str, bytes]:  # noqa: ANN001 - pytest.Config
+    """The engine tests' cached models (``"convs:1"``), made with TensorFlow in a subprocess
+    if missing (tests/engine/make_models.py)."""
+    import pytest
+
+    out = Path(config.cache.mkdir("vp_engine_models_v1"))
+    missing = [s for s in specs if not (out / f"{s.replace(':', '_')}.tflite").exists()]
+    if missing:
+        pytest.importorskip("tensorflow")
+        cmd = [sys.executable, str(MAKE_MODELS), str(out), ",".join(missing)]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        if r.returncode != 0:
+            pytest.fail(f"model generation failed:\n{r.stderr[-3000:]}")
+    return {s: (out / f"{s.replace(':', '_')}.tflite").read_bytes() for s in specs}

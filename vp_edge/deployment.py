@@ -9,6 +9,10 @@ Example (paths are relative to the file)::
     deadline_ms = 500              # answer with what arrived by then
     heartbeat_ms = 1000            # optional: boards' heartbeat period
     state_dir = ".deploy.state"    # optional: epochs, emulator ptys, ready files
+    strategy = "vp"                # optional: vp (voting, default) | mp | cp | lcp | disco;
+                                   # not vp: each board's variant names a part of the run's
+                                   # strategy.json (vp_edge.strategies), served by the gateway's
+                                   # plan driver (vp_edge.gateway_parts)
 
     [[boards]]
     id = 1                         # board_id on the wire, 0..65535, unique
@@ -36,7 +40,8 @@ from vp_edge.checks import number_problem
 from vp_edge.errors import DeploymentError, VpEdgeError
 
 TOP_KEYS = ("run", "key", "key_file", "insecure", "k", "rule", "deadline_ms", "heartbeat_ms",
-            "state_dir", "boards")
+            "state_dir", "strategy", "boards")
+STRATEGIES = ("vp", "mp", "cp", "lcp", "disco")
 BOARD_KEYS = ("id", "name", "kind", "link", "variant", "profile", "kernels")
 LIVE_RULES = ("reference", "sum", "majority")
 MIN_KEY = 16
@@ -81,6 +86,29 @@ class Deployment:
     heartbeat_s: float = 1.0
     key_file: Path | None = None
     path: Path | None = None
+    strategy: str = "vp"
+
+    def part(self, b: BoardSpec) -> Any:
+        """The strategy part board ``b`` serves (``PartInfo``: name, artefact, reply, k,
+        stages); for strategy "vp" there are no parts (DeploymentError)."""
+        if self.strategy == "vp":
+            raise DeploymentError(f"board {b.name}: strategy vp has variants, not parts")
+        from vp_edge.strategies import load_strategy
+
+        parts = {p.name: p for p in load_strategy(self.run).parts}
+        if b.variant not in parts:
+            raise DeploymentError(f"board {b.name}: variant {b.variant!r} is not a part of "
+                                  f"strategy {self.strategy} in {self.run}; parts: "
+                                  f"{', '.join(parts)}")
+        return parts[b.variant]
+
+    def board_model(self, b: BoardSpec, suffix: str) -> tuple[Path, int]:
+        """(model file, k) a board serves: the variant's model (``suffix``) and the
+        deployment's k for vp; the part's artefact and k (0: TENSOR) otherwise."""
+        if self.strategy == "vp":
+            return RunDir(self.run).model(b.variant, suffix), self.k
+        part = self.part(b)
+        return Path(part.artefact), int(part.k)
 
     @property
     def epoch_file(self) -> Path:
@@ -108,7 +136,7 @@ class Deployment:
     def to_dict(self) -> dict:
         return {"path": str(self.path) if self.path else None, "run": str(self.run),
                 "secure": self.key is not None, "k": self.k, "rule": self.rule,
-                "deadline_ms": round(self.deadline_s * 1000, 3),
+                "deadline_ms": round(self.deadline_s * 1000, 3), "strategy": self.strategy,
                 "boards": [vars(b) for b in self.boards]}
 
 
@@ -254,13 +282,22 @@ def parse_deployment(d: dict, base: Path, where: str = "deployment") -> Deployme
             seen[v] = i
     _distinct_links(boards, where)
     state = base / _get(d, "state_dir", str, where, f".{Path(where).stem}.state")
+    strategy = _get(d, "strategy", str, where, "vp")
+    if strategy not in STRATEGIES:
+        raise _err(where, "strategy", f"unknown strategy {strategy!r}; known: "
+                   f"{', '.join(STRATEGIES)}")
     return Deployment(run, key, k, rule, deadline / 1000, boards, state.resolve(), beat / 1000,
-                      key_file)
+                      key_file, strategy=strategy)
 
 
 def check_against_run(dep: Deployment, where: str = "deployment") -> None:
-    """Variants exist in the run, k fits its classes, and every variant fits its board."""
+    """Variants exist in the run, k fits its classes, and every variant fits its board (for a
+    strategy other than vp: every board's variant is a part of the run's strategy)."""
     from boards.profiles import PROFILES, check_fit
+
+    if dep.strategy != "vp":
+        _check_parts(dep, where)
+        return
     from vp_edge.evaluate import load_cards
     from vp_edge.train import load_run_family
     from vp_edge.vote import check_k
@@ -281,6 +318,24 @@ def check_against_run(dep: Deployment, where: str = "deployment") -> None:
             check_fit(PROFILES[b.profile], b.variant, arena, size)
         except VpEdgeError as e:
             raise _err(where, f"boards[{i}].profile", str(e)) from None
+
+
+def _check_parts(dep: Deployment, where: str) -> None:
+    """The run's strategy is the deployment's, and every board serves one of its parts."""
+    from vp_edge.strategies import load_strategy
+
+    try:
+        strategy = load_strategy(dep.run)
+    except VpEdgeError as e:
+        raise _err(where, "run", str(e)) from None
+    if strategy.name != dep.strategy:
+        raise _err(where, "strategy", f"{dep.strategy!r}, but {dep.run} was trained for "
+                   f"{strategy.name!r}; set strategy = \"{strategy.name}\"")
+    for i, b in enumerate(dep.boards):
+        try:
+            dep.part(b)
+        except DeploymentError as e:
+            raise _err(where, f"boards[{i}].variant", str(e)) from None
 
 
 def _model_needs(dep: Deployment, b: BoardSpec, card: dict) -> tuple[int | None, int]:

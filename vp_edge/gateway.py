@@ -37,6 +37,14 @@ from firmware_bridge import MsgType
 from firmware_bridge.transport import Link, LinkError, for_board, open_link, parse_link
 from vp_edge.deployment import BoardSpec, Deployment
 from vp_edge.errors import GatewayError
+from vp_edge.gateway_parts import (
+    PartCalls,
+    PartReply,
+    call_part,
+    check_part_hello,
+    classify_plan,
+    part_strategy,
+)
 from vp_edge.gateway_stats import BoardStats, gateway_report
 from vp_edge.preprocess import quantize
 from vp_edge.vote import TopK, VoteResult, dequantize, fuse
@@ -63,10 +71,13 @@ class Answer:
     latency_s: float
     error: str | None = None
     label: int | None = None
+    wire: dict | None = None  # strategy deployments: the request's frames and bytes both ways
 
     def to_dict(self) -> dict:
         d = dict(vars(self))
         d["latency_ms"] = round(d.pop("latency_s") * 1000, 3)
+        if d["wire"] is None:
+            del d["wire"]
         return d
 
 
@@ -124,17 +135,21 @@ class Gateway:
     """One deployment's boards behind one object; ``classify`` is one request."""
 
     def __init__(self, dep: Deployment, *, opener: LinkOpener = default_opener,
-                 fail_after: int = 2, probe_s: float = 0.25) -> None:
+                 fail_after: int = 2, probe_s: float = 0.25, strategy: object = None) -> None:
         from vp_edge.evaluate import load_cards
         from vp_edge.train import load_run_family, run_class_names
 
         self.dep, self.opener = dep, opener
         self.fail_after, self.probe_s = fail_after, probe_s
+        self.parts = PartCalls(self)
         self.family = load_run_family(dep.run)
-        self.cards = load_cards(dep.run, self.family)  # refuses cards of another class order
-        #: the class order fixed at training: index i of every answer is the i-th name
-        self.class_names = run_class_names(dep.run, self.family)
-        self.num_classes = self.family.num_classes
+        #: a strategy deployment (not "vp"): its plan answers requests (default: the run's)
+        self.strategy = part_strategy(dep, strategy)
+        # vp: cards of another class order are refused; index i of an answer is class_names[i]
+        self.cards = load_cards(dep.run, self.family) if self.strategy is None else {}
+        self.class_names = run_class_names(dep.run, self.family) if self.strategy is None \
+            else list(self.strategy.class_names)
+        self.num_classes = len(self.class_names)
         self.weights = self.family.weights() if dep.rule == "reference" else None
         # the master stays here: each board's frames use the key derived for its id
         self.keys = dep.board_keys
@@ -216,24 +231,27 @@ class Gateway:
                 if frames and self._loop is not None and not self._loop.is_closed():
                     self._loop.call_soon_threadsafe(self._on_frames, b, frames, time.monotonic())
 
-    def _send(self, b: Board, msg: fb.Message, rid: int) -> bool:
+    def _send(self, b: Board, msg: fb.Message, rid: int) -> int:
+        """Bytes put on ``b``'s link for ``msg`` (0: the link is down)."""
         link = b.link
         if link is None:
             self.counts["link_down"] += 1
-            return False
+            return 0
         data = b.adapter.encode(self.tx.frame(msg, rid, board_id=b.spec.id))
         try:
             link.send(data)
         except LinkError:
             self.counts["link_down"] += 1
-            return False
+            return 0
         b.stats.bytes_sent += len(data)
-        return True
+        return len(data)
 
     # -- frames (event loop) -------------------------------------------------------------------
     def _on_frames(self, b: Board, frames: list[fb.Frame], t: float) -> None:
         for f in frames:
             b.last_seen = t
+            if self.parts.take(b, f):
+                continue
             if isinstance(f.msg, fb.Hello):
                 self._on_hello(b, f.msg)
             elif isinstance(f.msg, fb.Heartbeat):
@@ -259,6 +277,8 @@ class Gateway:
             b.up, b.consecutive, b.stats.ever_up = True, 0, True
 
     def _check_hello(self, spec: BoardSpec, h: fb.Hello) -> str | None:
+        if self.strategy is not None:
+            return check_part_hello(self, spec.name, spec.variant, h)
         card = self.cards[spec.variant]
         want = int(np.prod(card["input_shape"][1:]))
         facts = {"k": (h.k, self.dep.k), "num_classes": (h.num_classes, self.num_classes),
@@ -322,6 +342,10 @@ class Gateway:
         t0 = time.monotonic() if t0 is None else t0
         deadline_s = self.dep.deadline_s if deadline_s is None else deadline_s
         index, self._index = self._index, self._index + 1
+        if self.strategy is not None:
+            answer = await classify_plan(self, image, index, label, t0, deadline_s)
+            self.answers.append(answer)
+            return answer
         rid = self._new_rid()
         tensors: dict[str, bytes] = {}
         req = _Pending(rid, set(), {}, t0)
@@ -417,6 +441,12 @@ class Gateway:
                     b.up = False
                 if not b.up and b.refused is None:
                     self._send(b, fb.Probe(MsgType.HELLO), 0)
+
+    async def call_part(self, board: str, stage: int, tensor: bytes,
+                        deadline_t: float) -> PartReply | None:
+        """One part call (``vp_edge.gateway_parts.call_part``): the board's whole int8 output
+        for ``stage`` of ``tensor``, or None (down, ERROR, past ``deadline_t``)."""
+        return await call_part(self, board, stage, tensor, deadline_t)
 
     # -- reporting -----------------------------------------------------------------------------
     def report(self) -> dict:

@@ -44,7 +44,7 @@ static int unpack_hello(const uint8_t *p, size_t n, vp_hello_t *h)
     memcpy(&h->score_scale, &scale, 4);
     memcpy(h->model_sha256, p + 16, 32);
     h->name_len = p[48];
-    if (h->board_kind > VP_BOARD_EMULATED || h->k < 1 || h->k > VP_MAX_K) return -1;
+    if (h->board_kind > VP_BOARD_EMULATED || h->k > VP_MAX_K) return -1; /* k = 0: answers TENSOR */
     if (h->name_len > VP_MAX_NAME || n != VP_FIXED_HELLO + (size_t)h->name_len) return -1;
     if (!printable(p + VP_FIXED_HELLO, h->name_len)) return -1;
     memcpy(h->variant, p + VP_FIXED_HELLO, h->name_len);
@@ -64,6 +64,21 @@ static int unpack_infer(const uint8_t *p, size_t n, vp_infer_t *c)
     if (c->chunk_index >= c->chunk_count) return -1;
     if ((uint64_t)c->offset + c->len > c->total) return -1;
     return 0;
+}
+
+/* TENSOR and INFER_STAGE: a 4-byte head (compute_us, or stage + 3 zero bytes) then INFER. */
+static int unpack_tensor(const uint8_t *p, size_t n, vp_tensor_t *t)
+{
+    if (n < 4) return -1;
+    t->compute_us = rd32(p);
+    return unpack_infer(p + 4, n - 4, &t->chunk);
+}
+
+static int unpack_infer_stage(const uint8_t *p, size_t n, vp_infer_stage_t *s)
+{
+    if (n < 4 || p[1] || p[2] || p[3]) return -1;
+    s->stage = p[0];
+    return unpack_infer(p + 4, n - 4, &s->chunk);
 }
 
 static int unpack_result(const uint8_t *p, size_t n, vp_result_t *r)
@@ -104,6 +119,10 @@ int vp_msg_unpack(uint8_t type, const uint8_t *p, size_t n, vp_msg_t *m)
         return unpack_infer(p, n, &m->u.infer);
     case VP_MSG_RESULT:
         return unpack_result(p, n, &m->u.result);
+    case VP_MSG_TENSOR:
+        return unpack_tensor(p, n, &m->u.tensor);
+    case VP_MSG_INFER_STAGE:
+        return unpack_infer_stage(p, n, &m->u.infer_stage);
     case VP_MSG_ERROR:
         if (fixed(n, VP_FIXED_ERROR)) return -1;
         m->u.error.status = rd16(p);
@@ -155,7 +174,7 @@ static size_t pack_hello(const vp_hello_t *h, uint8_t *o, size_t cap)
 {
     uint32_t scale;
     size_t n = VP_FIXED_HELLO + (size_t)h->name_len;
-    if (n > cap || h->name_len > VP_MAX_NAME || h->k < 1 || h->k > VP_MAX_K) return 0;
+    if (n > cap || h->name_len > VP_MAX_NAME || h->k > VP_MAX_K) return 0;
     if (!printable((const uint8_t *)h->variant, h->name_len)) return 0;
     o[0] = h->board_kind;
     o[1] = h->k;
@@ -179,8 +198,30 @@ static size_t pack_data(uint8_t *o, size_t cap, size_t head, const uint8_t *d, u
     return head + len;
 }
 
+static size_t pack_infer(const vp_infer_t *c, uint8_t *o, size_t cap)
+{
+    if (cap < VP_FIXED_INFER || c->chunk_index >= c->chunk_count) return 0;
+    if ((uint64_t)c->offset + c->len > c->total) return 0;
+    wr16(o, c->chunk_index), wr16(o + 2, c->chunk_count);
+    wr32(o + 4, c->offset), wr32(o + 8, c->total);
+    return pack_data(o, cap, VP_FIXED_INFER, c->data, c->len);
+}
+
+/* TENSOR / INFER_STAGE: the 4 head bytes, then INFER's chunk layout. */
+static size_t pack_headed_chunk(const uint8_t head[4], const vp_infer_t *c, uint8_t *o,
+                                size_t cap)
+{
+    size_t n;
+    if (cap < 4) return 0;
+    n = pack_infer(c, o + 4, cap - 4); /* data may sit at o + 4 + 12 already: memmove */
+    if (n == 0) return 0;
+    memcpy(o, head, 4);
+    return n + 4;
+}
+
 size_t vp_msg_pack(const vp_msg_t *m, uint8_t *o, size_t cap)
 {
+    uint8_t head[4] = {0, 0, 0, 0};
     unsigned i;
     switch (m->type) {
     case VP_MSG_HELLO:
@@ -196,14 +237,14 @@ size_t vp_msg_pack(const vp_msg_t *m, uint8_t *o, size_t cap)
         wr32(o + 12, h->tx), wr32(o + 16, h->inferences), wr32(o + 20, h->errors);
         return VP_FIXED_HEARTBEAT;
     }
-    case VP_MSG_INFER: {
-        const vp_infer_t *c = &m->u.infer;
-        if (cap < VP_FIXED_INFER || c->chunk_index >= c->chunk_count) return 0;
-        if ((uint64_t)c->offset + c->len > c->total) return 0;
-        wr16(o, c->chunk_index), wr16(o + 2, c->chunk_count);
-        wr32(o + 4, c->offset), wr32(o + 8, c->total);
-        return pack_data(o, cap, VP_FIXED_INFER, c->data, c->len);
-    }
+    case VP_MSG_INFER:
+        return pack_infer(&m->u.infer, o, cap);
+    case VP_MSG_TENSOR:
+        wr32(head, m->u.tensor.compute_us);
+        return pack_headed_chunk(head, &m->u.tensor.chunk, o, cap);
+    case VP_MSG_INFER_STAGE:
+        head[0] = m->u.infer_stage.stage;
+        return pack_headed_chunk(head, &m->u.infer_stage.chunk, o, cap);
     case VP_MSG_RESULT: {
         const vp_result_t *r = &m->u.result;
         size_t n = VP_FIXED_RESULT + 3u * r->k;

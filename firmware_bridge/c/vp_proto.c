@@ -274,7 +274,8 @@ static int known_type(uint8_t t)
 {
     switch (t) {
     case VP_MSG_HELLO: case VP_MSG_PROBE: case VP_MSG_HEARTBEAT: case VP_MSG_INFER:
-    case VP_MSG_RESULT: case VP_MSG_ERROR: case VP_MSG_LOAD_BEGIN: case VP_MSG_LOAD_CHUNK:
+    case VP_MSG_RESULT: case VP_MSG_ERROR: case VP_MSG_TENSOR: case VP_MSG_INFER_STAGE:
+    case VP_MSG_LOAD_BEGIN: case VP_MSG_LOAD_CHUNK:
     case VP_MSG_LOAD_COMMIT: case VP_MSG_LOAD_ACK: case VP_MSG_READBACK:
     case VP_MSG_READBACK_REPLY:
         return 1;

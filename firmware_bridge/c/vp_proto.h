@@ -153,6 +153,9 @@ typedef struct {
     const uint8_t *data;
     uint16_t len;
 } vp_infer_t;
+/* TENSOR (board -> gw) and INFER_STAGE (gw -> board): INFER's chunk after a 4-byte head. */
+typedef struct { uint32_t compute_us; vp_infer_t chunk; } vp_tensor_t;
+typedef struct { uint8_t stage; vp_infer_t chunk; } vp_infer_stage_t;
 typedef struct { uint16_t cls; int8_t score; } vp_pair_t;
 typedef struct {
     uint32_t compute_us;
@@ -190,6 +193,8 @@ typedef struct {
         vp_infer_t infer;
         vp_result_t result;
         vp_error_t error;
+        vp_tensor_t tensor;
+        vp_infer_stage_t infer_stage;
         vp_load_begin_t load_begin;
         vp_load_chunk_t load_chunk;
         vp_load_commit_t load_commit;

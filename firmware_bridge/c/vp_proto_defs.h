@@ -26,6 +26,8 @@ typedef enum {
     VP_MSG_INFER = 4,
     VP_MSG_RESULT = 5,
     VP_MSG_ERROR = 6,
+    VP_MSG_TENSOR = 7,
+    VP_MSG_INFER_STAGE = 8,
     VP_MSG_LOAD_BEGIN = 16,
     VP_MSG_LOAD_CHUNK = 17,
     VP_MSG_LOAD_COMMIT = 18,
@@ -94,7 +96,7 @@ typedef enum {
     X(OK, 0, "ok") \
     X(UNSUPPORTED, 1, "message type not supported by this board") \
     X(BAD_PAYLOAD, 2, "payload malformed for its message type") \
-    X(BAD_INPUT_SIZE, 3, "INFER total differs from the model's input tensor size") \
+    X(BAD_INPUT_SIZE, 3, "INFER total differs from the model's (stage's) input tensor size") \
     X(BUSY, 4, "board busy with another request") \
     X(REASSEMBLY_TIMEOUT, 5, "INFER chunks missing when the reassembly timeout expired") \
     X(INFER_FAILED, 6, "the inference itself failed") \
@@ -134,6 +136,8 @@ typedef enum {
 #define VP_FIXED_INFER 12u
 #define VP_FIXED_RESULT 5u
 #define VP_FIXED_ERROR 6u
+#define VP_FIXED_TENSOR 16u
+#define VP_FIXED_INFER_STAGE 16u
 #define VP_FIXED_LOAD_BEGIN 72u
 #define VP_FIXED_LOAD_CHUNK 8u
 #define VP_FIXED_LOAD_COMMIT 1u
@@ -146,6 +150,8 @@ typedef enum {
 #define VP_VARLEN_INFER 1
 #define VP_VARLEN_RESULT 1
 #define VP_VARLEN_ERROR 0
+#define VP_VARLEN_TENSOR 1
+#define VP_VARLEN_INFER_STAGE 1
 #define VP_VARLEN_LOAD_BEGIN 0
 #define VP_VARLEN_LOAD_CHUNK 1
 #define VP_VARLEN_LOAD_COMMIT 0
@@ -154,6 +160,6 @@ typedef enum {
 #define VP_VARLEN_READBACK_REPLY 0
 
 /* Types the gateway sends; every other type is sent by boards. */
-#define VP_TYPE_FROM_GATEWAY(t) ((t) == VP_MSG_PROBE || (t) == VP_MSG_INFER || (t) == VP_MSG_LOAD_BEGIN || (t) == VP_MSG_LOAD_CHUNK || (t) == VP_MSG_LOAD_COMMIT || (t) == VP_MSG_READBACK)
+#define VP_TYPE_FROM_GATEWAY(t) ((t) == VP_MSG_PROBE || (t) == VP_MSG_INFER || (t) == VP_MSG_INFER_STAGE || (t) == VP_MSG_LOAD_BEGIN || (t) == VP_MSG_LOAD_CHUNK || (t) == VP_MSG_LOAD_COMMIT || (t) == VP_MSG_READBACK)
 
 #endif /* VP_PROTO_DEFS_H */

@@ -101,17 +101,22 @@ class FakeBoards:
     servers: dict[str, BoardServer] = field(default_factory=dict)
     threads: dict[str, threading.Thread] = field(default_factory=dict)
 
-    def start(self, name: str, delay_s: float = 0.0, wrap=None, server_cls=BoardServer) -> None:  # noqa: ANN001
+    def start(self, name: str, delay_s: float = 0.0, wrap=None, server_cls=BoardServer,  # noqa: ANN001
+              runner: Runner | None = None, **config: object) -> None:
+        """Serve board ``name`` (a FakeRunner unless ``runner``; ``config`` overrides
+        BoardConfig fields, e.g. ``k=0`` for a tensor board, ``max_frame``)."""
         b = self.dep.board(name)
         link: Link = open_link(b.link, server=True, pty_dir=self.dep.pty_dir)
         if b.kind == "mcu":
             link = ThrottledLink(link, PROFILES[b.profile].baud)
-        runner = FakeRunner(b.variant.encode(), delay_s=delay_s)
+        runner = runner or FakeRunner(b.variant.encode(), delay_s=delay_s)
         own = None if self.dep.key is None else fb.derive_board_key(self.dep.key, b.id)
         cfg = BoardConfig(b.id, b.variant, self.dep.k, own,
                           fb.BoardKind.MCU if b.kind == "mcu" else fb.BoardKind.LINUX,
                           model_sha256=bytes.fromhex(fake_sha(b.variant)),
                           heartbeat_s=self.dep.heartbeat_s)
+        for field_name, value in config.items():
+            setattr(cfg, field_name, value)
         server = server_cls(wrap(link) if wrap else link, runner, cfg)
         if wrap:
             server.link.tx = server.tx

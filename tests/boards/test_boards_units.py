@@ -209,3 +209,75 @@ def test_infer_failure_is_logged_and_answered(caplog) -> None:
     assert "INFER 0x00001234 failed" in caplog.text and "arena exhausted" in caplog.text
     frame = fb.decode_datagram(link.sent[-1], fb.Auth(KEY, {7}))
     assert frame.msg.status == fb.Status.INFER_FAILED
+
+
+def test_runner_stages_default_to_one_and_bundles_go_to_the_staged_runner() -> None:
+    from boards.runners import is_bundle, make_runner, runner_for
+
+    r = FakeRunner(b"t16")
+    x = np.arange(784, dtype=np.int64).astype(np.int8)
+    assert r.stages == 1 and r.stage_input_bytes(0) == 784
+    assert np.array_equal(r.run_stage(5, 0, x), r.run(x))
+    with pytest.raises(BoardError, match="stages 0..0, not 1"):
+        r.run_stage(5, 1, x)
+    bundle = b"PK\x03\x04" + bytes(30)
+    assert is_bundle(bundle) and runner_for("litert", bundle) == "staged"
+    assert runner_for("tflm", b"xxxxTFL3") == "tflm"
+    with pytest.raises(BoardError, match="C engine"):
+        make_runner("engine", bundle)
+
+
+def test_tensor_board_answers_tensor_and_refuses_a_stage_it_lacks(tmp_path: Path) -> None:
+    server, client = _server(tmp_path)
+    server.cfg.k, server.cfg.max_frame = 0, 60  # tensor mode: 10 outputs in 12-byte chunks
+    tx, auth = fb.Sender(KEY, fb.Counter(1), from_gateway=True), fb.Auth(KEY, {7})
+    try:
+        hello = _ask(client, tx, [fb.Probe(fb.MsgType.HELLO)], 1, fb.Hello, auth)
+        assert hello.k == 0
+        x = np.arange(784, dtype=np.int64).astype(np.int8)
+        for m in fb.split_infer(x.tobytes(), max_frame=60):  # the board's receive budget
+            client.send(tx.frame(m, 2, board_id=7))
+        reasm, out, end = fb.Reassembler(), None, time.monotonic() + 2
+        while out is None and time.monotonic() < end:
+            f = fb.decode_datagram(client.recv(0.2) or b"\x00", auth)
+            if f is not None and isinstance(f.msg, fb.Tensor):
+                assert f.msg.chunk_count == 1 or len(f.msg.data) <= 60 - 48
+                out = reasm.add_frame(f)
+        assert out == FakeRunner(b"t16").run(x).tobytes()
+        stage1 = fb.split_infer_stage(x.tobytes(), 1, max_frame=60)
+        err = _ask(client, tx, stage1, 3, fb.Error, auth)
+        assert (err.status, err.detail) == (fb.Status.BAD_INPUT_SIZE, 0)
+    finally:
+        server.close()
+        client.close()
+
+
+def test_deployment_strategy_key(tmp_path: Path) -> None:
+    run = make_fake_run(tmp_path)
+    board = [{"id": 1, "name": "pi1", "kind": "linux", "link": "udp://127.0.0.1:5999",
+              "variant": "t16"}]
+    assert write_deployment(tmp_path, run, board).strategy == "vp"
+    with pytest.raises(DeploymentError, match=r"strategy: unknown strategy 'xp'; known: vp, mp"):
+        write_deployment(tmp_path, run, board, strategy="xp")
+
+
+def test_strategy_boards_get_their_part_and_k(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Emulation serves a part's artefact with the part's k (0: TENSOR); a card's reply wins."""
+    from types import SimpleNamespace
+
+    from boards.daemon import board_k
+    from boards.emulate import board_argv
+    from vp_edge.deployment import Deployment
+
+    run = make_fake_run(tmp_path)
+    board = [{"id": 1, "name": "pi1", "kind": "linux", "link": "udp://127.0.0.1:5999",
+              "variant": "part0"}]
+    monkeypatch.setattr("vp_edge.deployment._check_parts", lambda dep, where: None)
+    dep = write_deployment(tmp_path, run, board, strategy="mp")
+    part = SimpleNamespace(name="part0", artefact=tmp_path / "p0.tflite", reply="tensor", k=0)
+    monkeypatch.setattr(Deployment, "part", lambda self, b: part)
+    argv = board_argv(dep, dep.boards[0], None)
+    assert argv[argv.index("--model") + 1] == str(part.artefact)
+    assert argv[argv.index("--k") + 1] == "0"
+    assert board_k(2, {"reply": "tensor"}, 10) == 0
+    assert board_k(2, {"reply": "scores"}, 10) == 10 and board_k(3, {}, 10) == 3

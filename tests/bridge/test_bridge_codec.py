@@ -18,6 +18,7 @@ from firmware_bridge import (
     Heartbeat,
     Hello,
     Infer,
+    InferStage,
     LoadAck,
     LoadBegin,
     LoadChunk,
@@ -30,6 +31,7 @@ from firmware_bridge import (
     Result,
     Sender,
     Status,
+    Tensor,
     cobs_decode,
     cobs_encode,
     crc32c,
@@ -57,14 +59,22 @@ def infers(draw: st.DrawFn) -> Infer:
     return Infer(draw(st.integers(0, count - 1)), count, offset, total, data)
 
 
+def headed_chunks(cls: type, head: st.SearchStrategy) -> st.SearchStrategy:
+    """TENSOR / INFER_STAGE: their 4-byte head field, then an INFER chunk's fields."""
+    return st.builds(lambda h, c: cls(h, c.chunk_index, c.chunk_count, c.offset, c.total, c.data),
+                     head, infers())
+
+
 MESSAGES = st.one_of(
-    st.builds(Hello, st.sampled_from(list(BoardKind)), st.integers(1, MAX_K), u16, u32, sha, names,
+    st.builds(Hello, st.sampled_from(list(BoardKind)), st.integers(0, MAX_K), u16, u32, sha, names,
               u16, f32, i8),
     st.builds(Probe, st.sampled_from([MsgType.HELLO, MsgType.HEARTBEAT])),
     st.builds(Heartbeat, u32, u32, u32, u32, u32, u32),
     infers(),
     st.builds(Result, u32, st.lists(st.tuples(u16, i8), min_size=1, max_size=MAX_K).map(tuple)),
     st.builds(Error, statuses, u32),
+    headed_chunks(Tensor, u32),
+    headed_chunks(InferStage, u8),
     st.builds(LoadBegin, st.integers(1, 2**32 - 1), u8, sha, sha),
     st.builds(LoadChunk, u32, u32, st.binary(min_size=1, max_size=1100)),
     st.builds(LoadCommit, st.booleans()),
@@ -115,7 +125,6 @@ def test_result_frame_fits_64_bytes(k: int) -> None:
 
 
 @pytest.mark.parametrize("bad", [
-    lambda: Hello(BoardKind.MCU, 0, 10, 1, bytes(32), "x").pack(),
     lambda: Hello(BoardKind.MCU, 5, 10, 1, bytes(31), "x").pack(),
     lambda: Hello(BoardKind.MCU, 5, 10, 1, bytes(32), "x" * 33).pack(),
     lambda: Hello(BoardKind.MCU, 5, 10, 1, bytes(32), "caf\u00e9").pack(),
@@ -127,6 +136,11 @@ def test_result_frame_fits_64_bytes(k: int) -> None:
     lambda: LoadChunk(0, 0, b"").pack(),
     lambda: LoadBegin(0, 0, bytes(32), bytes(32)).pack(),
     lambda: Probe(MsgType.RESULT).pack(),
+    lambda: Hello(BoardKind.MCU, MAX_K + 1, 10, 1, bytes(32), "x").pack(),
+    lambda: Tensor(1, 0, 1, 0, 10, b"").pack(),
+    lambda: Tensor(1, 1, 1, 0, 10, b"x").pack(),
+    lambda: InferStage(256, 0, 1, 0, 1, b"x").pack(),
+    lambda: InferStage(1, 0, 1, 5, 5, b"x").pack(),
 ])
 def test_invalid_values_raise_protocol_error(bad) -> None:  # noqa: ANN001
     with pytest.raises(ProtocolError):
@@ -137,7 +151,11 @@ def test_invalid_values_raise_protocol_error(bad) -> None:  # noqa: ANN001
     (MsgType.RESULT, bytes(5)),  # k = 0
     (MsgType.RESULT, b"\0\0\0\0\x02" + bytes(3)),  # k=2 with one pair
     (MsgType.ERROR, b"\xff\x00" + bytes(4)),  # unknown status
-    (MsgType.HELLO, bytes(49)),  # k = 0
+    (MsgType.HELLO, b"\0\x21" + bytes(47)),  # k = 33
+    (MsgType.TENSOR, bytes(16)),  # no data
+    (MsgType.TENSOR, bytes(15)),  # shorter than its fixed part
+    (MsgType.INFER_STAGE, b"\x01\0\0\0" + bytes(12)),  # no data
+    (MsgType.INFER_STAGE, b"\x01\0\x01\0" + b"\0\0\x01\0" + bytes(4) + b"\x01" + bytes(3) + b"x"),
     (MsgType.LOAD_COMMIT, b"\x02"),
     (MsgType.LOAD_ACK, b"\x04\x00" + bytes(6)),
     (MsgType.INFER, bytes(12)),  # no data
@@ -146,6 +164,11 @@ def test_invalid_values_raise_protocol_error(bad) -> None:  # noqa: ANN001
 def test_malformed_payloads_raise(msg_type: int, payload: bytes) -> None:
     with pytest.raises(ProtocolError):
         unpack_message(msg_type, payload)
+
+
+def test_hello_k0_means_tensor_board() -> None:
+    h = Hello(BoardKind.EMULATED, 0, 64, 3072, bytes(32), "mp_part0")
+    assert unpack_message(MsgType.HELLO, h.pack()) == h
 
 
 def test_hello_sizes() -> None:
@@ -168,3 +191,33 @@ def test_protocol_md_test_vectors() -> None:
     assert probe.hex() == "5601020307000500000001000900000002000000015edf7712"
     doc = (Path(__file__).resolve().parents[2] / "firmware_bridge" / "PROTOCOL.md").read_text()
     assert udp.hex() in doc and to_serial(udp).hex() in doc and probe.hex() in doc
+    tensor = encode_frame(Tensor(1834, 0, 1, 0, 4, bytes([1, 0xFF, 0x80, 0x7F])), board_id=7,
+                          request_id=0x01020304, counter=(1 << 32) | 2, key=b"vp-edge test key")
+    stage = encode_frame(InferStage(1, 0, 1, 0, 3, bytes([5, 6, 7])), board_id=7,
+                         request_id=0x01020304, counter=(1 << 32) | 3, key=None)
+    assert len(tensor) == 52 and tensor.hex() in doc
+    assert len(stage) == 43 and stage.hex() in doc
+
+
+def test_tensor_and_infer_stage_chunk_over_a_small_max_frame() -> None:
+    """TENSOR / INFER_STAGE reuse INFER's chunker and reassembler: frames fit, bytes come back."""
+    from firmware_bridge import (
+        Auth,
+        Reassembler,
+        decode_datagram,
+        split_infer_stage,
+        split_tensor,
+    )
+
+    data = bytes(range(256)) * 12 + bytes(64)  # 3,136 bytes
+    tx_board = Sender(b"k" * 16, Counter(1), board_id=3)
+    tx_gw = Sender(b"k" * 16, Counter(1), board_id=3, from_gateway=True)
+    for chunks, tx, role in ((split_tensor(data, 77, max_frame=200), tx_board, "gateway"),
+                             (split_infer_stage(data, 2, max_frame=200), tx_gw, "board")):
+        assert len(chunks) == -(-len(data) // (200 - 48))
+        frames = [tx.frame(c, request_id=9) for c in chunks]
+        assert all(len(f) <= 200 for f in frames) and len(frames[0]) == 200
+        auth, reasm = Auth(b"k" * 16, {3}, role=role), Reassembler()
+        got = [reasm.add_frame(decode_datagram(f, auth, 200)) for f in frames]
+        assert got[-1] == data and got[:-1] == [None] * (len(frames) - 1)
+    assert [type(c) for c in split_infer_stage(data, 0)] == [Infer] * 3  # stage 0 is plain INFER

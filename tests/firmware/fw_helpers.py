@@ -6,12 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
+from tiny_helpers import cached_tflite  # noqa: F401 (re-exported for the fw tests)
 
 from firmware_bridge.crc import crc32c
 from firmware_bridge.engine import Engine
@@ -25,22 +23,6 @@ from vp_edge.cli import main
 MASTER = b"vp-edge firmware test key 32 by."  # the deployment's key (what vp-edge flash reads)
 BOARD_ID = 3
 KEY = derive_board_key(MASTER, BOARD_ID)  # the board's own key: what it is provisioned with
-MAKE_MODELS = Path(__file__).resolve().parent.parent / "engine" / "make_models.py"
-
-
-def cached_tflite(config: pytest.Config, *specs: str) -> dict[str, bytes]:
-    """The engine tests' cached models, generated with TensorFlow in a subprocess if missing."""
-    out = Path(config.cache.mkdir("vp_engine_models_v1"))
-    missing = [s for s in specs if not (out / f"{s.replace(':', '_')}.tflite").exists()]
-    if missing:
-        pytest.importorskip("tensorflow")
-        cmd = [sys.executable, str(MAKE_MODELS), str(out), ",".join(missing)]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-        if r.returncode != 0:
-            pytest.fail(f"model generation failed:\n{r.stderr[-3000:]}")
-    return {s: (out / f"{s.replace(':', '_')}.tflite").read_bytes() for s in specs}
-
-
 def to_vpw(tflite: bytes, seed: int = 0) -> bytes:
     """A Cortex-M .vpw with a golden self-test section (random input from ``seed``)."""
     from converters.vpw import tflite_to_vpw

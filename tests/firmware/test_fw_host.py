@@ -25,7 +25,7 @@ from firmware_bridge.counter import Counter
 from firmware_bridge.errors import BridgeError
 from firmware_bridge.flash import chunk_size, flash
 from firmware_bridge.keys import BoardKeys, derive_board_key
-from firmware_bridge.protocol import Error, Heartbeat, MsgType, Probe, Status
+from firmware_bridge.protocol import Error, Heartbeat, InferStage, MsgType, Probe, Status
 from firmware_bridge.session import BoardSession
 from firmware_bridge.targets import get_target
 
@@ -66,6 +66,9 @@ def test_probe_heartbeat_and_errors(start_host, old_board, epoch_file, tmp_path)
         assert isinstance(hb, Heartbeat) and hb.rx_ok >= 1
         r = s.infer(b"\x01" * 10)
         assert isinstance(r, Error) and r.status == Status.BAD_INPUT_SIZE
+        stage = InferStage(1, 0, 1, 0, 3, b"\x01\x02\x03")  # the firmware has no stages
+        r = s.request(stage, (Error,)).msg
+        assert (r.status, r.detail) == (Status.UNSUPPORTED, MsgType.INFER_STAGE)
 
 
 def _new(models) -> tuple[bytes, bytes, bytes]:

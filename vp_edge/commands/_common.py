@@ -64,6 +64,7 @@ NON_NEGATIVE = int_range(0)
 SECONDS = float_range(0, 24 * 3600, low_open=True)
 BOARD_ID = int_range(0, 0xFFFF)
 K = int_range(1, 255)
+BOARD_K = int_range(0, 255)  # a board's k: 0 answers TENSOR (a part's whole output)
 
 
 def make_dir(path: Path, option: str) -> Path:

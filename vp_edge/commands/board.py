@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 from converters.interpreters import LITERT_KERNELS
-from vp_edge.commands._common import BOARD_ID, POSITIVE, K, add_json, emit, float_range
+from vp_edge.commands._common import BOARD_ID, BOARD_K, POSITIVE, add_json, emit, float_range
 from vp_edge.deployment import MAX_HEARTBEAT_MS, MIN_HEARTBEAT_MS
 
 
@@ -46,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--kernels", choices=LITERT_KERNELS, default=None,
                    help="litert runner (linux boards): LiteRT's kernels, xnnpack (default), "
                    "builtin or ref; offline checks run the same")
-    s.add_argument("-k", "--k", type=K, default=2, help="pairs per RESULT (default 2)")
+    s.add_argument("-k", "--k", type=BOARD_K, default=2,
+                   help="pairs per RESULT (default 2); 0: answer TENSOR, the whole output")
     s.add_argument("--variant", default=None, help="variant name in HELLO (default: model stem)")
     s.add_argument("--profile", default=None, help="board profile (default per kind)")
     s.add_argument("--pty-dir", type=Path, default=None, help="where pty://NAME is published")
