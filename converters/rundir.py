@@ -7,6 +7,8 @@ RUN/weights/NAME.weights.h5                best validation weights
 RUN/models/NAME.tflite  NAME.json  NAME.vpw   int8 model, its card, its packed form
 RUN/outputs/NAME[TAG].npz                  cached int8 test outputs
 RUN/report/...                             evaluate.json, demo.json, plots
+RUN/strategy.json                          the strategy, its parts and gateway models
+RUN/models/PART.tflite | PART.vpb          a strategy's parts (a .vpb: multi-stage bundle)
 ```
 
 It lives in the converters layer because boards (emulation) and converters read the same
@@ -59,6 +61,15 @@ class RunDir:
     @property
     def report_dir(self) -> Path:
         return self.root / "report"
+
+    @property
+    def strategy(self) -> Path:
+        """What ``vp_edge.strategies.load_strategy`` reads: parts, replies, gateway models."""
+        return self.root / "strategy.json"
+
+    def bundle(self, name: str) -> Path:
+        """A multi-stage part (boards.staged .vpb)."""
+        return self.model(name, ".vpb")
 
     def checkpoint(self, name: str) -> Path:
         return self.checkpoints / f"{name}.keras"

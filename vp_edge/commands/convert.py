@@ -11,12 +11,15 @@ from vp_edge.commands._common import POSITIVE, add_json, emit
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "convert",
-        help="convert a trained run to full-int8 TFLite with model cards",
+        help="convert a trained run to full-int8 TFLite with model cards (and strategy.json)",
         description="Export every variant (and the baseline) of a run with training=False, "
         "convert it to full int8 (int8 input and output, TFLITE_BUILTINS_INT8) calibrated on "
         "training images, refuse graphs with ops boards cannot run, run it on LiteRT's "
         "reference kernels and on tflite-micro, measure the tflite-micro arena, and write "
-        "models/<name>.tflite and models/<name>.json (the model card).",
+        "models/<name>.tflite and models/<name>.json (the model card). A run trained with "
+        "--strategy gets every part (a .tflite, or a .vpb bundle for a multi-stage DISCO node) "
+        "with its card, and the gateway's merge model (lcp, disco); every run gets "
+        "strategy.json (what 'vp_edge.strategies.load_strategy' reads).",
     )
     p.add_argument("--run", type=Path, required=True, help="run directory made by 'vp-edge train'")
     p.add_argument(
@@ -34,12 +37,39 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vp_edge.convert import convert_run
+    from vp_edge.strategies.base import write_strategy
+    from vp_edge.strategies.build import convert_strategy, run_strategy_name
+    from vp_edge.strategies.vp import describe
 
+    if run_strategy_name(args.run) != "vp":
+        doc = convert_strategy(args.run, args.calibration, show=True)
+        emit(args, doc, strategy_table(args.run, doc))
+        return 0
     cards = convert_run(
         args.run, args.calibration, args.test_limit, show=True
     )
+    write_strategy(args.run, describe(args.run))
     emit(args, cards, card_table(cards))
     return 0
+
+
+def strategy_table(run: Path, doc: dict) -> str:
+    """The parts of a strategy run with their cards (and the gateway's merge, if any)."""
+    from converters.card import read_card
+    from converters.rundir import RunDir
+
+    names = [p["name"] for p in doc["parts"]]
+    names += [Path(g["artefact"]).stem for g in doc.get("gateway", {}).values()]
+    head = f"{doc['strategy']:6} {'part':14} {'reply':7} {'params':>9} {'MACs':>11} " \
+           f"{'bytes':>8} {'arena B':>8}"
+    lines = [head, "-" * len(head)]
+    for name in names:
+        c = read_card(RunDir(run).card(name))
+        reply = next((p["reply"] for p in doc["parts"] if p["name"] == name), "gateway")
+        lines.append(f"{'':6} {name:14} {reply:7} {c['params']:>9,} {c['macs']:>11,} "
+                     f"{c['tflite_bytes']:>8,} {c['arena_bytes']:>8,}")
+    lines.append(f"(written {RunDir(run).strategy})")
+    return "\n".join(lines)
 
 
 def card_table(cards: dict[str, dict]) -> str:

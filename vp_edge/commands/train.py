@@ -59,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="random horizontal flips and shifts of up to 2 px while training (baseline too)",
     )
     add_recipe(p)
+    add_strategy(p)
     add_data(p)
     add_json(p)
     p.set_defaults(func=run)
@@ -97,6 +98,32 @@ def add_recipe(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_strategy(p: argparse.ArgumentParser) -> None:
+    """Other ways to spread an inference over boards (vp_edge.strategies, docs/strategies.md)."""
+    g = p.add_argument_group("strategy (default: the VP family)")
+    g.add_argument("--strategy", choices=("mp", "cp", "lcp", "disco"), default=None,
+                   help="train another strategy's models on the same data and budget: mp (the "
+                   "baseline, cut into parts at convert), cp (class groups), lcp (narrow "
+                   "branches), disco (within-layer split, sparse exchanges)")
+    g.add_argument("--cuts", type=POSITIVE, default=None,
+                   help="mp: cuts in the baseline, 1-3 (default 1: two parts)")
+    g.add_argument("--groups", type=POSITIVE, default=None,
+                   help="cp: class groups (default: the family's number of variants)")
+    g.add_argument("--branches", type=POSITIVE, default=None, help="lcp: branches (default 4)")
+    g.add_argument("--keep", type=float_range(0, 1, low_open=True), default=None,
+                   help="disco: fraction of cross-node channels kept (default 0.25; 1.0 = "
+                   "plain within-layer splitting)")
+
+
+def _train_strategy(args: argparse.Namespace, family, splits, config) -> dict:  # noqa: ANN001
+    from vp_edge.strategies.build import strategy_options, train_strategy
+
+    options = strategy_options(args.strategy, family, args.groups, args.branches, args.keep,
+                               args.cuts)
+    verbose = 0 if args.json == "-" else 1
+    return train_strategy(args.strategy, family, splits, args.out, config, options, verbose)
+
+
 def recipe_config(args: argparse.Namespace) -> dict:
     """TrainConfig fields of the recipe options, checked."""
     from vp_edge.errors import TrainingError
@@ -123,6 +150,14 @@ def run(args: argparse.Namespace) -> int:
     from vp_edge.train import TrainConfig, save_data_args, train
 
     family = load_family(args.family)
+    if args.strategy is not None:  # options checked before minutes of data loading
+        from vp_edge.strategies.build import strategy_options
+
+        strategy_options(args.strategy, family, args.groups, args.branches, args.keep, args.cuts)
+    elif any(v is not None for v in (args.groups, args.branches, args.keep, args.cuts)):
+        from vp_edge.errors import UsageError
+
+        raise UsageError("--cuts, --groups, --branches and --keep need --strategy")
     make_dir(args.out, "--out")  # before minutes of data loading
     d = data_args(args)
     splits = load_dataset(
@@ -145,7 +180,10 @@ def run(args: argparse.Namespace) -> int:
     save_data_args(args.out, d)
     verbose = 0 if args.json == "-" else 1
     print(split_line(splits, args.train_limit), file=sys.stderr)
-    state = train(family, splits, args.out, config, verbose=verbose)
+    if args.strategy is not None:
+        state = _train_strategy(args, family, splits, config)
+    else:
+        state = train(family, splits, args.out, config, verbose=verbose)
     state["splits"] = split_sizes(splits, args.train_limit)
     emit(args, state, _table(state))
     return 0

@@ -1,0 +1,95 @@
+"""Each strategy end to end on a tiny budget: train one epoch, convert every part, run offline.
+
+400 Fashion-MNIST test-split images (28x28x1) as a .npz, one epoch, parts converted without
+the arena search (cards record 0), a handful of test images through the plan.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vp_edge.data import FASHION_MNIST_DIR
+
+pytestmark = [pytest.mark.slow, pytest.mark.tf]
+IMAGES = 12
+
+
+@pytest.fixture(scope="module")
+def tiny_npz(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("tensorflow")
+    if not (FASHION_MNIST_DIR / "t10k-labels-idx1-ubyte.gz").exists():
+        pytest.skip("dataset-fashion-mnist is not installed (make test installs it)")
+    from vp_edge.data import read_idx
+
+    path = tmp_path_factory.mktemp("data") / "tiny.npz"
+    x = read_idx(FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz")[:560]
+    y = read_idx(FASHION_MNIST_DIR / "t10k-labels-idx1-ubyte.gz")[:560].astype(np.int64)
+    np.savez(path, x=x, y=y)
+    return path
+
+
+def _trained(tmp_path: Path, npz: Path, name: str, **opts: object) -> tuple:
+    from vp_edge.data import load_dataset
+    from vp_edge.family import load_family
+    from vp_edge.strategies.build import convert_strategy, strategy_options, train_strategy
+    from vp_edge.train import TrainConfig, save_data_args
+
+    family = load_family("tiny")
+    run = tmp_path / name
+    run.mkdir()
+    save_data_args(run, {"source": str(npz), "seed": 0, "val_fraction": 0.1})
+    splits = load_dataset(npz, seed=0, val_fraction=0.1, input_shape=family.input_shape)
+    config = TrainConfig(epochs=1, batch_size=32, train_limit=400, val_limit=50)
+    train_strategy(name, family, splits, run, config, strategy_options(name, family, **opts), 0)
+    convert_strategy(run, calibration=32, measure=False, show=False)
+    return run, splits.test.subset(IMAGES)
+
+
+@pytest.mark.parametrize("name,opts,artefacts", [
+    ("mp", {"cuts": 2}, ["mp0.tflite", "mp1.tflite", "mp2.tflite"]),
+    ("cp", {"groups": 2}, ["cp0.tflite", "cp1.tflite"]),
+    ("lcp", {"branches": 2}, ["lcp0.tflite", "lcp1.tflite", "lcp_merge.tflite"]),
+    ("disco", {"keep": 0.25}, ["disco_a.vpb", "disco_b.vpb", "disco_merge.tflite"]),
+])
+def test_strategy_trains_converts_and_runs_offline(tmp_path, tiny_npz, name, opts, artefacts):
+    from vp_edge.strategies import load_strategy, run_offline
+    from vp_edge.strategies.figures import strategy_figures
+
+    run, test = _trained(tmp_path, tiny_npz, name, **opts)
+    for a in artefacts:
+        assert (run / "models" / a).exists(), a
+        card = json.loads((run / "models" / a).with_suffix(".json").read_text())
+        assert card["params"] > 0 and card["macs"] > 0
+    s = load_strategy(run)
+    outs = run_offline(s, test.x)
+    assert all(o.status == "ok" and 0 <= o.label < 10 for o in outs)
+    again = run_offline(s, test.x)  # deterministic: the same labels and scores again
+    assert all(a.label == b.label and np.array_equal(a.scores, b.scores)
+               for a, b in zip(outs, again, strict=True))
+    dropped = run_offline(s, test.x[:3], drop=(s.parts[-1].name,))
+    want = "failed" if name == "mp" else "degraded"
+    assert {o.status for o in dropped} == {want}
+    assert all(o.missing == (s.parts[-1].name,) for o in dropped)
+    row = strategy_figures(run, limit=4)
+    assert row["devices"] == len(s.parts) and set(row["drop_one"]) == {p.name for p in s.parts}
+    assert row["tensor_bytes_per_inference"]["total"] > 0
+    if name == "disco":
+        _check_disco_exchange(run, s)
+
+
+def _check_disco_exchange(run: Path, s) -> None:  # noqa: ANN001 - a DiscoStrategy
+    """Each stage replies exactly the kept channels of the cross kernels it feeds."""
+    from boards.staged import read_vpb
+
+    kept = s.doc["kept"]
+    for p, other in (("a", "b"), ("b", "a")):
+        entries = read_vpb((run / "models" / f"disco_{p}.vpb").read_bytes()).manifest["stages"]
+        for layer, e in enumerate(entries[:-1]):
+            assert e["reply"] == kept[f"{layer + 1}_{p}{other}"]
+            assert 1 <= len(e["reply"]) < e["output"]["shape"][-1]
+        for layer, e in enumerate(entries[1:], start=1):
+            assert e["received"]["channels"] == len(kept[f"{layer}_{other}{p}"])
