@@ -178,12 +178,16 @@ class Traffic:
     received: int = 0
 
 
-def drive(plan: Plan, answer: Any, traffic: Traffic | None = None) -> Outcome:
-    """Run a plan to its Outcome, ``answer(call) -> int8 vector | None`` serving each call."""
+def drive(plan: Plan, answer: Any, traffic: Traffic | None = None,
+          on_step: Any = None) -> Outcome:
+    """Run a plan to its Outcome, ``answer(call) -> int8 vector | None`` serving each call;
+    ``on_step(calls, replies)`` (if given) sees every step."""
     try:
         calls = next(plan)
         while True:
             replies = [answer(c) for c in calls]
+            if on_step is not None:
+                on_step(calls, replies)
             if traffic is not None:
                 traffic.calls += len(calls)
                 traffic.sent += sum(int(c.tensor.size) for c in calls)
