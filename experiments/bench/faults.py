@@ -1,57 +1,108 @@
-"""Fault injection through the live gateway: each board misses a request with probability p.
+"""Fault injection and frame counting through the live gateway (``Gateway(opener=TapLinks)``).
 
-``DropLinks`` wraps the gateway's links (``Gateway(opener=...)``) and swallows a board's INFER
-datagram with probability ``p`` (seeded per board), so the board never sees that request and
-the gateway must answer from the others by its deadline. Control frames (PROBE, short) pass,
-so a board is never marked failed for good; the gateway's miss counter is lifted meanwhile.
+``TapLinks`` wraps every link the gateway opens:
+
+- **per-request failure**: with probability ``p`` a board misses a whole request: every
+  INFER / INFER_STAGE frame the gateway sends it under that request id is swallowed (one
+  seeded draw per board and request, so a multi-stage request fails or survives as a whole,
+  as a device does). Control frames (PROBE) pass, so a board is never marked failed for good;
+  the gateway's miss counter is lifted meanwhile (``inject``).
+- **dead boards**: a board in ``dead`` gets no frame at all and none of its frames reach the
+  gateway, as if it were unplugged; the gateway marks it down by its own rules.
+- **counting**: the bytes and frames of request traffic (INFER, INFER_STAGE, RESULT, TENSOR,
+  ERROR) both ways, as sent on the link (UDP: the datagram; HELLO, PROBE and HEARTBEAT are not
+  counted), so bytes per inference are measured from real frames for every strategy alike.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import random
+import hashlib
+import struct
 from pathlib import Path
 
 import numpy as np
 
+import firmware_bridge as fb
 from experiments.bench.figures import fig
 
-#: frames longer than this are INFER chunks (a PROBE frame is ~33 bytes)
-INFER_MIN = 100
+REQUEST_TYPES = frozenset({fb.MsgType.INFER, fb.MsgType.INFER_STAGE})
+REPLY_TYPES = frozenset({fb.MsgType.RESULT, fb.MsgType.TENSOR, fb.MsgType.ERROR})
 
 
-class _DropLink:
-    """A link whose large frames are dropped with the shared probability ``state.p``."""
+def _header(data: bytes) -> tuple[int, int] | None:
+    """(message type, request id) of a UDP frame, None for anything shorter than a header."""
+    if len(data) < fb.protocol.HEADER_SIZE or data[0] != fb.protocol.MAGIC:
+        return None
+    return data[2], struct.unpack_from("<I", data, 6)[0]
 
-    def __init__(self, inner, state: DropLinks, rng: random.Random) -> None:
-        self.inner, self.state, self.rng = inner, state, rng
+
+class _TapLink:
+    def __init__(self, inner, taps: TapLinks, board_id: int, name: str) -> None:
+        self.inner, self.taps, self.board_id, self.name = inner, taps, board_id, name
 
     def send(self, data: bytes) -> None:
-        if len(data) > INFER_MIN and self.rng.random() < self.state.p:
-            self.state.dropped += 1
+        if self.name in self.taps.dead:
             return
+        head = _header(data)
+        if head is not None and head[0] in REQUEST_TYPES:
+            if self.taps.fails(self.board_id, head[1]):
+                self.taps.dropped += 1
+                return
+            self.taps.count("sent", len(data))
         self.inner.send(data)
 
     def recv(self, timeout: float) -> bytes:
-        return self.inner.recv(timeout)
+        data = self.inner.recv(timeout)
+        if not data:
+            return data
+        if self.name in self.taps.dead:
+            return b""
+        head = _header(data)
+        if head is not None and head[0] in REPLY_TYPES:
+            self.taps.count("received", len(data))
+        return data
 
     def close(self) -> None:
         self.inner.close()
 
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
 
-class DropLinks:
-    """The opener the gateway uses, plus the drop probability all its links share."""
+
+class TapLinks:
+    """The opener the gateway uses, plus the failure settings and counters its links share."""
 
     def __init__(self, seed: int) -> None:
         self.p, self.seed, self.dropped = 0.0, seed, 0
+        self.dead: set[str] = set()
+        self.counts = {"sent": 0, "received": 0, "frames_sent": 0, "frames_received": 0}
 
     def __call__(self, spec, pty_dir: Path):
         from vp_edge.gateway import default_opener
 
-        return _DropLink(default_opener(spec, pty_dir), self, random.Random(self.seed + spec.id))
+        return _TapLink(default_opener(spec, pty_dir), self, spec.id, spec.name)
+
+    def fails(self, board_id: int, request_id: int) -> bool:
+        """The board's seeded draw for this request (the same for every frame of it)."""
+        if self.p <= 0.0:
+            return False
+        h = hashlib.blake2b(struct.pack("<QHI", self.seed, board_id, request_id),
+                            digest_size=8).digest()
+        return int.from_bytes(h, "little") / 2.0**64 < self.p
+
+    def count(self, way: str, nbytes: int) -> None:
+        self.counts[way] += nbytes
+        self.counts[f"frames_{way}"] += 1
+
+    def reset_counts(self) -> dict:
+        """The counts so far, zeroed for the next measurement."""
+        out = dict(self.counts)
+        self.counts = dict.fromkeys(self.counts, 0)
+        return out
 
 
-async def inject(gw, drops: DropLinks, x: np.ndarray, y: np.ndarray, grid: tuple[float, ...],
+async def inject(gw, taps: TapLinks, x: np.ndarray, y: np.ndarray, grid: tuple[float, ...],
                  deadline_s: float) -> list[dict]:
     """Answered share and top-1 for each p, through the gateway, with a short deadline."""
     saved = gw.dep, gw.fail_after
@@ -60,18 +111,18 @@ async def inject(gw, drops: DropLinks, x: np.ndarray, y: np.ndarray, grid: tuple
     rows = []
     try:
         for p in grid:
-            drops.p, answered, correct = p, 0, 0
+            taps.p, answered, correct = p, 0, 0
             for i in range(len(x)):
                 a = await gw.classify(x[i], int(y[i]))
                 answered += a.winner is not None
                 correct += a.winner == int(y[i])
-            how = (f"{len(x)} requests through the gateway, INFER dropped per board with "
-                   f"probability p, deadline {deadline_s * 1000:g} ms")
+            how = (f"{len(x)} requests through the gateway, each board misses a whole request "
+                   f"with probability p, deadline {deadline_s * 1000:g} ms")
             rows.append({"p": fig(p, "modelled", "", "per-board failure probability (set)"),
-                         "vp_available": fig(answered / len(x), "measured", "", how),
-                         "vp_accuracy": fig(correct / len(x), "measured", "",
-                                            how + ", unanswered count as wrong")})
+                         "available": fig(answered / len(x), "measured", "", how),
+                         "accuracy": fig(correct / len(x), "measured", "",
+                                         how + ", unanswered count as wrong")})
     finally:
-        drops.p = 0.0
+        taps.p = 0.0
         gw.dep, gw.fail_after = saved
     return rows

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.bench.context import BenchContext
-from experiments.bench.faults import DropLinks, inject
+from experiments.bench.faults import TapLinks, inject
 from experiments.bench.figures import fig
 from vp_edge.train import BASELINE
 
@@ -147,7 +147,7 @@ def gateway_bench(ctx: BenchContext, out: Path, images: int, rate_hz: float,
     dep = _deployment(ctx, ctx.variants, out / "vp", "reference", deadline_ms)
     with start_emulation(dep) as emu:
         kills = _kill_schedule(ctx, emu, ctx.test.x, ctx.test.y, min(kill_images, len(ctx.test.y)))
-        drops = DropLinks(seed)
+        drops = TapLinks(seed)
         nf = min(fault_images, len(ctx.test.y))
         faults = (drops, lambda gw: inject(gw, drops, ctx.test.x[:nf], ctx.test.y[:nf],
                                            fault_grid, FAULT_DEADLINE_S)) if nf else None

@@ -117,7 +117,7 @@ def plot_availability(r: dict, out: Path) -> Path:
             label="VP top-1 under faults (measured)")
     gfi = r["failures"].get("gateway_fault_injection")
     if isinstance(gfi, list) and gfi:
-        ax.plot([value(a["p"]) for a in gfi], [value(a["vp_available"]) for a in gfi], "D",
+        ax.plot([value(a["p"]) for a in gfi], [value(a["available"]) for a in gfi], "D",
                 mfc="none", label="VP through the gateway (measured)")
     ax.set_xlabel("per-board failure probability p")
     ax.set_ylabel("share of requests")

@@ -191,10 +191,10 @@ def _failures(r: dict) -> list[str]:
                    "MP/CP injected", "MP top-1 injected"], rows)
     gfi = fl.get("gateway_fault_injection")
     if isinstance(gfi, list) and gfi:
-        out += ["Through the gateway (emulated boards; each board's INFER dropped with "
-                "probability p):", ""]
-        out += _table(["p", "answered", "top-1"], [[f"{value(a['p']):g}", f(a["vp_available"]),
-                                                    f(a["vp_accuracy"])] for a in gfi])
+        out += ["Through the gateway (emulated boards; each board misses a whole "
+                "request with probability p):", ""]
+        out += _table(["p", "answered", "top-1"], [[f"{value(a['p']):g}", f(a["available"]),
+                                                    f(a["accuracy"])] for a in gfi])
     return out
 
 

@@ -36,6 +36,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-paper-scale", action="store_true",
                    help="skip building and measuring the 224x224 int8 graphs (needs TensorFlow)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    g = p.add_argument_group("strategies (instead of the VP report)")
+    g.add_argument("--strategies", action="store_true",
+                   help="VP, MP, CP, LCP and DISCO side by side: trains the others at --run's "
+                   "budget (kept in RUN/strategies), then offline, composed and live figures "
+                   "into OUT/strategies.{md,json}")
+    g.add_argument("--strategy-runs", type=Path, default=None,
+                   help="where the strategy runs are kept (default RUN/strategies)")
+    g.add_argument("--live-images", type=POSITIVE, default=100,
+                   help="live requests per strategy (default 100)")
     add_json(p)
     p.set_defaults(func=run)
 
@@ -43,6 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from experiments.bench import BenchConfig, run_bench
     from experiments.bench.figures import value
+
+    if args.strategies:
+        return run_strategies(args)
 
     cfg = BenchConfig(run=args.run, out=args.out, quick=args.quick, repeats=args.repeats,
                       k=args.k, seed=args.seed, test_limit=args.test_limit,
@@ -71,4 +83,18 @@ def run(args: argparse.Namespace) -> int:
     if report["untagged"]:
         lines.append(f"  untagged numbers: {report['untagged'][:5]}")
     emit(args, report, "\n".join(lines))
+    return 0
+
+
+def run_strategies(args: argparse.Namespace) -> int:
+    from experiments.bench.strategies import StudyConfig, run_study
+    from experiments.bench.strategies_report import markdown
+
+    cfg = StudyConfig(run=args.run, out=args.out, runs=args.strategy_runs,
+                      images=args.test_limit or 1000, live_images=args.live_images,
+                      seed=args.seed, live=not args.no_live, plots=not args.no_plots,
+                      show=args.json != "-")
+    report = run_study(cfg)
+    emit(args, report, markdown(report).split("## DISCO")[0].rstrip() +
+         f"\n\n(report in {args.out}/strategies.md)")
     return 0

@@ -187,13 +187,16 @@ def reply_bytes(part: PartInfo, reply: np.ndarray | None) -> int:
 
 
 def drive(plan: Plan, answer: Any, traffic: Traffic | None = None,
-          parts: dict[str, PartInfo] | None = None) -> Outcome:
+          parts: dict[str, PartInfo] | None = None, on_step: Any = None) -> Outcome:
     """Run a plan to its Outcome, ``answer(call) -> int8 vector | None`` serving each call;
-    ``traffic`` counts payload bytes (``reply_bytes``, given ``parts`` by name)."""
+    ``traffic`` counts payload bytes (``reply_bytes``, given ``parts`` by name);
+    ``on_step(calls, replies)`` (if given) sees every step."""
     try:
         calls = next(plan)
         while True:
             replies = [answer(c) for c in calls]
+            if on_step is not None:
+                on_step(calls, replies)
             if traffic is not None:
                 traffic.calls += len(calls)
                 traffic.sent += sum(int(c.tensor.size) for c in calls)
