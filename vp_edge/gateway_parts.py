@@ -217,18 +217,22 @@ def _serving(gw: Gateway, boards: Sequence[str]) -> str | None:
 
 
 async def run_plan(gw: Gateway, plan: Generator, part_to_boards: Mapping[str, Sequence[str]],
-                   deadline_s: float, *, t0: float | None = None
+                   deadline_s: float, *, t0: float | None = None, steps: int = 1
                    ) -> tuple[Any, PlanAccounting]:
     """Drive a strategy's plan generator live: each step's calls in parallel, one request id
     for the whole request (stateful parts key their stages by it), replies in call order
-    (None for a missing part). Returns (the plan's Outcome, its accounting)."""
+    (None for a missing part). Step i (of ``steps``) must be answered by t0 + deadline_s *
+    (i + 1) / steps, so a silent part costs its step's share and the later steps still run.
+    Returns (the plan's Outcome, its accounting)."""
     t0 = time.monotonic() if t0 is None else t0
-    deadline_t = t0 + deadline_s
     rid = gw._new_rid()
     acct = PlanAccounting(request_id=rid)
+    step = 0
     try:
         calls = next(plan)
         while True:
+            step += 1
+            deadline_t = t0 + deadline_s * min(step, max(steps, 1)) / max(steps, 1)
             replies = await asyncio.gather(*(
                 _one_call(gw, part_to_boards, c, rid, deadline_t, acct) for c in calls))
             calls = plan.send(list(replies))
@@ -284,7 +288,8 @@ async def classify_plan(gw: Gateway, image: np.ndarray, index: int, label: int |
     from vp_edge.gateway import Answer
 
     parts = parts_of(gw)
-    outcome, acct = await run_plan(gw, gw.strategy.plan(image), parts, deadline_s, t0=t0)
+    outcome, acct = await run_plan(gw, gw.strategy.plan(image), parts, deadline_s, t0=t0,
+                                   steps=gw.strategy.steps)
     lost = set(outcome.missing) | set(acct.missing)
     missing = tuple(sorted(n for p in lost for n in parts.get(p, ())))
     answered = tuple(sorted(set(gw.boards) - set(missing)))

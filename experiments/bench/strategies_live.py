@@ -135,6 +135,34 @@ async def _all_but_one(gw, taps: TapLinks, strategy, dep, x, y) -> dict:
     return out
 
 
+def live_check(run: Path, x: np.ndarray, y: np.ndarray, out: Path, deadline_ms: float = 2000.0,
+               kill: str | None = None) -> dict:
+    """A strategy run on emulated boards: live answers against the offline plan's, all boards
+    up, then (``kill``: a part name) with that part's board killed."""
+    from boards.emulate import start_emulation
+    from vp_edge.gateway import Gateway
+    from vp_edge.strategies.base import load_strategy, run_offline
+
+    strategy = load_strategy(run)
+    dep = deployment(run, strategy, out, deadline_ms)
+
+    async def session(emu) -> dict:
+        gw = Gateway(dep)
+        await gw.start(hello_timeout=30.0)
+        try:
+            res = {"all_up": await _requests(gw, x, y, run_offline(strategy, x))}
+            if kill is not None:
+                board = next(b.name for b in dep.boards if b.variant == kill)
+                emu.kill(board)
+                res["killed"] = await _requests(gw, x, y, run_offline(strategy, x, drop=(kill,)))
+            return res
+        finally:
+            await gw.close()
+
+    with start_emulation(dep) as emu:
+        return asyncio.run(session(emu))
+
+
 def live_one(name: str, run: Path, test, cfg, out: Path) -> dict:
     from boards.emulate import start_emulation
     from vp_edge.strategies.base import load_strategy

@@ -1,7 +1,9 @@
 """Each strategy end to end on a tiny budget: train one epoch, convert every part, run offline.
 
 400 Fashion-MNIST test-split images (28x28x1) as a .npz, one epoch, parts converted without
-the arena search (cards record 0), a handful of test images through the plan.
+the arena search (cards record 0), a handful of test images through the plan offline and then
+live (one emulated board per part behind the gateway, live equal to offline, also with the
+last part's board killed).
 """
 
 from __future__ import annotations
@@ -79,6 +81,19 @@ def test_strategy_trains_converts_and_runs_offline(tmp_path, tiny_npz, name, opt
     assert row["tensor_bytes_per_inference"]["total"] > 0
     if name == "disco":
         _check_disco_exchange(run, s)
+    _check_live(run, s, test, tmp_path / "live")
+
+
+def _check_live(run: Path, s, test, out: Path) -> None:  # noqa: ANN001 - a Strategy, a Pair
+    """Emulated boards behind the gateway answer exactly what the offline plan answers, with
+    every board up and with the last part's board killed."""
+    from experiments.bench.strategies_live import live_check
+
+    n = 6
+    res = live_check(run, test.x[:n], test.y[:n], out, kill=s.parts[-1].name)
+    assert res["all_up"]["differ"] == 0 and res["all_up"]["answered"] == n
+    assert res["killed"]["differ"] == 0
+    assert res["killed"]["answered"] == (0 if s.name == "mp" else n)
 
 
 def _check_disco_exchange(run: Path, s) -> None:  # noqa: ANN001 - a DiscoStrategy

@@ -104,6 +104,12 @@ class Strategy:
             self._gateway_runners[key] = LiteRtRunner(path.read_bytes(), kernels="ref")
         return self._gateway_runners[key]
 
+    @property
+    def steps(self) -> int:
+        """Sequential steps of a full plan (the live gateway splits a request's deadline
+        evenly over them, so a silent part costs one step's share, not the whole deadline)."""
+        return max((p.stages for p in self.parts), default=1)
+
     def plan(self, image: np.ndarray) -> Plan:
         raise NotImplementedError
 

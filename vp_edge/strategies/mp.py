@@ -142,6 +142,10 @@ class MpStrategy(Strategy):
 
     name = "mp"
 
+    @property
+    def steps(self) -> int:
+        return len(self.parts)
+
     def plan(self, image: np.ndarray) -> Plan:
         first = self.parts[0]
         x = self.image_tensor(first, image)
