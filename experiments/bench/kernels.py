@@ -1,7 +1,8 @@
 """Bench section "kernels": the engines side by side on the demo family and two reference workloads.
 
-One run measures, per model: instructions per inference and per MAC of the Cortex-M4 firmware in
-QEMU (``-icount shift=0``, the cortex-m4 layout with the SXTB16/SMLAD kernels); host milliseconds
+One run measures, per model: instructions per inference and per MAC of the Cortex-M4
+(mps2-an386) and Cortex-M7 (mps2-an500) firmware in QEMU (``-icount shift=0``, the cortex-m4
+layout with the SXTB16/SMLAD kernels, built and counted by experiments.bench.mcu); host milliseconds
 per inference (one thread, batch 1, median of ``repeats`` runs of the thread's CPU time) for the
 C engine (generic layout), LiteRT reference kernels, LiteRT builtin kernels without delegates,
 LiteRT with XNNPACK and tflite-micro; peak RAM of the C engine (its planned arena: activations +
@@ -28,6 +29,8 @@ import numpy as np
 
 ENGINES = ("c-engine", "litert-ref", "litert-builtin", "xnnpack", "tflm")
 MARK = ("<!-- kernels -->", "<!-- /kernels -->")
+#: cores counted in QEMU (keys of experiments.bench.mcu.CORES) -> the report's column prefix
+QEMU_CORES = {"cortex-m4": "m4", "cortex-m7": "m7"}
 
 
 def build_models(out: Path, family: str) -> dict[str, int]:
@@ -89,19 +92,26 @@ def host_ms(tfl: bytes, repeats: int) -> dict[str, float]:
     return {k: v * 1e3 for k, v in out.items()}
 
 
-def qemu_instructions(tfl: bytes) -> int | str:
-    """Instructions of one INFER on the Cortex-M4 firmware in QEMU, or why it was not run."""
-    from converters.vpw import read_vpw, tflite_to_vpw
-    from experiments.bench.mcu import _count
-    from firmware_bridge.qemu import SLOT_SIZE
+def qemu_counts(tfl: bytes, n_macs: int) -> dict:
+    """Instructions of one INFER on each of QEMU_CORES' firmware, through the bench's one
+    firmware-build-and-count path (experiments.bench.mcu): ``m4_instructions``, ``m4_per_mac``,
+    ``m4_same_topk`` (RESULT equals the host C engine's top-k), the same for ``m7``, a core's
+    ``<core>_error`` when its run failed, or ``qemu_skipped`` when the .vpw exceeds the slot."""
+    from experiments.bench.mcu import tflite_core_counts
 
-    n = read_vpw(tflite_to_vpw(tfl)).header["in_size"]
-    x = np.random.default_rng(0).integers(-128, 128, n, dtype=np.int8)
-    vpw = tflite_to_vpw(tfl, golden_input=x, target="cortex-m4")
-    if len(vpw) > SLOT_SIZE:
-        return f".vpw of {len(vpw):,} B exceeds the firmware slot ({SLOT_SIZE:,} B)"
-    with tempfile.TemporaryDirectory(prefix="vp-kernels-") as tmp:
-        return _count(vpw, x, Path(tmp), 600)[0]  # (instructions, RESULT pairs)
+    counts = tflite_core_counts(tfl, tuple(QEMU_CORES), timeout=600)
+    if "skipped" in counts:
+        return {"qemu_skipped": counts["skipped"]}
+    row: dict = {}
+    for core, key in QEMU_CORES.items():
+        c = counts["cores"][core]
+        if "value" not in c:
+            row[f"{key}_error"] = c.get("error", "no count")
+            continue
+        n = int(c["value"])
+        row.update({f"{key}_instructions": n, f"{key}_per_mac": n / n_macs,
+                    f"{key}_same_topk": counts["identical"].get(core)})
+    return row
 
 
 def ram(tfl: bytes, path: Path) -> dict[str, int]:
@@ -118,11 +128,7 @@ def measure(models: Path, macs: dict[str, int], repeats: int) -> dict:
         path = models / f"{name}.tflite"
         tfl = path.read_bytes()
         row: dict = {"macs": n_macs}
-        ins = qemu_instructions(tfl)
-        if isinstance(ins, int):
-            row.update(m4_instructions=ins, m4_per_mac=ins / n_macs)
-        else:
-            row["m4_skipped"] = ins
+        row.update(qemu_counts(tfl, n_macs))
         row["ms"] = host_ms(tfl, repeats)
         row["c_over_builtin"] = row["ms"]["c-engine"] / row["ms"]["litert-builtin"]
         row["c_over_xnnpack"] = row["ms"]["c-engine"] / row["ms"]["xnnpack"]
@@ -132,35 +138,48 @@ def measure(models: Path, macs: dict[str, int], repeats: int) -> dict:
     return rows
 
 
+def _qemu_cells(row: dict, key: str) -> str:
+    """'instructions | per MAC' of one core, marked when its RESULT differed from the host's."""
+    if f"{key}_instructions" not in row:
+        return "not run | —"
+    flag = " (RESULT differs)" if row.get(f"{key}_same_topk") is False else ""
+    return f"{row[f'{key}_instructions']:,}{flag} | {row[f'{key}_per_mac']:.2f}"
+
+
 def markdown(r: dict) -> str:
     """The report section: one table, the commands and the machine."""
     lines = [
-        "## Kernels (C engine vs LiteRT, XNNPACK, tflite-micro; Cortex-M4 in QEMU)",
+        "## Kernels (C engine vs LiteRT, XNNPACK, tflite-micro; Cortex-M4 and M7 in QEMU)",
         "",
         f"`{r['command']}` — {r['when']}, {r['machine']}; host figures are medians of "
         f"{r['repeats']} runs of the calling thread's CPU time (`time.thread_time`), one thread, "
         "batch 1, on a machine shared with other builds (waiting for a core does not count; "
         "cache and memory contention still do). Models converted untrained (cost and speed do "
-        "not depend on weights). QEMU `-icount shift=0` counts instructions, not cycles.",
+        "not depend on weights). QEMU `-icount shift=0` counts instructions, not cycles: "
+        "Cortex-M4 on `mps2-an386`, Cortex-M7 on `mps2-an500`, the same firmware built per "
+        "core (`-mcpu`) running the cortex-m4 layout (SXTB16/SMLAD kernels on both); every "
+        "count came with a RESULT equal to the host C engine's top-k unless marked.",
         "",
-        "| model | MACs | M4 instr | instr/MAC | C engine ms | ref ms | builtin ms | XNNPACK ms "
-        "| tflite-micro ms | C/builtin | C/XNNPACK | C arena B | TFLM arena B |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| model | MACs | M4 instr | M4 instr/MAC | M7 instr | M7 instr/MAC | C engine ms "
+        "| ref ms | builtin ms | XNNPACK ms | tflite-micro ms | C/builtin | C/XNNPACK "
+        "| C arena B | TFLM arena B |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, row in r["models"].items():
         ms = row["ms"]
-        m4 = (f"{row['m4_instructions']:,} | {row['m4_per_mac']:.2f}" if "m4_instructions" in row
-              else "not run | —")  # fmt: skip
         lines.append(
-            f"| {name} | {row['macs']:,} | {m4} | {ms['c-engine']:.3f} | {ms['litert-ref']:.3f} "
+            f"| {name} | {row['macs']:,} | {_qemu_cells(row, 'm4')} | {_qemu_cells(row, 'm7')} "
+            f"| {ms['c-engine']:.3f} | {ms['litert-ref']:.3f} "
             f"| {ms['litert-builtin']:.3f} | {ms['xnnpack']:.3f} | {ms['tflm']:.3f} "
             f"| {row['c_over_builtin']:.2f} | {row['c_over_xnnpack']:.2f} "
             f"| {row['c_engine_arena']:,} | {row['tflm_arena']:,} |"
         )
-    skipped = [f"{n}: {row['m4_skipped']}" for n, row in r["models"].items() if "m4_skipped" in row]
-    if skipped:
-        lines += ["", "Not run in QEMU: " + "; ".join(skipped) + "."]
-    lines += ["", "Cortex-M7 (`mps2-an500`): the firmware is not built for it yet (not measured)."]
+    notes = [f"{n}: {row['qemu_skipped']}" for n, row in r["models"].items()
+             if "qemu_skipped" in row]
+    notes += [f"{n} on {core}: {row[f'{key}_error']}" for n, row in r["models"].items()
+              for core, key in QEMU_CORES.items() if f"{key}_error" in row]
+    if notes:
+        lines += ["", "Not run in QEMU: " + "; ".join(notes) + "."]
     return "\n".join(lines) + "\n"
 
 

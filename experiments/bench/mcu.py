@@ -98,14 +98,15 @@ def _host_topk(vpw: bytes, x: np.ndarray, k: int) -> tuple:
     return tuple((i, int(y[i])) for i in order)
 
 
-def core_counts(vpw: bytes, x: np.ndarray,
-                timeout: float = 120.0) -> tuple[dict[str, dict], dict[str, bool]]:
+def core_counts(vpw: bytes, x: np.ndarray, timeout: float = 120.0,
+                cores: tuple[str, ...] = tuple(CORES)) -> tuple[dict[str, dict], dict[str, bool]]:
     """(core -> instructions of one inference (a figure) or {"error": ...}, core -> whether its
-    RESULT equals the host C engine's top-k)."""
+    RESULT equals the host C engine's top-k), for each of ``cores`` (keys of CORES)."""
     out: dict[str, dict] = {}
     same: dict[str, bool] = {}
     with tempfile.TemporaryDirectory(prefix="vp-bench-qemu-") as tmp:
-        for core, target in CORES.items():
+        for core in cores:
+            target = CORES[core]
             try:
                 n, pairs = _count(vpw, x, Path(tmp), timeout, target)
             except Exception as e:  # noqa: BLE001 - reported, the bench goes on
@@ -116,6 +117,24 @@ def core_counts(vpw: bytes, x: np.ndarray,
                             "RESULT.compute_us x 1000")
             same[core] = tuple(pairs) == _host_topk(vpw, x, len(pairs))
     return out, same
+
+
+def tflite_core_counts(tfl: bytes, cores: tuple[str, ...] = tuple(CORES),
+                       timeout: float = 120.0) -> dict:
+    """One .tflite outside a run on each of ``cores``: packed in the Arm layout with a golden
+    self-test of a fixed random input (seed 0), booted and counted as ``core_counts`` does.
+    {"vpw_bytes", "cores", "identical"}, or {"skipped": why} when the .vpw exceeds the slot."""
+    from converters.vpw import read_vpw, tflite_to_vpw
+    from firmware_bridge.qemu import SLOT_SIZE
+
+    n = int(read_vpw(tflite_to_vpw(tfl)).header["in_size"])
+    x = np.random.default_rng(0).integers(-128, 128, n, dtype=np.int8)
+    vpw = tflite_to_vpw(tfl, golden_input=x, target=ARM_LAYOUT)
+    if len(vpw) > SLOT_SIZE:
+        return {"skipped": f".vpw of {len(vpw):,} B exceeds the firmware slot ({SLOT_SIZE:,} B)"}
+    counts, same = core_counts(vpw, x, timeout, cores)
+    return {"vpw_bytes": fig(len(vpw), "measured", "B", "packed model"), "cores": counts,
+            "identical": same}
 
 
 def instruction_counts(ctx: BenchContext, timeout: float = 120.0) -> dict:
@@ -192,22 +211,14 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import json
 
-    from converters.vpw import tflite_to_vpw
-    from firmware_bridge.engine import Engine
-
     ap = argparse.ArgumentParser(prog="python -m experiments.bench.mcu")
     ap.add_argument("models", nargs="+", type=Path, help=".tflite files (int8)")
     ap.add_argument("--out", type=Path, help="also write the markdown table (and .json) here")
     a = ap.parse_args(argv)
-    rows: dict[str, dict] = {}
-    for path in a.models:
-        tfl = path.read_bytes()
-        n = Engine(tflite_to_vpw(tfl)).info["input_size"]
-        x = np.random.default_rng(0).integers(-128, 128, n, dtype=np.int8)
-        vpw = tflite_to_vpw(tfl, golden_input=x, target=ARM_LAYOUT)
-        cores, same = core_counts(vpw, x)
-        rows[path.stem] = {"vpw_bytes": fig(len(vpw), "measured", "B", "packed model"),
-                           "cores": cores, "identical": same}
+    rows = {path.stem: tflite_core_counts(path.read_bytes()) for path in a.models}
+    for name, row in rows.items():
+        if "skipped" in row:
+            print(f"{name}: not run, {row['skipped']}")
     text = "\n".join(cores_markdown(rows))
     print(text)
     if a.out:

@@ -49,3 +49,28 @@ def test_bench_core_counts(models) -> None:
     assert abs(n["stm32f405"] - n["cortex-m4"]) <= 1000
     table = cores_markdown({"old": {"cores": counts, "identical": same}})
     assert any(line.startswith("| old |") for line in table)
+
+
+def test_kernels_bench_counts_m4_and_m7(pytestconfig) -> None:  # noqa: ANN001
+    """The kernels bench counts Cortex-M4 and Cortex-M7 through the mcu bench's path: both
+    RESULTs equal the host engine's, per MAC = instructions / MACs, and both land in the table."""
+    if missing := qemu.missing_tools("mps2-an386") + qemu.missing_tools("mps2-an500"):
+        pytest.skip(f"needs {', '.join(missing)}")
+    from fw_helpers import cached_tflite
+
+    from experiments.bench.kernels import markdown, qemu_counts
+
+    tfl = cached_tflite(pytestconfig, "resize:1")["resize:1"]
+    row = qemu_counts(tfl, n_macs=1000)
+    assert row["m4_same_topk"] and row["m7_same_topk"], row
+    for key in ("m4", "m7"):
+        assert row[f"{key}_instructions"] > 0
+        assert row[f"{key}_per_mac"] == row[f"{key}_instructions"] / 1000
+    ms = dict.fromkeys(("c-engine", "litert-ref", "litert-builtin", "xnnpack", "tflm"), 1.0)
+    row.update(macs=1000, ms=ms, c_over_builtin=1.0, c_over_xnnpack=1.0, c_engine_arena=1,
+               tflm_arena=1)
+    text = markdown({"command": "c", "when": "w", "machine": "m", "repeats": 1,
+                     "models": {"resize": row}})
+    table_row = next(line for line in text.splitlines() if line.startswith("| resize |"))
+    assert f"{row['m7_instructions']:,} | {row['m7_per_mac']:.2f}" in table_row
+    assert "Not run" not in text
