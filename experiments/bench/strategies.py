@@ -46,7 +46,7 @@ class StudyConfig:
     trace_images: int = 20
     live_images: int = 100
     kill_images: int = 30
-    fault_images: int = 40
+    fault_images: int = 100
     fault_grid: tuple[float, ...] = (0.1, 0.3)
     deadline_ms: float = 1000.0
     seed: int = 0

@@ -38,7 +38,7 @@ def _summary(r: dict) -> list[str]:
         kills = lv.get("kill_one", {})
         worst = min((value(k["answered"]) for k in kills.values()), default=None)
         lone = lv.get("all_but_one_dead", {})
-        lone_ok = sum(value(k["answered"]) == 1.0 for k in lone.values())
+        lone_acc = [value(k["accuracy"]) for k in lone.values()]
         rows.append([name, _pct(o["accuracy"]), _pct(lv.get("accuracy")), _num(o["devices"]),
                      _num(o["max_params"]), _num(o["max_macs"]), _num(o["max_arena_bytes"]),
                      _num(lv.get("bytes_per_inference")), _num(lv.get("messages_per_inference")),
@@ -47,11 +47,14 @@ def _summary(r: dict) -> list[str]:
                      f"{1000 * value(c['uart_115200']):.1f}" if c else "—",
                      f"{1000 * value(c['wifi_20mbps']):.2f}" if c else "—",
                      _pct(worst) if worst is not None else "—",
-                     f"{lone_ok}/{len(lone)}" if lone else "—"])
-    return _table(["strategy", "int8 acc (offline)", "acc (live)", "devices", "max params",
+                     f"{_pct(min(lone_acc))} – {_pct(max(lone_acc))}" if lone else "—"])
+    n = r["config"]["live_images"]
+    return _table(["strategy", "int8 acc (offline)", f"acc (live, first {n})", "devices",
+                   "max params",
                    "max MACs", "max arena B", "B/inference (frames)", "messages", "live ≠ offline",
                    "live p50 ms", "UART ms (modelled)", "Wi-Fi ms (modelled)",
-                   "answered, worst single kill", "answers with N-1 dead"], rows)
+                   "answered, worst single kill", "accuracy with N-1 dead (per survivor)"],
+                  rows)
 
 
 def _availability(r: dict) -> list[str]:
@@ -63,11 +66,13 @@ def _availability(r: dict) -> list[str]:
         off = _main_rows(r)[name]["drop_one"]
         rows = [[part, _pct(k["answered"]), _pct(k["accuracy"]),
                  _pct(off.get(part, {}).get("accuracy")), _num(k["differ_from_offline"]),
-                 _pct(lv["all_but_one_dead"].get(part, {}).get("answered"))]
+                 _pct(lv["all_but_one_dead"].get(part, {}).get("answered")),
+                 _pct(lv["all_but_one_dead"].get(part, {}).get("accuracy"))]
                 for part, k in lv["kill_one"].items()]
         out += [f"**{name}**", ""] + _table(
             ["device (part)", "answered, it killed", "accuracy, it killed",
-             "offline, it dropped", "live ≠ offline", "answered, only it alive"], rows) + [""]
+             "offline, it dropped", "live ≠ offline", "answered, only it alive",
+             "accuracy, only it alive"], rows) + [""]
         ps = lv.get("failure_p", [])
         if ps:
             out += _table(["p", "answered", "accuracy"],
@@ -90,14 +95,17 @@ def markdown(r: dict) -> str:
              f"VP run `{cfg['run']}`; every strategy trained with its budget "
              f"(`{' '.join(cfg['budget'])}`). Machine: {r['machine'].get('cpu_model', '')} "
              f"({r['machine'].get('cpu_count', '?')} cores, load "
-             f"{r['machine'].get('loadavg_at_start')} at start); git {r['git']}.", "",
+             f"{r['machine'].get('loadavg_at_start')} at start); git "
+             f"{r['git'].get('revision', '')[:10]}.", "",
              "Offline accuracy: int8 parts on LiteRT reference kernels, "
              f"{cfg['images']} test images. Live: one emulated Linux board per part on loopback "
              f"UDP, {cfg['live_images']} requests one at a time; bytes and messages counted from "
              "the frames (requests and replies, both ways). Response times composed from the "
              "host compute of each call (measured) and its frames on a 115200-baud UART or a "
              "20 Mbit/s Wi-Fi link (modelled; boards in parallel, through the gateway). "
-             f"DISCO row: keep {cfg['live_keep']:g}.", ""]
+             f"DISCO row: keep {cfg['live_keep']:g}. MP's parts are the baseline cut in two, so its "
+             "accuracy is the baseline's. DISCO trains one fine-tune epoch more than the others "
+             "at every keep level (docs/strategies.md).", ""]
     lines += ["## One table", ""] + _summary(r) + [""]
     lines += ["## DISCO: exchanged bytes over the sparsity level (2 nodes)", ""] + _disco(r) + [""]
     lines += ["## Availability: each device killed, only one alive, failure probability p", ""]
