@@ -104,8 +104,8 @@ def markdown(r: dict) -> str:
              "host compute of each call (measured) and its frames on a 115200-baud UART or a "
              "20 Mbit/s Wi-Fi link (modelled; boards in parallel, through the gateway). "
              f"DISCO row: keep {cfg['live_keep']:g}. MP's parts are the baseline cut in two, "
-             "so its accuracy is the baseline's. DISCO trains one fine-tune epoch more than the others "
-             "at every keep level (docs/strategies.md).", ""]
+             "so its accuracy is the baseline's. DISCO trains one fine-tune epoch more than "
+             "the others at every keep level (docs/strategies.md).", ""]
     lines += ["## One table", ""] + _summary(r) + [""]
     lines += ["## DISCO: exchanged bytes over the sparsity level (2 nodes)", ""] + _disco(r) + [""]
     lines += ["## Availability: each device killed, only one alive, failure probability p", ""]
