@@ -51,7 +51,7 @@
 #define FW_OUTPUT_MAX 1024u /* classes */
 #endif
 #ifndef FW_K
-#define FW_K 5u /* pairs per RESULT */
+#define FW_K 5u /* pairs per RESULT; 0: INFER is answered with TENSOR, the whole output */
 #endif
 #ifndef FW_HEARTBEAT_MS
 #define FW_HEARTBEAT_MS 5000u
