@@ -11,18 +11,29 @@ import os
 import random
 import time
 from pathlib import Path
+from typing import NamedTuple
 
-from .chunk import split_infer
+from .chunk import Reassembler, split_infer
 from .counter import Counter, boot_counter
 from .errors import BridgeError
 from .frame import Auth, Frame, Sender
 from .keys import KeySource, key_for
-from .protocol import MAX_FRAME, Error, Hello, Message, MsgType, Probe, Readback, ReadbackReply
+from .protocol import (
+    MAX_FRAME,
+    Error,
+    Hello,
+    Message,
+    MsgType,
+    Probe,
+    Readback,
+    ReadbackReply,
+    Tensor,
+)
 from .protocol import Result as ResultMsg
 from .transport import FrameLink, LinkError, open_link
 
 __all__ = ["DEFAULT_EPOCH_FILE", "BoardRefused", "BoardSession", "BoardTimeout", "LinkError",
-           "boot_counter"]
+           "TensorReply", "boot_counter"]
 
 DEFAULT_EPOCH_FILE = Path(
     os.environ.get("VP_EDGE_STATE_DIR", Path.home() / ".local" / "state" / "vp-edge")
@@ -43,6 +54,14 @@ class BoardRefused(BridgeError):
         self.status = status
 
 
+class TensorReply(NamedTuple):
+    """A k = 0 board's answer: its whole int8 output, reassembled from ``chunks`` TENSOR frames."""
+
+    data: bytes
+    compute_us: int
+    chunks: int
+
+
 class BoardSession:
     """The gateway end of one board: sends requests, waits for the matching reply, resends."""
 
@@ -59,6 +78,7 @@ class BoardSession:
         self.resends = 0
         self.max_frame = MAX_FRAME
         self.unsolicited: list[Frame] = []
+        self.backlog: list[Frame] = []  # received, not yet looked at by wait()
 
     def close(self) -> None:
         self.link.close()
@@ -75,9 +95,11 @@ class BoardSession:
     def wait(self, request_id: int, types: tuple[type, ...], timeout: float) -> Frame | None:
         """The next frame for ``request_id`` whose message is one of ``types``, or None."""
         deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            for f in self.link.recv(left):
+        while self.backlog or (left := deadline - time.monotonic()) > 0:
+            batch, self.backlog = self.backlog or self.link.recv(left), []
+            for i, f in enumerate(batch):
                 if f.request_id == request_id and isinstance(f.msg, types):
+                    self.backlog = batch[i + 1 :]  # frames read with it (more TENSOR chunks)
                     return f
                 if f.request_id == 0:
                     self.unsolicited.append(f)
@@ -115,12 +137,34 @@ class BoardSession:
         """One inference: the RESULT, or the board's ERROR. A new request id per try."""
         for attempt in range(self.tries):
             rid = random.randint(1, 0xFFFFFFFF)
-            for chunk in split_infer(tensor, max_frame=self.max_frame,
-                                     secure=self.sender.key is not None):
-                self.send(chunk, rid)
+            self._send_infer(tensor, rid)
             f = self.wait(rid, (ResultMsg, Error), timeout)
             if f is not None:
                 return f.msg
             self.resends += 1
         raise BoardTimeout(
             f"board {self.board_id} at {self.url}: no RESULT after {self.tries} tries")
+
+    def _send_infer(self, tensor: bytes, rid: int) -> None:
+        for chunk in split_infer(tensor, max_frame=self.max_frame,
+                                 secure=self.sender.key is not None):
+            self.send(chunk, rid)
+
+    def infer_tensor(self, tensor: bytes, timeout: float = 5.0) -> TensorReply | Error:
+        """One inference on a board whose HELLO says k = 0: its TENSOR chunks reassembled, or
+        its ERROR. One try: a chunk missing after ``timeout`` raises BoardTimeout."""
+        rid = random.randint(1, 0xFFFFFFFF)
+        self._send_infer(tensor, rid)
+        reasm, chunks = Reassembler(timeout), 0
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            f = self.wait(rid, (Tensor, Error), left)
+            if f is None:
+                break
+            if isinstance(f.msg, Error):
+                return f.msg
+            chunks += 1
+            if (data := reasm.add(rid, f.msg)) is not None:
+                return TensorReply(data, f.msg.compute_us, chunks)
+        raise BoardTimeout(f"board {self.board_id} at {self.url}: TENSOR incomplete after "
+                           f"{timeout} s ({chunks} chunks arrived)")

@@ -314,6 +314,30 @@ size_t vp_msg_frame(const vp_msg_t *m, uint8_t *out, size_t cap, uint16_t board_
                            counter, out + VP_HEADER_SIZE, n, key, key_len);
 }
 
+/* ------------------------------------------------------------------ chunking */
+uint32_t vp_chunk_capacity(size_t max_frame, int secure, size_t fixed)
+{
+    size_t over = VP_HEADER_SIZE + VP_CRC_SIZE + fixed + (secure ? VP_TAG_SIZE : 0u);
+    return max_frame > over ? (uint32_t)(max_frame - over) : 0u;
+}
+
+uint16_t vp_chunk_split(const uint8_t *t, uint32_t total, size_t max_frame, int secure,
+                        size_t fixed, uint16_t index, vp_infer_t *c)
+{
+    uint32_t size = vp_chunk_capacity(max_frame, secure, fixed), count, off;
+    if (size == 0u || total == 0u) return 0;
+    count = total / size + (total % size != 0u);
+    if (count > 0xFFFFu || index >= count) return 0;
+    off = (uint32_t)index * size;
+    c->chunk_index = index;
+    c->chunk_count = (uint16_t)count;
+    c->offset = off;
+    c->total = total;
+    c->data = t + off;
+    c->len = (uint16_t)(total - off < size ? total - off : size);
+    return (uint16_t)count;
+}
+
 /* ------------------------------------------------------------------ INFER reassembly */
 void vp_reasm_init(vp_reasm_t *r, uint8_t *buf, uint32_t cap, uint32_t timeout_ms)
 {

@@ -212,6 +212,17 @@ size_t vp_msg_pack(const vp_msg_t *m, uint8_t *out, size_t cap);
 size_t vp_msg_frame(const vp_msg_t *m, uint8_t *out, size_t cap, uint16_t board_id,
                     uint32_t request_id, uint64_t counter, const uint8_t *key, size_t key_len);
 
+/* ---- Chunking (INFER, TENSOR, INFER_STAGE: one layout, one rule; chunk.py split_chunks).
+ * Tensor bytes one chunk carries in a frame of at most max_frame bytes whose message has `fixed`
+ * payload bytes before the data (VP_FIXED_INFER 12; VP_FIXED_TENSOR, VP_FIXED_INFER_STAGE 16),
+ * with a tag when secure; 0 if there is no room. */
+uint32_t vp_chunk_capacity(size_t max_frame, int secure, size_t fixed);
+/* Chunk `index` of tensor t[0..total) at that capacity: fills *c (c->data points into t) and
+ * returns chunk_count; 0 if the tensor cannot be sent (empty, no room, more than 65535 chunks)
+ * or index >= chunk_count. Send chunks 0..count-1, each its own frame. */
+uint16_t vp_chunk_split(const uint8_t *t, uint32_t total, size_t max_frame, int secure,
+                        size_t fixed, uint16_t index, vp_infer_t *c);
+
 /* ---- INFER reassembly on a board: one request at a time into a caller buffer. */
 typedef struct {
     uint8_t *buf;

@@ -47,11 +47,15 @@
 #ifndef FW_INPUT_MAX
 #define FW_INPUT_MAX (32u * 1024u) /* largest INFER tensor (96 x 96 x 3 = 27648) */
 #endif
+#ifndef FW_K
+#define FW_K 5u /* pairs per RESULT; 0: INFER is answered with TENSOR, the whole output */
+#endif
 #ifndef FW_OUTPUT_MAX
+#if FW_K == 0
+#define FW_OUTPUT_MAX (8u * 1024u) /* a tensor part's whole output (e.g. a cut's activations) */
+#else
 #define FW_OUTPUT_MAX 1024u /* classes */
 #endif
-#ifndef FW_K
-#define FW_K 5u /* pairs per RESULT */
 #endif
 #ifndef FW_HEARTBEAT_MS
 #define FW_HEARTBEAT_MS 5000u

@@ -1,7 +1,8 @@
 /* fw_main.c: the portable board main loop (spec: ../PROTOCOL.md, design: docs/firmware.md).
  *
  * Frames arrive on the UART (COBS + 0x00); PROBE, INFER, READBACK and the LOAD session are
- * answered; HELLO goes out at boot, on PROBE and after a new model is activated; HEARTBEAT every
+ * answered (INFER with RESULT, the top FW_K pairs, or with FW_K = 0 with TENSOR chunks of the
+ * whole output; INFER_STAGE and other types with ERROR UNSUPPORTED); HELLO goes out at boot, on PROBE and after a new model is activated; HEARTBEAT every
  * FW_HEARTBEAT_MS. A LOAD session writes only the inactive slot; the running model changes only
  * after the slot's SHA-256, its HMAC-SHA256 under the deployment key and the engine self-test on
  * the artefact's golden input all passed, by one metadata-record write (fw_store.c).
@@ -175,10 +176,30 @@ static void topk(vp_result_t *r, uint32_t n, uint32_t k)
     r->k = (uint8_t)k;
 }
 
+/* k = 0 (PROTOCOL.md §3 TENSOR): the whole int8 output, straight from the engine's output
+ * buffer, one frame per chunk of this board's max frame. */
+static void send_tensor(uint32_t rid, uint32_t compute_us)
+{
+    vp_msg_t m;
+    uint16_t i, count = 1;
+    m.type = VP_MSG_TENSOR;
+    m.u.tensor.compute_us = compute_us;
+    for (i = 0; i < count; i++) {
+        count = vp_chunk_split((const uint8_t *)output, model.out_size, VP_MAX_FRAME,
+                               key_ptr() != NULL, VP_FIXED_TENSOR, i, &m.u.tensor.chunk);
+        if (count == 0u) { /* an output this frame size cannot carry */
+            send_error(rid, VP_STATUS_INFER_FAILED, model.out_size);
+            return;
+        }
+        send(&m, rid);
+    }
+}
+
 static void infer_done(uint32_t rid, uint32_t total)
 {
     vp_msg_t m;
     uint64_t t0, dt;
+    uint32_t us;
     if (!have_model) {
         send_error(rid, VP_STATUS_NO_MODEL, 0);
         return;
@@ -194,8 +215,13 @@ static void infer_done(uint32_t rid, uint32_t total)
     }
     dt = tgt_ticks() - t0;
     n_infer++;
+    us = (uint32_t)(dt * 1000000u / tgt_tick_hz());
+    if (FW_K == 0u) { /* a build-time choice: the other path compiles away */
+        send_tensor(rid, us);
+        return;
+    }
     m.type = VP_MSG_RESULT;
-    m.u.result.compute_us = (uint32_t)(dt * 1000000u / tgt_tick_hz());
+    m.u.result.compute_us = us;
     topk(&m.u.result, model.out_size, model_k());
     send(&m, rid);
 }

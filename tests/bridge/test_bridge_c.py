@@ -25,6 +25,7 @@ from firmware_bridge import (
     crc32c,
     decode_datagram,
     split_infer,
+    split_tensor,
     to_serial,
 )
 from firmware_bridge.cheader import generate
@@ -165,6 +166,22 @@ def test_c_reassembles_python_chunks_and_times_out(harness: Path) -> None:
     assert out[1] == "EXPIRED 2"
     assert out[2] == f"DONE 3 {tensor.hex()}"
     assert out[3] == "STATS completed=2 incomplete=1 inconsistent=0 duplicate=0 too_big=0"
+
+
+@pytest.mark.parametrize(("size", "max_frame", "key"), [
+    (1, 1200, KEY), (1152, 1200, KEY), (1153, 1200, KEY), (3136, 1200, KEY), (3136, 1200, None),
+    (392, 128, KEY), (1000, 49, KEY)])
+def test_c_tensor_chunks_are_split_tensor(harness: Path, size: int, max_frame: int,
+                                          key: bytes | None) -> None:
+    """vp_chunk_split (what a k = 0 firmware sends) makes the frames split_tensor makes."""
+    tensor = random.Random(size).randbytes(size)
+    out = run_harness(harness, ["tensor", key.hex() if key else "-", str(max_frame), "1834"],
+                      tensor.hex() + "\n")
+    auth = Auth(key, {3}, role="gateway")
+    got = [decode_datagram(bytes.fromhex(line), auth, max_frame) for line in out]
+    assert all(f is not None and f.request_id == 9 for f in got), auth.stats
+    assert [f.msg for f in got] == split_tensor(tensor, 1834, max_frame=max_frame,
+                                                secure=key is not None)
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc absent")

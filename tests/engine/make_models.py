@@ -116,6 +116,16 @@ def bilinear(keras, rng: np.random.Generator):  # noqa: ANN001, ANN201
     return keras.Model(inp, out), (28, 28, 1)
 
 
+def cut(keras, rng: np.random.Generator):  # noqa: ANN001, ANN201
+    """An mp-style part: conv activations flattened (392 int8 values), the whole output a tensor
+    part sends on (several TENSOR chunks at a small max frame)."""
+    layers = keras.layers
+    inp = keras.Input((28, 28, 1))
+    x = layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inp)
+    x = layers.Conv2D(8, 3, strides=2, padding="same")(x)
+    return keras.Model(inp, layers.Flatten()(x)), (28, 28, 1)
+
+
 def tiny(keras, rng: np.random.Generator):  # noqa: ANN001, ANN201
     """The project's smallest MobileNetV2-style variant."""
     from vp_edge.family import PRESETS
@@ -126,7 +136,7 @@ def tiny(keras, rng: np.random.Generator):  # noqa: ANN001, ANN201
 
 
 BUILDERS: dict[str, Callable] = {
-    f.__name__: f for f in (convs, pools, residual, resize, bilinear, tiny)
+    f.__name__: f for f in (convs, pools, residual, resize, bilinear, cut, tiny)
 }
 
 

@@ -6,6 +6,9 @@
  *   vp_harness stream KEYHEX|- g|b  stdin: hex of a byte stream (any line breaks); prints
  *                                "OK <type> <board> <request> <counter>" per accepted frame,
  *                                then "STATS accepted=<n> <reason>=<n>...".
+ *   vp_harness tensor KEYHEX|- MAX_FRAME COMPUTE_US  stdin: hex of a tensor; prints the hex of
+ *                                each TENSOR frame of it (board 3, request 9) that vp_chunk_split
+ *                                makes at MAX_FRAME, one per line (what a k = 0 firmware sends).
  *   vp_harness reasm KEYHEX|- CAP   stdin lines "<now_ms> HEX": gateway INFER frames for a board
  *                                receiver; prints "DONE <request> <tensor hex>" when a tensor
  *                                completes, "EXPIRED <request>" on timeout (1000 ms), then
@@ -133,6 +136,29 @@ static int reasm(uint32_t cap)
     return 0;
 }
 
+static int tensor_frames(size_t max_frame, uint32_t compute_us)
+{
+    vp_msg_t m;
+    uint16_t i, count = 1;
+    uint32_t total;
+    if (!fgets((char *)line, sizeof line, stdin)) return 2;
+    total = (uint32_t)unhex((const char *)line, tensor, sizeof tensor);
+    m.type = VP_MSG_TENSOR;
+    m.u.tensor.compute_us = compute_us;
+    for (i = 0; i < count; i++) {
+        size_t n;
+        count = vp_chunk_split(tensor, total, max_frame, key_len != 0, VP_FIXED_TENSOR, i,
+                               &m.u.tensor.chunk);
+        if (count == 0) return 3;
+        n = vp_msg_frame(&m, frame, max_frame, 3, 9, (1ull << 32) | (i + 1u),
+                         key_len ? key : NULL, key_len);
+        if (n == 0) return 4;
+        puthex(frame, n);
+        printf("\n");
+    }
+    return 0;
+}
+
 /* boardkey MASTER ID...: one line per id, the derived key in hex. */
 static int boardkey(char **ids, int n)
 {
@@ -153,6 +179,8 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "frames") == 0) return frames();
     if (strcmp(argv[1], "boardkey") == 0 && argc > 3) return boardkey(argv + 3, argc - 3);
     if (strcmp(argv[1], "stream") == 0 && argc > 3) return stream(role_of(argv[3][0]));
+    if (strcmp(argv[1], "tensor") == 0 && argc > 4)
+        return tensor_frames(strtoul(argv[3], 0, 10), (uint32_t)strtoul(argv[4], 0, 10));
     if (strcmp(argv[1], "reasm") == 0 && argc > 3) return reasm((uint32_t)strtoul(argv[3], 0, 10));
     return 64;
 }
