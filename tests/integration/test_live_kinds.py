@@ -20,9 +20,12 @@ IMAGES = 12
 
 @pytest.fixture(scope="module")
 def live(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One live demo for every test here: all kinds, the first linux board on XNNPACK (what a
+    linux board serves with) and the second on the reference kernels."""
     from experiments.live import live_table, run_live_demo
 
-    s = run_live_demo(tiny_run, IMAGES, tmp_path_factory.mktemp("live-kinds"), False)
+    s = run_live_demo(tiny_run, IMAGES, tmp_path_factory.mktemp("live-kinds"), False,
+                      linux_kernels=("xnnpack", "ref"))
     print("\n" + live_table(s))
     return s
 
@@ -52,23 +55,12 @@ def test_kind_answers_like_its_runtime(live: dict, kind: str) -> None:
     assert stats["latency_ms"]["p50"] is not None and stats["received_per_inference"] > 0
 
 
-@pytest.fixture(scope="module")
-def live_kernels(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """Linux and mcu boards only: one linux board on XNNPACK, the other on the ref kernels."""
-    from experiments.live import live_table, run_live_demo
-
-    s = run_live_demo(tiny_run, IMAGES, tmp_path_factory.mktemp("live-kernels"), False,
-                      kinds=(), linux_kernels=("xnnpack", "ref"))
-    print("\n" + live_table(s))
-    return s
-
-
 @pytest.mark.slow
-def test_linux_boards_on_xnnpack_and_ref_equal_their_own_offline(live_kernels: dict) -> None:
-    linux = [b for b in live_kernels["boards"] if b["kind"] == "linux"]
+def test_linux_boards_on_xnnpack_and_ref_equal_their_own_offline(live: dict) -> None:
+    linux = [b for b in live["boards"] if b["kind"] == "linux"]
     assert [b["kernels"] for b in linux] == ["xnnpack", "ref"]
-    assert live_kernels["equal"]
-    for name, r in live_kernels["runs"].items():
+    assert live["equal"]
+    for name, r in live["runs"].items():
         assert r["differing"] == 0 and r["errors"] == 0
         assert r["live_accuracy"] == r["offline_accuracy"]
         engines = r["board_checks"]["linux"]["engines"]
