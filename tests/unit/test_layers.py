@@ -100,17 +100,13 @@ def _layer(name: str) -> int | None:
     return LAYERS.index(head) if head in LAYERS else None
 
 
-def top_level(mod: str) -> set[str]:
-    return imports()[mod][1]
-
-
 def upward_imports() -> list[str]:
     bad = []
-    for mod, (every, _) in imports().items():
+    for mod, (every, top) in imports().items():  # parsed once: each file's imports are at hand
         own = _layer(mod)
         for name in sorted(every):
             lay = _layer(name)
-            if (mod, name.split(".")[0]) in CLI_ENTRY_POINTS and name not in top_level(mod):
+            if (mod, name.split(".")[0]) in CLI_ENTRY_POINTS and name not in top:
                 continue
             if lay is not None and own is not None and lay > own:
                 bad.append(f"{mod} imports {name} ({LAYERS[own]} is below {LAYERS[lay]})")
