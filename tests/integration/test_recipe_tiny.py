@@ -7,7 +7,9 @@ still takes more than one step per epoch proves the same.
 
 from __future__ import annotations
 
+import copy
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -34,13 +36,30 @@ def _config(**kw):
     return TrainConfig(**{**base, **kw})
 
 
-def test_teacher_stage_first_then_resume_and_record(tmp_path, splits):
+def _teacher_config():
+    return _config(teacher="baseline", kd_schedule="ramp", ncl_weight=0.5, member_draws=True)
+
+
+@pytest.fixture(scope="module")
+def teacher_first(tmp_path_factory, splits):
+    """A run after one training with its own baseline as teacher (the baseline trained first,
+    then the family distilled from it). Shared: the first test resumes a copy of it, the
+    second takes its baseline as another run's teacher, so the stage is trained once."""
+    from vp_edge.family import PRESETS
+    from vp_edge.train import train
+
+    run = tmp_path_factory.mktemp("teacher-first") / "run"
+    state = train(PRESETS["tiny"], splits, run, _teacher_config(), verbose=0)
+    return run, state
+
+
+def test_teacher_stage_first_then_resume_and_record(tmp_path, splits, teacher_first):
     from vp_edge.family import PRESETS
     from vp_edge.train import load_trained, train
 
-    run, fam = tmp_path / "run", PRESETS["tiny"]
-    cfg = _config(teacher="baseline", kd_schedule="ramp", ncl_weight=0.5, member_draws=True)
-    state = train(fam, splits, run, cfg, verbose=0)
+    run, fam, cfg = tmp_path / "run", PRESETS["tiny"], _teacher_config()
+    shutil.copytree(teacher_first[0], run)  # copy2 keeps the files' times
+    state = copy.deepcopy(teacher_first[1])
     assert state["recipe"] == "joint+ens(1)+kd(0.5,T=2,ramp)+ncl(0.5)+draws"
     assert state["config"]["teacher"] == "baseline"
     assert list(state["models"]) == ["baseline", "joint"]  # the teacher is trained first
@@ -69,13 +88,12 @@ def test_teacher_stage_first_then_resume_and_record(tmp_path, splits):
     assert np.allclose(probs["t16"].sum(axis=1), 1.0, atol=1e-5)
 
 
-def test_teacher_from_another_run_becomes_the_baseline(tmp_path, splits):
+def test_teacher_from_another_run_becomes_the_baseline(tmp_path, splits, teacher_first):
     from vp_edge.family import PRESETS
     from vp_edge.train import train
 
     fam = PRESETS["tiny"]
-    src, run = tmp_path / "teacher", tmp_path / "student"
-    train(fam, splits, src, _config(), verbose=0)
+    src, run = teacher_first[0], tmp_path / "student"
     state = train(fam, splits, run, _config(teacher=str(src), kd_weight=0.7), verbose=0)
     teacher = src / "weights" / "baseline.weights.h5"
     assert (run / "weights" / "baseline.weights.h5").read_bytes() == teacher.read_bytes()
