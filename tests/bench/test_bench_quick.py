@@ -129,4 +129,4 @@ def test_gateway_parts_agree_with_offline(report):
         assert value(row["live_accuracy"]) == pytest.approx(value(row["offline_accuracy"]))
         assert value(row["answered"]) == 1.0
     for row in report["failures"]["gateway_fault_injection"]:
-        assert 0.0 <= value(row["vp_accuracy"]) <= value(row["vp_available"]) <= 1.0
+        assert 0.0 <= value(row["accuracy"]) <= value(row["available"]) <= 1.0
