@@ -435,13 +435,11 @@ class Gateway:
                 self.note_overload()
 
     def _stop_late_waits(self, tick: float) -> None:
-        """End the wait of requests the loop's lag would answer past the deadline (gateway_lag);
-        the boards they miss are the gateway's own overload, not the boards' failure."""
+        """End the wait of requests the loop's lag would answer past the deadline (gateway_lag).
+        A board they miss counts only when it sent no result at all meanwhile (_keeping_up)."""
         lag, now = self.lag_window.high(), time.monotonic()
         for req in self._pending.values():
-            if not req.done.is_set() and stop_waiting_now(self.dep.deadline_s, now - req.t0,
-                                                          lag, tick):
-                self.note_overload()
+            if stop_waiting_now(self.dep.deadline_s, now - req.t0, lag, tick):
                 req.done.set()
 
     async def _probe_loop(self) -> None:

@@ -99,8 +99,11 @@ def stop_waiting_now(deadline_s: float, elapsed_s: float, lag_s: float, tick_s: 
     its deadline stops now, with the boards that answered. Only while the loop lags (the lag's
     reserve is past the idle minimum): a gateway that keeps up keeps each request's own
     deadline. This catches requests planned before the lag rose (``plan_wait`` only sees the
-    lag of the moment a request starts waiting).
+    lag of the moment a request starts waiting). Never before half the deadline: ``plan_wait``
+    turns a lag that large away as ``busy``, and a request already waiting keeps at least that.
     """
     if reserve_for(deadline_s, lag_s) <= deadline_s * MIN_RESERVE:
+        return False
+    if elapsed_s < deadline_s * (1 - MAX_RESERVE):
         return False
     return elapsed_s + tick_s + lag_s + REPLY_S >= deadline_s

@@ -75,3 +75,8 @@ def test_lagging_loop_cuts_the_wait_one_tick_ahead() -> None:
     last = DEADLINE - tick - lag - REPLY_S  # later than this, the next tick replies too late
     assert not stop_waiting_now(DEADLINE, elapsed_s=last - 0.01, lag_s=lag, tick_s=tick)
     assert stop_waiting_now(DEADLINE, elapsed_s=last + 0.001, lag_s=lag, tick_s=tick)
+
+
+def test_even_a_huge_lag_leaves_half_the_deadline_to_the_boards() -> None:
+    assert not stop_waiting_now(DEADLINE, elapsed_s=0.2, lag_s=0.46, tick_s=0.02)
+    assert stop_waiting_now(DEADLINE, elapsed_s=0.25, lag_s=0.46, tick_s=0.02)
