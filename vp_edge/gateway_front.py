@@ -270,6 +270,9 @@ class FrontEnd:
             if plan.busy is not None:
                 return self._busy(req_id, plan.busy)
             a = await self.gw.classify(img, t0=t0, deadline_s=plan.stop_s)
+            late = time.monotonic() - t0 - plan.stop_s
+            if late > 0:  # how late this wait woke: the lag that requests meet, measured
+                self.gw.lag_window.add(late)
             if a.error is None:
                 self.stats.service_s.append(time.monotonic() - t1)
         finally:
