@@ -240,16 +240,19 @@ def _kernels(d: dict, kind: Any, where: str, p: str) -> str:
 
 
 def _distinct_links(boards: tuple[BoardSpec, ...], where: str) -> None:
-    """Two boards cannot share one UDP port (or one pty name): the second could not bind it."""
-    from firmware_bridge.transport import parse_link
+    """Two boards cannot share one UDP port (or one pty name): the second could not bind it.
+
+    A link whose scheme names boards (``mqtt://BROKER/DEPLOYMENT``) is compared completed with
+    each board's id, the way the gateway opens it: boards on one broker are distinct."""
+    from firmware_bridge.transport import for_board, parse_link
 
     seen: dict[tuple, int] = {}
     for i, b in enumerate(boards):
-        spec = parse_link(b.link)
-        key = (spec.scheme, spec.host, spec.port) if spec.scheme == "udp" else (spec.scheme,
-                                                                               b.link)
+        link = for_board(b.link, b.id)
+        spec = parse_link(link)
+        key = (spec.scheme, spec.host, spec.port) if spec.scheme == "udp" else (spec.scheme, link)
         if key in seen:
-            raise _err(where, f"boards[{i}].link", f"{b.link!r} is also boards[{seen[key]}]'s "
+            raise _err(where, f"boards[{i}].link", f"{link!r} is also boards[{seen[key]}]'s "
                        "link; give every board its own port or name")
         seen[key] = i
 

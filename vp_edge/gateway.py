@@ -37,6 +37,7 @@ from firmware_bridge import MsgType
 from firmware_bridge.transport import Link, LinkError, for_board, open_link, parse_link
 from vp_edge.deployment import BoardSpec, Deployment
 from vp_edge.errors import GatewayError
+from vp_edge.gateway_lag import LagWindow, stop_waiting_now
 from vp_edge.gateway_parts import (
     PartCalls,
     PartReply,
@@ -169,6 +170,7 @@ class Gateway:
         self._lag_task: asyncio.Task | None = None
         self.overloaded_at = -1.0  # last time the gateway itself fell behind (see note_overload)
         self.lag_s = 0.0  # recent event-loop lag (decaying maximum)
+        self.lag_window = LagWindow()  # lag samples of the last seconds (gateway_lag)
         self._index = 0
 
     def _board(self, spec: BoardSpec) -> Board:
@@ -427,8 +429,18 @@ class Gateway:
             await asyncio.sleep(tick)
             lag = time.monotonic() - t - tick
             self.lag_s = max(lag, self.lag_s * 0.8)  # forgets a spike in ~0.1 s
+            self.lag_window.add(lag)
+            self._stop_late_waits(tick)
             if lag > limit:
                 self.note_overload()
+
+    def _stop_late_waits(self, tick: float) -> None:
+        """End the wait of requests the loop's lag would answer past the deadline (gateway_lag).
+        A board they miss counts only when it sent no result at all meanwhile (_keeping_up)."""
+        lag, now = self.lag_window.high(), time.monotonic()
+        for req in self._pending.values():
+            if stop_waiting_now(self.dep.deadline_s, now - req.t0, lag, tick):
+                req.done.set()
 
     async def _probe_loop(self) -> None:
         """PROBE failed boards until they answer HELLO; fail boards silent for 3 heartbeats."""

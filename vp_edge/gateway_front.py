@@ -29,11 +29,11 @@ import numpy as np
 from vp_edge.data import fit_image
 from vp_edge.errors import DataError, VpEdgeError
 from vp_edge.gateway import Answer, Gateway
+from vp_edge.gateway_lag import lag_too_high, plan_wait
 
 log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
-RESERVE = 0.1  # share of the deadline kept for waking up late and replying
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
 
@@ -209,7 +209,9 @@ class FrontEnd:
 
     def flooded(self, backlog: int) -> bool:
         """Whether requests not yet on the loop should be turned away before reaching it."""
-        return backlog >= self.limits.max_queue or self.gw.lag_s > self.gw.dep.deadline_s / 2
+        return backlog >= self.limits.max_queue or lag_too_high(
+            self.gw.dep.deadline_s, self.gw.lag_window.high()
+        )
 
     def reject(self, data: bytes) -> dict:
         """Answer without serving (called off the loop when it is flooded): busy, or the error."""
@@ -261,11 +263,16 @@ class FrontEnd:
                     f"{left * 1000:.0f} ms left of the deadline, "
                     f"a request takes about {need * 1000:.0f} ms",
                 )
+            # stop waiting for boards early enough that a late-waking loop (the high quantile
+            # of its recent lag) still replies in time; busy when the lag leaves no useful wait
             t1 = time.monotonic()
-            # stop waiting for boards a little early (the loop's lag, at least a tenth of the
-            # deadline): a loaded process wakes late, and the reply must still leave in time
-            reserve = min(max(self.gw.lag_s, deadline * RESERVE), deadline / 2)
-            a = await self.gw.classify(img, t0=t0, deadline_s=deadline - reserve)
+            plan = plan_wait(deadline, t1 - t0, self.gw.lag_window.high(), need)
+            if plan.busy is not None:
+                return self._busy(req_id, plan.busy)
+            a = await self.gw.classify(img, t0=t0, deadline_s=plan.stop_s)
+            late = time.monotonic() - t0 - plan.stop_s
+            if late > 0:  # how late this wait woke: the lag that requests meet, measured
+                self.gw.lag_window.add(late)
             if a.error is None:
                 self.stats.service_s.append(time.monotonic() - t1)
         finally:

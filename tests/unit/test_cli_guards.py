@@ -276,6 +276,20 @@ def test_two_boards_on_one_udp_port_are_refused(tmp_path):
     assert len(parse_deployment(d, tmp_path, "d.toml").boards) == 2
 
 
+def test_boards_on_one_broker_url_are_distinct(tmp_path):
+    """mqtt://BROKER/DEPLOYMENT names no board: each board completes it with its id."""
+    from vp_edge.deployment import parse_deployment
+    from vp_edge.errors import DeploymentError
+
+    url = "mqtt://127.0.0.1:1883/fleet"
+    boards = [{**_board(i, 5600 + i), "link": url} for i in (1, 2)]
+    d = {"run": "r", "insecure": True, "boards": boards}
+    assert len(parse_deployment(d, tmp_path, "d.toml").boards) == 2
+    d["boards"][1]["link"] = url + "/1"  # board 2 on board 1's topics
+    with pytest.raises(DeploymentError, match=r"boards\[1\]\.link.*boards\[0\]"):
+        parse_deployment(d, tmp_path, "d.toml")
+
+
 @pytest.mark.parametrize(
     ("extra", "kind", "words"),
     [
