@@ -22,7 +22,7 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +53,6 @@ class StudyConfig:
     live: bool = True
     plots: bool = True
     show: bool = True
-    extra: dict = field(default_factory=dict)
 
     @property
     def strategy_runs(self) -> Path:
