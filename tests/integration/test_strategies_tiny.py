@@ -34,34 +34,58 @@ def tiny_npz(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _trained(tmp_path: Path, npz: Path, name: str, **opts: object) -> tuple:
+STRATEGIES = {"mp": {"cuts": 2}, "cp": {"groups": 2}, "lcp": {"branches": 2},
+              "disco": {"keep": 0.25}}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, tiny_npz: Path) -> dict[str, Path]:
+    """Every strategy trained and converted, two at a time in their own processes."""
+    import os
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("strategies")
+    helper = Path(__file__).resolve().parents[1] / "strategy_helpers.py"
+    env = {**os.environ, "PYTHONPATH": str(helper.parents[1])}
+    runs, waiting = {}, list(STRATEGIES.items())
+    running: list[tuple[str, subprocess.Popen]] = []
+    while waiting or running:
+        while waiting and len(running) < 2:
+            name, opts = waiting.pop(0)
+            runs[name] = root / name
+            with (root / f"{name}.log").open("w") as log:
+                running.append((name, subprocess.Popen(
+                    [sys.executable, str(helper), name, json.dumps(opts), str(runs[name]),
+                     str(tiny_npz)], stdout=log, stderr=subprocess.STDOUT, env=env)))
+        name, proc = running.pop(0)
+        if proc.wait() != 0:
+            for _, other in running:
+                other.kill()
+            pytest.fail(f"training {name} failed:\n{(root / f'{name}.log').read_text()[-2000:]}")
+    return runs
+
+
+def _trained(trained: dict[str, Path], tiny_npz: Path, name: str) -> tuple:
     from vp_edge.data import load_dataset
     from vp_edge.family import load_family
-    from vp_edge.strategies.build import convert_strategy, strategy_options, train_strategy
-    from vp_edge.train import TrainConfig, save_data_args
 
-    family = load_family("tiny")
-    run = tmp_path / name
-    run.mkdir()
-    save_data_args(run, {"source": str(npz), "seed": 0, "val_fraction": 0.1})
-    splits = load_dataset(npz, seed=0, val_fraction=0.1, input_shape=family.input_shape)
-    config = TrainConfig(epochs=1, batch_size=32, train_limit=400, val_limit=50)
-    train_strategy(name, family, splits, run, config, strategy_options(name, family, **opts), 0)
-    convert_strategy(run, calibration=32, measure=False, show=False)
-    return run, splits.test.subset(IMAGES)
+    splits = load_dataset(tiny_npz, seed=0, val_fraction=0.1,
+                          input_shape=load_family("tiny").input_shape)
+    return trained[name], splits.test.subset(IMAGES)
 
 
-@pytest.mark.parametrize("name,opts,artefacts", [
-    ("mp", {"cuts": 2}, ["mp0.tflite", "mp1.tflite", "mp2.tflite"]),
-    ("cp", {"groups": 2}, ["cp0.tflite", "cp1.tflite"]),
-    ("lcp", {"branches": 2}, ["lcp0.tflite", "lcp1.tflite", "lcp_merge.tflite"]),
-    ("disco", {"keep": 0.25}, ["disco_a.vpb", "disco_b.vpb", "disco_merge.tflite"]),
+@pytest.mark.parametrize("name,artefacts", [
+    ("mp", ["mp0.tflite", "mp1.tflite", "mp2.tflite"]),
+    ("cp", ["cp0.tflite", "cp1.tflite"]),
+    ("lcp", ["lcp0.tflite", "lcp1.tflite", "lcp_merge.tflite"]),
+    ("disco", ["disco_a.vpb", "disco_b.vpb", "disco_merge.tflite"]),
 ])
-def test_strategy_trains_converts_and_runs_offline(tmp_path, tiny_npz, name, opts, artefacts):
+def test_strategy_trains_converts_and_runs_offline(tmp_path, tiny_npz, trained, name, artefacts):
     from vp_edge.strategies import load_strategy, run_offline
     from vp_edge.strategies.figures import strategy_figures
 
-    run, test = _trained(tmp_path, tiny_npz, name, **opts)
+    run, test = _trained(trained, tiny_npz, name)
     for a in artefacts:
         assert (run / "models" / a).exists(), a
         card = json.loads((run / "models" / a).with_suffix(".json").read_text())
