@@ -394,13 +394,7 @@ class Gateway:
             if name in req.results:
                 b.consecutive = 0
             elif name in req.targets:
-                b.stats.misses += 1
-                if not self._keeping_up(req, b):
-                    b.stats.excused += 1
-                    continue
-                b.consecutive += 1
-                if b.consecutive >= self.fail_after:
-                    b.up = False
+                self.note_miss(b, req.t0, req.sent.get(name, 0.0))
         answered = tuple(sorted(req.results))
         missing = tuple(sorted(set(self.boards) - set(req.results)))
         if not req.results:
@@ -417,9 +411,18 @@ class Gateway:
         """The gateway fell behind (event-loop lag, or a front end shed load)."""
         self.overloaded_at = time.monotonic()
 
-    def _keeping_up(self, req: _Pending, b: Board) -> bool:
-        """Whether a miss by ``b`` on ``req`` says something about the board."""
-        return self.overloaded_at < req.t0 and b.last_result < req.sent.get(b.spec.name, 0.0)
+    def note_miss(self, b: Board, t0: float, sent: float) -> None:
+        """``b`` did not answer a request that arrived at ``t0`` and went to it at ``sent``.
+        The miss is excused when the gateway was overloaded since ``t0`` or the board sent a
+        result since ``sent``; else ``fail_after`` misses in a row mark the board down until
+        it answers HELLO again."""
+        b.stats.misses += 1
+        if self.overloaded_at >= t0 or b.last_result >= sent:
+            b.stats.excused += 1
+            return
+        b.consecutive += 1
+        if b.consecutive >= self.fail_after:
+            b.up = False
 
     async def _lag_loop(self, tick: float = 0.02) -> None:
         """Measure event-loop lag; past a quarter of the deadline the gateway is behind."""
@@ -436,7 +439,7 @@ class Gateway:
 
     def _stop_late_waits(self, tick: float) -> None:
         """End the wait of requests the loop's lag would answer past the deadline (gateway_lag).
-        A board they miss counts only when it sent no result at all meanwhile (_keeping_up)."""
+        A board they miss counts only when it sent no result at all meanwhile (note_miss)."""
         lag, now = self.lag_window.high(), time.monotonic()
         for req in self._pending.values():
             if stop_waiting_now(self.dep.deadline_s, now - req.t0, lag, tick):

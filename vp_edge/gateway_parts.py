@@ -183,7 +183,7 @@ async def call_part(gw: Gateway, board: str, stage: int, tensor: bytes, deadline
         try:
             await asyncio.wait_for(call.done.wait(), max(deadline_t - time.monotonic(), 0.0))
         except TimeoutError:
-            _missed(gw, b, t0)
+            gw.note_miss(b, t0, t0)
             return None
     finally:
         del gw.parts.pending[(board, rid)]
@@ -196,18 +196,6 @@ async def call_part(gw: Gateway, board: str, stage: int, tensor: bytes, deadline
     b.stats.latencies.append(b.last_result - t0)
     b.stats.compute_us.append(call.compute_us)
     return PartReply(board, call.vector, call.compute_us, b.last_result - t0, call.wire)
-
-
-def _missed(gw: Gateway, b: Board, t0: float) -> None:
-    """A silent board, as the vote path judges it: ``fail_after`` misses in a row (while the
-    gateway keeps up and the board sent nothing since) mark it down until it answers HELLO."""
-    b.stats.misses += 1
-    if gw.overloaded_at >= t0 or b.last_result >= t0:
-        b.stats.excused += 1
-        return
-    b.consecutive += 1
-    if b.consecutive >= gw.fail_after:
-        b.up = False
 
 
 def _serving(gw: Gateway, boards: Sequence[str]) -> str | None:
