@@ -9,7 +9,7 @@ here into ``c/vp_proto_defs.h``. Layouts are little-endian and described in PROT
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import ClassVar
 
 from .defs import (  # noqa: F401  (re-exported: protocol.py is the public face)
@@ -163,8 +163,37 @@ def _check_chunk(what: str, index: int, count: int, offset: int, total: int, dat
 _CHUNK_FMT = "HHII"  # chunk_index, chunk_count, offset, total; the data follows
 
 
+class _Chunked:
+    """Packing of the chunked messages: ``FMT`` holds every dataclass field before ``data``
+    (a leading field, if any, then the chunk fields); the data follows unframed."""
+
+    TYPE: ClassVar[MsgType]
+    FMT: ClassVar[str]
+    chunk_index: int
+    chunk_count: int
+    offset: int
+    total: int
+    data: bytes
+
+    def _check(self) -> None:
+        _check_chunk(self.TYPE.name, self.chunk_index, self.chunk_count, self.offset,
+                     self.total, self.data)
+
+    def pack(self) -> bytes:
+        self._check()
+        head = [getattr(self, f.name) for f in fields(self)[:-1]]  # type: ignore[arg-type]
+        return _pack(self.FMT, *head) + bytes(self.data)
+
+    @classmethod
+    def unpack(cls, payload: bytes):  # noqa: ANN206 - the subclass
+        head, data = _head(cls.FMT, payload, cls.TYPE.name)
+        msg = cls(*head, bytes(data))
+        msg._check()
+        return msg
+
+
 @dataclass(frozen=True)
-class Infer:
+class Infer(_Chunked):
     """Gateway -> board: one chunk of the int8 input tensor (see ``chunk.split_infer``)."""
 
     TYPE: ClassVar[MsgType] = MsgType.INFER
@@ -175,25 +204,9 @@ class Infer:
     total: int
     data: bytes
 
-    def _check(self) -> None:
-        _check_chunk("INFER", self.chunk_index, self.chunk_count, self.offset, self.total,
-                     self.data)
-
-    def pack(self) -> bytes:
-        self._check()
-        return _pack(self.FMT, self.chunk_index, self.chunk_count, self.offset, self.total) + bytes(
-            self.data)
-
-    @classmethod
-    def unpack(cls, payload: bytes) -> Infer:
-        (idx, cnt, off, tot), data = _head(cls.FMT, payload, "INFER")
-        msg = cls(idx, cnt, off, tot, bytes(data))
-        msg._check()
-        return msg
-
 
 @dataclass(frozen=True)
-class Tensor:
+class Tensor(_Chunked):
     """Board -> gateway: one chunk of the full int8 output (a board whose HELLO says k = 0).
 
     ``compute_us`` is the same in every chunk of one answer; chunks follow INFER's layout and
@@ -209,21 +222,9 @@ class Tensor:
     total: int
     data: bytes
 
-    def pack(self) -> bytes:
-        _check_chunk("TENSOR", self.chunk_index, self.chunk_count, self.offset, self.total,
-                     self.data)
-        return _pack(self.FMT, self.compute_us, self.chunk_index, self.chunk_count, self.offset,
-                     self.total) + bytes(self.data)
-
-    @classmethod
-    def unpack(cls, payload: bytes) -> Tensor:
-        (us, idx, cnt, off, tot), data = _head(cls.FMT, payload, "TENSOR")
-        _check_chunk("TENSOR", idx, cnt, off, tot, data)
-        return cls(us, idx, cnt, off, tot, bytes(data))
-
 
 @dataclass(frozen=True)
-class InferStage:
+class InferStage(_Chunked):
     """Gateway -> board: INFER for stage ``stage`` of a multi-stage part (stage 0 == INFER)."""
 
     TYPE: ClassVar[MsgType] = MsgType.INFER_STAGE
@@ -235,19 +236,13 @@ class InferStage:
     total: int
     data: bytes
 
-    def pack(self) -> bytes:
-        _check_chunk("INFER_STAGE", self.chunk_index, self.chunk_count, self.offset, self.total,
-                     self.data)
-        return _pack(self.FMT, self.stage, self.chunk_index, self.chunk_count, self.offset,
-                     self.total) + bytes(self.data)
-
     @classmethod
     def unpack(cls, payload: bytes) -> InferStage:
-        (stage, idx, cnt, off, tot), data = _head(cls.FMT, payload, "INFER_STAGE")
+        _head(cls.FMT, payload, "INFER_STAGE")
         if payload[1:4] != bytes(3):
             raise ProtocolError("INFER_STAGE: reserved bytes 1..3 must be 0")
-        _check_chunk("INFER_STAGE", idx, cnt, off, tot, data)
-        return cls(stage, idx, cnt, off, tot, bytes(data))
+        return super().unpack(payload)
+
 
 
 @dataclass(frozen=True)
