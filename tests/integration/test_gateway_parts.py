@@ -13,7 +13,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -29,32 +28,9 @@ from firmware_bridge.protocol import CRC_SIZE, HEADER_SIZE, TAG_SIZE  # noqa: E4
 from vp_edge.deployment import deployment_toml, load_deployment  # noqa: E402
 from vp_edge.gateway import Gateway  # noqa: E402
 from vp_edge.gateway_parts import run_plan  # noqa: E402
+from vp_edge.strategies.base import Call, Outcome, PartInfo  # noqa: E402
 
 pytest.importorskip("ai_edge_litert")
-
-
-class Call(NamedTuple):
-    part: str
-    stage: int
-    tensor: np.ndarray
-
-
-@dataclass(frozen=True)
-class Part:
-    name: str
-    artefact: Path
-    reply: str
-    k: int
-    stages: int = 1
-
-
-@dataclass(frozen=True)
-class Outcome:
-    label: int | None
-    scores: np.ndarray | None
-    missing: tuple[str, ...]
-    status: str
-    note: str = ""
 
 
 class TwoStages(Runner):
@@ -92,12 +68,12 @@ def stage0(x: np.ndarray) -> np.ndarray:
 class HandStrategy:
     """A hand-written strategy: the conv part's output and the two-stage part feed a sum."""
 
-    parts: list[Part]
+    parts: list[PartInfo]
     class_names: tuple[str, ...] = tuple(f"c{i}" for i in range(10))
     seen: list = field(default_factory=list)
     steps: int = 2  # the gateway gives each step half of a request's deadline
 
-    def part(self, name: str) -> Part:
+    def part(self, name: str) -> PartInfo:
         return next(p for p in self.parts if p.name == name)
 
     def plan(self, image: np.ndarray):  # noqa: ANN201
@@ -136,9 +112,9 @@ def live(tmp_path: Path, conv_tflite: bytes):  # noqa: ANN201
     for name, blob in (("conv", conv_tflite), ("staged", b"two stages"), ("scores", b"scores")):
         files[name] = tmp_path / f"{name}.bin"
         files[name].write_bytes(blob)
-    strategy = HandStrategy([Part("conv", files["conv"], "tensor", 0),
-                             Part("staged", files["staged"], "tensor", 0, 2),
-                             Part("scores", files["scores"], "scores", 10)])
+    strategy = HandStrategy([PartInfo("conv", files["conv"], "tensor", 0),
+                             PartInfo("staged", files["staged"], "tensor", 0, 2),
+                             PartInfo("scores", files["scores"], "scores", 10)])
     boards = [{"id": 1, "name": "conv1", "kind": "linux", "link": f"udp://127.0.0.1:{_port()}",
                "variant": "conv"},
               {"id": 2, "name": "staged1", "kind": "linux",
