@@ -21,7 +21,7 @@ def train_and_convert(name: str, opts: dict, run: Path, npz: Path) -> None:
     run.mkdir(parents=True)
     save_data_args(run, {"source": str(npz), "seed": 0, "val_fraction": 0.1})
     splits = load_dataset(npz, seed=0, val_fraction=0.1, input_shape=family.input_shape)
-    config = TrainConfig(epochs=1, batch_size=32, train_limit=400, val_limit=50)
+    config = TrainConfig(epochs=1, batch_size=32, train_limit=400, val_limit=50, eager=True)
     train_strategy(name, family, splits, run, config, strategy_options(name, family, **opts), 0)
     convert_strategy(run, calibration=32, measure=False, show=False)
 

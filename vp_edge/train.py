@@ -52,6 +52,9 @@ class TrainConfig:
     baseline: bool = True
     #: XLA: faster steps, but compiling a whole family takes minutes on 2 cores
     jit: bool = False
+    #: step by step without a traced graph: faster when a run is a few hundred images (tracing
+    #: a family costs more than it saves), slower beyond
+    eager: bool = False
     #: random horizontal flips and small shifts while training (each variant its own draw)
     augment: bool = False
     #: distillation (vp_edge.recipes): None, "baseline" (this run's, trained first) or a run path
@@ -246,6 +249,7 @@ def _compile(
         loss_weights=weights,
         metrics=metrics,
         jit_compile=config.jit,
+        run_eagerly=config.eager,
     )
 
 

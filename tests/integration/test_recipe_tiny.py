@@ -32,7 +32,7 @@ def splits():
 def _config(**kw):
     from vp_edge.train import TrainConfig
 
-    base = dict(epochs=1, batch_size=32, train_limit=64, val_limit=32, patience=5)
+    base = dict(epochs=1, batch_size=32, train_limit=64, val_limit=32, patience=5, eager=True)
     return TrainConfig(**{**base, **kw})
 
 

@@ -53,6 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-baseline", action="store_true", help="skip the baseline")
     p.add_argument("--jit", action="store_true",
                    help="compile with XLA: faster epochs, minutes of compilation first")
+    p.add_argument("--eager", action="store_true",
+                   help="run step by step without tracing a graph: faster for a few hundred "
+                   "images (tracing costs more than it saves), slower for more")
     p.add_argument(
         "--augment",
         action="store_true",
@@ -174,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
         train_limit=args.train_limit,
         baseline=not args.no_baseline,
         jit=args.jit,
+        eager=args.eager,
         augment=args.augment,
         **recipe_config(args),
     )

@@ -53,7 +53,8 @@ def compile_model(model: Any, config: TrainConfig, steps: int, loss: Any = None)
     k = keras()
     lr = k.optimizers.schedules.CosineDecay(config.learning_rate, max(1, steps))
     model.compile(optimizer=k.optimizers.Adam(lr), loss=loss or "sparse_categorical_crossentropy",
-                  metrics=["accuracy"], jit_compile=config.jit)
+                  metrics=["accuracy"], jit_compile=config.jit,
+                  run_eagerly=config.eager)
 
 
 def fit(model: Any, name: str, splits: Splits, config: TrainConfig, run: Path,
