@@ -53,7 +53,9 @@ def fleet(tmp_path, broker):  # noqa: ANN001, ANN201
     url = broker.url("t2")
     specs = [{"id": i + 1, "name": n, "kind": "linux", "variant": ("t16", "t24")[i % 2],
               "link": for_board(url, i + 1)} for i, n in enumerate(NAMES)]  # fmt: skip
-    dep = write_deployment(tmp_path, make_fake_run(tmp_path), specs)
+    # a deadline with room for a loaded machine's late event loop: this test is about a killed
+    # gateway, not about shedding load (tests/integration/test_gateway_overload.py)
+    dep = write_deployment(tmp_path, make_fake_run(tmp_path), specs, deadline_ms=1000)
     boards = FakeBoards(dep)
     for n in NAMES:
         boards.start(n)
