@@ -6,7 +6,8 @@ Phases, all on this machine (loopback, one Mosquitto with authentication on):
    throttled pty behind ``vp-edge bridge``) classifies test images; each answer is recomputed
    offline from the same boards' runtimes and must be identical.
 2. **scale**: 1 gateway over all boards, then 3 gateways each owning a third of them, at rising
-   rates: sent, answered, busy, lost (must be 0), p50/p99, broker and gateway CPU.
+   rates: sent, answered, busy, lost (must be 0), p50/p99, and where the CPU went (gateways,
+   boards, broker, clients, other jobs, idle).
 3. **faults**: 3 gateways under load; one gateway SIGKILLed, one board killed, the broker
    restarted, each at its moment; every request must still be answered once.
 """
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from vp_edge.deployment import Deployment, deployment_toml, load_deployment
@@ -37,6 +38,36 @@ def cpu_s(pid: int | None) -> float:
     except (OSError, TypeError):
         return 0.0
     return (int(fields[11]) + int(fields[12])) / CLK
+
+
+def machine_cpu_s() -> tuple[float, float]:
+    """The whole machine's (busy, idle) CPU seconds so far, summed over its cores."""
+    f = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = f[3] + f[4]  # idle + iowait
+    return (sum(f[:8]) - idle) / CLK, idle / CLK
+
+
+class CpuMeter:
+    """Where the CPU went during one load step, in % of one core: each part of the fleet (a
+    callable giving its CPU seconds so far), everything else on the machine, and idle."""
+
+    def __init__(self, parts: dict[str, Callable[[], float]]) -> None:
+        self.parts = parts
+        self._start: tuple[float, dict[str, float], tuple[float, float]] | None = None
+
+    def start(self) -> None:
+        self._start = (time.monotonic(), {k: f() for k, f in self.parts.items()}, machine_cpu_s())
+
+    def shares(self) -> dict[str, float]:
+        assert self._start is not None, "CpuMeter.start() first"
+        t0, used0, (busy0, idle0) = self._start
+        wall = max(1e-6, time.monotonic() - t0)
+        used = {k: f() - used0[k] for k, f in self.parts.items()}
+        busy, idle = machine_cpu_s()
+        pct = {k: round(100 * v / wall, 1) for k, v in used.items()}
+        pct["other"] = round(100 * max(0.0, busy - busy0 - sum(used.values())) / wall, 1)
+        pct["idle"] = round(100 * (idle - idle0) / wall, 1)
+        return pct
 
 
 def write_fleet(
@@ -187,16 +218,26 @@ def load_rows(
     seconds: float,
     gws: Gateways,
     broker_pid: int | None,
+    board_pids: Sequence[int] = (),
 ) -> list[dict]:
+    """One row per rate; ``cpu_pct`` says where the machine's CPU went meanwhile (gateways,
+    boards, broker, this process's clients and bridge, other jobs, idle), so a row that misses
+    its bound shows whether the cores were full and who had them."""
     from experiments.loadgen import run_rate_mqtt
 
+    meter = CpuMeter({
+        "gateways": gws.cpu,
+        "boards": lambda: sum(cpu_s(p) for p in board_pids),
+        "broker": lambda: cpu_s(broker_pid),
+        "clients": lambda: cpu_s(os.getpid()),
+    })  # fmt: skip
     rows = []
     for r in rates:
-        g0, b0, t0 = gws.cpu(), cpu_s(broker_pid), time.monotonic()
-        row = run_rate_mqtt(url, pngs, r, max(1, int(r * seconds)), 3.0, f"r{r:g}-{t0:.0f}")
-        wall = time.monotonic() - t0
-        row["gateway_cpu_pct"] = round(100 * (gws.cpu() - g0) / wall, 1)
-        row["broker_cpu_pct"] = round(100 * (cpu_s(broker_pid) - b0) / wall, 1)
+        meter.start()
+        tag = f"r{r:g}-{time.time():.0f}"
+        row = run_rate_mqtt(url, pngs, r, max(1, int(r * seconds)), 3.0, tag)
+        row["cpu_pct"] = meter.shares()
+        row["loadavg_1min"] = round(os.getloadavg()[0], 2)
         rows.append(row)
     return rows
 
@@ -291,7 +332,10 @@ def run_fleet_demo(
             for n in (1, 3):
                 gws = Gateways(dep, url, shards(dep, n), out / f"gw{n}", 9108 if n == 3 else None)
                 try:
-                    summary["scale"][str(n)] = load_rows(url, pngs, rates, seconds, gws, broker.pid)
+                    pids = [p.pid for p in emu.procs.values()]
+                    summary["scale"][str(n)] = load_rows(
+                        url, pngs, rates, seconds, gws, broker.pid, pids
+                    )
                     if n == 3:
                         _screenshot(out / "status.png", "http://127.0.0.1:9108/")
                         summary["faults"] = fault_phase(
@@ -350,11 +394,13 @@ def fleet_table(s: dict) -> str:
     ]
     for n, rows in s["scale"].items():
         lines.append(f"{n} gateway(s):")
+        lines.append(load_table(rows))
         lines.append(
-            load_table(rows)
-            + "   (cpu %: gateways / broker per row: "
-            + ", ".join(f"{r['gateway_cpu_pct']}/{r['broker_cpu_pct']}" for r in rows)
-            + ")"
+            "  cpu, % of one core (gateways / boards / broker / clients / other / idle): "
+            + "; ".join(
+                f"{r['rate']:g}/s " + " / ".join(f"{v:.0f}" for v in r["cpu_pct"].values())
+                for r in rows
+            )
         )
     f = s["faults"]
     lines.append(

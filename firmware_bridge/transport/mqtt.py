@@ -32,7 +32,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 FORM = "mqtt://HOST[:PORT]/DEPLOYMENT[/BOARD_ID][?qos=0|1&auth=FILE&ca=FILE] (or mqtts://)"
 OPTIONS = ("qos", "auth", "ca")
 RECONNECT_S = (0.2, 5.0)  # back-off: first retry, longest wait
-QUEUE_MAX = 4096  # frames waiting for recv(); beyond that the oldest are dropped
+QUEUE_MAX = 4096  # frames waiting for recv(); beyond that new ones are dropped (inbox_full)
 
 
 def topic(deployment: str, board: int | str, direction: str) -> str:
