@@ -46,6 +46,7 @@ def vp_edge_cli(*args: str, timeout: float = 1200) -> subprocess.CompletedProces
 
 
 MAKE_MODELS = ROOT / "tests" / "engine" / "make_models.py"
+MODELS_CACHE = "vp_engine_models_v1"
 
 
 def cached_tflite(config, *specs: str) -> dict[str, bytes]:  # noqa: ANN001 - pytest.Config
@@ -53,7 +54,7 @@ def cached_tflite(config, *specs: str) -> dict[str, bytes]:  # noqa: ANN001 - py
     if missing (tests/engine/make_models.py)."""
     import pytest
 
-    out = Path(config.cache.mkdir("vp_engine_models_v1"))
+    out = Path(config.cache.mkdir(MODELS_CACHE))
     missing = [s for s in specs if not (out / f"{s.replace(':', '_')}.tflite").exists()]
     if missing:
         pytest.importorskip("tensorflow")

@@ -6,29 +6,20 @@ models are built by make_models.py in a child process; the tests only use LiteRT
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tiny_helpers import MODELS_CACHE, cached_tflite
 
-HERE = Path(__file__).resolve().parent
 #: name:seed of every generated model; together they cover every supported op
 MODELS = ("convs:1", "convs:2", "pools:1", "residual:1", "residual:2", "resize:1", "tiny:0")
 
 
 @pytest.fixture(scope="session")
 def model_dir(request: pytest.FixtureRequest) -> Path:
-    pytest.importorskip("tensorflow")
     pytest.importorskip("ai_edge_litert")
-    out = Path(request.config.cache.mkdir("vp_engine_models_v1"))
-    missing = [m for m in MODELS if not (out / f"{m.replace(':', '_')}.tflite").exists()]
-    if missing:
-        cmd = [sys.executable, str(HERE / "make_models.py"), str(out), ",".join(missing)]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-        if r.returncode != 0:
-            pytest.fail(f"model generation failed:\n{r.stderr[-3000:]}")
-    return out
+    cached_tflite(request.config, *MODELS)
+    return Path(request.config.cache.mkdir(MODELS_CACHE))
 
 
 @pytest.fixture(scope="session")
