@@ -62,6 +62,7 @@ def test_teacher_stage_first_then_resume_and_record(tmp_path, splits, teacher_fi
     state = copy.deepcopy(teacher_first[1])
     assert state["recipe"] == "joint+ens(1)+kd(0.5,T=2,ramp)+ncl(0.5)+draws"
     assert state["config"]["teacher"] == "baseline"
+    assert state["config"]["eager"] is True  # how it ran is on record too
     assert list(state["models"]) == ["baseline", "joint"]  # the teacher is trained first
     teacher_file = run / "weights" / "baseline.weights.h5"
     stamp = teacher_file.stat().st_mtime
