@@ -2,8 +2,9 @@
 
 Budgets: ``quick`` trains on a subset for one epoch (a few minutes on 2 cores);
 the default is what ``make demo`` runs (about ten minutes on 2 cores); ``long``
-(``make demo-long``) trains five epochs on all 54,000 training images (most of
-an hour on 2 cores), to see how the ensemble and the baseline move with budget.
+(``make demo-long``) trains five epochs on all 54,000 training images with negative
+correlation between the members (most of an hour on 2 cores), to see how the ensemble and the
+baseline move with budget.
 """
 
 from __future__ import annotations
@@ -45,8 +46,11 @@ BUDGETS = {
     "full": Budget(
         "fashion", epochs=2, train_limit=18000, test_limit=None, batch_size=64, live_images=300
     ),
+    # negative correlation (γ = 0.5) is the one recipe whose ensemble reached the baseline at
+    # this budget (README: 90.81 % against 90.61 %); at the default budget it did not
     "long": Budget(
-        "fashion", epochs=5, train_limit=None, test_limit=None, batch_size=64, live_images=300
+        "fashion", epochs=5, train_limit=None, test_limit=None, batch_size=64, live_images=300,
+        ncl_weight=0.5,
     ),
 }
 

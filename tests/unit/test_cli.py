@@ -64,6 +64,7 @@ def test_demo_budgets(monkeypatch, flags, out, epochs, train_limit):
     assert seen["out"] == out
     assert (seen["budget"].epochs, seen["budget"].train_limit) == (epochs, train_limit)
     assert seen["budget"].augment == ("--augment" in flags)
+    assert seen["budget"].ncl_weight == (0.5 if "--long" in flags else 0.0)  # each budget's best
 
 
 def test_demo_quick_and_long_exclude_each_other(capsys):
