@@ -169,7 +169,6 @@ class Gateway:
         self._probe_task: asyncio.Task | None = None
         self._lag_task: asyncio.Task | None = None
         self.overloaded_at = -1.0  # last time the gateway itself fell behind (see note_overload)
-        self.lag_s = 0.0  # recent event-loop lag (decaying maximum)
         self.lag_window = LagWindow()  # lag samples of the last seconds (gateway_lag)
         self._index = 0
 
@@ -431,7 +430,6 @@ class Gateway:
             t = time.monotonic()
             await asyncio.sleep(tick)
             lag = time.monotonic() - t - tick
-            self.lag_s = max(lag, self.lag_s * 0.8)  # forgets a spike in ~0.1 s
             self.lag_window.add(lag)
             self._stop_late_waits(tick)
             if lag > limit:
