@@ -160,6 +160,10 @@ def _stm32f4(
     )
 
 
+#: model storage of the mps2 and host targets: 1 MB flash minus a 128 KB firmware region
+MPS2_STORAGE = 0xE0000
+
+
 def _mps2(
     name: str,
     description: str,
@@ -170,8 +174,10 @@ def _mps2(
     ram: int,
     uart_base: int,
 ) -> Target:
-    """QEMU FPGA images: SSRAM stands in for a 1 MB flash (192 KB firmware + 832 KB storage,
-    written through to a host file by semihosting), 256 KB of RAM like the cortex-m4 profile."""
+    """QEMU FPGA images: SSRAM stands in for a 1 MB flash (128 KB firmware + 896 KB storage,
+    written through to a host file by semihosting), 256 KB of RAM like the cortex-m4 profile.
+    The firmware uses about 16 KB; 440 KB slots take the fashion preset's alpha 0.4 members
+    (about 441,700 B each as .vpw)."""
     return Target(
         name,
         description,
@@ -182,10 +188,10 @@ def _mps2(
         f"CMSDK UART0 at {uart_base:#x} (QEMU -serial)",
         flash=Region(code, 1024 * KB),
         boot=Region(code, 1 * KB),
-        code=Region(code + 1 * KB, 191 * KB),
+        code=Region(code + 1 * KB, 127 * KB),
         ram=Region(ram, 256 * KB),
-        storage=Region(code + 192 * KB, 0xD0000),
-        slot_size=((0xD0000 - 16 * KB) // 2) & ~0xFFF,
+        storage=Region(code + 128 * KB, MPS2_STORAGE),
+        slot_size=((MPS2_STORAGE - 16 * KB) // 2) & ~0xFFF,
         qemu_machine=qemu,
         qemu_flash_controller=True,
         defines={"FW_UART_BASE": uart_base},
@@ -211,7 +217,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
           "cortex-m33", "mps2-an505", 20_000_000, 0x10000000, 0x38000000, 0x50200000),
     Target("host", "POSIX process: a pty for the UART, a file for the flash", "host", "host",
            ("target/host/target_host.c",), 1_000_000, "pseudo-terminal (or stdin/stdout)",
-           storage=Region(0, 0xD0000), slot_size=((0xD0000 - 16 * KB) // 2) & ~0xFFF),
+           storage=Region(0, MPS2_STORAGE), slot_size=((MPS2_STORAGE - 16 * KB) // 2) & ~0xFFF),
     Target("host-stm32f4", "POSIX process storing through the STM32F4 flash driver on a "
            "simulated flash interface (the STM32F405 layout): the fault tests' flash path",
            "host", "host", ("target/host/target_host.c", "target/stm32f4/flash_f4.c",

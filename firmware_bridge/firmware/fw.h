@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #ifndef FW_STORAGE_SIZE
-#define FW_STORAGE_SIZE 0xD0000u /* 832 KiB: 1 MiB flash minus 192 KiB of firmware */
+#define FW_STORAGE_SIZE 0xE0000u /* 896 KiB: 1 MiB flash minus 128 KiB of firmware */
 #endif
 /* The layout below is the default (a 4 KB erase unit); a target overrides it with -D from
  * firmware_bridge/targets.py (STM32F4: 16 KB records in sectors 1-3, slots in 128 KB sectors). */
