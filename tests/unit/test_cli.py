@@ -64,7 +64,9 @@ def test_demo_budgets(monkeypatch, flags, out, epochs, train_limit):
     assert seen["out"] == out
     assert (seen["budget"].epochs, seen["budget"].train_limit) == (epochs, train_limit)
     assert seen["budget"].augment == ("--augment" in flags)
-    assert seen["budget"].ncl_weight == (0.5 if "--long" in flags else 0.0)  # each budget's best
+    # each budget's best recipe (README, recipe study): family and negative correlation
+    assert seen["budget"].ncl_weight == (0.5 if "--long" in flags else 0.0)
+    assert seen["budget"].family == ("fashion-a035" if "--long" in flags else "fashion")
 
 
 def test_demo_quick_and_long_exclude_each_other(capsys):

@@ -102,7 +102,7 @@ def test_reference_weights_follow_the_paper_formula():
     assert w[v.name] == pytest.approx(
         (v.resolution / fam.max_resolution) * (v.alpha / 0.35) ** 1.15
     )
-    assert w[fam.variants[-1].name] == pytest.approx(1.0)
+    assert w[fam.variants[-1].name] == pytest.approx((v.alpha / 0.35) ** 1.15)  # all one alpha
 
 
 @pytest.mark.parametrize("k", [0, -1, 6, 11, 2.0, "2"])

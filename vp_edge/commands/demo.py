@@ -100,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
 
 def demo_table(s: dict, evaluation: str) -> str:
     c = s["claims"]
-    lines = [evaluation, "", f"checks (recipe {c.get('recipe', 'joint')}):"]
+    lines = [evaluation, "",
+             f"checks (family {c.get('family')}, recipe {c.get('recipe', 'joint')}):"]
     lines.append(
         f"  ensemble > best single variant: {c['ensemble_beats_best_single']} "
         f"({100 * c['ensemble_top1']:.2f}% vs {100 * c['best_single_top1']:.2f}%)"
@@ -115,6 +116,12 @@ def demo_table(s: dict, evaluation: str) -> str:
             f"{c['smallest_params_ratio']:.2f}x fewer params, "
             f"{c['smallest_macs_ratio']:.2f}x fewer MACs than the baseline"
         )
+        if c.get("within_paper_bounds") is not None:
+            lines.append(
+                f"  every variant >= 5.8x fewer params, >= 4.3x fewer MACs: "
+                f"{c['within_paper_bounds']} (at least {c['fewest_params_ratio']:.2f}x, "
+                f"{c['fewest_macs_ratio']:.2f}x)"
+            )
     if c["max_int8_drop_points"] is not None:
         lines.append(f"  largest float->int8 drop: {c['max_int8_drop_points']:+.2f} points")
     live = s.get("live")
