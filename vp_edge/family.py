@@ -143,6 +143,12 @@ FASHION_CLASSES = (
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )  # fmt: skip
 
+def _fashion(name: str, variants: tuple[Variant, ...]) -> Family:
+    """A Fashion-MNIST family (28x28x1, 10 classes) at output stride 16."""
+    return Family(name=name, input_shape=(28, 28, 1), num_classes=10, variants=variants,
+                  output_stride=16, class_names=FASHION_CLASSES)
+
+
 PRESETS: dict[str, Family] = {
     # Paper-like grid scaled to 28x28 data: r from 24 to 40 (0.86x to 1.43x the
     # native size) plays the role of the paper's 96..320 on 224-pixel images
@@ -151,24 +157,10 @@ PRESETS: dict[str, Family] = {
     # 6.09x below the baseline in parameters and 5.42-12.93x in MACs (the paper's bounds
     # are 5.8x and 4.3x); at the demo budget this closed most of the alpha 0.35 family's
     # gap to the baseline (README, recipe study).
-    "fashion": Family(
-        name="fashion",
-        input_shape=(28, 28, 1),
-        num_classes=10,
-        variants=grid([24, 28, 32, 40], [0.4], head_step=0),
-        output_stride=16,
-        class_names=FASHION_CLASSES,
-    ),
+    "fashion": _fashion("fashion", grid([24, 28, 32, 40], [0.4], head_step=0)),
     # The paper's own width, alpha 0.35, with F = 256 + 64 i (7.13-7.72x fewer
     # parameters): the family of the README's earlier rows and of `make demo-long`.
-    "fashion-a035": Family(
-        name="fashion-a035",
-        input_shape=(28, 28, 1),
-        num_classes=10,
-        variants=grid([24, 28, 32, 40], [0.35]),
-        output_stride=16,
-        class_names=FASHION_CLASSES,
-    ),
+    "fashion-a035": _fashion("fashion-a035", grid([24, 28, 32, 40], [0.35])),
     # Two small variants for tests: trains in seconds.
     "tiny": Family(
         name="tiny",
