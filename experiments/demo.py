@@ -17,7 +17,7 @@ from pathlib import Path
 
 from converters.rundir import RunDir
 from vp_edge.evaluate import evaluate
-from vp_edge.family import load_family
+from vp_edge.family import PAPER_MACS_RATIO, PAPER_PARAMS_RATIO, load_family
 from vp_edge.train import TrainConfig, save_data_args, train
 
 
@@ -54,10 +54,6 @@ BUDGETS = {
         ncl_weight=0.5,
     ),
 }
-
-
-#: the paper's variants have at least this many times fewer parameters / MACs than MobileNetV2
-PAPER_PARAMS_RATIO, PAPER_MACS_RATIO = 5.8, 4.3
 
 
 def claims(report: dict) -> dict:

@@ -176,7 +176,7 @@ def _mps2(
 ) -> Target:
     """QEMU FPGA images: SSRAM stands in for a 1 MB flash (128 KB firmware + 896 KB storage,
     written through to a host file by semihosting), 256 KB of RAM like the cortex-m4 profile.
-    The firmware uses about 16 KB; 440 KB slots take the fashion preset's alpha 0.4 members
+    The firmware uses about 25 KB; 440 KB slots take the fashion preset's alpha 0.4 members
     (about 441,700 B each as .vpw)."""
     return Target(
         name,
