@@ -17,16 +17,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "package dataset-fashion-mnist), convert to full int8, evaluate offline, then run the "
         "ensemble live through emulated boards (with boards killed mid-run). Rerunning with "
         "the same --out reuses what is done. The default budget takes about ten minutes on "
-        "2 cores; --quick a few minutes; --long (all training images, five epochs, the "
-        "'fashion-a035' family with negative correlation) most of an hour.",
+        "2 cores; --quick a few minutes; --long (all training images, five epochs) most of "
+        "an hour.",
     )
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="small budget (one epoch on a subset)")
     size.add_argument(
         "--long",
         action="store_true",
-        help="large budget: five epochs on all training images, family fashion-a035 "
-        "with negative correlation (runs/long)",
+        help="large budget: five epochs on all training images (runs/long)",
     )
     p.add_argument(
         "--out",
