@@ -160,8 +160,10 @@ def _stm32f4(
     )
 
 
-#: model storage of the mps2 and host targets: 1 MB flash minus a 128 KB firmware region
+#: model storage of the mps2 and host targets: 1 MB flash minus a 128 KB firmware region,
+#: and each of its two model slots (what is left after the 16 KB of records, 4 KB aligned)
 MPS2_STORAGE = 0xE0000
+MPS2_SLOT = ((MPS2_STORAGE - 16 * KB) // 2) & ~0xFFF
 
 
 def _mps2(
@@ -191,7 +193,7 @@ def _mps2(
         code=Region(code + 1 * KB, 127 * KB),
         ram=Region(ram, 256 * KB),
         storage=Region(code + 128 * KB, MPS2_STORAGE),
-        slot_size=((MPS2_STORAGE - 16 * KB) // 2) & ~0xFFF,
+        slot_size=MPS2_SLOT,
         qemu_machine=qemu,
         qemu_flash_controller=True,
         defines={"FW_UART_BASE": uart_base},
@@ -217,7 +219,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
           "cortex-m33", "mps2-an505", 20_000_000, 0x10000000, 0x38000000, 0x50200000),
     Target("host", "POSIX process: a pty for the UART, a file for the flash", "host", "host",
            ("target/host/target_host.c",), 1_000_000, "pseudo-terminal (or stdin/stdout)",
-           storage=Region(0, MPS2_STORAGE), slot_size=((MPS2_STORAGE - 16 * KB) // 2) & ~0xFFF),
+           storage=Region(0, MPS2_STORAGE), slot_size=MPS2_SLOT),
     Target("host-stm32f4", "POSIX process storing through the STM32F4 flash driver on a "
            "simulated flash interface (the STM32F405 layout): the fault tests' flash path",
            "host", "host", ("target/host/target_host.c", "target/stm32f4/flash_f4.c",
