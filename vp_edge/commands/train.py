@@ -27,8 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "budget. Checkpoints every epoch; rerunning the same command resumes. Early stopping "
         "on validation loss keeps the best weights.",
     )
+    from vp_edge.family import PRESETS
+
     p.add_argument("--family", default="fashion",
-                   help="preset (fashion, fashion-a035, tiny) or .json/.toml file")
+                   help=f"preset ({', '.join(PRESETS)}) or .json/.toml file")
     p.add_argument(
         "--out", type=Path, required=True, help="run directory (created; resumed if present)"
     )
