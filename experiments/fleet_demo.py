@@ -111,7 +111,7 @@ def equal_phase(dep: Deployment, images: int, show: bool) -> dict:
     """One in-process gateway over every board; live answers against offline recomputation."""
     from experiments.live import compare_offline, offline_outputs
     from vp_edge.convert import load_run_data
-    from vp_edge.gateway import Gateway, run_inputs
+    from vp_edge.gateway.core import Gateway, run_inputs
 
     async def live() -> tuple[Gateway, list]:
         gw = Gateway(dep)
@@ -305,7 +305,7 @@ def run_fleet_demo(
 ) -> dict:
     from boards.bridge import bridge
     from boards.emulate import start_emulation
-    from vp_edge.broker import Broker
+    from vp_edge.gateway.broker import Broker
 
     out = Path(out).resolve()
     broker = Broker(out / "broker").start()
@@ -354,7 +354,7 @@ def run_fleet_demo(
 
 
 def _version() -> str:
-    from vp_edge.broker import find_binary
+    from vp_edge.gateway.broker import find_binary
 
     r = subprocess.run([find_binary("mosquitto"), "-h"], capture_output=True, text=True)
     return (r.stdout or r.stderr).splitlines()[0].split()[-1] if (r.stdout or r.stderr) else "?"

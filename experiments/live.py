@@ -40,7 +40,7 @@ from experiments.live_kinds import (
     run_kind_lines,
 )
 from vp_edge.deployment import Deployment, deployment_toml, load_deployment
-from vp_edge.gateway import Answer, Gateway, vote_boards
+from vp_edge.gateway.core import Answer, Gateway, vote_boards
 
 #: bytes around each chunk of a shipped activation: header, tag, CRC, chunk header (as INFER)
 FRAME_OVERHEAD = fb.protocol.HEADER_SIZE + fb.protocol.TAG_SIZE + fb.protocol.CRC_SIZE + 12
@@ -113,7 +113,7 @@ async def _gateway_run(dep: Deployment, x: np.ndarray, y: np.ndarray, show: bool
                        on_request: Callable[[int], None] | None) -> tuple[dict, list[Answer],
                                                                          dict]:
     """One pass of the gateway; also each board's pairs, per-kind stats and compute times."""
-    from vp_edge.gateway_io import run_batch_async
+    from vp_edge.gateway.endpoints import run_batch_async
 
     gw = RecordingGateway(dep)
     await gw.start(hello_timeout=10.0)

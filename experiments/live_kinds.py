@@ -16,8 +16,8 @@ import numpy as np
 
 from converters.rundir import RunDir
 from vp_edge.deployment import BoardSpec, Deployment
-from vp_edge.gateway import Answer, Gateway
-from vp_edge.gateway_stats import percentiles_ms
+from vp_edge.gateway.core import Answer, Gateway
+from vp_edge.gateway.stats import percentiles_ms
 
 #: the runtime that recomputes a kind's answers offline ("engine": firmware_bridge.engine);
 #: a linux board's is LiteRT on its own kernels (``BoardSpec.runtime``: litert-<kernels>)

@@ -17,8 +17,8 @@ from typing import Any
 
 from firmware_bridge.transport import parse_link
 from vp_edge.errors import GatewayError
-from vp_edge.gateway_front import PROTOCOL_VERSION
-from vp_edge.gateway_stats import percentiles_ms
+from vp_edge.gateway.front import PROTOCOL_VERSION
+from vp_edge.gateway.stats import percentiles_ms
 
 
 class _Receiver(threading.Thread):
@@ -140,7 +140,7 @@ def run_rate_mqtt(
 ) -> dict:
     """As ``run_rate`` through a fleet: requests not answered after ``retry_s`` are re-sent
     with the same id (a gateway may have died with them); only the first reply counts."""
-    from vp_edge.fleet_client import FleetClient
+    from vp_edge.gateway.fleet_client import FleetClient
 
     bodies = [base64.b64encode(b).decode() for b in images]
     sent: dict[str, float] = {}

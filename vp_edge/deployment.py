@@ -12,7 +12,7 @@ Example (paths are relative to the file)::
     strategy = "vp"                # optional: vp (voting, default) | mp | cp | lcp | disco;
                                    # not vp: each board's variant names a part of the run's
                                    # strategy.json (vp_edge.strategies), served by the gateway's
-                                   # plan driver (vp_edge.gateway_parts)
+                                   # plan driver (vp_edge.gateway.parts)
 
     [[boards]]
     id = 1                         # board_id on the wire, 0..65535, unique

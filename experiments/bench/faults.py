@@ -79,7 +79,7 @@ class TapLinks:
         self.counts = {"sent": 0, "received": 0, "frames_sent": 0, "frames_received": 0}
 
     def __call__(self, spec, pty_dir: Path):
-        from vp_edge.gateway import default_opener
+        from vp_edge.gateway.core import default_opener
 
         return _TapLink(default_opener(spec, pty_dir), self, spec.id, spec.name)
 

@@ -87,7 +87,7 @@ async def _paced(gw, x: np.ndarray, y: np.ndarray, rate_hz: float) -> dict:
 
 async def _session(dep, x, y, rate_hz: float, kills=None, faults=None) -> dict:
     """Start a gateway, run the paced batch, then (optionally) fault injection and kills."""
-    from vp_edge.gateway import Gateway, default_opener
+    from vp_edge.gateway.core import Gateway, default_opener
 
     gw = Gateway(dep, opener=faults[0] if faults else default_opener)
     await gw.start(hello_timeout=20.0)

@@ -72,7 +72,7 @@ def _row(r: dict, how: str) -> dict:
 
 
 async def _session(dep, strategy, emu, test, cfg, taps: TapLinks) -> dict:
-    from vp_edge.gateway import Gateway
+    from vp_edge.gateway.core import Gateway
     from vp_edge.strategies.base import run_offline
 
     n, nk = min(cfg.live_images, len(test.y)), min(cfg.kill_images, len(test.y))
@@ -140,7 +140,7 @@ def live_check(run: Path, x: np.ndarray, y: np.ndarray, out: Path, deadline_ms: 
     """A strategy run on emulated boards: live answers against the offline plan's, all boards
     up, then (``kill``: a part name) with that part's board killed."""
     from boards.emulate import start_emulation
-    from vp_edge.gateway import Gateway
+    from vp_edge.gateway.core import Gateway
     from vp_edge.strategies.base import load_strategy, run_offline
 
     strategy = load_strategy(run)

@@ -18,7 +18,7 @@ from boards.runners import RUNNERS, make_runner
 from boards.server import BoardConfig, BoardServer, result_pairs, serve_in_thread
 from firmware_bridge.transport import LinkError, ThrottledLink, open_link, parse_link
 from vp_edge.errors import BoardError, DeploymentError
-from vp_edge.gateway import vote_boards
+from vp_edge.gateway.core import vote_boards
 from vp_edge.vote import topk_indices
 
 

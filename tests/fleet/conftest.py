@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boards"))
 @pytest.fixture
 def broker(tmp_path: Path):
     pytest.importorskip("paho.mqtt.client", reason="paho-mqtt not installed (the fleet extra)")
-    from vp_edge.broker import Broker, missing_reason
+    from vp_edge.gateway.broker import Broker, missing_reason
 
     reason = missing_reason()
     if reason:

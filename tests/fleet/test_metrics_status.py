@@ -19,7 +19,7 @@ from board_helpers import FakeBoards, four_boards, make_fake_run, write_deployme
 from test_gateway_overload import _ports, png  # noqa: E402
 
 from experiments.loadgen import run_rate  # noqa: E402
-from vp_edge.gateway_serve import ServeOptions, serve  # noqa: E402
+from vp_edge.gateway.serve import ServeOptions, serve  # noqa: E402
 
 
 def tcp_port() -> int:

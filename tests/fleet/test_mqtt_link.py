@@ -18,7 +18,7 @@ from test_gateway_faults import check_answers, images  # noqa: E402
 import firmware_bridge as fb  # noqa: E402
 from firmware_bridge.transport import LinkError, for_board, parse_link  # noqa: E402
 from firmware_bridge.transport.mqtt import new_client, topic  # noqa: E402
-from vp_edge.gateway import Gateway, run_inputs  # noqa: E402
+from vp_edge.gateway.core import Gateway, run_inputs  # noqa: E402
 
 NAMES = ("pi1", "pi2", "pi3", "pi4")
 
@@ -197,8 +197,8 @@ def test_requests_topic_dedupes_and_refuses_foreign_reply_topics(boards, broker)
     import base64
     import threading
 
-    from vp_edge.fleet_client import FleetClient
-    from vp_edge.gateway_mqtt import request_topic, serve_mqtt
+    from vp_edge.gateway.fleet_client import FleetClient
+    from vp_edge.gateway.mqtt import request_topic, serve_mqtt
 
     dep, _ = boards
     url = broker.url("t1")

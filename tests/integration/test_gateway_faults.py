@@ -30,7 +30,7 @@ from board_helpers import (  # noqa: E402
 )
 
 from boards.server import result_pairs  # noqa: E402
-from vp_edge.gateway import Answer, Gateway, run_inputs, vote_boards  # noqa: E402
+from vp_edge.gateway.core import Answer, Gateway, run_inputs, vote_boards  # noqa: E402
 from vp_edge.preprocess import quantize  # noqa: E402
 
 MARGIN = 0.05  # answered within deadline + 50 ms

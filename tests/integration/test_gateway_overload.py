@@ -23,9 +23,9 @@ from board_helpers import FakeBoards, four_boards, make_fake_run, write_deployme
 from test_gateway_faults import _ports  # noqa: E402
 
 from experiments.loadgen import run_rate  # noqa: E402
-from vp_edge.gateway import Gateway  # noqa: E402
-from vp_edge.gateway_front import FrontEnd, Limits, json_depth  # noqa: E402
-from vp_edge.gateway_io import serve_udp  # noqa: E402
+from vp_edge.gateway.core import Gateway  # noqa: E402
+from vp_edge.gateway.front import FrontEnd, Limits, json_depth  # noqa: E402
+from vp_edge.gateway.endpoints import serve_udp  # noqa: E402
 
 MARGIN = 0.05
 

@@ -26,8 +26,8 @@ import firmware_bridge as fb  # noqa: E402
 from boards.runners import LiteRtRunner, Runner  # noqa: E402
 from firmware_bridge.protocol import CRC_SIZE, HEADER_SIZE, TAG_SIZE  # noqa: E402
 from vp_edge.deployment import deployment_toml, load_deployment  # noqa: E402
-from vp_edge.gateway import Gateway  # noqa: E402
-from vp_edge.gateway_parts import run_plan  # noqa: E402
+from vp_edge.gateway.core import Gateway  # noqa: E402
+from vp_edge.gateway.parts import run_plan  # noqa: E402
 from vp_edge.strategies.base import Call, Outcome, PartInfo  # noqa: E402
 
 pytest.importorskip("ai_edge_litert")

@@ -23,7 +23,7 @@ from board_helpers import FakeBoards, make_fake_run, write_deployment  # noqa: E
 from impair import ImpairerProcess, Impairment  # noqa: E402
 from test_gateway_faults import MARGIN, _ports, expected, images  # noqa: E402
 
-from vp_edge.gateway import Gateway, run_inputs  # noqa: E402
+from vp_edge.gateway.core import Gateway, run_inputs  # noqa: E402
 
 NETWORK = Impairment(
     loss=0.20, duplicate=0.10, reorder=0.25, delay_s=0.020, jitter_s=0.010, corrupt=0.02

@@ -25,7 +25,7 @@ from board_helpers import FakeBoards, make_fake_run, write_deployment  # noqa: E
 from impair import ImpairerProcess, Impairment, StreamEnds, StreamImpairer  # noqa: E402
 from test_gateway_faults import expected, images  # noqa: E402
 
-from vp_edge.gateway import Gateway, run_inputs  # noqa: E402
+from vp_edge.gateway.core import Gateway, run_inputs  # noqa: E402
 
 LINE = Impairment(loss=0.20, duplicate=0.10, reorder=0.25, delay_s=0.020, jitter_s=0.010,
                   corrupt=0.02, cut=0.05)

@@ -1,10 +1,10 @@
-"""The wait rule of a loaded gateway (vp_edge.gateway_lag), with injected lag values and clocks."""
+"""The wait rule of a loaded gateway (vp_edge.gateway.lag), with injected lag values and clocks."""
 
 from __future__ import annotations
 
 import pytest
 
-from vp_edge.gateway_lag import (
+from vp_edge.gateway.lag import (
     MIN_RESERVE,
     REPLY_S,
     LagWindow,

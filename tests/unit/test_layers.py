@@ -175,7 +175,7 @@ def test_the_library_loads_no_experiment_qemu_or_pynq() -> None:
     """``import vp_edge`` and the gateway load neither the experiments, QEMU launchers nor the
     PYNQ daemon (a fresh interpreter, so other tests' imports do not count)."""
     code = (
-        "import sys, vp_edge, vp_edge.gateway, vp_edge.cli; "
+        "import sys, vp_edge, vp_edge.gateway.core, vp_edge.cli; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'experiments' "
         "or m in ('firmware_bridge.qemu', 'boards.pynq', 'boards.pynq_sim', 'pynq')))"
     )

@@ -71,8 +71,8 @@ def _inputs(args: argparse.Namespace, dep) -> tuple:  # noqa: ANN001
 
 
 async def _batch(dep, x, y, args: argparse.Namespace) -> tuple[dict, list]:  # noqa: ANN001
-    from vp_edge.gateway import Gateway
-    from vp_edge.gateway_io import run_batch_async
+    from vp_edge.gateway.core import Gateway
+    from vp_edge.gateway.endpoints import run_batch_async
 
     gw = Gateway(dep)
     await gw.start()
@@ -85,8 +85,8 @@ async def _batch(dep, x, y, args: argparse.Namespace) -> tuple[dict, list]:  # n
 
 async def _serve(dep, args: argparse.Namespace) -> dict:  # noqa: ANN001
     from vp_edge.errors import VpEdgeError
-    from vp_edge.gateway_front import Limits
-    from vp_edge.gateway_serve import ServeOptions, serve
+    from vp_edge.gateway.front import Limits
+    from vp_edge.gateway.serve import ServeOptions, serve
 
     for flag in ("max_inflight", "max_queue"):
         if getattr(args, flag) < 1:
@@ -116,7 +116,7 @@ async def _serve(dep, args: argparse.Namespace) -> dict:  # noqa: ANN001
 
 def run(args: argparse.Namespace) -> int:
     from vp_edge.deployment import load_deployment
-    from vp_edge.gateway_stats import gateway_table
+    from vp_edge.gateway.stats import gateway_table
 
     dep = load_deployment(args.deployment)
     if args.listen:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from firmware_bridge.transport import parse_link
 from vp_edge.deployment import Deployment
 from vp_edge.errors import DeploymentError, GatewayError
-from vp_edge.gateway import Gateway
-from vp_edge.gateway_front import Limits
+from vp_edge.gateway.core import Gateway
+from vp_edge.gateway.front import Limits
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ async def serve(
     await gw.start()
     exporter = None
     if opts.metrics:
-        from vp_edge.gateway_metrics import serve_metrics
+        from vp_edge.gateway.metrics import serve_metrics
 
         exporter = serve_metrics(gw, opts.metrics)
     if on_start is not None:
@@ -66,11 +66,11 @@ async def serve(
     extra: dict = {}
     try:
         if scheme == "udp":
-            from vp_edge.gateway_io import serve_udp
+            from vp_edge.gateway.endpoints import serve_udp
 
             front = await serve_udp(gw, opts.listen, stop, on_answer, opts.limits)
         else:
-            from vp_edge.gateway_mqtt import serve_mqtt
+            from vp_edge.gateway.mqtt import serve_mqtt
 
             front, extra = await serve_mqtt(gw, opts.listen, stop, opts.group, opts.limits)
     finally:

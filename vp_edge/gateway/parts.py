@@ -25,7 +25,7 @@ import firmware_bridge as fb
 from firmware_bridge.frame import key_for
 
 if TYPE_CHECKING:  # pragma: no cover
-    from vp_edge.gateway import Answer, Board, Gateway
+    from vp_edge.gateway.core import Answer, Board, Gateway
 
 
 @dataclass
@@ -273,7 +273,7 @@ async def classify_plan(gw: Gateway, image: np.ndarray, index: int, label: int |
     ``winner`` is the Outcome's label; ``missing`` the boards of parts that gave no reply;
     ``degraded`` when the Outcome is not "ok"; ``error`` (the Outcome's note) when it failed.
     """
-    from vp_edge.gateway import Answer
+    from vp_edge.gateway.core import Answer
 
     parts = parts_of(gw)
     outcome, acct = await run_plan(gw, gw.strategy.plan(image), parts, deadline_s, t0=t0,

@@ -28,8 +28,8 @@ import numpy as np
 
 from vp_edge.data import fit_image
 from vp_edge.errors import DataError, VpEdgeError
-from vp_edge.gateway import Answer, Gateway
-from vp_edge.gateway_lag import lag_too_high, plan_wait
+from vp_edge.gateway.core import Answer, Gateway
+from vp_edge.gateway.lag import lag_too_high, plan_wait
 
 log = logging.getLogger(__name__)
 

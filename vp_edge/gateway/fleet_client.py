@@ -18,8 +18,8 @@ from typing import Any
 from firmware_bridge.transport import parse_link
 from firmware_bridge.transport.mqtt import new_client
 from vp_edge.errors import GatewayError
-from vp_edge.gateway_front import PROTOCOL_VERSION
-from vp_edge.gateway_mqtt import deployment_of, reply_prefix, request_topic
+from vp_edge.gateway.front import PROTOCOL_VERSION
+from vp_edge.gateway.mqtt import deployment_of, reply_prefix, request_topic
 
 
 class FleetClient:

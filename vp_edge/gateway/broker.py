@@ -1,6 +1,6 @@
 """Mosquitto as a component: started on a free loopback port, authentication on, stopped clean.
 
-The configuration is the file the project ships (``vp_edge/mosquitto.conf``); the password
+The configuration is the file the project ships (``vp_edge/gateway/mosquitto.conf``); the password
 file is written at start with ``mosquitto_passwd`` and a random password, handed to clients
 through an ``auth=`` file (``user:password``) in the link URL. Used by the tests and by
 ``vp-edge demo --fleet``; ``restart`` keeps the port, so clients reconnect to the same URL.

@@ -27,8 +27,8 @@ from typing import Any
 from firmware_bridge.transport import parse_link
 from firmware_bridge.transport.mqtt import new_client
 from vp_edge.errors import GatewayError
-from vp_edge.gateway import Gateway
-from vp_edge.gateway_front import FrontEnd, FrontStats, Limits
+from vp_edge.gateway.core import Gateway
+from vp_edge.gateway.front import FrontEnd, FrontStats, Limits
 
 CACHE_S = 30.0  # how long an answered id is remembered (longer than any client's retries)
 CACHE_MAX = 20_000

@@ -29,9 +29,9 @@ import numpy as np
 
 from firmware_bridge.transport import parse_link
 from vp_edge.errors import GatewayError, GatewayTimeout
-from vp_edge.gateway import Answer, Gateway, run_inputs
-from vp_edge.gateway_front import PROTOCOL_VERSION, FrontEnd, FrontStats, Limits
-from vp_edge.gateway_stats import progress_label
+from vp_edge.gateway.core import Answer, Gateway, run_inputs
+from vp_edge.gateway.front import PROTOCOL_VERSION, FrontEnd, FrontStats, Limits
+from vp_edge.gateway.stats import progress_label
 from vp_edge.progress import Progress
 
 MAX_REQUEST = Limits.max_bytes
@@ -141,7 +141,7 @@ def classify_remote(url: str, image: bytes, timeout: float = 5.0, req_id: object
     """Send one image file's bytes to a gateway (udp://) or a fleet (mqtt://); its JSON answer."""
     spec = parse_link(url)
     if spec.scheme in ("mqtt", "mqtts"):
-        from vp_edge.fleet_client import FleetClient
+        from vp_edge.gateway.fleet_client import FleetClient
 
         with FleetClient(url) as client:
             return client.classify(image, timeout)

@@ -37,8 +37,8 @@ from firmware_bridge import MsgType
 from firmware_bridge.transport import Link, LinkError, for_board, open_link, parse_link
 from vp_edge.deployment import BoardSpec, Deployment
 from vp_edge.errors import GatewayError
-from vp_edge.gateway_lag import LagWindow, stop_waiting_now
-from vp_edge.gateway_parts import (
+from vp_edge.gateway.lag import LagWindow, stop_waiting_now
+from vp_edge.gateway.parts import (
     PartCalls,
     PartReply,
     call_part,
@@ -46,7 +46,7 @@ from vp_edge.gateway_parts import (
     classify_plan,
     part_strategy,
 )
-from vp_edge.gateway_stats import BoardStats, gateway_report
+from vp_edge.gateway.stats import BoardStats, gateway_report
 from vp_edge.preprocess import quantize
 from vp_edge.vote import TopK, VoteResult, dequantize, fuse
 
@@ -457,7 +457,7 @@ class Gateway:
 
     async def call_part(self, board: str, stage: int, tensor: bytes,
                         deadline_t: float) -> PartReply | None:
-        """One part call (``vp_edge.gateway_parts.call_part``): the board's whole int8 output
+        """One part call (``vp_edge.gateway.parts.call_part``): the board's whole int8 output
         for ``stage`` of ``tensor``, or None (down, ERROR, past ``deadline_t``)."""
         return await call_part(self, board, stage, tensor, deadline_t)
 

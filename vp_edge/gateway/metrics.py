@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vp_edge.errors import GatewayError
-from vp_edge.gateway_stats import percentiles_ms
+from vp_edge.gateway.stats import percentiles_ms
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 PAGE = Path(__file__).with_name("status_page.html")
