@@ -24,8 +24,8 @@ from test_gateway_faults import _ports  # noqa: E402
 
 from experiments.loadgen import run_rate  # noqa: E402
 from vp_edge.gateway.core import Gateway  # noqa: E402
-from vp_edge.gateway.front import FrontEnd, Limits, json_depth  # noqa: E402
 from vp_edge.gateway.endpoints import serve_udp  # noqa: E402
+from vp_edge.gateway.front import FrontEnd, Limits, json_depth  # noqa: E402
 
 MARGIN = 0.05
 
