@@ -30,8 +30,9 @@ from boards.registry import get_kind
 from firmware_bridge.keys import derive_board_key
 from firmware_bridge.transport import parse_link
 
-if TYPE_CHECKING:  # the application's deployment types, duck-typed here (boards import no vp_edge)
-    from vp_edge.deployment import BoardSpec, Deployment
+if TYPE_CHECKING:  # what boards need of a deployment (vp_edge.deployment's classes fit it)
+    from boards.contract import BoardSpecLike as BoardSpec
+    from boards.contract import DeploymentLike as Deployment
 
 
 def board_key_file(dep: Deployment, b: BoardSpec) -> Path | None:

@@ -5,7 +5,8 @@ share the main environment); it is up once its UDP port is bound. ``qemu``: the 
 on a Cortex-M4 in QEMU, booted with the deployment's key and board id, then loaded with the
 variant's .vpw by ``vp-edge flash``'s library function (the verified LOAD session over the
 UART pty) and only then published as ``pty://NAME``, so the gateway never shares the UART with
-the flash client. Both artefacts are .vpw files next to the run's .tflite (``ensure_vpw``).
+the flash client. Both artefacts are .vpw files next to the run's .tflite
+(``converters.vpw_run.ensure_vpw``).
 """
 
 from __future__ import annotations
@@ -20,56 +21,17 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from boards.errors import BoardError
-from converters.rundir import RunDir
+from converters.vpw_run import ensure_vpw
 from firmware_bridge.keys import BoardKeys, derive_board_key
 from firmware_bridge.transport import parse_link, pty_path
 
-if TYPE_CHECKING:  # the application's deployment types, duck-typed here (boards import no vp_edge)
-    from vp_edge.deployment import BoardSpec, Deployment
+if TYPE_CHECKING:  # what boards need of a deployment (vp_edge.deployment's classes fit it)
+    from boards.contract import BoardSpecLike as BoardSpec
+    from boards.contract import DeploymentLike as Deployment
 
 ROOT = Path(__file__).resolve().parent.parent
-GOLDEN_SEED = 0
 WARMUP = 2  # inferences before the board is published: the first ones are slower
-
-
-VPW_TARGET = "cortex-m4"
-
-
-def _current(path: Path) -> bool:
-    """Whether a packed file is of this format version and layout (else it is packed again)."""
-    from converters.errors import ConversionError
-    from converters.vpw_format import read_vpw
-
-    try:
-        return read_vpw(path.read_bytes()).header["target_name"] == VPW_TARGET
-    except (ConversionError, OSError):
-        return False
-
-
-def ensure_vpw(run: Path, variant: str) -> Path:
-    """The variant's .vpw with a golden self-test section (firmware refuses one without it).
-
-    Written once next to the .tflite (atomically), where the gateway's HELLO check looks for
-    the hash a .vpw board announces.
-    """
-    from converters.vpw import tflite_to_vpw
-    from converters.vpw_format import read_vpw
-
-    rd = RunDir(run)
-    tfl, path = rd.model(variant), rd.vpw(variant)
-    if path.exists() and path.stat().st_mtime >= tfl.stat().st_mtime and _current(path):
-        return path
-    blob = tfl.read_bytes()
-    size = int(read_vpw(tflite_to_vpw(blob)).header["in_size"])
-    golden = np.random.default_rng(GOLDEN_SEED).integers(-128, 128, size, dtype=np.int8)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    # the MCU layout: the Cortex-M firmware refuses the generic one, host engines run both
-    tmp.write_bytes(tflite_to_vpw(blob, golden_input=golden, target=VPW_TARGET))
-    os.replace(tmp, path)
-    return path
 
 
 def firmware_target(profile: str | None) -> str:

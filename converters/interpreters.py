@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from converters.errors import ArtifactError
+from converters.errors import ArtifactError, ConversionError
 
 LITERT_KERNELS = ("ref", "builtin", "xnnpack")
 #: what a Linux board serves with unless told otherwise (offline checks then run the same)
@@ -63,3 +63,11 @@ def tflm(model: bytes, arena: int | None = None) -> Any:
 
     size = default_arena(len(model)) if arena is None else int(arena)
     return runtime.Interpreter.from_bytes(bytes(model), arena_size=size)
+
+
+def reference_interpreter(tflite_bytes: bytes, preserve: bool = False) -> Any:
+    """LiteRT with the reference kernels and one thread (what every board is compared with)."""
+    try:
+        return litert(tflite_bytes, "ref", preserve=preserve)
+    except ImportError as e:  # pragma: no cover - depends on the host
+        raise ConversionError(f"verification needs ai-edge-litert: {e}") from e

@@ -12,16 +12,8 @@ from typing import Any
 import numpy as np
 
 from converters.errors import ConversionError
-from converters.interpreters import litert
+from converters.interpreters import reference_interpreter
 from converters.vpw import tflite_to_vpw
-
-
-def reference_interpreter(tflite_bytes: bytes, preserve: bool = False) -> Any:
-    """LiteRT with the reference kernels and one thread (what every board is compared with)."""
-    try:
-        return litert(tflite_bytes, "ref", preserve=preserve)
-    except ImportError as e:  # pragma: no cover - depends on the host
-        raise ConversionError(f"verification needs ai-edge-litert: {e}") from e
 
 
 def _reference_outputs(it: Any, inputs: np.ndarray) -> np.ndarray:

@@ -47,7 +47,7 @@ def unary_tables(tflite_bytes: bytes, op_indices: list[int]) -> dict[int, bytes]
         return {}
     from ai_edge_litert import schema_py_generated as schema
 
-    from converters.verify import reference_interpreter
+    from converters.interpreters import reference_interpreter
 
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(bytes(tflite_bytes), 0))
     x = np.arange(-128, 128, dtype=np.int8)

@@ -223,7 +223,7 @@ def load_rows(
     """One row per rate; ``cpu_pct`` says where the machine's CPU went meanwhile (gateways,
     boards, broker, this process's clients and bridge, other jobs, idle), so a row that misses
     its bound shows whether the cores were full and who had them."""
-    from experiments.loadgen import run_rate_mqtt
+    from vp_edge.gateway.loadtest import run_rate_mqtt
 
     meter = CpuMeter({
         "gateways": gws.cpu,
@@ -270,7 +270,7 @@ def fault_phase(
     victim_board: str,
 ) -> dict:
     """Load while a gateway is SIGKILLed, a board killed and the broker restarted."""
-    from experiments.loadgen import run_rate_mqtt
+    from vp_edge.gateway.loadtest import run_rate_mqtt
 
     n = max(30, int(rate * seconds))
     events: list[str] = []
@@ -382,7 +382,7 @@ def _screenshot(path: Path, url: str) -> None:
 
 
 def fleet_table(s: dict) -> str:
-    from experiments.loadgen import load_table
+    from vp_edge.gateway.loadtest import load_table
 
     e = s["equal"]
     lines = [

@@ -113,7 +113,7 @@ async def _gateway_run(dep: Deployment, x: np.ndarray, y: np.ndarray, show: bool
                        on_request: Callable[[int], None] | None) -> tuple[dict, list[Answer],
                                                                          dict]:
     """One pass of the gateway; also each board's pairs, per-kind stats and compute times."""
-    from vp_edge.gateway.endpoints import run_batch_async
+    from vp_edge.gateway.batch import run_batch_async
 
     gw = RecordingGateway(dep)
     await gw.start(hello_timeout=10.0)

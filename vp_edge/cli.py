@@ -15,6 +15,8 @@ import os
 import sys
 import textwrap
 import traceback
+from collections.abc import Callable
+from importlib.metadata import entry_points
 from typing import Any, NoReturn
 
 from converters.quiet import QUIET_ENV
@@ -46,13 +48,14 @@ Every reporting command takes --json (errors then come as JSON on stdout too).
 Run 'vp-edge COMMAND --help' for details.
 """
 
-#: subcommand name -> module under vp_edge.commands (order = order in --help)
+#: subcommand name -> module under vp_edge.commands (order = order in --help); the commands
+#: that measure (``demo``, ``bench``) come from the ``vp_edge.commands`` entry-point group
+#: (:data:`PLUGIN_GROUP`), so the library never imports the experiments package
 COMMANDS = (
     "family",
     "train",
     "convert",
     "evaluate",
-    "demo",
     "boards",
     "board",
     "emulate",
@@ -67,8 +70,24 @@ COMMANDS = (
     "devices",
     "monitor",
     "benchmark",
-    "bench",
 )
+
+
+PLUGIN_GROUP = "vp_edge.commands"
+
+
+def _plugin_commands() -> list[Callable[[Any], None]]:
+    """``register`` functions of the installed ``vp_edge.commands`` entry points, by name.
+
+    A plugin whose package is missing (a board image without the experiments) is left out.
+    """
+    found = []
+    for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+        try:
+            found.append(ep.load())
+        except ModuleNotFoundError as e:
+            logging.getLogger(__name__).debug("command %s not loaded: %s", ep.name, e)
+    return found
 
 
 def _bridge_errors() -> tuple[type[BaseException], ...]:
@@ -136,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # command not part of this build
             raise
         module.register(sub)
+    for register in _plugin_commands():
+        register(sub)
     return parser
 
 

@@ -31,13 +31,16 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from converters.rundir import RunDir
 from firmware_bridge import keys
 from firmware_bridge.errors import KeyFileError
 from vp_edge.checks import number_problem
 from vp_edge.errors import DeploymentError, VpEdgeError
+
+if TYPE_CHECKING:  # the boards layer's view of a board (BoardSpec fits it)
+    from boards.contract import BoardSpecLike
 
 TOP_KEYS = ("run", "key", "key_file", "insecure", "k", "rule", "deadline_ms", "heartbeat_ms",
             "state_dir", "strategy", "boards")
@@ -88,7 +91,7 @@ class Deployment:
     path: Path | None = None
     strategy: str = "vp"
 
-    def part(self, b: BoardSpec) -> Any:
+    def part(self, b: BoardSpecLike) -> Any:
         """The strategy part board ``b`` serves (``PartInfo``: name, artefact, reply, k,
         stages); for strategy "vp" there are no parts (DeploymentError)."""
         if self.strategy == "vp":
@@ -102,7 +105,7 @@ class Deployment:
                                   f"{', '.join(parts)}")
         return parts[b.variant]
 
-    def board_model(self, b: BoardSpec, suffix: str) -> tuple[Path, int]:
+    def board_model(self, b: BoardSpecLike, suffix: str) -> tuple[Path, int]:
         """(model file, k) a board serves: the variant's model (``suffix``) and the
         deployment's k for vp; the part's artefact and k (0: TENSOR) otherwise."""
         if self.strategy == "vp":

@@ -95,8 +95,8 @@ def engine_check(
 ) -> dict[str, dict]:
     """The C engine on each variant's .vpw (the file PYNQ and firmware boards run) against the
     LiteRT reference outputs, value by value over the whole test set."""
-    from boards.emulated import ensure_vpw
     from converters.verify import first_bad_layer
+    from converters.vpw_run import ensure_vpw
 
     jobs = []
     for name in names:

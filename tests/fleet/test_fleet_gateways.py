@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from board_helpers import FakeBoards, make_fake_run, write_deployment
 
-from experiments.loadgen import run_rate_mqtt
 from firmware_bridge.transport import for_board
+from vp_edge.gateway.loadtest import run_rate_mqtt
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ("pi1", "pi2", "pi3", "pi4")

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from board_helpers import FakeBoards, four_boards, make_fake_run, write_deployment  # noqa: E402
 from test_gateway_overload import _ports, png  # noqa: E402
 
-from experiments.loadgen import run_rate  # noqa: E402
+from vp_edge.gateway.loadtest import run_rate  # noqa: E402
 from vp_edge.gateway.serve import ServeOptions, serve  # noqa: E402
 
 

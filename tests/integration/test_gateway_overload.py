@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boards"))
 from board_helpers import FakeBoards, four_boards, make_fake_run, write_deployment  # noqa: E402
 from test_gateway_faults import _ports  # noqa: E402
 
-from experiments.loadgen import run_rate  # noqa: E402
 from vp_edge.gateway.core import Gateway  # noqa: E402
-from vp_edge.gateway.endpoints import serve_udp  # noqa: E402
 from vp_edge.gateway.front import FrontEnd, Limits, json_depth  # noqa: E402
+from vp_edge.gateway.loadtest import run_rate  # noqa: E402
+from vp_edge.gateway.udp_server import serve_udp  # noqa: E402
 
 MARGIN = 0.05
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from importlib.metadata import entry_points
 
 import pytest
 
-from vp_edge.cli import COMMANDS, build_parser, main
+from vp_edge.cli import COMMANDS, PLUGIN_GROUP, build_parser, main
 from vp_edge.family import load_family
 
 
@@ -22,7 +23,9 @@ def test_help_lists_every_subcommand(capsys):
 
 def test_every_listed_command_is_registered():
     sub = next(a for a in build_parser()._actions if a.dest == "command")
-    assert {p.prog.split()[-1] for p in sub.choices.values()} <= set(COMMANDS)  # aliases too
+    plugins = {ep.name for ep in entry_points(group=PLUGIN_GROUP)}
+    assert {"demo", "bench"} <= plugins  # the measuring commands, registered from experiments
+    assert {p.prog.split()[-1] for p in sub.choices.values()} <= set(COMMANDS) | plugins
     assert {"train", "convert", "evaluate", "demo", "family", "pack", "benchmark", "devices",
             "monitor", "logs"} <= set(sub.choices)
 

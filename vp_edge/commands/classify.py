@@ -13,7 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "classify",
         help="ask a running gateway (vp-edge gateway --listen) to classify one image",
         description="Sends the image file to the gateway as JSON over UDP (format in "
-        "vp_edge/gateway/endpoints.py and docs/deployment.md) and prints the fused answer.",
+        "vp_edge/gateway/udp_server.py and docs/deployment.md) and prints the fused answer.",
     )
     p.add_argument("image", type=Path, help="a PNG or JPEG file")
     p.add_argument("--gateway", required=True,
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from firmware_bridge.transport import parse_link
     from vp_edge.errors import DataError, GatewayError, UsageError, VpEdgeError
-    from vp_edge.gateway.endpoints import classify_remote
+    from vp_edge.gateway.client import classify_remote
 
     try:
         scheme = parse_link(args.gateway).scheme

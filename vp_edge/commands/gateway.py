@@ -71,8 +71,8 @@ def _inputs(args: argparse.Namespace, dep) -> tuple:  # noqa: ANN001
 
 
 async def _batch(dep, x, y, args: argparse.Namespace) -> tuple[dict, list]:  # noqa: ANN001
+    from vp_edge.gateway.batch import run_batch_async
     from vp_edge.gateway.core import Gateway
-    from vp_edge.gateway.endpoints import run_batch_async
 
     gw = Gateway(dep)
     await gw.start()

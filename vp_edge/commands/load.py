@@ -49,9 +49,9 @@ def _rates(text: str) -> list[float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from experiments.loadgen import load_table, load_test
     from vp_edge.commands.gateway import IMAGE_SUFFIXES
     from vp_edge.errors import DataError, VpEdgeError
+    from vp_edge.gateway.loadtest import load_table, load_test
 
     rates = _rates(args.rates)
     if not 0 < args.seconds <= 600 or not 0 <= args.wait <= 600:

@@ -31,12 +31,13 @@ from pathlib import Path
 import numpy as np
 
 import firmware_bridge as fb
-from boards.registry import BoardAdapter, get_kind
+from boards.registry import get_kind
 from converters.rundir import RunDir
 from firmware_bridge import MsgType
 from firmware_bridge.transport import Link, LinkError, for_board, open_link, parse_link
 from vp_edge.deployment import BoardSpec, Deployment
 from vp_edge.errors import GatewayError
+from vp_edge.gateway.answer import Answer, Board
 from vp_edge.gateway.lag import LagWindow, stop_waiting_now
 from vp_edge.gateway.parts import (
     PartCalls,
@@ -55,47 +56,6 @@ LinkOpener = Callable[[BoardSpec, Path], Link]
 
 def default_opener(spec: BoardSpec, pty_dir: Path) -> Link:
     return open_link(for_board(spec.link, spec.id), pty_dir=pty_dir, wait_s=0.0)
-
-
-@dataclass
-class Answer:
-    """The gateway's one answer to one request."""
-
-    index: int
-    request_id: int
-    winner: int | None
-    scores: tuple[float, ...]
-    voters: tuple[str, ...]
-    answered: tuple[str, ...]
-    missing: tuple[str, ...]
-    degraded: bool
-    latency_s: float
-    error: str | None = None
-    label: int | None = None
-    wire: dict | None = None  # strategy deployments: the request's frames and bytes both ways
-
-    def to_dict(self) -> dict:
-        d = dict(vars(self))
-        d["latency_ms"] = round(d.pop("latency_s") * 1000, 3)
-        if d["wire"] is None:
-            del d["wire"]
-        return d
-
-
-@dataclass
-class Board:
-    """Gateway-side state of one board."""
-
-    spec: BoardSpec
-    adapter: BoardAdapter
-    stats: BoardStats
-    link: Link | None = None
-    hello: fb.Hello | None = None
-    up: bool = False
-    refused: str | None = None
-    consecutive: int = 0
-    last_seen: float = 0.0
-    last_result: float = 0.0
 
 
 @dataclass

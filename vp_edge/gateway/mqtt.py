@@ -11,7 +11,7 @@ request to one of them. A client retries a request with the same id after its ti
 gateway died with it); a gateway that sees an id again answers from a short-lived cache (or
 joins the request still in flight) instead of classifying twice; the client hands only the
 first reply per id to the application. Parsing, admission and ``busy`` are the UDP front end's
-(``gateway_front``).
+(``front``).
 """
 
 from __future__ import annotations

@@ -17,15 +17,30 @@ import asyncio
 import time
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 import firmware_bridge as fb
 from firmware_bridge.frame import key_for
+from vp_edge.gateway.answer import Answer, Board
 
-if TYPE_CHECKING:  # pragma: no cover
-    from vp_edge.gateway.core import Answer, Board, Gateway
+
+class Gateway(Protocol):
+    """What the part driver reads and calls of ``vp_edge.gateway.core.Gateway`` (which fits
+    it): the core imports this module, never the other way round."""
+
+    dep: Any
+    keys: Any
+    boards: dict[str, Board]
+    counts: dict[str, int]
+    parts: PartCalls
+    strategy: Any
+    _finished: Any
+
+    def _new_rid(self) -> int: ...
+    def _send(self, b: Board, msg: fb.Message, rid: int) -> int: ...
+    def note_miss(self, b: Board, t0: float, sent: float) -> None: ...
 
 
 @dataclass
@@ -273,8 +288,6 @@ async def classify_plan(gw: Gateway, image: np.ndarray, index: int, label: int |
     ``winner`` is the Outcome's label; ``missing`` the boards of parts that gave no reply;
     ``degraded`` when the Outcome is not "ok"; ``error`` (the Outcome's note) when it failed.
     """
-    from vp_edge.gateway.core import Answer
-
     parts = parts_of(gw)
     outcome, acct = await run_plan(gw, gw.strategy.plan(image), parts, deadline_s, t0=t0,
                                    steps=gw.strategy.steps)

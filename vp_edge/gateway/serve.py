@@ -66,7 +66,7 @@ async def serve(
     extra: dict = {}
     try:
         if scheme == "udp":
-            from vp_edge.gateway.endpoints import serve_udp
+            from vp_edge.gateway.udp_server import serve_udp
 
             front = await serve_udp(gw, opts.listen, stop, on_answer, opts.limits)
         else:

@@ -1,6 +1,8 @@
-"""Inputs of the gateway: a batch of images (data set split, image folder) or UDP clients.
+"""The gateway's UDP front end: each client datagram gets exactly one JSON answer.
 
-Client protocol (JSON over UDP, one request per datagram, one answer per request)::
+The batch driver (images of a data set split or folder) is ``batch``; the reference client
+``client.classify_remote``. Client protocol (JSON over UDP, one request per datagram, one
+answer per request)::
 
     request  {"v": 1, "id": <any JSON>, "image": "<base64 of a PNG/JPEG file>"}
     answer   {"v": 1, "id": <same>, "ok": true, "winner": 3, "class_name": "Dress",
@@ -11,43 +13,25 @@ Client protocol (JSON over UDP, one request per datagram, one answer per request
 Error codes: ``busy`` (the gateway cannot answer within the deadline now: retry later),
 ``too_large`` (datagram over 60 000 bytes or image over the pixel limit), ``bad_request``,
 ``no_answer`` (no board answered by the deadline), ``internal``. Parsing and admission live in
-``gateway_front`` (shared with the MQTT front end). ``vp-edge classify --gateway udp://H:P img.png``
+``front`` (shared with the MQTT front end). ``vp-edge classify --gateway udp://H:P img.png``
 is the reference client.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import socket
 import threading
 import time
 from collections.abc import Callable
 
-import numpy as np
-
 from firmware_bridge.transport import parse_link
-from vp_edge.errors import GatewayError, GatewayTimeout
-from vp_edge.gateway.core import Answer, Gateway, run_inputs
-from vp_edge.gateway.front import PROTOCOL_VERSION, FrontEnd, FrontStats, Limits
-from vp_edge.gateway.stats import progress_label
-from vp_edge.progress import Progress
+from vp_edge.errors import GatewayError
+from vp_edge.gateway.core import Gateway
+from vp_edge.gateway.front import FrontEnd, FrontStats, Limits
 
-MAX_REQUEST = Limits.max_bytes
 RCVBUF = 4 << 20  # ask for a deep receive buffer: bursts wait in the kernel, not dropped
-
-
-async def run_batch_async(gw: Gateway, images: np.ndarray, labels: np.ndarray | None = None,
-                          inflight: int = 1, show: bool = True,
-                          on_request: Callable[[int], None] | None = None) -> list[Answer]:
-    """``run_inputs`` with the progress line showing boards up, degraded answers and p50."""
-    with Progress(len(images), progress_label(gw), enabled=show) as bar:
-        def tick(_: Answer) -> None:
-            bar.label = progress_label(gw)
-            bar.update(1)
-
-        return await run_inputs(gw, images, labels, inflight, on_request, tick)
 
 
 class _UdpFront:
@@ -135,39 +119,3 @@ async def serve_udp(gw: Gateway, url: str, stop: asyncio.Event,
         await udp.close(gw.dep.deadline_s + 1.0)
         front.close()
     return front.stats
-
-
-def classify_remote(url: str, image: bytes, timeout: float = 5.0, req_id: object = 1) -> dict:
-    """Send one image file's bytes to a gateway (udp://) or a fleet (mqtt://); its JSON answer."""
-    spec = parse_link(url)
-    if spec.scheme in ("mqtt", "mqtts"):
-        from vp_edge.gateway.fleet_client import FleetClient
-
-        with FleetClient(url) as client:
-            return client.classify(image, timeout)
-    if spec.scheme != "udp":
-        raise GatewayError(f"--gateway {url}: expected udp://HOST:PORT or "
-                           "mqtt://BROKER:1883/DEPLOYMENT")
-    body = json.dumps({"v": PROTOCOL_VERSION, "id": req_id,
-                       "image": base64.b64encode(image).decode()}).encode()
-    if len(body) > MAX_REQUEST:
-        raise GatewayError(f"image too large for one request ({len(body)} > {MAX_REQUEST} bytes)"
-                           "; send a smaller PNG/JPEG")
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(timeout)
-        try:
-            s.connect((spec.host, spec.port))
-            s.send(body)
-            data = s.recv(65536)
-        except TimeoutError:
-            raise GatewayTimeout(f"no answer from the gateway at {url} within {timeout:.1f} s; "
-                                 "is 'vp-edge gateway --listen' running?") from None
-        except ConnectionRefusedError:
-            raise GatewayError(f"nothing listens at {url}; is 'vp-edge gateway --listen' "
-                               "running?") from None
-        except OSError as e:
-            raise GatewayError(f"gateway {url}: {e.strerror}") from None
-    try:
-        return json.loads(data)
-    except ValueError:
-        raise GatewayError(f"gateway {url} answered something that is not JSON") from None

@@ -1,0 +1,56 @@
+"""What the gateway hands out and keeps per board: ``Answer`` (one per request) and ``Board``.
+
+In their own module so the gateway core and the strategy part driver (``parts``) both use them
+without importing each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import firmware_bridge as fb
+from boards.registry import BoardAdapter
+from firmware_bridge.transport import Link
+from vp_edge.deployment import BoardSpec
+from vp_edge.gateway.stats import BoardStats
+
+
+@dataclass
+class Answer:
+    """The gateway's one answer to one request."""
+
+    index: int
+    request_id: int
+    winner: int | None
+    scores: tuple[float, ...]
+    voters: tuple[str, ...]
+    answered: tuple[str, ...]
+    missing: tuple[str, ...]
+    degraded: bool
+    latency_s: float
+    error: str | None = None
+    label: int | None = None
+    wire: dict | None = None  # strategy deployments: the request's frames and bytes both ways
+
+    def to_dict(self) -> dict:
+        d = dict(vars(self))
+        d["latency_ms"] = round(d.pop("latency_s") * 1000, 3)
+        if d["wire"] is None:
+            del d["wire"]
+        return d
+
+
+@dataclass
+class Board:
+    """Gateway-side state of one board."""
+
+    spec: BoardSpec
+    adapter: BoardAdapter
+    stats: BoardStats
+    link: Link | None = None
+    hello: fb.Hello | None = None
+    up: bool = False
+    refused: str | None = None
+    consecutive: int = 0
+    last_seen: float = 0.0
+    last_result: float = 0.0
