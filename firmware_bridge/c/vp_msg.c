@@ -1,24 +1,10 @@
-/* vp_msg.c: payload pack/unpack of every message type and INFER reassembly (see vp_proto.h). */
+/* vp_msg.c: payload pack/unpack of every message type, chunking and INFER reassembly (see
+ * vp_proto.h). Calls nothing of vp_proto.c: the frame codec validates payloads with
+ * vp_msg_unpack, so the dependency runs vp_proto.c -> vp_msg.c only. */
 #include <string.h>
 
+#include "vp_le.h"
 #include "vp_proto.h"
-
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static void wr32(uint8_t *p, uint32_t v)
-{
-    wr16(p, (uint16_t)v);
-    wr16(p + 2, (uint16_t)(v >> 16));
-}
 
 static int printable(const uint8_t *p, size_t n)
 {
@@ -301,17 +287,6 @@ size_t vp_msg_pack(const vp_msg_t *m, uint8_t *o, size_t cap)
     default:
         return 0;
     }
-}
-
-size_t vp_msg_frame(const vp_msg_t *m, uint8_t *out, size_t cap, uint16_t board_id,
-                    uint32_t request_id, uint64_t counter, const uint8_t *key, size_t key_len)
-{
-    size_t n;
-    if (cap < VP_HEADER_SIZE) return 0;
-    n = vp_msg_pack(m, out + VP_HEADER_SIZE, cap - VP_HEADER_SIZE);
-    if (n == 0) return 0;
-    return vp_frame_encode(out, cap, m->type, VP_TYPE_FROM_GATEWAY(m->type), board_id, request_id,
-                           counter, out + VP_HEADER_SIZE, n, key, key_len);
 }
 
 /* ------------------------------------------------------------------ chunking */

@@ -3,29 +3,7 @@
 
 #include <string.h>
 
-/* ------------------------------------------------------------------ little-endian helpers */
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | ((uint64_t)rd32(p + 4) << 32); }
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static void wr32(uint8_t *p, uint32_t v)
-{
-    wr16(p, (uint16_t)v);
-    wr16(p + 2, (uint16_t)(v >> 16));
-}
-static void wr64(uint8_t *p, uint64_t v)
-{
-    wr32(p, (uint32_t)v);
-    wr32(p + 4, (uint32_t)(v >> 32));
-}
+#include "vp_le.h"
 
 /* ------------------------------------------------------------------ CRC-32C */
 uint32_t vp_crc32c(uint32_t crc, const uint8_t *p, size_t n)
@@ -425,4 +403,16 @@ int vp_stream_feed(vp_stream_t *s, vp_auth_t *a, uint8_t byte, vp_frame_t *out)
         return 0;
     }
     return vp_frame_check(a, s->buf, n, out);
+}
+
+/* ------------------------------------------------------------------ message + frame */
+size_t vp_msg_frame(const vp_msg_t *m, uint8_t *out, size_t cap, uint16_t board_id,
+                    uint32_t request_id, uint64_t counter, const uint8_t *key, size_t key_len)
+{
+    size_t n;
+    if (cap < VP_HEADER_SIZE) return 0;
+    n = vp_msg_pack(m, out + VP_HEADER_SIZE, cap - VP_HEADER_SIZE);
+    if (n == 0) return 0;
+    return vp_frame_encode(out, cap, m->type, VP_TYPE_FROM_GATEWAY(m->type), board_id, request_id,
+                           counter, out + VP_HEADER_SIZE, n, key, key_len);
 }

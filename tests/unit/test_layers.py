@@ -1,26 +1,21 @@
 """Strict layers: firmware_bridge <- converters <- boards <- vp_edge <- experiments, no circles.
 
-Walks every module's imports with ``ast``. Imports inside functions count too (a lazy upward
-import is still an upward dependency); only ``if TYPE_CHECKING:`` blocks are skipped (type
-names, never imported at run time). A circle is a cycle among module-level imports.
+Walks every module's imports with ``ast``, with no exceptions: imports inside functions count
+(a lazy upward import is still an upward dependency) and so do ``if TYPE_CHECKING:`` blocks (a
+type named from above is a dependency on above). A circle is a cycle among all of these imports.
+The C sources get the same rule: no cycle among the files' calls (``c_circles``) or includes.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ("firmware_bridge", "converters", "boards", "vp_edge", "experiments")
-# The CLI keeps `vp-edge bench`, `vp-edge demo` and `vp-edge load`: they import the experiments
-# package inside their functions, only when they run (no other upward import is allowed).
-CLI_ENTRY_POINTS = {
-    ("vp_edge.commands.bench", "experiments"),
-    ("vp_edge.commands.demo", "experiments"),
-    ("vp_edge.commands.load", "experiments"),
-}
 
 
 def _module_name(path: Path) -> str:
@@ -43,42 +38,21 @@ def _resolve(mod: str, is_pkg: bool, node: ast.ImportFrom, known: set[str]) -> l
     return subs if len(subs) == len(node.names) else [prefix, *subs]
 
 
-def _type_checking(node: ast.stmt) -> bool:
-    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-
-
 def _walk(nodes: list[ast.stmt]) -> list[ast.stmt]:
-    """Every statement under ``nodes``, skipping ``if TYPE_CHECKING:`` blocks."""
+    """Every statement under ``nodes``: module level, functions, classes, if/try blocks."""
     out = []
     for n in nodes:
-        if _type_checking(n):
-            continue
         out.append(n)
         for field in ("body", "orelse", "finalbody", "handlers"):
             out += _walk([c for c in getattr(n, field, []) if isinstance(c, ast.AST)])
     return out
 
 
-def _top(nodes: list[ast.stmt]) -> list[ast.stmt]:
-    """Statements that run at import time: module level, inside plain if/try (not functions)."""
-    out = []
-    for n in nodes:
-        if _type_checking(n) or isinstance(
-            n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-        ):
-            continue
-        out.append(n)
-        if isinstance(n, (ast.If, ast.Try, ast.ExceptHandler)):
-            for field in ("body", "orelse", "finalbody", "handlers"):
-                out += _top(getattr(n, field, []))
-    return out
-
-
-def imports() -> dict[str, tuple[set[str], set[str]]]:
-    """module -> (every imported module, modules imported at import time)."""
+def imports() -> dict[str, set[str]]:
+    """module -> every module it imports (lazily, under TYPE_CHECKING or at import time)."""
     files = {_module_name(p): p for pkg in LAYERS for p in sorted((ROOT / pkg).rglob("*.py"))}
     known = set(files)
-    out: dict[str, tuple[set[str], set[str]]] = {}
+    out: dict[str, set[str]] = {}
     for mod, path in files.items():
         tree = ast.parse(path.read_text(), str(path))
 
@@ -91,7 +65,7 @@ def imports() -> dict[str, tuple[set[str], set[str]]]:
                     found.update(_resolve(mod, path.name == "__init__.py", n, known))
             return found
 
-        out[mod] = (names(_walk(tree.body)), names(_top(tree.body)))
+        out[mod] = names(_walk(tree.body))
     return out
 
 
@@ -102,12 +76,10 @@ def _layer(name: str) -> int | None:
 
 def upward_imports() -> list[str]:
     bad = []
-    for mod, (every, top) in imports().items():  # parsed once: each file's imports are at hand
+    for mod, every in imports().items():
         own = _layer(mod)
         for name in sorted(every):
             lay = _layer(name)
-            if (mod, name.split(".")[0]) in CLI_ENTRY_POINTS and name not in top:
-                continue
             if lay is not None and own is not None and lay > own:
                 bad.append(f"{mod} imports {name} ({LAYERS[own]} is below {LAYERS[lay]})")
     return sorted(set(bad))
@@ -123,7 +95,12 @@ def _owner(name: str, mods: set[str]) -> str | None:
 def circles() -> list[list[str]]:
     graph = imports()
     mods = set(graph)
-    edges = {m: {_owner(n, mods) for n in graph[m][1]} - {None, m} for m in mods}
+    edges = {m: {_owner(n, mods) for n in graph[m]} - {None, m} for m in mods}
+    return _cycles(edges)
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The cycles a depth-first walk meets (empty exactly when the graph has none)."""
     seen: dict[str, int] = {}
     stack: list[str] = []
     found: list[list[str]] = []
@@ -139,10 +116,44 @@ def circles() -> list[list[str]]:
         stack.pop()
         seen[m] = 2
 
-    for m in sorted(mods):
+    for m in sorted(edges):
         if m not in seen:
             visit(m)
     return found
+
+
+C_COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+C_DEF = re.compile(r"^(?!static\b)[A-Za-z_][\w \t*]*?\b([A-Za-z_]\w*)\s*\([^;{}]*\)\s*\{", re.M)
+C_CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
+C_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+
+
+def c_graph() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """(file -> files whose functions it calls, file -> files it includes) over our C sources.
+
+    A function defined in several files is a port (``fw.h``'s target interface, one
+    implementation per target, never linked together): calling it is no edge to any of them.
+    """
+    files = sorted(p for p in (ROOT / "firmware_bridge").rglob("*.[ch]"))
+    text = {p: C_COMMENT.sub("", p.read_text(errors="replace")) for p in files}
+    defs: dict[str, set[Path]] = {}
+    for p, src in text.items():
+        for m in C_DEF.finditer(src):
+            defs.setdefault(m.group(1), set()).add(p)
+    calls: dict[str, set[str]] = {}
+    incs: dict[str, set[str]] = {}
+    for p, src in text.items():
+        key = str(p.relative_to(ROOT))
+        owners = (defs.get(n, set()) for n in set(C_CALL.findall(src)))
+        calls[key] = {str(q.relative_to(ROOT)) for o in owners if len(o) == 1 for q in o} - {key}
+        near = (p.parent / inc for inc in C_INCLUDE.findall(src))
+        incs[key] = {str(q.resolve().relative_to(ROOT)) for q in near if q.exists()}
+    return calls, incs
+
+
+def c_circles() -> list[list[str]]:
+    calls, incs = c_graph()
+    return _cycles(calls) + _cycles(incs)
 
 
 def test_no_upward_imports() -> None:
@@ -155,20 +166,36 @@ def test_no_import_circles() -> None:
     assert not found, f"{len(found)} import circles:\n" + "\n".join(" -> ".join(c) for c in found)
 
 
+def test_no_c_circles() -> None:
+    calls, _ = c_graph()
+    assert "firmware_bridge/c/vp_msg.c" in calls["firmware_bridge/c/vp_proto.c"]  # sees calls
+    found = c_circles()
+    assert not found, f"{len(found)} C circles:\n" + "\n".join(" -> ".join(c) for c in found)
+
+
 def test_the_checker_sees_an_upward_import_and_a_circle(tmp_path: Path, monkeypatch) -> None:
     for pkg in LAYERS:
         (tmp_path / pkg).mkdir()
         (tmp_path / pkg / "__init__.py").write_text("")
     (tmp_path / "converters" / "a.py").write_text("from converters import b\n")
     (tmp_path / "converters" / "b.py").write_text(
-        "from . import a\n\ndef f():\n    from vp_edge.errors import X\n"
+        "def f():\n    from . import a\n    from vp_edge.errors import X\n"
     )
     (tmp_path / "boards" / "c.py").write_text(
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import vp_edge\n"
     )
+    c_dir = tmp_path / "firmware_bridge" / "c"
+    c_dir.mkdir()
+    (c_dir / "x.c").write_text("int x(void) { return y(); }\n")
+    (c_dir / "y.c").write_text("static int z(void) { return 0; }\nint y(void) { return x(); }\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
-    assert upward_imports() == ["converters.b imports vp_edge.errors (converters is below vp_edge)"]
+    assert upward_imports() == [
+        "boards.c imports vp_edge (boards is below vp_edge)",
+        "converters.b imports vp_edge.errors (converters is below vp_edge)",
+    ]
     assert circles() == [["converters.a", "converters.b", "converters.a"]]
+    assert c_circles() == [["firmware_bridge/c/x.c", "firmware_bridge/c/y.c",
+                            "firmware_bridge/c/x.c"]]
 
 
 def test_the_library_loads_no_experiment_qemu_or_pynq() -> None:
