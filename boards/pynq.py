@@ -2,7 +2,7 @@
 
 ``PynqRunner`` loads the overlay (``pynq.Overlay`` with the .bit and its .hwh), puts the .vpw,
 input, output and arena in ``pynq.allocate`` buffers, programs their physical addresses into
-the IP's registers once (converters/VPW.md, offsets taken from the .hwh) and per inference
+the IP's registers once (docs/vpw.md, offsets taken from the .hwh) and per inference
 writes the input, flushes, sets ``ap_start``, polls ``ap_done``, invalidates and reads the
 output and ``status``. The same code runs on a PYNQ-Z2 and, with ``simulate=True``, against
 ``boards.pynq_sim`` (the C engine behind a simulated ``pynq.Device``).

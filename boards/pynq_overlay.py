@@ -1,6 +1,6 @@
 """The vp_top overlay as PYNQ sees it: register map, a minimal .hwh and a header-only .bit.
 
-The register map is converters/VPW.md's table (Vitis HLS ``s_axi_control`` defaults for the
+The register map is docs/vpw.md's table (Vitis HLS ``s_axi_control`` defaults for the
 ``vp_top`` function). A real overlay ships the .hwh Vivado writes; the simulated PYNQ board
 (boards/pynq_sim.py) needs one too, because ``pynq.Overlay`` learns the IP's address and
 registers only from the .hwh. ``write_overlay`` writes the smallest .hwh that PYNQ's own parser
@@ -27,7 +27,7 @@ IP_RANGE = 0x1_0000
 #: what S_AXI_HP0 reaches: the PYNQ-Z2's 512 MiB of DDR
 DDR_BASE, DDR_SIZE = 0x0, 0x2000_0000
 
-#: (hwh register name, offset, description): converters/VPW.md, "Register map"
+#: (hwh register name, offset, description): docs/vpw.md, "Register map"
 REGISTERS: tuple[tuple[str, int, str], ...] = (
     ("CTRL", 0x00, "bit 0 ap_start, 1 ap_done (COR), 2 ap_idle, 3 ap_ready (COR), 7 auto_restart"),
     ("GIER", 0x04, "global interrupt enable"),
@@ -153,7 +153,7 @@ def _vp_top(modules: ET.Element, ip: str) -> None:
 
 def hwh_text(design: str = "vp", ip: str = "vp_top_0", base: int = DEFAULT_BASE,
              fclk_mhz: float = 100.0) -> str:
-    """The .hwh of a block design holding the PS7 and one vp_top IP (VPW.md, step 2)."""
+    """The .hwh of a block design holding the PS7 and one vp_top IP (docs/vpw.md, step 2)."""
     root = ET.Element("EDKSYSTEM", EDWVERSION="1.2", TIMESTAMP="simulated",
                       VIVADOVERSION="simulated")
     _sub(root, "SYSTEMINFO", ARCH="zynq", DEVICE="7z020", NAME=design, PACKAGE="clg400",

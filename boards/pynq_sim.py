@@ -14,7 +14,7 @@ What is simulated (this module, the part a board provides in silicon and kernel 
 - The PS7's SLCR clock registers (0xF800_0000): a register file with the PYNQ-Z2's reset values
   (50 MHz PS_CLK, 1000 MHz IO PLL, FCLK0 100 MHz), so ``Clocks`` reads and writes real fields.
 - The vp_top IP at the address the .hwh gives it: the Vitis HLS ``ap_ctrl_hs`` register file of
-  converters/VPW.md (offsets from the .hwh). Writing ``ap_start`` runs ``vp_engine_check`` and
+  docs/vpw.md (offsets from the .hwh). Writing ``ap_start`` runs ``vp_engine_check`` and
   ``vp_engine_run`` (``firmware_bridge.engine``) on the .vpw/input bytes read from simulated DDR
   at the programmed addresses, writes the output bytes and ``status`` back, then raises
   ``ap_done`` (clear on read) after ``busy_reads`` polls. The engine keeps its scratch in host

@@ -1,4 +1,5 @@
-"""The board side of PROTOCOL.md, reusable by every board kind (linux daemon, emulated MCU, pynq).
+"""The board side of docs/protocol.md, reusable by every board kind (linux daemon, emulated
+MCU, pynq).
 
 One thread, one loop: receive -> check (``Auth``) -> dispatch by message type through
 ``HANDLERS`` -> answer. HELLO at start and on PROBE; INFER chunks reassembled (timeouts and
@@ -259,7 +260,7 @@ class BoardServer:
 def mount_loader(
     server: BoardServer, directory: Path, make: Callable[[bytes], Runner]
 ) -> LoadReceiver:
-    """Let ``vp-edge flash`` replace the board's model file (the LOAD session of PROTOCOL.md).
+    """Let ``vp-edge flash`` replace the board's model file (the LOAD session of docs/protocol.md).
 
     A model is activated only once it loads and runs in this board's runner (and a .vpw passes
     its golden self-test); the verified active slot is served again after a restart.

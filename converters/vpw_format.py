@@ -1,4 +1,4 @@
-"""Byte layout of the packed int8 model format ``.vpw`` (see VPW.md): constants, header, parser.
+"""Byte layout of the packed int8 model format ``.vpw`` (docs/vpw.md): constants, header, parser.
 
 The C engine (firmware_bridge/engine/vp_engine.h) mirrors these numbers; a test checks that the
 two agree, so the converter and the firmware cannot drift apart.

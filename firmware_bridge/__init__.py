@@ -1,4 +1,4 @@
-"""firmware_bridge: the vp-edge wire protocol (spec in PROTOCOL.md), stdlib only.
+"""firmware_bridge: the vp-edge wire protocol (spec in docs/protocol.md), stdlib only.
 
 Board side: decode INFER (``StreamDecoder``/``decode_datagram`` with ``Auth(role="board")``),
 reassemble with ``Reassembler``, answer ``Result``/``Hello``/``Heartbeat``/``Error`` through a

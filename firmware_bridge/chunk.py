@@ -13,7 +13,7 @@ Board::
     for board_id, rid in reasm.expire(): # incomplete requests past the timeout, dropped + counted
         ...answer ERROR(Status.REASSEMBLY_TIMEOUT)
 
-Chunk rule (PROTOCOL.md): every chunk but the last carries the same length L, chunk i sits at
+Chunk rule (docs/protocol.md): every chunk but the last carries the same length L, chunk i sits at
 offset i*L, the last one ends exactly at ``total``. The reassembler checks it, so chunks tile the
 tensor with no gap or overlap.
 """

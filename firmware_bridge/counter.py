@@ -104,7 +104,7 @@ def boot_counter(epoch_file: str | os.PathLike[str] | None) -> Counter:
 
 
 class ReplayWindow:
-    """Anti-replay state for one sender (PROTOCOL.md §4, as RFC 4303 §3.4.3 / RFC 6347 §4.1.2.6).
+    """Anti-replay state for one sender (docs/protocol.md §4; RFC 4303 §3.4.3, RFC 6347 §4.1.2.6).
 
     ``highest`` is the largest counter accepted; bit ``i`` of ``seen`` says ``highest - i`` was
     accepted. A counter is fresh if it is above ``highest`` or at most 63 below it and not yet

@@ -1,4 +1,4 @@
-"""Constants, enums and the status/drop-reason tables of the wire protocol (see PROTOCOL.md).
+"""Constants, enums and the status/drop-reason tables of the wire protocol (see docs/protocol.md).
 
 Kept apart from the message classes in ``protocol.py`` (which re-exports everything here) so that
 ``cheader.py`` can generate ``c/vp_proto_defs.h`` from one small, data-only module.

@@ -1,4 +1,4 @@
-"""Flash a model artefact into a board's inactive slot over the LOAD session (PROTOCOL.md §3).
+"""Flash a model artefact into a board's inactive slot over the LOAD session (docs/protocol.md §3).
 
 Stdlib only (pyserial for serial links). Steps: PROBE(HELLO) for the board's frame budget,
 READBACK(active) to pick the other slot, LOAD_BEGIN (size, SHA-256, HMAC-SHA256 under the

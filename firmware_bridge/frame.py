@@ -14,8 +14,8 @@ Receiving (the gateway side; a board uses ``role="board"`` and ``boards={its id}
     auth.stats                                 # {"accepted": n, "bad_crc": n, "replay": n, ...}
 
 A key is a board's own key (``bytes``) or, at the gateway, ``BoardKeys(master)``: every frame is
-then tagged and checked with the key derived for the board id in its header (PROTOCOL.md §4), so
-one board's key cannot speak for another. ``key=None`` is the explicit insecure mode: frames
+then tagged and checked with the key derived for the board id in its header (docs/protocol.md
+§4), so one board's key cannot speak for another. ``key=None`` is the explicit insecure mode: frames
 carry the INSECURE flag and no tag, and a receiver with a key drops them (``insecure``) unless
 built with ``allow_insecure=True``.
 """

@@ -1,4 +1,4 @@
-"""Keys: the one key-file rule and the per-board key derivation (PROTOCOL.md §4).
+"""Keys: the one key-file rule and the per-board key derivation (docs/protocol.md §4).
 
 A deployment holds one *master* key. Each board's key is derived from it and the board id with
 HKDF-SHA256 (RFC 5869), so a board stores only its own key and a party that reads it out of one

@@ -3,7 +3,7 @@
 Every message is a frozen dataclass with ``pack() -> bytes`` (the payload) and
 ``unpack(payload) -> message`` (raises ``ProtocolError`` on a malformed payload). The frame around
 a payload (header, tag, CRC) is in ``frame.py``; ``cheader.py`` turns the constants and tables
-here into ``c/vp_proto_defs.h``. Layouts are little-endian and described in PROTOCOL.md.
+here into ``c/vp_proto_defs.h``. Layouts are little-endian and described in docs/protocol.md.
 """
 
 from __future__ import annotations

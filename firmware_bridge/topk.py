@@ -1,4 +1,4 @@
-"""The top-k rule of a RESULT (PROTOCOL.md §3), defined once for boards and the vote.
+"""The top-k rule of a RESULT (docs/protocol.md §3), defined once for boards and the vote.
 
 Pairs are the k highest scores, best first; equal scores go to the lower class index. Every
 board (the Python server, the C firmware, the PYNQ daemon) and the gateway's offline vote

@@ -1,4 +1,4 @@
-"""A party holding one board's key attacks another board (per-board keys, PROTOCOL.md §4).
+"""A party holding one board's key attacks another board (per-board keys, docs/protocol.md §4).
 
 ``load_attack`` sends whole LOAD sessions (LOAD_BEGIN with the artefact's HMAC under the key the
 attacker holds, every LOAD_CHUNK, LOAD_COMMIT) to the victim's link, addressed both to the victim

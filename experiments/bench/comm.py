@@ -29,7 +29,7 @@ FRAME_OVERHEAD = fb.protocol.HEADER_SIZE + fb.protocol.TAG_SIZE + fb.protocol.CR
 
 
 def serial_size(n: int) -> int:
-    """Bytes on a UART for an n-byte frame: COBS bound plus the 0x00 delimiter (PROTOCOL.md)."""
+    """Bytes on a UART for an n-byte frame: COBS bound plus the 0x00 delimiter (protocol.md)."""
     return n + math.ceil(n / 254) + 1
 
 

@@ -1,4 +1,4 @@
-/* vp_le.h: little-endian reads and writes of the wire format's integer fields (PROTOCOL.md),
+/* vp_le.h: little-endian reads and writes of the wire format's integer fields (docs/protocol.md),
  * one copy for the frame codec (vp_proto.c) and the payload codec (vp_msg.c). */
 #ifndef VP_LE_H
 #define VP_LE_H

@@ -1,4 +1,4 @@
-/* vp_proto.c: C99 codec of the vp-edge wire protocol. See vp_proto.h and ../PROTOCOL.md. */
+/* vp_proto.c: C99 codec of the vp-edge wire protocol. See vp_proto.h and docs/protocol.md. */
 #include "vp_proto.h"
 
 #include <string.h>

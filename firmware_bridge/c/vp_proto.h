@@ -1,4 +1,4 @@
-/* vp_proto.h: C99 codec of the vp-edge wire protocol (spec: ../PROTOCOL.md).
+/* vp_proto.h: C99 codec of the vp-edge wire protocol (spec: docs/protocol.md).
  *
  * No malloc, no recursion, no global state: every buffer and counter lives in a struct the
  * caller owns. Decoders never trust a length field over the frame boundary; they drop and count
@@ -69,7 +69,7 @@ void vp_hmac_final(vp_hmac_t *h, uint8_t out[32]);
 void vp_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *p, size_t n,
                     uint8_t out[32]);
 
-/* ---- Per-board keys (PROTOCOL.md section 4): HKDF-SHA256 (RFC 5869) of the deployment's
+/* ---- Per-board keys (docs/protocol.md section 4): HKDF-SHA256 (RFC 5869) of the deployment's
  * master key, salt "vp-edge board key v1", info = board id as u16 little-endian, 32 bytes.
  * Provisioning tools derive with it; a board stores only its own result. */
 #define VP_BOARD_KEY_SALT "vp-edge board key v1"
@@ -86,7 +86,7 @@ typedef struct {
     uint16_t payload_len;
 } vp_frame_t;
 
-/* Anti-replay window per sender (PROTOCOL.md §4): the highest counter accepted and a bitmap of
+/* Anti-replay window per sender (docs/protocol.md §4): the highest counter accepted and a bitmap of
  * the VP_REPLAY_WINDOW counters ending at it (bit i: highest - i was accepted). */
 #define VP_REPLAY_WINDOW 64u
 typedef struct {

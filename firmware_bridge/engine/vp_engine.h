@@ -1,5 +1,5 @@
 /*
- * vp_engine: portable int8 inference for .vpw models (see converters/VPW.md).
+ * vp_engine: portable int8 inference for .vpw models (see docs/vpw.md).
  *
  * C99, no malloc, no recursion, no floating point, no libc beyond string.h/stdint.h.
  * Results are bit-exact with LiteRT's int8 reference kernels (BUILTIN_REF).

@@ -1,6 +1,6 @@
 /*
  * Multiply-accumulate kernels: CONV_2D, FULLY_CONNECTED (a 1x1 conv over one pixel) and
- * DEPTHWISE_CONV_2D, in the layouts the packer chose for the target (converters/VPW.md):
+ * DEPTHWISE_CONV_2D, in the layouts the packer chose for the target (docs/vpw.md):
  *
  * - layout 1 (generic, k-major, weights [K][OC]): per pixel, one int32 accumulator per output
  *   channel, the inner loop over contiguous output channels (what GCC/Clang vectorise).

@@ -86,7 +86,7 @@ void fw_run(void); /* never returns */
 typedef struct {
     uint32_t magic, seq;
     uint8_t active, reserved[3];
-    uint32_t epoch;      /* boot epoch of this board's frame counter (PROTOCOL.md §4) */
+    uint32_t epoch;      /* boot epoch of this board's frame counter (docs/protocol.md §4) */
     uint64_t load_ctr;   /* counter of the last LOAD_BEGIN accepted (anti-replay, §3) */
     uint32_t size[2];    /* verified artefact size per slot; 0 = slot holds nothing usable */
     uint8_t sha[2][32];  /* SHA-256 of each verified slot */

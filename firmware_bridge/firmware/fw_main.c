@@ -1,4 +1,4 @@
-/* fw_main.c: the portable board main loop (spec: ../PROTOCOL.md, design: docs/firmware.md).
+/* fw_main.c: the portable board main loop (spec: docs/protocol.md, design: docs/firmware.md).
  *
  * Frames arrive on the UART (COBS + 0x00); PROBE, INFER, READBACK and the LOAD session are
  * answered (INFER with RESULT, the top FW_K pairs, or with FW_K = 0 with TENSOR chunks of the
@@ -176,7 +176,7 @@ static void topk(vp_result_t *r, uint32_t n, uint32_t k)
     r->k = (uint8_t)k;
 }
 
-/* k = 0 (PROTOCOL.md §3 TENSOR): the whole int8 output, straight from the engine's output
+/* k = 0 (docs/protocol.md §3 TENSOR): the whole int8 output, straight from the engine's output
  * buffer, one frame per chunk of this board's max frame. */
 static void send_tensor(uint32_t rid, uint32_t compute_us)
 {
@@ -394,7 +394,7 @@ void fw_run(void)
     vp_stream_init(&rx);
     vp_reasm_init(&reasm, input, FW_INPUT_MAX, FW_REASM_TIMEOUT_MS);
     fw_meta_load(&meta);
-    meta.epoch++; /* PROTOCOL.md §4: persist the new epoch before the first frame */
+    meta.epoch++; /* docs/protocol.md §4: persist the new epoch before the first frame */
     select_model();
     if (fw_meta_save(&meta) != 0) meta.epoch += 0x10000u; /* flash broken: never reuse one */
     boot_ms = last_hb = tgt_millis();

@@ -17,7 +17,7 @@ class FrameLink:
         self.decoder = StreamDecoder(auth) if link.framing == "stream" else None
 
     def send(self, frame: bytes) -> None:
-        """One frame; on a stream a 0x00 first flushes line noise (PROTOCOL.md §5)."""
+        """One frame; on a stream a 0x00 first flushes line noise (docs/protocol.md §5)."""
         self.link.send(frame if self.decoder is None else b"\x00" + to_serial(frame))
 
     def recv(self, timeout: float) -> list[Frame]:

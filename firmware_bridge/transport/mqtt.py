@@ -1,6 +1,6 @@
 """``mqtt://HOST:PORT/<deployment>/<board>`` and ``mqtts://``: one frame per MQTT message.
 
-Topics (PROTOCOL.md §8, docs/fleet.md)::
+Topics (docs/protocol.md §8, docs/fleet.md)::
 
     vp/<deployment>/board/<id>/rx   frames to the board    (gateway publishes, board subscribes)
     vp/<deployment>/board/<id>/tx   frames from the board  (board publishes, gateway subscribes)

@@ -177,7 +177,7 @@ def test_hello_sizes() -> None:
 
 
 def test_protocol_md_test_vectors() -> None:
-    """The vectors printed in PROTOCOL.md §7, so C implementers can trust them."""
+    """The vectors printed in docs/protocol.md §7, so C implementers can trust them."""
     from firmware_bridge import encode_frame
 
     udp = encode_frame(Result(1834, ((3, 127), (7, -2), (1, -128))), board_id=7,
@@ -189,7 +189,7 @@ def test_protocol_md_test_vectors() -> None:
     probe = encode_frame(Probe(MsgType.HELLO), board_id=7, request_id=5, counter=(2 << 32) | 9,
                          key=None)
     assert probe.hex() == "5601020307000500000001000900000002000000015edf7712"
-    doc = (Path(__file__).resolve().parents[2] / "firmware_bridge" / "PROTOCOL.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
     assert udp.hex() in doc and to_serial(udp).hex() in doc and probe.hex() in doc
     tensor = encode_frame(Tensor(1834, 0, 1, 0, 4, bytes([1, 0xFF, 0x80, 0x7F])), board_id=7,
                           request_id=0x01020304, counter=(1 << 32) | 2, key=b"vp-edge test key")

@@ -1,4 +1,4 @@
-"""libFuzzer smoke run of the C decoders (~20 s); the long run is documented in FUZZING.md."""
+"""libFuzzer smoke run of the C decoders (~20 s); the long run is documented in docs/fuzzing.md."""
 
 from __future__ import annotations
 

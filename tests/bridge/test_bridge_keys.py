@@ -86,9 +86,9 @@ def test_cli_key_readers_refuse_a_one_byte_key(tmp_path: Path, capsys, argv_head
     assert "key is 1 bytes, at least 16 needed" in err and "Traceback" not in err
 
 
-# -- per-board keys (PROTOCOL.md §4) --------------------------------------------------------------
+# -- per-board keys (docs/protocol.md §4) ----------------------------------------------------------
 VECTOR_MASTER = b"vp-edge test key"
-VECTOR = {  # PROTOCOL.md §7
+VECTOR = {  # docs/protocol.md §7
     1: "368ac562454ff2a2050bf4fc383900f2a70a13dc000c895a99609db5d1873270",
     7: "6df09b8e8f1da78eb84b4767dd1f1637cdcf3e6231b4c7c0e60542448fc02f7c",
 }
@@ -104,7 +104,7 @@ def test_hkdf_matches_rfc5869_test_case_1() -> None:
 def test_board_key_vector_from_protocol_md() -> None:
     for board, hexkey in VECTOR.items():
         assert derive_board_key(VECTOR_MASTER, board).hex() == hexkey
-    doc = (Path(__file__).resolve().parents[2] / "firmware_bridge" / "PROTOCOL.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
     assert VECTOR[7] in doc
 
 

@@ -1,4 +1,4 @@
-"""The anti-replay window (PROTOCOL.md §4): reordered frames accepted exactly once, duplicates
+"""The anti-replay window (docs/protocol.md §4): reordered frames accepted exactly once, duplicates
 and frames older than 64 counters dropped, a new epoch above everything, C equal to Python."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The board contract, as the gateway relies on it (PROTOCOL.md): HELLO, HEARTBEAT, INFER ->
+"""The board contract, as the gateway relies on it (docs/protocol.md): HELLO, HEARTBEAT, INFER ->
 RESULT under the top-k rule, ERROR on a wrong input size, silence towards a wrong key.
 
 Without options it runs against an emulated board (the board server on loopback UDP, a

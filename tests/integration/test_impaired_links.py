@@ -35,7 +35,7 @@ NAMES = ("pi1", "pi2", "pi3", "pi4")
 FAIL_AFTER = 20
 # Requests in flight at once (VP_EDGE_IMPAIR_INFLIGHT). A frame that a later frame of the same
 # sender overtook is still accepted, once, while within the receiver's 64-counter replay window
-# (PROTOCOL.md §4), so reordering does not add to the loss with several requests in flight.
+# (docs/protocol.md §4), so reordering does not add to the loss with several requests in flight.
 INFLIGHT = int(os.environ.get("VP_EDGE_IMPAIR_INFLIGHT", "1"))
 
 

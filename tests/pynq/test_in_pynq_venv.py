@@ -1,5 +1,5 @@
 """Main-suite side of the PYNQ tests: run tests/pynq/inner inside .venv-pynq, plus what needs
-no pynq (the missing-pynq error, the daemon's argv, the .hwh against converters/VPW.md)."""
+no pynq (the missing-pynq error, the daemon's argv, the .hwh against docs/vpw.md)."""
 
 from __future__ import annotations
 
@@ -87,8 +87,8 @@ def test_emulator_command() -> None:
 
 
 def test_hwh_registers_match_vpw_md() -> None:
-    """The simulated overlay's register map is the table in converters/VPW.md."""
-    table = (ROOT / "converters" / "VPW.md").read_text().split("### Register map", 1)[1]
+    """The simulated overlay's register map is the table in docs/vpw.md."""
+    table = (ROOT / "docs" / "vpw.md").read_text().split("### Register map", 1)[1]
     documented = {int(h, 16) for h in re.findall(r"^\| (0x[0-9A-F]{2})", table, re.M)}
     documented |= {int(h, 16) for h in re.findall(r"^\| 0x[0-9A-F]{2} / (0x[0-9A-F]{2})", table,
                                                    re.M)}

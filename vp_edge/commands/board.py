@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = bsub.add_parser(
         "serve",
         help="serve one model over UDP (linux, pynq) or a pty/serial link (emulated mcu)",
-        description="Serve one int8 model per PROTOCOL.md: HELLO at start and on PROBE, INFER "
+        description="Serve one int8 model per docs/protocol.md: HELLO at start and on PROBE, INFER "
         "reassembly, RESULT with the top-k of the int8 output, HEARTBEAT, ERROR. Frames are "
         "authenticated with the board's own key (derived from the deployment key); --insecure "
         "only when explicitly given. Stops "

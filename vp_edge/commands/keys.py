@@ -1,6 +1,6 @@
 """``vp-edge keys derive``: a board's own key from the deployment's master key (provisioning).
 
-The board is provisioned with the derived key only (PROTOCOL.md §4); the master stays with the
+The board is provisioned with the derived key only (docs/protocol.md §4); the master stays with the
 gateway. Written as hex to ``--out`` (mode 0600) or printed.
 """
 
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "derive",
         help="print or write board N's key (HKDF-SHA256 of the master key and the board id)",
         description="Derive the key board --board-id is provisioned with: HKDF-SHA256 of the "
-        "deployment's master key and the board id (PROTOCOL.md section 4). The gateway derives "
+        "deployment's master key and the board id (docs/protocol.md §4). The gateway derives "
         "the same key itself; the board never holds the master key.",
     )
     d.add_argument("--board-id", type=int, required=True, help="the board's id, 0..65535")

@@ -2,7 +2,8 @@
 
 ``--boards`` gives a gateway its own set of the deployment's boards (a shard): a board's replay
 window is per sender and the protocol names no gateway, so two gateways must not drive the same
-board; several gateways over one broker each own a disjoint set (PROTOCOL.md §8, docs/fleet.md).
+board; several gateways over one broker each own a disjoint set (docs/protocol.md §8,
+docs/fleet.md).
 Each shard keeps its gateway epoch file apart (``state_dir/gw-<name>``).
 """
 

@@ -1,4 +1,4 @@
-/* fuzz_decode.c: libFuzzer target for the vp_proto decoders (see ../../FUZZING.md).
+/* fuzz_decode.c: libFuzzer target for the vp_proto decoders (see docs/fuzzing.md).
  *
  * The first input byte picks a mode, the rest is the data:
  *   0 serial stream decoder (COBS + frame checks), byte by byte, secure gateway receiver
