@@ -37,7 +37,7 @@ from firmware_bridge.transport import Link, LinkError
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from firmware_bridge.load import LoadReceiver
+    from firmware_bridge.load_receiver import LoadReceiver
 
 
 @dataclass
@@ -265,7 +265,7 @@ def mount_loader(
     A model is activated only once it loads and runs in this board's runner (and a .vpw passes
     its golden self-test); the verified active slot is served again after a restart.
     """
-    from firmware_bridge.load import LoadReceiver, check_vpw
+    from firmware_bridge.load_receiver import LoadReceiver, check_vpw
 
     def check(path: Path) -> bool:
         blob = path.read_bytes()

@@ -1,6 +1,6 @@
 """A run's packed ``.vpw`` files, written once next to each variant's ``.tflite``.
 
-Here, below both users, so the boards that load a ``.vpw`` (``boards.emulated``) and the
+Here, below both users, so the boards that load a ``.vpw`` (``boards.emulators``) and the
 offline evaluation that runs the C engine (``vp_edge.evaluate``) share one copy without a
 circle between them.
 """

@@ -304,7 +304,7 @@ def run_fleet_demo(
     show: bool = True,
 ) -> dict:
     from boards.bridge import bridge
-    from boards.emulate import start_emulation
+    from boards.emulation import start_emulation
     from vp_edge.gateway.broker import Broker
 
     out = Path(out).resolve()

@@ -221,7 +221,7 @@ def run_live_demo(run: Path, images: int, out: Path, show: bool, *,
     """
     import json
 
-    from boards.emulate import ready_path, start_emulation
+    from boards.emulation import ready_path, start_emulation
     from vp_edge.convert import load_run_data
     from vp_edge.train import load_run_family
 

@@ -51,13 +51,8 @@ class RecordingGateway(Gateway):
 def optional_kinds(run: Path, variants: Sequence[str], kinds: Sequence[str] | None,
                    qemu_profile: str = "cortex-m4") -> tuple[dict[str, str], dict[str, str]]:
     """({kind: variant} to add, {kind: why skipped}) for pynq and qemu, given what exists here."""
-    from boards.emulated import (
-        ensure_vpw,
-        firmware_misfit,
-        firmware_target,
-        pynq_missing,
-        qemu_missing,
-    )
+    from boards.emulators import firmware_misfit, firmware_target, pynq_missing, qemu_missing
+    from converters.vpw_run import ensure_vpw
 
     wanted = OPTIONAL_KINDS if kinds is None else [k for k in OPTIONAL_KINDS if k in kinds]
     add: dict[str, str] = {}

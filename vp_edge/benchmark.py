@@ -83,7 +83,7 @@ def qemu_missing() -> str | None:
 
 def _qemu(kind: str, model: bytes, runs: int, seed: int, timeout: float) -> dict:
     """Flash the model into the QEMU firmware and time ``runs`` INFERs by the firmware's clock."""
-    from boards.emulated import firmware_elf
+    from boards.emulators import firmware_elf
     from boards.runners import make_runner
     from firmware_bridge.flash import flash
     from firmware_bridge.protocol import Result

@@ -48,9 +48,10 @@ Every reporting command takes --json (errors then come as JSON on stdout too).
 Run 'vp-edge COMMAND --help' for details.
 """
 
-#: subcommand name -> module under vp_edge.commands (order = order in --help); the commands
-#: that measure (``demo``, ``bench``) come from the ``vp_edge.commands`` entry-point group
-#: (:data:`PLUGIN_GROUP`), so the library never imports the experiments package
+#: subcommand name (``name:module`` where the module under vp_edge.commands is named otherwise),
+#: in the order of --help; the commands that measure (``demo``, ``bench``) come from the
+#: ``vp_edge.commands`` entry-point group (:data:`PLUGIN_GROUP`), so the library never imports
+#: the experiments package
 COMMANDS = (
     "family",
     "train",
@@ -61,7 +62,7 @@ COMMANDS = (
     "emulate",
     "gateway",
     "classify",
-    "load",
+    "load:loadtest",
     "bridge",
     "flash",
     "firmware",
@@ -147,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="more log output: -v shows library warnings, -vv debug")
     parser.add_argument("--version", action="version", version=f"vp-edge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for entry in COMMANDS:
+        name = entry.rpartition(":")[2]
         try:
             module = importlib.import_module(f"vp_edge.commands.{name}")
         except ModuleNotFoundError as e:

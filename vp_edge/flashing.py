@@ -126,7 +126,7 @@ def _check_for_board(data: bytes, path: str, spec: BoardSpec, dep: Deployment | 
     try:
         check_fit(get_profile(spec.profile), spec.variant, arena, len(data))
         if spec.kind == "qemu":
-            from boards.emulated import firmware_misfit
+            from boards.emulators import firmware_misfit
 
             if why := firmware_misfit(data):
                 raise FlashUsageError(f"board {spec.name}'s firmware refuses {path}: {why}")

@@ -136,7 +136,7 @@ def gateway_bench(ctx: BenchContext, out: Path, images: int, rate_hz: float,
                   kill_images: int, deadline_ms: float = 2000.0, fault_images: int = 0,
                   fault_grid: tuple[float, ...] = (), seed: int = 0) -> dict:
     """VP on N emulated boards vs the baseline alone on one; added latency; boards killed."""
-    from boards.emulate import start_emulation
+    from boards.emulation import start_emulation
 
     n = min(images, len(ctx.test.y))
     x, y = ctx.test.x[:n], ctx.test.y[:n]
@@ -181,7 +181,7 @@ def gateway_bench(ctx: BenchContext, out: Path, images: int, rate_hz: float,
 def _mcu(ctx: BenchContext, out: Path, x: np.ndarray, y: np.ndarray, rate_hz: float,
          deadline_ms: float) -> dict:
     """The variant set on emulated MCU boards (tflite-micro, UART-throttled ptys)."""
-    from boards.emulate import start_emulation
+    from boards.emulation import start_emulation
     from boards.profiles import get_profile
 
     prof = get_profile(MCU_PROFILE)

@@ -139,7 +139,7 @@ def live_check(run: Path, x: np.ndarray, y: np.ndarray, out: Path, deadline_ms: 
                kill: str | None = None) -> dict:
     """A strategy run on emulated boards: live answers against the offline plan's, all boards
     up, then (``kill``: a part name) with that part's board killed."""
-    from boards.emulate import start_emulation
+    from boards.emulation import start_emulation
     from vp_edge.gateway.core import Gateway
     from vp_edge.strategies.base import load_strategy, run_offline
 
@@ -164,7 +164,7 @@ def live_check(run: Path, x: np.ndarray, y: np.ndarray, out: Path, deadline_ms: 
 
 
 def live_one(name: str, run: Path, test, cfg, out: Path) -> dict:
-    from boards.emulate import start_emulation
+    from boards.emulation import start_emulation
     from vp_edge.strategies.base import load_strategy
 
     strategy = load_strategy(run)

@@ -11,6 +11,7 @@ from vp_edge.commands._common import NON_NEGATIVE, POSITIVE, K, add_json, emit
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench",
+        aliases=["bench-run"],  # a whole run; `benchmark` (alias bench-model) times one model
         help="benchmark a converted run: cost, response time, bytes, failures, gateway cost",
         description="Measure a converted run: model cost (params, MACs, bytes, arena, "
         "accuracy), compute per inference on LiteRT reference kernels, tflite-micro and the C "

@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_fleet(args: argparse.Namespace) -> int:
     from experiments.fleet_demo import fleet_table, run_fleet_demo
-    from vp_edge.commands.load import _rates
+    from vp_edge.commands.loadtest import _rates
     from vp_edge.errors import DataError
 
     run = args.out or Path("runs/demo")

@@ -266,7 +266,7 @@ def test_strategy_boards_get_their_part_and_k(tmp_path: Path, monkeypatch) -> No
     from types import SimpleNamespace
 
     from boards.daemon import board_k
-    from boards.emulate import board_argv
+    from boards.emulation import board_argv
     from vp_edge.deployment import Deployment
 
     run = make_fake_run(tmp_path)

@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from boards.emulate import Emulation
+from boards.emulation import Emulation
 from vp_edge.deployment import parse_deployment
 
 

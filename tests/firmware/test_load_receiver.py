@@ -14,7 +14,7 @@ from fw_helpers import BOARD_ID, KEY
 
 from firmware_bridge import Auth, BoardKind, Counter, Hello, Probe, Sender, decode_datagram
 from firmware_bridge.flash import FlashVerifyError, flash
-from firmware_bridge.load import LoadReceiver
+from firmware_bridge.load_receiver import LoadReceiver
 
 
 class UdpBoard:

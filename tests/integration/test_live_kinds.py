@@ -96,7 +96,7 @@ def test_board_serve_refuses_qemu_and_stray_pynq_flags(tmp_path: Path) -> None:
 
 def test_emulating_pynq_without_its_venv_says_make_setup(tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from boards.emulate import board_argv
+    from boards.emulation import board_argv
     from vp_edge.deployment import BoardSpec, Deployment
     from vp_edge.errors import BoardError
 
@@ -108,7 +108,7 @@ def test_emulating_pynq_without_its_venv_says_make_setup(tmp_path: Path,
 
 
 def test_emulated_linux_boards_serve_with_the_deployment_kernels(tmp_path: Path) -> None:
-    from boards.emulate import board_argv
+    from boards.emulation import board_argv
     from vp_edge.deployment import BoardSpec, Deployment
 
     ref = BoardSpec(1, "pi", "linux", "udp://127.0.0.1:9", "v", "raspberry-pi-4", "ref")

@@ -69,7 +69,7 @@ def free_port() -> int:
 
 def boards(run: Path) -> list[dict]:
     """Two linux boards, one mcu; a qemu and a pynq board when this machine can emulate them."""
-    from boards.emulated import firmware_misfit, pynq_missing, qemu_missing
+    from boards.emulators import firmware_misfit, pynq_missing, qemu_missing
 
     out = [
         {

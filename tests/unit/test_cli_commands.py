@@ -187,7 +187,7 @@ def test_native_log_lines_are_silenced_only_when_quiet(capfd, monkeypatch):
 
 def test_emulated_firmware_builds_go_to_the_cache_not_the_package(monkeypatch, tmp_path):
     import firmware_bridge.qemu as qemu
-    from boards.emulated import firmware_elf
+    from boards.emulators import firmware_elf
 
     seen = {}
     monkeypatch.setenv("VP_EDGE_CACHE_DIR", str(tmp_path / "cache"))

@@ -12,6 +12,7 @@ from vp_edge.commands._common import NON_NEGATIVE, add_json, emit, int_range, re
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "benchmark",
+        aliases=["bench-model"],  # one model; `bench` (alias bench-run) reports on a whole run
         help="latency of one .tflite or .vpw on each local runtime (LiteRT, tflite-micro, "
         "C engine, QEMU firmware)",
         description="Load the model on each runtime, run one first inference, then a fixed "

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from boards.emulate import ready_path, start_emulation
+    from boards.emulation import ready_path, start_emulation
     from vp_edge.deployment import load_deployment
 
     dep = load_deployment(args.deployment)

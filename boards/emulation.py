@@ -6,7 +6,7 @@ arena limit behind a pseudo-terminal, its link throttled to the profile's baud r
 path of ``pty://NAME`` is published in ``STATE_DIR/pty/NAME.pty``, where the gateway's link
 resolver finds it. A ``pynq`` board is the PYNQ daemon on a simulated PYNQ-Z2 in .venv-pynq; a
 ``qemu`` board is the Cortex-M4 firmware in QEMU, loaded with ``vp-edge flash`` before its pty is
-published (boards.emulated). ``Emulation.kill(board)`` is a crash (SIGKILL; for QEMU a power
+published (boards.emulators). ``Emulation.kill(board)`` is a crash (SIGKILL; for QEMU a power
 cut: a restart boots the flashed model from the board's flash file); ``stop()`` a clean shutdown;
 ``supervise()`` keeps the survivors serving when a board dies (and restarts it if asked).
 """
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from boards.emulated import QemuEmulator, pynq_argv, slots_dir, udp_bound, write_ready_info
+from boards.emulators import QemuEmulator, pynq_argv, slots_dir, udp_bound, write_ready_info
 from boards.errors import BoardError
 from boards.registry import get_kind
 from firmware_bridge.keys import derive_board_key
