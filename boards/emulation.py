@@ -93,7 +93,7 @@ class Emulation:
             fw.start()
             self.firmware[b.name], self.procs[b.name] = fw, fw.proc
             return
-        log = open(logs, "ab")  # noqa: SIM115
+        log = open(logs, "ab")
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
         if b.kind == "pynq":  # boards/__init__ loads boards.pynq (via the registries) before
             # runpy runs it as __main__; the second copy only calls serve(), so mute the notice

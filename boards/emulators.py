@@ -153,7 +153,7 @@ class QemuEmulator:
         self.elf: Path | None = None
 
     @property
-    def proc(self):  # noqa: ANN201 - subprocess.Popen
+    def proc(self):
         return self.board.proc
 
     def start(self) -> None:
@@ -226,7 +226,7 @@ class QemuEmulator:
                 zeros = bytes(int(s.hello().input_bytes))
                 for _ in range(WARMUP):  # QEMU translates the engine's code on first use
                     s.infer(zeros)
-        except Exception as e:  # noqa: BLE001 - any failure is reported by wait_ready
+        except Exception as e:
             self.error = f"flashing {self.spec.variant}.vpw failed: {type(e).__name__}: {e}"
             self._log_lines([self.error])
             return

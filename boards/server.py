@@ -218,7 +218,7 @@ class BoardServer:
         t0 = time.perf_counter()
         try:
             q = np.asarray(self.runner.run_stage(request_id, stage, x), np.int8).reshape(-1)
-        except Exception:  # noqa: BLE001 - any runtime failure becomes a protocol ERROR
+        except Exception:
             log.exception("board %d (%s): %s %#010x failed; answered ERROR INFER_FAILED",
                           self.cfg.board_id, self.cfg.variant,
                           f"INFER_STAGE {stage}" if stage else "INFER", request_id)

@@ -176,7 +176,7 @@ class Gateways:
             ]
             if metrics_port and i == 0:
                 argv += ["--metrics", f"127.0.0.1:{metrics_port}"]
-            log = open(out / f"{name}.log", "w")  # noqa: SIM115
+            log = open(out / f"{name}.log", "w")
             self.procs[name] = subprocess.Popen(
                 argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
             )

@@ -43,7 +43,7 @@ class RecordingGateway(Gateway):
         super().__init__(dep)
         self.pairs: dict[int, dict[str, tuple]] = {}
 
-    def _answer(self, index: int, req, latency: float, label: int | None) -> Answer:  # noqa: ANN001
+    def _answer(self, index: int, req, latency: float, label: int | None) -> Answer:
         self.pairs[index] = {n: p for n, (p, _) in req.results.items()}
         return super()._answer(index, req, latency, label)
 

@@ -185,7 +185,7 @@ class _Chunked:
         return _pack(self.FMT, *head) + bytes(self.data)
 
     @classmethod
-    def unpack(cls, payload: bytes):  # noqa: ANN206 - the subclass
+    def unpack(cls, payload: bytes):
         head, data = _head(cls.FMT, payload, cls.TYPE.name)
         msg = cls(*head, bytes(data))
         msg._check()

@@ -254,10 +254,10 @@ class StreamImpairer:
 Proxy = UdpImpairer | StreamImpairer
 
 
-def _serve(make: Callable[[], list[Proxy]], conn) -> None:  # noqa: ANN001
+def _serve(make: Callable[[], list[Proxy]], conn) -> None:
     try:
         proxies = make()
-    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
+    except Exception as exc:
         conn.send(f"impairment proxy failed to start: {exc}")
         return
     conn.send([p.endpoint for p in proxies])

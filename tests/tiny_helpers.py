@@ -49,7 +49,7 @@ MAKE_MODELS = ROOT / "tests" / "engine" / "make_models.py"
 MODELS_CACHE = "vp_engine_models_v1"
 
 
-def cached_tflite(config, *specs: str) -> dict[str, bytes]:  # noqa: ANN001 - pytest.Config
+def cached_tflite(config, *specs: str) -> dict[str, bytes]:
     """The engine tests' cached models (``"convs:1"``), made with TensorFlow in a subprocess
     if missing (tests/engine/make_models.py)."""
     import pytest

@@ -148,7 +148,7 @@ def benchmark(
             continue
         try:
             rows[rt] = _one(rt, kind, model, runs, seed)
-        except Exception as e:  # noqa: BLE001 - a runtime that cannot run the model is a result
+        except Exception as e:
             rows[rt] = {"error": f"{type(e).__name__}: {e}".splitlines()[0][:300]}
     if qemu:
         if on_runtime:
@@ -156,7 +156,7 @@ def benchmark(
         why = qemu_missing()
         try:
             rows["qemu"] = {"skipped": why} if why else _qemu(kind, model, qemu_runs, seed, 120.0)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             rows["qemu"] = {"error": f"{type(e).__name__}: {e}".splitlines()[0][:300]}
     return {
         "kind": kind,

@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         if e.filename:
             return _fail(f"vp-edge: error: {e.filename}: {e.strerror or e}", 2, args)
         return _fail(f"vp-edge: error: {e.strerror or e}", 3, args)
-    except Exception as e:  # noqa: BLE001 - the last resort: one line, the traceback on -v
+    except Exception as e:
         if verbose:
             traceback.print_exc()
         return _fail(f"vp-edge: internal error: {type(e).__name__}: {e} (rerun with -v for the "

@@ -69,7 +69,7 @@ def probe_hello(dep: Deployment, b: BoardSpec, url: str, timeout: float = 0.5) -
             epoch_file=dep.epoch_file,
         ) as s:
             h = s.hello()
-    except Exception as e:  # noqa: BLE001 - an unreachable board is a row, not a failure
+    except Exception as e:
         return {"error": f"{type(e).__name__}: {e}".splitlines()[0][:200]}
     return {
         "kind": getattr(h.board_kind, "name", str(h.board_kind)).lower(),
@@ -117,7 +117,7 @@ def find_deployments(folder: Path) -> list[Path]:
     return out
 
 
-def heartbeat(session, timeout: float = 0.5) -> dict:  # noqa: ANN001 - a BoardSession
+def heartbeat(session, timeout: float = 0.5) -> dict:
     """One HEARTBEAT on request: the board's uptime and its own frame and inference counters."""
     from firmware_bridge.errors import BridgeError
     from firmware_bridge.protocol import Heartbeat, MsgType, Probe

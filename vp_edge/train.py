@@ -201,7 +201,7 @@ class _Progress:
         keras = _keras()
 
         class _CB(keras.callbacks.Callback):
-            def on_epoch_end(cb, epoch: int, logs: dict | None = None) -> None:  # noqa: N805
+            def on_epoch_end(cb, epoch: int, logs: dict | None = None) -> None:
                 self.epoch_end(cb.model, epoch, logs or {})
 
         self.callback = _CB()

@@ -45,7 +45,7 @@ def build_models(out: Path, family: str) -> dict[str, int]:
     return json.loads(macs_file.read_text())
 
 
-def _median_s(fn, repeats: int) -> float:  # noqa: ANN001 - a zero-argument call
+def _median_s(fn, repeats: int) -> float:
     """Median seconds per call of the calling thread's CPU time: every engine here runs on that
     thread (one thread), and time spent waiting for a core on a shared machine does not count."""
     fn()

@@ -190,7 +190,7 @@ def _mcu(ctx: BenchContext, out: Path, x: np.ndarray, y: np.ndarray, rate_hz: fl
         dep = _deployment(ctx, ctx.variants, out / "vp-mcu", "reference", deadline_ms, "mcu")
         with start_emulation(dep):
             res = asyncio.run(_session(dep, x, y, min(rate_hz, MCU_RATE_HZ)))
-    except Exception as e:  # noqa: BLE001 - e.g. a variant that does not fit the profile
+    except Exception as e:
         return {"error": f"{type(e).__name__}: {e}"[:400]}
     rate = min(rate_hz, MCU_RATE_HZ)
     how = (f"{len(x)} requests at {rate:g}/s, {len(ctx.variants)} emulated {MCU_PROFILE} "

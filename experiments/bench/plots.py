@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from experiments.bench.figures import value  # noqa: E402
+from experiments.bench.figures import value
 
 
 def _save(fig, path: Path) -> Path:

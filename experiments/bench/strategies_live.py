@@ -190,6 +190,6 @@ def live_all(runs: dict[str, Path], test, cfg) -> dict:
                       flush=True)
             try:
                 out[name] = live_one(name, run, test, cfg, Path(tmp))
-            except Exception as e:  # noqa: BLE001 - the report says which strategy failed, why
+            except Exception as e:
                 out[name] = {"error": f"{type(e).__name__}: {e}"[:400]}
     return out

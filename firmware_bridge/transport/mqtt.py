@@ -135,7 +135,7 @@ def _no_delay(client: Any) -> None:
             pass
 
 
-def open(spec: LinkSpec, *, server: bool, pty_dir: Path | None, wait_s: float) -> Link:  # noqa: A001
+def open(spec: LinkSpec, *, server: bool, pty_dir: Path | None, wait_s: float) -> Link:
     return MqttLink(spec, server)
 
 

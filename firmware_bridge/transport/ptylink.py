@@ -24,7 +24,7 @@ def parse(url: str, parts: SplitResult, opts: dict[str, str]) -> LinkSpec:
     return LinkSpec(url, "pty", parts.hostname or "", 0, parts.netloc + parts.path, opts)
 
 
-def open(spec: LinkSpec, *, server: bool, pty_dir: Path | None, wait_s: float) -> Link:  # noqa: A001
+def open(spec: LinkSpec, *, server: bool, pty_dir: Path | None, wait_s: float) -> Link:
     if server:
         return PtyLink(spec, pty_dir)
     return SerialLink(spec, resolve_pty(spec, pty_dir, wait_s))

@@ -28,7 +28,7 @@ def check_baud(url: str, opts: dict[str, str]) -> None:
         raise LinkError(f"link {url!r}: baud must be a positive integer, e.g. ?baud=115200")
 
 
-def open(spec: LinkSpec, *, server: bool, pty_dir: Path | None, wait_s: float) -> Link:  # noqa: A001
+def open(spec: LinkSpec, *, server: bool, pty_dir: Path | None, wait_s: float) -> Link:
     if spec.scheme == "serial":
         return SerialLink(spec, spec.path)
     raw = spec.url.split("?", 1)[0]

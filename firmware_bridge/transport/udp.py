@@ -19,7 +19,7 @@ def parse(url: str, parts: SplitResult, opts: dict[str, str]) -> LinkSpec:
     return LinkSpec(url, "udp", parts.hostname, port)
 
 
-def open(spec: LinkSpec, *, server: bool, pty_dir: Path | None, wait_s: float) -> Link:  # noqa: A001
+def open(spec: LinkSpec, *, server: bool, pty_dir: Path | None, wait_s: float) -> Link:
     return UdpLink(spec, server)
 
 

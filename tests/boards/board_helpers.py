@@ -101,7 +101,7 @@ class FakeBoards:
     servers: dict[str, BoardServer] = field(default_factory=dict)
     threads: dict[str, threading.Thread] = field(default_factory=dict)
 
-    def start(self, name: str, delay_s: float = 0.0, wrap=None, server_cls=BoardServer,  # noqa: ANN001
+    def start(self, name: str, delay_s: float = 0.0, wrap=None, server_cls=BoardServer,
               runner: Runner | None = None, **config: object) -> None:
         """Serve board ``name`` (a FakeRunner unless ``runner``; ``config`` overrides
         BoardConfig fields, e.g. ``k=0`` for a tensor board, ``max_frame``)."""

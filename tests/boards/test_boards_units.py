@@ -113,7 +113,7 @@ def _server(tmp_path: Path, key: bytes | None = KEY) -> tuple[BoardServer, objec
     return server, open_link(f"udp://127.0.0.1:{port}")
 
 
-def _ask(client, tx: fb.Sender, msgs: list, rid: int, want: type, auth: fb.Auth):  # noqa: ANN001, ANN202
+def _ask(client, tx: fb.Sender, msgs: list, rid: int, want: type, auth: fb.Auth):
     for m in msgs:
         client.send(tx.frame(m, rid, board_id=7))
     end = time.monotonic() + 2
@@ -193,7 +193,7 @@ def test_serial_link_errors_become_link_errors_when_the_pty_vanishes():
 
 def test_infer_failure_is_logged_and_answered(caplog) -> None:
     class Broken(FakeRunner):
-        def run(self, x):  # noqa: ANN001, ANN201
+        def run(self, x):
             raise RuntimeError("arena exhausted")
 
     class Sink:
@@ -261,7 +261,7 @@ def test_deployment_strategy_key(tmp_path: Path) -> None:
         write_deployment(tmp_path, run, board, strategy="xp")
 
 
-def test_strategy_boards_get_their_part_and_k(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_strategy_boards_get_their_part_and_k(tmp_path: Path, monkeypatch) -> None:
     """Emulation serves a part's artefact with the part's k (0: TENSOR); a card's reply wins."""
     from types import SimpleNamespace
 

@@ -142,7 +142,7 @@ def test_result_frame_fits_64_bytes(k: int) -> None:
     lambda: InferStage(256, 0, 1, 0, 1, b"x").pack(),
     lambda: InferStage(1, 0, 1, 5, 5, b"x").pack(),
 ])
-def test_invalid_values_raise_protocol_error(bad) -> None:  # noqa: ANN001
+def test_invalid_values_raise_protocol_error(bad) -> None:
     with pytest.raises(ProtocolError):
         bad()
 

@@ -23,6 +23,6 @@ def model_dir(request: pytest.FixtureRequest) -> Path:
 
 
 @pytest.fixture(scope="session")
-def load(model_dir: Path):  # noqa: ANN201 - returns a loader
+def load(model_dir: Path):
     """``load("convs:1")`` -> the cached .tflite bytes."""
     return lambda spec: (model_dir / f"{spec.replace(':', '_')}.tflite").read_bytes()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 #: converter settings: name -> attributes set on the TFLiteConverter
 SETTINGS: dict[str, dict[str, bool]] = {
@@ -28,7 +28,7 @@ SETTINGS: dict[str, dict[str, bool]] = {
 }
 
 
-def dense_stack(keras, rng):  # noqa: ANN001, ANN201
+def dense_stack(keras, rng):
     """Keras Sequential Dense stack (FULLY_CONNECTED with fused RELU/RELU6/none, SOFTMAX)."""
     L = keras.layers
     return keras.Sequential(
@@ -42,7 +42,7 @@ def dense_stack(keras, rng):  # noqa: ANN001, ANN201
     )
 
 
-def dense_sigmoid(keras, rng):  # noqa: ANN001, ANN201
+def dense_sigmoid(keras, rng):
     """FULLY_CONNECTED into LOGISTIC and a Dense over a flattened 4-D tensor."""
     L = keras.layers
     inp = keras.Input((4, 4, 3))
@@ -52,7 +52,7 @@ def dense_sigmoid(keras, rng):  # noqa: ANN001, ANN201
     return keras.Model(inp, L.Dense(6)(x))
 
 
-def residual_cnn(keras, rng):  # noqa: ANN001, ANN201
+def residual_cnn(keras, rng):
     """Residual CNN: strided conv, two residual ADDs (one through a 1x1 projection), MEAN."""
     L = keras.layers
     inp = keras.Input((12, 12, 3))
@@ -68,7 +68,7 @@ def residual_cnn(keras, rng):  # noqa: ANN001, ANN201
     return keras.Model(inp, L.Dense(10, activation="softmax")(x))
 
 
-def kws_dscnn(keras, rng):  # noqa: ANN001, ANN201
+def kws_dscnn(keras, rng):
     """Depthwise-separable KWS-style net (DS-CNN shape, tiny): valid conv, DW 3x3 + PW 1x1."""
     L = keras.layers
     inp = keras.Input((13, 7, 1))
@@ -81,7 +81,7 @@ def kws_dscnn(keras, rng):  # noqa: ANN001, ANN201
     return keras.Model(inp, L.Dense(8, activation="softmax")(x))
 
 
-def mobile_block(keras, rng):  # noqa: ANN001, ANN201
+def mobile_block(keras, rng):
     """MobileNetV3-style block: HARD_SWISH, depthwise stride 2 with multiplier, squeeze-excite
     (MEAN, LOGISTIC, MUL with broadcast), CONCATENATION, MAX_POOL."""
     L = keras.layers
@@ -101,7 +101,7 @@ def mobile_block(keras, rng):  # noqa: ANN001, ANN201
     return keras.Model(inp, L.Dense(5)(x))
 
 
-def misc_ops(keras, rng):  # noqa: ANN001, ANN201
+def misc_ops(keras, rng):
     """PAD, AVERAGE_POOL, nearest resize, element-wise MUL of two tensors, CONCATENATION of
     tensors with different scales, LOGISTIC on a 4-D tensor."""
     L = keras.layers

@@ -14,7 +14,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def _data(shape: tuple[int, ...], classes: int, n: int, seed: int) -> tuple:
@@ -26,18 +26,18 @@ def _data(shape: tuple[int, ...], classes: int, n: int, seed: int) -> tuple:
     return np.clip(x, 0.0, 0.999).astype("float32"), y
 
 
-def _bn(layers):  # noqa: ANN001, ANN202
+def _bn(layers):
     return layers.BatchNormalization(momentum=0.9)
 
 
-def convs(keras, rng: np.random.Generator):  # noqa: ANN001, ANN201
+def convs(keras, rng: np.random.Generator):
     """Conv/depthwise with varied strides, paddings, dilations, activations, depth multipliers."""
     layers = keras.layers
     h = int(rng.choice([10, 12, 13]))
     inp = keras.Input((h, h, 3))
     acts = [None, "relu", "relu6"]
 
-    def act(x, a):  # noqa: ANN001, ANN202
+    def act(x, a):
         return x if a is None else layers.ReLU(6.0 if a == "relu6" else None)(x)
 
     x = layers.Conv2D(8, 3, strides=1, padding="same")(inp)
@@ -58,7 +58,7 @@ def convs(keras, rng: np.random.Generator):  # noqa: ANN001, ANN201
     return keras.Model(inp, out), (h, h, 3)
 
 
-def pools(keras, rng: np.random.Generator):  # noqa: ANN001, ANN201
+def pools(keras, rng: np.random.Generator):
     """PAD, average and max pooling (SAME/VALID), keep-dims MEAN, RESHAPE, FC without softmax."""
     layers = keras.layers
     h = int(rng.choice([16, 17]))
@@ -75,7 +75,7 @@ def pools(keras, rng: np.random.Generator):  # noqa: ANN001, ANN201
     return keras.Model(inp, out), (h, h, 2)
 
 
-def residual(keras, rng: np.random.Generator):  # noqa: ANN001, ANN201
+def residual(keras, rng: np.random.Generator):
     """Residual ADDs whose inputs are quantised differently, with and without fused ReLU."""
     layers = keras.layers
     inp = keras.Input((12, 12, 4))
@@ -92,7 +92,7 @@ def residual(keras, rng: np.random.Generator):  # noqa: ANN001, ANN201
     return keras.Model(inp, out), (12, 12, 4)
 
 
-def resize(keras, rng: np.random.Generator):  # noqa: ANN001, ANN201
+def resize(keras, rng: np.random.Generator):
     """RESIZE_NEAREST_NEIGHBOR up and down (half-pixel centres), as the variants do."""
     layers = keras.layers
     inp = keras.Input((28, 28, 1))
@@ -105,7 +105,7 @@ def resize(keras, rng: np.random.Generator):  # noqa: ANN001, ANN201
     return keras.Model(inp, out), (28, 28, 1)
 
 
-def bilinear(keras, rng: np.random.Generator):  # noqa: ANN001, ANN201
+def bilinear(keras, rng: np.random.Generator):
     """RESIZE_BILINEAR (half-pixel centres) up and down."""
     layers = keras.layers
     inp = keras.Input((28, 28, 1))
@@ -116,7 +116,7 @@ def bilinear(keras, rng: np.random.Generator):  # noqa: ANN001, ANN201
     return keras.Model(inp, out), (28, 28, 1)
 
 
-def cut(keras, rng: np.random.Generator):  # noqa: ANN001, ANN201
+def cut(keras, rng: np.random.Generator):
     """An mp-style part: conv activations flattened (392 int8 values), the whole output a tensor
     part sends on (several TENSOR chunks at a small max frame)."""
     layers = keras.layers
@@ -126,7 +126,7 @@ def cut(keras, rng: np.random.Generator):  # noqa: ANN001, ANN201
     return keras.Model(inp, layers.Flatten()(x)), (28, 28, 1)
 
 
-def tiny(keras, rng: np.random.Generator):  # noqa: ANN001, ANN201
+def tiny(keras, rng: np.random.Generator):
     """The project's smallest MobileNetV2-style variant."""
     from vp_edge.family import PRESETS
     from vp_edge.models import variant_model

@@ -27,7 +27,7 @@ def test_c_header_matches_python_layout() -> None:
         assert int(defs[f"VP_H_{name.upper()}"]) == HDR[name]
 
 
-def _model(layers: list[bytes], arena: int, in_shape, out_shape, in_off, out_off) -> bytes:  # noqa: ANN001
+def _model(layers: list[bytes], arena: int, in_shape, out_shape, in_off, out_off) -> bytes:
     descs = b"".join(layers)
     n_in, n_out = int(np.prod(in_shape)), int(np.prod(out_shape))
     hdr = dict(

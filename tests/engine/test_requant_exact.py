@@ -33,7 +33,7 @@ def _conv(
     return pack_header(hdr, desc + data) + desc + data
 
 
-def _case(rng: np.random.Generator, general: bool):  # noqa: ANN202 - arrays
+def _case(rng: np.random.Generator, general: bool):
     mult = rng.integers((1 << 30) + 1, 1 << 31, OC)
     shift = -rng.integers(2, 32, OC)
     if general:  # the layer falls back to the general form for every channel
@@ -48,7 +48,7 @@ def _case(rng: np.random.Generator, general: bool):  # noqa: ANN202 - arrays
     return w, bias.astype(np.int64), mult, shift
 
 
-def _want(x: np.ndarray, w, bias, mult, shift) -> np.ndarray:  # noqa: ANN001
+def _want(x: np.ndarray, w, bias, mult, shift) -> np.ndarray:
     out = np.empty((PIX, OC), np.int64)
     for p in range(PIX):
         for c in range(OC):

@@ -76,7 +76,7 @@ def manual_load(url: str, epoch_file: Path, *, size: int, sha: bytes, tag: bytes
         slot = 1 - rb.slot if rb.status == Status.OK else 0
         rid = random.randint(1, 0xFFFFFFFF)
 
-        def req(msg, timeout=None):  # noqa: ANN001, ANN202
+        def req(msg, timeout=None):
             acks.append(s.request(msg, (LoadAck,), request_id=rid, timeout=timeout).msg)
 
         req(LoadBegin(size, slot, sha, tag))

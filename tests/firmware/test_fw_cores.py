@@ -13,7 +13,7 @@ from firmware_bridge.engine import Engine
 
 
 @pytest.fixture(scope="module")
-def host_flash(models, epoch_file, tmp_path_factory):  # noqa: ANN001, ANN201
+def host_flash(models, epoch_file, tmp_path_factory):
     """A host-target flash file (the mps2 targets' layout) serving ``old``."""
     if missing := qemu.missing_tools("mps2-an500") + qemu.missing_tools("host"):
         pytest.skip(f"needs {', '.join(missing)} (scripts/setup.d/20-toolchains.sh)")
@@ -51,7 +51,7 @@ def test_bench_core_counts(models) -> None:
     assert any(line.startswith("| old |") for line in table)
 
 
-def test_kernels_bench_counts_m4_and_m7(pytestconfig) -> None:  # noqa: ANN001
+def test_kernels_bench_counts_m4_and_m7(pytestconfig) -> None:
     """The kernels bench counts Cortex-M4 and Cortex-M7 through the mcu bench's path: both
     RESULTs equal the host engine's, per MAC = instructions / MACs, and both land in the table."""
     if missing := qemu.missing_tools("mps2-an386") + qemu.missing_tools("mps2-an500"):

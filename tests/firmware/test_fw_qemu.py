@@ -22,7 +22,7 @@ SLOW = ("--timeout", "1.0", "--retries", "5")
 
 
 @pytest.fixture
-def qboard(qemu_elf, tmp_path):  # noqa: ANN201 - a factory
+def qboard(qemu_elf, tmp_path):
     boards: list[qemu.FirmwareBoard] = []
 
     def start() -> qemu.FirmwareBoard:

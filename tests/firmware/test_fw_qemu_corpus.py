@@ -28,7 +28,7 @@ NAMES = ["dense_stack-pt-1", "residual_cnn-pt-1", "kws_dscnn-pc-0", "mobile_bloc
          "misc_ops-ptdense-1", "dense_sigmoid-pc-1"]  # fmt: skip
 
 
-def _reference(it, x: np.ndarray) -> np.ndarray:  # noqa: ANN001 - a LiteRT interpreter
+def _reference(it, x: np.ndarray) -> np.ndarray:
     d = it.get_input_details()[0]
     it.set_tensor(d["index"], x.reshape(d["shape"]))
     it.invoke()

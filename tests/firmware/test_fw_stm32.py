@@ -23,7 +23,7 @@ SLOW = ("--timeout", "1.0", "--retries", "5")
 
 
 @pytest.fixture(scope="module")
-def f405_elf():  # noqa: ANN201
+def f405_elf():
     if missing := qemu.missing_tools("stm32f405") + qemu.missing_tools("host-stm32f4"):
         pytest.skip(
             f"the STM32F405 QEMU test needs {', '.join(missing)} "
@@ -33,7 +33,7 @@ def f405_elf():  # noqa: ANN201
 
 
 @pytest.fixture(scope="module")
-def f405_flash(f405_elf, models, epoch_file, tmp_path_factory):  # noqa: ANN001, ANN201
+def f405_flash(f405_elf, models, epoch_file, tmp_path_factory):
     """Flash image of an STM32F405 serving ``old``, written by a LOAD session through the F4
     flash driver (host-stm32f4 has the STM32F405 storage layout)."""
     host, part = get_target("host-stm32f4"), get_target("stm32f405")

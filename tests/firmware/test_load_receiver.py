@@ -57,10 +57,10 @@ class UdpBoard:
 
 
 @pytest.fixture
-def udp_board(tmp_path: Path):  # noqa: ANN201 - a factory
+def udp_board(tmp_path: Path):
     boards: list[UdpBoard] = []
 
-    def start(**kw) -> UdpBoard:  # noqa: ANN003
+    def start(**kw) -> UdpBoard:
         b = UdpBoard(LoadReceiver(tmp_path / "board", key=KEY, **kw))
         boards.append(b)
         return b

@@ -11,7 +11,7 @@ from firmware_bridge import fwbuild
 from firmware_bridge.targets import TARGETS, TargetError, get_target
 
 
-def _sector_span(t, lo: int, hi: int) -> set[int]:  # noqa: ANN001
+def _sector_span(t, lo: int, hi: int) -> set[int]:
     return {i for i, (a, n) in enumerate(t.sectors) if a < hi and lo < a + n}
 
 

@@ -49,7 +49,7 @@ def start_gateway(dep_path: Path, url: str, boards: str, name: str) -> subproces
 
 
 @pytest.fixture
-def fleet(tmp_path, broker):  # noqa: ANN001, ANN201
+def fleet(tmp_path, broker):
     url = broker.url("t2")
     specs = [{"id": i + 1, "name": n, "kind": "linux", "variant": ("t16", "t24")[i % 2],
               "link": for_board(url, i + 1)} for i, n in enumerate(NAMES)]  # fmt: skip

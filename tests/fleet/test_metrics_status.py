@@ -15,11 +15,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
-from board_helpers import FakeBoards, four_boards, make_fake_run, write_deployment  # noqa: E402
-from test_gateway_overload import _ports, png  # noqa: E402
+from board_helpers import FakeBoards, four_boards, make_fake_run, write_deployment
+from test_gateway_overload import _ports, png
 
-from vp_edge.gateway.loadtest import run_rate  # noqa: E402
-from vp_edge.gateway.serve import ServeOptions, serve  # noqa: E402
+from vp_edge.gateway.loadtest import run_rate
+from vp_edge.gateway.serve import ServeOptions, serve
 
 
 def tcp_port() -> int:
@@ -29,7 +29,7 @@ def tcp_port() -> int:
 
 
 @pytest.fixture
-def served(tmp_path):  # noqa: ANN001, ANN201
+def served(tmp_path):
     pytest.importorskip("prometheus_client", reason="prometheus-client not installed (fleet)")
     # a deadline with room for a loaded machine: these tests are about what the metrics and the
     # page show, not about misses (one missed board at 300 ms failed a run under load)

@@ -12,18 +12,18 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
-from board_helpers import FakeBoards, make_fake_run, write_deployment  # noqa: E402
-from test_gateway_faults import check_answers, images  # noqa: E402
+from board_helpers import FakeBoards, make_fake_run, write_deployment
+from test_gateway_faults import check_answers, images
 
-import firmware_bridge as fb  # noqa: E402
-from firmware_bridge.transport import LinkError, for_board, parse_link  # noqa: E402
-from firmware_bridge.transport.mqtt import new_client, topic  # noqa: E402
-from vp_edge.gateway.core import Gateway, run_inputs  # noqa: E402
+import firmware_bridge as fb
+from firmware_bridge.transport import LinkError, for_board, parse_link
+from firmware_bridge.transport.mqtt import new_client, topic
+from vp_edge.gateway.core import Gateway, run_inputs
 
 NAMES = ("pi1", "pi2", "pi3", "pi4")
 
 
-def mqtt_dep(tmp_path: Path, broker):  # noqa: ANN001, ANN201
+def mqtt_dep(tmp_path: Path, broker):
     url = broker.url("t1")
     boards = [{"id": i + 1, "name": n, "kind": "linux", "variant": ("t16", "t24")[i % 2],
                "link": for_board(url, i + 1)} for i, n in enumerate(NAMES)]  # fmt: skip
@@ -41,8 +41,8 @@ def test_urls_parse_and_complete():
             parse_link(bad)
 
 
-def _run(dep, x, during=None, settle_s: float = 0.0):  # noqa: ANN001, ANN202
-    async def main():  # noqa: ANN202
+def _run(dep, x, during=None, settle_s: float = 0.0):
+    async def main():
         gw = Gateway(dep)
         await gw.start(hello_timeout=5.0)
         try:
@@ -56,7 +56,7 @@ def _run(dep, x, during=None, settle_s: float = 0.0):  # noqa: ANN001, ANN202
 
 
 @pytest.fixture
-def boards(tmp_path, broker):  # noqa: ANN001, ANN201
+def boards(tmp_path, broker):
     dep = mqtt_dep(tmp_path, broker)
     fake = FakeBoards(dep)
     for n in NAMES:
@@ -92,7 +92,7 @@ def test_broker_restart_survived(boards, broker):
     assert all(a.error is None and not a.degraded for a in answers[-3:]), answers[-3:]
 
 
-def _drops(auths) -> dict[str, int]:  # noqa: ANN001
+def _drops(auths) -> dict[str, int]:
     out: dict[str, int] = {}
     for a in auths:
         for k, v in a.stats.items():
@@ -106,7 +106,7 @@ def test_rogue_client_frames_never_accepted(boards, broker, capsys):
     dep, fake = boards
     captured: list[tuple[str, bytes]] = []
 
-    def on_connect(c, *_a) -> None:  # noqa: ANN001
+    def on_connect(c, *_a) -> None:
         c.subscribe(topic("t1", "+", "tx"))
 
     rogue = new_client(parse_link(broker.url("t1")), "rogue", on_connect,
@@ -247,7 +247,7 @@ def test_requests_topic_dedupes_and_refuses_foreign_reply_topics(boards, broker)
     assert counts["bad_reply_topic"] == 1
 
 
-def _props(reply_to: str, corr: bytes):  # noqa: ANN202
+def _props(reply_to: str, corr: bytes):
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
 

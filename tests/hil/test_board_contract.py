@@ -19,14 +19,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boards"))
 
-from board_helpers import FakeRunner  # noqa: E402
+from board_helpers import FakeRunner
 
-import firmware_bridge as fb  # noqa: E402
-from boards.server import BoardConfig, BoardServer, serve_in_thread  # noqa: E402
-from firmware_bridge.errors import BridgeError  # noqa: E402
-from firmware_bridge.session import BoardSession, BoardTimeout  # noqa: E402
-from firmware_bridge.topk import result_pairs  # noqa: E402
-from firmware_bridge.transport import open_link  # noqa: E402
+import firmware_bridge as fb
+from boards.server import BoardConfig, BoardServer, serve_in_thread
+from firmware_bridge.errors import BridgeError
+from firmware_bridge.session import BoardSession, BoardTimeout
+from firmware_bridge.topk import result_pairs
+from firmware_bridge.transport import open_link
 
 MASTER = b"hil contract test master key 32b"
 

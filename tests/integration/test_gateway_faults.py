@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boards"))
 
-from board_helpers import (  # noqa: E402
+from board_helpers import (
     DoubleServer,
     FakeBoards,
     Injector,
@@ -29,9 +29,9 @@ from board_helpers import (  # noqa: E402
     write_deployment,
 )
 
-from boards.server import result_pairs  # noqa: E402
-from vp_edge.gateway.core import Answer, Gateway, run_inputs, vote_boards  # noqa: E402
-from vp_edge.preprocess import quantize  # noqa: E402
+from boards.server import result_pairs
+from vp_edge.gateway.core import Answer, Gateway, run_inputs, vote_boards
+from vp_edge.preprocess import quantize
 
 MARGIN = 0.05  # answered within deadline + 50 ms
 
@@ -62,7 +62,7 @@ def images(n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (n, 28, 28, 1), dtype=np.uint8)
 
 
-def run_gateway(dep, x, on_request=None, finish=None, **kw):  # noqa: ANN001, ANN201
+def run_gateway(dep, x, on_request=None, finish=None, **kw):
     """Run the gateway over ``x``; ``finish()`` runs (then 0.3 s pass) before it closes."""
 
     async def main() -> tuple[Gateway, list[Answer]]:
@@ -211,8 +211,8 @@ def test_duplicate_results_change_nothing(dep, boards):
 def test_forged_replayed_corrupted_frames_never_accepted(dep, boards, capsys):
     inj: dict[str, Injector] = {}
 
-    def wrap(name: str):  # noqa: ANN202
-        def w(link):  # noqa: ANN001, ANN202
+    def wrap(name: str):
+        def w(link):
             inj[name] = Injector(link)
             return inj[name]
         return w

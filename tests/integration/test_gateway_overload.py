@@ -19,13 +19,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boards"))
 
-from board_helpers import FakeBoards, four_boards, make_fake_run, write_deployment  # noqa: E402
-from test_gateway_faults import _ports  # noqa: E402
+from board_helpers import FakeBoards, four_boards, make_fake_run, write_deployment
+from test_gateway_faults import _ports
 
-from vp_edge.gateway.core import Gateway  # noqa: E402
-from vp_edge.gateway.front import FrontEnd, Limits, json_depth  # noqa: E402
-from vp_edge.gateway.loadtest import run_rate  # noqa: E402
-from vp_edge.gateway.udp_server import serve_udp  # noqa: E402
+from vp_edge.gateway.core import Gateway
+from vp_edge.gateway.front import FrontEnd, Limits, json_depth
+from vp_edge.gateway.loadtest import run_rate
+from vp_edge.gateway.udp_server import serve_udp
 
 MARGIN = 0.05
 
@@ -55,14 +55,14 @@ def dep(tmp_path: Path):
 class GatewayThread:
     """A gateway serving udp:// in its own thread and event loop."""
 
-    def __init__(self, dep, limits: Limits | None = None) -> None:  # noqa: ANN001
+    def __init__(self, dep, limits: Limits | None = None) -> None:
         self.url = f"udp://127.0.0.1:{_ports(1)[0]}"
         self.ready, self.stats, self.gw = threading.Event(), None, None
         self.thread = threading.Thread(target=asyncio.run, args=(self._main(dep, limits),))
         self.thread.start()
         assert self.ready.wait(10)
 
-    async def _main(self, dep, limits) -> None:  # noqa: ANN001
+    async def _main(self, dep, limits) -> None:
         self.gw = Gateway(dep)
         await self.gw.start(hello_timeout=3.0)
         self.loop, self.stop = asyncio.get_running_loop(), asyncio.Event()

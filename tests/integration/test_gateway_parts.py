@@ -19,16 +19,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boards"))
 
-from board_helpers import KEY, FakeBoards, FakeRunner, make_fake_run  # noqa: E402
-from tiny_helpers import cached_tflite  # noqa: E402
+from board_helpers import KEY, FakeBoards, FakeRunner, make_fake_run
+from tiny_helpers import cached_tflite
 
-import firmware_bridge as fb  # noqa: E402
-from boards.runners import LiteRtRunner, Runner  # noqa: E402
-from firmware_bridge.protocol import CRC_SIZE, HEADER_SIZE, TAG_SIZE  # noqa: E402
-from vp_edge.deployment import deployment_toml, load_deployment  # noqa: E402
-from vp_edge.gateway.core import Gateway  # noqa: E402
-from vp_edge.gateway.parts import run_plan  # noqa: E402
-from vp_edge.strategies.base import Call, Outcome, PartInfo  # noqa: E402
+import firmware_bridge as fb
+from boards.runners import LiteRtRunner, Runner
+from firmware_bridge.protocol import CRC_SIZE, HEADER_SIZE, TAG_SIZE
+from vp_edge.deployment import deployment_toml, load_deployment
+from vp_edge.gateway.core import Gateway
+from vp_edge.gateway.parts import run_plan
+from vp_edge.strategies.base import Call, Outcome, PartInfo
 
 pytest.importorskip("ai_edge_litert")
 
@@ -76,7 +76,7 @@ class HandStrategy:
     def part(self, name: str) -> PartInfo:
         return next(p for p in self.parts if p.name == name)
 
-    def plan(self, image: np.ndarray):  # noqa: ANN201
+    def plan(self, image: np.ndarray):
         x = np.asarray(image, np.int8).reshape(-1)
         conv_in = x[:432]
         a, s0, sc = yield [Call("conv", 0, conv_in), Call("staged", 0, x), Call("scores", 0, x)]
@@ -104,7 +104,7 @@ def conv_tflite(pytestconfig: pytest.Config) -> bytes:
 
 
 @pytest.fixture
-def live(tmp_path: Path, conv_tflite: bytes):  # noqa: ANN201
+def live(tmp_path: Path, conv_tflite: bytes):
     """Three part boards (tensor over UDP, two-stage over UDP, scores over a serial pty) and a
     started gateway on a hand-written strategy."""
     run = make_fake_run(tmp_path)
@@ -141,12 +141,12 @@ def _frame_bytes(msgs: list, secure: bool = True) -> int:
                for m in msgs)
 
 
-def test_call_part_gets_the_exact_tensor_and_counts_its_frames(live) -> None:  # noqa: ANN001
+def test_call_part_gets_the_exact_tensor_and_counts_its_frames(live) -> None:
     gw, fake, _ = live
     x = np.random.default_rng(1).integers(-128, 128, 432).astype(np.int8)
     want = LiteRtRunner(fake.servers["conv1"].runner.model, kernels="ref").run(x)
 
-    async def go():  # noqa: ANN202
+    async def go():
         await gw.start(hello_timeout=5)
         try:
             assert gw.boards["conv1"].up and gw.boards["conv1"].hello.k == 0
@@ -164,11 +164,11 @@ def test_call_part_gets_the_exact_tensor_and_counts_its_frames(live) -> None:  #
     assert (reply.wire.messages_received, reply.wire.bytes_received) == (3, _frame_bytes(answer))
 
 
-def test_plan_over_tensor_stage_and_scores_parts_then_a_board_killed(live) -> None:  # noqa: ANN001
+def test_plan_over_tensor_stage_and_scores_parts_then_a_board_killed(live) -> None:
     gw, fake, strategy = live
     image = np.random.default_rng(2).integers(-128, 128, 784).astype(np.int8)
 
-    async def go():  # noqa: ANN202
+    async def go():
         await gw.start(hello_timeout=5)
         try:
             assert all(b.up for b in gw.boards.values()), [b.refused for b in gw.boards.values()]

@@ -19,11 +19,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boards"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from board_helpers import FakeBoards, make_fake_run, write_deployment  # noqa: E402
-from impair import ImpairerProcess, Impairment  # noqa: E402
-from test_gateway_faults import MARGIN, _ports, expected, images  # noqa: E402
+from board_helpers import FakeBoards, make_fake_run, write_deployment
+from impair import ImpairerProcess, Impairment
+from test_gateway_faults import MARGIN, _ports, expected, images
 
-from vp_edge.gateway.core import Gateway, run_inputs  # noqa: E402
+from vp_edge.gateway.core import Gateway, run_inputs
 
 NETWORK = Impairment(
     loss=0.20, duplicate=0.10, reorder=0.25, delay_s=0.020, jitter_s=0.010, corrupt=0.02

@@ -108,7 +108,7 @@ def test_strategy_trains_converts_and_runs_offline(tmp_path, tiny_npz, trained, 
     _check_live(run, s, test, tmp_path / "live")
 
 
-def _check_live(run: Path, s, test, out: Path) -> None:  # noqa: ANN001 - a Strategy, a Pair
+def _check_live(run: Path, s, test, out: Path) -> None:
     """Emulated boards behind the gateway answer exactly what the offline plan answers, with
     every board up and with the last part's board killed."""
     from experiments.bench.strategies_live import live_check
@@ -120,7 +120,7 @@ def _check_live(run: Path, s, test, out: Path) -> None:  # noqa: ANN001 - a Stra
     assert res["killed"]["answered"] == (0 if s.name == "mp" else n)
 
 
-def _check_disco_exchange(run: Path, s) -> None:  # noqa: ANN001 - a DiscoStrategy
+def _check_disco_exchange(run: Path, s) -> None:
     """Each stage replies exactly the kept channels of the cross kernels it feeds."""
     from boards.staged import read_vpb
 

@@ -34,7 +34,7 @@ def pynq_python() -> Path:
 
 
 @pytest.fixture(scope="session")
-def packed_models(request: pytest.FixtureRequest, tmp_path_factory) -> Path:  # noqa: ANN001
+def packed_models(request: pytest.FixtureRequest, tmp_path_factory) -> Path:
     """The engine's seeded test models (tests/engine/make_models.py, cached), packed to .vpw."""
     out = tmp_path_factory.mktemp("pynq_vpw")
     if importlib.util.find_spec("tensorflow") is None:

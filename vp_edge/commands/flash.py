@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress(total: int, args: argparse.Namespace):  # noqa: ANN202 - a Progress
+def _progress(total: int, args: argparse.Namespace):
     from vp_edge.progress import Progress
 
     quiet = args.json == "-" and not sys.stderr.isatty()

@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _inputs(args: argparse.Namespace, dep) -> tuple:  # noqa: ANN001
+def _inputs(args: argparse.Namespace, dep) -> tuple:
     from vp_edge.data import load_image
     from vp_edge.errors import DataError
     from vp_edge.train import load_run_family
@@ -70,7 +70,7 @@ def _inputs(args: argparse.Namespace, dep) -> tuple:  # noqa: ANN001
     return np.stack([load_image(f, family.input_shape) for f in files]), None, files
 
 
-async def _batch(dep, x, y, args: argparse.Namespace) -> tuple[dict, list]:  # noqa: ANN001
+async def _batch(dep, x, y, args: argparse.Namespace) -> tuple[dict, list]:
     from vp_edge.gateway.batch import run_batch_async
     from vp_edge.gateway.core import Gateway
 
@@ -83,7 +83,7 @@ async def _batch(dep, x, y, args: argparse.Namespace) -> tuple[dict, list]:  # n
     return gw.report(), answers
 
 
-async def _serve(dep, args: argparse.Namespace) -> dict:  # noqa: ANN001
+async def _serve(dep, args: argparse.Namespace) -> dict:
     from vp_edge.errors import VpEdgeError
     from vp_edge.gateway.front import Limits
     from vp_edge.gateway.serve import ServeOptions, serve
@@ -100,7 +100,7 @@ async def _serve(dep, args: argparse.Namespace) -> dict:  # noqa: ANN001
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    def started(gw) -> None:  # noqa: ANN001
+    def started(gw) -> None:
         print(f"gateway: serving {args.listen} ({sum(b.up for b in gw.boards.values())}/"
               f"{len(gw.boards)} boards up)"
               + (f", metrics and status page on http://{args.metrics}/" if args.metrics else "")

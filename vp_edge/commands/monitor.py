@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _hello(s) -> dict:  # noqa: ANN001 - a BoardSession
+def _hello(s) -> dict:
     h = s.hello()
     return {
         "variant": h.variant,
@@ -126,7 +126,7 @@ class Output:
 
     def __init__(self, target: str | None) -> None:
         self.as_json = target is not None
-        self.stream = sys.stdout if target in (None, "-") else open(target, "w")  # noqa: SIM115
+        self.stream = sys.stdout if target in (None, "-") else open(target, "w")
 
     def event(self, e: dict) -> None:
         if self.as_json and self.stream is not sys.stdout:

@@ -121,7 +121,7 @@ def add_strategy(p: argparse.ArgumentParser) -> None:
                    "plain within-layer splitting)")
 
 
-def _train_strategy(args: argparse.Namespace, family, splits, config) -> dict:  # noqa: ANN001
+def _train_strategy(args: argparse.Namespace, family, splits, config) -> dict:
     from vp_edge.strategies.build import strategy_options, train_strategy
 
     options = strategy_options(args.strategy, family, args.groups, args.branches, args.keep,
@@ -196,14 +196,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def split_sizes(splits, train_limit: int | None = None) -> dict:  # noqa: ANN001 - Splits
+def split_sizes(splits, train_limit: int | None = None) -> dict:
     """Images per split (train as used, after --train-limit) and the class order."""
     used = len(splits.train.subset(train_limit))
     return {"train": used, "train_available": len(splits.train), "val": len(splits.val),
             "test": len(splits.test), "class_names": list(splits.train.class_names)}
 
 
-def split_line(splits, train_limit: int | None = None) -> str:  # noqa: ANN001 - Splits
+def split_line(splits, train_limit: int | None = None) -> str:
     """One line for people: the split sizes and the class order fixed by this run."""
     s = split_sizes(splits, train_limit)
     limited = f" (of {s['train_available']:,})" if s["train"] != s["train_available"] else ""

@@ -118,7 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
     gw: Any = None
     registry: Any = None
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
         path = self.path.split("?")[0]

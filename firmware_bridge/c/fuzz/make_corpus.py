@@ -8,9 +8,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from firmware_bridge import Counter, Sender, encode_frame  # noqa: E402
-from firmware_bridge.protocol import FROM_GATEWAY_TYPES, HEADER_FMT, MAGIC, VERSION  # noqa: E402
-from firmware_bridge.samples import sample_messages  # noqa: E402
+from firmware_bridge import Counter, Sender, encode_frame
+from firmware_bridge.protocol import FROM_GATEWAY_TYPES, HEADER_FMT, MAGIC, VERSION
+from firmware_bridge.samples import sample_messages
 
 KEY = b"fuzz-deploy-key!"
 

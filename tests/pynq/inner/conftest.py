@@ -33,7 +33,7 @@ def tiny() -> bytes:
 
 
 @pytest.fixture(scope="session")
-def counts():  # noqa: ANN201 - a dict filled by tests, written at the end
+def counts():
     acc: dict[str, int] = {}
     yield acc
     path = os.environ.get("VP_PYNQ_COUNT_FILE")

@@ -44,7 +44,7 @@ def test_overlay_is_parsed_by_pynq(tiny: bytes) -> None:
 
 
 @pytest.mark.skipif(pynq.__version__ != "4.0.0", reason="documents pynq 4.0.0 behaviour")
-def test_plain_overlay_download_fails_without_clock_fix(tmp_path) -> None:  # noqa: ANN001
+def test_plain_overlay_download_fails_without_clock_fix(tmp_path) -> None:
     """Why PynqRunner fills the PL clock rate: pynq 4.0.0 leaves it None for a Zynq-7000."""
     from boards.pynq_overlay import write_overlay
 
@@ -95,7 +95,7 @@ def test_not_downloaded_is_a_bus_error(tiny: bytes) -> None:
         mmio.write(0x00, AP_START)
 
 
-def test_wrong_part_is_refused(tiny: bytes, tmp_path) -> None:  # noqa: ANN001
+def test_wrong_part_is_refused(tiny: bytes, tmp_path) -> None:
     from boards.pynq_overlay import hwh_text
 
     (tmp_path / "vp.bit").write_bytes(bit_header("vp", part="7z010clg400"))
@@ -104,7 +104,7 @@ def test_wrong_part_is_refused(tiny: bytes, tmp_path) -> None:  # noqa: ANN001
         PynqRunner(tiny, tmp_path / "vp.bit", simulate=True)
 
 
-def test_missing_hwh_is_explained(tiny: bytes, tmp_path) -> None:  # noqa: ANN001
+def test_missing_hwh_is_explained(tiny: bytes, tmp_path) -> None:
     (tmp_path / "vp.bit").write_bytes(bit_header("vp"))
     with pytest.raises(BoardError, match="vp.hwh is missing"):
         PynqRunner(tiny, tmp_path / "vp.bit", simulate=True)
