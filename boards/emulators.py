@@ -19,7 +19,7 @@ import os
 import socket
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from boards.errors import BoardError
 from converters.vpw_run import ensure_vpw
@@ -149,7 +149,7 @@ class QemuEmulator:
     def __init__(self, dep: Deployment, b: BoardSpec, ready: Path, log: Path) -> None:
         self.dep, self.spec, self.ready, self.log = dep, b, ready, log
         self.error: str | None = None
-        self.board = None
+        self.board: Any = None  # firmware_bridge.qemu's FirmwareBoard once started
         self.elf: Path | None = None
 
     @property

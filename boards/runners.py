@@ -33,7 +33,10 @@ class Runner:
     def __init__(self, model: bytes, **options: object) -> None:
         self.model = bytes(model)
 
-    stages: int = 1
+    @property
+    def stages(self) -> int:
+        """Stages a request passes through (a staged bundle has several)."""
+        return 1
 
     @property
     def input_bytes(self) -> int:

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 import numpy as np
 
@@ -156,7 +156,7 @@ class BoardServer:
             for f in frames:
                 self.handle(f)
         for key in [*self.reasm.expire(), *self.stage_reasm.expire()]:
-            self.send(fb.Error(Status.REASSEMBLY_TIMEOUT), key[1])
+            self.send(fb.Error(Status.REASSEMBLY_TIMEOUT), cast(tuple, key)[1])  # (board, rid)
         if time.monotonic() >= self._next_beat:
             self._next_beat = time.monotonic() + self.cfg.heartbeat_s
             self.send(self.heartbeat())
@@ -180,7 +180,7 @@ class BoardServer:
 
     # -- handlers ----------------------------------------------------------------------------
     def on_probe(self, frame: fb.Frame) -> None:
-        want = frame.msg.want
+        want = cast(fb.Probe, frame.msg).want
         self.send(self.hello() if want == MsgType.HELLO else self.heartbeat(), frame.request_id)
 
     def on_infer(self, frame: fb.Frame) -> None:
@@ -199,7 +199,7 @@ class BoardServer:
     def on_infer_stage(self, frame: fb.Frame) -> None:
         """A chunk of stage ``s``'s input: refuse a stage or size the runner lacks (once per
         request and stage), else reassemble and run the stage."""
-        chunk, rid = frame.msg, frame.request_id
+        chunk, rid = cast(fb.InferStage, frame.msg), frame.request_id
         stage = chunk.stage
         want = self.runner.stage_input_bytes(stage) if stage < self.runner.stages else 0
         if chunk.total != want:

@@ -66,7 +66,7 @@ def compare_with_reference(
     ref = _reference_outputs(reference_interpreter(tflite_bytes), inputs)
     ours = np.stack([eng.run(x).ravel() for x in inputs])
     diff = ours != ref
-    result = dict(
+    result: dict[str, Any] = dict(
         inputs=len(inputs),
         values=int(ref.size),
         differing=int(diff.sum()),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -93,7 +94,7 @@ class VpwModel:
             hist[name] = hist.get(name, 0) + 1
         keys = ("total_size", "n_layers", "arena_size", "op_scratch_size", "data_size", "sha256",
                 "target_name")  # fmt: skip
-        out = {k: self.header[k] for k in keys}
+        out: dict[str, Any] = {k: self.header[k] for k in keys}
         out.update(
             input_shape=list(self.input_shape),
             output_shape=list(self.output_shape),

@@ -6,6 +6,7 @@ in their ``Prepare`` step (double-precision ``QuantizeMultiplier`` etc.).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -260,7 +261,10 @@ def _pad_op(op: Op, g: Graph, spec: Spec) -> Layer:
         raise _err(op, "only constant padding of a batch-1 4-D tensor is supported")
     value = out.zero_point
     if len(op.inputs) > 2 and op.inputs[2] >= 0:
-        value = int(g.tensors[op.inputs[2]].data.ravel()[0])
+        fill = g.tensors[op.inputs[2]].data
+        if fill is None:
+            raise _err(op, "only a constant padding value is supported")
+        value = int(fill.ravel()[0])
     w = _base(op, g, inp, out)
     w.update(pt=int(pads.data[1, 0]), pl=int(pads.data[2, 0]))
     return Layer(w, [value, int(pads.data[3, 0])], b"", [inp.index], out.index, op.index, op.name)
@@ -374,7 +378,8 @@ def _concat(op: Op, g: Graph, spec: Spec) -> list[Layer]:
     return layers
 
 
-LOWER = {
+#: TFLite op name -> its lowering: one engine layer, or several (a copy per concatenated input)
+LOWER: dict[str, Callable[[Op, Graph, Spec], Layer | list[Layer]]] = {
     "CONV_2D": _weights_layer,
     "DEPTHWISE_CONV_2D": _weights_layer,
     "FULLY_CONNECTED": _weights_layer,

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
 from .crc import crc32c
 from .errors import BridgeError
@@ -108,7 +109,7 @@ class _Loader:
         if isinstance(f.msg, Error):
             raise FlashError(f"board answered {msg.TYPE.name} with ERROR {f.msg.status.name}",
                              int(f.msg.status))
-        return f.msg
+        return cast(LoadAck, f.msg)
 
     def begin(self, artifact: bytes, slot: int, key: bytes | None) -> None:
         sha = hashlib.sha256(artifact).digest()

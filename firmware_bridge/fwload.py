@@ -164,8 +164,8 @@ def probe_command(target: str, probe: str, image: Path, base: int | None = None)
         if t.name not in OPENOCD_CFG:
             raise LoadUsageError(f"no OpenOCD configuration known for {t.name}")
         cfg = [a for c in OPENOCD_CFG[t.name] for a in ("-f", c)]
-        at = "" if base is None else f" {base:#x}"
-        return [["openocd", *cfg, "-c", f"program {image}{at} verify reset exit"]]
+        addr = "" if base is None else f" {base:#x}"
+        return [["openocd", *cfg, "-c", f"program {image}{addr} verify reset exit"]]
     raise LoadUsageError(f"unknown probe {probe!r}; use auto, pyocd, openocd or gdb://HOST:PORT")
 
 

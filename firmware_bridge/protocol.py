@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, fields
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from .defs import (  # noqa: F401  (re-exported: protocol.py is the public face)
     CRC_SIZE,
@@ -187,7 +187,7 @@ class _Chunked:
     @classmethod
     def unpack(cls, payload: bytes):
         head, data = _head(cls.FMT, payload, cls.TYPE.name)
-        msg = cls(*head, bytes(data))
+        msg = cls(*head, bytes(data))  # type: ignore[call-arg]  # subclasses are dataclasses
         msg._check()
         return msg
 
@@ -424,7 +424,7 @@ VARIABLE = frozenset({MsgType.HELLO, MsgType.INFER, MsgType.RESULT, MsgType.TENS
                       MsgType.INFER_STAGE, MsgType.LOAD_CHUNK})
 CHUNKED = frozenset({MsgType.INFER, MsgType.TENSOR, MsgType.INFER_STAGE})
 
-MESSAGES: dict[MsgType, type] = {
+MESSAGES: dict[MsgType, Any] = {  # each a message dataclass: FMT, pack, unpack
     cls.TYPE: cls
     for cls in (Hello, Probe, Heartbeat, Infer, Result, Error, Tensor, InferStage, LoadBegin,
                 LoadChunk, LoadCommit, LoadAck, Readback, ReadbackReply)

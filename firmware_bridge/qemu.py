@@ -29,6 +29,7 @@ from .targets import Target, get_target
 __all__ = ["BUILD_DIR", "FW_DIR", "ROOT", "FirmwareError", "build", "missing_tools"]
 
 _AN386 = get_target("mps2-an386")
+assert _AN386.storage is not None  # the mps2 targets have a storage region
 STORAGE_SIZE = _AN386.storage.size  # fw.h FW_STORAGE_SIZE (host and mps2 targets)
 SECTOR = 4096
 SLOT_SIZE = _AN386.slot_size

@@ -11,7 +11,7 @@ import os
 import random
 import time
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from .chunk import Reassembler, split_infer
 from .counter import Counter, boot_counter
@@ -124,14 +124,15 @@ class BoardSession:
         f = self.request(Probe(MsgType.HELLO), (Hello,))
         if isinstance(f.msg, Error):
             raise BoardRefused(f"board answered PROBE with {f.msg.status.name}", f.msg.status)
-        self.max_frame = min(MAX_FRAME, f.msg.max_frame)
-        return f.msg
+        hello = cast(Hello, f.msg)  # request() returns one of the asked types or ERROR
+        self.max_frame = min(MAX_FRAME, hello.max_frame)
+        return hello
 
     def readback(self, slot: int = 0xFF, timeout: float | None = None) -> ReadbackReply:
         f = self.request(Readback(slot), (ReadbackReply,), timeout=timeout)
         if isinstance(f.msg, Error):
             raise BoardRefused(f"board answered READBACK with {f.msg.status.name}", f.msg.status)
-        return f.msg
+        return cast(ReadbackReply, f.msg)
 
     def infer(self, tensor: bytes, timeout: float = 5.0) -> ResultMsg | Error:
         """One inference: the RESULT, or the board's ERROR. A new request id per try."""
@@ -140,7 +141,7 @@ class BoardSession:
             self._send_infer(tensor, rid)
             f = self.wait(rid, (ResultMsg, Error), timeout)
             if f is not None:
-                return f.msg
+                return cast("ResultMsg | Error", f.msg)
             self.resends += 1
         raise BoardTimeout(
             f"board {self.board_id} at {self.url}: no RESULT after {self.tries} tries")
@@ -164,7 +165,8 @@ class BoardSession:
             if isinstance(f.msg, Error):
                 return f.msg
             chunks += 1
-            if (data := reasm.add(rid, f.msg)) is not None:
-                return TensorReply(data, f.msg.compute_us, chunks)
+            chunk = cast(Tensor, f.msg)
+            if (data := reasm.add(rid, chunk)) is not None:
+                return TensorReply(data, chunk.compute_us, chunks)
         raise BoardTimeout(f"board {self.board_id} at {self.url}: TENSOR incomplete after "
                            f"{timeout} s ({chunks} chunks arrived)")

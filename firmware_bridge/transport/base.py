@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import BridgeError
@@ -67,7 +67,7 @@ class LinkSpec:
 class Link:
     """Raw byte transport. ``recv`` returns b"" when nothing arrived within ``timeout``."""
 
-    framing: ClassVar[str] = "stream"
+    framing: str = "stream"  # per class; a wrapper link takes its inner link's
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -108,7 +108,9 @@ def for_board(url: str, board_id: int) -> str:
     """A link URL completed with the board it serves, where its scheme names boards (mqtt)."""
     module = SCHEMES.get(urlsplit(url).scheme)
     handler = importlib.import_module(module) if module else None
-    return handler.for_board(url, board_id) if hasattr(handler, "for_board") else url
+    if handler is None or not hasattr(handler, "for_board"):
+        return url
+    return handler.for_board(url, board_id)
 
 
 def parse_link(url: str) -> LinkSpec:

@@ -107,7 +107,7 @@ def new_client(spec: LinkSpec, client_id: str, on_connect: Any, on_message: Any 
             c.tls_set(ca_certs=spec.options.get("ca"))
         except (OSError, ValueError) as e:
             raise LinkError(f"link {spec.url}: TLS set-up failed: {e}") from None
-    c.reconnect_delay_set(*RECONNECT_S)
+    c.reconnect_delay_set(*RECONNECT_S)  # type: ignore[arg-type]  # paho annotates int, uses float
 
     def connected(client: Any, *args: Any) -> None:
         _no_delay(client)
