@@ -91,16 +91,6 @@ def _plugin_commands() -> list[Callable[[Any], None]]:
     return found
 
 
-def _bridge_errors() -> tuple[type[BaseException], ...]:
-    try:
-        from firmware_bridge.errors import BridgeError
-    except ImportError:
-        return ()
-    return (BridgeError,)
-
-
-BridgeErrors = _bridge_errors()
-
 #: set by ``main`` when --json was given, so usage errors are JSON on stdout too
 _json_errors = False
 
@@ -197,12 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except VpEdgeError as e:
+    except VpEdgeError as e:  # every layer's errors, firmware_bridge's BridgeError included
         return _fail(f"vp-edge: error: {e}", e.exit_code, args)
     except KeyboardInterrupt:
         return _fail("vp-edge: interrupted", 130, args)
-    except BridgeErrors as e:  # the wire layer's errors (firmware_bridge has its own root)
-        return _fail(f"vp-edge: error: {e}", int(getattr(e, "exit_code", 3)), args)
     except TimeoutError as e:
         return _fail(f"vp-edge: error: timed out: {e}", 5, args)
     except OSError as e:  # a path the user named (exit 2), else the system or a link (exit 3)
