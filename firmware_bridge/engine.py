@@ -177,6 +177,21 @@ class Engine:
             out.append((int(d[28]), int(d[27]), vals))
         return out
 
+    def run_tail(self, start: int, offset: int, values: np.ndarray) -> np.ndarray:
+        """Layers ``start``.. on ``values`` placed at arena ``offset``: what a PYNQ board's PS runs
+        after the FPGA overlay (fpga/program.py decides which layers and checks that they read
+        only that tensor)."""
+        lib, info = _lib(), ctypes.byref(self._info)
+        s, v = self._scratch, np.ascontiguousarray(values, np.int8).view(np.uint8)
+        if start < 1 or start > self._info.n_layers or offset < 0 or offset + v.size > s.size:
+            raise EngineError(f"bad tail: layers from {start}, {v.size} bytes at {offset}")
+        s[offset : offset + v.size] = v
+        for i in range(start, self._info.n_layers):
+            self._check(lib.vp_engine_run_layer(info, i, _ptr(s), s.size))
+        y = np.empty(self._info.out_size, np.int8)
+        self._check(lib.vp_engine_read_output(info, _ptr(y), _ptr(s), s.size))
+        return y.reshape(tuple(self._info.out_shape))
+
     def self_test(self) -> bool:
         """Run the stored golden input and compare with the stored output."""
         if not self._info.golden_offset:

@@ -1,0 +1,1 @@
+"""The overlay's RTL in Amaranth HDL (imported lazily: needs the ``fpga`` extra)."""
