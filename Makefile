@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.vp-edge-installed
 RUN    ?= runs/demo
 
-.PHONY: demo demo-quick demo-long test bench lint setup clean
+.PHONY: demo demo-quick demo-long test test-fast bench lint docs setup clean
 
 $(STAMP): pyproject.toml $(wildcard setup.py)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,12 +31,25 @@ demo-long: setup
 test: setup
 	$(BIN)/python -m pytest -q tests
 
+# the inner loop: host-only unit tests (no training, emulated boards, QEMU or hardware)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not tf and not hil" tests/unit tests/bridge
+
 # the full benchmark report (bench/README.md), from the run `make demo` leaves
 bench: setup
 	$(BIN)/vp-edge bench --run $(RUN) --out bench/results
 
+# ruff check, ruff format --check, and mypy held to pyproject's per-package record (0 errors
+# on firmware_bridge, converters, boards; vp_edge and experiments may only fall)
+LINTED := vp_edge boards converters firmware_bridge experiments tests scripts
 lint: $(STAMP)
-	$(BIN)/ruff check vp_edge boards converters firmware_bridge experiments tests
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/python scripts/mypy_counts.py --mypy "$(BIN)/python -m mypy"
+
+# the documentation site (docs/, mkdocs.yml) at http://127.0.0.1:8000
+docs: $(STAMP)
+	$(BIN)/mkdocs serve
 
 clean:
 	rm -rf $(VENV) .venv-pynq build *.egg-info runs

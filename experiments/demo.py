@@ -30,7 +30,7 @@ class Budget:
     live_images: int
     ensemble_weight: float = 1.0
     augment: bool = False
-    #: the recipe (vp_edge.recipes; see the README's study for why these)
+    #: the recipe (vp_edge.recipes; docs/recipes.md has the study behind these)
     teacher: str | None = None
     kd_weight: float = 0.5
     kd_temperature: float = 2.0
@@ -45,9 +45,9 @@ BUDGETS = {
     "full": Budget(
         "fashion", epochs=2, train_limit=18000, test_limit=None, batch_size=64, live_images=300
     ),
-    # the α = 0.4 family with the plain joint recipe is the best at both budgets (README's
-    # recipe study: at this one 90.96 % against the baseline's 90.61 %, level with negative
-    # correlation on α = 0.35 at 90.81 %; at the default budget 0.16 short on average)
+    # the α = 0.4 family with the plain joint recipe is the best at both budgets (the recipe
+    # study, docs/recipes.md: at this one 90.96 % against the baseline's 90.61 %, level with
+    # negative correlation on α = 0.35 at 90.81 %; at the default budget 0.16 short on average)
     "long": Budget(
         "fashion", epochs=5, train_limit=None, test_limit=None, batch_size=64, live_images=300
     ),
@@ -55,7 +55,7 @@ BUDGETS = {
 
 
 def claims(report: dict) -> dict:
-    """The foundation's checks, computed from the evaluation (see README)."""
+    """The foundation's checks, computed from the evaluation (docs/results.md)."""
     variants = report["variants"]
     smallest = min(variants, key=lambda v: v["macs"])
     base = report.get("baseline")

@@ -205,7 +205,7 @@ def evaluate(
     show: bool = True,
     check_engine: bool = False,
 ) -> dict:
-    """The full offline report of a converted run (see README for the JSON keys)."""
+    """The full offline report of a converted run (docs/outputs.md lists the JSON keys)."""
     family = load_run_family(run)
     cards = load_cards(run, family)
     C = family.num_classes
