@@ -109,27 +109,19 @@ def _vpw_for(tflite: bytes, golden_input: np.ndarray, target: str) -> bytes:
     return tflite_to_vpw(tflite, golden_input=golden_input, target=target)
 
 
-def _qemu(kind: str, model: bytes, runtime: str, runs: int, seed: int, timeout: float) -> dict:
-    """Flash the model into the QEMU firmware of ``runtime`` and count ``runs`` INFERs by the
-    firmware's clock (``-icount shift=0``: 1 instruction = 1 ns of virtual time)."""
-    from boards.emulated import firmware_elf
-    from boards.runners import make_runner
-    from converters.vpw import read_vpw
+def _serve(elf: Path, machine: str, vpw: bytes, x: np.ndarray, runs: int, timeout: float,
+           icount: bool = True, extra: tuple[str, ...] = ()) -> list[int]:
+    """Flash ``vpw`` into the QEMU firmware and answer ``runs`` INFERs of ``x``: the firmware's
+    own compute_us of each (instructions / 1000 under ``-icount shift=0``)."""
     from firmware_bridge.flash import flash
     from firmware_bridge.protocol import Result
-    from firmware_bridge.qemu import elf_size, start_qemu
+    from firmware_bridge.qemu import start_qemu
     from firmware_bridge.session import BoardSession
 
-    machine, layout = QEMU_RUNTIMES[runtime]
-    shape = make_runner("tflm" if kind == "tflite" else "engine", model).input_shape
-    x = np.random.default_rng(seed).integers(-128, 128, shape, dtype=np.int8)
-    vpw = _arm_vpw(kind, model, layout, x)
-    macs = read_vpw(vpw).macs
-    elf = firmware_elf(2, 1000, machine)
     with tempfile.TemporaryDirectory(prefix="vp-benchmark-qemu-") as tmp:
-        epoch = Path(tmp) / "gateway.epoch"
-        store = Path(tmp) / "flash.bin"
-        with start_qemu(store, board_id=1, key=QEMU_KEY, elf=elf, target=machine) as board:
+        epoch, store = Path(tmp) / "gateway.epoch", Path(tmp) / "flash.bin"
+        with start_qemu(store, board_id=1, key=QEMU_KEY, elf=elf, target=machine, icount=icount,
+                        extra=extra) as board:
             flash(board.url, vpw, board_id=1, key=QEMU_KEY, epoch_file=epoch, timeout=3.0,
                   tries=8, commit_timeout=timeout)
             with BoardSession(
@@ -142,23 +134,65 @@ def _qemu(kind: str, model: bytes, runtime: str, runs: int, seed: int, timeout: 
                     if not isinstance(msg, Result):
                         raise RuntimeError(f"the firmware answered {msg!r}")
                     us.append(int(msg.compute_us))
+    return us
+
+
+def _m4_cycles(elf: Path, vpw: bytes, x: np.ndarray, instructions: int, timeout: float) -> dict:
+    """Cortex-M4 cycles estimated from the engine's executed instruction mix (one traced run
+    without -icount; firmware_bridge.cycles states the timings and assumptions)."""
+    from firmware_bridge.cycles import P_PIPELINE, TraceReader
+
+    with tempfile.TemporaryDirectory(prefix="vp-benchmark-trace-") as tmp:
+        reader = TraceReader(elf, Path(tmp))
+        _serve(elf, "mps2-an386", vpw, x, 1, timeout, icount=False, extra=reader.args)
+        t = reader.wait(timeout)
+    return {
+        "cycles_estimate": round(instructions * t.per_instruction()),
+        "cycles_estimate_range": [round(instructions * t.per_instruction(p)) for p in (1, 3)],
+        "cycles_note": "estimate, not a measurement: the engine's executed instructions priced "
+        f"with the Cortex-M4 TRM's Table 3-1, zero wait states, branch refill P = {P_PIPELINE} "
+        "(range: P = 1 and 3)",
+    }
+
+
+def _qemu(kind: str, model: bytes, runtime: str, runs: int, seed: int, timeout: float) -> dict:
+    """Flash the model into the QEMU firmware of ``runtime`` and count ``runs`` INFERs by the
+    firmware's clock (``-icount shift=0``: 1 instruction = 1 ns of virtual time); on the
+    Cortex-M4, a traced run adds the cycle estimate."""
+    from boards.emulated import firmware_elf
+    from boards.runners import make_runner
+    from converters.vpw import read_vpw
+    from firmware_bridge.qemu import elf_size
+
+    machine, layout = QEMU_RUNTIMES[runtime]
+    shape = make_runner("tflm" if kind == "tflite" else "engine", model).input_shape
+    x = np.random.default_rng(seed).integers(-128, 128, shape, dtype=np.int8)
+    vpw = _arm_vpw(kind, model, layout, x)
+    info = read_vpw(vpw)
+    elf = firmware_elf(2, 1000, machine)
+    us = _serve(elf, machine, vpw, x, runs, timeout)
     n = int(np.median(us)) * 1000
     size = elf_size(elf, machine)
-    return {
+    row = {
         "machine": machine,
         "layout": layout,
         "firmware_flash_bytes": size["flash"],
         "firmware_ram_bytes": size["ram"],
         "model_bytes": len(vpw),
-        "arena_bytes": int(read_vpw(vpw).header["arena_size"]),
+        "arena_bytes": int(info.header["arena_size"]),
         "instructions": n,
-        "macs": macs,
-        "instructions_per_mac": round(n / macs, 3) if macs else None,
+        "macs": info.macs,
+        "instructions_per_mac": round(n / info.macs, 3) if info.macs else None,
         "median_ms": round(np.median(us) / 1e3, 4),
         "runs": len(us),
         "note": f"instructions counted by QEMU {machine} -icount shift=0 (1 instruction = 1 ns "
         "of virtual time, +-1000), not cycles and not milliseconds of a real board",
     }
+    if machine == "mps2-an386":
+        row.update(_m4_cycles(elf, vpw, x, n, timeout))
+        if info.macs:
+            row["cycles_per_mac_estimate"] = round(row["cycles_estimate"] / info.macs, 3)
+    return row
 
 
 def _row(rt: str, kind: str, model: bytes, runs: int, seed: int, qemu_runs: int) -> dict:

@@ -34,10 +34,13 @@ def test_benchmark_counts_a_tflite_on_the_cortex_m4(capsys, pytestconfig, qemu_e
     assert row["macs"] == graph_macs(read_graph(tfl)) > 0
     assert row["instructions"] > row["macs"] / 2  # SMLAD: at most two MACs an instruction
     assert row["instructions_per_mac"] == round(row["instructions"] / row["macs"], 3)
+    lo, hi = row["cycles_estimate_range"]  # a cycle is never less than an instruction
+    assert row["instructions"] <= lo <= row["cycles_estimate"] <= hi < 4 * row["instructions"]
     code, err, out = run_cli(capsys, argv)
     assert code == 0, err
     (line,) = [ln for ln in out.splitlines() if ln.startswith("qemu-m4")]
     assert f"{row['instructions']:,} instructions per inference" in line and "per MAC" in line
+    assert "Cortex-M4 cycles (estimate" in out and "B flash" in out
 
 
 def test_benchmark_fails_when_the_firmware_cannot_take_the_model(capsys, pytestconfig, qemu_elf,

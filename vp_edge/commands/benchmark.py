@@ -107,6 +107,13 @@ def table(r: dict) -> str:
                 f"{name:<15} {row['instructions']:,} instructions per inference (not ms: QEMU "
                 f"{row['machine']} -icount), " + (f"{per:.2f} per MAC" if per else "no MACs")
             )
+            if "cycles_estimate" in row:
+                lo, hi = row["cycles_estimate_range"]
+                lines.append(
+                    f"{'':<15} about {row['cycles_estimate']:,} Cortex-M4 cycles (estimate from "
+                    f"the instruction mix, {lo:,}..{hi:,})"
+                    + (f", {row['cycles_per_mac_estimate']:.2f} per MAC" if row["macs"] else "")
+                )
             lines.append(
                 f"{'':<15} firmware {row['firmware_flash_bytes']:,} B flash, "
                 f"{row['firmware_ram_bytes']:,} B static RAM; model {row['model_bytes']:,} B, "
