@@ -17,6 +17,8 @@ after it. Assumptions, all stated with the figure:
 
 The estimate of a whole inference is its exact ``-icount`` instruction count times the traced
 cycles per instruction: the traced code is the engine itself, which is where an inference runs.
+The traced run keeps ``-icount`` too, so the firmware's timeouts run on the same virtual clock
+however slowly the logging makes QEMU run.
 """
 
 from __future__ import annotations
@@ -121,14 +123,30 @@ class TraceCount:
 
 
 def count_trace(lines: Iterable[str]) -> TraceCount:
-    """Price a QEMU ``-d in_asm,exec,nochain`` log, block by block, as it streams past."""
+    """Price a QEMU ``-d in_asm,exec,nochain`` log, block by block, as it streams past.
+
+    Under ``-icount`` QEMU may translate a shorter block at an address to stop on the
+    instruction budget; the longest translation seen at an address prices its executions."""
     body: dict[int, list[tuple[str, str]]] = {}
     end: dict[int, int] = {}  # address right after a block's last instruction
     execs: Counter[int] = Counter()
     taken: Counter[int] = Counter()
-    cur: int | None = None
+    new: list[tuple[int, int, str, str]] = []  # the block being read: address, bytes, insn
     prev: int | None = None
+
+    def close() -> None:
+        if new and len(new) >= len(body.get(new[0][0], ())):
+            body[new[0][0]] = [(m, o) for _, _, m, o in new]
+            end[new[0][0]] = new[-1][0] + new[-1][1]
+        new.clear()
+
     for line in lines:
+        if line.startswith("0x"):
+            m = _INSN.match(line)
+            if m:
+                new.append((int(m.group(1), 16), 4 if m.group(3) else 2, m.group(4), m.group(5)))
+            continue
+        close()
         if line.startswith("Trace"):
             m = _TRACE.match(line)
             if not m:
@@ -137,22 +155,12 @@ def count_trace(lines: Iterable[str]) -> TraceCount:
             execs[pc] += 1
             if prev is not None and prev in end and pc != end[prev]:
                 taken[prev] += 1
-            prev, cur = pc, None
-        elif line.startswith("0x"):
-            m = _INSN.match(line)
-            if not m:
-                continue
-            addr = int(m.group(1), 16)
-            if cur is None:
-                cur, body[addr] = addr, []
-            body[cur].append((m.group(4), m.group(5)))
-            end[cur] = addr + (4 if m.group(3) else 2)
+            prev = pc
         elif line.startswith("Stopped"):  # logged, then not run: an interrupt came first
             m = _STOPPED.match(line)
             if m and execs[int(m.group(1), 16)] > 0:
                 execs[int(m.group(1), 16)] -= 1
-        elif line.startswith("IN:"):
-            cur = None
+    close()
     insns = sum(len(body.get(pc, ())) * n for pc, n in execs.items())
     base = sum(block_cycles(body.get(pc, [])) * n for pc, n in execs.items())
     return TraceCount(insns, base, sum(taken.values()), len(body))

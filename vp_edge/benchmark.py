@@ -138,13 +138,13 @@ def _serve(elf: Path, machine: str, vpw: bytes, x: np.ndarray, runs: int, timeou
 
 
 def _m4_cycles(elf: Path, vpw: bytes, x: np.ndarray, instructions: int, timeout: float) -> dict:
-    """Cortex-M4 cycles estimated from the engine's executed instruction mix (one traced run
-    without -icount; firmware_bridge.cycles states the timings and assumptions)."""
+    """Cortex-M4 cycles estimated from the engine's executed instruction mix (one traced run;
+    firmware_bridge.cycles states the timings and assumptions)."""
     from firmware_bridge.cycles import P_PIPELINE, TraceReader
 
     with tempfile.TemporaryDirectory(prefix="vp-benchmark-trace-") as tmp:
         reader = TraceReader(elf, Path(tmp))
-        _serve(elf, "mps2-an386", vpw, x, 1, timeout, icount=False, extra=reader.args)
+        _serve(elf, "mps2-an386", vpw, x, 1, timeout, extra=reader.args)
         t = reader.wait(timeout)
     return {
         "cycles_estimate": round(instructions * t.per_instruction()),

@@ -581,6 +581,84 @@ static void dw_pixel_dsp(const vp_model_info *m, const vp_layer *L, const rq_t *
 }
 #endif
 
+#if defined(__ARM_FEATURE_DSP)
+/* one tap of four channels: the input word at x, its weights sign-extended in w[0] (channels 0,
+   2) and w[1] (channels 1, 3) */
+#define DW_TAP(x, w)                                                                              \
+    do {                                                                                          \
+        uint32_t x_ = ld32(x), xe_ = __sxtb16(x_), xo_ = sxtb16_ror8(x_);                         \
+        a0 = __smlabb(xe_, (w)[0], a0), a2 = __smlatt(xe_, (w)[0], a2);                           \
+        a1 = __smlabb(xo_, (w)[1], a1), a3 = __smlatt(xo_, (w)[1], a3);                           \
+    } while (0)
+
+/* whether a layer takes dw3x3_inner: 3x3 taps, depth multiplier 1, channels a multiple of 4,
+   every channel on rq_fast (the pack-time shape class of MobileNet and DS-CNN depthwise layers) */
+static int dw3x3_ok(const vp_layer *L, const rq_t *R) {
+    return W(KH) == 3 && W(KW) == 3 && W(DMUL) == 1 && (W(OC) & 3) == 0 && R->fast;
+}
+
+/* first and one-past-last output index whose 3 taps all fall inside [0, n) of the input */
+static void inner_span(int32_t out_n, int32_t in_n, int32_t s, int32_t pad, int32_t d,
+                       int32_t *lo, int32_t *hi) {
+    int32_t a = (pad + s - 1) / s, b = (in_n - 1 + pad - 2 * d) / s + 1;
+    if (in_n - 1 + pad - 2 * d < 0) b = 0;
+    *lo = a < out_n ? a : out_n;
+    *hi = b < *lo ? *lo : (b > out_n ? out_n : b);
+}
+
+/* 3x3 depthwise over the pixels whose window lies inside the input: four channels at a time
+   over every such pixel, so the channels' nine taps of weights are sign-extended once (held in
+   a small table beside the registers), their bias, multiplier and shift read once, and each
+   pixel's window read through one pointer and constant steps (stride 1 and 2 alike) */
+static void dw3x3_inner(const vp_model_info *m, const vp_layer *L, const rq_t *R, uint8_t *a,
+                        int32_t y0, int32_t y1, int32_t x0, int32_t x1) {
+    const uint8_t *v = m->vpw;
+    const int8_t *wts = (const int8_t *)v + L->data;
+    int32_t oc_n = W(OC), ic = W(IC), c, oy, ox, t, k;
+    int32_t sx = W(SW) * ic, dx = W(DW) * ic, dy = W(DH) * W(IW) * ic;
+    int32_t zp = R->zp, lo = R->lo, hi = R->hi;
+    uint32_t q = L->data + 9u * (uint32_t)oc_n;
+    if (y0 >= y1 || x0 >= x1) return;
+    for (c = 0; c < oc_n; c += 4) {
+        uint32_t w[9][2];
+        int32_t bias[4], mult[4], r2[4];
+        for (t = 0; t < 9; t++) {
+            uint32_t x = ld32(wts + t * oc_n + c);
+            w[t][0] = __sxtb16(x), w[t][1] = sxtb16_ror8(x);
+        }
+        for (k = 0; k < 4; k++) {
+            bias[k] = vp_rd32(v, q + 4u * (uint32_t)(c + k));
+            mult[k] = vp_rd32(v, R->mult + 4u * (uint32_t)(c + k));
+            r2[k] = ~vp_rd32(v, R->shift + 4u * (uint32_t)(c + k)) - 1;
+        }
+        for (oy = y0; oy < y1; oy++) {
+            const int8_t *p = (const int8_t *)a + W(IN) + c +
+                              ((oy * W(SH) - W(PT)) * W(IW) + x0 * W(SW) - W(PL)) * ic;
+            int8_t *o = (int8_t *)a + W(OUT) + (oy * W(OW) + x0) * oc_n + c;
+            for (ox = x1 - x0; ox > 0; ox--, p += sx, o += oc_n) {
+                int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
+                const int8_t *r = p;
+                DW_TAP(r, w[0]);
+                DW_TAP(r + dx, w[1]);
+                DW_TAP(r + 2 * dx, w[2]);
+                r += dy;
+                DW_TAP(r, w[3]);
+                DW_TAP(r + dx, w[4]);
+                DW_TAP(r + 2 * dx, w[5]);
+                r += dy;
+                DW_TAP(r, w[6]);
+                DW_TAP(r + dx, w[7]);
+                DW_TAP(r + 2 * dx, w[8]);
+                o[0] = clamp8(rq_fast_r2(a0, mult[0], r2[0]) + zp, lo, hi);
+                o[1] = clamp8(rq_fast_r2(a1, mult[1], r2[1]) + zp, lo, hi);
+                o[2] = clamp8(rq_fast_r2(a2, mult[2], r2[2]) + zp, lo, hi);
+                o[3] = clamp8(rq_fast_r2(a3, mult[3], r2[3]) + zp, lo, hi);
+            }
+        }
+    }
+}
+#endif
+
 /* DEPTHWISE_CONV_2D, weights [tap][OC]: per pixel, per chunk of channels, per tap */
 VP_CLONES void vp_depthwise(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
     const uint8_t *v = m->vpw;
@@ -590,6 +668,14 @@ VP_CLONES void vp_depthwise(const vp_model_info *m, const vp_layer *L, uint8_t *
     rq_t R = rq_init(v, L, q, oc_n);
     int32_t off[MAX_TAPS], delta[MAX_TAPS], acc[DW_CHUNK];
     int32_t span_y = (W(KH) - 1) * W(DH), span_x = (W(KW) - 1) * W(DW);
+    int32_t y0 = 0, y1 = 0, x0 = 0, x1 = 0; /* the pixels dw3x3_inner takes, if any */
+#if defined(__ARM_FEATURE_DSP)
+    if (dw3x3_ok(L, &R)) {
+        inner_span(W(OH), W(IH), W(SH), W(PT), W(DH), &y0, &y1);
+        inner_span(W(OW), W(IW), W(SW), W(PL), W(DW), &x0, &x1);
+        dw3x3_inner(m, L, &R, a, y0, y1, x0, x1);
+    }
+#endif
     for (t = 0; t < taps; t++) /* tap offsets from the window's corner, once per layer */
         delta[t] = ((t / W(KW)) * W(DH) * W(IW) + (t % W(KW)) * W(DW)) * ic_n;
     for (oy = 0; oy < W(OH); oy++) {
@@ -597,6 +683,10 @@ VP_CLONES void vp_depthwise(const vp_model_info *m, const vp_layer *L, uint8_t *
         int rows_in = iy0 >= 0 && iy0 + span_y < W(IH);
         for (ox = 0; ox < W(OW); ox++) {
             int8_t *o = (int8_t *)a + W(OUT) + (oy * W(OW) + ox) * oc_n;
+            if (oy >= y0 && oy < y1 && ox >= x0 && ox < x1) { /* done by dw3x3_inner */
+                ox = x1 - 1;
+                continue;
+            }
             int32_t ix0 = ox * W(SW) - W(PL), corner = W(IN) + (iy0 * W(IW) + ix0) * ic_n;
             int inside = rows_in && ix0 >= 0 && ix0 + span_x < W(IW);
             if (inside) {
