@@ -526,6 +526,37 @@ void vp_conv(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
 }
 
 #if defined(__ARM_FEATURE_DSP)
+/* one tap of four channels: the input word at x, its weights sign-extended in w[0] (channels 0,
+   2) and w[1] (channels 1, 3) */
+#define DW_TAP(x, w)                                                                              \
+    do {                                                                                          \
+        uint32_t x_ = ld32(x), xe_ = __sxtb16(x_), xo_ = sxtb16_ror8(x_);                         \
+        a0 = __smlabb(xe_, (w)[0], a0), a2 = __smlatt(xe_, (w)[0], a2);                           \
+        a1 = __smlabb(xo_, (w)[1], a1), a3 = __smlatt(xo_, (w)[1], a3);                           \
+    } while (0)
+
+/* the low halfword of a, the low halfword of b above it (PKHBT; GCC's ACLE lacks __pkhbt) */
+static inline uint32_t pkhbt16(uint32_t a, uint32_t b) {
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* four requantised outputs (before their clamp) as four int8 in one word, each clamped to
+   [lo, hi] byte-wise (lo4, hi4: the bounds in every byte): SSAT to int8 first changes nothing,
+   the bounds lie inside int8; then SSUB8 sets a GE flag per byte and SEL picks by it */
+static inline uint32_t clamp4(int32_t y0, int32_t y1, int32_t y2, int32_t y3, uint32_t lo4,
+                              uint32_t hi4) {
+    uint32_t e = pkhbt16((uint32_t)__ssat(y0, 8), (uint32_t)__ssat(y2, 8));
+    uint32_t o = pkhbt16((uint32_t)__ssat(y1, 8), (uint32_t)__ssat(y3, 8));
+    uint32_t w = __uxtb16(e) | (__uxtb16(o) << 8), t;
+    __asm__("ssub8 %[t], %[w], %[lo]\n\tsel %[w], %[w], %[lo]\n\t"
+            "ssub8 %[t], %[hi], %[w]\n\tsel %[w], %[w], %[hi]"
+            : [w] "+r"(w), [t] "=&r"(t)
+            : [lo] "r"(lo4), [hi] "r"(hi4));
+    return w;
+}
+
 /* one pixel, four channels per step: SXTB16 splits even/odd bytes, SMLABB/SMLATT accumulate each
    lane. Per chunk of DW_CHUNK channels every tap reads through a pointer: into the input, or
    into a row of the input zero point where the tap falls in the padding (one loop for both). */
@@ -582,15 +613,6 @@ static void dw_pixel_dsp(const vp_model_info *m, const vp_layer *L, const rq_t *
 #endif
 
 #if defined(__ARM_FEATURE_DSP)
-/* one tap of four channels: the input word at x, its weights sign-extended in w[0] (channels 0,
-   2) and w[1] (channels 1, 3) */
-#define DW_TAP(x, w)                                                                              \
-    do {                                                                                          \
-        uint32_t x_ = ld32(x), xe_ = __sxtb16(x_), xo_ = sxtb16_ror8(x_);                         \
-        a0 = __smlabb(xe_, (w)[0], a0), a2 = __smlatt(xe_, (w)[0], a2);                           \
-        a1 = __smlabb(xo_, (w)[1], a1), a3 = __smlatt(xo_, (w)[1], a3);                           \
-    } while (0)
-
 /* whether a layer takes dw3x3_inner: 3x3 taps, depth multiplier 1, channels a multiple of 4,
    every channel on rq_fast (the pack-time shape class of MobileNet and DS-CNN depthwise layers) */
 static int dw3x3_ok(const vp_layer *L, const rq_t *R) {
@@ -616,8 +638,9 @@ static void dw3x3_inner(const vp_model_info *m, const vp_layer *L, const rq_t *R
     const int8_t *wts = (const int8_t *)v + L->data;
     int32_t oc_n = W(OC), ic = W(IC), c, oy, ox, t, k;
     int32_t sx = W(SW) * ic, dx = W(DW) * ic, dy = W(DH) * W(IW) * ic;
-    int32_t zp = R->zp, lo = R->lo, hi = R->hi;
-    uint32_t q = L->data + 9u * (uint32_t)oc_n;
+    int32_t zp = R->zp;
+    uint32_t q = L->data + 9u * (uint32_t)oc_n, w4;
+    uint32_t lo4 = 0x01010101u * (uint8_t)R->lo, hi4 = 0x01010101u * (uint8_t)R->hi;
     if (y0 >= y1 || x0 >= x1) return;
     for (c = 0; c < oc_n; c += 4) {
         uint32_t w[9][2];
@@ -649,10 +672,10 @@ static void dw3x3_inner(const vp_model_info *m, const vp_layer *L, const rq_t *R
                 DW_TAP(r, w[6]);
                 DW_TAP(r + dx, w[7]);
                 DW_TAP(r + 2 * dx, w[8]);
-                o[0] = clamp8(rq_fast_r2(a0, mult[0], r2[0]) + zp, lo, hi);
-                o[1] = clamp8(rq_fast_r2(a1, mult[1], r2[1]) + zp, lo, hi);
-                o[2] = clamp8(rq_fast_r2(a2, mult[2], r2[2]) + zp, lo, hi);
-                o[3] = clamp8(rq_fast_r2(a3, mult[3], r2[3]) + zp, lo, hi);
+                w4 = clamp4(rq_fast_r2(a0, mult[0], r2[0]) + zp, rq_fast_r2(a1, mult[1], r2[1]) + zp,
+                            rq_fast_r2(a2, mult[2], r2[2]) + zp, rq_fast_r2(a3, mult[3], r2[3]) + zp,
+                            lo4, hi4);
+                VP_COPY4(o, &w4);
             }
         }
     }
