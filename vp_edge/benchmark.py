@@ -137,7 +137,7 @@ def _serve(elf: Path, machine: str, vpw: bytes, x: np.ndarray, runs: int, timeou
     return us
 
 
-def _m4_cycles(elf: Path, vpw: bytes, x: np.ndarray, instructions: int, timeout: float) -> dict:
+def m4_cycles(elf: Path, vpw: bytes, x: np.ndarray, instructions: int, timeout: float) -> dict:
     """Cortex-M4 cycles estimated from the engine's executed instruction mix (one traced run;
     firmware_bridge.cycles states the timings and assumptions)."""
     from firmware_bridge.cycles import P_PIPELINE, TraceReader
@@ -189,7 +189,7 @@ def _qemu(kind: str, model: bytes, runtime: str, runs: int, seed: int, timeout: 
         "of virtual time, +-1000), not cycles and not milliseconds of a real board",
     }
     if machine == "mps2-an386":
-        row.update(_m4_cycles(elf, vpw, x, n, timeout))
+        row.update(m4_cycles(elf, vpw, x, n, timeout))
         if info.macs:
             row["cycles_per_mac_estimate"] = round(row["cycles_estimate"] / info.macs, 3)
     return row
