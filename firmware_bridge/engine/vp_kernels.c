@@ -231,6 +231,74 @@ static void dot2x2(const int8_t *r0, const int8_t *r1, const int8_t *w0, const i
 #endif
 }
 
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__thumb2__)
+/* dot2x2 where the second row and the second channel's weights both lie `stride` bytes after the
+   first (two im2col rows of one scratch, a 1x1 conv whose rows are as long as the weight rows):
+   one offset register serves both, so all fourteen values stay in registers (what GCC cannot
+   find for the C loop: it spills a pointer). Per four int8 pairs of both rows and channels:
+   4 loads, 8 SXTB16, 8 SMLAD, the count and the branch. n4 >= 1 steps of 4 bytes. */
+/* one step: channel 1's and channel 0's weights, row 1, row 0 (r0 row, r1 weights, r2 stride) */
+#define DOT2X2_STEP                                                                               \
+    "ldr r9, [r1, r2]\n\t"                                                                        \
+    "ldr r8, [r1], #4\n\t"                                                                        \
+    "sxtb16 r12, r8\n\t"                                                                          \
+    "sxtb16 r8, r8, ror #8\n\t"                                                                   \
+    "sxtb16 lr, r9\n\t"                                                                           \
+    "sxtb16 r9, r9, ror #8\n\t"                                                                   \
+    "ldr r10, [r0, r2]\n\t"                                                                       \
+    "sxtb16 r11, r10\n\t"                                                                         \
+    "sxtb16 r10, r10, ror #8\n\t"                                                                 \
+    "smlad r6, r11, r12, r6\n\t"                                                                  \
+    "smlad r6, r10, r8, r6\n\t"                                                                   \
+    "smlad r7, r11, lr, r7\n\t"                                                                   \
+    "smlad r7, r10, r9, r7\n\t"                                                                   \
+    "ldr r10, [r0], #4\n\t"                                                                       \
+    "sxtb16 r11, r10\n\t"                                                                         \
+    "sxtb16 r10, r10, ror #8\n\t"                                                                 \
+    "smlad r4, r11, r12, r4\n\t"                                                                  \
+    "smlad r4, r10, r8, r4\n\t"                                                                   \
+    "smlad r5, r11, lr, r5\n\t"                                                                   \
+    "smlad r5, r10, r9, r5\n\t"
+
+__attribute__((naked, noinline)) static void dot2x2_stride(const int8_t *r0, const int8_t *w0,
+                                                           int32_t stride, int32_t n4,
+                                                           uint32_t *s) {
+    __asm__ volatile(
+        "push {r4-r11, lr}\n\t"
+        "movs r4, #0\n\t"
+        "movs r5, #0\n\t"
+        "movs r6, #0\n\t"
+        "movs r7, #0\n\t"
+        "lsrs r3, r3, #1\n\t" /* pairs of steps; an odd step first */
+        "bcc 2f\n\t"
+        DOT2X2_STEP
+        "cmp r3, #0\n\t"
+        "beq 3f\n"
+        "2:\n\t"
+        DOT2X2_STEP
+        DOT2X2_STEP
+        "subs r3, r3, #1\n\t"
+        "bne 2b\n"
+        "3:\n\t"
+        "ldr r12, [sp, #36]\n\t" /* s: the fifth argument, above the nine pushed words */
+        "stm r12, {r4, r5, r6, r7}\n\t"
+        "pop {r4-r11, pc}\n");
+}
+#define VP_DOT2X2_STRIDE 1
+#endif
+
+/* dot2x2 through dot2x2_stride where the rows and the weights lie equally far apart */
+static inline void dot2x2_any(const int8_t *r0, const int8_t *r1, const int8_t *w0,
+                              const int8_t *w1, int32_t n, uint32_t s[4]) {
+#if defined(VP_DOT2X2_STRIDE)
+    if (r1 - r0 == w1 - w0) {
+        dot2x2_stride(r0, w0, (int32_t)(w1 - w0), n >> 2, s);
+        return;
+    }
+#endif
+    dot2x2(r0, r1, w0, w1, n, s);
+}
+
 /* the K-byte input row of output pixel p: in place (1x1, FC) or gathered into buf (im2col) */
 static const int8_t *input_row(const vp_layer *L, const uint8_t *a, int32_t p, int8_t *buf) {
     int32_t oy = p / W(OW), ox = p % W(OW), ky, kx, ic = W(IC);
@@ -297,7 +365,7 @@ static void conv_direct_dsp(const vp_model_info *m, const vp_layer *L, const rq_
             int two = p + 1 < n_pix;
             const int8_t *x0 = in + p * W(IC), *x1 = two ? x0 + W(IC) : x0;
             uint32_t s[4];
-            dot2x2(x0, x1, w0, w1, k4, s);
+            dot2x2_any(x0, x1, w0, w1, k4, s);
             o[0] = clamp8(rq_fast_r2((int32_t)(s[0] + b0), m0, r0) + zp, lo, hi);
             if (pair) o[1] = clamp8(rq_fast_r2((int32_t)(s[1] + b1), m1, r1) + zp, lo, hi);
             if (two) {
@@ -340,7 +408,7 @@ static void conv_ocmajor(const vp_model_info *m, const vp_layer *L, uint8_t *a) 
             uint32_t s[4];
             uint32_t b0 = (uint32_t)vp_rd32(v, q + 4u * (uint32_t)oc);
             uint32_t b1 = pair ? (uint32_t)vp_rd32(v, q + 4u * (uint32_t)(oc + 1)) : 0u;
-            dot2x2(r0, r1, w0, w1, k4, s);
+            dot2x2_any(r0, r1, w0, w1, k4, s);
 #if defined(__ARM_FEATURE_DSP)
             if (R.fast && (zs0 | zs1) == 0) { /* multiplier and shift read once per channel */
                 int32_t m0 = vp_rd32(v, R.mult + 4u * (uint32_t)oc), m1 = m0;
