@@ -86,6 +86,21 @@ class VpwModel:
         h = self.header
         return (int(h["out_n"]), int(h["out_h"]), int(h["out_w"]), int(h["out_c"]))
 
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of one inference, from the descriptors (what a .vpw alone tells:
+        the same count as ``converters.card.graph_macs`` of its .tflite)."""
+        total = 0
+        for d in self.layers:
+            name = OP_NAMES.get(d["op"])
+            if name == "CONV_2D":
+                total += d["oh"] * d["ow"] * d["oc"] * d["kh"] * d["kw"] * d["ic"]
+            elif name == "DEPTHWISE_CONV_2D":
+                total += d["oh"] * d["ow"] * d["oc"] * d["kh"] * d["kw"]
+            elif name == "FULLY_CONNECTED":
+                total += d["oc"] * d["ic"]
+        return total
+
     def summary(self) -> dict:
         """What ``vp-edge pack`` prints: sizes, scratch, hash, op histogram."""
         hist: dict[str, int] = {}

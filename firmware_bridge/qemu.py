@@ -177,12 +177,13 @@ def qemu_command(elf: Path, storage: Path, icount: bool = True,
 
 def start_qemu(storage: str | os.PathLike[str], *, board_id: int = 1, key: bytes | None = None,
                elf: Path | None = None, icount: bool = True, timeout: float = 30.0,
-               target: str = "mps2-an386") -> FirmwareBoard:
+               target: str = "mps2-an386", extra: tuple[str, ...] = ()) -> FirmwareBoard:
     """Start the firmware of ``target`` in QEMU on ``storage``; its UART's pty path is ``.url``.
 
     With ``icount`` (default) one instruction is 1 ns of virtual time, so RESULT.compute_us
     x 1000 is the instruction count of an inference. For ``stm32f405`` (netduinoplus2) the
     storage is read-only in QEMU: flash it first on a ``host-stm32f4`` board (same layout).
+    ``extra`` goes to the end of QEMU's command line (``-d``/``-D`` logging for a trace).
     """
     t = get_target(target)
     path = provision(storage, board_id=board_id, key=key,
@@ -190,8 +191,8 @@ def start_qemu(storage: str | os.PathLike[str], *, board_id: int = 1, key: bytes
     if " " in str(path) or "," in str(path):
         raise FirmwareError(f"the QEMU storage path must not contain spaces or commas: {path}")
     exe = elf or build(t.name)
-    proc = subprocess.Popen(qemu_command(exe, path, icount, t.name), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([*qemu_command(exe, path, icount, t.name), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url, lines = _wait_pty(proc, proc.stdout, r"redirected to (\S+)", timeout)
     return FirmwareBoard(t.name, url, path, proc, board_id, lines)
 

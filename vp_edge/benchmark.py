@@ -3,9 +3,11 @@
 A .tflite runs on LiteRT (reference kernels: what offline evaluation runs; the optimised builtin
 kernels; the default XNNPACK delegate, what Linux boards serve with), on tflite-micro (the MCU
 kernels on this host) and, packed in memory, on the portable C engine; a .vpw runs on the C engine.
-Where QEMU and the ARM toolchain are installed, the Cortex-M4 firmware runs it too and reports its
-instruction count (``-icount``: 1 instruction = 1 ns of virtual time). Each runtime: load, one first
-inference, then a fixed number of timed runs on one seeded random int8 input, one thread.
+Where QEMU and the ARM toolchain are installed, the Cortex-M4 firmware runs it too (a .tflite packed
+here in the Arm layout the firmware reads) and reports its instruction count (``-icount``: 1
+instruction = 1 ns of virtual time) and instructions per MAC; ``qemu-m7`` is the Cortex-M7 build.
+Each host runtime: load, one first inference, then a fixed number of timed runs on one seeded
+random int8 input, one thread.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from vp_edge.timing import median_time
 
 TFLITE_RUNTIMES = ("litert-ref", "litert-builtin", "xnnpack", "tflm", "engine")
 VPW_RUNTIMES = ("engine",)
+#: firmware rows: runtime -> (QEMU firmware target, the .vpw layout packed for it)
+QEMU_RUNTIMES = {"qemu-m4": ("mps2-an386", "cortex-m4"), "qemu-m7": ("mps2-an500", "cortex-m7")}
+ALL_RUNTIMES = TFLITE_RUNTIMES + tuple(QEMU_RUNTIMES)
 QEMU_KEY = b"vp-edge benchmark qemu key"
 
 
@@ -47,10 +52,10 @@ def _loader(runtime: str, kind: str, model: bytes) -> Callable[[], tuple[tuple, 
     return load
 
 
-def _vpw(tflite: bytes, golden_input: np.ndarray | None = None) -> bytes:
+def _vpw(tflite: bytes) -> bytes:
     from converters.vpw import tflite_to_vpw
 
-    return tflite_to_vpw(tflite, golden_input=golden_input)
+    return tflite_to_vpw(tflite)
 
 
 def _one(runtime: str, kind: str, model: bytes, runs: int, seed: int) -> dict:
@@ -81,32 +86,44 @@ def qemu_missing() -> str | None:
     return f"needs {', '.join(missing)} (make setup installs them)" if missing else None
 
 
-def _qemu(kind: str, model: bytes, runs: int, seed: int, timeout: float) -> dict:
-    """Flash the model into the QEMU firmware and time ``runs`` INFERs by the firmware's clock."""
-    from boards.emulators import firmware_elf
-    from boards.runners import make_runner
+def _arm_vpw(kind: str, model: bytes, layout: str, x: np.ndarray) -> bytes:
+    """The model in the Arm layout the firmware reads, with a golden self-test of ``x`` (the
+    firmware commits no model without one): a .tflite is packed here, a .vpw must already be."""
+    from converters.vpw import read_vpw
+    from vp_edge.errors import UsageError
+
+    if kind == "tflite":
+        return _vpw_for(model, x.reshape(-1), layout)
+    target = read_vpw(model).header["target_name"]
+    if target == "generic":
+        raise UsageError(
+            f"the .vpw is packed for the generic layout, which the firmware refuses: repack it "
+            f"with 'vp-edge pack MODEL.tflite --target {layout}'"
+        )
+    return model
+
+
+def _vpw_for(tflite: bytes, golden_input: np.ndarray, target: str) -> bytes:
+    from converters.vpw import tflite_to_vpw
+
+    return tflite_to_vpw(tflite, golden_input=golden_input, target=target)
+
+
+def _serve(elf: Path, machine: str, vpw: bytes, x: np.ndarray, runs: int, timeout: float,
+           icount: bool = True, extra: tuple[str, ...] = ()) -> list[int]:
+    """Flash ``vpw`` into the QEMU firmware and answer ``runs`` INFERs of ``x``: the firmware's
+    own compute_us of each (instructions / 1000 under ``-icount shift=0``)."""
     from firmware_bridge.flash import flash
     from firmware_bridge.protocol import Result
     from firmware_bridge.qemu import start_qemu
     from firmware_bridge.session import BoardSession
 
-    shape = make_runner("tflm" if kind == "tflite" else "engine", model).input_shape
-    x = np.random.default_rng(seed).integers(-128, 128, shape, dtype=np.int8)
-    vpw = _vpw(model, golden_input=x.reshape(-1)) if kind == "tflite" else model
-    elf = firmware_elf(2, 1000)
     with tempfile.TemporaryDirectory(prefix="vp-benchmark-qemu-") as tmp:
-        epoch = Path(tmp) / "gateway.epoch"
-        with start_qemu(Path(tmp) / "flash.bin", board_id=1, key=QEMU_KEY, elf=elf) as board:
-            flash(
-                board.url,
-                vpw,
-                board_id=1,
-                key=QEMU_KEY,
-                epoch_file=epoch,
-                timeout=3.0,
-                tries=8,
-                commit_timeout=timeout,
-            )
+        epoch, store = Path(tmp) / "gateway.epoch", Path(tmp) / "flash.bin"
+        with start_qemu(store, board_id=1, key=QEMU_KEY, elf=elf, target=machine, icount=icount,
+                        extra=extra) as board:
+            flash(board.url, vpw, board_id=1, key=QEMU_KEY, epoch_file=epoch, timeout=3.0,
+                  tries=8, commit_timeout=timeout)
             with BoardSession(
                 board.url, board_id=1, key=QEMU_KEY, epoch_file=epoch, timeout=2.0
             ) as s:
@@ -117,13 +134,75 @@ def _qemu(kind: str, model: bytes, runs: int, seed: int, timeout: float) -> dict
                     if not isinstance(msg, Result):
                         raise RuntimeError(f"the firmware answered {msg!r}")
                     us.append(int(msg.compute_us))
+    return us
+
+
+def m4_cycles(elf: Path, vpw: bytes, x: np.ndarray, instructions: int, timeout: float) -> dict:
+    """Cortex-M4 cycles estimated from the engine's executed instruction mix (one traced run;
+    firmware_bridge.cycles states the timings and assumptions)."""
+    from firmware_bridge.cycles import P_PIPELINE, TraceReader
+
+    with tempfile.TemporaryDirectory(prefix="vp-benchmark-trace-") as tmp:
+        reader = TraceReader(elf, Path(tmp))
+        _serve(elf, "mps2-an386", vpw, x, 1, timeout, extra=reader.args)
+        t = reader.wait(timeout)
     return {
-        "instructions": int(np.median(us)) * 1000,
+        "cycles_estimate": round(instructions * t.per_instruction()),
+        "cycles_estimate_range": [round(instructions * t.per_instruction(p)) for p in (1, 3)],
+        "cycles_note": "estimate, not a measurement: the engine's executed instructions priced "
+        f"with the Cortex-M4 TRM's Table 3-1, zero wait states, branch refill P = {P_PIPELINE} "
+        "(range: P = 1 and 3)",
+    }
+
+
+def _qemu(kind: str, model: bytes, runtime: str, runs: int, seed: int, timeout: float) -> dict:
+    """Flash the model into the QEMU firmware of ``runtime`` and count ``runs`` INFERs by the
+    firmware's clock (``-icount shift=0``: 1 instruction = 1 ns of virtual time); on the
+    Cortex-M4, a traced run adds the cycle estimate."""
+    from boards.emulators import firmware_elf
+    from boards.runners import make_runner
+    from converters.vpw import read_vpw
+    from firmware_bridge.qemu import elf_size
+
+    machine, layout = QEMU_RUNTIMES[runtime]
+    shape = make_runner("tflm" if kind == "tflite" else "engine", model).input_shape
+    x = np.random.default_rng(seed).integers(-128, 128, shape, dtype=np.int8)
+    vpw = _arm_vpw(kind, model, layout, x)
+    info = read_vpw(vpw)
+    elf = firmware_elf(2, 1000, machine)
+    us = _serve(elf, machine, vpw, x, runs, timeout)
+    n = int(np.median(us)) * 1000
+    size = elf_size(elf, machine)
+    row = {
+        "machine": machine,
+        "layout": layout,
+        "firmware_flash_bytes": size["flash"],
+        "firmware_ram_bytes": size["ram"],
+        "model_bytes": len(vpw),
+        "arena_bytes": int(info.header["arena_size"]),
+        "instructions": n,
+        "macs": info.macs,
+        "instructions_per_mac": round(n / info.macs, 3) if info.macs else None,
         "median_ms": round(np.median(us) / 1e3, 4),
         "runs": len(us),
-        "note": "virtual time under -icount (1 instruction = 1 ns); on a "
-        "real Cortex-M4 divide the instructions by its clock",
+        "note": f"instructions counted by QEMU {machine} -icount shift=0 (1 instruction = 1 ns "
+        "of virtual time, +-1000), not cycles and not milliseconds of a real board",
     }
+    if machine == "mps2-an386":
+        row.update(m4_cycles(elf, vpw, x, n, timeout))
+        if info.macs:
+            row["cycles_per_mac_estimate"] = round(row["cycles_estimate"] / info.macs, 3)
+    return row
+
+
+def _row(rt: str, kind: str, model: bytes, runs: int, seed: int, qemu_runs: int) -> dict:
+    """One runtime's figures, or why it was skipped."""
+    if rt in QEMU_RUNTIMES:
+        why = qemu_missing()
+        return {"skipped": why} if why else _qemu(kind, model, rt, qemu_runs, seed, 300.0)
+    if rt not in (TFLITE_RUNTIMES if kind == "tflite" else VPW_RUNTIMES):
+        return {"skipped": f"a .{kind} model does not run on {rt}"}
+    return _one(rt, kind, model, runs, seed)
 
 
 def benchmark(
@@ -138,26 +217,15 @@ def benchmark(
 ) -> dict:
     """runtime -> figures (or ``{"error"}`` / ``{"skipped"}``) for one model's bytes."""
     known = TFLITE_RUNTIMES if kind == "tflite" else VPW_RUNTIMES
-    chosen = runtimes or known
+    chosen = runtimes or (known + (("qemu-m4",) if qemu else ()))
     rows: dict[str, dict] = {}
     for rt in chosen:
         if on_runtime:
             on_runtime(rt)
-        if rt not in known:
-            rows[rt] = {"skipped": f"a .{kind} model does not run on {rt}"}
-            continue
         try:
-            rows[rt] = _one(rt, kind, model, runs, seed)
+            rows[rt] = _row(rt, kind, model, runs, seed, qemu_runs)
         except Exception as e:
             rows[rt] = {"error": f"{type(e).__name__}: {e}".splitlines()[0][:300]}
-    if qemu:
-        if on_runtime:
-            on_runtime("qemu")
-        why = qemu_missing()
-        try:
-            rows["qemu"] = {"skipped": why} if why else _qemu(kind, model, qemu_runs, seed, 120.0)
-        except Exception as e:
-            rows["qemu"] = {"error": f"{type(e).__name__}: {e}".splitlines()[0][:300]}
     return {
         "kind": kind,
         "bytes": len(model),

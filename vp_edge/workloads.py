@@ -4,6 +4,8 @@ needed to measure instructions and milliseconds per inference.
 
 - ``resnet8``: MLPerf Tiny image classification (CIFAR-10 size, 32x32x3; about 12.5 M MACs).
 - ``ds_cnn``: MLPerf Tiny keyword spotting (49x10 MFCC; DS-CNN with 64 channels; about 2.7 M MACs).
+- ``vww``: MLPerf Tiny visual wake words (MobileNetV1 width 0.25 at 96x96x3, 2 classes; about
+  7.5 M MACs).
 
 ``python -m vp_edge.workloads OUT_DIR [FAMILY]`` writes ``<name>.tflite`` for each (needs
 TensorFlow; run it in its own process, LiteRT must not share it right after a conversion).
@@ -17,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-WORKLOADS = ("resnet8", "ds_cnn")
+WORKLOADS = ("resnet8", "ds_cnn", "vww")
 
 
 def resnet8() -> Any:
@@ -54,6 +56,28 @@ def ds_cnn() -> Any:
     return keras.Model(inp, L.Softmax()(x), name="ds_cnn")
 
 
+def vww() -> Any:
+    """MLPerf Tiny VWW: MobileNetV1 with width 0.25 at 96x96x3 (3x3 conv 8 stride 2, thirteen
+    depthwise-separable blocks up to 256 channels), pool, dense 2."""
+    import keras
+
+    L = keras.layers
+
+    def bn_relu(x: Any) -> Any:
+        return L.ReLU()(L.BatchNormalization()(x))
+
+    inp = keras.Input((96, 96, 3), name="vww_input")
+    x = bn_relu(L.Conv2D(8, 3, 2, padding="same", use_bias=False)(inp))
+    blocks = ((16, 1), (32, 2), (32, 1), (64, 2), (64, 1), (128, 2), *[(128, 1)] * 5, (256, 2),
+              (256, 1))
+    for filters, stride in blocks:
+        x = bn_relu(L.DepthwiseConv2D(3, stride, padding="same", use_bias=False)(x))
+        x = bn_relu(L.Conv2D(filters, 1, use_bias=False)(x))
+    x = L.AveragePooling2D(pool_size=x.shape[1:3])(x)
+    x = L.Dense(2)(L.Flatten()(x))
+    return keras.Model(inp, L.Softmax()(x), name="vww")
+
+
 def _settle_batchnorm(keras: Any, model: Any, x: np.ndarray) -> None:
     """Set every BatchNormalization's moving statistics to those of ``x`` (one forward pass in
     training mode with momentum 0), so untrained activations keep sane ranges through depth
@@ -65,7 +89,7 @@ def _settle_batchnorm(keras: Any, model: Any, x: np.ndarray) -> None:
 
 
 def build_all(out: Path, family: str = "fashion") -> dict[str, int]:
-    """Convert the family's variants, its baseline and the two workloads (untrained, calibrated
+    """Convert the family's variants, its baseline and the three workloads (untrained, calibrated
     on uniform noise) to full-int8 ``.tflite`` files in ``out``; returns name -> MACs."""
     import keras
 
@@ -79,7 +103,7 @@ def build_all(out: Path, family: str = "fashion") -> dict[str, int]:
     fam = load_family(family)
     models = {v.name: variant_model(fam, v) for v in fam.variants}
     models[BASELINE] = baseline_model(fam)
-    models.update(resnet8=resnet8(), ds_cnn=ds_cnn())
+    models.update(resnet8=resnet8(), ds_cnn=ds_cnn(), vww=vww())
     out.mkdir(parents=True, exist_ok=True)
     macs = {}
     for name, model in models.items():

@@ -29,6 +29,10 @@ import numpy as np
 
 ENGINES = ("c-engine", "litert-ref", "litert-builtin", "xnnpack", "tflm")
 MARK = ("<!-- kernels -->", "<!-- /kernels -->")
+#: workload -> (name in the table, best published Cortex-M4 cycles: ST X-CUBE-AI 9.0 latency
+#: x 120 MHz, MLPerf Tiny v1.2 on NUCLEO-L4R5ZI)
+PUBLISHED = {"resnet8": ("ResNet-8", 19_812_000), "vww": ("VWW MobileNetV1-0.25 96x96", 10_668_000),
+             "ds_cnn": ("DS-CNN KWS", 5_184_000)}
 #: cores counted in QEMU (keys of experiments.bench.mcu.CORES) -> the report's column prefix
 QEMU_CORES = {"cortex-m4": "m4", "cortex-m7": "m7"}
 
@@ -114,6 +118,21 @@ def qemu_counts(tfl: bytes, n_macs: int) -> dict:
     return row
 
 
+def m4_cycle_estimate(tfl: bytes, instructions: int) -> dict:
+    """The Cortex-M4 cycle estimate of one inference (vp_edge.benchmark.m4_cycles: a traced QEMU
+    run, the engine's instruction mix priced with the M4 TRM's timings), on the seed-0 input
+    that experiments.bench.mcu counted."""
+    from boards.emulators import firmware_elf
+    from converters.vpw import read_vpw, tflite_to_vpw
+    from vp_edge.benchmark import m4_cycles
+
+    n = int(read_vpw(tflite_to_vpw(tfl)).header["in_size"])
+    x = np.random.default_rng(0).integers(-128, 128, n, dtype=np.int8)
+    vpw = tflite_to_vpw(tfl, golden_input=x, target="cortex-m4")
+    est = m4_cycles(firmware_elf(2, 1000, "mps2-an386"), vpw, x, instructions, 900.0)
+    return {"m4_cycles": est["cycles_estimate"], "m4_cycles_range": est["cycles_estimate_range"]}
+
+
 def ram(tfl: bytes, path: Path) -> dict[str, int]:
     from converters.card import measure_arena
     from converters.vpw import read_vpw, tflite_to_vpw
@@ -129,6 +148,8 @@ def measure(models: Path, macs: dict[str, int], repeats: int) -> dict:
         tfl = path.read_bytes()
         row: dict = {"macs": n_macs}
         row.update(qemu_counts(tfl, n_macs))
+        if "m4_instructions" in row:
+            row.update(m4_cycle_estimate(tfl, row["m4_instructions"]))
         row["ms"] = host_ms(tfl, repeats)
         row["c_over_builtin"] = row["ms"]["c-engine"] / row["ms"]["litert-builtin"]
         row["c_over_xnnpack"] = row["ms"]["c-engine"] / row["ms"]["xnnpack"]
@@ -160,15 +181,17 @@ def markdown(r: dict) -> str:
         "core (`-mcpu`) running the cortex-m4 layout (SXTB16/SMLAD kernels on both); every "
         "count came with a RESULT equal to the host C engine's top-k unless marked.",
         "",
-        "| model | MACs | M4 instr | M4 instr/MAC | M7 instr | M7 instr/MAC | C engine ms "
+        "| model | MACs | M4 instr | M4 instr/MAC | M4 cycles (estimate) | M7 instr "
+        "| M7 instr/MAC | C engine ms "
         "| ref ms | builtin ms | XNNPACK ms | tflite-micro ms | C/builtin | C/XNNPACK "
         "| C arena B | TFLM arena B |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, row in r["models"].items():
         ms = row["ms"]
         lines.append(
-            f"| {name} | {row['macs']:,} | {_qemu_cells(row, 'm4')} | {_qemu_cells(row, 'm7')} "
+            f"| {name} | {row['macs']:,} | {_qemu_cells(row, 'm4')} | {_cycles_cell(row)} "
+            f"| {_qemu_cells(row, 'm7')} "
             f"| {ms['c-engine']:.3f} | {ms['litert-ref']:.3f} "
             f"| {ms['litert-builtin']:.3f} | {ms['xnnpack']:.3f} | {ms['tflm']:.3f} "
             f"| {row['c_over_builtin']:.2f} | {row['c_over_xnnpack']:.2f} "
@@ -180,7 +203,36 @@ def markdown(r: dict) -> str:
               for core, key in QEMU_CORES.items() if f"{key}_error" in row]
     if notes:
         lines += ["", "Not run in QEMU: " + "; ".join(notes) + "."]
+    lines += ["", *published_lines(r["models"])]
     return "\n".join(lines) + "\n"
+
+
+def _cycles_cell(row: dict) -> str:
+    if "m4_cycles" not in row:
+        return "—"
+    return f"{row['m4_cycles']:,} ({row['m4_cycles'] / row['macs']:.2f}/MAC)"
+
+
+def published_lines(models: dict) -> list[str]:
+    """Our MLPerf Tiny-shaped workloads beside the best published Cortex-M4 cycles (ST X-CUBE-AI
+    9.0, MLPerf Tiny v1.2, NUCLEO-L4R5ZI at 120 MHz; shared/reference/performance-anchors.md)."""
+    rows = [(n, *PUBLISHED[n]) for n in PUBLISHED if "m4_instructions" in models.get(n, {})]
+    if not rows:
+        return []
+    out = ["Against the best published Cortex-M4 figures (ST X-CUBE-AI 9.0, MLPerf Tiny v1.2, "
+           "NUCLEO-L4R5ZI at 120 MHz: latency x clock = cycles). Our instructions are a floor "
+           "on our cycles (a Cortex-M4 instruction takes at least one cycle); the estimate is "
+           "the instruction mix priced with the M4 TRM, not a measurement.", "",
+           "| workload | ours: M4 instr (per MAC) | ours: M4 cycles, estimate (per MAC) "
+           "| published cycles (per MAC) | instructions / published cycles |",
+           "|---|---:|---:|---:|---:|"]
+    for name, label, cycles in rows:
+        m = models[name]
+        est = f"{m['m4_cycles']:,} ({m['m4_cycles'] / m['macs']:.2f})" if "m4_cycles" in m else "—"
+        out.append(f"| {label} | {m['m4_instructions']:,} ({m['m4_per_mac']:.2f}) | {est} "
+                   f"| {cycles:,} ({cycles / m['macs']:.2f}) "
+                   f"| {m['m4_instructions'] / cycles:.2f} |")
+    return out
 
 
 def write(r: dict, out: Path) -> None:

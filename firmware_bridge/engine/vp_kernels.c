@@ -231,6 +231,74 @@ static void dot2x2(const int8_t *r0, const int8_t *r1, const int8_t *w0, const i
 #endif
 }
 
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__thumb2__)
+/* dot2x2 where the second row and the second channel's weights both lie `stride` bytes after the
+   first (two im2col rows of one scratch, a 1x1 conv whose rows are as long as the weight rows):
+   one offset register serves both, so all fourteen values stay in registers (what GCC cannot
+   find for the C loop: it spills a pointer). Per four int8 pairs of both rows and channels:
+   4 loads, 8 SXTB16, 8 SMLAD, the count and the branch. n4 >= 1 steps of 4 bytes. */
+/* one step: channel 1's and channel 0's weights, row 1, row 0 (r0 row, r1 weights, r2 stride) */
+#define DOT2X2_STEP                                                                               \
+    "ldr r9, [r1, r2]\n\t"                                                                        \
+    "ldr r8, [r1], #4\n\t"                                                                        \
+    "sxtb16 r12, r8\n\t"                                                                          \
+    "sxtb16 r8, r8, ror #8\n\t"                                                                   \
+    "sxtb16 lr, r9\n\t"                                                                           \
+    "sxtb16 r9, r9, ror #8\n\t"                                                                   \
+    "ldr r10, [r0, r2]\n\t"                                                                       \
+    "sxtb16 r11, r10\n\t"                                                                         \
+    "sxtb16 r10, r10, ror #8\n\t"                                                                 \
+    "smlad r6, r11, r12, r6\n\t"                                                                  \
+    "smlad r6, r10, r8, r6\n\t"                                                                   \
+    "smlad r7, r11, lr, r7\n\t"                                                                   \
+    "smlad r7, r10, r9, r7\n\t"                                                                   \
+    "ldr r10, [r0], #4\n\t"                                                                       \
+    "sxtb16 r11, r10\n\t"                                                                         \
+    "sxtb16 r10, r10, ror #8\n\t"                                                                 \
+    "smlad r4, r11, r12, r4\n\t"                                                                  \
+    "smlad r4, r10, r8, r4\n\t"                                                                   \
+    "smlad r5, r11, lr, r5\n\t"                                                                   \
+    "smlad r5, r10, r9, r5\n\t"
+
+__attribute__((naked, noinline)) static void dot2x2_stride(const int8_t *r0, const int8_t *w0,
+                                                           int32_t stride, int32_t n4,
+                                                           uint32_t *s) {
+    __asm__ volatile(
+        "push {r4-r11, lr}\n\t"
+        "movs r4, #0\n\t"
+        "movs r5, #0\n\t"
+        "movs r6, #0\n\t"
+        "movs r7, #0\n\t"
+        "lsrs r3, r3, #1\n\t" /* pairs of steps; an odd step first */
+        "bcc 2f\n\t"
+        DOT2X2_STEP
+        "cmp r3, #0\n\t"
+        "beq 3f\n"
+        "2:\n\t"
+        DOT2X2_STEP
+        DOT2X2_STEP
+        "subs r3, r3, #1\n\t"
+        "bne 2b\n"
+        "3:\n\t"
+        "ldr r12, [sp, #36]\n\t" /* s: the fifth argument, above the nine pushed words */
+        "stm r12, {r4, r5, r6, r7}\n\t"
+        "pop {r4-r11, pc}\n");
+}
+#define VP_DOT2X2_STRIDE 1
+#endif
+
+/* dot2x2 through dot2x2_stride where the rows and the weights lie equally far apart */
+static inline void dot2x2_any(const int8_t *r0, const int8_t *r1, const int8_t *w0,
+                              const int8_t *w1, int32_t n, uint32_t s[4]) {
+#if defined(VP_DOT2X2_STRIDE)
+    if (r1 - r0 == w1 - w0) {
+        dot2x2_stride(r0, w0, (int32_t)(w1 - w0), n >> 2, s);
+        return;
+    }
+#endif
+    dot2x2(r0, r1, w0, w1, n, s);
+}
+
 /* the K-byte input row of output pixel p: in place (1x1, FC) or gathered into buf (im2col) */
 static const int8_t *input_row(const vp_layer *L, const uint8_t *a, int32_t p, int8_t *buf) {
     int32_t oy = p / W(OW), ox = p % W(OW), ky, kx, ic = W(IC);
@@ -297,7 +365,7 @@ static void conv_direct_dsp(const vp_model_info *m, const vp_layer *L, const rq_
             int two = p + 1 < n_pix;
             const int8_t *x0 = in + p * W(IC), *x1 = two ? x0 + W(IC) : x0;
             uint32_t s[4];
-            dot2x2(x0, x1, w0, w1, k4, s);
+            dot2x2_any(x0, x1, w0, w1, k4, s);
             o[0] = clamp8(rq_fast_r2((int32_t)(s[0] + b0), m0, r0) + zp, lo, hi);
             if (pair) o[1] = clamp8(rq_fast_r2((int32_t)(s[1] + b1), m1, r1) + zp, lo, hi);
             if (two) {
@@ -340,7 +408,7 @@ static void conv_ocmajor(const vp_model_info *m, const vp_layer *L, uint8_t *a) 
             uint32_t s[4];
             uint32_t b0 = (uint32_t)vp_rd32(v, q + 4u * (uint32_t)oc);
             uint32_t b1 = pair ? (uint32_t)vp_rd32(v, q + 4u * (uint32_t)(oc + 1)) : 0u;
-            dot2x2(r0, r1, w0, w1, k4, s);
+            dot2x2_any(r0, r1, w0, w1, k4, s);
 #if defined(__ARM_FEATURE_DSP)
             if (R.fast && (zs0 | zs1) == 0) { /* multiplier and shift read once per channel */
                 int32_t m0 = vp_rd32(v, R.mult + 4u * (uint32_t)oc), m1 = m0;
@@ -526,6 +594,37 @@ void vp_conv(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
 }
 
 #if defined(__ARM_FEATURE_DSP)
+/* one tap of four channels: the input word at x, its weights sign-extended in w[0] (channels 0,
+   2) and w[1] (channels 1, 3) */
+#define DW_TAP(x, w)                                                                              \
+    do {                                                                                          \
+        uint32_t x_ = ld32(x), xe_ = __sxtb16(x_), xo_ = sxtb16_ror8(x_);                         \
+        a0 = __smlabb(xe_, (w)[0], a0), a2 = __smlatt(xe_, (w)[0], a2);                           \
+        a1 = __smlabb(xo_, (w)[1], a1), a3 = __smlatt(xo_, (w)[1], a3);                           \
+    } while (0)
+
+/* the low halfword of a, the low halfword of b above it (PKHBT; GCC's ACLE lacks __pkhbt) */
+static inline uint32_t pkhbt16(uint32_t a, uint32_t b) {
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* four requantised outputs (before their clamp) as four int8 in one word, each clamped to
+   [lo, hi] byte-wise (lo4, hi4: the bounds in every byte): SSAT to int8 first changes nothing,
+   the bounds lie inside int8; then SSUB8 sets a GE flag per byte and SEL picks by it */
+static inline uint32_t clamp4(int32_t y0, int32_t y1, int32_t y2, int32_t y3, uint32_t lo4,
+                              uint32_t hi4) {
+    uint32_t e = pkhbt16((uint32_t)__ssat(y0, 8), (uint32_t)__ssat(y2, 8));
+    uint32_t o = pkhbt16((uint32_t)__ssat(y1, 8), (uint32_t)__ssat(y3, 8));
+    uint32_t w = __uxtb16(e) | (__uxtb16(o) << 8), t;
+    __asm__("ssub8 %[t], %[w], %[lo]\n\tsel %[w], %[w], %[lo]\n\t"
+            "ssub8 %[t], %[hi], %[w]\n\tsel %[w], %[w], %[hi]"
+            : [w] "+r"(w), [t] "=&r"(t)
+            : [lo] "r"(lo4), [hi] "r"(hi4));
+    return w;
+}
+
 /* one pixel, four channels per step: SXTB16 splits even/odd bytes, SMLABB/SMLATT accumulate each
    lane. Per chunk of DW_CHUNK channels every tap reads through a pointer: into the input, or
    into a row of the input zero point where the tap falls in the padding (one loop for both). */
@@ -581,6 +680,76 @@ static void dw_pixel_dsp(const vp_model_info *m, const vp_layer *L, const rq_t *
 }
 #endif
 
+#if defined(__ARM_FEATURE_DSP)
+/* whether a layer takes dw3x3_inner: 3x3 taps, depth multiplier 1, channels a multiple of 4,
+   every channel on rq_fast (the pack-time shape class of MobileNet and DS-CNN depthwise layers) */
+static int dw3x3_ok(const vp_layer *L, const rq_t *R) {
+    return W(KH) == 3 && W(KW) == 3 && W(DMUL) == 1 && (W(OC) & 3) == 0 && R->fast;
+}
+
+/* first and one-past-last output index whose 3 taps all fall inside [0, n) of the input */
+static void inner_span(int32_t out_n, int32_t in_n, int32_t s, int32_t pad, int32_t d,
+                       int32_t *lo, int32_t *hi) {
+    int32_t a = (pad + s - 1) / s, b = (in_n - 1 + pad - 2 * d) / s + 1;
+    if (in_n - 1 + pad - 2 * d < 0) b = 0;
+    *lo = a < out_n ? a : out_n;
+    *hi = b < *lo ? *lo : (b > out_n ? out_n : b);
+}
+
+/* 3x3 depthwise over the pixels whose window lies inside the input: four channels at a time
+   over every such pixel, so the channels' nine taps of weights are sign-extended once (held in
+   a small table beside the registers), their bias, multiplier and shift read once, and each
+   pixel's window read through one pointer and constant steps (stride 1 and 2 alike) */
+static void dw3x3_inner(const vp_model_info *m, const vp_layer *L, const rq_t *R, uint8_t *a,
+                        int32_t y0, int32_t y1, int32_t x0, int32_t x1) {
+    const uint8_t *v = m->vpw;
+    const int8_t *wts = (const int8_t *)v + L->data;
+    int32_t oc_n = W(OC), ic = W(IC), c, oy, ox, t, k;
+    int32_t sx = W(SW) * ic, dx = W(DW) * ic, dy = W(DH) * W(IW) * ic;
+    int32_t zp = R->zp;
+    uint32_t q = L->data + 9u * (uint32_t)oc_n, w4;
+    uint32_t lo4 = 0x01010101u * (uint8_t)R->lo, hi4 = 0x01010101u * (uint8_t)R->hi;
+    if (y0 >= y1 || x0 >= x1) return;
+    for (c = 0; c < oc_n; c += 4) {
+        uint32_t w[9][2];
+        int32_t bias[4], mult[4], r2[4];
+        for (t = 0; t < 9; t++) {
+            uint32_t x = ld32(wts + t * oc_n + c);
+            w[t][0] = __sxtb16(x), w[t][1] = sxtb16_ror8(x);
+        }
+        for (k = 0; k < 4; k++) {
+            bias[k] = vp_rd32(v, q + 4u * (uint32_t)(c + k));
+            mult[k] = vp_rd32(v, R->mult + 4u * (uint32_t)(c + k));
+            r2[k] = ~vp_rd32(v, R->shift + 4u * (uint32_t)(c + k)) - 1;
+        }
+        for (oy = y0; oy < y1; oy++) {
+            const int8_t *p = (const int8_t *)a + W(IN) + c +
+                              ((oy * W(SH) - W(PT)) * W(IW) + x0 * W(SW) - W(PL)) * ic;
+            int8_t *o = (int8_t *)a + W(OUT) + (oy * W(OW) + x0) * oc_n + c;
+            for (ox = x1 - x0; ox > 0; ox--, p += sx, o += oc_n) {
+                int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
+                const int8_t *r = p;
+                DW_TAP(r, w[0]);
+                DW_TAP(r + dx, w[1]);
+                DW_TAP(r + 2 * dx, w[2]);
+                r += dy;
+                DW_TAP(r, w[3]);
+                DW_TAP(r + dx, w[4]);
+                DW_TAP(r + 2 * dx, w[5]);
+                r += dy;
+                DW_TAP(r, w[6]);
+                DW_TAP(r + dx, w[7]);
+                DW_TAP(r + 2 * dx, w[8]);
+                w4 = clamp4(rq_fast_r2(a0, mult[0], r2[0]) + zp, rq_fast_r2(a1, mult[1], r2[1]) + zp,
+                            rq_fast_r2(a2, mult[2], r2[2]) + zp, rq_fast_r2(a3, mult[3], r2[3]) + zp,
+                            lo4, hi4);
+                VP_COPY4(o, &w4);
+            }
+        }
+    }
+}
+#endif
+
 /* DEPTHWISE_CONV_2D, weights [tap][OC]: per pixel, per chunk of channels, per tap */
 VP_CLONES void vp_depthwise(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
     const uint8_t *v = m->vpw;
@@ -590,6 +759,14 @@ VP_CLONES void vp_depthwise(const vp_model_info *m, const vp_layer *L, uint8_t *
     rq_t R = rq_init(v, L, q, oc_n);
     int32_t off[MAX_TAPS], delta[MAX_TAPS], acc[DW_CHUNK];
     int32_t span_y = (W(KH) - 1) * W(DH), span_x = (W(KW) - 1) * W(DW);
+    int32_t y0 = 0, y1 = 0, x0 = 0, x1 = 0; /* the pixels dw3x3_inner takes, if any */
+#if defined(__ARM_FEATURE_DSP)
+    if (dw3x3_ok(L, &R)) {
+        inner_span(W(OH), W(IH), W(SH), W(PT), W(DH), &y0, &y1);
+        inner_span(W(OW), W(IW), W(SW), W(PL), W(DW), &x0, &x1);
+        dw3x3_inner(m, L, &R, a, y0, y1, x0, x1);
+    }
+#endif
     for (t = 0; t < taps; t++) /* tap offsets from the window's corner, once per layer */
         delta[t] = ((t / W(KW)) * W(DH) * W(IW) + (t % W(KW)) * W(DW)) * ic_n;
     for (oy = 0; oy < W(OH); oy++) {
@@ -597,6 +774,10 @@ VP_CLONES void vp_depthwise(const vp_model_info *m, const vp_layer *L, uint8_t *
         int rows_in = iy0 >= 0 && iy0 + span_y < W(IH);
         for (ox = 0; ox < W(OW); ox++) {
             int8_t *o = (int8_t *)a + W(OUT) + (oy * W(OW) + ox) * oc_n;
+            if (oy >= y0 && oy < y1 && ox >= x0 && ox < x1) { /* done by dw3x3_inner */
+                ox = x1 - 1;
+                continue;
+            }
             int32_t ix0 = ox * W(SW) - W(PL), corner = W(IN) + (iy0 * W(IW) + ix0) * ic_n;
             int inside = rows_in && ix0 >= 0 && ix0 + span_x < W(IW);
             if (inside) {

@@ -58,7 +58,7 @@ def test_kernels_bench_counts_m4_and_m7(pytestconfig) -> None:
         pytest.skip(f"needs {', '.join(missing)}")
     from fw_helpers import cached_tflite
 
-    from experiments.bench.kernels import markdown, qemu_counts
+    from experiments.bench.kernels import PUBLISHED, m4_cycle_estimate, markdown, qemu_counts
 
     tfl = cached_tflite(pytestconfig, "resize:1")["resize:1"]
     row = qemu_counts(tfl, n_macs=1000)
@@ -66,11 +66,17 @@ def test_kernels_bench_counts_m4_and_m7(pytestconfig) -> None:
     for key in ("m4", "m7"):
         assert row[f"{key}_instructions"] > 0
         assert row[f"{key}_per_mac"] == row[f"{key}_instructions"] / 1000
+    row.update(m4_cycle_estimate(tfl, row["m4_instructions"]))
+    lo, hi = row["m4_cycles_range"]
+    assert row["m4_instructions"] <= lo <= row["m4_cycles"] <= hi
     ms = dict.fromkeys(("c-engine", "litert-ref", "litert-builtin", "xnnpack", "tflm"), 1.0)
     row.update(macs=1000, ms=ms, c_over_builtin=1.0, c_over_xnnpack=1.0, c_engine_arena=1,
                tflm_arena=1)
     text = markdown({"command": "c", "when": "w", "machine": "m", "repeats": 1,
-                     "models": {"resize": row}})
+                     "models": {"resize": row, "ds_cnn": row}})
     table_row = next(line for line in text.splitlines() if line.startswith("| resize |"))
     assert f"{row['m7_instructions']:,} | {row['m7_per_mac']:.2f}" in table_row
+    assert f"{row['m4_cycles']:,} (" in table_row
+    published = next(ln for ln in text.splitlines() if ln.startswith(f"| {PUBLISHED['ds_cnn'][0]}"))
+    assert f"{PUBLISHED['ds_cnn'][1]:,}" in published
     assert "Not run" not in text

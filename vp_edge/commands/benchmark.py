@@ -22,8 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the XNNPACK delegate (what Linux boards serve with), on tflite-micro, and packed in "
         "memory on the C engine; a .vpw on "
         "the C engine. With QEMU and the ARM toolchain installed the Cortex-M4 firmware runs "
-        "it too (instruction count under -icount). For a whole run against its baseline see "
-        "'vp-edge bench'.",
+        "it too (row qemu-m4: a .tflite is packed in the Arm layout here; instructions counted "
+        "under -icount, and instructions per MAC); qemu-m7 is the Cortex-M7 build. The exit "
+        "status is 3 when a row fails or a row named in --runtimes cannot run. For a whole "
+        "run against its baseline see 'vp-edge bench'.",
     )
     p.add_argument("model", type=Path, metavar="MODEL", help="a full-int8 .tflite or a .vpw")
     p.add_argument(
@@ -37,9 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="LIST",
         help="comma-separated subset of litert-ref, litert-builtin, xnnpack, tflm, "
-        "engine (default: all that take the model)",
+        "engine, qemu-m4, qemu-m7 (default: all host runtimes that take the model, and qemu-m4)",
     )
-    p.add_argument("--no-qemu", action="store_true", help="skip the QEMU firmware")
+    p.add_argument("--no-qemu", action="store_true", help="skip the default qemu-m4 row")
     p.add_argument(
         "--qemu-runs",
         type=int_range(1, 100),
@@ -52,16 +54,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vp_edge.benchmark import TFLITE_RUNTIMES, benchmark
+    from vp_edge.benchmark import ALL_RUNTIMES, benchmark
     from vp_edge.errors import UsageError
 
     kind, data = read_model(args.model, "MODEL")
     runtimes = None
     if args.runtimes:
         runtimes = tuple(r.strip() for r in args.runtimes.split(",") if r.strip())
-        if unknown := sorted(set(runtimes) - set(TFLITE_RUNTIMES)):
+        if unknown := sorted(set(runtimes) - set(ALL_RUNTIMES)):
             raise UsageError(
-                f"--runtimes: unknown {', '.join(unknown)}; known: {', '.join(TFLITE_RUNTIMES)}"
+                f"--runtimes: unknown {', '.join(unknown)}; known: {', '.join(ALL_RUNTIMES)}"
             )
 
     def show(rt: str) -> None:
@@ -80,8 +82,13 @@ def run(args: argparse.Namespace) -> int:
     )
     report["model"] = str(args.model)
     emit(args, report, table(report))
-    ok = [r for r in report["runtimes"].values() if "median_ms" in r]
-    return 0 if ok else 3
+    return 3 if failed(report, runtimes is not None) else 0
+
+
+def failed(report: dict, named: bool) -> list[str]:
+    """Rows that failed: any error, and any skip of a row the user named in --runtimes."""
+    return [rt for rt, row in report["runtimes"].items()
+            if "error" in row or (named and "skipped" in row)]
 
 
 def table(r: dict) -> str:
@@ -95,10 +102,23 @@ def table(r: dict) -> str:
         if "skipped" in row or "error" in row:
             why = f"skipped: {row['skipped']}" if "skipped" in row else f"error: {row['error']}"
             lines.append(f"{name:<15} {why}")
-        elif name == "qemu":
+        elif "instructions" in row:
+            per = row["instructions_per_mac"]
             lines.append(
-                f"{name:<15} {'':>9} {'':>9} {row['median_ms']:>10.3f} {'':>9} {'':>9}  "
-                f"{row['instructions']:,} instructions per inference (virtual time)"
+                f"{name:<15} {row['instructions']:,} instructions per inference (not ms: QEMU "
+                f"{row['machine']} -icount), " + (f"{per:.2f} per MAC" if per else "no MACs")
+            )
+            if "cycles_estimate" in row:
+                lo, hi = row["cycles_estimate_range"]
+                lines.append(
+                    f"{'':<15} about {row['cycles_estimate']:,} Cortex-M4 cycles (estimate from "
+                    f"the instruction mix, {lo:,}..{hi:,})"
+                    + (f", {row['cycles_per_mac_estimate']:.2f} per MAC" if row["macs"] else "")
+                )
+            lines.append(
+                f"{'':<15} firmware {row['firmware_flash_bytes']:,} B flash, "
+                f"{row['firmware_ram_bytes']:,} B static RAM; model {row['model_bytes']:,} B, "
+                f"arena {row['arena_bytes']:,} B"
             )
         else:
             lines.append(
