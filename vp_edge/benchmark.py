@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -173,7 +174,7 @@ def _qemu(kind: str, model: bytes, runtime: str, runs: int, seed: int, timeout: 
     us = _serve(elf, machine, vpw, x, runs, timeout)
     n = int(np.median(us)) * 1000
     size = elf_size(elf, machine)
-    row = {
+    row: dict[str, Any] = {
         "machine": machine,
         "layout": layout,
         "firmware_flash_bytes": size["flash"],
