@@ -15,6 +15,11 @@ is silent for three heartbeats, is marked failed and only PROBEd until it answer
 counts towards that only while the gateway was keeping up (no event-loop lag or shed load since
 the request began) and the board sent no result at all meanwhile: a board must not be judged
 failed for the gateway's own overload.
+
+Heartbeats catch a dead board between requests: a board that sent no frame for 1.5 heartbeat
+periods (plus the deadline while a request is out to it: a computing board sends no heartbeat)
+is marked down within two periods, and the requests waiting for it stop waiting. So a killed UDP
+board, whose link never reports an error, costs no request the full deadline once it is down.
 """
 
 from __future__ import annotations
@@ -96,6 +101,9 @@ class Board:
     consecutive: int = 0
     last_seen: float = 0.0
     last_result: float = 0.0
+    #: why the gateway marked it down (None while up or never seen) and when (monotonic)
+    down_why: str | None = None
+    down_at: float = 0.0
 
 
 @dataclass
@@ -106,6 +114,7 @@ class _Pending:
     t0: float = 0.0
     results: dict[str, tuple[tuple[tuple[int, int], ...], float]] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
+    dropped: set[str] = field(default_factory=set)  # marked down while the request waited
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -276,6 +285,7 @@ class Gateway:
         if not b.up:
             b.stats.rejoins += int(b.stats.ever_up)
             b.up, b.consecutive, b.stats.ever_up = True, 0, True
+            b.down_why = None
 
     def _check_hello(self, spec: BoardSpec, h: fb.Hello) -> str | None:
         if self.strategy is not None:
@@ -305,6 +315,9 @@ class Gateway:
             self.counts["late" if f.request_id in self._finished else "foreign"] += 1
             return
         name = b.spec.name
+        if name in req.dropped:
+            self.counts["late"] += 1
+            return
         if name in req.results or name in req.failed:
             self.counts["duplicate"] += 1
             return
@@ -328,7 +341,7 @@ class Gateway:
 
     @staticmethod
     def _maybe_done(req: _Pending) -> None:
-        if len(req.results) + len(req.failed) >= len(req.targets):
+        if len(req.results) + len(req.failed | req.dropped) >= len(req.targets):
             req.done.set()
 
     # -- requests ------------------------------------------------------------------------------
@@ -364,7 +377,8 @@ class Gateway:
             else:  # its link is gone (e.g. the pty of a dead board): down like a silent board
                 b.stats.misses += 1
                 b.consecutive += 1
-                b.up = b.consecutive < self.fail_after
+                if b.consecutive >= self.fail_after:
+                    self.mark_down(b, f"its link {b.spec.link} is closed")
         if req.targets:
             left = deadline_s - (time.monotonic() - t0)
             try:
@@ -421,7 +435,18 @@ class Gateway:
             return
         b.consecutive += 1
         if b.consecutive >= self.fail_after:
-            b.up = False
+            self.mark_down(b, f"missed {b.consecutive} requests in a row")
+
+    def mark_down(self, b: Board, why: str) -> None:
+        """Take ``b`` out of service (PROBEd until it answers HELLO); requests waiting for it
+        stop waiting, so no request pays the deadline for a board known to be down."""
+        if b.up:
+            b.up, b.down_why, b.down_at = False, why, time.monotonic()
+        for req in self._pending.values():
+            name = b.spec.name
+            if name in req.targets and name not in req.results:
+                req.dropped.add(name)
+                self._maybe_done(req)
 
     async def _lag_loop(self, tick: float = 0.02) -> None:
         """Measure event-loop lag; past a quarter of the deadline the gateway is behind."""
@@ -444,16 +469,37 @@ class Gateway:
                 req.done.set()
 
     async def _probe_loop(self) -> None:
-        """PROBE failed boards until they answer HELLO; fail boards silent for 3 heartbeats."""
+        """PROBE failed boards until they answer HELLO; mark silent boards down (``silent``).
+        Ticks at a quarter heartbeat (at most ``probe_s``) so a dead board is down within
+        two heartbeat periods; PROBEs go out every ``probe_s``."""
+        tick = min(self.probe_s, self.dep.heartbeat_s / 4)
+        last_probe = 0.0
         while True:
-            await asyncio.sleep(self.probe_s)
+            await asyncio.sleep(tick)
             now = time.monotonic()
-            stale = 3 * self.dep.heartbeat_s + self.dep.deadline_s
             for b in self.boards.values():
-                if b.up and not self._pending and now - b.last_seen > stale:
-                    b.up = False
-                if not b.up and b.refused is None:
-                    self._send(b, fb.Probe(MsgType.HELLO), 0)
+                why = self.silent(b, now) if b.up else None
+                if why:
+                    self.mark_down(b, why)
+            if now - last_probe >= self.probe_s:
+                last_probe = now
+                for b in self.boards.values():
+                    if not b.up and b.refused is None:
+                        self._send(b, fb.Probe(MsgType.HELLO), 0)
+
+    def silent(self, b: Board, now: float) -> str | None:
+        """Why ``b`` counts as dead by its missing heartbeats, or None: no frame for 1.5
+        heartbeat periods, plus the deadline while a request is out to it. Not while the
+        gateway itself fell behind (its reader threads may not have run)."""
+        hb = self.dep.heartbeat_s
+        name = b.spec.name
+        busy = any(name in r.targets and name not in r.results
+                   and name not in r.failed | r.dropped for r in self._pending.values())
+        quiet = now - b.last_seen
+        if quiet <= 1.5 * hb + (self.dep.deadline_s if busy else 0.0) \
+                or now - self.overloaded_at < 1.5 * hb:
+            return None
+        return f"no heartbeat for {quiet:.1f} s (heartbeat every {hb:g} s)"
 
     async def call_part(self, board: str, stage: int, tensor: bytes,
                         deadline_t: float) -> PartReply | None:

@@ -59,6 +59,8 @@ def down_reason(b: Any) -> str | None:
         return ("heartbeats arrive but PROBEs get no HELLO: the board drops the gateway's "
                 "frames (another key, or a newer counter epoch from a tool that counts from "
                 "another file: flash with --deployment, then restart the gateway)")
+    if b.down_why:
+        return b.down_why
     if s.ever_up:
         return f"stopped answering ({s.misses} request(s) missed)"
     return f"no answer on {b.spec.link} (board not running, or another link, id or key)"
