@@ -78,12 +78,16 @@ class Answer:
     error: str | None = None
     label: int | None = None
     wire: dict | None = None  # strategy deployments: the request's frames and bytes both ways
+    client_id: object = None  # the id the client gave its request (front ends), else None
+    at: float = 0.0  # when it was answered (time.time(): the status page's time axis)
 
     def to_dict(self) -> dict:
         d = dict(vars(self))
         d["latency_ms"] = round(d.pop("latency_s") * 1000, 3)
-        if d["wire"] is None:
-            del d["wire"]
+        del d["at"]
+        for key in ("wire", "client_id"):
+            if d[key] is None:
+                del d[key]
         return d
 
 
@@ -241,17 +245,22 @@ class Gateway:
                 if frames and self._loop is not None and not self._loop.is_closed():
                     self._loop.call_soon_threadsafe(self._on_frames, b, frames, time.monotonic())
 
+    def drop(self, b: Board, reason: str) -> None:
+        """Count a frame dropped for ``reason``, in the total and on the board it concerns."""
+        self.counts[reason] += 1
+        b.stats.drops[reason] = b.stats.drops.get(reason, 0) + 1
+
     def _send(self, b: Board, msg: fb.Message, rid: int) -> int:
         """Bytes put on ``b``'s link for ``msg`` (0: the link is down)."""
         link = b.link
         if link is None:
-            self.counts["link_down"] += 1
+            self.drop(b, "link_down")
             return 0
         data = b.adapter.encode(self.tx.frame(msg, rid, board_id=b.spec.id))
         try:
             link.send(data)
         except LinkError:
-            self.counts["link_down"] += 1
+            self.drop(b, "link_down")
             return 0
         b.stats.bytes_sent += len(data)
         return len(data)
@@ -274,14 +283,15 @@ class Gateway:
             elif isinstance(f.msg, fb.Error):
                 self._on_error(b, f)
             else:
-                self.counts["unexpected"] += 1
+                self.drop(b, "unexpected")
 
     def _on_hello(self, b: Board, hello: fb.Hello) -> None:
         problem = self._check_hello(b.spec, hello)
+        b.hello = hello  # what it runs, shown also when refused
         if problem:
             b.refused, b.up = problem, False
             return
-        b.hello, b.stats.heartbeats_down = hello, 0
+        b.stats.heartbeats_down = 0
         if not b.up:
             b.stats.rejoins += int(b.stats.ever_up)
             b.up, b.consecutive, b.stats.ever_up = True, 0, True
@@ -312,19 +322,19 @@ class Gateway:
         b.last_result = t  # alive, even when late: a backlog is not a failure
         req = self._pending.get(f.request_id)
         if req is None or b.spec.name not in req.targets:
-            self.counts["late" if f.request_id in self._finished else "foreign"] += 1
+            self.drop(b, "late" if f.request_id in self._finished else "foreign")
             return
         name = b.spec.name
         if name in req.dropped:
-            self.counts["late"] += 1
+            self.drop(b, "late")
             return
         if name in req.results or name in req.failed:
-            self.counts["duplicate"] += 1
+            self.drop(b, "duplicate")
             return
         pairs = f.msg.pairs
         if len(pairs) != self.dep.k or any(c >= self.num_classes for c, _ in pairs) \
                 or len({c for c, _ in pairs}) != len(pairs):
-            self.counts["bad_result"] += 1
+            self.drop(b, "bad_result")
             return
         req.results[name] = (pairs, t)
         b.stats.latencies.append(t - req.sent[name])
@@ -346,20 +356,28 @@ class Gateway:
 
     # -- requests ------------------------------------------------------------------------------
     async def classify(self, image: np.ndarray, label: int | None = None,
-                       t0: float | None = None, deadline_s: float | None = None) -> Answer:
+                       t0: float | None = None, deadline_s: float | None = None,
+                       client_id: object = None) -> Answer:
         """One request: exactly one Answer (``error`` set when no board answered).
 
         ``t0`` is when the request arrived (``time.monotonic()``): the deadline counts from
         there, so time spent queued or decoding is not added on top of it. ``deadline_s``
         (default: the deployment's) lets a front end answer early enough to reply in time.
+        ``client_id`` (the client's own request id) is kept on the answer for the status page.
         """
         t0 = time.monotonic() if t0 is None else t0
         deadline_s = self.dep.deadline_s if deadline_s is None else deadline_s
         index, self._index = self._index, self._index + 1
         if self.strategy is not None:
             answer = await classify_plan(self, image, index, label, t0, deadline_s)
-            self.answers.append(answer)
-            return answer
+        else:
+            answer = await self._classify_vote(image, index, label, t0, deadline_s)
+        answer.client_id, answer.at = client_id, time.time()
+        self.answers.append(answer)
+        return answer
+
+    async def _classify_vote(self, image: np.ndarray, index: int, label: int | None,
+                             t0: float, deadline_s: float) -> Answer:
         rid = self._new_rid()
         tensors: dict[str, bytes] = {}
         req = _Pending(rid, set(), {}, t0)
@@ -371,9 +389,10 @@ class Gateway:
             if v not in tensors:
                 c = self.cards[v]
                 tensors[v] = quantize(image, c["input_scale"], c["input_zero_point"]).tobytes()
+            sent = time.monotonic()  # before the send: a fast board may answer before it returns
             if self._send_infer(b, tensors[v], rid):
                 req.targets.add(b.spec.name)
-                req.sent[b.spec.name] = time.monotonic()
+                req.sent[b.spec.name] = sent
             else:  # its link is gone (e.g. the pty of a dead board): down like a silent board
                 b.stats.misses += 1
                 b.consecutive += 1
@@ -387,9 +406,7 @@ class Gateway:
                 pass
         del self._pending[rid]
         self._finished.append(rid)
-        answer = self._answer(index, req, time.monotonic() - t0, label)
-        self.answers.append(answer)
-        return answer
+        return self._answer(index, req, time.monotonic() - t0, label)
 
     def _new_rid(self) -> int:
         while True:

@@ -181,8 +181,8 @@ def answer_reply(a: Answer, req_id: object, class_names: list[str] | tuple[str, 
     if a.error is not None:
         return {**error_reply(req_id, "no_answer", a.error), "missing": list(a.missing)}
     d = {"v": PROTOCOL_VERSION, "id": req_id, "ok": True, **a.to_dict()}
-    d.pop("error", None)
-    d.pop("label", None)
+    for key in ("error", "label", "client_id"):  # client_id: the reply's "id" already
+        d.pop(key, None)
     d["class_name"] = class_names[a.winner] if class_names else str(a.winner)
     return d
 
@@ -269,7 +269,7 @@ class FrontEnd:
             plan = plan_wait(deadline, t1 - t0, self.gw.lag_window.high(), need)
             if plan.busy is not None:
                 return self._busy(req_id, plan.busy)
-            a = await self.gw.classify(img, t0=t0, deadline_s=plan.stop_s)
+            a = await self.gw.classify(img, t0=t0, deadline_s=plan.stop_s, client_id=req_id)
             late = time.monotonic() - t0 - plan.stop_s
             if late > 0:  # how late this wait woke: the lag that requests meet, measured
                 self.gw.lag_window.add(late)
