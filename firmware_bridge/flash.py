@@ -184,7 +184,9 @@ def flash(url: str, artifact: bytes, *, board_id: int = 1, key: KeySource = None
     try:
         hello = s.hello()
         before = s.readback()
-        prev = before.sha256.hex() if before.status == Status.OK else None
+        # a board serving the model it was started with has no slot yet: its HELLO names it
+        prev = before.sha256.hex() if before.status == Status.OK else \
+            (hello.model_sha256.hex() if any(hello.model_sha256) else None)
         slot = 1 - before.slot if before.status == Status.OK and before.slot in (0, 1) else 0
         load = _Loader(s, commit_timeout)
         load.begin(artifact, slot, key)
