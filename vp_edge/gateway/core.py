@@ -42,7 +42,8 @@ from firmware_bridge import MsgType
 from firmware_bridge.transport import Link, LinkError, for_board, open_link, parse_link
 from vp_edge.deployment import BoardSpec, Deployment
 from vp_edge.errors import GatewayError
-from vp_edge.gateway.lag import LagWindow, stop_waiting_now
+from vp_edge.gateway.health import BoardHealth
+from vp_edge.gateway.lag import LagWindow
 from vp_edge.gateway.parts import (
     PartCalls,
     PartReply,
@@ -105,6 +106,9 @@ class Board:
     consecutive: int = 0
     last_seen: float = 0.0
     last_result: float = 0.0
+    #: when its reader thread last decoded an authentic frame, and last looked (monotonic)
+    heard: float = 0.0
+    polled: float = 0.0
     #: why the gateway marked it down (None while up or never seen) and when (monotonic)
     down_why: str | None = None
     down_at: float = 0.0
@@ -145,7 +149,7 @@ def vote_boards(results: dict[str, tuple[int, str, tuple[tuple[int, int], ...]]]
     return fuse(answers, num_classes, rule, weights), voters
 
 
-class Gateway:
+class Gateway(BoardHealth):
     """One deployment's boards behind one object; ``classify`` is one request."""
 
     def __init__(self, dep: Deployment, *, opener: LinkOpener = default_opener,
@@ -239,11 +243,15 @@ class Gateway:
                 link, b.link = b.link, None
                 link.close()
                 continue
+            t = time.monotonic()
             if data:
                 b.stats.bytes_received += len(data)
                 frames = b.adapter.decode(data)
+                if frames:
+                    b.heard = t  # here, not on the loop: a lagging loop must not look like silence
                 if frames and self._loop is not None and not self._loop.is_closed():
-                    self._loop.call_soon_threadsafe(self._on_frames, b, frames, time.monotonic())
+                    self._loop.call_soon_threadsafe(self._on_frames, b, frames, t)
+            b.polled = t
 
     def drop(self, b: Board, reason: str) -> None:
         """Count a frame dropped for ``reason``, in the total and on the board it concerns."""
@@ -436,87 +444,6 @@ class Gateway:
                                    self.weights)
         return Answer(index, req.rid, vote.winner, vote.scores, voters, answered, missing,
                       bool(missing), latency, None, label)
-
-    def note_overload(self) -> None:
-        """The gateway fell behind (event-loop lag, or a front end shed load)."""
-        self.overloaded_at = time.monotonic()
-
-    def note_miss(self, b: Board, t0: float, sent: float) -> None:
-        """``b`` did not answer a request that arrived at ``t0`` and went to it at ``sent``.
-        The miss is excused when the gateway was overloaded since ``t0`` or the board sent a
-        result since ``sent``; else ``fail_after`` misses in a row mark the board down until
-        it answers HELLO again."""
-        b.stats.misses += 1
-        if self.overloaded_at >= t0 or b.last_result >= sent:
-            b.stats.excused += 1
-            return
-        b.consecutive += 1
-        if b.consecutive >= self.fail_after:
-            self.mark_down(b, f"missed {b.consecutive} requests in a row")
-
-    def mark_down(self, b: Board, why: str) -> None:
-        """Take ``b`` out of service (PROBEd until it answers HELLO); requests waiting for it
-        stop waiting, so no request pays the deadline for a board known to be down."""
-        if b.up:
-            b.up, b.down_why, b.down_at = False, why, time.monotonic()
-        for req in self._pending.values():
-            name = b.spec.name
-            if name in req.targets and name not in req.results:
-                req.dropped.add(name)
-                self._maybe_done(req)
-
-    async def _lag_loop(self, tick: float = 0.02) -> None:
-        """Measure event-loop lag; past a quarter of the deadline the gateway is behind."""
-        limit = max(0.02, self.dep.deadline_s / 4)
-        while True:
-            t = time.monotonic()
-            await asyncio.sleep(tick)
-            lag = time.monotonic() - t - tick
-            self.lag_window.add(lag)
-            self._stop_late_waits(tick)
-            if lag > limit:
-                self.note_overload()
-
-    def _stop_late_waits(self, tick: float) -> None:
-        """End the wait of requests the loop's lag would answer past the deadline (gateway_lag).
-        A board they miss counts only when it sent no result at all meanwhile (note_miss)."""
-        lag, now = self.lag_window.high(), time.monotonic()
-        for req in self._pending.values():
-            if stop_waiting_now(self.dep.deadline_s, now - req.t0, lag, tick):
-                req.done.set()
-
-    async def _probe_loop(self) -> None:
-        """PROBE failed boards until they answer HELLO; mark silent boards down (``silent``).
-        Ticks at a quarter heartbeat (at most ``probe_s``) so a dead board is down within
-        two heartbeat periods; PROBEs go out every ``probe_s``."""
-        tick = min(self.probe_s, self.dep.heartbeat_s / 4)
-        last_probe = 0.0
-        while True:
-            await asyncio.sleep(tick)
-            now = time.monotonic()
-            for b in self.boards.values():
-                why = self.silent(b, now) if b.up else None
-                if why:
-                    self.mark_down(b, why)
-            if now - last_probe >= self.probe_s:
-                last_probe = now
-                for b in self.boards.values():
-                    if not b.up and b.refused is None:
-                        self._send(b, fb.Probe(MsgType.HELLO), 0)
-
-    def silent(self, b: Board, now: float) -> str | None:
-        """Why ``b`` counts as dead by its missing heartbeats, or None: no frame for 1.5
-        heartbeat periods, plus the deadline while a request is out to it. Not while the
-        gateway itself fell behind (its reader threads may not have run)."""
-        hb = self.dep.heartbeat_s
-        name = b.spec.name
-        busy = any(name in r.targets and name not in r.results
-                   and name not in r.failed | r.dropped for r in self._pending.values())
-        quiet = now - b.last_seen
-        if quiet <= 1.5 * hb + (self.dep.deadline_s if busy else 0.0) \
-                or now - self.overloaded_at < 1.5 * hb:
-            return None
-        return f"no heartbeat for {quiet:.1f} s (heartbeat every {hb:g} s)"
 
     async def call_part(self, board: str, stage: int, tensor: bytes,
                         deadline_t: float) -> PartReply | None:
