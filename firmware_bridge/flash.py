@@ -122,6 +122,7 @@ class _Loader:
             data = artifact[off : off + size]
             a = self.ack(LoadChunk(off, crc32c(data), data))
             chunks += 1
+            a = self._skip_stale(a, off)
             if a.status == Status.OK and off < a.next_offset <= len(artifact):
                 progress(a.next_offset - off)
                 off, bad = a.next_offset, 0
@@ -136,6 +137,19 @@ class _Loader:
                 progress(a.next_offset - off)
                 off = a.next_offset  # resume where the board is
         return chunks
+
+    def _skip_stale(self, a: LoadAck, off: int) -> LoadAck:
+        """Past ACKs of a chunk sent twice (a resend after a slow ACK): the board acknowledges
+        both copies, so an OK ACK that does not pass ``off`` is an old one, not a refusal; the
+        ACK of this chunk follows it (a few timeouts' wait at most)."""
+        for _ in range(self.s.tries):
+            if a.status != Status.OK or a.next_offset > off:
+                return a
+            f = self.s.wait(self.rid, (LoadAck,), self.s.timeout)
+            if f is None:
+                return a
+            a = f.msg
+        return a
 
     def commit(self, activate: bool) -> Status | None:
         """The commit status, or None if the ack was lost (the READBACK then decides)."""
