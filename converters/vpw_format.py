@@ -107,9 +107,12 @@ class VpwModel:
         for layer in self.layers:
             name = OP_NAMES.get(layer["op"], str(layer["op"]))
             hist[name] = hist.get(name, 0) + 1
-        keys = ("total_size", "n_layers", "arena_size", "op_scratch_size", "data_size", "sha256",
+        keys = ("total_size", "n_layers", "arena_size", "op_scratch_size", "data_size",
                 "target_name")  # fmt: skip
         out: dict[str, Any] = {k: self.header[k] for k in keys}
+        # the header's own hash covers the payload only: named so, never just "sha256" (that
+        # is the whole file's, what flash, HELLO and the status page name a model by)
+        out["payload_sha256"] = self.header["sha256"]
         out.update(
             input_shape=list(self.input_shape),
             output_shape=list(self.output_shape),

@@ -35,18 +35,23 @@ def ensure_vpw(run: Path, variant: str) -> Path:
     Written once next to the .tflite (atomically), where the gateway's HELLO check looks for
     the hash a .vpw board announces.
     """
-    from converters.vpw import tflite_to_vpw
-    from converters.vpw_format import read_vpw
-
     rd = RunDir(run)
     tfl, path = rd.model(variant), rd.vpw(variant)
     if path.exists() and path.stat().st_mtime >= tfl.stat().st_mtime and _current(path):
         return path
-    blob = tfl.read_bytes()
-    size = int(read_vpw(tflite_to_vpw(blob)).header["in_size"])
-    golden = np.random.default_rng(GOLDEN_SEED).integers(-128, 128, size, dtype=np.int8)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    # the MCU layout: the Cortex-M firmware refuses the generic one, host engines run both
-    tmp.write_bytes(tflite_to_vpw(blob, golden_input=golden, target=VPW_TARGET))
+    tmp.write_bytes(board_vpw(tfl.read_bytes()))
     os.replace(tmp, path)
     return path
+
+
+def board_vpw(tflite: bytes) -> bytes:
+    """The ``.vpw`` boards run for a ``.tflite``: the MCU layout (the Cortex-M firmware refuses
+    the generic one, host engines run both) with the golden self-test of ``GOLDEN_SEED``, as
+    ``vp-edge pack --target cortex-m4`` writes it."""
+    from converters.vpw import tflite_to_vpw
+    from converters.vpw_format import read_vpw
+
+    size = int(read_vpw(tflite_to_vpw(tflite)).header["in_size"])
+    golden = np.random.default_rng(GOLDEN_SEED).integers(-128, 128, size, dtype=np.int8)
+    return tflite_to_vpw(tflite, golden_input=golden, target=VPW_TARGET)

@@ -123,6 +123,7 @@ class _Loader:
             data = artifact[off : off + size]
             a = self.ack(LoadChunk(off, crc32c(data), data))
             chunks += 1
+            a = self._skip_stale(a, off)
             if a.status == Status.OK and off < a.next_offset <= len(artifact):
                 progress(a.next_offset - off)
                 off, bad = a.next_offset, 0
@@ -137,6 +138,19 @@ class _Loader:
                 progress(a.next_offset - off)
                 off = a.next_offset  # resume where the board is
         return chunks
+
+    def _skip_stale(self, a: LoadAck, off: int) -> LoadAck:
+        """Past ACKs of a chunk sent twice (a resend after a slow ACK): the board acknowledges
+        both copies, so an OK ACK that does not pass ``off`` is an old one, not a refusal; the
+        ACK of this chunk follows it (a few timeouts' wait at most)."""
+        for _ in range(self.s.tries):
+            if a.status != Status.OK or a.next_offset > off:
+                return a
+            f = self.s.wait(self.rid, (LoadAck,), self.s.timeout)
+            if f is None:
+                return a
+            a = f.msg
+        return a
 
     def commit(self, activate: bool) -> Status | None:
         """The commit status, or None if the ack was lost (the READBACK then decides)."""
@@ -185,7 +199,9 @@ def flash(url: str, artifact: bytes, *, board_id: int = 1, key: KeySource = None
     try:
         hello = s.hello()
         before = s.readback()
-        prev = before.sha256.hex() if before.status == Status.OK else None
+        # a board serving the model it was started with has no slot yet: its HELLO names it
+        prev = before.sha256.hex() if before.status == Status.OK else \
+            (hello.model_sha256.hex() if any(hello.model_sha256) else None)
         slot = 1 - before.slot if before.status == Status.OK and before.slot in (0, 1) else 0
         load = _Loader(s, commit_timeout)
         load.begin(artifact, slot, key)

@@ -181,6 +181,26 @@ def _to_gray(a: np.ndarray) -> np.ndarray:
     return ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16).astype(np.uint8)[..., None]
 
 
+GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+
+
+def fit_notes(size: tuple[int, int], mode: str, input_shape: tuple[int, int, int]) -> list[str]:
+    """What ``fit_image`` does to a picture of ``size`` (W, H) in Pillow ``mode``, in words: a
+    caller that changed a user's input says so instead of answering as if nothing happened."""
+    h, w, c = _check_shape(input_shape)
+    notes = []
+    if c == 1 and mode not in GREY_MODES:
+        notes.append(f"converted from colour ({mode}) to grey")
+    elif c == 3 and mode in GREY_MODES:
+        notes.append("grey repeated to 3 colour channels")
+    if "A" in mode:
+        notes.append("transparency dropped")
+    if tuple(size) != (w, h):
+        aspect = "" if size[0] * h == size[1] * w else ", aspect ratio not kept"
+        notes.append(f"resized {size[0]}x{size[1]} -> {w}x{h} (bilinear{aspect})")
+    return notes
+
+
 def fit_image(img: np.ndarray, input_shape: tuple[int, int, int]) -> np.ndarray:
     """Bring one uint8 image (H, W[, C]) to ``input_shape`` so any picture can be classified."""
     h, w, c = _check_shape(input_shape)

@@ -181,12 +181,24 @@ def plot_evaluation(r: dict, outdir: Path) -> list[Path]:
         xscale="log",
         title=f"{r['family']}: accuracy vs compute (int8)",
     )
+    _plain_log_ticks(ax.xaxis)
     ax.legend()
     ax.grid(alpha=0.3)
     paths.append(_save(fig, outdir / "accuracy_vs_macs.png"))
     if r.get("confusion"):
         paths.append(plot_confusion(r, outdir / "confusion.png"))
     return paths
+
+
+def _plain_log_ticks(axis) -> None:
+    """Log-axis labels at 1, 2 and 5 per decade as plain numbers ("0.5", "2", "20"), none on
+    the minor ticks: matplotlib's default labels every minor tick as "3x10^0" on a span under
+    two decades, and those overlap."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _save(fig, path: Path) -> Path:

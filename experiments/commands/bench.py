@@ -22,8 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "report.json and PNG plots; every number is tagged measured, modelled or paper.",
     )
     p.add_argument("--run", type=Path, required=True, help="a converted run directory")
-    p.add_argument("--out", type=Path, default=Path("bench/results"),
-                   help="report folder (default bench/results)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="report folder (default RUN/bench, beside the run it measures; the "
+                   "project's committed figures are written with --out bench/results)")
     p.add_argument("--quick", action="store_true",
                    help="small budget for CI (about a minute on a converted run)")
     p.add_argument("--repeats", type=POSITIVE, default=None,
@@ -54,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     from experiments.bench import BenchConfig, run_bench
     from experiments.bench.figures import value
 
+    if args.out is None:  # never into the installed tree's committed bench/results
+        args.out = args.run / "bench"
     if args.strategies:
         return run_strategies(args)
 

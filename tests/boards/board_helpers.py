@@ -73,8 +73,10 @@ def make_fake_run(root: Path) -> Path:
 
 def write_deployment(root: Path, run: Path, boards: list[dict], **top: object) -> Deployment:
     """A deployment file over ``run`` with the test key; returns it loaded and checked."""
+    # heartbeats every 0.5 s: a board silent for 1.5 periods is marked down, and a loaded test
+    # machine delays a board thread's heartbeat by a few hundred ms now and then
     doc = {"run": str(run), "key": KEY.hex(), "k": 2, "rule": "reference", "deadline_ms": 300,
-           "heartbeat_ms": 200, **top}
+           "heartbeat_ms": 500, **top}
     path = root / "deploy.toml"
     path.write_text(deployment_toml(doc, boards))
     return load_deployment(path)

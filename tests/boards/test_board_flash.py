@@ -4,6 +4,7 @@ verified LOAD session as the firmware, serves the new model, and keeps the old o
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import time
 from pathlib import Path
@@ -62,8 +63,11 @@ def board(tiny_run: Path, tmp_path: Path):
 def test_flash_replaces_the_model_and_survives_restart(board, tiny_run: Path, tmp_path: Path):
     url, server, opts, thread = board
     new = (tiny_run / "models" / "t24.tflite").read_bytes()
+    serving = server.cfg.model_sha256.hex()  # started with --model t16, no slot yet
     rep = flash(url, new, board_id=BOARD, key=KEY, epoch_file=tmp_path / "gw.epoch")
     assert rep.activated and rep.verified
+    assert rep.previous_sha256 == serving == hashlib.sha256(
+        (tiny_run / "models" / "t16.tflite").read_bytes()).hexdigest()
     assert _hello(url).model_sha256.hex() == rep.sha256
     x = np.zeros(server.runner.input_shape, np.int8)
     assert server.runner.run(x).shape == (10,)

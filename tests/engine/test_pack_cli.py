@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -21,6 +22,8 @@ def test_pack_writes_vpw_and_verifies(load, tmp_path, capsys) -> None:
     s = json.loads(capsys.readouterr().out)
     assert s["golden"] and s["verify"]["differing"] == 0 and s["verify"]["values"] == 200
     assert s["total_size"] == out.stat().st_size
+    # one hash, one meaning: the file's, as flash, HELLO and the status page give it
+    assert s["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest() != s["payload_sha256"]
 
 
 def test_pack_refuses_garbage(tmp_path) -> None:

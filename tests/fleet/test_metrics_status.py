@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import os
 import shutil
 import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -16,9 +20,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
 from board_helpers import FakeBoards, four_boards, make_fake_run, write_deployment
+from experiments.loadgen import run_rate
 from test_gateway_overload import _ports, png
 
-from vp_edge.gateway.loadtest import run_rate
 from vp_edge.gateway.serve import ServeOptions, serve
 
 
@@ -28,8 +32,10 @@ def tcp_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def served(tmp_path):
+@contextlib.contextmanager
+def serving(tmp_path: Path, refuse: str | None = None):
+    """A gateway with --metrics over four fake boards, 12 requests sent through its UDP front;
+    ``refuse``: that board runs another model (its HELLO's hash), so the gateway refuses it."""
     pytest.importorskip("prometheus_client", reason="prometheus-client not installed (fleet)")
     # a deadline with room for a loaded machine: these tests are about what the metrics and the
     # page show, not about misses (one missed board at 300 ms failed a run under load)
@@ -37,7 +43,7 @@ def served(tmp_path):
                            deadline_ms=1000)
     boards = FakeBoards(dep)
     for n in ("pi1", "pi2", "m3", "m4"):
-        boards.start(n)
+        boards.start(n, **({"model_sha256": bytes(32)} if n == refuse else {}))
     listen, metrics = f"udp://127.0.0.1:{_ports(1)[0]}", f"127.0.0.1:{tcp_port()}"
     ready, state = threading.Event(), {}
 
@@ -48,12 +54,20 @@ def served(tmp_path):
 
     t = threading.Thread(target=asyncio.run, args=(main(),))
     t.start()
-    assert ready.wait(15)
-    row = run_rate(listen, [png(28, 28, s) for s in range(3)], 30, 12, 1.0)
-    yield f"http://{metrics}", row
-    state["loop"].call_soon_threadsafe(state["stop"].set)
-    t.join(10)
-    boards.stop()
+    try:
+        assert ready.wait(15)
+        row = run_rate(listen, [png(28, 28, s) for s in range(3)], 30, 12, 1.0)
+        yield f"http://{metrics}", row, boards, listen, dep
+    finally:
+        state["loop"].call_soon_threadsafe(state["stop"].set)
+        t.join(10)
+        boards.stop()
+
+
+@pytest.fixture
+def served(tmp_path):
+    with serving(tmp_path) as s:
+        yield s[:2]
 
 
 def get(url: str) -> tuple[str, str]:
@@ -79,21 +93,49 @@ def test_metrics_scrape_in_the_text_format(served):
     assert "vp_gateway_drops" in fams and "vp_board_misses" in fams
 
 
-def test_status_page_renders_in_headless_chromium(served, tmp_path):
+def chromium(url: str, *extra: str) -> subprocess.CompletedProcess:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.skip("chromium not found: install the Debian package 'chromium' (make setup)")
-    base, _ = served
     argv = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--virtual-time-budget=3000", "--window-size=1100,760"]
-    dom = subprocess.run([*argv, "--dump-dom", base + "/"], capture_output=True, text=True,
-                         timeout=120)
-    assert dom.returncode == 0, dom.stderr[-500:]
-    html = dom.stdout
-    for name in ("pi1", "pi2", "m3", "m4"):  # rows the page's script built from status.json
-        assert f"<td>{name}</td>" in html
-    assert 'class="up">up</td>' in html and "loading…" not in html
-    shot = tmp_path / "status.png"
-    r = subprocess.run([*argv, f"--screenshot={shot}", base + "/"], capture_output=True,
-                       text=True, timeout=120)
-    assert r.returncode == 0 and shot.stat().st_size > 10_000, r.stderr[-500:]
+            "--virtual-time-budget=3000", "--window-size=1400,900", *extra, url]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+
+def test_status_page_says_why_a_board_is_not_up(tmp_path):
+    """One board killed (UDP: found by its missing heartbeats), one refused (another model):
+    status.json and the page, rendered in headless Chromium, give each its reason and last-seen
+    time, what every board runs, the client's request ids, replicas and a latency plot.
+    VP_EDGE_STATUS_SHOT=docs/status-page.png keeps the screenshot."""
+    with serving(tmp_path, refuse="m4") as (base, row, boards, listen, dep):
+        boards.kill("pi2")
+        time.sleep(2 * dep.heartbeat_s + 0.1)
+        run_rate(listen, [png(28, 28, s) for s in range(3)], 30, 6, 1.0, tag="after")
+        snap = json.loads(get(base + "/status.json")[1])
+        rows = {b["name"]: b for b in snap["boards"]}
+        assert rows["pi2"]["state"] == "down" and "no heartbeat" in rows["pi2"]["reason"]
+        assert rows["m4"]["state"] == "refused" and "model_sha256" in rows["m4"]["reason"]
+        for name in ("pi2", "m4"):
+            assert 0 < snap["now"] - rows[name]["last_seen"] < 60
+        assert rows["m4"]["runs"]["model_sha256"] == "00" * 32  # what it runs, though refused
+        assert rows["pi1"]["runs"]["variant"] == "t16" and rows["pi1"]["state"] == "up"
+        assert all(b["latency_ms"]["p50"] is None or b["latency_ms"]["p50"] > 0
+                   for b in snap["boards"])
+        ids = [a["request_id"] for a in snap["recent"]]
+        assert "after-5" in ids and all(i.startswith(("r-", "after-")) for i in ids)
+        first = snap["recent"][-1]  # before the kill: pi1 votes for t16, its replica m3 not
+        assert first["voters"] == ["pi1", "pi2"] and first["replicas"] == ["m3"]
+        assert snap["recent"][0]["missing"] == ["m4", "pi2"]
+        out = snap["outcomes"]
+        assert len(snap["timeline"]) == out.get("answered", 0) + out.get("no_answer", 0) > 12, out
+        dom = chromium(base + "/", "--dump-dom")
+        assert dom.returncode == 0, dom.stderr[-500:]
+        html = dom.stdout
+        for name in ("pi1", "pi2", "m3", "m4"):  # rows the page's script built from status.json
+            assert f"<td>{name}</td>" in html
+        assert 'class="up">up</td>' in html and "loading…" not in html
+        assert 'class="down">down</td>' in html and 'class="refused">refused</td>' in html
+        assert "no heartbeat for" in html and "s ago)" in html and "after-5" in html
+        shot = Path(os.environ.get("VP_EDGE_STATUS_SHOT") or tmp_path / "status.png")
+        r = chromium(base + "/", f"--screenshot={shot.resolve()}")
+        assert r.returncode == 0 and shot.stat().st_size > 10_000, r.stderr[-500:]

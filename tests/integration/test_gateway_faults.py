@@ -252,3 +252,62 @@ def test_forged_replayed_corrupted_frames_never_accepted(dep, boards, capsys):
         print(f"[per-board keys] RESULTs forged with another board's key (board 1's; board 2's "
               f"on board 1): {peer}, {sum(peer.values())} in all, accepted 0; every answer "
               f"equals the offline vote of the genuine RESULTs")
+
+
+def test_killed_udp_board_is_down_by_its_heartbeats(dep, boards):
+    """A UDP link never reports a dead peer: the missing heartbeats do, within two periods,
+    and the requests after that do not wait for the board."""
+    _killed_udp_board(dep, boards)
+
+
+def _killed_udp_board(dep, boards) -> None:
+    for name in ("pi1", "pi2", "m3", "m4"):
+        boards.start(name)
+    x = images(4, 8)
+    hb = dep.heartbeat_s
+
+    async def main() -> tuple[float, list[Answer]]:
+        gw = Gateway(dep)
+        await gw.start(hello_timeout=3.0)
+        try:
+            first = await gw.classify(x[0])
+            assert not first.degraded
+            boards.kill("pi1")
+            t_kill = time.monotonic()
+            while gw.boards["pi1"].up and time.monotonic() - t_kill < 5 * hb:
+                await asyncio.sleep(0.01)
+            took = time.monotonic() - t_kill
+            assert "no heartbeat" in gw.report()["boards"]["pi1"]["reason"]
+            return took, [await gw.classify(x[i]) for i in range(1, 4)]
+        finally:
+            await gw.close()
+
+    took, after = asyncio.run(main())
+    # two periods, and 0.1 s for the scheduling of a loaded test machine (2 cores, many jobs)
+    assert took <= 2 * hb + 0.1, f"marked down {took:.3f} s after the kill (heartbeat {hb} s)"
+    for a in after:
+        assert a.missing == ("pi1",) and a.winner is not None
+        assert a.latency_s < dep.deadline_s / 2, a  # nobody waited for pi1
+
+
+def test_board_killed_under_load_stops_costing_the_deadline(dep, boards):
+    """Requests in a row while a UDP board dies: at most the ones in flight in the first
+    heartbeat periods wait the deadline; every later request is answered without it."""
+    _killed_under_load(dep, boards)
+
+
+def _killed_under_load(dep, boards) -> None:
+    for name in ("pi1", "pi2", "m3", "m4"):
+        boards.start(name)
+    x = images(30, 9)
+    gw, answers = run_gateway(dep, x, lambda i: i == 2 and boards.kill("pi2"), fail_after=100)
+    check_answers(gw, x, answers)
+    # fail_after=100: only the heartbeats can have marked it down; 1.5 periods plus a deadline
+    # (the request out to it) pass before that: at most 5 requests of 300 ms wait for it
+    slow = [a.index for a in answers[2:]
+            if "pi2" in a.missing and a.latency_s > 0.9 * dep.deadline_s]
+    assert len(slow) <= 5, slow
+    assert all("pi2" in a.missing for a in answers[3:])
+    # once down, no request goes to it: its misses stop at those few (27 requests came after)
+    assert gw.boards["pi2"].stats.misses <= 6, gw.boards["pi2"].stats.misses
+    assert "no heartbeat" in gw.report()["boards"]["pi2"]["reason"]

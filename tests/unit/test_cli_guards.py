@@ -353,3 +353,20 @@ def test_gateway_exit_code_when_every_answer_is_degraded():
     assert exit_code({"errors": 0, "requests": 4, "degraded": 4, "boards": boards}) == 3
     assert exit_code({"errors": 0, "requests": 4, "degraded": 3, "boards": boards}) == 0
     assert exit_code({"errors": 1, "requests": 4, "degraded": 0, "boards": boards}) == 3
+
+
+def test_bench_writes_beside_the_run_by_default(monkeypatch, tmp_path) -> None:
+    """Not into the installed tree's committed bench/results."""
+    import experiments.bench as bench
+    from vp_edge.cli import main
+
+    seen = {}
+
+    def fake(cfg):
+        seen["out"] = cfg.out
+        raise SystemExit(0)
+
+    monkeypatch.setattr(bench, "run_bench", fake)
+    with pytest.raises(SystemExit):
+        main(["bench", "--run", str(tmp_path / "run")])
+    assert seen["out"] == tmp_path / "run" / "bench"

@@ -371,3 +371,30 @@ def test_source_names_checked_against_given(tmp_path) -> None:
     with pytest.raises(DataError, match=r"\['no', 'yes'\] differ from the family's class_names "
                        r"\['yes', 'no'\]"):
         load_dataset(path, class_names=("yes", "no"))
+
+
+def test_fit_notes_say_what_was_done_to_the_input() -> None:
+    from vp_edge.data import fit_notes
+
+    assert fit_notes((28, 28), "L", (28, 28, 1)) == []
+    assert fit_notes((1200, 900), "RGB", (28, 28, 1)) == [
+        "converted from colour (RGB) to grey",
+        "resized 1200x900 -> 28x28 (bilinear, aspect ratio not kept)"]
+    assert fit_notes((56, 56), "LA", (28, 28, 1)) == [
+        "transparency dropped", "resized 56x56 -> 28x28 (bilinear)"]
+    assert fit_notes((32, 32), "L", (32, 32, 3)) == ["grey repeated to 3 colour channels"]
+
+
+def test_gateway_decode_reports_resize_and_colour() -> None:
+    import io
+
+    from PIL import Image
+
+    from vp_edge.gateway.front import decode_image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (120, 90), (200, 10, 10)).save(buf, "PNG")
+    img, notes = decode_image(buf.getvalue(), (28, 28, 1))
+    assert img.shape == (28, 28, 1) and img.dtype == np.uint8
+    assert notes == ["converted from colour (RGB) to grey",
+                     "resized 120x90 -> 28x28 (bilinear, aspect ratio not kept)"]

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         if v["runner"] == "litert":
             v["kernels"] = {"default": BOARD_KERNELS, "choices": list(LITERT_KERNELS)}
     profiles = {n: p.to_dict() for n, p in PROFILES.items()}
-    runners = {n: {"artefact": c.artefact, "doc": (c.__doc__ or "").strip().splitlines()[0]}
+    runners = {n: {"artefact": c.artefact, "doc": first_sentence(c.__doc__ or "")}
                for n, c in RUNNERS.items()}
     lines = ["kinds:"] + [
         f"  {k:<7} links {'/'.join(v['links'])}, runs {v['runner']}"
@@ -41,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
         + f", default profile {v['default_profile']}: {v['description']}"
         for k, v in kinds.items()]
     lines += ["profiles:"] + [
-        f"  {p.name:<15} {p.kind:<6} RAM {p.ram_bytes // 1024:>8} KB (arena <= "
-        f"{p.arena_limit // 1024} KB), flash {p.flash_bytes // 1024:>8} KB, "
+        f"  {p.name:<15} {p.kind:<6} RAM {size_text(p.ram_bytes):>6} (arena <= "
+        f"{size_text(p.arena_limit)}), flash {size_text(p.flash_bytes):>6}, "
         f"{p.clock_hz / 1e6:.0f} MHz, {p.link}" + (f" {p.baud} baud" if p.baud else "")
         + (f", firmware {p.firmware_target}" if p.firmware_target else "")
         for p in PROFILES.values()]
@@ -55,6 +55,22 @@ def run(args: argparse.Namespace) -> int:
             f"{b['runtime']}" for b in out["deployment"]]
     emit(args, out, "\n".join(lines))
     return 0
+
+
+def first_sentence(doc: str) -> str:
+    """A docstring's first sentence, whole (its first line may stop mid-sentence)."""
+    para = " ".join(doc.strip().split("\n\n", 1)[0].split())
+    end = para.find(". ")
+    return para if end < 0 else para[: end + 1]
+
+
+def size_text(n: int) -> str:
+    """Bytes in the largest binary unit that keeps a whole number: 256 KB, 4 GB, 1.5 MB."""
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= size:
+            v = n / size
+            return f"{v:.0f} {unit}" if v == int(v) else f"{v:.1f} {unit}"
+    return f"{n} B"
 
 
 def _deployment_boards(path: Path) -> list[dict]:

@@ -47,5 +47,7 @@ def run(args: argparse.Namespace) -> int:
              f"voters {', '.join(reply['voters'])}"
              + (f", missing {', '.join(reply['missing'])} (degraded)" if reply["degraded"] else "")
              + f", {reply['latency_ms']:.1f} ms")
+    if reply.get("preprocessed"):  # the model saw another picture than the file: say so
+        table += f"\n  input: {'; '.join(reply['preprocessed'])}"
     emit(args, reply, table)
     return 0

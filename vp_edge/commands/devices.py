@@ -64,7 +64,7 @@ def table(ports: list[dict], boards: list[dict]) -> str:
                 if "error" in h
                 else f"{h['kind']} {h['variant']}, k={h['k']}, "
                 f"{h['num_classes']} classes, {h['input_bytes']} B "
-                f"input, model {h['model_sha256'][:16]}"
+                f"input, model sha256 {h['model_sha256'][:16]}..."
             )
         lines.append(line)
     if not boards:

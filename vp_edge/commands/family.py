@@ -19,8 +19,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     lp = fs.add_parser("list", help="the presets")
     add_json(lp)
     lp.set_defaults(func=_list)
-    s = fs.add_parser("show", help="one family (preset name or .json/.toml file)")
+    s = fs.add_parser(
+        "show",
+        help="one family (preset name or .json/.toml file)",
+        description="Show a family. With --costs, also what each variant will cost before any "
+        "training: parameters, MACs, .tflite and .vpw bytes and arenas, from an untrained "
+        "conversion (the same figures 'vp-edge convert' and 'vp-edge pack' give after "
+        "training), and which board profiles it fits. Needs TensorFlow; about 10-40 s a "
+        "variant on 2 cores.",
+    )
     s.add_argument("family")
+    s.add_argument("--costs", action="store_true",
+                   help="convert each variant untrained and print its costs and fits")
     add_json(s)
     s.set_defaults(func=_show)
 
@@ -51,5 +61,14 @@ def _show(args: argparse.Namespace) -> int:
         f"{v.name:12} {v.resolution:>4} {v.alpha:>6.2f} {v.head:>5} {w[v.name]:>7.3f}"
         for v in fam.variants
     ]
-    emit(args, fam.to_dict(), "\n".join(lines))
+    doc = fam.to_dict()
+    if args.costs:
+        from vp_edge.costs import costs_table, family_costs
+        from vp_edge.progress import Progress
+
+        with Progress(len(fam.variants), "costs (untrained conversion)",
+                      enabled=not args.json) as bar:
+            doc["costs"] = family_costs(fam, lambda _: bar.update())
+        lines += ["", costs_table(doc["costs"])]
+    emit(args, doc, "\n".join(lines))
     return 0

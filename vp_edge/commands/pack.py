@@ -68,7 +68,8 @@ def _table(s: dict) -> str:
         f"  output   {s['output_shape']} int8, scale {s['output_quant'][0]:.6g}, "
         f"zp {s['output_quant'][1]}",
         f"  golden   {'yes' if s['golden'] else 'no'}",
-        f"  sha256   {s['sha256']}",
+        f"  sha256   {s['sha256']} (the file's: flash, HELLO, devices --probe and the "
+        "gateway's status page name the model by it)",
     ]
     v = s.get("verify")
     if v:

@@ -31,12 +31,16 @@ class Answer:
     error: str | None = None
     label: int | None = None
     wire: dict | None = None  # strategy deployments: the request's frames and bytes both ways
+    client_id: object = None  # the id the client gave its request (front ends), else None
+    at: float = 0.0  # when it was answered (time.time(): the status page's time axis)
 
     def to_dict(self) -> dict:
         d = dict(vars(self))
         d["latency_ms"] = round(d.pop("latency_s") * 1000, 3)
-        if d["wire"] is None:
-            del d["wire"]
+        del d["at"]
+        for key in ("wire", "client_id"):
+            if d[key] is None:
+                del d[key]
         return d
 
 
@@ -54,3 +58,9 @@ class Board:
     consecutive: int = 0
     last_seen: float = 0.0
     last_result: float = 0.0
+    #: when its reader thread last decoded an authentic frame, and last looked (monotonic)
+    heard: float = 0.0
+    polled: float = 0.0
+    #: why the gateway marked it down (None while up or never seen) and when (monotonic)
+    down_why: str | None = None
+    down_at: float = 0.0

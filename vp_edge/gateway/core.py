@@ -15,6 +15,11 @@ is silent for three heartbeats, is marked failed and only PROBEd until it answer
 counts towards that only while the gateway was keeping up (no event-loop lag or shed load since
 the request began) and the board sent no result at all meanwhile: a board must not be judged
 failed for the gateway's own overload.
+
+Heartbeats catch a dead board between requests: a board that sent no frame for 1.5 heartbeat
+periods (plus the deadline while a request is out to it: a computing board sends no heartbeat)
+is marked down within two periods, and the requests waiting for it stop waiting. So a killed UDP
+board, whose link never reports an error, costs no request the full deadline once it is down.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ from firmware_bridge.transport import Link, LinkError, for_board, open_link, par
 from vp_edge.deployment import BoardSpec, Deployment
 from vp_edge.errors import GatewayError
 from vp_edge.gateway.answer import Answer, Board
-from vp_edge.gateway.lag import LagWindow, stop_waiting_now
+from vp_edge.gateway.health import BoardHealth
+from vp_edge.gateway.lag import LagWindow
 from vp_edge.gateway.parts import (
     PartCalls,
     PartReply,
@@ -66,6 +72,7 @@ class _Pending:
     t0: float = 0.0
     results: dict[str, tuple[tuple[tuple[int, int], ...], float]] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
+    dropped: set[str] = field(default_factory=set)  # marked down while the request waited
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -92,7 +99,7 @@ def vote_boards(results: dict[str, tuple[int, str, tuple[tuple[int, int], ...]]]
     return fuse(answers, num_classes, rule, weights), voters
 
 
-class Gateway:
+class Gateway(BoardHealth):
     """One deployment's boards behind one object; ``classify`` is one request."""
 
     def __init__(self, dep: Deployment, *, opener: LinkOpener = default_opener,
@@ -186,23 +193,32 @@ class Gateway:
                 link, b.link = b.link, None
                 link.close()
                 continue
+            t = time.monotonic()
             if data:
                 b.stats.bytes_received += len(data)
                 frames = b.adapter.decode(data)
+                if frames:
+                    b.heard = t  # here, not on the loop: a lagging loop must not look like silence
                 if frames and self._loop is not None and not self._loop.is_closed():
-                    self._loop.call_soon_threadsafe(self._on_frames, b, frames, time.monotonic())
+                    self._loop.call_soon_threadsafe(self._on_frames, b, frames, t)
+            b.polled = t
+
+    def drop(self, b: Board, reason: str) -> None:
+        """Count a frame dropped for ``reason``, in the total and on the board it concerns."""
+        self.counts[reason] += 1
+        b.stats.drops[reason] = b.stats.drops.get(reason, 0) + 1
 
     def _send(self, b: Board, msg: fb.Message, rid: int) -> int:
         """Bytes put on ``b``'s link for ``msg`` (0: the link is down)."""
         link = b.link
         if link is None:
-            self.counts["link_down"] += 1
+            self.drop(b, "link_down")
             return 0
         data = b.adapter.encode(self.tx.frame(msg, rid, board_id=b.spec.id))
         try:
             link.send(data)
         except LinkError:
-            self.counts["link_down"] += 1
+            self.drop(b, "link_down")
             return 0
         b.stats.bytes_sent += len(data)
         return len(data)
@@ -225,17 +241,19 @@ class Gateway:
             elif isinstance(f.msg, fb.Error):
                 self._on_error(b, f)
             else:
-                self.counts["unexpected"] += 1
+                self.drop(b, "unexpected")
 
     def _on_hello(self, b: Board, hello: fb.Hello) -> None:
         problem = self._check_hello(b.spec, hello)
+        b.hello = hello  # what it runs, shown also when refused
         if problem:
             b.refused, b.up = problem, False
             return
-        b.hello, b.stats.heartbeats_down = hello, 0
+        b.stats.heartbeats_down = 0
         if not b.up:
             b.stats.rejoins += int(b.stats.ever_up)
             b.up, b.consecutive, b.stats.ever_up = True, 0, True
+            b.down_why = None
 
     def _check_hello(self, spec: BoardSpec, h: fb.Hello) -> str | None:
         if self.strategy is not None:
@@ -262,16 +280,19 @@ class Gateway:
         b.last_result = t  # alive, even when late: a backlog is not a failure
         req = self._pending.get(f.request_id)
         if req is None or b.spec.name not in req.targets:
-            self.counts["late" if f.request_id in self._finished else "foreign"] += 1
+            self.drop(b, "late" if f.request_id in self._finished else "foreign")
             return
         name = b.spec.name
+        if name in req.dropped:
+            self.drop(b, "late")
+            return
         if name in req.results or name in req.failed:
-            self.counts["duplicate"] += 1
+            self.drop(b, "duplicate")
             return
         pairs = f.msg.pairs
         if len(pairs) != self.dep.k or any(c >= self.num_classes for c, _ in pairs) \
                 or len({c for c, _ in pairs}) != len(pairs):
-            self.counts["bad_result"] += 1
+            self.drop(b, "bad_result")
             return
         req.results[name] = (pairs, t)
         b.stats.latencies.append(t - req.sent[name])
@@ -288,25 +309,33 @@ class Gateway:
 
     @staticmethod
     def _maybe_done(req: _Pending) -> None:
-        if len(req.results) + len(req.failed) >= len(req.targets):
+        if len(req.results) + len(req.failed | req.dropped) >= len(req.targets):
             req.done.set()
 
     # -- requests ------------------------------------------------------------------------------
     async def classify(self, image: np.ndarray, label: int | None = None,
-                       t0: float | None = None, deadline_s: float | None = None) -> Answer:
+                       t0: float | None = None, deadline_s: float | None = None,
+                       client_id: object = None) -> Answer:
         """One request: exactly one Answer (``error`` set when no board answered).
 
         ``t0`` is when the request arrived (``time.monotonic()``): the deadline counts from
         there, so time spent queued or decoding is not added on top of it. ``deadline_s``
         (default: the deployment's) lets a front end answer early enough to reply in time.
+        ``client_id`` (the client's own request id) is kept on the answer for the status page.
         """
         t0 = time.monotonic() if t0 is None else t0
         deadline_s = self.dep.deadline_s if deadline_s is None else deadline_s
         index, self._index = self._index, self._index + 1
         if self.strategy is not None:
             answer = await classify_plan(self, image, index, label, t0, deadline_s)
-            self.answers.append(answer)
-            return answer
+        else:
+            answer = await self._classify_vote(image, index, label, t0, deadline_s)
+        answer.client_id, answer.at = client_id, time.time()
+        self.answers.append(answer)
+        return answer
+
+    async def _classify_vote(self, image: np.ndarray, index: int, label: int | None,
+                             t0: float, deadline_s: float) -> Answer:
         rid = self._new_rid()
         tensors: dict[str, bytes] = {}
         req = _Pending(rid, set(), {}, t0)
@@ -318,13 +347,15 @@ class Gateway:
             if v not in tensors:
                 c = self.cards[v]
                 tensors[v] = quantize(image, c["input_scale"], c["input_zero_point"]).tobytes()
+            sent = time.monotonic()  # before the send: a fast board may answer before it returns
             if self._send_infer(b, tensors[v], rid):
                 req.targets.add(b.spec.name)
-                req.sent[b.spec.name] = time.monotonic()
+                req.sent[b.spec.name] = sent
             else:  # its link is gone (e.g. the pty of a dead board): down like a silent board
                 b.stats.misses += 1
                 b.consecutive += 1
-                b.up = b.consecutive < self.fail_after
+                if b.consecutive >= self.fail_after:
+                    self.mark_down(b, f"its link {b.spec.link} is closed")
         if req.targets:
             left = deadline_s - (time.monotonic() - t0)
             try:
@@ -333,9 +364,7 @@ class Gateway:
                 pass
         del self._pending[rid]
         self._finished.append(rid)
-        answer = self._answer(index, req, time.monotonic() - t0, label)
-        self.answers.append(answer)
-        return answer
+        return self._answer(index, req, time.monotonic() - t0, label)
 
     def _new_rid(self) -> int:
         while True:
@@ -365,55 +394,6 @@ class Gateway:
                                    self.weights)
         return Answer(index, req.rid, vote.winner, vote.scores, voters, answered, missing,
                       bool(missing), latency, None, label)
-
-    def note_overload(self) -> None:
-        """The gateway fell behind (event-loop lag, or a front end shed load)."""
-        self.overloaded_at = time.monotonic()
-
-    def note_miss(self, b: Board, t0: float, sent: float) -> None:
-        """``b`` did not answer a request that arrived at ``t0`` and went to it at ``sent``.
-        The miss is excused when the gateway was overloaded since ``t0`` or the board sent a
-        result since ``sent``; else ``fail_after`` misses in a row mark the board down until
-        it answers HELLO again."""
-        b.stats.misses += 1
-        if self.overloaded_at >= t0 or b.last_result >= sent:
-            b.stats.excused += 1
-            return
-        b.consecutive += 1
-        if b.consecutive >= self.fail_after:
-            b.up = False
-
-    async def _lag_loop(self, tick: float = 0.02) -> None:
-        """Measure event-loop lag; past a quarter of the deadline the gateway is behind."""
-        limit = max(0.02, self.dep.deadline_s / 4)
-        while True:
-            t = time.monotonic()
-            await asyncio.sleep(tick)
-            lag = time.monotonic() - t - tick
-            self.lag_window.add(lag)
-            self._stop_late_waits(tick)
-            if lag > limit:
-                self.note_overload()
-
-    def _stop_late_waits(self, tick: float) -> None:
-        """End the wait of requests the loop's lag would answer past the deadline (gateway_lag).
-        A board they miss counts only when it sent no result at all meanwhile (note_miss)."""
-        lag, now = self.lag_window.high(), time.monotonic()
-        for req in self._pending.values():
-            if stop_waiting_now(self.dep.deadline_s, now - req.t0, lag, tick):
-                req.done.set()
-
-    async def _probe_loop(self) -> None:
-        """PROBE failed boards until they answer HELLO; fail boards silent for 3 heartbeats."""
-        while True:
-            await asyncio.sleep(self.probe_s)
-            now = time.monotonic()
-            stale = 3 * self.dep.heartbeat_s + self.dep.deadline_s
-            for b in self.boards.values():
-                if b.up and not self._pending and now - b.last_seen > stale:
-                    b.up = False
-                if not b.up and b.refused is None:
-                    self._send(b, fb.Probe(MsgType.HELLO), 0)
 
     async def call_part(self, board: str, stage: int, tensor: bytes,
                         deadline_t: float) -> PartReply | None:

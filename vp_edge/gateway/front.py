@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vp_edge.data import fit_image
+from vp_edge.data import fit_image, fit_notes
 from vp_edge.errors import DataError, VpEdgeError
 from vp_edge.gateway.core import Answer, Gateway
 from vp_edge.gateway.lag import lag_too_high, plan_wait
@@ -101,8 +101,9 @@ def parse_request(data: bytes, limits: Limits) -> tuple[object, bytes]:
 
 def decode_image(
     data: bytes, input_shape: tuple[int, int, int], max_pixels: int = Limits.max_pixels
-) -> np.ndarray:
-    """PNG/JPEG bytes -> uint8 image of ``input_shape``; the size is checked from the header."""
+) -> tuple[np.ndarray, list[str]]:
+    """PNG/JPEG bytes -> uint8 image of ``input_shape``, and what was done to fit it (resized,
+    converted from colour: ``fit_notes``); the size is checked from the header."""
     from PIL import Image
 
     try:
@@ -117,10 +118,11 @@ def decode_image(
                 raise RequestError(
                     "bad_request", f"image format {im.format} not accepted; send a PNG or JPEG file"
                 )
+            notes = fit_notes(im.size, im.mode, input_shape)
             a = np.asarray(im.convert("L" if input_shape[2] == 1 else "RGB"))
     except (OSError, ValueError, Image.DecompressionBombError) as e:
         raise DataError(f"cannot decode the image ({e}); send a PNG or JPEG file") from None
-    return fit_image(a, input_shape)
+    return fit_image(a, input_shape), notes
 
 
 class Admission:
@@ -181,8 +183,8 @@ def answer_reply(a: Answer, req_id: object, class_names: list[str] | tuple[str, 
     if a.error is not None:
         return {**error_reply(req_id, "no_answer", a.error), "missing": list(a.missing)}
     d = {"v": PROTOCOL_VERSION, "id": req_id, "ok": True, **a.to_dict()}
-    d.pop("error", None)
-    d.pop("label", None)
+    for key in ("error", "label", "client_id"):  # client_id: the reply's "id" already
+        d.pop(key, None)
     d["class_name"] = class_names[a.winner] if class_names else str(a.winner)
     return d
 
@@ -253,7 +255,7 @@ class FrontEnd:
             return self._busy(req_id, f"{self.admission.waiting} requests waiting")
         try:
             loop = asyncio.get_running_loop()
-            img = await loop.run_in_executor(
+            img, notes = await loop.run_in_executor(
                 self.pool, decode_image, image, self.gw.family.input_shape, self.limits.max_pixels
             )
             left = deadline - (time.monotonic() - t0)
@@ -269,7 +271,7 @@ class FrontEnd:
             plan = plan_wait(deadline, t1 - t0, self.gw.lag_window.high(), need)
             if plan.busy is not None:
                 return self._busy(req_id, plan.busy)
-            a = await self.gw.classify(img, t0=t0, deadline_s=plan.stop_s)
+            a = await self.gw.classify(img, t0=t0, deadline_s=plan.stop_s, client_id=req_id)
             late = time.monotonic() - t0 - plan.stop_s
             if late > 0:  # how late this wait woke: the lag that requests meet, measured
                 self.gw.lag_window.add(late)
@@ -278,4 +280,4 @@ class FrontEnd:
         finally:
             self.admission.leave()
         self.stats.count("answered" if a.error is None else "no_answer")
-        return answer_reply(a, req_id, self.gw.class_names)
+        return {**answer_reply(a, req_id, self.gw.class_names), "preprocessed": notes}

@@ -11,45 +11,73 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from vp_edge.errors import GatewayError
-from vp_edge.gateway.stats import percentiles_ms
+from vp_edge.gateway.stats import board_drops, down_reason, percentiles_ms, sig3
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 PAGE = Path(__file__).with_name("status_page.html")
 
 
+def _wall(gw_t: float, now_mono: float, now_wall: float) -> float | None:
+    """A ``time.monotonic()`` instant as Unix time (None for 0.0: never)."""
+    return round(now_wall - (now_mono - gw_t), 3) if gw_t else None
+
+
 def _board_rows(gw: Any) -> list[dict]:
+    """One row per board: its state and why, when it was last heard, what it runs."""
+    now_mono, now_wall = time.monotonic(), time.time()
     rows = []
     for name, b in list(gw.boards.items()):
         lat = list(b.stats.latencies)
+        h = b.hello
         rows.append({"name": name, "id": b.spec.id, "kind": b.spec.kind,
                      "variant": b.spec.variant, "link": b.spec.link.split("?")[0],
                      "state": "refused" if b.refused else ("up" if b.up else "down"),
-                     "refused": b.refused, "results": len(lat), "misses": b.stats.misses,
-                     "latency_ms": percentiles_ms(lat[-500:]),
-                     "drops": {k: v for k, v in dict(b.adapter.auth.stats).items()
-                               if k != "accepted" and v}})  # fmt: skip
+                     "refused": b.refused, "reason": down_reason(b),
+                     "last_seen": _wall(b.last_seen, now_mono, now_wall),
+                     "down_since": None if b.up else _wall(b.down_at, now_mono, now_wall),
+                     "runs": None if h is None else {"variant": h.variant,
+                                                     "model_sha256": h.model_sha256.hex()},
+                     "results": len(lat), "misses": b.stats.misses,
+                     "latency_ms": percentiles_ms(lat[-500:]), "drops": board_drops(b)})
     return rows
 
 
-def snapshot(gw: Any, recent: int = 15) -> dict:
-    """What the status page shows (JSON-able; read from another thread, so copies only)."""
+def _recent(gw: Any, answers: list, recent: int) -> list[dict]:
+    """The last answers: the client's request id (the gateway's when it gave none), who voted
+    and which replicas answered without voting (their variant had a lower-id board)."""
+    rows = []
+    for a in reversed(answers[-recent:]):
+        rows.append({"request_id": a.client_id if a.client_id is not None
+                     else f"{a.request_id:08x}", "client_id": a.client_id,
+                     "winner": a.winner, "class_name": _name(gw, a.winner),
+                     "latency_ms": sig3(a.latency_s * 1000), "degraded": a.degraded,
+                     "voters": list(a.voters),
+                     "replicas": sorted(set(a.answered) - set(a.voters)),
+                     "missing": list(a.missing), "error": a.error})
+    return rows
+
+
+def snapshot(gw: Any, recent: int = 15, timeline: int = 600) -> dict:
+    """What the status page shows (JSON-able; read from another thread, so copies only).
+    ``timeline``: the last answers as [unix time, latency ms, 0 ok / 1 degraded / 2 error]."""
     answers = list(gw.answers)
     front = getattr(gw, "front_stats", None)
     return {
         "deployment": str(gw.dep.path or gw.dep.run), "deadline_ms": gw.dep.deadline_s * 1000,
+        "heartbeat_ms": gw.dep.heartbeat_s * 1000, "now": round(time.time(), 3),
         "boards": _board_rows(gw),
         "requests": front.received if front else len(answers),
         "outcomes": dict(front.outcomes) if front else {},
         "latency_ms": percentiles_ms([a.latency_s for a in answers[-1000:]]),
-        "recent": [{"request_id": a.request_id, "winner": a.winner,
-                    "class_name": _name(gw, a.winner), "latency_ms": round(a.latency_s * 1000, 1),
-                    "degraded": a.degraded, "voters": list(a.voters), "error": a.error}
-                   for a in reversed(answers[-recent:])],
+        "recent": _recent(gw, answers, recent),
+        "timeline": [[round(a.at, 3), sig3(a.latency_s * 1000),
+                      2 if a.error else int(a.degraded)] for a in answers[-timeline:]],
         "gateway_drops": {k: v for k, v in dict(gw.counts).items() if v},
     }  # fmt: skip
 
@@ -93,8 +121,6 @@ class GatewayCollector:
         drops = CounterMetricFamily(
             "vp_gateway_drops", "Frames and results dropped, by reason", labels=["board", "reason"]
         )
-        for k, v in dict(gw.counts).items():
-            drops.add_metric(["", k], v)
         up = GaugeMetricFamily("vp_board_up", "1 when the board is up", labels=["board"])
         misses = CounterMetricFamily(
             "vp_board_misses", "Requests the board did not answer by the deadline", labels=["board"]
@@ -108,9 +134,9 @@ class GatewayCollector:
             lat = list(b.stats.latencies)
             buckets = [(str(le), sum(x <= le for x in lat)) for le in BUCKETS]
             hist.add_metric([name], buckets + [("+Inf", len(lat))], sum_value=sum(lat))
-            for k, v in dict(b.adapter.auth.stats).items():
-                if k != "accepted":
-                    drops.add_metric([name, k], v)
+            own = {k: v for k, v in dict(b.adapter.auth.stats).items() if k != "accepted"}
+            for k, v in {**own, **board_drops(b)}.items():
+                drops.add_metric([name, k], v)
         yield from (up, misses, hist, drops)
 
 

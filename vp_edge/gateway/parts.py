@@ -127,7 +127,7 @@ class PartCalls:
         call = self.pending.get((b.spec.name, f.request_id))
         if call is None:
             if isinstance(f.msg, fb.Tensor):
-                self.gw.counts["late"] += 1
+                self.gw.drop(b, "late")
                 return True
             return False
         if not isinstance(f.msg, fb.Tensor | fb.Result | fb.Error):
@@ -146,7 +146,7 @@ class PartCalls:
             call.vector, call.compute_us = scatter_pairs(f.msg.pairs, call.outputs), \
                 f.msg.compute_us
             if call.vector is None:
-                self.gw.counts["bad_result"] += 1
+                self.gw.drop(b, "bad_result")
             call.done.set()
         return True
 

@@ -5,6 +5,7 @@ Kept apart from ``gateway.py`` so the event loop stays small; everything here is
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -16,13 +17,22 @@ if TYPE_CHECKING:
     from vp_edge.deployment import BoardSpec
 
 
+def sig3(v: float) -> float:
+    """``v`` to three significant figures (84.354 -> 84.4, 902.251 -> 902, 0.04512 -> 0.0451):
+    a timer's jitter makes more digits noise."""
+    if v == 0 or not math.isfinite(v):
+        return v
+    return round(v, max(0, 2 - math.floor(math.log10(abs(v)))))
+
+
 def percentiles_ms(values: list[float]) -> dict[str, float | None]:
-    """p50/p99/max of seconds, in milliseconds (None when empty)."""
+    """p50/p99/max of seconds, in milliseconds to three significant figures (None when
+    empty)."""
     if not values:
         return {"p50": None, "p99": None, "max": None}
     a = np.asarray(values, dtype=np.float64) * 1000
-    return {"p50": round(float(np.percentile(a, 50)), 3),
-            "p99": round(float(np.percentile(a, 99)), 3), "max": round(float(a.max()), 3)}
+    return {"p50": sig3(float(np.percentile(a, 50))),
+            "p99": sig3(float(np.percentile(a, 99))), "max": sig3(float(a.max()))}
 
 
 @dataclass
@@ -42,6 +52,8 @@ class BoardStats:
     ever_up: bool = False
     bytes_sent: int = 0
     bytes_received: int = 0
+    #: the gateway's own drops of this board's frames (late, duplicate, bad_result, link_down..)
+    drops: dict[str, int] = field(default_factory=dict)
 
     def count_error(self, status: int) -> None:
         name = Status(status).name.lower()
@@ -59,15 +71,25 @@ def down_reason(b: Any) -> str | None:
         return ("heartbeats arrive but PROBEs get no HELLO: the board drops the gateway's "
                 "frames (another key, or a newer counter epoch from a tool that counts from "
                 "another file: flash with --deployment, then restart the gateway)")
+    if b.down_why:
+        return b.down_why
     if s.ever_up:
         return f"stopped answering ({s.misses} request(s) missed)"
     return f"no answer on {b.spec.link} (board not running, or another link, id or key)"
 
 
+def board_drops(b: Any) -> dict[str, int]:
+    """Every drop tied to board ``b``: frames its link's authentication refused and those the
+    gateway dropped (late, duplicate, link_down...)."""
+    drops = {k: v for k, v in dict(b.adapter.auth.stats).items() if k != "accepted" and v}
+    for k, v in dict(b.stats.drops).items():
+        drops[k] = drops.get(k, 0) + v
+    return drops
+
+
 def board_report(b: Any) -> dict:
     """One board's row (``b`` is a ``gateway.Board``)."""
     s: BoardStats = b.stats
-    drops = {k: v for k, v in b.adapter.auth.stats.items() if k != "accepted" and v}
     return {
         "id": b.spec.id, "kind": b.spec.kind, "variant": b.spec.variant, "link": b.spec.link,
         "profile": b.spec.profile, "up": b.up, "refused": b.refused,
@@ -77,7 +99,7 @@ def board_report(b: Any) -> dict:
         "latency_ms": percentiles_ms(s.latencies),
         "compute_us_p50": float(np.median(s.compute_us)) if s.compute_us else None,
         "heartbeats": s.heartbeats, "rejoins": s.rejoins,
-        "frames_accepted": b.adapter.auth.stats["accepted"], "drops": drops,
+        "frames_accepted": b.adapter.auth.stats["accepted"], "drops": board_drops(b),
         "bytes_sent": s.bytes_sent, "bytes_received": s.bytes_received,
     }  # fmt: skip
 
