@@ -20,9 +20,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
 from board_helpers import FakeBoards, four_boards, make_fake_run, write_deployment
-from experiments.loadgen import run_rate
 from test_gateway_overload import _ports, png
 
+from vp_edge.gateway.loadtest import run_rate
 from vp_edge.gateway.serve import ServeOptions, serve
 
 
