@@ -80,6 +80,14 @@ class Link:
     def recv(self, timeout: float) -> bytes:
         raise NotImplementedError
 
+    def confirm_peer(self) -> None:
+        """The last data received held an authenticated frame: a link that answers whoever
+        spoke last (a UDP board) may now adopt its sender. Others have nothing to learn."""
+
+    def send_unsolicited(self, data: bytes) -> None:
+        """A frame no request asked for (HELLO, HEARTBEAT): to every peer the link knows."""
+        self.send(data)
+
     def close(self) -> None:
         """Release the link; idempotent."""
 

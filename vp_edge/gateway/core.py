@@ -320,6 +320,11 @@ class Gateway:
 
     def _on_error(self, b: Board, f: fb.Frame) -> None:
         b.stats.count_error(f.msg.status)
+        if f.msg.status == fb.Status.STALE_COUNTER and f.msg.detail:
+            # the board knows a newer gateway-side sender (a later flash, a forged counter):
+            # answering its challenge opens this gateway's own window (PROTOCOL.md §4)
+            self._send(b, fb.Probe(MsgType.HELLO), f.msg.detail)
+            return
         req = self._pending.get(f.request_id)
         name = b.spec.name
         if req is not None and name in req.targets and name not in req.results:
