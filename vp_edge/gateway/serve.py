@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,6 +19,26 @@ from vp_edge.deployment import Deployment
 from vp_edge.errors import DeploymentError, GatewayError
 from vp_edge.gateway.core import Gateway
 from vp_edge.gateway.front import Limits
+
+
+def check_listen(url: str) -> str:
+    """The scheme of a ``--listen`` URL once it is known to work: a UDP address is bound (and
+    let go: the front end binds it again) so that a busy or bad one fails before any board is
+    contacted."""
+    scheme = parse_link(url).scheme
+    if scheme not in ("udp", "mqtt", "mqtts"):
+        raise GatewayError(
+            f"--listen {url}: expected udp://HOST:PORT or mqtt://BROKER:1883/DEPLOYMENT")
+    if scheme == "udp":
+        spec = parse_link(url)
+        family = socket.AF_INET6 if ":" in spec.host else socket.AF_INET
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as sock:
+                sock.bind((spec.host, spec.port))
+        except (OSError, OverflowError) as e:
+            raise GatewayError(f"cannot listen on {url}: {getattr(e, 'strerror', None) or e}"
+                               ) from None
+    return scheme
 
 
 @dataclass(frozen=True)
@@ -48,23 +69,23 @@ async def serve(
     on_start: Callable[[Gateway], None] | None = None,
     on_answer: Callable[[dict], None] | None = None,
 ) -> dict:
-    """Serve until ``stop``; the gateway's report with the front end's counts."""
-    scheme = parse_link(opts.listen).scheme
-    if scheme not in ("udp", "mqtt", "mqtts"):
-        raise GatewayError(
-            f"--listen {opts.listen}: expected udp://HOST:PORT or mqtt://BROKER:1883/DEPLOYMENT"
-        )
-    gw = Gateway(shard(dep, opts.boards, opts.name))
-    await gw.start()
+    """Serve until ``stop``; the gateway's report with the front end's counts.
+
+    Every option is checked and every socket bound before the first frame goes to a board
+    (``Gateway.start``): a command that fails must leave the boards to the gateway already
+    serving them."""
+    scheme = check_listen(opts.listen)
+    gw = Gateway(shard(dep, opts.boards, opts.name))  # reads cards; contacts no board
     exporter = None
     if opts.metrics:
         from vp_edge.gateway.metrics import serve_metrics
 
         exporter = serve_metrics(gw, opts.metrics)
-    if on_start is not None:
-        on_start(gw)
     extra: dict = {}
     try:
+        await gw.start()
+        if on_start is not None:
+            on_start(gw)
         if scheme == "udp":
             from vp_edge.gateway.endpoints import serve_udp
 

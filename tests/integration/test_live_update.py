@@ -1,0 +1,158 @@
+"""A running gateway keeps its boards while others talk to them (PROTOCOL.md §4): a second
+gateway command that fails contacts no board, one that runs (or is interrupted) locks nobody
+out, and a board that hears a forged huge counter keeps serving the running gateway and lets a
+restarted one back in by its challenge. Boards are in-process (UDP linux, pty MCU)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boards"))
+
+from board_helpers import (  # noqa: E402
+    KEY,
+    FakeBoards,
+    four_boards,
+    make_fake_run,
+    write_deployment,
+)
+
+import firmware_bridge as fb  # noqa: E402
+from vp_edge.cli import main  # noqa: E402
+from vp_edge.gateway.core import Gateway  # noqa: E402
+
+ALL = ("m3", "m4", "pi1", "pi2")
+
+
+def _udp_ports(n: int) -> list[int]:
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+class RunningGateway:
+    """A gateway serving from its own thread and event loop, as ``gateway --listen`` does."""
+
+    def __init__(self, dep) -> None:  # noqa: ANN001
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.gw = Gateway(dep)
+        self.call(self.gw.start(hello_timeout=3.0))
+
+    def call(self, coro, timeout: float = 30.0):  # noqa: ANN001, ANN201
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def answers(self, x: np.ndarray) -> list[tuple[int | None, tuple[str, ...]]]:
+        out = []
+        for img in x:
+            a = self.call(self.gw.classify(img))
+            out.append((a.winner, a.answered))
+        return out
+
+    def close(self) -> None:
+        self.call(self.gw.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+@pytest.fixture
+def fleet(tmp_path: Path):
+    dep = write_deployment(tmp_path, make_fake_run(tmp_path), four_boards(_udp_ports(2)),
+                           deadline_ms=2000)
+    boards = FakeBoards(dep)
+    for name in ALL:
+        boards.start(name)
+    running = RunningGateway(dep)
+    yield dep, boards, running
+    running.close()
+    boards.stop()
+
+
+def _images(tmp_path: Path, n: int) -> tuple[np.ndarray, Path]:
+    from PIL import Image
+
+    x = np.random.default_rng(24).integers(0, 256, (n, 28, 28, 1), dtype=np.uint8)
+    folder = tmp_path / "images"
+    folder.mkdir(exist_ok=True)
+    for i, img in enumerate(x):
+        Image.fromarray(img[:, :, 0]).save(folder / f"{i}.png")
+    return x, folder
+
+
+def _heard(boards: FakeBoards) -> int:
+    """Frames the boards received from gateway-side senders, dropped ones included."""
+    return sum(sum(s.auth.stats.values()) for s in boards.servers.values())
+
+
+def test_failing_second_gateway_contacts_no_board_and_changes_no_answer(fleet, tmp_path):
+    dep, boards, running = fleet
+    x, folder = _images(tmp_path, 4)
+    before = running.answers(x)
+    assert all(answered == ALL for _, answered in before)
+    busy_udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    busy_udp.bind(("127.0.0.1", 0))
+    busy_tcp = socket.socket()
+    busy_tcp.bind(("127.0.0.1", 0))
+    busy_tcp.listen()
+    free = _udp_ports(1)[0]
+    base = ["gateway", "--deployment", str(dep.path)]
+    cases = {
+        "metrics bogus": ["--listen", f"udp://127.0.0.1:{free}", "--metrics", "bogus"],
+        "metrics busy": ["--listen", f"udp://127.0.0.1:{free}", "--metrics",
+                         f"127.0.0.1:{busy_tcp.getsockname()[1]}"],
+        "metrics 99999": ["--listen", f"udp://127.0.0.1:{free}", "--metrics", "127.0.0.1:99999"],
+        "listen busy": ["--listen", f"udp://127.0.0.1:{busy_udp.getsockname()[1]}"],
+        "answers /proc": ["--images", str(folder), "--answers", "/proc/a.jsonl"],
+    }
+    try:
+        for case, argv in cases.items():
+            heard = _heard(boards)
+            assert main(base + argv) in (2, 3), case
+            assert _heard(boards) == heard, f"{case}: a board was contacted"
+    finally:
+        busy_udp.close()
+        busy_tcp.close()
+    assert running.answers(x) == before
+
+
+def test_second_gateway_that_runs_locks_nobody_out(fleet, tmp_path):
+    dep, boards, running = fleet
+    x, folder = _images(tmp_path, 4)
+    before = running.answers(x)
+    out = tmp_path / "second.jsonl"
+    assert main(["gateway", "--deployment", str(dep.path), "--images", str(folder),
+                 "--answers", str(out), "--no-progress"]) == 0
+    assert len(out.read_text().splitlines()) == 4
+    assert running.answers(x) == before  # the older, running gateway is still heard by all
+
+
+def test_forged_huge_counter_loses_no_board(fleet):
+    dep, boards, running = fleet
+    x = np.random.default_rng(1).integers(0, 256, (3, 28, 28, 1), dtype=np.uint8)
+    before = running.answers(x)
+    for b in dep.boards:  # one PROBE per board, signed with its key, counter 0xFFFFFFFF00000001
+        tx = fb.Sender(fb.derive_board_key(KEY, b.id), fb.Counter(0xFFFFFFFF),
+                       board_id=b.id, from_gateway=True)
+        frame = tx.frame(fb.Probe(fb.MsgType.HELLO), 1)
+        boards.servers[b.name].handle(boards.servers[b.name].auth.check(frame))
+    assert running.answers(x) == before  # the running gateway was not dropped
+    running.close()
+    restarted = RunningGateway(dep)  # older epoch than the forged one: challenged, let in
+    try:
+        assert restarted.answers(x) == before
+        assert sum(s.auth.stats["stale"] for s in boards.servers.values()) >= len(ALL)
+    finally:
+        running.gw = restarted.gw
+        running.loop, running.thread = restarted.loop, restarted.thread
