@@ -6,9 +6,11 @@ restarted one back in by its challenge. Boards are in-process (UDP linux, pty MC
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +21,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boards"))
 from board_helpers import (  # noqa: E402
     KEY,
     FakeBoards,
+    FakeRunner,
     four_boards,
     make_fake_run,
     write_deployment,
 )
 
 import firmware_bridge as fb  # noqa: E402
+from boards.server import result_pairs  # noqa: E402
+from vp_edge.cards import register_card  # noqa: E402
 from vp_edge.cli import main  # noqa: E402
-from vp_edge.gateway.core import Gateway  # noqa: E402
+from vp_edge.gateway.core import Gateway, vote_boards  # noqa: E402
+from vp_edge.preprocess import quantize  # noqa: E402
 
 ALL = ("m3", "m4", "pi1", "pi2")
 
@@ -156,3 +162,45 @@ def test_forged_huge_counter_loses_no_board(fleet):
     finally:
         running.gw = restarted.gw
         running.loop, running.thread = restarted.loop, restarted.thread
+
+
+def _offline(gw: Gateway, img: np.ndarray, voters: dict[str, tuple[str, bytes]]) -> int | None:
+    """The offline vote of ``voters`` ({board: (vote identity, fake model bytes)}), each
+    board's input quantised and its scores read under its own model's card."""
+    res = {}
+    for name, (model, blob) in voters.items():
+        c = gw.vote_cards[model]
+        q = FakeRunner(blob).run(quantize(img, c["input_scale"], c["input_zero_point"]))
+        res[name] = (gw.dep.board(name).id, model, result_pairs(q, gw.dep.k))
+    return vote_boards(res, gw.vote_cards, gw.num_classes, gw.dep.rule, gw.weights)[0].winner
+
+
+def test_board_that_switches_model_is_relearnt_from_its_hello(fleet):
+    dep, boards, running = fleet
+    gw = running.gw
+    blob = b"t16 of the next run"
+    sha = hashlib.sha256(blob).hexdigest()
+    card = {**gw.cards["t16"], "tflite_sha256": sha, "input_scale": 2 / 255,
+            "input_zero_point": -100, "vote_weight": 0.9}
+    register_card(dep.state_dir, sha, card)  # what flash / rollout do before the transfer
+    server = boards.servers["pi1"]
+    server.swap_model(FakeRunner(blob), {"model_sha256": bytes.fromhex(sha)})  # HELLO goes out
+    x = np.random.default_rng(5).integers(0, 256, (6, 28, 28, 1), dtype=np.uint8)
+    time.sleep(0.3)
+    got = [running.call(gw.classify(img)) for img in x]
+    new = f"t16@{sha[:12]}"
+    assert gw.boards["pi1"].model == new and gw.boards["pi1"].up
+    models = {"pi1": (new, blob), "pi2": ("t24", b"t24"), "m3": ("t16", b"t16"),
+              "m4": ("t24", b"t24")}
+    for img, a in zip(x, got, strict=True):
+        assert a.answered == ALL and new in gw.vote_cards
+        assert a.winner == _offline(gw, img, models)  # old and new models mixed, exact
+
+
+def test_model_without_a_card_is_refused_not_voted(fleet):
+    dep, boards, running = fleet
+    boards.servers["pi1"].swap_model(FakeRunner(b"unknown"),
+                                     {"model_sha256": hashlib.sha256(b"unknown").digest()})
+    time.sleep(0.3)
+    a = running.call(running.gw.classify(np.zeros((28, 28, 1), np.uint8)))
+    assert "pi1" not in a.answered and "no card" in running.gw.boards["pi1"].refused

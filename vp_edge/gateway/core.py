@@ -32,9 +32,9 @@ import numpy as np
 
 import firmware_bridge as fb
 from boards.registry import BoardAdapter, get_kind
-from converters.rundir import RunDir
 from firmware_bridge import MsgType
 from firmware_bridge.transport import Link, LinkError, for_board, open_link, parse_link
+from vp_edge.cards import CardIndex
 from vp_edge.deployment import BoardSpec, Deployment
 from vp_edge.errors import GatewayError
 from vp_edge.gateway.lag import LagWindow, stop_waiting_now
@@ -51,6 +51,11 @@ from vp_edge.preprocess import quantize
 from vp_edge.vote import TopK, VoteResult, dequantize, fuse
 
 LinkOpener = Callable[[BoardSpec, Path], Link]
+
+
+def _cards_home(state_dir: Path) -> Path:
+    """Where flash registers cards: the deployment's state folder (a shard's parent)."""
+    return state_dir.parent if state_dir.name.startswith("gw-") else state_dir
 
 
 def default_opener(spec: BoardSpec, pty_dir: Path) -> Link:
@@ -96,6 +101,8 @@ class Board:
     consecutive: int = 0
     last_seen: float = 0.0
     last_result: float = 0.0
+    card: dict | None = None  # the card of the model its HELLO names (vp deployments)
+    model: str = ""  # its vote identity: the variant, or VARIANT@HASH for a model of another run
 
 
 @dataclass
@@ -106,6 +113,7 @@ class _Pending:
     t0: float = 0.0
     results: dict[str, tuple[tuple[tuple[int, int], ...], float]] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
+    models: dict[str, str] = field(default_factory=dict)  # board -> vote identity when sent
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -152,6 +160,9 @@ class Gateway:
             else list(self.strategy.class_names)
         self.num_classes = len(self.class_names)
         self.weights = self.family.weights() if dep.rule == "reference" else None
+        self.card_index = CardIndex(dep.run, _cards_home(dep.state_dir), self.cards)
+        #: the card of every model a board answered under (vote identity -> card)
+        self.vote_cards: dict[str, dict] = dict(self.cards)
         # the master stays here: each board's frames use the key derived for its id
         self.keys = dep.board_keys
         self.boards = {b.name: self._board(b) for b in dep.boards}
@@ -268,35 +279,51 @@ class Gateway:
                 self.counts["unexpected"] += 1
 
     def _on_hello(self, b: Board, hello: fb.Hello) -> None:
-        problem = self._check_hello(b.spec, hello)
+        problem = self._check_hello(b, hello)
         if problem:
             b.refused, b.up = problem, False
             return
-        b.hello, b.stats.heartbeats_down = hello, 0
+        b.hello, b.refused, b.stats.heartbeats_down = hello, None, 0
         if not b.up:
             b.stats.rejoins += int(b.stats.ever_up)
             b.up, b.consecutive, b.stats.ever_up = True, 0, True
 
-    def _check_hello(self, spec: BoardSpec, h: fb.Hello) -> str | None:
+    def _check_hello(self, b: Board, h: fb.Hello) -> str | None:
+        """Why ``b`` cannot vote with the model its HELLO names, or None after adopting that
+        model's card (found by hash: the run's, or one ``flash``/``rollout`` registered), so a
+        board that rebooted into a new model is re-learnt without a gateway restart."""
+        spec = b.spec
         if self.strategy is not None:
             return check_part_hello(self, spec.name, spec.variant, h)
-        card = self.cards[spec.variant]
-        want = int(np.prod(card["input_shape"][1:]))
+        sha = h.model_sha256.hex()
+        card = self.card_index.find(sha)
+        if card is None:
+            return (f"board {spec.name} runs model {sha[:16]}..., which has no card here (not "
+                    f"a model of {self.dep.run}, and no 'vp-edge flash --deployment' registered "
+                    "one): flash it through the deployment, or re-convert its run")
         facts = {"k": (h.k, self.dep.k), "num_classes": (h.num_classes, self.num_classes),
-                 "input_bytes": (h.input_bytes, want),
-                 "model_sha256": (h.model_sha256.hex(), card["tflite_sha256"]),
-                 "score_zero_point": (h.score_zero_point, card["output_zero_point"])}
-        vpw = RunDir(self.dep.run).vpw(spec.variant)
-        if h.model_sha256.hex() != card["tflite_sha256"] and vpw.exists():
-            import hashlib
-
-            facts["model_sha256"] = (h.model_sha256.hex(),
-                                     hashlib.sha256(vpw.read_bytes()).hexdigest())
+                 "input_bytes": (h.input_bytes, int(np.prod(card["input_shape"][1:]))),
+                 "score_zero_point": (h.score_zero_point, card["output_zero_point"]),
+                 "class_names": (card.get("class_names", self.class_names), self.class_names)}
         bad = [f"{k} {got} (expected {exp})" for k, (got, exp) in facts.items() if got != exp]
         if not np.isclose(h.score_scale, card["output_scale"], rtol=1e-6):
             bad.append(f"score_scale {h.score_scale} (expected {card['output_scale']})")
-        return f"board {spec.name} does not run variant {spec.variant}: {'; '.join(bad)}" \
-            if bad else None
+        if bad:
+            return f"board {spec.name} cannot vote with model {card['name']}: {'; '.join(bad)}"
+        own = self.cards.get(card["name"]) is card
+        model = card["name"] if own else f"{card['name']}@{sha[:12]}"
+        if b.model and model != b.model:  # switched models: its answers in flight are void
+            for req in self._pending.values():
+                if spec.name in req.targets and spec.name not in req.results:
+                    req.failed.add(spec.name)
+                    self._maybe_done(req)
+        b.card, b.model = card, model
+        if b.model not in self.vote_cards:
+            self.vote_cards[b.model] = card
+            if self.weights is not None:
+                self.weights[b.model] = float(card.get("vote_weight")
+                                              or self.weights.get(card["name"], 1.0))
+        return None
 
     def _on_result(self, b: Board, f: fb.Frame, t: float) -> None:
         b.last_result = t  # alive, even when late: a backlog is not a failure
@@ -359,13 +386,14 @@ class Gateway:
         for b in self.boards.values():
             if not b.up:
                 continue
-            v = b.spec.variant
-            if v not in tensors:
-                c = self.cards[v]
+            v = b.model or b.spec.variant
+            if v not in tensors:  # each board's input under its own model's card
+                c = b.card or self.cards[b.spec.variant]
                 tensors[v] = quantize(image, c["input_scale"], c["input_zero_point"]).tobytes()
             if self._send_infer(b, tensors[v], rid):
                 req.targets.add(b.spec.name)
                 req.sent[b.spec.name] = time.monotonic()
+                req.models[b.spec.name] = v  # the model it was asked under votes
             else:  # its link is gone (e.g. the pty of a dead board): down like a silent board
                 b.stats.misses += 1
                 b.consecutive += 1
@@ -404,9 +432,9 @@ class Gateway:
         if not req.results:
             why = "no board answered within the deadline" if req.targets else "no board is up"
             return Answer(index, req.rid, None, (), (), (), missing, True, latency, why, label)
-        results = {n: (self.boards[n].spec.id, self.boards[n].spec.variant, p)
+        results = {n: (self.boards[n].spec.id, req.models[n], p)
                    for n, (p, _) in req.results.items()}
-        vote, voters = vote_boards(results, self.cards, self.num_classes, self.dep.rule,
+        vote, voters = vote_boards(results, self.vote_cards, self.num_classes, self.dep.rule,
                                    self.weights)
         return Answer(index, req.rid, vote.winner, vote.scores, voters, answered, missing,
                       bool(missing), latency, None, label)
