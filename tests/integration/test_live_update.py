@@ -204,3 +204,52 @@ def test_model_without_a_card_is_refused_not_voted(fleet):
     time.sleep(0.3)
     a = running.call(running.gw.classify(np.zeros((28, 28, 1), np.uint8)))
     assert "pi1" not in a.answered and "no card" in running.gw.boards["pi1"].refused
+
+
+@pytest.mark.slow
+def test_reflash_under_a_running_gateway_votes_again_within_5_s(tiny_run: Path, tmp_path: Path):
+    from boards.daemon import BoardOptions, build_server
+    from boards.server import serve_in_thread
+
+    ports = _udp_ports(2)
+    specs = [{"id": i + 1, "name": f"pi{i + 1}", "kind": "linux", "variant": v,
+              "link": f"udp://127.0.0.1:{p}"}
+             for i, (v, p) in enumerate(zip(("t16", "t24"), ports, strict=True))]
+    dep = write_deployment(tmp_path, tiny_run, specs, deadline_ms=2000)
+    servers = {}
+    for s in specs:
+        opts = BoardOptions(tiny_run / "models" / f"{s['variant']}.tflite", s["link"], s["id"],
+                            fb.derive_board_key(KEY, s["id"]), k=2, heartbeat_s=0.2,
+                            model_dir=tmp_path / f"slots{s['id']}")
+        server = build_server(opts)
+        servers[s["name"]] = (server, serve_in_thread(server))
+    running = RunningGateway(dep)
+    x = np.random.default_rng(3).integers(0, 256, (2, 28, 28, 1), dtype=np.uint8)
+    try:
+        assert all(a == ("pi1", "pi2") for _, a in running.answers(x))
+        pi1 = servers["pi1"][0]
+        bad = tmp_path / "t16.tflite"  # one flipped byte, its card beside it: refused, exit 2
+        blob = bytearray((tiny_run / "models" / "t16.tflite").read_bytes())
+        blob[len(blob) // 2] ^= 1
+        bad.write_bytes(bytes(blob))
+        (tmp_path / "t16.json").write_bytes((tiny_run / "models" / "t16.json").read_bytes())
+        heard = sum(pi1.auth.stats.values())
+        assert main(["flash", str(bad), "--deployment", str(dep.path), "--board", "pi1"]) == 2
+        bad.write_bytes(bytes(blob[:1000]))  # truncated
+        assert main(["flash", str(bad), "--deployment", str(dep.path), "--board", "pi1"]) == 2
+        assert sum(pi1.auth.stats.values()) == heard  # refused before any frame
+        assert main(["flash", str(tiny_run / "models" / "t24.tflite"), "--deployment",
+                     str(dep.path), "--board", "pi1"]) == 0
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 5.0:
+            _, answered = running.answers(x[:1])[0]
+            if "pi1" in answered and running.gw.boards["pi1"].model == "t24":
+                break
+        took = time.monotonic() - t0
+        assert took < 5.0, "pi1 did not vote again within 5 s of flash returning"
+        print(f"\n[re-flash] pi1 voted again {took:.2f} s after flash returned")
+    finally:
+        running.close()
+        for server, thread in servers.values():
+            server.close()
+            thread.join(2)

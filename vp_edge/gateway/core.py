@@ -304,7 +304,8 @@ class Gateway:
         facts = {"k": (h.k, self.dep.k), "num_classes": (h.num_classes, self.num_classes),
                  "input_bytes": (h.input_bytes, int(np.prod(card["input_shape"][1:]))),
                  "score_zero_point": (h.score_zero_point, card["output_zero_point"]),
-                 "class_names": (card.get("class_names", self.class_names), self.class_names)}
+                 "class_names": (list(card.get("class_names", self.class_names)),
+                                 list(self.class_names))}
         bad = [f"{k} {got} (expected {exp})" for k, (got, exp) in facts.items() if got != exp]
         if not np.isclose(h.score_scale, card["output_scale"], rtol=1e-6):
             bad.append(f"score_scale {h.score_scale} (expected {card['output_scale']})")
