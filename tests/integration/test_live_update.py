@@ -131,6 +131,8 @@ def test_failing_second_gateway_contacts_no_board_and_changes_no_answer(fleet, t
         busy_udp.close()
         busy_tcp.close()
     assert running.answers(x) == before
+    print(f"\n[second gateway] {len(cases)} failing commands, exit codes 2/3, 0 frames to any "
+          f"board, {len(x)} of {len(x)} answers of the running gateway unchanged")
 
 
 def test_second_gateway_that_runs_locks_nobody_out(fleet, tmp_path):
@@ -158,7 +160,12 @@ def test_forged_huge_counter_loses_no_board(fleet):
     restarted = RunningGateway(dep)  # older epoch than the forged one: challenged, let in
     try:
         assert restarted.answers(x) == before
-        assert sum(s.auth.stats["stale"] for s in boards.servers.values()) >= len(ALL)
+        stale = sum(s.auth.stats["stale"] for s in boards.servers.values())
+        assert stale >= len(ALL)
+        lost = [b for b in ALL if b not in restarted.answers(x[:1])[0][1]]
+        print(f"\n[forged counter] 0xFFFFFFFF00000001 on {len(ALL)} boards: running gateway "
+              f"lost {len(ALL) - len(before[0][1])}, restarted gateway lost {len(lost)} "
+              f"({stale} stale PROBEs challenged)")
     finally:
         running.gw = restarted.gw
         running.loop, running.thread = restarted.loop, restarted.thread

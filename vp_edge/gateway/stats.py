@@ -57,8 +57,7 @@ def down_reason(b: Any) -> str | None:
     s: BoardStats = b.stats
     if s.heartbeats_down >= 3:
         return ("heartbeats arrive but PROBEs get no HELLO: the board drops the gateway's "
-                "frames (another key, or a newer counter epoch from a tool that counts from "
-                "another file: flash with --deployment, then restart the gateway)")
+                "frames (another key: check the deployment's key and the board's id)")
     if s.ever_up:
         return f"stopped answering ({s.misses} request(s) missed)"
     return f"no answer on {b.spec.link} (board not running, or another link, id or key)"
