@@ -61,6 +61,7 @@ COMMANDS = (
     "load",
     "bridge",
     "flash",
+    "rollout",
     "firmware",
     "keys",
     "pack",

@@ -3,9 +3,9 @@
 Serial ports come from pyserial's ``list_ports`` (as ``pio device list`` and esptool show
 them). Emulated boards are read from a deployment's state folder (the ready file each board
 writes once it serves: pid, link, pty), so listing them sends nothing. ``probe_hello`` asks a
-board for its HELLO over the wire with the deployment's key and counter epoch file; because a
-board accepts only rising counters, a gateway already running for that deployment is then
-outranked and must be restarted (one started later always outranks earlier senders).
+board for its HELLO over the wire with the deployment's key and counter epoch file, as a sender
+of its own: a gateway already running for that deployment keeps its replay window at the board
+(PROTOCOL.md §4) and is not disturbed.
 """
 
 from __future__ import annotations

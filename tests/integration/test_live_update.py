@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import shutil
 import socket
 import sys
 import threading
@@ -260,3 +261,85 @@ def test_reflash_under_a_running_gateway_votes_again_within_5_s(tiny_run: Path, 
         for server, thread in servers.values():
             server.close()
             thread.join(2)
+
+
+def _run_b(tiny_run: Path, root: Path, swap: bool = True) -> Path:
+    """Another 'trained run': tiny_run's models with t16 and t24 swapped (cards follow)."""
+    run = root / "run-b"
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("outputs", "checkpoints",
+                                                                 "weights"))
+    if swap:
+        a = tiny_run / "models"
+        for v, w in (("t16", "t24"), ("t24", "t16")):
+            for suffix in (".tflite", ".json"):
+                shutil.copyfile(a / f"{w}{suffix}", run / "models" / f"{v}{suffix}")
+    return run
+
+
+@pytest.mark.slow
+def test_rollout_under_load_loses_nothing_and_a_bad_artefact_reverts(tiny_run: Path,
+                                                                     tmp_path: Path, capsys):
+    import json
+
+    from boards.daemon import BoardOptions, build_server
+    from boards.server import serve_in_thread
+    from vp_edge.rollout import RolloutOptions, rollout
+
+    names = ("pi1", "pi2", "pi3")
+    specs = [{"id": i + 1, "name": n, "kind": "linux", "variant": ("t16", "t24")[i % 2],
+              "link": f"udp://127.0.0.1:{p}"}
+             for i, (n, p) in enumerate(zip(names, _udp_ports(3), strict=True))]
+    dep = write_deployment(tmp_path, tiny_run, specs, deadline_ms=2000)
+    servers = []
+    for s in specs:
+        server = build_server(BoardOptions(
+            tiny_run / "models" / f"{s['variant']}.tflite", s["link"], s["id"],
+            fb.derive_board_key(KEY, s["id"]), k=2, heartbeat_s=0.2,
+            model_dir=tmp_path / f"slots{s['id']}"))
+        servers.append((server, serve_in_thread(server)))
+    running = RunningGateway(dep)
+    stop, answers = threading.Event(), []
+
+    def load() -> None:
+        rng = np.random.default_rng(9)
+        while not stop.is_set():
+            answers.append(running.call(running.gw.classify(
+                rng.integers(0, 256, (28, 28, 1), dtype=np.uint8))))
+            time.sleep(0.02)
+
+    loader = threading.Thread(target=load, daemon=True)
+    loader.start()
+    try:
+        b = _run_b(tiny_run, tmp_path)
+        assert main(["rollout", "--deployment", str(dep.path), "--to", str(b), "--dry-run",
+                     "--json", "-"]) == 0
+        assert len(json.loads(capsys.readouterr().out)["steps"]) == 3
+        report = rollout(dep, b, RolloutOptions(canary=4, state_file=tmp_path / "r.json"))
+        assert not report.halted
+        assert {o["status"] for o in report.outcomes.values()} == {"done"}
+        time.sleep(0.5)
+        models = {n: running.gw.boards[n].model for n in names}
+        assert models == {"pi1": "t24", "pi2": "t16", "pi3": "t24"}
+        n_first = len(answers)
+        bad = _run_b(tiny_run, tmp_path / "bad", swap=False)  # back to A, one card lying
+        card = json.loads((bad / "models" / "t24.json").read_text())
+        card["output_scale"] *= 2
+        (bad / "models" / "t24.json").write_text(json.dumps(card))
+        second = rollout(dep, bad, RolloutOptions(canary=4, state_file=tmp_path / "r2.json"))
+        assert second.halted
+        statuses = [second.outcomes[n]["status"] for n in names if n in second.outcomes]
+        assert statuses == ["done", "reverted"], second.outcomes
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        loader.join(10)
+        running.close()
+        for server, thread in servers:
+            server.close()
+            thread.join(2)
+    errors = [a for a in answers if a.error]
+    assert not errors and len(answers) > 20
+    print(f"\n[rollout] 3 boards, max-unavailable 1, canary 4: {report.seconds:.1f} s, "
+          f"{n_first} requests served meanwhile, 0 errors; bad artefact: "
+          f"{second.outcomes['pi2']['status']} after {second.outcomes['pi2']['seconds']:.1f} s, "
+          f"halted, {len(answers) - n_first} more requests, {len(errors)} errors")
