@@ -1,9 +1,9 @@
 """``vp-edge gateway --listen``: one gateway serving clients over UDP or its share over MQTT.
 
-``--boards`` gives a gateway its own set of the deployment's boards (a shard): a board's replay
-window is per sender and the protocol names no gateway, so two gateways must not drive the same
-board; several gateways over one broker each own a disjoint set (PROTOCOL.md §8, docs/fleet.md).
-Each shard keeps its gateway epoch file apart (``state_dir/gw-<name>``).
+``--boards`` gives a gateway its own set of the deployment's boards (a shard), so that each
+board carries one gateway's load; several gateways over one broker each own a disjoint set
+(docs/fleet.md). Each shard keeps its gateway epoch file apart (``state_dir/gw-<name>``); boards
+keep a replay window per sender epoch (PROTOCOL.md §4), so senders never lock each other out.
 """
 
 from __future__ import annotations
