@@ -303,8 +303,8 @@ def test_rollout_under_load_loses_nothing_and_a_bad_artefact_reverts(tiny_run: P
     def load() -> None:
         rng = np.random.default_rng(9)
         while not stop.is_set():
-            answers.append(running.call(running.gw.classify(
-                rng.integers(0, 256, (28, 28, 1), dtype=np.uint8))))
+            img = rng.integers(0, 256, (28, 28, 1), dtype=np.uint8)
+            answers.append((img, running.call(running.gw.classify(img))))
             time.sleep(0.02)
 
     loader = threading.Thread(target=load, daemon=True)
@@ -337,9 +337,31 @@ def test_rollout_under_load_loses_nothing_and_a_bad_artefact_reverts(tiny_run: P
         for server, thread in servers:
             server.close()
             thread.join(2)
-    errors = [a for a in answers if a.error]
+    errors = [a for _, a in answers if a.error]
     assert not errors and len(answers) > 20
+    _check_offline(running.gw, tiny_run, answers)
     print(f"\n[rollout] 3 boards, max-unavailable 1, canary 4: {report.seconds:.1f} s, "
           f"{n_first} requests served meanwhile, 0 errors; bad artefact: "
           f"{second.outcomes['pi2']['status']} after {second.outcomes['pi2']['seconds']:.1f} s, "
-          f"halted, {len(answers) - n_first} more requests, {len(errors)} errors")
+          f"halted, {len(answers) - n_first} more requests, {len(errors)} errors; every answer "
+          "equal to the offline vote of the boards that answered under their models then")
+
+
+def _check_offline(gw: Gateway, run: Path, answers: list) -> None:
+    """Every answer equals the offline vote of the boards that answered, each under the model
+    it ran at that moment (LiteRT XNNPACK, the daemons' runtime)."""
+    from boards.runners import LiteRtRunner
+
+    runners = {v: LiteRtRunner((run / "models" / f"{v}.tflite").read_bytes())
+               for v in ("t16", "t24")}
+    for img, a in answers:
+        models = a.models or {n: gw.dep.board(n).variant for n in a.answered}
+        res = {}
+        for name in a.answered:
+            m = models[name]
+            c = gw.vote_cards[m]
+            q = runners[m].run(quantize(img, c["input_scale"], c["input_zero_point"]))
+            res[name] = (gw.dep.board(name).id, m, result_pairs(np.asarray(q), gw.dep.k))
+        vote = vote_boards(res, gw.vote_cards, gw.num_classes, gw.dep.rule, gw.weights)[0]
+        assert a.winner == vote.winner, (a, models)
+

@@ -78,12 +78,14 @@ class Answer:
     error: str | None = None
     label: int | None = None
     wire: dict | None = None  # strategy deployments: the request's frames and bytes both ways
+    models: dict | None = None  # board -> the model it answered under, when one was re-learnt
 
     def to_dict(self) -> dict:
         d = dict(vars(self))
         d["latency_ms"] = round(d.pop("latency_s") * 1000, 3)
-        if d["wire"] is None:
-            del d["wire"]
+        for optional in ("wire", "models"):
+            if d[optional] is None:
+                del d[optional]
         return d
 
 
@@ -437,8 +439,11 @@ class Gateway:
                    for n, (p, _) in req.results.items()}
         vote, voters = vote_boards(results, self.vote_cards, self.num_classes, self.dep.rule,
                                    self.weights)
+        models = {n: req.models[n] for n in answered}
         return Answer(index, req.rid, vote.winner, vote.scores, voters, answered, missing,
-                      bool(missing), latency, None, label)
+                      bool(missing), latency, None, label,
+                      models=models if any("@" in m or m != self.boards[n].spec.variant
+                                            for n, m in models.items()) else None)
 
     def note_overload(self) -> None:
         """The gateway fell behind (event-loop lag, or a front end shed load)."""
