@@ -83,6 +83,8 @@ def check_artifact(data: bytes, path: str, target: FlashTarget | None = None) ->
         _check_vpw(data, path)
     elif not _is_tflite(data):
         raise FlashUsageError(f"{path} is neither a .vpw (VPW1) nor a .tflite (TFL3) model")
+    else:
+        _check_tflite(data, path)
     if target is None or target.spec is None:
         return []
     return _check_for_board(data, path, target.spec, target.dep)
@@ -110,6 +112,20 @@ def _check_vpw(data: bytes, path: str) -> None:
     if not passed:
         raise FlashUsageError(f"{path} fails its own golden self-test in the C engine (boards "
                               "run the same check and refuse it); pack it again from the .tflite")
+
+
+def _check_tflite(data: bytes, path: str) -> None:
+    """A .tflite a board can load: it parses, and its input and output are int8."""
+    from converters.tflite import read_graph
+
+    try:
+        g = read_graph(data)
+    except Exception as e:  # noqa: BLE001 - flatbuffers raises assorted errors on garbage
+        raise FlashUsageError(f"{path}: not a readable .tflite ({e}); convert it again "
+                              "('vp-edge convert')") from None
+    if (g.input_dtype, g.output_dtype) != ("int8", "int8"):
+        raise FlashUsageError(f"{path}: input/output are {g.input_dtype}/{g.output_dtype}; "
+                              "boards run full-int8 models ('vp-edge convert --run RUN')")
 
 
 def _check_for_board(data: bytes, path: str, spec: BoardSpec, dep: Deployment | None) -> list:

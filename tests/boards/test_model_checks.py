@@ -51,3 +51,7 @@ def test_a_tflite_its_card_does_not_describe_is_refused(tiny_run: Path, tmp_path
         check_model_file(model.read_bytes(), model)
     assert main(["evaluate", "--run", str(run)]) == 2
     assert main(["benchmark", str(model), "--no-qemu", "--runs", "1"]) == 2
+    cut = tmp_path / "cut.tflite"  # no card, no deployment: flash's own check refuses it
+    cut.write_bytes((tiny_run / "models" / "t16.tflite").read_bytes()[:1000])
+    assert main(["flash", str(cut), "--board", "udp://127.0.0.1:9", "--insecure"]) == 2
+
