@@ -29,9 +29,10 @@ SCHEMES: dict[str, str] = {
     "pty": f"{_PKG}.ptylink",
     "mqtt": f"{_PKG}.mqtt",
     "mqtts": f"{_PKG}.mqtt",
+    "relay": f"{_PKG}.relay",
 }
 #: schemes whose one message is one frame (the rest are COBS byte streams)
-DATAGRAM_SCHEMES = {"udp", "mqtt", "mqtts"}
+DATAGRAM_SCHEMES = {"udp", "mqtt", "mqtts", "relay"}
 LINK_FORMS = (
     "udp://HOST:PORT, serial:///dev/ttyUSB0?baud=115200, socket://HOST:PORT, "
     "rfc2217://HOST:PORT, loop://, pty://NAME or mqtt://BROKER:1883/DEPLOYMENT"

@@ -365,3 +365,48 @@ def _check_offline(gw: Gateway, run: Path, answers: list) -> None:
         vote = vote_boards(res, gw.vote_cards, gw.num_classes, gw.dep.rule, gw.weights)[0]
         assert a.winner == vote.winner, (a, models)
 
+
+
+@pytest.mark.slow
+def test_reflash_a_serial_board_through_the_running_gateway(tiny_run: Path, tmp_path: Path):
+    """An emulated MCU behind a pty: its line admits one client, the gateway; flash goes
+    through the gateway's relay and the board votes again within 5 s, no restart."""
+    from boards.daemon import BoardOptions, build_server
+    from boards.server import serve_in_thread
+
+    port = _udp_ports(1)[0]
+    specs = [{"id": 1, "name": "pi1", "kind": "linux", "variant": "t16",
+              "link": f"udp://127.0.0.1:{port}"},
+             {"id": 2, "name": "m2", "kind": "mcu", "variant": "t24", "link": "pty://m2",
+              "profile": "esp32-s3"}]
+    dep = write_deployment(tmp_path, tiny_run, specs, deadline_ms=3000)
+    servers = []
+    for s in specs:
+        server = build_server(BoardOptions(
+            tiny_run / "models" / f"{s['variant']}.tflite", s["link"], s["id"],
+            fb.derive_board_key(KEY, s["id"]), kind=s["kind"], k=2, heartbeat_s=0.2,
+            profile=s.get("profile"), pty_dir=dep.pty_dir,
+            model_dir=tmp_path / f"slots{s['id']}"))
+        servers.append((server, serve_in_thread(server)))
+    running = RunningGateway(dep)
+    x = np.random.default_rng(4).integers(0, 256, (2, 28, 28, 1), dtype=np.uint8)
+    try:
+        assert all(a == ("m2", "pi1") for _, a in running.answers(x))
+        t0 = time.monotonic()
+        assert main(["flash", str(tiny_run / "models" / "t16.tflite"), "--deployment",
+                     str(dep.path), "--board", "m2", "--timeout", "3"]) == 0
+        flashed = time.monotonic()
+        while time.monotonic() - flashed < 5.0:
+            _, answered = running.answers(x[:1])[0]
+            if "m2" in answered and running.gw.boards["m2"].model == "t16":
+                break
+        took = time.monotonic() - flashed
+        assert took < 5.0, "m2 did not vote again within 5 s of flash returning"
+        print(f"\n[re-flash mcu] flash through the gateway's relay {flashed - t0:.1f} s; m2 "
+              f"voted again {took:.2f} s after flash returned "
+              f"(relay {running.gw.relay.counts})")
+    finally:
+        running.close()
+        for server, thread in servers:
+            server.close()
+            thread.join(2)

@@ -46,6 +46,7 @@ from vp_edge.gateway.parts import (
     classify_plan,
     part_strategy,
 )
+from vp_edge.gateway.relay import Relay
 from vp_edge.gateway.stats import BoardStats, gateway_report
 from vp_edge.preprocess import quantize
 from vp_edge.vote import TopK, VoteResult, dequantize, fuse
@@ -181,6 +182,7 @@ class Gateway:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._probe_task: asyncio.Task | None = None
         self._lag_task: asyncio.Task | None = None
+        self.relay: Relay | None = None
         self.overloaded_at = -1.0  # last time the gateway itself fell behind (see note_overload)
         self.lag_window = LagWindow()  # lag samples of the last seconds (gateway_lag)
         self._index = 0
@@ -211,9 +213,16 @@ class Gateway:
             await asyncio.sleep(0.1)
         self._probe_task = asyncio.create_task(self._probe_loop())
         self._lag_task = asyncio.create_task(self._lag_loop())
+        relay = Relay(self, _cards_home(self.dep.state_dir))
+        if relay.open():  # flash and probes reach the serial boards this gateway holds
+            self.relay = relay
+            self._loop.add_reader(relay.sock.fileno(), relay.on_readable)
 
     async def close(self) -> None:
         self._closing.set()
+        if self.relay is not None and self.relay.sock is not None and self._loop is not None:
+            self._loop.remove_reader(self.relay.sock.fileno())
+            self.relay.close()
         for task in (self._probe_task, self._lag_task):
             if task:
                 task.cancel()
@@ -247,11 +256,15 @@ class Gateway:
 
     def _send(self, b: Board, msg: fb.Message, rid: int) -> int:
         """Bytes put on ``b``'s link for ``msg`` (0: the link is down)."""
+        return self.send_raw(b, self.tx.frame(msg, rid, board_id=b.spec.id))
+
+    def send_raw(self, b: Board, frame: bytes) -> int:
+        """Bytes put on ``b``'s link for one encoded frame (ours, or a relayed one)."""
         link = b.link
         if link is None:
             self.counts["link_down"] += 1
             return 0
-        data = b.adapter.encode(self.tx.frame(msg, rid, board_id=b.spec.id))
+        data = b.adapter.encode(frame)
         try:
             link.send(data)
         except LinkError:
@@ -264,7 +277,7 @@ class Gateway:
     def _on_frames(self, b: Board, frames: list[fb.Frame], t: float) -> None:
         for f in frames:
             b.last_seen = t
-            if self.parts.take(b, f):
+            if self.parts.take(b, f) or (self.relay is not None and self.relay.take(b, f)):
                 continue
             if isinstance(f.msg, fb.Hello):
                 self._on_hello(b, f.msg)
