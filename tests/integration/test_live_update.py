@@ -285,16 +285,19 @@ def test_rollout_under_load_loses_nothing_and_a_bad_artefact_reverts(tiny_run: P
     from boards.server import serve_in_thread
     from vp_edge.rollout import RolloutOptions, rollout
 
-    names = ("pi1", "pi2", "pi3")
+    names = ("m4", "pi1", "pi2", "pi3")
     specs = [{"id": i + 1, "name": n, "kind": "linux", "variant": ("t16", "t24")[i % 2],
               "link": f"udp://127.0.0.1:{p}"}
-             for i, (n, p) in enumerate(zip(names, _udp_ports(3), strict=True))]
-    dep = write_deployment(tmp_path, tiny_run, specs, deadline_ms=2000)
+             for i, (n, p) in enumerate(zip(names[1:], _udp_ports(3), strict=True))]
+    specs.append({"id": 4, "name": "m4", "kind": "mcu", "variant": "t24", "link": "pty://m4",
+                  "profile": "esp32-s3"})  # a serial board: flashed through the relay
+    dep = write_deployment(tmp_path, tiny_run, specs, deadline_ms=3000)
     servers = []
     for s in specs:
         server = build_server(BoardOptions(
             tiny_run / "models" / f"{s['variant']}.tflite", s["link"], s["id"],
-            fb.derive_board_key(KEY, s["id"]), k=2, heartbeat_s=0.2,
+            fb.derive_board_key(KEY, s["id"]), kind=s["kind"], k=2, heartbeat_s=0.2,
+            profile=s.get("profile"), pty_dir=dep.pty_dir,
             model_dir=tmp_path / f"slots{s['id']}"))
         servers.append((server, serve_in_thread(server)))
     running = RunningGateway(dep)
@@ -313,13 +316,13 @@ def test_rollout_under_load_loses_nothing_and_a_bad_artefact_reverts(tiny_run: P
         b = _run_b(tiny_run, tmp_path)
         assert main(["rollout", "--deployment", str(dep.path), "--to", str(b), "--dry-run",
                      "--json", "-"]) == 0
-        assert len(json.loads(capsys.readouterr().out)["steps"]) == 3
+        assert len(json.loads(capsys.readouterr().out)["steps"]) == 4
         report = rollout(dep, b, RolloutOptions(canary=4, state_file=tmp_path / "r.json"))
         assert not report.halted
         assert {o["status"] for o in report.outcomes.values()} == {"done"}
         time.sleep(0.5)
         models = {n: running.gw.boards[n].model for n in names}
-        assert models == {"pi1": "t24", "pi2": "t16", "pi3": "t24"}
+        assert models == {"pi1": "t24", "pi2": "t16", "pi3": "t24", "m4": "t16"}
         n_first = len(answers)
         bad = _run_b(tiny_run, tmp_path / "bad", swap=False)  # back to A, one card lying
         card = json.loads((bad / "models" / "t24.json").read_text())
@@ -327,8 +330,8 @@ def test_rollout_under_load_loses_nothing_and_a_bad_artefact_reverts(tiny_run: P
         (bad / "models" / "t24.json").write_text(json.dumps(card))
         second = rollout(dep, bad, RolloutOptions(canary=4, state_file=tmp_path / "r2.json"))
         assert second.halted
-        statuses = [second.outcomes[n]["status"] for n in names if n in second.outcomes]
-        assert statuses == ["done", "reverted"], second.outcomes
+        statuses = {n: o["status"] for n, o in second.outcomes.items()}
+        assert statuses == {"pi1": "done", "pi2": "reverted"}, second.outcomes
         time.sleep(0.5)
     finally:
         stop.set()
@@ -340,7 +343,8 @@ def test_rollout_under_load_loses_nothing_and_a_bad_artefact_reverts(tiny_run: P
     errors = [a for _, a in answers if a.error]
     assert not errors and len(answers) > 20
     _check_offline(running.gw, tiny_run, answers)
-    print(f"\n[rollout] 3 boards, max-unavailable 1, canary 4: {report.seconds:.1f} s, "
+    print(f"\n[rollout] 3 linux boards + 1 MCU (pty, relay), max-unavailable 1, canary 4: "
+          f"{report.seconds:.1f} s ({ {n: o['seconds'] for n, o in report.outcomes.items()} }), "
           f"{n_first} requests served meanwhile, 0 errors; bad artefact: "
           f"{second.outcomes['pi2']['status']} after {second.outcomes['pi2']['seconds']:.1f} s, "
           f"halted, {len(answers) - n_first} more requests, {len(errors)} errors; every answer "
@@ -349,18 +353,22 @@ def test_rollout_under_load_loses_nothing_and_a_bad_artefact_reverts(tiny_run: P
 
 def _check_offline(gw: Gateway, run: Path, answers: list) -> None:
     """Every answer equals the offline vote of the boards that answered, each under the model
-    it ran at that moment (LiteRT XNNPACK, the daemons' runtime)."""
-    from boards.runners import LiteRtRunner
+    it ran at that moment, on its runtime (LiteRT XNNPACK on linux, tflite-micro on mcu)."""
+    from boards.profiles import get_profile
+    from boards.runners import LiteRtRunner, TflmRunner
 
-    runners = {v: LiteRtRunner((run / "models" / f"{v}.tflite").read_bytes())
-               for v in ("t16", "t24")}
+    blobs = {v: (run / "models" / f"{v}.tflite").read_bytes() for v in ("t16", "t24")}
+    runners = {("linux", v): LiteRtRunner(b) for v, b in blobs.items()}
+    arena = get_profile("esp32-s3").arena_limit
+    runners |= {("mcu", v): TflmRunner(b, arena_bytes=arena) for v, b in blobs.items()}
     for img, a in answers:
         models = a.models or {n: gw.dep.board(n).variant for n in a.answered}
         res = {}
         for name in a.answered:
             m = models[name]
             c = gw.vote_cards[m]
-            q = runners[m].run(quantize(img, c["input_scale"], c["input_zero_point"]))
+            runner = runners[(gw.dep.board(name).kind, m)]
+            q = runner.run(quantize(img, c["input_scale"], c["input_zero_point"]))
             res[name] = (gw.dep.board(name).id, m, result_pairs(np.asarray(q), gw.dep.k))
         vote = vote_boards(res, gw.vote_cards, gw.num_classes, gw.dep.rule, gw.weights)[0]
         assert a.winner == vote.winner, (a, models)
