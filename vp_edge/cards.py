@@ -17,10 +17,14 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from converters.card import read_card
 from converters.rundir import RunDir
 from vp_edge.errors import ConversionError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from firmware_bridge.protocol import Hello
 
 
 def cards_dir(state_dir: Path) -> Path:
@@ -94,3 +98,19 @@ class CardIndex:
                     return None
                 self.by_sha[sha] = card
         return card
+
+
+def hello_problems(card: dict, hello: Hello, k: int, class_names: list[str]) -> list[str]:
+    """What a board's HELLO says that its model's card contradicts (empty: it may vote)."""
+    import math
+
+    h = hello
+    facts = {"k": (h.k, k), "num_classes": (h.num_classes, len(class_names)),
+             "input_bytes": (h.input_bytes, math.prod(card["input_shape"][1:])),
+             "score_zero_point": (h.score_zero_point, card["output_zero_point"]),
+             "class_names": (list(card.get("class_names", class_names)), list(class_names))}
+    bad = [f"{name} {got} (expected {exp})" for name, (got, exp) in facts.items() if got != exp]
+    if not math.isclose(h.score_scale, card["output_scale"], rel_tol=1e-6):
+        bad.append(f"score_scale {h.score_scale} (expected {card['output_scale']})")
+    return bad
+

@@ -34,7 +34,7 @@ import firmware_bridge as fb
 from boards.registry import BoardAdapter, get_kind
 from firmware_bridge import MsgType
 from firmware_bridge.transport import Link, LinkError, for_board, open_link, parse_link
-from vp_edge.cards import CardIndex
+from vp_edge.cards import CardIndex, hello_problems
 from vp_edge.deployment import BoardSpec, Deployment
 from vp_edge.errors import GatewayError
 from vp_edge.gateway.lag import LagWindow, stop_waiting_now
@@ -316,14 +316,7 @@ class Gateway:
             return (f"board {spec.name} runs model {sha[:16]}..., which has no card here (not "
                     f"a model of {self.dep.run}, and no 'vp-edge flash --deployment' registered "
                     "one): flash it through the deployment, or re-convert its run")
-        facts = {"k": (h.k, self.dep.k), "num_classes": (h.num_classes, self.num_classes),
-                 "input_bytes": (h.input_bytes, int(np.prod(card["input_shape"][1:]))),
-                 "score_zero_point": (h.score_zero_point, card["output_zero_point"]),
-                 "class_names": (list(card.get("class_names", self.class_names)),
-                                 list(self.class_names))}
-        bad = [f"{k} {got} (expected {exp})" for k, (got, exp) in facts.items() if got != exp]
-        if not np.isclose(h.score_scale, card["output_scale"], rtol=1e-6):
-            bad.append(f"score_scale {h.score_scale} (expected {card['output_scale']})")
+        bad = hello_problems(card, h, self.dep.k, self.class_names)
         if bad:
             return f"board {spec.name} cannot vote with model {card['name']}: {'; '.join(bad)}"
         own = self.cards.get(card["name"]) is card
