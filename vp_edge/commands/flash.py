@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "a model card (NAME.json beside it, or a model of the deployment's run) with the run's "
         "classes: it is registered so the running gateway re-learns the board from its HELLO "
         "and keeps voting with it (PROTOCOL.md §4: flash and gateway never lock each other "
-        "out). Exit codes: 0 ok, 2 usage or an "
+        "out); a serial board that a running gateway holds is reached through that gateway's "
+        "relay (STATE_DIR/gateway.sock). Exit codes: 0 ok, 2 usage or an "
         "artefact the board would refuse, 3 link/board refused, 4 verification failed, "
         "5 timeout.",
     )
