@@ -120,7 +120,7 @@ class _Loader:
         off, chunks, bad = 0, 0, 0
         while off < len(artifact):
             data = artifact[off : off + size]
-            a = self.ack(LoadChunk(off, crc32c(data), data))
+            a = self._fresh_ack(self.ack(LoadChunk(off, crc32c(data), data)), off)
             chunks += 1
             if a.status == Status.OK and off < a.next_offset <= len(artifact):
                 progress(a.next_offset - off)
@@ -136,6 +136,16 @@ class _Loader:
                 progress(a.next_offset - off)
                 off = a.next_offset  # resume where the board is
         return chunks
+
+    def _fresh_ack(self, a: LoadAck, off: int) -> LoadAck:
+        """Skip late acks of earlier chunks (a resend's second ack, all under one request id):
+        taken for this chunk's, each would cost a resend that leaves one more behind."""
+        while a.status == Status.OK and a.next_offset <= off:
+            f = self.s.wait(self.rid, (LoadAck,), self.s.timeout)
+            if f is None:
+                break
+            a = f.msg
+        return a
 
     def commit(self, activate: bool) -> Status | None:
         """The commit status, or None if the ack was lost (the READBACK then decides)."""
