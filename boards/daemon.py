@@ -20,6 +20,8 @@ from boards.profiles import check_fit, get_profile
 from boards.registry import get_kind
 from boards.runners import RUNNERS, make_runner
 from boards.server import BoardConfig, BoardServer, artefact_facts, mount_loader
+from converters.card import check_model_file
+from converters.errors import ArtifactError, ConversionError
 from firmware_bridge.errors import UsageError
 from firmware_bridge.transport import ThrottledLink, for_board, open_link, parse_link
 
@@ -87,6 +89,10 @@ def build_server(o: BoardOptions) -> BoardServer:
     except OSError as e:
         raise BoardError(f"cannot read model {o.model}: {e.strerror}") from None
     card = _card(o.model)
+    try:  # a corrupt .vpw, or a .tflite its card beside does not describe, is not served
+        check_model_file(model, o.model)
+    except (ArtifactError, ConversionError) as e:
+        raise BoardError(str(e)) from None
     variant = o.variant or o.model.stem
     check_fit(profile, variant, card.get("arena_bytes"), len(model))
     if o.model.suffix == ".tflite":

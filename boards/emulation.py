@@ -212,8 +212,23 @@ def _exit_text(code: int | None) -> str:
     return f"exit code {code}"
 
 
+def check_run_models(dep: Deployment) -> None:
+    """Refuse to serve a run whose model files and cards disagree (a re-convert stopped half
+    way): every board would vote under another model's card."""
+    from converters.card import check_model_file
+    from converters.rundir import RunDir
+
+    if dep.strategy != "vp":
+        return
+    for variant in sorted({b.variant for b in dep.boards}):
+        path = RunDir(dep.run).model(variant)
+        if path.exists():
+            check_model_file(path.read_bytes(), path)
+
+
 def start_emulation(dep: Deployment, *, wait: bool = True, timeout: float = 90.0) -> Emulation:
     """Start every board of ``dep`` as an emulated process; wait until all serve."""
+    check_run_models(dep)
     emu = Emulation(dep)
     try:
         for b in dep.boards:

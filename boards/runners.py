@@ -121,8 +121,14 @@ class EngineRunner(Runner):
 
     def __init__(self, model: bytes, **options: object) -> None:
         super().__init__(model)
+        from converters.errors import ConversionError
+        from converters.vpw_format import read_vpw
         from firmware_bridge.engine import Engine, EngineError
 
+        try:
+            read_vpw(self.model)  # magic, sizes and the payload's SHA-256, as flash checks
+        except ConversionError as e:
+            raise BoardError(f"the .vpw is refused: {e}") from None
         try:
             self._e = Engine(self.model)
         except EngineError as e:

@@ -115,7 +115,11 @@ class BoardServer:
     # -- sending -----------------------------------------------------------------------------
     def send(self, msg: fb.Message, request_id: int = 0) -> None:
         frame = self.tx.frame(msg, request_id)
-        self.link.send(frame if self.link.framing == "datagram" else fb.to_serial(frame))
+        data = frame if self.link.framing == "datagram" else fb.to_serial(frame)
+        if request_id:
+            self.link.send(data)
+        else:  # unsolicited: every authenticated sender should hear a new HELLO or heartbeat
+            self.link.send_unsolicited(data)
         self.counts["tx"] += 1
         if isinstance(msg, fb.Error):
             self.counts["errors"] += 1
@@ -153,6 +157,12 @@ class BoardServer:
                 frames = [frame] if frame is not None else []
             else:
                 frames = self.stream.feed(data)
+            stale = self.auth.take_stale_probe()
+            if frames or stale is not None:
+                self.link.confirm_peer()  # learn an address from authenticated frames only
+            if stale is not None:  # docs/protocol.md §4: an older sender must answer a challenge
+                nonce = self.auth.challenge_for(self.tx.counter.value)
+                self.send(fb.Error(Status.STALE_COUNTER, nonce), stale)
             for f in frames:
                 self.handle(f)
         for key in [*self.reasm.expire(), *self.stage_reasm.expire()]:

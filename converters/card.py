@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from converters.errors import ConversionError
+from converters.errors import ArtifactError, ConversionError
 from converters.interpreters import default_arena
 from converters.tflite import Graph, read_graph
 
@@ -146,3 +146,36 @@ def read_card(path: Path) -> dict:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError) as e:
         raise ConversionError(f"cannot read model card {path}: {e}") from None
+
+
+def check_model_card(model: bytes, card: dict, path: Path | str, run: Path | str | None = None
+                     ) -> None:
+    """Refuse a .tflite whose bytes are not the ones its card describes (a re-convert stopped
+    half-way, a corrupt copy): answers would be read under another model's quantisation."""
+    want = card.get("tflite_sha256")
+    if want is None or model[4:8] != b"TFL3":
+        return
+    got = sha256(model)
+    if got != want:
+        fix = f"vp-edge convert --run {run}" if run else "vp-edge convert"
+        raise ArtifactError(
+            f"{path}: SHA-256 {got[:16]}... is not its card's {want[:16]}... (model and card "
+            f"come from different conversions, or the file is corrupt); run '{fix}' again")
+
+
+def check_model_file(model: bytes, path: Path | str) -> dict:
+    """The one check before a model file is served or measured: a .vpw's payload must match
+    its SHA-256, a .tflite the card beside it (when there is one). Returns that card ({})."""
+    path = Path(path)
+    if model[:4] == b"VPW1":
+        from converters.vpw_format import read_vpw
+
+        try:
+            read_vpw(model)
+        except ConversionError as e:
+            raise ArtifactError(f"{path}: {e}; pack it again ('vp-edge pack')") from None
+    card_path = path.with_suffix(".json")
+    card = read_card(card_path) if card_path.exists() else {}
+    check_model_card(model, card, path)
+    return card
+

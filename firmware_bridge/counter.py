@@ -115,6 +115,7 @@ class ReplayWindow:
     def __init__(self) -> None:
         self.highest: int | None = None
         self.seen = 0
+        self.last_used = 0  # board role: when this sender was last accepted (LRU eviction)
 
     def fresh(self, counter: int) -> bool:
         """Whether ``counter`` may be accepted (nothing is recorded)."""

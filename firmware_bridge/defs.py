@@ -81,6 +81,7 @@ class Status(IntEnum):
     LOAD_FLASH_ERROR = 15
     LOAD_INCOMPLETE = 16
     INTERNAL = 17
+    STALE_COUNTER = 18
 
 
 STATUS_TEXT: dict[Status, str] = {
@@ -102,6 +103,8 @@ STATUS_TEXT: dict[Status, str] = {
     Status.LOAD_FLASH_ERROR: "flash erase or write failed",
     Status.LOAD_INCOMPLETE: "LOAD_COMMIT before all bytes were written",
     Status.INTERNAL: "internal error on the board",
+    Status.STALE_COUNTER: "sender older than the newest this board knows: PROBE again with "
+                          "request_id = detail (docs/protocol.md §4)",
 }
 
 # Reasons a receiver drops a frame; ``Auth.stats`` has one counter per reason plus ``accepted``.
@@ -119,5 +122,6 @@ DROP_REASONS: tuple[str, ...] = (
     "wrong_direction",  # FROM_GATEWAY bit not what this receiver expects
     "unknown_board",
     "replay",  # counter seen already, or older than the sender's 64-counter window
+    "stale",  # board: a new gateway-side sender older than the newest known, not challenged
     "bad_payload",  # authenticated, but the payload does not unpack
 )

@@ -121,9 +121,8 @@ class _Loader:
         off, chunks, bad = 0, 0, 0
         while off < len(artifact):
             data = artifact[off : off + size]
-            a = self.ack(LoadChunk(off, crc32c(data), data))
+            a = self._fresh_ack(self.ack(LoadChunk(off, crc32c(data), data)), off)
             chunks += 1
-            a = self._skip_stale(a, off)
             if a.status == Status.OK and off < a.next_offset <= len(artifact):
                 progress(a.next_offset - off)
                 off, bad = a.next_offset, 0
@@ -139,16 +138,13 @@ class _Loader:
                 off = a.next_offset  # resume where the board is
         return chunks
 
-    def _skip_stale(self, a: LoadAck, off: int) -> LoadAck:
-        """Past ACKs of a chunk sent twice (a resend after a slow ACK): the board acknowledges
-        both copies, so an OK ACK that does not pass ``off`` is an old one, not a refusal; the
-        ACK of this chunk follows it (a few timeouts' wait at most)."""
-        for _ in range(self.s.tries):
-            if a.status != Status.OK or a.next_offset > off:
-                return a
+    def _fresh_ack(self, a: LoadAck, off: int) -> LoadAck:
+        """Skip late acks of earlier chunks (a resend's second ack, all under one request id):
+        taken for this chunk's, each would cost a resend that leaves one more behind."""
+        while a.status == Status.OK and a.next_offset <= off:
             f = self.s.wait(self.rid, (LoadAck,), self.s.timeout)
             if f is None:
-                return a
+                break
             a = f.msg
         return a
 

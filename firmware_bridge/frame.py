@@ -50,6 +50,15 @@ from .protocol import (
 )
 
 _TYPES = frozenset(int(t) for t in MsgType)
+#: board role: gateway-side senders (gateway, flash, probes) a board tracks at once (C VP_MAX_PEERS)
+MAX_STREAMS = 8
+
+
+def challenge_nonce(board_counter: int) -> int:
+    """The STALE_COUNTER nonce for a board counter: SHA-256("vp-edge challenge" || u64le),
+    first 4 bytes little-endian, 0 mapped to 1 (docs/protocol.md §4)."""
+    digest = hashlib.sha256(b"vp-edge challenge" + struct.pack("<Q", board_counter)).digest()
+    return struct.unpack("<I", digest[:4])[0] or 1
 _KNOWN_FLAGS = int(Flag.INSECURE) | int(Flag.FROM_GATEWAY)
 
 
@@ -143,8 +152,13 @@ class Auth:
         self.boards = None if boards is None else frozenset(boards)
         self.role = role
         self.allow_insecure = allow_insecure or key is None
-        self.windows: dict[tuple[bool, int], ReplayWindow] = {}
+        #: gateway role: one window per board id; board role: one per (board id, sender epoch)
+        self.windows: dict[tuple, ReplayWindow] = {}
         self.stats: dict[str, int] = {"accepted": 0, **{r: 0 for r in DROP_REASONS}}
+        self.max_epoch: int | None = None  # board role: newest sender epoch accepted since boot
+        self.challenge = 0  # board role: the nonce a stale sender must PROBE with (0: none)
+        self.stale_probe: int | None = None  # request id of the last stale PROBE, to answer
+        self._tick = 0  # board role: accept count, for least-recently-used eviction
 
     def drop(self, reason: str) -> None:
         self.stats[reason] += 1
@@ -155,8 +169,23 @@ class Auth:
             self.boards = self.boards | {board_id}
 
     def forget(self, board_id: int) -> None:
-        """Forget a sender's counters (e.g. the operator re-provisioned that board)."""
-        self.windows.pop((self.role == "board", board_id), None)
+        """Forget a sender's counters (e.g. the operator re-provisioned that board); at a
+        board, as a reboot does: every gateway-side sender is new again."""
+        for k in [k for k in self.windows if k[1] == board_id]:
+            del self.windows[k]
+        if self.role == "board":
+            self.max_epoch, self.challenge = None, 0
+
+    def challenge_for(self, board_counter: int) -> int:
+        """Arm and return the nonce a stale sender must PROBE with (docs/protocol.md §4): derived
+        from the board's own latest counter, so it never repeats and no recording holds it."""
+        self.challenge = challenge_nonce(board_counter)
+        return self.challenge
+
+    def take_stale_probe(self) -> int | None:
+        """The request id of a stale PROBE received since the last call (then cleared)."""
+        rid, self.stale_probe = self.stale_probe, None
+        return rid
 
     def check(self, frame: bytes) -> Frame | None:
         """Validate one unframed frame; count and return ``None`` on any problem."""
@@ -198,7 +227,11 @@ class Auth:
             return "wrong_direction", None
         if self.boards is not None and board not in self.boards:
             return "unknown_board", None
-        window = self.windows.get((from_gw, board)) or ReplayWindow()
+        key = (from_gw, board, ctr >> 32) if from_gw else (from_gw, board)
+        window = self.windows.get(key)
+        if window is None and from_gw and not self._admit(ctr >> 32, mtype, rid):
+            return "stale", None
+        window = window or ReplayWindow()
         if not window.fresh(ctr):
             return "replay", None
         try:
@@ -206,8 +239,36 @@ class Auth:
         except ProtocolError:
             return "bad_payload", None
         window.accept(ctr)
-        self.windows[(from_gw, board)] = window
+        if from_gw:
+            self._stream_accepted(key, window, rid)
+        self.windows[key] = window
         return "", Frame(msg, board, rid, ctr, Flag(flags))
+
+    def _admit(self, epoch: int, mtype: int, rid: int) -> bool:
+        """Board role, a sender epoch without a window: a newer sender than any so far, or one
+        answering this board's challenge, starts a window; any other is stale (a PROBE is
+        remembered so the board can challenge it)."""
+        if self.max_epoch is None or epoch > self.max_epoch:
+            return True
+        if mtype == MsgType.PROBE and self.challenge and rid == self.challenge:
+            return True
+        if mtype == MsgType.PROBE:
+            self.stale_probe = rid
+        return False
+
+    def _stream_accepted(self, key: tuple, window: ReplayWindow, rid: int) -> None:
+        """Board role bookkeeping after an accept: newest epoch, challenge spent, and the
+        least recently used window evicted when a new one overfills the table."""
+        self._tick += 1
+        window.last_used = self._tick
+        if key in self.windows:
+            return
+        if self.challenge and rid == self.challenge:
+            self.challenge = 0
+        self.max_epoch = max(self.max_epoch or 0, key[2])
+        streams = [k for k in self.windows if k[0]]
+        if len(streams) >= MAX_STREAMS:
+            del self.windows[min(streams, key=lambda k: self.windows[k].last_used)]
 
 
 def decode_datagram(data: bytes, auth: Auth, max_frame: int = MAX_FRAME) -> Frame | None:

@@ -27,6 +27,7 @@ from .protocol import (
     Probe,
     Readback,
     ReadbackReply,
+    Status,
     Tensor,
 )
 from .protocol import Result as ResultMsg
@@ -60,6 +61,12 @@ class TensorReply(NamedTuple):
     data: bytes
     compute_us: int
     chunks: int
+
+
+def _challenge(msg: Message) -> bool:
+    """Whether ``msg`` is a board's STALE_COUNTER challenge (docs/protocol.md §4): PROBE again
+    with request_id = its detail to be heard."""
+    return isinstance(msg, Error) and msg.status == Status.STALE_COUNTER and msg.detail != 0
 
 
 class BoardSession:
@@ -114,6 +121,9 @@ class BoardSession:
                 self.resends += 1
             self.send(msg, rid)
             f = self.wait(rid, (*types, Error), timeout or self.timeout)
+            if f is not None and isinstance(msg, Probe) and _challenge(f.msg):
+                rid = f.msg.detail  # an older sender than the board's newest: answer it
+                continue
             if f is not None:
                 return f
         raise BoardTimeout(

@@ -65,6 +65,7 @@ COMMANDS = (
     "load:loadtest",
     "bridge",
     "flash",
+    "rollout",
     "firmware",
     "keys",
     "pack",

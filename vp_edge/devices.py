@@ -3,9 +3,9 @@
 Serial ports come from pyserial's ``list_ports`` (as ``pio device list`` and esptool show
 them). Emulated boards are read from a deployment's state folder (the ready file each board
 writes once it serves: pid, link, pty), so listing them sends nothing. ``probe_hello`` asks a
-board for its HELLO over the wire with the deployment's key and counter epoch file; because a
-board accepts only rising counters, a gateway already running for that deployment is then
-outranked and must be restarted (one started later always outranks earlier senders).
+board for its HELLO over the wire with the deployment's key and counter epoch file, as a sender
+of its own: a gateway already running for that deployment keeps its replay window at the board
+(docs/protocol.md §4) and is not disturbed.
 """
 
 from __future__ import annotations
@@ -50,7 +50,13 @@ def ready_info(dep: Deployment, b: BoardSpec) -> dict:
 
 
 def board_url(dep: Deployment, b: BoardSpec, info: dict | None = None) -> str:
-    """Where to reach a board from this host: its pty device when emulated, else its link."""
+    """Where to reach a board from this host: through the running gateway's relay when that
+    gateway holds the board's serial line, its pty device when emulated, else its link."""
+    from firmware_bridge.transport import parse_link
+    from firmware_bridge.transport.relay import gateway_relay
+
+    if parse_link(b.link).framing == "stream" and (relay := gateway_relay(dep.state_dir)):
+        return relay
     info = ready_info(dep, b) if info is None else info
     return info.get("pty") or b.link
 

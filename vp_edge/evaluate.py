@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from converters.card import read_card, sha256
+from converters.card import check_model_card, read_card, sha256
 from converters.rundir import RunDir
 from vp_edge.data import Dataset
 from vp_edge.errors import ArtifactError
@@ -64,7 +64,9 @@ def int8_outputs(
         path = RunDir(run).model(name)
         if not path.exists():
             raise ArtifactError(f"{path} is missing; run 'vp-edge convert --run {run}'")
-        model_sha = f"{sha256(path.read_bytes())}:{engine_for(name)}"
+        blob = path.read_bytes()
+        check_model_card(blob, card, path, run)  # a model and a card of two conversions
+        model_sha = f"{sha256(blob)}:{engine_for(name)}"
         cache = RunDir(run).outputs(name, tag)
         cached = load_outputs(cache, model_sha, fp)
         if cached is not None:

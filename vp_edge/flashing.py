@@ -4,9 +4,10 @@ a local check that the board will accept the artefact.
 A deployment's board is flashed with the deployment's own facts: its link (``pty://NAME``
 resolved through the emulator's pty folder, ``serial:///dev/X?baud=N`` to the device and rate),
 board id, key, and the counter epoch file the gateway uses for that deployment
-(``STATE_DIR/gateway.epoch``). One epoch file per deployment matters: a board accepts only
-counters above the last one it saw from the gateway side, so a tool counting from another file
-would leave the gateway's frames behind and the board would ignore it.
+(``STATE_DIR/gateway.epoch``), so every gateway-side sender of a deployment has an epoch of
+its own (docs/protocol.md §4). The card of what is flashed is registered in the deployment's state
+folder, so the running gateway reads the board's answers under it once the board's HELLO names
+the new model.
 """
 
 from __future__ import annotations
@@ -59,6 +60,12 @@ def session_url(url: str, pty_dir: Path | None = None) -> tuple[str, int | None]
 def deployment_target(dep: Deployment, which: str) -> FlashTarget:
     """Board ``which`` (name, id or link) of ``dep``, with the deployment's key and epoch."""
     spec = next((b for b in dep.boards if which == b.link), None) or dep.board(which)
+    from firmware_bridge.transport import parse_link
+    from firmware_bridge.transport.relay import gateway_relay
+
+    relay = gateway_relay(dep.state_dir) if parse_link(spec.link).framing == "stream" else None
+    if relay is not None:  # a running gateway holds the board's serial line: go through it
+        return FlashTarget(relay, spec.id, dep.board_keys, dep.epoch_file, 115200, spec, dep)
     url, baud = session_url(spec.link, dep.pty_dir)
     if baud is None and spec.link.startswith("pty://"):
         from boards.profiles import get_profile
@@ -82,6 +89,8 @@ def check_artifact(data: bytes, path: str, target: FlashTarget | None = None) ->
         _check_vpw(data, path)
     elif not _is_tflite(data):
         raise FlashUsageError(f"{path} is neither a .vpw (VPW1) nor a .tflite (TFL3) model")
+    else:
+        _check_tflite(data, path)
     if target is None or target.spec is None:
         return []
     return _check_for_board(data, path, target.spec, target.dep)
@@ -109,6 +118,20 @@ def _check_vpw(data: bytes, path: str) -> None:
     if not passed:
         raise FlashUsageError(f"{path} fails its own golden self-test in the C engine (boards "
                               "run the same check and refuse it); pack it again from the .tflite")
+
+
+def _check_tflite(data: bytes, path: str) -> None:
+    """A .tflite a board can load: it parses, and its input and output are int8."""
+    from converters.tflite import read_graph
+
+    try:
+        g = read_graph(data)
+    except Exception as e:
+        raise FlashUsageError(f"{path}: not a readable .tflite ({e}); convert it again "
+                              "('vp-edge convert')") from None
+    if (g.input_dtype, g.output_dtype) != ("int8", "int8"):
+        raise FlashUsageError(f"{path}: input/output are {g.input_dtype}/{g.output_dtype}; "
+                              "boards run full-int8 models ('vp-edge convert --run RUN')")
 
 
 def _check_for_board(data: bytes, path: str, spec: BoardSpec, dep: Deployment | None) -> list:
@@ -153,21 +176,48 @@ def _arena(data: bytes, path: str, vpw: bool) -> int | None:
     return None
 
 
+def deployment_card(data: bytes, path: str, target: FlashTarget | None) -> dict | None:
+    """The card the deployment's gateway will read this artefact's answers with: the card
+    beside the file or one the deployment already knows by the artefact's hash. Refused
+    (exit 2, before any transfer) when there is none or its classes are not the run's: the
+    board would serve answers nobody can vote with. None without a deployment."""
+    if target is None or target.dep is None or target.spec is None:
+        return None
+    from vp_edge.cards import CardIndex, card_beside, sha256_hex
+    from vp_edge.evaluate import load_cards
+    from vp_edge.train import load_run_family, run_class_names
+
+    dep, spec = target.dep, target.spec
+    family = load_run_family(dep.run)
+    card = card_beside(data, path) or CardIndex(
+        dep.run, dep.state_dir, load_cards(dep.run, family)).find(sha256_hex(data))
+    if card is None:
+        raise FlashUsageError(
+            f"{path}: no model card describes these bytes (a NAME.json beside it with this "
+            f"hash, or a model of {dep.run}), so the gateway could not read board {spec.name}'s "
+            "answers: a truncated, altered or float model, or its card is missing; convert it "
+            "again ('vp-edge convert') and flash the file from the run's models/ folder")
+    names = list(run_class_names(dep.run, family))
+    if list(card.get("class_names", names)) != names:
+        raise FlashUsageError(f"{path}: its classes {card['class_names']} are not the "
+                              f"deployment's {names} (answers would be read under the wrong "
+                              "labels)")
+    return card
+
+
 def _gateway_warnings(data: bytes, spec: BoardSpec, dep: Deployment | None) -> list[str]:
-    """Whether the gateway will accept the board with this model (its variant's card)."""
+    """What changes for the gateway: a board that will answer as another variant."""
     if dep is None:
         return []
-    sha = hashlib.sha256(data).hexdigest()
-    known = set()
     card = RunDir(dep.run).card(spec.variant)
-    if card.exists():
-        from converters.card import read_card
+    if not card.exists():
+        return []
+    from converters.card import read_card
 
-        known.add(read_card(card).get("tflite_sha256"))
+    if read_card(card).get("tflite_sha256") == hashlib.sha256(data).hexdigest():
+        return []
     vpw = RunDir(dep.run).vpw(spec.variant)
-    if vpw.exists():
-        known.add(hashlib.sha256(vpw.read_bytes()).hexdigest())
-    if sha in known:
+    if vpw.exists() and hashlib.sha256(vpw.read_bytes()).digest() == hashlib.sha256(data).digest():
         return []
     return [f"this is not the model of variant {spec.variant} in {dep.run}: the gateway will "
-            f"refuse board {spec.name} until it runs that variant again"]
+            f"vote with board {spec.name} under this model's own card"]

@@ -270,15 +270,49 @@ static int tag_equal(const uint8_t *a, const uint8_t *b)
     return d == 0;
 }
 
-static vp_peer_t *find_peer(vp_auth_t *a, uint16_t board_id)
+/* Gateway role: the board's window (or a free slot; NULL when the table is full). Board role:
+ * the window of this sender epoch, or NULL with *fresh_slot set to the slot a new one would take
+ * (a free one, else the least recently used). */
+static vp_peer_t *find_peer(vp_auth_t *a, uint16_t board_id, uint64_t ctr, vp_peer_t **fresh_slot)
 {
     unsigned i;
-    vp_peer_t *free_slot = NULL;
+    vp_peer_t *free_slot = NULL, *lru = NULL;
+    int by_epoch = a->role == VP_ROLE_BOARD;
     for (i = 0; i < VP_MAX_PEERS; i++) {
-        if (a->peers[i].used && a->peers[i].board_id == board_id) return &a->peers[i];
-        if (!a->peers[i].used && !free_slot) free_slot = &a->peers[i];
+        vp_peer_t *p = &a->peers[i];
+        if (p->used && p->board_id == board_id && (!by_epoch || (p->highest >> 32) == (ctr >> 32)))
+            return p;
+        if (!p->used && !free_slot) free_slot = p;
+        if (p->used && (!lru || p->last_used < lru->last_used)) lru = p;
     }
-    return free_slot; /* NULL: table full */
+    *fresh_slot = free_slot ? free_slot : (by_epoch ? lru : NULL);
+    return NULL;
+}
+
+/* Board role, a sender epoch without a window: a sender newer than any so far, or one answering
+ * this board's challenge, may start one; any other is stale (a PROBE is remembered). */
+static int admit(vp_auth_t *a, uint32_t epoch, uint8_t type, uint32_t rid)
+{
+    if (!a->have_epoch || epoch > a->max_epoch) return 1;
+    if (type == VP_MSG_PROBE && a->challenge && rid == a->challenge) return 1;
+    if (type == VP_MSG_PROBE) {
+        a->stale_probe = 1;
+        a->stale_rid = rid;
+    }
+    return 0;
+}
+
+uint32_t vp_auth_challenge(vp_auth_t *a, uint64_t board_counter)
+{
+    static const char tag[] = "vp-edge challenge";
+    uint8_t msg[sizeof tag - 1 + 8], digest[32];
+    unsigned i;
+    memcpy(msg, tag, sizeof tag - 1);
+    for (i = 0; i < 8; i++) msg[sizeof tag - 1 + i] = (uint8_t)(board_counter >> (8 * i));
+    vp_sha256(msg, sizeof msg, digest);
+    a->challenge = rd32(digest);
+    if (!a->challenge) a->challenge = 1;
+    return a->challenge;
 }
 
 /* 1 if ctr is above the highest counter accepted from peer, or within the window below it and
@@ -314,7 +348,8 @@ static int check(vp_auth_t *a, const uint8_t *buf, size_t n, vp_frame_t *out)
     size_t tag_len;
     int insecure, from_gw;
     unsigned i;
-    vp_peer_t *peer;
+    uint32_t rid;
+    vp_peer_t *peer, *fresh = NULL;
     vp_msg_t m;
     if (n < VP_HEADER_SIZE + VP_CRC_SIZE) return VP_DROP_TRUNCATED;
     if (vp_crc32c(0, buf, n - VP_CRC_SIZE) != rd32(buf + n - VP_CRC_SIZE)) return VP_DROP_BAD_CRC;
@@ -342,16 +377,32 @@ static int check(vp_auth_t *a, const uint8_t *buf, size_t n, vp_frame_t *out)
         for (i = 0; i < a->n_boards && a->boards[i] != board; i++) {}
         if (i == a->n_boards) return VP_DROP_UNKNOWN_BOARD;
     }
-    peer = find_peer(a, board);
-    if (!peer) return VP_DROP_UNKNOWN_BOARD; /* more senders than VP_MAX_PEERS */
     ctr = rd64(buf + 12);
-    if (!window_fresh(peer, ctr)) return VP_DROP_REPLAY;
+    rid = rd32(buf + 6);
+    peer = find_peer(a, board, ctr, &fresh);
+    if (!peer) {
+        if (!fresh) return VP_DROP_UNKNOWN_BOARD; /* more boards than VP_MAX_PEERS */
+        if (a->role == VP_ROLE_BOARD && !admit(a, (uint32_t)(ctr >> 32), type, rid))
+            return VP_DROP_STALE;
+    }
+    if (peer && !window_fresh(peer, ctr)) return VP_DROP_REPLAY;
     if (vp_msg_unpack(type, buf + VP_HEADER_SIZE, plen, &m) != 0) return VP_DROP_BAD_PAYLOAD;
+    if (!peer) {
+        peer = fresh;
+        peer->used = 0; /* a new sender: a free slot, or the least recently used one reused */
+        if (a->role == VP_ROLE_BOARD) {
+            if (a->challenge && rid == a->challenge) a->challenge = 0;
+            if (!a->have_epoch || (uint32_t)(ctr >> 32) > a->max_epoch)
+                a->max_epoch = (uint32_t)(ctr >> 32);
+            a->have_epoch = 1;
+        }
+    }
     window_accept(peer, board, ctr);
+    peer->last_used = ++a->tick;
     out->type = type;
     out->flags = flags;
     out->board_id = board;
-    out->request_id = rd32(buf + 6);
+    out->request_id = rid;
     out->counter = ctr;
     out->payload = buf + VP_HEADER_SIZE;
     out->payload_len = plen;

@@ -92,8 +92,9 @@ typedef struct {
 typedef struct {
     uint16_t board_id;
     uint8_t used;
-    uint64_t highest; /* highest accepted counter from this sender */
-    uint64_t seen;    /* bit i set: counter highest - i accepted */
+    uint64_t highest;   /* highest accepted counter from this sender */
+    uint64_t seen;      /* bit i set: counter highest - i accepted */
+    uint32_t last_used; /* board role: accept tick of this sender (least recently used evicted) */
 } vp_peer_t;
 
 typedef struct {
@@ -103,10 +104,20 @@ typedef struct {
     uint8_t allow_insecure; /* secure receiver that also accepts INSECURE frames (testing only) */
     const uint16_t *boards; /* allow-list of board ids; NULL: any */
     uint16_t n_boards;
-    vp_peer_t peers[VP_MAX_PEERS];
+    vp_peer_t peers[VP_MAX_PEERS]; /* gateway role: one per board; board role: one per epoch */
     uint32_t accepted;
     uint32_t drops[VP_DROP_COUNT];
+    /* Board role (docs/protocol.md §4): gateway-side senders are told apart by their epoch. */
+    uint8_t have_epoch;  /* max_epoch is set */
+    uint8_t stale_probe; /* a stale PROBE arrived: answer ERROR(STALE_COUNTER) to stale_rid */
+    uint32_t max_epoch;  /* newest sender epoch accepted since boot */
+    uint32_t challenge;  /* nonce a stale sender must PROBE with (0: none) */
+    uint32_t stale_rid;
+    uint32_t tick;
 } vp_auth_t;
+
+/* Board role: arm and return the STALE_COUNTER nonce for the board's latest counter. */
+uint32_t vp_auth_challenge(vp_auth_t *a, uint64_t board_counter);
 
 void vp_auth_init(vp_auth_t *a, const uint8_t *key, size_t key_len, uint8_t role,
                   const uint16_t *boards, uint16_t n_boards);

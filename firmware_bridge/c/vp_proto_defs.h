@@ -68,9 +68,10 @@ typedef enum {
     VP_STATUS_LOAD_FLASH_ERROR = 15,
     VP_STATUS_LOAD_INCOMPLETE = 16,
     VP_STATUS_INTERNAL = 17,
+    VP_STATUS_STALE_COUNTER = 18,
 } vp_status_t;
 
-#define VP_STATUS_COUNT 18u
+#define VP_STATUS_COUNT 19u
 
 typedef enum {
     VP_DROP_BAD_COBS = 0,
@@ -86,10 +87,11 @@ typedef enum {
     VP_DROP_WRONG_DIRECTION = 10,
     VP_DROP_UNKNOWN_BOARD = 11,
     VP_DROP_REPLAY = 12,
-    VP_DROP_BAD_PAYLOAD = 13,
+    VP_DROP_STALE = 13,
+    VP_DROP_BAD_PAYLOAD = 14,
 } vp_drop_t;
 
-#define VP_DROP_COUNT 14u
+#define VP_DROP_COUNT 15u
 
 /* X(name, code, text) for every status, in code order. */
 #define VP_STATUS_TABLE(X) \
@@ -111,6 +113,7 @@ typedef enum {
     X(LOAD_FLASH_ERROR, 15, "flash erase or write failed") \
     X(LOAD_INCOMPLETE, 16, "LOAD_COMMIT before all bytes were written") \
     X(INTERNAL, 17, "internal error on the board") \
+    X(STALE_COUNTER, 18, "sender older than the newest this board knows: PROBE again with request_id = detail (docs/protocol.md §4)") \
 
 /* X(reason) for every drop counter, in enum order. */
 #define VP_DROP_TABLE(X) \
@@ -127,6 +130,7 @@ typedef enum {
     X(wrong_direction) \
     X(unknown_board) \
     X(replay) \
+    X(stale) \
     X(bad_payload) \
 
 /* Fixed payload bytes per type; VARLEN types carry data after the fixed part. */

@@ -333,9 +333,8 @@ static void load_commit(const vp_frame_t *f, const vp_load_commit_t *c)
     }
     send_ack(f->request_id, VP_MSG_LOAD_COMMIT, st, st == VP_STATUS_OK ? load.size : load.next);
     if (activated) {
-        /* A model switch is a restart of the serving state: forget the senders' counters as a
-         * reboot would (LOAD_BEGIN stays protected by meta.load_ctr) and announce the model. */
-        memset(auth.peers, 0, sizeof auth.peers);
+        /* Announce the new model. The senders' windows stay: every gateway-side sender keeps
+         * its own (docs/protocol.md §4), so the gateway that was serving is not locked out. */
         send_hello(0);
     }
 }
@@ -405,6 +404,11 @@ void fw_run(void)
         while ((c = tgt_uart_getc()) >= 0) {
             busy = 1;
             if (vp_stream_feed(&rx, &auth, (uint8_t)c, &f)) handle(&f);
+            else if (auth.stale_probe) { /* docs/protocol.md §4: challenge an older sender */
+                auth.stale_probe = 0;
+                send_error(auth.stale_rid, VP_STATUS_STALE_COUNTER,
+                           vp_auth_challenge(&auth, (uint64_t)meta.epoch << 32 | seq));
+            }
         }
         now = tgt_millis();
         if (vp_reasm_expire(&reasm, now))

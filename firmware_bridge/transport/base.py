@@ -29,9 +29,10 @@ SCHEMES: dict[str, str] = {
     "pty": f"{_PKG}.ptylink",
     "mqtt": f"{_PKG}.mqtt",
     "mqtts": f"{_PKG}.mqtt",
+    "relay": f"{_PKG}.relay",
 }
 #: schemes whose one message is one frame (the rest are COBS byte streams)
-DATAGRAM_SCHEMES = {"udp", "mqtt", "mqtts"}
+DATAGRAM_SCHEMES = {"udp", "mqtt", "mqtts", "relay"}
 LINK_FORMS = (
     "udp://HOST:PORT, serial:///dev/ttyUSB0?baud=115200, socket://HOST:PORT, "
     "rfc2217://HOST:PORT, loop://, pty://NAME or mqtt://BROKER:1883/DEPLOYMENT"
@@ -79,6 +80,14 @@ class Link:
 
     def recv(self, timeout: float) -> bytes:
         raise NotImplementedError
+
+    def confirm_peer(self) -> None:
+        """The last data received held an authenticated frame: a link that answers whoever
+        spoke last (a UDP board) may now adopt its sender. Others have nothing to learn."""
+
+    def send_unsolicited(self, data: bytes) -> None:
+        """A frame no request asked for (HELLO, HEARTBEAT): to every peer the link knows."""
+        self.send(data)
 
     def close(self) -> None:
         """Release the link; idempotent."""

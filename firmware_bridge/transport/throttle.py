@@ -42,5 +42,8 @@ class ThrottledLink(Link):
             self.bytes_received += len(data)
         return data
 
+    def confirm_peer(self) -> None:
+        self.inner.confirm_peer()
+
     def close(self) -> None:
         self.inner.close()

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 from urllib.parse import SplitResult
 
 from .base import Link, LinkError, LinkSpec
+
+MAX_KNOWN = 4  # authenticated senders a board keeps sending unsolicited frames to
+KNOWN_S = 30.0  # ... if heard within this many seconds
 
 
 def parse(url: str, parts: SplitResult, opts: dict[str, str]) -> LinkSpec:
@@ -24,7 +28,10 @@ def open(spec: LinkSpec, *, server: bool, pty_dir: Path | None, wait_s: float) -
 
 
 class UdpLink(Link):
-    """A UDP socket. Client: connected to the board. Server: bound, replies to the last peer."""
+    """A UDP socket. Client: connected to the board. Server: bound, replies to the peer of the
+    last *authenticated* frame: ``recv`` only notes where a datagram came from, and the board
+    adopts that address with ``confirm_peer`` once the frame passed its checks, so junk or a
+    forged frame never redirects its answers or heartbeats."""
 
     framing = "datagram"
 
@@ -32,6 +39,8 @@ class UdpLink(Link):
         super().__init__(spec.url)
         self.server = server
         self.peer: tuple | None = None
+        self.last_from: tuple | None = None  # sender of the last datagram, not yet trusted
+        self.known: dict[tuple, float] = {}  # authenticated senders -> when last heard
         try:
             info = socket.getaddrinfo(spec.host, spec.port, type=socket.SOCK_DGRAM)[0]
             self.sock = socket.socket(info[0], socket.SOCK_DGRAM)
@@ -66,10 +75,33 @@ class UdpLink(Link):
             return b""  # refused: the board's port is closed (ICMP), it is down
         except OSError as e:
             raise LinkError(f"link {self.url}: {e}") from None
-        if self.server:
-            self.peer = peer
+        self.last_from = peer
         self.bytes_received += len(data)
         return data
+
+    def confirm_peer(self) -> None:
+        """The last datagram was an authenticated frame: answer its sender from now on."""
+        if self.server and self.last_from is not None:
+            self.peer = self.last_from
+            now = time.monotonic()
+            self.known[self.peer] = now
+            for addr, t in sorted(self.known.items(), key=lambda kv: kv[1])[:-MAX_KNOWN]:
+                del self.known[addr]
+            for addr in [a for a, t in self.known.items() if now - t > KNOWN_S]:
+                del self.known[addr]
+
+    def send_unsolicited(self, data: bytes) -> None:
+        """A frame nobody asked for (HELLO after a model switch, HEARTBEAT): to every
+        authenticated sender heard in the last ``KNOWN_S`` seconds (a gateway and a flash)."""
+        if not self.server:
+            self.send(data)
+            return
+        for addr in list(self.known) or ([self.peer] if self.peer else []):
+            try:
+                self.sock.sendto(data, addr)
+                self.bytes_sent += len(data)
+            except OSError:
+                pass
 
     def close(self) -> None:
         self.sock.close()

@@ -175,6 +175,9 @@ class Injector(Link):
     def _enc(self, frame: bytes) -> bytes:
         return frame if self.framing == "datagram" else fb.to_serial(frame)
 
+    def confirm_peer(self) -> None:
+        self.inner.confirm_peer()
+
     def _put(self, what: str, data: bytes) -> None:
         self.inner.send(data)
         self.tried[what] += 1

@@ -265,3 +265,29 @@ def test_board1_key_cannot_load_board2(host_elf, host_target, models, epoch_file
     with capsys.disabled():
         print(f"\n[per-board keys, host firmware] board 1's key against board 2: {counts}")
     assert_refused(counts)
+
+
+def test_firmware_keeps_the_older_sender_and_challenges_a_stale_one(old_board, models) -> None:
+    """docs/protocol.md §4 on the C firmware: a flash-like newer sender does not lock out the one
+    serving, and a sender older than a forged huge epoch gets in through the challenge."""
+    b = old_board()
+    x = bytes(_input_size(models["old"]))
+    with BoardSession(b.url, board_id=BOARD_ID, key=KEY, counter=Counter(1000)) as serving:
+        assert serving.hello().input_bytes == len(x)
+        with BoardSession(b.url, board_id=BOARD_ID, key=KEY, counter=Counter(1001)) as newer:
+            newer.hello()
+            newer.readback()
+        assert serving.infer(x).TYPE == MsgType.RESULT  # its window survived the newer sender
+        with BoardSession(b.url, board_id=BOARD_ID, key=KEY,
+                          counter=Counter(0xFFFFFFFF)) as forged:
+            forged.hello()
+        assert serving.infer(x).TYPE == MsgType.RESULT
+    with BoardSession(b.url, board_id=BOARD_ID, key=KEY, counter=Counter(1002)) as restarted:
+        assert restarted.hello().input_bytes == len(x)  # one STALE_COUNTER round trip
+        assert restarted.infer(x).TYPE == MsgType.RESULT
+
+
+def _input_size(vpw: bytes) -> int:
+    from firmware_bridge.engine import Engine
+
+    return int(Engine(vpw).info["input_size"])

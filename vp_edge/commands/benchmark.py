@@ -58,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
     from vp_edge.errors import UsageError
 
     kind, data = read_model(args.model, "MODEL")
+    from converters.card import check_model_file
+
+    check_model_file(data, args.model)  # a corrupt .vpw or a model its card does not describe
     runtimes = None
     if args.runtimes:
         runtimes = tuple(r.strip() for r in args.runtimes.split(",") if r.strip())

@@ -17,8 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(read from the deployment's state folder; nothing is sent) and, with --probe, the "
         "HELLO it answers (kind, k, classes, input bytes, model hash, variant). Without "
         "--deployment, the deployment files (*.toml with [[boards]]) of the current folder "
-        "are listed. --probe speaks with the deployment's key and counter epoch: a gateway "
-        "already running for it is outranked and must be restarted.",
+        "are listed. --probe speaks with the deployment's key and a counter epoch of its own: a "
+        "gateway already running for it keeps being heard.",
     )
     p.add_argument(
         "--deployment",

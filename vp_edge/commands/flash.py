@@ -26,8 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "serving its old model. Before the transfer the artefact is checked here as the "
         "board would (.vpw version, golden self-test; with --deployment also the board's kind, "
         "size and arena against its profile). With --deployment FILE --board NAME the link, "
-        "board id, key and counter epoch come from the deployment (the same epoch file its "
-        "gateway uses, so the gateway keeps being heard). Exit codes: 0 ok, 2 usage or an "
+        "board id, key and counter epoch come from the deployment, and the artefact must have "
+        "a model card (NAME.json beside it, or a model of the deployment's run) with the run's "
+        "classes: it is registered so the running gateway re-learns the board from its HELLO "
+        "and keeps voting with it (docs/protocol.md §4: flash and gateway never lock each other "
+        "out); a serial board that a running gateway holds is reached through that gateway's "
+        "relay (STATE_DIR/gateway.sock). Exit codes: 0 ok, 2 usage or an "
         "artefact the board would refuse, 3 link/board refused, 4 verification failed, "
         "5 timeout.",
     )
@@ -103,7 +107,7 @@ def _target(args: argparse.Namespace) -> FlashTarget:
 
 def run(args: argparse.Namespace) -> int:
     from firmware_bridge.flash import flash
-    from vp_edge.flashing import check_artifact
+    from vp_edge.flashing import check_artifact, deployment_card
 
     target = _target(args)
     try:
@@ -111,6 +115,11 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:
         raise FlashUsageError(f"cannot read {args.artifact}: {e}") from e
     warnings = [] if args.force else check_artifact(data, args.artifact, target)
+    card = None if args.force else deployment_card(data, args.artifact, target)
+    if card is not None and target.dep is not None:
+        from vp_edge.cards import register_card, sha256_hex
+
+        register_card(target.dep.state_dir, sha256_hex(data), card)
     for w in warnings:
         print(f"vp-edge flash: warning: {w}", file=sys.stderr)
     progress = _progress(len(data), args)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from vp_edge.commands._common import POSITIVE, add_json, emit, int_range
 
@@ -123,18 +126,35 @@ def run(args: argparse.Namespace) -> int:
         report = asyncio.run(_serve(dep, args))
         emit(args, report, gateway_table(report))
         return exit_code(report)
+    # everything that can fail is checked before a board hears a frame (Gateway.start)
     x, y, files = _inputs(args, dep)
-    report, answers = asyncio.run(_batch(dep, x, y, args))
-    if args.answers:
-        args.answers.parent.mkdir(parents=True, exist_ok=True)
-        with args.answers.open("w") as fh:
-            for a in answers:
-                d = a.to_dict()
-                if files is not None:
-                    d["file"] = str(files[a.index])
-                fh.write(json.dumps(d) + "\n")
+    with _answers_file(args.answers) as fh:
+        report, answers = asyncio.run(_batch(dep, x, y, args))
+        for a in answers if fh else ():
+            d = a.to_dict()
+            if files is not None:
+                d["file"] = str(files[a.index])
+            fh.write(json.dumps(d) + "\n")
     emit(args, report, gateway_table(report))
     return exit_code(report)
+
+
+@contextlib.contextmanager
+def _answers_file(path: Path | None) -> Iterator[TextIO | None]:
+    """``--answers`` opened for writing up front, so a bad path fails before any board is
+    contacted (a usage error, exit 2)."""
+    if path is None:
+        yield None
+        return
+    from vp_edge.errors import UsageError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = path.open("w")
+    except OSError as e:
+        raise UsageError(f"--answers {path}: cannot write it: {e.strerror or e}") from None
+    with fh:
+        yield fh
 
 
 def exit_code(report: dict) -> int:

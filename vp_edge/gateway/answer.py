@@ -33,12 +33,13 @@ class Answer:
     wire: dict | None = None  # strategy deployments: the request's frames and bytes both ways
     client_id: object = None  # the id the client gave its request (front ends), else None
     at: float = 0.0  # when it was answered (time.time(): the status page's time axis)
+    models: dict | None = None  # board -> the model it answered under, when one was re-learnt
 
     def to_dict(self) -> dict:
         d = dict(vars(self))
         d["latency_ms"] = round(d.pop("latency_s") * 1000, 3)
         del d["at"]
-        for key in ("wire", "client_id"):
+        for key in ("wire", "client_id", "models"):
             if d[key] is None:
                 del d[key]
         return d
@@ -64,3 +65,5 @@ class Board:
     #: why the gateway marked it down (None while up or never seen) and when (monotonic)
     down_why: str | None = None
     down_at: float = 0.0
+    card: dict | None = None  # the card of the model its HELLO names (vp deployments)
+    model: str = ""  # its vote identity: the variant, or VARIANT@HASH for a model of another run

@@ -37,9 +37,9 @@ import numpy as np
 
 import firmware_bridge as fb
 from boards.registry import get_kind
-from converters.rundir import RunDir
 from firmware_bridge import MsgType
 from firmware_bridge.transport import Link, LinkError, for_board, open_link, parse_link
+from vp_edge.cards import CardIndex, hello_problems
 from vp_edge.deployment import BoardSpec, Deployment
 from vp_edge.errors import GatewayError
 from vp_edge.gateway.answer import Answer, Board
@@ -53,11 +53,17 @@ from vp_edge.gateway.parts import (
     classify_plan,
     part_strategy,
 )
+from vp_edge.gateway.relay import Relay
 from vp_edge.gateway.stats import BoardStats, gateway_report
 from vp_edge.preprocess import quantize
 from vp_edge.vote import TopK, VoteResult, dequantize, fuse
 
 LinkOpener = Callable[[BoardSpec, Path], Link]
+
+
+def _cards_home(state_dir: Path) -> Path:
+    """Where flash registers cards: the deployment's state folder (a shard's parent)."""
+    return state_dir.parent if state_dir.name.startswith("gw-") else state_dir
 
 
 def default_opener(spec: BoardSpec, pty_dir: Path) -> Link:
@@ -73,6 +79,7 @@ class _Pending:
     results: dict[str, tuple[tuple[tuple[int, int], ...], float]] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
     dropped: set[str] = field(default_factory=set)  # marked down while the request waited
+    models: dict[str, str] = field(default_factory=dict)  # board -> vote identity when sent
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -119,6 +126,9 @@ class Gateway(BoardHealth):
             else list(self.strategy.class_names)
         self.num_classes = len(self.class_names)
         self.weights = self.family.weights() if dep.rule == "reference" else None
+        self.card_index = CardIndex(dep.run, _cards_home(dep.state_dir), self.cards)
+        #: the card of every model a board answered under (vote identity -> card)
+        self.vote_cards: dict[str, dict] = dict(self.cards)
         # the master stays here: each board's frames use the key derived for its id
         self.keys = dep.board_keys
         self.boards = {b.name: self._board(b) for b in dep.boards}
@@ -135,6 +145,7 @@ class Gateway(BoardHealth):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._probe_task: asyncio.Task | None = None
         self._lag_task: asyncio.Task | None = None
+        self.relay: Relay | None = None
         self.overloaded_at = -1.0  # last time the gateway itself fell behind (see note_overload)
         self.lag_window = LagWindow()  # lag samples of the last seconds (gateway_lag)
         self._index = 0
@@ -165,9 +176,16 @@ class Gateway(BoardHealth):
             await asyncio.sleep(0.1)
         self._probe_task = asyncio.create_task(self._probe_loop())
         self._lag_task = asyncio.create_task(self._lag_loop())
+        relay = Relay(self, _cards_home(self.dep.state_dir))
+        if relay.open():  # flash and probes reach the serial boards this gateway holds
+            self.relay = relay
+            self._loop.add_reader(relay.sock.fileno(), relay.on_readable)
 
     async def close(self) -> None:
         self._closing.set()
+        if self.relay is not None and self.relay.sock is not None and self._loop is not None:
+            self._loop.remove_reader(self.relay.sock.fileno())
+            self.relay.close()
         for task in (self._probe_task, self._lag_task):
             if task:
                 task.cancel()
@@ -210,11 +228,15 @@ class Gateway(BoardHealth):
 
     def _send(self, b: Board, msg: fb.Message, rid: int) -> int:
         """Bytes put on ``b``'s link for ``msg`` (0: the link is down)."""
+        return self.send_raw(b, self.tx.frame(msg, rid, board_id=b.spec.id))
+
+    def send_raw(self, b: Board, frame: bytes) -> int:
+        """Bytes put on ``b``'s link for one encoded frame (ours, or a relayed one)."""
         link = b.link
         if link is None:
             self.drop(b, "link_down")
             return 0
-        data = b.adapter.encode(self.tx.frame(msg, rid, board_id=b.spec.id))
+        data = b.adapter.encode(frame)
         try:
             link.send(data)
         except LinkError:
@@ -227,7 +249,7 @@ class Gateway(BoardHealth):
     def _on_frames(self, b: Board, frames: list[fb.Frame], t: float) -> None:
         for f in frames:
             b.last_seen = t
-            if self.parts.take(b, f):
+            if self.parts.take(b, f) or (self.relay is not None and self.relay.take(b, f)):
                 continue
             if isinstance(f.msg, fb.Hello):
                 self._on_hello(b, f.msg)
@@ -244,37 +266,47 @@ class Gateway(BoardHealth):
                 self.drop(b, "unexpected")
 
     def _on_hello(self, b: Board, hello: fb.Hello) -> None:
-        problem = self._check_hello(b.spec, hello)
+        problem = self._check_hello(b, hello)
         b.hello = hello  # what it runs, shown also when refused
         if problem:
             b.refused, b.up = problem, False
             return
-        b.stats.heartbeats_down = 0
+        b.refused, b.stats.heartbeats_down = None, 0
         if not b.up:
             b.stats.rejoins += int(b.stats.ever_up)
             b.up, b.consecutive, b.stats.ever_up = True, 0, True
             b.down_why = None
 
-    def _check_hello(self, spec: BoardSpec, h: fb.Hello) -> str | None:
+    def _check_hello(self, b: Board, h: fb.Hello) -> str | None:
+        """Why ``b`` cannot vote with the model its HELLO names, or None after adopting that
+        model's card (found by hash: the run's, or one ``flash``/``rollout`` registered), so a
+        board that rebooted into a new model is re-learnt without a gateway restart."""
+        spec = b.spec
         if self.strategy is not None:
             return check_part_hello(self, spec.name, spec.variant, h)
-        card = self.cards[spec.variant]
-        want = int(np.prod(card["input_shape"][1:]))
-        facts = {"k": (h.k, self.dep.k), "num_classes": (h.num_classes, self.num_classes),
-                 "input_bytes": (h.input_bytes, want),
-                 "model_sha256": (h.model_sha256.hex(), card["tflite_sha256"]),
-                 "score_zero_point": (h.score_zero_point, card["output_zero_point"])}
-        vpw = RunDir(self.dep.run).vpw(spec.variant)
-        if h.model_sha256.hex() != card["tflite_sha256"] and vpw.exists():
-            import hashlib
-
-            facts["model_sha256"] = (h.model_sha256.hex(),
-                                     hashlib.sha256(vpw.read_bytes()).hexdigest())
-        bad = [f"{k} {got} (expected {exp})" for k, (got, exp) in facts.items() if got != exp]
-        if not np.isclose(h.score_scale, card["output_scale"], rtol=1e-6):
-            bad.append(f"score_scale {h.score_scale} (expected {card['output_scale']})")
-        return f"board {spec.name} does not run variant {spec.variant}: {'; '.join(bad)}" \
-            if bad else None
+        sha = h.model_sha256.hex()
+        card = self.card_index.find(sha)
+        if card is None:
+            return (f"board {spec.name} runs model {sha[:16]}..., which has no card here (not "
+                    f"a model of {self.dep.run}, and no 'vp-edge flash --deployment' registered "
+                    "one): flash it through the deployment, or re-convert its run")
+        bad = hello_problems(card, h, self.dep.k, self.class_names)
+        if bad:
+            return f"board {spec.name} cannot vote with model {card['name']}: {'; '.join(bad)}"
+        own = self.cards.get(card["name"]) is card
+        model = card["name"] if own else f"{card['name']}@{sha[:12]}"
+        if b.model and model != b.model:  # switched models: its answers in flight are void
+            for req in self._pending.values():
+                if spec.name in req.targets and spec.name not in req.results:
+                    req.failed.add(spec.name)
+                    self._maybe_done(req)
+        b.card, b.model = card, model
+        if b.model not in self.vote_cards:
+            self.vote_cards[b.model] = card
+            if self.weights is not None:
+                self.weights[b.model] = float(card.get("vote_weight")
+                                              or self.weights.get(card["name"], 1.0))
+        return None
 
     def _on_result(self, b: Board, f: fb.Frame, t: float) -> None:
         b.last_result = t  # alive, even when late: a backlog is not a failure
@@ -301,6 +333,11 @@ class Gateway(BoardHealth):
 
     def _on_error(self, b: Board, f: fb.Frame) -> None:
         b.stats.count_error(f.msg.status)
+        if f.msg.status == fb.Status.STALE_COUNTER and f.msg.detail:
+            # the board knows a newer gateway-side sender (a later flash, a forged counter):
+            # answering its challenge opens this gateway's own window (docs/protocol.md §4)
+            self._send(b, fb.Probe(MsgType.HELLO), f.msg.detail)
+            return
         req = self._pending.get(f.request_id)
         name = b.spec.name
         if req is not None and name in req.targets and name not in req.results:
@@ -343,14 +380,15 @@ class Gateway(BoardHealth):
         for b in self.boards.values():
             if not b.up:
                 continue
-            v = b.spec.variant
-            if v not in tensors:
-                c = self.cards[v]
+            v = b.model or b.spec.variant
+            if v not in tensors:  # each board's input under its own model's card
+                c = b.card or self.cards[b.spec.variant]
                 tensors[v] = quantize(image, c["input_scale"], c["input_zero_point"]).tobytes()
             sent = time.monotonic()  # before the send: a fast board may answer before it returns
             if self._send_infer(b, tensors[v], rid):
                 req.targets.add(b.spec.name)
                 req.sent[b.spec.name] = sent
+                req.models[b.spec.name] = v  # the model it was asked under votes
             else:  # its link is gone (e.g. the pty of a dead board): down like a silent board
                 b.stats.misses += 1
                 b.consecutive += 1
@@ -388,12 +426,15 @@ class Gateway(BoardHealth):
         if not req.results:
             why = "no board answered within the deadline" if req.targets else "no board is up"
             return Answer(index, req.rid, None, (), (), (), missing, True, latency, why, label)
-        results = {n: (self.boards[n].spec.id, self.boards[n].spec.variant, p)
+        results = {n: (self.boards[n].spec.id, req.models[n], p)
                    for n, (p, _) in req.results.items()}
-        vote, voters = vote_boards(results, self.cards, self.num_classes, self.dep.rule,
+        vote, voters = vote_boards(results, self.vote_cards, self.num_classes, self.dep.rule,
                                    self.weights)
+        models = {n: req.models[n] for n in answered}
         return Answer(index, req.rid, vote.winner, vote.scores, voters, answered, missing,
-                      bool(missing), latency, None, label)
+                      bool(missing), latency, None, label,
+                      models=models if any("@" in m or m != self.boards[n].spec.variant
+                                            for n, m in models.items()) else None)
 
     async def call_part(self, board: str, stage: int, tensor: bytes,
                         deadline_t: float) -> PartReply | None:

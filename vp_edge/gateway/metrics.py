@@ -195,7 +195,7 @@ def serve_metrics(gw: Any, address: str) -> Exporter:
             "--metrics needs prometheus-client (pip install 'vp-edge[fleet]')"
         ) from None
     host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit() or not host:
+    if not sep or not port.isdigit() or not host or int(port) > 65535:
         raise GatewayError(f"--metrics {address}: expected HOST:PORT, e.g. 127.0.0.1:9108")
     registry = CollectorRegistry()
     registry.register(GatewayCollector(gw))

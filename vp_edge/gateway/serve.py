@@ -1,16 +1,16 @@
 """``vp-edge gateway --listen``: one gateway serving clients over UDP or its share over MQTT.
 
-``--boards`` gives a gateway its own set of the deployment's boards (a shard): a board's replay
-window is per sender and the protocol names no gateway, so two gateways must not drive the same
-board; several gateways over one broker each own a disjoint set (docs/protocol.md §8,
-docs/fleet.md).
-Each shard keeps its gateway epoch file apart (``state_dir/gw-<name>``).
+``--boards`` gives a gateway its own set of the deployment's boards (a shard), so that each
+board carries one gateway's load; several gateways over one broker each own a disjoint set
+(docs/fleet.md). Each shard keeps its gateway epoch file apart (``state_dir/gw-<name>``); boards
+keep a replay window per sender epoch (docs/protocol.md §4), so senders never lock each other out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +19,26 @@ from vp_edge.deployment import Deployment
 from vp_edge.errors import DeploymentError, GatewayError
 from vp_edge.gateway.core import Gateway
 from vp_edge.gateway.front import Limits
+
+
+def check_listen(url: str) -> str:
+    """The scheme of a ``--listen`` URL once it is known to work: a UDP address is bound (and
+    let go: the front end binds it again) so that a busy or bad one fails before any board is
+    contacted."""
+    scheme = parse_link(url).scheme
+    if scheme not in ("udp", "mqtt", "mqtts"):
+        raise GatewayError(
+            f"--listen {url}: expected udp://HOST:PORT or mqtt://BROKER:1883/DEPLOYMENT")
+    if scheme == "udp":
+        spec = parse_link(url)
+        family = socket.AF_INET6 if ":" in spec.host else socket.AF_INET
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as sock:
+                sock.bind((spec.host, spec.port))
+        except (OSError, OverflowError) as e:
+            raise GatewayError(f"cannot listen on {url}: {getattr(e, 'strerror', None) or e}"
+                               ) from None
+    return scheme
 
 
 @dataclass(frozen=True)
@@ -49,23 +69,23 @@ async def serve(
     on_start: Callable[[Gateway], None] | None = None,
     on_answer: Callable[[dict], None] | None = None,
 ) -> dict:
-    """Serve until ``stop``; the gateway's report with the front end's counts."""
-    scheme = parse_link(opts.listen).scheme
-    if scheme not in ("udp", "mqtt", "mqtts"):
-        raise GatewayError(
-            f"--listen {opts.listen}: expected udp://HOST:PORT or mqtt://BROKER:1883/DEPLOYMENT"
-        )
-    gw = Gateway(shard(dep, opts.boards, opts.name))
-    await gw.start()
+    """Serve until ``stop``; the gateway's report with the front end's counts.
+
+    Every option is checked and every socket bound before the first frame goes to a board
+    (``Gateway.start``): a command that fails must leave the boards to the gateway already
+    serving them."""
+    scheme = check_listen(opts.listen)
+    gw = Gateway(shard(dep, opts.boards, opts.name))  # reads cards; contacts no board
     exporter = None
     if opts.metrics:
         from vp_edge.gateway.metrics import serve_metrics
 
         exporter = serve_metrics(gw, opts.metrics)
-    if on_start is not None:
-        on_start(gw)
     extra: dict = {}
     try:
+        await gw.start()
+        if on_start is not None:
+            on_start(gw)
         if scheme == "udp":
             from vp_edge.gateway.udp_server import serve_udp
 

@@ -69,8 +69,7 @@ def down_reason(b: Any) -> str | None:
     s: BoardStats = b.stats
     if s.heartbeats_down >= 3:
         return ("heartbeats arrive but PROBEs get no HELLO: the board drops the gateway's "
-                "frames (another key, or a newer counter epoch from a tool that counts from "
-                "another file: flash with --deployment, then restart the gateway)")
+                "frames (another key: check the deployment's key and the board's id)")
     if b.down_why:
         return b.down_why
     if s.ever_up:

@@ -5,7 +5,9 @@
  *                                Prints "OK <frame hex> <serial hex>" or "DROP <reason>".
  *   vp_harness stream KEYHEX|- g|b  stdin: hex of a byte stream (any line breaks); prints
  *                                "OK <type> <board> <request> <counter>" per accepted frame,
- *                                then "STATS accepted=<n> <reason>=<n>...".
+ *                                "CHALLENGE <request> <nonce>" per stale PROBE (board role,
+ *                                nonce of board counter 1, 2, ...), then
+ *                                "STATS accepted=<n> <reason>=<n>...".
  *   vp_harness tensor KEYHEX|- MAX_FRAME COMPUTE_US  stdin: hex of a tensor; prints the hex of
  *                                each TENSOR frame of it (board 3, request 9) that vp_chunk_split
  *                                makes at MAX_FRAME, one per line (what a k = 0 firmware sends).
@@ -90,6 +92,7 @@ static int stream(uint8_t role)
     vp_auth_t a;
     vp_frame_t f;
     unsigned i;
+    uint64_t challenges = 0;
     vp_auth_init(&a, key_len ? key : NULL, key_len, role, NULL, 0);
     vp_stream_init(&s);
     while (fgets((char *)line, sizeof line, stdin)) {
@@ -98,6 +101,11 @@ static int stream(uint8_t role)
             if (vp_stream_feed(&s, &a, frame[j], &f))
                 printf("OK %u %u %lu %llu\n", f.type, f.board_id, (unsigned long)f.request_id,
                        (unsigned long long)f.counter);
+            else if (a.stale_probe) { /* what a board answers: ERROR(STALE_COUNTER, nonce) */
+                a.stale_probe = 0;
+                printf("CHALLENGE %lu %lu\n", (unsigned long)a.stale_rid,
+                       (unsigned long)vp_auth_challenge(&a, ++challenges));
+            }
     }
     printf("STATS accepted=%lu", (unsigned long)a.accepted);
     for (i = 0; i < VP_DROP_COUNT; i++) printf(" %s=%lu", DROP_NAMES[i], (unsigned long)a.drops[i]);
