@@ -14,7 +14,7 @@ import socket
 import struct
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import firmware_bridge as fb
 from firmware_bridge.keys import key_for
@@ -22,7 +22,18 @@ from firmware_bridge.protocol import CRC_SIZE, HEADER_SIZE, MAGIC
 from firmware_bridge.transport.relay import SOCKET_NAME
 
 if TYPE_CHECKING:  # pragma: no cover
-    from vp_edge.gateway.core import Board, Gateway
+    from vp_edge.gateway.answer import Board
+
+
+class Gateway(Protocol):
+    """What the relay needs of the gateway (defined here, so the core and the relay do not
+    import each other)."""
+
+    boards: dict[str, Board]
+    keys: Any
+
+    def send_raw(self, b: Board, frame: bytes) -> int: ...
+
 
 RID_TTL_S = 120.0  # a client's request id is relayed back this long after its last frame
 MAX_PATH = 100  # Unix socket paths are limited to about 108 bytes
