@@ -24,9 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from firmware_bridge.files import read_limited
     from firmware_bridge.transport import parse_link
     from vp_edge.errors import DataError, GatewayError, UsageError, VpEdgeError
-    from vp_edge.gateway.endpoints import classify_remote
+    from vp_edge.gateway.endpoints import MAX_REQUEST, classify_remote
 
     try:
         scheme = parse_link(args.gateway).scheme
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
                          "mqtt://BROKER:1883/DEPLOYMENT")
 
     try:
-        data = args.image.read_bytes()
+        data = read_limited(args.image, MAX_REQUEST, f"image {args.image}")
     except OSError as e:
         raise DataError(f"cannot read {args.image}: {e.strerror}") from None
     reply = classify_remote(args.gateway, data, args.timeout, str(args.image))
