@@ -30,7 +30,7 @@ import numpy as np
 from firmware_bridge.transport import parse_link
 from vp_edge.errors import GatewayError, GatewayTimeout
 from vp_edge.gateway.core import Answer, Gateway, run_inputs
-from vp_edge.gateway.front import PROTOCOL_VERSION, FrontEnd, FrontStats, Limits
+from vp_edge.gateway.front import PROTOCOL_VERSION, FrontEnd, FrontStats, Limits, reply_bytes
 from vp_edge.gateway.stats import progress_label
 from vp_edge.progress import Progress
 
@@ -89,7 +89,7 @@ class _UdpFront:
 
     def _reply(self, reply: dict, addr: tuple) -> None:
         try:
-            self.sock.sendto(json.dumps(reply).encode(), addr)
+            self.sock.sendto(reply_bytes(reply), addr)
         except OSError:
             self.front.stats.count("reply_failed")
         if self.on_answer:

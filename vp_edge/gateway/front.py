@@ -17,6 +17,7 @@ import binascii
 import io
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -34,6 +35,8 @@ from vp_edge.gateway.lag import lag_too_high, plan_wait
 log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
+#: leading bytes of the image files a request may carry (PNG, JPEG, BMP)
+IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM")
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
 
@@ -72,6 +75,33 @@ def json_depth(data: bytes) -> int:
     return deepest
 
 
+def _no_constant(name: str) -> object:
+    """NaN and Infinity are not JSON: refused, so a reply never has to echo them."""
+    raise RequestError("bad_request", f"request holds {name}, which JSON does not allow; send "
+                       "finite numbers (or the id as a string)")
+
+
+def _finite_float(text: str) -> float:
+    """A number such as 1e999 parses as infinity in Python: refused like NaN and Infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise RequestError("bad_request", f"request holds the number {text[:40]}, out of the "
+                           "range of a double; send the id as a string")
+    return value
+
+
+def reply_bytes(reply: dict) -> bytes:
+    """A reply as strict JSON (RFC 8259: no NaN or Infinity); an internal error reply if a
+    value cannot be written so (a bug, logged), never a reply strict parsers reject."""
+    try:
+        return json.dumps(reply, allow_nan=False).encode()
+    except (ValueError, TypeError) as e:
+        log.error("front end: reply is not strict JSON (%s): %r", e, reply)
+        req_id = reply.get("id") if isinstance(reply.get("id"), str | int | None) else None
+        return json.dumps(error_reply(req_id, "internal", "internal error: reply not JSON"),
+                          allow_nan=False).encode()
+
+
 def parse_request(data: bytes, limits: Limits) -> tuple[object, bytes]:
     """Bounded parse of ``{"v": 1, "id": ..., "image": base64}``: (id, image file bytes)."""
     if len(data) > limits.max_bytes:
@@ -82,7 +112,7 @@ def parse_request(data: bytes, limits: Limits) -> tuple[object, bytes]:
     if json_depth(data) > limits.max_depth:
         raise RequestError("bad_request", f"request JSON nests deeper than {limits.max_depth}")
     try:
-        req = json.loads(data)
+        req = json.loads(data, parse_constant=_no_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as e:
         raise RequestError("bad_request", f"request is not JSON ({e})") from None
     if not isinstance(req, dict) or req.get("v") != PROTOCOL_VERSION:
@@ -118,8 +148,12 @@ def decode_image(
                     "bad_request", f"image format {im.format} not accepted; send a PNG or JPEG file"
                 )
             a = np.asarray(im.convert("L" if input_shape[2] == 1 else "RGB"))
+    except Image.UnidentifiedImageError:
+        raise DataError(f"the request's image ({len(data)} bytes, starting {data[:8]!r}) is not "
+                        "a PNG, JPEG or BMP file; send one of those") from None
     except (OSError, ValueError, Image.DecompressionBombError) as e:
-        raise DataError(f"cannot decode the image ({e}); send a PNG or JPEG file") from None
+        raise DataError(f"cannot decode the request's image ({e}); send a PNG or JPEG "
+                        "file") from None
     return fit_image(a, input_shape)
 
 
