@@ -222,3 +222,10 @@ def test_monitor_by_link_url(capsys, served_board):
     assert out.startswith("HELLO linux t16, k=2, 10 classes") and "\nbeat uptime " in out
     code, err, _ = run_cli(capsys, ["monitor", url, "--board-id", "3"])
     assert code == 2 and "--key-file F or --insecure" in err
+
+
+def test_a_board_log_holds_no_xnnpack_info_line(served_board):
+    """LiteRT's C++ "INFO: Created TensorFlow Lite XNNPACK delegate" stays off stderr (and off a
+    board's log, where it would read as a dead board's last words) unless -v is given."""
+    log = served_board.parent / "state" / "logs" / "b1.log"
+    assert "XNNPACK" not in log.read_text()
