@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from converters.rundir import RunDir
+from firmware_bridge.files import write_file, writing
 from vp_edge import models, recipes
 from vp_edge.data import Splits
 from vp_edge.errors import ArtifactError, TrainingError
@@ -188,7 +189,7 @@ def _save_state(run: Path, config: TrainConfig, states: dict[str, ModelState], s
         "models": {k: asdict(v) for k, v in states.items()},
     }
     tmp = run / "train.json.tmp"
-    tmp.write_text(json.dumps(doc, indent=2))
+    write_file(tmp, json.dumps(doc, indent=2))
     tmp.replace(RunDir(run).train)
 
 
@@ -218,10 +219,13 @@ class _Progress:
         val = float(logs.get("val_loss", np.inf))
         if val < st.best_val_loss:
             st.best_val_loss, st.best_epoch, st.wait = val, epoch, 0
-            (self.export or model).save_weights(RunDir(self.run).weights(self.name))
+            weights = RunDir(self.run).weights(self.name)
+            with writing(weights):
+                (self.export or model).save_weights(weights)
         else:
             st.wait += 1
-        model.save(RunDir(self.run).checkpoint(self.name))
+        with writing(RunDir(self.run).checkpoint(self.name)):
+            model.save(RunDir(self.run).checkpoint(self.name))
         if st.wait >= self.config.patience:
             st.stopped_early = True
             model.stop_training = True

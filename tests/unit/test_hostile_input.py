@@ -134,3 +134,21 @@ def test_devices_refuses_the_deployments_that_emulate_and_gateway_refuse(capsys,
     code_gw, _ = run_cli(capsys, "gateway", "--deployment", str(path), "--listen",
                          "udp://127.0.0.1:0")
     assert code_gw == code
+
+
+def test_a_full_disk_names_the_file(capsys):
+    """ENOSPC comes from write(), whose OSError carries no file name: the message still has it."""
+    code, err = run_cli(capsys, "family", "show", "tiny", "--json", "/dev/full")
+    assert code == 2
+    assert one_line(err) == "vp-edge: error: /dev/full: No space left on device"
+
+
+def test_writing_names_the_file_a_library_save_failed_on(tmp_path):
+    import errno
+
+    from firmware_bridge.files import writing
+
+    target = tmp_path / "weights.h5"
+    with pytest.raises(OSError) as e, writing(target):
+        raise OSError(errno.ENOSPC, "No space left on device")  # as h5py's or Keras' save does
+    assert e.value.filename == str(target) and e.value.errno == errno.ENOSPC

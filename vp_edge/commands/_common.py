@@ -158,8 +158,10 @@ def emit(args: argparse.Namespace, result: Any, table: str) -> None:
         print(table, file=sys.stderr)
         sys.stdout.write(text)
         return
+    from firmware_bridge.files import write_file
+
     Path(target).parent.mkdir(parents=True, exist_ok=True)
-    Path(target).write_text(text)
+    write_file(target, text)
     print(table)
     print(f"(JSON written to {target})")
 
