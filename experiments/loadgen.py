@@ -63,6 +63,7 @@ def tally(
         "errors": 0,
         "lost": 0,
         "duplicates": 0,
+        "degraded": 0,  # answered without every board (one missed the deadline)
     }
     lat, gw_lat = [], []
     codes: dict[str, int] = {}
@@ -75,6 +76,7 @@ def tally(
         t, reply = got[0]
         if reply.get("ok"):
             out["answered"] += 1
+            out["degraded"] += bool(reply.get("degraded"))
             lat.append(t - t_sent)
             gw_lat.append(float(reply.get("latency_ms", 0.0)) / 1000)
         elif reply.get("code") == "busy":

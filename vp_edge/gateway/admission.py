@@ -5,7 +5,7 @@ A fixed cap on requests in flight collapses under overload: once more requests a
 than the boards finish within the deadline, every request waits behind the others, most miss
 their deadline, and the boards spend their time on answers nobody will take. So the cap
 (``limit``) follows what the boards complete: it grows by one per window of answers served
-faster than the target (half the deadline) and shrinks by a fifth, at most once per service
+faster than the target (0.3 of the deadline) and shrinks by a fifth, at most once per service
 time, when they come slower (additive increase, multiplicative decrease, as TCP does with its
 window). A request that finds the gateway full waits in a FIFO only when the requests ahead of
 it and its own service still fit in its deadline (estimated from the measured service time and
@@ -20,7 +20,7 @@ import asyncio
 import time
 from collections import deque
 
-TARGET_SHARE = 0.5  # service time the limit aims at, as a share of the deadline
+TARGET_SHARE = 0.3  # service time the limit aims at, as a share of the deadline
 DECREASE = 0.8  # the limit's factor when answers come slower than the target
 EWMA = 0.2  # weight of a new service-time sample
 
