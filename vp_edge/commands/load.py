@@ -12,11 +12,12 @@ from vp_edge.commands._common import add_json, emit, float_range
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "load",
-        help="load-test a running gateway: sent, answered, busy, lost, p50/p99 per rate",
+        help="load-test a running gateway: sent, answered, busy, lost, p50/p99, goodput per rate",
         description="Sends PNG/JPEG images to 'vp-edge gateway --listen udp://...' at each rate "
         "for a fixed time and waits for the replies. Every request must end answered or with an "
         "explicit error ('busy' when the gateway sheds load); 'lost' counts those with no reply "
-        "at all and must be 0. Exit code 3 when any request was lost.",
+        "at all and must be 0. Goodput is answers per second of sending: past the gateway's "
+        "capacity it should stay near the capacity. Exit code 3 when any request was lost.",
     )
     p.add_argument("--gateway", required=True,
                    help="udp://HOST:PORT of a gateway or mqtt://BROKER:1883/DEPLOYMENT of a fleet")
