@@ -10,6 +10,7 @@ and dropped here (the gateway would drop them anyway); both links reopen after a
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,8 @@ from pathlib import Path
 from firmware_bridge import MAX_FRAME, cobs
 from firmware_bridge.frame import to_serial
 from firmware_bridge.transport import Link, LinkError, for_board, open_link, parse_link
+
+log = logging.getLogger(__name__)
 
 
 class CobsSplitter:
@@ -72,15 +75,29 @@ class Bridge:
         if parse_link(self.mqtt_url).scheme not in ("mqtt", "mqtts"):
             raise LinkError(f"bridge: {self.mqtt_url} is not an mqtt:// or mqtts:// link")
         self.splitter = CobsSplitter()
-        self.uart: Link | None = None
-        self.broker: Link = open_link(self.mqtt_url, server=True)  # the board's side of topics
+        # the first open fails fast: a mistyped device is a usage error, not an outage to ride out
+        self.uart: Link | None = open_link(self.serial_url, pty_dir=self.pty_dir, baud=self.baud)
+        try:
+            self.broker: Link = open_link(self.mqtt_url, server=True)  # the board's side
+        except BaseException:
+            self.uart.close()
+            raise
+        self._outage = False
 
     def _uart(self) -> Link | None:
+        """The UART, reopened after an error; each outage is logged once, when it starts."""
         if self.uart is None:
             try:
                 self.uart = open_link(self.serial_url, pty_dir=self.pty_dir, baud=self.baud)
-            except LinkError:
+            except LinkError as e:
+                if not self._outage:
+                    log.warning("bridge: %s; retrying every 0.2 s", e)
+                self._outage = True
                 self.stop.wait(0.2)
+            else:
+                if self._outage:
+                    log.warning("bridge: %s reopened", self.serial_url)
+                self._outage = False
         return self.uart
 
     def _up(self) -> None:

@@ -17,12 +17,13 @@ import numpy as np
 
 from boards.errors import BoardError
 from boards.profiles import check_fit, get_profile
-from boards.registry import get_kind
+from boards.registry import get_kind, link_problem
 from boards.runners import RUNNERS, make_runner
 from boards.server import BoardConfig, BoardServer, artefact_facts, mount_loader
 from converters.card import check_model_file
 from converters.errors import ArtifactError, ConversionError
 from firmware_bridge.errors import UsageError
+from firmware_bridge.files import MODEL_FILE_MAX, read_limited
 from firmware_bridge.transport import ThrottledLink, for_board, open_link, parse_link
 
 
@@ -82,10 +83,12 @@ def build_server(o: BoardOptions) -> BoardServer:
     kind = get_kind(o.kind)
     profile = get_profile(o.profile or kind.default_profile)
     runner_name = o.runner or kind.runner
+    if problem := link_problem(kind, parse_link(o.listen).scheme):
+        raise UsageError(f"--listen {o.listen}: {problem} (--kind {o.kind})")
     if runner_name not in RUNNERS:
         raise BoardError(f"unknown model runner {runner_name!r}; known: {', '.join(RUNNERS)}")
     try:
-        model = o.model.read_bytes()
+        model = read_limited(o.model, MODEL_FILE_MAX, f"model {o.model}")
     except OSError as e:
         raise BoardError(f"cannot read model {o.model}: {e.strerror}") from None
     card = _card(o.model)

@@ -81,7 +81,7 @@ class Emulation:
         self.dep = dep
         self.procs: dict[str, subprocess.Popen] = {}
         self.firmware: dict[str, QemuEmulator] = {}
-        (dep.state_dir / "logs").mkdir(parents=True, exist_ok=True)
+        (dep.make_state_dir() / "logs").mkdir(parents=True, exist_ok=True)
 
     def start(self, which: str | int) -> None:
         b = self.dep.board(which)

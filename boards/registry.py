@@ -104,6 +104,14 @@ BOARDS: Registry = Registry({"linux": LinuxBoard, "mcu": McuBoard, "qemu": QemuB
                              "pynq": "boards.pynq:PynqBoard"})
 
 
+def link_problem(kind: type[BoardAdapter], scheme: str) -> str | None:
+    """Why a board of ``kind`` cannot serve on a ``scheme://`` link (None if it can): one rule
+    for deployment files and ``vp-edge board serve``."""
+    if scheme in kind.schemes:
+        return None
+    return f"a {kind.kind} board takes {', '.join(kind.schemes)} links, not {scheme}://"
+
+
 def get_kind(kind: str) -> type[BoardAdapter]:
     """The adapter class of a board kind, or an error listing the known kinds."""
     try:

@@ -21,6 +21,7 @@ import numpy as np
 from converters.errors import ArtifactError, ConversionError
 from converters.interpreters import default_arena
 from converters.tflite import Graph, read_graph
+from firmware_bridge.files import write_file
 
 ARENA_ALIGN = 16
 
@@ -138,7 +139,7 @@ def model_card(
 
 
 def write_card(card: dict, path: Path) -> None:
-    path.write_text(json.dumps(card, indent=2) + "\n")
+    write_file(path, json.dumps(card, indent=2) + "\n")
 
 
 def read_card(path: Path) -> dict:

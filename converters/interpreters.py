@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from converters.errors import ArtifactError, ConversionError
+from converters.quiet import native_quiet
 
 LITERT_KERNELS = ("ref", "builtin", "xnnpack")
 #: what a Linux board serves with unless told otherwise (offline checks then run the same)
@@ -41,13 +42,14 @@ def litert(model: bytes, kernels: str = "ref", preserve: bool = False) -> Any:
     if kernels not in resolvers:
         raise ArtifactError(f"unknown LiteRT kernels {kernels!r}; known: {', '.join(resolvers)}")
     try:
-        it = Interpreter(
-            model_content=bytes(model),
-            experimental_op_resolver_type=resolvers[kernels],
-            experimental_preserve_all_tensors=preserve,
-            num_threads=1,
-        )
-        it.allocate_tensors()
+        with native_quiet():  # XNNPACK's "INFO: Created TensorFlow Lite XNNPACK delegate" (C++)
+            it = Interpreter(
+                model_content=bytes(model),
+                experimental_op_resolver_type=resolvers[kernels],
+                experimental_preserve_all_tensors=preserve,
+                num_threads=1,
+            )
+            it.allocate_tensors()
     except (ValueError, RuntimeError) as e:
         raise ArtifactError(f"LiteRT cannot load the model: {e}") from None
     return it

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BridgeError
+from .files import MODEL_FILE_MAX, read_limited
 from .targets import get_target
 
 PYOCD_PARTS = {"stm32f405": "stm32f405rgtx", "stm32f446-nucleo": "stm32f446retx"}
@@ -54,7 +55,7 @@ class LoadReport:
 
 def elf_segments(elf: Path) -> list[tuple[int, bytes]]:
     """(physical address, bytes) of every PT_LOAD segment with file contents (ELF32, LE)."""
-    data = Path(elf).read_bytes()
+    data = read_limited(elf, MODEL_FILE_MAX)
     if data[:4] != b"\x7fELF" or data[4] != 1 or data[5] != 1:
         raise LoadUsageError(f"{elf}: not a 32-bit little-endian ELF file")
     (phoff,) = struct.unpack_from("<I", data, 28)

@@ -18,9 +18,9 @@ import hmac
 import os
 import re
 import struct
-from pathlib import Path
 
 from .errors import KeyFileError
+from .files import KEY_FILE_MAX, read_limited
 
 MIN_KEY = 16
 #: HKDF salt: fixes the purpose and version of the derivation.
@@ -108,7 +108,7 @@ def read_key(path: str | os.PathLike[str], what: str | None = None) -> bytes:
     """Read a key file under the one rule; ``KeyFileError`` naming the file otherwise."""
     name = what or f"key file {path}"
     try:
-        data = Path(path).read_bytes()
+        data = read_limited(path, KEY_FILE_MAX, name)
     except OSError as exc:
         raise KeyFileError(f"{name}: cannot read it: {exc.strerror or exc}") from None
     return parse_key(data, name)

@@ -20,6 +20,7 @@ import numpy as np
 from converters.card import keras_macs, measure_arena, model_card, write_card
 from converters.rundir import RunDir
 from converters.tflite import to_int8_tflite
+from firmware_bridge.files import write_file
 from vp_edge.data import Splits, load_dataset
 from vp_edge.errors import ArtifactError
 from vp_edge.evaluate import int8_outputs
@@ -85,7 +86,7 @@ def convert_run(
             float_acc[name] = float(np.mean(np.argmax(probs, axis=1) == test.y))
             tflite = to_int8_tflite(model, rep, name=name)
             paths[name] = RunDir(run).model(name)
-            paths[name].write_bytes(tflite)
+            write_file(paths[name], tflite)
             bar.update()
     cards = _check_and_card(run, family, models, paths, test, float_acc, show)
     return cards

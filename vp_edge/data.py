@@ -9,6 +9,7 @@ Pillow is imported lazily, only for image files and resizing. Every failure is a
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import os
 import zipfile
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from firmware_bridge.files import DATA_FILE_MAX, read_limited
 from vp_edge.errors import DataError
 
 FASHION_MNIST_ENV = "VP_EDGE_FASHION_MNIST"
@@ -103,9 +105,14 @@ def _read_bytes(path: Path) -> bytes:
     if not path.is_file():
         raise DataError(f"{path}: no such file; check the path")
     try:
-        raw = path.read_bytes()
+        raw = read_limited(path, DATA_FILE_MAX)
         if raw[:2] == b"\x1f\x8b":
-            return gzip.decompress(raw)
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as fh:
+                data = fh.read(DATA_FILE_MAX + 1)
+            if len(data) > DATA_FILE_MAX:
+                raise DataError(f"{path}: unpacks to more than {DATA_FILE_MAX >> 30} GiB; "
+                                "not an IDX file")
+            return data
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: corrupt ({exc}); re-create or re-install it") from exc
     if path.suffix == ".gz":

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from converters.rundir import RunDir
 from firmware_bridge import keys
 from firmware_bridge.errors import KeyFileError
+from firmware_bridge.files import KEY_FILE_MAX, TEXT_FILE_MAX, read_limited
 from vp_edge.checks import number_problem
 from vp_edge.errors import DeploymentError, VpEdgeError
 
@@ -124,6 +125,17 @@ class Deployment:
         """The master key as the gateway side holds it: each board's own key derived on use."""
         return None if self.key is None else keys.BoardKeys(self.key)
 
+    def make_state_dir(self) -> Path:
+        """Create the state folder (epochs, ptys, ready files), or refuse naming it: every
+        command that uses it fails the same way on one that cannot be made (e.g. under /proc)."""
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            where = f"{self.path}: " if self.path else ""
+            raise DeploymentError(f"{where}state_dir {self.state_dir}: cannot create it "
+                                  f"({e.strerror}); name a writable folder") from None
+        return self.state_dir
+
     @property
     def pty_dir(self) -> Path:
         return self.state_dir / "pty"
@@ -186,7 +198,7 @@ def _key(d: dict, base: Path, where: str) -> tuple[bytes | None, Path | None]:
         return parse_key(_get(d, "key", str, where), f"{where}: key"), None
     path = base / _get(d, "key_file", str, where)
     try:
-        data = path.read_bytes()
+        data = read_limited(path, KEY_FILE_MAX, f"{where}: key_file {path}")
     except OSError as e:
         raise _err(where, "key_file", f"cannot read {path}: {e.strerror}") from None
     return parse_key(data, f"{where}: key_file {path}"), path
@@ -194,7 +206,7 @@ def _key(d: dict, base: Path, where: str) -> tuple[bytes | None, Path | None]:
 
 def _board(d: Any, i: int, where: str) -> BoardSpec:
     from boards.profiles import PROFILES
-    from boards.registry import BOARDS
+    from boards.registry import BOARDS, link_problem
     from firmware_bridge.transport import LinkError, parse_link
 
     p = f"boards[{i}]."
@@ -215,9 +227,8 @@ def _board(d: Any, i: int, where: str) -> BoardSpec:
         scheme = parse_link(vals["link"]).scheme
     except LinkError as e:
         raise _err(where, p + "link", str(e)) from None
-    if scheme not in kind.schemes:
-        raise _err(where, p + "link", f"a {kind.kind} board takes {', '.join(kind.schemes)} "
-                   f"links, not {scheme}://")
+    if problem := link_problem(kind, scheme):
+        raise _err(where, p + "link", problem)
     profile = _get(d, "profile", str, where, kind.default_profile, p)
     if profile not in PROFILES:
         raise _err(where, p + "profile", f"unknown profile {profile!r}; known: "
@@ -362,7 +373,7 @@ def load_deployment(path: Path, check_run: bool = True) -> Deployment:
     """Read, validate and (by default) check a deployment file against its run."""
     path = Path(path)
     try:
-        d = tomllib.loads(path.read_text(encoding="utf-8"))
+        d = tomllib.loads(read_limited(path, TEXT_FILE_MAX, str(path)).decode("utf-8"))
     except UnicodeDecodeError as e:
         raise DeploymentError(f"{path}: not UTF-8 text (byte {e.start}); a deployment file is "
                               "TOML, saved as UTF-8") from None

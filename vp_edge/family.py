@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from firmware_bridge.files import TEXT_FILE_MAX, read_limited
 from vp_edge.errors import FamilyError
 
 #: MobileNetV2 inverted-residual stages: (expansion t, channels c, repeats n, stride s).
@@ -216,7 +217,7 @@ def load_family(spec: str | Path) -> Family:
             f"family {str(spec)!r} is neither a preset ({', '.join(PRESETS)}) nor an existing file"
         )
     try:
-        text = path.read_text()
+        text = read_limited(path, TEXT_FILE_MAX, f"family file {path}").decode("utf-8")
         d = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
     except (OSError, ValueError) as e:
         raise FamilyError(f"cannot read family file {path}: {e}") from None

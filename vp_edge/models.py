@@ -27,10 +27,12 @@ def _keras() -> Any:
     return keras
 
 
-def _conv_bn(x: Any, filters: int, kernel: int, stride: int, name: str, act: bool) -> Any:
+def _conv_bn(x: Any, filters: int, kernel: int, stride: int, name: str, act: bool,
+             zero_gamma: bool = False) -> Any:
     layers = _keras().layers
     x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False, name=name)(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn",
+                                  gamma_initializer="zeros" if zero_gamma else "ones")(x)
     if act:
         x = layers.ReLU(6.0, name=f"{name}_relu")(x)
     return x
@@ -47,8 +49,12 @@ def _inverted_residual(x: Any, expansion: int, out_ch: int, stride: int, name: s
     )(y)
     y = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_dw_bn")(y)
     y = layers.ReLU(6.0, name=f"{name}_dw_relu")(y)
-    y = _conv_bn(y, out_ch, 1, 1, f"{name}_project", act=False)
-    if stride == 1 and in_ch == out_ch:
+    residual = stride == 1 and in_ch == out_ch
+    # a residual block starts as the identity (its last BN's scale 0): a deep network then
+    # trains like a shallow one in its first steps (Goyal et al. 2017), which a few dozen
+    # steps on a small data set need
+    y = _conv_bn(y, out_ch, 1, 1, f"{name}_project", act=False, zero_gamma=residual)
+    if residual:
         y = layers.Add(name=f"{name}_add")([x, y])
     return y
 

@@ -24,7 +24,9 @@ from typing import Any
 import numpy as np
 
 from converters.rundir import RunDir
-from vp_edge import models, recipes
+from firmware_bridge.files import write_file, writing
+from vp_edge import bn_refresh, models, recipes
+from vp_edge.chance import chance_warnings
 from vp_edge.data import Splits
 from vp_edge.errors import ArtifactError, TrainingError
 from vp_edge.family import Family, from_dict, save_family
@@ -188,7 +190,7 @@ def _save_state(run: Path, config: TrainConfig, states: dict[str, ModelState], s
         "models": {k: asdict(v) for k, v in states.items()},
     }
     tmp = run / "train.json.tmp"
-    tmp.write_text(json.dumps(doc, indent=2))
+    write_file(tmp, json.dumps(doc, indent=2))
     tmp.replace(RunDir(run).train)
 
 
@@ -218,10 +220,13 @@ class _Progress:
         val = float(logs.get("val_loss", np.inf))
         if val < st.best_val_loss:
             st.best_val_loss, st.best_epoch, st.wait = val, epoch, 0
-            (self.export or model).save_weights(RunDir(self.run).weights(self.name))
+            weights = RunDir(self.run).weights(self.name)
+            with writing(weights):
+                (self.export or model).save_weights(weights)
         else:
             st.wait += 1
-        model.save(RunDir(self.run).checkpoint(self.name))
+        with writing(RunDir(self.run).checkpoint(self.name)):
+            model.save(RunDir(self.run).checkpoint(self.name))
         if st.wait >= self.config.patience:
             st.stopped_early = True
             model.stop_training = True
@@ -307,7 +312,9 @@ def _fit_one(
     progress = _Progress(
         run, name, state, config, lambda: _save_state(run, config, states, splits.source), export
     )
-    callbacks = [progress.callback]
+    # validation scores the model as it will be converted: BN statistics of the current weights
+    callbacks = [bn_refresh.callback(bn_refresh.sample(x, config.seed), config.batch_size),
+                 progress.callback]
     if verbose:  # one bar and a short line per epoch, not Keras' own lines
         steps = -(-len(train.y) // config.batch_size)
         callbacks.append(keras_progress(name, config.epochs, state.epochs_done, steps))
@@ -417,8 +424,8 @@ def train(
         _save_state(run, config, states, splits.source)
     state = run_state(run)
     state["warnings"] = chance_warnings(state, family.num_classes)
-    for w in state["warnings"]:
-        LOG.warning("%s", w)
+    if state["warnings"]:  # a model that answers one class must not go on to conversion
+        raise TrainingError("; ".join(state["warnings"]) + f" (weights kept in {run})")
     return state
 
 
@@ -434,24 +441,6 @@ def _check_resume(run: Path, recorded: dict | None, config: TrainConfig) -> None
             f"{run} was trained with other settings ({'; '.join(changed)}); resuming would not "
             "apply them. Rerun with the recorded settings to resume, or use another --out"
         )
-
-
-def chance_warnings(state: dict, num_classes: int) -> list[str]:
-    """A warning per model whose last validation accuracy is near chance, with what to try."""
-    out = []
-    chance = 1.0 / num_classes
-    for name, st in state.get("models", {}).items():
-        hist = st.get("history") or []
-        accs = [v for k, v in (hist[-1].items() if hist else ()) if k.endswith("accuracy")
-                and k.startswith("val_") and "ensemble" not in k]
-        if accs and max(accs) < max(1.5 * chance, chance + 0.05):
-            out.append(
-                f"{name}: validation accuracy {100 * max(accs):.1f}% is near chance "
-                f"({100 * chance:.1f}% for {num_classes} classes): the model has not learned; "
-                "try more steps (--epochs, a larger --train-limit), a smaller --batch-size or "
-                "a higher --lr"
-            )
-    return out
 
 
 def load_trained(run: Path, name: str = JOINT) -> Any:

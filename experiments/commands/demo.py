@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from vp_edge.commands._common import POSITIVE, add_json, emit
+from vp_edge.commands._common import EPOCHS, POSITIVE, add_json, emit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="run directory (default runs/demo, runs/quick or runs/long)",
     )
-    p.add_argument("--epochs", type=POSITIVE, default=None, help="override the budget's epochs")
+    p.add_argument("--epochs", type=EPOCHS, default=None, help="override the budget's epochs")
     p.add_argument("--train-limit", type=POSITIVE, default=None, help="override training images")
     p.add_argument("--test-limit", type=POSITIVE, default=None, help="override test images")
     p.add_argument("--live-images", type=POSITIVE, default=None, help="images sent through boards")

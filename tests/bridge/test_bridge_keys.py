@@ -168,5 +168,6 @@ def test_cli_keys_derive_for_provisioning(tmp_path: Path, capsys) -> None:
     )
     assert main(["keys", "derive", "--board-id", "7", "--deployment", str(dep)]) == 0
     assert capsys.readouterr().out.strip() == VECTOR[7]
-    assert main(["keys", "derive", "--board-id", "70000", "--key-file", str(master)]) == 2
-    assert "0..65535" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:  # refused by the argument's type, before any reading
+        main(["keys", "derive", "--board-id", "70000", "--key-file", str(master)])
+    assert e.value.code == 2 and "<= 65535" in capsys.readouterr().err

@@ -7,11 +7,15 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from test_cli_guards import free_udp_port, run_cli, tflite_model
 
 from firmware_bridge.keys import derive_board_key
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boards"))
+from board_helpers import make_fake_run
 
 
 def test_benchmark_runs_one_model_on_every_host_runtime(capsys, tmp_path):
@@ -49,7 +53,9 @@ def test_benchmark_refuses_what_is_not_a_model(capsys, tmp_path):
 
 @pytest.fixture
 def served_board(tmp_path):
-    """A real board daemon (``vp-edge board serve``) on loopback UDP, in a deployment file."""
+    """A real board daemon (``vp-edge board serve``) on loopback UDP, in a deployment file over
+    a converted run's look-alike (devices checks a deployment as emulate and gateway do)."""
+    make_fake_run(tmp_path)
     model, key, state = tmp_path / "m.tflite", tmp_path / "k.key", tmp_path / "state"
     model.write_bytes(tflite_model("int8"))
     key.write_text("ab" * 16)  # the deployment's master key
@@ -61,7 +67,7 @@ def served_board(tmp_path):
     dep.write_text(
         f'run = "run"\nkey_file = "k.key"\nstate_dir = "state"\n\n[[boards]]\nid = 3\n'
         f'name = "b1"\nkind = "linux"\nlink = "udp://127.0.0.1:{port}"\n'
-        'variant = "m"\n'
+        'variant = "t16"\n'
     )
     ready = state / "ready" / "b1.json"
     argv = [
@@ -82,6 +88,8 @@ def served_board(tmp_path):
         str(ready),
         "--heartbeat-ms",
         "200",
+        "--variant",
+        "t16",
     ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     with open(state / "logs" / "b1.log", "wb") as log:
@@ -104,7 +112,7 @@ def test_devices_lists_and_probes_a_deployment_board(capsys, served_board):
     assert code == 0, err
     (board,) = json.loads(out)["boards"]
     assert board["name"] == "b1" and board["running"] is True
-    assert board["hello"]["variant"] == "m" and board["hello"]["num_classes"] == 10
+    assert board["hello"]["variant"] == "t16" and board["hello"]["num_classes"] == 10
 
 
 def test_monitor_follows_heartbeats(capsys, served_board):
@@ -124,7 +132,7 @@ def test_monitor_follows_heartbeats(capsys, served_board):
     )
     assert code == 0, err
     events = [json.loads(line) for line in out.splitlines()]
-    assert events[0]["event"] == "hello" and events[0]["variant"] == "m"
+    assert events[0]["event"] == "hello" and events[0]["variant"] == "t16"
     beats = [e for e in events if e["event"] == "heartbeat"]
     assert len(beats) == 3 and all("uptime_s" in b for b in beats)
     assert beats[-1]["rx_ok"] > beats[0]["rx_ok"]  # our own PROBEs, counted by the board
@@ -211,6 +219,13 @@ def test_monitor_by_link_url(capsys, served_board):
         capsys, ["monitor", url, "--board-id", "3", "--key-file", str(key), "--count", "1"]
     )
     assert code == 0, err
-    assert out.startswith("HELLO linux m, k=2, 10 classes") and "\nbeat uptime " in out
+    assert out.startswith("HELLO linux t16, k=2, 10 classes") and "\nbeat uptime " in out
     code, err, _ = run_cli(capsys, ["monitor", url, "--board-id", "3"])
     assert code == 2 and "--key-file F or --insecure" in err
+
+
+def test_a_board_log_holds_no_xnnpack_info_line(served_board):
+    """LiteRT's C++ "INFO: Created TensorFlow Lite XNNPACK delegate" stays off stderr (and off a
+    board's log, where it would read as a dead board's last words) unless -v is given."""
+    log = served_board.parent / "state" / "logs" / "b1.log"
+    assert "XNNPACK" not in log.read_text()

@@ -30,13 +30,17 @@ def test_resume_with_other_settings_is_refused_naming_them(tmp_path: Path) -> No
         _check_resume(tmp_path, recorded, TrainConfig(learning_rate=5e-3, batch_size=32))
 
 
-def test_chance_accuracy_warns_with_what_to_try() -> None:
-    def state(acc: float) -> dict:
-        return {"models": {"joint": {"history": [{"val_a_accuracy": acc, "val_loss": 1.0}]}}}
+def test_chance_accuracy_names_its_likely_cause() -> None:
+    def state(val: float, fit: float) -> dict:
+        return {"models": {"joint": {"best_epoch": 0, "history": [
+            {"val_a_accuracy": val, "a_accuracy": fit, "val_loss": 1.0}]}}}
 
-    (w,) = chance_warnings(state(0.25), 4)
-    assert "near chance (25.0% for 4 classes)" in w and "--lr" in w and "--batch-size" in w
-    assert chance_warnings(state(0.9), 4) == []
+    (w,) = chance_warnings(state(0.25, 0.26), 4)
+    assert "near chance (25.0% for 4 classes)" in w and "has not learned the training" in w
+    assert "--lr" in w and "--batch-size" in w
+    (w,) = chance_warnings(state(0.25, 0.95), 4)
+    assert "fits the training images (95.0%) but not the validation images" in w
+    assert chance_warnings(state(0.9, 0.95), 4) == []
     assert TrainConfig().ensemble_weight == 1.0  # as the README's results
 
 

@@ -58,13 +58,32 @@ def float_range(
     return parse
 
 
+def host_port(text: str) -> str:
+    """An argparse ``type``: HOST:PORT with a port in 0..65535 (0: any free port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT with a port in 0..65535, e.g. "
+                                         f"127.0.0.1:9108, got {text!r}")
+    return text
+
+
 #: shared argument types: counts of things, seconds, board ids, k
-POSITIVE = int_range(1)
-NON_NEGATIVE = int_range(0)
+#: (a count past 2**31 - 1 is a typo, and overflows C ints and numpy seeds further down)
+POSITIVE = int_range(1, 2**31 - 1)
+NON_NEGATIVE = int_range(0, 2**31 - 1)
+EPOCHS = int_range(1, 10_000)
+BAUD = int_range(50, 12_000_000)  # UART rates: 50 baud to 12 Mbaud (FTDI's highest)
 SECONDS = float_range(0, 24 * 3600, low_open=True)
 BOARD_ID = int_range(0, 0xFFFF)
 K = int_range(1, 255)
 BOARD_K = int_range(0, 255)  # a board's k: 0 answers TENSOR (a part's whole output)
+
+
+def nonempty_path(text: str) -> Path:
+    """An argparse ``type``: a path, refusing '' (which ``Path`` would turn into '.')."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a folder, got an empty string")
+    return Path(text)
 
 
 def make_dir(path: Path, option: str) -> Path:
@@ -89,10 +108,11 @@ def read_model(path: Path, option: str = "model", kinds: tuple[str, ...] = ("tfl
                ) -> tuple[str, bytes]:
     """Read a model file and say which kind it is ("tflite" or "vpw") by its bytes, not its
     name; anything else is refused in one line (exit 2) naming what it looks like."""
+    from firmware_bridge.files import MODEL_FILE_MAX, read_limited
     from vp_edge.errors import UsageError
 
     try:
-        data = Path(path).read_bytes()
+        data = read_limited(path, MODEL_FILE_MAX, f"{option} {path}")
     except OSError as e:
         raise UsageError(f"{option} {path}: cannot read: {e.strerror}") from None
     kind = "tflite" if data[4:8] == b"TFL3" else "vpw" if data.startswith(b"VPW1") else None
@@ -138,8 +158,10 @@ def emit(args: argparse.Namespace, result: Any, table: str) -> None:
         print(table, file=sys.stderr)
         sys.stdout.write(text)
         return
+    from firmware_bridge.files import write_file
+
     Path(target).parent.mkdir(parents=True, exist_ok=True)
-    Path(target).write_text(text)
+    write_file(target, text)
     print(table)
     print(f"(JSON written to {target})")
 

@@ -8,7 +8,14 @@ import signal
 from pathlib import Path
 
 from converters.interpreters import LITERT_KERNELS
-from vp_edge.commands._common import BOARD_ID, BOARD_K, POSITIVE, add_json, emit, float_range
+from vp_edge.commands._common import (
+    BAUD,
+    BOARD_ID,
+    BOARD_K,
+    add_json,
+    emit,
+    float_range,
+)
 from vp_edge.deployment import MAX_HEARTBEAT_MS, MIN_HEARTBEAT_MS
 
 
@@ -56,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--heartbeat-ms", type=float_range(MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS),
                    default=1000.0,
                    help="heartbeat period, 10 ms to an hour")
-    s.add_argument("--baud", type=POSITIVE, default=None,
+    s.add_argument("--baud", type=BAUD, default=None,
                    help="throttle a serial link to this baud (default: the profile's on ptys)")
     s.add_argument("--ready-file", type=Path, default=None, help="written once serving")
     s.add_argument("--model-dir", type=Path, default=None,

@@ -6,7 +6,7 @@ import argparse
 import signal
 from pathlib import Path
 
-from vp_edge.commands._common import add_json, emit
+from vp_edge.commands._common import BAUD, BOARD_ID, add_json, emit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,9 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("serial", help="serial:///dev/ttyACM0?baud=115200, pty://NAME, socket://H:P")
     p.add_argument("mqtt", help="mqtt://BROKER:1883/DEPLOYMENT[/ID] (or mqtts://...)")
-    p.add_argument("--board-id", type=int, default=None,
+    p.add_argument("--board-id", type=BOARD_ID, default=None,
                    help="the board's id when the MQTT URL names only the deployment")
-    p.add_argument("--baud", type=int, default=None, help="UART baud when the URL has none")
+    p.add_argument("--baud", type=BAUD, default=None, help="UART baud when the URL has none")
     p.add_argument("--pty-dir", type=Path, default=None, help="where pty://NAME is published")
     add_json(p)
     p.set_defaults(func=run)
@@ -32,10 +32,11 @@ def run(args: argparse.Namespace) -> int:
     from boards.bridge import bridge
     from vp_edge.errors import VpEdgeError
 
-    if args.board_id is not None and not 0 <= args.board_id <= 0xFFFF:
-        raise VpEdgeError(f"--board-id {args.board_id}: must be 0..65535")
     if args.board_id is None and args.mqtt.split("?")[0].rstrip("/").count("/") < 4:
         raise VpEdgeError(f"{args.mqtt} names no board: pass --board-id ID or end it with /ID")
+    if args.serial.startswith("pty://") and args.pty_dir is None:
+        raise VpEdgeError(f"{args.serial}: a pty:// link needs --pty-dir DIR, the pty folder "
+                          "of 'vp-edge emulate' (the state folder's pty/)")
     b = bridge(args.serial, args.mqtt, args.board_id, pty_dir=args.pty_dir, baud=args.baud)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: b.stop.set())

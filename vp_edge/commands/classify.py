@@ -24,9 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from firmware_bridge.files import read_limited
     from firmware_bridge.transport import parse_link
     from vp_edge.errors import DataError, GatewayError, UsageError, VpEdgeError
-    from vp_edge.gateway.client import classify_remote
+    from vp_edge.gateway.client import MAX_REQUEST, classify_remote
+    from vp_edge.gateway.front import IMAGE_MAGIC
 
     try:
         scheme = parse_link(args.gateway).scheme
@@ -37,9 +39,12 @@ def run(args: argparse.Namespace) -> int:
                          "mqtt://BROKER:1883/DEPLOYMENT")
 
     try:
-        data = args.image.read_bytes()
+        data = read_limited(args.image, MAX_REQUEST, f"image {args.image}")
     except OSError as e:
         raise DataError(f"cannot read {args.image}: {e.strerror}") from None
+    if not data.startswith(IMAGE_MAGIC):
+        raise DataError(f"{args.image} is not a PNG, JPEG or BMP file (it starts with "
+                        f"{data[:8]!r}); give an image file")
     reply = classify_remote(args.gateway, data, args.timeout, str(args.image))
     if not reply.get("ok"):
         raise GatewayError(f"gateway: {reply.get('error')}")

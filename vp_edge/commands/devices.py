@@ -39,8 +39,10 @@ def run(args: argparse.Namespace) -> int:
     ports = serial_ports()
     files = args.deployment or find_deployments(Path.cwd())
     boards = []
-    for f in files:
-        boards += deployment_boards(load_deployment(f, check_run=False), probe=args.probe)
+    for f in files:  # checked as 'emulate' and 'gateway' check it: they would refuse it
+        dep = load_deployment(f)
+        dep.make_state_dir()
+        boards += deployment_boards(dep, probe=args.probe)
     emit(args, {"serial_ports": ports, "boards": boards}, table(ports, boards))
     return 0
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from vp_edge.commands._common import add_json, emit
+from vp_edge.commands._common import BOARD_ID, add_json, emit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     pv.add_argument("--target", required=True)
     pv.add_argument("--probe", default="auto", help="auto, pyocd, openocd or gdb://HOST:PORT")
-    pv.add_argument("--board-id", type=int, required=True, help="the board's id (0-65535)")
+    pv.add_argument("--board-id", type=BOARD_ID, required=True, help="the board's id (0-65535)")
     pv.add_argument("--key-file", metavar="F",
                     help="the deployment's master key (hex text or raw bytes, >= 16 bytes); the "
                     "board is given only its own key, derived for --board-id")

@@ -10,7 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from vp_edge.commands._common import BOARD_ID, POSITIVE, SECONDS, add_json, emit
+from firmware_bridge.files import MODEL_FILE_MAX, read_limited
+from vp_edge.commands._common import BAUD, BOARD_ID, POSITIVE, SECONDS, add_json, emit
 from vp_edge.flashing import FlashTarget, FlashUsageError
 
 
@@ -47,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "frames and the artefact's HMAC use the key derived for --board-id")
     p.add_argument("--insecure", action="store_true",
                    help="no key: insecure frames (bring-up boards only)")
-    p.add_argument("--baud", "-b", type=POSITIVE, default=115200, help="serial baud rate (115200)")
+    p.add_argument("--baud", "-b", type=BAUD, default=115200, help="serial baud rate (115200)")
     p.add_argument("--epoch-file", metavar="F", default=None,
                    help="gateway counter epoch file (default ~/.local/state/vp-edge/gateway.epoch)")
     p.add_argument("--timeout", type=SECONDS, default=0.5, help="seconds per try (0.5)")
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
 
     target = _target(args)
     try:
-        data = Path(args.artifact).read_bytes()
+        data = read_limited(args.artifact, MODEL_FILE_MAX, str(args.artifact))
     except OSError as e:
         raise FlashUsageError(f"cannot read {args.artifact}: {e}") from e
     warnings = [] if args.force else check_artifact(data, args.artifact, target)

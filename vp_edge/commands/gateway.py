@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from vp_edge.commands._common import POSITIVE, add_json, emit, int_range
+from vp_edge.commands._common import POSITIVE, add_json, emit, host_port, int_range
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="--listen: this gateway's boards (comma-separated names; default all). "
                    "Gateways sharing a broker must own disjoint sets")
     p.add_argument("--name", default="", help="this gateway's name (state folder, metrics)")
-    p.add_argument("--metrics", default=None, metavar="HOST:PORT",
+    p.add_argument("--metrics", type=host_port, default=None, metavar="HOST:PORT",
                    help="--listen: serve Prometheus /metrics and the status page / here")
     p.add_argument("--answers", type=Path, default=None, help="write every answer as JSON lines")
     p.add_argument("--no-progress", action="store_true", help="no progress line")

@@ -10,7 +10,7 @@ import argparse
 import os
 from pathlib import Path
 
-from vp_edge.commands._common import add_json, emit
+from vp_edge.commands._common import BOARD_ID, add_json, emit
 from vp_edge.errors import VpEdgeError
 
 
@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "deployment's master key and the board id (docs/protocol.md §4). The gateway derives "
         "the same key itself; the board never holds the master key.",
     )
-    d.add_argument("--board-id", type=int, required=True, help="the board's id, 0..65535")
+    d.add_argument("--board-id", type=BOARD_ID, required=True, help="the board's id, 0..65535")
     src = d.add_mutually_exclusive_group(required=True)
     src.add_argument("--key-file", type=Path, help="the deployment's master key file")
     src.add_argument("--deployment", type=Path, help="a deployment file (its key or key_file)")
@@ -59,8 +59,6 @@ def _master(args: argparse.Namespace) -> bytes:
 def derive(args: argparse.Namespace) -> int:
     from firmware_bridge.keys import derive_board_key
 
-    if not 0 <= args.board_id <= 0xFFFF:
-        raise KeysUsageError(f"--board-id {args.board_id}: must be 0..65535")
     key = derive_board_key(_master(args), args.board_id).hex()
     info = {"board_id": args.board_id, "kdf": "HKDF-SHA256", "out": None}
     if args.out is not None:

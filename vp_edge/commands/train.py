@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from vp_edge.commands._common import (
+    EPOCHS,
     POSITIVE,
     add_data,
     add_json,
@@ -14,6 +15,7 @@ from vp_edge.commands._common import (
     emit,
     float_range,
     make_dir,
+    nonempty_path,
 )
 
 
@@ -32,9 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--family", default="fashion",
                    help=f"preset ({', '.join(PRESETS)}) or .json/.toml file")
     p.add_argument(
-        "--out", type=Path, required=True, help="run directory (created; resumed if present)"
+        "--out", type=nonempty_path, required=True,
+        help="run directory (created; resumed if present)"
     )
-    p.add_argument("--epochs", type=POSITIVE, default=4, help="training epochs")
+    p.add_argument("--epochs", type=EPOCHS, default=4, help="training epochs")
     p.add_argument("--batch-size", type=POSITIVE, default=64, help="images per training step")
     p.add_argument("--lr", type=float_range(0, 10, low_open=True), default=2e-3,
                    help="Adam learning rate")
@@ -82,9 +85,11 @@ def add_recipe(p: argparse.ArgumentParser) -> None:
         "run's baseline)",
     )
     g.add_argument(
-        "--kd-weight", type=float, default=0.5, help="lambda of the distillation term (0.5)"
+        "--kd-weight", type=float_range(0, 1), default=0.5,
+        help="lambda of the distillation term (0.5)"
     )
-    g.add_argument("--kd-temperature", type=float, default=2.0, help="temperature T (2.0)")
+    g.add_argument("--kd-temperature", type=float_range(0, 100, low_open=True), default=2.0,
+                   help="temperature T (2.0)")
     g.add_argument(
         "--kd-schedule",
         choices=("constant", "ramp"),
@@ -93,7 +98,7 @@ def add_recipe(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--ncl-weight",
-        type=float,
+        type=float_range(0, 100),
         default=0.0,
         help="negative-correlation weight: reward members for differing from their mean (0 = off)",
     )
@@ -151,9 +156,7 @@ def recipe_config(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vp_edge.data import load_dataset
     from vp_edge.family import load_family
-    from vp_edge.train import TrainConfig, save_data_args, train
 
     family = load_family(args.family)
     if args.strategy is not None:  # options checked before minutes of data loading
@@ -164,7 +167,35 @@ def run(args: argparse.Namespace) -> int:
         from vp_edge.errors import UsageError
 
         raise UsageError("--cuts, --groups, --branches and --keep need --strategy")
+    created = not args.out.exists()
     make_dir(args.out, "--out")  # before minutes of data loading
+    try:
+        state = _load_and_train(args, family)
+    except BaseException:
+        if created:
+            _remove_unused_run(args.out)
+        raise
+    emit(args, state, _table(state))
+    return 0
+
+
+def _remove_unused_run(run: Path) -> None:
+    """A run folder this command created and that holds no checkpoint or weights yet (only its
+    bookkeeping files) is removed after a failure, so a typo leaves no empty run behind."""
+    import shutil
+
+    from converters.rundir import RunDir
+
+    rd = RunDir(run)
+    if not any(d.is_dir() and any(d.iterdir()) for d in (rd.checkpoints, rd.weights_dir)):
+        shutil.rmtree(run, ignore_errors=True)
+
+
+def _load_and_train(args: argparse.Namespace, family) -> dict:
+    """Load the data named by the arguments and train into ``args.out``; the run's state."""
+    from vp_edge.data import load_dataset
+    from vp_edge.train import TrainConfig, save_data_args, train
+
     d = data_args(args)
     splits = load_dataset(
         d["source"], seed=d["seed"], val_fraction=d["val_fraction"],
@@ -192,8 +223,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         state = train(family, splits, args.out, config, verbose=verbose)
     state["splits"] = split_sizes(splits, args.train_limit)
-    emit(args, state, _table(state))
-    return 0
+    return state
 
 
 def split_sizes(splits, train_limit: int | None = None) -> dict:

@@ -132,7 +132,7 @@ class Gateway(BoardHealth):
         # the master stays here: each board's frames use the key derived for its id
         self.keys = dep.board_keys
         self.boards = {b.name: self._board(b) for b in dep.boards}
-        dep.state_dir.mkdir(parents=True, exist_ok=True)
+        dep.make_state_dir()
         self.tx = fb.Sender(self.keys, fb.boot_counter(dep.epoch_file),
                             from_gateway=True)
         self.counts = dict.fromkeys(("duplicate", "late", "foreign", "bad_result", "unexpected",

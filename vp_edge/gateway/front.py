@@ -3,10 +3,11 @@
 A request is checked before anything costly happens: its size, its JSON nesting depth (counted
 on the raw bytes, so a 1,000-deep document is an error answer and never a ``RecursionError``),
 and the image's pixel count read from the PNG/JPEG header before it is decoded. Decoding runs in
-a worker thread, off the event loop. ``Admission`` bounds the requests in flight and those
-waiting; a request that cannot start in time, or whose remaining budget is shorter than what a
-request takes now, gets an explicit ``busy`` error at once. Whatever happens, ``FrontEnd.handle``
-returns exactly one reply per request.
+a worker thread, off the event loop. ``Admission`` (gateway/admission.py) bounds the requests
+in flight by what the boards are measured to serve within the deadline, and lets wait only
+those that can still be served in time; the others get an explicit ``busy`` at once, before
+their image is decoded (the UDP reader thread answers them without the event loop). Whatever
+happens, ``FrontEnd.handle`` returns exactly one reply per request.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import binascii
 import io
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -28,12 +30,15 @@ import numpy as np
 
 from vp_edge.data import fit_image, fit_notes
 from vp_edge.errors import DataError, VpEdgeError
+from vp_edge.gateway.admission import Admission
 from vp_edge.gateway.core import Answer, Gateway
 from vp_edge.gateway.lag import lag_too_high, plan_wait
 
 log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
+#: leading bytes of the image files a request may carry (PNG, JPEG, BMP)
+IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM")
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
 
@@ -72,8 +77,44 @@ def json_depth(data: bytes) -> int:
     return deepest
 
 
+def _no_constant(name: str) -> object:
+    """NaN and Infinity are not JSON: refused, so a reply never has to echo them."""
+    raise RequestError("bad_request", f"request holds {name}, which JSON does not allow; send "
+                       "finite numbers (or the id as a string)")
+
+
+def _finite_float(text: str) -> float:
+    """A number such as 1e999 parses as infinity in Python: refused like NaN and Infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise RequestError("bad_request", f"request holds the number {text[:40]}, out of the "
+                           "range of a double; send the id as a string")
+    return value
+
+
+def reply_bytes(reply: dict) -> bytes:
+    """A reply as strict JSON (RFC 8259: no NaN or Infinity); an internal error reply if a
+    value cannot be written so (a bug, logged), never a reply strict parsers reject."""
+    try:
+        return json.dumps(reply, allow_nan=False).encode()
+    except (ValueError, TypeError) as e:
+        log.error("front end: reply is not strict JSON (%s): %r", e, reply)
+        req_id = reply.get("id") if isinstance(reply.get("id"), str | int | None) else None
+        return json.dumps(error_reply(req_id, "internal", "internal error: reply not JSON"),
+                          allow_nan=False).encode()
+
+
 def parse_request(data: bytes, limits: Limits) -> tuple[object, bytes]:
     """Bounded parse of ``{"v": 1, "id": ..., "image": base64}``: (id, image file bytes)."""
+    req_id, image = parse_envelope(data, limits)
+    try:
+        return req_id, base64.b64decode(image, validate=True)
+    except (binascii.Error, ValueError):
+        raise RequestError("bad_request", "'image' is not valid base64") from None
+
+
+def parse_envelope(data: bytes, limits: Limits) -> tuple[object, str]:
+    """The request's id and its image still in base64 (checked: size, depth, JSON, fields)."""
     if len(data) > limits.max_bytes:
         raise RequestError(
             "too_large",
@@ -82,7 +123,7 @@ def parse_request(data: bytes, limits: Limits) -> tuple[object, bytes]:
     if json_depth(data) > limits.max_depth:
         raise RequestError("bad_request", f"request JSON nests deeper than {limits.max_depth}")
     try:
-        req = json.loads(data)
+        req = json.loads(data, parse_constant=_no_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as e:
         raise RequestError("bad_request", f"request is not JSON ({e})") from None
     if not isinstance(req, dict) or req.get("v") != PROTOCOL_VERSION:
@@ -93,10 +134,7 @@ def parse_request(data: bytes, limits: Limits) -> tuple[object, bytes]:
     image = req.get("image")
     if not isinstance(image, str):
         raise RequestError("bad_request", "request needs 'image': base64 of a PNG/JPEG file")
-    try:
-        return req_id, base64.b64decode(image, validate=True)
-    except (binascii.Error, ValueError):
-        raise RequestError("bad_request", "'image' is not valid base64") from None
+    return req_id, image
 
 
 def decode_image(
@@ -120,38 +158,13 @@ def decode_image(
                 )
             notes = fit_notes(im.size, im.mode, input_shape)
             a = np.asarray(im.convert("L" if input_shape[2] == 1 else "RGB"))
+    except Image.UnidentifiedImageError:
+        raise DataError(f"the request's image ({len(data)} bytes, starting {data[:8]!r}) is not "
+                        "a PNG, JPEG or BMP file; send one of those") from None
     except (OSError, ValueError, Image.DecompressionBombError) as e:
-        raise DataError(f"cannot decode the image ({e}); send a PNG or JPEG file") from None
+        raise DataError(f"cannot decode the request's image ({e}); send a PNG or JPEG "
+                        "file") from None
     return fit_image(a, input_shape), notes
-
-
-class Admission:
-    """At most ``max_inflight`` requests at once and ``max_queue`` waiting (FIFO)."""
-
-    def __init__(self, max_inflight: int, max_queue: int) -> None:
-        self.sem = asyncio.Semaphore(max_inflight)
-        self.max_queue = max_queue
-        self.waiting = 0
-
-    async def enter(self, budget_s: float) -> bool:
-        """Take a slot within ``budget_s``; False (take nothing) when full or too late."""
-        if not self.sem.locked():
-            await self.sem.acquire()
-            return True
-        if self.waiting >= self.max_queue or budget_s <= 0:
-            return False
-        self.waiting += 1
-        try:
-            async with asyncio.timeout(budget_s):
-                await self.sem.acquire()
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            self.waiting -= 1
-
-    def leave(self) -> None:
-        self.sem.release()
 
 
 @dataclass
@@ -166,10 +179,6 @@ class FrontStats:
     def count(self, outcome: str) -> None:
         with self.lock:  # front-end reader threads count too
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
-
-    def estimate_s(self, default: float) -> float:
-        """What a request takes now (median of the recent answered ones)."""
-        return float(np.median(self.service_s)) if self.service_s else default
 
     def to_dict(self) -> dict:
         return {"received": self.received, "outcomes": dict(self.outcomes)}
@@ -196,7 +205,9 @@ class FrontEnd:
         self.gw, self.limits = gw, limits or Limits()
         self.stats = FrontStats()
         gw.front_stats = self.stats  # type: ignore[attr-defined]  # for metrics and status
-        self.admission = Admission(self.limits.max_inflight, self.limits.max_queue)
+        self.admission = Admission(self.limits.max_inflight, self.limits.max_queue,
+                                   gw.dep.deadline_s)
+        gw.admission = self.admission  # type: ignore[attr-defined]  # for metrics and status
         import PIL.Image  # noqa: F401  # imported here, not by the first request's worker
 
         self.pool = ThreadPoolExecutor(self.limits.decode_workers, thread_name_prefix="decode")
@@ -210,22 +221,25 @@ class FrontEnd:
         return error_reply(req_id, "busy", f"busy: {why}; retry later")
 
     def flooded(self, backlog: int) -> bool:
-        """Whether requests not yet on the loop should be turned away before reaching it."""
-        return backlog >= self.limits.max_queue or lag_too_high(
-            self.gw.dep.deadline_s, self.gw.lag_window.high()
-        )
+        """Whether a request not yet on the loop should be turned away before reaching it: the
+        requests ahead of it already fill what the boards can serve within the deadline, or
+        the loop lags too far behind."""
+        return (backlog >= self.limits.max_queue
+                or not self.admission.can_queue(0.0, backlog)
+                or lag_too_high(self.gw.dep.deadline_s, self.gw.lag_window.high()))
 
     def reject(self, data: bytes) -> dict:
-        """Answer without serving (called off the loop when it is flooded): busy, or the error."""
+        """Answer without serving (called off the loop when it is flooded): busy, or the error.
+        Cheap on purpose: the request's envelope is parsed for its id, its image not decoded."""
         with self.stats.lock:
             self.stats.received += 1
         req_id = None
         try:
-            req_id, _ = parse_request(data, self.limits)
+            req_id, _ = parse_envelope(data, self.limits)
         except RequestError as e:
             self.stats.count(e.code)
             return error_reply(req_id, e.code, str(e))
-        return self._busy(req_id, "the gateway is flooded")
+        return self._busy(req_id, "the gateway is serving all it can within the deadline")
 
     async def handle(self, data: bytes, t0: float | None = None) -> dict:
         """One request -> one reply (never raises)."""
@@ -249,10 +263,11 @@ class FrontEnd:
 
     async def _admitted(self, req_id: object, image: bytes, t0: float) -> dict:
         deadline = self.gw.dep.deadline_s
-        need = self.stats.estimate_s(deadline / 4)
-        budget = deadline - need - (time.monotonic() - t0)
-        if budget <= 0 or not await self.admission.enter(budget):
-            return self._busy(req_id, f"{self.admission.waiting} requests waiting")
+        if not await self.admission.enter(t0):
+            return self._busy(req_id, f"{self.admission.inflight} requests in flight and "
+                              f"{self.admission.waiting} waiting fill the deadline")
+        need = self.admission.service_s
+        served = None
         try:
             loop = asyncio.get_running_loop()
             img, notes = await loop.run_in_executor(
@@ -276,8 +291,9 @@ class FrontEnd:
             if late > 0:  # how late this wait woke: the lag that requests meet, measured
                 self.gw.lag_window.add(late)
             if a.error is None:
-                self.stats.service_s.append(time.monotonic() - t1)
+                served = time.monotonic() - t1
+                self.stats.service_s.append(served)
         finally:
-            self.admission.leave()
+            self.admission.leave(served)
         self.stats.count("answered" if a.error is None else "no_answer")
         return {**answer_reply(a, req_id, self.gw.class_names), "preprocessed": notes}

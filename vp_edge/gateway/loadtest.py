@@ -52,7 +52,9 @@ class _Receiver(threading.Thread):
 def tally(
     sent: dict[str, float], replies: dict[str, list[tuple[float, dict]]], rate: float, wall_s: float
 ) -> dict:
-    """One rate's row: sent, answered, busy, other errors, lost, duplicates, p50/p99."""
+    """One rate's row: sent, answered, busy, other errors (by code), lost, duplicates, p50/p99,
+    and goodput: answers per second of sending (the offered window, ``sent / rate``), the
+    figure that must hold near capacity when the rate goes past it."""
     out = {
         "rate": rate,
         "sent": len(sent),
@@ -61,8 +63,10 @@ def tally(
         "errors": 0,
         "lost": 0,
         "duplicates": 0,
+        "degraded": 0,  # answered without every board (one missed the deadline)
     }
     lat, gw_lat = [], []
+    codes: dict[str, int] = {}
     for key, t_sent in sent.items():
         got = replies.get(key)
         if not got:
@@ -72,12 +76,14 @@ def tally(
         t, reply = got[0]
         if reply.get("ok"):
             out["answered"] += 1
+            out["degraded"] += bool(reply.get("degraded"))
             lat.append(t - t_sent)
             gw_lat.append(float(reply.get("latency_ms", 0.0)) / 1000)
         elif reply.get("code") == "busy":
             out["busy"] += 1
         else:
             out["errors"] += 1
+            codes[str(reply.get("code"))] = codes.get(str(reply.get("code")), 0) + 1
     ms = percentiles_ms(lat)
     out.update(
         p50_ms=ms["p50"],
@@ -85,6 +91,8 @@ def tally(
         max_ms=ms["max"],
         gateway_p99_ms=percentiles_ms(gw_lat)["p99"],
         answered_per_s=round(out["answered"] / wall_s, 1) if wall_s else None,
+        goodput_per_s=round(out["answered"] * rate / len(sent), 1) if sent else None,
+        error_codes=codes,
     )
     return out
 
@@ -197,14 +205,14 @@ def load_test(
 def load_table(rows: list[dict]) -> str:
     head = (
         f"{'rate/s':>7} {'sent':>6} {'answered':>8} {'busy':>6} {'errors':>6} {'lost':>5} "
-        f"{'dup':>4} {'p50 ms':>8} {'p99 ms':>8} {'answered/s':>10}"
+        f"{'dup':>4} {'p50 ms':>8} {'p99 ms':>8} {'goodput/s':>9}"
     )
     lines = [head]
     for r in rows:
         lines.append(
             f"{r['rate']:>7g} {r['sent']:>6} {r['answered']:>8} {r['busy']:>6} "
             f"{r['errors']:>6} {r['lost']:>5} {r['duplicates']:>4} "
-            f"{_f(r['p50_ms']):>8} {_f(r['p99_ms']):>8} {_f(r['answered_per_s']):>10}"
+            f"{_f(r['p50_ms']):>8} {_f(r['p99_ms']):>8} {_f(r['goodput_per_s']):>9}"
         )
     return "\n".join(lines)
 

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from vp_edge.errors import GatewayError
+from vp_edge.errors import GatewayError, UsageError
 from vp_edge.gateway.stats import board_drops, down_reason, percentiles_ms, sig3
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -196,7 +196,8 @@ def serve_metrics(gw: Any, address: str) -> Exporter:
         ) from None
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit() or not host or int(port) > 65535:
-        raise GatewayError(f"--metrics {address}: expected HOST:PORT, e.g. 127.0.0.1:9108")
+        raise UsageError(f"--metrics {address}: expected HOST:PORT with a port in 0..65535, "
+                         "e.g. 127.0.0.1:9108")
     registry = CollectorRegistry()
     registry.register(GatewayCollector(gw))
     handler = type("Handler", (_Handler,), {"gw": gw, "registry": registry})

@@ -17,7 +17,6 @@ first reply per id to the application. Parsing, admission and ``busy`` are the U
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections import OrderedDict
@@ -28,7 +27,7 @@ from firmware_bridge.transport import parse_link
 from firmware_bridge.transport.mqtt import new_client
 from vp_edge.errors import GatewayError
 from vp_edge.gateway.core import Gateway
-from vp_edge.gateway.front import FrontEnd, FrontStats, Limits
+from vp_edge.gateway.front import FrontEnd, FrontStats, Limits, reply_bytes
 
 CACHE_S = 30.0  # how long an answered id is remembered (longer than any client's retries)
 CACHE_MAX = 20_000
@@ -147,7 +146,7 @@ class MqttFront:
 
         props = Properties(PacketTypes.PUBLISH)
         props.CorrelationData = corr
-        self.client.publish(reply_to, json.dumps(reply).encode(), qos=1, properties=props)
+        self.client.publish(reply_to, reply_bytes(reply), qos=1, properties=props)
 
     async def close(self) -> None:
         if self.tasks:  # requests already taken get their answers

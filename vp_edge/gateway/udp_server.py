@@ -20,7 +20,6 @@ is the reference client.
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import threading
 import time
@@ -29,7 +28,7 @@ from collections.abc import Callable
 from firmware_bridge.transport import parse_link
 from vp_edge.errors import GatewayError
 from vp_edge.gateway.core import Gateway
-from vp_edge.gateway.front import FrontEnd, FrontStats, Limits
+from vp_edge.gateway.front import FrontEnd, FrontStats, Limits, reply_bytes
 
 RCVBUF = 4 << 20  # ask for a deep receive buffer: bursts wait in the kernel, not dropped
 
@@ -73,7 +72,7 @@ class _UdpFront:
 
     def _reply(self, reply: dict, addr: tuple) -> None:
         try:
-            self.sock.sendto(json.dumps(reply).encode(), addr)
+            self.sock.sendto(reply_bytes(reply), addr)
         except OSError:
             self.front.stats.count("reply_failed")
         if self.on_answer:
