@@ -49,6 +49,7 @@ Run 'vp-edge COMMAND --help' for details.
 #: subcommand name -> module under vp_edge.commands (order = order in --help)
 COMMANDS = (
     "family",
+    "plan",
     "train",
     "convert",
     "evaluate",
