@@ -86,6 +86,6 @@ def _plan(args: argparse.Namespace) -> int:
     plan = make_plan(fleet, bounds=not args.no_paper_bounds)
     paths = write_plan(plan, args.out, args.run)
     result = plan.to_dict() | {"written": {k: str(v) for k, v in paths.items()}}
-    table = _table(plan) + f"\nwrote {paths['family']} and {paths['deployment']}"
+    table = _table(plan) + "\nwrote " + ", ".join(str(p) for p in paths.values())
     emit(args, result, table)
     return 0

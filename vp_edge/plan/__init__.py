@@ -3,12 +3,13 @@
 ``make_plan`` reads a fleet (vp_edge.plan.fleet), costs every candidate on every board class
 (vp_edge.plan.costs, vp_edge.plan.link), picks the largest that fit (vp_edge.plan.search) and
 returns the family (variants named after the boards they serve), the deployment that assigns
-them, and one row of predictions per board. ``write_plan`` writes ``family.json`` and
-``deploy.toml``; then ``vp-edge train --family family.json`` and the usual flow.
+them, and one row of predictions per board. ``write_plan`` writes ``family.json``,
+``deploy.toml`` and ``plan.json``; then ``vp-edge train --family family.json`` and the usual flow.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,9 +118,11 @@ def deployment_toml(plan: Plan, run: str = "runs/planned") -> str:
 
 
 def write_plan(plan: Plan, out: Path, run: str = "runs/planned") -> dict[str, Path]:
-    """``family.json`` and ``deploy.toml`` under ``out`` (created)."""
+    """``family.json``, ``deploy.toml`` and the predictions ``plan.json`` under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"family": out / "family.json", "deployment": out / "deploy.toml"}
+    paths = {"family": out / "family.json", "deployment": out / "deploy.toml",
+             "plan": out / "plan.json"}
     save_family(plan.family, paths["family"])
     paths["deployment"].write_text(deployment_toml(plan, run))
+    paths["plan"].write_text(json.dumps(plan.to_dict(), indent=1) + "\n")
     return paths

@@ -1,9 +1,9 @@
 """Untrained candidate variants made real: Keras model -> full-int8 .tflite -> packed .vpw.
 
-Bytes, arenas and instruction counts depend on shapes only, so a candidate with random weights
-costs what its trained twin will. The planner's cost models are fitted on such candidates
-(``experiments/plan_calibrate.py``), and ``vp-edge plan --check`` converts the chosen ones to
-confirm the fit check with the packer's and the converter's own figures.
+Bytes, arenas and instruction counts depend on shapes only, so a candidate with random weights of
+a trained model's kind (vp_edge.costs.like_trained) costs what its trained twin will. The
+planner's cost models are fitted on such candidates (``experiments/plan_calibrate.py``), and
+``experiments/plan_check.py`` makes the planned ones real to compare prediction and measurement.
 """
 
 from __future__ import annotations
@@ -57,11 +57,12 @@ def convert_candidate(family: Family, v: Variant, seed: int = 0) -> Artefacts:
     """Build ``v`` with seeded random weights, convert to full int8 and pack both layouts."""
     from converters.tflite import to_int8_tflite
     from converters.vpw import read_vpw, tflite_to_vpw
+    from vp_edge.costs import like_trained
     from vp_edge.models import variant_model
     from vp_edge.preprocess import to_float
 
-    _keras().utils.set_random_seed(seed)
     model = variant_model(family, v)
+    like_trained(model, seed)  # a trained model's graph: folded biases, the same tensor names
     x = to_float(raw_inputs(family, 8, seed))
     _spread_logits(model, v, x)
     tfl = to_int8_tflite(model, x, name=v.name)
