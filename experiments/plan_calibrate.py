@@ -27,12 +27,13 @@ from vp_edge.family import Family, Variant
 from vp_edge.plan.costs import COSTS_FILE, engine_sources_sha256
 from vp_edge.plan.shapes import counts, shape_of
 
-#: shapes that span the planner's grid (resolution, alpha, head); the largest stay inside the
-#: firmware's 440 KB slot so that every row has instruction counts
+#: shapes that span the planner's grid (resolution, alpha, head). Those with alpha <= 0.4 fit the
+#: firmware's 440 KB slot and get instruction counts (the microcontrollers' whole search space:
+#: wider ones do not fit their flash); the wider ones measure bytes, arenas and host time.
 GRID = (
-    (16, 0.35, 128), (16, 0.75, 256), (20, 0.5, 192), (24, 0.35, 256), (24, 0.75, 128),
-    (28, 0.4, 256), (28, 0.5, 384), (32, 0.35, 320), (32, 0.5, 128), (36, 0.4, 192),
-    (40, 0.35, 256), (40, 0.5, 320),
+    (16, 0.35, 128), (16, 0.75, 256), (20, 0.35, 192), (24, 0.4, 128), (24, 0.35, 384),
+    (28, 0.35, 256), (28, 0.4, 320), (32, 0.4, 192), (32, 0.5, 128), (36, 0.35, 128),
+    (40, 0.4, 256), (40, 1.0, 128),
 )  # fmt: skip
 
 CALIBRATION_FAMILY = Family(
@@ -76,12 +77,31 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=COSTS_FILE)
     ap.add_argument("--only", type=int, default=None, help="measure the first N shapes only")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the rows of --out measured on the same engine sources")
     args = ap.parse_args(argv)
     fam = CALIBRATION_FAMILY
-    rows = []
-    for i, v in enumerate(fam.variants[: args.only]):
+    rows = _kept_rows(args.out) if args.resume else []
+    done = {(r["resolution"], r["alpha"], r["head"]) for r in rows}
+    todo = [v for v in fam.variants[: args.only] if (v.resolution, v.alpha, v.head) not in done]
+    for i, v in enumerate(todo):
         rows.append(measure(fam, v))
-        print(f"[{i + 1}/{len(fam.variants[: args.only])}] {json.dumps(rows[-1])}", flush=True)
+        print(f"[{i + 1}/{len(todo)}] {json.dumps(rows[-1])}", flush=True)
+        _write(args.out, fam, rows)
+    _write(args.out, fam, rows)
+    print(f"wrote {args.out} ({len(rows)} candidates)")
+    return 0
+
+
+def _kept_rows(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    doc = json.loads(path.read_text())
+    return doc["rows"] if doc.get("engine_sources_sha256") == engine_sources_sha256() else []
+
+
+def _write(path: Path, fam: Family, rows: list[dict]) -> None:
+    """Written after every candidate, so an interrupted calibration resumes (--resume)."""
     doc = {
         "about": "measured by python -m experiments.plan_calibrate; vp-edge plan fits on these",
         "date": dt.date.today().isoformat(),
@@ -92,9 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         "output_stride": fam.output_stride, "stem_stride": fam.stem_stride,
         "rows": rows,
     }
-    args.out.write_text(json.dumps(doc, indent=1) + "\n")
-    print(f"wrote {args.out} ({len(rows)} candidates)")
-    return 0
+    path.write_text(json.dumps(doc, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -69,7 +69,12 @@ def _table(plan: object) -> str:
             f"{e.margin_ms:>5.1f} ms")
     src = plan.cost_source
     lines.append(f"deadline {plan.fleet.deadline_ms:g} ms; costs measured {src.get('date')} on "
-                 f"{src.get('machine')} (python -m experiments.plan_calibrate)")
+                 f"{src.get('machine')} (python -m experiments.plan_calibrate); largest fit "
+                 "errors: " + ", ".join(f"{q} {e:.0%}" for q, e in plan.fit_errors.items()
+                                       if q.endswith(("instructions", "_ms"))))
+    if plan.stale:
+        lines.append("warning: the instruction counts were measured on other engine kernels; "
+                     "rerun python -m experiments.plan_calibrate --resume")
     return "\n".join(lines)
 
 

@@ -51,11 +51,13 @@ class Plan:
     family: Family
     rows: tuple[BoardRow, ...]
     cost_source: dict
+    fit_errors: dict[str, float]  # quantity -> the fit's largest relative error on its rows
+    stale: bool  # instruction counts measured on other engine sources
 
     def to_dict(self) -> dict:
         return {"family": self.family.to_dict(), "boards": [r.to_dict() for r in self.rows],
                 "deadline_ms": self.fleet.deadline_ms, "k": self.fleet.k,
-                "cost_measurements": self.cost_source}
+                "cost_measurements": self.cost_source, "cost_fit_max_error": self.fit_errors}
 
 
 def _variant_name(e: Estimate, board_class: str) -> str:
@@ -104,7 +106,8 @@ def make_plan(fleet: Fleet, name: str = "planned", class_names: tuple[str, ...] 
     family = Family(name=name, input_shape=fleet.input_shape, num_classes=fleet.num_classes,
                     variants=tuple(variants.values()), output_stride=like.output_stride,
                     class_names=class_names)
-    return Plan(fleet, family, tuple(rows), costs.source)
+    errors = {q: round(f.max_rel_error, 4) for q, f in costs.fits.items()}
+    return Plan(fleet, family, tuple(rows), costs.source, errors, costs.stale)
 
 
 def deployment_toml(plan: Plan, run: str = "runs/planned") -> str:

@@ -60,12 +60,12 @@ def _features(c: Counts, quantity: str) -> list[float]:
     dense += c.macs_by_kind.get("fc", 0)
     weighted_out = sum(c.outputs_by_kind.get(k, 0) for k in ("conv", "pw", "dw"))
     other_out = sum(c.outputs_by_kind.get(k, 0) for k in ("add", "pool", "resize"))
-    if quantity.endswith("_bytes"):
-        return [c.weights, c.channels, c.layers, 1.0]
-    if quantity.startswith("arena"):
-        return [c.peak_live, 1.0]
+    if quantity.endswith("_bytes"):  # every variant has the same number of layers
+        return [c.weights, c.channels, 1.0]
+    if quantity.startswith("arena"):  # tflite-micro keeps per-channel quantisation in its arena
+        return [c.peak_live, c.channels, 1.0]
     if quantity.endswith("_instructions"):
-        return [dense, c.macs_by_kind.get("dw", 0), weighted_out, other_out, c.layers, 1.0]
+        return [dense, c.macs_by_kind.get("dw", 0), weighted_out, other_out, 1.0]
     return [c.macs, weighted_out + other_out, 1.0]  # host milliseconds
 
 
