@@ -54,6 +54,7 @@ Run 'vp-edge COMMAND --help' for details.
 #: the experiments package
 COMMANDS = (
     "family",
+    "plan",
     "train",
     "convert",
     "evaluate",

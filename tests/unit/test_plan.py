@@ -1,0 +1,162 @@
+"""vp-edge plan: shapes, link framing, fleet files, the search and its refusals."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from firmware_bridge import cobs
+from vp_edge.cli import main
+from vp_edge.plan import make_plan, write_plan
+from vp_edge.plan.costs import COSTS_FILE, CostModel, fit_rows, load_costs
+from vp_edge.plan.fleet import PlanError, parse_fleet
+from vp_edge.plan.link import link_cost
+from vp_edge.plan.shapes import Shape, counts
+
+DOC = {"input_shape": [28, 28, 1], "num_classes": 10, "stem_stride": 2, "output_stride": 16}
+GRID = [(16, 0.35, 128), (20, 0.5, 192), (24, 0.35, 256), (28, 0.75, 128), (32, 0.5, 320),
+        (40, 0.35, 256), (40, 1.0, 384), (24, 1.0, 128)]
+
+
+def synthetic_costs() -> CostModel:
+    """Rows that are exact linear functions of the counts: the fits must reproduce them."""
+    rows = []
+    for r, a, f in GRID:
+        c = counts(Shape(r, a, f, 1, 10, 2, 16, input_hw=(28, 28)))
+        rows.append({
+            "resolution": r, "alpha": a, "head": f,
+            "tflite_bytes": c.weights + 12 * c.channels + 9000,
+            "vpw_generic_bytes": c.weights + 9 * c.channels + 2000,
+            "vpw_arm_bytes": c.weights + 9 * c.channels + 2100,
+            "arena_engine": c.peak_live + 500, "arena_tflm": 2 * c.peak_live + 70000,
+            "cortex-m4_instructions": 2 * c.macs + 5 * c.outputs_by_kind["dw"] + 30000,
+            "cortex-m7_instructions": c.macs + 30000,
+            "xnnpack_ms": c.macs * 2e-8 + 0.01, "engine_ms": c.macs * 1e-7 + 0.02,
+        })
+    return CostModel(fit_rows(DOC | {"rows": rows}), {"date": "synthetic"})
+
+
+FLEET = {
+    "deadline_ms": 100, "k": 2, "input_shape": [28, 28, 1], "num_classes": 10,
+    "boards": [
+        {"name": "f405", "kind": "qemu", "profile": "stm32f405", "link": "pty://f405",
+         "count": 2},
+        {"name": "pi", "kind": "linux", "profile": "raspberry-pi-4",
+         "link": "udp://127.0.0.1:5601", "count": 2},
+        {"name": "pynq", "kind": "pynq", "profile": "pynq-z2", "link": "udp://127.0.0.1:5611"},
+    ],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.tf
+def test_shapes_count_what_keras_builds() -> None:
+    pytest.importorskip("tensorflow")
+    from converters.card import keras_macs
+    from vp_edge.family import PRESETS, Variant
+    from vp_edge.models import baseline_model, variant_model
+    from vp_edge.plan.shapes import baseline_shape, shape_of
+
+    fam = PRESETS["fashion"]
+    for v in (fam.variants[0], Variant("x", 20, 0.75, 128)):
+        m = variant_model(fam, v)
+        c = counts(shape_of(fam, v))
+        assert (c.keras_params, c.macs) == (m.count_params(), keras_macs(m))
+    b = baseline_model(fam)
+    c = counts(baseline_shape(shape_of(fam, fam.variants[0]), 40))
+    assert (c.keras_params, c.macs) == (b.count_params(), keras_macs(b))
+
+
+def test_link_bytes_follow_the_protocol_tables() -> None:
+    # PROTOCOL.md: INFER frame 44 + L, RESULT 37 + 3k; serial adds COBS and one 0x00
+    udp = link_cost(784, 5, "ethernet", None)
+    assert (udp.infer_bytes, udp.result_bytes, udp.frames) == (44 + 784, 52, 2)
+    ser = link_cost(784, 2, "uart", 115200)
+    infer, result = 44 + 784, 37 + 6
+    assert ser.infer_bytes == cobs.max_encoded_len(infer) + 1
+    assert ser.result_bytes == result + math.ceil(result / 254) + 1
+    assert ser.seconds == pytest.approx((ser.infer_bytes + ser.result_bytes) * 10 / 115200)
+    big = link_cost(3000, 2, "ethernet", None)
+    assert big.frames == 3 + 1  # 1156-byte chunks at max_frame 1200
+
+
+def test_fleet_numbers_boards_and_names_errors() -> None:
+    f = parse_fleet(FLEET)
+    assert f.classes[0].links == ("pty://f405-1", "pty://f405-2")
+    assert f.classes[1].links == ("udp://127.0.0.1:5601", "udp://127.0.0.1:5602")
+    assert f.classes[0].board_names() == ["f405-1", "f405-2"]
+    for bad, words in (
+        ({"kind": "toaster"}, "not a board kind"),
+        ({"kind": "qemu", "profile": "nope"}, "unknown profile"),
+        ({"kind": "qemu", "count": 0}, "count"),
+        ({"kind": "mcu", "link": "serial:///dev/ttyUSB0", "count": 2}, "needs a udp"),
+    ):
+        with pytest.raises(PlanError, match=words):
+            parse_fleet(FLEET | {"boards": [bad]})
+    with pytest.raises(PlanError, match="deadline_ms"):
+        parse_fleet(FLEET | {"deadline_ms": -5})
+
+
+def test_plan_gives_each_board_the_largest_fitting_variant() -> None:
+    costs = synthetic_costs()
+    plan = make_plan(parse_fleet(FLEET), costs=costs)
+    rows = {r.board: r for r in plan.rows}
+    assert set(rows) == {"f405-1", "f405-2", "pi-1", "pi-2", "pynq"}
+    for r in plan.rows:
+        e = r.estimate
+        assert not e.problems() and e.margin_ms >= 0
+        assert e.model_bytes <= e.model_limit and e.arena <= e.arena_limit
+    # diversity: boards of one class run different resolutions
+    assert rows["pi-1"].estimate.shape.resolution != rows["pi-2"].estimate.shape.resolution
+    # within the paper's bounds against the baseline at the family's largest resolution
+    assert all(v.name in {r.variant for r in plan.rows} for v in plan.family.variants)
+
+
+def test_impossible_fleet_is_refused_one_line_per_board(tmp_path, capsys) -> None:
+    fleet = tmp_path / "fleet.toml"
+    fleet.write_text(
+        'deadline_ms = 20\ninput_shape = [28, 28, 1]\nnum_classes = 10\n'
+        '[[boards]]\nname = "slow"\nkind = "qemu"\nprofile = "stm32f405"\ncount = 2\n'
+        '[[boards]]\nname = "pi"\nkind = "linux"\nprofile = "raspberry-pi-4"\n'
+        'link = "udp://127.0.0.1:5601"\n'
+    )
+    with pytest.raises(PlanError) as e:
+        make_plan(parse_fleet(__import__("tomllib").loads(fleet.read_text())),
+                  costs=synthetic_costs())
+    lines = str(e.value).splitlines()
+    assert [ln.split(":")[0] for ln in lines[1:]] == ["slow-1", "slow-2"]
+    assert all("115200" in ln or "deadline" in ln for ln in lines[1:])
+    if COSTS_FILE.exists():
+        assert main(["plan", str(fleet), "--out", str(tmp_path / "p")]) == 2
+        assert "slow-1" in capsys.readouterr().err
+
+
+def test_written_plan_trains_and_deploys(tmp_path) -> None:
+    import tomllib
+
+    from vp_edge.family import load_family
+
+    plan = make_plan(parse_fleet(FLEET), costs=synthetic_costs())
+    paths = write_plan(plan, tmp_path)
+    fam = load_family(paths["family"])
+    dep = tomllib.loads(paths["deployment"].read_text())
+    assert {b["variant"] for b in dep["boards"]} == {v.name for v in fam.variants}
+    assert [b["name"] for b in dep["boards"]] == [r.board for r in plan.rows]
+
+
+@pytest.mark.skipif(not COSTS_FILE.exists(), reason="no costs.json (experiments.plan_calibrate)")
+def test_measured_fits_reproduce_their_rows(tmp_path) -> None:
+    costs = load_costs()
+    assert {"vpw_arm_bytes", "arena_engine", "cortex-m4_instructions"} <= set(costs.fits)
+    for q, fit in costs.fits.items():  # docs/planning.md: the instruction fit is the weak one
+        if q.endswith("_bytes"):
+            assert fit.max_rel_error <= 0.01, (q, fit)
+        elif q.startswith("arena"):
+            assert fit.max_rel_error <= 0.10, (q, fit)
+    out = tmp_path / "plan"
+    assert main(["plan", "docs/fleets/mixed.toml", "--out", str(out), "--json",
+                 str(tmp_path / "p.json")]) == 0
+    doc = json.loads((tmp_path / "p.json").read_text())
+    assert len(doc["boards"]) == 6

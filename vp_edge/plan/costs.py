@@ -1,0 +1,134 @@
+"""Cost models of a candidate variant on a board: bytes, arena, compute time and link time.
+
+Every figure is fitted on measurements of untrained candidates (``costs.json``, written by
+``python -m experiments.plan_calibrate``), never guessed: bytes and arenas are linear in the
+shape's weights, channels and live activations; Cortex-M instructions are linear in MACs per layer
+kind and outputs (the firmware's kernels loop over exactly those); host milliseconds of XNNPACK
+and of the C engine are linear in MACs and outputs. Least squares at load time, a millisecond.
+
+Time on a board = instructions / clock for microcontrollers (CPI 1, as the bench models it), or
+host milliseconds x the profile's ``HOST_FACTORS`` entry for Linux and PYNQ boards (written down
+below, with why). Link time comes from the wire protocol's framing (``link_seconds``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from vp_edge.errors import VpEdgeError
+from vp_edge.plan.shapes import Counts, Shape, counts
+
+COSTS_FILE = Path(__file__).with_name("costs.json")
+ENGINE_DIR = Path(__file__).resolve().parents[2] / "firmware_bridge" / "engine"
+
+#: board profile -> (runtime the board computes with, factor on this host's measured time).
+#: A Raspberry Pi 4 (Cortex-A72, 1.5 GHz) runs XNNPACK int8 about 4x slower than one core of an
+#: x86 desktop of this class; the PYNQ-Z2's Cortex-A9 at 650 MHz runs the portable C engine about
+#: 12x slower. Both are assumptions until a board is measured: ``vp-edge plan`` prints them.
+HOST_FACTORS: dict[str, tuple[str, float]] = {
+    "raspberry-pi-4": ("xnnpack_ms", 4.0),
+    "pynq-z2": ("engine_ms", 12.0),
+}
+#: firmware core of each microcontroller profile's instruction counts (same ISA, same build)
+CORE_OF_TARGET = {"mps2-an386": "cortex-m4", "stm32f405": "cortex-m4",
+                  "stm32f446-nucleo": "cortex-m4", "mps2-an500": "cortex-m7",
+                  "mps2-an505": "cortex-m4"}
+CPI = 1.0
+
+
+class CostModelError(VpEdgeError):
+    """The cost measurements are missing, unreadable or do not cover a board."""
+
+
+def engine_sources_sha256() -> str:
+    """One hash of the C engine's sources: counts measured on other kernels are stale."""
+    h = hashlib.sha256()
+    for p in sorted(ENGINE_DIR.glob("*.[ch]")):
+        h.update(p.name.encode() + p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _features(c: Counts, quantity: str) -> list[float]:
+    """The regressors of one quantity (a constant last)."""
+    dense = c.macs_by_kind.get("conv", 0) + c.macs_by_kind.get("pw", 0)
+    dense += c.macs_by_kind.get("fc", 0)
+    weighted_out = sum(c.outputs_by_kind.get(k, 0) for k in ("conv", "pw", "dw"))
+    other_out = sum(c.outputs_by_kind.get(k, 0) for k in ("add", "pool", "resize"))
+    if quantity.endswith("_bytes"):  # every variant has the same number of layers
+        return [c.weights, c.channels, 1.0]
+    if quantity.startswith("arena"):  # tflite-micro keeps per-channel quantisation in its arena
+        return [c.peak_live, c.channels, 1.0]
+    if quantity.endswith("_instructions"):
+        return [dense, c.macs_by_kind.get("dw", 0), weighted_out, other_out, 1.0]
+    return [c.macs, weighted_out + other_out, 1.0]  # host milliseconds
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A least-squares fit of one quantity and how well it reproduced its own rows."""
+
+    coef: tuple[float, ...]
+    max_rel_error: float
+    rows: int
+
+    def __call__(self, c: Counts, quantity: str) -> float:
+        return float(np.dot(self.coef, _features(c, quantity)))
+
+
+@dataclass(frozen=True)
+class CostModel:
+    fits: dict[str, Fit]
+    source: dict  # the measurement file's provenance (date, machine, engine hash)
+
+    def predict(self, s: Shape, quantity: str) -> float:
+        if quantity not in self.fits:
+            raise CostModelError(f"no measurements of {quantity} in {COSTS_FILE}")
+        return self.fits[quantity](counts(s), quantity)
+
+    @property
+    def stale(self) -> bool:
+        """True when the instruction counts were measured on other engine sources."""
+        return self.source.get("engine_sources_sha256") != engine_sources_sha256()
+
+
+def _shape(row: dict, doc: dict) -> Shape:
+    hw = doc["input_shape"]
+    return Shape(int(row["resolution"]), float(row["alpha"]), int(row["head"]), int(hw[2]),
+                 int(doc["num_classes"]), int(doc["stem_stride"]), int(doc["output_stride"]),
+                 input_hw=(int(hw[0]), int(hw[1])))
+
+
+def fit_rows(doc: dict) -> dict[str, Fit]:
+    """One fit per measured quantity, over the rows that have it."""
+    knobs = {"resolution", "alpha", "head", "macs"}
+    quantities = sorted({k for r in doc["rows"] for k in r} - knobs)
+    fits = {}
+    for q in quantities:
+        rows = [r for r in doc["rows"] if r.get(q) is not None]
+        if len(rows) < 3:
+            continue
+        x = np.array([_features(counts(_shape(r, doc)), q) for r in rows], dtype=np.float64)
+        y = np.array([float(r[q]) for r in rows])
+        coef = np.linalg.lstsq(x, y, rcond=None)[0]
+        err = np.abs(x @ coef - y) / np.maximum(np.abs(y), 1e-9)
+        fits[q] = Fit(tuple(float(v) for v in coef), float(err.max()), len(rows))
+    return fits
+
+
+@cache
+def load_costs(path: Path = COSTS_FILE) -> CostModel:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise CostModelError(
+            f"cannot read the planner's measurements {path}: {e}; "
+            "run 'python -m experiments.plan_calibrate'"
+        ) from None
+    source = {k: v for k, v in doc.items() if k != "rows"}
+    return CostModel(fit_rows(doc), source)

@@ -1,0 +1,182 @@
+"""The search: for each board class the largest variants that fit its flash, RAM and deadline.
+
+Candidates are the grid (r, alpha, F) below, costed by the fitted models (vp_edge.plan.costs) in
+microseconds each. A board class of n boards gets n candidates with different resolutions where
+the budget allows (the method's diversity), each the one with the most MACs at its resolution;
+classes are planned from the most capable down, and a class prefers resolutions no earlier class
+took while that costs it less than ``DIVERSITY_SLACK`` of its MACs. Every member stays within the
+paper's cost bounds against the MobileNetV2 baseline at the family's largest resolution unless
+the bounds are lifted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from firmware_bridge.targets import get_target
+from vp_edge.family import PAPER_MACS_RATIO, PAPER_PARAMS_RATIO
+from vp_edge.plan.costs import CORE_OF_TARGET, CPI, HOST_FACTORS, CostModel, CostModelError
+from vp_edge.plan.fleet import BoardClass, Fleet
+from vp_edge.plan.link import link_cost
+from vp_edge.plan.shapes import Shape, baseline_shape, counts
+
+RESOLUTIONS = (16, 20, 24, 28, 32, 36, 40, 48, 56, 64)
+ALPHAS = (0.35, 0.4, 0.5, 0.75, 1.0)
+HEADS = (128, 192, 256, 320, 384)
+DIVERSITY_SLACK = 0.2
+#: the largest r as a multiple of the raw input's side (the paper spans 0.43x to 1.43x)
+MAX_UPSCALE = 1.5
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One candidate on one board class, every figure predicted."""
+
+    shape: Shape
+    params: int
+    macs: int
+    model_bytes: int
+    model_limit: int
+    arena: int
+    arena_limit: int
+    compute_ms: float
+    link_ms: float
+    deadline_ms: float
+    link_label: str = ""  # "115200 baud", "ethernet"
+    headroom: float = 0.0  # share of the deadline kept free for what the models miss
+
+    @property
+    def total_ms(self) -> float:
+        return self.compute_ms + self.link_ms
+
+    @property
+    def margin_ms(self) -> float:
+        return self.deadline_ms - self.total_ms
+
+    @property
+    def budget_ms(self) -> float:
+        return self.deadline_ms * (1.0 - self.headroom)
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.model_bytes > self.model_limit:
+            out.append(f"model {self.model_bytes:,} B > {self.model_limit:,} B of flash")
+        if self.arena > self.arena_limit:
+            out.append(f"arena {self.arena:,} B > {self.arena_limit:,} B of RAM")
+        if self.total_ms > self.budget_ms:
+            kept = f", {self.headroom:.0%} kept free" if self.headroom else ""
+            out.append(f"needs {self.total_ms:.0f} ms ({self.compute_ms:.1f} ms compute + "
+                       f"{self.link_ms:.1f} ms over {self.link_label}); deadline "
+                       f"{self.deadline_ms:g} ms{kept}")
+        return out
+
+
+def _artefact(bc: BoardClass) -> tuple[str, str, int]:
+    """(bytes quantity, arena quantity, flash limit) of what this kind of board stores."""
+    p = bc.profile
+    if bc.kind == "qemu":
+        return "vpw_arm_bytes", "arena_engine", get_target(p.firmware_target or "").slot_size
+    if bc.kind == "mcu":
+        return "tflite_bytes", "arena_tflm", p.model_limit
+    if bc.kind == "pynq":
+        return "vpw_generic_bytes", "arena_engine", p.model_limit
+    return "tflite_bytes", "arena_engine", p.model_limit
+
+
+def compute_ms(bc: BoardClass, s: Shape, costs: CostModel) -> float:
+    """Predicted milliseconds of one inference on a board of this class."""
+    p = bc.profile
+    if p.firmware_target:
+        core = CORE_OF_TARGET.get(p.firmware_target, "cortex-m4")
+        return costs.predict(s, f"{core}_instructions") * CPI / p.clock_hz * 1e3
+    if p.name not in HOST_FACTORS:
+        raise CostModelError(f"no compute model for profile {p.name!r}: measured for "
+                             f"{', '.join(HOST_FACTORS)} and firmware targets")
+    quantity, factor = HOST_FACTORS[p.name]
+    return costs.predict(s, quantity) * factor
+
+
+def estimate(bc: BoardClass, s: Shape, fleet: Fleet, costs: CostModel) -> Estimate:
+    c = counts(s)
+    bytes_q, arena_q, limit = _artefact(bc)
+    in_bytes = s.input_hw[0] * s.input_hw[1] * s.channels
+    medium = "uart" if bc.serial else bc.profile.link
+    link = link_cost(in_bytes, fleet.k, medium, bc.baud)
+    label = f"{bc.baud} baud" if medium == "uart" else medium
+    return Estimate(s, c.keras_params, c.macs, int(costs.predict(s, bytes_q)), limit,
+                    int(costs.predict(s, arena_q)), bc.profile.arena_limit,
+                    compute_ms(bc, s, costs), link.seconds * 1e3, fleet.deadline_ms, label,
+                    fleet.headroom)
+
+
+def grid(like: Shape, max_resolution: int) -> list[Shape]:
+    return [Shape(r, a, f, like.channels, like.num_classes, like.stem_stride, like.output_stride,
+                  input_hw=like.input_hw)
+            for r in RESOLUTIONS if r <= max_resolution for a in ALPHAS for f in HEADS]
+
+
+def within_bounds(e: Estimate, base_params: int, base_macs: int) -> bool:
+    return (base_params / e.params >= PAPER_PARAMS_RATIO
+            and base_macs / e.macs >= PAPER_MACS_RATIO)
+
+
+@dataclass
+class ClassPlan:
+    board_class: BoardClass
+    chosen: list[Estimate]
+    smallest: Estimate  # what the cheapest candidate would cost (the reason when none fits)
+
+
+def _pick(feasible: list[Estimate], n: int, taken: set[int]) -> list[Estimate]:
+    """n candidates with distinct resolutions where possible, the most MACs first."""
+    best: dict[int, Estimate] = {}
+    for e in feasible:
+        r = e.shape.resolution
+        if r not in best or e.macs > best[r].macs:
+            best[r] = e
+    ranked = sorted(best.values(), key=lambda e: -e.macs)
+    if not ranked:
+        return []
+    top = ranked[0].macs
+    fresh = [e for e in ranked if e.shape.resolution not in taken
+             and e.macs >= (1 - DIVERSITY_SLACK) * top]
+    order = fresh + [e for e in ranked if e not in fresh]
+    out = order[:n]
+    while len(out) < n:  # fewer resolutions than boards: repeat the best ones
+        out.append(order[len(out) % len(order)])
+    return out
+
+
+def search(fleet: Fleet, like: Shape, costs: CostModel, bounds: bool = True,
+           max_resolution: int | None = None) -> list[ClassPlan]:
+    """The plan, class by class, in the fleet's order."""
+    cands = grid(like, max_resolution or int(MAX_UPSCALE * max(like.input_hw)))
+    table = {bc.name: [estimate(bc, s, fleet, costs) for s in cands] for bc in fleet.classes}
+    base_r = max(s.resolution for s in cands)
+    for _ in range(4):  # the baseline follows the family's largest resolution
+        base = counts(baseline_shape(like, base_r))
+        plans = _plan_once(fleet, table, base.keras_params if bounds else 0,
+                           base.macs if bounds else 0)
+        used = [e.shape.resolution for p in plans for e in p.chosen]
+        new_r = max(used, default=base_r)
+        if new_r == base_r or not bounds:
+            return plans
+        base_r = new_r
+    return plans
+
+
+def _plan_once(fleet: Fleet, table: dict[str, list[Estimate]], base_params: int,
+               base_macs: int) -> list[ClassPlan]:
+    taken: set[int] = set()
+    plans: dict[str, ClassPlan] = {}
+    order = sorted(fleet.classes, key=lambda bc: -max(
+        (e.macs for e in table[bc.name] if not e.problems()), default=0))
+    for bc in order:
+        rows = table[bc.name]
+        ok = [e for e in rows if not e.problems()
+              and (base_params == 0 or within_bounds(e, base_params, base_macs))]
+        chosen = _pick(ok, bc.count, taken)
+        taken.update(e.shape.resolution for e in chosen)
+        smallest = min(rows, key=lambda e: (e.total_ms, e.model_bytes))
+        plans[bc.name] = ClassPlan(bc, chosen, smallest)
+    return [plans[bc.name] for bc in fleet.classes]
