@@ -12,7 +12,7 @@ RUN    ?= runs/demo
 $(STAMP): pyproject.toml $(wildcard setup.py)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[train,test,fleet]"
+	$(BIN)/python -m pip install --quiet -e ".[train,test,fleet,fpga]"
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -36,7 +36,7 @@ bench: setup
 	$(BIN)/vp-edge bench --run $(RUN) --out bench/results
 
 lint: $(STAMP)
-	$(BIN)/ruff check vp_edge boards converters firmware_bridge experiments tests
+	$(BIN)/ruff check vp_edge boards converters firmware_bridge experiments fpga tests
 
 clean:
 	rm -rf $(VENV) .venv-pynq build *.egg-info runs

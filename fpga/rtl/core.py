@@ -111,6 +111,7 @@ class VpCore(wiring.Component):
         for i in range(1, LATENCY):
             m.d.sync += [tag_addr[i].eq(tag_addr[i - 1]), tag_write[i].eq(tag_write[i - 1])]
         out_valid = lanes[0].out_valid
+        self._tag_write_last = tag_write[-1]
         with m.If(self.busy):
             m.d.comb += [
                 wr["act"].addr.eq(tag_addr[-1]),
@@ -487,7 +488,8 @@ class VpCore(wiring.Component):
             m.d.sync += issue(x2, f["in2_zp"], f["m2"], f["s2"])
             m.next = "ADD_WAIT"
         with m.State("ADD_WAIT"):
-            with m.If(lanes[0].out_valid):
+            # a raw result (passes 1 and 2), not the previous word's written pass 3
+            with m.If(lanes[0].out_valid & ~self._tag_write_last):
                 m.d.sync += got.eq(got + 1)
                 for i in range(n):
                     with m.If(got == 0):

@@ -1,4 +1,6 @@
-"""Strict layers: firmware_bridge <- converters <- boards <- vp_edge <- experiments, no circles.
+"""Strict layers: firmware_bridge <- converters <- fpga <- boards <- vp_edge <- experiments.
+
+No circles either.
 
 Walks every module's imports with ``ast``. Imports inside functions count too (a lazy upward
 import is still an upward dependency); only ``if TYPE_CHECKING:`` blocks are skipped (type
@@ -13,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYERS = ("firmware_bridge", "converters", "boards", "vp_edge", "experiments")
+LAYERS = ("firmware_bridge", "converters", "fpga", "boards", "vp_edge", "experiments")
 # The CLI keeps `vp-edge bench`, `vp-edge demo` and `vp-edge load`: they import the experiments
 # package inside their functions, only when they run (no other upward import is allowed).
 CLI_ENTRY_POINTS = {
