@@ -23,6 +23,8 @@ from vp_edge.timing import median_time
 
 TFLITE_RUNTIMES = ("litert-ref", "litert-builtin", "xnnpack", "tflm", "engine")
 VPW_RUNTIMES = ("engine",)
+#: asked for by name only (a Verilator build the first time): the simulated FPGA overlay
+EXTRA_RUNTIMES = ("fpga",)
 QEMU_KEY = b"vp-edge benchmark qemu key"
 
 
@@ -72,6 +74,13 @@ def _one(runtime: str, kind: str, model: bytes, runs: int, seed: int) -> dict:
         "runs": t["runs"],
         "output_sha256": hashlib.sha256(np.asarray(out, np.int8).tobytes()).hexdigest()[:16],
     }
+
+
+def _fpga(kind: str, model: bytes, seed: int) -> dict:
+    """The RTL-simulated overlay (fpga/): cycles, ms at its clock, utilisation, output SHA."""
+    from fpga.bench import benchmark_row
+
+    return benchmark_row(_vpw(model) if kind == "tflite" else model, seed=seed)
 
 
 def qemu_missing() -> str | None:
@@ -143,11 +152,12 @@ def benchmark(
     for rt in chosen:
         if on_runtime:
             on_runtime(rt)
-        if rt not in known:
+        if rt not in known and rt not in EXTRA_RUNTIMES:
             rows[rt] = {"skipped": f"a .{kind} model does not run on {rt}"}
             continue
         try:
-            rows[rt] = _one(rt, kind, model, runs, seed)
+            fpga = rt == "fpga"
+            rows[rt] = _fpga(kind, model, seed) if fpga else _one(rt, kind, model, runs, seed)
         except Exception as e:  # noqa: BLE001 - a runtime that cannot run the model is a result
             rows[rt] = {"error": f"{type(e).__name__}: {e}".splitlines()[0][:300]}
     if qemu:

@@ -62,6 +62,7 @@ COMMANDS = (
     "bridge",
     "flash",
     "firmware",
+    "overlay",
     "keys",
     "pack",
     "devices",

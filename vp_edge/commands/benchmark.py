@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="LIST",
         help="comma-separated subset of litert-ref, litert-builtin, xnnpack, tflm, "
-        "engine (default: all that take the model)",
+        "engine (default: all that take the model), or fpga (the RTL-simulated PYNQ overlay)",
     )
     p.add_argument("--no-qemu", action="store_true", help="skip the QEMU firmware")
     p.add_argument(
@@ -51,14 +51,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vp_edge.benchmark import TFLITE_RUNTIMES, benchmark
+    from vp_edge.benchmark import EXTRA_RUNTIMES, TFLITE_RUNTIMES, benchmark
     from vp_edge.errors import UsageError
 
     kind, data = read_model(args.model, "MODEL")
     runtimes = None
     if args.runtimes:
         runtimes = tuple(r.strip() for r in args.runtimes.split(",") if r.strip())
-        if unknown := sorted(set(runtimes) - set(TFLITE_RUNTIMES)):
+        if unknown := sorted(set(runtimes) - set(TFLITE_RUNTIMES) - set(EXTRA_RUNTIMES)):
             raise UsageError(
                 f"--runtimes: unknown {', '.join(unknown)}; known: {', '.join(TFLITE_RUNTIMES)}"
             )
@@ -94,6 +94,13 @@ def table(r: dict) -> str:
         if "skipped" in row or "error" in row:
             why = f"skipped: {row['skipped']}" if "skipped" in row else f"error: {row['error']}"
             lines.append(f"{name:<15} {why}")
+        elif name == "fpga":
+            lines.append(
+                f"{name:<15} {'':>9} {'':>9} {row['ms']:>10.3f} {'':>9} {'':>9}  "
+                f"{_same(r, name)}; {row['cycles']:,} cycles at {row['clock_mhz']:g} MHz, "
+                f"{row['gops']} GOPS, {100 * row['utilisation']:.1f}% of the array"
+                + (f"; on the PS: {', '.join(row['ps_layers'])}" if row["ps_layers"] else "")
+            )
         elif name == "qemu":
             lines.append(
                 f"{name:<15} {'':>9} {'':>9} {row['median_ms']:>10.3f} {'':>9} {'':>9}  "
