@@ -31,8 +31,31 @@ def _ps_ops(model: object, layers: list[int]) -> list[str]:
     return [f"{i}:{OP_NAMES.get(model.layers[i]['op'], '?')}" for i in layers]
 
 
-def evaluate(vpw: bytes, inputs: np.ndarray, cfg: Config = DEFAULT) -> dict:
-    """Run every input on the simulated overlay and on the C engine; count differing values."""
+def layer_check(sim: object, eng: object, x: np.ndarray) -> tuple[int, int]:
+    """(differing, values) over every overlay layer's result for input ``x``, each read back
+    after running the program up to it, against the engine's layer-by-layer outputs."""
+    from fpga.program import FIELDS
+
+    p = sim.program
+    ref = {i: v for i, (_, _, v) in enumerate(eng.run_layers(x))}
+    xin = eng.run_head(x, len(p.head)) if p.head else x
+    differing = values = 0
+    for k, li in enumerate(p.hw_layers, 1):
+        sim.run_layers(xin, k)
+        d = dict(zip(FIELDS, p.desc[k - 1].tolist()))
+        got = sim.read_act(d["out_base"], d["oh"] * d["ow"] * d["ocg"]).reshape(
+            d["oh"] * d["ow"], -1
+        )
+        want = ref[li]
+        got = got[:, : want.size // got.shape[0]].reshape(-1).view(np.int8)
+        differing += int(np.sum(got != want))
+        values += int(want.size)
+    return differing, values
+
+
+def evaluate(vpw: bytes, inputs: np.ndarray, cfg: Config = DEFAULT, layers: int = 0) -> dict:
+    """Run every input on the simulated overlay and on the C engine; count differing values
+    (of the outputs, and of every overlay layer's result for the first ``layers`` inputs)."""
     from firmware_bridge.engine import Engine
     from fpga.sim import RtlSim
 
@@ -49,6 +72,12 @@ def evaluate(vpw: bytes, inputs: np.ndarray, cfg: Config = DEFAULT) -> dict:
         cycles.add(c)
         outs.append(np.asarray(y, np.int8).tobytes())
     sim_s = time.perf_counter() - t0
+    layer_diff = layer_vals = 0
+    if layers and any(ly["tensor"] < 0 for ly in read_vpw(vpw).layers):
+        layers = 0  # a partly written tensor (CONCATENATION) has no layer-by-layer reference
+    for x in inputs[:layers]:
+        d, v = layer_check(sim, eng, x)
+        layer_diff, layer_vals = layer_diff + d, layer_vals + v
     p = sim.program
     model = read_vpw(vpw)
     out = figures(max(cycles), p.macs, cfg)
@@ -62,6 +91,9 @@ def evaluate(vpw: bytes, inputs: np.ndarray, cfg: Config = DEFAULT) -> dict:
         output_sha256=hashlib.sha256(outs[0]).hexdigest()[:16] if outs else "",
         sim_load_s=round(load_s, 2),
         sim_s_per_inference=round(sim_s / max(len(inputs), 1), 4),
+        layer_inputs=min(layers, len(inputs)),
+        layer_values=layer_vals,
+        layer_differing=layer_diff,
     )
     sim.close()
     return out

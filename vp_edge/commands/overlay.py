@@ -2,7 +2,7 @@
 
   vp-edge overlay synth [--json]              Yosys synth_xilinx resources vs the xc7z020
   vp-edge overlay build --out DIR [--json]    Verilog + Vivado IP packaging / block design Tcl
-  vp-edge overlay run MODEL.vpw [--images N] [--random] [--json]
+  vp-edge overlay run MODEL.vpw [--images N] [--random] [--layers K] [--json]
                                               the Verilated RTL vs the C engine: differing values,
                                               cycles, ms at the design clock, effective GOPS
 
@@ -48,6 +48,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--random",
         action="store_true",
         help="random int8 inputs instead of Fashion-MNIST test images",
+    )
+    r.add_argument(
+        "--layers",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also check every overlay layer's result on the first K inputs",
     )
     add_json(r)
     r.set_defaults(func=run_sim)
@@ -97,7 +104,7 @@ def run_sim(args: argparse.Namespace) -> int:
     else:
         h = model.header
         xs = _test_images(shape, args.images, float(h["in_scale"]), int(h["in_zp"]))
-    rep = evaluate(blob, xs)
+    rep = evaluate(blob, xs, layers=args.layers)
     rep["model"] = str(args.model)
     table = (
         f"{args.model.name}: {rep['differing']} differing of {rep['values']} int8 values over "
@@ -106,5 +113,11 @@ def run_sim(args: argparse.Namespace) -> int:
         f"({100 * rep['utilisation']:.1f}% of the {rep['peak_gops']} GOPS array); PS layers: "
         f"{', '.join(rep['ps_layers']) or 'none'}"
     )
+    if rep["layer_inputs"]:
+        table += (
+            f"\nevery overlay layer, first {rep['layer_inputs']} inputs: "
+            f"{rep['layer_differing']} differing of {rep['layer_values']} int8 values"
+        )
+    bad = rep["differing"] + rep["layer_differing"]
     emit(args, rep, table)
-    return 4 if rep["differing"] else 0
+    return 4 if bad else 0
