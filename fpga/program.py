@@ -10,8 +10,10 @@ Everything that needs a multiplication or the model's float scales is computed h
 hardware only adds, multiplies int8 by int8 and requantises as the C engine does.
 
 A model is refused here, naming the layer, its op and why, if the overlay cannot run it
-exactly. Layers after the last one the overlay runs may run on the PS with the C engine when
-they read only the overlay's result (SOFTMAX, a table op): ``Program.tail`` says which.
+exactly. The PS runs, with the C engine, a leading chain of ops the array has no unit for (a
+variant's input resize: ``Program.head``) and the layers after the first such op further on
+when they read only the overlay's result and hold no convolution (SOFTMAX; a pool and the
+classifier after it: ``Program.tail``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ F = {name: i for i, name in enumerate(FIELDS)}
 assert len(FIELDS) <= DESC_WORDS
 MODES = {"conv": 0, "dw": 1, "mean": 2, "add": 3}
 HW_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MEAN", "RESHAPE")
+#: the bulk of a network's MACs: never left to the PS behind an op the overlay lacks (a small
+#: classifier after a pool, FULLY_CONNECTED, may be)
+PS_NEVER = ("CONV_2D", "DEPTHWISE_CONV_2D")
 
 
 @dataclass
@@ -211,11 +216,11 @@ def _split(model: VpwModel, lanes: int) -> tuple[int, int]:
     ready = {layers[cut - 1]["out"]}
     for i in range(cut, len(layers)):
         ly, op = layers[i], OP_NAMES.get(layers[i]["op"], "?")
-        if op in HW_OPS and op != "RESHAPE":
+        if op in PS_NEVER:
             raise UnsupportedLayer(
                 cut,
                 OP_NAMES.get(layers[cut]["op"], "?"),
-                f"{why}; the PS could finish the network only if no array layer followed, "
+                f"{why}; the PS could finish the network only if no convolution followed, "
                 f"but layer {i} is {op}",
             )
         ins = [ly["in"]] + ([ly["in2"]] if ly["op"] in (OPS["ADD"], OPS["MUL"]) else [])

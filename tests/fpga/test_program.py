@@ -34,9 +34,17 @@ def test_a_middle_layer_the_overlay_cannot_run_is_refused_naming_it() -> None:
     ):
         compile_vpw(model)
     model = read_vpw(TINY.read_bytes())
-    model.layers[2]["op"] = OPS["MAX_POOL_2D"]
-    with pytest.raises(UnsupportedLayer, match=r"layer 2 \(MAX_POOL_2D\).*layer 3 is MEAN"):
+    model.layers[1]["op"] = OPS["MAX_POOL_2D"]
+    with pytest.raises(UnsupportedLayer, match=r"layer 1 \(MAX_POOL_2D\).*layer 2 is CONV_2D"):
         compile_vpw(model)
+
+
+def test_a_pool_and_classifier_after_the_last_conv_go_to_the_ps() -> None:
+    model = read_vpw(TINY.read_bytes())
+    model.layers[3]["op"] = OPS["AVERAGE_POOL_2D"]  # where MEAN was: FC and SOFTMAX follow
+    p = compile_vpw(model)
+    assert p.hw_layers == [0, 1, 2] and p.tail == [3, 4, 5]
+    assert p.tail_offset == model.layers[2]["out"]
 
 
 def test_conv_weights_are_words_of_input_by_output_lanes() -> None:
