@@ -20,8 +20,10 @@ What is simulated (this module, the part a board provides in silicon and kernel 
   ``ap_done`` (clear on read) after ``busy_reads`` polls. The engine keeps its scratch in host
   memory; the arena buffer is only checked (mapped, ``arena_len`` >= the model's arena size).
 - Bus errors: an access to an address no IP or buffer covers raises ``SimBusError`` (a board
-  would hang or fault). No timing, interrupts (ISR bits are kept, nothing is raised), AXI
-  bursts or FPGA configuration: the .bit is never loaded, only its header is read.
+  would hang or fault). With ``fabric="rtl"`` the overlay's Verilated RTL (fpga/) runs instead
+  of the engine and gives the run's time from its cycles. No timing otherwise, interrupts (ISR
+  bits are kept, nothing is raised), AXI bursts or FPGA configuration: the .bit is never
+  loaded, only its header is read.
 """
 
 from __future__ import annotations
