@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from fpga.config import DEFAULT, Config
-from fpga.errors import FpgaError, ToolMissing
+from fpga.errors import ToolFailed, ToolMissing
 from fpga.program import Program, read_program
 from fpga.rtl_ports import SEL
 from fpga.verilog import cache_dir, export_verilog
@@ -30,7 +30,7 @@ VERILATOR_INCLUDE = Path("/usr/share/verilator/include")
 def _run(cmd: list[str], cwd: Path) -> None:
     r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if r.returncode != 0:
-        raise FpgaError(f"{cmd[0]} failed ({r.returncode}): {(r.stderr or r.stdout)[-2000:]}")
+        raise ToolFailed(f"{cmd[0]} failed ({r.returncode}): {(r.stderr or r.stdout)[-2000:]}")
 
 
 def build_simulator(cfg: Config = DEFAULT, build: bool = True) -> Path:
@@ -165,7 +165,7 @@ class RtlSim:
         self._load("act", p.inp.base, _words32(p.pack_input(x)))
         cycles = self._lib.vp_sim_run(self._h, ctypes.c_int(n_layers), ctypes.c_int64(1 << 40))
         if cycles < 0:
-            raise FpgaError("the simulated overlay did not finish")
+            raise ToolFailed("the simulated overlay did not finish")
         return int(cycles)
 
     def run(self, x: np.ndarray) -> tuple[np.ndarray, int]:

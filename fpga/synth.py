@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from fpga.config import DEFAULT, Config
-from fpga.errors import FpgaError, ToolMissing
+from fpga.errors import ToolFailed, ToolMissing
 from fpga.verilog import cache_dir, export_verilog
 
 #: xc7z020 (PYNQ-Z2) totals, DS190 Table 1 / the reference digest
@@ -46,7 +46,7 @@ def synth_report(cfg: Config = DEFAULT, top: str = "vp_core", log: Path | None =
         if log is not None:
             log.write_text(r.stdout + r.stderr)
         if r.returncode != 0:
-            raise FpgaError(f"yosys failed ({r.returncode}): {(r.stderr or r.stdout)[-2000:]}")
+            raise ToolFailed(f"yosys failed ({r.returncode}): {(r.stderr or r.stdout)[-2000:]}")
         Path(f"{out}.tmp").replace(out)
     stat = json.loads(out.read_text())
     design = stat.get("design") or next(iter(stat["modules"].values()))
