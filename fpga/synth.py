@@ -4,6 +4,7 @@ is an assumption stated beside every figure (``Config.clock_mhz``)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -36,7 +37,8 @@ def synth_report(cfg: Config = DEFAULT, top: str = "vp_core", log: Path | None =
     if shutil.which("yosys") is None:
         raise ToolMissing("yosys is not installed; apt-get install yosys (Debian 12: 0.23)")
     verilog = export_verilog(cfg, top)
-    out = cache_dir() / f"{verilog.stem}.stat.json"
+    key = hashlib.sha256(verilog.read_bytes()).hexdigest()[:16]  # by content: the same design
+    out = cache_dir() / f"{top}-synth-{key}.stat.json"
     if not out.exists():
         script = (
             f"read_verilog {verilog}; synth_xilinx -family xc7 -top {top} -flatten -noiopad; "
