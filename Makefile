@@ -12,7 +12,7 @@ RUN    ?= runs/demo
 $(STAMP): pyproject.toml $(wildcard setup.py)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[train,test,fleet]"
+	$(BIN)/python -m pip install --quiet -e ".[train,test,fleet,fpga]"
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -41,7 +41,7 @@ bench: setup
 
 # ruff check, ruff format --check, and mypy held to pyproject's per-package record (0 errors
 # on firmware_bridge, converters, boards; vp_edge and experiments may only fall)
-LINTED := vp_edge boards converters firmware_bridge experiments tests scripts
+LINTED := vp_edge boards converters firmware_bridge fpga experiments tests scripts
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)

@@ -94,7 +94,8 @@ class PynqRunner(Runner):
 
     def __init__(self, model: bytes, overlay: str | Path | None = None, *,
                  simulate: bool = False, ip: str | None = None, download: bool = True,
-                 timeout_s: float = 5.0, busy_reads: int = 1, **options: object) -> None:
+                 timeout_s: float = 5.0, busy_reads: int = 1, fabric: str | None = None,
+                 **options: object) -> None:
         super().__init__(model)
         from converters.vpw_format import read_vpw
         from firmware_bridge.engine import STATUS
@@ -109,7 +110,7 @@ class PynqRunner(Runner):
         if simulate:
             from boards.pynq_sim import SimulatedPynqDevice, install
 
-            device = install(SimulatedPynqDevice(busy_reads=busy_reads))
+            device = install(SimulatedPynqDevice(busy_reads=busy_reads, fabric=fabric))
             if overlay is None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="vp-pynq-sim-")
                 overlay = write_overlay(Path(self._tmp.name))
@@ -165,6 +166,8 @@ class PynqRunner(Runner):
             why = self._status_names.get(status, "unknown status")
             raise BoardError(f"vp_top reports status {status} ({why})")
         self.out_buf.invalidate()
+        # the simulated overlay's own time (cycles at FCLK0) where it has one, else host time
+        self.compute_us = getattr(self.device, "fabric_us", None)
         return np.array(self.out_buf[: self.output_size], dtype=np.int8)
 
     def close(self) -> None:

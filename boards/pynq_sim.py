@@ -20,13 +20,16 @@ What is simulated (this module, the part a board provides in silicon and kernel 
   ``ap_done`` (clear on read) after ``busy_reads`` polls. The engine keeps its scratch in host
   memory; the arena buffer is only checked (mapped, ``arena_len`` >= the model's arena size).
 - Bus errors: an access to an address no IP or buffer covers raises ``SimBusError`` (a board
-  would hang or fault). No timing, interrupts (ISR bits are kept, nothing is raised), AXI
-  bursts or FPGA configuration: the .bit is never loaded, only its header is read.
+  would hang or fault). With ``fabric="rtl"`` the overlay's Verilated RTL (fpga/) runs instead
+  of the engine and gives the run's time from its cycles. No timing otherwise, interrupts (ISR
+  bits are kept, nothing is raised), AXI bursts or FPGA configuration: the .bit is never
+  loaded, only its header is read.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,7 +131,10 @@ class VpTopModel:
             if arena_len < info["arena_size"]:
                 raise EngineError("scratch too small", -7)
             x = dev.ddr_view(self._addr("in_r"), info["input_size"]).view(np.int8)
-            y = eng.run(x.copy()).reshape(-1)
+            if dev.fabric == "rtl":
+                y = dev.run_rtl(vpw.tobytes(), x.copy().reshape(info["input_shape"][1:]))
+            else:
+                y = eng.run(x.copy()).reshape(-1)
             dev.ddr_view(self._addr("out_r"), info["output_size"])[:] = y.view(np.uint8)
             status = 0
         except EngineError as e:
@@ -145,8 +151,16 @@ class VpTopModel:
 class SimulatedPynqDevice(pynq.Device):
     """A PYNQ-Z2 without the board: see the module docstring for what is real and what is not."""
 
-    def __init__(self, tag: str = "pynq-z2-sim", *, busy_reads: int = 1) -> None:
+    def __init__(self, tag: str = "pynq-z2-sim", *, busy_reads: int = 1,
+                 fabric: str | None = None) -> None:
         super().__init__(tag)
+        #: what runs behind vp_top: "engine" (the C engine, fast) or "rtl" (the overlay's
+        #: Verilated RTL, fpga/; VP_PYNQ_FABRIC picks it for daemons started elsewhere)
+        self.fabric = fabric or os.environ.get("VP_PYNQ_FABRIC", "engine")
+        if self.fabric not in ("engine", "rtl"):
+            raise BoardError(f"unknown PYNQ fabric {self.fabric!r}; known: engine, rtl")
+        self.fabric_us: float | None = None  # the RTL's simulated time of the last run
+        self._rtl: dict[bytes, Any] = {}
         self.name = tag
         self.arch = "armv7l"  # a Zynq-7000: pynq.ps.Clocks picks its Zynq SLCR layout
         self.capabilities = {"REGISTER_RW": True, "MEMORY_MAPPED": False, "CALLABLE": False}
@@ -159,6 +173,19 @@ class SimulatedPynqDevice(pynq.Device):
         self._next_phys = DDR_BASE + 0x1000_0000  # the upper half of DDR, as CMA sits there
 
     # -- metadata and download (what EmbeddedDevice does, minus xclbin and FPGA manager) -----
+    def run_rtl(self, vpw: bytes, x: np.ndarray) -> np.ndarray:
+        """The overlay's RTL on one input (its memories loaded once per model, as the PS would
+        load the BRAMs); ``fabric_us`` is its cycle count at FCLK0."""
+        from fpga.sim import RtlSim
+
+        sim = self._rtl.get(vpw)
+        if sim is None:
+            self._rtl.clear()
+            sim = self._rtl[vpw] = RtlSim(vpw)
+        y, cycles = sim.run(x)
+        self.fabric_us = cycles / sim.cfg.clock_mhz
+        return np.asarray(y, np.int8).reshape(-1)
+
     def get_bitfile_metadata(self, bitfile_name: str, partial: bool = False) -> Any:
         from pynq.pl_server.hwh_parser import get_hwh_name
         from pynqmetadata.frontends import Metadata

@@ -177,6 +177,20 @@ class Engine:
             out.append((int(d[28]), int(d[27]), vals))
         return out
 
+    def run_head(self, x: np.ndarray, stop: int) -> np.ndarray:
+        """Layers 0..stop-1 on input ``x``; the flat int8 output of layer stop-1 (what a PYNQ
+        board's PS runs before the FPGA overlay, e.g. a variant's input resize)."""
+        lib, info = _lib(), ctypes.byref(self._info)
+        x, s = self._input(x), self._scratch
+        if not 1 <= stop <= self._info.n_layers:
+            raise EngineError(f"bad head: {stop} layers of {self._info.n_layers}")
+        self._check(lib.vp_engine_load_input(info, _ptr(x), _ptr(s), s.size))
+        for i in range(stop):
+            self._check(lib.vp_engine_run_layer(info, i, _ptr(s), s.size))
+        d = self._layers[stop - 1]
+        n = int(d[29]) if d[0] in (4, 8, 10, 13, 15) else int(d[9] * d[10] * d[11])
+        return s[int(d[5]) : int(d[5]) + n].view(np.int8).copy()
+
     def run_tail(self, start: int, offset: int, values: np.ndarray) -> np.ndarray:
         """Layers ``start``.. on ``values`` placed at arena ``offset``: what a PYNQ board's PS runs
         after the FPGA overlay (fpga/program.py decides which layers and checks that they read

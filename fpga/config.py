@@ -16,8 +16,8 @@ class Config:
 
     lanes: int = 16  # input channels x output channels per cycle: lanes * lanes MACs
     act_words: int = 4096  # activations: lanes bytes a word (64 KiB)
-    wgt_words: int = 1792  # weights: lanes * lanes bytes a word (448 KiB)
-    qnt_words: int = 256  # per-channel bias, multiplier, shift: one word per channel group
+    wgt_words: int = 1536  # weights: lanes * lanes bytes a word (384 KiB: 3 x 512 BRAM rows)
+    qnt_words: int = 512  # per-channel bias, multiplier, shift: one word per channel group
     prog_layers: int = 128  # layer descriptors of DESC_WORDS 32-bit words
     clock_mhz: float = 100.0
 

@@ -6,9 +6,10 @@ from firmware_bridge.errors import VpEdgeError
 
 
 class FpgaError(VpEdgeError):
-    """Root of what the accelerator package raises on purpose."""
+    """Root of what the accelerator package raises on purpose (a model too large, a bad
+    input: exit 2)."""
 
-    exit_code = 3
+    exit_code = 2
 
 
 class UnsupportedLayer(FpgaError):
@@ -23,3 +24,9 @@ class UnsupportedLayer(FpgaError):
 
 class ToolMissing(FpgaError):
     """A simulator or synthesis tool is not installed (install hint in the message)."""
+
+
+class ToolFailed(FpgaError):
+    """Verilator, the C++ compiler or Yosys ran and failed, or the simulation did not finish."""
+
+    exit_code = 3

@@ -10,8 +10,10 @@ Everything that needs a multiplication or the model's float scales is computed h
 hardware only adds, multiplies int8 by int8 and requantises as the C engine does.
 
 A model is refused here, naming the layer, its op and why, if the overlay cannot run it
-exactly. Layers after the last one the overlay runs may run on the PS with the C engine when
-they read only the overlay's result (SOFTMAX, a table op): ``Program.tail`` says which.
+exactly. The PS runs, with the C engine, a leading chain of ops the array has no unit for (a
+variant's input resize: ``Program.head``) and the layers after the first such op further on
+when they read only the overlay's result and hold no convolution (SOFTMAX; a pool and the
+classifier after it: ``Program.tail``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ F = {name: i for i, name in enumerate(FIELDS)}
 assert len(FIELDS) <= DESC_WORDS
 MODES = {"conv": 0, "dw": 1, "mean": 2, "add": 3}
 HW_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MEAN", "RESHAPE")
+#: the bulk of a network's MACs: never left to the PS behind an op the overlay lacks (a small
+#: classifier after a pool, FULLY_CONNECTED, may be)
+PS_NEVER = ("CONV_2D", "DEPTHWISE_CONV_2D")
 
 
 @dataclass
@@ -67,6 +72,7 @@ class Program:
     out: Tensor
     macs: int  # multiply-accumulates of the layers the overlay runs (the model's, not padded)
     hw_layers: list[int] = field(default_factory=list)  # .vpw layer index of each descriptor
+    head: list[int] = field(default_factory=list)  # .vpw layers run on the PS before the overlay
     tail: list[int] = field(default_factory=list)  # .vpw layers run on the PS after the overlay
     tail_offset: int = 0  # where the overlay's result goes in the engine's arena for the tail
     act_words: int = 0  # ACT words the planned tensors use
@@ -183,24 +189,38 @@ def _dw_words(w: np.ndarray, ly: dict, lanes: int) -> np.ndarray:
     return wp.reshape(ocg, lanes, lanes).transpose(0, 2, 1).reshape(ocg, -1).view(np.uint8)
 
 
-def _split(model: VpwModel, lanes: int) -> int:
-    """Index of the first layer the overlay does not run; refuse a model it cannot split there."""
+def _head(model: VpwModel, lanes: int) -> int:
+    """How many leading layers the PS runs first: a chain of ops the array has no unit for
+    (RESIZE_NEAREST_NEIGHBOR of a variant's input), each reading the one before."""
+    layers, start, src = model.layers, 0, int(model.header["in_offset"])
+    while start < len(layers):
+        ly = layers[start]
+        op = OP_NAMES.get(ly["op"], "?")
+        if op in HW_OPS or not _why_not(ly, lanes) or ly["in"] != src:
+            break
+        src, start = ly["out"], start + 1
+    return start
+
+
+def _split(model: VpwModel, lanes: int) -> tuple[int, int]:
+    """(first, end) of the layers the overlay runs; refuse a model it cannot split so."""
     layers = model.layers
-    cut = next((i for i, ly in enumerate(layers) if _why_not(ly, lanes)), len(layers))
-    if cut == 0:
-        why = _why_not(layers[0], lanes)
-        raise UnsupportedLayer(0, OP_NAMES.get(layers[0]["op"], "?"), str(why))
+    start = _head(model, lanes)
+    cut = next((i for i in range(start, len(layers)) if _why_not(layers[i], lanes)), len(layers))
+    if cut == start:
+        ly = layers[min(cut, len(layers) - 1)]
+        raise UnsupportedLayer(cut, OP_NAMES.get(ly["op"], "?"), str(_why_not(ly, lanes)))
     if cut == len(layers):
-        return cut
+        return start, cut
     why = _why_not(layers[cut], lanes)
     ready = {layers[cut - 1]["out"]}
     for i in range(cut, len(layers)):
         ly, op = layers[i], OP_NAMES.get(layers[i]["op"], "?")
-        if op in HW_OPS and op != "RESHAPE":
+        if op in PS_NEVER:
             raise UnsupportedLayer(
                 cut,
                 OP_NAMES.get(layers[cut]["op"], "?"),
-                f"{why}; the PS could finish the network only if no array layer followed, "
+                f"{why}; the PS could finish the network only if no convolution followed, "
                 f"but layer {i} is {op}",
             )
         ins = [ly["in"]] + ([ly["in2"]] if ly["op"] in (OPS["ADD"], OPS["MUL"]) else [])
@@ -212,7 +232,7 @@ def _split(model: VpwModel, lanes: int) -> int:
                 "result alone",
             )
         ready.add(ly["out"])
-    return cut
+    return start, cut
 
 
 def _plan(tensors: list[Tensor], spans: list[tuple[int, int]], limit: int) -> int:
@@ -240,16 +260,22 @@ def _plan(tensors: list[Tensor], spans: list[tuple[int, int]], limit: int) -> in
 def compile_vpw(model: VpwModel, cfg: Config = DEFAULT) -> Program:
     """The overlay's program for a parsed .vpw; raises UnsupportedLayer naming what it refuses."""
     n = cfg.lanes
-    cut = _split(model, n)
+    start, cut = _split(model, n)
     h = model.header
-    inp = Tensor(int(h["in_h"]), int(h["in_w"]), int(h["in_c"]), n)
-    by_offset: dict[int, Tensor] = {int(h["in_offset"]): inp}
+    if start:
+        src = model.layers[start - 1]
+        inp, at = Tensor(src["oh"], src["ow"], src["oc"], n), src["out"]
+    else:
+        inp, at = Tensor(int(h["in_h"]), int(h["in_w"]), int(h["in_c"]), n), int(h["in_offset"])
+    by_offset: dict[int, Tensor] = {at: inp}
     tensors, first, last = [inp], {id(inp): -1}, {id(inp): -1}
     io: list[tuple[dict, list[Tensor], Tensor]] = []
-    for i, ly in enumerate(model.layers[:cut]):
-        ins = [by_offset[ly["in"]]]
-        if ly["op"] == OPS["ADD"]:
-            ins.append(by_offset[ly["in2"]])
+    for i, ly in enumerate(model.layers[start:cut], start):
+        keys = [ly["in"]] + ([ly["in2"]] if ly["op"] == OPS["ADD"] else [])
+        if any(k not in by_offset for k in keys):
+            why = "it reads a tensor the PS made before the overlay's input"
+            raise UnsupportedLayer(i, OP_NAMES[ly["op"]], why)
+        ins = [by_offset[k] for k in keys]
         if ly["op"] == OPS["RESHAPE"]:
             out = ins[0]
         else:
@@ -265,7 +291,7 @@ def compile_vpw(model: VpwModel, cfg: Config = DEFAULT) -> Program:
     spans = [(first[id(t)], last.get(id(t), first[id(t)])) for t in tensors]
     used = _plan(tensors, spans, cfg.act_words)
     descs, wgt, qnt, hw_layers, macs = [], [], [], [], 0
-    for i, (ly, ins, out) in enumerate(io):
+    for i, (ly, ins, out) in enumerate(io, start):
         if ly["op"] == OPS["RESHAPE"]:
             continue
         d, w_words, q_words, m = _describe(
@@ -298,9 +324,10 @@ def compile_vpw(model: VpwModel, cfg: Config = DEFAULT) -> Program:
         result,
         macs,
         hw_layers,
-        list(range(cut, len(model.layers))),
+        tail=list(range(cut, len(model.layers))),
         act_words=used,
     )
+    prog.head = list(range(start))
     if prog.tail:
         prog.tail_offset = model.layers[cut - 1]["out"]
     return prog

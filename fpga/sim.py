@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from fpga.config import DEFAULT, Config
-from fpga.errors import FpgaError, ToolMissing
+from fpga.errors import ToolFailed, ToolMissing
 from fpga.program import Program, read_program
 from fpga.rtl_ports import SEL
 from fpga.verilog import cache_dir, export_verilog
@@ -30,16 +30,19 @@ VERILATOR_INCLUDE = Path("/usr/share/verilator/include")
 def _run(cmd: list[str], cwd: Path) -> None:
     r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if r.returncode != 0:
-        raise FpgaError(f"{cmd[0]} failed ({r.returncode}): {(r.stderr or r.stdout)[-2000:]}")
+        raise ToolFailed(f"{cmd[0]} failed ({r.returncode}): {(r.stderr or r.stdout)[-2000:]}")
 
 
-def build_simulator(cfg: Config = DEFAULT) -> Path:
-    """The Verilated core as a shared library (cached: minutes the first time on two cores)."""
+def build_simulator(cfg: Config = DEFAULT, build: bool = True) -> Path:
+    """The Verilated core as a shared library (cached: minutes the first time on two cores);
+    ``build=False`` only finds a cached one (raises ToolMissing otherwise)."""
     verilog = export_verilog(cfg)
     key = hashlib.sha256(verilog.read_bytes() + HARNESS.read_bytes()).hexdigest()[:16]
     lib = cache_dir() / f"libvpsim-{key}.so"
     if lib.exists():
         return lib
+    if not build:
+        raise ToolMissing(f"no simulator built for this design yet ({lib.name})")
     if shutil.which("verilator") is None:
         raise ToolMissing(
             "verilator is not installed; apt-get install verilator (Debian 12: 5.006)"
@@ -127,7 +130,7 @@ class RtlSim:
         if len(p.qnt):
             self._load("qnt", 0, _words32(p.qnt))
         self._engine = None
-        if p.tail:
+        if p.head or p.tail:
             from firmware_bridge.engine import Engine
 
             self._engine = Engine(self._vpw)
@@ -162,15 +165,17 @@ class RtlSim:
         self._load("act", p.inp.base, _words32(p.pack_input(x)))
         cycles = self._lib.vp_sim_run(self._h, ctypes.c_int(n_layers), ctypes.c_int64(1 << 40))
         if cycles < 0:
-            raise FpgaError("the simulated overlay did not finish")
+            raise ToolFailed("the simulated overlay did not finish")
         return int(cycles)
 
     def run(self, x: np.ndarray) -> tuple[np.ndarray, int]:
         """One inference: the int8 output (any tail on the C engine) and the overlay's cycles."""
         p = self.program
+        if p.head:
+            x = self._engine.run_head(x, len(p.head))
         cycles = self.run_layers(x, len(p.desc))
         y = p.unpack_output(self.read_act(p.out.base, p.out.words))
-        if self._engine is not None:
+        if p.tail:
             y = self._engine.run_tail(p.tail[0], p.tail_offset, y)
         return y, cycles
 

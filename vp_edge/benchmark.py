@@ -28,7 +28,9 @@ TFLITE_RUNTIMES = ("litert-ref", "litert-builtin", "xnnpack", "tflm", "engine")
 VPW_RUNTIMES = ("engine",)
 #: firmware rows: runtime -> (QEMU firmware target, the .vpw layout packed for it)
 QEMU_RUNTIMES = {"qemu-m4": ("mps2-an386", "cortex-m4"), "qemu-m7": ("mps2-an500", "cortex-m7")}
-ALL_RUNTIMES = TFLITE_RUNTIMES + tuple(QEMU_RUNTIMES)
+#: asked for by name only (a Verilator build the first time): the simulated FPGA overlay
+EXTRA_RUNTIMES = ("fpga",)
+ALL_RUNTIMES = TFLITE_RUNTIMES + tuple(QEMU_RUNTIMES) + EXTRA_RUNTIMES
 QEMU_KEY = b"vp-edge benchmark qemu key"
 
 
@@ -78,6 +80,13 @@ def _one(runtime: str, kind: str, model: bytes, runs: int, seed: int) -> dict:
         "runs": t["runs"],
         "output_sha256": hashlib.sha256(np.asarray(out, np.int8).tobytes()).hexdigest()[:16],
     }
+
+
+def _fpga(kind: str, model: bytes, seed: int) -> dict:
+    """The RTL-simulated overlay (fpga/): cycles, ms at its clock, utilisation, output SHA."""
+    from fpga.bench import benchmark_row
+
+    return benchmark_row(_vpw(model) if kind == "tflite" else model, seed=seed)
 
 
 def qemu_missing() -> str | None:
@@ -201,6 +210,8 @@ def _row(rt: str, kind: str, model: bytes, runs: int, seed: int, qemu_runs: int)
     if rt in QEMU_RUNTIMES:
         why = qemu_missing()
         return {"skipped": why} if why else _qemu(kind, model, rt, qemu_runs, seed, 300.0)
+    if rt == "fpga":
+        return _fpga(kind, model, seed)
     if rt not in (TFLITE_RUNTIMES if kind == "tflite" else VPW_RUNTIMES):
         return {"skipped": f"a .{kind} model does not run on {rt}"}
     return _one(rt, kind, model, runs, seed)

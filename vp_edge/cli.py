@@ -68,6 +68,7 @@ COMMANDS = (
     "flash",
     "rollout",
     "firmware",
+    "overlay",
     "keys",
     "pack",
     "devices",

@@ -39,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="LIST",
         help="comma-separated subset of litert-ref, litert-builtin, xnnpack, tflm, "
-        "engine, qemu-m4, qemu-m7 (default: all host runtimes that take the model, and qemu-m4)",
+        "engine, qemu-m4, qemu-m7 (default: all host runtimes that take the model, and qemu-m4), "
+        "or fpga (the RTL-simulated PYNQ overlay)",
     )
     p.add_argument("--no-qemu", action="store_true", help="skip the default qemu-m4 row")
     p.add_argument(
@@ -105,6 +106,13 @@ def table(r: dict) -> str:
         if "skipped" in row or "error" in row:
             why = f"skipped: {row['skipped']}" if "skipped" in row else f"error: {row['error']}"
             lines.append(f"{name:<15} {why}")
+        elif name == "fpga":
+            lines.append(
+                f"{name:<15} {'':>9} {'':>9} {row['ms']:>10.3f} {'':>9} {'':>9}  "
+                f"{_same(r, name)}; {row['cycles']:,} cycles at {row['clock_mhz']:g} MHz, "
+                f"{row['gops']} GOPS, {100 * row['utilisation']:.1f}% of the array"
+                + (f"; on the PS: {', '.join(row['ps_layers'])}" if row["ps_layers"] else "")
+            )
         elif "instructions" in row:
             per = row["instructions_per_mac"]
             lines.append(

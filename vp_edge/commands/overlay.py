@@ -1,0 +1,123 @@
+"""``vp-edge overlay``: the PYNQ-Z2 FPGA overlay (fpga/, docs/pynq.md).
+
+  vp-edge overlay synth [--json]              Yosys synth_xilinx resources vs the xc7z020
+  vp-edge overlay build --out DIR [--json]    Verilog + Vivado IP packaging / block design Tcl
+  vp-edge overlay run MODEL.vpw [--images N] [--random] [--layers K] [--json]
+                                              the Verilated RTL vs the C engine: differing values,
+                                              cycles, ms at the design clock, effective GOPS
+
+Exit codes: 0 ok, 4 the RTL differs from the engine, 2 usage (a model the overlay refuses, a
+missing tool), 3 a tool failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from vp_edge.commands._common import add_json, emit
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "overlay",
+        help="the PYNQ-Z2 FPGA overlay: synthesis report, Vivado scripts, RTL simulation",
+        description="The int8 accelerator in RTL (fpga/, Amaranth HDL) for the PYNQ-Z2's "
+        "xc7z020 (docs/pynq.md).",
+    )
+    cmds = p.add_subparsers(dest="overlay_cmd", metavar="ACTION")
+    s = cmds.add_parser("synth", help="Yosys synth_xilinx -family xc7: LUT, FF, DSP48E1, BRAM")
+    s.add_argument("--top", default="vp_core", choices=("vp_core", "vp_top"))
+    add_json(s)
+    s.set_defaults(func=run_synth)
+    b = cmds.add_parser(
+        "build",
+        help="write vp_top.v, the IP packaging and block-design Tcl for Vivado",
+        description="Vivado is needed to run the scripts (vp.bit + vp.hwh); they are generated "
+        "and checked against the RTL's ports and register map, not run here.",
+    )
+    b.add_argument("--out", type=Path, required=True)
+    add_json(b)
+    b.set_defaults(func=run_build)
+    r = cmds.add_parser("run", help="simulate a .vpw on the Verilated RTL against the C engine")
+    r.add_argument("model", type=Path, help="a .vpw (vp-edge pack)")
+    r.add_argument("--images", type=int, default=20, help="inputs to run (default 20)")
+    r.add_argument(
+        "--random",
+        action="store_true",
+        help="random int8 inputs instead of Fashion-MNIST test images",
+    )
+    r.add_argument(
+        "--layers",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also check every overlay layer's result on the first K inputs",
+    )
+    add_json(r)
+    r.set_defaults(func=run_sim)
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    from fpga.synth import synth_report
+
+    rep = synth_report(top=args.top)
+    rows = [f"{'resource':<10}{'used':>10}{'xc7z020':>10}{'%':>8}"]
+    for k, v in rep["resources"].items():
+        rows.append(f"{k:<10}{v['used']:>10g}{v['total']:>10}{v['percent']:>8}")
+    rows.append(f"fits: {rep['fits']}  ({rep['tool']}; clock assumed {rep['clock_mhz']:g} MHz)")
+    emit(args, rep, "\n".join(rows))
+    return 0
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from fpga.vivado import write_build
+
+    rep = write_build(args.out)
+    emit(args, rep, f"wrote {', '.join(rep['files'])} to {rep['out']} (Vivado not run here)")
+    return 0
+
+
+def _test_images(shape: tuple[int, ...], n: int, scale: float, zp: int) -> np.ndarray:
+    """Fashion-MNIST test images quantised with the model's input scale and zero point."""
+    from vp_edge.data import FASHION_MNIST_DIR, read_idx
+    from vp_edge.errors import UsageError
+
+    if tuple(shape) != (28, 28, 1):
+        raise UsageError(f"the model takes {shape}, not Fashion-MNIST's 28x28x1: use --random")
+    imgs = read_idx(Path(FASHION_MNIST_DIR) / "t10k-images-idx3-ubyte.gz")[:n]
+    q = np.round(imgs.astype(np.float64) / 255.0 / scale) + zp
+    return np.clip(q, -128, 127).astype(np.int8).reshape(n, *shape)
+
+
+def run_sim(args: argparse.Namespace) -> int:
+    from converters.vpw import read_vpw
+    from fpga.bench import evaluate
+
+    blob = args.model.read_bytes()
+    model = read_vpw(blob)
+    shape = model.input_shape[1:]
+    if args.random:
+        xs = np.random.default_rng(0).integers(-128, 128, (args.images, *shape), dtype=np.int8)
+    else:
+        h = model.header
+        xs = _test_images(shape, args.images, float(h["in_scale"]), int(h["in_zp"]))
+    rep = evaluate(blob, xs, layers=args.layers)
+    rep["model"] = str(args.model)
+    table = (
+        f"{args.model.name}: {rep['differing']} differing of {rep['values']} int8 values over "
+        f"{rep['inputs']} inputs; {rep['cycles']} cycles = {rep['ms']} ms at "
+        f"{rep['clock_mhz']:g} MHz; {rep['macs']} MACs -> {rep['gops']} GOPS effective "
+        f"({100 * rep['utilisation']:.1f}% of the {rep['peak_gops']} GOPS array); PS layers: "
+        f"{', '.join(rep['ps_layers']) or 'none'}"
+    )
+    if rep["layer_inputs"]:
+        table += (
+            f"\nevery overlay layer, first {rep['layer_inputs']} inputs: "
+            f"{rep['layer_differing']} differing of {rep['layer_values']} int8 values"
+        )
+    bad = rep["differing"] + rep["layer_differing"]
+    emit(args, rep, table)
+    return 4 if bad else 0
