@@ -235,8 +235,9 @@ class BoardServer:
             self.send(fb.Error(Status.INFER_FAILED, stage), request_id)
             return
         us = min(int((time.perf_counter() - t0) * 1e6), 0xFFFFFFFF)
-        if getattr(self.runner, "compute_us", None) is not None:  # a simulated fabric's clock
-            us = min(int(self.runner.compute_us), 0xFFFFFFFF)
+        fabric_us = getattr(self.runner, "compute_us", None)  # a simulated fabric's clock
+        if fabric_us is not None:
+            us = min(int(fabric_us), 0xFFFFFFFF)
         self.counts["inferences"] += 1
         if self.cfg.k == 0:
             for chunk in fb.split_tensor(q.tobytes(), us, max_frame=self.cfg.max_frame,

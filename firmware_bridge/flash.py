@@ -145,7 +145,7 @@ class _Loader:
             f = self.s.wait(self.rid, (LoadAck,), self.s.timeout)
             if f is None:
                 break
-            a = f.msg
+            a = cast(LoadAck, f.msg)
         return a
 
     def commit(self, activate: bool) -> Status | None:

@@ -227,8 +227,8 @@ class Auth:
             return "wrong_direction", None
         if self.boards is not None and board not in self.boards:
             return "unknown_board", None
-        key = (from_gw, board, ctr >> 32) if from_gw else (from_gw, board)
-        window = self.windows.get(key)
+        sender = (from_gw, board, ctr >> 32) if from_gw else (from_gw, board)
+        window = self.windows.get(sender)
         if window is None and from_gw and not self._admit(ctr >> 32, mtype, rid):
             return "stale", None
         window = window or ReplayWindow()
@@ -240,8 +240,8 @@ class Auth:
             return "bad_payload", None
         window.accept(ctr)
         if from_gw:
-            self._stream_accepted(key, window, rid)
-        self.windows[key] = window
+            self._stream_accepted(sender, window, rid)
+        self.windows[sender] = window
         return "", Frame(msg, board, rid, ctr, Flag(flags))
 
     def _admit(self, epoch: int, mtype: int, rid: int) -> bool:

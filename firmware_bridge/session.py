@@ -122,7 +122,7 @@ class BoardSession:
             self.send(msg, rid)
             f = self.wait(rid, (*types, Error), timeout or self.timeout)
             if f is not None and isinstance(msg, Probe) and _challenge(f.msg):
-                rid = f.msg.detail  # an older sender than the board's newest: answer it
+                rid = cast(Error, f.msg).detail  # an older sender than the board's newest
                 continue
             if f is not None:
                 return f

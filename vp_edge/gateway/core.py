@@ -32,6 +32,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -122,8 +123,8 @@ class Gateway(BoardHealth):
         self.strategy = part_strategy(dep, strategy)
         # vp: cards of another class order are refused; index i of an answer is class_names[i]
         self.cards = load_cards(dep.run, self.family) if self.strategy is None else {}
-        self.class_names = run_class_names(dep.run, self.family) if self.strategy is None \
-            else list(self.strategy.class_names)
+        self.class_names: list[str] = list(run_class_names(dep.run, self.family) or ()) \
+            if self.strategy is None else list(self.strategy.class_names)
         self.num_classes = len(self.class_names)
         self.weights = self.family.weights() if dep.rule == "reference" else None
         self.card_index = CardIndex(dep.run, _cards_home(dep.state_dir), self.cards)
@@ -177,7 +178,7 @@ class Gateway(BoardHealth):
         self._probe_task = asyncio.create_task(self._probe_loop())
         self._lag_task = asyncio.create_task(self._lag_loop())
         relay = Relay(self, _cards_home(self.dep.state_dir))
-        if relay.open():  # flash and probes reach the serial boards this gateway holds
+        if relay.open() and relay.sock is not None:  # tools reach the serial boards it holds
             self.relay = relay
             self._loop.add_reader(relay.sock.fileno(), relay.on_readable)
 
@@ -309,6 +310,7 @@ class Gateway(BoardHealth):
         return None
 
     def _on_result(self, b: Board, f: fb.Frame, t: float) -> None:
+        msg = cast(fb.Result, f.msg)
         b.last_result = t  # alive, even when late: a backlog is not a failure
         req = self._pending.get(f.request_id)
         if req is None or b.spec.name not in req.targets:
@@ -321,22 +323,23 @@ class Gateway(BoardHealth):
         if name in req.results or name in req.failed:
             self.drop(b, "duplicate")
             return
-        pairs = f.msg.pairs
+        pairs = msg.pairs
         if len(pairs) != self.dep.k or any(c >= self.num_classes for c, _ in pairs) \
                 or len({c for c, _ in pairs}) != len(pairs):
             self.drop(b, "bad_result")
             return
         req.results[name] = (pairs, t)
         b.stats.latencies.append(t - req.sent[name])
-        b.stats.compute_us.append(f.msg.compute_us)
+        b.stats.compute_us.append(msg.compute_us)
         self._maybe_done(req)
 
     def _on_error(self, b: Board, f: fb.Frame) -> None:
-        b.stats.count_error(f.msg.status)
-        if f.msg.status == fb.Status.STALE_COUNTER and f.msg.detail:
+        msg = cast(fb.Error, f.msg)
+        b.stats.count_error(msg.status)
+        if msg.status == fb.Status.STALE_COUNTER and msg.detail:
             # the board knows a newer gateway-side sender (a later flash, a forged counter):
             # answering its challenge opens this gateway's own window (docs/protocol.md §4)
-            self._send(b, fb.Probe(MsgType.HELLO), f.msg.detail)
+            self._send(b, fb.Probe(MsgType.HELLO), msg.detail)
             return
         req = self._pending.get(f.request_id)
         name = b.spec.name

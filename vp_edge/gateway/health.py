@@ -10,19 +10,31 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import firmware_bridge as fb
 from firmware_bridge import MsgType
 from vp_edge.gateway.lag import stop_waiting_now
 
 if TYPE_CHECKING:  # pragma: no cover
+    from vp_edge.deployment import Deployment
     from vp_edge.gateway.answer import Board
 
 
 class BoardHealth:
     """The ``Gateway``'s health half (a mixin: it uses the gateway's boards, pending requests,
     deployment and lag window)."""
+
+    # what the gateway that mixes this in provides
+    dep: Deployment
+    boards: dict[str, Board]
+    fail_after: int
+    probe_s: float
+    overloaded_at: float
+    _pending: dict[int, Any]
+
+    def _maybe_done(self, req: Any) -> None:
+        raise NotImplementedError  # the gateway's own
 
     def note_overload(self) -> None:
         """The gateway fell behind (event-loop lag, or a front end shed load)."""
