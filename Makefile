@@ -20,6 +20,7 @@ setup: $(STAMP)
 
 demo: setup
 	$(BIN)/vp-edge demo --out $(RUN) --json $(RUN)/summary.json
+	@$(BIN)/python -m experiments.demo_figures $(RUN)/summary.json || true
 
 demo-quick: setup
 	$(BIN)/vp-edge demo --quick --out runs/quick --json runs/quick/summary.json
