@@ -77,8 +77,10 @@ def test_qemu_instructions_and_sizes(live: dict) -> None:
         pytest.skip(f"qemu: {live['kinds']['skipped']['qemu']}")
     (q,) = live["qemu"].values()
     ins, elf = q["instructions"], q["elf"]
-    # -icount: the same count every inference, up to the firmware timer's 1 us tick (1000 instr)
-    assert ins["max"] - ins["min"] <= 1000 and ins["min"] > 1_000_000
+    # -icount counts exactly (to the firmware timer's 1 us tick, 1000 instructions); the Cortex-M
+    # kernels take a few value-dependent branches (the demo's a04_r24: 4.914-4.922 M over 300
+    # test images), so inputs differ by well under 1 %
+    assert ins["max"] - ins["min"] <= max(1000, ins["min"] // 200) and ins["min"] > 1_000_000
     assert elf["flash"] <= elf["flash_budget"] and elf["ram"] <= q["profile"]["ram_bytes"]
     assert q["vpw_bytes"] <= elf["model_slot"]
     assert q["flash"]["verified"] and q["flash"]["size"] == q["vpw_bytes"]
