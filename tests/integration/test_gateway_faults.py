@@ -283,6 +283,9 @@ def _killed_udp_board(dep, boards) -> None:
             await gw.close()
 
     took, after = asyncio.run(main())
+    print(f"\n[heartbeats] killed UDP board down {took:.3f} s after the kill (heartbeat {hb} s, "
+          f"deadline {dep.deadline_s} s); the next requests took "
+          f"{', '.join(f'{a.latency_s * 1000:.1f}' for a in after)} ms")
     # two periods, and 0.1 s for the scheduling of a loaded test machine (2 cores, many jobs)
     assert took <= 2 * hb + 0.1, f"marked down {took:.3f} s after the kill (heartbeat {hb} s)"
     for a in after:

@@ -1,0 +1,215 @@
+"""The README's "Your own data: quick start", run as written on a generated data set.
+
+Every ``toml`` block that starts with ``# file: NAME`` is written to NAME and every line of
+every ``sh`` block runs in ``bash`` in one working folder, in order (``CMD &`` in the
+background, ``kill %N`` stops the N-th of them), so the README cannot drift from the tool. The
+only changes: free ports instead of the README's fixed ones, ``photo.png`` a generated colour
+picture, and the qemu and pynq boards left out where this machine cannot emulate them.
+Checked on the way: every class is served under its own name, the status page shows every
+board up, and after the update the flashed board serves the new run while the others are
+refused with the hash the gateway expected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("tensorflow")
+pytestmark = [pytest.mark.tf, pytest.mark.slow]
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from shapes_helpers import SHAPES, draw, write_shapes  # noqa: E402
+from test_walkthrough import free_port, wait_ready  # noqa: E402
+from tiny_helpers import ROOT  # noqa: E402
+
+SECTION = "## Your own data: quick start"
+PER_CLASS = 100
+BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
+
+
+def quickstart_blocks(readme: Path = ROOT / "README.md") -> list[tuple[str, str]]:
+    """(language, text) of every fenced block of the section, in order."""
+    text = readme.read_text()
+    assert SECTION in text, f"README.md lost its section {SECTION!r}"
+    body = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
+    return [(m.group(1), m.group(2)) for m in BLOCK.finditer(body)]
+
+
+def test_readme_names_files_and_commands() -> None:
+    blocks = quickstart_blocks()
+    files = [t.splitlines()[0] for lang, t in blocks if lang == "toml"]
+    assert files == ["# file: my_family.toml", "# file: deploy.toml"]
+    commands = [c for lang, t in blocks if lang == "sh" for c in t.splitlines() if c.strip()]
+    for step in ("family show", "train", "convert", "evaluate", "emulate", "gateway",
+                 "classify", "flash"):
+        assert any(c.startswith(f"vp-edge {step}") for c in commands), step
+
+
+class Shell:
+    """Runs the README's lines in ``work`` with the project's ``vp-edge`` on PATH."""
+
+    def __init__(self, work: Path, ports: dict[str, str]) -> None:
+        self.work, self.ports, self.jobs = work, ports, []
+        bin_dir = str(Path(sys.executable).parent)
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
+                    "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+
+    def fix(self, line: str) -> str:
+        for old, new in self.ports.items():
+            line = line.replace(old, new)
+        return line
+
+    def run(self, line: str) -> subprocess.CompletedProcess | None:
+        line = self.fix(line.split("    # ")[0])  # a trailing comment is for people
+        if m := re.fullmatch(r"kill %(\d+)", line.strip()):
+            job = self.jobs[int(m.group(1)) - 1]
+            job.send_signal(signal.SIGINT)
+            job.communicate(timeout=30)
+            return None
+        if line.rstrip().endswith("&"):
+            self.jobs.append(subprocess.Popen(
+                ["bash", "-c", "exec " + line.rstrip()[:-1]], cwd=self.work, env=self.env,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            return None
+        r = subprocess.run(["bash", "-c", line], cwd=self.work, env=self.env,
+                           capture_output=True, text=True, timeout=1500)
+        return r
+
+    def stop(self) -> None:
+        for job in self.jobs:
+            if job.poll() is None:
+                job.send_signal(signal.SIGINT)
+                try:
+                    job.communicate(timeout=30)
+                except subprocess.TimeoutExpired:
+                    job.kill()
+                    job.communicate()
+
+
+def deploy_text(text: str) -> str:
+    """The README's deploy.toml without the boards this machine cannot emulate."""
+    from boards.emulated import pynq_missing, qemu_missing
+
+    parts = text.split("[[boards]]")
+    keep = [parts[0]]
+    for b in parts[1:]:
+        if ('kind = "qemu"' in b and qemu_missing()) or ('kind = "pynq"' in b and pynq_missing()):
+            continue
+        keep.append(b)
+    return "[[boards]]".join(keep)
+
+
+def classify_until_up(sh: Shell, line: str) -> subprocess.CompletedProcess:
+    """A classify line, retried while the gateway binds its port and finds its boards."""
+    r = None
+    for _ in range(60):
+        r = sh.run(line)
+        if r.returncode == 0:
+            return r
+        time.sleep(0.5)
+    raise AssertionError(f"{line} -> {r.returncode}: {r.stderr[-2000:]}")
+
+
+def status(port: str) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/status.json", timeout=5) as r:
+        return json.loads(r.read())
+
+
+def test_quickstart_runs_as_written(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    work = tmp_path / "work"
+    write_shapes(work / "data", PER_CLASS)
+    rng = np.random.default_rng(7)
+    grey = draw("circle", rng)
+    Image.fromarray(np.repeat(np.kron(grey, np.ones((3, 3), np.uint8))[..., None], 3, -1)) \
+        .save(work / "photo.png")  # 84x84 RGB: the gateway resizes it and drops the colour
+    metrics = str(free_port())
+    ports = {"5601": str(free_port()), "5602": str(free_port()), "5603": str(free_port()),
+             "5700": str(free_port()), "9108": metrics}
+    sh = Shell(work, ports)
+    classified = 0
+    try:
+        for lang, text in quickstart_blocks():
+            if lang == "toml":
+                name = text.splitlines()[0].removeprefix("# file: ").strip()
+                body = deploy_text(text) if name == "deploy.toml" else text
+                (work / name).write_text(sh.fix(body))
+                continue
+            if lang != "sh":
+                continue
+            for line in (c for c in text.splitlines() if c.strip()):
+                if line.startswith("vp-edge classify"):
+                    r = classify_until_up(sh, line)
+                    classified += 1
+                    assert "input: converted from colour (RGB) to grey; resized 84x84 -> 28x28" \
+                        in r.stdout + r.stderr, r.stdout + r.stderr
+                    _check_after_classify(sh, work, metrics, classified)
+                    continue
+                r = sh.run(line)
+                if line.startswith("vp-edge emulate"):  # "wait until it prints emulating"
+                    dep = (work / "deploy.toml").read_text()
+                    wait_ready(work, re.findall(r'^name = "(.+)"', dep, re.M), sh.jobs[-1], 300)
+                if r is not None:
+                    assert r.returncode == 0, f"{line} -> {r.returncode}:\n{r.stderr[-3000:]}"
+                if line.startswith("vp-edge family show"):
+                    assert "fits" in r.stdout and "s24" in r.stdout, r.stdout
+        assert classified == 2
+    finally:
+        sh.stop()
+
+
+def _check_after_classify(sh: Shell, work: Path, metrics: str, n: int) -> None:
+    """First time: every board up, and new pictures of every class answered by their own
+    name. After the update: pi-1 serves the new run, the others are refused, saying why."""
+    end = time.monotonic() + 15  # boards that became ready after the gateway started join
+    while True:
+        rows = {b["name"]: b for b in status(metrics)["boards"]}
+        settled = all(b["state"] != "down" for b in rows.values())
+        if settled or time.monotonic() > end:
+            break
+        time.sleep(0.5)
+    if n == 1:
+        assert all(b["state"] == "up" for b in rows.values()), \
+            {n: (b["state"], b["reason"]) for n, b in rows.items()}
+        _every_class_by_name(sh, work)
+        return
+    card = json.loads((work / "runs/mine-2/models/s16.json").read_text())
+    assert rows["pi-1"]["state"] == "up", rows["pi-1"]
+    assert rows["pi-1"]["runs"]["model_sha256"] == card["tflite_sha256"]
+    for name, b in rows.items():
+        if name != "pi-1":
+            assert b["state"] == "refused" and "model_sha256" in b["reason"], b
+            assert b["last_seen"] is not None
+
+
+def _every_class_by_name(sh: Shell, work: Path) -> None:
+    """New pictures of each class through ``vp-edge classify``: every answer names its class
+    index by the family's order, and most are right (chance is 1 in 4)."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(99)
+    right = 0
+    for kind in SHAPES:
+        for i in range(3):
+            path = work / f"new-{kind}-{i}.png"
+            Image.fromarray(draw(kind, rng)).save(path)
+            r = sh.run(f"vp-edge classify --gateway udp://127.0.0.1:5700 {path.name} --json -")
+            assert r.returncode == 0, r.stderr[-2000:]
+            reply = json.loads(r.stdout)
+            assert reply["class_name"] == SHAPES[reply["winner"]], reply
+            right += reply["class_name"] == kind
+    assert right >= 5, f"{right} of 12 new pictures right"  # chance: 3
