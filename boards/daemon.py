@@ -62,9 +62,11 @@ def _check_int8(path: Path, model: bytes) -> None:
 
     g = read_graph(model)
     if (g.input_dtype, g.output_dtype) != ("int8", "int8"):
-        raise UsageError(f"{path}: input/output are {g.input_dtype}/{g.output_dtype}; a board "
-                         "serves a full-int8 model (int8 input and output): make one with "
-                         "'vp-edge convert --run RUN' (RUN/models/VARIANT.tflite)")
+        raise UsageError(
+            f"{path}: input/output are {g.input_dtype}/{g.output_dtype}; a board "
+            "serves a full-int8 model (int8 input and output): make one with "
+            "'vp-edge convert --run RUN' (RUN/models/VARIANT.tflite)"
+        )
 
 
 def board_k(k: int, card: dict, outputs: int) -> int:
@@ -101,17 +103,21 @@ def build_server(o: BoardOptions) -> BoardServer:
     if o.model.suffix == ".tflite":
         _check_int8(o.model, model)
     if o.kernels and runner_name != "litert":
-        raise UsageError(f"--kernels {o.kernels}: kernels choose LiteRT's kernels, so they belong "
-                         f"to the litert runner (linux boards), not {runner_name}")
+        raise UsageError(
+            f"--kernels {o.kernels}: kernels choose LiteRT's kernels, so they belong "
+            f"to the litert runner (linux boards), not {runner_name}"
+        )
     opts: dict[str, object] = {"arena_bytes": profile.arena_limit} if runner_name == "tflm" else {}
     if runner_name == "litert":
         opts["kernels"] = o.kernels
     runner = make_runner(runner_name, model, **opts)
     k = board_k(o.k, card, runner.output_size)
     if k != 0 and not 1 <= k <= runner.output_size:
-        raise UsageError(f"-k {k}: the model has {runner.output_size} classes; give k from 1 "
-                         f"to {runner.output_size} (the gateway votes with k <= classes/2), "
-                         "or 0 for a part that answers its whole output (TENSOR)")
+        raise UsageError(
+            f"-k {k}: the model has {runner.output_size} classes; give k from 1 "
+            f"to {runner.output_size} (the gateway votes with k <= classes/2), "
+            "or 0 for a part that answers its whole output (TENSOR)"
+        )
     runner.run(np.zeros(runner.input_shape, np.int8))  # warm-up: the first request is not slow
     facts = artefact_facts(model) if o.model.suffix in (".tflite", ".vpb") else {}
     spec = parse_link(o.listen)
@@ -119,8 +125,16 @@ def build_server(o: BoardOptions) -> BoardServer:
     baud = o.baud or (profile.baud if spec.scheme == "pty" else None)
     if baud and spec.framing == "stream":
         link = ThrottledLink(link, baud)
-    cfg = BoardConfig(o.board_id, variant, k, o.key, kind.hello_kind,
-                      heartbeat_s=o.heartbeat_s, epoch_file=o.epoch_file, **facts)
+    cfg = BoardConfig(
+        o.board_id,
+        variant,
+        k,
+        o.key,
+        kind.hello_kind,
+        heartbeat_s=o.heartbeat_s,
+        epoch_file=o.epoch_file,
+        **facts,
+    )
     server = BoardServer(link, runner, cfg)
     if o.model_dir is not None:
         mount_loader(server, o.model_dir, lambda blob: make_runner(runner_name, blob, **opts))
@@ -130,8 +144,12 @@ def build_server(o: BoardOptions) -> BoardServer:
 def write_ready(path: Path, server: BoardServer) -> None:
     """Tell an emulator the board is up: pid, link and (for ptys) the device path."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    info = {"pid": os.getpid(), "board_id": server.cfg.board_id, "link": server.link.url,
-            "pty": getattr(getattr(server.link, "inner", server.link), "path", None)}
+    info = {
+        "pid": os.getpid(),
+        "board_id": server.cfg.board_id,
+        "link": server.link.url,
+        "pty": getattr(getattr(server.link, "inner", server.link), "path", None),
+    }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(info) + "\n")
     os.replace(tmp, path)

@@ -54,18 +54,46 @@ def board_argv(dep: Deployment, b: BoardSpec, key: Path | None) -> list[str]:
     if b.kind == "pynq":
         return pynq_argv(dep, b, key)
     spec = parse_link(b.link)
-    if spec.scheme not in ("udp", "pty") and not (spec.scheme in ("mqtt", "mqtts")
-                                                  and b.kind == "linux"):
-        raise BoardError(f"board {b.name}: cannot emulate a {spec.scheme}:// link; use "
-                         "udp://127.0.0.1:PORT or mqtt://BROKER/DEPLOYMENT (linux), pty://NAME "
-                         "(mcu; 'vp-edge bridge' puts it on a broker) in the deployment")
+    if spec.scheme not in ("udp", "pty") and not (
+        spec.scheme in ("mqtt", "mqtts") and b.kind == "linux"
+    ):
+        raise BoardError(
+            f"board {b.name}: cannot emulate a {spec.scheme}:// link; use "
+            "udp://127.0.0.1:PORT or mqtt://BROKER/DEPLOYMENT (linux), pty://NAME "
+            "(mcu; 'vp-edge bridge' puts it on a broker) in the deployment"
+        )
     model, k = dep.board_model(b, ".vpw" if kind.runner == "engine" else ".tflite")
-    argv = [sys.executable, "-m", "vp_edge", "board", "serve", "--model", str(model),
-            "--listen", b.link, "--board-id", str(b.id), "--kind", b.kind, "--k", str(k),
-            "--variant", b.variant, "--profile", b.profile, "--pty-dir", str(dep.pty_dir),
-            "--epoch-file", str(dep.state_dir / "epochs" / f"{b.name}.epoch"),
-            "--heartbeat-ms", str(dep.heartbeat_s * 1000),
-            "--ready-file", str(ready_path(dep, b)), "--model-dir", str(slots_dir(dep, b))]
+    argv = [
+        sys.executable,
+        "-m",
+        "vp_edge",
+        "board",
+        "serve",
+        "--model",
+        str(model),
+        "--listen",
+        b.link,
+        "--board-id",
+        str(b.id),
+        "--kind",
+        b.kind,
+        "--k",
+        str(k),
+        "--variant",
+        b.variant,
+        "--profile",
+        b.profile,
+        "--pty-dir",
+        str(dep.pty_dir),
+        "--epoch-file",
+        str(dep.state_dir / "epochs" / f"{b.name}.epoch"),
+        "--heartbeat-ms",
+        str(dep.heartbeat_s * 1000),
+        "--ready-file",
+        str(ready_path(dep, b)),
+        "--model-dir",
+        str(slots_dir(dep, b)),
+    ]
     argv += ["--kernels", b.kernels] if b.kernels else []
     return argv + (["--key-file", str(key)] if key else ["--insecure"])
 
@@ -99,16 +127,23 @@ class Emulation:
             # runpy runs it as __main__; the second copy only calls serve(), so mute the notice
             env["PYTHONWARNINGS"] = "ignore:'boards.pynq' found in sys.modules:RuntimeWarning"
         argv = board_argv(self.dep, b, board_key_file(self.dep, b))
-        self.procs[b.name] = subprocess.Popen(argv, stdout=log, stderr=log,
-                                              stdin=subprocess.DEVNULL, env=env,
-                                              cwd=Path(__file__).resolve().parent.parent)
+        self.procs[b.name] = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
         log.close()
 
     def _became_ready(self, b: BoardSpec) -> bool:
         """Boards that write no ready file: the PYNQ daemon serves once its port is bound."""
         if b.kind == "pynq" and udp_bound(b.link):
-            write_ready_info(ready_path(self.dep, b), {
-                "pid": self.procs[b.name].pid, "board_id": b.id, "link": b.link, "pty": None})
+            write_ready_info(
+                ready_path(self.dep, b),
+                {"pid": self.procs[b.name].pid, "board_id": b.id, "link": b.link, "pty": None},
+            )
             return True
         fw = self.firmware.get(b.name)
         if fw is not None and fw.error:
@@ -122,11 +157,14 @@ class Emulation:
             b = self.dep.board(name)
             while not ready_path(self.dep, b).exists() and not self._became_ready(b):
                 if p.poll() is not None:
-                    raise BoardError(f"emulated board {name} exited ({p.returncode}): "
-                                     f"{self._log_tail(name)}")
+                    raise BoardError(
+                        f"emulated board {name} exited ({p.returncode}): {self._log_tail(name)}"
+                    )
                 if time.monotonic() > end:
-                    raise BoardError(f"emulated board {name} not ready after {timeout:.0f} s; "
-                                     f"see {self.dep.state_dir / 'logs' / (name + '.log')}")
+                    raise BoardError(
+                        f"emulated board {name} not ready after {timeout:.0f} s; "
+                        f"see {self.dep.state_dir / 'logs' / (name + '.log')}"
+                    )
                 time.sleep(0.05)
 
     def _log_tail(self, name: str) -> str:
@@ -154,8 +192,13 @@ class Emulation:
     def alive(self) -> dict[str, bool]:
         return {n: p.poll() is None for n, p in self.procs.items()}
 
-    def supervise(self, stop: threading.Event, restart: bool = False,
-                  say: Callable[[str], None] = print, poll_s: float = 0.5) -> bool:
+    def supervise(
+        self,
+        stop: threading.Event,
+        restart: bool = False,
+        say: Callable[[str], None] = print,
+        poll_s: float = 0.5,
+    ) -> bool:
         """Keep the survivors serving while boards die: each death is reported once and, with
         ``restart``, the board is started again. Returns True when ``stop`` was set, False
         when every board is gone."""
@@ -166,8 +209,10 @@ class Emulation:
                     continue
                 code = self.procs[name].returncode
                 left = sum(self.alive().values())
-                say(f"board {name} exited ({_exit_text(code)}): {self._log_tail(name)}; "
-                    f"{left} of {len(self.procs)} board(s) still serving")
+                say(
+                    f"board {name} exited ({_exit_text(code)}): {self._log_tail(name)}; "
+                    f"{left} of {len(self.procs)} board(s) still serving"
+                )
                 if restart and not stop.is_set():
                     try:
                         self.restart(name)

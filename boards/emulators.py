@@ -53,8 +53,11 @@ def firmware_misfit(vpw: bytes, target: str = "mps2-an386") -> str | None:
 
     t = get_target(target)
     h = read_vpw(vpw).header
-    for what, need, have in (("model", len(vpw), t.slot_size), ("arena", h["arena_size"], t.arena),
-                             ("input", h["in_size"], t.input_max)):
+    for what, need, have in (
+        ("model", len(vpw), t.slot_size),
+        ("arena", h["arena_size"], t.arena),
+        ("input", h["in_size"], t.input_max),
+    ):
         if int(need) > have:
             return f"its {what} needs {int(need):,} bytes, the firmware has {have:,}"
     return None
@@ -70,8 +73,11 @@ def pynq_python() -> Path:
 def pynq_missing() -> str | None:
     """Why a pynq board cannot be emulated here, or None."""
     py = pynq_python()
-    return None if py.exists() else f"{py} is missing; 'make setup' builds .venv-pynq " \
-        "(scripts/setup.d/40-pynq-venv.sh)"
+    return (
+        None
+        if py.exists()
+        else f"{py} is missing; 'make setup' builds .venv-pynq (scripts/setup.d/40-pynq-venv.sh)"
+    )
 
 
 def qemu_missing() -> str | None:
@@ -79,8 +85,12 @@ def qemu_missing() -> str | None:
     from firmware_bridge.qemu import missing_tools
 
     tools = missing_tools("qemu")
-    return f"needs {', '.join(tools)} ('make setup' installs them via " \
-        "scripts/setup.d/20-toolchains.sh)" if tools else None
+    return (
+        f"needs {', '.join(tools)} ('make setup' installs them via "
+        "scripts/setup.d/20-toolchains.sh)"
+        if tools
+        else None
+    )
 
 
 def pynq_argv(dep: Deployment, b: BoardSpec, key: Path | None) -> list[str]:
@@ -94,8 +104,9 @@ def pynq_argv(dep: Deployment, b: BoardSpec, key: Path | None) -> list[str]:
     vpw, k = dep.board_model(b, ".vpw")
     if dep.strategy == "vp":
         vpw = ensure_vpw(dep.run, b.variant)
-    return emulator_command(vpw, b.link, b.id, key, k=k, python=pynq_python(),
-                            model_dir=slots_dir(dep, b))
+    return emulator_command(
+        vpw, b.link, b.id, key, k=k, python=pynq_python(), model_dir=slots_dir(dep, b)
+    )
 
 
 def slots_dir(dep: Deployment, b: BoardSpec) -> Path:
@@ -166,15 +177,18 @@ class QemuEmulator:
         self.vpw = ensure_vpw(self.dep.run, self.spec.variant).read_bytes()
         self.target = firmware_target(self.spec.profile)
         if why := firmware_misfit(self.vpw, self.target):
-            raise BoardError(f"board {self.spec.name}: variant {self.spec.variant} does not fit "
-                             f"the {self.target} firmware: {why}")
+            raise BoardError(
+                f"board {self.spec.name}: variant {self.spec.variant} does not fit "
+                f"the {self.target} firmware: {why}"
+            )
         self.elf = firmware_elf(self.dep.k, round(self.dep.heartbeat_s * 1000), self.target)
         storage = self.dep.state_dir / "flash" / f"{self.spec.name}.bin"
         if self.target.startswith("stm32"):
             self._preflash(storage)
         own = None if self.dep.key is None else derive_board_key(self.dep.key, self.spec.id)
-        self.board = start_qemu(storage, board_id=self.spec.id, key=own, elf=self.elf,
-                                target=self.target)
+        self.board = start_qemu(
+            storage, board_id=self.spec.id, key=own, elf=self.elf, target=self.target
+        )
         self._log_lines(self.board.log)
         threading.Thread(target=self._drain, daemon=True, name=f"qemu-{self.spec.name}").start()
         threading.Thread(target=self._load, daemon=True, name=f"flash-{self.spec.name}").start()
@@ -185,10 +199,16 @@ class QemuEmulator:
         from firmware_bridge.flash import flash
         from firmware_bridge.qemu import start_host
 
-        with start_host(storage, board_id=self.spec.id, key=self.dep.key,
-                        target="host-stm32f4") as host:
-            rep = flash(host.url, self.vpw, board_id=self.spec.id, key=self.dep.key,
-                        epoch_file=self.dep.epoch_file)
+        with start_host(
+            storage, board_id=self.spec.id, key=self.dep.key, target="host-stm32f4"
+        ) as host:
+            rep = flash(
+                host.url,
+                self.vpw,
+                board_id=self.spec.id,
+                key=self.dep.key,
+                epoch_file=self.dep.epoch_file,
+            )
         self._log_lines([f"preflash (host-stm32f4): {json.dumps(rep.to_dict())}"])
 
     def _log_lines(self, lines: list[str]) -> None:
@@ -215,14 +235,22 @@ class QemuEmulator:
         keys = None if self.dep.key is None else BoardKeys(self.dep.key)
         epoch = self.dep.epoch_file
         try:
-            with BoardSession(url, board_id=self.spec.id, key=keys, epoch_file=epoch,
-                              timeout=1.0, tries=10) as s:
+            with BoardSession(
+                url, board_id=self.spec.id, key=keys, epoch_file=epoch, timeout=1.0, tries=10
+            ) as s:
                 rb = s.readback()
                 if rb.status == 0 and rb.sha256 == sha:
                     report = {"skipped": "the board already runs this .vpw (READBACK)"}
                 else:
-                    report = flash(url, self.vpw, board_id=self.spec.id, key=keys,
-                                   epoch_file=epoch, timeout=1.0, session=s).to_dict()
+                    report = flash(
+                        url,
+                        self.vpw,
+                        board_id=self.spec.id,
+                        key=keys,
+                        epoch_file=epoch,
+                        timeout=1.0,
+                        session=s,
+                    ).to_dict()
                 zeros = bytes(int(s.hello().input_bytes))
                 for _ in range(WARMUP):  # QEMU translates the engine's code on first use
                     s.infer(zeros)
@@ -236,9 +264,18 @@ class QemuEmulator:
         tmp = pub.with_suffix(".tmp")
         tmp.write_text(url + "\n")
         os.replace(tmp, pub)
-        write_ready_info(self.ready, {"pid": self.proc.pid, "board_id": self.spec.id,
-                                      "link": self.spec.link, "pty": url, "flash": report,
-                                      "elf": str(self.elf), "target": self.target})
+        write_ready_info(
+            self.ready,
+            {
+                "pid": self.proc.pid,
+                "board_id": self.spec.id,
+                "link": self.spec.link,
+                "pty": url,
+                "flash": report,
+                "elf": str(self.elf),
+                "target": self.target,
+            },
+        )
 
     def close(self) -> None:
         if self.board is not None:

@@ -82,9 +82,7 @@ def get_profile(name: str) -> Profile:
     try:
         return PROFILES[name]
     except KeyError:
-        raise BoardError(
-            f"unknown board profile {name!r}; known: {', '.join(PROFILES)}"
-        ) from None
+        raise BoardError(f"unknown board profile {name!r}; known: {', '.join(PROFILES)}") from None
 
 
 def check_fit(profile: Profile, variant: str, arena_bytes: int | None, model_bytes: int) -> None:

@@ -74,15 +74,19 @@ def _fill_clock_frequencies(overlay: Any) -> None:
 
 def _find_ip(overlay: Any, name: str | None) -> tuple[str, dict]:
     """The vp_top IP: by ``name``, or the only IP whose VLNV name is ``vp_top``."""
-    ips = {k: v for k, v in overlay.ip_dict.items() if str(v.get("type", "")).split(":")[2:3]
-           == [IP_NAME]}
+    ips = {
+        k: v
+        for k, v in overlay.ip_dict.items()
+        if str(v.get("type", "")).split(":")[2:3] == [IP_NAME]
+    }
     if name is not None:
         if name not in overlay.ip_dict:
             raise BoardError(f"overlay has no IP {name!r}; it has {', '.join(overlay.ip_dict)}")
         return name, overlay.ip_dict[name]
     if len(ips) != 1:
-        raise BoardError(f"expected one {IP_NAME} IP in the overlay, found {sorted(ips) or 0}; "
-                         "pass ip=NAME")
+        raise BoardError(
+            f"expected one {IP_NAME} IP in the overlay, found {sorted(ips) or 0}; pass ip=NAME"
+        )
     return next(iter(ips.items()))
 
 
@@ -92,10 +96,19 @@ class PynqRunner(Runner):
     name = "pynq"
     artefact = ".vpw"
 
-    def __init__(self, model: bytes, overlay: str | Path | None = None, *,
-                 simulate: bool = False, ip: str | None = None, download: bool = True,
-                 timeout_s: float = 5.0, busy_reads: int = 1, fabric: str | None = None,
-                 **options: object) -> None:
+    def __init__(
+        self,
+        model: bytes,
+        overlay: str | Path | None = None,
+        *,
+        simulate: bool = False,
+        ip: str | None = None,
+        download: bool = True,
+        timeout_s: float = 5.0,
+        busy_reads: int = 1,
+        fabric: str | None = None,
+        **options: object,
+    ) -> None:
         super().__init__(model)
         from converters.vpw_format import read_vpw
         from firmware_bridge.engine import STATUS
@@ -141,8 +154,12 @@ class PynqRunner(Runner):
         self.out_buf = alloc(self.output_size, np.int8)
         self.arena_buf = alloc(arena_size, np.uint8)
         self._in_size = in_size
-        for name, buf in (("vpw", self.vpw_buf), ("in_r", self.in_buf), ("out_r", self.out_buf),
-                          ("arena", self.arena_buf)):
+        for name, buf in (
+            ("vpw", self.vpw_buf),
+            ("in_r", self.in_buf),
+            ("out_r", self.out_buf),
+            ("arena", self.arena_buf),
+        ):
             addr = int(buf.physical_address)
             self.ip.write(self.regs[f"{name}_1"], addr & 0xFFFF_FFFF)
             self.ip.write(self.regs[f"{name}_2"], addr >> 32)
@@ -185,9 +202,19 @@ class PynqBoard(BoardAdapter):
     default_profile = "pynq-z2"
 
 
-def serve(model: Path, listen: str, *, overlay: Path | None = None, simulate: bool = False,
-          board_id: int = 1, key: bytes | None = None, k: int = 5, variant: str | None = None,
-          heartbeat_s: float = 1.0, model_dir: Path | None = None) -> None:
+def serve(
+    model: Path,
+    listen: str,
+    *,
+    overlay: Path | None = None,
+    simulate: bool = False,
+    board_id: int = 1,
+    key: bytes | None = None,
+    k: int = 5,
+    variant: str | None = None,
+    heartbeat_s: float = 1.0,
+    model_dir: Path | None = None,
+) -> None:
     """Run the PYNQ board daemon: the shared board server (boards.server) with PynqRunner.
 
     With ``model_dir`` the board accepts ``vp-edge flash`` (verified LOAD session).
@@ -199,10 +226,17 @@ def serve(model: Path, listen: str, *, overlay: Path | None = None, simulate: bo
     blob = Path(model).read_bytes()
     h = read_vpw(blob).header
     runner = PynqRunner(blob, overlay, simulate=simulate)
-    cfg = BoardConfig(board_id=board_id, variant=variant or Path(model).stem, k=k, key=key,
-                      kind=BoardKind.PYNQ, model_sha256=hashlib.sha256(blob).digest(),
-                      score_scale=float(h["out_scale"]), score_zero_point=int(h["out_zp"]),
-                      heartbeat_s=heartbeat_s)
+    cfg = BoardConfig(
+        board_id=board_id,
+        variant=variant or Path(model).stem,
+        k=k,
+        key=key,
+        kind=BoardKind.PYNQ,
+        model_sha256=hashlib.sha256(blob).digest(),
+        score_scale=float(h["out_scale"]),
+        score_zero_point=int(h["out_zp"]),
+        heartbeat_s=heartbeat_s,
+    )
     server = BoardServer(open_link(for_board(listen, board_id), server=True), runner, cfg)
     if model_dir is not None:
         mount_loader(server, model_dir, lambda b: PynqRunner(b, overlay, simulate=simulate))
@@ -215,14 +249,33 @@ def serve(model: Path, listen: str, *, overlay: Path | None = None, simulate: bo
         runner.close()
 
 
-def emulator_command(model: str | Path, listen: str, board_id: int,
-                     key_file: str | Path | None, *, k: int = 5,
-                     python: str | Path | None = None,
-                     model_dir: str | Path | None = None) -> list[str]:
+def emulator_command(
+    model: str | Path,
+    listen: str,
+    board_id: int,
+    key_file: str | Path | None,
+    *,
+    k: int = 5,
+    python: str | Path | None = None,
+    model_dir: str | Path | None = None,
+) -> list[str]:
     """argv of an emulated PYNQ board: this daemon with the simulated device, in .venv-pynq."""
     py = python or os.environ.get("VP_EDGE_PYNQ_PYTHON") or PYNQ_VENV / "bin" / "python"
-    argv = [str(py), "-m", "boards.pynq", "serve", "--simulate", "--model", str(model),
-            "--listen", listen, "--board-id", str(board_id), "-k", str(k)]
+    argv = [
+        str(py),
+        "-m",
+        "boards.pynq",
+        "serve",
+        "--simulate",
+        "--model",
+        str(model),
+        "--listen",
+        listen,
+        "--board-id",
+        str(board_id),
+        "-k",
+        str(k),
+    ]
     argv += ["--model-dir", str(model_dir)] if model_dir is not None else []
     return argv + (["--key-file", str(key_file)] if key_file is not None else ["--insecure"])
 
@@ -241,8 +294,11 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--variant", help="name announced in HELLO (default: the file's stem)")
     s.add_argument("--model-dir", type=Path, help="accept 'vp-edge flash' into slots kept here")
     g = s.add_mutually_exclusive_group(required=True)
-    g.add_argument("--key-file", type=Path,
-                   help="this board's own key (hex or raw bytes, >= 16; 'vp-edge keys derive')")
+    g.add_argument(
+        "--key-file",
+        type=Path,
+        help="this board's own key (hex or raw bytes, >= 16; 'vp-edge keys derive')",
+    )
     g.add_argument("--insecure", action="store_true", help="no key (bring-up and tests only)")
     a = p.parse_args(argv)
     try:
@@ -251,8 +307,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vp-edge pynq board: {e}", file=sys.stderr)
         return 2
     try:
-        serve(a.model, a.listen, overlay=a.overlay, simulate=a.simulate, board_id=a.board_id,
-              key=key, k=a.k, variant=a.variant, model_dir=a.model_dir)
+        serve(
+            a.model,
+            a.listen,
+            overlay=a.overlay,
+            simulate=a.simulate,
+            board_id=a.board_id,
+            key=key,
+            k=a.k,
+            variant=a.variant,
+            model_dir=a.model_dir,
+        )
     except (BoardError, OSError) as e:
         print(f"vp-edge pynq board: {e}", file=sys.stderr)
         return 3

@@ -94,18 +94,44 @@ def _bus(parent: ET.Element, name: str, kind: str) -> None:
     _sub(parent, "BUSINTERFACE", NAME=name, TYPE=kind, VLNV="xilinx.com:interface:aximm:1.0")
 
 
-def _memrange(parent: ET.Element, master: str, instance: str, slave: str, block: str,
-              base: int, size: int, memtype: str) -> None:
-    _sub(parent, "MEMRANGE", ADDRESSBLOCK=block, BASENAME="C_BASEADDR", BASEVALUE=f"0x{base:08X}",
-         HIGHNAME="C_HIGHADDR", HIGHVALUE=f"0x{base + size - 1:08X}", INSTANCE=instance,
-         IS_DATA="TRUE", IS_INSTRUCTION="TRUE", MASTERBUSINTERFACE=master, MEMTYPE=memtype,
-         SLAVEBUSINTERFACE=slave)
+def _memrange(
+    parent: ET.Element,
+    master: str,
+    instance: str,
+    slave: str,
+    block: str,
+    base: int,
+    size: int,
+    memtype: str,
+) -> None:
+    _sub(
+        parent,
+        "MEMRANGE",
+        ADDRESSBLOCK=block,
+        BASENAME="C_BASEADDR",
+        BASEVALUE=f"0x{base:08X}",
+        HIGHNAME="C_HIGHADDR",
+        HIGHVALUE=f"0x{base + size - 1:08X}",
+        INSTANCE=instance,
+        IS_DATA="TRUE",
+        IS_INSTRUCTION="TRUE",
+        MASTERBUSINTERFACE=master,
+        MEMTYPE=memtype,
+        SLAVEBUSINTERFACE=slave,
+    )
 
 
 def _ps7(modules: ET.Element, ip: str, base: int, fclk_mhz: float) -> None:
-    ps = _sub(modules, "MODULE", FULLNAME="/processing_system7_0", INSTANCE="processing_system7_0",
-              IPTYPE="PERIPHERAL", MODCLASS="PROCESSOR", MODTYPE="processing_system7",
-              VLNV=PS_VLNV)
+    ps = _sub(
+        modules,
+        "MODULE",
+        FULLNAME="/processing_system7_0",
+        INSTANCE="processing_system7_0",
+        IPTYPE="PERIPHERAL",
+        MODCLASS="PROCESSOR",
+        MODTYPE="processing_system7",
+        VLNV=PS_VLNV,
+    )
     clocks: dict[str, str] = {}
     for i in range(4):
         on = i == 0
@@ -127,16 +153,37 @@ def _ps7(modules: ET.Element, ip: str, base: int, fclk_mhz: float) -> None:
 
 
 def _vp_top(modules: ET.Element, ip: str) -> None:
-    m = _sub(modules, "MODULE", FULLNAME=f"/{ip}", INSTANCE=ip, IPTYPE="PERIPHERAL",
-             MODCLASS="PERIPHERAL", MODTYPE=IP_NAME, VLNV=IP_VLNV)
+    m = _sub(
+        modules,
+        "MODULE",
+        FULLNAME=f"/{ip}",
+        INSTANCE=ip,
+        IPTYPE="PERIPHERAL",
+        MODCLASS="PERIPHERAL",
+        MODTYPE=IP_NAME,
+        VLNV=IP_VLNV,
+    )
     _params(m, {"C_S_AXI_CONTROL_BASEADDR": "0x40000000", "C_S_AXI_CONTROL_ADDR_WIDTH": "7"})
-    block = _sub(_sub(m, "ADDRESSBLOCKS"), "ADDRESSBLOCK", ACCESS="read-write",
-                 INTERFACE="s_axi_control", NAME="Reg", RANGE=str(IP_RANGE), USAGE="register")
+    block = _sub(
+        _sub(m, "ADDRESSBLOCKS"),
+        "ADDRESSBLOCK",
+        ACCESS="read-write",
+        INTERFACE="s_axi_control",
+        NAME="Reg",
+        RANGE=str(IP_RANGE),
+        USAGE="register",
+    )
     regs = _sub(block, "REGISTERS")
     for name, off, desc in REGISTERS:
         reg = _sub(regs, "REGISTER", NAME=name)
-        props = {"DESCRIPTION": desc, "ADDRESS_OFFSET": str(off), "SIZE": "32",
-                 "ACCESS": "read-write", "IS_ENABLED": "true", "RESET_VALUE": "0x0"}
+        props = {
+            "DESCRIPTION": desc,
+            "ADDRESS_OFFSET": str(off),
+            "SIZE": "32",
+            "ACCESS": "read-write",
+            "IS_ENABLED": "true",
+            "RESET_VALUE": "0x0",
+        }
         for k, v in props.items():
             _sub(reg, "PROPERTY", NAME=k, VALUE=v)
     ports = _sub(m, "PORTS")
@@ -147,17 +194,34 @@ def _vp_top(modules: ET.Element, ip: str) -> None:
     mmap = _sub(m, "MEMORYMAP")
     for i in range(3):
         _bus(buses, f"m_axi_gmem{i}", "MASTER")
-        _memrange(mmap, f"m_axi_gmem{i}", "processing_system7_0", "S_AXI_HP0", "HP0_DDR_LOWOCM",
-                  DDR_BASE, DDR_SIZE, "MEMORY")
+        _memrange(
+            mmap,
+            f"m_axi_gmem{i}",
+            "processing_system7_0",
+            "S_AXI_HP0",
+            "HP0_DDR_LOWOCM",
+            DDR_BASE,
+            DDR_SIZE,
+            "MEMORY",
+        )
 
 
-def hwh_text(design: str = "vp", ip: str = "vp_top_0", base: int = DEFAULT_BASE,
-             fclk_mhz: float = 100.0) -> str:
+def hwh_text(
+    design: str = "vp", ip: str = "vp_top_0", base: int = DEFAULT_BASE, fclk_mhz: float = 100.0
+) -> str:
     """The .hwh of a block design holding the PS7 and one vp_top IP (docs/vpw.md, step 2)."""
-    root = ET.Element("EDKSYSTEM", EDWVERSION="1.2", TIMESTAMP="simulated",
-                      VIVADOVERSION="simulated")
-    _sub(root, "SYSTEMINFO", ARCH="zynq", DEVICE="7z020", NAME=design, PACKAGE="clg400",
-         SPEEDGRADE="-1")
+    root = ET.Element(
+        "EDKSYSTEM", EDWVERSION="1.2", TIMESTAMP="simulated", VIVADOVERSION="simulated"
+    )
+    _sub(
+        root,
+        "SYSTEMINFO",
+        ARCH="zynq",
+        DEVICE="7z020",
+        NAME=design,
+        PACKAGE="clg400",
+        SPEEDGRADE="-1",
+    )
     _sub(root, "EXTERNALPORTS")
     _sub(root, "EXTERNALINTERFACES")
     modules = _sub(root, "MODULES")
@@ -169,8 +233,13 @@ def hwh_text(design: str = "vp", ip: str = "vp_top_0", base: int = DEFAULT_BASE,
     )
 
 
-def write_overlay(folder: Path, design: str = "vp", ip: str = "vp_top_0",
-                  base: int = DEFAULT_BASE, fclk_mhz: float = 100.0) -> Path:
+def write_overlay(
+    folder: Path,
+    design: str = "vp",
+    ip: str = "vp_top_0",
+    base: int = DEFAULT_BASE,
+    fclk_mhz: float = 100.0,
+) -> Path:
     """Write ``<design>.bit`` (header only) and ``<design>.hwh`` into ``folder``; the .bit path."""
     folder.mkdir(parents=True, exist_ok=True)
     bit = folder / f"{design}.bit"

@@ -151,8 +151,9 @@ class VpTopModel:
 class SimulatedPynqDevice(pynq.Device):
     """A PYNQ-Z2 without the board: see the module docstring for what is real and what is not."""
 
-    def __init__(self, tag: str = "pynq-z2-sim", *, busy_reads: int = 1,
-                 fabric: str | None = None) -> None:
+    def __init__(
+        self, tag: str = "pynq-z2-sim", *, busy_reads: int = 1, fabric: str | None = None
+    ) -> None:
         super().__init__(tag)
         #: what runs behind vp_top: "engine" (the C engine, fast) or "rtl" (the overlay's
         #: Verilated RTL, fpga/; VP_PYNQ_FABRIC picks it for daemons started elsewhere)
@@ -248,8 +249,15 @@ class SimulatedPynqDevice(pynq.Device):
         ddr = np.zeros(size, np.uint8)
         host = np.zeros(size, np.uint8) if cacheable else ddr
         self._allocs[bo] = _Alloc(phys, ddr, host)
-        return PynqBuffer(shape, dtype, buffer=host, device_address=phys, bo=bo,
-                          coherent=not cacheable, device=self)
+        return PynqBuffer(
+            shape,
+            dtype,
+            buffer=host,
+            device_address=phys,
+            bo=bo,
+            coherent=not cacheable,
+            device=self,
+        )
 
     def flush(self, bo: int, offset: int, vaddr: int, nbytes: int) -> None:
         a = self._allocs[bo]

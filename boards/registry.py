@@ -68,9 +68,11 @@ class QemuBoard(McuBoard):
     """
 
     kind = "qemu"
-    description = ("board firmware (C engine, .vpw) in QEMU, the target picked by the profile "
-                   "(mps2-an386 Cortex-M4 by default, stm32f405 on netduinoplus2, cortex-m7, "
-                   "cortex-m33); UART over a pty, model loaded with 'vp-edge flash'")
+    description = (
+        "board firmware (C engine, .vpw) in QEMU, the target picked by the profile "
+        "(mps2-an386 Cortex-M4 by default, stm32f405 on netduinoplus2, cortex-m7, "
+        "cortex-m33); UART over a pty, model loaded with 'vp-edge flash'"
+    )
     runner = "engine"
     default_profile = "cortex-m4"
 
@@ -100,8 +102,9 @@ class Registry(Mapping[str, Any]):
         return len(self._entries)
 
 
-BOARDS: Registry = Registry({"linux": LinuxBoard, "mcu": McuBoard, "qemu": QemuBoard,
-                             "pynq": "boards.pynq:PynqBoard"})
+BOARDS: Registry = Registry(
+    {"linux": LinuxBoard, "mcu": McuBoard, "qemu": QemuBoard, "pynq": "boards.pynq:PynqBoard"}
+)
 
 
 def link_problem(kind: type[BoardAdapter], scheme: str) -> str | None:

@@ -73,8 +73,9 @@ class LiteRtRunner(Runner):
 
         self.kernels = str(kernels or BOARD_KERNELS)
         if self.kernels not in LITERT_KERNELS:
-            raise BoardError(f"unknown LiteRT kernels {self.kernels!r}; known: "
-                             f"{', '.join(LITERT_KERNELS)}")
+            raise BoardError(
+                f"unknown LiteRT kernels {self.kernels!r}; known: {', '.join(LITERT_KERNELS)}"
+            )
         self._it = litert(self.model, self.kernels)
         self._in = self._it.get_input_details()[0]
         self._out = self._it.get_output_details()[0]
@@ -141,13 +142,15 @@ class EngineRunner(Runner):
         return self._e.run(np.asarray(x, np.int8).reshape(-1)).reshape(-1)
 
 
-RUNNERS: Registry = Registry({
-    "litert": LiteRtRunner,
-    "tflm": TflmRunner,
-    "engine": EngineRunner,
-    "pynq": "boards.pynq:PynqRunner",  # imported when a pynq board is built
-    "staged": "boards.staged:StagedRunner",  # a .vpb bundle (multi-stage part)
-})
+RUNNERS: Registry = Registry(
+    {
+        "litert": LiteRtRunner,
+        "tflm": TflmRunner,
+        "engine": EngineRunner,
+        "pynq": "boards.pynq:PynqRunner",  # imported when a pynq board is built
+        "staged": "boards.staged:StagedRunner",  # a .vpb bundle (multi-stage part)
+    }
+)
 
 BUNDLE_MAGIC = b"PK\x03\x04"  # a .vpb staged bundle is a zip file
 
@@ -162,8 +165,10 @@ def runner_for(name: str, model: bytes) -> str:
     if not is_bundle(model):
         return name
     if name == "engine":
-        raise BoardError("the C engine runs one packed .vpw, not a staged .vpb bundle; serve "
-                         "the bundle on a linux, mcu (emulated) or pynq board")
+        raise BoardError(
+            "the C engine runs one packed .vpw, not a staged .vpb bundle; serve "
+            "the bundle on a linux, mcu (emulated) or pynq board"
+        )
     return "staged"
 
 

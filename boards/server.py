@@ -63,8 +63,11 @@ def model_facts(tflite: bytes) -> dict:
     from converters.tflite import read_graph
 
     g = read_graph(tflite)
-    return {"model_sha256": hashlib.sha256(tflite).digest(), "score_scale": g.output_scale,
-            "score_zero_point": g.output_zero_point}
+    return {
+        "model_sha256": hashlib.sha256(tflite).digest(),
+        "score_scale": g.output_scale,
+        "score_zero_point": g.output_zero_point,
+    }
 
 
 def vpw_facts(vpw: bytes) -> dict:
@@ -72,8 +75,11 @@ def vpw_facts(vpw: bytes) -> dict:
     from converters.vpw_format import read_vpw
 
     h = read_vpw(vpw).header
-    return {"model_sha256": hashlib.sha256(vpw).digest(), "score_scale": float(h["out_scale"]),
-            "score_zero_point": int(h["out_zp"])}
+    return {
+        "model_sha256": hashlib.sha256(vpw).digest(),
+        "score_scale": float(h["out_scale"]),
+        "score_zero_point": int(h["out_zp"]),
+    }
 
 
 def artefact_facts(blob: bytes) -> dict:
@@ -100,10 +106,10 @@ class BoardServer:
 
     def __init__(self, link: Link, runner: Runner, config: BoardConfig) -> None:
         self.link, self.runner, self.cfg = link, runner, config
-        self.auth = fb.Auth(config.key, {config.board_id}, role="board",
-                            allow_insecure=config.key is None)
-        self.tx = fb.Sender(config.key, make_counter(config.epoch_file),
-                            board_id=config.board_id)
+        self.auth = fb.Auth(
+            config.key, {config.board_id}, role="board", allow_insecure=config.key is None
+        )
+        self.tx = fb.Sender(config.key, make_counter(config.epoch_file), board_id=config.board_id)
         self.stream = fb.StreamDecoder(self.auth, config.max_frame)
         self._reassemblers(runner)
         self.loader: LoadReceiver | None = None
@@ -126,15 +132,28 @@ class BoardServer:
 
     def hello(self) -> fb.Hello:
         c = self.cfg
-        return fb.Hello(c.kind, c.k, self.runner.output_size, self.runner.input_bytes,
-                        c.model_sha256, c.variant[: fb.protocol.MAX_NAME], c.max_frame,
-                        c.score_scale, c.score_zero_point)
+        return fb.Hello(
+            c.kind,
+            c.k,
+            self.runner.output_size,
+            self.runner.input_bytes,
+            c.model_sha256,
+            c.variant[: fb.protocol.MAX_NAME],
+            c.max_frame,
+            c.score_scale,
+            c.score_zero_point,
+        )
 
     def heartbeat(self) -> fb.Heartbeat:
         dropped = sum(v for k, v in self.auth.stats.items() if k != "accepted")
-        return fb.Heartbeat(int(time.monotonic() - self.started), self.auth.stats["accepted"],
-                            dropped, self.counts["tx"], self.counts["inferences"],
-                            self.counts["errors"])
+        return fb.Heartbeat(
+            int(time.monotonic() - self.started),
+            self.auth.stats["accepted"],
+            dropped,
+            self.counts["tx"],
+            self.counts["inferences"],
+            self.counts["errors"],
+        )
 
     # -- the loop ----------------------------------------------------------------------------
     def serve(self) -> None:
@@ -229,9 +248,13 @@ class BoardServer:
         try:
             q = np.asarray(self.runner.run_stage(request_id, stage, x), np.int8).reshape(-1)
         except Exception:
-            log.exception("board %d (%s): %s %#010x failed; answered ERROR INFER_FAILED",
-                          self.cfg.board_id, self.cfg.variant,
-                          f"INFER_STAGE {stage}" if stage else "INFER", request_id)
+            log.exception(
+                "board %d (%s): %s %#010x failed; answered ERROR INFER_FAILED",
+                self.cfg.board_id,
+                self.cfg.variant,
+                f"INFER_STAGE {stage}" if stage else "INFER",
+                request_id,
+            )
             self.send(fb.Error(Status.INFER_FAILED, stage), request_id)
             return
         us = min(int((time.perf_counter() - t0) * 1e6), 0xFFFFFFFF)
@@ -240,8 +263,9 @@ class BoardServer:
             us = min(int(fabric_us), 0xFFFFFFFF)
         self.counts["inferences"] += 1
         if self.cfg.k == 0:
-            for chunk in fb.split_tensor(q.tobytes(), us, max_frame=self.cfg.max_frame,
-                                         secure=self.cfg.key is not None):
+            for chunk in fb.split_tensor(
+                q.tobytes(), us, max_frame=self.cfg.max_frame, secure=self.cfg.key is not None
+            ):
                 self.send(chunk, request_id)
             return
         self.send(fb.Result(us, result_pairs(q, self.cfg.k)), request_id)
@@ -256,9 +280,12 @@ class BoardServer:
 
     @property
     def stats(self) -> dict:
-        return {**self.counts, "rx": dict(self.auth.stats), "reassembly": dict(self.reasm.stats),
-                "stage_reassembly": dict(self.stage_reasm.stats)}
-
+        return {
+            **self.counts,
+            "rx": dict(self.auth.stats),
+            "reassembly": dict(self.reasm.stats),
+            "stage_reassembly": dict(self.stage_reasm.stats),
+        }
 
     def swap_model(self, runner: Runner, facts: dict, announce: bool = True) -> None:
         """Serve another model from now on (after a verified LOAD) and announce it."""

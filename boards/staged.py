@@ -43,8 +43,9 @@ FORMAT = "vpb"
 VERSION = 1
 
 
-def requantize(q: np.ndarray, from_scale: float, from_zp: int, to_scale: float,
-               to_zp: int) -> np.ndarray:
+def requantize(
+    q: np.ndarray, from_scale: float, from_zp: int, to_scale: float, to_zp: int
+) -> np.ndarray:
     """int8 -> float (sender's scale/zp) -> int8 (receiver's), round half away, saturated."""
     f = (np.asarray(q, np.float64) - int(from_zp)) * float(from_scale) / float(to_scale)
     r = np.sign(f) * np.floor(np.abs(f) + 0.5) + int(to_zp)
@@ -86,12 +87,15 @@ def read_vpb(data: bytes) -> Bundle:
         with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
             manifest = json.loads(z.read(MANIFEST))
             if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
-                raise BoardError(f".vpb manifest: format {manifest.get('format')!r} version "
-                                 f"{manifest.get('version')!r}; expected {FORMAT!r} {VERSION}")
+                raise BoardError(
+                    f".vpb manifest: format {manifest.get('format')!r} version "
+                    f"{manifest.get('version')!r}; expected {FORMAT!r} {VERSION}"
+                )
             stages = tuple(z.read(s["file"]) for s in manifest["stages"])
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as e:
-        raise BoardError(f".vpb bundle unreadable ({type(e).__name__}: {e}); reconvert it") \
-            from None
+        raise BoardError(
+            f".vpb bundle unreadable ({type(e).__name__}: {e}); reconvert it"
+        ) from None
     if not stages:
         raise BoardError(".vpb bundle has no stages; reconvert it")
     return Bundle(manifest, stages)
@@ -103,8 +107,9 @@ class StagedRunner(Runner):
     name = "staged"
     artefact = ".vpb"
 
-    def __init__(self, model: bytes, kernels: str | None = None, cache_size: int = 64,
-                 **options: Any) -> None:
+    def __init__(
+        self, model: bytes, kernels: str | None = None, cache_size: int = 64, **options: Any
+    ) -> None:
         super().__init__(model)
         bundle = read_vpb(self.model)
         self.manifest = bundle.manifest
@@ -146,8 +151,9 @@ class StagedRunner(Runner):
         self._check_stage(stage)
         x = np.asarray(x, np.int8).reshape(-1)
         if x.size != self.stage_input_bytes(stage):
-            raise BoardError(f"stage {stage} takes {self.stage_input_bytes(stage)} bytes, "
-                             f"got {x.size}")
+            raise BoardError(
+                f"stage {stage} takes {self.stage_input_bytes(stage)} bytes, got {x.size}"
+            )
         e = self.entries[stage]
         inp = x if stage == 0 else self._combine(key, stage, x)
         out = self._runners[stage].run(inp).reshape(e["output"]["shape"])
@@ -163,15 +169,27 @@ class StagedRunner(Runner):
         """[own cached activation, received channels], both requantised to the stage input."""
         own = self._cache.get(key)
         if own is None:
-            raise BoardError(f"stage {stage} for request {key}: no stage {stage - 1} "
-                             "activation cached (evicted, or stage 0 never ran)")
+            raise BoardError(
+                f"stage {stage} for request {key}: no stage {stage - 1} "
+                "activation cached (evicted, or stage 0 never ran)"
+            )
         e, prev = self.entries[stage], self.entries[stage - 1]
         inp, rec = e["input"], e["received"]
         shape = tuple(inp["shape"][:-1]) + (int(rec["channels"]),)
-        a = requantize(own, prev["output"]["scale"], prev["output"]["zero_point"],
-                       inp["scale"], inp["zero_point"])
-        b = requantize(received.reshape(shape), rec["scale"], rec["zero_point"],
-                       inp["scale"], inp["zero_point"])
+        a = requantize(
+            own,
+            prev["output"]["scale"],
+            prev["output"]["zero_point"],
+            inp["scale"],
+            inp["zero_point"],
+        )
+        b = requantize(
+            received.reshape(shape),
+            rec["scale"],
+            rec["zero_point"],
+            inp["scale"],
+            inp["zero_point"],
+        )
         return np.concatenate([a, b], axis=-1).reshape(-1)
 
     def cached_keys(self) -> tuple[int, ...]:

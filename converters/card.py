@@ -149,8 +149,9 @@ def read_card(path: Path) -> dict:
         raise ConversionError(f"cannot read model card {path}: {e}") from None
 
 
-def check_model_card(model: bytes, card: dict, path: Path | str, run: Path | str | None = None
-                     ) -> None:
+def check_model_card(
+    model: bytes, card: dict, path: Path | str, run: Path | str | None = None
+) -> None:
     """Refuse a .tflite whose bytes are not the ones its card describes (a re-convert stopped
     half-way, a corrupt copy): answers would be read under another model's quantisation."""
     want = card.get("tflite_sha256")
@@ -161,7 +162,8 @@ def check_model_card(model: bytes, card: dict, path: Path | str, run: Path | str
         fix = f"vp-edge convert --run {run}" if run else "vp-edge convert"
         raise ArtifactError(
             f"{path}: SHA-256 {got[:16]}... is not its card's {want[:16]}... (model and card "
-            f"come from different conversions, or the file is corrupt); run '{fix}' again")
+            f"come from different conversions, or the file is corrupt); run '{fix}' again"
+        )
 
 
 def check_model_file(model: bytes, path: Path | str) -> dict:
@@ -179,4 +181,3 @@ def check_model_file(model: bytes, path: Path | str) -> dict:
     card = read_card(card_path) if card_path.exists() else {}
     check_model_card(model, card, path)
     return card
-

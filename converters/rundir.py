@@ -95,6 +95,11 @@ class RunDir:
 
     def make(self, *dirs: Path) -> None:
         """Create the given folders of this run (all of them when none is given)."""
-        for d in dirs or (self.checkpoints, self.weights_dir, self.models, self.outputs_dir,
-                          self.report_dir):
+        for d in dirs or (
+            self.checkpoints,
+            self.weights_dir,
+            self.models,
+            self.outputs_dir,
+            self.report_dir,
+        ):
             d.mkdir(parents=True, exist_ok=True)

@@ -109,8 +109,9 @@ class Graph:
     @property
     def weights(self) -> int:
         """int8 weight and int32 bias elements stored in the file."""
-        return sum(t.size for t in self.tensors
-                   if t.data is not None and t.dtype in (np.int8, np.int32))
+        return sum(
+            t.size for t in self.tensors if t.data is not None and t.dtype in (np.int8, np.int32)
+        )
 
 
 def dtype_name(t: Tensor) -> str:

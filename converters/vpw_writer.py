@@ -50,8 +50,12 @@ def pack_file(
     except OSError as e:
         raise ConversionError(f"cannot write {out}: {e}") from None
     summary = read_vpw(blob).summary()
-    summary.update(source=str(src), output=str(out), tflite_bytes=len(tfl),
-                   sha256=hashlib.sha256(blob).hexdigest())
+    summary.update(
+        source=str(src),
+        output=str(out),
+        tflite_bytes=len(tfl),
+        sha256=hashlib.sha256(blob).hexdigest(),
+    )
     if verify > 0:
         from converters.verify import compare_with_reference
 

@@ -78,8 +78,8 @@ def claims(report: dict) -> dict:
         # the paper's cost bounds hold for every member, not only the smallest
         "fewest_params_ratio": min(p for p, _ in bounded) if bounded else None,
         "fewest_macs_ratio": min(m for _, m in bounded) if bounded else None,
-        "within_paper_bounds": bool(bounded) and all(p >= PAPER_PARAMS_RATIO and
-                                                     m >= PAPER_MACS_RATIO for p, m in bounded),
+        "within_paper_bounds": bool(bounded)
+        and all(p >= PAPER_PARAMS_RATIO and m >= PAPER_MACS_RATIO for p, m in bounded),
         "max_int8_drop_points": max(drops) if drops else None,
         "c_engine_values_compared": sum(c["values"] for c in engine.values()),
         "c_engine_differing": sum(c["differing"] for c in engine.values()),
@@ -98,8 +98,9 @@ def run_demo(out: Path, budget: Budget, live: bool = True, show: bool = True) ->
     out.mkdir(parents=True, exist_ok=True)
     data = {"source": None, "seed": 0, "val_fraction": 0.1}
     save_data_args(out, data)
-    splits = load_dataset(None, seed=0, input_shape=family.input_shape,
-                          class_names=family.class_names or None)
+    splits = load_dataset(
+        None, seed=0, input_shape=family.input_shape, class_names=family.class_names or None
+    )
     cfg = TrainConfig(
         epochs=budget.epochs,
         train_limit=budget.train_limit,

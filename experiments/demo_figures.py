@@ -31,28 +31,42 @@ def _pct(x: float) -> str:
 
 def _paired(p: dict) -> str:
     lo, hi = p["ci95_points"]
-    return (f"{p['difference_points']:+.2f} points (95 % interval {lo:+.2f} to {hi:+.2f}, "
-            f"McNemar p = {p['mcnemar_p']:.2g})")
+    return (
+        f"{p['difference_points']:+.2f} points (95 % interval {lo:+.2f} to {hi:+.2f}, "
+        f"McNemar p = {p['mcnemar_p']:.2g})"
+    )
 
 
 def render(s: dict) -> str:
     """The markdown block for one summary (only figures the training decides)."""
     e, c, b = s["evaluation"], s["claims"], s["budget"]
-    rows = ["| model | r | α | F | params | MACs | params ÷ | MACs ÷ | float | int8 |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| model | r | α | F | params | MACs | params ÷ | MACs ÷ | float | int8 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for v in e["variants"]:
-        rows.append(f"| {v['name']} | {v['resolution']} | {v['alpha']:g} | {v['head']} | "
-                    f"{v['params']:,} | {v['macs']:,} | {v['params_ratio']:.2f}× | "
-                    f"{v['macs_ratio']:.2f}× | {_pct(v['float_accuracy'])} | "
-                    f"{_pct(v['int8_accuracy'])} |")
+        rows.append(
+            f"| {v['name']} | {v['resolution']} | {v['alpha']:g} | {v['head']} | "
+            f"{v['params']:,} | {v['macs']:,} | {v['params_ratio']:.2f}× | "
+            f"{v['macs_ratio']:.2f}× | {_pct(v['float_accuracy'])} | "
+            f"{_pct(v['int8_accuracy'])} |"
+        )
     base = e["baseline"]
-    rows.append(f"| baseline (MobileNetV2 α=1.0) | | 1.0 | 1280 | {base['params']:,} | "
-                f"{base['macs']:,} | 1× | 1× | {_pct(base['float_accuracy'])} | "
-                f"{_pct(base['int8_accuracy'])} |")
+    rows.append(
+        f"| baseline (MobileNetV2 α=1.0) | | 1.0 | 1280 | {base['params']:,} | "
+        f"{base['macs']:,} | 1× | 1× | {_pct(base['float_accuracy'])} | "
+        f"{_pct(base['int8_accuracy'])} |"
+    )
     ref = e["ensemble"]["reference"]
     best = e["paired"]["ensemble_vs_best_single"]
-    alive = "; ".join(f"{m['m']} of {len(e['variants'])}: {_pct(m['mean'])} / {_pct(m['worst'])}"
-                      for m in e["boards_alive"]) if isinstance(e["boards_alive"], list) else ""
+    alive = (
+        "; ".join(
+            f"{m['m']} of {len(e['variants'])}: {_pct(m['mean'])} / {_pct(m['worst'])}"
+            for m in e["boards_alive"]
+        )
+        if isinstance(e["boards_alive"], list)
+        else ""
+    )
     lines = [
         f"Budget: family `{b['family']}`, {b['epochs']} epochs on {b['train_limit']:,} training "
         f"images, batch {b['batch_size']}, ensemble term {b['ensemble_weight']:g}; "
@@ -102,8 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo figures: equal to {DOC.relative_to(ROOT)}")
         return 0
     old = _block(doc).splitlines()
-    print(f"demo figures: they differ from {DOC.relative_to(ROOT)} (same seed and data give the "
-          "same figures on this kind of machine; a change to training moved them):")
+    print(
+        f"demo figures: they differ from {DOC.relative_to(ROOT)} (same seed and data give the "
+        "same figures on this kind of machine; a change to training moved them):"
+    )
     for a, b in zip(old, new.splitlines(), strict=False):
         if a != b:
             print(f"  docs: {a}\n  now:  {b}")

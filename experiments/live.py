@@ -68,10 +68,15 @@ def _mcu_profile(card: dict, i: int) -> str | None:
     return None
 
 
-def write_live_deployment(run: Path, out: Path, deadline_ms: float = 500, k: int = 2,
-                          extra: dict[str, str] | None = None,
-                          qemu_profile: str = "cortex-m4",
-                          linux_kernels: Sequence[str] = ("xnnpack",)) -> Path:
+def write_live_deployment(
+    run: Path,
+    out: Path,
+    deadline_ms: float = 500,
+    k: int = 2,
+    extra: dict[str, str] | None = None,
+    qemu_profile: str = "cortex-m4",
+    linux_kernels: Sequence[str] = ("xnnpack",),
+) -> Path:
     """A deployment of >= 4 boards: half linux (UDP, LiteRT kernels taken in turn from
     ``linux_kernels``), half mcu (pty); every variant placed; then one board per ``extra``
     kind ({kind: variant}: pynq over UDP, qemu behind a pty)."""
@@ -90,28 +95,53 @@ def write_live_deployment(run: Path, out: Path, deadline_ms: float = 500, k: int
         kind = "mcu" if profile else "linux"
         name = f"{'m' if profile else 'pi'}{i + 1}"
         link = f"pty://{name}" if profile else f"udp://127.0.0.1:{_free_udp_port()}"
-        boards.append({"id": i + 1, "name": name, "kind": kind, "link": link, "variant": v,
-                       "profile": profile or "raspberry-pi-4"})
+        boards.append(
+            {
+                "id": i + 1,
+                "name": name,
+                "kind": kind,
+                "link": link,
+                "variant": v,
+                "profile": profile or "raspberry-pi-4",
+            }
+        )
         if kind == "linux":
             boards[-1]["kernels"] = linux_kernels[i % len(linux_kernels)]
     for kind, v in (extra or {}).items():
         i = len(boards) + 1
         link = f"pty://q{i}" if kind == "qemu" else f"udp://127.0.0.1:{_free_udp_port()}"
-        boards.append({"id": i, "name": f"{kind[0]}{i}" if kind == "qemu" else f"pynq{i}",
-                       "kind": kind, "link": link, "variant": v,
-                       "profile": qemu_profile if kind == "qemu" else "pynq-z2"})
+        boards.append(
+            {
+                "id": i,
+                "name": f"{kind[0]}{i}" if kind == "qemu" else f"pynq{i}",
+                "kind": kind,
+                "link": link,
+                "variant": v,
+                "profile": qemu_profile if kind == "qemu" else "pynq-z2",
+            }
+        )
     out.mkdir(parents=True, exist_ok=True)
     (out / "deploy.key").write_text(secrets.token_hex(16) + "\n")
-    top = {"run": str(Path(run).resolve()), "key_file": "deploy.key", "k": k,
-           "rule": "reference", "deadline_ms": deadline_ms, "heartbeat_ms": 500}
+    top = {
+        "run": str(Path(run).resolve()),
+        "key_file": "deploy.key",
+        "k": k,
+        "rule": "reference",
+        "deadline_ms": deadline_ms,
+        "heartbeat_ms": 500,
+    }
     path = out / "deploy.toml"
     path.write_text(deployment_toml(top, boards))
     return path
 
 
-async def _gateway_run(dep: Deployment, x: np.ndarray, y: np.ndarray, show: bool,
-                       on_request: Callable[[int], None] | None) -> tuple[dict, list[Answer],
-                                                                         dict]:
+async def _gateway_run(
+    dep: Deployment,
+    x: np.ndarray,
+    y: np.ndarray,
+    show: bool,
+    on_request: Callable[[int], None] | None,
+) -> tuple[dict, list[Answer], dict]:
     """One pass of the gateway; also each board's pairs, per-kind stats and compute times."""
     from vp_edge.gateway.batch import run_batch_async
 
@@ -125,8 +155,9 @@ async def _gateway_run(dep: Deployment, x: np.ndarray, y: np.ndarray, show: bool
     return gw.report(), answers, extra
 
 
-def offline_outputs(dep: Deployment, x: np.ndarray,
-                    show: bool) -> dict[tuple[str, str], np.ndarray]:
+def offline_outputs(
+    dep: Deployment, x: np.ndarray, show: bool
+) -> dict[tuple[str, str], np.ndarray]:
     """int8 outputs per ``offline_key`` (engine, variant): each board's own runtime (a linux
     board's LiteRT on its kernels), for the same quantized inputs."""
     from vp_edge.evaluate import load_cards
@@ -138,16 +169,27 @@ def offline_outputs(dep: Deployment, x: np.ndarray,
     out: dict[tuple[str, str], np.ndarray] = {}
     keys = {offline_key(b) for b in dep.boards}
     for engine in sorted({e for e, _ in keys if e != "engine"}):
-        jobs = [(v, RunDir(dep.run).model(v),
-                 quantize(x, cards[v]["input_scale"], cards[v]["input_zero_point"]))
-                for v in sorted(v for e, v in keys if e == engine)]
+        jobs = [
+            (
+                v,
+                RunDir(dep.run).model(v),
+                quantize(x, cards[v]["input_scale"], cards[v]["input_zero_point"]),
+            )
+            for v in sorted(v for e, v in keys if e == engine)
+        ]
         res = run_models(jobs, engine, label=f"offline {engine}", show=show)
         out.update({(engine, v): q for v, q in res.items()})
     return {**out, **engine_outputs(dep, x)}
 
 
-def compare_offline(gw_cards: dict, dep: Deployment, num_classes: int, weights: dict | None,
-                    answers: list[Answer], outputs: dict) -> dict:
+def compare_offline(
+    gw_cards: dict,
+    dep: Deployment,
+    num_classes: int,
+    weights: dict | None,
+    answers: list[Answer],
+    outputs: dict,
+) -> dict:
     """Recompute every live answer offline from the same boards; count differences."""
     from boards.server import result_pairs
 
@@ -155,9 +197,14 @@ def compare_offline(gw_cards: dict, dep: Deployment, num_classes: int, weights: 
     differ, correct, labelled = 0, 0, 0
     for a in answers:
         if a.answered:
-            res = {n: (specs[n].id, specs[n].variant,
-                       result_pairs(outputs[offline_key(specs[n])][a.index], dep.k))
-                   for n in a.answered}
+            res = {
+                n: (
+                    specs[n].id,
+                    specs[n].variant,
+                    result_pairs(outputs[offline_key(specs[n])][a.index], dep.k),
+                )
+                for n in a.answered
+            }
             winner = vote_boards(res, gw_cards, num_classes, dep.rule, weights)[0].winner
         else:
             winner = None
@@ -169,17 +216,32 @@ def compare_offline(gw_cards: dict, dep: Deployment, num_classes: int, weights: 
 
 
 def _run_summary(report: dict, offline: dict, n: int, extra: dict, checks: dict) -> dict:
-    boards = {name: {"kind": r["kind"], "variant": r["variant"], "results": r["results"],
-                     "misses": r["misses"], "latency_ms": r["latency_ms"],
-                     "sent_per_inference": r["bytes_sent"] / n,
-                     "received_per_inference": r["bytes_received"] / n, "drops": r["drops"]}
-              for name, r in report["boards"].items()}
-    return {"live_accuracy": report["accuracy"], **offline, "requests": report["requests"],
-            "errors": report["errors"], "degraded": report["degraded"],
-            "latency_ms": report["latency_ms"],
-            "bytes_per_inference": report["bytes_per_inference"], "boards": boards,
-            "gateway_drops": report["gateway_drops"], "kinds": extra["kinds"],
-            "board_checks": checks}
+    boards = {
+        name: {
+            "kind": r["kind"],
+            "variant": r["variant"],
+            "results": r["results"],
+            "misses": r["misses"],
+            "latency_ms": r["latency_ms"],
+            "sent_per_inference": r["bytes_sent"] / n,
+            "received_per_inference": r["bytes_received"] / n,
+            "drops": r["drops"],
+        }
+        for name, r in report["boards"].items()
+    }
+    return {
+        "live_accuracy": report["accuracy"],
+        **offline,
+        "requests": report["requests"],
+        "errors": report["errors"],
+        "degraded": report["degraded"],
+        "latency_ms": report["latency_ms"],
+        "bytes_per_inference": report["bytes_per_inference"],
+        "boards": boards,
+        "gateway_drops": report["gateway_drops"],
+        "kinds": extra["kinds"],
+        "board_checks": checks,
+    }
 
 
 def model_parallel_cut(tflite: bytes) -> dict:
@@ -188,13 +250,20 @@ def model_parallel_cut(tflite: bytes) -> dict:
 
     g = read_graph(tflite)
     produced = {t for op in g.ops for t in op.outputs}
-    maps = [(int(np.prod(g.shapes[t][1:])), t) for t in produced  # spatial maps: before pooling
-            if len(g.shapes[t]) == 4 and g.shapes[t][1] * g.shapes[t][2] > 1]
+    maps = [
+        (int(np.prod(g.shapes[t][1:])), t)
+        for t in produced  # spatial maps: before pooling
+        if len(g.shapes[t]) == 4 and g.shapes[t][1] * g.shapes[t][2] > 1
+    ]
     nbytes, t = min(maps)
     cap = fb.chunk_capacity()
     frames = math.ceil(nbytes / cap)
-    return {"shape": list(g.shapes[t]), "activation_bytes": nbytes,
-            "frame_bytes": nbytes + frames * FRAME_OVERHEAD, "frames": frames}
+    return {
+        "shape": list(g.shapes[t]),
+        "activation_bytes": nbytes,
+        "frame_bytes": nbytes + frames * FRAME_OVERHEAD,
+        "frames": frames,
+    }
 
 
 def wire_sizes(dep: Deployment) -> dict:
@@ -204,14 +273,20 @@ def wire_sizes(dep: Deployment) -> dict:
         n = fb.result_frame_size(k)
         result[str(k)] = {"udp": n, "serial": n + math.ceil(n / 254) + 1}
     variants = sorted({b.variant for b in dep.boards})
-    cuts = {v: model_parallel_cut(RunDir(dep.run).model(v).read_bytes())
-            for v in variants}
+    cuts = {v: model_parallel_cut(RunDir(dep.run).model(v).read_bytes()) for v in variants}
     return {"result_frame_bytes": result, "model_parallel": cuts}
 
 
-def run_live_demo(run: Path, images: int, out: Path, show: bool, *,
-                  kinds: Sequence[str] | None = None, qemu_profile: str = "cortex-m4",
-                  linux_kernels: Sequence[str] = ("xnnpack",)) -> dict:
+def run_live_demo(
+    run: Path,
+    images: int,
+    out: Path,
+    show: bool,
+    *,
+    kinds: Sequence[str] | None = None,
+    qemu_profile: str = "cortex-m4",
+    linux_kernels: Sequence[str] = ("xnnpack",),
+) -> dict:
     """Deploy, emulate, vote live (all alive, then boards killed halfway), compare offline.
 
     ``kinds`` limits the optional kinds (pynq, qemu); by default each runs when it can here.
@@ -228,14 +303,24 @@ def run_live_demo(run: Path, images: int, out: Path, show: bool, *,
     variants = [v.name for v in load_run_family(Path(run)).variants]
     extra, skipped = optional_kinds(Path(run), variants, kinds, qemu_profile)
     deadline = QEMU_DEADLINE_MS if "qemu" in extra else 500
-    dep = load_deployment(write_live_deployment(Path(run), Path(out), deadline, extra=extra,
-                                                qemu_profile=qemu_profile,
-                                                linux_kernels=linux_kernels))
+    dep = load_deployment(
+        write_live_deployment(
+            Path(run),
+            Path(out),
+            deadline,
+            extra=extra,
+            qemu_profile=qemu_profile,
+            linux_kernels=linux_kernels,
+        )
+    )
     gw_probe = Gateway(dep)  # cards, weights and classes exactly as the live gateway has them
     data = load_run_data(dep.run, gw_probe.family).test.subset(images)
     x, y = data.x, data.y
-    victims = [next(b.name for b in dep.boards if b.kind == kind)
-               for kind in ("linux", "mcu", "qemu") if any(b.kind == kind for b in dep.boards)]
+    victims = [
+        next(b.name for b in dep.boards if b.kind == kind)
+        for kind in ("linux", "mcu", "qemu")
+        if any(b.kind == kind for b in dep.boards)
+    ]
     runs: dict[str, tuple] = {}
     with start_emulation(dep, timeout=180.0) as emu:
         ready = {b.name: json.loads(ready_path(dep, b).read_text()) for b in dep.boards}
@@ -248,21 +333,34 @@ def run_live_demo(run: Path, images: int, out: Path, show: bool, *,
 
         runs["killed"] = asyncio.run(_gateway_run(dep, x, y, show, kill))
     outputs = offline_outputs(dep, x, show)
-    summary = {"run": str(dep.run), "images": int(len(x)), "deployment": str(dep.path),
-               "deadline_ms": dep.deadline_s * 1000, "k": dep.k, "rule": dep.rule,
-               "boards": [vars(b) for b in dep.boards], "killed": victims,
-               "kill_at": len(x) // 2, "runs": {},
-               "kinds": {"ran": [k for k in KIND_ENGINE if any(b.kind == k for b in dep.boards)],
-                         "skipped": skipped}}
+    summary = {
+        "run": str(dep.run),
+        "images": int(len(x)),
+        "deployment": str(dep.path),
+        "deadline_ms": dep.deadline_s * 1000,
+        "k": dep.k,
+        "rule": dep.rule,
+        "boards": [vars(b) for b in dep.boards],
+        "killed": victims,
+        "kill_at": len(x) // 2,
+        "runs": {},
+        "kinds": {
+            "ran": [k for k in KIND_ENGINE if any(b.kind == k for b in dep.boards)],
+            "skipped": skipped,
+        },
+    }
     for name, (report, answers, more) in runs.items():
-        cmp = compare_offline(gw_probe.cards, dep, gw_probe.num_classes, gw_probe.weights,
-                              answers, outputs)
+        cmp = compare_offline(
+            gw_probe.cards, dep, gw_probe.num_classes, gw_probe.weights, answers, outputs
+        )
         checks = check_boards(dep, more["pairs"], outputs)
         summary["runs"][name] = _run_summary(report, cmp, len(x), more, checks)
     summary["qemu"] = qemu_facts(dep, ready, runs["all_alive"][2]["compute_us"])
     summary.update(wire_sizes(dep))
-    summary["equal"] = all(r["differing"] == 0 and all(
-        c["differing"] == 0 for c in r["board_checks"].values()) for r in summary["runs"].values())
+    summary["equal"] = all(
+        r["differing"] == 0 and all(c["differing"] == 0 for c in r["board_checks"].values())
+        for r in summary["runs"].values()
+    )
     return summary
 
 
@@ -272,35 +370,51 @@ def _pct(v: float | None) -> str:
 
 def live_table(summary: dict) -> str:
     """The live demo for people: accuracy live vs offline, latency, bytes, wire sizes."""
-    lines = [f"live voting: {summary['images']} test images, k={summary['k']}, rule "
-             f"{summary['rule']}, deadline {summary['deadline_ms']:.0f} ms, boards "
-             + ", ".join(f"{b['name']}({b['kind']},{b['variant']}"
-                         + (f",{b['kernels']}" if b.get("kernels") else "") + ")"
-                         for b in summary["boards"])]
+    lines = [
+        f"live voting: {summary['images']} test images, k={summary['k']}, rule "
+        f"{summary['rule']}, deadline {summary['deadline_ms']:.0f} ms, boards "
+        + ", ".join(
+            f"{b['name']}({b['kind']},{b['variant']}"
+            + (f",{b['kernels']}" if b.get("kernels") else "")
+            + ")"
+            for b in summary["boards"]
+        )
+    ]
     for name, r in summary["runs"].items():
-        what = "all boards alive" if name == "all_alive" else \
-            f"{' and '.join(summary['killed'])} killed at request {summary['kill_at']}"
+        what = (
+            "all boards alive"
+            if name == "all_alive"
+            else f"{' and '.join(summary['killed'])} killed at request {summary['kill_at']}"
+        )
         lat, bpi = r["latency_ms"], r["bytes_per_inference"]
-        lines += [f"-- {what}",
-                  f"   accuracy live {_pct(r['live_accuracy'])} / offline same boards "
-                  f"{_pct(r['offline_accuracy'])}, differing answers {r['differing']}; "
-                  f"degraded {r['degraded']}, errors {r['errors']}",
-                  f"   latency p50 {lat['p50']} ms, p99 {lat['p99']} ms; bytes per inference "
-                  f"sent {bpi['sent']:.0f}, received {bpi['received']:.0f}"]
+        lines += [
+            f"-- {what}",
+            f"   accuracy live {_pct(r['live_accuracy'])} / offline same boards "
+            f"{_pct(r['offline_accuracy'])}, differing answers {r['differing']}; "
+            f"degraded {r['degraded']}, errors {r['errors']}",
+            f"   latency p50 {lat['p50']} ms, p99 {lat['p99']} ms; bytes per inference "
+            f"sent {bpi['sent']:.0f}, received {bpi['received']:.0f}",
+        ]
         lines += run_kind_lines(r)
         for b, s in r["boards"].items():
             bl = s["latency_ms"]
-            lines.append(f"   {b:<6} {s['kind']:<6} {s['variant']:<8} results {s['results']:>5} "
-                         f"misses {s['misses']:>4}  p50 {bl['p50']} ms p99 {bl['p99']} ms  "
-                         f"sent {s['sent_per_inference']:.0f} B/inf, "
-                         f"recv {s['received_per_inference']:.0f} B/inf")
+            lines.append(
+                f"   {b:<6} {s['kind']:<6} {s['variant']:<8} results {s['results']:>5} "
+                f"misses {s['misses']:>4}  p50 {bl['p50']} ms p99 {bl['p99']} ms  "
+                f"sent {s['sent_per_inference']:.0f} B/inf, "
+                f"recv {s['received_per_inference']:.0f} B/inf"
+            )
     lines += kinds_lines(summary)
     rf = summary["result_frame_bytes"]
-    lines.append("RESULT frame (UDP/serial bytes): " + ", ".join(
-        f"k={k} {v['udp']}/{v['serial']}" for k, v in rf.items()))
+    lines.append(
+        "RESULT frame (UDP/serial bytes): "
+        + ", ".join(f"k={k} {v['udp']}/{v['serial']}" for k, v in rf.items())
+    )
     for v, c in summary["model_parallel"].items():
-        lines.append(f"model parallelism for {v}: smallest cut {c['shape']} = "
-                     f"{c['activation_bytes']} B int8, {c['frame_bytes']} B in {c['frames']} "
-                     f"frame(s) vs {rf['5']['udp']} B for a k=5 RESULT")
+        lines.append(
+            f"model parallelism for {v}: smallest cut {c['shape']} = "
+            f"{c['activation_bytes']} B int8, {c['frame_bytes']} B in {c['frames']} "
+            f"frame(s) vs {rf['5']['udp']} B for a k=5 RESULT"
+        )
     lines.append("live == offline: " + ("yes" if summary["equal"] else "NO"))
     return "\n".join(lines)

@@ -48,8 +48,9 @@ class RecordingGateway(Gateway):
         return super()._answer(index, req, latency, label)
 
 
-def optional_kinds(run: Path, variants: Sequence[str], kinds: Sequence[str] | None,
-                   qemu_profile: str = "cortex-m4") -> tuple[dict[str, str], dict[str, str]]:
+def optional_kinds(
+    run: Path, variants: Sequence[str], kinds: Sequence[str] | None, qemu_profile: str = "cortex-m4"
+) -> tuple[dict[str, str], dict[str, str]]:
     """({kind: variant} to add, {kind: why skipped}) for pynq and qemu, given what exists here."""
     from boards.emulators import firmware_misfit, firmware_target, pynq_missing, qemu_missing
     from converters.vpw_run import ensure_vpw
@@ -66,14 +67,16 @@ def optional_kinds(run: Path, variants: Sequence[str], kinds: Sequence[str] | No
         why = qemu_missing()
         if why is None:
             target = firmware_target(qemu_profile)
-            misfit = {v: firmware_misfit(ensure_vpw(run, v).read_bytes(), target)
-                      for v in variants}
+            misfit = {v: firmware_misfit(ensure_vpw(run, v).read_bytes(), target) for v in variants}
             fits = [v for v in variants if misfit[v] is None]
             if fits:
                 add["qemu"] = fits[0]
             else:
-                why = "no variant fits the firmware (" + "; ".join(
-                    f"{v}: {m}" for v, m in misfit.items()) + ")"
+                why = (
+                    "no variant fits the firmware ("
+                    + "; ".join(f"{v}: {m}" for v, m in misfit.items())
+                    + ")"
+                )
         if why:
             skipped["qemu"] = why
     return add, skipped
@@ -98,15 +101,17 @@ def engine_outputs(dep: Deployment, x: np.ndarray) -> dict[tuple[str, str], np.n
     return out
 
 
-def check_boards(dep: Deployment, pairs: dict[int, dict[str, tuple]],
-                 outputs: dict) -> dict[str, dict]:
+def check_boards(
+    dep: Deployment, pairs: dict[int, dict[str, tuple]], outputs: dict
+) -> dict[str, dict]:
     """Per kind: RESULTs checked against each board's offline top-k on its own engine, how many
     differ, and the same split by engine (``engines``: e.g. litert-xnnpack and litert-ref)."""
     from boards.server import result_pairs
 
     specs = {b.name: b for b in dep.boards}
-    out: dict[str, dict] = {b.kind: {"checked": 0, "differing": 0, "engines": {}}
-                            for b in dep.boards}
+    out: dict[str, dict] = {
+        b.kind: {"checked": 0, "differing": 0, "engines": {}} for b in dep.boards
+    }
     for b in dep.boards:
         out[b.kind]["engines"].setdefault(board_engine(b), {"checked": 0, "differing": 0})
     for index, got in pairs.items():
@@ -124,11 +129,16 @@ def kind_stats(gw: Gateway, n: int) -> dict[str, dict]:
     by: dict[str, list] = {}
     for b in gw.boards.values():
         by.setdefault(b.spec.kind, []).append(b.stats)
-    return {kind: {"boards": len(st), "results": sum(len(s.latencies) for s in st),
-                   "latency_ms": percentiles_ms([t for s in st for t in s.latencies]),
-                   "sent_per_inference": sum(s.bytes_sent for s in st) / max(n, 1),
-                   "received_per_inference": sum(s.bytes_received for s in st) / max(n, 1)}
-            for kind, st in by.items()}
+    return {
+        kind: {
+            "boards": len(st),
+            "results": sum(len(s.latencies) for s in st),
+            "latency_ms": percentiles_ms([t for s in st for t in s.latencies]),
+            "sent_per_inference": sum(s.bytes_sent for s in st) / max(n, 1),
+            "received_per_inference": sum(s.bytes_received for s in st) / max(n, 1),
+        }
+        for kind, st in by.items()
+    }
 
 
 def compute_us(gw: Gateway) -> dict[str, list[int]]:
@@ -147,40 +157,66 @@ def qemu_facts(dep: Deployment, ready: dict[str, dict], compute: dict[str, list[
             continue
         info = ready.get(b.name, {})
         us = np.asarray(compute.get(b.name, []), dtype=np.int64)
-        ins = {k: int(f(us)) * 1000 for k, f in (("min", np.min), ("p50", np.median),
-                                                 ("max", np.max))} if us.size else None
+        ins = (
+            {
+                k: int(f(us)) * 1000
+                for k, f in (("min", np.min), ("p50", np.median), ("max", np.max))
+            }
+            if us.size
+            else None
+        )
         p = PROFILES[b.profile]
-        size = (elf_size(Path(info["elf"]), info.get("target", "mps2-an386"))
-                if info.get("elf") else None)
-        out[b.name] = {"variant": b.variant, "target": info.get("target"), "instructions": ins,
-                       "inferences": int(us.size),
-                       "elf": size, "profile": {"name": p.name, "ram_bytes": p.ram_bytes,
-                                                "flash_bytes": p.flash_bytes},
-                       "vpw_bytes": RunDir(dep.run).vpw(b.variant).stat().st_size,
-                       "flash": info.get("flash")}
+        size = (
+            elf_size(Path(info["elf"]), info.get("target", "mps2-an386"))
+            if info.get("elf")
+            else None
+        )
+        out[b.name] = {
+            "variant": b.variant,
+            "target": info.get("target"),
+            "instructions": ins,
+            "inferences": int(us.size),
+            "elf": size,
+            "profile": {"name": p.name, "ram_bytes": p.ram_bytes, "flash_bytes": p.flash_bytes},
+            "vpw_bytes": RunDir(dep.run).vpw(b.variant).stat().st_size,
+            "flash": info.get("flash"),
+        }
     return out
 
 
 def kinds_lines(summary: dict) -> list[str]:
     """Table lines: which kinds ran or were skipped, and the QEMU board's numbers."""
     k = summary["kinds"]
-    lines = ["kinds: " + ", ".join(k["ran"]) + (
-        "; skipped " + "; ".join(f"{n}: {why}" for n, why in k["skipped"].items())
-        if k["skipped"] else "")]
+    lines = [
+        "kinds: "
+        + ", ".join(k["ran"])
+        + (
+            "; skipped " + "; ".join(f"{n}: {why}" for n, why in k["skipped"].items())
+            if k["skipped"]
+            else ""
+        )
+    ]
     for name, q in summary.get("qemu", {}).items():
         ins, elf, p, f = q["instructions"], q["elf"], q["profile"], q["flash"] or {}
         if ins:
-            lines.append(f"qemu {name} ({q['variant']}): {ins['p50'] / 1e6:.2f} M instructions "
-                         f"per inference (-icount; min {ins['min'] / 1e6:.2f} M, max "
-                         f"{ins['max'] / 1e6:.2f} M, {q['inferences']} inferences)")
+            lines.append(
+                f"qemu {name} ({q['variant']}): {ins['p50'] / 1e6:.2f} M instructions "
+                f"per inference (-icount; min {ins['min'] / 1e6:.2f} M, max "
+                f"{ins['max'] / 1e6:.2f} M, {q['inferences']} inferences)"
+            )
         if elf:
-            lines.append(f"   firmware ELF: flash {elf['flash']:,} B (text+data) of "
-                         f"{elf['flash_budget'] // 1024} KB firmware region, "
-                         f"{p['flash_bytes'] // 1024} KB part; static RAM {elf['ram']:,} B "
-                         f"(data+bss) of {p['ram_bytes'] // 1024} KB SRAM")
-        load = "already on the board" if "skipped" in f else \
-            f"flashed in {f.get('seconds', 0):.1f} s, " + \
-            ("verified" if f.get("verified") else "NOT verified")
+            lines.append(
+                f"   firmware ELF: flash {elf['flash']:,} B (text+data) of "
+                f"{elf['flash_budget'] // 1024} KB firmware region, "
+                f"{p['flash_bytes'] // 1024} KB part; static RAM {elf['ram']:,} B "
+                f"(data+bss) of {p['ram_bytes'] // 1024} KB SRAM"
+            )
+        load = (
+            "already on the board"
+            if "skipped" in f
+            else f"flashed in {f.get('seconds', 0):.1f} s, "
+            + ("verified" if f.get("verified") else "NOT verified")
+        )
         slot = f"{elf['model_slot'] // 1024} KB" if elf else "a"
         lines.append(f"   model .vpw {q['vpw_bytes']:,} B in a {slot} slot ({load})")
     return lines
@@ -193,8 +229,10 @@ def run_kind_lines(r: dict) -> list[str]:
         lat = s["latency_ms"]
         chk = r["board_checks"].get(kind, {"checked": 0, "differing": 0, "engines": {}})
         engines = "+".join(chk["engines"]) or KIND_ENGINE[kind]
-        lines.append(f"   kind {kind:<6} boards {s['boards']} results {s['results']:>5}  p50 "
-                     f"{lat['p50']} ms p99 {lat['p99']} ms  sent {s['sent_per_inference']:.0f} "
-                     f"B/inf recv {s['received_per_inference']:.0f} B/inf  RESULTs vs "
-                     f"{engines}: {chk['checked']} checked, {chk['differing']} differ")
+        lines.append(
+            f"   kind {kind:<6} boards {s['boards']} results {s['results']:>5}  p50 "
+            f"{lat['p50']} ms p99 {lat['p99']} ms  sent {s['sent_per_inference']:.0f} "
+            f"B/inf recv {s['received_per_inference']:.0f} B/inf  RESULTs vs "
+            f"{engines}: {chk['checked']} checked, {chk['differing']} differ"
+        )
     return lines

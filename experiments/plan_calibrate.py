@@ -59,9 +59,13 @@ def measure(family: Family, v: Variant) -> dict:
     cores = tflite_core_counts(a.tflite, cores=("cortex-m4", "cortex-m7"))
     host = benchmark("tflite", a.tflite, runs=30, runtimes=("xnnpack", "engine"), qemu=False)
     row = {
-        "resolution": v.resolution, "alpha": v.alpha, "head": v.head,
-        "tflite_bytes": len(a.tflite), "vpw_generic_bytes": len(a.vpw_generic),
-        "vpw_arm_bytes": len(a.vpw_arm), "arena_engine": a.arena_engine,
+        "resolution": v.resolution,
+        "alpha": v.alpha,
+        "head": v.head,
+        "tflite_bytes": len(a.tflite),
+        "vpw_generic_bytes": len(a.vpw_generic),
+        "vpw_arm_bytes": len(a.vpw_arm),
+        "arena_engine": a.arena_engine,
         "arena_tflm": tflm_arena,
         "xnnpack_ms": host["runtimes"]["xnnpack"].get("median_ms"),
         "engine_ms": host["runtimes"]["engine"].get("median_ms"),
@@ -77,8 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=COSTS_FILE)
     ap.add_argument("--only", type=int, default=None, help="measure the first N shapes only")
-    ap.add_argument("--resume", action="store_true",
-                    help="keep the rows of --out measured on the same engine sources")
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the rows of --out measured on the same engine sources",
+    )
     args = ap.parse_args(argv)
     fam = CALIBRATION_FAMILY
     rows = _kept_rows(args.out) if args.resume else []
@@ -108,8 +115,10 @@ def _write(path: Path, fam: Family, rows: list[dict]) -> None:
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, "
         f"python {platform.python_version()}",
         "engine_sources_sha256": engine_sources_sha256(),
-        "input_shape": list(fam.input_shape), "num_classes": fam.num_classes,
-        "output_stride": fam.output_stride, "stem_stride": fam.stem_stride,
+        "input_shape": list(fam.input_shape),
+        "num_classes": fam.num_classes,
+        "output_stride": fam.output_stride,
+        "stem_stride": fam.stem_stride,
         "rows": rows,
     }
     path.write_text(json.dumps(doc, indent=1) + "\n")

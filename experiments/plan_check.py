@@ -23,8 +23,12 @@ from pathlib import Path
 from vp_edge.family import load_family
 
 #: firmware target -> the bench's QEMU core name that boots it
-QEMU_CORE = {"mps2-an386": "cortex-m4", "mps2-an500": "cortex-m7", "mps2-an505": "cortex-m33",
-             "stm32f405": "stm32f405"}
+QEMU_CORE = {
+    "mps2-an386": "cortex-m4",
+    "mps2-an500": "cortex-m7",
+    "mps2-an505": "cortex-m33",
+    "stm32f405": "stm32f405",
+}
 
 
 def _flash_check(art: bytes, board: dict, arena: int, tmp: Path) -> str:
@@ -33,12 +37,14 @@ def _flash_check(art: bytes, board: dict, arena: int, tmp: Path) -> str:
     from vp_edge.errors import VpEdgeError
     from vp_edge.flashing import FlashTarget, check_artifact
 
-    spec = BoardSpec(1, board["name"], board["kind"], board["link"], board["variant"],
-                     board["profile"])
+    spec = BoardSpec(
+        1, board["name"], board["kind"], board["link"], board["variant"], board["profile"]
+    )
     path = tmp / (f"{board['variant']}.vpw" if art[:4] == b"VPW1" else f"{board['variant']}.tflite")
     path.write_bytes(art)
-    path.with_suffix(".json").write_text(json.dumps(
-        {"tflite_sha256": hashlib.sha256(art).hexdigest(), "arena_bytes": arena}))
+    path.with_suffix(".json").write_text(
+        json.dumps({"tflite_sha256": hashlib.sha256(art).hexdigest(), "arena_bytes": arena})
+    )
     try:
         check_artifact(art, str(path), FlashTarget("", 1, None, None, spec=spec))
     except VpEdgeError as e:
@@ -103,11 +109,14 @@ def main(argv: list[str] | None = None) -> int:
         r = check_board(board, row, args.plan / "family.json")
         rows.append(r)
         err = r["compute_error"]
-        print(f"{r['board']:10} {r['variant']:22} flash check: {r['flash_check'][:60]:12} "
-              f"bytes {row['model_bytes']:>9,} predicted / {r['model_bytes']:>9,} measured  "
-              f"arena {row['arena']:>7,} / {r['arena']:>7,}  compute {row['compute_ms']:7.2f} / "
-              f"{r['compute_ms'] or float('nan'):7.2f} ms"
-              + (f" ({err:+.1%})" if err is not None else ""), flush=True)
+        print(
+            f"{r['board']:10} {r['variant']:22} flash check: {r['flash_check'][:60]:12} "
+            f"bytes {row['model_bytes']:>9,} predicted / {r['model_bytes']:>9,} measured  "
+            f"arena {row['arena']:>7,} / {r['arena']:>7,}  compute {row['compute_ms']:7.2f} / "
+            f"{r['compute_ms'] or float('nan'):7.2f} ms"
+            + (f" ({err:+.1%})" if err is not None else ""),
+            flush=True,
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
     ok = all(r["flash_check"] == "ok" for r in rows)

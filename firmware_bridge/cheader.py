@@ -33,26 +33,43 @@ def generate() -> str:
         "#define VP_PROTO_DEFS_H",
         "",
     ]
-    for name in ("MAGIC", "VERSION", "HEADER_SIZE", "TAG_SIZE", "CRC_SIZE", "MAX_K", "MAX_NAME",
-                 "INFER_CHUNK_HEADER", "LOAD_CHUNK_HEADER", "SLOT_ACTIVE"):
+    for name in (
+        "MAGIC",
+        "VERSION",
+        "HEADER_SIZE",
+        "TAG_SIZE",
+        "CRC_SIZE",
+        "MAX_K",
+        "MAX_NAME",
+        "INFER_CHUNK_HEADER",
+        "LOAD_CHUNK_HEADER",
+        "SLOT_ACTIVE",
+    ):
         out.append(f"#define VP_{name} {getattr(defs, name)}u")
-    out += ["#ifndef VP_MAX_FRAME", f"#define VP_MAX_FRAME {defs.MAX_FRAME}u", "#endif",
-            "#define VP_TRAILER_SIZE (VP_TAG_SIZE + VP_CRC_SIZE)",
-            "#define VP_RESULT_FRAME_SIZE(k) (VP_HEADER_SIZE + VP_FIXED_RESULT + 3u * (k)"
-            " + VP_TRAILER_SIZE)", ""]
+    out += [
+        "#ifndef VP_MAX_FRAME",
+        f"#define VP_MAX_FRAME {defs.MAX_FRAME}u",
+        "#endif",
+        "#define VP_TRAILER_SIZE (VP_TAG_SIZE + VP_CRC_SIZE)",
+        "#define VP_RESULT_FRAME_SIZE(k) (VP_HEADER_SIZE + VP_FIXED_RESULT + 3u * (k)"
+        " + VP_TRAILER_SIZE)",
+        "",
+    ]
     out += _enum("vp_msg_type_t", "VP_MSG_", [(t.name, t.value) for t in defs.MsgType])
     out += _enum("vp_flag_t", "VP_FLAG_", [(f.name or "", f.value) for f in defs.Flag])
     out += _enum("vp_board_kind_t", "VP_BOARD_", [(k.name, k.value) for k in defs.BoardKind])
     out += _enum("vp_status_t", "VP_STATUS_", [(s.name, s.value) for s in defs.Status])
     out += [f"#define VP_STATUS_COUNT {len(defs.Status)}u", ""]
-    out += _enum("vp_drop_t", "VP_DROP_",
-                 [(r.upper(), i) for i, r in enumerate(defs.DROP_REASONS)])
+    out += _enum("vp_drop_t", "VP_DROP_", [(r.upper(), i) for i, r in enumerate(defs.DROP_REASONS)])
     out += [f"#define VP_DROP_COUNT {len(defs.DROP_REASONS)}u", ""]
     out.append("/* X(name, code, text) for every status, in code order. */")
     out.append("#define VP_STATUS_TABLE(X) \\")
     out += [f'    X({s.name}, {s.value}, "{defs.STATUS_TEXT[s]}") \\' for s in defs.Status]
-    out += ["", "/* X(reason) for every drop counter, in enum order. */",
-            "#define VP_DROP_TABLE(X) \\"]
+    out += [
+        "",
+        "/* X(reason) for every drop counter, in enum order. */",
+        "#define VP_DROP_TABLE(X) \\",
+    ]
     out += [f"    X({r}) \\" for r in defs.DROP_REASONS]
     out += ["", "/* Fixed payload bytes per type; VARLEN types carry data after the fixed part. */"]
     for t, cls in MESSAGES.items():
@@ -60,8 +77,14 @@ def generate() -> str:
     for t in MESSAGES:
         out.append(f"#define VP_VARLEN_{t.name} {int(t in VARIABLE)}")
     gw = " || ".join(f"(t) == VP_MSG_{t.name}" for t in sorted(FROM_GATEWAY_TYPES))
-    out += ["", "/* Types the gateway sends; every other type is sent by boards. */",
-            f"#define VP_TYPE_FROM_GATEWAY(t) ({gw})", "", "#endif /* VP_PROTO_DEFS_H */", ""]
+    out += [
+        "",
+        "/* Types the gateway sends; every other type is sent by boards. */",
+        f"#define VP_TYPE_FROM_GATEWAY(t) ({gw})",
+        "",
+        "#endif /* VP_PROTO_DEFS_H */",
+        "",
+    ]
     return "\n".join(out)
 
 

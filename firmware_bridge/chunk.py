@@ -45,15 +45,22 @@ ChunkMaker = Callable[[int, int, int, int, bytes], "Chunk"]
 Chunk = Infer | Tensor | InferStage
 
 
-def chunk_capacity(max_frame: int = MAX_FRAME, secure: bool = True,
-                   fixed: int = INFER_CHUNK_HEADER) -> int:
+def chunk_capacity(
+    max_frame: int = MAX_FRAME, secure: bool = True, fixed: int = INFER_CHUNK_HEADER
+) -> int:
     """Tensor bytes one chunk frame of at most ``max_frame`` bytes can carry, when the message's
     fixed payload part is ``fixed`` bytes (INFER 12; TENSOR and INFER_STAGE 16)."""
     return max_frame - HEADER_SIZE - CRC_SIZE - fixed - (TAG_SIZE if secure else 0)
 
 
-def split_chunks(tensor: bytes, make: ChunkMaker, *, max_frame: int = MAX_FRAME,
-                 secure: bool = True, fixed: int = INFER_CHUNK_HEADER) -> list[Chunk]:
+def split_chunks(
+    tensor: bytes,
+    make: ChunkMaker,
+    *,
+    max_frame: int = MAX_FRAME,
+    secure: bool = True,
+    fixed: int = INFER_CHUNK_HEADER,
+) -> list[Chunk]:
     """Split ``tensor`` into chunk messages ``make(index, count, offset, total, data)`` whose
     frames fit ``max_frame`` bytes (the one chunk rule of INFER, TENSOR and INFER_STAGE)."""
     data = bytes(tensor)
@@ -65,8 +72,9 @@ def split_chunks(tensor: bytes, make: ChunkMaker, *, max_frame: int = MAX_FRAME,
     count = -(-len(data) // size)
     if count > 0xFFFF:
         raise ChunkError(f"tensor needs {count} chunks, at most 65535")
-    return [make(i, count, i * size, len(data), data[i * size : (i + 1) * size])
-            for i in range(count)]
+    return [
+        make(i, count, i * size, len(data), data[i * size : (i + 1) * size]) for i in range(count)
+    ]
 
 
 def split_infer(tensor: bytes, *, max_frame: int = MAX_FRAME, secure: bool = True) -> list[Infer]:
@@ -74,20 +82,32 @@ def split_infer(tensor: bytes, *, max_frame: int = MAX_FRAME, secure: bool = Tru
     return split_chunks(tensor, Infer, max_frame=max_frame, secure=secure)  # type: ignore[return-value]
 
 
-def split_tensor(tensor: bytes, compute_us: int, *, max_frame: int = MAX_FRAME,
-                 secure: bool = True) -> list[Tensor]:
+def split_tensor(
+    tensor: bytes, compute_us: int, *, max_frame: int = MAX_FRAME, secure: bool = True
+) -> list[Tensor]:
     """A board's whole int8 output as TENSOR messages (each chunk its own frame)."""
-    return split_chunks(tensor, partial(Tensor, compute_us), max_frame=max_frame,  # type: ignore[return-value]
-                        secure=secure, fixed=TENSOR_CHUNK_HEADER)
+    return split_chunks(
+        tensor,
+        partial(Tensor, compute_us),
+        max_frame=max_frame,  # type: ignore[return-value]
+        secure=secure,
+        fixed=TENSOR_CHUNK_HEADER,
+    )
 
 
-def split_infer_stage(tensor: bytes, stage: int, *, max_frame: int = MAX_FRAME,
-                      secure: bool = True) -> list[Infer] | list[InferStage]:
+def split_infer_stage(
+    tensor: bytes, stage: int, *, max_frame: int = MAX_FRAME, secure: bool = True
+) -> list[Infer] | list[InferStage]:
     """Input of ``stage``: plain INFER chunks for stage 0, INFER_STAGE chunks otherwise."""
     if stage == 0:
         return split_infer(tensor, max_frame=max_frame, secure=secure)
-    return split_chunks(tensor, partial(InferStage, stage), max_frame=max_frame,  # type: ignore[return-value]
-                        secure=secure, fixed=INFER_STAGE_CHUNK_HEADER)
+    return split_chunks(
+        tensor,
+        partial(InferStage, stage),
+        max_frame=max_frame,  # type: ignore[return-value]
+        secure=secure,
+        fixed=INFER_STAGE_CHUNK_HEADER,
+    )
 
 
 @dataclass
@@ -110,8 +130,14 @@ class Reassembler:
     inconsistent (chunk contradicts the request's earlier chunks), too_big.
     """
 
-    def __init__(self, timeout_s: float = 1.0, *, max_total: int = 1 << 24, max_pending: int = 8,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        timeout_s: float = 1.0,
+        *,
+        max_total: int = 1 << 24,
+        max_pending: int = 8,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.timeout_s = timeout_s
         self.max_total = max_total
         self.max_pending = max_pending
@@ -119,7 +145,8 @@ class Reassembler:
         self._pending: OrderedDict[Hashable, _Pending] = OrderedDict()
         self._done: deque[Hashable] = deque(maxlen=64)
         self.stats = dict.fromkeys(
-            ("completed", "incomplete", "evicted", "duplicate", "inconsistent", "too_big"), 0)
+            ("completed", "incomplete", "evicted", "duplicate", "inconsistent", "too_big"), 0
+        )
 
     def add_frame(self, frame: Frame, now: float | None = None) -> bytes | None:
         """``add`` keyed by the frame's (board_id, request_id), plus the stage for INFER_STAGE

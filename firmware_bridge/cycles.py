@@ -167,16 +167,18 @@ def count_trace(lines: Iterable[str]) -> TraceCount:
 
 
 def _functions(elf: Path, readelf: str) -> set[str]:
-    out = subprocess.run([readelf, "-sW", str(elf)], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [readelf, "-sW", str(elf)], capture_output=True, text=True, check=True
+    ).stdout
     return {f[7] for f in (ln.split() for ln in out.splitlines()) if len(f) > 7 and f[3] == "FUNC"}
 
 
 def engine_ranges(elf: Path, tools: str = "arm-none-eabi-") -> list[tuple[int, int]]:
     """Address ranges of the engine (functions of vp_engine.c and vp_kernels.c, from the ELF's
     debug lines) and of memcpy/memset, which its im2col calls."""
-    out = subprocess.run([f"{tools}nm", "-S", "-n", "-l", str(elf)], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [f"{tools}nm", "-S", "-n", "-l", str(elf)], capture_output=True, text=True, check=True
+    ).stdout
     funcs = _functions(elf, f"{tools}readelf")
     lo, hi, extra = None, None, []
     for line in out.splitlines():

@@ -104,7 +104,7 @@ STATUS_TEXT: dict[Status, str] = {
     Status.LOAD_INCOMPLETE: "LOAD_COMMIT before all bytes were written",
     Status.INTERNAL: "internal error on the board",
     Status.STALE_COUNTER: "sender older than the newest this board knows: PROBE again with "
-                          "request_id = detail (docs/protocol.md §4)",
+    "request_id = detail (docs/protocol.md §4)",
 }
 
 # Reasons a receiver drops a frame; ``Auth.stats`` has one counter per reason plus ``accepted``.

@@ -38,8 +38,10 @@ def read_limited(path: str | os.PathLike[str], limit: int, what: str | None = No
     with open(Path(path), "rb") as fh:
         data = fh.read(limit + 1)
     if len(data) > limit:
-        raise FileTooLarge(f"{name}: larger than {_size(limit)} (is it a device such as "
-                           "/dev/zero, or the wrong file?); give a regular file")
+        raise FileTooLarge(
+            f"{name}: larger than {_size(limit)} (is it a device such as "
+            "/dev/zero, or the wrong file?); give a regular file"
+        )
     return data
 
 

@@ -43,8 +43,9 @@ from .session import DEFAULT_EPOCH_FILE, BoardSession, BoardTimeout
 EXIT_OK, EXIT_LINK, EXIT_VERIFY, EXIT_TIMEOUT = 0, 3, 4, 5
 
 #: board answers that mean the artefact failed a check (exit 4); others are refusals (exit 3)
-VERIFY_STATUSES = frozenset({Status.LOAD_BAD_HASH, Status.LOAD_BAD_TAG, Status.INFER_FAILED,
-                             Status.LOAD_BAD_CRC})
+VERIFY_STATUSES = frozenset(
+    {Status.LOAD_BAD_HASH, Status.LOAD_BAD_TAG, Status.INFER_FAILED, Status.LOAD_BAD_CRC}
+)
 
 
 class FlashError(BridgeError):
@@ -107,8 +108,9 @@ class _Loader:
     def ack(self, msg: Message, timeout: float | None = None) -> LoadAck:
         f = self.s.request(msg, (LoadAck,), request_id=self.rid, timeout=timeout)
         if isinstance(f.msg, Error):
-            raise FlashError(f"board answered {msg.TYPE.name} with ERROR {f.msg.status.name}",
-                             int(f.msg.status))
+            raise FlashError(
+                f"board answered {msg.TYPE.name} with ERROR {f.msg.status.name}", int(f.msg.status)
+            )
         return cast(LoadAck, f.msg)
 
     def begin(self, artifact: bytes, slot: int, key: bytes | None) -> None:
@@ -172,11 +174,21 @@ def _check_target(artifact: bytes) -> None:
         )
 
 
-def flash(url: str, artifact: bytes, *, board_id: int = 1, key: KeySource = None,
-          epoch_file: Path | None = DEFAULT_EPOCH_FILE, activate: bool = True,
-          timeout: float = 0.5, tries: int = 5, commit_timeout: float = 30.0,
-          progress: Callable[[int], None] | None = None,
-          session: BoardSession | None = None, baud: int = 115200) -> FlashReport:
+def flash(
+    url: str,
+    artifact: bytes,
+    *,
+    board_id: int = 1,
+    key: KeySource = None,
+    epoch_file: Path | None = DEFAULT_EPOCH_FILE,
+    activate: bool = True,
+    timeout: float = 0.5,
+    tries: int = 5,
+    commit_timeout: float = 30.0,
+    progress: Callable[[int], None] | None = None,
+    session: BoardSession | None = None,
+    baud: int = 115200,
+) -> FlashReport:
     """Write ``artifact`` into the inactive slot of board ``board_id`` at ``url`` and verify it.
 
     Raises ``FlashError`` (refused, exit 3), ``FlashVerifyError`` (exit 4), ``BoardTimeout``
@@ -190,19 +202,32 @@ def flash(url: str, artifact: bytes, *, board_id: int = 1, key: KeySource = None
     _check_target(artifact)
     t0 = time.monotonic()
     own = session is None
-    s = session or BoardSession(url, board_id=board_id, key=key, epoch_file=epoch_file,
-                                timeout=timeout, tries=tries, baud=baud)
+    s = session or BoardSession(
+        url,
+        board_id=board_id,
+        key=key,
+        epoch_file=epoch_file,
+        timeout=timeout,
+        tries=tries,
+        baud=baud,
+    )
     try:
         hello = s.hello()
         before = s.readback()
         # a board serving the model it was started with has no slot yet: its HELLO names it
-        prev = before.sha256.hex() if before.status == Status.OK else \
-            (hello.model_sha256.hex() if any(hello.model_sha256) else None)
+        prev = (
+            before.sha256.hex()
+            if before.status == Status.OK
+            else (hello.model_sha256.hex() if any(hello.model_sha256) else None)
+        )
         slot = 1 - before.slot if before.status == Status.OK and before.slot in (0, 1) else 0
         load = _Loader(s, commit_timeout)
         load.begin(artifact, slot, key)
-        chunks = load.send_all(artifact, chunk_size(min(s.max_frame, hello.max_frame),
-                                                    key is not None), progress or (lambda n: None))
+        chunks = load.send_all(
+            artifact,
+            chunk_size(min(s.max_frame, hello.max_frame), key is not None),
+            progress or (lambda n: None),
+        )
         status = load.commit(activate)
         if status is not None and status != Status.OK:
             raise _fail("LOAD_COMMIT", status)
@@ -212,13 +237,36 @@ def flash(url: str, artifact: bytes, *, board_id: int = 1, key: KeySource = None
         if not verified:
             raise FlashVerifyError(
                 f"readback after commit: slot {after.slot} status {after.status.name} hash "
-                f"{after.sha256.hex()[:16]}..., expected slot {slot} hash {sha.hex()[:16]}...")
-        return FlashReport(url, board_id, slot, len(artifact), sha.hex(), prev, chunks,
-                           s.resends, round(time.monotonic() - t0, 3), activate, verified)
+                f"{after.sha256.hex()[:16]}..., expected slot {slot} hash {sha.hex()[:16]}..."
+            )
+        return FlashReport(
+            url,
+            board_id,
+            slot,
+            len(artifact),
+            sha.hex(),
+            prev,
+            chunks,
+            s.resends,
+            round(time.monotonic() - t0, 3),
+            activate,
+            verified,
+        )
     finally:
         if own:
             s.close()
 
 
-__all__ = ["EXIT_LINK", "EXIT_OK", "EXIT_TIMEOUT", "EXIT_VERIFY", "FlashError", "FlashReport",
-           "FlashVerifyError", "MsgType", "artifact_tag", "chunk_size", "flash"]
+__all__ = [
+    "EXIT_LINK",
+    "EXIT_OK",
+    "EXIT_TIMEOUT",
+    "EXIT_VERIFY",
+    "FlashError",
+    "FlashReport",
+    "FlashVerifyError",
+    "MsgType",
+    "artifact_tag",
+    "chunk_size",
+    "flash",
+]

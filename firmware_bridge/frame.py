@@ -59,6 +59,8 @@ def challenge_nonce(board_counter: int) -> int:
     first 4 bytes little-endian, 0 mapped to 1 (docs/protocol.md §4)."""
     digest = hashlib.sha256(b"vp-edge challenge" + struct.pack("<Q", board_counter)).digest()
     return struct.unpack("<I", digest[:4])[0] or 1
+
+
 _KNOWN_FLAGS = int(Flag.INSECURE) | int(Flag.FROM_GATEWAY)
 
 
@@ -86,8 +88,15 @@ def tag(key: bytes, signed: bytes) -> bytes:
     return hmac.new(key, signed, hashlib.sha256).digest()[:TAG_SIZE]
 
 
-def encode_frame(msg: Message, *, board_id: int, request_id: int, counter: int,
-                 key: bytes | None, from_gateway: bool | None = None) -> bytes:
+def encode_frame(
+    msg: Message,
+    *,
+    board_id: int,
+    request_id: int,
+    counter: int,
+    key: bytes | None,
+    from_gateway: bool | None = None,
+) -> bytes:
     """Encode ``msg`` as one frame (UDP datagram form). ``key=None``: insecure, no tag.
 
     ``from_gateway`` defaults to the direction the message type travels in.
@@ -97,8 +106,9 @@ def encode_frame(msg: Message, *, board_id: int, request_id: int, counter: int,
     payload = msg.pack()
     flags = (Flag.FROM_GATEWAY if from_gateway else 0) | (Flag.INSECURE if key is None else 0)
     try:
-        head = struct.pack(HEADER_FMT, MAGIC, VERSION, msg.TYPE, flags, board_id, request_id,
-                           len(payload), counter)
+        head = struct.pack(
+            HEADER_FMT, MAGIC, VERSION, msg.TYPE, flags, board_id, request_id, len(payload), counter
+        )
     except struct.error as exc:
         raise ProtocolError(f"header field out of range: {exc}") from exc
     body = head + payload
@@ -116,8 +126,9 @@ class Sender:
     """Encodes frames for one sender: holds the key (or the gateway's ``BoardKeys``), its
     counter and its direction."""
 
-    def __init__(self, key: KeySource, counter: Counter, *, board_id: int = 0,
-                 from_gateway: bool = False) -> None:
+    def __init__(
+        self, key: KeySource, counter: Counter, *, board_id: int = 0, from_gateway: bool = False
+    ) -> None:
         self.key = key
         self.counter = counter
         self.board_id = board_id
@@ -126,8 +137,14 @@ class Sender:
     def frame(self, msg: Message, request_id: int = 0, board_id: int | None = None) -> bytes:
         """One frame (UDP form); ``board_id`` overrides the default (the gateway's target)."""
         bid = self.board_id if board_id is None else board_id
-        return encode_frame(msg, board_id=bid, request_id=request_id, counter=self.counter.next(),
-                            key=key_for(self.key, bid), from_gateway=self.from_gateway)
+        return encode_frame(
+            msg,
+            board_id=bid,
+            request_id=request_id,
+            counter=self.counter.next(),
+            key=key_for(self.key, bid),
+            from_gateway=self.from_gateway,
+        )
 
     def serial(self, msg: Message, request_id: int = 0, board_id: int | None = None) -> bytes:
         """One frame, COBS-encoded with its 0x00 delimiter (serial form)."""
@@ -144,8 +161,14 @@ class Auth:
     accepts frames the gateway sent (FROM_GATEWAY set). ``boards=None`` accepts any board id.
     """
 
-    def __init__(self, key: KeySource, boards: Iterable[int] | None = None, *,
-                 role: str = "gateway", allow_insecure: bool = False) -> None:
+    def __init__(
+        self,
+        key: KeySource,
+        boards: Iterable[int] | None = None,
+        *,
+        role: str = "gateway",
+        allow_insecure: bool = False,
+    ) -> None:
         if role not in ("gateway", "board"):
             raise ValueError(f"role must be 'gateway' or 'board', not {role!r}")
         self.key = key
@@ -219,8 +242,10 @@ class Auth:
             return "insecure", None
         signed = frame[: HEADER_SIZE + plen]
         key = key_for(self.key, board)
-        if not insecure and (key is None or not hmac.compare_digest(
-                frame[HEADER_SIZE + plen : n - CRC_SIZE], tag(key, signed))):
+        if not insecure and (
+            key is None
+            or not hmac.compare_digest(frame[HEADER_SIZE + plen : n - CRC_SIZE], tag(key, signed))
+        ):
             return "bad_tag", None
         from_gw = bool(flags & Flag.FROM_GATEWAY)
         if from_gw != (self.role == "board") or from_gw != (mtype in FROM_GATEWAY_TYPES):

@@ -65,12 +65,19 @@ def _sha_file(path: Path, size: int) -> bytes:
 class LoadReceiver:
     """Answers LOAD_BEGIN/LOAD_CHUNK/LOAD_COMMIT and READBACK frames; owns two slot files."""
 
-    TYPES = frozenset({MsgType.LOAD_BEGIN, MsgType.LOAD_CHUNK, MsgType.LOAD_COMMIT,
-                       MsgType.READBACK})
+    TYPES = frozenset(
+        {MsgType.LOAD_BEGIN, MsgType.LOAD_CHUNK, MsgType.LOAD_COMMIT, MsgType.READBACK}
+    )
 
-    def __init__(self, directory: str | os.PathLike[str], *, key: bytes | None,
-                 slot_size: int = 64 << 20, check: Check | None = check_vpw,
-                 on_activate: Callable[[Path, bytes], None] | None = None) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        key: bytes | None,
+        slot_size: int = 64 << 20,
+        check: Check | None = check_vpw,
+        on_activate: Callable[[Path, bytes], None] | None = None,
+    ) -> None:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.key, self.slot_size, self.check, self.on_activate = key, slot_size, check, on_activate
@@ -166,8 +173,14 @@ class LoadReceiver:
             self.slot_path(m.slot).write_bytes(b"")
         except OSError:
             return ack(Status.LOAD_FLASH_ERROR)
-        self.session = {"id": f.request_id, "slot": m.slot, "size": m.size, "next": 0,
-                        "sha": m.sha256, "tag": m.hmac_sha256}
+        self.session = {
+            "id": f.request_id,
+            "slot": m.slot,
+            "size": m.size,
+            "next": 0,
+            "sha": m.sha256,
+            "tag": m.hmac_sha256,
+        }
         return ack(Status.OK)
 
     def _chunk(self, f: Frame, m: LoadChunk) -> LoadAck:
@@ -241,5 +254,6 @@ class LoadReceiver:
         rec = self.state["slots"][slot]
         if not rec or not self.slot_path(slot).exists():
             return ReadbackReply(slot, Status.NO_MODEL, 0, bytes(32))
-        return ReadbackReply(slot, Status.OK, rec["size"],
-                             _sha_file(self.slot_path(slot), rec["size"]))
+        return ReadbackReply(
+            slot, Status.OK, rec["size"], _sha_file(self.slot_path(slot), rec["size"])
+        )

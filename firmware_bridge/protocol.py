@@ -97,8 +97,21 @@ class Hello:
         if not 0 <= self.k <= MAX_K:
             raise ProtocolError(f"k={self.k} outside 0..{MAX_K} (0: the board answers TENSOR)")
         sha = _digest(self.model_sha256, "model_sha256")
-        return _pack(self.FMT, self.board_kind, self.k, self.num_classes, self.input_bytes,
-                     self.max_frame, self.score_zero_point, self.score_scale, sha, len(name)) + name
+        return (
+            _pack(
+                self.FMT,
+                self.board_kind,
+                self.k,
+                self.num_classes,
+                self.input_bytes,
+                self.max_frame,
+                self.score_zero_point,
+                self.score_scale,
+                sha,
+                len(name),
+            )
+            + name
+        )
 
     @classmethod
     def unpack(cls, payload: bytes) -> Hello:
@@ -145,8 +158,15 @@ class Heartbeat:
     errors: int = 0
 
     def pack(self) -> bytes:
-        return _pack(self.FMT, self.uptime_s, self.rx_ok, self.rx_dropped, self.tx,
-                     self.inferences, self.errors)
+        return _pack(
+            self.FMT,
+            self.uptime_s,
+            self.rx_ok,
+            self.rx_dropped,
+            self.tx,
+            self.inferences,
+            self.errors,
+        )
 
     @classmethod
     def unpack(cls, payload: bytes) -> Heartbeat:
@@ -157,7 +177,8 @@ def _check_chunk(what: str, index: int, count: int, offset: int, total: int, dat
     """The chunk fields every chunked message (INFER, TENSOR, INFER_STAGE) shares."""
     if not (0 <= index < count and data and offset + len(data) <= total):
         raise ProtocolError(
-            f"{what} chunk {index}/{count} at {offset}+{len(data)} of {total} is inconsistent")
+            f"{what} chunk {index}/{count} at {offset}+{len(data)} of {total} is inconsistent"
+        )
 
 
 _CHUNK_FMT = "HHII"  # chunk_index, chunk_count, offset, total; the data follows
@@ -176,8 +197,9 @@ class _Chunked:
     data: bytes
 
     def _check(self) -> None:
-        _check_chunk(self.TYPE.name, self.chunk_index, self.chunk_count, self.offset,
-                     self.total, self.data)
+        _check_chunk(
+            self.TYPE.name, self.chunk_index, self.chunk_count, self.offset, self.total, self.data
+        )
 
     def pack(self) -> bytes:
         self._check()
@@ -244,7 +266,6 @@ class InferStage(_Chunked):
         return super().unpack(payload)
 
 
-
 @dataclass(frozen=True)
 class Result:
     """Board -> gateway: top-k (class, raw int8 score) pairs for the header's request id."""
@@ -307,8 +328,13 @@ class LoadBegin:
     def pack(self) -> bytes:
         if self.size == 0:
             raise ProtocolError("LOAD_BEGIN size must be > 0")
-        return _pack(self.FMT, self.size, self.slot, _digest(self.sha256, "sha256"),
-                     _digest(self.hmac_sha256, "hmac_sha256"))
+        return _pack(
+            self.FMT,
+            self.size,
+            self.slot,
+            _digest(self.sha256, "sha256"),
+            _digest(self.hmac_sha256, "hmac_sha256"),
+        )
 
     @classmethod
     def unpack(cls, payload: bytes) -> LoadBegin:
@@ -417,23 +443,67 @@ class ReadbackReply:
         return cls(slot, _status(status), size, sha)
 
 
-Message = (Hello | Probe | Heartbeat | Infer | Result | Error | Tensor | InferStage | LoadBegin
-           | LoadChunk | LoadCommit | LoadAck | Readback | ReadbackReply)
+Message = (
+    Hello
+    | Probe
+    | Heartbeat
+    | Infer
+    | Result
+    | Error
+    | Tensor
+    | InferStage
+    | LoadBegin
+    | LoadChunk
+    | LoadCommit
+    | LoadAck
+    | Readback
+    | ReadbackReply
+)
 
-VARIABLE = frozenset({MsgType.HELLO, MsgType.INFER, MsgType.RESULT, MsgType.TENSOR,
-                      MsgType.INFER_STAGE, MsgType.LOAD_CHUNK})
+VARIABLE = frozenset(
+    {
+        MsgType.HELLO,
+        MsgType.INFER,
+        MsgType.RESULT,
+        MsgType.TENSOR,
+        MsgType.INFER_STAGE,
+        MsgType.LOAD_CHUNK,
+    }
+)
 CHUNKED = frozenset({MsgType.INFER, MsgType.TENSOR, MsgType.INFER_STAGE})
 
 MESSAGES: dict[MsgType, Any] = {  # each a message dataclass: FMT, pack, unpack
     cls.TYPE: cls
-    for cls in (Hello, Probe, Heartbeat, Infer, Result, Error, Tensor, InferStage, LoadBegin,
-                LoadChunk, LoadCommit, LoadAck, Readback, ReadbackReply)
+    for cls in (
+        Hello,
+        Probe,
+        Heartbeat,
+        Infer,
+        Result,
+        Error,
+        Tensor,
+        InferStage,
+        LoadBegin,
+        LoadChunk,
+        LoadCommit,
+        LoadAck,
+        Readback,
+        ReadbackReply,
+    )
 }
 
 # Who may send each type: True = gateway -> board, False = board -> gateway.
-FROM_GATEWAY_TYPES = frozenset({MsgType.PROBE, MsgType.INFER, MsgType.INFER_STAGE,
-                                MsgType.LOAD_BEGIN,
-                                MsgType.LOAD_CHUNK, MsgType.LOAD_COMMIT, MsgType.READBACK})
+FROM_GATEWAY_TYPES = frozenset(
+    {
+        MsgType.PROBE,
+        MsgType.INFER,
+        MsgType.INFER_STAGE,
+        MsgType.LOAD_BEGIN,
+        MsgType.LOAD_CHUNK,
+        MsgType.LOAD_COMMIT,
+        MsgType.READBACK,
+    }
+)
 
 
 def unpack_message(msg_type: int, payload: bytes) -> Message:

@@ -54,8 +54,13 @@ def provision_record(board_id: int, key: bytes | None, size: int = SECTOR) -> by
     return (rec + struct.pack("<I", crc32c(rec))).ljust(size, b"\xff")
 
 
-def provision(storage: str | os.PathLike[str], *, board_id: int = 1,
-              key: bytes | None = None, target: str = "host") -> Path:
+def provision(
+    storage: str | os.PathLike[str],
+    *,
+    board_id: int = 1,
+    key: bytes | None = None,
+    target: str = "host",
+) -> Path:
     """Create the flash file if needed and write the provisioning record (board id, key)."""
     size = storage_size(target)
     rec = provision_record(board_id, key, get_target(target).record)
@@ -133,15 +138,26 @@ def _wait_pty(proc: subprocess.Popen, stream, pattern: str, timeout: float) -> t
     raise FirmwareError(f"firmware did not open its serial port: {' | '.join(lines + [buf])}")
 
 
-def start_host(storage: str | os.PathLike[str], *, board_id: int = 1, key: bytes | None = None,
-               elf: Path | None = None, env: dict[str, str] | None = None,
-               timeout: float = 10.0, target: str = "host") -> FirmwareBoard:
+def start_host(
+    storage: str | os.PathLike[str],
+    *,
+    board_id: int = 1,
+    key: bytes | None = None,
+    elf: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 10.0,
+    target: str = "host",
+) -> FirmwareBoard:
     """Start a host-process firmware (``host`` or ``host-stm32f4``) on ``storage``; its pty path
     is ``.url``."""
     path = provision(storage, board_id=board_id, key=key, target=target)
     exe = elf or build(target)
-    proc = subprocess.Popen([str(exe), "--flash", str(path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
+    proc = subprocess.Popen(
+        [str(exe), "--flash", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+    )
     url, lines = _wait_pty(proc, proc.stdout, r"^PTY (\S+)", timeout)
     return FirmwareBoard(target, url, path, proc, board_id, lines)
 
@@ -152,22 +168,36 @@ def _preload(t: Target, storage: Path) -> list[str]:
     assert t.storage and t.code
     data = storage.read_bytes()
     args = []
-    for name, lo, hi in (("records", 0, t.code.origin - t.storage.origin),
-                         ("slots", t.slots_off, t.storage.size)):
+    for name, lo, hi in (
+        ("records", 0, t.code.origin - t.storage.origin),
+        ("slots", t.slots_off, t.storage.size),
+    ):
         part = storage.with_name(f"{storage.name}.{name}")
         part.write_bytes(data[lo:hi])
         args += ["-device", f"loader,file={part},addr={t.storage.origin + lo:#x}"]
     return args
 
 
-def qemu_command(elf: Path, storage: Path, icount: bool = True,
-                 target: str = "mps2-an386") -> list[str]:
+def qemu_command(
+    elf: Path, storage: Path, icount: bool = True, target: str = "mps2-an386"
+) -> list[str]:
     """The QEMU command line: the target's UART on a pty, its storage behind it."""
     t = get_target(target)
     if not t.qemu_machine:
         raise FirmwareError(f"target {t.name} has no QEMU machine")
-    cmd = ["qemu-system-arm", "-M", t.qemu_machine, "-display", "none", "-monitor", "none",
-           "-serial", "pty", "-kernel", str(elf)]
+    cmd = [
+        "qemu-system-arm",
+        "-M",
+        t.qemu_machine,
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-serial",
+        "pty",
+        "-kernel",
+        str(elf),
+    ]
     if t.qemu_flash_controller:  # mps2: storage written through to the file by semihosting
         cmd += ["-semihosting-config", f"enable=on,target=native,arg=vpfw,arg={storage}"]
     else:
@@ -175,9 +205,17 @@ def qemu_command(elf: Path, storage: Path, icount: bool = True,
     return cmd + (["-icount", "shift=0"] if icount else [])
 
 
-def start_qemu(storage: str | os.PathLike[str], *, board_id: int = 1, key: bytes | None = None,
-               elf: Path | None = None, icount: bool = True, timeout: float = 30.0,
-               target: str = "mps2-an386", extra: tuple[str, ...] = ()) -> FirmwareBoard:
+def start_qemu(
+    storage: str | os.PathLike[str],
+    *,
+    board_id: int = 1,
+    key: bytes | None = None,
+    elf: Path | None = None,
+    icount: bool = True,
+    timeout: float = 30.0,
+    target: str = "mps2-an386",
+    extra: tuple[str, ...] = (),
+) -> FirmwareBoard:
     """Start the firmware of ``target`` in QEMU on ``storage``; its UART's pty path is ``.url``.
 
     With ``icount`` (default) one instruction is 1 ns of virtual time, so RESULT.compute_us
@@ -186,13 +224,20 @@ def start_qemu(storage: str | os.PathLike[str], *, board_id: int = 1, key: bytes
     ``extra`` goes to the end of QEMU's command line (``-d``/``-D`` logging for a trace).
     """
     t = get_target(target)
-    path = provision(storage, board_id=board_id, key=key,
-                     target="host-stm32f4" if t.kind == "stm32f4" else "host").resolve()
+    path = provision(
+        storage,
+        board_id=board_id,
+        key=key,
+        target="host-stm32f4" if t.kind == "stm32f4" else "host",
+    ).resolve()
     if " " in str(path) or "," in str(path):
         raise FirmwareError(f"the QEMU storage path must not contain spaces or commas: {path}")
     exe = elf or build(t.name)
-    proc = subprocess.Popen([*qemu_command(exe, path, icount, t.name), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [*qemu_command(exe, path, icount, t.name), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     url, lines = _wait_pty(proc, proc.stdout, r"redirected to (\S+)", timeout)
     return FirmwareBoard(t.name, url, path, proc, board_id, lines)
 
@@ -202,7 +247,13 @@ def elf_size(elf: Path, target: str = "mps2-an386") -> dict[str, int]:
     rep = size_report(target, elf)
     sec = rep["sections"]
     text = sum(sec.get(s, 0) for s in (".vectors", ".text", ".ARM.exidx"))
-    return {"text": text, "data": sec.get(".data", 0), "bss": sec.get(".bss", 0),
-            "flash": rep["flash"]["used"], "ram": rep["ram"]["static"],
-            "flash_budget": rep["flash"]["firmware_region"], "ram_budget": rep["ram"]["part"],
-            "model_slot": rep["flash"]["model_slot"]}
+    return {
+        "text": text,
+        "data": sec.get(".data", 0),
+        "bss": sec.get(".bss", 0),
+        "flash": rep["flash"]["used"],
+        "ram": rep["ram"]["static"],
+        "flash_budget": rep["flash"]["firmware_region"],
+        "ram_budget": rep["ram"]["part"],
+        "model_slot": rep["flash"]["model_slot"],
+    }

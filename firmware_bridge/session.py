@@ -33,12 +33,20 @@ from .protocol import (
 from .protocol import Result as ResultMsg
 from .transport import FrameLink, LinkError, open_link
 
-__all__ = ["DEFAULT_EPOCH_FILE", "BoardRefused", "BoardSession", "BoardTimeout", "LinkError",
-           "TensorReply", "boot_counter"]
+__all__ = [
+    "DEFAULT_EPOCH_FILE",
+    "BoardRefused",
+    "BoardSession",
+    "BoardTimeout",
+    "LinkError",
+    "TensorReply",
+    "boot_counter",
+]
 
-DEFAULT_EPOCH_FILE = Path(
-    os.environ.get("VP_EDGE_STATE_DIR", Path.home() / ".local" / "state" / "vp-edge")
-) / "gateway.epoch"
+DEFAULT_EPOCH_FILE = (
+    Path(os.environ.get("VP_EDGE_STATE_DIR", Path.home() / ".local" / "state" / "vp-edge"))
+    / "gateway.epoch"
+)
 
 
 class BoardTimeout(BridgeError):
@@ -72,15 +80,25 @@ def _challenge(msg: Message) -> bool:
 class BoardSession:
     """The gateway end of one board: sends requests, waits for the matching reply, resends."""
 
-    def __init__(self, url: str, *, board_id: int = 1, key: KeySource = None,
-                 counter: Counter | None = None, epoch_file: Path | None = DEFAULT_EPOCH_FILE,
-                 timeout: float = 0.5, tries: int = 5, baud: int = 115200) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        board_id: int = 1,
+        key: KeySource = None,
+        counter: Counter | None = None,
+        epoch_file: Path | None = DEFAULT_EPOCH_FILE,
+        timeout: float = 0.5,
+        tries: int = 5,
+        baud: int = 115200,
+    ) -> None:
         """``key``: the board's own key, or ``BoardKeys(master)`` to derive it from the id."""
         self.url, self.board_id, self.timeout, self.tries = url, board_id, timeout, tries
         key = key_for(key, board_id)
         self.auth = Auth(key, {board_id}, role="gateway")
-        self.sender = Sender(key, counter or boot_counter(epoch_file), board_id=board_id,
-                             from_gateway=True)
+        self.sender = Sender(
+            key, counter or boot_counter(epoch_file), board_id=board_id, from_gateway=True
+        )
         self.link = FrameLink(open_link(url, baud=baud), self.auth)
         self.resends = 0
         self.max_frame = MAX_FRAME
@@ -112,8 +130,15 @@ class BoardSession:
                     self.unsolicited.append(f)
         return None
 
-    def request(self, msg: Message, types: tuple[type, ...], *, request_id: int | None = None,
-                timeout: float | None = None, tries: int | None = None) -> Frame:
+    def request(
+        self,
+        msg: Message,
+        types: tuple[type, ...],
+        *,
+        request_id: int | None = None,
+        timeout: float | None = None,
+        tries: int | None = None,
+    ) -> Frame:
         """Send ``msg`` until a reply of ``types`` (or ERROR) for its request id arrives."""
         rid = request_id or random.randint(1, 0xFFFFFFFF)
         for attempt in range(tries or self.tries):
@@ -128,7 +153,8 @@ class BoardSession:
                 return f
         raise BoardTimeout(
             f"board {self.board_id} at {self.url} did not answer {msg.TYPE.name} after "
-            f"{tries or self.tries} tries (wrong --board-id or key, or the board is down)")
+            f"{tries or self.tries} tries (wrong --board-id or key, or the board is down)"
+        )
 
     def hello(self) -> Hello:
         f = self.request(Probe(MsgType.HELLO), (Hello,))
@@ -154,11 +180,13 @@ class BoardSession:
                 return cast("ResultMsg | Error", f.msg)
             self.resends += 1
         raise BoardTimeout(
-            f"board {self.board_id} at {self.url}: no RESULT after {self.tries} tries")
+            f"board {self.board_id} at {self.url}: no RESULT after {self.tries} tries"
+        )
 
     def _send_infer(self, tensor: bytes, rid: int) -> None:
-        for chunk in split_infer(tensor, max_frame=self.max_frame,
-                                 secure=self.sender.key is not None):
+        for chunk in split_infer(
+            tensor, max_frame=self.max_frame, secure=self.sender.key is not None
+        ):
             self.send(chunk, rid)
 
     def infer_tensor(self, tensor: bytes, timeout: float = 5.0) -> TensorReply | Error:
@@ -178,5 +206,7 @@ class BoardSession:
             chunk = cast(Tensor, f.msg)
             if (data := reasm.add(rid, chunk)) is not None:
                 return TensorReply(data, chunk.compute_us, chunks)
-        raise BoardTimeout(f"board {self.board_id} at {self.url}: TENSOR incomplete after "
-                           f"{timeout} s ({chunks} chunks arrived)")
+        raise BoardTimeout(
+            f"board {self.board_id} at {self.url}: TENSOR incomplete after "
+            f"{timeout} s ({chunks} chunks arrived)"
+        )

@@ -36,12 +36,22 @@ def count(output: str) -> Counter[str]:
 
 def compare(found: Counter[str], allowed: dict[str, int]) -> tuple[list[str], list[str]]:
     """(failures, notes): packages over their count, and those under it (lower the record)."""
-    bad = [f"{p}: {found[p]} mypy errors, more than the {n} recorded" for p, n in
-           allowed.items() if found[p] > n]
-    bad += [f"{p}: {n} mypy errors in a package with no record" for p, n in found.items()
-            if p not in allowed]
-    notes = [f"{p}: {found[p]} mypy errors, fewer than the {n} recorded: lower the record in "
-             "pyproject.toml" for p, n in allowed.items() if found[p] < n]
+    bad = [
+        f"{p}: {found[p]} mypy errors, more than the {n} recorded"
+        for p, n in allowed.items()
+        if found[p] > n
+    ]
+    bad += [
+        f"{p}: {n} mypy errors in a package with no record"
+        for p, n in found.items()
+        if p not in allowed
+    ]
+    notes = [
+        f"{p}: {found[p]} mypy errors, fewer than the {n} recorded: lower the record in "
+        "pyproject.toml"
+        for p, n in allowed.items()
+        if found[p] < n
+    ]
     return bad, notes
 
 
@@ -50,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mypy", default=f"{sys.executable} -m mypy", help="the mypy command")
     args = ap.parse_args(argv)
     allowed = baseline()
-    run = subprocess.run([*shlex.split(args.mypy), *allowed], cwd=ROOT, capture_output=True,
-                         text=True)
+    run = subprocess.run(
+        [*shlex.split(args.mypy), *allowed], cwd=ROOT, capture_output=True, text=True
+    )
     if run.returncode not in (0, 1):  # 2: mypy itself failed (bad configuration, crash)
         print(run.stdout + run.stderr, file=sys.stderr)
         return 2

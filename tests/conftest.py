@@ -50,13 +50,19 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 def pytest_addoption(parser):
     g = parser.getgroup("hil", "hardware in the loop (tests/hil; docs/hil.md)")
-    g.addoption("--link", default=None,
-                help="run the board contract tests against a real board at this link URL "
-                "(serial:///dev/ttyACM0?baud=115200, udp://HOST:PORT, ...)")
+    g.addoption(
+        "--link",
+        default=None,
+        help="run the board contract tests against a real board at this link URL "
+        "(serial:///dev/ttyACM0?baud=115200, udp://HOST:PORT, ...)",
+    )
     g.addoption("--board-id", type=int, default=1, help="the real board's id (default 1)")
-    g.addoption("--key-file", default=None,
-                help="the real board's own key file ('vp-edge keys derive'); without it the "
-                "board must be insecure")
+    g.addoption(
+        "--key-file",
+        default=None,
+        help="the real board's own key file ('vp-edge keys derive'); without it the "
+        "board must be insecure",
+    )
 
 
 @pytest.fixture(scope="session")

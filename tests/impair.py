@@ -236,8 +236,10 @@ class StreamImpairer:
         self.endpoint = ends.gateway_url
         self.deciders = [Decider(imp, f"{seed}:{d}", "blocks") for d in ("to_board", "to_gw")]
         self._stop = threading.Event()
-        self.pumps = [StreamPump(self.gateway, self.board, self.deciders[0], self._stop),
-                      StreamPump(self.board, self.gateway, self.deciders[1], self._stop)]
+        self.pumps = [
+            StreamPump(self.gateway, self.board, self.deciders[0], self._stop),
+            StreamPump(self.board, self.gateway, self.deciders[1], self._stop),
+        ]
 
     @property
     def counts(self) -> dict[str, int]:
@@ -274,8 +276,9 @@ class ImpairerProcess:
     ``StreamEnds``). ``endpoints`` (``ports`` for UDP), then ``close()`` returns each proxy's
     counts."""
 
-    def __init__(self, targets: list, imp: Impairment, seeds: list[int],
-                 kind: type[Proxy] = UdpImpairer) -> None:
+    def __init__(
+        self, targets: list, imp: Impairment, seeds: list[int], kind: type[Proxy] = UdpImpairer
+    ) -> None:
         import multiprocessing as mp
 
         def make() -> list[Proxy]:

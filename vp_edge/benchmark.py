@@ -119,8 +119,16 @@ def _vpw_for(tflite: bytes, golden_input: np.ndarray, target: str) -> bytes:
     return tflite_to_vpw(tflite, golden_input=golden_input, target=target)
 
 
-def _serve(elf: Path, machine: str, vpw: bytes, x: np.ndarray, runs: int, timeout: float,
-           icount: bool = True, extra: tuple[str, ...] = ()) -> list[int]:
+def _serve(
+    elf: Path,
+    machine: str,
+    vpw: bytes,
+    x: np.ndarray,
+    runs: int,
+    timeout: float,
+    icount: bool = True,
+    extra: tuple[str, ...] = (),
+) -> list[int]:
     """Flash ``vpw`` into the QEMU firmware and answer ``runs`` INFERs of ``x``: the firmware's
     own compute_us of each (instructions / 1000 under ``-icount shift=0``)."""
     from firmware_bridge.flash import flash
@@ -130,10 +138,19 @@ def _serve(elf: Path, machine: str, vpw: bytes, x: np.ndarray, runs: int, timeou
 
     with tempfile.TemporaryDirectory(prefix="vp-benchmark-qemu-") as tmp:
         epoch, store = Path(tmp) / "gateway.epoch", Path(tmp) / "flash.bin"
-        with start_qemu(store, board_id=1, key=QEMU_KEY, elf=elf, target=machine, icount=icount,
-                        extra=extra) as board:
-            flash(board.url, vpw, board_id=1, key=QEMU_KEY, epoch_file=epoch, timeout=3.0,
-                  tries=8, commit_timeout=timeout)
+        with start_qemu(
+            store, board_id=1, key=QEMU_KEY, elf=elf, target=machine, icount=icount, extra=extra
+        ) as board:
+            flash(
+                board.url,
+                vpw,
+                board_id=1,
+                key=QEMU_KEY,
+                epoch_file=epoch,
+                timeout=3.0,
+                tries=8,
+                commit_timeout=timeout,
+            )
             with BoardSession(
                 board.url, board_id=1, key=QEMU_KEY, epoch_file=epoch, timeout=2.0
             ) as s:

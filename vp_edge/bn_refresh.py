@@ -35,8 +35,9 @@ def refresh_bn_statistics(model: Any, x: np.ndarray, batch_size: int, step: Any 
     """
     import keras
 
-    layers = [la for la in model._flatten_layers()
-              if isinstance(la, keras.layers.BatchNormalization)]
+    layers = [
+        la for la in model._flatten_layers() if isinstance(la, keras.layers.BatchNormalization)
+    ]
     if not layers or len(x) == 0:
         return 0
     size = min(batch_size, len(x))
@@ -48,7 +49,7 @@ def refresh_bn_statistics(model: Any, x: np.ndarray, batch_size: int, step: Any 
             la.momentum = 0.0
         step = step or compiled_forward(model)
         for start in range(0, len(x) - size + 1, size):
-            step(x[start:start + size])
+            step(x[start : start + size])
             for acc, la in zip(sums, layers, strict=True):
                 acc[0] += np.asarray(la.moving_mean)
                 acc[1] += np.asarray(la.moving_variance)

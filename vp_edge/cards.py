@@ -58,9 +58,11 @@ def vpw_matches(data: bytes, card: dict) -> bool:
     except ConversionError:
         return False
     h = model.header
-    return (list(model.input_shape) == list(card["input_shape"])
-            and int(h["out_zp"]) == card["output_zero_point"]
-            and abs(float(h["out_scale"]) - card["output_scale"]) <= 1e-6 * card["output_scale"])
+    return (
+        list(model.input_shape) == list(card["input_shape"])
+        and int(h["out_zp"]) == card["output_zero_point"]
+        and abs(float(h["out_scale"]) - card["output_scale"]) <= 1e-6 * card["output_scale"]
+    )
 
 
 def register_card(state_dir: Path, sha: str, card: dict) -> Path:
@@ -105,12 +107,14 @@ def hello_problems(card: dict, hello: Hello, k: int, class_names: list[str]) -> 
     import math
 
     h = hello
-    facts = {"k": (h.k, k), "num_classes": (h.num_classes, len(class_names)),
-             "input_bytes": (h.input_bytes, math.prod(card["input_shape"][1:])),
-             "score_zero_point": (h.score_zero_point, card["output_zero_point"]),
-             "class_names": (list(card.get("class_names", class_names)), list(class_names))}
+    facts = {
+        "k": (h.k, k),
+        "num_classes": (h.num_classes, len(class_names)),
+        "input_bytes": (h.input_bytes, math.prod(card["input_shape"][1:])),
+        "score_zero_point": (h.score_zero_point, card["output_zero_point"]),
+        "class_names": (list(card.get("class_names", class_names)), list(class_names)),
+    }
     bad = [f"{name} {got} (expected {exp})" for name, (got, exp) in facts.items() if got != exp]
     if not math.isclose(h.score_scale, card["output_scale"], rel_tol=1e-6):
         bad.append(f"score_scale {h.score_scale} (expected {card['output_scale']})")
     return bad
-

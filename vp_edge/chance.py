@@ -23,19 +23,26 @@ def chance_warnings(state: dict, num_classes: int) -> list[str]:
         cause = (
             f"it fits the training images ({100 * fit:.1f}%) but not the validation images: "
             "too few images per class, or validation images unlike the training ones"
-            if fit is not None and fit >= near else
-            f"it has not learned the training images either ({_pct(fit)}): try more steps "
+            if fit is not None and fit >= near
+            else f"it has not learned the training images either ({_pct(fit)}): try more steps "
             "(--epochs, a larger --train-limit), a smaller --batch-size or a higher --lr"
         )
-        out.append(f"{name}: validation accuracy {100 * val:.1f}% is near chance "
-                   f"({100 * chance:.1f}% for {num_classes} classes); {cause}")
+        out.append(
+            f"{name}: validation accuracy {100 * val:.1f}% is near chance "
+            f"({100 * chance:.1f}% for {num_classes} classes); {cause}"
+        )
     return out
 
 
 def _accuracy(logs: dict, prefix: str) -> float | None:
     """The best per-variant (not ensemble) accuracy among ``logs`` keys with ``prefix``."""
-    accs = [v for k, v in logs.items() if k.endswith("accuracy") and "ensemble" not in k
-            and (k.startswith("val_") if prefix else not k.startswith("val_"))]
+    accs = [
+        v
+        for k, v in logs.items()
+        if k.endswith("accuracy")
+        and "ensemble" not in k
+        and (k.startswith("val_") if prefix else not k.startswith("val_"))
+    ]
     return max(accs) if accs else None
 
 

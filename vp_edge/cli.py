@@ -104,15 +104,19 @@ class HelpFormatter(argparse.HelpFormatter):
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         return "\n".join(
-            indent + line if not line.strip() or line[0].isspace()
+            indent + line
+            if not line.strip() or line[0].isspace()
             else textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent)
             for line in text.splitlines()
         )
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if ("default" in text or not action.option_strings
-                or action.default in (None, False, True, argparse.SUPPRESS)):
+        if (
+            "default" in text
+            or not action.option_strings
+            or action.default in (None, False, True, argparse.SUPPRESS)
+        ):
             return text
         return text + " (default: %(default)s)"
 
@@ -125,8 +129,14 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
         if kwargs.get("prog", "").count(" "):  # a subcommand: the top level adds its own -v
-            self.add_argument("-v", "--verbose", dest="verbose_after", action="count",
-                              default=argparse.SUPPRESS, help="more log output (also -vv)")
+            self.add_argument(
+                "-v",
+                "--verbose",
+                dest="verbose_after",
+                action="count",
+                default=argparse.SUPPRESS,
+                help="more log output (also -vv)",
+            )
 
     def error(self, message: str) -> NoReturn:
         _fail(f"{self.prog}: error: {message} (see '{self.prog} --help')", 2, None)
@@ -137,8 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     from vp_edge import __version__
 
     parser = Parser(prog="vp-edge", description=DESCRIPTION, epilog=EPILOG)
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="more log output: -v shows library warnings, -vv debug")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more log output: -v shows library warnings, -vv debug",
+    )
     parser.add_argument("--version", action="version", version=f"vp-edge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for entry in COMMANDS:
@@ -166,8 +181,9 @@ def _fail(message: str, code: int, args: argparse.Namespace | None) -> int:
 
 def _quiet_libraries(verbose: int) -> None:
     """Without -v, TensorFlow, absl and the converter keep their log lines to themselves."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if verbose == 0 else "0" if verbose > 1
-                          else "1")
+    os.environ.setdefault(
+        "TF_CPP_MIN_LOG_LEVEL", "3" if verbose == 0 else "0" if verbose > 1 else "1"
+    )
     os.environ[QUIET_ENV] = "1" if verbose == 0 else "0"
     for name in ("tensorflow", "absl", "h5py", "matplotlib", "PIL"):
         logging.getLogger(name).setLevel(logging.ERROR if verbose == 0 else logging.NOTSET)
@@ -203,8 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:
         if verbose:
             traceback.print_exc()
-        return _fail(f"vp-edge: internal error: {type(e).__name__}: {e} (rerun with -v for the "
-                     "traceback)", 1, args)
+        return _fail(
+            f"vp-edge: internal error: {type(e).__name__}: {e} (rerun with -v for the traceback)",
+            1,
+            args,
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -45,7 +45,9 @@ def load_run_data(run: Path, family: Family) -> Splits:
     """The run's data with the run's class order (refused if the source no longer matches)."""
     d = load_data_args(run)
     return load_dataset(
-        d["source"], seed=d["seed"], val_fraction=d["val_fraction"],
+        d["source"],
+        seed=d["seed"],
+        val_fraction=d["val_fraction"],
         input_shape=family.input_shape,
         class_names=run_class_names(run, family, numbered=False),
     )

@@ -35,8 +35,12 @@ def like_trained(model: Any, seed: int = 0) -> None:
             continue
         if isinstance(layer, keras.layers.BatchNormalization):
             gamma, beta, mean, var = ws
-            new = [rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
-                   rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 1.5, var.shape)]
+            new = [
+                rng.uniform(0.5, 1.5, gamma.shape),
+                rng.normal(0, 0.1, beta.shape),
+                rng.normal(0, 0.1, mean.shape),
+                rng.uniform(0.5, 1.5, var.shape),
+            ]
         else:
             new = [w if w.any() else rng.normal(0, 0.05, w.shape) for w in ws]
         layer.set_weights([n.astype(w.dtype) for n, w in zip(new, ws, strict=True)])
@@ -78,8 +82,11 @@ def profile_fits(name: str, tflite_bytes: int, arena_bytes: int, vpw: bytes) -> 
     out = {}
     for p in PROFILES.values():
         ways, why = [], []
-        tries = [("vpw", vpw_arena, len(vpw))] if p.kind == "pynq" else \
-            [("tflite", arena_bytes, tflite_bytes)]
+        tries = (
+            [("vpw", vpw_arena, len(vpw))]
+            if p.kind == "pynq"
+            else [("tflite", arena_bytes, tflite_bytes)]
+        )
         for way, arena, size in tries:
             try:
                 check_fit(p, name, arena, size)
@@ -114,17 +121,25 @@ def family_costs(family: Family, on_variant: Callable[[str], None] | None = None
 
 def costs_table(rows: list[dict]) -> str:
     """The costs for people: one line per variant, then where each fits."""
-    lines = [f"{'variant':12} {'r':>4} {'alpha':>6} {'F':>5} {'params':>9} {'MACs':>11} "
-             f"{'tflite B':>9} {'arena B':>8} {'vpw B':>9} {'vpw arena B':>11}"]
+    lines = [
+        f"{'variant':12} {'r':>4} {'alpha':>6} {'F':>5} {'params':>9} {'MACs':>11} "
+        f"{'tflite B':>9} {'arena B':>8} {'vpw B':>9} {'vpw arena B':>11}"
+    ]
     for r in rows:
-        lines.append(f"{r['name']:12} {r['resolution']:>4} {r['alpha']:>6.2f} {r['head']:>5} "
-                     f"{r['params']:>9,} {r['macs']:>11,} {r['tflite_bytes']:>9,} "
-                     f"{r['arena_bytes']:>8,} {r['vpw_bytes']:>9,} {r['vpw_arena_bytes']:>11,}")
-    lines.append("fits (tflite: tflite-micro/LiteRT within the profile's RAM and storage; vpw: "
-                 "the C engine, in the firmware's slot and arena):")
+        lines.append(
+            f"{r['name']:12} {r['resolution']:>4} {r['alpha']:>6.2f} {r['head']:>5} "
+            f"{r['params']:>9,} {r['macs']:>11,} {r['tflite_bytes']:>9,} "
+            f"{r['arena_bytes']:>8,} {r['vpw_bytes']:>9,} {r['vpw_arena_bytes']:>11,}"
+        )
+    lines.append(
+        "fits (tflite: tflite-micro/LiteRT within the profile's RAM and storage; vpw: "
+        "the C engine, in the firmware's slot and arena):"
+    )
     for r in rows:
         ok = [f"{p} ({how})" for p, how in r["fits"].items() if not how.startswith("no")]
         no = [p for p, how in r["fits"].items() if how.startswith("no")]
-        lines.append(f"  {r['name']:12} {', '.join(ok) or 'no profile'}"
-                     + (f"; not {', '.join(no)}" if no else ""))
+        lines.append(
+            f"  {r['name']:12} {', '.join(ok) or 'no profile'}"
+            + (f"; not {', '.join(no)}" if no else "")
+        )
     return "\n".join(lines)

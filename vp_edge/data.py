@@ -110,8 +110,9 @@ def _read_bytes(path: Path) -> bytes:
             with gzip.GzipFile(fileobj=io.BytesIO(raw)) as fh:
                 data = fh.read(DATA_FILE_MAX + 1)
             if len(data) > DATA_FILE_MAX:
-                raise DataError(f"{path}: unpacks to more than {DATA_FILE_MAX >> 30} GiB; "
-                                "not an IDX file")
+                raise DataError(
+                    f"{path}: unpacks to more than {DATA_FILE_MAX >> 30} GiB; not an IDX file"
+                )
             return data
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: corrupt ({exc}); re-create or re-install it") from exc

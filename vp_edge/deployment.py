@@ -43,8 +43,19 @@ from vp_edge.errors import DeploymentError, VpEdgeError
 if TYPE_CHECKING:  # the boards layer's view of a board (BoardSpec fits it)
     from boards.contract import BoardSpecLike
 
-TOP_KEYS = ("run", "key", "key_file", "insecure", "k", "rule", "deadline_ms", "heartbeat_ms",
-            "state_dir", "strategy", "boards")
+TOP_KEYS = (
+    "run",
+    "key",
+    "key_file",
+    "insecure",
+    "k",
+    "rule",
+    "deadline_ms",
+    "heartbeat_ms",
+    "state_dir",
+    "strategy",
+    "boards",
+)
 STRATEGIES = ("vp", "mp", "cp", "lcp", "disco")
 BOARD_KEYS = ("id", "name", "kind", "link", "variant", "profile", "kernels")
 LIVE_RULES = ("reference", "sum", "majority")
@@ -101,9 +112,11 @@ class Deployment:
 
         parts = {p.name: p for p in load_strategy(self.run).parts}
         if b.variant not in parts:
-            raise DeploymentError(f"board {b.name}: variant {b.variant!r} is not a part of "
-                                  f"strategy {self.strategy} in {self.run}; parts: "
-                                  f"{', '.join(parts)}")
+            raise DeploymentError(
+                f"board {b.name}: variant {b.variant!r} is not a part of "
+                f"strategy {self.strategy} in {self.run}; parts: "
+                f"{', '.join(parts)}"
+            )
         return parts[b.variant]
 
     def board_model(self, b: BoardSpecLike, suffix: str) -> tuple[Path, int]:
@@ -132,8 +145,10 @@ class Deployment:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             where = f"{self.path}: " if self.path else ""
-            raise DeploymentError(f"{where}state_dir {self.state_dir}: cannot create it "
-                                  f"({e.strerror}); name a writable folder") from None
+            raise DeploymentError(
+                f"{where}state_dir {self.state_dir}: cannot create it "
+                f"({e.strerror}); name a writable folder"
+            ) from None
         return self.state_dir
 
     @property
@@ -149,18 +164,25 @@ class Deployment:
         raise DeploymentError(f"no board {which!r} in the deployment; boards: {names}")
 
     def to_dict(self) -> dict:
-        return {"path": str(self.path) if self.path else None, "run": str(self.run),
-                "secure": self.key is not None, "k": self.k, "rule": self.rule,
-                "deadline_ms": round(self.deadline_s * 1000, 3), "strategy": self.strategy,
-                "boards": [vars(b) for b in self.boards]}
+        return {
+            "path": str(self.path) if self.path else None,
+            "run": str(self.run),
+            "secure": self.key is not None,
+            "k": self.k,
+            "rule": self.rule,
+            "deadline_ms": round(self.deadline_s * 1000, 3),
+            "strategy": self.strategy,
+            "boards": [vars(b) for b in self.boards],
+        }
 
 
 def _err(where: str, key: str, msg: str) -> DeploymentError:
     return DeploymentError(f"{where}: {key}: {msg}")
 
 
-def _get(d: dict, key: str, typ: type | tuple, where: str, default: Any = ...,
-         prefix: str = "") -> Any:
+def _get(
+    d: dict, key: str, typ: type | tuple, where: str, default: Any = ..., prefix: str = ""
+) -> Any:
     if key not in d:
         if default is ...:
             raise _err(where, prefix + key, "missing; see docs/deployment.md")
@@ -231,10 +253,18 @@ def _board(d: Any, i: int, where: str) -> BoardSpec:
         raise _err(where, p + "link", problem)
     profile = _get(d, "profile", str, where, kind.default_profile, p)
     if profile not in PROFILES:
-        raise _err(where, p + "profile", f"unknown profile {profile!r}; known: "
-                   f"{', '.join(PROFILES)}")
-    return BoardSpec(bid, vals["name"], vals["kind"], vals["link"], vals["variant"], profile,
-                     _kernels(d, kind, where, p))
+        raise _err(
+            where, p + "profile", f"unknown profile {profile!r}; known: {', '.join(PROFILES)}"
+        )
+    return BoardSpec(
+        bid,
+        vals["name"],
+        vals["kind"],
+        vals["link"],
+        vals["variant"],
+        profile,
+        _kernels(d, kind, where, p),
+    )
 
 
 def _kernels(d: dict, kind: Any, where: str, p: str) -> str:
@@ -243,13 +273,18 @@ def _kernels(d: dict, kind: Any, where: str, p: str) -> str:
 
     if kind.runner != "litert":
         if "kernels" in d:
-            raise _err(where, p + "kernels", f"a {kind.kind} board runs {kind.runner}, which has "
-                       "no kernels to choose; remove the key (only linux boards take it)")
+            raise _err(
+                where,
+                p + "kernels",
+                f"a {kind.kind} board runs {kind.runner}, which has "
+                "no kernels to choose; remove the key (only linux boards take it)",
+            )
         return ""
     kernels = _get(d, "kernels", str, where, BOARD_KERNELS, p)
     if kernels not in LITERT_KERNELS:
-        raise _err(where, p + "kernels", f"unknown kernels {kernels!r}; known: "
-                   f"{', '.join(LITERT_KERNELS)}")
+        raise _err(
+            where, p + "kernels", f"unknown kernels {kernels!r}; known: {', '.join(LITERT_KERNELS)}"
+        )
     return kernels
 
 
@@ -266,8 +301,12 @@ def _distinct_links(boards: tuple[BoardSpec, ...], where: str) -> None:
         spec = parse_link(link)
         key = (spec.scheme, spec.host, spec.port) if spec.scheme == "udp" else (spec.scheme, link)
         if key in seen:
-            raise _err(where, f"boards[{i}].link", f"{link!r} is also boards[{seen[key]}]'s "
-                       "link; give every board its own port or name")
+            raise _err(
+                where,
+                f"boards[{i}].link",
+                f"{link!r} is also boards[{seen[key]}]'s "
+                "link; give every board its own port or name",
+            )
         seen[key] = i
 
 
@@ -282,8 +321,10 @@ def parse_deployment(d: dict, base: Path, where: str = "deployment") -> Deployme
         raise _err(where, "rule", f"{rule!r} is not a live vote rule; use {', '.join(LIVE_RULES)}")
     deadline = _get(d, "deadline_ms", (int, float), where, 500)
     beat = _get(d, "heartbeat_ms", (int, float), where, 1000)
-    for name, v, low, high in (("deadline_ms", deadline, 0, MAX_DEADLINE_MS),
-                               ("heartbeat_ms", beat, MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS)):
+    for name, v, low, high in (
+        ("deadline_ms", deadline, 0, MAX_DEADLINE_MS),
+        ("heartbeat_ms", beat, MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS),
+    ):
         if problem := number_problem(v, low, high, low_open=low == 0):
             raise _err(where, name, problem)
     boards_raw = _get(d, "boards", list, where)
@@ -301,10 +342,21 @@ def parse_deployment(d: dict, base: Path, where: str = "deployment") -> Deployme
     state = base / _get(d, "state_dir", str, where, f".{Path(where).stem}.state")
     strategy = _get(d, "strategy", str, where, "vp")
     if strategy not in STRATEGIES:
-        raise _err(where, "strategy", f"unknown strategy {strategy!r}; known: "
-                   f"{', '.join(STRATEGIES)}")
-    return Deployment(run, key, k, rule, deadline / 1000, boards, state.resolve(), beat / 1000,
-                      key_file, strategy=strategy)
+        raise _err(
+            where, "strategy", f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}"
+        )
+    return Deployment(
+        run,
+        key,
+        k,
+        rule,
+        deadline / 1000,
+        boards,
+        state.resolve(),
+        beat / 1000,
+        key_file,
+        strategy=strategy,
+    )
 
 
 def check_against_run(dep: Deployment, where: str = "deployment") -> None:
@@ -328,8 +380,12 @@ def check_against_run(dep: Deployment, where: str = "deployment") -> None:
         raise _err(where, key, str(e)) from None
     for i, b in enumerate(dep.boards):
         if b.variant not in family.weights():
-            raise _err(where, f"boards[{i}].variant", f"{b.variant!r} is not a variant of "
-                       f"{dep.run}; known: {', '.join(family.weights())}")
+            raise _err(
+                where,
+                f"boards[{i}].variant",
+                f"{b.variant!r} is not a variant of "
+                f"{dep.run}; known: {', '.join(family.weights())}",
+            )
         arena, size = _model_needs(dep, b, cards[b.variant])
         try:
             check_fit(PROFILES[b.profile], b.variant, arena, size)
@@ -346,8 +402,12 @@ def _check_parts(dep: Deployment, where: str) -> None:
     except VpEdgeError as e:
         raise _err(where, "run", str(e)) from None
     if strategy.name != dep.strategy:
-        raise _err(where, "strategy", f"{dep.strategy!r}, but {dep.run} was trained for "
-                   f"{strategy.name!r}; set strategy = \"{strategy.name}\"")
+        raise _err(
+            where,
+            "strategy",
+            f"{dep.strategy!r}, but {dep.run} was trained for "
+            f'{strategy.name!r}; set strategy = "{strategy.name}"',
+        )
     for i, b in enumerate(dep.boards):
         try:
             dep.part(b)
@@ -375,8 +435,9 @@ def load_deployment(path: Path, check_run: bool = True) -> Deployment:
     try:
         d = tomllib.loads(read_limited(path, TEXT_FILE_MAX, str(path)).decode("utf-8"))
     except UnicodeDecodeError as e:
-        raise DeploymentError(f"{path}: not UTF-8 text (byte {e.start}); a deployment file is "
-                              "TOML, saved as UTF-8") from None
+        raise DeploymentError(
+            f"{path}: not UTF-8 text (byte {e.start}); a deployment file is TOML, saved as UTF-8"
+        ) from None
     except OSError as e:
         raise DeploymentError(f"{path}: cannot read deployment file: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:

@@ -8,9 +8,20 @@ from boards.errors import BoardError
 from converters.errors import ArtifactError, ConversionError
 from firmware_bridge.errors import BridgeError, UsageError, VpEdgeError
 
-__all__ = ["ArtifactError", "BoardError", "BridgeError", "ConversionError", "DataError",
-           "DeploymentError", "FamilyError", "GatewayError", "TrainingError", "UsageError",
-           "VoteError", "VpEdgeError"]
+__all__ = [
+    "ArtifactError",
+    "BoardError",
+    "BridgeError",
+    "ConversionError",
+    "DataError",
+    "DeploymentError",
+    "FamilyError",
+    "GatewayError",
+    "TrainingError",
+    "UsageError",
+    "VoteError",
+    "VpEdgeError",
+]
 
 
 class DataError(VpEdgeError):

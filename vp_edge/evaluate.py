@@ -243,8 +243,9 @@ def evaluate(
     )
     ens_right = ens_pred == y
     preds = {n: np.argmax(outputs[n], 1) for n in cards}
-    report["per_class"] = per_class(y, {**preds, "ensemble": ens_pred}, C,
-                                    run_class_names(run, family))
+    report["per_class"] = per_class(
+        y, {**preds, "ensemble": ens_pred}, C, run_class_names(run, family)
+    )
     report["confusion"] = confusion_matrix(y, ens_pred, C).tolist()
     best = max(names, key=lambda n: per_model[n])
     report["paired"] = {"ensemble_vs_best_single": paired_comparison(ens_right, ~wrong[best])}

@@ -151,8 +151,14 @@ PAPER_PARAMS_RATIO, PAPER_MACS_RATIO = 5.8, 4.3
 
 def _fashion(name: str, variants: tuple[Variant, ...]) -> Family:
     """A Fashion-MNIST family (28x28x1, 10 classes) at output stride 16."""
-    return Family(name=name, input_shape=(28, 28, 1), num_classes=10, variants=variants,
-                  output_stride=16, class_names=FASHION_CLASSES)
+    return Family(
+        name=name,
+        input_shape=(28, 28, 1),
+        num_classes=10,
+        variants=variants,
+        output_stride=16,
+        class_names=FASHION_CLASSES,
+    )
 
 
 PRESETS: dict[str, Family] = {

@@ -49,8 +49,10 @@ def session_url(url: str, pty_dir: Path | None = None) -> tuple[str, int | None]
     baud = spec.baud if "baud" in spec.options else None
     if spec.scheme == "pty":
         if pty_dir is None:
-            raise FlashUsageError(f"{url} names an emulated board of a deployment: flash it "
-                                  "with --deployment FILE --board NAME")
+            raise FlashUsageError(
+                f"{url} names an emulated board of a deployment: flash it "
+                "with --deployment FILE --board NAME"
+            )
         return resolve_pty(spec, pty_dir), baud
     if spec.scheme == "serial":
         return spec.path, baud
@@ -102,12 +104,15 @@ def _check_vpw(data: bytes, path: str) -> None:
     try:
         model = read_vpw(data)
     except ConversionError as e:
-        raise FlashUsageError(f"{path}: {e}; pack it again with this version's 'vp-edge "
-                              "pack'") from None
+        raise FlashUsageError(
+            f"{path}: {e}; pack it again with this version's 'vp-edge pack'"
+        ) from None
     if model.golden_input is None:
-        raise FlashUsageError(f"{path} has no golden self-test section, and boards refuse a "
-                              ".vpw without one after the transfer; pack it again without "
-                              "--no-golden ('vp-edge pack MODEL.tflite')")
+        raise FlashUsageError(
+            f"{path} has no golden self-test section, and boards refuse a "
+            ".vpw without one after the transfer; pack it again without "
+            "--no-golden ('vp-edge pack MODEL.tflite')"
+        )
     from firmware_bridge.engine import Engine
     from firmware_bridge.errors import BridgeError
 
@@ -116,8 +121,10 @@ def _check_vpw(data: bytes, path: str) -> None:
     except BridgeError as e:
         raise FlashUsageError(f"{path}: the C engine cannot load it ({e})") from None
     if not passed:
-        raise FlashUsageError(f"{path} fails its own golden self-test in the C engine (boards "
-                              "run the same check and refuse it); pack it again from the .tflite")
+        raise FlashUsageError(
+            f"{path} fails its own golden self-test in the C engine (boards "
+            "run the same check and refuse it); pack it again from the .tflite"
+        )
 
 
 def _check_tflite(data: bytes, path: str) -> None:
@@ -127,11 +134,14 @@ def _check_tflite(data: bytes, path: str) -> None:
     try:
         g = read_graph(data)
     except Exception as e:
-        raise FlashUsageError(f"{path}: not a readable .tflite ({e}); convert it again "
-                              "('vp-edge convert')") from None
+        raise FlashUsageError(
+            f"{path}: not a readable .tflite ({e}); convert it again ('vp-edge convert')"
+        ) from None
     if (g.input_dtype, g.output_dtype) != ("int8", "int8"):
-        raise FlashUsageError(f"{path}: input/output are {g.input_dtype}/{g.output_dtype}; "
-                              "boards run full-int8 models ('vp-edge convert --run RUN')")
+        raise FlashUsageError(
+            f"{path}: input/output are {g.input_dtype}/{g.output_dtype}; "
+            "boards run full-int8 models ('vp-edge convert --run RUN')"
+        )
 
 
 def _check_for_board(data: bytes, path: str, spec: BoardSpec, dep: Deployment | None) -> list:
@@ -143,8 +153,9 @@ def _check_for_board(data: bytes, path: str, spec: BoardSpec, dep: Deployment | 
     wants_vpw = runner in ("engine", "pynq")
     if wants_vpw != _is_vpw(data):
         want = ".vpw ('vp-edge pack MODEL.tflite')" if wants_vpw else "full-int8 .tflite"
-        raise FlashUsageError(f"board {spec.name} is a {spec.kind} board and runs a {want}; "
-                              f"{path} is not one")
+        raise FlashUsageError(
+            f"board {spec.name} is a {spec.kind} board and runs a {want}; {path} is not one"
+        )
     arena = _arena(data, path, wants_vpw)
     try:
         check_fit(get_profile(spec.profile), spec.variant, arena, len(data))
@@ -190,18 +201,22 @@ def deployment_card(data: bytes, path: str, target: FlashTarget | None) -> dict 
     dep, spec = target.dep, target.spec
     family = load_run_family(dep.run)
     card = card_beside(data, path) or CardIndex(
-        dep.run, dep.state_dir, load_cards(dep.run, family)).find(sha256_hex(data))
+        dep.run, dep.state_dir, load_cards(dep.run, family)
+    ).find(sha256_hex(data))
     if card is None:
         raise FlashUsageError(
             f"{path}: no model card describes these bytes (a NAME.json beside it with this "
             f"hash, or a model of {dep.run}), so the gateway could not read board {spec.name}'s "
             "answers: a truncated, altered or float model, or its card is missing; convert it "
-            "again ('vp-edge convert') and flash the file from the run's models/ folder")
+            "again ('vp-edge convert') and flash the file from the run's models/ folder"
+        )
     names = list(run_class_names(dep.run, family))
     if list(card.get("class_names", names)) != names:
-        raise FlashUsageError(f"{path}: its classes {card['class_names']} are not the "
-                              f"deployment's {names} (answers would be read under the wrong "
-                              "labels)")
+        raise FlashUsageError(
+            f"{path}: its classes {card['class_names']} are not the "
+            f"deployment's {names} (answers would be read under the wrong "
+            "labels)"
+        )
     return card
 
 
@@ -219,5 +234,7 @@ def _gateway_warnings(data: bytes, spec: BoardSpec, dep: Deployment | None) -> l
     vpw = RunDir(dep.run).vpw(spec.variant)
     if vpw.exists() and hashlib.sha256(vpw.read_bytes()).digest() == hashlib.sha256(data).digest():
         return []
-    return [f"this is not the model of variant {spec.variant} in {dep.run}: the gateway will "
-            f"vote with board {spec.name} under this model's own card"]
+    return [
+        f"this is not the model of variant {spec.variant} in {dep.run}: the gateway will "
+        f"vote with board {spec.name} under this model's own card"
+    ]

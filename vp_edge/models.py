@@ -27,12 +27,17 @@ def _keras() -> Any:
     return keras
 
 
-def _conv_bn(x: Any, filters: int, kernel: int, stride: int, name: str, act: bool,
-             zero_gamma: bool = False) -> Any:
+def _conv_bn(
+    x: Any, filters: int, kernel: int, stride: int, name: str, act: bool, zero_gamma: bool = False
+) -> Any:
     layers = _keras().layers
     x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False, name=name)(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn",
-                                  gamma_initializer="zeros" if zero_gamma else "ones")(x)
+    x = layers.BatchNormalization(
+        momentum=BN_MOMENTUM,
+        epsilon=BN_EPSILON,
+        name=f"{name}_bn",
+        gamma_initializer="zeros" if zero_gamma else "ones",
+    )(x)
     if act:
         x = layers.ReLU(6.0, name=f"{name}_relu")(x)
     return x
@@ -152,9 +157,7 @@ def joint_model(
     keras = _keras()
     variants = variants or {v.name: variant_model(family, v) for v in family.variants}
     inp = keras.Input(shape=family.input_shape, name="input")
-    outs = {
-        name: m(augmentation(name)(inp) if augment else inp) for name, m in variants.items()
-    }
+    outs = {name: m(augmentation(name)(inp) if augment else inp) for name, m in variants.items()}
     if ensemble:
         outs["ensemble"] = keras.layers.Average(name="ensemble")(list(outs.values()))
     return keras.Model(inp, outs, name=f"{family.name}_joint")

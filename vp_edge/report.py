@@ -95,8 +95,11 @@ def per_class_table(r: dict) -> list[str]:
     if not pc:
         return []
     models = list(pc["accuracy"])
-    out = ["", f"top-1 per class (ensemble: rule {r['rule_default']}, k={r['k_default']}):",
-           f"{'class':14} {'n':>5} " + " ".join(f"{m[:9]:>9}" for m in models)]
+    out = [
+        "",
+        f"top-1 per class (ensemble: rule {r['rule_default']}, k={r['k_default']}):",
+        f"{'class':14} {'n':>5} " + " ".join(f"{m[:9]:>9}" for m in models),
+    ]
     for c, name in enumerate(pc["class_names"]):
         cells = " ".join(f"{_pct(pc['accuracy'][m][c]):>9}" for m in models)
         out.append(f"{name[:14]:14} {pc['support'][c]:>5} {cells}")
@@ -120,10 +123,22 @@ def plot_confusion(r: dict, path: Path) -> Path:
     for i in range(n):
         for j in range(n):
             if m[i, j]:
-                ax.text(j, i, f"{int(m[i, j])}", ha="center", va="center", fontsize=7,
-                        color="white" if share[i, j] > 0.5 else "black")
-    ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true",
-           title=f"{r['family']}: ensemble confusion ({r['rule_default']}, k={r['k_default']})")
+                ax.text(
+                    j,
+                    i,
+                    f"{int(m[i, j])}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if share[i, j] > 0.5 else "black",
+                )
+    ax.set(
+        xticks=range(n),
+        yticks=range(n),
+        xlabel="predicted",
+        ylabel="true",
+        title=f"{r['family']}: ensemble confusion ({r['rule_default']}, k={r['k_default']})",
+    )
     ax.set_xticklabels(names, rotation=45, ha="right", fontsize=7)
     ax.set_yticklabels(names, fontsize=7)
     return _save(fig, path)

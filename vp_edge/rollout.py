@@ -50,8 +50,13 @@ class Step:
     previous: Path
 
     def to_dict(self) -> dict:
-        return {"board": self.board, "variant": self.variant, "artefact": str(self.artefact),
-                "sha256": self.sha256, "previous": str(self.previous)}
+        return {
+            "board": self.board,
+            "variant": self.variant,
+            "artefact": str(self.artefact),
+            "sha256": self.sha256,
+            "previous": str(self.previous),
+        }
 
 
 @dataclass
@@ -73,8 +78,13 @@ class RolloutReport:
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
-        return {"to": self.to, "steps": self.steps, "outcomes": self.outcomes,
-                "halted": self.halted, "seconds": round(self.seconds, 3)}
+        return {
+            "to": self.to,
+            "steps": self.steps,
+            "outcomes": self.outcomes,
+            "halted": self.halted,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def _artefact_path(run: Path, b: BoardSpec) -> Path:
@@ -88,18 +98,21 @@ def _artefact_path(run: Path, b: BoardSpec) -> Path:
 def plan(dep: Deployment, to: Path) -> list[Step]:
     """Every board's step to run ``to``; refused (exit 2) when a model or its card is missing."""
     if dep.strategy != "vp":
-        raise DeploymentError("rollout moves voting (vp) deployments; this one is "
-                              f"{dep.strategy}")
+        raise DeploymentError(f"rollout moves voting (vp) deployments; this one is {dep.strategy}")
     steps = []
     for b in dep.boards:
         path = _artefact_path(to, b)
         if not path.exists():
-            raise DeploymentError(f"{path}: no {path.suffix} of variant {b.variant} in {to}; "
-                                  f"convert (and pack) that run first")
+            raise DeploymentError(
+                f"{path}: no {path.suffix} of variant {b.variant} in {to}; "
+                f"convert (and pack) that run first"
+            )
         data = path.read_bytes()
         if card_beside(data, path) is None:
-            raise DeploymentError(f"{path}: its card {path.with_suffix('.json').name} does not "
-                                  "describe it; run 'vp-edge convert' on that run again")
+            raise DeploymentError(
+                f"{path}: its card {path.with_suffix('.json').name} does not "
+                "describe it; run 'vp-edge convert' on that run again"
+            )
         steps.append(Step(b.name, b.variant, path, sha256_hex(data), _artefact_path(dep.run, b)))
     return steps
 
@@ -110,11 +123,14 @@ def _load_state(path: Path | None, to: Path) -> dict[str, dict]:
     try:
         state = json.loads(path.read_text())
     except (OSError, ValueError) as e:
-        raise DeploymentError(f"rollout state {path}: unreadable ({e}); delete it to start "
-                              "over") from None
+        raise DeploymentError(
+            f"rollout state {path}: unreadable ({e}); delete it to start over"
+        ) from None
     if state.get("to") != str(to):
-        raise DeploymentError(f"rollout state {path} is for {state.get('to')}, not {to}; "
-                              "finish that rollout or delete the file")
+        raise DeploymentError(
+            f"rollout state {path} is for {state.get('to')}, not {to}; "
+            "finish that rollout or delete the file"
+        )
     return state.get("outcomes", {})
 
 
@@ -127,8 +143,12 @@ def _save_state(path: Path | None, to: Path, outcomes: dict[str, dict]) -> None:
     os.replace(tmp, path)
 
 
-def rollout(dep: Deployment, to: Path, opts: RolloutOptions,
-            progress: Callable[[str, dict], None] | None = None) -> RolloutReport:
+def rollout(
+    dep: Deployment,
+    to: Path,
+    opts: RolloutOptions,
+    progress: Callable[[str, dict], None] | None = None,
+) -> RolloutReport:
     """Update every board of ``dep`` to run ``to``'s models (see the module docstring)."""
     t0 = time.monotonic()
     steps = plan(dep, to)
@@ -143,13 +163,16 @@ def rollout(dep: Deployment, to: Path, opts: RolloutOptions,
             batch = todo[i : i + n]
             for s in batch:
                 say("start", {"board": s.board})
-            for s, result in zip(batch, pool.map(lambda s: update_board(dep, s, opts), batch),
-                                 strict=True):
+            for s, result in zip(
+                batch, pool.map(lambda s: update_board(dep, s, opts), batch), strict=True
+            ):
                 outcomes[s.board] = result
                 _save_state(opts.state_file, to, outcomes)
                 say(result["status"], {"board": s.board, **result})
-            if any(outcomes[s.board]["status"] in (FAILED, REVERTED) for s in batch) \
-                    and not opts.continue_on_failure:
+            if (
+                any(outcomes[s.board]["status"] in (FAILED, REVERTED) for s in batch)
+                and not opts.continue_on_failure
+            ):
                 report.halted = True
                 break
     report.seconds = time.monotonic() - t0
@@ -176,8 +199,11 @@ def update_board(dep: Deployment, step: Step, opts: RolloutOptions) -> dict:
         why = str(e)
     else:
         if canary is None:
-            return {"status": DONE, "seconds": round(time.monotonic() - t0, 3),
-                    "canary": opts.canary}
+            return {
+                "status": DONE,
+                "seconds": round(time.monotonic() - t0, 3),
+                "canary": opts.canary,
+            }
         why = canary
     try:
         if step.previous.exists():
@@ -191,9 +217,15 @@ def update_board(dep: Deployment, step: Step, opts: RolloutOptions) -> dict:
 def _session(target, opts: RolloutOptions):
     from firmware_bridge.session import BoardSession
 
-    return BoardSession(target.url, board_id=target.board_id, key=target.key,
-                        epoch_file=target.epoch_file, timeout=opts.flash_timeout / 4,
-                        tries=4, baud=target.baud)
+    return BoardSession(
+        target.url,
+        board_id=target.board_id,
+        key=target.key,
+        epoch_file=target.epoch_file,
+        timeout=opts.flash_timeout / 4,
+        tries=4,
+        baud=target.baud,
+    )
 
 
 def _running_sha(target, opts: RolloutOptions) -> str:
@@ -204,13 +236,21 @@ def _running_sha(target, opts: RolloutOptions) -> str:
 def _flash(target, data: bytes, opts: RolloutOptions) -> None:
     from firmware_bridge.flash import flash
 
-    flash(target.url, data, board_id=target.board_id, key=target.key,
-          epoch_file=target.epoch_file, timeout=opts.flash_timeout / 4, tries=5,
-          baud=target.baud)
+    flash(
+        target.url,
+        data,
+        board_id=target.board_id,
+        key=target.key,
+        epoch_file=target.epoch_file,
+        timeout=opts.flash_timeout / 4,
+        tries=5,
+        baud=target.baud,
+    )
 
 
-def _canary(dep: Deployment, target, step: Step, card: dict, data: bytes,
-            opts: RolloutOptions) -> str | None:
+def _canary(
+    dep: Deployment, target, step: Step, card: dict, data: bytes, opts: RolloutOptions
+) -> str | None:
     """None when the board's HELLO matches the card and its RESULTs on ``opts.canary``
     requests equal the new model's answers computed here on the board's runtime; else why."""
     from firmware_bridge.protocol import Error
@@ -225,9 +265,12 @@ def _canary(dep: Deployment, target, step: Step, card: dict, data: bytes,
         if hello.model_sha256.hex() != step.sha256:
             return f"board runs {hello.model_sha256.hex()[:16]}... after the flash"
         if hello.score_zero_point != card["output_zero_point"] or not np.isclose(
-                hello.score_scale, card["output_scale"], rtol=1e-6):
-            return (f"HELLO output quantisation {hello.score_scale}/{hello.score_zero_point} is "
-                    f"not the card's {card['output_scale']}/{card['output_zero_point']}")
+            hello.score_scale, card["output_scale"], rtol=1e-6
+        ):
+            return (
+                f"HELLO output quantisation {hello.score_scale}/{hello.score_zero_point} is "
+                f"not the card's {card['output_scale']}/{card['output_zero_point']}"
+            )
         for i in range(opts.canary):
             image = rng.integers(0, 256, shape, dtype=np.uint8)
             x = quantize(image, card["input_scale"], card["input_zero_point"])
@@ -236,8 +279,10 @@ def _canary(dep: Deployment, target, step: Step, card: dict, data: bytes,
                 return f"canary request {i + 1}: the board answered {reply.status.name}"
             want = result_pairs(np.asarray(runner.run(x), np.int8).reshape(-1), hello.k)
             if tuple(reply.pairs) != want:
-                return (f"canary request {i + 1}: RESULT {list(reply.pairs)} differs from the "
-                        f"new model's offline answer {list(want)}")
+                return (
+                    f"canary request {i + 1}: RESULT {list(reply.pairs)} differs from the "
+                    f"new model's offline answer {list(want)}"
+                )
     return None
 
 

@@ -108,9 +108,21 @@ def load_run_family(run: Path) -> Family:
 
 #: settings that shape the trained weights; a resumed run must keep them (the checkpoint
 #: restores the optimiser and its learning-rate schedule, so a new value would not apply)
-FIXED_SETTINGS = ("epochs", "batch_size", "learning_rate", "seed", "ensemble_weight",
-                  "train_limit", "augment", "teacher", "kd_weight", "kd_temperature",
-                  "kd_schedule", "ncl_weight", "member_draws")
+FIXED_SETTINGS = (
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "seed",
+    "ensemble_weight",
+    "train_limit",
+    "augment",
+    "teacher",
+    "kd_weight",
+    "kd_temperature",
+    "kd_schedule",
+    "ncl_weight",
+    "member_draws",
+)
 
 
 def _absolute_source(source: Any) -> Any:
@@ -126,11 +138,16 @@ def save_data_args(run: Path, d: dict) -> None:
     doc = {**d, "source": _absolute_source(d.get("source"))}
     if RunDir(run).train.exists():  # older runs stored the path as given: compare resolved
         before = {**old, "source": _absolute_source(old.get("source"))}
-        changed = [f"{k} {before[k]!r} -> {doc[k]!r}" for k in ("source", "seed", "val_fraction")
-                   if k in old and k in doc and before[k] != doc[k]]
+        changed = [
+            f"{k} {before[k]!r} -> {doc[k]!r}"
+            for k in ("source", "seed", "val_fraction")
+            if k in old and k in doc and before[k] != doc[k]
+        ]
         if changed:
-            raise TrainingError(f"{run} was trained on other data ({'; '.join(changed)}); "
-                                "resume with the same data, or use another --out")
+            raise TrainingError(
+                f"{run} was trained on other data ({'; '.join(changed)}); "
+                "resume with the same data, or use another --out"
+            )
     if "class_names" in old and "class_names" not in doc:
         doc["class_names"] = old["class_names"]
     RunDir(run).data.write_text(json.dumps(doc, indent=2) + "\n")
@@ -169,8 +186,9 @@ def record_class_names(run: Path, names: tuple[str, ...]) -> None:
     RunDir(run).data.write_text(json.dumps(d, indent=2) + "\n")
 
 
-def run_class_names(run: Path, family: Family | None = None,
-                    numbered: bool = True) -> tuple[str, ...] | None:
+def run_class_names(
+    run: Path, family: Family | None = None, numbered: bool = True
+) -> tuple[str, ...] | None:
     """The class order of a run: recorded at training, else the family's, else "0".."C-1"
     (None instead of numbers when ``numbered`` is False: the source may then name them)."""
     names = _read_json(RunDir(run).data).get("class_names")
@@ -313,8 +331,10 @@ def _fit_one(
         run, name, state, config, lambda: _save_state(run, config, states, splits.source), export
     )
     # validation scores the model as it will be converted: BN statistics of the current weights
-    callbacks = [bn_refresh.callback(bn_refresh.sample(x, config.seed), config.batch_size),
-                 progress.callback]
+    callbacks = [
+        bn_refresh.callback(bn_refresh.sample(x, config.seed), config.batch_size),
+        progress.callback,
+    ]
     if verbose:  # one bar and a short line per epoch, not Keras' own lines
         steps = -(-len(train.y) // config.batch_size)
         callbacks.append(keras_progress(name, config.epochs, state.epochs_done, steps))
@@ -434,8 +454,11 @@ def _check_resume(run: Path, recorded: dict | None, config: TrainConfig) -> None
     if not recorded:
         return
     new = asdict(config)
-    changed = [f"{k} {recorded[k]!r} -> {new[k]!r}" for k in FIXED_SETTINGS
-               if k in recorded and recorded[k] != new[k]]
+    changed = [
+        f"{k} {recorded[k]!r} -> {new[k]!r}"
+        for k in FIXED_SETTINGS
+        if k in recorded and recorded[k] != new[k]
+    ]
     if changed:
         raise TrainingError(
             f"{run} was trained with other settings ({'; '.join(changed)}); resuming would not "

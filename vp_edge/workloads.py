@@ -68,8 +68,17 @@ def vww() -> Any:
 
     inp = keras.Input((96, 96, 3), name="vww_input")
     x = bn_relu(L.Conv2D(8, 3, 2, padding="same", use_bias=False)(inp))
-    blocks = ((16, 1), (32, 2), (32, 1), (64, 2), (64, 1), (128, 2), *[(128, 1)] * 5, (256, 2),
-              (256, 1))
+    blocks = (
+        (16, 1),
+        (32, 2),
+        (32, 1),
+        (64, 2),
+        (64, 1),
+        (128, 2),
+        *[(128, 1)] * 5,
+        (256, 2),
+        (256, 1),
+    )
     for filters, stride in blocks:
         x = bn_relu(L.DepthwiseConv2D(3, stride, padding="same", use_bias=False)(x))
         x = bn_relu(L.Conv2D(filters, 1, use_bias=False)(x))

@@ -24,8 +24,12 @@ from vp_edge.train import BASELINE
 BAUD = 115200
 WIFI_BPS = 20e6
 KEY = b"vp-edge bench key"  # any key: only frame sizes matter
-FRAME_OVERHEAD = fb.protocol.HEADER_SIZE + fb.protocol.TAG_SIZE + fb.protocol.CRC_SIZE + \
-    fb.protocol.INFER_CHUNK_HEADER
+FRAME_OVERHEAD = (
+    fb.protocol.HEADER_SIZE
+    + fb.protocol.TAG_SIZE
+    + fb.protocol.CRC_SIZE
+    + fb.protocol.INFER_CHUNK_HEADER
+)
 
 
 def serial_size(n: int) -> int:
@@ -45,8 +49,11 @@ def infer_frames(tensor: bytes) -> dict:
     """UDP and serial bytes of the INFER frames that carry ``tensor`` (secure frames)."""
     sender = fb.Sender(KEY, fb.Counter(1), board_id=1, from_gateway=True)
     frames = [sender.frame(m, 1) for m in fb.split_infer(tensor, secure=True)]
-    return {"frames": len(frames), "udp": sum(len(f) for f in frames),
-            "serial": sum(len(fb.to_serial(f)) for f in frames)}
+    return {
+        "frames": len(frames),
+        "udp": sum(len(f) for f in frames),
+        "serial": sum(len(fb.to_serial(f)) for f in frames),
+    }
 
 
 def result_bytes(k: int) -> dict:
@@ -55,10 +62,12 @@ def result_bytes(k: int) -> dict:
 
 
 def _link_figs(udp: float, serial: float, what: str) -> dict:
-    return {"uart_115200_s": fig(uart_s(serial), "modelled", "s", f"{what}: serial bytes x 10 "
-                                 "bits / 115200 baud"),
-            "wifi_20mbps_s": fig(net_s(udp), "modelled", "s", f"{what}: frame bytes x 8 / "
-                                 "20 Mbit/s")}
+    return {
+        "uart_115200_s": fig(
+            uart_s(serial), "modelled", "s", f"{what}: serial bytes x 10 bits / 115200 baud"
+        ),
+        "wifi_20mbps_s": fig(net_s(udp), "modelled", "s", f"{what}: frame bytes x 8 / 20 Mbit/s"),
+    }
 
 
 def fixed_input(ctx: BenchContext, name: str) -> np.ndarray:
@@ -77,11 +86,16 @@ def vp_comm(ctx: BenchContext) -> dict:
     for name in ctx.variants + ([BASELINE] if ctx.has_baseline else []):
         t = fixed_input(ctx, name).tobytes()
         inf = infer_frames(t)
-        boards.append({"name": name,
-                       "input_tensor_bytes": fig(len(t), "measured", "B", "int8 input tensor"),
-                       "infer_udp_bytes": fig(inf["udp"], "measured", "B", "encoded INFER frames"),
-                       "infer_serial_bytes": fig(inf["serial"], "measured", "B",
-                                                 "INFER frames, COBS + delimiter")})
+        boards.append(
+            {
+                "name": name,
+                "input_tensor_bytes": fig(len(t), "measured", "B", "int8 input tensor"),
+                "infer_udp_bytes": fig(inf["udp"], "measured", "B", "encoded INFER frames"),
+                "infer_serial_bytes": fig(
+                    inf["serial"], "measured", "B", "INFER frames, COBS + delimiter"
+                ),
+            }
+        )
     how = "result_frame_size(k), secure"
     return {
         "boards": [b for b in boards if b["name"] != BASELINE],
@@ -120,12 +134,17 @@ def mp_cuts(tflite: bytes) -> list[dict]:
         live = [t for t, p in produced.items() if p <= i and last_use.get(t, -1) > i]
         nbytes = int(sum(np.prod(g.shapes[t]) for t in live))
         udp, serial = framed(nbytes)
-        cuts.append({"op_index": i, "op": op.name,
-                     "shape": [list(g.shapes[t]) for t in live],
-                     "region": "head" if pooled else "trunk",
-                     "activation_bytes": fig(nbytes, "measured", "B", "int8 tensors live at cut"),
-                     "framed_udp_bytes": fig(udp, "measured", "B", "in INFER-sized frames"),
-                     **_link_figs(udp, serial, "activation")})
+        cuts.append(
+            {
+                "op_index": i,
+                "op": op.name,
+                "shape": [list(g.shapes[t]) for t in live],
+                "region": "head" if pooled else "trunk",
+                "activation_bytes": fig(nbytes, "measured", "B", "int8 tensors live at cut"),
+                "framed_udp_bytes": fig(udp, "measured", "B", "in INFER-sized frames"),
+                **_link_figs(udp, serial, "activation"),
+            }
+        )
     return cuts
 
 
@@ -140,32 +159,54 @@ def cp_comm(ctx: BenchContext, groups: int) -> dict:
     C = ctx.family.num_classes
     sizes = [C // groups + (1 if i < C % groups else 0) for i in range(groups)]
     frames = [fb.result_frame_size(s) for s in sizes]
-    return {"groups": [{"classes": fig(s, "modelled", "classes", "balanced class groups"),
-                        "result_udp_bytes": fig(f, "modelled", "B", "RESULT with the group's "
-                                                "(class, score) pairs")}
-                       for s, f in zip(sizes, frames, strict=True)],
-            "total_udp_bytes": fig(sum(frames), "modelled", "B", "sum over groups"),
-            "total_serial_bytes": fig(sum(serial_size(f) for f in frames), "modelled", "B",
-                                      "sum over groups, COBS"),
-            "method": "analytic: no class-group sub-models trained by the bench"}
+    return {
+        "groups": [
+            {
+                "classes": fig(s, "modelled", "classes", "balanced class groups"),
+                "result_udp_bytes": fig(
+                    f, "modelled", "B", "RESULT with the group's (class, score) pairs"
+                ),
+            }
+            for s, f in zip(sizes, frames, strict=True)
+        ],
+        "total_udp_bytes": fig(sum(frames), "modelled", "B", "sum over groups"),
+        "total_serial_bytes": fig(
+            sum(serial_size(f) for f in frames), "modelled", "B", "sum over groups, COBS"
+        ),
+        "method": "analytic: no class-group sub-models trained by the bench",
+    }
 
 
 def communication(ctx: BenchContext) -> dict:
     """The whole section, with the headline ratio VP vs MP's cheapest trunk cut."""
     vp = vp_comm(ctx)
-    out: dict = {"vp": vp, "cp": cp_comm(ctx, len(ctx.variants)),
-                 "assumptions": {"uart_baud": BAUD, "wifi_bits_per_s": WIFI_BPS,
-                                 "uart_bits_per_byte": 10, "secure_frames": True,
-                                 "network_headers": "frame bytes only (no IP/UDP/MAC headers)"}}
+    out: dict = {
+        "vp": vp,
+        "cp": cp_comm(ctx, len(ctx.variants)),
+        "assumptions": {
+            "uart_baud": BAUD,
+            "wifi_bits_per_s": WIFI_BPS,
+            "uart_bits_per_byte": 10,
+            "secure_frames": True,
+            "network_headers": "frame bytes only (no IP/UDP/MAC headers)",
+        },
+    }
     if ctx.has_baseline:
         cuts = mp_cuts(ctx.model_path(BASELINE).read_bytes())
         best = cheapest_trunk_cuts(cuts)[0]
         cheapest = best["activation_bytes"]["value"]
         total = vp["result_total_udp_bytes"]["value"]
-        out["mp"] = {"cuts": cuts, "cheapest": best,
-                     "ratio_vs_vp_total": fig(cheapest / total, "measured", "x",
-                                              "MP cheapest trunk cut / VP RESULTs, all boards"),
-                     "ratio_vs_vp_board": fig(cheapest / vp["result_frame_udp_bytes"]["value"],
-                                              "measured", "x",
-                                              "MP cheapest trunk cut / one VP RESULT frame")}
+        out["mp"] = {
+            "cuts": cuts,
+            "cheapest": best,
+            "ratio_vs_vp_total": fig(
+                cheapest / total, "measured", "x", "MP cheapest trunk cut / VP RESULTs, all boards"
+            ),
+            "ratio_vs_vp_board": fig(
+                cheapest / vp["result_frame_udp_bytes"]["value"],
+                "measured",
+                "x",
+                "MP cheapest trunk cut / one VP RESULT frame",
+            ),
+        }
     return out

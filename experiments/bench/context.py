@@ -81,17 +81,24 @@ def machine() -> dict:
     except OSError:
         pass
     load = os.getloadavg() if hasattr(os, "getloadavg") else (None, None, None)
-    return {"platform": platform.platform(), "python": platform.python_version(),
-            "machine": platform.machine(), "cpu_count": os.cpu_count(), "cpu_model": model,
-            "loadavg_at_start": [round(v, 2) for v in load if v is not None]}
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "cpu_model": model,
+        "loadavg_at_start": [round(v, 2) for v in load if v is not None],
+    }
 
 
 def git_revision(root: Path = ROOT) -> dict:
     """HEAD and whether the working tree differs from it (numbers from a dirty tree say so)."""
+
     def git(*a: str) -> str | None:
         try:
-            r = subprocess.run(["git", "-C", str(root), *a], capture_output=True, text=True,
-                               timeout=20)
+            r = subprocess.run(
+                ["git", "-C", str(root), *a], capture_output=True, text=True, timeout=20
+            )
         except (OSError, subprocess.TimeoutExpired):
             return None
         return r.stdout.strip() if r.returncode == 0 else None

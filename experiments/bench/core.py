@@ -83,8 +83,10 @@ def _qemu(ctx: BenchContext, budget: Budget) -> dict:
     from experiments.bench import mcu
 
     if budget.qemu_models == "none":
-        return {"skipped": "quick mode (flashing and running in QEMU takes about a minute per "
-                           "variant); the full bench runs it"}
+        return {
+            "skipped": "quick mode (flashing and running in QEMU takes about a minute per "
+            "variant); the full bench runs it"
+        }
     why = mcu.qemu_available()
     if why:
         return {"skipped": why}
@@ -109,9 +111,14 @@ def _extrapolate(ctx: BenchContext, rows: dict) -> dict:
         return rows
     for name in ctx.variants + (["baseline"] if ctx.has_baseline else []):
         if "instructions" not in rows.get(name, {}):
-            rows[name] = {"instructions": fig(value(ipm) * ctx.cards[name]["macs"], "modelled",
-                                              "instr", "quick mode: instructions/MAC of the "
-                                              "smallest variant x MACs")}
+            rows[name] = {
+                "instructions": fig(
+                    value(ipm) * ctx.cards[name]["macs"],
+                    "modelled",
+                    "instr",
+                    "quick mode: instructions/MAC of the smallest variant x MACs",
+                )
+            }
     return rows
 
 
@@ -121,10 +128,12 @@ def _paper(ctx: BenchContext, cfg: BenchConfig) -> dict:
     from experiments.bench import paper
 
     if importlib.util.find_spec("tensorflow") is None:
-        return {"skipped": "building the 224x224 graphs needs TensorFlow: pip install "
-                           "'vp-edge[train]'"}
-    return paper.paper_scale(ctx.run, ctx.family.num_classes, ctx.k, cfg.quick,
-                             cfg.budget.repeats, cfg.budget.min_run_s)
+        return {
+            "skipped": "building the 224x224 graphs needs TensorFlow: pip install 'vp-edge[train]'"
+        }
+    return paper.paper_scale(
+        ctx.run, ctx.family.num_classes, ctx.k, cfg.quick, cfg.budget.repeats, cfg.budget.min_run_s
+    )
 
 
 def run_bench(cfg: BenchConfig) -> dict:
@@ -139,10 +148,19 @@ def run_bench(cfg: BenchConfig) -> dict:
     timings: dict = {}
     ctx = load_context(Path(cfg.run), cfg.k, cfg.test_limit, cfg.show)
     report: dict = {
-        "config": {"run": str(cfg.run), "mode": "quick" if cfg.quick else "full", "k": ctx.k,
-                   "seed": cfg.seed, **asdict(b), "live": cfg.live, "qemu": cfg.qemu,
-                   "variants": ctx.variants, "baseline": ctx.has_baseline},
-        "machine": machine(), "git": git_revision(),
+        "config": {
+            "run": str(cfg.run),
+            "mode": "quick" if cfg.quick else "full",
+            "k": ctx.k,
+            "seed": cfg.seed,
+            **asdict(b),
+            "live": cfg.live,
+            "qemu": cfg.qemu,
+            "variants": ctx.variants,
+            "baseline": ctx.has_baseline,
+        },
+        "machine": machine(),
+        "git": git_revision(),
     }
     report["model_cost"] = cost.model_cost(ctx)
     comm = comm_mod.communication(ctx)
@@ -151,10 +169,14 @@ def run_bench(cfg: BenchConfig) -> dict:
     vote = timing.vote_time(ctx, b.repeats)
     timings["compute"] = fig(time.monotonic() - t1, "measured", "s", "wall time of this part")
     # timed before any emulated board process exists, like the compute figures above
-    paper = _optional("paper_scale", lambda: _paper(ctx, cfg), timings) \
-        if cfg.paper_scale else {"skipped": "--no-paper-scale"}
-    mcu = _optional("qemu", lambda: _qemu(ctx, b), timings) if cfg.qemu else \
-        {"skipped": "--no-qemu"}
+    paper = (
+        _optional("paper_scale", lambda: _paper(ctx, cfg), timings)
+        if cfg.paper_scale
+        else {"skipped": "--no-paper-scale"}
+    )
+    mcu = (
+        _optional("qemu", lambda: _qemu(ctx, b), timings) if cfg.qemu else {"skipped": "--no-qemu"}
+    )
     mcu_ok = mcu if "instructions" in str(mcu) and "error" not in mcu else None
     gw: dict = {"skipped": "--no-live"}
     if cfg.live:
@@ -162,21 +184,36 @@ def run_bench(cfg: BenchConfig) -> dict:
 
         # deployment files, keys and board state stay out of the (committed) report folder
         with tempfile.TemporaryDirectory(prefix="vp-bench-deploy-") as tmp:
-            gw = _optional("gateway", lambda: gateway_bench(
-                ctx, Path(tmp), b.gateway_images, b.gateway_rate_hz, b.kill_images,
-                fault_images=b.fault_images, fault_grid=b.fault_grid, seed=cfg.seed), timings)
-    report["response_time"] = {"compute": compute, "mcu_qemu": mcu,
-                               "composed": response.response_times(ctx, compute, mcu_ok, vote,
-                                                                   comm),
-                               "gateway": gw}
+            gw = _optional(
+                "gateway",
+                lambda: gateway_bench(
+                    ctx,
+                    Path(tmp),
+                    b.gateway_images,
+                    b.gateway_rate_hz,
+                    b.kill_images,
+                    fault_images=b.fault_images,
+                    fault_grid=b.fault_grid,
+                    seed=cfg.seed,
+                ),
+                timings,
+            )
+    report["response_time"] = {
+        "compute": compute,
+        "mcu_qemu": mcu,
+        "composed": response.response_times(ctx, compute, mcu_ok, vote, comm),
+        "gateway": gw,
+    }
     report["communication"] = comm
     report["paper_scale"] = paper
     fail = failures.failures(ctx, b.mc_rounds, cfg.seed)
     fail["gateway_m_alive"] = gw.get("m_alive") if "error" not in gw else gw
     fail["gateway_fault_injection"] = gw.get("fault_injection") if "error" not in gw else gw
     report["failures"] = fail
-    report["gateway_cost"] = {"vote": vote,
-                              "added_latency_s": gw.get("vp", {}).get("added_latency_s", gw)}
+    report["gateway_cost"] = {
+        "vote": vote,
+        "added_latency_s": gw.get("vp", {}).get("added_latency_s", gw),
+    }
     report["checks"] = checks(report)
     timings["total"] = fig(time.monotonic() - t0, "measured", "s", "whole bench")
     report["timings"] = timings
@@ -190,12 +227,13 @@ def checks(r: dict) -> dict:
     c: dict = {}
     comm = r["communication"]
     if "mp" in comm:
-        c["vp_result_bytes_below_mp_cheapest_cut"] = \
-            value(comm["vp"]["result_total_udp_bytes"]) < \
-            value(comm["mp"]["cheapest"]["activation_bytes"])
+        c["vp_result_bytes_below_mp_cheapest_cut"] = value(
+            comm["vp"]["result_total_udp_bytes"]
+        ) < value(comm["mp"]["cheapest"]["activation_bytes"])
         c["vp_100x_below_mp_at_this_scale"] = value(comm["mp"]["ratio_vs_vp_total"]) >= 100
-        c["vp_100x_below_mp_at_this_scale_per_board"] = \
+        c["vp_100x_below_mp_at_this_scale_per_board"] = (
             value(comm["mp"]["ratio_vs_vp_board"]) >= 100
+        )
     ps = r.get("paper_scale", {})
     if "ratio_per_board" in ps:
         c["vp_100x_below_mp_at_224_per_board"] = value(ps["ratio_per_board"]) >= 100
@@ -204,7 +242,8 @@ def checks(r: dict) -> dict:
         c["vp_faster_at_224"] = value(ps["compute_ratio_slowest"]) > 1
     fails = r["failures"]["availability"]
     c["availability_vp_at_least_mp"] = all(
-        value(a["analytic"]["vp"]) >= value(a["analytic"]["mp"]) for a in fails)
+        value(a["analytic"]["vp"]) >= value(a["analytic"]["mp"]) for a in fails
+    )
     cost = r["model_cost"]
     if "macs_ratio_range" in cost:
         c["every_variant_cheaper_than_baseline"] = value(cost["macs_ratio_range"]["low"]) > 1

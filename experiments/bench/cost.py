@@ -19,8 +19,10 @@ PAPER = {"params_ratio": (5.8, 7.1), "macs_ratio": (4.3, 31.0), "response_ratio"
 
 def paper_range(key: str) -> dict:
     lo, hi = PAPER[key]
-    return {"low": fig(lo, "paper", "x", "VP abstract, vs MobileNetV2"),
-            "high": fig(hi, "paper", "x", "VP abstract, vs MobileNetV2")}
+    return {
+        "low": fig(lo, "paper", "x", "VP abstract, vs MobileNetV2"),
+        "high": fig(hi, "paper", "x", "VP abstract, vs MobileNetV2"),
+    }
 
 
 def _engine(name: str) -> str:
@@ -53,26 +55,47 @@ def model_cost(ctx: BenchContext) -> dict:
     base = _row(ctx, BASELINE) if ctx.has_baseline else None
     variants = []
     for v in ctx.family.variants:
-        row = {"name": v.name, "variant": {"resolution": v.resolution, "alpha": v.alpha,
-                                           "head": v.head}, **_row(ctx, v.name)}
+        row = {
+            "name": v.name,
+            "variant": {"resolution": v.resolution, "alpha": v.alpha, "head": v.head},
+            **_row(ctx, v.name),
+        }
         if base:
             for key in ("params", "macs"):
                 r = base[key]["value"] / row[key]["value"]
                 row[f"{key}_ratio"] = fig(r, "measured", "x", f"baseline {key} / variant {key}")
         variants.append(row)
-    ens = ensemble_accuracy(ctx.outputs, ctx.cards, ctx.test.y, ctx.variants, ctx.k,
-                            "reference", ctx.family.weights(), ctx.family.num_classes)
-    out = {"variants": variants, "baseline": base,
-           "ensemble_accuracy": fig(ens, "measured", "", f"reference vote, k={ctx.k}, all "
-                                    "variants, int8 outputs"),
-           "test_images": fig(len(ctx.test.y), "measured", "images", "bench test subset"),
-           "paper": {k: paper_range(k) for k in ("params_ratio", "macs_ratio")}}
+    ens = ensemble_accuracy(
+        ctx.outputs,
+        ctx.cards,
+        ctx.test.y,
+        ctx.variants,
+        ctx.k,
+        "reference",
+        ctx.family.weights(),
+        ctx.family.num_classes,
+    )
+    out = {
+        "variants": variants,
+        "baseline": base,
+        "ensemble_accuracy": fig(
+            ens, "measured", "", f"reference vote, k={ctx.k}, all variants, int8 outputs"
+        ),
+        "test_images": fig(len(ctx.test.y), "measured", "images", "bench test subset"),
+        "paper": {k: paper_range(k) for k in ("params_ratio", "macs_ratio")},
+    }
     if base:
         for key in ("params", "macs"):
             rs = [v[f"{key}_ratio"]["value"] for v in variants]
             out[f"{key}_ratio_range"] = fig_range(rs, "measured", "over variants")
         total = {key: sum(v[key]["value"] for v in variants) for key in ("params", "macs")}
         out["family_total_vs_baseline"] = {
-            key: fig(total[key] / base[key]["value"], "measured", "x",
-                     f"sum of variants' {key} / baseline {key}") for key in total}
+            key: fig(
+                total[key] / base[key]["value"],
+                "measured",
+                "x",
+                f"sum of variants' {key} / baseline {key}",
+            )
+            for key in total
+        }
     return out

@@ -25,19 +25,28 @@ def m_of_n(ctx: BenchContext) -> list[dict]:
     rows = []
     w, C = ctx.family.weights(), ctx.family.num_classes
     for m in range(1, len(ctx.variants) + 1):
-        accs = [ensemble_accuracy(ctx.outputs, ctx.cards, ctx.test.y, s, ctx.k, "reference", w, C)
-                for s in subsets(ctx.variants, m)]
+        accs = [
+            ensemble_accuracy(ctx.outputs, ctx.cards, ctx.test.y, s, ctx.k, "reference", w, C)
+            for s in subsets(ctx.variants, m)
+        ]
         how = f"offline vote over {len(accs)} subset(s) of {m} boards"
-        rows.append({"m": m, "mean": fig(float(np.mean(accs)), "measured", "", how),
-                     "worst": fig(min(accs), "measured", "", how),
-                     "best": fig(max(accs), "measured", "", how)})
+        rows.append(
+            {
+                "m": m,
+                "mean": fig(float(np.mean(accs)), "measured", "", how),
+                "worst": fig(min(accs), "measured", "", how),
+                "best": fig(max(accs), "measured", "", how),
+            }
+        )
     return rows
 
 
 def analytic(p: float, n: int) -> dict:
-    return {"vp": fig(1 - p**n, "modelled", "", f"1 - p^N, N={n}"),
-            "mp": fig((1 - p) ** n, "modelled", "", f"(1 - p)^N, N={n}"),
-            "cp": fig((1 - p) ** n, "modelled", "", f"(1 - p)^N, N={n}")}
+    return {
+        "vp": fig(1 - p**n, "modelled", "", f"1 - p^N, N={n}"),
+        "mp": fig((1 - p) ** n, "modelled", "", f"(1 - p)^N, N={n}"),
+        "cp": fig((1 - p) ** n, "modelled", "", f"(1 - p)^N, N={n}"),
+    }
 
 
 def monte_carlo(ctx: BenchContext, p: float, rounds: int, seed: int) -> dict:
@@ -57,21 +66,26 @@ def monte_carlo(ctx: BenchContext, p: float, rounds: int, seed: int) -> dict:
             continue
         rows = np.flatnonzero((alive == mask).all(axis=1))
         img = rows % n_img
-        sub = {v: (topk[v][0][img], topk[v][1][img]) for v, a in zip(names, mask, strict=True)
-               if a}
-        winners[rows] = fuse_batch(sub, ctx.family.num_classes, "reference",
-                                   ctx.family.weights())
+        sub = {v: (topk[v][0][img], topk[v][1][img]) for v, a in zip(names, mask, strict=True) if a}
+        winners[rows] = fuse_batch(sub, ctx.family.num_classes, "reference", ctx.family.weights())
     all_up = alive.all(axis=1)
     how = f"seeded fault injection, {len(y)} requests"
-    out = {"vp_available": fig(float(np.mean(winners >= 0)), "measured", "", how),
-           "vp_accuracy": fig(float(np.mean(winners == y)), "measured", "",
-                              how + ", unanswered count as wrong"),
-           "mp_available": fig(float(np.mean(all_up)), "measured", "", how + ", all boards"),
-           "cp_available": fig(float(np.mean(all_up)), "measured", "", how + ", all boards")}
+    out = {
+        "vp_available": fig(float(np.mean(winners >= 0)), "measured", "", how),
+        "vp_accuracy": fig(
+            float(np.mean(winners == y)), "measured", "", how + ", unanswered count as wrong"
+        ),
+        "mp_available": fig(float(np.mean(all_up)), "measured", "", how + ", all boards"),
+        "cp_available": fig(float(np.mean(all_up)), "measured", "", how + ", all boards"),
+    }
     if ctx.has_baseline:
         base = np.tile(np.argmax(ctx.outputs[BASELINE], 1), rounds)
-        out["mp_accuracy"] = fig(float(np.mean(all_up & (base == y))), "measured", "",
-                                 how + ", baseline answer when every stage is up")
+        out["mp_accuracy"] = fig(
+            float(np.mean(all_up & (base == y))),
+            "measured",
+            "",
+            how + ", baseline answer when every stage is up",
+        )
     return out
 
 
@@ -80,9 +94,16 @@ def failures(ctx: BenchContext, rounds: int, seed: int = 0) -> dict:
     n = len(ctx.variants)
     curve = []
     for i, p in enumerate(P_GRID):
-        curve.append({"p": fig(p, "modelled", "", "per-board failure probability (set)"),
-                      "analytic": analytic(p, n),
-                      "fault_injection": monte_carlo(ctx, p, rounds, seed + i)})
-    return {"boards": fig(n, "measured", "boards", "variants in the run"),
-            "m_of_n": m_of_n(ctx), "availability": curve,
-            "config": {"rounds": rounds, "seed": seed, "k": ctx.k, "rule": "reference"}}
+        curve.append(
+            {
+                "p": fig(p, "modelled", "", "per-board failure probability (set)"),
+                "analytic": analytic(p, n),
+                "fault_injection": monte_carlo(ctx, p, rounds, seed + i),
+            }
+        )
+    return {
+        "boards": fig(n, "measured", "boards", "variants in the run"),
+        "m_of_n": m_of_n(ctx),
+        "availability": curve,
+        "config": {"rounds": rounds, "seed": seed, "k": ctx.k, "rule": "reference"},
+    }

@@ -87,8 +87,9 @@ class TapLinks:
         """The board's seeded draw for this request (the same for every frame of it)."""
         if self.p <= 0.0:
             return False
-        h = hashlib.blake2b(struct.pack("<QHI", self.seed, board_id, request_id),
-                            digest_size=8).digest()
+        h = hashlib.blake2b(
+            struct.pack("<QHI", self.seed, board_id, request_id), digest_size=8
+        ).digest()
         return int.from_bytes(h, "little") / 2.0**64 < self.p
 
     def count(self, way: str, nbytes: int) -> None:
@@ -102,8 +103,9 @@ class TapLinks:
         return out
 
 
-async def inject(gw, taps: TapLinks, x: np.ndarray, y: np.ndarray, grid: tuple[float, ...],
-                 deadline_s: float) -> list[dict]:
+async def inject(
+    gw, taps: TapLinks, x: np.ndarray, y: np.ndarray, grid: tuple[float, ...], deadline_s: float
+) -> list[dict]:
     """Answered share and top-1 for each p, through the gateway, with a short deadline."""
     saved = gw.dep, gw.fail_after
     gw.dep = dataclasses.replace(gw.dep, deadline_s=deadline_s)
@@ -116,12 +118,19 @@ async def inject(gw, taps: TapLinks, x: np.ndarray, y: np.ndarray, grid: tuple[f
                 a = await gw.classify(x[i], int(y[i]))
                 answered += a.winner is not None
                 correct += a.winner == int(y[i])
-            how = (f"{len(x)} requests through the gateway, each board misses a whole request "
-                   f"with probability p, deadline {deadline_s * 1000:g} ms")
-            rows.append({"p": fig(p, "modelled", "", "per-board failure probability (set)"),
-                         "available": fig(answered / len(x), "measured", "", how),
-                         "accuracy": fig(correct / len(x), "measured", "",
-                                         how + ", unanswered count as wrong")})
+            how = (
+                f"{len(x)} requests through the gateway, each board misses a whole request "
+                f"with probability p, deadline {deadline_s * 1000:g} ms"
+            )
+            rows.append(
+                {
+                    "p": fig(p, "modelled", "", "per-board failure probability (set)"),
+                    "available": fig(answered / len(x), "measured", "", how),
+                    "accuracy": fig(
+                        correct / len(x), "measured", "", how + ", unanswered count as wrong"
+                    ),
+                }
+            )
     finally:
         taps.p = 0.0
         gw.dep, gw.fail_after = saved

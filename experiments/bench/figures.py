@@ -17,8 +17,24 @@ from vp_edge.timing import median_time  # noqa: F401 - re-exported for the bench
 
 KINDS = ("measured", "modelled", "paper")
 #: dict keys whose subtrees are settings or descriptions, not results
-PARAM_KEYS = frozenset({"config", "machine", "git", "assumptions", "shape", "params_of_run",
-                        "variant", "family", "p_grid", "notes", "m", "index", "op_index", "ops"})
+PARAM_KEYS = frozenset(
+    {
+        "config",
+        "machine",
+        "git",
+        "assumptions",
+        "shape",
+        "params_of_run",
+        "variant",
+        "family",
+        "p_grid",
+        "notes",
+        "m",
+        "index",
+        "op_index",
+        "ops",
+    }
+)
 
 
 def fig(value: float | int | None, kind: str, unit: str = "", how: str = "") -> dict:

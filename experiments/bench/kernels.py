@@ -31,8 +31,11 @@ ENGINES = ("c-engine", "litert-ref", "litert-builtin", "xnnpack", "tflm")
 MARK = ("<!-- kernels -->", "<!-- /kernels -->")
 #: workload -> (name in the table, best published Cortex-M4 cycles: ST X-CUBE-AI 9.0 latency
 #: x 120 MHz, MLPerf Tiny v1.2 on NUCLEO-L4R5ZI)
-PUBLISHED = {"resnet8": ("ResNet-8", 19_812_000), "vww": ("VWW MobileNetV1-0.25 96x96", 10_668_000),
-             "ds_cnn": ("DS-CNN KWS", 5_184_000)}
+PUBLISHED = {
+    "resnet8": ("ResNet-8", 19_812_000),
+    "vww": ("VWW MobileNetV1-0.25 96x96", 10_668_000),
+    "ds_cnn": ("DS-CNN KWS", 5_184_000),
+}
 #: cores counted in QEMU (keys of experiments.bench.mcu.CORES) -> the report's column prefix
 QEMU_CORES = {"cortex-m4": "m4", "cortex-m7": "m7"}
 
@@ -113,8 +116,13 @@ def qemu_counts(tfl: bytes, n_macs: int) -> dict:
             row[f"{key}_error"] = c.get("error", "no count")
             continue
         n = int(c["value"])
-        row.update({f"{key}_instructions": n, f"{key}_per_mac": n / n_macs,
-                    f"{key}_same_topk": counts["identical"].get(core)})
+        row.update(
+            {
+                f"{key}_instructions": n,
+                f"{key}_per_mac": n / n_macs,
+                f"{key}_same_topk": counts["identical"].get(core),
+            }
+        )
     return row
 
 
@@ -197,10 +205,15 @@ def markdown(r: dict) -> str:
             f"| {row['c_over_builtin']:.2f} | {row['c_over_xnnpack']:.2f} "
             f"| {row['c_engine_arena']:,} | {row['tflm_arena']:,} |"
         )
-    notes = [f"{n}: {row['qemu_skipped']}" for n, row in r["models"].items()
-             if "qemu_skipped" in row]
-    notes += [f"{n} on {core}: {row[f'{key}_error']}" for n, row in r["models"].items()
-              for core, key in QEMU_CORES.items() if f"{key}_error" in row]
+    notes = [
+        f"{n}: {row['qemu_skipped']}" for n, row in r["models"].items() if "qemu_skipped" in row
+    ]
+    notes += [
+        f"{n} on {core}: {row[f'{key}_error']}"
+        for n, row in r["models"].items()
+        for core, key in QEMU_CORES.items()
+        if f"{key}_error" in row
+    ]
     if notes:
         lines += ["", "Not run in QEMU: " + "; ".join(notes) + "."]
     lines += ["", *published_lines(r["models"])]
@@ -219,19 +232,24 @@ def published_lines(models: dict) -> list[str]:
     rows = [(n, *PUBLISHED[n]) for n in PUBLISHED if "m4_instructions" in models.get(n, {})]
     if not rows:
         return []
-    out = ["Against the best published Cortex-M4 figures (ST X-CUBE-AI 9.0, MLPerf Tiny v1.2, "
-           "NUCLEO-L4R5ZI at 120 MHz: latency x clock = cycles). Our instructions are a floor "
-           "on our cycles (a Cortex-M4 instruction takes at least one cycle); the estimate is "
-           "the instruction mix priced with the M4 TRM, not a measurement.", "",
-           "| workload | ours: M4 instr (per MAC) | ours: M4 cycles, estimate (per MAC) "
-           "| published cycles (per MAC) | instructions / published cycles |",
-           "|---|---:|---:|---:|---:|"]
+    out = [
+        "Against the best published Cortex-M4 figures (ST X-CUBE-AI 9.0, MLPerf Tiny v1.2, "
+        "NUCLEO-L4R5ZI at 120 MHz: latency x clock = cycles). Our instructions are a floor "
+        "on our cycles (a Cortex-M4 instruction takes at least one cycle); the estimate is "
+        "the instruction mix priced with the M4 TRM, not a measurement.",
+        "",
+        "| workload | ours: M4 instr (per MAC) | ours: M4 cycles, estimate (per MAC) "
+        "| published cycles (per MAC) | instructions / published cycles |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for name, label, cycles in rows:
         m = models[name]
         est = f"{m['m4_cycles']:,} ({m['m4_cycles'] / m['macs']:.2f})" if "m4_cycles" in m else "—"
-        out.append(f"| {label} | {m['m4_instructions']:,} ({m['m4_per_mac']:.2f}) | {est} "
-                   f"| {cycles:,} ({cycles / m['macs']:.2f}) "
-                   f"| {m['m4_instructions'] / cycles:.2f} |")
+        out.append(
+            f"| {label} | {m['m4_instructions']:,} ({m['m4_per_mac']:.2f}) | {est} "
+            f"| {cycles:,} ({cycles / m['macs']:.2f}) "
+            f"| {m['m4_instructions'] / cycles:.2f} |"
+        )
     return out
 
 

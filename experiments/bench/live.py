@@ -39,18 +39,37 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def _deployment(ctx: BenchContext, models: list[str], out: Path, rule: str,
-                deadline_ms: float, kind: str = "linux"):
+def _deployment(
+    ctx: BenchContext,
+    models: list[str],
+    out: Path,
+    rule: str,
+    deadline_ms: float,
+    kind: str = "linux",
+):
     from vp_edge.deployment import deployment_toml, load_deployment
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "deploy.key").write_text(secrets.token_hex(16) + "\n")
-    top = {"run": str(ctx.run.resolve()), "key_file": "deploy.key", "k": ctx.k, "rule": rule,
-           "deadline_ms": deadline_ms, "heartbeat_ms": 500}
-    boards = [{"id": i + 1, "name": f"b{i + 1}", "kind": kind,
-               "link": f"udp://127.0.0.1:{_port()}" if kind == "linux" else f"pty://m{i + 1}",
-               "variant": m, **({"profile": MCU_PROFILE} if kind == "mcu" else {"kernels": "ref"})}
-              for i, m in enumerate(models)]
+    top = {
+        "run": str(ctx.run.resolve()),
+        "key_file": "deploy.key",
+        "k": ctx.k,
+        "rule": rule,
+        "deadline_ms": deadline_ms,
+        "heartbeat_ms": 500,
+    }
+    boards = [
+        {
+            "id": i + 1,
+            "name": f"b{i + 1}",
+            "kind": kind,
+            "link": f"udp://127.0.0.1:{_port()}" if kind == "linux" else f"pty://m{i + 1}",
+            "variant": m,
+            **({"profile": MCU_PROFILE} if kind == "mcu" else {"kernels": "ref"}),
+        }
+        for i, m in enumerate(models)
+    ]
     path = out / "deploy.toml"
     path.write_text(deployment_toml(top, boards))
     return load_deployment(path, check_run=BASELINE not in models)
@@ -60,8 +79,10 @@ def _pct(values: list[float], how: str) -> dict:
     a = np.asarray(values, dtype=np.float64)
     if not len(a):
         return {"p50": None, "p99": None}
-    return {"p50": fig(float(np.percentile(a, 50)), "measured", "s", how),
-            "p99": fig(float(np.percentile(a, 99)), "measured", "s", how)}
+    return {
+        "p50": fig(float(np.percentile(a, 50)), "measured", "s", how),
+        "p99": fig(float(np.percentile(a, 99)), "measured", "s", how),
+    }
 
 
 async def _paced(gw, x: np.ndarray, y: np.ndarray, rate_hz: float) -> dict:
@@ -75,8 +96,11 @@ async def _paced(gw, x: np.ndarray, y: np.ndarray, rate_hz: float) -> dict:
             await asyncio.sleep(delay)
         before = {n: len(b.stats.latencies) for n, b in gw.boards.items()}
         a = await gw.classify(x[i], int(y[i]))
-        rtts = [b.stats.latencies[-1] for n, b in gw.boards.items()
-                if len(b.stats.latencies) > before[n]]
+        rtts = [
+            b.stats.latencies[-1]
+            for n, b in gw.boards.items()
+            if len(b.stats.latencies) > before[n]
+        ]
         lat.append(a.latency_s)
         if rtts:
             added.append(a.latency_s - max(rtts))
@@ -119,46 +143,80 @@ def _kill_schedule(ctx: BenchContext, emu, x, y, per_m: int):
             alive = [b for b in emu.dep.boards if emu.alive().get(b.name)]
             live = await _paced(gw, x[:per_m], y[:per_m], 1e9)
             members = sorted(b.variant for b in alive)
-            off = ensemble_accuracy(sub_out, ctx.cards, y[:per_m], members, ctx.k, "reference",
-                                    w, C)
+            off = ensemble_accuracy(
+                sub_out, ctx.cards, y[:per_m], members, ctx.k, "reference", w, C
+            )
             how = f"{per_m} images, boards {', '.join(members)} alive"
-            rows.append({"m": len(alive), "alive": members,
-                         "live_accuracy": fig(live["correct"] / per_m, "measured", "",
-                                              "through the gateway, " + how),
-                         "offline_accuracy": fig(off, "measured", "", "offline vote, " + how),
-                         "answered": fig(live["answered"] / per_m, "measured", "", how)})
+            rows.append(
+                {
+                    "m": len(alive),
+                    "alive": members,
+                    "live_accuracy": fig(
+                        live["correct"] / per_m, "measured", "", "through the gateway, " + how
+                    ),
+                    "offline_accuracy": fig(off, "measured", "", "offline vote, " + how),
+                    "answered": fig(live["answered"] / per_m, "measured", "", how),
+                }
+            )
         return rows
 
     return run
 
 
-def gateway_bench(ctx: BenchContext, out: Path, images: int, rate_hz: float,
-                  kill_images: int, deadline_ms: float = 2000.0, fault_images: int = 0,
-                  fault_grid: tuple[float, ...] = (), seed: int = 0) -> dict:
+def gateway_bench(
+    ctx: BenchContext,
+    out: Path,
+    images: int,
+    rate_hz: float,
+    kill_images: int,
+    deadline_ms: float = 2000.0,
+    fault_images: int = 0,
+    fault_grid: tuple[float, ...] = (),
+    seed: int = 0,
+) -> dict:
     """VP on N emulated boards vs the baseline alone on one; added latency; boards killed."""
     from boards.emulation import start_emulation
 
     n = min(images, len(ctx.test.y))
     x, y = ctx.test.x[:n], ctx.test.y[:n]
-    result: dict = {"config": {"images": n, "rate_hz": rate_hz, "deadline_ms": deadline_ms,
-                               "kind": "linux", "link": "udp loopback", "k": ctx.k,
-                               "kill_images": kill_images}}
+    result: dict = {
+        "config": {
+            "images": n,
+            "rate_hz": rate_hz,
+            "deadline_ms": deadline_ms,
+            "kind": "linux",
+            "link": "udp loopback",
+            "k": ctx.k,
+            "kill_images": kill_images,
+        }
+    }
     t0 = time.monotonic()
     dep = _deployment(ctx, ctx.variants, out / "vp", "reference", deadline_ms)
     with start_emulation(dep) as emu:
         kills = _kill_schedule(ctx, emu, ctx.test.x, ctx.test.y, min(kill_images, len(ctx.test.y)))
         drops = TapLinks(seed)
         nf = min(fault_images, len(ctx.test.y))
-        faults = (drops, lambda gw: inject(gw, drops, ctx.test.x[:nf], ctx.test.y[:nf],
-                                           fault_grid, FAULT_DEADLINE_S)) if nf else None
+        faults = (
+            (
+                drops,
+                lambda gw: inject(
+                    gw, drops, ctx.test.x[:nf], ctx.test.y[:nf], fault_grid, FAULT_DEADLINE_S
+                ),
+            )
+            if nf
+            else None
+        )
         vp = asyncio.run(_session(dep, x, y, rate_hz, kills, faults))
     how = f"{n} requests at {rate_hz:g}/s, {len(ctx.variants)} emulated linux boards"
-    result["vp"] = {"latency_s": _pct(vp["latency"], "gateway answer latency, " + how),
-                    "added_latency_s": _pct(vp["added"], "answer latency - slowest board "
-                                            "round trip, " + how),
-                    "accuracy": fig(vp["correct"] / n, "measured", "", how),
-                    "board_compute_us_p50": {k: fig(v, "measured", "us", "RESULT.compute_us")
-                                             for k, v in vp["compute_us_p50"].items()}}
+    result["vp"] = {
+        "latency_s": _pct(vp["latency"], "gateway answer latency, " + how),
+        "added_latency_s": _pct(vp["added"], "answer latency - slowest board round trip, " + how),
+        "accuracy": fig(vp["correct"] / n, "measured", "", how),
+        "board_compute_us_p50": {
+            k: fig(v, "measured", "us", "RESULT.compute_us")
+            for k, v in vp["compute_us_p50"].items()
+        },
+    }
     result["m_alive"] = vp["m_alive"]
     result["fault_injection"] = vp["fault_injection"]
     if ctx.has_baseline:
@@ -166,20 +224,23 @@ def gateway_bench(ctx: BenchContext, out: Path, images: int, rate_hz: float,
         with start_emulation(dep_b):
             base = asyncio.run(_session(dep_b, x, y, rate_hz))
         how_b = f"{n} requests at {rate_hz:g}/s, baseline alone on one emulated linux board"
-        result["baseline"] = {"latency_s": _pct(base["latency"], "gateway answer latency, "
-                                                + how_b),
-                              "accuracy": fig(base["correct"] / n, "measured", "", how_b)}
+        result["baseline"] = {
+            "latency_s": _pct(base["latency"], "gateway answer latency, " + how_b),
+            "accuracy": fig(base["correct"] / n, "measured", "", how_b),
+        }
         vp50 = result["vp"]["latency_s"]["p50"]["value"]
         b50 = result["baseline"]["latency_s"]["p50"]["value"]
-        result["ratio_p50"] = fig(b50 / vp50, "measured", "x", "baseline p50 / VP p50, "
-                                  "end to end through the gateway")
+        result["ratio_p50"] = fig(
+            b50 / vp50, "measured", "x", "baseline p50 / VP p50, end to end through the gateway"
+        )
     result["vp_mcu"] = _mcu(ctx, out, x, y, rate_hz, deadline_ms)
     result["wall_s"] = fig(time.monotonic() - t0, "measured", "s", "this section")
     return result
 
 
-def _mcu(ctx: BenchContext, out: Path, x: np.ndarray, y: np.ndarray, rate_hz: float,
-         deadline_ms: float) -> dict:
+def _mcu(
+    ctx: BenchContext, out: Path, x: np.ndarray, y: np.ndarray, rate_hz: float, deadline_ms: float
+) -> dict:
     """The variant set on emulated MCU boards (tflite-micro, UART-throttled ptys)."""
     from boards.emulation import start_emulation
     from boards.profiles import get_profile
@@ -193,13 +254,18 @@ def _mcu(ctx: BenchContext, out: Path, x: np.ndarray, y: np.ndarray, rate_hz: fl
     except Exception as e:
         return {"error": f"{type(e).__name__}: {e}"[:400]}
     rate = min(rate_hz, MCU_RATE_HZ)
-    how = (f"{len(x)} requests at {rate:g}/s, {len(ctx.variants)} emulated {MCU_PROFILE} "
-           f"boards (tflite-micro on this host, pty throttled to {prof.baud} baud)")
-    return {"description": how,
-            "latency_s": _pct(res["latency"], "gateway answer latency, " + how),
-            "accuracy": fig(res["correct"] / len(x), "measured", "", how),
-            "baseline": f"not run: the baseline does not fit {MCU_PROFILE}"
-            if ctx.has_baseline and not _fits(ctx.cards[BASELINE], prof) else "not run"}
+    how = (
+        f"{len(x)} requests at {rate:g}/s, {len(ctx.variants)} emulated {MCU_PROFILE} "
+        f"boards (tflite-micro on this host, pty throttled to {prof.baud} baud)"
+    )
+    return {
+        "description": how,
+        "latency_s": _pct(res["latency"], "gateway answer latency, " + how),
+        "accuracy": fig(res["correct"] / len(x), "measured", "", how),
+        "baseline": f"not run: the baseline does not fit {MCU_PROFILE}"
+        if ctx.has_baseline and not _fits(ctx.cards[BASELINE], prof)
+        else "not run",
+    }
 
 
 def _fits(card: dict, prof) -> bool:

@@ -44,16 +44,21 @@ def golden_vpw(ctx: BenchContext, name: str) -> bytes:
     from converters.vpw import tflite_to_vpw
 
     x = fixed_input(ctx, name)
-    return tflite_to_vpw(ctx.model_path(name).read_bytes(), golden_input=x.reshape(-1),
-                         target=ARM_LAYOUT)
+    return tflite_to_vpw(
+        ctx.model_path(name).read_bytes(), golden_input=x.reshape(-1), target=ARM_LAYOUT
+    )
 
 
 #: the .vpw weight layout every Arm firmware target reads (the DSP kernels' order; M7 reads it too)
 ARM_LAYOUT = "cortex-m4"
 
 #: core -> firmware target run in QEMU; the first one is the section's "instructions"
-CORES = {"cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500", "cortex-m33": "mps2-an505",
-         "stm32f405": "stm32f405"}
+CORES = {
+    "cortex-m4": "mps2-an386",
+    "cortex-m7": "mps2-an500",
+    "cortex-m33": "mps2-an505",
+    "stm32f405": "stm32f405",
+}
 
 
 def _storage(vpw: bytes, workdir: Path, host_target: str) -> Path:
@@ -68,8 +73,9 @@ def _storage(vpw: bytes, workdir: Path, host_target: str) -> Path:
     return path
 
 
-def _count(vpw: bytes, x: np.ndarray, workdir: Path, timeout: float,
-           target: str = "mps2-an386") -> tuple[int, tuple]:
+def _count(
+    vpw: bytes, x: np.ndarray, workdir: Path, timeout: float, target: str = "mps2-an386"
+) -> tuple[int, tuple]:
     from firmware_bridge.protocol import Result
     from firmware_bridge.qemu import start_qemu
     from firmware_bridge.session import BoardSession
@@ -98,8 +104,9 @@ def _host_topk(vpw: bytes, x: np.ndarray, k: int) -> tuple:
     return tuple((i, int(y[i])) for i in order)
 
 
-def core_counts(vpw: bytes, x: np.ndarray, timeout: float = 120.0,
-                cores: tuple[str, ...] = tuple(CORES)) -> tuple[dict[str, dict], dict[str, bool]]:
+def core_counts(
+    vpw: bytes, x: np.ndarray, timeout: float = 120.0, cores: tuple[str, ...] = tuple(CORES)
+) -> tuple[dict[str, dict], dict[str, bool]]:
     """(core -> instructions of one inference (a figure) or {"error": ...}, core -> whether its
     RESULT equals the host C engine's top-k), for each of ``cores`` (keys of CORES)."""
     out: dict[str, dict] = {}
@@ -113,14 +120,16 @@ def core_counts(vpw: bytes, x: np.ndarray, timeout: float = 120.0,
                 LOG.warning("QEMU %s run failed: %s", target, e)
                 out[core] = {"error": f"{type(e).__name__}: {e}"[:300]}
                 continue
-            out[core] = fig(n, "measured", "instr", f"QEMU {target} -icount shift=0, "
-                            "RESULT.compute_us x 1000")
+            out[core] = fig(
+                n, "measured", "instr", f"QEMU {target} -icount shift=0, RESULT.compute_us x 1000"
+            )
             same[core] = tuple(pairs) == _host_topk(vpw, x, len(pairs))
     return out, same
 
 
-def tflite_core_counts(tfl: bytes, cores: tuple[str, ...] = tuple(CORES),
-                       timeout: float = 120.0) -> dict:
+def tflite_core_counts(
+    tfl: bytes, cores: tuple[str, ...] = tuple(CORES), timeout: float = 120.0
+) -> dict:
     """One .tflite outside a run on each of ``cores``: packed in the Arm layout with a golden
     self-test of a fixed random input (seed 0), booted and counted as ``core_counts`` does.
     {"vpw_bytes", "cores", "identical"}, or {"skipped": why} when the .vpw exceeds the slot."""
@@ -133,8 +142,11 @@ def tflite_core_counts(tfl: bytes, cores: tuple[str, ...] = tuple(CORES),
     if len(vpw) > SLOT_SIZE:
         return {"skipped": f".vpw of {len(vpw):,} B exceeds the firmware slot ({SLOT_SIZE:,} B)"}
     counts, same = core_counts(vpw, x, timeout, cores)
-    return {"vpw_bytes": fig(len(vpw), "measured", "B", "packed model"), "cores": counts,
-            "identical": same}
+    return {
+        "vpw_bytes": fig(len(vpw), "measured", "B", "packed model"),
+        "cores": counts,
+        "identical": same,
+    }
 
 
 def instruction_counts(ctx: BenchContext, timeout: float = 120.0) -> dict:
@@ -146,29 +158,44 @@ def instruction_counts(ctx: BenchContext, timeout: float = 120.0) -> dict:
     for name in models:
         vpw = golden_vpw(ctx, name)
         if len(vpw) > SLOT_SIZE:
-            rows[name] = {"skipped": f".vpw of {len(vpw):,} B exceeds the firmware slot "
-                                     f"({SLOT_SIZE:,} B)"}
+            rows[name] = {
+                "skipped": f".vpw of {len(vpw):,} B exceeds the firmware slot ({SLOT_SIZE:,} B)"
+            }
             continue
         cores, same = core_counts(vpw, fixed_input(ctx, name), timeout)
         m4 = cores[next(iter(CORES))]
         if "error" in m4:
             rows[name] = {"error": m4["error"], "cores": cores, "identical": same}
             continue
-        rows[name] = {"instructions": fig(m4["value"], "measured", "instr", "QEMU -icount "
-                                          "shift=0, RESULT.compute_us x 1000, C engine on .vpw"),
-                      "vpw_bytes": fig(len(vpw), "measured", "B", "packed model"),
-                      "cores": cores, "identical": same}
-    per_mac = [rows[v]["instructions"]["value"] / ctx.cards[v]["macs"]
-               for v in ctx.variants if "instructions" in rows.get(v, {})]
+        rows[name] = {
+            "instructions": fig(
+                m4["value"],
+                "measured",
+                "instr",
+                "QEMU -icount shift=0, RESULT.compute_us x 1000, C engine on .vpw",
+            ),
+            "vpw_bytes": fig(len(vpw), "measured", "B", "packed model"),
+            "cores": cores,
+            "identical": same,
+        }
+    per_mac = [
+        rows[v]["instructions"]["value"] / ctx.cards[v]["macs"]
+        for v in ctx.variants
+        if "instructions" in rows.get(v, {})
+    ]
     if per_mac:
         ipm = float(np.median(per_mac))
         for name, row in rows.items():
             if "instructions" not in row:
-                row["instructions"] = fig(ipm * ctx.cards[name]["macs"], "modelled", "instr",
-                                          f"extrapolated: {ipm:.1f} instructions/MAC (median of "
-                                          "the variants) x MACs")
-        rows["_instructions_per_mac"] = {"median": fig(ipm, "measured", "instr/MAC",
-                                                       "variants run in QEMU")}
+                row["instructions"] = fig(
+                    ipm * ctx.cards[name]["macs"],
+                    "modelled",
+                    "instr",
+                    f"extrapolated: {ipm:.1f} instructions/MAC (median of the variants) x MACs",
+                )
+        rows["_instructions_per_mac"] = {
+            "median": fig(ipm, "measured", "instr/MAC", "variants run in QEMU")
+        }
     return rows
 
 
@@ -188,21 +215,28 @@ def cores_markdown(rows: dict[str, dict]) -> list[str]:
     if not names:
         return []
     cores = list(CORES)
-    out = ["### Instructions per inference on Cortex-M4, M7 and M33 (QEMU)", "",
-           "Same C engine and .vpw, built per core (`-mcpu`) from firmware_bridge/targets.py; "
-           "QEMU `-icount shift=0`, one INFER of the fixed input, RESULT.compute_us x 1000 "
-           "(+-1000); every count shown came with a RESULT equal to the host C engine's top-k "
-           "unless marked. Instruction counts, not cycles: QEMU does not model pipelines or wait "
-           "states. stm32f405 is the STM32F4 target on its own registers in netduinoplus2 "
-           "(384 KB model slots).", "",
-           "| model | .vpw | " + " | ".join(f"{c} (`{CORES[c]}`)" for c in cores) + " |",
-           "|---|---|" + "---|" * len(cores)]
+    out = [
+        "### Instructions per inference on Cortex-M4, M7 and M33 (QEMU)",
+        "",
+        "Same C engine and .vpw, built per core (`-mcpu`) from firmware_bridge/targets.py; "
+        "QEMU `-icount shift=0`, one INFER of the fixed input, RESULT.compute_us x 1000 "
+        "(+-1000); every count shown came with a RESULT equal to the host C engine's top-k "
+        "unless marked. Instruction counts, not cycles: QEMU does not model pipelines or wait "
+        "states. stm32f405 is the STM32F4 target on its own registers in netduinoplus2 "
+        "(384 KB model slots).",
+        "",
+        "| model | .vpw | " + " | ".join(f"{c} (`{CORES[c]}`)" for c in cores) + " |",
+        "|---|---|" + "---|" * len(cores),
+    ]
     for m in names:
         r = rows[m]
         cells = [_cell(r["cores"].get(c, {}), r.get("identical", {}).get(c)) for c in cores]
         size = r.get("vpw_bytes", {}).get("value")
-        out.append(f"| {m} | {size:,} B | " + " | ".join(cells) + " |" if size else
-                   f"| {m} | - | " + " | ".join(cells) + " |")
+        out.append(
+            f"| {m} | {size:,} B | " + " | ".join(cells) + " |"
+            if size
+            else f"| {m} | - | " + " | ".join(cells) + " |"
+        )
     return out + [""]
 
 

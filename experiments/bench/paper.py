@@ -37,8 +37,13 @@ _SOURCES = (_ROOT / "vp_edge" / "models.py", _ROOT / "converters" / "tflite.py")
 
 def paper_family(num_classes: int, resolutions: tuple[int, ...] = RESOLUTIONS) -> Family:
     """The paper's alpha=0.35 grid on a shared 224x224x3 input (baseline at max r)."""
-    return Family(name="paper224", input_shape=INPUT, num_classes=num_classes,
-                  variants=grid(list(resolutions), [0.35]), output_stride=32)
+    return Family(
+        name="paper224",
+        input_shape=INPUT,
+        num_classes=num_classes,
+        variants=grid(list(resolutions), [0.35]),
+        output_stride=32,
+    )
 
 
 def _build_and_convert(family_doc: dict, out: str) -> dict:
@@ -92,9 +97,7 @@ def _time_model(path: str, repeats: int, min_run_s: float) -> dict:
     return {**median_time(lambda: r.run(x), repeats, inner), "inner": inner}
 
 
-def _cost_rows(
-    folder: Path, family: Family, params: dict, repeats: int, min_run_s: float
-) -> dict:
+def _cost_rows(folder: Path, family: Family, params: dict, repeats: int, min_run_s: float) -> dict:
     from converters.card import graph_macs
     from converters.tflite import read_graph
 
@@ -105,20 +108,33 @@ def _cost_rows(
             data = (folder / f"{name}.tflite").read_bytes()
             path = str(folder / f"{name}.tflite")
             t = pool.submit(_time_model, path, repeats, min_run_s).result()
-            how = (f"LiteRT builtin kernels, 1 thread, median of {t['runs']} runs x "
-                   f"{t['inner']} calls, batch 1, untrained int8 graph")
-            rows[name] = {"params": fig(params[name], "measured", "", "Keras count_params"),
-                          "macs": fig(graph_macs(read_graph(data)), "measured", "MAC",
-                                      "counted from the int8 graph"),
-                          "tflite_bytes": fig(len(data), "measured", "B", "int8 .tflite"),
-                          "compute_s": fig(t["median_s"], "measured", "s", how)}
+            how = (
+                f"LiteRT builtin kernels, 1 thread, median of {t['runs']} runs x "
+                f"{t['inner']} calls, batch 1, untrained int8 graph"
+            )
+            rows[name] = {
+                "params": fig(params[name], "measured", "", "Keras count_params"),
+                "macs": fig(
+                    graph_macs(read_graph(data)), "measured", "MAC", "counted from the int8 graph"
+                ),
+                "tflite_bytes": fig(len(data), "measured", "B", "int8 .tflite"),
+                "compute_s": fig(t["median_s"], "measured", "s", how),
+            }
     base = rows[BASELINE]
     for name in names[:-1]:
         r = rows[name]
-        r["params_ratio"] = fig(base["params"]["value"] / r["params"]["value"], "measured", "x",
-                                "baseline params / variant params")
-        r["macs_ratio"] = fig(base["macs"]["value"] / r["macs"]["value"], "measured", "x",
-                              "baseline MACs / variant MACs")
+        r["params_ratio"] = fig(
+            base["params"]["value"] / r["params"]["value"],
+            "measured",
+            "x",
+            "baseline params / variant params",
+        )
+        r["macs_ratio"] = fig(
+            base["macs"]["value"] / r["macs"]["value"],
+            "measured",
+            "x",
+            "baseline MACs / variant MACs",
+        )
     return rows
 
 
@@ -144,35 +160,71 @@ def paper_scale(
     return {
         "family": family.to_dict(),
         "method": "untrained weights (cost only, no accuracy); int8 graphs from vp-edge's "
-                  "converter; cached in " + str(folder),
+        "converter; cached in " + str(folder),
         "models": rows,
-        "mp_cheapest_cut": {"op_index": cheapest["op_index"], "op": cheapest["op"],
-                            "shape": cheapest["shape"],
-                            "activation_bytes": cheapest["activation_bytes"],
-                            "framed_udp_bytes": fig(framed(cut_b)[0], "measured", "B",
-                                                    "in INFER-sized frames")},
-        "mp_cuts": [{"op_index": c["op_index"], "region": c["region"],
-                     "activation_bytes": c["activation_bytes"]} for c in cuts],
-        "mp_n_stage_bytes": fig(n_stage, "measured", "B",
-                                f"sum of the {n - 1} cheapest trunk cuts: an {n}-device "
-                                "pipeline ships at least this"),
+        "mp_cheapest_cut": {
+            "op_index": cheapest["op_index"],
+            "op": cheapest["op"],
+            "shape": cheapest["shape"],
+            "activation_bytes": cheapest["activation_bytes"],
+            "framed_udp_bytes": fig(framed(cut_b)[0], "measured", "B", "in INFER-sized frames"),
+        },
+        "mp_cuts": [
+            {
+                "op_index": c["op_index"],
+                "region": c["region"],
+                "activation_bytes": c["activation_bytes"],
+            }
+            for c in cuts
+        ],
+        "mp_n_stage_bytes": fig(
+            n_stage,
+            "measured",
+            "B",
+            f"sum of the {n - 1} cheapest trunk cuts: an {n}-device pipeline ships at least this",
+        ),
         "result_frame_udp_bytes": fig(rb["udp"], "measured", "B", "result_frame_size(k)"),
-        "input_bytes": fig(input_b, "measured", "B", "224x224x3 int8 input each VP board "
-                           "receives (unless it has its own sensor)"),
-        "ratio_per_board": fig(cut_b / rb["udp"], "measured", "x",
-                               "MP cheapest cut / one VP RESULT frame"),
-        "ratio_all_boards": fig(cut_b / (n * rb["udp"]), "measured", "x",
-                                f"MP cheapest cut / {n} VP RESULT frames"),
-        "ratio_same_devices": fig(n_stage / (n * rb["udp"]), "measured", "x",
-                                  f"{n}-device MP pipeline / {n}-board VP, bytes sent"),
-        "ratio_payload_per_board": fig(cut_b / rb["payload"], "measured", "x",
-                                       "MP cheapest cut / one RESULT payload (2k values)"),
-        "compute_ratio_slowest": fig(base_s / slowest, "measured", "x",
-                                     "baseline compute / slowest variant (VP waits for it)"),
-        "compute_ratio_fastest": fig(base_s / fastest, "measured", "x",
-                                     "baseline compute / fastest variant"),
-        "macs_ratio_range": fig_range([rows[v]["macs_ratio"]["value"] for v in variants],
-                                      "measured", "over variants (low: the largest)"),
-        "params_ratio_range": fig_range([rows[v]["params_ratio"]["value"] for v in variants],
-                                        "measured", "over variants (low: the largest)"),
+        "input_bytes": fig(
+            input_b,
+            "measured",
+            "B",
+            "224x224x3 int8 input each VP board receives (unless it has its own sensor)",
+        ),
+        "ratio_per_board": fig(
+            cut_b / rb["udp"], "measured", "x", "MP cheapest cut / one VP RESULT frame"
+        ),
+        "ratio_all_boards": fig(
+            cut_b / (n * rb["udp"]), "measured", "x", f"MP cheapest cut / {n} VP RESULT frames"
+        ),
+        "ratio_same_devices": fig(
+            n_stage / (n * rb["udp"]),
+            "measured",
+            "x",
+            f"{n}-device MP pipeline / {n}-board VP, bytes sent",
+        ),
+        "ratio_payload_per_board": fig(
+            cut_b / rb["payload"],
+            "measured",
+            "x",
+            "MP cheapest cut / one RESULT payload (2k values)",
+        ),
+        "compute_ratio_slowest": fig(
+            base_s / slowest,
+            "measured",
+            "x",
+            "baseline compute / slowest variant (VP waits for it)",
+        ),
+        "compute_ratio_fastest": fig(
+            base_s / fastest, "measured", "x", "baseline compute / fastest variant"
+        ),
+        "macs_ratio_range": fig_range(
+            [rows[v]["macs_ratio"]["value"] for v in variants],
+            "measured",
+            "over variants (low: the largest)",
+        ),
+        "params_ratio_range": fig_range(
+            [rows[v]["params_ratio"]["value"] for v in variants],
+            "measured",
+            "over variants (low: the largest)",
+        ),
     }

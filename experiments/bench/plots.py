@@ -26,10 +26,15 @@ def plot_cost(r: dict, out: Path) -> Path | None:
     names = [v["name"] for v in c["variants"]]
     fig, ax = plt.subplots(figsize=(6, 3.5))
     xs = range(len(names))
-    ax.bar([x - 0.2 for x in xs], [value(v["params_ratio"]) for v in c["variants"]], 0.4,
-           label="params")
-    ax.bar([x + 0.2 for x in xs], [value(v["macs_ratio"]) for v in c["variants"]], 0.4,
-           label="MACs")
+    ax.bar(
+        [x - 0.2 for x in xs],
+        [value(v["params_ratio"]) for v in c["variants"]],
+        0.4,
+        label="params",
+    )
+    ax.bar(
+        [x + 0.2 for x in xs], [value(v["macs_ratio"]) for v in c["variants"]], 0.4, label="MACs"
+    )
     for key, ls in (("params_ratio", ":"), ("macs_ratio", "--")):
         for end in ("low", "high"):
             ax.axhline(value(c["paper"][key][end]), ls=ls, lw=0.8, color="grey")
@@ -46,8 +51,10 @@ def plot_compute(r: dict, out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 3.8))
     w = 0.8 / max(1, len(comp))
     for i, (engine, rows) in enumerate(comp.items()):
-        ys = [value(rows[m]["compute_s"]) * 1000 if "compute_s" in rows.get(m, {}) else 0
-              for m in models]
+        ys = [
+            value(rows[m]["compute_s"]) * 1000 if "compute_s" in rows.get(m, {}) else 0
+            for m in models
+        ]
         ax.bar([j + i * w for j in range(len(models))], ys, w, label=engine)
     ax.set_xticks([j + w * (len(comp) - 1) / 2 for j in range(len(models))], models)
     ax.set_yscale("log")
@@ -63,9 +70,12 @@ def plot_response(r: dict, out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(8, 4))
     xs = range(len(names))
     ax.bar([x - 0.2 for x in xs], [value(sc[n]["vp_s"]) * 1000 for n in names], 0.4, label="VP")
-    ax.bar([x + 0.2 for x in xs], [value(sc[n].get("baseline_s")) * 1000
-                                   if "baseline_s" in sc[n] else 0 for n in names], 0.4,
-           label="baseline")
+    ax.bar(
+        [x + 0.2 for x in xs],
+        [value(sc[n].get("baseline_s")) * 1000 if "baseline_s" in sc[n] else 0 for n in names],
+        0.4,
+        label="baseline",
+    )
     ax.set_xticks(list(xs), names, rotation=30, ha="right", fontsize=7)
     ax.set_yscale("log")
     ax.set_ylabel("ms")
@@ -82,18 +92,30 @@ def plot_comm(r: dict, out: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(7, 3.8))
     if "mp" in c:
         cuts = c["mp"]["cuts"]
-        ax.plot([x["op_index"] for x in cuts], [value(x["activation_bytes"]) for x in cuts],
-                ".-", label="MP: int8 bytes at the cut, this run's baseline")
+        ax.plot(
+            [x["op_index"] for x in cuts],
+            [value(x["activation_bytes"]) for x in cuts],
+            ".-",
+            label="MP: int8 bytes at the cut, this run's baseline",
+        )
     if "mp_cuts" in ps:
         cuts = ps["mp_cuts"]
-        ax.plot([x["op_index"] for x in cuts], [value(x["activation_bytes"]) for x in cuts],
-                ".-", color="C1", label="MP: MobileNetV2-1.0 at 224x224")
-    ax.axhline(value(c["vp"]["result_total_udp_bytes"]), color="C2",
-               label="VP: RESULT frames, all boards")
-    ax.axhline(value(c["vp"]["result_frame_udp_bytes"]), color="C2", ls=":",
-               label="VP: one RESULT frame")
-    ax.axhline(value(c["cp"]["total_udp_bytes"]), color="C3", ls="--",
-               label="CP: all groups (modelled)")
+        ax.plot(
+            [x["op_index"] for x in cuts],
+            [value(x["activation_bytes"]) for x in cuts],
+            ".-",
+            color="C1",
+            label="MP: MobileNetV2-1.0 at 224x224",
+        )
+    ax.axhline(
+        value(c["vp"]["result_total_udp_bytes"]), color="C2", label="VP: RESULT frames, all boards"
+    )
+    ax.axhline(
+        value(c["vp"]["result_frame_udp_bytes"]), color="C2", ls=":", label="VP: one RESULT frame"
+    )
+    ax.axhline(
+        value(c["cp"]["total_udp_bytes"]), color="C3", ls="--", label="CP: all groups (modelled)"
+    )
     ax.set_yscale("log")
     ax.set_xlabel("cut after op (topological order)")
     ax.set_ylabel("bytes per inference")
@@ -107,18 +129,34 @@ def plot_availability(r: dict, out: Path) -> Path:
     ps = [value(a["p"]) for a in av]
     fig, ax = plt.subplots(figsize=(6, 3.8))
     ax.plot(ps, [value(a["analytic"]["vp"]) for a in av], "-", label="VP 1-p^N (modelled)")
-    ax.plot(ps, [value(a["analytic"]["mp"]) for a in av], "--",
-            label="MP/CP (1-p)^N (modelled)")
-    ax.plot(ps, [value(a["fault_injection"]["vp_available"]) for a in av], "o",
-            label="VP fault injection (measured)")
-    ax.plot(ps, [value(a["fault_injection"]["mp_available"]) for a in av], "s",
-            label="MP/CP fault injection (measured)")
-    ax.plot(ps, [value(a["fault_injection"]["vp_accuracy"]) for a in av], "^",
-            label="VP top-1 under faults (measured)")
+    ax.plot(ps, [value(a["analytic"]["mp"]) for a in av], "--", label="MP/CP (1-p)^N (modelled)")
+    ax.plot(
+        ps,
+        [value(a["fault_injection"]["vp_available"]) for a in av],
+        "o",
+        label="VP fault injection (measured)",
+    )
+    ax.plot(
+        ps,
+        [value(a["fault_injection"]["mp_available"]) for a in av],
+        "s",
+        label="MP/CP fault injection (measured)",
+    )
+    ax.plot(
+        ps,
+        [value(a["fault_injection"]["vp_accuracy"]) for a in av],
+        "^",
+        label="VP top-1 under faults (measured)",
+    )
     gfi = r["failures"].get("gateway_fault_injection")
     if isinstance(gfi, list) and gfi:
-        ax.plot([value(a["p"]) for a in gfi], [value(a["available"]) for a in gfi], "D",
-                mfc="none", label="VP through the gateway (measured)")
+        ax.plot(
+            [value(a["p"]) for a in gfi],
+            [value(a["available"]) for a in gfi],
+            "D",
+            mfc="none",
+            label="VP through the gateway (measured)",
+        )
     ax.set_xlabel("per-board failure probability p")
     ax.set_ylabel("share of requests")
     ax.set_title("Availability vs p (analytic: modelled; injected: measured)")
@@ -134,8 +172,12 @@ def plot_m_alive(r: dict, out: Path) -> Path:
     ax.plot(ms, [value(x["worst"]) for x in fl["m_of_n"]], "v:", label="offline worst (measured)")
     live = fl.get("gateway_m_alive")
     if isinstance(live, list) and live:
-        ax.plot([x["m"] for x in live], [value(x["live_accuracy"]) for x in live], "s",
-                label="gateway, boards killed (measured)")
+        ax.plot(
+            [x["m"] for x in live],
+            [value(x["live_accuracy"]) for x in live],
+            "s",
+            label="gateway, boards killed (measured)",
+        )
     ax.set_xlabel("boards alive (m of N)")
     ax.set_ylabel("top-1")
     ax.set_title("Accuracy with m of N boards alive (measured)")
@@ -144,6 +186,12 @@ def plot_m_alive(r: dict, out: Path) -> Path:
 
 
 def plots(r: dict, out: Path) -> list[Path]:
-    done = [plot_cost(r, out), plot_compute(r, out), plot_response(r, out), plot_comm(r, out),
-            plot_availability(r, out), plot_m_alive(r, out)]
+    done = [
+        plot_cost(r, out),
+        plot_compute(r, out),
+        plot_response(r, out),
+        plot_comm(r, out),
+        plot_availability(r, out),
+        plot_m_alive(r, out),
+    ]
     return [p for p in done if p is not None]

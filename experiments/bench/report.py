@@ -35,29 +35,53 @@ def f(x: object, digits: int = 3) -> str:
 
 
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + \
-        ["| " + " | ".join(r) + " |" for r in rows] + [""]
+    return (
+        ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        + ["| " + " | ".join(r) + " |" for r in rows]
+        + [""]
+    )
 
 
 def _cost(r: dict) -> list[str]:
     c = r["model_cost"]
     keys = ["params", "macs", "tflite_bytes", "arena_bytes", "int8_accuracy"]
-    rows = [[v["name"], f"{v['variant']['resolution']}/{v['variant']['alpha']:g}/"
-             f"{v['variant']['head']}"] + [f(v[k]) for k in keys] +
-            [f(v.get("params_ratio")), f(v.get("macs_ratio"))] for v in c["variants"]]
+    rows = [
+        [
+            v["name"],
+            f"{v['variant']['resolution']}/{v['variant']['alpha']:g}/{v['variant']['head']}",
+        ]
+        + [f(v[k]) for k in keys]
+        + [f(v.get("params_ratio")), f(v.get("macs_ratio"))]
+        for v in c["variants"]
+    ]
     if c["baseline"]:
-        rows.append(["baseline", "MobileNetV2 1.0"] + [f(c["baseline"][k]) for k in keys] +
-                    ["1x", "1x"])
+        rows.append(
+            ["baseline", "MobileNetV2 1.0"] + [f(c["baseline"][k]) for k in keys] + ["1x", "1x"]
+        )
     out = ["## 1. Model cost", ""]
-    out += _table(["model", "r/α/F", "params", "MACs", "int8 bytes", "arena bytes",
-                   "int8 top-1", "× fewer params", "× fewer MACs"], rows)
+    out += _table(
+        [
+            "model",
+            "r/α/F",
+            "params",
+            "MACs",
+            "int8 bytes",
+            "arena bytes",
+            "int8 top-1",
+            "× fewer params",
+            "× fewer MACs",
+        ],
+        rows,
+    )
     out.append(f"Ensemble top-1: {f(c['ensemble_accuracy'])} on {f(c['test_images'])}.")
     p = c["paper"]
     for key in ("params", "macs"):
         if f"{key}_ratio_range" in c:
             rr = c[f"{key}_ratio_range"]
-            out.append(f"- {key} ratio baseline/variant: {f(rr['low'])} – {f(rr['high'])}; "
-                       f"paper: {f(p[key + '_ratio']['low'])} – {f(p[key + '_ratio']['high'])}")
+            out.append(
+                f"- {key} ratio baseline/variant: {f(rr['low'])} – {f(rr['high'])}; "
+                f"paper: {f(p[key + '_ratio']['low'])} – {f(p[key + '_ratio']['high'])}"
+            )
     if "family_total_vs_baseline" in c:
         t = c["family_total_vs_baseline"]
         out.append(f"- whole family vs baseline: params {f(t['params'])}, MACs {f(t['macs'])}")
@@ -66,70 +90,121 @@ def _cost(r: dict) -> list[str]:
 
 def _response(r: dict) -> list[str]:
     rt = r["response_time"]
-    out = ["## 2. Response time on atomic inputs (batch 1)", "",
-           "### Compute per inference on this machine (median, measured)", ""]
+    out = [
+        "## 2. Response time on atomic inputs (batch 1)",
+        "",
+        "### Compute per inference on this machine (median, measured)",
+        "",
+    ]
     models = sorted({m for rows in rt["compute"].values() for m in rows})
-    rows = [[e] + [f(rt["compute"][e].get(m, {}).get("compute_s"))
-                   if "compute_s" in rt["compute"][e].get(m, {})
-                   else rt["compute"][e].get(m, {}).get("error", "-")[:60] for m in models]
-            for e in rt["compute"]]
+    rows = [
+        [e]
+        + [
+            f(rt["compute"][e].get(m, {}).get("compute_s"))
+            if "compute_s" in rt["compute"][e].get(m, {})
+            else rt["compute"][e].get(m, {}).get("error", "-")[:60]
+            for m in models
+        ]
+        for e in rt["compute"]
+    ]
     out += _table(["engine"] + models, rows)
     mcu = rt["mcu_qemu"]
     out += ["### Cortex-M4 firmware in QEMU (instruction counts)", ""]
     if any(k in mcu for k in ("skipped", "error")):
         out += [f"Not run: {mcu.get('skipped') or mcu.get('error')}", ""]
     else:
-        out += _table(["model", "instructions", "how"],
-                      [[m, f(v.get("instructions")), v.get("instructions", {}).get("how", "") +
-                        (f" (QEMU run: {v.get('error') or v.get('skipped')})"
-                         if "error" in v or "skipped" in v else "")]
-                       for m, v in mcu.items() if not m.startswith("_")])
+        out += _table(
+            ["model", "instructions", "how"],
+            [
+                [
+                    m,
+                    f(v.get("instructions")),
+                    v.get("instructions", {}).get("how", "")
+                    + (
+                        f" (QEMU run: {v.get('error') or v.get('skipped')})"
+                        if "error" in v or "skipped" in v
+                        else ""
+                    ),
+                ]
+                for m, v in mcu.items()
+                if not m.startswith("_")
+            ],
+        )
         out += cores_markdown(mcu)
     comp = rt["composed"]
     out += ["### VP vs baseline: max over boards (link in + compute + link out) + vote", ""]
-    rows = [[name, f(s.get("vp_s")), f(s.get("baseline_s")), f(s.get("ratio")),
-             str(s.get("slowest_board", ""))] for name, s in comp["scenarios"].items()]
-    out += _table(["engine or MCU / link", "VP", "baseline", "baseline/VP", "slowest board"],
-                  rows)
+    rows = [
+        [
+            name,
+            f(s.get("vp_s")),
+            f(s.get("baseline_s")),
+            f(s.get("ratio")),
+            str(s.get("slowest_board", "")),
+        ]
+        for name, s in comp["scenarios"].items()
+    ]
+    out += _table(["engine or MCU / link", "VP", "baseline", "baseline/VP", "slowest board"], rows)
     for name, sc in comp["scenarios"].items():
         misfits = [m for m, ok in sc.get("fits_profile", {}).items() if not ok]
         if misfits:
-            out.append(f"- {name}: {', '.join(misfits)} do(es) not fit that board's RAM/flash "
-                       "(time shown as if it did).")
+            out.append(
+                f"- {name}: {', '.join(misfits)} do(es) not fit that board's RAM/flash "
+                "(time shown as if it did)."
+            )
     if comp.get("ratio_range"):
-        out.append(f"Our ratio baseline/VP, composed: {f(comp['ratio_range']['low'])} – "
-                   f"{f(comp['ratio_range']['high'])}; paper: {f(comp['paper']['low'])} – "
-                   f"{f(comp['paper']['high'])}.")
+        out.append(
+            f"Our ratio baseline/VP, composed: {f(comp['ratio_range']['low'])} – "
+            f"{f(comp['ratio_range']['high'])}; paper: {f(comp['paper']['low'])} – "
+            f"{f(comp['paper']['high'])}."
+        )
     if comp.get("compute_ratio_range"):
         cr = comp["compute_ratio_range"]
-        out.append(f"Compute alone (baseline / slowest variant, host engines): {f(cr['low'])} – "
-                   f"{f(cr['high'])}.")
+        out.append(
+            f"Compute alone (baseline / slowest variant, host engines): {f(cr['low'])} – "
+            f"{f(cr['high'])}."
+        )
     out += ["", "### End to end through the gateway (emulated boards, measured)", ""]
     gw = rt["gateway"]
     if "vp" not in gw:
         out += [f"Not run: {gw.get('skipped') or gw.get('error')}", ""]
     else:
         cfg = gw["config"]
-        out.append(f"{cfg['images']} requests at {cfg['rate_hz']:g}/s, one in flight, "
-                   f"{cfg['kind']} boards over {cfg['link']}; all boards share this machine's "
-                   "cores, so VP is pessimistic here.")
+        out.append(
+            f"{cfg['images']} requests at {cfg['rate_hz']:g}/s, one in flight, "
+            f"{cfg['kind']} boards over {cfg['link']}; all boards share this machine's "
+            "cores, so VP is pessimistic here."
+        )
         out.append("")
-        rows = [["VP (all variants)", f(gw["vp"]["latency_s"]["p50"]),
-                 f(gw["vp"]["latency_s"]["p99"]), f(gw["vp"]["accuracy"])]]
+        rows = [
+            [
+                "VP (all variants)",
+                f(gw["vp"]["latency_s"]["p50"]),
+                f(gw["vp"]["latency_s"]["p99"]),
+                f(gw["vp"]["accuracy"]),
+            ]
+        ]
         if "baseline" in gw:
-            rows.append(["baseline alone", f(gw["baseline"]["latency_s"]["p50"]),
-                         f(gw["baseline"]["latency_s"]["p99"]), f(gw["baseline"]["accuracy"])])
+            rows.append(
+                [
+                    "baseline alone",
+                    f(gw["baseline"]["latency_s"]["p50"]),
+                    f(gw["baseline"]["latency_s"]["p99"]),
+                    f(gw["baseline"]["accuracy"]),
+                ]
+            )
         out += _table(["deployment", "p50", "p99", "top-1"], rows)
         if "ratio_p50" in gw:
             out.append(f"Baseline/VP at p50: {f(gw['ratio_p50'])}.")
         mcu_gw = gw.get("vp_mcu", {})
         if "latency_s" in mcu_gw:
             modelled = comp["scenarios"].get("tflm/uart_115200", {}).get("vp_s")
-            out.append(f"VP through the gateway, {mcu_gw['description']}"
-                       f": p50 {f(mcu_gw['latency_s']['p50'])}, p99 "
-                       f"{f(mcu_gw['latency_s']['p99'])}, top-1 {f(mcu_gw['accuracy'])}; "
-                       f"the composed model for tflm/uart_115200 gives {f(modelled)}. "
-                       f"Baseline: {mcu_gw['baseline']}.")
+            out.append(
+                f"VP through the gateway, {mcu_gw['description']}"
+                f": p50 {f(mcu_gw['latency_s']['p50'])}, p99 "
+                f"{f(mcu_gw['latency_s']['p99'])}, top-1 {f(mcu_gw['accuracy'])}; "
+                f"the composed model for tflm/uart_115200 gives {f(modelled)}. "
+                f"Baseline: {mcu_gw['baseline']}."
+            )
         elif mcu_gw:
             out.append(f"VP on emulated MCU boards: {mcu_gw.get('error')}")
     return out + [""]
@@ -138,33 +213,57 @@ def _response(r: dict) -> list[str]:
 def _comm(r: dict) -> list[str]:
     c = r["communication"]
     vp = c["vp"]
-    out = ["## 3. Communication per inference", "",
-           f"- VP: one RESULT frame per board {f(vp['result_frame_udp_bytes'])} "
-           f"({f(vp['result_frame_serial_bytes'])} on a UART), all boards "
-           f"{f(vp['result_total_udp_bytes'])}; payload {f(vp['result_payload_bytes'])}.",
-           "- VP input to each board: " + ", ".join(
-               f"{b['name']} {f(b['infer_udp_bytes'])}" for b in vp["boards"]),
-           f"- CP (sensAI-style, {c['cp']['method']}): total {f(c['cp']['total_udp_bytes'])}."]
+    out = [
+        "## 3. Communication per inference",
+        "",
+        f"- VP: one RESULT frame per board {f(vp['result_frame_udp_bytes'])} "
+        f"({f(vp['result_frame_serial_bytes'])} on a UART), all boards "
+        f"{f(vp['result_total_udp_bytes'])}; payload {f(vp['result_payload_bytes'])}.",
+        "- VP input to each board: "
+        + ", ".join(f"{b['name']} {f(b['infer_udp_bytes'])}" for b in vp["boards"]),
+        f"- CP (sensAI-style, {c['cp']['method']}): total {f(c['cp']['total_udp_bytes'])}.",
+    ]
     if "mp" in c:
         mp = c["mp"]
         ch = mp["cheapest"]
-        out += [f"- MP: cheapest trunk cut after op {ch['op_index']} ({ch['op']}, tensors "
-                f"{ch['shape']}): {f(ch['activation_bytes'])}, framed "
-                f"{f(ch['framed_udp_bytes'])}, UART {f(ch['uart_115200_s'])}, Wi-Fi "
-                f"{f(ch['wifi_20mbps_s'])}.",
-                f"- MP cheapest cut / VP RESULT bytes (all boards): "
-                f"{f(mp['ratio_vs_vp_total'])}; per board: {f(mp['ratio_vs_vp_board'])}. "
-                "At this run's input size the baseline's late feature maps are a few pixels "
-                "wide, so its cheapest cut is small: section 6 is the same comparison on "
-                "224x224 graphs."]
+        out += [
+            f"- MP: cheapest trunk cut after op {ch['op_index']} ({ch['op']}, tensors "
+            f"{ch['shape']}): {f(ch['activation_bytes'])}, framed "
+            f"{f(ch['framed_udp_bytes'])}, UART {f(ch['uart_115200_s'])}, Wi-Fi "
+            f"{f(ch['wifi_20mbps_s'])}.",
+            f"- MP cheapest cut / VP RESULT bytes (all boards): "
+            f"{f(mp['ratio_vs_vp_total'])}; per board: {f(mp['ratio_vs_vp_board'])}. "
+            "At this run's input size the baseline's late feature maps are a few pixels "
+            "wide, so its cheapest cut is small: section 6 is the same comparison on "
+            "224x224 graphs.",
+        ]
     out += [f"- Assumptions: {c['assumptions']}", ""]
     if "mp" in c:
-        rows = [[str(x["op_index"]), x["op"], x["region"], str(x["shape"]),
-                 f(x["activation_bytes"]), f(x["uart_115200_s"]), f(x["wifi_20mbps_s"])]
-                for x in c["mp"]["cuts"]]
+        rows = [
+            [
+                str(x["op_index"]),
+                x["op"],
+                x["region"],
+                str(x["shape"]),
+                f(x["activation_bytes"]),
+                f(x["uart_115200_s"]),
+                f(x["wifi_20mbps_s"]),
+            ]
+            for x in c["mp"]["cuts"]
+        ]
         out += ["<details><summary>Every MP cut of the baseline</summary>", ""]
-        out += _table(["after op", "op", "region", "live tensors", "int8 bytes",
-                       "UART 115200", "Wi-Fi 20 Mbit/s"], rows)
+        out += _table(
+            [
+                "after op",
+                "op",
+                "region",
+                "live tensors",
+                "int8 bytes",
+                "UART 115200",
+                "Wi-Fi 20 Mbit/s",
+            ],
+            rows,
+        )
         out += ["</details>", ""]
     return out
 
@@ -177,24 +276,57 @@ def _failures(r: dict) -> list[str]:
     live = fl.get("gateway_m_alive")
     if isinstance(live, list) and live:
         out += ["Through the gateway, boards killed one by one:", ""]
-        out += _table(["m alive", "alive", "live top-1", "offline same boards", "answered"],
-                      [[str(x["m"]), ", ".join(x["alive"]), f(x["live_accuracy"]),
-                        f(x["offline_accuracy"]), f(x["answered"])] for x in live])
+        out += _table(
+            ["m alive", "alive", "live top-1", "offline same boards", "answered"],
+            [
+                [
+                    str(x["m"]),
+                    ", ".join(x["alive"]),
+                    f(x["live_accuracy"]),
+                    f(x["offline_accuracy"]),
+                    f(x["answered"]),
+                ]
+                for x in live
+            ],
+        )
     elif isinstance(live, dict):
         out += [f"Through the gateway: not run ({live.get('error') or live.get('skipped')})", ""]
     out += ["### Availability vs per-board failure probability p", ""]
-    rows = [[f"{value(a['p']):g}", f(a["analytic"]["vp"]),
-             f(a["fault_injection"]["vp_available"]), f(a["fault_injection"]["vp_accuracy"]),
-             f(a["analytic"]["mp"]), f(a["fault_injection"]["mp_available"]),
-             f(a["fault_injection"].get("mp_accuracy"))] for a in fl["availability"]]
-    out += _table(["p", "VP 1-p^N", "VP injected", "VP top-1 injected", "MP/CP (1-p)^N",
-                   "MP/CP injected", "MP top-1 injected"], rows)
+    rows = [
+        [
+            f"{value(a['p']):g}",
+            f(a["analytic"]["vp"]),
+            f(a["fault_injection"]["vp_available"]),
+            f(a["fault_injection"]["vp_accuracy"]),
+            f(a["analytic"]["mp"]),
+            f(a["fault_injection"]["mp_available"]),
+            f(a["fault_injection"].get("mp_accuracy")),
+        ]
+        for a in fl["availability"]
+    ]
+    out += _table(
+        [
+            "p",
+            "VP 1-p^N",
+            "VP injected",
+            "VP top-1 injected",
+            "MP/CP (1-p)^N",
+            "MP/CP injected",
+            "MP top-1 injected",
+        ],
+        rows,
+    )
     gfi = fl.get("gateway_fault_injection")
     if isinstance(gfi, list) and gfi:
-        out += ["Through the gateway (emulated boards; each board misses a whole "
-                "request with probability p):", ""]
-        out += _table(["p", "answered", "top-1"], [[f"{value(a['p']):g}", f(a["available"]),
-                                                    f(a["accuracy"])] for a in gfi])
+        out += [
+            "Through the gateway (emulated boards; each board misses a whole "
+            "request with probability p):",
+            "",
+        ]
+        out += _table(
+            ["p", "answered", "top-1"],
+            [[f"{value(a['p']):g}", f(a["available"]), f(a["accuracy"])] for a in gfi],
+        )
     return out
 
 
@@ -203,39 +335,70 @@ def _paper(r: dict) -> list[str]:
     out = ["## 6. At the paper's input size: 224x224 int8 graphs", ""]
     if "models" not in ps:
         return out + [f"Not run: {ps.get('skipped') or ps.get('error')}", ""]
-    out += [f"The paper's grid built by the same generator and converted to full int8 by the "
-            f"same converter; {ps['method']}. Every figure below is read from those graphs or "
-            "timed on them.", ""]
-    rows = [[n, f(m["params"]), f(m["macs"]), f(m["tflite_bytes"]), f(m["compute_s"]),
-             f(m.get("params_ratio")), f(m.get("macs_ratio"))] for n, m in ps["models"].items()]
-    out += _table(["model", "params", "MACs", "int8 bytes", "compute (LiteRT builtin)",
-                   "× fewer params", "× fewer MACs"], rows)
+    out += [
+        f"The paper's grid built by the same generator and converted to full int8 by the "
+        f"same converter; {ps['method']}. Every figure below is read from those graphs or "
+        "timed on them.",
+        "",
+    ]
+    rows = [
+        [
+            n,
+            f(m["params"]),
+            f(m["macs"]),
+            f(m["tflite_bytes"]),
+            f(m["compute_s"]),
+            f(m.get("params_ratio")),
+            f(m.get("macs_ratio")),
+        ]
+        for n, m in ps["models"].items()
+    ]
+    out += _table(
+        [
+            "model",
+            "params",
+            "MACs",
+            "int8 bytes",
+            "compute (LiteRT builtin)",
+            "× fewer params",
+            "× fewer MACs",
+        ],
+        rows,
+    )
     ch = ps["mp_cheapest_cut"]
     n = len(ps["models"]) - 1
-    out += [f"- Compute, baseline / slowest variant: {f(ps['compute_ratio_slowest'])}; / fastest "
-            f"variant: {f(ps['compute_ratio_fastest'])} (paper's response-time range 2.5–13.2×).",
-            f"- MP: cheapest trunk cut of MobileNetV2-1.0@224 after op {ch['op_index']} "
-            f"({ch['op']}, tensors {ch['shape']}): {f(ch['activation_bytes'])}; a pipeline over "
-            f"{n} devices ships at least {f(ps['mp_n_stage_bytes'])} ({n - 1} cuts).",
-            f"- VP: one RESULT frame {f(ps['result_frame_udp_bytes'])}. MP cheapest cut / one "
-            f"frame: {f(ps['ratio_per_board'])}; / one payload: "
-            f"{f(ps['ratio_payload_per_board'])}; / all {n} frames: "
-            f"{f(ps['ratio_all_boards'])}; MP over {n} devices / VP on {n} boards: "
-            f"{f(ps['ratio_same_devices'])}.",
-            f"- Not counted above: each VP board also needs the input, {f(ps['input_bytes'])} "
-            "unless it has its own sensor (MP's first device needs it too).", ""]
+    out += [
+        f"- Compute, baseline / slowest variant: {f(ps['compute_ratio_slowest'])}; / fastest "
+        f"variant: {f(ps['compute_ratio_fastest'])} (paper's response-time range 2.5–13.2×).",
+        f"- MP: cheapest trunk cut of MobileNetV2-1.0@224 after op {ch['op_index']} "
+        f"({ch['op']}, tensors {ch['shape']}): {f(ch['activation_bytes'])}; a pipeline over "
+        f"{n} devices ships at least {f(ps['mp_n_stage_bytes'])} ({n - 1} cuts).",
+        f"- VP: one RESULT frame {f(ps['result_frame_udp_bytes'])}. MP cheapest cut / one "
+        f"frame: {f(ps['ratio_per_board'])}; / one payload: "
+        f"{f(ps['ratio_payload_per_board'])}; / all {n} frames: "
+        f"{f(ps['ratio_all_boards'])}; MP over {n} devices / VP on {n} boards: "
+        f"{f(ps['ratio_same_devices'])}.",
+        f"- Not counted above: each VP board also needs the input, {f(ps['input_bytes'])} "
+        "unless it has its own sensor (MP's first device needs it too).",
+        "",
+    ]
     return out
 
 
 def _gateway_cost(r: dict) -> list[str]:
     g = r["gateway_cost"]
-    out = ["## 5. Gateway cost", "",
-           f"- Pure vote (`fuse`): {f(g['vote']['votes_per_s'])} on one core "
-           f"({f(g['vote']['fuse_s'])} per vote)."]
+    out = [
+        "## 5. Gateway cost",
+        "",
+        f"- Pure vote (`fuse`): {f(g['vote']['votes_per_s'])} on one core "
+        f"({f(g['vote']['fuse_s'])} per vote).",
+    ]
     a = g["added_latency_s"]
     if isinstance(a, dict) and "p50" in a:
-        out.append(f"- Added latency of the gateway (answer − slowest board round trip): p50 "
-                   f"{f(a['p50'])}, p99 {f(a['p99'])}.")
+        out.append(
+            f"- Added latency of the gateway (answer − slowest board round trip): p50 "
+            f"{f(a['p50'])}, p99 {f(a['p99'])}."
+        )
     else:
         out.append(f"- Added latency: not measured ({a})")
     return out + [""]
@@ -243,15 +406,23 @@ def _gateway_cost(r: dict) -> list[str]:
 
 def markdown(r: dict) -> str:
     m, g, c = r["machine"], r["git"], r["config"]
-    head = ["# vp-edge bench report", "",
-            "Tags: **[M]** measured here, **[Mod]** modelled from measured inputs and the stated "
-            "assumptions, **[P]** quoted from the VP paper (arXiv 2210.08376).", "",
-            f"Run `{c['run']}`, mode {c['mode']}, k={c['k']}, repeats {c['repeats']}, "
-            f"seed {c['seed']}. Machine: {m['cpu_model']} ({m['cpu_count']} CPUs), "
-            f"{m['platform']}, Python {m['python']}, load at start {m['loadavg_at_start']}. "
-            f"Git {g['revision']}{' (dirty)' if g['dirty'] else ''}.", ""]
-    checks = ["## Checks", ""] + [f"- {k}: {'yes' if v else 'NO'}" for k, v in
-                                  r["checks"].items()] + [""]
+    head = [
+        "# vp-edge bench report",
+        "",
+        "Tags: **[M]** measured here, **[Mod]** modelled from measured inputs and the stated "
+        "assumptions, **[P]** quoted from the VP paper (arXiv 2210.08376).",
+        "",
+        f"Run `{c['run']}`, mode {c['mode']}, k={c['k']}, repeats {c['repeats']}, "
+        f"seed {c['seed']}. Machine: {m['cpu_model']} ({m['cpu_count']} CPUs), "
+        f"{m['platform']}, Python {m['python']}, load at start {m['loadavg_at_start']}. "
+        f"Git {g['revision']}{' (dirty)' if g['dirty'] else ''}.",
+        "",
+    ]
+    checks = (
+        ["## Checks", ""]
+        + [f"- {k}: {'yes' if v else 'NO'}" for k, v in r["checks"].items()]
+        + [""]
+    )
     plots = ["## Plots", ""] + [f"![{p}]({p})" for p in r.get("plots", [])] + [""]
     body = _cost(r) + _response(r) + _comm(r) + _failures(r) + _gateway_cost(r) + _paper(r)
     return "\n".join(head + checks + body + plots) + "\n"

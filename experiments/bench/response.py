@@ -29,25 +29,35 @@ def _links(ctx: BenchContext, comm: dict) -> dict[str, dict[str, tuple[float, fl
     out: dict[str, dict[str, tuple[float, float]]] = {"uart_115200": {}, "wifi_20mbps": {}}
     for name in ctx.variants + ([BASELINE] if ctx.has_baseline else []):
         b = infer[name]
-        out["uart_115200"][name] = (uart_s(value(b["infer_serial_bytes"]), BAUD),
-                                    uart_s(rb["serial"], BAUD))
-        out["wifi_20mbps"][name] = (net_s(value(b["infer_udp_bytes"]), WIFI_BPS),
-                                    net_s(rb["udp"], WIFI_BPS))
+        out["uart_115200"][name] = (
+            uart_s(value(b["infer_serial_bytes"]), BAUD),
+            uart_s(rb["serial"], BAUD),
+        )
+        out["wifi_20mbps"][name] = (
+            net_s(value(b["infer_udp_bytes"]), WIFI_BPS),
+            net_s(rb["udp"], WIFI_BPS),
+        )
     return out
 
 
-def compose(ctx: BenchContext, compute: dict[str, float], link: dict[str, tuple[float, float]],
-            vote_s: float, how: str) -> dict:
+def compose(
+    ctx: BenchContext,
+    compute: dict[str, float],
+    link: dict[str, tuple[float, float]],
+    vote_s: float,
+    how: str,
+) -> dict:
     """VP and baseline response times for one kind of board and one link (modelled)."""
     per = {v: link[v][0] + compute[v] + link[v][1] for v in ctx.variants if v in compute}
     if len(per) < len(ctx.variants):
         return {"error": "not every variant has a compute time"}
     slowest = max(per, key=per.get)
     vp = per[slowest] + vote_s
-    row = {"vp_s": fig(vp, "modelled", "s", f"max over boards of link+compute+link, + vote; "
-                       f"{how}"),
-           "slowest_board": slowest,
-           "boards_s": {v: fig(t, "modelled", "s", how) for v, t in per.items()}}
+    row = {
+        "vp_s": fig(vp, "modelled", "s", f"max over boards of link+compute+link, + vote; {how}"),
+        "slowest_board": slowest,
+        "boards_s": {v: fig(t, "modelled", "s", how) for v, t in per.items()},
+    }
     if BASELINE in compute:
         b = link[BASELINE][0] + compute[BASELINE] + link[BASELINE][1]
         row["baseline_s"] = fig(b, "modelled", "s", f"link+compute+link on one board; {how}")
@@ -57,12 +67,14 @@ def compose(ctx: BenchContext, compute: dict[str, float], link: dict[str, tuple[
 
 def _fits(profile, card: dict) -> bool:
     """Whether the model fits the profile's RAM and flash (the baseline often does not)."""
-    return card["arena_bytes"] <= profile.arena_limit and \
-        card["tflite_bytes"] <= profile.model_limit
+    return (
+        card["arena_bytes"] <= profile.arena_limit and card["tflite_bytes"] <= profile.model_limit
+    )
 
 
-def response_times(ctx: BenchContext, compute: dict, mcu: dict | None, vote: dict,
-                   comm: dict) -> dict:
+def response_times(
+    ctx: BenchContext, compute: dict, mcu: dict | None, vote: dict, comm: dict
+) -> dict:
     """Every (engine or MCU profile) x link combination, plus compute-only ratios."""
     from boards.profiles import PROFILES
 
@@ -74,29 +86,54 @@ def response_times(ctx: BenchContext, compute: dict, mcu: dict | None, vote: dic
         if BASELINE in c and all(v in c for v in ctx.variants):
             slow = max(c[v] for v in ctx.variants)
             rows[f"{engine}/compute_only"] = {
-                "ratio": fig(c[BASELINE] / slow, "measured", "x",
-                             f"{engine}: baseline compute / slowest variant compute")}
+                "ratio": fig(
+                    c[BASELINE] / slow,
+                    "measured",
+                    "x",
+                    f"{engine}: baseline compute / slowest variant compute",
+                )
+            }
         for link, lt in links.items():
-            rows[f"{engine}/{link}"] = compose(ctx, c, lt, vote_s,
-                                               f"{engine} compute measured here, {link} modelled")
+            rows[f"{engine}/{link}"] = compose(
+                ctx, c, lt, vote_s, f"{engine} compute measured here, {link} modelled"
+            )
     if mcu:
         for prof in MCU_PROFILES:
             p = PROFILES[prof]
-            c = {m: mcu_seconds(value(r["instructions"]), p.clock_hz)
-                 for m, r in mcu.items() if not m.startswith("_") and "instructions" in r}
-            lt = {m: (t_in * BAUD / p.baud, t_out * BAUD / p.baud)
-                  for m, (t_in, t_out) in links["uart_115200"].items()}
-            row = compose(ctx, c, lt, vote_s, f"QEMU instructions x CPI {CPI:g} / "
-                          f"{p.clock_hz / 1e6:g} MHz, UART {p.baud} baud")
+            c = {
+                m: mcu_seconds(value(r["instructions"]), p.clock_hz)
+                for m, r in mcu.items()
+                if not m.startswith("_") and "instructions" in r
+            }
+            lt = {
+                m: (t_in * BAUD / p.baud, t_out * BAUD / p.baud)
+                for m, (t_in, t_out) in links["uart_115200"].items()
+            }
+            row = compose(
+                ctx,
+                c,
+                lt,
+                vote_s,
+                f"QEMU instructions x CPI {CPI:g} / {p.clock_hz / 1e6:g} MHz, UART {p.baud} baud",
+            )
             row["fits_profile"] = {m: _fits(p, ctx.cards[m]) for m in c}
             rows[f"mcu-{prof}/uart_{p.baud}"] = row
-    composed = [value(r["ratio"]) for n, r in rows.items()
-                if "ratio" in r and not n.endswith("compute_only")]
+    composed = [
+        value(r["ratio"])
+        for n, r in rows.items()
+        if "ratio" in r and not n.endswith("compute_only")
+    ]
     alone = [value(r["ratio"]) for n, r in rows.items() if n.endswith("compute_only")]
-    return {"scenarios": rows,
-            "ratio_range": fig_range(composed, "modelled", "composed scenarios (engine x link)"),
-            "compute_ratio_range": fig_range(alone, "measured", "compute only, host engines"),
-            "paper": paper_range("response_ratio"),
-            "assumptions": {"uart_bits_per_byte": 10, "wifi_bits_per_s": WIFI_BPS,
-                            "mcu_cpi": CPI, "boards_in_parallel": True,
-                            "links": "one link per board, in parallel"}}
+    return {
+        "scenarios": rows,
+        "ratio_range": fig_range(composed, "modelled", "composed scenarios (engine x link)"),
+        "compute_ratio_range": fig_range(alone, "measured", "compute only, host engines"),
+        "paper": paper_range("response_ratio"),
+        "assumptions": {
+            "uart_bits_per_byte": 10,
+            "wifi_bits_per_s": WIFI_BPS,
+            "mcu_cpi": CPI,
+            "boards_in_parallel": True,
+            "links": "one link per board, in parallel",
+        },
+    }

@@ -64,8 +64,16 @@ def budget_args(run: Path) -> list[str]:
     from vp_edge.train import load_data_args
 
     c = json.loads((Path(run) / "train.json").read_text())["config"]
-    args = ["--epochs", str(c["epochs"]), "--batch-size", str(c["batch_size"]),
-            "--lr", str(c["learning_rate"]), "--seed", str(c["seed"])]
+    args = [
+        "--epochs",
+        str(c["epochs"]),
+        "--batch-size",
+        str(c["batch_size"]),
+        "--lr",
+        str(c["learning_rate"]),
+        "--seed",
+        str(c["seed"]),
+    ]
     if c.get("train_limit"):
         args += ["--train-limit", str(c["train_limit"])]
     data = load_data_args(run)
@@ -79,12 +87,17 @@ def budget_args(run: Path) -> list[str]:
 
 def _cli(args: list[str], log: Path) -> None:
     with log.open("w") as fh:
-        done = subprocess.run([sys.executable, "-m", "vp_edge", *args], stdout=fh,
-                              stderr=subprocess.STDOUT, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "vp_edge", *args],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
     if done.returncode:
         tail = log.read_text()[-600:]
-        raise RuntimeError(f"vp-edge {' '.join(args[:3])} failed ({done.returncode}); log "
-                           f"{log}:\n{tail}")
+        raise RuntimeError(
+            f"vp-edge {' '.join(args[:3])} failed ({done.returncode}); log {log}:\n{tail}"
+        )
 
 
 def ensure_runs(cfg: StudyConfig) -> dict[str, Path]:
@@ -97,8 +110,7 @@ def ensure_runs(cfg: StudyConfig) -> dict[str, Path]:
         write_strategy(vp, describe(vp))
     base = cfg.strategy_runs
     base.mkdir(parents=True, exist_ok=True)
-    wanted = {"mp": ["--strategy", "mp"], "cp": ["--strategy", "cp"],
-              "lcp": ["--strategy", "lcp"]}
+    wanted = {"mp": ["--strategy", "mp"], "cp": ["--strategy", "cp"], "lcp": ["--strategy", "lcp"]}
     wanted.update({f"disco-{k:g}": ["--strategy", "disco", "--keep", str(k)] for k in cfg.keeps})
     runs = {"vp": vp}
     budget = budget_args(vp)
@@ -106,8 +118,11 @@ def ensure_runs(cfg: StudyConfig) -> dict[str, Path]:
         out = base / name
         if not (out / "strategy.json").exists():
             if cfg.show:
-                print(f"strategies: training {name} ({i + 1}/{len(wanted)}) into {out}",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"strategies: training {name} ({i + 1}/{len(wanted)}) into {out}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             _cli(["train", "--out", str(out), *budget, *opts], base / f"{name}-train.log")
             _cli(["convert", "--run", str(out)], base / f"{name}-convert.log")
         runs[name] = out
@@ -153,9 +168,17 @@ def trace(strategy, images: np.ndarray, reply_k: dict[str, int]) -> dict:
             return out
 
         def on_step(calls, outs, steps: list = steps) -> None:
-            steps.append([{"part": c.part, "stage": int(c.stage), "in": int(c.tensor.size),
-                           "out": reply_k.get(c.part) or int(o.size)}
-                          for c, o in zip(calls, outs, strict=True)])
+            steps.append(
+                [
+                    {
+                        "part": c.part,
+                        "stage": int(c.stage),
+                        "in": int(c.tensor.size),
+                        "out": reply_k.get(c.part) or int(o.size),
+                    }
+                    for c, o in zip(calls, outs, strict=True)
+                ]
+            )
 
         t0 = time.perf_counter()
         drive(strategy.plan(image), answer, on_step=on_step)
@@ -163,31 +186,46 @@ def trace(strategy, images: np.ndarray, reply_k: dict[str, int]) -> dict:
         first = first or steps
         times.append(timed)
     med = iter(np.median(np.asarray(times), axis=0).tolist())
-    out = [[{**c, "compute_s": next(med), **call_bytes(c["stage"], c["in"], c["out"],
-                                                        replies[c["part"]])} for c in step]
-           for step in first]
+    out = [
+        [
+            {
+                **c,
+                "compute_s": next(med),
+                **call_bytes(c["stage"], c["in"], c["out"], replies[c["part"]]),
+            }
+            for c in step
+        ]
+        for step in first
+    ]
     return {"steps": out, "gateway_s": float(np.median(gateway_s)), "images": len(images)}
 
 
 def compose(traced: dict) -> dict:
     """Response time on atomic inputs per link: sum over steps of the slowest call (link to
     the board + compute + link back), plus the gateway's own work (modelled)."""
-    links = {"uart_115200": lambda c: (uart_s(c["serial_to"], BAUD), uart_s(c["serial_from"],
-                                                                              BAUD)),
-             "wifi_20mbps": lambda c: (net_s(c["udp_to"], WIFI_BPS), net_s(c["udp_from"],
-                                                                           WIFI_BPS))}
+    links = {
+        "uart_115200": lambda c: (uart_s(c["serial_to"], BAUD), uart_s(c["serial_from"], BAUD)),
+        "wifi_20mbps": lambda c: (net_s(c["udp_to"], WIFI_BPS), net_s(c["udp_from"], WIFI_BPS)),
+    }
     res = {}
     for name, link in links.items():
         total = traced["gateway_s"]
         for step in traced["steps"]:
             total += max(sum(link(c)) + c["compute_s"] for c in step)
-        res[name] = fig(total, "modelled", "s", f"sum over {len(traced['steps'])} step(s) of "
-                        f"the slowest call (link in + host compute + link out) + gateway work; "
-                        f"{name.replace('_', ' ')}")
-    res["compute_only"] = fig(traced["gateway_s"] + sum(max(c["compute_s"] for c in s)
-                                                        for s in traced["steps"]),
-                              "measured", "s", "host compute of the critical path (LiteRT "
-                              "reference kernels, one thread) + gateway work")
+        res[name] = fig(
+            total,
+            "modelled",
+            "s",
+            f"sum over {len(traced['steps'])} step(s) of "
+            f"the slowest call (link in + host compute + link out) + gateway work; "
+            f"{name.replace('_', ' ')}",
+        )
+    res["compute_only"] = fig(
+        traced["gateway_s"] + sum(max(c["compute_s"] for c in s) for s in traced["steps"]),
+        "measured",
+        "s",
+        "host compute of the critical path (LiteRT reference kernels, one thread) + gateway work",
+    )
     return res
 
 
@@ -202,45 +240,73 @@ def _tag(row: dict, images: int) -> dict:
     """An offline figures row with every number tagged."""
     how = f"offline, int8 parts on LiteRT reference kernels, {images} test images"
     t = row["tensor_bytes_per_inference"]
-    out = {"accuracy": fig(row["accuracy"], "measured", "", how),
-           "answer_rate": fig(row["answer_rate"], "measured", "", how),
-           "devices": fig(row["devices"], "measured", "", "parts in strategy.json"),
-           "tensor_bytes": fig(t["total"], "measured", "B", "int8 tensors sent and received "
-                               "per inference (no frame headers)"),
-           "calls": fig(row["calls_per_inference"], "measured", "", "calls per inference")}
+    out = {
+        "accuracy": fig(row["accuracy"], "measured", "", how),
+        "answer_rate": fig(row["answer_rate"], "measured", "", how),
+        "devices": fig(row["devices"], "measured", "", "parts in strategy.json"),
+        "tensor_bytes": fig(
+            t["total"],
+            "measured",
+            "B",
+            "int8 tensors sent and received per inference (no frame headers)",
+        ),
+        "calls": fig(row["calls_per_inference"], "measured", "", "calls per inference"),
+    }
     for key in ("params", "macs", "arena_bytes"):
         out[f"max_{key}"] = fig(row[f"max_{key}"], "measured", "", "largest part, model card")
         out[key] = {p: fig(v, "measured", "", "model card") for p, v in row[key].items()}
-    out["drop_one"] = {p: {"accuracy": fig(d["accuracy"], "measured", "", how + ", part "
-                                           "answering None"),
-                           "answer_rate": fig(d["answer_rate"], "measured", "", how)}
-                       for p, d in row.get("drop_one", {}).items()}
+    out["drop_one"] = {
+        p: {
+            "accuracy": fig(d["accuracy"], "measured", "", how + ", part answering None"),
+            "answer_rate": fig(d["answer_rate"], "measured", "", how),
+        }
+        for p, d in row.get("drop_one", {}).items()
+    }
     if "disco_exchange" in row:
         ex = row["disco_exchange"]
-        out["exchange_bytes"] = fig(ex["total"], "measured", "B", "node-to-node activation "
-                                    "bytes per inference (int8, both nodes)")
-        out["exchange_per_layer"] = [fig(b, "measured", "B", f"after layer {i}")
-                                     for i, b in enumerate(ex["per_layer"])]
+        out["exchange_bytes"] = fig(
+            ex["total"],
+            "measured",
+            "B",
+            "node-to-node activation bytes per inference (int8, both nodes)",
+        )
+        out["exchange_per_layer"] = [
+            fig(b, "measured", "B", f"after layer {i}") for i, b in enumerate(ex["per_layer"])
+        ]
     out["options"] = row.get("options", {})
     return out
 
 
 def disco_curve(rows: dict[str, dict]) -> list[dict]:
     """Accuracy and exchanged bytes over the keep levels, relative to keep = 1.0."""
-    levels = sorted(((r["options"]["keep"], r) for n, r in rows.items()
-                     if n.startswith("disco-")), reverse=True)
+    levels = sorted(
+        ((r["options"]["keep"], r) for n, r in rows.items() if n.startswith("disco-")), reverse=True
+    )
     if not levels:
         return []
     plain = dict(levels).get(1.0) or levels[0][1]
     out = []
     for keep, r in levels:
         ex, ex0 = r["exchange_bytes"]["value"], plain["exchange_bytes"]["value"]
-        out.append({"keep": keep, "accuracy": r["accuracy"], "exchange_bytes": r["exchange_bytes"],
-                    "reduction": fig(ex0 / ex if ex else None, "measured", "x",
-                                     "exchange bytes at keep 1.0 / at this keep"),
-                    "accuracy_change_points": fig(
-                        100 * (r["accuracy"]["value"] - plain["accuracy"]["value"]), "measured",
-                        "points", "accuracy minus the accuracy at keep 1.0")})
+        out.append(
+            {
+                "keep": keep,
+                "accuracy": r["accuracy"],
+                "exchange_bytes": r["exchange_bytes"],
+                "reduction": fig(
+                    ex0 / ex if ex else None,
+                    "measured",
+                    "x",
+                    "exchange bytes at keep 1.0 / at this keep",
+                ),
+                "accuracy_change_points": fig(
+                    100 * (r["accuracy"]["value"] - plain["accuracy"]["value"]),
+                    "measured",
+                    "points",
+                    "accuracy minus the accuracy at keep 1.0",
+                ),
+            }
+        )
     return out
 
 
@@ -258,24 +324,35 @@ def run_study(cfg: StudyConfig) -> dict:
     live_name = f"disco-{cfg.live_keep:g}"
     main = {n: (runs[live_name] if n == "disco" else runs[n]) for n in ORDER}
     test = load_run_data(cfg.run, load_run_family(cfg.run)).test
-    report: dict = {"config": {**{k: str(v) if isinstance(v, Path) else v
-                                  for k, v in asdict(cfg).items()},
-                               "runs": {n: str(p) for n, p in runs.items()},
-                               "budget": budget_args(cfg.run)},
-                    "machine": machine(), "git": git_revision(), "offline": rows,
-                    "disco_curve": disco_curve(rows), "composed": {}, "live": {}}
+    report: dict = {
+        "config": {
+            **{k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
+            "runs": {n: str(p) for n, p in runs.items()},
+            "budget": budget_args(cfg.run),
+        },
+        "machine": machine(),
+        "git": git_revision(),
+        "offline": rows,
+        "disco_curve": disco_curve(rows),
+        "composed": {},
+        "live": {},
+    }
     for name, run in main.items():
         s = load_strategy(run)
         k = {p.name: p.k for p in s.parts if p.reply == "scores"}
-        traced = trace(s, test.x[:cfg.trace_images], k)
-        report["composed"][name] = {"steps": len(traced["steps"]), **compose(traced),
-                                    "calls": traced["steps"]}
+        traced = trace(s, test.x[: cfg.trace_images], k)
+        report["composed"][name] = {
+            "steps": len(traced["steps"]),
+            **compose(traced),
+            "calls": traced["steps"],
+        }
     if cfg.live:
         from experiments.bench.strategies_live import live_all
 
         report["live"] = live_all(main, test, cfg)
     report["wall_s"] = fig(time.monotonic() - t0, "measured", "s", "whole strategies bench")
-    report["untagged"] = untagged_numbers({k: v for k, v in report.items()
-                                           if k not in ("config", "composed")})
+    report["untagged"] = untagged_numbers(
+        {k: v for k, v in report.items() if k not in ("config", "composed")}
+    )
     write(report, Path(cfg.out), cfg.plots)
     return report

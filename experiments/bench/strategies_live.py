@@ -32,13 +32,26 @@ def deployment(run: Path, strategy, out: Path, deadline_ms: float):
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "deploy.key").write_text(secrets.token_hex(16) + "\n")
-    top = {"run": str(Path(run).resolve()), "key_file": "deploy.key", "strategy": strategy.name,
-           "deadline_ms": deadline_ms, "heartbeat_ms": 500}
+    top = {
+        "run": str(Path(run).resolve()),
+        "key_file": "deploy.key",
+        "strategy": strategy.name,
+        "deadline_ms": deadline_ms,
+        "heartbeat_ms": 500,
+    }
     if strategy.name == "vp":
         top.update(k=int(strategy.doc["vote"]["k"]), rule=strategy.doc["vote"]["rule"])
-    boards = [{"id": i + 1, "name": f"{strategy.name}-{i + 1}", "kind": "linux",
-               "link": f"udp://127.0.0.1:{_port()}", "variant": p.name, "kernels": "ref"}
-              for i, p in enumerate(strategy.parts)]
+    boards = [
+        {
+            "id": i + 1,
+            "name": f"{strategy.name}-{i + 1}",
+            "kind": "linux",
+            "link": f"udp://127.0.0.1:{_port()}",
+            "variant": p.name,
+            "kernels": "ref",
+        }
+        for i, p in enumerate(strategy.parts)
+    ]
     path = out / "deploy.toml"
     path.write_text(deployment_toml(top, boards))
     return load_deployment(path)
@@ -53,8 +66,7 @@ async def _requests(gw, x: np.ndarray, y: np.ndarray, expected: list) -> dict:
         answered += a.winner is not None
         correct += a.winner is not None and a.winner == int(y[i])
         differ += a.winner != expected[i].label
-    return {"latency": lat, "correct": correct, "answered": answered, "differ": differ,
-            "n": len(x)}
+    return {"latency": lat, "correct": correct, "answered": answered, "differ": differ, "n": len(x)}
 
 
 async def _wait_up(gw, names: list[str], timeout: float = 30.0) -> None:
@@ -65,10 +77,13 @@ async def _wait_up(gw, names: list[str], timeout: float = 30.0) -> None:
 
 def _row(r: dict, how: str) -> dict:
     n = r["n"]
-    return {"answered": fig(r["answered"] / n, "measured", "", how),
-            "accuracy": fig(r["correct"] / n, "measured", "", how + ", unanswered count wrong"),
-            "differ_from_offline": fig(r["differ"], "measured", "", how + ": live answers "
-                                       "unlike the offline plan's")}
+    return {
+        "answered": fig(r["answered"] / n, "measured", "", how),
+        "accuracy": fig(r["correct"] / n, "measured", "", how + ", unanswered count wrong"),
+        "differ_from_offline": fig(
+            r["differ"], "measured", "", how + ": live answers unlike the offline plan's"
+        ),
+    }
 
 
 async def _session(dep, strategy, emu, test, cfg, taps: TapLinks) -> dict:
@@ -85,21 +100,34 @@ async def _session(dep, strategy, emu, test, cfg, taps: TapLinks) -> dict:
         live = await _requests(gw, x, y, expected)
         wire = taps.reset_counts()
         how = f"{n} requests one at a time, {len(strategy.parts)} emulated linux boards"
-        res = {**_row(live, how), "latency_s": _pct(live["latency"], "answer latency, " + how),
-               "bytes_per_inference": fig((wire["sent"] + wire["received"]) / n, "measured", "B",
-                                          "UDP frames of requests and replies, both ways"),
-               "bytes_sent_per_inference": fig(wire["sent"] / n, "measured", "B",
-                                               "gateway to boards"),
-               "bytes_received_per_inference": fig(wire["received"] / n, "measured", "B",
-                                                   "boards to gateway"),
-               "messages_per_inference": fig((wire["frames_sent"] + wire["frames_received"]) / n,
-                                             "measured", "", "frames both ways")}
+        res = {
+            **_row(live, how),
+            "latency_s": _pct(live["latency"], "answer latency, " + how),
+            "bytes_per_inference": fig(
+                (wire["sent"] + wire["received"]) / n,
+                "measured",
+                "B",
+                "UDP frames of requests and replies, both ways",
+            ),
+            "bytes_sent_per_inference": fig(wire["sent"] / n, "measured", "B", "gateway to boards"),
+            "bytes_received_per_inference": fig(
+                wire["received"] / n, "measured", "B", "boards to gateway"
+            ),
+            "messages_per_inference": fig(
+                (wire["frames_sent"] + wire["frames_received"]) / n,
+                "measured",
+                "",
+                "frames both ways",
+            ),
+        }
         res["kill_one"] = await _kill_each(gw, emu, strategy, dep, test.x[:nk], test.y[:nk])
-        res["all_but_one_dead"] = await _all_but_one(gw, taps, strategy, dep, test.x[:nk],
-                                                     test.y[:nk])
+        res["all_but_one_dead"] = await _all_but_one(
+            gw, taps, strategy, dep, test.x[:nk], test.y[:nk]
+        )
         nf = min(cfg.fault_images, len(test.y))
-        res["failure_p"] = await inject(gw, taps, test.x[:nf], test.y[:nf], cfg.fault_grid,
-                                        cfg.deadline_ms / 1000.0)
+        res["failure_p"] = await inject(
+            gw, taps, test.x[:nf], test.y[:nf], cfg.fault_grid, cfg.deadline_ms / 1000.0
+        )
     finally:
         await gw.close()
     return res
@@ -129,14 +157,23 @@ async def _all_but_one(gw, taps: TapLinks, strategy, dep, x, y) -> dict:
         taps.dead = {b.name for b in dead}
         r = await _requests(gw, x, y, expected)
         taps.dead = set()
-        out[keep.variant] = _row(r, f"{len(x)} requests, only {keep.name} ({keep.variant}) "
-                                 "reachable, the others cut off at the gateway")
+        out[keep.variant] = _row(
+            r,
+            f"{len(x)} requests, only {keep.name} ({keep.variant}) "
+            "reachable, the others cut off at the gateway",
+        )
         await _wait_up(gw, [b.name for b in dead])
     return out
 
 
-def live_check(run: Path, x: np.ndarray, y: np.ndarray, out: Path, deadline_ms: float = 2000.0,
-               kill: str | None = None) -> dict:
+def live_check(
+    run: Path,
+    x: np.ndarray,
+    y: np.ndarray,
+    out: Path,
+    deadline_ms: float = 2000.0,
+    kill: str | None = None,
+) -> dict:
     """A strategy run on emulated boards: live answers against the offline plan's, all boards
     up, then (``kill``: a part name) with that part's board killed."""
     from boards.emulation import start_emulation
@@ -186,8 +223,7 @@ def live_all(runs: dict[str, Path], test, cfg) -> dict:
             if cfg.show:
                 import sys
 
-                print(f"strategies: {name} live on emulated boards", file=sys.stderr,
-                      flush=True)
+                print(f"strategies: {name} live on emulated boards", file=sys.stderr, flush=True)
             try:
                 out[name] = live_one(name, run, test, cfg, Path(tmp))
             except Exception as e:

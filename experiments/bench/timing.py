@@ -65,8 +65,9 @@ def _calls_for(fn: Callable[[], object], min_run_s: float) -> int:
     return int(min(200, max(1, round(min_run_s / one))))
 
 
-def compute_times(ctx: BenchContext, repeats: int, min_run_s: float,
-                  engines: tuple[str, ...] = ENGINES) -> dict:
+def compute_times(
+    ctx: BenchContext, repeats: int, min_run_s: float, engines: tuple[str, ...] = ENGINES
+) -> dict:
     """engine -> model -> median seconds per inference (measured) or the error that stopped it."""
     models = ctx.variants + ([BASELINE] if ctx.has_baseline else [])
     out: dict[str, dict] = {}
@@ -81,9 +82,11 @@ def compute_times(ctx: BenchContext, repeats: int, min_run_s: float,
             inner = _calls_for(fn, min_run_s)
             t = median_time(fn, repeats, inner)
             how = f"median of {t['runs']} runs x {inner} calls, batch 1, fixed input"
-            rows[name] = {"compute_s": fig(t["median_s"], "measured", "s", how),
-                          "min_s": fig(t["min_s"], "measured", "s", "fastest run"),
-                          "max_s": fig(t["max_s"], "measured", "s", "slowest run")}
+            rows[name] = {
+                "compute_s": fig(t["median_s"], "measured", "s", how),
+                "min_s": fig(t["min_s"], "measured", "s", "fastest run"),
+                "max_s": fig(t["max_s"], "measured", "s", "slowest run"),
+            }
         out[engine] = rows
     return out
 
@@ -92,10 +95,20 @@ def vote_time(ctx: BenchContext, repeats: int) -> dict:
     """Seconds per ``fuse`` call over all N answers, and votes per second on one core."""
     from vp_edge.vote import fuse, topk_from_int8
 
-    answers = [topk_from_int8(v, ctx.outputs[v][0], ctx.k, ctx.cards[v]["output_scale"],
-                              ctx.cards[v]["output_zero_point"]) for v in ctx.variants]
+    answers = [
+        topk_from_int8(
+            v,
+            ctx.outputs[v][0],
+            ctx.k,
+            ctx.cards[v]["output_scale"],
+            ctx.cards[v]["output_zero_point"],
+        )
+        for v in ctx.variants
+    ]
     w, C = ctx.family.weights(), ctx.family.num_classes
     t = median_time(lambda: fuse(answers, C, "reference", w), repeats, inner=2000)
     how = f"vote.fuse over {len(answers)} answers, k={ctx.k}, median of {t['runs']} x 2000"
-    return {"fuse_s": fig(t["median_s"], "measured", "s", how),
-            "votes_per_s": fig(1.0 / t["median_s"], "measured", "votes/s", how + ", one core")}
+    return {
+        "fuse_s": fig(t["median_s"], "measured", "s", how),
+        "votes_per_s": fig(1.0 / t["median_s"], "measured", "votes/s", how + ", one core"),
+    }

@@ -22,31 +22,57 @@ def register(sub: argparse._SubParsersAction) -> None:
         "report.json and PNG plots; every number is tagged measured, modelled or paper.",
     )
     p.add_argument("--run", type=Path, required=True, help="a converted run directory")
-    p.add_argument("--out", type=Path, default=None,
-                   help="report folder (default RUN/bench, beside the run it measures; the "
-                   "project's committed figures are written with --out bench/results)")
-    p.add_argument("--quick", action="store_true",
-                   help="small budget for CI (about a minute on a converted run)")
-    p.add_argument("--repeats", type=POSITIVE, default=None,
-                   help="timed runs per figure, median reported (default 5; --quick 3)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="report folder (default RUN/bench, beside the run it measures; the "
+        "project's committed figures are written with --out bench/results)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="small budget for CI (about a minute on a converted run)",
+    )
+    p.add_argument(
+        "--repeats",
+        type=POSITIVE,
+        default=None,
+        help="timed runs per figure, median reported (default 5; --quick 3)",
+    )
     p.add_argument("-k", "--k", type=K, default=2, help="pairs per RESULT (default 2)")
     p.add_argument("--seed", type=NON_NEGATIVE, default=0, help="seed of the fault injection")
-    p.add_argument("--test-limit", type=POSITIVE, default=None,
-                   help="test images (default: those the model cards were scored on)")
+    p.add_argument(
+        "--test-limit",
+        type=POSITIVE,
+        default=None,
+        help="test images (default: those the model cards were scored on)",
+    )
     p.add_argument("--no-live", action="store_true", help="skip the emulated-board gateway part")
     p.add_argument("--no-qemu", action="store_true", help="skip the QEMU instruction counts")
-    p.add_argument("--no-paper-scale", action="store_true",
-                   help="skip building and measuring the 224x224 int8 graphs (needs TensorFlow)")
+    p.add_argument(
+        "--no-paper-scale",
+        action="store_true",
+        help="skip building and measuring the 224x224 int8 graphs (needs TensorFlow)",
+    )
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     g = p.add_argument_group("strategies (instead of the VP report)")
-    g.add_argument("--strategies", action="store_true",
-                   help="VP, MP, CP, LCP and DISCO side by side: trains the others at --run's "
-                   "budget (kept in RUN/strategies), then offline, composed and live figures "
-                   "into OUT/strategies.{md,json}")
-    g.add_argument("--strategy-runs", type=Path, default=None,
-                   help="where the strategy runs are kept (default RUN/strategies)")
-    g.add_argument("--live-images", type=POSITIVE, default=100,
-                   help="live requests per strategy (default 100)")
+    g.add_argument(
+        "--strategies",
+        action="store_true",
+        help="VP, MP, CP, LCP and DISCO side by side: trains the others at --run's "
+        "budget (kept in RUN/strategies), then offline, composed and live figures "
+        "into OUT/strategies.{md,json}",
+    )
+    g.add_argument(
+        "--strategy-runs",
+        type=Path,
+        default=None,
+        help="where the strategy runs are kept (default RUN/strategies)",
+    )
+    g.add_argument(
+        "--live-images", type=POSITIVE, default=100, help="live requests per strategy (default 100)"
+    )
     add_json(p)
     p.set_defaults(func=run)
 
@@ -60,27 +86,42 @@ def run(args: argparse.Namespace) -> int:
     if args.strategies:
         return run_strategies(args)
 
-    cfg = BenchConfig(run=args.run, out=args.out, quick=args.quick, repeats=args.repeats,
-                      k=args.k, seed=args.seed, test_limit=args.test_limit,
-                      live=not args.no_live, qemu=not args.no_qemu,
-                      paper_scale=not args.no_paper_scale, plots=not args.no_plots,
-                      show=args.json != "-")
+    cfg = BenchConfig(
+        run=args.run,
+        out=args.out,
+        quick=args.quick,
+        repeats=args.repeats,
+        k=args.k,
+        seed=args.seed,
+        test_limit=args.test_limit,
+        live=not args.no_live,
+        qemu=not args.no_qemu,
+        paper_scale=not args.no_paper_scale,
+        plots=not args.no_plots,
+        show=args.json != "-",
+    )
     report = run_bench(cfg)
     lines = [f"bench of {args.run} ({report['config']['mode']}): report in {args.out}/report.md"]
     comp = report["response_time"]["composed"].get("ratio_range")
     if comp:
-        lines.append(f"response time baseline/VP: {value(comp['low']):.2f}x - "
-                     f"{value(comp['high']):.2f}x (modelled; paper 2.5x - 13.2x)")
+        lines.append(
+            f"response time baseline/VP: {value(comp['low']):.2f}x - "
+            f"{value(comp['high']):.2f}x (modelled; paper 2.5x - 13.2x)"
+        )
     cr = report["response_time"]["composed"].get("compute_ratio_range")
     if cr:
-        lines.append(f"compute alone baseline/slowest variant: {value(cr['low']):.2f}x - "
-                     f"{value(cr['high']):.2f}x (measured)")
+        lines.append(
+            f"compute alone baseline/slowest variant: {value(cr['low']):.2f}x - "
+            f"{value(cr['high']):.2f}x (measured)"
+        )
     ps = report.get("paper_scale", {})
     if "ratio_per_board" in ps:
-        lines.append(f"at 224x224 (int8 graphs, untrained): compute baseline/variant "
-                     f"{value(ps['compute_ratio_slowest']):.2f}x - "
-                     f"{value(ps['compute_ratio_fastest']):.2f}x; MP cheapest cut / one RESULT "
-                     f"frame {value(ps['ratio_per_board']):.0f}x")
+        lines.append(
+            f"at 224x224 (int8 graphs, untrained): compute baseline/variant "
+            f"{value(ps['compute_ratio_slowest']):.2f}x - "
+            f"{value(ps['compute_ratio_fastest']):.2f}x; MP cheapest cut / one RESULT "
+            f"frame {value(ps['ratio_per_board']):.0f}x"
+        )
     elif ps:
         lines.append(f"224x224 graphs not measured: {ps.get('skipped') or ps.get('error')}")
     lines += [f"  {k}: {'yes' if v else 'NO'}" for k, v in report["checks"].items()]
@@ -94,11 +135,22 @@ def run_strategies(args: argparse.Namespace) -> int:
     from experiments.bench.strategies import StudyConfig, run_study
     from experiments.bench.strategies_report import markdown
 
-    cfg = StudyConfig(run=args.run, out=args.out, runs=args.strategy_runs,
-                      images=args.test_limit or 1000, live_images=args.live_images,
-                      seed=args.seed, live=not args.no_live, plots=not args.no_plots,
-                      show=args.json != "-")
+    cfg = StudyConfig(
+        run=args.run,
+        out=args.out,
+        runs=args.strategy_runs,
+        images=args.test_limit or 1000,
+        live_images=args.live_images,
+        seed=args.seed,
+        live=not args.no_live,
+        plots=not args.no_plots,
+        show=args.json != "-",
+    )
     report = run_study(cfg)
-    emit(args, report, markdown(report).split("## DISCO")[0].rstrip() +
-         f"\n\n(report in {args.out}/strategies.md)")
+    emit(
+        args,
+        report,
+        markdown(report).split("## DISCO")[0].rstrip()
+        + f"\n\n(report in {args.out}/strategies.md)",
+    )
     return 0

@@ -62,13 +62,18 @@ def run_fleet(args: argparse.Namespace) -> int:
 
     run = args.out or Path("runs/demo")
     if not (run / "family.json").exists():
-        raise DataError(f"--fleet needs a trained, converted run in {run}; make one with "
-                        "'vp-edge demo --quick --no-live' or pass --out RUN")
+        raise DataError(
+            f"--fleet needs a trained, converted run in {run}; make one with "
+            "'vp-edge demo --quick --no-live' or pass --out RUN"
+        )
     s = run_fleet_demo(run, run / "fleet", rates=_rates(args.rates), show=args.json != "-")
     emit(args, s, fleet_table(s))
     e, f = s["equal"], s["faults"]
-    ok = e["equal"] and f["lost"] == 0 and all(r["lost"] == 0 for rows in s["scale"].values()
-                                                for r in rows)
+    ok = (
+        e["equal"]
+        and f["lost"] == 0
+        and all(r["lost"] == 0 for rows in s["scale"].values() for r in rows)
+    )
     return 0 if ok else 4
 
 
@@ -100,8 +105,11 @@ def run(args: argparse.Namespace) -> int:
 
 def demo_table(s: dict, evaluation: str) -> str:
     c = s["claims"]
-    lines = [evaluation, "",
-             f"checks (family {c.get('family')}, recipe {c.get('recipe', 'joint')}):"]
+    lines = [
+        evaluation,
+        "",
+        f"checks (family {c.get('family')}, recipe {c.get('recipe', 'joint')}):",
+    ]
     lines.append(
         f"  ensemble > best single variant: {c['ensemble_beats_best_single']} "
         f"({100 * c['ensemble_top1']:.2f}% vs {100 * c['best_single_top1']:.2f}%)"

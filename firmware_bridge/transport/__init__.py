@@ -24,7 +24,19 @@ from .ptylink import pty_path, resolve_pty
 from .throttle import ThrottledLink, wire_seconds
 
 __all__ = [
-    "DEFAULT_BAUD", "LINK_FORMS", "SCHEMES", "FrameLink", "Link", "LinkError", "LinkSpec",
-    "ThrottledLink", "for_board", "open_link", "parse_link", "pty_path", "register_scheme",
-    "resolve_pty", "wire_seconds",
+    "DEFAULT_BAUD",
+    "LINK_FORMS",
+    "SCHEMES",
+    "FrameLink",
+    "Link",
+    "LinkError",
+    "LinkSpec",
+    "ThrottledLink",
+    "for_board",
+    "open_link",
+    "parse_link",
+    "pty_path",
+    "register_scheme",
+    "resolve_pty",
+    "wire_seconds",
 ]

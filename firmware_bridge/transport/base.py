@@ -108,8 +108,10 @@ def _handler(scheme: str, url: str) -> Any:
     module = SCHEMES.get(scheme)
     if module is None:
         known = ", ".join(f"{s}://" for s in SCHEMES)
-        raise LinkError(f"link {url!r}: unknown scheme {scheme!r}; expected {LINK_FORMS} "
-                        f"(known schemes: {known})")
+        raise LinkError(
+            f"link {url!r}: unknown scheme {scheme!r}; expected {LINK_FORMS} "
+            f"(known schemes: {known})"
+        )
     return importlib.import_module(module)
 
 
@@ -134,14 +136,26 @@ def parse_link(url: str) -> LinkSpec:
     return _handler(parts.scheme, url).parse(url, parts, opts)
 
 
-def open_link(url: str, *, server: bool = False, pty_dir: Path | None = None,
-              wait_s: float = 0.0, baud: int | None = None) -> Link:
+def open_link(
+    url: str,
+    *,
+    server: bool = False,
+    pty_dir: Path | None = None,
+    wait_s: float = 0.0,
+    baud: int | None = None,
+) -> Link:
     """Open the client (gateway) or server (board) end of a link URL.
 
     ``baud`` is the default for serial links whose URL names none (``?baud=`` wins).
     """
     spec = parse_link(url)
     if baud is not None and "baud" not in spec.options and spec.framing == "stream":
-        spec = LinkSpec(spec.url, spec.scheme, spec.host, spec.port, spec.path,
-                        {**spec.options, "baud": str(baud)})
+        spec = LinkSpec(
+            spec.url,
+            spec.scheme,
+            spec.host,
+            spec.port,
+            spec.path,
+            {**spec.options, "baud": str(baud)},
+        )
     return _handler(spec.scheme, url).open(spec, server=server, pty_dir=pty_dir, wait_s=wait_s)

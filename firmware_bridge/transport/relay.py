@@ -62,16 +62,14 @@ class RelayLink(Link):
             self.sock.connect(spec.path)
         except OSError as e:
             self.sock.close()
-            raise LinkError(f"link {spec.url}: no gateway relays here: {e.strerror or e}"
-                            ) from None
+            raise LinkError(f"link {spec.url}: no gateway relays here: {e.strerror or e}") from None
 
     def send(self, data: bytes) -> None:
         try:
             self.sock.send(data)
             self.bytes_sent += len(data)
         except OSError as e:
-            raise LinkError(f"link {self.url}: the gateway went away: {e.strerror or e}"
-                            ) from None
+            raise LinkError(f"link {self.url}: the gateway went away: {e.strerror or e}") from None
 
     def recv(self, timeout: float) -> bytes:
         self.sock.settimeout(max(timeout, 1e-3))

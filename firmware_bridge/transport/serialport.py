@@ -44,10 +44,10 @@ class SerialLink(Link):
         try:
             import serial
         except ImportError:
-            raise LinkError(f"link {spec.url}: serial links need pyserial "
-                            "(pip install pyserial)") from None
-        self.errors: tuple[type[BaseException], ...] = (OSError, serial.SerialException,
-                                                        TypeError)
+            raise LinkError(
+                f"link {spec.url}: serial links need pyserial (pip install pyserial)"
+            ) from None
+        self.errors: tuple[type[BaseException], ...] = (OSError, serial.SerialException, TypeError)
         with contextlib.suppress(ImportError):
             import termios  # tcdrain on a pty whose other end died raises termios.error
 

@@ -23,8 +23,21 @@ def report(tiny_run, tmp_path_factory):
     from vp_edge.cli import main
 
     out = tmp_path_factory.mktemp("bench-out")
-    assert main(["bench", "--run", str(tiny_run), "--quick", "--out", str(out),
-                 "--json", str(out / "cli.json")]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--run",
+                str(tiny_run),
+                "--quick",
+                "--out",
+                str(out),
+                "--json",
+                str(out / "cli.json"),
+            ]
+        )
+        == 0
+    )
     r = json.loads((out / "report.json").read_text())
     r["_out"] = str(out)
     return r
@@ -37,8 +50,18 @@ def test_report_files_and_sections(report):
     assert (out / "report.md").read_text().startswith("# vp-edge bench report")
     for name in report["plots"]:
         assert (out / name).stat().st_size > 0
-    for key in ("model_cost", "response_time", "communication", "failures", "gateway_cost",
-                "paper_scale", "machine", "git", "config", "checks"):
+    for key in (
+        "model_cost",
+        "response_time",
+        "communication",
+        "failures",
+        "gateway_cost",
+        "paper_scale",
+        "machine",
+        "git",
+        "config",
+        "checks",
+    ):
         assert key in report
     assert report["machine"]["cpu_count"] >= 1
     assert "revision" in report["git"] and "dirty" in report["git"]
@@ -70,7 +93,8 @@ def test_availability_follows_the_formulae(report):
     no_faults = report["failures"]["availability"][0]
     assert value(no_faults["p"]) == 0
     assert value(no_faults["fault_injection"]["vp_accuracy"]) == pytest.approx(
-        value(report["model_cost"]["ensemble_accuracy"]))
+        value(report["model_cost"]["ensemble_accuracy"])
+    )
 
 
 def test_vp_bytes_below_model_parallelism(report):
@@ -79,8 +103,11 @@ def test_vp_bytes_below_model_parallelism(report):
     c = report["communication"]
     total = value(c["vp"]["result_total_udp_bytes"])
     assert total < value(c["mp"]["cheapest"]["activation_bytes"])
-    assert all(value(x["activation_bytes"]) >= value(c["mp"]["cheapest"]["activation_bytes"])
-               for x in c["mp"]["cuts"] if x["region"] == "trunk")
+    assert all(
+        value(x["activation_bytes"]) >= value(c["mp"]["cheapest"]["activation_bytes"])
+        for x in c["mp"]["cuts"]
+        if x["region"] == "trunk"
+    )
     assert report["checks"]["vp_result_bytes_below_mp_cheapest_cut"] is True
 
 
@@ -115,7 +142,8 @@ def test_response_times_compose(report):
             assert value(s["vp_s"]) >= max(boards), name
             if "ratio" in s:
                 assert value(s["ratio"]) == pytest.approx(
-                    value(s["baseline_s"]) / value(s["vp_s"]), rel=1e-4)
+                    value(s["baseline_s"]) / value(s["vp_s"]), rel=1e-4
+                )
     assert value(report["gateway_cost"]["vote"]["votes_per_s"]) > 0
 
 

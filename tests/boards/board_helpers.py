@@ -63,10 +63,18 @@ def make_fake_run(root: Path) -> Path:
     (run / "models").mkdir(parents=True)
     save_family(load_family("tiny"), run / "family.json")
     for v in VARIANTS:
-        card = {"name": v, "input_shape": [1, 28, 28, 1], "input_scale": 1 / 255,
-                "input_zero_point": -128, "output_scale": 1 / 256, "output_zero_point": -128,
-                "num_classes": 10, "tflite_sha256": fake_sha(v), "tflite_bytes": 100_000,
-                "arena_bytes": 50_000}
+        card = {
+            "name": v,
+            "input_shape": [1, 28, 28, 1],
+            "input_scale": 1 / 255,
+            "input_zero_point": -128,
+            "output_scale": 1 / 256,
+            "output_zero_point": -128,
+            "num_classes": 10,
+            "tflite_sha256": fake_sha(v),
+            "tflite_bytes": 100_000,
+            "arena_bytes": 50_000,
+        }
         (run / "models" / f"{v}.json").write_text(json.dumps(card))
     return run
 
@@ -75,8 +83,15 @@ def write_deployment(root: Path, run: Path, boards: list[dict], **top: object) -
     """A deployment file over ``run`` with the test key; returns it loaded and checked."""
     # heartbeats every 0.5 s: a board silent for 1.5 periods is marked down, and a loaded test
     # machine delays a board thread's heartbeat by a few hundred ms now and then
-    doc = {"run": str(run), "key": KEY.hex(), "k": 2, "rule": "reference", "deadline_ms": 300,
-           "heartbeat_ms": 500, **top}
+    doc = {
+        "run": str(run),
+        "key": KEY.hex(),
+        "k": 2,
+        "rule": "reference",
+        "deadline_ms": 300,
+        "heartbeat_ms": 500,
+        **top,
+    }
     path = root / "deploy.toml"
     path.write_text(deployment_toml(doc, boards))
     return load_deployment(path)
@@ -103,8 +118,15 @@ class FakeBoards:
     servers: dict[str, BoardServer] = field(default_factory=dict)
     threads: dict[str, threading.Thread] = field(default_factory=dict)
 
-    def start(self, name: str, delay_s: float = 0.0, wrap=None, server_cls=BoardServer,
-              runner: Runner | None = None, **config: object) -> None:
+    def start(
+        self,
+        name: str,
+        delay_s: float = 0.0,
+        wrap=None,
+        server_cls=BoardServer,
+        runner: Runner | None = None,
+        **config: object,
+    ) -> None:
         """Serve board ``name`` (a FakeRunner unless ``runner``; ``config`` overrides
         BoardConfig fields, e.g. ``k=0`` for a tensor board, ``max_frame``)."""
         b = self.dep.board(name)
@@ -113,10 +135,15 @@ class FakeBoards:
             link = ThrottledLink(link, PROFILES[b.profile].baud)
         runner = runner or FakeRunner(b.variant.encode(), delay_s=delay_s)
         own = None if self.dep.key is None else fb.derive_board_key(self.dep.key, b.id)
-        cfg = BoardConfig(b.id, b.variant, self.dep.k, own,
-                          fb.BoardKind.MCU if b.kind == "mcu" else fb.BoardKind.LINUX,
-                          model_sha256=bytes.fromhex(fake_sha(b.variant)),
-                          heartbeat_s=self.dep.heartbeat_s)
+        cfg = BoardConfig(
+            b.id,
+            b.variant,
+            self.dep.k,
+            own,
+            fb.BoardKind.MCU if b.kind == "mcu" else fb.BoardKind.LINUX,
+            model_sha256=bytes.fromhex(fake_sha(b.variant)),
+            heartbeat_s=self.dep.heartbeat_s,
+        )
         for field_name, value in config.items():
             setattr(cfg, field_name, value)
         server = server_cls(wrap(link) if wrap else link, runner, cfg)
@@ -166,8 +193,18 @@ class Injector(Link):
         super().__init__(inner.url)
         self.inner, self.framing = inner, inner.framing
         self.tried: dict[str, int] = dict.fromkeys(
-            ("duplicate", "replay", "corrupt", "forged_key", "forged_peer_key", "forged_insecure",
-             "forged_board", "foreign"), 0)
+            (
+                "duplicate",
+                "replay",
+                "corrupt",
+                "forged_key",
+                "forged_peer_key",
+                "forged_insecure",
+                "forged_board",
+                "foreign",
+            ),
+            0,
+        )
         self.genuine = 0
         self.recorded: list[bytes] = []
         self.tx: fb.Sender | None = None  # the board's own sender, set after construction
@@ -200,16 +237,35 @@ class Injector(Link):
         self._put("corrupt", self._enc(bytes(bad)))
         lie = fb.Result(1, ((9, 127), (8, 126)))
         ctr = (0xFFFF_FFFF << 32) | 1
-        self._put("forged_key", self._enc(fb.encode_frame(
-            lie, board_id=bid, request_id=rid, counter=ctr, key=b"not the deployment key")))
+        self._put(
+            "forged_key",
+            self._enc(
+                fb.encode_frame(
+                    lie, board_id=bid, request_id=rid, counter=ctr, key=b"not the deployment key"
+                )
+            ),
+        )
         peer = fb.derive_board_key(KEY, 1 if bid != 1 else 2)
-        self._put("forged_peer_key", self._enc(fb.encode_frame(
-            lie, board_id=bid, request_id=rid, counter=ctr, key=peer)))
-        self._put("forged_insecure", self._enc(fb.encode_frame(
-            lie, board_id=bid, request_id=rid, counter=ctr, key=None)))
-        self._put("forged_board", self._enc(fb.encode_frame(
-            lie, board_id=bid + 100, request_id=rid, counter=ctr,
-            key=fb.derive_board_key(KEY, bid + 100))))
+        self._put(
+            "forged_peer_key",
+            self._enc(fb.encode_frame(lie, board_id=bid, request_id=rid, counter=ctr, key=peer)),
+        )
+        self._put(
+            "forged_insecure",
+            self._enc(fb.encode_frame(lie, board_id=bid, request_id=rid, counter=ctr, key=None)),
+        )
+        self._put(
+            "forged_board",
+            self._enc(
+                fb.encode_frame(
+                    lie,
+                    board_id=bid + 100,
+                    request_id=rid,
+                    counter=ctr,
+                    key=fb.derive_board_key(KEY, bid + 100),
+                )
+            ),
+        )
         if self.tx is not None:
             self._put("foreign", self._enc(self.tx.frame(lie, rid ^ 0x5A5A5A5A)))
             self.genuine += 1  # authentic frame from the board itself: accepted, then ignored

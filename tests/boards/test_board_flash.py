@@ -51,8 +51,9 @@ def _hello(url: str) -> fb.Hello:
 @pytest.fixture
 def board(tiny_run: Path, tmp_path: Path):
     url = f"udp://127.0.0.1:{_port()}"
-    opts = BoardOptions(tiny_run / "models" / "t16.tflite", url, BOARD, KEY,
-                        model_dir=tmp_path / "slots")
+    opts = BoardOptions(
+        tiny_run / "models" / "t16.tflite", url, BOARD, KEY, model_dir=tmp_path / "slots"
+    )
     server = build_server(opts)
     thread = serve_in_thread(server)
     yield url, server, opts, thread
@@ -66,8 +67,11 @@ def test_flash_replaces_the_model_and_survives_restart(board, tiny_run: Path, tm
     serving = server.cfg.model_sha256.hex()  # started with --model t16, no slot yet
     rep = flash(url, new, board_id=BOARD, key=KEY, epoch_file=tmp_path / "gw.epoch")
     assert rep.activated and rep.verified
-    assert rep.previous_sha256 == serving == hashlib.sha256(
-        (tiny_run / "models" / "t16.tflite").read_bytes()).hexdigest()
+    assert (
+        rep.previous_sha256
+        == serving
+        == hashlib.sha256((tiny_run / "models" / "t16.tflite").read_bytes()).hexdigest()
+    )
     assert _hello(url).model_sha256.hex() == rep.sha256
     x = np.zeros(server.runner.input_shape, np.int8)
     assert server.runner.run(x).shape == (10,)
@@ -91,8 +95,15 @@ def test_bad_artefacts_keep_the_old_model(board, tiny_run: Path, tmp_path: Path,
     else:
         blob = b"TFL3" * 64  # verified in transit, but it does not load: refused at commit
     with pytest.raises((FlashError, FlashVerifyError, fb.BridgeError)):
-        flash(url, blob, board_id=board_id, key=key, epoch_file=tmp_path / "gw.epoch",
-              timeout=0.3, tries=2)
+        flash(
+            url,
+            blob,
+            board_id=board_id,
+            key=key,
+            epoch_file=tmp_path / "gw.epoch",
+            timeout=0.3,
+            tries=2,
+        )
     assert server.cfg.model_sha256 == before
     assert _hello(url).model_sha256 == before
 
@@ -102,14 +113,22 @@ def test_board1_key_cannot_load_board2(tiny_run: Path, tmp_path: Path, capsys) -
     master = bytes(range(100, 132))
     k1, k2 = fb.derive_board_key(master, 1), fb.derive_board_key(master, 2)
     url = f"udp://127.0.0.1:{_port()}"
-    opts = BoardOptions(tiny_run / "models" / "t16.tflite", url, 2, k2,
-                        model_dir=tmp_path / "slots")
+    opts = BoardOptions(
+        tiny_run / "models" / "t16.tflite", url, 2, k2, model_dir=tmp_path / "slots"
+    )
     server = build_server(opts)
     thread = serve_in_thread(server)
     try:
-        counts = load_attack(url, victim_id=2, victim_key=k2, attacker_id=1, attacker_key=k1,
-                             artifact=(tiny_run / "models" / "t24.tflite").read_bytes(),
-                             epoch_file=tmp_path / "gw.epoch", gap_s=0.002)
+        counts = load_attack(
+            url,
+            victim_id=2,
+            victim_key=k2,
+            attacker_id=1,
+            attacker_key=k1,
+            artifact=(tiny_run / "models" / "t24.tflite").read_bytes(),
+            epoch_file=tmp_path / "gw.epoch",
+            gap_s=0.002,
+        )
         assert server.loader is not None and server.loader.active_path is None
         assert server.auth.stats["bad_tag"] == counts["frames_sent"]
     finally:

@@ -53,8 +53,10 @@ def test_junk_and_forged_datagrams_get_no_heartbeats(board) -> None:
         junk.sendto(forged.frame(fb.Probe(fb.MsgType.HEARTBEAT), 3), addr)
         got = _received(junk, 0.5)
         assert got == []  # 0 heartbeats to an unauthenticated peer
-        print(f"\n[udp peers] junk + forged datagram: {len(got)} frames sent to their sender "
-              "in 0.5 s (heartbeat every 0.1 s)")
+        print(
+            f"\n[udp peers] junk + forged datagram: {len(got)} frames sent to their sender "
+            "in 0.5 s (heartbeat every 0.1 s)"
+        )
     with _session(url, 100) as s:
         s.hello()
         beats = [f for f in s.link.recv(0.5) if isinstance(f.msg, fb.Heartbeat)]

@@ -22,9 +22,19 @@ from vp_edge.gateway.core import vote_boards
 from vp_edge.vote import topk_indices
 
 
-@pytest.mark.parametrize("url", ["tcp://x:1", "udp://host", "udp://h:1/path", "udp://h:1?x=1",
-                                 "serial://", "serial:///dev/ttyS0?speed=9", "pty://",
-                                 "serial:///dev/ttyS0?baud=fast"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "tcp://x:1",
+        "udp://host",
+        "udp://h:1/path",
+        "udp://h:1?x=1",
+        "serial://",
+        "serial:///dev/ttyS0?speed=9",
+        "pty://",
+        "serial:///dev/ttyS0?baud=fast",
+    ],
+)
 def test_bad_links_quote_the_expected_form(url: str) -> None:
     with pytest.raises(LinkError, match="expected|option|baud"):
         parse_link(url)
@@ -96,11 +106,11 @@ def test_result_pairs_follow_topk_indices(values: list[int], k: int) -> None:
 @given(st.permutations([1, 2, 3, 4]), st.lists(st.integers(-128, 127), min_size=20, max_size=20))
 def test_vote_boards_ignores_arrival_order(order: list[int], raw: list[int]) -> None:
     cards = {v: {"output_scale": 1 / 256, "output_zero_point": -128} for v in ("a", "b")}
-    res = {f"b{i}": (i, "a" if i % 2 else "b", ((i, raw[i]), (i + 4, raw[i + 8])))
-           for i in order}
+    res = {f"b{i}": (i, "a" if i % 2 else "b", ((i, raw[i]), (i + 4, raw[i + 8]))) for i in order}
     one = vote_boards(res, cards, 10, "reference", {"a": 1.0, "b": 0.5})
-    two = vote_boards(dict(reversed(list(res.items()))), cards, 10, "reference",
-                      {"a": 1.0, "b": 0.5})
+    two = vote_boards(
+        dict(reversed(list(res.items()))), cards, 10, "reference", {"a": 1.0, "b": 0.5}
+    )
     assert one == two and one[1] == ("b1", "b2")  # lowest id speaks for each variant
 
 
@@ -254,8 +264,9 @@ def test_tensor_board_answers_tensor_and_refuses_a_stage_it_lacks(tmp_path: Path
 
 def test_deployment_strategy_key(tmp_path: Path) -> None:
     run = make_fake_run(tmp_path)
-    board = [{"id": 1, "name": "pi1", "kind": "linux", "link": "udp://127.0.0.1:5999",
-              "variant": "t16"}]
+    board = [
+        {"id": 1, "name": "pi1", "kind": "linux", "link": "udp://127.0.0.1:5999", "variant": "t16"}
+    ]
     assert write_deployment(tmp_path, run, board).strategy == "vp"
     with pytest.raises(DeploymentError, match=r"strategy: unknown strategy 'xp'; known: vp, mp"):
         write_deployment(tmp_path, run, board, strategy="xp")
@@ -270,8 +281,15 @@ def test_strategy_boards_get_their_part_and_k(tmp_path: Path, monkeypatch) -> No
     from vp_edge.deployment import Deployment
 
     run = make_fake_run(tmp_path)
-    board = [{"id": 1, "name": "pi1", "kind": "linux", "link": "udp://127.0.0.1:5999",
-              "variant": "part0"}]
+    board = [
+        {
+            "id": 1,
+            "name": "pi1",
+            "kind": "linux",
+            "link": "udp://127.0.0.1:5999",
+            "variant": "part0",
+        }
+    ]
     monkeypatch.setattr("vp_edge.deployment._check_parts", lambda dep, where: None)
     dep = write_deployment(tmp_path, run, board, strategy="mp")
     part = SimpleNamespace(name="part0", artefact=tmp_path / "p0.tflite", reply="tensor", k=0)

@@ -34,16 +34,30 @@ def test_engine_runner_refuses_a_vpw_with_one_flipped_byte() -> None:
 def test_board_serve_and_benchmark_refuse_a_corrupt_vpw(tmp_path: Path, capsys) -> None:
     bad = tmp_path / "t.vpw"
     bad.write_bytes(flipped(TINY_VPW.read_bytes()))
-    assert main(["board", "serve", "--model", str(bad), "--listen", "udp://127.0.0.1:0",
-                 "--board-id", "1", "--runner", "engine", "--insecure"]) in (2, 3)
+    assert main(
+        [
+            "board",
+            "serve",
+            "--model",
+            str(bad),
+            "--listen",
+            "udp://127.0.0.1:0",
+            "--board-id",
+            "1",
+            "--runner",
+            "engine",
+            "--insecure",
+        ]
+    ) in (2, 3)
     assert main(["benchmark", str(bad), "--no-qemu", "--runs", "1"]) == 2
     assert "SHA-256" in capsys.readouterr().err
 
 
 def test_a_tflite_its_card_does_not_describe_is_refused(tiny_run: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("outputs", "checkpoints",
-                                                                 "weights"))
+    shutil.copytree(
+        tiny_run, run, ignore=shutil.ignore_patterns("outputs", "checkpoints", "weights")
+    )
     model = run / "models" / "t16.tflite"
     check_model_file(model.read_bytes(), model)
     model.write_bytes(flipped(model.read_bytes()))
@@ -54,4 +68,3 @@ def test_a_tflite_its_card_does_not_describe_is_refused(tiny_run: Path, tmp_path
     cut = tmp_path / "cut.tflite"  # no card, no deployment: flash's own check refuses it
     cut.write_bytes((tiny_run / "models" / "t16.tflite").read_bytes()[:1000])
     assert main(["flash", str(cut), "--board", "udp://127.0.0.1:9", "--insecure"]) == 2
-

@@ -26,15 +26,18 @@ def stages() -> list[tuple[dict, bytes]]:
     k = _keras()
     k.utils.set_random_seed(1)
     s0 = k.Sequential([k.Input((4, 4, 1)), k.layers.Conv2D(3, 1), k.layers.ReLU()])
-    s1 = k.Sequential([k.Input((4, 4, 3 + RECEIVED)), k.layers.Conv2D(2, 1),
-                       k.layers.GlobalAveragePooling2D()])
+    s1 = k.Sequential(
+        [k.Input((4, 4, 3 + RECEIVED)), k.layers.Conv2D(2, 1), k.layers.GlobalAveragePooling2D()]
+    )
     rng = np.random.default_rng(0)
     t0 = to_int8_tflite(s0, rng.random((16, 4, 4, 1), np.float32), "s0")
     t1 = to_int8_tflite(s1, rng.random((16, 4, 4, 5), np.float32) * 2, "s1")
     io0, io1 = io_of(t0), io_of(t1)
     recv = {"channels": RECEIVED, "scale": 0.03, "zero_point": -20}
-    return [({"own": None, "received": None, **io0, "reply": REPLY0}, t0),
-            ({"own": {"channels": 3}, "received": recv, **io1, "reply": None}, t1)]
+    return [
+        ({"own": None, "received": None, **io0, "reply": REPLY0}, t0),
+        ({"own": {"channels": 3}, "received": recv, **io1, "reply": None}, t1),
+    ]
 
 
 def test_bundle_round_trip_is_deterministic(stages):
@@ -66,10 +69,12 @@ def test_stages_exchange_exactly_the_selected_channels_per_key(stages):
     for key in (8, 7):  # other order than stage 0: each key has its own state
         own = s0.run(images[key]).reshape(4, 4, 3)
         inp = e1["input"]
-        a = requantize(own, e0["output"]["scale"], e0["output"]["zero_point"], inp["scale"],
-                       inp["zero_point"])
-        b = requantize(received[key].reshape(4, 4, RECEIVED), 0.03, -20, inp["scale"],
-                       inp["zero_point"])
+        a = requantize(
+            own, e0["output"]["scale"], e0["output"]["zero_point"], inp["scale"], inp["zero_point"]
+        )
+        b = requantize(
+            received[key].reshape(4, 4, RECEIVED), 0.03, -20, inp["scale"], inp["zero_point"]
+        )
         want = s1.run(np.concatenate([a, b], axis=-1).reshape(-1))
         assert np.array_equal(r.run_stage(key, 1, received[key]), want)
     assert r.cached_keys() == ()  # the last stage drops the key

@@ -26,13 +26,16 @@ KEY = b"k" * 32
 
 
 @given(st.binary(min_size=1, max_size=20_000), st.integers(64, 1500), st.randoms())
-def test_split_then_reassemble_in_any_order(tensor: bytes, max_frame: int, rnd: random.Random
-                                             ) -> None:
+def test_split_then_reassemble_in_any_order(
+    tensor: bytes, max_frame: int, rnd: random.Random
+) -> None:
     chunks = split_infer(tensor, max_frame=max_frame)
     gw = Sender(KEY, Counter(1), from_gateway=True)
     auth, reasm = Auth(KEY, {3}, role="board"), Reassembler()
-    frames = [decode_datagram(gw.frame(c, request_id=42, board_id=3), auth, max_frame=max_frame)
-              for c in chunks]
+    frames = [
+        decode_datagram(gw.frame(c, request_id=42, board_id=3), auth, max_frame=max_frame)
+        for c in chunks
+    ]
     assert auth.stats["accepted"] == len(chunks)  # every frame fits max_frame
     rnd.shuffle(frames)  # UDP reorders: the reassembler must not care
     results = [reasm.add_frame(f, now=0.0) for f in frames if f is not None]
@@ -76,13 +79,16 @@ def test_timeout_drops_incomplete_requests() -> None:
     assert reasm.stats["incomplete"] == 2 and reasm.pending == 1  # chunk 2 started afresh
 
 
-@pytest.mark.parametrize("bad", [
-    Infer(1, 3, 900, 2500, bytes(956)),  # wrong offset for stride 956
-    Infer(1, 3, 956, 2501, bytes(956)),  # total changes
-    Infer(1, 4, 956, 2500, bytes(956)),  # count changes
-    Infer(1, 3, 956, 2500, bytes(955)),  # stride changes
-    Infer(2, 3, 1800, 2500, bytes(700)),  # last chunk at the wrong offset (1912)
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        Infer(1, 3, 900, 2500, bytes(956)),  # wrong offset for stride 956
+        Infer(1, 3, 956, 2501, bytes(956)),  # total changes
+        Infer(1, 4, 956, 2500, bytes(956)),  # count changes
+        Infer(1, 3, 956, 2500, bytes(955)),  # stride changes
+        Infer(2, 3, 1800, 2500, bytes(700)),  # last chunk at the wrong offset (1912)
+    ],
+)
 def test_contradicting_chunks_drop_the_request(bad: Infer) -> None:
     reasm = Reassembler()
     first = split_infer(bytes(2500), max_frame=1000)[0]

@@ -207,8 +207,12 @@ def test_insecure_frames_rejected_by_secure_receiver() -> None:
 def test_bad_version_flags_type_payload_are_counted() -> None:
     auth = gw_rx()
     frame = board_tx().frame(RESULT)
-    for offset, value, reason in [(1, 2, "bad_version"), (3, 0x80, "bad_flags"),
-                                  (2, 0x7F, "bad_type"), (0, 0x55, "bad_magic")]:
+    for offset, value, reason in [
+        (1, 2, "bad_version"),
+        (3, 0x80, "bad_flags"),
+        (2, 0x7F, "bad_type"),
+        (0, 0x55, "bad_magic"),
+    ]:
         bad = bytearray(frame)
         bad[offset] = value
         struct.pack_into("<I", bad, len(bad) - 4, _crc(bytes(bad[:-4])))
@@ -237,8 +241,18 @@ if sys.argv[4] == "hang":
 
 def _board_process(epoch_file: Path, n: int, hang: bool) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-c", BOARD_SCRIPT, str(epoch_file), KEY.hex(), str(n),
-         "hang" if hang else "exit"], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            BOARD_SCRIPT,
+            str(epoch_file),
+            KEY.hex(),
+            str(n),
+            "hang" if hang else "exit",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_emulated_board_killed_and_restarted_is_accepted(tmp_path: Path) -> None:
@@ -283,8 +297,12 @@ def test_signed_garbage_payloads_never_raise(msg_type: int, payload: bytes, to_b
     assert sum(auth.stats.values()) == 1
 
 
-@given(st.sampled_from(SAMPLES), st.integers(0, 0xFFFF), st.integers(0, 2**32 - 1),
-       st.integers(0, 2**64 - 1))
+@given(
+    st.sampled_from(SAMPLES),
+    st.integers(0, 0xFFFF),
+    st.integers(0, 2**32 - 1),
+    st.integers(0, 2**64 - 1),
+)
 def test_frame_header_fields_round_trip(msg: object, board: int, rid: int, ctr: int) -> None:
     to_board = msg.TYPE in FROM_GATEWAY_TYPES  # type: ignore[attr-defined]
     frame = encode_frame(msg, board_id=board, request_id=rid, counter=ctr, key=KEY)  # type: ignore[arg-type]

@@ -28,8 +28,9 @@ EPOCH = 7 << 32
 
 
 def result(counter: int, board_id: int = 7) -> bytes:
-    return encode_frame(RESULT, board_id=board_id, request_id=counter & 0xFFFF, counter=counter,
-                        key=KEY)
+    return encode_frame(
+        RESULT, board_id=board_id, request_id=counter & 0xFFFF, counter=counter, key=KEY
+    )
 
 
 def accepted(auth: Auth, counters: list[int]) -> list[int]:
@@ -96,8 +97,11 @@ def reference_accepts(counters: list[int]) -> list[bool]:
 
 
 @settings(max_examples=300)
-@given(st.lists(st.integers(0, 300) | st.integers(2**32 - 70, 2**32 + 70)
-                | st.just(2**64 - 1), max_size=120))
+@given(
+    st.lists(
+        st.integers(0, 300) | st.integers(2**32 - 70, 2**32 + 70) | st.just(2**64 - 1), max_size=120
+    )
+)
 def test_window_equals_its_rule_on_any_counter_sequence(counters: list[int]) -> None:
     window = ReplayWindow()
     got = []
@@ -140,11 +144,16 @@ def test_c_accepts_the_same_counters_as_python(harness: Path) -> None:
         frames.append(rng.choice([s for s in senders if s]).pop(0))
     wire = b"".join(to_serial(f) for f in frames)
     auth = Auth(KEY, role="gateway")
-    py = [f"OK {int(f.msg_type)} {f.board_id} {f.request_id} {f.counter}"
-          for f in StreamDecoder(auth).feed(wire)]
+    py = [
+        f"OK {int(f.msg_type)} {f.board_id} {f.request_id} {f.counter}"
+        for f in StreamDecoder(auth).feed(wire)
+    ]
     hexed = wire.hex()
-    lines = run_harness(harness, ["stream", KEY.hex(), "g"],
-                        "\n".join(hexed[i : i + 1000] for i in range(0, len(hexed), 1000)) + "\n")
+    lines = run_harness(
+        harness,
+        ["stream", KEY.hex(), "g"],
+        "\n".join(hexed[i : i + 1000] for i in range(0, len(hexed), 1000)) + "\n",
+    )
     assert lines[:-1] == py
     c_stats = {k: int(v) for k, v in (kv.split("=") for kv in lines[-1].split()[1:])}
     assert c_stats == auth.stats

@@ -105,8 +105,17 @@ def sender_walk(rng: random.Random, n: int) -> list[bytes]:
     for _ in range(n):
         r = rng.random()
         if r < 0.1:
-            senders.append(gw(rng.choice([1000 + len(senders) * 3, 0xFFFFFFFF - rng.randint(0, 3),
-                                          rng.randint(900, 1100)])))
+            senders.append(
+                gw(
+                    rng.choice(
+                        [
+                            1000 + len(senders) * 3,
+                            0xFFFFFFFF - rng.randint(0, 3),
+                            rng.randint(900, 1100),
+                        ]
+                    )
+                )
+            )
         tx = rng.choice(senders)
         if r < 0.15 and frames:
             f = rng.choice(frames)
@@ -129,14 +138,19 @@ def test_c_board_accepts_and_challenges_the_same_senders_as_python(harness: Path
     frames = sender_walk(random.Random(24), 400)
     auth, py, challenges = board_auth(), [], 0
     for f in frames:
-        py += [f"OK {int(x.msg_type)} {x.board_id} {x.request_id} {x.counter}"
-               for x in StreamDecoder(auth).feed(to_serial(f))]
+        py += [
+            f"OK {int(x.msg_type)} {x.board_id} {x.request_id} {x.counter}"
+            for x in StreamDecoder(auth).feed(to_serial(f))
+        ]
         if (rid := auth.take_stale_probe()) is not None:
             challenges += 1
             py.append(f"CHALLENGE {rid} {auth.challenge_for(challenges)}")
     wire = b"".join(to_serial(f) for f in frames).hex()
-    lines = run_harness(harness, ["stream", KEY.hex(), "b"],
-                        "\n".join(wire[i : i + 1000] for i in range(0, len(wire), 1000)) + "\n")
+    lines = run_harness(
+        harness,
+        ["stream", KEY.hex(), "b"],
+        "\n".join(wire[i : i + 1000] for i in range(0, len(wire), 1000)) + "\n",
+    )
     assert lines[:-1] == py
     c_stats = {k: int(v) for k, v in (kv.split("=") for kv in lines[-1].split()[1:])}
     assert c_stats == auth.stats

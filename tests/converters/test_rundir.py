@@ -19,4 +19,9 @@ def test_every_path_of_a_run(tmp_path: Path) -> None:
     assert r.report("evaluate.json") == tmp_path / "report" / "evaluate.json"
     r.make()
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "checkpoints", "models", "outputs", "report", "weights"]
+        "checkpoints",
+        "models",
+        "outputs",
+        "report",
+        "weights",
+    ]

@@ -41,8 +41,10 @@ def host_elf(host_target: str) -> Path:
 @pytest.fixture(scope="session")
 def qemu_elf() -> Path:
     if missing := qemu.missing_tools("qemu"):
-        pytest.skip(f"QEMU firmware tests need {', '.join(missing)} "
-                    "(scripts/setup.d/20-toolchains.sh installs them)")
+        pytest.skip(
+            f"QEMU firmware tests need {', '.join(missing)} "
+            "(scripts/setup.d/20-toolchains.sh installs them)"
+        )
     return qemu.build("qemu")
 
 
@@ -57,8 +59,14 @@ def start_host(host_elf: Path, host_target: str, tmp_path: Path) -> Iterator:
     boards: list[FirmwareBoard] = []
 
     def start(storage: Path | None = None, env: dict | None = None) -> FirmwareBoard:
-        b = qemu.start_host(storage or tmp_path / "flash.bin", board_id=BOARD_ID, key=KEY,
-                            elf=host_elf, env=env, target=host_target)
+        b = qemu.start_host(
+            storage or tmp_path / "flash.bin",
+            board_id=BOARD_ID,
+            key=KEY,
+            elf=host_elf,
+            env=env,
+            target=host_target,
+        )
         boards.append(b)
         return b
 
@@ -68,14 +76,18 @@ def start_host(host_elf: Path, host_target: str, tmp_path: Path) -> Iterator:
 
 
 @pytest.fixture(scope="session")
-def old_flash(host_elf: Path, host_target: str, models: dict, epoch_file: Path,
-              tmp_path_factory: pytest.TempPathFactory) -> Path:
+def old_flash(
+    host_elf: Path,
+    host_target: str,
+    models: dict,
+    epoch_file: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
     """A host flash file whose board serves ``old`` (flashed once, copied by each test)."""
     from firmware_bridge.flash import flash
 
     path = tmp_path_factory.mktemp("baseline") / "flash.bin"
-    with qemu.start_host(path, board_id=BOARD_ID, key=KEY, elf=host_elf,
-                         target=host_target) as b:
+    with qemu.start_host(path, board_id=BOARD_ID, key=KEY, elf=host_elf, target=host_target) as b:
         flash(b.url, models["old"], board_id=BOARD_ID, key=KEY, epoch_file=epoch_file)
     return path
 

@@ -23,6 +23,8 @@ from vp_edge.cli import main
 MASTER = b"vp-edge firmware test key 32 by."  # the deployment's key (what vp-edge flash reads)
 BOARD_ID = 3
 KEY = derive_board_key(MASTER, BOARD_ID)  # the board's own key: what it is provisioned with
+
+
 def to_vpw(tflite: bytes, seed: int = 0) -> bytes:
     """A Cortex-M .vpw with a golden self-test section (random input from ``seed``)."""
     from converters.vpw import tflite_to_vpw
@@ -30,7 +32,6 @@ def to_vpw(tflite: bytes, seed: int = 0) -> bytes:
     n = Engine(tflite_to_vpw(tflite)).info["input_size"]
     x = np.random.default_rng(seed).integers(-128, 128, n, dtype=np.int8)
     return tflite_to_vpw(tflite, golden_input=x, target="cortex-m4")
-
 
 
 def expected_pairs(vpw: bytes, x: np.ndarray, k: int = 5) -> tuple[tuple[int, int], ...]:
@@ -52,22 +53,50 @@ def assert_serves(url: str, vpw: bytes, epoch_file: Path, n: int = 4, seed: int 
             assert r.pairs == expected_pairs(vpw, x), r
 
 
-def cli_flash(tmp: Path, url: str, vpw: bytes, epoch_file: Path, *extra: str,
-              key: bytes = MASTER) -> tuple[int, dict | None]:
+def cli_flash(
+    tmp: Path, url: str, vpw: bytes, epoch_file: Path, *extra: str, key: bytes = MASTER
+) -> tuple[int, dict | None]:
     """``vp-edge flash`` in-process with the deployment key: (exit code, JSON report or None)."""
     art, key_file, out = tmp / "model.vpw", tmp / "key.hex", tmp / "flash.json"
     art.write_bytes(vpw)
     key_file.write_text(key.hex() + "\n")
     out.unlink(missing_ok=True)
-    rc = main(["flash", str(art), "--board", url, "--board-id", str(BOARD_ID), "--key-file",
-               str(key_file), "--epoch-file", str(epoch_file), "--timeout", "0.3",
-               "--retries", "3", "--json", str(out), *extra])
+    rc = main(
+        [
+            "flash",
+            str(art),
+            "--board",
+            url,
+            "--board-id",
+            str(BOARD_ID),
+            "--key-file",
+            str(key_file),
+            "--epoch-file",
+            str(epoch_file),
+            "--timeout",
+            "0.3",
+            "--retries",
+            "3",
+            "--json",
+            str(out),
+            *extra,
+        ]
+    )
     return rc, json.loads(out.read_text()) if out.exists() else None
 
 
-def manual_load(url: str, epoch_file: Path, *, size: int, sha: bytes, tag: bytes, data: bytes,
-                chunks: int | None = None, commit: bool = True, bad_crc_at: int | None = None
-                ) -> list[LoadAck]:
+def manual_load(
+    url: str,
+    epoch_file: Path,
+    *,
+    size: int,
+    sha: bytes,
+    tag: bytes,
+    data: bytes,
+    chunks: int | None = None,
+    commit: bool = True,
+    bad_crc_at: int | None = None,
+) -> list[LoadAck]:
     """Drive a LOAD session by hand (to send what the flash client never would)."""
     acks: list[LoadAck] = []
     with BoardSession(url, board_id=BOARD_ID, key=KEY, epoch_file=epoch_file) as s:

@@ -43,9 +43,20 @@ def test_an_interrupted_block_is_not_counted():
     assert count_trace(log.splitlines()).instructions == 15
 
 
-@pytest.mark.parametrize("raw,base", [("ldrbne.w", "ldrb"), ("adds", "add"), ("bls", "b"),
-                                      ("bl", "bl"), ("itte", "it"), ("teq", "teq"),
-                                      ("mls", "mls"), ("sxtble", "sxtb"), ("smlad", "smlad")])
+@pytest.mark.parametrize(
+    "raw,base",
+    [
+        ("ldrbne.w", "ldrb"),
+        ("adds", "add"),
+        ("bls", "b"),
+        ("bl", "bl"),
+        ("itte", "it"),
+        ("teq", "teq"),
+        ("mls", "mls"),
+        ("sxtble", "sxtb"),
+        ("smlad", "smlad"),
+    ],
+)
 def test_mnemonics_lose_conditions_and_flags(raw, base):
     assert base_mnemonic(raw) == base
 

@@ -25,8 +25,16 @@ def test_benchmark_counts_a_tflite_on_the_cortex_m4(capsys, pytestconfig, qemu_e
     tfl = cached_tflite(pytestconfig, "convs:1")["convs:1"]
     model = tmp_path / "m.tflite"
     model.write_bytes(tfl)
-    argv = ["benchmark", str(model), "--runtimes", "engine,qemu-m4", "--runs", "1",
-            "--qemu-runs", "1"]
+    argv = [
+        "benchmark",
+        str(model),
+        "--runtimes",
+        "engine,qemu-m4",
+        "--runs",
+        "1",
+        "--qemu-runs",
+        "1",
+    ]
     code, err, out = run_cli(capsys, [*argv, "--json"])
     assert code == 0, err
     row = json.loads(out)["runtimes"]["qemu-m4"]
@@ -43,11 +51,11 @@ def test_benchmark_counts_a_tflite_on_the_cortex_m4(capsys, pytestconfig, qemu_e
     assert "Cortex-M4 cycles (estimate" in out and "B flash" in out
 
 
-def test_benchmark_fails_when_the_firmware_cannot_take_the_model(capsys, pytestconfig, qemu_elf,
-                                                                   tmp_path):
+def test_benchmark_fails_when_the_firmware_cannot_take_the_model(
+    capsys, pytestconfig, qemu_elf, tmp_path
+):
     generic = tmp_path / "g.vpw"  # the host layout: the firmware refuses it
     generic.write_bytes(tflite_to_vpw(cached_tflite(pytestconfig, "convs:1")["convs:1"]))
-    code, err, out = run_cli(capsys, ["benchmark", str(generic), "--runtimes", "qemu-m4",
-                                      "--json"])
+    code, err, out = run_cli(capsys, ["benchmark", str(generic), "--runtimes", "qemu-m4", "--json"])
     assert code == 3, err
     assert "--target cortex-m4" in json.loads(out)["runtimes"]["qemu-m4"]["error"]

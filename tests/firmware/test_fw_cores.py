@@ -70,10 +70,18 @@ def test_kernels_bench_counts_m4_and_m7(pytestconfig) -> None:
     lo, hi = row["m4_cycles_range"]
     assert row["m4_instructions"] <= lo <= row["m4_cycles"] <= hi
     ms = dict.fromkeys(("c-engine", "litert-ref", "litert-builtin", "xnnpack", "tflm"), 1.0)
-    row.update(macs=1000, ms=ms, c_over_builtin=1.0, c_over_xnnpack=1.0, c_engine_arena=1,
-               tflm_arena=1)
-    text = markdown({"command": "c", "when": "w", "machine": "m", "repeats": 1,
-                     "models": {"resize": row, "ds_cnn": row}})
+    row.update(
+        macs=1000, ms=ms, c_over_builtin=1.0, c_over_xnnpack=1.0, c_engine_arena=1, tflm_arena=1
+    )
+    text = markdown(
+        {
+            "command": "c",
+            "when": "w",
+            "machine": "m",
+            "repeats": 1,
+            "models": {"resize": row, "ds_cnn": row},
+        }
+    )
     table_row = next(line for line in text.splitlines() if line.startswith("| resize |"))
     assert f"{row['m7_instructions']:,} | {row['m7_per_mac']:.2f}" in table_row
     assert f"{row['m4_cycles']:,} (" in table_row

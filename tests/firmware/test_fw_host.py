@@ -91,8 +91,9 @@ def test_tamper_with_recomputed_hash_fails_tag(old_board, models, epoch_file) ->
     data, _, tag = _new(models)
     bad = bytearray(data)
     bad[200] ^= 1
-    acks = manual_load(b.url, epoch_file, size=len(bad), sha=SHA(bad).digest(), tag=tag,
-                       data=bytes(bad))
+    acks = manual_load(
+        b.url, epoch_file, size=len(bad), sha=SHA(bad).digest(), tag=tag, data=bytes(bad)
+    )
     assert acks[-1].status == Status.LOAD_BAD_TAG
     assert_serves(b.url, models["old"], epoch_file)
 
@@ -110,8 +111,9 @@ def test_wrong_tag_exit_4(old_board, models, epoch_file, tmp_path, monkeypatch) 
 def test_bad_chunk_crc_then_commit_is_incomplete(old_board, models, epoch_file) -> None:
     b = old_board()
     data, sha, tag = _new(models)
-    acks = manual_load(b.url, epoch_file, size=len(data), sha=sha, tag=tag, data=data,
-                       chunks=3, bad_crc_at=1)
+    acks = manual_load(
+        b.url, epoch_file, size=len(data), sha=sha, tag=tag, data=data, chunks=3, bad_crc_at=1
+    )
     assert acks[2].status == Status.LOAD_BAD_CRC and acks[3].status == Status.LOAD_BAD_OFFSET
     assert acks[-1].status == Status.LOAD_INCOMPLETE
     assert_serves(b.url, models["old"], epoch_file)
@@ -172,8 +174,9 @@ def test_model_without_golden_refused(old_board, models, epoch_file, tmp_path, p
 def test_interrupted_transfer_then_clean_retry(old_board, models, epoch_file, tmp_path) -> None:
     b = old_board()
     data, sha, tag = _new(models)
-    manual_load(b.url, epoch_file, size=len(data), sha=sha, tag=tag, data=data, chunks=4,
-                commit=False)
+    manual_load(
+        b.url, epoch_file, size=len(data), sha=sha, tag=tag, data=data, chunks=4, commit=False
+    )
     assert_serves(b.url, models["old"], epoch_file)
     rc, _ = cli_flash(tmp_path, b.url, models["new"], epoch_file)
     assert rc == 0
@@ -201,8 +204,16 @@ def test_kill9_mid_transfer_keeps_old(old_board, models, epoch_file) -> None:
             b.kill()
 
     with pytest.raises(BridgeError):
-        flash(b.url, models["new"], board_id=BOARD_ID, key=KEY, epoch_file=epoch_file,
-              timeout=0.2, tries=2, progress=progress)
+        flash(
+            b.url,
+            models["new"],
+            board_id=BOARD_ID,
+            key=KEY,
+            epoch_file=epoch_file,
+            timeout=0.2,
+            tries=2,
+            progress=progress,
+        )
     assert b.proc.returncode == -9
     assert_serves(old_board().url, models["old"], epoch_file)
 
@@ -213,9 +224,16 @@ def _cut_points(size: int) -> dict[str, int]:
     record that switches slots."""
     n = -(-size // chunk_size(1200, True))
     total = 3 + n + 2
-    return {"begin-meta-erase": 1, "begin-meta-write": 2, "slot-erase": 3, "first-chunk": 4,
-            "mid-chunk": 3 + (n + 1) // 2, "last-chunk": 3 + n, "commit-meta-erase": total - 1,
-            "commit-meta-write": total}
+    return {
+        "begin-meta-erase": 1,
+        "begin-meta-write": 2,
+        "slot-erase": 3,
+        "first-chunk": 4,
+        "mid-chunk": 3 + (n + 1) // 2,
+        "last-chunk": 3 + n,
+        "commit-meta-erase": total - 1,
+        "commit-meta-write": total,
+    }
 
 
 @pytest.mark.parametrize("point", list(_cut_points(10_000)))
@@ -223,8 +241,15 @@ def test_power_cut_during_flash_keeps_old(point, old_board, models, epoch_file) 
     at = _cut_points(len(models["new"]))[point]
     b = old_board(env={"VP_FW_POWER_CUT": str(at)})
     with pytest.raises(BridgeError):
-        flash(b.url, models["new"], board_id=BOARD_ID, key=KEY, epoch_file=epoch_file,
-              timeout=0.2, tries=2)
+        flash(
+            b.url,
+            models["new"],
+            board_id=BOARD_ID,
+            key=KEY,
+            epoch_file=epoch_file,
+            timeout=0.2,
+            tries=2,
+        )
     assert b.proc.wait(5) == 86  # the injected power cut, half-way through operation `at`
     b2 = old_board()
     assert_serves(b2.url, models["old"], epoch_file)
@@ -253,15 +278,24 @@ def test_corrupted_active_slot_falls_back(old_board, models, epoch_file, tmp_pat
     assert_serves(old_board().url, models["old"], epoch_file)
 
 
-def test_board1_key_cannot_load_board2(host_elf, host_target, models, epoch_file, tmp_path,
-                                       capsys) -> None:
+def test_board1_key_cannot_load_board2(
+    host_elf, host_target, models, epoch_file, tmp_path, capsys
+) -> None:
     """Per-board keys: a party holding board 1's key gets no LOAD session into board 2."""
     k1, k2 = derive_board_key(MASTER, 1), derive_board_key(MASTER, 2)
-    with qemu.start_host(tmp_path / "b2.bin", board_id=2, key=k2, elf=host_elf,
-                         target=host_target) as b:
+    with qemu.start_host(
+        tmp_path / "b2.bin", board_id=2, key=k2, elf=host_elf, target=host_target
+    ) as b:
         flash(b.url, models["old"], board_id=2, key=BoardKeys(MASTER), epoch_file=epoch_file)
-        counts = load_attack(b.url, victim_id=2, victim_key=k2, attacker_id=1, attacker_key=k1,
-                             artifact=models["new"], epoch_file=epoch_file)
+        counts = load_attack(
+            b.url,
+            victim_id=2,
+            victim_key=k2,
+            attacker_id=1,
+            attacker_key=k1,
+            artifact=models["new"],
+            epoch_file=epoch_file,
+        )
     with capsys.disabled():
         print(f"\n[per-board keys, host firmware] board 1's key against board 2: {counts}")
     assert_refused(counts)
@@ -278,8 +312,7 @@ def test_firmware_keeps_the_older_sender_and_challenges_a_stale_one(old_board, m
             newer.hello()
             newer.readback()
         assert serving.infer(x).TYPE == MsgType.RESULT  # its window survived the newer sender
-        with BoardSession(b.url, board_id=BOARD_ID, key=KEY,
-                          counter=Counter(0xFFFFFFFF)) as forged:
+        with BoardSession(b.url, board_id=BOARD_ID, key=KEY, counter=Counter(0xFFFFFFFF)) as forged:
             forged.hello()
         assert serving.infer(x).TYPE == MsgType.RESULT
     with BoardSession(b.url, board_id=BOARD_ID, key=KEY, counter=Counter(1002)) as restarted:

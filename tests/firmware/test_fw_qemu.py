@@ -48,8 +48,16 @@ def test_qemu_flash_infer_bit_identical_and_power_cut(qboard, models, epoch_file
             b.kill()
 
     with pytest.raises(BridgeError):
-        flash(b.url, models["new"], board_id=BOARD_ID, key=KEY, epoch_file=epoch_file,
-              timeout=0.5, tries=2, progress=progress)
+        flash(
+            b.url,
+            models["new"],
+            board_id=BOARD_ID,
+            key=KEY,
+            epoch_file=epoch_file,
+            timeout=0.5,
+            tries=2,
+            progress=progress,
+        )
     b = qboard()
     assert_serves(b.url, models["old"], epoch_file, n=2, seed=1)
     rc, rep2 = cli_flash(tmp_path, b.url, models["new"], epoch_file, *SLOW)
@@ -85,23 +93,43 @@ def test_qemu_measurements(qboard, qemu_elf, epoch_file, pytestconfig, tmp_path)
     # deterministic under icount up to the 1 us (1000-instruction) tick the timer reads
     assert max(runs) - min(runs) <= 1 and runs[0] > 0
     out = qemu.BUILD_DIR / "measurements.json"
-    record = {"elf": sizes, "model": "tiny:0", "vpw_bytes": len(vpw), "arena": eng.info[
-        "arena_size"], "sha256": hashlib.sha256(vpw).hexdigest(), "compute_us": runs[0],
-        "instructions_per_inference": runs[0] * 1000, "flash_seconds": rep.seconds}
+    record = {
+        "elf": sizes,
+        "model": "tiny:0",
+        "vpw_bytes": len(vpw),
+        "arena": eng.info["arena_size"],
+        "sha256": hashlib.sha256(vpw).hexdigest(),
+        "compute_us": runs[0],
+        "instructions_per_inference": runs[0] * 1000,
+        "flash_seconds": rep.seconds,
+    }
     out.write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record))
 
 
-def test_qemu_board1_key_cannot_load_board2(qemu_elf, models, epoch_file, tmp_path,
-                                            capsys) -> None:
+def test_qemu_board1_key_cannot_load_board2(qemu_elf, models, epoch_file, tmp_path, capsys) -> None:
     """Per-board keys on the Cortex-M4: board 1's key gets no LOAD session into board 2."""
     k1, k2 = derive_board_key(MASTER, 1), derive_board_key(MASTER, 2)
     with qemu.start_qemu(tmp_path / "b2.bin", board_id=2, key=k2, elf=qemu_elf) as b:
-        flash(b.url, models["old"], board_id=2, key=BoardKeys(MASTER), epoch_file=epoch_file,
-              timeout=1.0)
-        counts = load_attack(b.url, victim_id=2, victim_key=k2, attacker_id=1, attacker_key=k1,
-                             artifact=models["new"], epoch_file=epoch_file, gap_s=0.05,
-                             settle_s=1.5)
+        flash(
+            b.url,
+            models["old"],
+            board_id=2,
+            key=BoardKeys(MASTER),
+            epoch_file=epoch_file,
+            timeout=1.0,
+        )
+        counts = load_attack(
+            b.url,
+            victim_id=2,
+            victim_key=k2,
+            attacker_id=1,
+            attacker_key=k1,
+            artifact=models["new"],
+            epoch_file=epoch_file,
+            gap_s=0.05,
+            settle_s=1.5,
+        )
     with capsys.disabled():
         print(f"\n[per-board keys, QEMU firmware] board 1's key against board 2: {counts}")
     assert_refused(counts)

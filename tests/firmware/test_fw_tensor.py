@@ -34,14 +34,21 @@ def k0_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
     if missing := qemu.missing_tools("host"):
         pytest.skip(f"host firmware needs {', '.join(missing)}")
     out = tmp_path_factory.mktemp("fw_k0")
-    return {1200: qemu.build("host", build_dir=out / "f1200", defs="-DFW_K=0"),
-            SMALL_FRAME: qemu.build("host", build_dir=out / "small",
-                                    defs=f"-DFW_K=0 -DVP_MAX_FRAME={SMALL_FRAME}")}
+    return {
+        1200: qemu.build("host", build_dir=out / "f1200", defs="-DFW_K=0"),
+        SMALL_FRAME: qemu.build(
+            "host", build_dir=out / "small", defs=f"-DFW_K=0 -DVP_MAX_FRAME={SMALL_FRAME}"
+        ),
+    }
 
 
 @pytest.fixture(scope="module")
-def k0_flash(k0_builds: dict[int, Path], cut_vpw: bytes, epoch_file: Path,
-             tmp_path_factory: pytest.TempPathFactory) -> Path:
+def k0_flash(
+    k0_builds: dict[int, Path],
+    cut_vpw: bytes,
+    epoch_file: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
     """A host flash file serving ``cut_vpw`` (flashed once; every build uses the same layout)."""
     path = tmp_path_factory.mktemp("k0_flash") / "flash.bin"
     with qemu.start_host(path, board_id=BOARD_ID, key=KEY, elf=k0_builds[1200]) as b:
@@ -49,14 +56,14 @@ def k0_flash(k0_builds: dict[int, Path], cut_vpw: bytes, epoch_file: Path,
     return path
 
 
-def assert_tensor_answers(url: str, vpw: bytes, epoch_file: Path, max_frame: int, n: int = 3,
-                          timeout: float = 0.5) -> None:
+def assert_tensor_answers(
+    url: str, vpw: bytes, epoch_file: Path, max_frame: int, n: int = 3, timeout: float = 0.5
+) -> None:
     """HELLO says k = 0 and ``max_frame``; each INFER comes back as the engine's whole output, in
     as many TENSOR frames as ``split_tensor`` makes at that frame size."""
     engine = Engine(vpw)
     rng = np.random.default_rng(max_frame)
-    with BoardSession(url, board_id=BOARD_ID, key=KEY, epoch_file=epoch_file,
-                      timeout=timeout) as s:
+    with BoardSession(url, board_id=BOARD_ID, key=KEY, epoch_file=epoch_file, timeout=timeout) as s:
         hello = s.hello()
         assert (hello.k, hello.max_frame) == (0, max_frame)
         assert hello.num_classes == engine.info["output_size"]
@@ -69,8 +76,9 @@ def assert_tensor_answers(url: str, vpw: bytes, epoch_file: Path, max_frame: int
             assert r.chunks == len(split_tensor(want, 0, max_frame=max_frame))
 
 
-def test_k0_host_answers_whole_output_in_one_chunk(k0_builds, k0_flash, cut_vpw, epoch_file,
-                                                   tmp_path) -> None:
+def test_k0_host_answers_whole_output_in_one_chunk(
+    k0_builds, k0_flash, cut_vpw, epoch_file, tmp_path
+) -> None:
     path = tmp_path / "flash.bin"
     shutil.copy(k0_flash, path)
     with qemu.start_host(path, board_id=BOARD_ID, key=KEY, elf=k0_builds[1200]) as b:
@@ -83,8 +91,9 @@ def test_k0_host_answers_whole_output_in_one_chunk(k0_builds, k0_flash, cut_vpw,
             assert (r.status, r.detail) == (Status.UNSUPPORTED, MsgType.INFER_STAGE)
 
 
-def test_k0_host_small_frame_splits_output(k0_builds, k0_flash, cut_vpw, epoch_file,
-                                           tmp_path) -> None:
+def test_k0_host_small_frame_splits_output(
+    k0_builds, k0_flash, cut_vpw, epoch_file, tmp_path
+) -> None:
     assert len(split_tensor(bytes(392), 0, max_frame=SMALL_FRAME)) == 5  # several chunks
     path = tmp_path / "flash.bin"
     shutil.copy(k0_flash, path)
@@ -94,8 +103,10 @@ def test_k0_host_small_frame_splits_output(k0_builds, k0_flash, cut_vpw, epoch_f
 
 def test_k0_qemu_cortex_m4_answers_tensor(k0_flash, cut_vpw, epoch_file, tmp_path) -> None:
     if missing := qemu.missing_tools("mps2-an386"):
-        pytest.skip(f"QEMU firmware tests need {', '.join(missing)} "
-                    "(scripts/setup.d/20-toolchains.sh installs them)")
+        pytest.skip(
+            f"QEMU firmware tests need {', '.join(missing)} "
+            "(scripts/setup.d/20-toolchains.sh installs them)"
+        )
     elf = qemu.build("mps2-an386", build_dir=tmp_path / "build", defs="-DFW_K=0")
     path = tmp_path / "qflash.bin"
     shutil.copy(k0_flash, path)  # the host and mps2 targets share the storage layout

@@ -35,10 +35,30 @@ def png(seed: int) -> bytes:
 
 def start_gateway(dep_path: Path, url: str, boards: str, name: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    p = subprocess.Popen([sys.executable, "-m", "vp_edge", "gateway", "--deployment",
-                          str(dep_path), "--listen", url, "--boards", boards, "--name", name,
-                          "--no-progress", "--json", "-"], cwd=ROOT, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vp_edge",
+            "gateway",
+            "--deployment",
+            str(dep_path),
+            "--listen",
+            url,
+            "--boards",
+            boards,
+            "--name",
+            name,
+            "--no-progress",
+            "--json",
+            "-",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     end = time.monotonic() + 60
     line = ""
     while time.monotonic() < end and "serving" not in line:
@@ -59,8 +79,10 @@ def fleet(tmp_path, broker):
     boards = FakeBoards(dep)
     for n in NAMES:
         boards.start(n)
-    gws = {"a": start_gateway(dep.path, url, "pi1,pi2", "a"),
-           "b": start_gateway(dep.path, url, "pi3,pi4", "b")}
+    gws = {
+        "a": start_gateway(dep.path, url, "pi1,pi2", "a"),
+        "b": start_gateway(dep.path, url, "pi3,pi4", "b"),
+    }
     yield url, gws
     for p in gws.values():
         if p.poll() is None:
@@ -94,9 +116,14 @@ def test_classify_cli_through_the_fleet(fleet, tmp_path):
     img = tmp_path / "x.png"
     img.write_bytes(png(9))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    r = subprocess.run([sys.executable, "-m", "vp_edge", "classify", str(img), "--gateway", url,
-                        "--json", "-"], cwd=ROOT, env=env, capture_output=True, text=True,
-                       timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "vp_edge", "classify", str(img), "--gateway", url, "--json", "-"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     reply = json.loads(r.stdout)
     assert reply["ok"] and len(reply["voters"]) == 2

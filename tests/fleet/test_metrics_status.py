@@ -39,8 +39,9 @@ def serving(tmp_path: Path, refuse: str | None = None):
     pytest.importorskip("prometheus_client", reason="prometheus-client not installed (fleet)")
     # a deadline with room for a loaded machine: these tests are about what the metrics and the
     # page show, not about misses (one missed board at 300 ms failed a run under load)
-    dep = write_deployment(tmp_path, make_fake_run(tmp_path), four_boards(_ports(2)),
-                           deadline_ms=1000)
+    dep = write_deployment(
+        tmp_path, make_fake_run(tmp_path), four_boards(_ports(2)), deadline_ms=1000
+    )
     boards = FakeBoards(dep)
     for n in ("pi1", "pi2", "m3", "m4"):
         boards.start(n, **({"model_sha256": bytes(32)} if n == refuse else {}))
@@ -49,8 +50,9 @@ def serving(tmp_path: Path, refuse: str | None = None):
 
     async def main() -> None:
         state["loop"], state["stop"] = asyncio.get_running_loop(), asyncio.Event()
-        state["report"] = await serve(dep, ServeOptions(listen, metrics=metrics),
-                                      state["stop"], lambda gw: ready.set())
+        state["report"] = await serve(
+            dep, ServeOptions(listen, metrics=metrics), state["stop"], lambda gw: ready.set()
+        )
 
     t = threading.Thread(target=asyncio.run, args=(main(),))
     t.start()
@@ -82,11 +84,17 @@ def test_metrics_scrape_in_the_text_format(served):
     ctype, text = get(base + "/metrics")
     assert ctype.startswith("text/plain; version=")  # the Prometheus text format
     fams = {f.name: f for f in text_string_to_metric_families(text)}
-    answered = {s.labels["outcome"]: s.value for s in fams["vp_gateway_answers"].samples
-                if s.name.endswith("_total")}
+    answered = {
+        s.labels["outcome"]: s.value
+        for s in fams["vp_gateway_answers"].samples
+        if s.name.endswith("_total")
+    }
     assert answered["answered"] == row["answered"] == 12
-    counts = {s.labels["board"]: s.value for s in fams["vp_board_latency_seconds"].samples
-              if s.name.endswith("_count")}
+    counts = {
+        s.labels["board"]: s.value
+        for s in fams["vp_board_latency_seconds"].samples
+        if s.name.endswith("_count")
+    }
     assert counts == {"pi1": 12, "pi2": 12, "m3": 12, "m4": 12}
     ups = {s.labels["board"]: s.value for s in fams["vp_board_up"].samples}
     assert set(ups.values()) == {1.0}
@@ -97,8 +105,17 @@ def chromium(url: str, *extra: str) -> subprocess.CompletedProcess:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.skip("chromium not found: install the Debian package 'chromium' (make setup)")
-    argv = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--virtual-time-budget=3000", "--window-size=1400,900", *extra, url]
+    argv = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--virtual-time-budget=3000",
+        "--window-size=1400,900",
+        *extra,
+        url,
+    ]
     return subprocess.run(argv, capture_output=True, text=True, timeout=120)
 
 
@@ -119,8 +136,9 @@ def test_status_page_says_why_a_board_is_not_up(tmp_path):
             assert 0 < snap["now"] - rows[name]["last_seen"] < 60
         assert rows["m4"]["runs"]["model_sha256"] == "00" * 32  # what it runs, though refused
         assert rows["pi1"]["runs"]["variant"] == "t16" and rows["pi1"]["state"] == "up"
-        assert all(b["latency_ms"]["p50"] is None or b["latency_ms"]["p50"] > 0
-                   for b in snap["boards"])
+        assert all(
+            b["latency_ms"]["p50"] is None or b["latency_ms"]["p50"] > 0 for b in snap["boards"]
+        )
         ids = [a["request_id"] for a in snap["recent"]]
         assert "after-5" in ids and all(i.startswith(("r-", "after-")) for i in ids)
         first = snap["recent"][-1]  # before the kill: pi1 votes for t16, its replica m3 not

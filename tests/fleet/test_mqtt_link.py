@@ -35,8 +35,14 @@ def test_urls_parse_and_complete():
     assert parse_link("mqtts://h/dep/3?ca=/x").framing == "datagram"
     assert for_board("mqtt://h:1/dep?qos=1", 7) == "mqtt://h:1/dep/7?qos=1"
     assert for_board("udp://h:5", 7) == "udp://h:5"
-    for bad in ("mqtt://h", "mqtt://h/a/b/c", "mqtt://h/d?x=1", "mqtt://h/d/99999",
-                "mqtt://h/d?qos=2", "mqtt://h/d?ca=f"):
+    for bad in (
+        "mqtt://h",
+        "mqtt://h/a/b/c",
+        "mqtt://h/d?x=1",
+        "mqtt://h/d/99999",
+        "mqtt://h/d?qos=2",
+        "mqtt://h/d?ca=f",
+    ):
         with pytest.raises(LinkError):
             parse_link(bad)
 
@@ -109,8 +115,12 @@ def test_rogue_client_frames_never_accepted(boards, broker, capsys):
     def on_connect(c, *_a) -> None:
         c.subscribe(topic("t1", "+", "tx"))
 
-    rogue = new_client(parse_link(broker.url("t1")), "rogue", on_connect,
-                       lambda _c, _u, m: captured.append((m.topic, bytes(m.payload))))
+    rogue = new_client(
+        parse_link(broker.url("t1")),
+        "rogue",
+        on_connect,
+        lambda _c, _u, m: captured.append((m.topic, bytes(m.payload))),
+    )
     sent = {"to_boards_forged": 0, "to_gateway_forged": 0, "replayed": 0, "corrupted": 0}
     wrong = bytes(range(16, 32))
     evil_gw = fb.Sender(wrong, fb.Counter(7), from_gateway=True)
@@ -120,8 +130,9 @@ def test_rogue_client_frames_never_accepted(boards, broker, capsys):
 
     def attack(_: int) -> None:
         for bid in range(1, 5):
-            rogue.publish(topic("t1", bid, "rx"),
-                          evil_gw.frame(fb.Probe(fb.MsgType.HELLO), 0, board_id=bid))
+            rogue.publish(
+                topic("t1", bid, "rx"), evil_gw.frame(fb.Probe(fb.MsgType.HELLO), 0, board_id=bid)
+            )
             forged = evil_board.frame(fb.Heartbeat(0, 0), 0, board_id=bid)
             own.add(forged)
             rogue.publish(topic("t1", bid, "tx"), forged)
@@ -149,14 +160,19 @@ def test_rogue_client_frames_never_accepted(boards, broker, capsys):
     accepted = sum(a.stats["accepted"] for a in gw_auth)
     gw_drops, board_drops = _drops(gw_auth), _drops(board_auth)
     with capsys.disabled():
-        print(f"\n[mqtt rogue] published {sent}; gateway accepted {accepted} of the boards' "
-              f"{genuine_from_boards} genuine frames, dropped {gw_drops}; boards dropped "
-              f"{board_drops}; every answer equals the offline vote")
+        print(
+            f"\n[mqtt rogue] published {sent}; gateway accepted {accepted} of the boards' "
+            f"{genuine_from_boards} genuine frames, dropped {gw_drops}; boards dropped "
+            f"{board_drops}; every answer equals the offline vote"
+        )
     assert sent["replayed"] > 0
     assert accepted <= genuine_from_boards  # nothing of the rogue's was accepted
     assert sum(board_drops.values()) == sent["to_boards_forged"]
-    assert gw_drops == {"bad_tag": sent["to_gateway_forged"], "replay": sent["replayed"],
-                        "bad_crc": sent["corrupted"]}
+    assert gw_drops == {
+        "bad_tag": sent["to_gateway_forged"],
+        "replay": sent["replayed"],
+        "bad_crc": sent["corrupted"],
+    }
 
 
 def test_microcontroller_through_the_bridge(tmp_path, broker):
@@ -228,13 +244,16 @@ def test_requests_topic_dedupes_and_refuses_foreign_reply_topics(boards, broker)
         c.send("same", b64)
         time.sleep(0.2)
         c.send("same", b64)  # a retry: same id, same correlation
-        c.client.publish(request_topic("t1"), b"{not json", qos=1,
-                         properties=_props(c.reply_topic, b"junk"))
-        c.client.publish(request_topic("t1"), b"{}", qos=1,
-                         properties=_props("elsewhere/inbox", b"x"))
+        c.client.publish(
+            request_topic("t1"), b"{not json", qos=1, properties=_props(c.reply_topic, b"junk")
+        )
+        c.client.publish(
+            request_topic("t1"), b"{}", qos=1, properties=_props("elsewhere/inbox", b"x")
+        )
         end = time.monotonic() + 5
-        while time.monotonic() < end and (len(c.replies.get("same", [])) < 2
-                                          or "None" not in c.replies):
+        while time.monotonic() < end and (
+            len(c.replies.get("same", [])) < 2 or "None" not in c.replies
+        ):
             time.sleep(0.05)
         replies = {k: list(v) for k, v in c.replies.items()}
     state["loop"].call_soon_threadsafe(state["stop"].set)

@@ -22,15 +22,28 @@ def test_costs_before_training_equal_convert_and_pack(tiny_run, tmp_path):
         for key in ("params", "macs", "tflite_bytes", "arena_bytes"):
             assert c[key] == card[key], (name, key, c[key], card[key])
         out = tmp_path / f"{name}.vpw"
-        p = vp_edge_cli("pack", str(tiny_run / "models" / f"{name}.tflite"), "-o", str(out),
-                        "--target", "cortex-m4", "--json")
+        p = vp_edge_cli(
+            "pack",
+            str(tiny_run / "models" / f"{name}.tflite"),
+            "-o",
+            str(out),
+            "--target",
+            "cortex-m4",
+            "--json",
+        )
         packed = json.loads(p.stdout)
         assert c["vpw_bytes"] == packed["total_size"] == out.stat().st_size, name
         assert c["vpw_arena_bytes"] == packed["arena_size"], name
         assert c["fits"]["raspberry-pi-4"] == "tflite"
-        assert c["fits"]["stm32f405"] in ("tflite + vpw", "vpw") or \
-            c["fits"]["stm32f405"].startswith("no: ")
-    print(f"\n[costs] tiny family, 2 variants: {took:.1f} s; "
-          + "; ".join(f"{n}: {c['params']:,} params, {c['macs']:,} MACs, tflite "
-                      f"{c['tflite_bytes']:,} B, arena {c['arena_bytes']:,} B, vpw "
-                      f"{c['vpw_bytes']:,} B" for n, c in costs.items()))
+        assert c["fits"]["stm32f405"] in ("tflite + vpw", "vpw") or c["fits"][
+            "stm32f405"
+        ].startswith("no: ")
+    print(
+        f"\n[costs] tiny family, 2 variants: {took:.1f} s; "
+        + "; ".join(
+            f"{n}: {c['params']:,} params, {c['macs']:,} MACs, tflite "
+            f"{c['tflite_bytes']:,} B, arena {c['arena_bytes']:,} B, vpw "
+            f"{c['vpw_bytes']:,} B"
+            for n, c in costs.items()
+        )
+    )

@@ -88,8 +88,7 @@ def expected(gw: Gateway, x: np.ndarray, a: Answer) -> int | None:
     for name in a.answered:
         spec = gw.dep.board(name)
         c = gw.cards[spec.variant]
-        q = fake_output(spec.variant, quantize(x[a.index], c["input_scale"],
-                                                c["input_zero_point"]))
+        q = fake_output(spec.variant, quantize(x[a.index], c["input_scale"], c["input_zero_point"]))
         res[name] = (spec.id, spec.variant, result_pairs(q, gw.dep.k))
     return vote_boards(res, gw.cards, gw.num_classes, gw.dep.rule, gw.weights)[0].winner
 
@@ -144,8 +143,10 @@ def test_n_minus_one_dead_answered_within_deadline(dep, boards, capsys):
     worst = max(a.latency_s for a in after)
     assert worst <= dep.deadline_s + MARGIN
     with capsys.disabled():
-        print(f"\n[N-1 dead] worst latency {worst * 1000:.1f} ms, deadline "
-              f"{dep.deadline_s * 1000:.0f} ms (+{MARGIN * 1000:.0f} ms allowed)")
+        print(
+            f"\n[N-1 dead] worst latency {worst * 1000:.1f} ms, deadline "
+            f"{dep.deadline_s * 1000:.0f} ms (+{MARGIN * 1000:.0f} ms allowed)"
+        )
 
 
 def test_all_boards_dead_gives_explicit_errors(dep, boards):
@@ -215,6 +216,7 @@ def test_forged_replayed_corrupted_frames_never_accepted(dep, boards, capsys):
         def w(link):
             inj[name] = Injector(link)
             return inj[name]
+
         return w
 
     for name in ("pi1", "pi2", "m3", "m4"):
@@ -237,21 +239,33 @@ def test_forged_replayed_corrupted_frames_never_accepted(dep, boards, capsys):
             assert auth["unknown_board"] == i.tried["forged_board"]
         else:  # serial: frames sent before the gateway opened the pty may be lost
             assert auth["accepted"] <= i.genuine
-            assert auth["bad_tag"] + auth["insecure"] + auth["unknown_board"] >= \
-                i.tried["forged_key"] + i.tried["forged_peer_key"] + i.tried["forged_insecure"] \
-                + i.tried["forged_board"] - 3
+            assert (
+                auth["bad_tag"] + auth["insecure"] + auth["unknown_board"]
+                >= i.tried["forged_key"]
+                + i.tried["forged_peer_key"]
+                + i.tried["forged_insecure"]
+                + i.tried["forged_board"]
+                - 3
+            )
     assert gw.counts["foreign"] == tried["foreign"]
     peer = {n: i.tried["forged_peer_key"] for n, i in inj.items()}
-    peer_accepted = sum(gw.boards[n].adapter.auth.stats["accepted"] - inj[n].genuine
-                        for n in inj if n.startswith("pi"))  # UDP: exact
+    peer_accepted = sum(
+        gw.boards[n].adapter.auth.stats["accepted"] - inj[n].genuine
+        for n in inj
+        if n.startswith("pi")
+    )  # UDP: exact
     assert peer_accepted == 0
     hostile = sum(v for k, v in tried.items() if k != "foreign")
     with capsys.disabled():
-        print(f"\n[injector] tried {tried} ({hostile} hostile frames), accepted 0; foreign "
-              f"results ignored {gw.counts['foreign']}")
-        print(f"[per-board keys] RESULTs forged with another board's key (board 1's; board 2's "
-              f"on board 1): {peer}, {sum(peer.values())} in all, accepted 0; every answer "
-              f"equals the offline vote of the genuine RESULTs")
+        print(
+            f"\n[injector] tried {tried} ({hostile} hostile frames), accepted 0; foreign "
+            f"results ignored {gw.counts['foreign']}"
+        )
+        print(
+            f"[per-board keys] RESULTs forged with another board's key (board 1's; board 2's "
+            f"on board 1): {peer}, {sum(peer.values())} in all, accepted 0; every answer "
+            f"equals the offline vote of the genuine RESULTs"
+        )
 
 
 def test_killed_udp_board_is_down_by_its_heartbeats(dep, boards):
@@ -283,9 +297,11 @@ def _killed_udp_board(dep, boards) -> None:
             await gw.close()
 
     took, after = asyncio.run(main())
-    print(f"\n[heartbeats] killed UDP board down {took:.3f} s after the kill (heartbeat {hb} s, "
-          f"deadline {dep.deadline_s} s); the next requests took "
-          f"{', '.join(f'{a.latency_s * 1000:.1f}' for a in after)} ms")
+    print(
+        f"\n[heartbeats] killed UDP board down {took:.3f} s after the kill (heartbeat {hb} s, "
+        f"deadline {dep.deadline_s} s); the next requests took "
+        f"{', '.join(f'{a.latency_s * 1000:.1f}' for a in after)} ms"
+    )
     # two periods, and 0.1 s for the scheduling of a loaded test machine (2 cores, many jobs)
     assert took <= 2 * hb + 0.1, f"marked down {took:.3f} s after the kill (heartbeat {hb} s)"
     for a in after:
@@ -307,8 +323,9 @@ def _killed_under_load(dep, boards) -> None:
     check_answers(gw, x, answers)
     # fail_after=100: only the heartbeats can have marked it down; 1.5 periods plus a deadline
     # (the request out to it) pass before that: at most 5 requests of 300 ms wait for it
-    slow = [a.index for a in answers[2:]
-            if "pi2" in a.missing and a.latency_s > 0.9 * dep.deadline_s]
+    slow = [
+        a.index for a in answers[2:] if "pi2" in a.missing and a.latency_s > 0.9 * dep.deadline_s
+    ]
     assert len(slow) <= 5, slow
     assert all("pi2" in a.missing for a in answers[3:])
     # once down, no request goes to it: its misses stop at those few (27 requests came after)

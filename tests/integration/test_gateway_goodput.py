@@ -28,8 +28,9 @@ CAPACITY = 1 / BOARD_S  # every request goes to every board
 
 @pytest.mark.slow
 def test_goodput_holds_past_saturation(tmp_path: Path):
-    dep = write_deployment(tmp_path, make_fake_run(tmp_path), four_boards(_ports(2)),
-                           deadline_ms=500)
+    dep = write_deployment(
+        tmp_path, make_fake_run(tmp_path), four_boards(_ports(2)), deadline_ms=500
+    )
     images = tmp_path / "images"
     images.mkdir()
     for s in range(4):
@@ -41,9 +42,28 @@ def test_goodput_holds_past_saturation(tmp_path: Path):
     try:
         rates = ",".join(f"{m * CAPACITY:g}" for m in (0.25, 1, 5, 20))  # warm-up first
         r = subprocess.run(
-            [sys.executable, "-m", "vp_edge", "load", "--gateway", server.url, "--images",
-             str(images), "--rates", rates, "--seconds", "3", "--wait", "1", "--json", "-"],
-            capture_output=True, text=True, timeout=120)
+            [
+                sys.executable,
+                "-m",
+                "vp_edge",
+                "load",
+                "--gateway",
+                server.url,
+                "--images",
+                str(images),
+                "--rates",
+                rates,
+                "--seconds",
+                "3",
+                "--wait",
+                "1",
+                "--json",
+                "-",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         server.close()
         boards.stop()

@@ -86,8 +86,7 @@ class HandStrategy:
         if sc is None:
             return Outcome(None, None, missing, "failed", "no scores")
         scores = sc.astype(float) + (0 if a is None else a.astype(float))
-        return Outcome(int(np.argmax(scores)), scores, missing,
-                       "degraded" if missing else "ok")
+        return Outcome(int(np.argmax(scores)), scores, missing, "degraded" if missing else "ok")
 
 
 def _port() -> int:
@@ -112,23 +111,56 @@ def live(tmp_path: Path, conv_tflite: bytes):
     for name, blob in (("conv", conv_tflite), ("staged", b"two stages"), ("scores", b"scores")):
         files[name] = tmp_path / f"{name}.bin"
         files[name].write_bytes(blob)
-    strategy = HandStrategy([PartInfo("conv", files["conv"], "tensor", 0),
-                             PartInfo("staged", files["staged"], "tensor", 0, 2),
-                             PartInfo("scores", files["scores"], "scores", 10)])
-    boards = [{"id": 1, "name": "conv1", "kind": "linux", "link": f"udp://127.0.0.1:{_port()}",
-               "variant": "conv"},
-              {"id": 2, "name": "staged1", "kind": "linux",
-               "link": f"udp://127.0.0.1:{_port()}", "variant": "staged"},
-              {"id": 3, "name": "scores1", "kind": "mcu", "link": "pty://scores1",
-               "variant": "scores", "profile": "esp32-s3"}]
-    doc = {"run": str(run), "key": KEY.hex(), "k": 2, "deadline_ms": 1500,
-           "heartbeat_ms": 60_000, "strategy": "mp"}
+    strategy = HandStrategy(
+        [
+            PartInfo("conv", files["conv"], "tensor", 0),
+            PartInfo("staged", files["staged"], "tensor", 0, 2),
+            PartInfo("scores", files["scores"], "scores", 10),
+        ]
+    )
+    boards = [
+        {
+            "id": 1,
+            "name": "conv1",
+            "kind": "linux",
+            "link": f"udp://127.0.0.1:{_port()}",
+            "variant": "conv",
+        },
+        {
+            "id": 2,
+            "name": "staged1",
+            "kind": "linux",
+            "link": f"udp://127.0.0.1:{_port()}",
+            "variant": "staged",
+        },
+        {
+            "id": 3,
+            "name": "scores1",
+            "kind": "mcu",
+            "link": "pty://scores1",
+            "variant": "scores",
+            "profile": "esp32-s3",
+        },
+    ]
+    doc = {
+        "run": str(run),
+        "key": KEY.hex(),
+        "k": 2,
+        "deadline_ms": 1500,
+        "heartbeat_ms": 60_000,
+        "strategy": "mp",
+    }
     (tmp_path / "deploy.toml").write_text(deployment_toml(doc, boards))
     dep = load_deployment(tmp_path / "deploy.toml", check_run=False)
     fake = FakeBoards(dep)
     sha = {n: hashlib.sha256(f.read_bytes()).digest() for n, f in files.items()}
-    fake.start("conv1", runner=LiteRtRunner(conv_tflite, kernels="ref"), k=0, max_frame=52,
-               model_sha256=sha["conv"])
+    fake.start(
+        "conv1",
+        runner=LiteRtRunner(conv_tflite, kernels="ref"),
+        k=0,
+        max_frame=52,
+        model_sha256=sha["conv"],
+    )
     fake.start("staged1", runner=TwoStages(b"two stages"), k=0, model_sha256=sha["staged"])
     fake.start("scores1", runner=FakeRunner(b"scores"), k=10, model_sha256=sha["scores"])
     gw = Gateway(dep, strategy=strategy)
@@ -137,8 +169,7 @@ def live(tmp_path: Path, conv_tflite: bytes):
 
 
 def _frame_bytes(msgs: list, secure: bool = True) -> int:
-    return sum(HEADER_SIZE + len(m.pack()) + (TAG_SIZE if secure else 0) + CRC_SIZE
-               for m in msgs)
+    return sum(HEADER_SIZE + len(m.pack()) + (TAG_SIZE if secure else 0) + CRC_SIZE for m in msgs)
 
 
 def test_call_part_gets_the_exact_tensor_and_counts_its_frames(live) -> None:
@@ -174,8 +205,12 @@ def test_plan_over_tensor_stage_and_scores_parts_then_a_board_killed(live) -> No
             assert all(b.up for b in gw.boards.values()), [b.refused for b in gw.boards.values()]
             sent0 = {n: b.stats.bytes_sent for n, b in gw.boards.items()}
             got0 = {n: b.stats.bytes_received for n, b in gw.boards.items()}
-            full = await run_plan(gw, strategy.plan(image), {"conv": ["conv1"],
-                                  "staged": ["staged1"], "scores": ["scores1"]}, 2.0)
+            full = await run_plan(
+                gw,
+                strategy.plan(image),
+                {"conv": ["conv1"], "staged": ["staged1"], "scores": ["scores1"]},
+                2.0,
+            )
             sent = sum(b.stats.bytes_sent - sent0[n] for n, b in gw.boards.items())
             got = sum(b.stats.bytes_received - got0[n] for n, b in gw.boards.items())
             fake.kill("conv1")

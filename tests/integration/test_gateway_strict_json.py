@@ -74,5 +74,10 @@ def test_an_image_that_is_none_is_named_as_such(served, tmp_path, capsys):
 
 def test_a_reply_that_cannot_be_strict_json_becomes_an_internal_error():
     reply = strict(reply_bytes({"v": 1, "id": 3, "ok": True, "latency_ms": float("nan")}))
-    assert reply == {"v": 1, "id": 3, "ok": False, "code": "internal",
-                     "error": "internal error: reply not JSON"}
+    assert reply == {
+        "v": 1,
+        "id": 3,
+        "ok": False,
+        "code": "internal",
+        "error": "internal error: reply not JSON",
+    }

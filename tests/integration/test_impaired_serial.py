@@ -27,8 +27,9 @@ from test_gateway_faults import expected, images
 
 from vp_edge.gateway.core import Gateway, run_inputs
 
-LINE = Impairment(loss=0.20, duplicate=0.10, reorder=0.25, delay_s=0.020, jitter_s=0.010,
-                  corrupt=0.02, cut=0.05)
+LINE = Impairment(
+    loss=0.20, duplicate=0.10, reorder=0.25, delay_s=0.020, jitter_s=0.010, corrupt=0.02, cut=0.05
+)
 BOARDS = [
     {"id": 3, "name": "m3", "kind": "mcu", "link": "pty://m3", "variant": "t16",
      "profile": "esp32-s3"},

@@ -24,8 +24,13 @@ def live(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     linux board serves with) and the second on the reference kernels."""
     from experiments.live import live_table, run_live_demo
 
-    s = run_live_demo(tiny_run, IMAGES, tmp_path_factory.mktemp("live-kinds"), False,
-                      linux_kernels=("xnnpack", "ref"))
+    s = run_live_demo(
+        tiny_run,
+        IMAGES,
+        tmp_path_factory.mktemp("live-kinds"),
+        False,
+        linux_kernels=("xnnpack", "ref"),
+    )
     print("\n" + live_table(s))
     return s
 
@@ -96,8 +101,9 @@ def test_board_serve_refuses_qemu_and_stray_pynq_flags(tmp_path: Path) -> None:
     assert main([*base, "--simulate", "--listen", "udp://127.0.0.1:9"]) == 3
 
 
-def test_emulating_pynq_without_its_venv_says_make_setup(tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_emulating_pynq_without_its_venv_says_make_setup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from boards.emulation import board_argv
     from vp_edge.deployment import BoardSpec, Deployment
     from vp_edge.errors import BoardError

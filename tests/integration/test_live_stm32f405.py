@@ -20,8 +20,7 @@ def test_f405_board_votes_like_offline(tiny_run, tmp_path) -> None:
 
     if missing := missing_tools("stm32f405") + missing_tools("host-stm32f4"):
         pytest.skip(f"needs {', '.join(missing)} (scripts/setup.d/20-toolchains.sh)")
-    s = run_live_demo(tiny_run, IMAGES, tmp_path, False, kinds=("qemu",),
-                      qemu_profile="stm32f405")
+    s = run_live_demo(tiny_run, IMAGES, tmp_path, False, kinds=("qemu",), qemu_profile="stm32f405")
     print("\n" + live_table(s))
     assert "qemu" in s["kinds"]["ran"], s["kinds"]
     assert s["equal"]

@@ -76,8 +76,9 @@ class RunningGateway:
 
 @pytest.fixture
 def fleet(tmp_path: Path):
-    dep = write_deployment(tmp_path, make_fake_run(tmp_path), four_boards(_udp_ports(2)),
-                           deadline_ms=2000)
+    dep = write_deployment(
+        tmp_path, make_fake_run(tmp_path), four_boards(_udp_ports(2)), deadline_ms=2000
+    )
     boards = FakeBoards(dep)
     for name in ALL:
         boards.start(name)
@@ -117,8 +118,12 @@ def test_failing_second_gateway_contacts_no_board_and_changes_no_answer(fleet, t
     base = ["gateway", "--deployment", str(dep.path)]
     cases = {
         "metrics bogus": ["--listen", f"udp://127.0.0.1:{free}", "--metrics", "bogus"],
-        "metrics busy": ["--listen", f"udp://127.0.0.1:{free}", "--metrics",
-                         f"127.0.0.1:{busy_tcp.getsockname()[1]}"],
+        "metrics busy": [
+            "--listen",
+            f"udp://127.0.0.1:{free}",
+            "--metrics",
+            f"127.0.0.1:{busy_tcp.getsockname()[1]}",
+        ],
         "metrics 99999": ["--listen", f"udp://127.0.0.1:{free}", "--metrics", "127.0.0.1:99999"],
         "listen busy": ["--listen", f"udp://127.0.0.1:{busy_udp.getsockname()[1]}"],
         "answers /proc": ["--images", str(folder), "--answers", "/proc/a.jsonl"],
@@ -132,8 +137,10 @@ def test_failing_second_gateway_contacts_no_board_and_changes_no_answer(fleet, t
         busy_udp.close()
         busy_tcp.close()
     assert running.answers(x) == before
-    print(f"\n[second gateway] {len(cases)} failing commands, exit codes 2/3, 0 frames to any "
-          f"board, {len(x)} of {len(x)} answers of the running gateway unchanged")
+    print(
+        f"\n[second gateway] {len(cases)} failing commands, exit codes 2/3, 0 frames to any "
+        f"board, {len(x)} of {len(x)} answers of the running gateway unchanged"
+    )
 
 
 def test_second_gateway_that_runs_locks_nobody_out(fleet, tmp_path):
@@ -141,8 +148,21 @@ def test_second_gateway_that_runs_locks_nobody_out(fleet, tmp_path):
     x, folder = _images(tmp_path, 4)
     before = running.answers(x)
     out = tmp_path / "second.jsonl"
-    assert main(["gateway", "--deployment", str(dep.path), "--images", str(folder),
-                 "--answers", str(out), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "gateway",
+                "--deployment",
+                str(dep.path),
+                "--images",
+                str(folder),
+                "--answers",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert len(out.read_text().splitlines()) == 4
     assert running.answers(x) == before  # the older, running gateway is still heard by all
 
@@ -152,8 +172,9 @@ def test_forged_huge_counter_loses_no_board(fleet):
     x = np.random.default_rng(1).integers(0, 256, (3, 28, 28, 1), dtype=np.uint8)
     before = running.answers(x)
     for b in dep.boards:  # one PROBE per board, signed with its key, counter 0xFFFFFFFF00000001
-        tx = fb.Sender(fb.derive_board_key(KEY, b.id), fb.Counter(0xFFFFFFFF),
-                       board_id=b.id, from_gateway=True)
+        tx = fb.Sender(
+            fb.derive_board_key(KEY, b.id), fb.Counter(0xFFFFFFFF), board_id=b.id, from_gateway=True
+        )
         frame = tx.frame(fb.Probe(fb.MsgType.HELLO), 1)
         boards.servers[b.name].handle(boards.servers[b.name].auth.check(frame))
     assert running.answers(x) == before  # the running gateway was not dropped
@@ -164,9 +185,11 @@ def test_forged_huge_counter_loses_no_board(fleet):
         stale = sum(s.auth.stats["stale"] for s in boards.servers.values())
         assert stale >= len(ALL)
         lost = [b for b in ALL if b not in restarted.answers(x[:1])[0][1]]
-        print(f"\n[forged counter] 0xFFFFFFFF00000001 on {len(ALL)} boards: running gateway "
-              f"lost {len(ALL) - len(before[0][1])}, restarted gateway lost {len(lost)} "
-              f"({stale} stale PROBEs challenged)")
+        print(
+            f"\n[forged counter] 0xFFFFFFFF00000001 on {len(ALL)} boards: running gateway "
+            f"lost {len(ALL) - len(before[0][1])}, restarted gateway lost {len(lost)} "
+            f"({stale} stale PROBEs challenged)"
+        )
     finally:
         running.gw = restarted.gw
         running.loop, running.thread = restarted.loop, restarted.thread
@@ -188,8 +211,13 @@ def test_board_that_switches_model_is_relearnt_from_its_hello(fleet):
     gw = running.gw
     blob = b"t16 of the next run"
     sha = hashlib.sha256(blob).hexdigest()
-    card = {**gw.cards["t16"], "tflite_sha256": sha, "input_scale": 2 / 255,
-            "input_zero_point": -100, "vote_weight": 0.9}
+    card = {
+        **gw.cards["t16"],
+        "tflite_sha256": sha,
+        "input_scale": 2 / 255,
+        "input_zero_point": -100,
+        "vote_weight": 0.9,
+    }
     register_card(dep.state_dir, sha, card)  # what flash / rollout do before the transfer
     server = boards.servers["pi1"]
     server.swap_model(FakeRunner(blob), {"model_sha256": bytes.fromhex(sha)})  # HELLO goes out
@@ -198,8 +226,12 @@ def test_board_that_switches_model_is_relearnt_from_its_hello(fleet):
     got = [running.call(gw.classify(img)) for img in x]
     new = f"t16@{sha[:12]}"
     assert gw.boards["pi1"].model == new and gw.boards["pi1"].up
-    models = {"pi1": (new, blob), "pi2": ("t24", b"t24"), "m3": ("t16", b"t16"),
-              "m4": ("t24", b"t24")}
+    models = {
+        "pi1": (new, blob),
+        "pi2": ("t24", b"t24"),
+        "m3": ("t16", b"t16"),
+        "m4": ("t24", b"t24"),
+    }
     for img, a in zip(x, got, strict=True):
         assert a.answered == ALL and new in gw.vote_cards
         assert a.winner == _offline(gw, img, models)  # old and new models mixed, exact
@@ -207,8 +239,9 @@ def test_board_that_switches_model_is_relearnt_from_its_hello(fleet):
 
 def test_model_without_a_card_is_refused_not_voted(fleet):
     dep, boards, running = fleet
-    boards.servers["pi1"].swap_model(FakeRunner(b"unknown"),
-                                     {"model_sha256": hashlib.sha256(b"unknown").digest()})
+    boards.servers["pi1"].swap_model(
+        FakeRunner(b"unknown"), {"model_sha256": hashlib.sha256(b"unknown").digest()}
+    )
     time.sleep(0.3)
     a = running.call(running.gw.classify(np.zeros((28, 28, 1), np.uint8)))
     assert "pi1" not in a.answered and "no card" in running.gw.boards["pi1"].refused
@@ -220,15 +253,28 @@ def test_reflash_under_a_running_gateway_votes_again_within_5_s(tiny_run: Path, 
     from boards.server import serve_in_thread
 
     ports = _udp_ports(2)
-    specs = [{"id": i + 1, "name": f"pi{i + 1}", "kind": "linux", "variant": v,
-              "link": f"udp://127.0.0.1:{p}"}
-             for i, (v, p) in enumerate(zip(("t16", "t24"), ports, strict=True))]
+    specs = [
+        {
+            "id": i + 1,
+            "name": f"pi{i + 1}",
+            "kind": "linux",
+            "variant": v,
+            "link": f"udp://127.0.0.1:{p}",
+        }
+        for i, (v, p) in enumerate(zip(("t16", "t24"), ports, strict=True))
+    ]
     dep = write_deployment(tmp_path, tiny_run, specs, deadline_ms=2000)
     servers = {}
     for s in specs:
-        opts = BoardOptions(tiny_run / "models" / f"{s['variant']}.tflite", s["link"], s["id"],
-                            fb.derive_board_key(KEY, s["id"]), k=2, heartbeat_s=0.2,
-                            model_dir=tmp_path / f"slots{s['id']}")
+        opts = BoardOptions(
+            tiny_run / "models" / f"{s['variant']}.tflite",
+            s["link"],
+            s["id"],
+            fb.derive_board_key(KEY, s["id"]),
+            k=2,
+            heartbeat_s=0.2,
+            model_dir=tmp_path / f"slots{s['id']}",
+        )
         server = build_server(opts)
         servers[s["name"]] = (server, serve_in_thread(server))
     running = RunningGateway(dep)
@@ -246,8 +292,19 @@ def test_reflash_under_a_running_gateway_votes_again_within_5_s(tiny_run: Path, 
         bad.write_bytes(bytes(blob[:1000]))  # truncated
         assert main(["flash", str(bad), "--deployment", str(dep.path), "--board", "pi1"]) == 2
         assert sum(pi1.auth.stats.values()) == heard  # refused before any frame
-        assert main(["flash", str(tiny_run / "models" / "t24.tflite"), "--deployment",
-                     str(dep.path), "--board", "pi1"]) == 0
+        assert (
+            main(
+                [
+                    "flash",
+                    str(tiny_run / "models" / "t24.tflite"),
+                    "--deployment",
+                    str(dep.path),
+                    "--board",
+                    "pi1",
+                ]
+            )
+            == 0
+        )
         t0 = time.monotonic()
         while time.monotonic() - t0 < 5.0:
             _, answered = running.answers(x[:1])[0]
@@ -266,8 +323,9 @@ def test_reflash_under_a_running_gateway_votes_again_within_5_s(tiny_run: Path, 
 def _run_b(tiny_run: Path, root: Path, swap: bool = True) -> Path:
     """Another 'trained run': tiny_run's models with t16 and t24 swapped (cards follow)."""
     run = root / "run-b"
-    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("outputs", "checkpoints",
-                                                                 "weights"))
+    shutil.copytree(
+        tiny_run, run, ignore=shutil.ignore_patterns("outputs", "checkpoints", "weights")
+    )
     if swap:
         a = tiny_run / "models"
         for v, w in (("t16", "t24"), ("t24", "t16")):
@@ -277,8 +335,9 @@ def _run_b(tiny_run: Path, root: Path, swap: bool = True) -> Path:
 
 
 @pytest.mark.slow
-def test_rollout_under_load_loses_nothing_and_a_bad_artefact_reverts(tiny_run: Path,
-                                                                     tmp_path: Path, capsys):
+def test_rollout_under_load_loses_nothing_and_a_bad_artefact_reverts(
+    tiny_run: Path, tmp_path: Path, capsys
+):
     import json
 
     from boards.daemon import BoardOptions, build_server
@@ -286,19 +345,43 @@ def test_rollout_under_load_loses_nothing_and_a_bad_artefact_reverts(tiny_run: P
     from vp_edge.rollout import RolloutOptions, rollout
 
     names = ("m4", "pi1", "pi2", "pi3")
-    specs = [{"id": i + 1, "name": n, "kind": "linux", "variant": ("t16", "t24")[i % 2],
-              "link": f"udp://127.0.0.1:{p}"}
-             for i, (n, p) in enumerate(zip(names[1:], _udp_ports(3), strict=True))]
-    specs.append({"id": 4, "name": "m4", "kind": "mcu", "variant": "t24", "link": "pty://m4",
-                  "profile": "esp32-s3"})  # a serial board: flashed through the relay
+    specs = [
+        {
+            "id": i + 1,
+            "name": n,
+            "kind": "linux",
+            "variant": ("t16", "t24")[i % 2],
+            "link": f"udp://127.0.0.1:{p}",
+        }
+        for i, (n, p) in enumerate(zip(names[1:], _udp_ports(3), strict=True))
+    ]
+    specs.append(
+        {
+            "id": 4,
+            "name": "m4",
+            "kind": "mcu",
+            "variant": "t24",
+            "link": "pty://m4",
+            "profile": "esp32-s3",
+        }
+    )  # a serial board: flashed through the relay
     dep = write_deployment(tmp_path, tiny_run, specs, deadline_ms=3000)
     servers = []
     for s in specs:
-        server = build_server(BoardOptions(
-            tiny_run / "models" / f"{s['variant']}.tflite", s["link"], s["id"],
-            fb.derive_board_key(KEY, s["id"]), kind=s["kind"], k=2, heartbeat_s=0.2,
-            profile=s.get("profile"), pty_dir=dep.pty_dir,
-            model_dir=tmp_path / f"slots{s['id']}"))
+        server = build_server(
+            BoardOptions(
+                tiny_run / "models" / f"{s['variant']}.tflite",
+                s["link"],
+                s["id"],
+                fb.derive_board_key(KEY, s["id"]),
+                kind=s["kind"],
+                k=2,
+                heartbeat_s=0.2,
+                profile=s.get("profile"),
+                pty_dir=dep.pty_dir,
+                model_dir=tmp_path / f"slots{s['id']}",
+            )
+        )
         servers.append((server, serve_in_thread(server)))
     running = RunningGateway(dep)
     stop, answers = threading.Event(), []
@@ -314,8 +397,21 @@ def test_rollout_under_load_loses_nothing_and_a_bad_artefact_reverts(tiny_run: P
     loader.start()
     try:
         b = _run_b(tiny_run, tmp_path)
-        assert main(["rollout", "--deployment", str(dep.path), "--to", str(b), "--dry-run",
-                     "--json", "-"]) == 0
+        assert (
+            main(
+                [
+                    "rollout",
+                    "--deployment",
+                    str(dep.path),
+                    "--to",
+                    str(b),
+                    "--dry-run",
+                    "--json",
+                    "-",
+                ]
+            )
+            == 0
+        )
         assert len(json.loads(capsys.readouterr().out)["steps"]) == 4
         report = rollout(dep, b, RolloutOptions(canary=4, state_file=tmp_path / "r.json"))
         assert not report.halted
@@ -343,12 +439,14 @@ def test_rollout_under_load_loses_nothing_and_a_bad_artefact_reverts(tiny_run: P
     errors = [a for _, a in answers if a.error]
     assert not errors and len(answers) > 20
     _check_offline(running.gw, tiny_run, answers)
-    print(f"\n[rollout] 3 linux boards + 1 MCU (pty, relay), max-unavailable 1, canary 4: "
-          f"{report.seconds:.1f} s ({ {n: o['seconds'] for n, o in report.outcomes.items()} }), "
-          f"{n_first} requests served meanwhile, 0 errors; bad artefact: "
-          f"{second.outcomes['pi2']['status']} after {second.outcomes['pi2']['seconds']:.1f} s, "
-          f"halted, {len(answers) - n_first} more requests, {len(errors)} errors; every answer "
-          "equal to the offline vote of the boards that answered under their models then")
+    print(
+        f"\n[rollout] 3 linux boards + 1 MCU (pty, relay), max-unavailable 1, canary 4: "
+        f"{report.seconds:.1f} s ({ {n: o['seconds'] for n, o in report.outcomes.items()} }), "
+        f"{n_first} requests served meanwhile, 0 errors; bad artefact: "
+        f"{second.outcomes['pi2']['status']} after {second.outcomes['pi2']['seconds']:.1f} s, "
+        f"halted, {len(answers) - n_first} more requests, {len(errors)} errors; every answer "
+        "equal to the offline vote of the boards that answered under their models then"
+    )
 
 
 def _check_offline(gw: Gateway, run: Path, answers: list) -> None:
@@ -374,7 +472,6 @@ def _check_offline(gw: Gateway, run: Path, answers: list) -> None:
         assert a.winner == vote.winner, (a, models)
 
 
-
 @pytest.mark.slow
 def test_reflash_a_serial_board_through_the_running_gateway(tiny_run: Path, tmp_path: Path):
     """An emulated MCU behind a pty: its line admits one client, the gateway; flash goes
@@ -383,26 +480,61 @@ def test_reflash_a_serial_board_through_the_running_gateway(tiny_run: Path, tmp_
     from boards.server import serve_in_thread
 
     port = _udp_ports(1)[0]
-    specs = [{"id": 1, "name": "pi1", "kind": "linux", "variant": "t16",
-              "link": f"udp://127.0.0.1:{port}"},
-             {"id": 2, "name": "m2", "kind": "mcu", "variant": "t24", "link": "pty://m2",
-              "profile": "esp32-s3"}]
+    specs = [
+        {
+            "id": 1,
+            "name": "pi1",
+            "kind": "linux",
+            "variant": "t16",
+            "link": f"udp://127.0.0.1:{port}",
+        },
+        {
+            "id": 2,
+            "name": "m2",
+            "kind": "mcu",
+            "variant": "t24",
+            "link": "pty://m2",
+            "profile": "esp32-s3",
+        },
+    ]
     dep = write_deployment(tmp_path, tiny_run, specs, deadline_ms=3000)
     servers = []
     for s in specs:
-        server = build_server(BoardOptions(
-            tiny_run / "models" / f"{s['variant']}.tflite", s["link"], s["id"],
-            fb.derive_board_key(KEY, s["id"]), kind=s["kind"], k=2, heartbeat_s=0.2,
-            profile=s.get("profile"), pty_dir=dep.pty_dir,
-            model_dir=tmp_path / f"slots{s['id']}"))
+        server = build_server(
+            BoardOptions(
+                tiny_run / "models" / f"{s['variant']}.tflite",
+                s["link"],
+                s["id"],
+                fb.derive_board_key(KEY, s["id"]),
+                kind=s["kind"],
+                k=2,
+                heartbeat_s=0.2,
+                profile=s.get("profile"),
+                pty_dir=dep.pty_dir,
+                model_dir=tmp_path / f"slots{s['id']}",
+            )
+        )
         servers.append((server, serve_in_thread(server)))
     running = RunningGateway(dep)
     x = np.random.default_rng(4).integers(0, 256, (2, 28, 28, 1), dtype=np.uint8)
     try:
         assert all(a == ("m2", "pi1") for _, a in running.answers(x))
         t0 = time.monotonic()
-        assert main(["flash", str(tiny_run / "models" / "t16.tflite"), "--deployment",
-                     str(dep.path), "--board", "m2", "--timeout", "3"]) == 0
+        assert (
+            main(
+                [
+                    "flash",
+                    str(tiny_run / "models" / "t16.tflite"),
+                    "--deployment",
+                    str(dep.path),
+                    "--board",
+                    "m2",
+                    "--timeout",
+                    "3",
+                ]
+            )
+            == 0
+        )
         flashed = time.monotonic()
         while time.monotonic() - flashed < 5.0:
             _, answered = running.answers(x[:1])[0]
@@ -410,9 +542,11 @@ def test_reflash_a_serial_board_through_the_running_gateway(tiny_run: Path, tmp_
                 break
         took = time.monotonic() - flashed
         assert took < 5.0, "m2 did not vote again within 5 s of flash returning"
-        print(f"\n[re-flash mcu] flash through the gateway's relay {flashed - t0:.1f} s; m2 "
-              f"voted again {took:.2f} s after flash returned "
-              f"(relay {running.gw.relay.counts})")
+        print(
+            f"\n[re-flash mcu] flash through the gateway's relay {flashed - t0:.1f} s; m2 "
+            f"voted again {took:.2f} s after flash returned "
+            f"(relay {running.gw.relay.counts})"
+        )
     finally:
         running.close()
         for server, thread in servers:

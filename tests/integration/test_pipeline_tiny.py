@@ -104,8 +104,10 @@ def test_evaluate_reports_every_rule_k_and_subset(tiny):
     assert set(ea["pairs"]) == {"t16|t24", "t24|t16"}
     assert "all wrong on" in evaluation_table(r)
     # the paired comparisons are the same accuracies, counted per input
-    for key, other in (("ensemble_vs_best_single", r["best_single"]),
-                       ("ensemble_vs_baseline", r["baseline"]["int8_accuracy"])):
+    for key, other in (
+        ("ensemble_vs_best_single", r["best_single"]),
+        ("ensemble_vs_baseline", r["baseline"]["int8_accuracy"]),
+    ):
         pc = r["paired"][key]
         assert pc["inputs"] == TEST_IMAGES
         assert pc["difference_points"] == pytest.approx(100 * (r["ensemble_default"] - other))

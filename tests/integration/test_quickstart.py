@@ -51,8 +51,16 @@ def test_readme_names_files_and_commands() -> None:
     files = [t.splitlines()[0] for lang, t in blocks if lang == "toml"]
     assert files == ["# file: my_family.toml", "# file: deploy.toml"]
     commands = [c for lang, t in blocks if lang == "sh" for c in t.splitlines() if c.strip()]
-    for step in ("family show", "train", "convert", "evaluate", "emulate", "gateway",
-                 "classify", "flash"):
+    for step in (
+        "family show",
+        "train",
+        "convert",
+        "evaluate",
+        "emulate",
+        "gateway",
+        "classify",
+        "flash",
+    ):
         assert any(c.startswith(f"vp-edge {step}") for c in commands), step
 
 
@@ -62,8 +70,12 @@ class Shell:
     def __init__(self, work: Path, ports: dict[str, str]) -> None:
         self.work, self.ports, self.jobs = work, ports, []
         bin_dir = str(Path(sys.executable).parent)
-        self.env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
-                    "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+        }
 
     def fix(self, line: str) -> str:
         for old, new in self.ports.items():
@@ -78,12 +90,25 @@ class Shell:
             job.communicate(timeout=30)
             return None
         if line.rstrip().endswith("&"):
-            self.jobs.append(subprocess.Popen(
-                ["bash", "-c", "exec " + line.rstrip()[:-1]], cwd=self.work, env=self.env,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            self.jobs.append(
+                subprocess.Popen(
+                    ["bash", "-c", "exec " + line.rstrip()[:-1]],
+                    cwd=self.work,
+                    env=self.env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
             return None
-        r = subprocess.run(["bash", "-c", line], cwd=self.work, env=self.env,
-                           capture_output=True, text=True, timeout=1500)
+        r = subprocess.run(
+            ["bash", "-c", line],
+            cwd=self.work,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=1500,
+        )
         return r
 
     def stop(self) -> None:
@@ -134,11 +159,17 @@ def test_quickstart_runs_as_written(tmp_path: Path) -> None:
     write_shapes(work / "data", PER_CLASS)
     rng = np.random.default_rng(7)
     grey = draw("circle", rng)
-    Image.fromarray(np.repeat(np.kron(grey, np.ones((3, 3), np.uint8))[..., None], 3, -1)) \
-        .save(work / "photo.png")  # 84x84 RGB: the gateway resizes it and drops the colour
+    Image.fromarray(np.repeat(np.kron(grey, np.ones((3, 3), np.uint8))[..., None], 3, -1)).save(
+        work / "photo.png"
+    )  # 84x84 RGB: the gateway resizes it and drops the colour
     metrics = str(free_port())
-    ports = {"5601": str(free_port()), "5602": str(free_port()), "5603": str(free_port()),
-             "5700": str(free_port()), "9108": metrics}
+    ports = {
+        "5601": str(free_port()),
+        "5602": str(free_port()),
+        "5603": str(free_port()),
+        "5700": str(free_port()),
+        "9108": metrics,
+    }
     sh = Shell(work, ports)
     classified = 0
     try:
@@ -154,8 +185,10 @@ def test_quickstart_runs_as_written(tmp_path: Path) -> None:
                 if line.startswith("vp-edge classify"):
                     r = classify_until_up(sh, line)
                     classified += 1
-                    assert "input: converted from colour (RGB) to grey; resized 84x84 -> 28x28" \
-                        in r.stdout + r.stderr, r.stdout + r.stderr
+                    assert (
+                        "input: converted from colour (RGB) to grey; resized 84x84 -> 28x28"
+                        in r.stdout + r.stderr
+                    ), r.stdout + r.stderr
                     _check_after_classify(sh, work, metrics, classified)
                     continue
                 r = sh.run(line)
@@ -182,8 +215,9 @@ def _check_after_classify(sh: Shell, work: Path, metrics: str, n: int) -> None:
             break
         time.sleep(0.5)
     if n == 1:
-        assert all(b["state"] == "up" for b in rows.values()), \
-            {n: (b["state"], b["reason"]) for n, b in rows.items()}
+        assert all(b["state"] == "up" for b in rows.values()), {
+            n: (b["state"], b["reason"]) for n, b in rows.items()
+        }
         _every_class_by_name(sh, work)
         return
     card = json.loads((work / "runs/mine-2/models/s16.json").read_text())

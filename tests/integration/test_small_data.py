@@ -25,9 +25,24 @@ def test_a_small_folder_trains_above_chance_in_inference_mode(tmp_path: Path) ->
     data = write_stripes(tmp_path / "data", per_class=80)
     family = write_stripes_family(tmp_path / "stripes.json")
     run = tmp_path / "run"
-    vp_edge_cli("train", "--family", str(family), "--data", str(data), "--out", str(run),
-                "--epochs", "6", "--patience", "6", "--batch-size", "16", "--lr", "5e-3",
-                "--no-baseline")
+    vp_edge_cli(
+        "train",
+        "--family",
+        str(family),
+        "--data",
+        str(data),
+        "--out",
+        str(run),
+        "--epochs",
+        "6",
+        "--patience",
+        "6",
+        "--batch-size",
+        "16",
+        "--lr",
+        "5e-3",
+        "--no-baseline",
+    )
     state = json.loads((run / "train.json").read_text())["models"]["joint"]
     best = state["history"][state["best_epoch"]]
     recorded = {v: best[f"val_{v}_accuracy"] for v in ("s12", "s16")}
@@ -39,8 +54,13 @@ def test_a_small_folder_trains_above_chance_in_inference_mode(tmp_path: Path) ->
     from vp_edge.train import load_trained
 
     fam = load_family(family)
-    val = load_dataset(str(data), seed=0, val_fraction=0.1, input_shape=fam.input_shape,
-                       class_names=fam.class_names).val
+    val = load_dataset(
+        str(data),
+        seed=0,
+        val_fraction=0.1,
+        input_shape=fam.input_shape,
+        class_names=fam.class_names,
+    ).val
     out = load_trained(run).predict(to_float(val.x), verbose=0)  # what convert loads
     for v, acc in recorded.items():
         assert np.mean(np.argmax(out[v], axis=1) == val.y) == pytest.approx(acc, abs=1e-6), v

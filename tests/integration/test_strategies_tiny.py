@@ -34,8 +34,12 @@ def tiny_npz(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-STRATEGIES = {"mp": {"cuts": 2}, "cp": {"groups": 2}, "lcp": {"branches": 2},
-              "disco": {"keep": 0.25}}
+STRATEGIES = {
+    "mp": {"cuts": 2},
+    "cp": {"groups": 2},
+    "lcp": {"branches": 2},
+    "disco": {"keep": 0.25},
+}
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +59,24 @@ def trained(tmp_path_factory: pytest.TempPathFactory, tiny_npz: Path) -> dict[st
             name, opts = waiting.pop(0)
             runs[name] = root / name
             with (root / f"{name}.log").open("w") as log:
-                running.append((name, subprocess.Popen(
-                    [sys.executable, str(helper), name, json.dumps(opts), str(runs[name]),
-                     str(tiny_npz)], stdout=log, stderr=subprocess.STDOUT, env=env)))
+                running.append(
+                    (
+                        name,
+                        subprocess.Popen(
+                            [
+                                sys.executable,
+                                str(helper),
+                                name,
+                                json.dumps(opts),
+                                str(runs[name]),
+                                str(tiny_npz),
+                            ],
+                            stdout=log,
+                            stderr=subprocess.STDOUT,
+                            env=env,
+                        ),
+                    )
+                )
         name, proc = running.pop(0)
         if proc.wait() != 0:
             for _, other in running:
@@ -70,17 +89,21 @@ def _trained(trained: dict[str, Path], tiny_npz: Path, name: str) -> tuple:
     from vp_edge.data import load_dataset
     from vp_edge.family import load_family
 
-    splits = load_dataset(tiny_npz, seed=0, val_fraction=0.1,
-                          input_shape=load_family("tiny").input_shape)
+    splits = load_dataset(
+        tiny_npz, seed=0, val_fraction=0.1, input_shape=load_family("tiny").input_shape
+    )
     return trained[name], splits.test.subset(IMAGES)
 
 
-@pytest.mark.parametrize("name,artefacts", [
-    ("mp", ["mp0.tflite", "mp1.tflite", "mp2.tflite"]),
-    ("cp", ["cp0.tflite", "cp1.tflite"]),
-    ("lcp", ["lcp0.tflite", "lcp1.tflite", "lcp_merge.tflite"]),
-    ("disco", ["disco_a.vpb", "disco_b.vpb", "disco_merge.tflite"]),
-])
+@pytest.mark.parametrize(
+    "name,artefacts",
+    [
+        ("mp", ["mp0.tflite", "mp1.tflite", "mp2.tflite"]),
+        ("cp", ["cp0.tflite", "cp1.tflite"]),
+        ("lcp", ["lcp0.tflite", "lcp1.tflite", "lcp_merge.tflite"]),
+        ("disco", ["disco_a.vpb", "disco_b.vpb", "disco_merge.tflite"]),
+    ],
+)
 def test_strategy_trains_converts_and_runs_offline(tmp_path, tiny_npz, trained, name, artefacts):
     from vp_edge.strategies import load_strategy, run_offline
     from vp_edge.strategies.figures import strategy_figures
@@ -94,8 +117,10 @@ def test_strategy_trains_converts_and_runs_offline(tmp_path, tiny_npz, trained, 
     outs = run_offline(s, test.x)
     assert all(o.status == "ok" and 0 <= o.label < 10 for o in outs)
     again = run_offline(s, test.x)  # deterministic: the same labels and scores again
-    assert all(a.label == b.label and np.array_equal(a.scores, b.scores)
-               for a, b in zip(outs, again, strict=True))
+    assert all(
+        a.label == b.label and np.array_equal(a.scores, b.scores)
+        for a, b in zip(outs, again, strict=True)
+    )
     dropped = run_offline(s, test.x[:3], drop=(s.parts[-1].name,))
     want = "failed" if name == "mp" else "degraded"
     assert {o.status for o in dropped} == {want}

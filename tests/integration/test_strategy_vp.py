@@ -35,8 +35,9 @@ def test_vp_plan_votes_as_evaluate(tiny_run, tmp_path):
         r = LiteRtRunner((run / "models" / f"{name}.tflite").read_bytes(), kernels="ref")
         x = quantize(test.x, card["input_scale"], card["input_zero_point"])
         outputs[name] = np.stack([r.run(xi) for xi in x])
-    want = ensemble_winners(outputs, cards, list(cards), DEFAULT_K, "reference",
-                            family.weights(), family.num_classes)
+    want = ensemble_winners(
+        outputs, cards, list(cards), DEFAULT_K, "reference", family.weights(), family.num_classes
+    )
     got = run_offline(s, test.x)
     assert [o.label for o in got] == want.tolist()
     assert {o.status for o in got} == {"ok"}

@@ -28,8 +28,10 @@ def pynq_python() -> Path:
     r = subprocess.run(["bash", str(SETUP)], capture_output=True, text=True, timeout=1200)
     py = PYNQ_VENV / "bin" / "python"
     if r.returncode != 0 or not py.exists():
-        pytest.skip(f".venv-pynq could not be built (pip needs to reach pynq==4.0.0): "
-                    f"{r.stderr.strip()[-600:]}")
+        pytest.skip(
+            f".venv-pynq could not be built (pip needs to reach pynq==4.0.0): "
+            f"{r.stderr.strip()[-600:]}"
+        )
     return py
 
 
@@ -44,8 +46,12 @@ def packed_models(request: pytest.FixtureRequest, tmp_path_factory) -> Path:
     cache = Path(request.config.cache.mkdir("vp_engine_models_v1"))
     missing = [m for m in ENGINE_MODELS if not (cache / f"{m.replace(':', '_')}.tflite").exists()]
     if missing:
-        cmd = [sys.executable, str(ROOT / "tests/engine/make_models.py"), str(cache),
-               ",".join(missing)]
+        cmd = [
+            sys.executable,
+            str(ROOT / "tests/engine/make_models.py"),
+            str(cache),
+            ",".join(missing),
+        ]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
         assert r.returncode == 0, r.stderr[-3000:]
     for m in ENGINE_MODELS:
@@ -57,16 +63,27 @@ def packed_models(request: pytest.FixtureRequest, tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_pynq_suite_in_pynq_venv(pynq_python: Path, packed_models: Path, tmp_path: Path) -> None:
     counts = tmp_path / "counts.json"
-    env = {"VP_PYNQ_VPW_DIR": str(packed_models), "VP_PYNQ_COUNT_FILE": str(counts),
-           "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
-    r = subprocess.run([str(pynq_python), "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                        "tests/pynq/inner"], cwd=ROOT, env=env, capture_output=True, text=True,
-                       timeout=600)
+    env = {
+        "VP_PYNQ_VPW_DIR": str(packed_models),
+        "VP_PYNQ_COUNT_FILE": str(counts),
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(Path.home()),
+    }
+    r = subprocess.run(
+        [str(pynq_python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/pynq/inner"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     got = json.loads(counts.read_text())
     assert got["models"] == 1 + len(list(packed_models.glob("*.vpw")))
-    print(f"pynq (simulated) == host engine: {got['values']} values, {got['inferences']} "
-          f"inferences, {got['models']} models; {r.stdout.strip().splitlines()[-1]}")
+    print(
+        f"pynq (simulated) == host engine: {got['values']} values, {got['inferences']} "
+        f"inferences, {got['models']} models; {r.stdout.strip().splitlines()[-1]}"
+    )
 
 
 def test_missing_pynq_is_a_clear_error() -> None:
@@ -90,8 +107,9 @@ def test_hwh_registers_match_vpw_md() -> None:
     """The simulated overlay's register map is the table in docs/vpw.md."""
     table = (ROOT / "docs" / "vpw.md").read_text().split("### Register map", 1)[1]
     documented = {int(h, 16) for h in re.findall(r"^\| (0x[0-9A-F]{2})", table, re.M)}
-    documented |= {int(h, 16) for h in re.findall(r"^\| 0x[0-9A-F]{2} / (0x[0-9A-F]{2})", table,
-                                                   re.M)}
+    documented |= {
+        int(h, 16) for h in re.findall(r"^\| 0x[0-9A-F]{2} / (0x[0-9A-F]{2})", table, re.M)
+    }
     ours = {off for _, off, _ in REGISTERS}
     assert ours == documented
     root = ET.fromstring(hwh_text())

@@ -20,8 +20,10 @@ def test_first_sentence_is_whole() -> None:
     default delegate), builtin, or ref. More text.
 
     Details."""
-    assert first_sentence(doc) == ("LiteRT on one thread: ``kernels`` xnnpack (default: "
-                                   "LiteRT's default delegate), builtin, or ref.")
+    assert first_sentence(doc) == (
+        "LiteRT on one thread: ``kernels`` xnnpack (default: "
+        "LiteRT's default delegate), builtin, or ref."
+    )
 
 
 def test_boards_prints_no_cut_sentence_and_no_huge_kb(capsys) -> None:

@@ -27,8 +27,18 @@ def test_every_listed_command_is_registered():
     assert {"demo", "bench"} <= plugins  # the measuring commands, registered from experiments
     listed = {c.partition(":")[0] for c in COMMANDS} | plugins
     assert {p.prog.split()[-1] for p in sub.choices.values()} <= listed
-    assert {"train", "convert", "evaluate", "demo", "family", "pack", "benchmark", "devices",
-            "monitor", "logs"} <= set(sub.choices)
+    assert {
+        "train",
+        "convert",
+        "evaluate",
+        "demo",
+        "family",
+        "pack",
+        "benchmark",
+        "devices",
+        "monitor",
+        "logs",
+    } <= set(sub.choices)
 
 
 def test_user_mistakes_are_one_line_errors(capsys, tmp_path):
@@ -48,9 +58,13 @@ def test_family_show_writes_an_editable_family_file(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     ("flags", "out", "epochs", "train_limit"),
-    [([], "runs/demo", 2, 18000), (["--quick"], "runs/quick", 1, 6000),
-     (["--long"], "runs/long", 5, None), (["--long", "--epochs", "7"], "runs/long", 7, None),
-     (["--long", "--augment"], "runs/long", 5, None)],
+    [
+        ([], "runs/demo", 2, 18000),
+        (["--quick"], "runs/quick", 1, 6000),
+        (["--long"], "runs/long", 5, None),
+        (["--long", "--epochs", "7"], "runs/long", 7, None),
+        (["--long", "--augment"], "runs/long", 5, None),
+    ],
 )
 def test_demo_budgets(monkeypatch, flags, out, epochs, train_limit):
     """--quick / default / --long pick a budget and a run directory; overrides apply on top."""

@@ -182,8 +182,21 @@ CASES = [
         ["float32", "full-int8", "vp-edge convert"],
     ),
     (
-        ["board", "serve", "--model", "{int8}", "--listen", "udp://127.0.0.1:{port}",
-         "--board-id", "1", "--insecure", "--runner", "tflm", "--kernels", "ref"],
+        [
+            "board",
+            "serve",
+            "--model",
+            "{int8}",
+            "--listen",
+            "udp://127.0.0.1:{port}",
+            "--board-id",
+            "1",
+            "--insecure",
+            "--runner",
+            "tflm",
+            "--kernels",
+            "ref",
+        ],
         2,
         ["--kernels ref", "litert runner", "not tflm"],
     ),
@@ -318,8 +331,11 @@ def test_deployment_kernels_default_and_shown(capsys, tmp_path):
 
     from vp_edge.deployment import deployment_toml, parse_deployment
 
-    boards = [_board(1, 5601), {**_board(2, 5602), "kernels": "ref"},
-              {**_board(3, 5603), "kind": "mcu", "link": "pty://m3"}]
+    boards = [
+        _board(1, 5601),
+        {**_board(2, 5602), "kernels": "ref"},
+        {**_board(3, 5603), "kind": "mcu", "link": "pty://m3"},
+    ]
     d = {"run": "r", "insecure": True}
     dep = parse_deployment({**d, "boards": boards}, tmp_path, "d.toml")
     assert [b.kernels for b in dep.boards] == ["xnnpack", "ref", ""]
@@ -330,8 +346,10 @@ def test_deployment_kernels_default_and_shown(capsys, tmp_path):
     assert code == 0, err
     got = json.loads(out)
     assert [b["runtime"] for b in got["deployment"]] == ["litert-xnnpack", "litert-ref", "tflm"]
-    assert got["kinds"]["linux"]["kernels"] == {"default": "xnnpack",
-                                                "choices": ["ref", "builtin", "xnnpack"]}
+    assert got["kinds"]["linux"]["kernels"] == {
+        "default": "xnnpack",
+        "choices": ["ref", "builtin", "xnnpack"],
+    }
     code, _, out = run_cli(capsys, ["boards", "--deployment", str(path)])
     assert code == 0 and "runs litert-ref" in out and "kernels xnnpack by default" in out
 

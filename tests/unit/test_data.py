@@ -355,8 +355,9 @@ def test_given_class_names_fix_the_label_order(tmp_path) -> None:
     names = ("zebra", "ant", "cat")
     s = load_dataset(root, input_shape=(8, 8, 3), val_fraction=0.25, class_names=names)
     assert s.train.class_names == names
-    first = np.asarray(load_image(root / "zebra" / sorted(os.listdir(root / "zebra"))[0],
-                                  (8, 8, 3)))
+    first = np.asarray(
+        load_image(root / "zebra" / sorted(os.listdir(root / "zebra"))[0], (8, 8, 3))
+    )
     hits = [int(y) for x, y in zip(s.train.x, s.train.y) if np.array_equal(x, first)]
     hits += [int(y) for x, y in zip(s.val.x, s.val.y) if np.array_equal(x, first)]
     hits += [int(y) for x, y in zip(s.test.x, s.test.y) if np.array_equal(x, first)]
@@ -368,8 +369,11 @@ def test_given_class_names_fix_the_label_order(tmp_path) -> None:
 def test_source_names_checked_against_given(tmp_path) -> None:
     path = _npz(tmp_path, x=np.zeros((20, 2, 2)), y=[0, 1] * 10, class_names=["no", "yes"])
     assert load_dataset(path, class_names=("no", "yes")).train.class_names == ("no", "yes")
-    with pytest.raises(DataError, match=r"\['no', 'yes'\] differ from the family's class_names "
-                       r"\['yes', 'no'\]"):
+    with pytest.raises(
+        DataError,
+        match=r"\['no', 'yes'\] differ from the family's class_names "
+        r"\['yes', 'no'\]",
+    ):
         load_dataset(path, class_names=("yes", "no"))
 
 
@@ -379,9 +383,12 @@ def test_fit_notes_say_what_was_done_to_the_input() -> None:
     assert fit_notes((28, 28), "L", (28, 28, 1)) == []
     assert fit_notes((1200, 900), "RGB", (28, 28, 1)) == [
         "converted from colour (RGB) to grey",
-        "resized 1200x900 -> 28x28 (bilinear, aspect ratio not kept)"]
+        "resized 1200x900 -> 28x28 (bilinear, aspect ratio not kept)",
+    ]
     assert fit_notes((56, 56), "LA", (28, 28, 1)) == [
-        "transparency dropped", "resized 56x56 -> 28x28 (bilinear)"]
+        "transparency dropped",
+        "resized 56x56 -> 28x28 (bilinear)",
+    ]
     assert fit_notes((32, 32), "L", (32, 32, 3)) == ["grey repeated to 3 colour channels"]
 
 
@@ -396,5 +403,7 @@ def test_gateway_decode_reports_resize_and_colour() -> None:
     Image.new("RGB", (120, 90), (200, 10, 10)).save(buf, "PNG")
     img, notes = decode_image(buf.getvalue(), (28, 28, 1))
     assert img.shape == (28, 28, 1) and img.dtype == np.uint8
-    assert notes == ["converted from colour (RGB) to grey",
-                     "resized 120x90 -> 28x28 (bilinear, aspect ratio not kept)"]
+    assert notes == [
+        "converted from colour (RGB) to grey",
+        "resized 120x90 -> 28x28 (bilinear, aspect ratio not kept)",
+    ]

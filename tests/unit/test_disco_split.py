@@ -38,8 +38,9 @@ def test_pruned_stages_equal_the_joint_model():
     for node, other in (("a", "b"), ("b", "a")):
         for layer in (1, len(WIDTHS) - 1):
             sel = kept[f"{layer}_{other}{node}"]
-            inp = np.concatenate([act[f"{node}{layer - 1}"], act[f"{other}{layer - 1}"][..., sel]],
-                                 axis=-1)
+            inp = np.concatenate(
+                [act[f"{node}{layer - 1}"], act[f"{other}{layer - 1}"][..., sel]], axis=-1
+            )
             got = stage_model(model, node, layer, sel, inp.shape[1:]).predict(inp, verbose=0)
             want = act[f"{node}{layer}"]
             if layer == len(WIDTHS) - 1:

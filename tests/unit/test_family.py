@@ -200,8 +200,10 @@ def test_the_family_files_in_docs_load_and_keep_the_smallest_variant():
     ratios are stated beside it)."""
     files = sorted((Path(__file__).parents[2] / "docs" / "families").glob("*.json"))
     assert files
-    smallest = {min((v.alpha, v.resolution) for v in PRESETS[p].variants)
-                for p in ("fashion", "fashion-a035")}
+    smallest = {
+        min((v.alpha, v.resolution) for v in PRESETS[p].variants)
+        for p in ("fashion", "fashion-a035")
+    }
     for f in files:
         fam = load_family(f)
         assert fam.input_shape == PRESETS["fashion"].input_shape

@@ -32,8 +32,14 @@ def test_resume_with_other_settings_is_refused_naming_them(tmp_path: Path) -> No
 
 def test_chance_accuracy_names_its_likely_cause() -> None:
     def state(val: float, fit: float) -> dict:
-        return {"models": {"joint": {"best_epoch": 0, "history": [
-            {"val_a_accuracy": val, "a_accuracy": fit, "val_loss": 1.0}]}}}
+        return {
+            "models": {
+                "joint": {
+                    "best_epoch": 0,
+                    "history": [{"val_a_accuracy": val, "a_accuracy": fit, "val_loss": 1.0}],
+                }
+            }
+        }
 
     (w,) = chance_warnings(state(0.25, 0.26), 4)
     assert "near chance (25.0% for 4 classes)" in w and "has not learned the training" in w

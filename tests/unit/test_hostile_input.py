@@ -38,13 +38,17 @@ def max_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-@pytest.mark.parametrize("argv, names", [
-    (["classify", "--gateway", "udp://127.0.0.1:9", "/dev/zero"], "image /dev/zero"),
-    (["keys", "derive", "--board-id", "1", "--key-file", "/dev/zero"], "--key-file /dev/zero"),
-    (["train", "--family", "/dev/zero", "--out", "unused"], "family file /dev/zero"),
-])
-def test_devices_of_unknown_size_are_read_through_a_bound(capsys, argv, names, tmp_path,
-                                                          monkeypatch):
+@pytest.mark.parametrize(
+    "argv, names",
+    [
+        (["classify", "--gateway", "udp://127.0.0.1:9", "/dev/zero"], "image /dev/zero"),
+        (["keys", "derive", "--board-id", "1", "--key-file", "/dev/zero"], "--key-file /dev/zero"),
+        (["train", "--family", "/dev/zero", "--out", "unused"], "family file /dev/zero"),
+    ],
+)
+def test_devices_of_unknown_size_are_read_through_a_bound(
+    capsys, argv, names, tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
     before = max_rss_mb()
     code, err = run_cli(capsys, *argv)
@@ -54,25 +58,54 @@ def test_devices_of_unknown_size_are_read_through_a_bound(capsys, argv, names, t
     assert not (tmp_path / "unused").exists()
 
 
-@pytest.mark.parametrize("argv, fragment", [
-    (["load", "--gateway", "udp://127.0.0.1:9", "--images", ".", "--rates", "nan"], "--rates"),
-    (["load", "--gateway", "udp://127.0.0.1:9", "--images", ".", "--rates", "10,inf"], "--rates"),
-    (["load", "--gateway", "udp://127.0.0.1:9", "--images", ".", "--seconds", "nan"],
-     "--seconds"),
-    (["gateway", "--listen", "udp://127.0.0.1:0", "--deployment", "d.toml", "--metrics",
-      "127.0.0.1:99999"], "--metrics"),
-    (["train", "--epochs", "99999999999999999999", "--out", "r"], "--epochs"),
-    (["train", "--out", ""], "--out"),
-    (["train", "--kd-weight", "nan", "--out", "r"], "--kd-weight"),
-    (["bridge", "serial:///dev/ttyNOPE", "mqtt://127.0.0.1:1/dep", "--board-id", "1", "--baud",
-      "0"], "--baud"),
-    (["bridge", "serial:///dev/ttyNOPE", "mqtt://127.0.0.1:1/dep", "--board-id", "70000"],
-     "--board-id"),
-    (["keys", "derive", "--board-id", "-1", "--key-file", "k"], "--board-id"),
-    (["flash", "x.vpw", "--link", "udp://127.0.0.1:9", "--baud", "0"], "--baud"),
-])
-def test_every_number_is_checked_before_work_starts(capsys, argv, fragment, tmp_path,
-                                                    monkeypatch):
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["load", "--gateway", "udp://127.0.0.1:9", "--images", ".", "--rates", "nan"], "--rates"),
+        (
+            ["load", "--gateway", "udp://127.0.0.1:9", "--images", ".", "--rates", "10,inf"],
+            "--rates",
+        ),
+        (
+            ["load", "--gateway", "udp://127.0.0.1:9", "--images", ".", "--seconds", "nan"],
+            "--seconds",
+        ),
+        (
+            [
+                "gateway",
+                "--listen",
+                "udp://127.0.0.1:0",
+                "--deployment",
+                "d.toml",
+                "--metrics",
+                "127.0.0.1:99999",
+            ],
+            "--metrics",
+        ),
+        (["train", "--epochs", "99999999999999999999", "--out", "r"], "--epochs"),
+        (["train", "--out", ""], "--out"),
+        (["train", "--kd-weight", "nan", "--out", "r"], "--kd-weight"),
+        (
+            [
+                "bridge",
+                "serial:///dev/ttyNOPE",
+                "mqtt://127.0.0.1:1/dep",
+                "--board-id",
+                "1",
+                "--baud",
+                "0",
+            ],
+            "--baud",
+        ),
+        (
+            ["bridge", "serial:///dev/ttyNOPE", "mqtt://127.0.0.1:1/dep", "--board-id", "70000"],
+            "--board-id",
+        ),
+        (["keys", "derive", "--board-id", "-1", "--key-file", "k"], "--board-id"),
+        (["flash", "x.vpw", "--link", "udp://127.0.0.1:9", "--baud", "0"], "--baud"),
+    ],
+)
+def test_every_number_is_checked_before_work_starts(capsys, argv, fragment, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, err = run_cli(capsys, *argv)
     assert code == 2, err
@@ -82,19 +115,22 @@ def test_every_number_is_checked_before_work_starts(capsys, argv, fragment, tmp_
 
 def test_bridge_to_a_missing_serial_device_fails_fast(capsys):
     t0 = time.monotonic()
-    code, err = run_cli(capsys, "bridge", "serial:///dev/ttyNOPE", "mqtt://127.0.0.1:1/dep",
-                        "--board-id", "1")
+    code, err = run_cli(
+        capsys, "bridge", "serial:///dev/ttyNOPE", "mqtt://127.0.0.1:1/dep", "--board-id", "1"
+    )
     assert code == 3 and "/dev/ttyNOPE" in one_line(err)
-    code, err = run_cli(capsys, "bridge", "pty://nosuch", "mqtt://127.0.0.1:1/dep",
-                        "--board-id", "1")
+    code, err = run_cli(
+        capsys, "bridge", "pty://nosuch", "mqtt://127.0.0.1:1/dep", "--board-id", "1"
+    )
     assert code == 2 and "--pty-dir" in one_line(err)
     assert time.monotonic() - t0 < 10
 
 
 def test_a_failed_train_leaves_no_run_folder(capsys, tmp_path):
     out = tmp_path / "new-run"
-    code, err = run_cli(capsys, "train", "--family", "tiny", "--out", str(out), "--data",
-                        str(tmp_path / "nowhere"))
+    code, err = run_cli(
+        capsys, "train", "--family", "tiny", "--out", str(out), "--data", str(tmp_path / "nowhere")
+    )
     assert code == 2 and "nowhere" in one_line(err)
     assert not out.exists()
 
@@ -102,37 +138,61 @@ def test_a_failed_train_leaves_no_run_folder(capsys, tmp_path):
 def test_an_mcu_board_refuses_a_udp_listen_link_as_deployments_do(capsys, tmp_path):
     model = tmp_path / "m.tflite"
     model.write_bytes(b"\0\0\0\0TFL3" + b"\0" * 64)
-    code, err = run_cli(capsys, "board", "serve", "--kind", "mcu", "--model", str(model),
-                        "--listen", "udp://127.0.0.1:0", "--board-id", "1", "--insecure")
+    code, err = run_cli(
+        capsys,
+        "board",
+        "serve",
+        "--kind",
+        "mcu",
+        "--model",
+        str(model),
+        "--listen",
+        "udp://127.0.0.1:0",
+        "--board-id",
+        "1",
+        "--insecure",
+    )
     assert code == 2
     assert "--listen udp://127.0.0.1:0: a mcu board takes serial" in one_line(err)
 
 
 def _deployment(tmp_path: Path, **top: object) -> Path:
     """A deployment file over a fake converted run, with ``top`` keys overriding the defaults."""
-    doc = {"run": str(make_fake_run(tmp_path)), "key": KEY.hex(), "k": 2, "rule": "reference",
-           "deadline_ms": 300, **top}
-    boards = [{"id": 1, "name": "pi1", "kind": "linux", "link": "udp://127.0.0.1:7001",
-               "variant": "t16"}]
+    doc = {
+        "run": str(make_fake_run(tmp_path)),
+        "key": KEY.hex(),
+        "k": 2,
+        "rule": "reference",
+        "deadline_ms": 300,
+        **top,
+    }
+    boards = [
+        {"id": 1, "name": "pi1", "kind": "linux", "link": "udp://127.0.0.1:7001", "variant": "t16"}
+    ]
     path = tmp_path / "deploy.toml"
     path.write_text(deployment_toml(doc, boards))
     return path
 
 
-@pytest.mark.parametrize("top, fragment", [
-    ({"k": 0}, "k"),
-    ({"k": 6}, "k"),
-    ({"state_dir": "/proc/vp-edge-state"}, "state_dir"),
-    ({"run": "/nonexistent-run"}, "run"),
-])
-def test_devices_refuses_the_deployments_that_emulate_and_gateway_refuse(capsys, tmp_path, top,
-                                                                         fragment):
+@pytest.mark.parametrize(
+    "top, fragment",
+    [
+        ({"k": 0}, "k"),
+        ({"k": 6}, "k"),
+        ({"state_dir": "/proc/vp-edge-state"}, "state_dir"),
+        ({"run": "/nonexistent-run"}, "run"),
+    ],
+)
+def test_devices_refuses_the_deployments_that_emulate_and_gateway_refuse(
+    capsys, tmp_path, top, fragment
+):
     path = _deployment(tmp_path, **top)
     code, err = run_cli(capsys, "devices", "--deployment", str(path))
     assert code == 2, err
     assert fragment in one_line(err)
-    code_gw, _ = run_cli(capsys, "gateway", "--deployment", str(path), "--listen",
-                         "udp://127.0.0.1:0")
+    code_gw, _ = run_cli(
+        capsys, "gateway", "--deployment", str(path), "--listen", "udp://127.0.0.1:0"
+    )
     assert code_gw == code
 
 

@@ -196,8 +196,9 @@ def test_the_checker_sees_an_upward_import_and_a_circle(tmp_path: Path, monkeypa
         "converters.b imports vp_edge.errors (converters is below vp_edge)",
     ]
     assert circles() == [["converters.a", "converters.b", "converters.a"]]
-    assert c_circles() == [["firmware_bridge/c/x.c", "firmware_bridge/c/y.c",
-                            "firmware_bridge/c/x.c"]]
+    assert c_circles() == [
+        ["firmware_bridge/c/x.c", "firmware_bridge/c/y.c", "firmware_bridge/c/x.c"]
+    ]
 
 
 def test_the_library_loads_no_experiment_qemu_or_pynq() -> None:

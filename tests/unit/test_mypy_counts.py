@@ -27,11 +27,13 @@ def test_counts_errors_per_package_not_notes() -> None:
 
 
 def test_over_the_record_fails_under_it_asks_to_lower_it() -> None:
-    bad, notes = mc.compare(Counter({"vp_edge": 2, "boards": 1}),
-                            {"boards": 0, "vp_edge": 5, "converters": 0})
+    bad, notes = mc.compare(
+        Counter({"vp_edge": 2, "boards": 1}), {"boards": 0, "vp_edge": 5, "converters": 0}
+    )
     assert bad == ["boards: 1 mypy errors, more than the 0 recorded"]
-    assert notes == ["vp_edge: 2 mypy errors, fewer than the 5 recorded: lower the record in "
-                     "pyproject.toml"]
+    assert notes == [
+        "vp_edge: 2 mypy errors, fewer than the 5 recorded: lower the record in pyproject.toml"
+    ]
 
 
 def test_the_lower_packages_are_recorded_at_zero() -> None:

@@ -16,8 +16,16 @@ from vp_edge.plan.link import link_cost
 from vp_edge.plan.shapes import Shape, counts
 
 DOC = {"input_shape": [28, 28, 1], "num_classes": 10, "stem_stride": 2, "output_stride": 16}
-GRID = [(16, 0.35, 128), (20, 0.5, 192), (24, 0.35, 256), (28, 0.75, 128), (32, 0.5, 320),
-        (40, 0.35, 256), (40, 1.0, 384), (24, 1.0, 128)]
+GRID = [
+    (16, 0.35, 128),
+    (20, 0.5, 192),
+    (24, 0.35, 256),
+    (28, 0.75, 128),
+    (32, 0.5, 320),
+    (40, 0.35, 256),
+    (40, 1.0, 384),
+    (24, 1.0, 128),
+]
 
 
 def synthetic_costs() -> CostModel:
@@ -25,26 +33,39 @@ def synthetic_costs() -> CostModel:
     rows = []
     for r, a, f in GRID:
         c = counts(Shape(r, a, f, 1, 10, 2, 16, input_hw=(28, 28)))
-        rows.append({
-            "resolution": r, "alpha": a, "head": f,
-            "tflite_bytes": c.weights + 12 * c.channels + 9000,
-            "vpw_generic_bytes": c.weights + 9 * c.channels + 2000,
-            "vpw_arm_bytes": c.weights + 9 * c.channels + 2100,
-            "arena_engine": c.peak_live + 500, "arena_tflm": 2 * c.peak_live + 70000,
-            "cortex-m4_instructions": 2 * c.macs + 5 * c.outputs_by_kind["dw"] + 30000,
-            "cortex-m7_instructions": c.macs + 30000,
-            "xnnpack_ms": c.macs * 2e-8 + 0.01, "engine_ms": c.macs * 1e-7 + 0.02,
-        })
+        rows.append(
+            {
+                "resolution": r,
+                "alpha": a,
+                "head": f,
+                "tflite_bytes": c.weights + 12 * c.channels + 9000,
+                "vpw_generic_bytes": c.weights + 9 * c.channels + 2000,
+                "vpw_arm_bytes": c.weights + 9 * c.channels + 2100,
+                "arena_engine": c.peak_live + 500,
+                "arena_tflm": 2 * c.peak_live + 70000,
+                "cortex-m4_instructions": 2 * c.macs + 5 * c.outputs_by_kind["dw"] + 30000,
+                "cortex-m7_instructions": c.macs + 30000,
+                "xnnpack_ms": c.macs * 2e-8 + 0.01,
+                "engine_ms": c.macs * 1e-7 + 0.02,
+            }
+        )
     return CostModel(fit_rows(DOC | {"rows": rows}), {"date": "synthetic"})
 
 
 FLEET = {
-    "deadline_ms": 100, "k": 2, "input_shape": [28, 28, 1], "num_classes": 10,
+    "deadline_ms": 100,
+    "k": 2,
+    "input_shape": [28, 28, 1],
+    "num_classes": 10,
     "boards": [
-        {"name": "f405", "kind": "qemu", "profile": "stm32f405", "link": "pty://f405",
-         "count": 2},
-        {"name": "pi", "kind": "linux", "profile": "raspberry-pi-4",
-         "link": "udp://127.0.0.1:5601", "count": 2},
+        {"name": "f405", "kind": "qemu", "profile": "stm32f405", "link": "pty://f405", "count": 2},
+        {
+            "name": "pi",
+            "kind": "linux",
+            "profile": "raspberry-pi-4",
+            "link": "udp://127.0.0.1:5601",
+            "count": 2,
+        },
         {"name": "pynq", "kind": "pynq", "profile": "pynq-z2", "link": "udp://127.0.0.1:5611"},
     ],
 }
@@ -117,14 +138,15 @@ def test_plan_gives_each_board_the_largest_fitting_variant() -> None:
 def test_impossible_fleet_is_refused_one_line_per_board(tmp_path, capsys) -> None:
     fleet = tmp_path / "fleet.toml"
     fleet.write_text(
-        'deadline_ms = 20\ninput_shape = [28, 28, 1]\nnum_classes = 10\n'
+        "deadline_ms = 20\ninput_shape = [28, 28, 1]\nnum_classes = 10\n"
         '[[boards]]\nname = "slow"\nkind = "qemu"\nprofile = "stm32f405"\ncount = 2\n'
         '[[boards]]\nname = "pi"\nkind = "linux"\nprofile = "raspberry-pi-4"\n'
         'link = "udp://127.0.0.1:5601"\n'
     )
     with pytest.raises(PlanError) as e:
-        make_plan(parse_fleet(__import__("tomllib").loads(fleet.read_text())),
-                  costs=synthetic_costs())
+        make_plan(
+            parse_fleet(__import__("tomllib").loads(fleet.read_text())), costs=synthetic_costs()
+        )
     lines = str(e.value).splitlines()
     assert [ln.split(":")[0] for ln in lines[1:]] == ["slow-1", "slow-2"]
     assert all("115200" in ln or "deadline" in ln for ln in lines[1:])
@@ -156,7 +178,18 @@ def test_measured_fits_reproduce_their_rows(tmp_path) -> None:
         elif q.startswith("arena"):
             assert fit.max_rel_error <= 0.10, (q, fit)
     out = tmp_path / "plan"
-    assert main(["plan", "docs/fleets/mixed.toml", "--out", str(out), "--json",
-                 str(tmp_path / "p.json")]) == 0
+    assert (
+        main(
+            [
+                "plan",
+                "docs/fleets/mixed.toml",
+                "--out",
+                str(out),
+                "--json",
+                str(tmp_path / "p.json"),
+            ]
+        )
+        == 0
+    )
     doc = json.loads((tmp_path / "p.json").read_text())
     assert len(doc["boards"]) == 6

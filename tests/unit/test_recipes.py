@@ -110,7 +110,8 @@ def test_demo_claims_name_the_recipe_that_ran():
     assert c["recipe"] == "joint+ens(1)+kd(0.5,T=2,ramp)"
     assert c["ensemble_at_least_baseline"] and c["ensemble_beats_best_single"]
     assert c["within_paper_bounds"] and (c["fewest_params_ratio"], c["fewest_macs_ratio"]) == (7, 9)
-    report["variants"].append({"name": "b", "macs": 2, "params_ratio": 5.7, "macs_ratio": 9.0,
-                               "int8_drop_points": 0.1})
+    report["variants"].append(
+        {"name": "b", "macs": 2, "params_ratio": 5.7, "macs_ratio": 9.0, "int8_drop_points": 0.1}
+    )
     c = claims(report)  # one member over the paper's parameter bound is enough to fail
     assert not c["within_paper_bounds"] and c["fewest_params_ratio"] == 5.7

@@ -19,10 +19,19 @@ SOFTMAX = {"scale": 1 / 256, "zero_point": -128}
 IMAGE_IN = {"shape": [2, 2, 1], "scale": 1 / 255, "zero_point": -128}
 
 
-def _part(name: str, reply: str = "tensor", k: int = 0, out: dict | None = None,
-          **extra: object) -> dict:
-    return {"name": name, "artefact": f"models/{name}.tflite", "reply": reply, "k": k,
-            "stages": 1, "input": dict(IMAGE_IN), "output": out or dict(SOFTMAX), **extra}
+def _part(
+    name: str, reply: str = "tensor", k: int = 0, out: dict | None = None, **extra: object
+) -> dict:
+    return {
+        "name": name,
+        "artefact": f"models/{name}.tflite",
+        "reply": reply,
+        "k": k,
+        "stages": 1,
+        "input": dict(IMAGE_IN),
+        "output": out or dict(SOFTMAX),
+        **extra,
+    }
 
 
 def test_requantize_rounds_half_away_and_saturates():
@@ -34,7 +43,7 @@ def test_requantize_rounds_half_away_and_saturates():
 def test_sensai_rule_drops_rest_and_permutes_back():
     groups = [[0, 3], [1, 2, 4]]
     quant = [(1 / 256, -128)] * 2
-    g0 = np.array([0, 64, -64], np.int8)      # rest 0.5, class 0: 0.75, class 3: 0.25
+    g0 = np.array([0, 64, -64], np.int8)  # rest 0.5, class 0: 0.75, class 3: 0.25
     g1 = np.array([-128, -96, 0, 96], np.int8)  # rest 0, classes 1, 2, 4: 0.125, 0.5, 0.875
     s = sensai_scores([g0, g1], groups, quant, 5)
     assert s.tolist() == [0.75, 0.125, 0.5, 0.25, 0.875]
@@ -45,12 +54,15 @@ def test_sensai_rule_drops_rest_and_permutes_back():
 
 
 def test_cp_plan_missing_group_is_degraded_and_names_classes():
-    doc = {"strategy": "cp", "class_names": list("ABCDE"), "groups": [[0, 3], [1, 2, 4]],
-           "parts": [_part("cp0", "scores", 3), _part("cp1", "scores", 4)]}
+    doc = {
+        "strategy": "cp",
+        "class_names": list("ABCDE"),
+        "groups": [[0, 3], [1, 2, 4]],
+        "parts": [_part("cp0", "scores", 3), _part("cp1", "scores", 4)],
+    }
     s = CpStrategy(Path("."), doc)
     g0 = np.array([0, 64, -64], np.int8)
-    out = drive(s.plan(np.zeros((2, 2, 1), np.uint8)),
-                lambda c: g0 if c.part == "cp0" else None)
+    out = drive(s.plan(np.zeros((2, 2, 1), np.uint8)), lambda c: g0 if c.part == "cp0" else None)
     assert (out.label, out.status, out.missing) == (0, "degraded", ("cp1",))
     assert "B, C, E" in out.note
     out = drive(s.plan(np.zeros((2, 2, 1), np.uint8)), lambda c: None)
@@ -69,22 +81,28 @@ def test_balanced_groups_are_balanced_and_similar_classes_together():
 def test_mp_chain_requantises_each_reply_for_the_next_part():
     out0 = {"shape": [3], "scale": 1.0, "zero_point": 0}
     in1 = {"shape": [3], "scale": 2.0, "zero_point": 0}
-    doc = {"strategy": "mp", "class_names": ["x", "y", "z"],
-           "parts": [_part("mp0", out=out0), {**_part("mp1"), "input": in1}]}
+    doc = {
+        "strategy": "mp",
+        "class_names": ["x", "y", "z"],
+        "parts": [_part("mp0", out=out0), {**_part("mp1"), "input": in1}],
+    }
     s = MpStrategy(Path("."), doc)
     seen: list[Call] = []
 
     def answer(c: Call) -> np.ndarray:
         seen.append(c)
-        return np.array([1, -1, 3], np.int8) if c.part == "mp0" else np.array([-128, 0, 127],
-                                                                                np.int8)
+        return (
+            np.array([1, -1, 3], np.int8) if c.part == "mp0" else np.array([-128, 0, 127], np.int8)
+        )
 
     out = drive(s.plan(np.full((2, 2, 1), 255, np.uint8)), answer)
     assert seen[0].tensor.tolist() == [127] * 4  # 255/255 quantised with scale 1/255, zp -128
     assert seen[1].tensor.tolist() == [1, -1, 2]  # 0.5 -> 1, -0.5 -> -1, 1.5 -> 2
     assert (out.label, out.status) == (2, "ok")
-    out = drive(s.plan(np.zeros((2, 2, 1), np.uint8)), lambda c: None if c.part == "mp1" else
-                np.zeros(3, np.int8))
+    out = drive(
+        s.plan(np.zeros((2, 2, 1), np.uint8)),
+        lambda c: None if c.part == "mp1" else np.zeros(3, np.int8),
+    )
     assert (out.label, out.status, out.missing) == (None, "failed", ("mp1",))
 
 
@@ -95,8 +113,10 @@ def test_choose_cuts_takes_the_smallest_boundaries_in_order():
 
 
 def test_merge_input_fills_a_missing_branch_with_the_merge_zero_point():
-    senders = [{"size": 2, "scale": 0.5, "zero_point": -128},
-               {"size": 3, "scale": 0.5, "zero_point": -128}]
+    senders = [
+        {"size": 2, "scale": 0.5, "zero_point": -128},
+        {"size": 3, "scale": 0.5, "zero_point": -128},
+    ]
     merge_in = {"scale": 0.25, "zero_point": -100}
     x = merge_input([np.array([-128, -127], np.int8), None], senders, merge_in)
     assert x.tolist() == [-100, -98, -100, -100, -100]
@@ -112,35 +132,55 @@ class _Merge:
 
 
 def _gateway(parts: list[dict], width: int) -> dict:
-    return {"merge": {"artefact": "models/merge.tflite",
-                      "input": {"shape": [width], "scale": 0.5, "zero_point": -128},
-                      "output": dict(SOFTMAX, shape=[2])}}
+    return {
+        "merge": {
+            "artefact": "models/merge.tflite",
+            "input": {"shape": [width], "scale": 0.5, "zero_point": -128},
+            "output": dict(SOFTMAX, shape=[2]),
+        }
+    }
 
 
 def test_lcp_missing_branch_is_degraded_and_zero_filled(monkeypatch):
     out = {"shape": [2], "scale": 0.5, "zero_point": -128}
     parts = [_part("lcp0", out=out), _part("lcp1", out=out)]
-    doc = {"strategy": "lcp", "class_names": ["x", "y"], "parts": parts,
-           "gateway": _gateway(parts, 4)}
+    doc = {
+        "strategy": "lcp",
+        "class_names": ["x", "y"],
+        "parts": parts,
+        "gateway": _gateway(parts, 4),
+    }
     s = LcpStrategy(Path("."), doc)
     merge = _Merge()
     monkeypatch.setattr(s, "gateway_runner", lambda key: merge)
-    res = drive(s.plan(np.zeros((2, 2, 1), np.uint8)),
-                lambda c: np.array([-120, -100], np.int8) if c.part == "lcp0" else None)
+    res = drive(
+        s.plan(np.zeros((2, 2, 1), np.uint8)),
+        lambda c: np.array([-120, -100], np.int8) if c.part == "lcp0" else None,
+    )
     assert merge.inputs[0].tolist() == [-120, -100, -128, -128]
     assert (res.label, res.status, res.missing) == (1, "degraded", ("lcp1",))
 
 
 def test_disco_gateway_forwards_replies_unchanged_and_fills_a_dead_node(monkeypatch):
     def node(name: str) -> dict:
-        replies = [{"size": 2, "scale": 0.1, "zero_point": -5},
-                   {"size": 3, "scale": 0.5, "zero_point": -128}]
-        return {**_part(name), "artefact": f"models/{name}.vpb", "stages": 2,
-                "stage_replies": replies}
+        replies = [
+            {"size": 2, "scale": 0.1, "zero_point": -5},
+            {"size": 3, "scale": 0.5, "zero_point": -128},
+        ]
+        return {
+            **_part(name),
+            "artefact": f"models/{name}.vpb",
+            "stages": 2,
+            "stage_replies": replies,
+        }
 
     parts = [node("disco_a"), node("disco_b")]
-    doc = {"strategy": "disco", "class_names": ["x", "y"], "parts": parts,
-           "gateway": _gateway(parts, 6)}
+    doc = {
+        "strategy": "disco",
+        "class_names": ["x", "y"],
+        "parts": parts,
+        "gateway": _gateway(parts, 6),
+    }
     s = DiscoStrategy(Path("."), doc)
     merge = _Merge()
     monkeypatch.setattr(s, "gateway_runner", lambda key: merge)
@@ -159,8 +199,9 @@ def test_disco_gateway_forwards_replies_unchanged_and_fills_a_dead_node(monkeypa
     assert merge.inputs[0].tolist() == [-128, -127, -126, -128, -128, -128]  # same scale
     assert (res.status, res.missing) == ("degraded", ("disco_b",))
     seen.clear()
-    res = drive(s.plan(np.zeros((2, 2, 1), np.uint8)),
-                lambda c: None if c.part == "disco_a" else answer(c))
+    res = drive(
+        s.plan(np.zeros((2, 2, 1), np.uint8)), lambda c: None if c.part == "disco_a" else answer(c)
+    )
     assert [c.tensor.tolist() for c in seen if c.stage == 1] == [[-5, -5]]  # a's zero point
 
 
@@ -176,14 +217,17 @@ def test_unknown_strategy_is_refused(tmp_path, bad):
         load_strategy(tmp_path)
 
 
-@pytest.mark.parametrize("name,opts,message", [
-    ("mp", {"keep": 0.5}, "--keep: not an option of --strategy mp"),
-    ("mp", {"cuts": 4}, "give 1 to 3 cuts"),
-    ("cp", {"groups": 11}, "give 2 to 10 groups"),
-    ("lcp", {"branches": 1}, "give 2 to 16 branches"),
-    ("disco", {"keep": 1.5}, "fraction in"),
-    ("vp", {}, "trainable strategies are"),
-])
+@pytest.mark.parametrize(
+    "name,opts,message",
+    [
+        ("mp", {"keep": 0.5}, "--keep: not an option of --strategy mp"),
+        ("mp", {"cuts": 4}, "give 1 to 3 cuts"),
+        ("cp", {"groups": 11}, "give 2 to 10 groups"),
+        ("lcp", {"branches": 1}, "give 2 to 16 branches"),
+        ("disco", {"keep": 1.5}, "fraction in"),
+        ("vp", {}, "trainable strategies are"),
+    ],
+)
 def test_bad_strategy_options_are_one_line_usage_errors(name, opts, message):
     from vp_edge.errors import UsageError
     from vp_edge.family import load_family

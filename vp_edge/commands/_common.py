@@ -62,8 +62,9 @@ def host_port(text: str) -> str:
     """An argparse ``type``: HOST:PORT with a port in 0..65535 (0: any free port)."""
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT with a port in 0..65535, e.g. "
-                                         f"127.0.0.1:9108, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected HOST:PORT with a port in 0..65535, e.g. 127.0.0.1:9108, got {text!r}"
+        )
     return text
 
 
@@ -100,12 +101,17 @@ def make_dir(path: Path, option: str) -> Path:
 
 
 #: leading bytes of files people pass by mistake -> what they are
-_LOOKALIKES = {b"\x89PNG": "a PNG image", b"\xff\xd8": "a JPEG image", b"PK": "a zip archive "
-               "(a .keras model?)", b"\x89HDF": "an HDF5 file (Keras weights?)"}
+_LOOKALIKES = {
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8": "a JPEG image",
+    b"PK": "a zip archive (a .keras model?)",
+    b"\x89HDF": "an HDF5 file (Keras weights?)",
+}
 
 
-def read_model(path: Path, option: str = "model", kinds: tuple[str, ...] = ("tflite", "vpw")
-               ) -> tuple[str, bytes]:
+def read_model(
+    path: Path, option: str = "model", kinds: tuple[str, ...] = ("tflite", "vpw")
+) -> tuple[str, bytes]:
     """Read a model file and say which kind it is ("tflite" or "vpw") by its bytes, not its
     name; anything else is refused in one line (exit 2) naming what it looks like."""
     from firmware_bridge.files import MODEL_FILE_MAX, read_limited
@@ -118,14 +124,20 @@ def read_model(path: Path, option: str = "model", kinds: tuple[str, ...] = ("tfl
     kind = "tflite" if data[4:8] == b"TFL3" else "vpw" if data.startswith(b"VPW1") else None
     if kind in kinds:
         return kind, data
-    looks = next((what for magic, what in _LOOKALIKES.items() if data.startswith(magic)),
-                 f"a .{kind} model" if kind else "")
+    looks = next(
+        (what for magic, what in _LOOKALIKES.items() if data.startswith(magic)),
+        f"a .{kind} model" if kind else "",
+    )
     wanted = " or ".join(f".{k}" for k in kinds)
-    what = f"is {looks}, not a {wanted} model" if looks else f"is not a {wanted} model (no " \
-        "TFL3 or VPW1 identifier)"
-    raise UsageError(f"{option} {path} {what}: give a model from 'vp-edge convert' "
-                     "(RUN/models/VARIANT.tflite)" + (" or 'vp-edge pack' (.vpw)" if "vpw" in
-                                                      kinds else ""))
+    what = (
+        f"is {looks}, not a {wanted} model"
+        if looks
+        else f"is not a {wanted} model (no TFL3 or VPW1 identifier)"
+    )
+    raise UsageError(
+        f"{option} {path} {what}: give a model from 'vp-edge convert' "
+        "(RUN/models/VARIANT.tflite)" + (" or 'vp-edge pack' (.vpw)" if "vpw" in kinds else "")
+    )
 
 
 def add_data(p: argparse.ArgumentParser) -> None:
@@ -137,10 +149,15 @@ def add_data(p: argparse.ArgumentParser) -> None:
         help="fashion-mnist (default, from the Debian package dataset-fashion-mnist), a folder "
         "of IDX files, an image-folder tree (one sub-folder per class) or a .npz with x, y",
     )
-    g.add_argument("--seed", type=NON_NEGATIVE, default=0,
-                   help="seed for splits and training (default 0)")
-    g.add_argument("--val-fraction", type=float_range(0, 0.9), default=0.1,
-                   help="validation share (default 0.1)")
+    g.add_argument(
+        "--seed", type=NON_NEGATIVE, default=0, help="seed for splits and training (default 0)"
+    )
+    g.add_argument(
+        "--val-fraction",
+        type=float_range(0, 0.9),
+        default=0.1,
+        help="validation share (default 0.1)",
+    )
 
 
 def data_args(args: argparse.Namespace) -> dict:

@@ -91,8 +91,11 @@ def run(args: argparse.Namespace) -> int:
 
 def failed(report: dict, named: bool) -> list[str]:
     """Rows that failed: any error, and any skip of a row the user named in --runtimes."""
-    return [rt for rt, row in report["runtimes"].items()
-            if "error" in row or (named and "skipped" in row)]
+    return [
+        rt
+        for rt, row in report["runtimes"].items()
+        if "error" in row or (named and "skipped" in row)
+    ]
 
 
 def table(r: dict) -> str:

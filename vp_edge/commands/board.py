@@ -31,44 +31,85 @@ def register(sub: argparse._SubParsersAction) -> None:
         "only when explicitly given. Stops "
         "cleanly on Ctrl-C or SIGTERM and prints its counters.",
     )
-    s.add_argument("--model", type=Path, required=True,
-                   help=".tflite (.vpw: --runner engine, or --kind pynq)")
-    s.add_argument("--listen", required=True,
-                   help="udp://0.0.0.0:PORT, pty://NAME (emulated serial), serial:///dev/ttyX or "
-                   "mqtt://BROKER:1883/DEPLOYMENT (topics vp/DEPLOYMENT/board/ID/rx|tx)")
-    s.add_argument("--board-id", type=BOARD_ID, required=True,
-                   help="board id on the wire, 0..65535")
+    s.add_argument(
+        "--model", type=Path, required=True, help=".tflite (.vpw: --runner engine, or --kind pynq)"
+    )
+    s.add_argument(
+        "--listen",
+        required=True,
+        help="udp://0.0.0.0:PORT, pty://NAME (emulated serial), serial:///dev/ttyX or "
+        "mqtt://BROKER:1883/DEPLOYMENT (topics vp/DEPLOYMENT/board/ID/rx|tx)",
+    )
+    s.add_argument(
+        "--board-id", type=BOARD_ID, required=True, help="board id on the wire, 0..65535"
+    )
     keys = s.add_mutually_exclusive_group(required=True)
-    keys.add_argument("--key-file", type=Path,
-                      help="this board's own key ('vp-edge keys derive'): hex or raw, >= 16 bytes")
-    keys.add_argument("--insecure", action="store_true",
-                      help="no authentication (bring-up and tests only)")
-    s.add_argument("--kind", default="linux", help="board kind: linux (default), mcu or pynq "
-                   "(a qemu board is the firmware itself: 'vp-edge emulate' boots and flashes it)")
-    s.add_argument("--overlay", type=Path, default=None,
-                   help="pynq: the vp_top .bit (its .hwh next to it)")
-    s.add_argument("--simulate", action="store_true",
-                   help="pynq: a simulated PYNQ-Z2 (needs the pynq package: .venv-pynq)")
+    keys.add_argument(
+        "--key-file",
+        type=Path,
+        help="this board's own key ('vp-edge keys derive'): hex or raw, >= 16 bytes",
+    )
+    keys.add_argument(
+        "--insecure", action="store_true", help="no authentication (bring-up and tests only)"
+    )
+    s.add_argument(
+        "--kind",
+        default="linux",
+        help="board kind: linux (default), mcu or pynq "
+        "(a qemu board is the firmware itself: 'vp-edge emulate' boots and flashes it)",
+    )
+    s.add_argument(
+        "--overlay", type=Path, default=None, help="pynq: the vp_top .bit (its .hwh next to it)"
+    )
+    s.add_argument(
+        "--simulate",
+        action="store_true",
+        help="pynq: a simulated PYNQ-Z2 (needs the pynq package: .venv-pynq)",
+    )
     s.add_argument("--runner", default=None, help="litert, tflm or engine (default per kind)")
-    s.add_argument("--kernels", choices=LITERT_KERNELS, default=None,
-                   help="litert runner (linux boards): LiteRT's kernels, xnnpack (default), "
-                   "builtin or ref; offline checks run the same")
-    s.add_argument("-k", "--k", type=BOARD_K, default=2,
-                   help="pairs per RESULT (default 2); 0: answer TENSOR, the whole output")
+    s.add_argument(
+        "--kernels",
+        choices=LITERT_KERNELS,
+        default=None,
+        help="litert runner (linux boards): LiteRT's kernels, xnnpack (default), "
+        "builtin or ref; offline checks run the same",
+    )
+    s.add_argument(
+        "-k",
+        "--k",
+        type=BOARD_K,
+        default=2,
+        help="pairs per RESULT (default 2); 0: answer TENSOR, the whole output",
+    )
     s.add_argument("--variant", default=None, help="variant name in HELLO (default: model stem)")
     s.add_argument("--profile", default=None, help="board profile (default per kind)")
     s.add_argument("--pty-dir", type=Path, default=None, help="where pty://NAME is published")
-    s.add_argument("--epoch-file", type=Path, default=None,
-                   help="boot-epoch file for the frame counter (default: wall-clock seconds)")
-    s.add_argument("--heartbeat-ms", type=float_range(MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS),
-                   default=1000.0,
-                   help="heartbeat period, 10 ms to an hour")
-    s.add_argument("--baud", type=BAUD, default=None,
-                   help="throttle a serial link to this baud (default: the profile's on ptys)")
+    s.add_argument(
+        "--epoch-file",
+        type=Path,
+        default=None,
+        help="boot-epoch file for the frame counter (default: wall-clock seconds)",
+    )
+    s.add_argument(
+        "--heartbeat-ms",
+        type=float_range(MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS),
+        default=1000.0,
+        help="heartbeat period, 10 ms to an hour",
+    )
+    s.add_argument(
+        "--baud",
+        type=BAUD,
+        default=None,
+        help="throttle a serial link to this baud (default: the profile's on ptys)",
+    )
     s.add_argument("--ready-file", type=Path, default=None, help="written once serving")
-    s.add_argument("--model-dir", type=Path, default=None,
-                   help="accept 'vp-edge flash' (verified LOAD session) into two model slots "
-                   "kept here; a flashed model is served instead of --model, also after restart")
+    s.add_argument(
+        "--model-dir",
+        type=Path,
+        default=None,
+        help="accept 'vp-edge flash' (verified LOAD session) into two model slots "
+        "kept here; a flashed model is served instead of --model, also after restart",
+    )
     add_json(s)
     s.set_defaults(func=serve)
     p.set_defaults(func=lambda args: p.print_help() or 2)
@@ -81,9 +122,23 @@ def serve(args: argparse.Namespace) -> int:
     key = None if args.key_file is None else read_key(args.key_file, f"--key-file {args.key_file}")
     if args.kind in ("pynq", "qemu") or args.overlay or args.simulate:
         return _serve_other(args, key)
-    opts = BoardOptions(args.model, args.listen, args.board_id, key, args.kind, args.runner,
-                        args.k, args.variant, args.profile, args.pty_dir, args.epoch_file,
-                        args.heartbeat_ms / 1000, args.baud, args.model_dir, args.kernels)
+    opts = BoardOptions(
+        args.model,
+        args.listen,
+        args.board_id,
+        key,
+        args.kind,
+        args.runner,
+        args.k,
+        args.variant,
+        args.profile,
+        args.pty_dir,
+        args.epoch_file,
+        args.heartbeat_ms / 1000,
+        args.baud,
+        args.model_dir,
+        args.kernels,
+    )
     server = build_server(opts)
 
     def stop(*_: object) -> None:
@@ -98,9 +153,11 @@ def serve(args: argparse.Namespace) -> int:
     finally:
         server.close()
     st = server.stats
-    table = (f"board {args.board_id} ({server.cfg.variant}) stopped: {st['inferences']} "
-             f"inferences, {st['tx']} frames sent, {st['rx']['accepted']} accepted, "
-             f"{sum(v for k, v in st['rx'].items() if k != 'accepted')} dropped")
+    table = (
+        f"board {args.board_id} ({server.cfg.variant}) stopped: {st['inferences']} "
+        f"inferences, {st['tx']} frames sent, {st['rx']['accepted']} accepted, "
+        f"{sum(v for k, v in st['rx'].items() if k != 'accepted')} dropped"
+    )
     emit(args, st, table)
     return 0
 
@@ -110,16 +167,27 @@ def _serve_other(args: argparse.Namespace, key: bytes | None) -> int:
     from vp_edge.errors import BoardError
 
     if args.kind == "qemu":
-        raise BoardError("a qemu board runs the board firmware, not this daemon: 'vp-edge "
-                         "emulate' boots it in QEMU and loads its model with 'vp-edge flash' "
-                         "(see docs/firmware.md)")
+        raise BoardError(
+            "a qemu board runs the board firmware, not this daemon: 'vp-edge "
+            "emulate' boots it in QEMU and loads its model with 'vp-edge flash' "
+            "(see docs/firmware.md)"
+        )
     if args.kind != "pynq":
         raise BoardError("--overlay and --simulate belong to --kind pynq")
     if args.overlay is None and not args.simulate:
         raise BoardError("a pynq board needs --overlay PATH (the vp_top .bit) or --simulate")
     from boards.pynq import serve as pynq_serve
 
-    pynq_serve(args.model, args.listen, overlay=args.overlay, simulate=args.simulate,
-               board_id=args.board_id, key=key, k=args.k, variant=args.variant,
-               heartbeat_s=args.heartbeat_ms / 1000, model_dir=args.model_dir)
+    pynq_serve(
+        args.model,
+        args.listen,
+        overlay=args.overlay,
+        simulate=args.simulate,
+        board_id=args.board_id,
+        key=key,
+        k=args.k,
+        variant=args.variant,
+        heartbeat_s=args.heartbeat_ms / 1000,
+        model_dir=args.model_dir,
+    )
     return 0

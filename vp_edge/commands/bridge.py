@@ -20,8 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("serial", help="serial:///dev/ttyACM0?baud=115200, pty://NAME, socket://H:P")
     p.add_argument("mqtt", help="mqtt://BROKER:1883/DEPLOYMENT[/ID] (or mqtts://...)")
-    p.add_argument("--board-id", type=BOARD_ID, default=None,
-                   help="the board's id when the MQTT URL names only the deployment")
+    p.add_argument(
+        "--board-id",
+        type=BOARD_ID,
+        default=None,
+        help="the board's id when the MQTT URL names only the deployment",
+    )
     p.add_argument("--baud", type=BAUD, default=None, help="UART baud when the URL has none")
     p.add_argument("--pty-dir", type=Path, default=None, help="where pty://NAME is published")
     add_json(p)
@@ -35,8 +39,10 @@ def run(args: argparse.Namespace) -> int:
     if args.board_id is None and args.mqtt.split("?")[0].rstrip("/").count("/") < 4:
         raise VpEdgeError(f"{args.mqtt} names no board: pass --board-id ID or end it with /ID")
     if args.serial.startswith("pty://") and args.pty_dir is None:
-        raise VpEdgeError(f"{args.serial}: a pty:// link needs --pty-dir DIR, the pty folder "
-                          "of 'vp-edge emulate' (the state folder's pty/)")
+        raise VpEdgeError(
+            f"{args.serial}: a pty:// link needs --pty-dir DIR, the pty folder "
+            "of 'vp-edge emulate' (the state folder's pty/)"
+        )
     b = bridge(args.serial, args.mqtt, args.board_id, pty_dir=args.pty_dir, baud=args.baud)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: b.stop.set())

@@ -16,8 +16,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "vp_edge/gateway/udp_server.py and docs/deployment.md) and prints the fused answer.",
     )
     p.add_argument("image", type=Path, help="a PNG or JPEG file")
-    p.add_argument("--gateway", required=True,
-                   help="udp://HOST:PORT of a gateway, or mqtt://BROKER:1883/DEPLOYMENT of a fleet")
+    p.add_argument(
+        "--gateway",
+        required=True,
+        help="udp://HOST:PORT of a gateway, or mqtt://BROKER:1883/DEPLOYMENT of a fleet",
+    )
     p.add_argument("--timeout", type=SECONDS, default=5.0, help="seconds to wait (default 5)")
     add_json(p)
     p.set_defaults(func=run)
@@ -35,23 +38,28 @@ def run(args: argparse.Namespace) -> int:
     except VpEdgeError as e:
         raise UsageError(f"--gateway: {e}") from None
     if scheme not in ("udp", "mqtt", "mqtts"):
-        raise UsageError(f"--gateway {args.gateway}: expected udp://HOST:PORT or "
-                         "mqtt://BROKER:1883/DEPLOYMENT")
+        raise UsageError(
+            f"--gateway {args.gateway}: expected udp://HOST:PORT or mqtt://BROKER:1883/DEPLOYMENT"
+        )
 
     try:
         data = read_limited(args.image, MAX_REQUEST, f"image {args.image}")
     except OSError as e:
         raise DataError(f"cannot read {args.image}: {e.strerror}") from None
     if not data.startswith(IMAGE_MAGIC):
-        raise DataError(f"{args.image} is not a PNG, JPEG or BMP file (it starts with "
-                        f"{data[:8]!r}); give an image file")
+        raise DataError(
+            f"{args.image} is not a PNG, JPEG or BMP file (it starts with "
+            f"{data[:8]!r}); give an image file"
+        )
     reply = classify_remote(args.gateway, data, args.timeout, str(args.image))
     if not reply.get("ok"):
         raise GatewayError(f"gateway: {reply.get('error')}")
-    table = (f"{args.image}: {reply['class_name']} (class {reply['winner']}), "
-             f"voters {', '.join(reply['voters'])}"
-             + (f", missing {', '.join(reply['missing'])} (degraded)" if reply["degraded"] else "")
-             + f", {reply['latency_ms']:.1f} ms")
+    table = (
+        f"{args.image}: {reply['class_name']} (class {reply['winner']}), "
+        f"voters {', '.join(reply['voters'])}"
+        + (f", missing {', '.join(reply['missing'])} (degraded)" if reply["degraded"] else "")
+        + f", {reply['latency_ms']:.1f} ms"
+    )
     if reply.get("preprocessed"):  # the model saw another picture than the file: say so
         table += f"\n  input: {'; '.join(reply['preprocessed'])}"
     emit(args, reply, table)

@@ -45,9 +45,7 @@ def run(args: argparse.Namespace) -> int:
         doc = convert_strategy(args.run, args.calibration, show=True)
         emit(args, doc, strategy_table(args.run, doc))
         return 0
-    cards = convert_run(
-        args.run, args.calibration, args.test_limit, show=True
-    )
+    cards = convert_run(args.run, args.calibration, args.test_limit, show=True)
     write_strategy(args.run, describe(args.run))
     emit(args, cards, card_table(cards))
     return 0
@@ -60,14 +58,18 @@ def strategy_table(run: Path, doc: dict) -> str:
 
     names = [p["name"] for p in doc["parts"]]
     names += [Path(g["artefact"]).stem for g in doc.get("gateway", {}).values()]
-    head = f"{doc['strategy']:6} {'part':14} {'reply':7} {'params':>9} {'MACs':>11} " \
-           f"{'bytes':>8} {'arena B':>8}"
+    head = (
+        f"{doc['strategy']:6} {'part':14} {'reply':7} {'params':>9} {'MACs':>11} "
+        f"{'bytes':>8} {'arena B':>8}"
+    )
     lines = [head, "-" * len(head)]
     for name in names:
         c = read_card(RunDir(run).card(name))
         reply = next((p["reply"] for p in doc["parts"] if p["name"] == name), "gateway")
-        lines.append(f"{'':6} {name:14} {reply:7} {c['params']:>9,} {c['macs']:>11,} "
-                     f"{c['tflite_bytes']:>8,} {c['arena_bytes']:>8,}")
+        lines.append(
+            f"{'':6} {name:14} {reply:7} {c['params']:>9,} {c['macs']:>11,} "
+            f"{c['tflite_bytes']:>8,} {c['arena_bytes']:>8,}"
+        )
     lines.append(f"(written {RunDir(run).strategy})")
     return "\n".join(lines)
 

@@ -28,8 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--deployment", type=Path, required=True, help="deployment TOML file")
     p.add_argument("--timeout", type=SECONDS, default=90.0, help="seconds to wait for start-up")
-    p.add_argument("--restart", action="store_true",
-                   help="restart a board that dies (default: report it, keep the others)")
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="restart a board that dies (default: report it, keep the others)",
+    )
     add_json(p)
     p.set_defaults(func=run)
 
@@ -46,13 +49,25 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     emu = start_emulation(dep, timeout=args.timeout)
     try:
-        boards = {b.name: {**json.loads(ready_path(dep, b).read_text()), "kind": b.kind,
-                           "variant": b.variant, "profile": b.profile} for b in dep.boards}
-        lines = [f"{n:<10} {i['kind']:<6} {i['variant']:<8} {i['profile']:<15} pid {i['pid']} "
-                 f"{i['link']}" + (f" -> {i['pty']}" if i["pty"] else "") + _flashed(i)
-                 for n, i in boards.items()]
-        emit(args, {"boards": boards, "state_dir": str(dep.state_dir)},
-             "\n".join(lines) + "\nemulating; Ctrl-C stops")
+        boards = {
+            b.name: {
+                **json.loads(ready_path(dep, b).read_text()),
+                "kind": b.kind,
+                "variant": b.variant,
+                "profile": b.profile,
+            }
+            for b in dep.boards
+        }
+        lines = [
+            f"{n:<10} {i['kind']:<6} {i['variant']:<8} {i['profile']:<15} pid {i['pid']} "
+            f"{i['link']}" + (f" -> {i['pty']}" if i["pty"] else "") + _flashed(i)
+            for n, i in boards.items()
+        ]
+        emit(
+            args,
+            {"boards": boards, "state_dir": str(dep.state_dir)},
+            "\n".join(lines) + "\nemulating; Ctrl-C stops",
+        )
         sys.stdout.flush()
         stopped = emu.supervise(stop, args.restart, say)
     finally:
@@ -74,5 +89,6 @@ def _flashed(info: dict) -> str:
         return ""
     if "skipped" in f:
         return " (model already flashed)"
-    return f" (flashed {f['size']} B in {f['seconds']:.1f} s, " + \
-        ("verified)" if f["verified"] else "NOT verified)")
+    return f" (flashed {f['size']} B in {f['seconds']:.1f} s, " + (
+        "verified)" if f["verified"] else "NOT verified)"
+    )

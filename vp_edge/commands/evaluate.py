@@ -21,9 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "These are the numbers the live gateway must reproduce exactly.",
     )
     p.add_argument("--run", type=Path, required=True, help="a converted run directory")
-    p.add_argument(
-        "-k", "--k", type=K, default=2, help="k for the boards-alive table (default 2)"
-    )
+    p.add_argument("-k", "--k", type=K, default=2, help="k for the boards-alive table (default 2)")
     p.add_argument("--test-limit", type=POSITIVE, default=None, help="first N test images only")
     p.add_argument(
         "--engine-check",
@@ -61,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
     (RunDir(args.run).report_dir).mkdir(exist_ok=True)
     RunDir(args.run).report("evaluate.json").write_text(json.dumps(report, indent=2) + "\n")
     sizes = report["splits"]
-    head = (f"data: train {sizes['train']:,}, val {sizes['val']:,}, test {sizes['test']:,} "
-            f"images (evaluated on test); classes {', '.join(report['class_names'])}\n")
+    head = (
+        f"data: train {sizes['train']:,}, val {sizes['val']:,}, test {sizes['test']:,} "
+        f"images (evaluated on test); classes {', '.join(report['class_names'])}\n"
+    )
     emit(args, report, head + evaluation_table(report) + "\nplots: " + ", ".join(report["plots"]))
     return 0

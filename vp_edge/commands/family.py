@@ -29,8 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "variant on 2 cores.",
     )
     s.add_argument("family")
-    s.add_argument("--costs", action="store_true",
-                   help="convert each variant untrained and print its costs and fits")
+    s.add_argument(
+        "--costs",
+        action="store_true",
+        help="convert each variant untrained and print its costs and fits",
+    )
     add_json(s)
     s.set_defaults(func=_show)
 
@@ -66,8 +69,9 @@ def _show(args: argparse.Namespace) -> int:
         from vp_edge.costs import costs_table, family_costs
         from vp_edge.progress import Progress
 
-        with Progress(len(fam.variants), "costs (untrained conversion)",
-                      enabled=not args.json) as bar:
+        with Progress(
+            len(fam.variants), "costs (untrained conversion)", enabled=not args.json
+        ) as bar:
             doc["costs"] = family_costs(fam, lambda _: bar.update())
         lines += ["", costs_table(doc["costs"])]
     emit(args, doc, "\n".join(lines))

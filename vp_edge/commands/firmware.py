@@ -56,9 +56,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     pv.add_argument("--target", required=True)
     pv.add_argument("--probe", default="auto", help="auto, pyocd, openocd or gdb://HOST:PORT")
     pv.add_argument("--board-id", type=BOARD_ID, required=True, help="the board's id (0-65535)")
-    pv.add_argument("--key-file", metavar="F",
-                    help="the deployment's master key (hex text or raw bytes, >= 16 bytes); the "
-                    "board is given only its own key, derived for --board-id")
+    pv.add_argument(
+        "--key-file",
+        metavar="F",
+        help="the deployment's master key (hex text or raw bytes, >= 16 bytes); the "
+        "board is given only its own key, derived for --board-id",
+    )
     pv.add_argument("--insecure", action="store_true", help="no key (bring-up only)")
     add_json(pv)
     pv.set_defaults(func=run_provision)

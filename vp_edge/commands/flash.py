@@ -37,27 +37,51 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "5 timeout.",
     )
     p.add_argument("artifact", metavar="ARTIFACT", help="the model file, e.g. model.vpw")
-    p.add_argument("--board", "--port", dest="board", required=True, metavar="URL|NAME",
-                   help="serial device or URL (/dev/ttyACM0, socket://host:port, a pty path, "
-                   "udp://host:port); with --deployment: a board's name, id or link")
-    p.add_argument("--deployment", type=Path, default=None, metavar="FILE",
-                   help="take link, board id, key and epoch file from this deployment")
+    p.add_argument(
+        "--board",
+        "--port",
+        dest="board",
+        required=True,
+        metavar="URL|NAME",
+        help="serial device or URL (/dev/ttyACM0, socket://host:port, a pty path, "
+        "udp://host:port); with --deployment: a board's name, id or link",
+    )
+    p.add_argument(
+        "--deployment",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="take link, board id, key and epoch file from this deployment",
+    )
     p.add_argument("--board-id", type=BOARD_ID, default=None, help="the board's id (default 1)")
-    p.add_argument("--key-file", metavar="F",
-                   help="deployment (master) key: hex text or raw bytes, >= 16 bytes; the "
-                   "frames and the artefact's HMAC use the key derived for --board-id")
-    p.add_argument("--insecure", action="store_true",
-                   help="no key: insecure frames (bring-up boards only)")
+    p.add_argument(
+        "--key-file",
+        metavar="F",
+        help="deployment (master) key: hex text or raw bytes, >= 16 bytes; the "
+        "frames and the artefact's HMAC use the key derived for --board-id",
+    )
+    p.add_argument(
+        "--insecure", action="store_true", help="no key: insecure frames (bring-up boards only)"
+    )
     p.add_argument("--baud", "-b", type=BAUD, default=115200, help="serial baud rate (115200)")
-    p.add_argument("--epoch-file", metavar="F", default=None,
-                   help="gateway counter epoch file (default ~/.local/state/vp-edge/gateway.epoch)")
+    p.add_argument(
+        "--epoch-file",
+        metavar="F",
+        default=None,
+        help="gateway counter epoch file (default ~/.local/state/vp-edge/gateway.epoch)",
+    )
     p.add_argument("--timeout", type=SECONDS, default=0.5, help="seconds per try (0.5)")
     p.add_argument("--retries", type=POSITIVE, default=5, help="tries per message (5)")
-    p.add_argument("--no-activate", action="store_true",
-                   help="write and verify the slot but keep the running model active")
-    p.add_argument("--force", action="store_true",
-                   help="skip the local check and send the artefact as it is (testing a "
-                   "board's own checks)")
+    p.add_argument(
+        "--no-activate",
+        action="store_true",
+        help="write and verify the slot but keep the running model active",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="skip the local check and send the artefact as it is (testing a board's own checks)",
+    )
     add_json(p)
     p.set_defaults(func=run)
 
@@ -65,14 +89,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _table(r: dict) -> str:
     prev = r["previous_sha256"][:16] + "..." if r["previous_sha256"] else "none"
     who = f"{r['board']} (id {r['board_id']})" if r.get("board") else str(r["board_id"])
-    return "\n".join([
-        f"flashed {r['size']} bytes to board {who} slot {r['slot']} at {r['url']} "
-        f"in {r['seconds']:.2f} s ({r['chunks']} chunks, {r['resends']} resends)",
-        f"  previous model  {prev}",
-        f"  sha256          {r['sha256']}",
-        "  Hash of data verified." if r["verified"] else "  NOT verified",
-        "  active" if r["activated"] else "  written, not activated (--no-activate)",
-    ])
+    return "\n".join(
+        [
+            f"flashed {r['size']} bytes to board {who} slot {r['slot']} at {r['url']} "
+            f"in {r['seconds']:.2f} s ({r['chunks']} chunks, {r['resends']} resends)",
+            f"  previous model  {prev}",
+            f"  sha256          {r['sha256']}",
+            "  Hash of data verified." if r["verified"] else "  NOT verified",
+            "  active" if r["activated"] else "  written, not activated (--no-activate)",
+        ]
+    )
 
 
 def _target(args: argparse.Namespace) -> FlashTarget:
@@ -82,12 +108,20 @@ def _target(args: argparse.Namespace) -> FlashTarget:
     if args.deployment is not None:
         from vp_edge.deployment import load_deployment
 
-        given = [f for f, v in (("--key-file", args.key_file), ("--insecure", args.insecure),
-                                ("--epoch-file", args.epoch_file),
-                                ("--board-id", args.board_id)) if v not in (None, False)]
+        given = [
+            f
+            for f, v in (
+                ("--key-file", args.key_file),
+                ("--insecure", args.insecure),
+                ("--epoch-file", args.epoch_file),
+                ("--board-id", args.board_id),
+            )
+            if v not in (None, False)
+        ]
         if given:
-            raise FlashUsageError(f"{', '.join(given)}: taken from the deployment with "
-                                  "--deployment; leave them out")
+            raise FlashUsageError(
+                f"{', '.join(given)}: taken from the deployment with --deployment; leave them out"
+            )
         return deployment_target(load_deployment(args.deployment), args.board)
     from firmware_bridge.keys import BoardKeys, read_key
     from firmware_bridge.session import DEFAULT_EPOCH_FILE
@@ -95,15 +129,18 @@ def _target(args: argparse.Namespace) -> FlashTarget:
     if args.key_file and args.insecure:
         raise FlashUsageError("give --key-file or --insecure, not both")
     if not args.key_file and not args.insecure:
-        raise FlashUsageError("flashing needs the deployment key (--key-file F) or --insecure; "
-                              "or flash a deployment's board with --deployment FILE --board NAME")
+        raise FlashUsageError(
+            "flashing needs the deployment key (--key-file F) or --insecure; "
+            "or flash a deployment's board with --deployment FILE --board NAME"
+        )
     url, baud = session_url(args.board)
     key = None
     if args.key_file:
         key = BoardKeys(read_key(args.key_file, f"--key-file {args.key_file}"))
     epoch = Path(args.epoch_file) if args.epoch_file else DEFAULT_EPOCH_FILE
-    return FlashTarget(url, 1 if args.board_id is None else args.board_id, key, epoch,
-                       baud or args.baud)
+    return FlashTarget(
+        url, 1 if args.board_id is None else args.board_id, key, epoch, baud or args.baud
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -125,10 +162,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"vp-edge flash: warning: {w}", file=sys.stderr)
     progress = _progress(len(data), args)
     try:
-        report = flash(target.url, data, board_id=target.board_id, key=target.key,
-                       epoch_file=target.epoch_file, activate=not args.no_activate,
-                       timeout=args.timeout, tries=args.retries, progress=progress.update,
-                       baud=target.baud)
+        report = flash(
+            target.url,
+            data,
+            board_id=target.board_id,
+            key=target.key,
+            epoch_file=target.epoch_file,
+            activate=not args.no_activate,
+            timeout=args.timeout,
+            tries=args.retries,
+            progress=progress.update,
+            baud=target.baud,
+        )
     finally:
         progress.close()
     out = report.to_dict()

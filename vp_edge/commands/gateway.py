@@ -30,23 +30,46 @@ def register(sub: argparse._SubParsersAction) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--split", choices=("test", "val", "train"), help="a split of the run's data")
     src.add_argument("--images", type=Path, help="a folder of PNG/JPEG images")
-    src.add_argument("--listen", help="serve clients on udp://HOST:PORT, or take a share of "
-                     "the requests on mqtt://BROKER:1883/DEPLOYMENT, until Ctrl-C")
+    src.add_argument(
+        "--listen",
+        help="serve clients on udp://HOST:PORT, or take a share of "
+        "the requests on mqtt://BROKER:1883/DEPLOYMENT, until Ctrl-C",
+    )
     p.add_argument("--limit", type=POSITIVE, default=None, help="first N inputs only")
-    p.add_argument("--inflight", type=int_range(1, 1024), default=1,
-                   help="requests in flight (default 1)")
-    p.add_argument("--max-inflight", type=int_range(1, 4096), default=16,
-                   help="--listen: requests served at once (default 16)")
-    p.add_argument("--max-queue", type=int_range(0, 65536), default=64,
-                   help="--listen: requests waiting beyond those; more get 'busy' (default 64)")
-    p.add_argument("--group", default="gateways",
-                   help="--listen mqtt: shared-subscription group (default gateways)")
-    p.add_argument("--boards", default=None,
-                   help="--listen: this gateway's boards (comma-separated names; default all). "
-                   "Gateways sharing a broker must own disjoint sets")
+    p.add_argument(
+        "--inflight", type=int_range(1, 1024), default=1, help="requests in flight (default 1)"
+    )
+    p.add_argument(
+        "--max-inflight",
+        type=int_range(1, 4096),
+        default=16,
+        help="--listen: requests served at once (default 16)",
+    )
+    p.add_argument(
+        "--max-queue",
+        type=int_range(0, 65536),
+        default=64,
+        help="--listen: requests waiting beyond those; more get 'busy' (default 64)",
+    )
+    p.add_argument(
+        "--group",
+        default="gateways",
+        help="--listen mqtt: shared-subscription group (default gateways)",
+    )
+    p.add_argument(
+        "--boards",
+        default=None,
+        help="--listen: this gateway's boards (comma-separated names; default all). "
+        "Gateways sharing a broker must own disjoint sets",
+    )
     p.add_argument("--name", default="", help="this gateway's name (state folder, metrics)")
-    p.add_argument("--metrics", type=host_port, default=None, metavar="HOST:PORT",
-                   help="--listen: serve Prometheus /metrics and the status page / here")
+    p.add_argument(
+        "--metrics",
+        type=host_port,
+        default=None,
+        metavar="HOST:PORT",
+        help="--listen: serve Prometheus /metrics and the status page / here",
+    )
     p.add_argument("--answers", type=Path, default=None, help="write every answer as JSON lines")
     p.add_argument("--no-progress", action="store_true", help="no progress line")
     add_json(p)
@@ -94,20 +117,28 @@ async def _serve(dep, args: argparse.Namespace) -> dict:
     for flag in ("max_inflight", "max_queue"):
         if getattr(args, flag) < 1:
             raise VpEdgeError(f"--{flag.replace('_', '-')} must be >= 1")
-    opts = ServeOptions(args.listen, Limits(max_inflight=args.max_inflight,
-                                            max_queue=args.max_queue),
-                        args.group, tuple(n for n in (args.boards or "").split(",") if n),
-                        args.name, args.metrics)
+    opts = ServeOptions(
+        args.listen,
+        Limits(max_inflight=args.max_inflight, max_queue=args.max_queue),
+        args.group,
+        tuple(n for n in (args.boards or "").split(",") if n),
+        args.name,
+        args.metrics,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
     def started(gw) -> None:
-        print(f"gateway: serving {args.listen} ({sum(b.up for b in gw.boards.values())}/"
-              f"{len(gw.boards)} boards up)"
-              + (f", metrics and status page on http://{args.metrics}/" if args.metrics else "")
-              + "; Ctrl-C stops", file=sys.stderr, flush=True)
+        print(
+            f"gateway: serving {args.listen} ({sum(b.up for b in gw.boards.values())}/"
+            f"{len(gw.boards)} boards up)"
+            + (f", metrics and status page on http://{args.metrics}/" if args.metrics else "")
+            + "; Ctrl-C stops",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def show(reply: dict) -> None:
         if not args.no_progress:
@@ -164,7 +195,9 @@ def exit_code(report: dict) -> int:
     if report["errors"]:
         return 3
     if refused and report["requests"] and report["degraded"] == report["requests"]:
-        print(f"vp-edge gateway: every answer was degraded; refused: {', '.join(refused)}",
-              file=sys.stderr)
+        print(
+            f"vp-edge gateway: every answer was degraded; refused: {', '.join(refused)}",
+            file=sys.stderr,
+        )
         return 3
     return 0

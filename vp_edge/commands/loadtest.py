@@ -19,16 +19,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         "at all and must be 0. Goodput is answers per second of sending: past the gateway's "
         "capacity it should stay near the capacity. Exit code 3 when any request was lost.",
     )
-    p.add_argument("--gateway", required=True,
-                   help="udp://HOST:PORT of a gateway or mqtt://BROKER:1883/DEPLOYMENT of a fleet")
+    p.add_argument(
+        "--gateway",
+        required=True,
+        help="udp://HOST:PORT of a gateway or mqtt://BROKER:1883/DEPLOYMENT of a fleet",
+    )
     p.add_argument("--images", type=Path, required=True, help="a folder of PNG/JPEG images")
     p.add_argument(
         "--rates",
         default="20,50,100,200",
         help="requests per second, comma-separated (default 20,50,100,200)",
     )
-    p.add_argument("--seconds", type=float_range(0, 600, low_open=True), default=3.0,
-                   help="seconds per rate (default 3)")
+    p.add_argument(
+        "--seconds",
+        type=float_range(0, 600, low_open=True),
+        default=3.0,
+        help="seconds per rate (default 3)",
+    )
     p.add_argument(
         "--wait",
         type=float_range(0, 600),
@@ -47,11 +54,12 @@ def _rates(text: str) -> list[float]:
         rates = [float(r) for r in text.split(",") if r.strip()]
     except ValueError:
         rates = []
-    problem = next((p for r in rates if (p := number_problem(r, 0, 100_000, low_open=True))),
-                   None)
+    problem = next((p for r in rates if (p := number_problem(r, 0, 100_000, low_open=True))), None)
     if not rates or problem:
-        raise UsageError(f"--rates {text!r}: expected positive numbers, e.g. 20,50,100"
-                         + (f" (each {problem})" if problem else ""))
+        raise UsageError(
+            f"--rates {text!r}: expected positive numbers, e.g. 20,50,100"
+            + (f" (each {problem})" if problem else "")
+        )
     return rates
 
 

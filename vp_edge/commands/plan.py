@@ -30,17 +30,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         "A fleet that nothing fits is refused with one line per board (exit 2).",
     )
     p.add_argument("fleet", type=Path, help="fleet or deployment TOML (docs/planning.md)")
-    p.add_argument("--out", type=Path, default=Path("plan"),
-                   help="folder for family.json and deploy.toml (default: plan)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("plan"),
+        help="folder for family.json and deploy.toml (default: plan)",
+    )
     p.add_argument("--input-shape", type=_shape, help="H,W,C of the raw input (else the file's)")
     p.add_argument("--classes", type=int_range(2, 1000), help="number of classes")
     p.add_argument("--deadline-ms", type=int_range(1, 600_000), help="override the file's")
     p.add_argument("--min-boards", type=int_range(1, 64), help="override the file's")
-    p.add_argument("--headroom", type=float_range(0, 0.9),
-                   help="share of the deadline the plan keeps free (else the file's, or 0.1)")
+    p.add_argument(
+        "--headroom",
+        type=float_range(0, 0.9),
+        help="share of the deadline the plan keeps free (else the file's, or 0.1)",
+    )
     p.add_argument("--run", default="runs/planned", help="the run the deployment names")
-    p.add_argument("--no-paper-bounds", action="store_true",
-                   help="allow members above the paper's cost bounds against the baseline")
+    p.add_argument(
+        "--no-paper-bounds",
+        action="store_true",
+        help="allow members above the paper's cost bounds against the baseline",
+    )
     add_json(p)
     p.set_defaults(func=_plan)
 
@@ -56,9 +66,11 @@ def _table(plan: object) -> str:
     from vp_edge.plan import Plan
 
     assert isinstance(plan, Plan)
-    head = (f"{'board':10} {'variant':22} {'params':>8} {'MACs':>10} {'model':>7} "
-            f"{'/ flash':>8} {'arena':>6} {'/ RAM':>7} {'compute':>8} {'link':>8} "
-            f"{'total':>8} {'margin':>8}")
+    head = (
+        f"{'board':10} {'variant':22} {'params':>8} {'MACs':>10} {'model':>7} "
+        f"{'/ flash':>8} {'arena':>6} {'/ RAM':>7} {'compute':>8} {'link':>8} "
+        f"{'total':>8} {'margin':>8}"
+    )
     lines = [head]
     for r in plan.rows:
         e = r.estimate
@@ -66,15 +78,24 @@ def _table(plan: object) -> str:
             f"{r.board:10} {r.variant:22} {e.params:>8,} {e.macs:>10,} {_size(e.model_bytes):>7} "
             f"{_size(e.model_limit):>8} {_size(e.arena):>6} {_size(e.arena_limit):>7} "
             f"{e.compute_ms:>5.1f} ms {e.link_ms:>5.1f} ms {e.total_ms:>5.1f} ms "
-            f"{e.margin_ms:>5.1f} ms")
+            f"{e.margin_ms:>5.1f} ms"
+        )
     src = plan.cost_source
-    lines.append(f"deadline {plan.fleet.deadline_ms:g} ms; costs measured {src.get('date')} on "
-                 f"{src.get('machine')} (python -m experiments.plan_calibrate); largest fit "
-                 "errors: " + ", ".join(f"{q} {e:.0%}" for q, e in plan.fit_errors.items()
-                                       if q.endswith(("instructions", "_ms"))))
+    lines.append(
+        f"deadline {plan.fleet.deadline_ms:g} ms; costs measured {src.get('date')} on "
+        f"{src.get('machine')} (python -m experiments.plan_calibrate); largest fit "
+        "errors: "
+        + ", ".join(
+            f"{q} {e:.0%}"
+            for q, e in plan.fit_errors.items()
+            if q.endswith(("instructions", "_ms"))
+        )
+    )
     if plan.stale:
-        lines.append("warning: the instruction counts were measured on other engine kernels; "
-                     "rerun python -m experiments.plan_calibrate --resume")
+        lines.append(
+            "warning: the instruction counts were measured on other engine kernels; "
+            "rerun python -m experiments.plan_calibrate --resume"
+        )
     return "\n".join(lines)
 
 
@@ -83,10 +104,17 @@ def _plan(args: argparse.Namespace) -> int:
     from vp_edge.plan.fleet import load_fleet
 
     fleet = load_fleet(args.fleet)
-    over = {k: v for k, v in (("input_shape", args.input_shape), ("num_classes", args.classes),
-                              ("deadline_ms", args.deadline_ms), ("min_boards", args.min_boards),
-                              ("headroom", args.headroom))
-            if v is not None}
+    over = {
+        k: v
+        for k, v in (
+            ("input_shape", args.input_shape),
+            ("num_classes", args.classes),
+            ("deadline_ms", args.deadline_ms),
+            ("min_boards", args.min_boards),
+            ("headroom", args.headroom),
+        )
+        if v is not None
+    }
     fleet = replace(fleet, **over)
     plan = make_plan(fleet, bounds=not args.no_paper_bounds)
     paths = write_plan(plan, args.out, args.run)

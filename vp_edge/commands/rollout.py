@@ -23,16 +23,30 @@ def register(sub: argparse._SubParsersAction) -> None:
         "run the same command again to resume. Update 'run' in the deployment file once done.",
     )
     p.add_argument("--deployment", type=Path, required=True, help="deployment TOML file")
-    p.add_argument("--to", type=Path, required=True, metavar="RUN",
-                   help="the converted run to move to (its models/ and cards)")
-    p.add_argument("--max-unavailable", type=POSITIVE, default=1,
-                   help="boards updated at once (default 1)")
-    p.add_argument("--canary", type=NON_NEGATIVE, default=8,
-                   help="requests checked on each updated board (default 8)")
-    p.add_argument("--continue-on-failure", action="store_true",
-                   help="go on with the next boards after a failed one")
-    p.add_argument("--state", type=Path, default=None,
-                   help="progress file (default STATE_DIR/rollout.json)")
+    p.add_argument(
+        "--to",
+        type=Path,
+        required=True,
+        metavar="RUN",
+        help="the converted run to move to (its models/ and cards)",
+    )
+    p.add_argument(
+        "--max-unavailable", type=POSITIVE, default=1, help="boards updated at once (default 1)"
+    )
+    p.add_argument(
+        "--canary",
+        type=NON_NEGATIVE,
+        default=8,
+        help="requests checked on each updated board (default 8)",
+    )
+    p.add_argument(
+        "--continue-on-failure",
+        action="store_true",
+        help="go on with the next boards after a failed one",
+    )
+    p.add_argument(
+        "--state", type=Path, default=None, help="progress file (default STATE_DIR/rollout.json)"
+    )
     p.add_argument("--timeout", type=SECONDS, default=2.0, help="seconds per flash message")
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     add_json(p)
@@ -48,8 +62,13 @@ def run(args: argparse.Namespace) -> int:
         steps = [s.to_dict() for s in plan(dep, args.to)]
         emit(args, {"to": str(args.to), "steps": steps, "dry_run": True}, _plan_table(steps))
         return 0
-    opts = RolloutOptions(args.max_unavailable, args.canary, args.continue_on_failure,
-                          args.state or dep.state_dir / "rollout.json", args.timeout)
+    opts = RolloutOptions(
+        args.max_unavailable,
+        args.canary,
+        args.continue_on_failure,
+        args.state or dep.state_dir / "rollout.json",
+        args.timeout,
+    )
 
     def show(what: str, info: dict) -> None:
         if args.json != "-":
@@ -58,22 +77,26 @@ def run(args: argparse.Namespace) -> int:
 
     report = rollout(dep, args.to, opts, show).to_dict()
     emit(args, report, _table(report))
-    if report["halted"] or any(o["status"] in ("failed", "reverted")
-                               for o in report["outcomes"].values()):
-        raise RolloutError(f"rollout to {args.to} "
-                           + ("halted" if report["halted"] else "finished with failures")
-                           + f"; state kept in {opts.state_file}")
+    if report["halted"] or any(
+        o["status"] in ("failed", "reverted") for o in report["outcomes"].values()
+    ):
+        raise RolloutError(
+            f"rollout to {args.to} "
+            + ("halted" if report["halted"] else "finished with failures")
+            + f"; state kept in {opts.state_file}"
+        )
     return 0
 
 
 def _plan_table(steps: list[dict]) -> str:
-    return "\n".join(f"{s['board']:<10} {s['variant']:<10} {s['artefact']} "
-                     f"({s['sha256'][:16]}...)" for s in steps)
+    return "\n".join(
+        f"{s['board']:<10} {s['variant']:<10} {s['artefact']} ({s['sha256'][:16]}...)"
+        for s in steps
+    )
 
 
 def _table(r: dict) -> str:
-    lines = [f"rollout to {r['to']} in {r['seconds']:.1f} s"
-             + (" (halted)" if r["halted"] else "")]
+    lines = [f"rollout to {r['to']} in {r['seconds']:.1f} s" + (" (halted)" if r["halted"] else "")]
     for s in r["steps"]:
         o = r["outcomes"].get(s["board"], {"status": "pending"})
         lines.append(f"  {s['board']:<10} {o['status']:<9} {o.get('error', '')}")

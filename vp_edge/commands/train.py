@@ -31,18 +31,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     from vp_edge.family import PRESETS
 
-    p.add_argument("--family", default="fashion",
-                   help=f"preset ({', '.join(PRESETS)}) or .json/.toml file")
     p.add_argument(
-        "--out", type=nonempty_path, required=True,
-        help="run directory (created; resumed if present)"
+        "--family", default="fashion", help=f"preset ({', '.join(PRESETS)}) or .json/.toml file"
+    )
+    p.add_argument(
+        "--out",
+        type=nonempty_path,
+        required=True,
+        help="run directory (created; resumed if present)",
     )
     p.add_argument("--epochs", type=EPOCHS, default=4, help="training epochs")
     p.add_argument("--batch-size", type=POSITIVE, default=64, help="images per training step")
-    p.add_argument("--lr", type=float_range(0, 10, low_open=True), default=2e-3,
-                   help="Adam learning rate")
-    p.add_argument("--patience", type=POSITIVE, default=3,
-                   help="early-stopping patience (epochs)")
+    p.add_argument(
+        "--lr", type=float_range(0, 10, low_open=True), default=2e-3, help="Adam learning rate"
+    )
+    p.add_argument("--patience", type=POSITIVE, default=3, help="early-stopping patience (epochs)")
     p.add_argument(
         "--ensemble-weight",
         type=float_range(0, 100),
@@ -57,11 +60,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="use only the first N training images (small budgets)",
     )
     p.add_argument("--no-baseline", action="store_true", help="skip the baseline")
-    p.add_argument("--jit", action="store_true",
-                   help="compile with XLA: faster epochs, minutes of compilation first")
-    p.add_argument("--eager", action="store_true",
-                   help="run step by step without tracing a graph: faster for a few hundred "
-                   "images (tracing costs more than it saves), slower for more")
+    p.add_argument(
+        "--jit",
+        action="store_true",
+        help="compile with XLA: faster epochs, minutes of compilation first",
+    )
+    p.add_argument(
+        "--eager",
+        action="store_true",
+        help="run step by step without tracing a graph: faster for a few hundred "
+        "images (tracing costs more than it saves), slower for more",
+    )
     p.add_argument(
         "--augment",
         action="store_true",
@@ -85,11 +94,17 @@ def add_recipe(p: argparse.ArgumentParser) -> None:
         "run's baseline)",
     )
     g.add_argument(
-        "--kd-weight", type=float_range(0, 1), default=0.5,
-        help="lambda of the distillation term (0.5)"
+        "--kd-weight",
+        type=float_range(0, 1),
+        default=0.5,
+        help="lambda of the distillation term (0.5)",
     )
-    g.add_argument("--kd-temperature", type=float_range(0, 100, low_open=True), default=2.0,
-                   help="temperature T (2.0)")
+    g.add_argument(
+        "--kd-temperature",
+        type=float_range(0, 100, low_open=True),
+        default=2.0,
+        help="temperature T (2.0)",
+    )
     g.add_argument(
         "--kd-schedule",
         choices=("constant", "ramp"),
@@ -112,25 +127,42 @@ def add_recipe(p: argparse.ArgumentParser) -> None:
 def add_strategy(p: argparse.ArgumentParser) -> None:
     """Other ways to spread an inference over boards (vp_edge.strategies, docs/strategies.md)."""
     g = p.add_argument_group("strategy (default: the VP family)")
-    g.add_argument("--strategy", choices=("mp", "cp", "lcp", "disco"), default=None,
-                   help="train another strategy's models on the same data and budget: mp (the "
-                   "baseline, cut into parts at convert), cp (class groups), lcp (narrow "
-                   "branches), disco (within-layer split, sparse exchanges)")
-    g.add_argument("--cuts", type=POSITIVE, default=None,
-                   help="mp: cuts in the baseline, 1-3 (default 1: two parts)")
-    g.add_argument("--groups", type=POSITIVE, default=None,
-                   help="cp: class groups (default: the family's number of variants)")
+    g.add_argument(
+        "--strategy",
+        choices=("mp", "cp", "lcp", "disco"),
+        default=None,
+        help="train another strategy's models on the same data and budget: mp (the "
+        "baseline, cut into parts at convert), cp (class groups), lcp (narrow "
+        "branches), disco (within-layer split, sparse exchanges)",
+    )
+    g.add_argument(
+        "--cuts",
+        type=POSITIVE,
+        default=None,
+        help="mp: cuts in the baseline, 1-3 (default 1: two parts)",
+    )
+    g.add_argument(
+        "--groups",
+        type=POSITIVE,
+        default=None,
+        help="cp: class groups (default: the family's number of variants)",
+    )
     g.add_argument("--branches", type=POSITIVE, default=None, help="lcp: branches (default 4)")
-    g.add_argument("--keep", type=float_range(0, 1, low_open=True), default=None,
-                   help="disco: fraction of cross-node channels kept (default 0.25; 1.0 = "
-                   "plain within-layer splitting)")
+    g.add_argument(
+        "--keep",
+        type=float_range(0, 1, low_open=True),
+        default=None,
+        help="disco: fraction of cross-node channels kept (default 0.25; 1.0 = "
+        "plain within-layer splitting)",
+    )
 
 
 def _train_strategy(args: argparse.Namespace, family, splits, config) -> dict:
     from vp_edge.strategies.build import strategy_options, train_strategy
 
-    options = strategy_options(args.strategy, family, args.groups, args.branches, args.keep,
-                               args.cuts)
+    options = strategy_options(
+        args.strategy, family, args.groups, args.branches, args.keep, args.cuts
+    )
     verbose = 0 if args.json == "-" else 1
     return train_strategy(args.strategy, family, splits, args.out, config, options, verbose)
 
@@ -198,8 +230,11 @@ def _load_and_train(args: argparse.Namespace, family) -> dict:
 
     d = data_args(args)
     splits = load_dataset(
-        d["source"], seed=d["seed"], val_fraction=d["val_fraction"],
-        input_shape=family.input_shape, class_names=family.class_names or None,
+        d["source"],
+        seed=d["seed"],
+        val_fraction=d["val_fraction"],
+        input_shape=family.input_shape,
+        class_names=family.class_names or None,
     )
     config = TrainConfig(
         epochs=args.epochs,
@@ -229,16 +264,23 @@ def _load_and_train(args: argparse.Namespace, family) -> dict:
 def split_sizes(splits, train_limit: int | None = None) -> dict:
     """Images per split (train as used, after --train-limit) and the class order."""
     used = len(splits.train.subset(train_limit))
-    return {"train": used, "train_available": len(splits.train), "val": len(splits.val),
-            "test": len(splits.test), "class_names": list(splits.train.class_names)}
+    return {
+        "train": used,
+        "train_available": len(splits.train),
+        "val": len(splits.val),
+        "test": len(splits.test),
+        "class_names": list(splits.train.class_names),
+    }
 
 
 def split_line(splits, train_limit: int | None = None) -> str:
     """One line for people: the split sizes and the class order fixed by this run."""
     s = split_sizes(splits, train_limit)
     limited = f" (of {s['train_available']:,})" if s["train"] != s["train_available"] else ""
-    return (f"data {splits.source}: train {s['train']:,}{limited}, val {s['val']:,}, test "
-            f"{s['test']:,} images; classes {', '.join(s['class_names'])}")
+    return (
+        f"data {splits.source}: train {s['train']:,}{limited}, val {s['val']:,}, test "
+        f"{s['test']:,} images; classes {', '.join(s['class_names'])}"
+    )
 
 
 def _table(state: dict) -> str:

@@ -50,8 +50,10 @@ class Admission:
         if self.inflight < int(self.limit):
             return True
         ahead = len(self.queue) + backlog
-        return ahead < self.max_queue and \
-            elapsed_s + self._wait_s(ahead) + self.service_s <= self.deadline_s
+        return (
+            ahead < self.max_queue
+            and elapsed_s + self._wait_s(ahead) + self.service_s <= self.deadline_s
+        )
 
     async def enter(self, t0: float) -> bool:
         """Take a slot for a request that arrived at ``t0``; False (take nothing) when it
@@ -102,5 +104,9 @@ class Admission:
             self.limit = min(float(self.max_inflight), self.limit + 1.0 / self.limit)
 
     def to_dict(self) -> dict:
-        return {"limit": round(self.limit, 2), "inflight": self.inflight,
-                "waiting": len(self.queue), "service_ms": round(self.service_s * 1000, 1)}
+        return {
+            "limit": round(self.limit, 2),
+            "inflight": self.inflight,
+            "waiting": len(self.queue),
+            "service_ms": round(self.service_s * 1000, 1),
+        }

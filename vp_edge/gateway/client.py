@@ -23,13 +23,17 @@ def classify_remote(url: str, image: bytes, timeout: float = 5.0, req_id: object
         with FleetClient(url) as client:
             return client.classify(image, timeout)
     if spec.scheme != "udp":
-        raise GatewayError(f"--gateway {url}: expected udp://HOST:PORT or "
-                           "mqtt://BROKER:1883/DEPLOYMENT")
-    body = json.dumps({"v": PROTOCOL_VERSION, "id": req_id,
-                       "image": base64.b64encode(image).decode()}).encode()
+        raise GatewayError(
+            f"--gateway {url}: expected udp://HOST:PORT or mqtt://BROKER:1883/DEPLOYMENT"
+        )
+    body = json.dumps(
+        {"v": PROTOCOL_VERSION, "id": req_id, "image": base64.b64encode(image).decode()}
+    ).encode()
     if len(body) > MAX_REQUEST:
-        raise GatewayError(f"image too large for one request ({len(body)} > {MAX_REQUEST} bytes)"
-                           "; send a smaller PNG/JPEG")
+        raise GatewayError(
+            f"image too large for one request ({len(body)} > {MAX_REQUEST} bytes)"
+            "; send a smaller PNG/JPEG"
+        )
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(timeout)
         try:
@@ -37,11 +41,14 @@ def classify_remote(url: str, image: bytes, timeout: float = 5.0, req_id: object
             s.send(body)
             data = s.recv(65536)
         except TimeoutError:
-            raise GatewayTimeout(f"no answer from the gateway at {url} within {timeout:.1f} s; "
-                                 "is 'vp-edge gateway --listen' running?") from None
+            raise GatewayTimeout(
+                f"no answer from the gateway at {url} within {timeout:.1f} s; "
+                "is 'vp-edge gateway --listen' running?"
+            ) from None
         except ConnectionRefusedError:
-            raise GatewayError(f"nothing listens at {url}; is 'vp-edge gateway --listen' "
-                               "running?") from None
+            raise GatewayError(
+                f"nothing listens at {url}; is 'vp-edge gateway --listen' running?"
+            ) from None
         except OSError as e:
             raise GatewayError(f"gateway {url}: {e.strerror}") from None
     try:

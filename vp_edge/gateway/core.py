@@ -84,9 +84,13 @@ class _Pending:
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-def vote_boards(results: dict[str, tuple[int, str, tuple[tuple[int, int], ...]]],
-                cards: dict[str, dict], num_classes: int, rule: str,
-                weights: dict[str, float] | None) -> tuple[VoteResult, tuple[str, ...]]:
+def vote_boards(
+    results: dict[str, tuple[int, str, tuple[tuple[int, int], ...]]],
+    cards: dict[str, dict],
+    num_classes: int,
+    rule: str,
+    weights: dict[str, float] | None,
+) -> tuple[VoteResult, tuple[str, ...]]:
     """Fuse board answers ``{board: (board_id, variant, pairs)}``; also the boards that voted.
 
     Pure and deterministic: boards sharing a variant are replicas, and the lowest board id
@@ -101,8 +105,9 @@ def vote_boards(results: dict[str, tuple[int, str, tuple[tuple[int, int], ...]]]
         c = cards[variant]
         raw = np.array([s for _, s in pairs], dtype=np.int64)
         scores = dequantize(raw, c["output_scale"], c["output_zero_point"])
-        answers.append(TopK(variant, tuple(int(k) for k, _ in pairs),
-                            tuple(float(s) for s in scores)))
+        answers.append(
+            TopK(variant, tuple(int(k) for k, _ in pairs), tuple(float(s) for s in scores))
+        )
     voters = tuple(sorted(name for _, name, _ in chosen.values()))
     return fuse(answers, num_classes, rule, weights), voters
 
@@ -110,8 +115,15 @@ def vote_boards(results: dict[str, tuple[int, str, tuple[tuple[int, int], ...]]]
 class Gateway(BoardHealth):
     """One deployment's boards behind one object; ``classify`` is one request."""
 
-    def __init__(self, dep: Deployment, *, opener: LinkOpener = default_opener,
-                 fail_after: int = 2, probe_s: float = 0.25, strategy: object = None) -> None:
+    def __init__(
+        self,
+        dep: Deployment,
+        *,
+        opener: LinkOpener = default_opener,
+        fail_after: int = 2,
+        probe_s: float = 0.25,
+        strategy: object = None,
+    ) -> None:
         from vp_edge.evaluate import load_cards
         from vp_edge.train import load_run_family, run_class_names
 
@@ -123,8 +135,11 @@ class Gateway(BoardHealth):
         self.strategy = part_strategy(dep, strategy)
         # vp: cards of another class order are refused; index i of an answer is class_names[i]
         self.cards = load_cards(dep.run, self.family) if self.strategy is None else {}
-        self.class_names: list[str] = list(run_class_names(dep.run, self.family) or ()) \
-            if self.strategy is None else list(self.strategy.class_names)
+        self.class_names: list[str] = (
+            list(run_class_names(dep.run, self.family) or ())
+            if self.strategy is None
+            else list(self.strategy.class_names)
+        )
         self.num_classes = len(self.class_names)
         self.weights = self.family.weights() if dep.rule == "reference" else None
         self.card_index = CardIndex(dep.run, _cards_home(dep.state_dir), self.cards)
@@ -134,10 +149,10 @@ class Gateway(BoardHealth):
         self.keys = dep.board_keys
         self.boards = {b.name: self._board(b) for b in dep.boards}
         dep.make_state_dir()
-        self.tx = fb.Sender(self.keys, fb.boot_counter(dep.epoch_file),
-                            from_gateway=True)
-        self.counts = dict.fromkeys(("duplicate", "late", "foreign", "bad_result", "unexpected",
-                                     "link_down"), 0)
+        self.tx = fb.Sender(self.keys, fb.boot_counter(dep.epoch_file), from_gateway=True)
+        self.counts = dict.fromkeys(
+            ("duplicate", "late", "foreign", "bad_result", "unexpected", "link_down"), 0
+        )
         self.answers: list[Answer] = []
         self._pending: dict[int, _Pending] = {}
         self._finished: deque[int] = deque(maxlen=4096)
@@ -162,8 +177,9 @@ class Gateway(BoardHealth):
         """Open links (reader threads), PROBE every board, wait for HELLOs up to the timeout."""
         self._loop = asyncio.get_running_loop()
         for b in self.boards.values():
-            t = threading.Thread(target=self._reader, args=(b,), daemon=True,
-                                 name=f"link-{b.spec.name}")
+            t = threading.Thread(
+                target=self._reader, args=(b,), daemon=True, name=f"link-{b.spec.name}"
+            )
             t.start()
             self._threads.append(t)
         end = time.monotonic() + hello_timeout
@@ -288,9 +304,11 @@ class Gateway(BoardHealth):
         sha = h.model_sha256.hex()
         card = self.card_index.find(sha)
         if card is None:
-            return (f"board {spec.name} runs model {sha[:16]}..., which has no card here (not "
-                    f"a model of {self.dep.run}, and no 'vp-edge flash --deployment' registered "
-                    "one): flash it through the deployment, or re-convert its run")
+            return (
+                f"board {spec.name} runs model {sha[:16]}..., which has no card here (not "
+                f"a model of {self.dep.run}, and no 'vp-edge flash --deployment' registered "
+                "one): flash it through the deployment, or re-convert its run"
+            )
         bad = hello_problems(card, h, self.dep.k, self.class_names)
         if bad:
             return f"board {spec.name} cannot vote with model {card['name']}: {'; '.join(bad)}"
@@ -305,8 +323,9 @@ class Gateway(BoardHealth):
         if b.model not in self.vote_cards:
             self.vote_cards[b.model] = card
             if self.weights is not None:
-                self.weights[b.model] = float(card.get("vote_weight")
-                                              or self.weights.get(card["name"], 1.0))
+                self.weights[b.model] = float(
+                    card.get("vote_weight") or self.weights.get(card["name"], 1.0)
+                )
         return None
 
     def _on_result(self, b: Board, f: fb.Frame, t: float) -> None:
@@ -324,8 +343,11 @@ class Gateway(BoardHealth):
             self.drop(b, "duplicate")
             return
         pairs = msg.pairs
-        if len(pairs) != self.dep.k or any(c >= self.num_classes for c, _ in pairs) \
-                or len({c for c, _ in pairs}) != len(pairs):
+        if (
+            len(pairs) != self.dep.k
+            or any(c >= self.num_classes for c, _ in pairs)
+            or len({c for c, _ in pairs}) != len(pairs)
+        ):
             self.drop(b, "bad_result")
             return
         req.results[name] = (pairs, t)
@@ -353,9 +375,14 @@ class Gateway(BoardHealth):
             req.done.set()
 
     # -- requests ------------------------------------------------------------------------------
-    async def classify(self, image: np.ndarray, label: int | None = None,
-                       t0: float | None = None, deadline_s: float | None = None,
-                       client_id: object = None) -> Answer:
+    async def classify(
+        self,
+        image: np.ndarray,
+        label: int | None = None,
+        t0: float | None = None,
+        deadline_s: float | None = None,
+        client_id: object = None,
+    ) -> Answer:
         """One request: exactly one Answer (``error`` set when no board answered).
 
         ``t0`` is when the request arrived (``time.monotonic()``): the deadline counts from
@@ -374,8 +401,9 @@ class Gateway(BoardHealth):
         self.answers.append(answer)
         return answer
 
-    async def _classify_vote(self, image: np.ndarray, index: int, label: int | None,
-                             t0: float, deadline_s: float) -> Answer:
+    async def _classify_vote(
+        self, image: np.ndarray, index: int, label: int | None, t0: float, deadline_s: float
+    ) -> Answer:
         rid = self._new_rid()
         tensors: dict[str, bytes] = {}
         req = _Pending(rid, set(), {}, t0)
@@ -429,18 +457,33 @@ class Gateway(BoardHealth):
         if not req.results:
             why = "no board answered within the deadline" if req.targets else "no board is up"
             return Answer(index, req.rid, None, (), (), (), missing, True, latency, why, label)
-        results = {n: (self.boards[n].spec.id, req.models[n], p)
-                   for n, (p, _) in req.results.items()}
-        vote, voters = vote_boards(results, self.vote_cards, self.num_classes, self.dep.rule,
-                                   self.weights)
+        results = {
+            n: (self.boards[n].spec.id, req.models[n], p) for n, (p, _) in req.results.items()
+        }
+        vote, voters = vote_boards(
+            results, self.vote_cards, self.num_classes, self.dep.rule, self.weights
+        )
         models = {n: req.models[n] for n in answered}
-        return Answer(index, req.rid, vote.winner, vote.scores, voters, answered, missing,
-                      bool(missing), latency, None, label,
-                      models=models if any("@" in m or m != self.boards[n].spec.variant
-                                            for n, m in models.items()) else None)
+        return Answer(
+            index,
+            req.rid,
+            vote.winner,
+            vote.scores,
+            voters,
+            answered,
+            missing,
+            bool(missing),
+            latency,
+            None,
+            label,
+            models=models
+            if any("@" in m or m != self.boards[n].spec.variant for n, m in models.items())
+            else None,
+        )
 
-    async def call_part(self, board: str, stage: int, tensor: bytes,
-                        deadline_t: float) -> PartReply | None:
+    async def call_part(
+        self, board: str, stage: int, tensor: bytes, deadline_t: float
+    ) -> PartReply | None:
         """One part call (``vp_edge.gateway.parts.call_part``): the board's whole int8 output
         for ``stage`` of ``tensor``, or None (down, ERROR, past ``deadline_t``)."""
         return await call_part(self, board, stage, tensor, deadline_t)
@@ -451,10 +494,14 @@ class Gateway(BoardHealth):
         return gateway_report(self, self.answers)
 
 
-async def run_inputs(gw: Gateway, images: Sequence[np.ndarray] | np.ndarray,
-                     labels: Sequence[int] | None = None, inflight: int = 1,
-                     on_request: Callable[[int], None] | None = None,
-                     on_answer: Callable[[Answer], None] | None = None) -> list[Answer]:
+async def run_inputs(
+    gw: Gateway,
+    images: Sequence[np.ndarray] | np.ndarray,
+    labels: Sequence[int] | None = None,
+    inflight: int = 1,
+    on_request: Callable[[int], None] | None = None,
+    on_answer: Callable[[Answer], None] | None = None,
+) -> list[Answer]:
     """Classify every image (up to ``inflight`` requests at once), in order of the inputs."""
     if inflight < 1:
         raise GatewayError(f"inflight must be >= 1, got {inflight}")

@@ -79,16 +79,22 @@ def json_depth(data: bytes) -> int:
 
 def _no_constant(name: str) -> object:
     """NaN and Infinity are not JSON: refused, so a reply never has to echo them."""
-    raise RequestError("bad_request", f"request holds {name}, which JSON does not allow; send "
-                       "finite numbers (or the id as a string)")
+    raise RequestError(
+        "bad_request",
+        f"request holds {name}, which JSON does not allow; send "
+        "finite numbers (or the id as a string)",
+    )
 
 
 def _finite_float(text: str) -> float:
     """A number such as 1e999 parses as infinity in Python: refused like NaN and Infinity."""
     value = float(text)
     if not math.isfinite(value):
-        raise RequestError("bad_request", f"request holds the number {text[:40]}, out of the "
-                           "range of a double; send the id as a string")
+        raise RequestError(
+            "bad_request",
+            f"request holds the number {text[:40]}, out of the "
+            "range of a double; send the id as a string",
+        )
     return value
 
 
@@ -100,8 +106,9 @@ def reply_bytes(reply: dict) -> bytes:
     except (ValueError, TypeError) as e:
         log.error("front end: reply is not strict JSON (%s): %r", e, reply)
         req_id = reply.get("id") if isinstance(reply.get("id"), str | int | None) else None
-        return json.dumps(error_reply(req_id, "internal", "internal error: reply not JSON"),
-                          allow_nan=False).encode()
+        return json.dumps(
+            error_reply(req_id, "internal", "internal error: reply not JSON"), allow_nan=False
+        ).encode()
 
 
 def parse_request(data: bytes, limits: Limits) -> tuple[object, bytes]:
@@ -159,11 +166,14 @@ def decode_image(
             notes = fit_notes(im.size, im.mode, input_shape)
             a = np.asarray(im.convert("L" if input_shape[2] == 1 else "RGB"))
     except Image.UnidentifiedImageError:
-        raise DataError(f"the request's image ({len(data)} bytes, starting {data[:8]!r}) is not "
-                        "a PNG, JPEG or BMP file; send one of those") from None
+        raise DataError(
+            f"the request's image ({len(data)} bytes, starting {data[:8]!r}) is not "
+            "a PNG, JPEG or BMP file; send one of those"
+        ) from None
     except (OSError, ValueError, Image.DecompressionBombError) as e:
-        raise DataError(f"cannot decode the request's image ({e}); send a PNG or JPEG "
-                        "file") from None
+        raise DataError(
+            f"cannot decode the request's image ({e}); send a PNG or JPEG file"
+        ) from None
     return fit_image(a, input_shape), notes
 
 
@@ -205,8 +215,9 @@ class FrontEnd:
         self.gw, self.limits = gw, limits or Limits()
         self.stats = FrontStats()
         gw.front_stats = self.stats  # type: ignore[attr-defined]  # for metrics and status
-        self.admission = Admission(self.limits.max_inflight, self.limits.max_queue,
-                                   gw.dep.deadline_s)
+        self.admission = Admission(
+            self.limits.max_inflight, self.limits.max_queue, gw.dep.deadline_s
+        )
         gw.admission = self.admission  # type: ignore[attr-defined]  # for metrics and status
         import PIL.Image  # noqa: F401  # imported here, not by the first request's worker
 
@@ -224,9 +235,11 @@ class FrontEnd:
         """Whether a request not yet on the loop should be turned away before reaching it: the
         requests ahead of it already fill what the boards can serve within the deadline, or
         the loop lags too far behind."""
-        return (backlog >= self.limits.max_queue
-                or not self.admission.can_queue(0.0, backlog)
-                or lag_too_high(self.gw.dep.deadline_s, self.gw.lag_window.high()))
+        return (
+            backlog >= self.limits.max_queue
+            or not self.admission.can_queue(0.0, backlog)
+            or lag_too_high(self.gw.dep.deadline_s, self.gw.lag_window.high())
+        )
 
     def reject(self, data: bytes) -> dict:
         """Answer without serving (called off the loop when it is flooded): busy, or the error.
@@ -264,8 +277,11 @@ class FrontEnd:
     async def _admitted(self, req_id: object, image: bytes, t0: float) -> dict:
         deadline = self.gw.dep.deadline_s
         if not await self.admission.enter(t0):
-            return self._busy(req_id, f"{self.admission.inflight} requests in flight and "
-                              f"{self.admission.waiting} waiting fill the deadline")
+            return self._busy(
+                req_id,
+                f"{self.admission.inflight} requests in flight and "
+                f"{self.admission.waiting} waiting fill the deadline",
+            )
         need = self.admission.service_s
         served = None
         try:

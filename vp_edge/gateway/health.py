@@ -110,8 +110,10 @@ class BoardHealth:
         starved reader thread passes for a silent board."""
         hb = self.dep.heartbeat_s
         name = b.spec.name
-        busy = any(name in r.targets and name not in r.results
-                   and name not in r.failed | r.dropped for r in self._pending.values())
+        busy = any(
+            name in r.targets and name not in r.results and name not in r.failed | r.dropped
+            for r in self._pending.values()
+        )
         heard = max(b.heard, b.last_seen)
         limit = 1.5 * hb + (self.dep.deadline_s if busy else 0.0)
         if now - heard <= limit or b.polled - heard <= limit or self._all_quiet(b, now):

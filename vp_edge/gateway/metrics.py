@@ -35,16 +35,27 @@ def _board_rows(gw: Any) -> list[dict]:
     for name, b in list(gw.boards.items()):
         lat = list(b.stats.latencies)
         h = b.hello
-        rows.append({"name": name, "id": b.spec.id, "kind": b.spec.kind,
-                     "variant": b.spec.variant, "link": b.spec.link.split("?")[0],
-                     "state": "refused" if b.refused else ("up" if b.up else "down"),
-                     "refused": b.refused, "reason": down_reason(b),
-                     "last_seen": _wall(b.last_seen, now_mono, now_wall),
-                     "down_since": None if b.up else _wall(b.down_at, now_mono, now_wall),
-                     "runs": None if h is None else {"variant": h.variant,
-                                                     "model_sha256": h.model_sha256.hex()},
-                     "results": len(lat), "misses": b.stats.misses,
-                     "latency_ms": percentiles_ms(lat[-500:]), "drops": board_drops(b)})
+        rows.append(
+            {
+                "name": name,
+                "id": b.spec.id,
+                "kind": b.spec.kind,
+                "variant": b.spec.variant,
+                "link": b.spec.link.split("?")[0],
+                "state": "refused" if b.refused else ("up" if b.up else "down"),
+                "refused": b.refused,
+                "reason": down_reason(b),
+                "last_seen": _wall(b.last_seen, now_mono, now_wall),
+                "down_since": None if b.up else _wall(b.down_at, now_mono, now_wall),
+                "runs": None
+                if h is None
+                else {"variant": h.variant, "model_sha256": h.model_sha256.hex()},
+                "results": len(lat),
+                "misses": b.stats.misses,
+                "latency_ms": percentiles_ms(lat[-500:]),
+                "drops": board_drops(b),
+            }
+        )
     return rows
 
 
@@ -53,13 +64,20 @@ def _recent(gw: Any, answers: list, recent: int) -> list[dict]:
     and which replicas answered without voting (their variant had a lower-id board)."""
     rows = []
     for a in reversed(answers[-recent:]):
-        rows.append({"request_id": a.client_id if a.client_id is not None
-                     else f"{a.request_id:08x}", "client_id": a.client_id,
-                     "winner": a.winner, "class_name": _name(gw, a.winner),
-                     "latency_ms": sig3(a.latency_s * 1000), "degraded": a.degraded,
-                     "voters": list(a.voters),
-                     "replicas": sorted(set(a.answered) - set(a.voters)),
-                     "missing": list(a.missing), "error": a.error})
+        rows.append(
+            {
+                "request_id": a.client_id if a.client_id is not None else f"{a.request_id:08x}",
+                "client_id": a.client_id,
+                "winner": a.winner,
+                "class_name": _name(gw, a.winner),
+                "latency_ms": sig3(a.latency_s * 1000),
+                "degraded": a.degraded,
+                "voters": list(a.voters),
+                "replicas": sorted(set(a.answered) - set(a.voters)),
+                "missing": list(a.missing),
+                "error": a.error,
+            }
+        )
     return rows
 
 
@@ -196,8 +214,9 @@ def serve_metrics(gw: Any, address: str) -> Exporter:
         ) from None
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit() or not host or int(port) > 65535:
-        raise UsageError(f"--metrics {address}: expected HOST:PORT with a port in 0..65535, "
-                         "e.g. 127.0.0.1:9108")
+        raise UsageError(
+            f"--metrics {address}: expected HOST:PORT with a port in 0..65535, e.g. 127.0.0.1:9108"
+        )
     registry = CollectorRegistry()
     registry.register(GatewayCollector(gw))
     handler = type("Handler", (_Handler,), {"gw": gw, "registry": registry})

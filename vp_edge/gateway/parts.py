@@ -81,8 +81,12 @@ class PlanAccounting:
     missing: list[str] = field(default_factory=list)  # parts that gave None, in call order
 
     def to_dict(self) -> dict:
-        return {**vars(self.wire), "calls": self.calls, "compute_us": self.compute_us,
-                "missing": self.missing}
+        return {
+            **vars(self.wire),
+            "calls": self.calls,
+            "compute_us": self.compute_us,
+            "missing": self.missing,
+        }
 
 
 @dataclass
@@ -118,8 +122,14 @@ class PartCalls:
     def wire_size(self, b: Board, f: fb.Frame) -> int:
         """Bytes frame ``f`` took on ``b``'s link (re-encoded: the codec is deterministic)."""
         key = None if f.flags & fb.Flag.INSECURE else key_for(self.gw.keys, f.board_id)
-        raw = fb.encode_frame(f.msg, board_id=f.board_id, request_id=f.request_id,
-                              counter=f.counter, key=key, from_gateway=False)
+        raw = fb.encode_frame(
+            f.msg,
+            board_id=f.board_id,
+            request_id=f.request_id,
+            counter=f.counter,
+            key=key,
+            from_gateway=False,
+        )
         return len(b.adapter.encode(raw))
 
     def take(self, b: Board, f: fb.Frame) -> bool:
@@ -143,8 +153,10 @@ class PartCalls:
                 call.vector, call.compute_us = np.frombuffer(data, np.int8).copy(), f.msg.compute_us
                 call.done.set()
         else:
-            call.vector, call.compute_us = scatter_pairs(f.msg.pairs, call.outputs), \
-                f.msg.compute_us
+            call.vector, call.compute_us = (
+                scatter_pairs(f.msg.pairs, call.outputs),
+                f.msg.compute_us,
+            )
             if call.vector is None:
                 self.gw.drop(b, "bad_result")
             call.done.set()
@@ -167,9 +179,16 @@ def _ready_board(gw: Gateway, name: str) -> Board | None:
     return b if b is not None and b.up and b.hello is not None else None
 
 
-async def call_part(gw: Gateway, board: str, stage: int, tensor: bytes, deadline_t: float,
-                    *, request_id: int | None = None, wire: Wire | None = None
-                    ) -> PartReply | None:
+async def call_part(
+    gw: Gateway,
+    board: str,
+    stage: int,
+    tensor: bytes,
+    deadline_t: float,
+    *,
+    request_id: int | None = None,
+    wire: Wire | None = None,
+) -> PartReply | None:
     """Send ``tensor`` to ``board`` for ``stage`` (INFER, or INFER_STAGE for stage > 0) and
     wait until ``deadline_t`` (``time.monotonic()``) for its whole int8 output.
 
@@ -182,14 +201,19 @@ async def call_part(gw: Gateway, board: str, stage: int, tensor: bytes, deadline
         return None
     rid = gw._new_rid() if request_id is None else request_id
     hello = b.hello
-    call = _Call(board, hello.num_classes, Wire(),
-                 fb.Reassembler(max(deadline_t - time.monotonic(), 0.0) + 1.0))
+    call = _Call(
+        board,
+        hello.num_classes,
+        Wire(),
+        fb.Reassembler(max(deadline_t - time.monotonic(), 0.0) + 1.0),
+    )
     gw.parts.pending[(board, rid)] = call
     t0 = time.monotonic()
     try:
         max_frame = min(hello.max_frame, fb.MAX_FRAME)
-        for chunk in fb.split_infer_stage(tensor, stage, max_frame=max_frame,
-                                          secure=gw.dep.key is not None):
+        for chunk in fb.split_infer_stage(
+            tensor, stage, max_frame=max_frame, secure=gw.dep.key is not None
+        ):
             sent = gw._send(b, chunk, rid)
             if not sent:
                 return None
@@ -219,9 +243,15 @@ def _serving(gw: Gateway, boards: Sequence[str]) -> str | None:
     return min(up, key=lambda b: b.spec.id).spec.name if up else None
 
 
-async def run_plan(gw: Gateway, plan: Generator, part_to_boards: Mapping[str, Sequence[str]],
-                   deadline_s: float, *, t0: float | None = None, steps: int = 1
-                   ) -> tuple[Any, PlanAccounting]:
+async def run_plan(
+    gw: Gateway,
+    plan: Generator,
+    part_to_boards: Mapping[str, Sequence[str]],
+    deadline_s: float,
+    *,
+    t0: float | None = None,
+    steps: int = 1,
+) -> tuple[Any, PlanAccounting]:
     """Drive a strategy's plan generator live: each step's calls in parallel, one request id
     for the whole request (stateful parts key their stages by it), replies in call order
     (None for a missing part). Step i (of ``steps``) must be answered by t0 + deadline_s *
@@ -236,8 +266,9 @@ async def run_plan(gw: Gateway, plan: Generator, part_to_boards: Mapping[str, Se
         while True:
             step += 1
             deadline_t = t0 + deadline_s * min(step, max(steps, 1)) / max(steps, 1)
-            replies = await asyncio.gather(*(
-                _one_call(gw, part_to_boards, c, rid, deadline_t, acct) for c in calls))
+            replies = await asyncio.gather(
+                *(_one_call(gw, part_to_boards, c, rid, deadline_t, acct) for c in calls)
+            )
             calls = plan.send(list(replies))
     except StopIteration as stop:
         return stop.value, acct
@@ -245,15 +276,22 @@ async def run_plan(gw: Gateway, plan: Generator, part_to_boards: Mapping[str, Se
         gw._finished.append(rid)
 
 
-async def _one_call(gw: Gateway, part_to_boards: Mapping[str, Sequence[str]], c: Any, rid: int,
-                    deadline_t: float, acct: PlanAccounting) -> np.ndarray | None:
+async def _one_call(
+    gw: Gateway,
+    part_to_boards: Mapping[str, Sequence[str]],
+    c: Any,
+    rid: int,
+    deadline_t: float,
+    acct: PlanAccounting,
+) -> np.ndarray | None:
     acct.calls += 1
     board = _serving(gw, part_to_boards.get(c.part, ()))
     reply = None
     if board is not None:
         tensor = np.asarray(c.tensor, np.int8).reshape(-1).tobytes()
-        reply = await call_part(gw, board, int(c.stage), tensor, deadline_t, request_id=rid,
-                                wire=acct.wire)
+        reply = await call_part(
+            gw, board, int(c.stage), tensor, deadline_t, request_id=rid, wire=acct.wire
+        )
     if reply is None:
         acct.missing.append(c.part)
         return None
@@ -281,25 +319,37 @@ def parts_of(gw: Gateway) -> dict[str, list[str]]:
     return out
 
 
-async def classify_plan(gw: Gateway, image: np.ndarray, index: int, label: int | None,
-                        t0: float, deadline_s: float) -> Answer:
+async def classify_plan(
+    gw: Gateway, image: np.ndarray, index: int, label: int | None, t0: float, deadline_s: float
+) -> Answer:
     """One request of a strategy deployment: the plan driven live, as one ``Answer``.
 
     ``winner`` is the Outcome's label; ``missing`` the boards of parts that gave no reply;
     ``degraded`` when the Outcome is not "ok"; ``error`` (the Outcome's note) when it failed.
     """
     parts = parts_of(gw)
-    outcome, acct = await run_plan(gw, gw.strategy.plan(image), parts, deadline_s, t0=t0,
-                                   steps=gw.strategy.steps)
+    outcome, acct = await run_plan(
+        gw, gw.strategy.plan(image), parts, deadline_s, t0=t0, steps=gw.strategy.steps
+    )
     lost = set(outcome.missing) | set(acct.missing)
     missing = tuple(sorted(n for p in lost for n in parts.get(p, ())))
     answered = tuple(sorted(set(gw.boards) - set(missing)))
     failed = outcome.status == "failed" or outcome.label is None
     scores = () if outcome.scores is None else tuple(float(s) for s in outcome.scores)
-    return Answer(index, acct.request_id, None if failed else int(outcome.label), scores,
-                  answered, answered, missing, outcome.status != "ok", time.monotonic() - t0,
-                  (outcome.note or "the strategy's plan failed") if failed else None, label,
-                  wire=acct.to_dict())
+    return Answer(
+        index,
+        acct.request_id,
+        None if failed else int(outcome.label),
+        scores,
+        answered,
+        answered,
+        missing,
+        outcome.status != "ok",
+        time.monotonic() - t0,
+        (outcome.note or "the strategy's plan failed") if failed else None,
+        label,
+        wire=acct.to_dict(),
+    )
 
 
 def check_part_hello(gw: Gateway, name: str, variant: str, h: fb.Hello) -> str | None:

@@ -105,9 +105,14 @@ class Relay:
         if time.monotonic() - t > RID_TTL_S:
             del self.rids[(f.board_id, f.request_id)]
             return False
-        frame = fb.encode_frame(f.msg, board_id=f.board_id, request_id=f.request_id,
-                                counter=f.counter, key=key_for(self.gw.keys, f.board_id),
-                                from_gateway=False)
+        frame = fb.encode_frame(
+            f.msg,
+            board_id=f.board_id,
+            request_id=f.request_id,
+            counter=f.counter,
+            key=key_for(self.gw.keys, f.board_id),
+            from_gateway=False,
+        )
         with contextlib.suppress(OSError):
             self.sock.sendto(frame, addr)
             self.counts["relayed_out"] += 1

@@ -28,7 +28,8 @@ def check_listen(url: str) -> str:
     scheme = parse_link(url).scheme
     if scheme not in ("udp", "mqtt", "mqtts"):
         raise GatewayError(
-            f"--listen {url}: expected udp://HOST:PORT or mqtt://BROKER:1883/DEPLOYMENT")
+            f"--listen {url}: expected udp://HOST:PORT or mqtt://BROKER:1883/DEPLOYMENT"
+        )
     if scheme == "udp":
         spec = parse_link(url)
         family = socket.AF_INET6 if ":" in spec.host else socket.AF_INET
@@ -36,8 +37,9 @@ def check_listen(url: str) -> str:
             with socket.socket(family, socket.SOCK_DGRAM) as sock:
                 sock.bind((spec.host, spec.port))
         except (OSError, OverflowError) as e:
-            raise GatewayError(f"cannot listen on {url}: {getattr(e, 'strerror', None) or e}"
-                               ) from None
+            raise GatewayError(
+                f"cannot listen on {url}: {getattr(e, 'strerror', None) or e}"
+            ) from None
     return scheme
 
 

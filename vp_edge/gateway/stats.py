@@ -31,8 +31,11 @@ def percentiles_ms(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {"p50": None, "p99": None, "max": None}
     a = np.asarray(values, dtype=np.float64) * 1000
-    return {"p50": sig3(float(np.percentile(a, 50))),
-            "p99": sig3(float(np.percentile(a, 99))), "max": sig3(float(a.max()))}
+    return {
+        "p50": sig3(float(np.percentile(a, 50))),
+        "p99": sig3(float(np.percentile(a, 99))),
+        "max": sig3(float(a.max())),
+    }
 
 
 @dataclass
@@ -68,8 +71,10 @@ def down_reason(b: Any) -> str | None:
         return None
     s: BoardStats = b.stats
     if s.heartbeats_down >= 3:
-        return ("heartbeats arrive but PROBEs get no HELLO: the board drops the gateway's "
-                "frames (another key: check the deployment's key and the board's id)")
+        return (
+            "heartbeats arrive but PROBEs get no HELLO: the board drops the gateway's "
+            "frames (another key: check the deployment's key and the board's id)"
+        )
     if b.down_why:
         return b.down_why
     if s.ever_up:

@@ -43,8 +43,9 @@ class _UdpFront:
     of the deadline, the thread answers ``busy`` itself: a flood cannot build a backlog.
     """
 
-    def __init__(self, sock: socket.socket, front: FrontEnd,
-                 on_answer: Callable[[dict], None] | None) -> None:
+    def __init__(
+        self, sock: socket.socket, front: FrontEnd, on_answer: Callable[[dict], None] | None
+    ) -> None:
         self.sock, self.front, self.on_answer = sock, front, on_answer
         self.tasks: set[asyncio.Task] = set()
         self.handed = self.started = 0  # written by the thread / by the loop only
@@ -95,15 +96,18 @@ class _UdpFront:
         self.sock.close()
 
 
-async def serve_udp(gw: Gateway, url: str, stop: asyncio.Event,
-                    on_answer: Callable[[dict], None] | None = None,
-                    limits: Limits | None = None) -> FrontStats:
+async def serve_udp(
+    gw: Gateway,
+    url: str,
+    stop: asyncio.Event,
+    on_answer: Callable[[dict], None] | None = None,
+    limits: Limits | None = None,
+) -> FrontStats:
     """Answer client requests on ``url`` (udp://HOST:PORT) until ``stop`` is set."""
     spec = parse_link(url)
     if spec.scheme != "udp":
         raise GatewayError(f"--listen {url}: clients connect over udp://HOST:PORT")
-    sock = socket.socket(socket.AF_INET6 if ":" in spec.host else socket.AF_INET,
-                         socket.SOCK_DGRAM)
+    sock = socket.socket(socket.AF_INET6 if ":" in spec.host else socket.AF_INET, socket.SOCK_DGRAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
         sock.bind((spec.host, spec.port))

@@ -35,13 +35,25 @@ class BoardRow:
     def to_dict(self) -> dict:
         e = self.estimate
         return {
-            "board": self.board, "kind": self.kind, "profile": self.profile, "link": self.link,
-            "variant": self.variant, "resolution": e.shape.resolution, "alpha": e.shape.alpha,
-            "head": e.shape.head, "params": e.params, "macs": e.macs,
-            "model_bytes": e.model_bytes, "model_limit": e.model_limit, "arena": e.arena,
-            "arena_limit": e.arena_limit, "compute_ms": round(e.compute_ms, 2),
-            "link_ms": round(e.link_ms, 2), "total_ms": round(e.total_ms, 2),
-            "deadline_ms": e.deadline_ms, "margin_ms": round(e.margin_ms, 2),
+            "board": self.board,
+            "kind": self.kind,
+            "profile": self.profile,
+            "link": self.link,
+            "variant": self.variant,
+            "resolution": e.shape.resolution,
+            "alpha": e.shape.alpha,
+            "head": e.shape.head,
+            "params": e.params,
+            "macs": e.macs,
+            "model_bytes": e.model_bytes,
+            "model_limit": e.model_limit,
+            "arena": e.arena,
+            "arena_limit": e.arena_limit,
+            "compute_ms": round(e.compute_ms, 2),
+            "link_ms": round(e.link_ms, 2),
+            "total_ms": round(e.total_ms, 2),
+            "deadline_ms": e.deadline_ms,
+            "margin_ms": round(e.margin_ms, 2),
         }
 
 
@@ -55,9 +67,14 @@ class Plan:
     stale: bool  # instruction counts measured on other engine sources
 
     def to_dict(self) -> dict:
-        return {"family": self.family.to_dict(), "boards": [r.to_dict() for r in self.rows],
-                "deadline_ms": self.fleet.deadline_ms, "k": self.fleet.k,
-                "cost_measurements": self.cost_source, "cost_fit_max_error": self.fit_errors}
+        return {
+            "family": self.family.to_dict(),
+            "boards": [r.to_dict() for r in self.rows],
+            "deadline_ms": self.fleet.deadline_ms,
+            "k": self.fleet.k,
+            "cost_measurements": self.cost_source,
+            "cost_fit_max_error": self.fit_errors,
+        }
 
 
 def _variant_name(e: Estimate, board_class: str) -> str:
@@ -72,27 +89,41 @@ def _infeasible(plans: list[ClassPlan]) -> list[str]:
             continue
         why = "; ".join(p.smallest.problems())
         for name in p.board_class.board_names():
-            out.append(f"{name}: even the smallest candidate (r {p.smallest.shape.resolution}, "
-                       f"alpha {p.smallest.shape.alpha:g}, F {p.smallest.shape.head}) fails: {why}")
+            out.append(
+                f"{name}: even the smallest candidate (r {p.smallest.shape.resolution}, "
+                f"alpha {p.smallest.shape.alpha:g}, F {p.smallest.shape.head}) fails: {why}"
+            )
     return out
 
 
-def make_plan(fleet: Fleet, name: str = "planned", class_names: tuple[str, ...] = (),
-              costs: CostModel | None = None, bounds: bool = True) -> Plan:
+def make_plan(
+    fleet: Fleet,
+    name: str = "planned",
+    class_names: tuple[str, ...] = (),
+    costs: CostModel | None = None,
+    bounds: bool = True,
+) -> Plan:
     """The plan for ``fleet``, or PlanError with one line per board that nothing fits."""
     if fleet.input_shape is None or fleet.num_classes is None:
-        raise PlanError("the fleet needs input_shape and num_classes (in the file, or "
-                        "--input-shape and --classes)")
+        raise PlanError(
+            "the fleet needs input_shape and num_classes (in the file, or "
+            "--input-shape and --classes)"
+        )
     costs = costs or load_costs()
     h, w, c = fleet.input_shape
-    like = Shape(0, 0.0, 0, c, fleet.num_classes, 2, 16 if max(h, w) < 64 else 32,
-                 input_hw=(h, w))
+    like = Shape(0, 0.0, 0, c, fleet.num_classes, 2, 16 if max(h, w) < 64 else 32, input_hw=(h, w))
     plans = search(fleet, like, costs, bounds=bounds)
     bad = _infeasible(plans)
     feasible = sum(p.board_class.count for p in plans if p.chosen)
     if bad or feasible < fleet.min_boards:
-        lines = bad + ([f"only {feasible} boards can answer within {fleet.deadline_ms:g} ms; "
-                        f"min_boards is {fleet.min_boards}"] if feasible < fleet.min_boards else [])
+        lines = bad + (
+            [
+                f"only {feasible} boards can answer within {fleet.deadline_ms:g} ms; "
+                f"min_boards is {fleet.min_boards}"
+            ]
+            if feasible < fleet.min_boards
+            else []
+        )
         raise PlanError("no plan fits this fleet:\n" + "\n".join(lines))
     variants: dict[str, Variant] = {}
     rows = []
@@ -100,31 +131,53 @@ def make_plan(fleet: Fleet, name: str = "planned", class_names: tuple[str, ...] 
         bc = p.board_class
         for board, link, e in zip(bc.board_names(), bc.links, p.chosen, strict=True):
             vname = _variant_name(e, bc.name)
-            variants.setdefault(vname, Variant(vname, e.shape.resolution, e.shape.alpha,
-                                               e.shape.head))
+            variants.setdefault(
+                vname, Variant(vname, e.shape.resolution, e.shape.alpha, e.shape.head)
+            )
             rows.append(BoardRow(board, bc.name, bc.kind, bc.profile.name, link, vname, e))
-    family = Family(name=name, input_shape=fleet.input_shape, num_classes=fleet.num_classes,
-                    variants=tuple(variants.values()), output_stride=like.output_stride,
-                    class_names=class_names)
+    family = Family(
+        name=name,
+        input_shape=fleet.input_shape,
+        num_classes=fleet.num_classes,
+        variants=tuple(variants.values()),
+        output_stride=like.output_stride,
+        class_names=class_names,
+    )
     errors = {q: round(f.max_rel_error, 4) for q, f in costs.fits.items()}
     return Plan(fleet, family, tuple(rows), costs.source, errors, costs.stale)
 
 
 def deployment_toml(plan: Plan, run: str = "runs/planned") -> str:
     """A deployment for the planned family (emulated links unless the fleet named others)."""
-    lines = [f'run = "{run}"', 'key_file = "deploy.key"', f"k = {plan.fleet.k}",
-             f"deadline_ms = {plan.fleet.deadline_ms:g}", ""]
+    lines = [
+        f'run = "{run}"',
+        'key_file = "deploy.key"',
+        f"k = {plan.fleet.k}",
+        f"deadline_ms = {plan.fleet.deadline_ms:g}",
+        "",
+    ]
     for i, r in enumerate(plan.rows, 1):
-        lines += ["[[boards]]", f"id = {i}", f'name = "{r.board}"', f'kind = "{r.kind}"',
-                  f'link = "{r.link}"', f'variant = "{r.variant}"', f'profile = "{r.profile}"', ""]
+        lines += [
+            "[[boards]]",
+            f"id = {i}",
+            f'name = "{r.board}"',
+            f'kind = "{r.kind}"',
+            f'link = "{r.link}"',
+            f'variant = "{r.variant}"',
+            f'profile = "{r.profile}"',
+            "",
+        ]
     return "\n".join(lines)
 
 
 def write_plan(plan: Plan, out: Path, run: str = "runs/planned") -> dict[str, Path]:
     """``family.json``, ``deploy.toml`` and the predictions ``plan.json`` under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"family": out / "family.json", "deployment": out / "deploy.toml",
-             "plan": out / "plan.json"}
+    paths = {
+        "family": out / "family.json",
+        "deployment": out / "deploy.toml",
+        "plan": out / "plan.json",
+    }
     save_family(plan.family, paths["family"])
     paths["deployment"].write_text(deployment_toml(plan, run))
     paths["plan"].write_text(json.dumps(plan.to_dict(), indent=1) + "\n")

@@ -36,9 +36,13 @@ HOST_FACTORS: dict[str, tuple[str, float]] = {
     "pynq-z2": ("engine_ms", 12.0),
 }
 #: firmware core of each microcontroller profile's instruction counts (same ISA, same build)
-CORE_OF_TARGET = {"mps2-an386": "cortex-m4", "stm32f405": "cortex-m4",
-                  "stm32f446-nucleo": "cortex-m4", "mps2-an500": "cortex-m7",
-                  "mps2-an505": "cortex-m4"}
+CORE_OF_TARGET = {
+    "mps2-an386": "cortex-m4",
+    "stm32f405": "cortex-m4",
+    "stm32f446-nucleo": "cortex-m4",
+    "mps2-an500": "cortex-m7",
+    "mps2-an505": "cortex-m4",
+}
 CPI = 1.0
 
 
@@ -99,9 +103,16 @@ class CostModel:
 
 def _shape(row: dict, doc: dict) -> Shape:
     hw = doc["input_shape"]
-    return Shape(int(row["resolution"]), float(row["alpha"]), int(row["head"]), int(hw[2]),
-                 int(doc["num_classes"]), int(doc["stem_stride"]), int(doc["output_stride"]),
-                 input_hw=(int(hw[0]), int(hw[1])))
+    return Shape(
+        int(row["resolution"]),
+        float(row["alpha"]),
+        int(row["head"]),
+        int(hw[2]),
+        int(doc["num_classes"]),
+        int(doc["stem_stride"]),
+        int(doc["output_stride"]),
+        input_hw=(int(hw[0]), int(hw[1])),
+    )
 
 
 def fit_rows(doc: dict) -> dict[str, Fit]:

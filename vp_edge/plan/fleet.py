@@ -60,8 +60,9 @@ class BoardClass:
         return urlparse(self.links[0]).scheme not in ("udp", "mqtt", "mqtts")
 
     def board_names(self) -> list[str]:
-        return [self.name] if self.count == 1 else [f"{self.name}-{i + 1}" for i in
-                                                    range(self.count)]
+        return (
+            [self.name] if self.count == 1 else [f"{self.name}-{i + 1}" for i in range(self.count)]
+        )
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,10 @@ def _links(kind: str, name: str, link: str | None, count: int, where: str) -> tu
         return tuple(f"udp://{m[1]}:{int(m[2]) + i}" for i in range(count))
     if link.startswith("pty://"):
         return tuple(f"{link}-{i + 1}" for i in range(count))
-    raise PlanError(f"{where}: count = {count} needs a udp:// or pty:// link to number, "
-                    f"got {link!r}; list the boards one by one instead")
+    raise PlanError(
+        f"{where}: count = {count} needs a udp:// or pty:// link to number, "
+        f"got {link!r}; list the boards one by one instead"
+    )
 
 
 def _board_class(b: dict, i: int, src: str) -> BoardClass:
@@ -96,16 +99,18 @@ def _board_class(b: dict, i: int, src: str) -> BoardClass:
         raise PlanError(f"{where}.kind: {kind!r} is not a board kind; known: {', '.join(BOARDS)}")
     profile_name = b.get("profile") or get_kind(kind).default_profile
     if profile_name not in PROFILES:
-        raise PlanError(f"{where}.profile: unknown profile {profile_name!r}; known: "
-                        f"{', '.join(PROFILES)}")
+        raise PlanError(
+            f"{where}.profile: unknown profile {profile_name!r}; known: {', '.join(PROFILES)}"
+        )
     count = b.get("count", 1)
     if not isinstance(count, int) or not 1 <= count <= MAX_BOARDS:
         raise PlanError(f"{where}.count: must be an integer in [1, {MAX_BOARDS}], got {count!r}")
     name = str(b.get("name") or f"{kind}{i + 1}")
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,30}", name):
         raise PlanError(f"{where}.name: {name!r}: use a letter, then letters, digits, - or _")
-    return BoardClass(name, kind, PROFILES[profile_name],
-                      _links(kind, name, b.get("link"), count, where))
+    return BoardClass(
+        name, kind, PROFILES[profile_name], _links(kind, name, b.get("link"), count, where)
+    )
 
 
 def _positive(d: dict, key: str, kind: type, default: object, src: str) -> object:
@@ -130,20 +135,30 @@ def parse_fleet(d: dict, src: str = "fleet") -> Fleet:
     if len(names) > MAX_BOARDS:
         raise PlanError(f"{src}: {len(names)} boards; at most {MAX_BOARDS} are planned at once")
     shape = d.get("input_shape")
-    if shape is not None and (not isinstance(shape, list) or len(shape) != 3
-                              or not all(isinstance(s, int) and s > 0 for s in shape)):
+    if shape is not None and (
+        not isinstance(shape, list)
+        or len(shape) != 3
+        or not all(isinstance(s, int) and s > 0 for s in shape)
+    ):
         raise PlanError(f"{src}: input_shape must be [height, width, channels], got {shape!r}")
     deadline = float(_positive(d, "deadline_ms", float, 500, src))  # type: ignore[arg-type]
     k = int(_positive(d, "k", int, 2, src))  # type: ignore[arg-type]
     min_boards = int(_positive(d, "min_boards", int, 1, src))  # type: ignore[arg-type]
     n_cls = _positive(d, "num_classes", int, None, src)
     headroom = d.get("headroom", 0.1)
-    if isinstance(headroom, bool) or not isinstance(headroom, int | float) \
-            or not 0 <= headroom < 1:
-        raise PlanError(f"{src}: headroom must be a share of the deadline in [0, 1), "
-                        f"got {headroom!r}")
-    return Fleet(classes, deadline, k, min_boards, float(headroom),
-                 tuple(shape) if shape else None, int(n_cls) if n_cls else None)  # type: ignore[arg-type]
+    if isinstance(headroom, bool) or not isinstance(headroom, int | float) or not 0 <= headroom < 1:
+        raise PlanError(
+            f"{src}: headroom must be a share of the deadline in [0, 1), got {headroom!r}"
+        )
+    return Fleet(
+        classes,
+        deadline,
+        k,
+        min_boards,
+        float(headroom),
+        tuple(shape) if shape else None,
+        int(n_cls) if n_cls else None,
+    )  # type: ignore[arg-type]
 
 
 def load_fleet(path: Path) -> Fleet:

@@ -36,8 +36,9 @@ def _frames(msgs: list, board_id: int) -> list[bytes]:
 
 
 @cache
-def link_cost(input_bytes: int, k: int, link: str, baud: int | None,
-              max_frame: int = fb.MAX_FRAME) -> LinkCost:
+def link_cost(
+    input_bytes: int, k: int, link: str, baud: int | None, max_frame: int = fb.MAX_FRAME
+) -> LinkCost:
     """Seconds on the wire for one INFER of ``input_bytes`` and its RESULT of ``k`` pairs.
 
     ``link``: the profile's link ("uart", "ethernet", "wifi"); ``baud`` for "uart".
@@ -48,7 +49,7 @@ def link_cost(input_bytes: int, k: int, link: str, baud: int | None,
         if not baud:
             raise ValueError("a serial link needs a baud rate")
         wire = [max_encoded_len(len(f)) + 1 for f in infer + result]  # COBS worst case + 0x00
-        n_in, n_out = sum(wire[: len(infer)]), sum(wire[len(infer):])
+        n_in, n_out = sum(wire[: len(infer)]), sum(wire[len(infer) :])
         return LinkCost(n_in, n_out, len(wire), (n_in + n_out) * SERIAL_BITS_PER_BYTE / baud)
     bps, latency = NETWORK.get(link, NETWORK["ethernet"])
     n_in, n_out = sum(map(len, infer)), sum(map(len, result))

@@ -65,9 +65,11 @@ class Estimate:
             out.append(f"arena {self.arena:,} B > {self.arena_limit:,} B of RAM")
         if self.total_ms > self.budget_ms:
             kept = f", {self.headroom:.0%} kept free" if self.headroom else ""
-            out.append(f"needs {self.total_ms:.0f} ms ({self.compute_ms:.1f} ms compute + "
-                       f"{self.link_ms:.1f} ms over {self.link_label}); deadline "
-                       f"{self.deadline_ms:g} ms{kept}")
+            out.append(
+                f"needs {self.total_ms:.0f} ms ({self.compute_ms:.1f} ms compute + "
+                f"{self.link_ms:.1f} ms over {self.link_label}); deadline "
+                f"{self.deadline_ms:g} ms{kept}"
+            )
         return out
 
 
@@ -90,8 +92,10 @@ def compute_ms(bc: BoardClass, s: Shape, costs: CostModel) -> float:
         core = CORE_OF_TARGET.get(p.firmware_target, "cortex-m4")
         return costs.predict(s, f"{core}_instructions") * CPI / p.clock_hz * 1e3
     if p.name not in HOST_FACTORS:
-        raise CostModelError(f"no compute model for profile {p.name!r}: measured for "
-                             f"{', '.join(HOST_FACTORS)} and firmware targets")
+        raise CostModelError(
+            f"no compute model for profile {p.name!r}: measured for "
+            f"{', '.join(HOST_FACTORS)} and firmware targets"
+        )
     quantity, factor = HOST_FACTORS[p.name]
     return costs.predict(s, quantity) * factor
 
@@ -103,21 +107,43 @@ def estimate(bc: BoardClass, s: Shape, fleet: Fleet, costs: CostModel) -> Estima
     medium = "uart" if bc.serial else bc.profile.link
     link = link_cost(in_bytes, fleet.k, medium, bc.baud)
     label = f"{bc.baud} baud" if medium == "uart" else medium
-    return Estimate(s, c.keras_params, c.macs, int(costs.predict(s, bytes_q)), limit,
-                    int(costs.predict(s, arena_q)), bc.profile.arena_limit,
-                    compute_ms(bc, s, costs), link.seconds * 1e3, fleet.deadline_ms, label,
-                    fleet.headroom)
+    return Estimate(
+        s,
+        c.keras_params,
+        c.macs,
+        int(costs.predict(s, bytes_q)),
+        limit,
+        int(costs.predict(s, arena_q)),
+        bc.profile.arena_limit,
+        compute_ms(bc, s, costs),
+        link.seconds * 1e3,
+        fleet.deadline_ms,
+        label,
+        fleet.headroom,
+    )
 
 
 def grid(like: Shape, max_resolution: int) -> list[Shape]:
-    return [Shape(r, a, f, like.channels, like.num_classes, like.stem_stride, like.output_stride,
-                  input_hw=like.input_hw)
-            for r in RESOLUTIONS if r <= max_resolution for a in ALPHAS for f in HEADS]
+    return [
+        Shape(
+            r,
+            a,
+            f,
+            like.channels,
+            like.num_classes,
+            like.stem_stride,
+            like.output_stride,
+            input_hw=like.input_hw,
+        )
+        for r in RESOLUTIONS
+        if r <= max_resolution
+        for a in ALPHAS
+        for f in HEADS
+    ]
 
 
 def within_bounds(e: Estimate, base_params: int, base_macs: int) -> bool:
-    return (base_params / e.params >= PAPER_PARAMS_RATIO
-            and base_macs / e.macs >= PAPER_MACS_RATIO)
+    return base_params / e.params >= PAPER_PARAMS_RATIO and base_macs / e.macs >= PAPER_MACS_RATIO
 
 
 @dataclass
@@ -138,8 +164,11 @@ def _pick(feasible: list[Estimate], n: int, taken: set[int]) -> list[Estimate]:
     if not ranked:
         return []
     top = ranked[0].macs
-    fresh = [e for e in ranked if e.shape.resolution not in taken
-             and e.macs >= (1 - DIVERSITY_SLACK) * top]
+    fresh = [
+        e
+        for e in ranked
+        if e.shape.resolution not in taken and e.macs >= (1 - DIVERSITY_SLACK) * top
+    ]
     order = fresh + [e for e in ranked if e not in fresh]
     out = order[:n]
     while len(out) < n:  # fewer resolutions than boards: repeat the best ones
@@ -147,16 +176,22 @@ def _pick(feasible: list[Estimate], n: int, taken: set[int]) -> list[Estimate]:
     return out
 
 
-def search(fleet: Fleet, like: Shape, costs: CostModel, bounds: bool = True,
-           max_resolution: int | None = None) -> list[ClassPlan]:
+def search(
+    fleet: Fleet,
+    like: Shape,
+    costs: CostModel,
+    bounds: bool = True,
+    max_resolution: int | None = None,
+) -> list[ClassPlan]:
     """The plan, class by class, in the fleet's order."""
     cands = grid(like, max_resolution or int(MAX_UPSCALE * max(like.input_hw)))
     table = {bc.name: [estimate(bc, s, fleet, costs) for s in cands] for bc in fleet.classes}
     base_r = max(s.resolution for s in cands)
     for _ in range(4):  # the baseline follows the family's largest resolution
         base = counts(baseline_shape(like, base_r))
-        plans = _plan_once(fleet, table, base.keras_params if bounds else 0,
-                           base.macs if bounds else 0)
+        plans = _plan_once(
+            fleet, table, base.keras_params if bounds else 0, base.macs if bounds else 0
+        )
         used = [e.shape.resolution for p in plans for e in p.chosen]
         new_r = max(used, default=base_r)
         if new_r == base_r or not bounds:
@@ -165,16 +200,22 @@ def search(fleet: Fleet, like: Shape, costs: CostModel, bounds: bool = True,
     return plans
 
 
-def _plan_once(fleet: Fleet, table: dict[str, list[Estimate]], base_params: int,
-               base_macs: int) -> list[ClassPlan]:
+def _plan_once(
+    fleet: Fleet, table: dict[str, list[Estimate]], base_params: int, base_macs: int
+) -> list[ClassPlan]:
     taken: set[int] = set()
     plans: dict[str, ClassPlan] = {}
-    order = sorted(fleet.classes, key=lambda bc: -max(
-        (e.macs for e in table[bc.name] if not e.problems()), default=0))
+    order = sorted(
+        fleet.classes,
+        key=lambda bc: -max((e.macs for e in table[bc.name] if not e.problems()), default=0),
+    )
     for bc in order:
         rows = table[bc.name]
-        ok = [e for e in rows if not e.problems()
-              and (base_params == 0 or within_bounds(e, base_params, base_macs))]
+        ok = [
+            e
+            for e in rows
+            if not e.problems() and (base_params == 0 or within_bounds(e, base_params, base_macs))
+        ]
         chosen = _pick(ok, bc.count, taken)
         taken.update(e.shape.resolution for e in chosen)
         smallest = min(rows, key=lambda e: (e.total_ms, e.model_bytes))

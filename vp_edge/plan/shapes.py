@@ -84,8 +84,9 @@ def _same(n: int, stride: int) -> int:
     return -(-n // stride)  # "same" padding: ceil(n / stride)
 
 
-def _block(layers: list[Layer], x: tuple[int, int, int], expansion: int, out_ch: int,
-           stride: int) -> tuple[int, int, int]:
+def _block(
+    layers: list[Layer], x: tuple[int, int, int], expansion: int, out_ch: int, stride: int
+) -> tuple[int, int, int]:
     """One inverted residual, as ``vp_edge.models._inverted_residual`` builds it."""
     h, w, cin = x
     residual = stride == 1 and cin == out_ch
@@ -169,12 +170,29 @@ def counts(s: Shape) -> Counts:
 def baseline_shape(like: Shape, resolution: int) -> Shape:
     """MobileNetV2 alpha 1.0 at ``resolution`` with its 1280-wide top, as the paper's bounds
     compare against (``vp_edge.models.baseline_model``)."""
-    return Shape(resolution, 1.0, 1280, like.channels, like.num_classes, like.stem_stride,
-                 like.output_stride, head_bias=False, input_hw=like.input_hw)
+    return Shape(
+        resolution,
+        1.0,
+        1280,
+        like.channels,
+        like.num_classes,
+        like.stem_stride,
+        like.output_stride,
+        head_bias=False,
+        input_hw=like.input_hw,
+    )
 
 
 def shape_of(family: Family, v: Variant) -> Shape:
     """The costing shape of a family member."""
     h, w, c = family.input_shape
-    return Shape(v.resolution, v.alpha, v.head, c, family.num_classes, family.stem_stride,
-                 family.output_stride, input_hw=(h, w))
+    return Shape(
+        v.resolution,
+        v.alpha,
+        v.head,
+        c,
+        family.num_classes,
+        family.stem_stride,
+        family.output_stride,
+        input_hw=(h, w),
+    )

@@ -73,8 +73,15 @@ class Strategy:
         self.doc = doc
         self.class_names: tuple[str, ...] = tuple(doc["class_names"])
         self.parts: list[PartInfo] = [
-            PartInfo(p["name"], self.run / p["artefact"], p["reply"], int(p["k"]),
-                     int(p.get("stages", 1)), p.get("input", {}), p.get("output", {}))
+            PartInfo(
+                p["name"],
+                self.run / p["artefact"],
+                p["reply"],
+                int(p["k"]),
+                int(p.get("stages", 1)),
+                p.get("input", {}),
+                p.get("output", {}),
+            )
             for p in doc["parts"]
         ]
         self._gateway_runners: dict[str, Any] = {}
@@ -87,8 +94,10 @@ class Strategy:
         for p in self.parts:
             if p.name == name:
                 return p
-        raise UsageError(f"strategy {self.name}: no part {name!r}; parts: "
-                         f"{', '.join(p.name for p in self.parts)}")
+        raise UsageError(
+            f"strategy {self.name}: no part {name!r}; parts: "
+            f"{', '.join(p.name for p in self.parts)}"
+        )
 
     def image_tensor(self, part: PartInfo, image: np.ndarray) -> np.ndarray:
         """The uint8 image quantised for ``part``'s input (vp_edge.preprocess.quantize)."""
@@ -129,15 +138,15 @@ def write_strategy(run: Path, doc: dict) -> Path:
 def read_strategy_doc(run: Path) -> dict:
     path = RunDir(run).strategy
     if not path.exists():
-        raise ArtifactError(f"{run} has no strategy.json: run 'vp-edge convert --run {run}' "
-                            "first")
+        raise ArtifactError(f"{run} has no strategy.json: run 'vp-edge convert --run {run}' first")
     try:
         doc = json.loads(path.read_text())
     except ValueError as e:
         raise ArtifactError(f"{path}: not valid JSON ({e}); reconvert the run") from None
     if doc.get("strategy") not in NAMES:
-        raise ArtifactError(f"{path}: unknown strategy {doc.get('strategy')!r}; known: "
-                            f"{', '.join(NAMES)}")
+        raise ArtifactError(
+            f"{path}: unknown strategy {doc.get('strategy')!r}; known: {', '.join(NAMES)}"
+        )
     return doc
 
 
@@ -192,8 +201,13 @@ def reply_bytes(part: PartInfo, reply: np.ndarray | None) -> int:
     return 2 * part.k if part.reply == "scores" else int(reply.size)
 
 
-def drive(plan: Plan, answer: Any, traffic: Traffic | None = None,
-          parts: dict[str, PartInfo] | None = None, on_step: Any = None) -> Outcome:
+def drive(
+    plan: Plan,
+    answer: Any,
+    traffic: Traffic | None = None,
+    parts: dict[str, PartInfo] | None = None,
+    on_step: Any = None,
+) -> Outcome:
     """Run a plan to its Outcome, ``answer(call) -> int8 vector | None`` serving each call;
     ``traffic`` counts payload bytes (``reply_bytes``, given ``parts`` by name);
     ``on_step(calls, replies)`` (if given) sees every step."""
@@ -208,22 +222,26 @@ def drive(plan: Plan, answer: Any, traffic: Traffic | None = None,
                 traffic.sent += sum(int(c.tensor.size) for c in calls)
                 traffic.received += sum(
                     reply_bytes(parts[c.part], r) if parts else (0 if r is None else r.size)
-                    for c, r in zip(calls, replies, strict=True))
+                    for c, r in zip(calls, replies, strict=True)
+                )
             calls = plan.send(replies)
     except StopIteration as stop:
         return stop.value
 
 
-def run_offline(strategy: Strategy, images: Iterable[np.ndarray], drop: Iterable[str] = (),
-                traffic: list[Traffic] | None = None, runners: dict | None = None
-                ) -> list[Outcome]:
+def run_offline(
+    strategy: Strategy,
+    images: Iterable[np.ndarray],
+    drop: Iterable[str] = (),
+    traffic: list[Traffic] | None = None,
+    runners: dict | None = None,
+) -> list[Outcome]:
     """Each image through the plan, every part on the runner boards use (reference kernels);
     parts named in ``drop`` answer None. ``traffic`` (if given) gets one Traffic per image."""
     dropped = set(drop)
     unknown = dropped - {p.name for p in strategy.parts}
     if unknown:
-        raise UsageError(f"drop: no part named {', '.join(sorted(unknown))} in "
-                         f"{strategy.name}")
+        raise UsageError(f"drop: no part named {', '.join(sorted(unknown))} in {strategy.name}")
     if runners is None:
         runners = {p.name: part_runner(p) for p in strategy.parts}
     out = []

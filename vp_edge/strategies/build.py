@@ -24,13 +24,20 @@ KEEP_LEVELS = (1.0, 0.5, 0.25, 0.1)
 TRAINED = ("mp", "cp", "lcp", "disco")
 
 
-def strategy_options(name: str, family: Family, groups: int | None = None,
-                     branches: int | None = None, keep: float | None = None,
-                     cuts: int | None = None) -> dict:
+def strategy_options(
+    name: str,
+    family: Family,
+    groups: int | None = None,
+    branches: int | None = None,
+    keep: float | None = None,
+    cuts: int | None = None,
+) -> dict:
     """The options of strategy ``name`` with defaults; a bad or foreign one is a UsageError."""
     if name not in TRAINED:
-        raise UsageError(f"--strategy {name!r}: trainable strategies are {', '.join(TRAINED)} "
-                         "(vp is plain 'vp-edge train' without --strategy)")
+        raise UsageError(
+            f"--strategy {name!r}: trainable strategies are {', '.join(TRAINED)} "
+            "(vp is plain 'vp-edge train' without --strategy)"
+        )
     given = {"groups": groups, "branches": branches, "keep": keep, "cuts": cuts}
     owner = {"groups": "cp", "branches": "lcp", "keep": "disco", "cuts": "mp"}
     foreign = [f"--{k}" for k, v in given.items() if v is not None and owner[k] != name]
@@ -62,16 +69,26 @@ def module(name: str) -> Any:
     return importlib.import_module(f"vp_edge.strategies.{name}")
 
 
-def train_strategy(name: str, family: Family, splits: Splits, run: Path, config: TrainConfig,
-                   options: dict, verbose: int = 1) -> dict:
+def train_strategy(
+    name: str,
+    family: Family,
+    splits: Splits,
+    run: Path,
+    config: TrainConfig,
+    options: dict,
+    verbose: int = 1,
+) -> dict:
     """Train strategy ``name``'s models into ``run``; returns train.json's content."""
     if splits.num_classes != family.num_classes:
-        raise TrainingError(f"family {family.name!r} has {family.num_classes} classes, the "
-                            f"data {splits.num_classes}; edit num_classes in the family file")
+        raise TrainingError(
+            f"family {family.name!r} has {family.num_classes} classes, the "
+            f"data {splits.num_classes}; edit num_classes in the family file"
+        )
     old = read_train(run).get("strategy")
     if RunDir(run).train.exists() and (old or {}).get("name") != name:
-        raise TrainingError(f"{run} holds another run ({(old or {}).get('name', 'vp')}); use "
-                            "another --out")
+        raise TrainingError(
+            f"{run} holds another run ({(old or {}).get('name', 'vp')}); use another --out"
+        )
     RunDir(run).make()
     record_class_names(run, splits.train.class_names)
     save_family(family, RunDir(run).family)
@@ -86,8 +103,9 @@ def run_strategy_name(run: Path) -> str:
     return (read_train(run).get("strategy") or {}).get("name", "vp")
 
 
-def convert_strategy(run: Path, calibration: int = 200, measure: bool = True,
-                     show: bool = True) -> dict:
+def convert_strategy(
+    run: Path, calibration: int = 200, measure: bool = True, show: bool = True
+) -> dict:
     """Convert every part of a strategy run and write run/strategy.json; returns it."""
     from vp_edge.convert import calibration_set, load_run_data
     from vp_edge.progress import Progress
@@ -110,7 +128,12 @@ def convert_strategy(run: Path, calibration: int = 200, measure: bool = True,
     mod = module(name)
     with Progress(mod.steps(options), f"convert {name} parts", enabled=show) as bar:
         doc = mod.convert(run, family, splits, options, rep, measure, bar)
-    doc = {"strategy": name, "class_names": list(run_class_names(run, family)),
-           "input_shape": list(family.input_shape), "options": options, **doc}
+    doc = {
+        "strategy": name,
+        "class_names": list(run_class_names(run, family)),
+        "input_shape": list(family.input_shape),
+        "options": options,
+        **doc,
+    }
     write_strategy(run, doc)
     return doc

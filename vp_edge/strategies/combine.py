@@ -24,8 +24,12 @@ def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     return (np.asarray(q, np.float64).reshape(-1) - int(zero_point)) * float(scale)
 
 
-def sensai_scores(replies: Sequence[np.ndarray | None], groups: Sequence[Sequence[int]],
-                  quant: Sequence[tuple[float, int]], num_classes: int) -> np.ndarray:
+def sensai_scores(
+    replies: Sequence[np.ndarray | None],
+    groups: Sequence[Sequence[int]],
+    quant: Sequence[tuple[float, int]],
+    num_classes: int,
+) -> np.ndarray:
     """The full-class scores of the sensAI rule; classes of missing groups are -inf.
 
     ``replies[g]``: group g's int8 output of ``len(groups[g]) + 1`` values, column 0 = rest;
@@ -37,8 +41,10 @@ def sensai_scores(replies: Sequence[np.ndarray | None], groups: Sequence[Sequenc
             continue
         p = dequantize(reply, scale, zp)
         if p.size != len(classes) + 1:
-            raise ValueError(f"a group of {len(classes)} classes answered {p.size} scores; "
-                             f"expected {len(classes) + 1}")
+            raise ValueError(
+                f"a group of {len(classes)} classes answered {p.size} scores; "
+                f"expected {len(classes) + 1}"
+            )
         scores[list(classes)] = p[1:]
     return scores
 
@@ -50,8 +56,9 @@ def argmax_or_none(scores: np.ndarray) -> int | None:
     return int(np.argmax(scores))
 
 
-def merge_input(replies: Sequence[np.ndarray | None], senders: Sequence[dict],
-                merge_in: dict) -> np.ndarray:
+def merge_input(
+    replies: Sequence[np.ndarray | None], senders: Sequence[dict], merge_in: dict
+) -> np.ndarray:
     """Each sender's int8 features requantised to the merge input, concatenated in order.
 
     ``senders[i]``: {"size", "scale", "zero_point"} of sender i's reply; ``merge_in``:
@@ -63,6 +70,13 @@ def merge_input(replies: Sequence[np.ndarray | None], senders: Sequence[dict],
         if reply is None:
             out.append(np.full(int(s["size"]), int(merge_in["zero_point"]), np.int8))
             continue
-        out.append(requantize(np.asarray(reply).reshape(-1), s["scale"], s["zero_point"],
-                              merge_in["scale"], merge_in["zero_point"]))
+        out.append(
+            requantize(
+                np.asarray(reply).reshape(-1),
+                s["scale"],
+                s["zero_point"],
+                merge_in["scale"],
+                merge_in["zero_point"],
+            )
+        )
     return np.concatenate(out)

@@ -61,8 +61,12 @@ def balanced_groups(means: np.ndarray, groups: int, rounds: int = 10) -> list[li
 def class_means(splits: Splits, config: TrainConfig) -> np.ndarray:
     train = splits.train.subset(config.train_limit)
     x = to_float(train.x).reshape(len(train.x), -1)
-    return np.stack([x[train.y == c].mean(0) if (train.y == c).any() else np.zeros(x.shape[1])
-                     for c in range(splits.num_classes)])
+    return np.stack(
+        [
+            x[train.y == c].mean(0) if (train.y == c).any() else np.zeros(x.shape[1])
+            for c in range(splits.num_classes)
+        ]
+    )
 
 
 def group_targets(classes: list[int], num_classes: int) -> np.ndarray:
@@ -76,13 +80,19 @@ def sub_model(family: Family, g: int, size: int) -> Any:
     from vp_edge.models import variant_model
 
     v = family.variants[g % len(family.variants)]
-    sub = replace(family, name=f"cp{g}", num_classes=size + 1, class_names=(),
-                  variants=(Variant(f"cp{g}", v.resolution, v.alpha, v.head),))
+    sub = replace(
+        family,
+        name=f"cp{g}",
+        num_classes=size + 1,
+        class_names=(),
+        variants=(Variant(f"cp{g}", v.resolution, v.alpha, v.head),),
+    )
     return variant_model(sub, sub.variants[0])
 
 
-def train(family: Family, splits: Splits, run: Path, config: TrainConfig, options: dict,
-          verbose: int) -> dict:
+def train(
+    family: Family, splits: Splits, run: Path, config: TrainConfig, options: dict, verbose: int
+) -> dict:
     groups = balanced_groups(class_means(splits, config), int(options["groups"]))
     options["group_classes"] = groups
     out = {}
@@ -90,13 +100,21 @@ def train(family: Family, splits: Splits, run: Path, config: TrainConfig, option
         P.keras().utils.set_random_seed(config.seed + g)
         table = group_targets(classes, family.num_classes)
         model = sub_model(family, g, len(classes))
-        out[f"cp{g}"] = P.fit(model, f"cp{g}", splits, config, run,
-                              labels=lambda y, t=table: t[y], verbose=verbose)
+        out[f"cp{g}"] = P.fit(
+            model, f"cp{g}", splits, config, run, labels=lambda y, t=table: t[y], verbose=verbose
+        )
     return out
 
 
-def convert(run: Path, family: Family, splits: Splits, options: dict, rep: np.ndarray,
-            measure: bool, bar: Any) -> dict:
+def convert(
+    run: Path,
+    family: Family,
+    splits: Splits,
+    options: dict,
+    rep: np.ndarray,
+    measure: bool,
+    bar: Any,
+) -> dict:
     from converters.rundir import RunDir
 
     parts = []
@@ -105,11 +123,18 @@ def convert(run: Path, family: Family, splits: Splits, options: dict, rep: np.nd
         model = sub_model(family, g, len(classes))
         model.load_weights(RunDir(run).weights(name))
         tflite = P.convert_model(model, rep, name)
-        P.write_part(run, name, model, tflite, {"kind": "cp group", "classes": classes},
-                     measure)
-        parts.append({"name": name, "artefact": f"models/{name}.tflite", "reply": "scores",
-                      "k": len(classes) + 1, "stages": 1, "classes": classes,
-                      **P.io_of(tflite)})
+        P.write_part(run, name, model, tflite, {"kind": "cp group", "classes": classes}, measure)
+        parts.append(
+            {
+                "name": name,
+                "artefact": f"models/{name}.tflite",
+                "reply": "scores",
+                "k": len(classes) + 1,
+                "stages": 1,
+                "classes": classes,
+                **P.io_of(tflite),
+            }
+        )
         bar.update()
     return {"parts": parts, "groups": options["group_classes"]}
 
@@ -135,11 +160,19 @@ class CpStrategy(Strategy):
             return Outcome(None, scores, missing, FAILED, "no group answered")
         if not missing:
             return Outcome(label, scores, (), OK, "")
-        lost = [self.class_names[c] for p, r, cs in zip(self.parts, replies, groups, strict=True)
-                if r is None for c in cs]
-        return Outcome(label, scores, missing, DEGRADED,
-                       f"no reply from {', '.join(missing)}: classes {', '.join(lost)} "
-                       "cannot be predicted")
+        lost = [
+            self.class_names[c]
+            for p, r, cs in zip(self.parts, replies, groups, strict=True)
+            if r is None
+            for c in cs
+        ]
+        return Outcome(
+            label,
+            scores,
+            missing,
+            DEGRADED,
+            f"no reply from {', '.join(missing)}: classes {', '.join(lost)} cannot be predicted",
+        )
 
 
 STRATEGY = CpStrategy

@@ -49,8 +49,9 @@ def _mask_layer() -> Any:
         """Multiplies channels by a fixed 0/1 mask (non-trainable): the pruned exchange."""
 
         def build(self, input_shape: Any) -> None:
-            self.mask = self.add_weight(shape=(int(input_shape[-1]),), initializer="ones",
-                                        trainable=False, name="mask")
+            self.mask = self.add_weight(
+                shape=(int(input_shape[-1]),), initializer="ones", trainable=False, name="mask"
+            )
 
         def call(self, x: Any) -> Any:
             return x * self.mask
@@ -72,8 +73,7 @@ def _bn_relu(x: Any, name: str) -> Any:
     from vp_edge.models import BN_EPSILON, BN_MOMENTUM
 
     k = P.keras()
-    x = k.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
-                                    name=f"{name}_bn")(x)
+    x = k.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     return k.layers.ReLU(6.0, name=f"{name}_relu")(x)
 
 
@@ -85,17 +85,33 @@ def joint_model(family: Family, lasso: float) -> Any:
     inp = k.Input(shape=family.input_shape, name="input")
     h = {}
     for n in NODES:
-        h[n] = _bn_relu(k.layers.Conv2D(WIDTHS[0] // 2, 3, strides=2, padding="same",
-                                        use_bias=False, name=f"c0_{n}")(inp), f"c0_{n}")
+        h[n] = _bn_relu(
+            k.layers.Conv2D(
+                WIDTHS[0] // 2, 3, strides=2, padding="same", use_bias=False, name=f"c0_{n}"
+            )(inp),
+            f"c0_{n}",
+        )
     for layer in range(1, len(WIDTHS)):
         new = {}
         for n, o in (("a", "b"), ("b", "a")):
-            own = k.layers.Conv2D(WIDTHS[layer] // 2, 3, strides=2, padding="same",
-                                  use_bias=False, name=f"c{layer}_{n}")(h[n])
+            own = k.layers.Conv2D(
+                WIDTHS[layer] // 2,
+                3,
+                strides=2,
+                padding="same",
+                use_bias=False,
+                name=f"c{layer}_{n}",
+            )(h[n])
             sent = mask(name=f"m{layer}_{o}{n}")(h[o])
-            cross = k.layers.Conv2D(WIDTHS[layer] // 2, 3, strides=2, padding="same",
-                                    use_bias=False, kernel_regularizer=reg,
-                                    name=f"x{layer}_{o}{n}")(sent)
+            cross = k.layers.Conv2D(
+                WIDTHS[layer] // 2,
+                3,
+                strides=2,
+                padding="same",
+                use_bias=False,
+                kernel_regularizer=reg,
+                name=f"x{layer}_{o}{n}",
+            )(sent)
             new[n] = _bn_relu(k.layers.Add(name=f"s{layer}_{n}")([own, cross]), f"c{layer}_{n}")
         h = new
     pooled = [k.layers.GlobalAveragePooling2D(name=f"pool_{n}")(h[n]) for n in NODES]
@@ -123,8 +139,9 @@ def prune(model: Any, keep: float) -> dict[str, list[int]]:
     return kept
 
 
-def train(family: Family, splits: Splits, run: Path, config: TrainConfig, options: dict,
-          verbose: int) -> dict:
+def train(
+    family: Family, splits: Splits, run: Path, config: TrainConfig, options: dict, verbose: int
+) -> dict:
     """Train (group lasso unless keep = 1), prune to ``keep``, fine-tune with the mask fixed
     (keep = 1 too: the same epochs at every level)."""
     from converters.rundir import RunDir
@@ -139,8 +156,15 @@ def train(family: Family, splits: Splits, run: Path, config: TrainConfig, option
     if int(options["finetune_epochs"]) > 0:  # every keep level: the same epochs in all
         tuned = joint_model(family, 0.0)
         tuned.set_weights(model.get_weights())
-        out["disco_finetune"] = P.fit(tuned, MODEL, splits, config, run, verbose=verbose,
-                                      epochs=int(options["finetune_epochs"]))
+        out["disco_finetune"] = P.fit(
+            tuned,
+            MODEL,
+            splits,
+            config,
+            run,
+            verbose=verbose,
+            epochs=int(options["finetune_epochs"]),
+        )
     return out
 
 
@@ -149,8 +173,9 @@ def stage_model(trained: Any, node: str, layer: int, sel: list[int], in_shape: t
     k = P.keras()
     name = f"disco_{node}{layer}"
     inp = k.Input(shape=in_shape, name=f"{name}_input")
-    conv = k.layers.Conv2D(WIDTHS[layer] // 2, 3, strides=2, padding="same", use_bias=False,
-                           name=f"c{layer}_{node}")
+    conv = k.layers.Conv2D(
+        WIDTHS[layer] // 2, 3, strides=2, padding="same", use_bias=False, name=f"c{layer}_{node}"
+    )
     x = _bn_relu(conv(inp), f"c{layer}_{node}")
     if layer == len(WIDTHS) - 1:
         x = k.layers.GlobalAveragePooling2D(name=f"pool_{node}")(x)
@@ -170,8 +195,9 @@ def float_activations(trained: Any, x: np.ndarray) -> dict[str, np.ndarray]:
     """Every node's layer output (post ReLU) on the calibration images, by "a0", "b3", ..."""
     k = P.keras()
     keys = [(n, layer) for layer in range(len(WIDTHS)) for n in NODES]
-    probe = k.Model(trained.input,
-                    [trained.get_layer(f"c{layer}_{n}_relu").output for n, layer in keys])
+    probe = k.Model(
+        trained.input, [trained.get_layer(f"c{layer}_{n}_relu").output for n, layer in keys]
+    )
     outs = probe.predict(x, batch_size=256, verbose=0)
     return {f"{n}{layer}": np.asarray(o) for (n, layer), o in zip(keys, outs, strict=True)}
 
@@ -190,8 +216,9 @@ def _convert_stages(trained: Any, kept: dict, rep: np.ndarray, bar: Any) -> dict
                 x, sel = rep, []
             else:
                 sel = kept[f"{layer}_{_other(n)}{n}"]
-                x = np.concatenate([act[f"{n}{layer - 1}"],
-                                    act[f"{_other(n)}{layer - 1}"][..., sel]], axis=-1)
+                x = np.concatenate(
+                    [act[f"{n}{layer - 1}"], act[f"{_other(n)}{layer - 1}"][..., sel]], axis=-1
+                )
             model = stage_model(trained, n, layer, sel, tuple(x.shape[1:]))
             tflite = P.convert_model(model, x, model.name)
             out[n, layer] = (model, tflite, P.io_of(tflite))
@@ -202,13 +229,21 @@ def _convert_stages(trained: Any, kept: dict, rep: np.ndarray, bar: Any) -> dict
 def _manifest_entry(stages: dict, kept: dict, n: str, layer: int) -> dict:
     _, _, io = stages[n, layer]
     last = layer == len(WIDTHS) - 1
-    entry = {"own": None, "received": None, "input": io["input"], "output": io["output"],
-             "reply": None if last else kept[f"{layer + 1}_{n}{_other(n)}"]}
+    entry = {
+        "own": None,
+        "received": None,
+        "input": io["input"],
+        "output": io["output"],
+        "reply": None if last else kept[f"{layer + 1}_{n}{_other(n)}"],
+    }
     if layer > 0:
         sender = stages[_other(n), layer - 1][2]["output"]
         entry["own"] = {"channels": WIDTHS[layer - 1] // 2}
-        entry["received"] = {"channels": len(kept[f"{layer}_{_other(n)}{n}"]),
-                             "scale": sender["scale"], "zero_point": sender["zero_point"]}
+        entry["received"] = {
+            "channels": len(kept[f"{layer}_{_other(n)}{n}"]),
+            "scale": sender["scale"],
+            "zero_point": sender["zero_point"],
+        }
     return entry
 
 
@@ -221,8 +256,9 @@ def _stage_card(model: Any, tflite: bytes, measure: bool) -> dict:
         path = Path(tmp) / f"{model.name}.tflite"
         path.write_bytes(tflite)
         arena = measure_arena(path) if measure else 0
-    return model_card(model.name, tflite, model.count_params(), keras_macs(model), arena,
-                      None, None)
+    return model_card(
+        model.name, tflite, model.count_params(), keras_macs(model), arena, None, None
+    )
 
 
 def _node_part(run: Path, stages: dict, kept: dict, n: str, measure: bool) -> dict:
@@ -234,26 +270,54 @@ def _node_part(run: Path, stages: dict, kept: dict, n: str, measure: bool) -> di
     entries = [_manifest_entry(stages, kept, n, layer) for layer in range(len(WIDTHS))]
     vpb = write_vpb([(e, stages[n, layer][1]) for layer, e in enumerate(entries)])
     RunDir(run).bundle(name).write_bytes(vpb)
-    cards = [_stage_card(stages[n, layer][0], stages[n, layer][1], measure)
-             for layer in range(len(WIDTHS))]
-    card = {"name": name, "kind": "disco node", "params": sum(c["params"] for c in cards),
-            "macs": sum(c["macs"] for c in cards),
-            "macs_keras": sum(c["macs_keras"] for c in cards),
-            "arena_bytes": max(c["arena_bytes"] for c in cards), "tflite_bytes": len(vpb),
-            "tflite_sha256": sha256(vpb), "float_accuracy": None, "int8_accuracy": None,
-            "stages": cards}
+    cards = [
+        _stage_card(stages[n, layer][0], stages[n, layer][1], measure)
+        for layer in range(len(WIDTHS))
+    ]
+    card = {
+        "name": name,
+        "kind": "disco node",
+        "params": sum(c["params"] for c in cards),
+        "macs": sum(c["macs"] for c in cards),
+        "macs_keras": sum(c["macs_keras"] for c in cards),
+        "arena_bytes": max(c["arena_bytes"] for c in cards),
+        "tflite_bytes": len(vpb),
+        "tflite_sha256": sha256(vpb),
+        "float_accuracy": None,
+        "int8_accuracy": None,
+        "stages": cards,
+    }
     write_card(card, RunDir(run).card(name))
-    replies = [{"size": int(np.prod(e["output"]["shape"][:-1])) *
-                (len(e["reply"]) if e["reply"] is not None else e["output"]["shape"][-1]),
-                "scale": e["output"]["scale"], "zero_point": e["output"]["zero_point"]}
-               for e in entries]
-    return {"name": name, "artefact": f"models/{name}.vpb", "reply": "tensor", "k": 0,
-            "stages": len(WIDTHS), "input": entries[0]["input"],
-            "output": entries[-1]["output"], "stage_replies": replies}
+    replies = [
+        {
+            "size": int(np.prod(e["output"]["shape"][:-1]))
+            * (len(e["reply"]) if e["reply"] is not None else e["output"]["shape"][-1]),
+            "scale": e["output"]["scale"],
+            "zero_point": e["output"]["zero_point"],
+        }
+        for e in entries
+    ]
+    return {
+        "name": name,
+        "artefact": f"models/{name}.vpb",
+        "reply": "tensor",
+        "k": 0,
+        "stages": len(WIDTHS),
+        "input": entries[0]["input"],
+        "output": entries[-1]["output"],
+        "stage_replies": replies,
+    }
 
 
-def convert(run: Path, family: Family, splits: Splits, options: dict, rep: np.ndarray,
-            measure: bool, bar: Any) -> dict:
+def convert(
+    run: Path,
+    family: Family,
+    splits: Splits,
+    options: dict,
+    rep: np.ndarray,
+    measure: bool,
+    bar: Any,
+) -> dict:
     from converters.rundir import RunDir
 
     trained = joint_model(family, 0.0)
@@ -268,8 +332,12 @@ def convert(run: Path, family: Family, splits: Splits, options: dict, rep: np.nd
     tflite = P.convert_model(merge, pooled, MERGE)
     P.write_part(run, MERGE, merge, tflite, {"kind": "gateway merge"}, measure)
     bar.update()
-    return {"parts": parts, "kept": kept, "keep": options["keep"],
-            "gateway": {"merge": {"artefact": f"models/{MERGE}.tflite", **P.io_of(tflite)}}}
+    return {
+        "parts": parts,
+        "kept": kept,
+        "keep": options["keep"],
+        "gateway": {"merge": {"artefact": f"models/{MERGE}.tflite", **P.io_of(tflite)}},
+    }
 
 
 def steps(options: dict) -> int:
@@ -289,8 +357,7 @@ class DiscoStrategy(Strategy):
         for stage in range(nodes[0].stages):
             calls = [Call(p.name, stage, x[p.name]) for p in nodes if alive[p.name]]
             if not calls:
-                return Outcome(None, None, tuple(p.name for p in nodes), FAILED,
-                               "no node answered")
+                return Outcome(None, None, tuple(p.name for p in nodes), FAILED, "no node answered")
             replies = dict(zip([c.part for c in calls], (yield calls), strict=True))
             for p in nodes:
                 r = replies.get(p.name)
@@ -303,12 +370,19 @@ class DiscoStrategy(Strategy):
                     sent = np.full(rq["size"], int(rq["zero_point"]), np.int8)
                 x[p.name] = sent
         senders = [self._stage_reply(p, nodes[0].stages - 1) for p in nodes]
-        out = merge_outcome(self, [last[p.name] for p in nodes], senders,
-                            [p.name for p in nodes])
-        return out if out.status != DEGRADED else Outcome(
-            out.label, out.scores, out.missing, DEGRADED,
-            f"no reply from {', '.join(out.missing)}: its exchanged channels and features "
-            "taken as zero")
+        out = merge_outcome(self, [last[p.name] for p in nodes], senders, [p.name for p in nodes])
+        return (
+            out
+            if out.status != DEGRADED
+            else Outcome(
+                out.label,
+                out.scores,
+                out.missing,
+                DEGRADED,
+                f"no reply from {', '.join(out.missing)}: its exchanged channels and features "
+                "taken as zero",
+            )
+        )
 
     def _stage_reply(self, part: Any, stage: int) -> dict:
         doc = next(p for p in self.doc["parts"] if p["name"] == part.name)

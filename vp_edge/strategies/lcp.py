@@ -38,8 +38,9 @@ def branch_model(family: Family, i: int, features: int) -> Any:
     inp = k.Input(shape=family.input_shape, name=f"{p}input")
     x = inp
     if (v.resolution, v.resolution) != tuple(family.input_shape[:2]):
-        x = k.layers.Resizing(v.resolution, v.resolution, interpolation=family.resize,
-                              name=f"{p}resize")(x)
+        x = k.layers.Resizing(
+            v.resolution, v.resolution, interpolation=family.resize, name=f"{p}resize"
+        )(x)
     x = M.backbone(x, ALPHA, family.stem_stride, p, family.output_stride)
     x = M._conv_bn(x, features, 1, 1, f"{p}features", act=True)
     x = k.layers.GlobalAveragePooling2D(name=f"{p}pool")(x)
@@ -64,41 +65,59 @@ def joint_model(family: Family, branches: int, features: int) -> tuple[Any, list
     return k.Model(inp, merge(feats), name=MODEL), models, merge
 
 
-def train(family: Family, splits: Splits, run: Path, config: TrainConfig, options: dict,
-          verbose: int) -> dict:
+def train(
+    family: Family, splits: Splits, run: Path, config: TrainConfig, options: dict, verbose: int
+) -> dict:
     model, _, _ = joint_model(family, int(options["branches"]), int(options["features"]))
     return {MODEL: P.fit(model, MODEL, splits, config, run, verbose=verbose)}
 
 
-def convert(run: Path, family: Family, splits: Splits, options: dict, rep: np.ndarray,
-            measure: bool, bar: Any) -> dict:
+def convert(
+    run: Path,
+    family: Family,
+    splits: Splits,
+    options: dict,
+    rep: np.ndarray,
+    measure: bool,
+    bar: Any,
+) -> dict:
     from converters.rundir import RunDir
 
-    joint, branches, merge = joint_model(family, int(options["branches"]),
-                                         int(options["features"]))
+    joint, branches, merge = joint_model(family, int(options["branches"]), int(options["features"]))
     joint.load_weights(RunDir(run).weights(MODEL))
     parts, feats = [], []
     for i, m in enumerate(branches):
         name = f"lcp{i}"
         tflite = P.convert_model(m, rep, name)
         P.write_part(run, name, m, tflite, {"kind": "lcp branch"}, measure)
-        parts.append({"name": name, "artefact": f"models/{name}.tflite", "reply": "tensor",
-                      "k": 0, "stages": 1, **P.io_of(tflite)})
+        parts.append(
+            {
+                "name": name,
+                "artefact": f"models/{name}.tflite",
+                "reply": "tensor",
+                "k": 0,
+                "stages": 1,
+                **P.io_of(tflite),
+            }
+        )
         feats.append(P.float_features(m, rep))
         bar.update()
     tflite = P.convert_model(merge, np.concatenate(feats, axis=1), MERGE)
     P.write_part(run, MERGE, merge, tflite, {"kind": "gateway merge"}, measure)
     bar.update()
-    return {"parts": parts, "gateway": {"merge": {"artefact": f"models/{MERGE}.tflite",
-                                                  **P.io_of(tflite)}}}
+    return {
+        "parts": parts,
+        "gateway": {"merge": {"artefact": f"models/{MERGE}.tflite", **P.io_of(tflite)}},
+    }
 
 
 def steps(options: dict) -> int:
     return int(options["branches"]) + 1
 
 
-def merge_outcome(strategy: Strategy, replies: list, senders: list[dict],
-                  names: list[str]) -> Outcome:
+def merge_outcome(
+    strategy: Strategy, replies: list, senders: list[dict], names: list[str]
+) -> Outcome:
     """The gateway's merge over the senders' feature replies (shared with DISCO)."""
     missing = tuple(n for n, r in zip(names, replies, strict=True) if r is None)
     if len(missing) == len(names):
@@ -108,8 +127,13 @@ def merge_outcome(strategy: Strategy, replies: list, senders: list[dict],
     q = strategy.gateway_runner("merge").run(x)
     scores = dequantize(q, gw["output"]["scale"], gw["output"]["zero_point"])
     if missing:
-        return Outcome(int(np.argmax(scores)), scores, missing, DEGRADED,
-                       f"no reply from {', '.join(missing)}: its features taken as zero")
+        return Outcome(
+            int(np.argmax(scores)),
+            scores,
+            missing,
+            DEGRADED,
+            f"no reply from {', '.join(missing)}: its features taken as zero",
+        )
     return Outcome(int(np.argmax(scores)), scores, (), OK, "")
 
 

@@ -56,10 +56,18 @@ def segments(family: Family) -> list[Segment]:
         if family.output_stride == 16 and stage == last_down:
             stride = 1
         for i in range(repeats):
-            out.append((f"b{block}", partial(M._inverted_residual, expansion=expansion,
-                                             out_ch=make_divisible(int(channels)),
-                                             stride=stride if i == 0 else 1,
-                                             name=f"baseline_b{block}")))
+            out.append(
+                (
+                    f"b{block}",
+                    partial(
+                        M._inverted_residual,
+                        expansion=expansion,
+                        out_ch=make_divisible(int(channels)),
+                        stride=stride if i == 0 else 1,
+                        name=f"baseline_b{block}",
+                    ),
+                )
+            )
             block += 1
     out.append(("head", head))
     return out
@@ -91,8 +99,9 @@ def choose_cuts(shapes: list[tuple[int, ...]], cuts: int) -> list[int]:
     return sorted(order[:cuts])
 
 
-def train(family: Family, splits: Splits, run: Path, config: TrainConfig, options: dict,
-          verbose: int) -> dict:
+def train(
+    family: Family, splits: Splits, run: Path, config: TrainConfig, options: dict, verbose: int
+) -> dict:
     """Train today's baseline (vp_edge.models.baseline_model) on the budget."""
     from vp_edge.models import baseline_model
 
@@ -100,8 +109,15 @@ def train(family: Family, splits: Splits, run: Path, config: TrainConfig, option
     return {MODEL: P.fit(model, MODEL, splits, config, run, verbose=verbose)}
 
 
-def convert(run: Path, family: Family, splits: Splits, options: dict, rep: np.ndarray,
-            measure: bool, bar: Any) -> dict:
+def convert(
+    run: Path,
+    family: Family,
+    splits: Splits,
+    options: dict,
+    rep: np.ndarray,
+    measure: bool,
+    bar: Any,
+) -> dict:
     """Cut, convert each part (calibrated on the previous parts' float activations)."""
     from converters.rundir import RunDir
     from vp_edge.models import baseline_model
@@ -116,21 +132,39 @@ def convert(run: Path, family: Family, splits: Splits, options: dict, rep: np.nd
     in_shape: tuple = tuple(family.input_shape)
     for i in range(len(bounds) - 1):
         name = f"mp{i}"
-        model = segment_model(family, segs[bounds[i]:bounds[i + 1]], in_shape, name)
+        model = segment_model(family, segs[bounds[i] : bounds[i + 1]], in_shape, name)
         P.copy_weights(model, trained)
         tflite = P.convert_model(model, x, name)
         io = P.io_of(tflite)
-        P.write_part(run, name, model, tflite, {"kind": "mp part", "part_index": i,
-                                                "segments": [s for s, _ in
-                                                             segs[bounds[i]:bounds[i + 1]]]},
-                     measure)
-        parts.append({"name": name, "artefact": f"models/{name}.tflite", "reply": "tensor",
-                      "k": 0, "stages": 1, **io})
+        P.write_part(
+            run,
+            name,
+            model,
+            tflite,
+            {
+                "kind": "mp part",
+                "part_index": i,
+                "segments": [s for s, _ in segs[bounds[i] : bounds[i + 1]]],
+            },
+            measure,
+        )
+        parts.append(
+            {
+                "name": name,
+                "artefact": f"models/{name}.tflite",
+                "reply": "tensor",
+                "k": 0,
+                "stages": 1,
+                **io,
+            }
+        )
         x = P.float_features(model, x)
         in_shape = tuple(x.shape[1:])
         bar.update()
-    return {"parts": parts, "cuts": [{"after": segs[c][0], "shape": list(shapes[c])}
-                                     for c in cut_at]}
+    return {
+        "parts": parts,
+        "cuts": [{"after": segs[c][0], "shape": list(shapes[c])} for c in cut_at],
+    }
 
 
 def steps(options: dict) -> int:
@@ -153,13 +187,22 @@ class MpStrategy(Strategy):
             (reply,) = yield [Call(part.name, 0, x)]
             if reply is None:
                 missing = tuple(p.name for p in self.parts[i:])
-                return Outcome(None, None, (part.name,), FAILED,
-                               f"{missing_note([part.name])}: parts {', '.join(missing)} "
-                               "cannot run")
+                return Outcome(
+                    None,
+                    None,
+                    (part.name,),
+                    FAILED,
+                    f"{missing_note([part.name])}: parts {', '.join(missing)} cannot run",
+                )
             if i + 1 < len(self.parts):
                 nxt = self.parts[i + 1]
-                x = requantize(reply, part.output["scale"], part.output["zero_point"],
-                               nxt.input["scale"], nxt.input["zero_point"]).reshape(-1)
+                x = requantize(
+                    reply,
+                    part.output["scale"],
+                    part.output["zero_point"],
+                    nxt.input["scale"],
+                    nxt.input["zero_point"],
+                ).reshape(-1)
         last = self.parts[-1]
         scores = dequantize(reply, last.output["scale"], last.output["zero_point"])
         return Outcome(int(np.argmax(scores)), scores, (), OK, "")

@@ -24,16 +24,31 @@ def describe(run: Path, k: int = DEFAULT_K) -> dict:
     parts = []
     for v in family.variants:
         card = json.loads(RunDir(run).card(v.name).read_text())
-        parts.append({
-            "name": v.name, "artefact": f"models/{v.name}.tflite", "reply": "scores", "k": k,
-            "stages": 1,
-            "input": {"shape": card["input_shape"][1:], "scale": card["input_scale"],
-                      "zero_point": card["input_zero_point"]},
-            "output": {"shape": [card["num_classes"]], "scale": card["output_scale"],
-                       "zero_point": card["output_zero_point"]},
-        })
-    return {"strategy": "vp", "class_names": list(run_class_names(run, family)),
-            "parts": parts, "vote": {"rule": "reference", "k": k, "weights": family.weights()}}
+        parts.append(
+            {
+                "name": v.name,
+                "artefact": f"models/{v.name}.tflite",
+                "reply": "scores",
+                "k": k,
+                "stages": 1,
+                "input": {
+                    "shape": card["input_shape"][1:],
+                    "scale": card["input_scale"],
+                    "zero_point": card["input_zero_point"],
+                },
+                "output": {
+                    "shape": [card["num_classes"]],
+                    "scale": card["output_scale"],
+                    "zero_point": card["output_zero_point"],
+                },
+            }
+        )
+    return {
+        "strategy": "vp",
+        "class_names": list(run_class_names(run, family)),
+        "parts": parts,
+        "vote": {"rule": "reference", "k": k, "weights": family.weights()},
+    }
 
 
 class VpStrategy(Strategy):
@@ -44,17 +59,24 @@ class VpStrategy(Strategy):
     def plan(self, image: np.ndarray) -> Plan:
         replies = yield [Call(p.name, 0, self.image_tensor(p, image)) for p in self.parts]
         vote = self.doc["vote"]
-        answers = [topk_from_int8(p.name, r, int(vote["k"]), p.output["scale"],
-                                  p.output["zero_point"])
-                   for p, r in zip(self.parts, replies, strict=True) if r is not None]
+        answers = [
+            topk_from_int8(p.name, r, int(vote["k"]), p.output["scale"], p.output["zero_point"])
+            for p, r in zip(self.parts, replies, strict=True)
+            if r is not None
+        ]
         missing = tuple(p.name for p, r in zip(self.parts, replies, strict=True) if r is None)
         if not answers:
             return Outcome(None, None, missing, FAILED, "no variant answered")
         result = fuse(answers, self.num_classes, vote["rule"], vote["weights"])
         scores = np.asarray(result.scores)
         if missing:
-            return Outcome(result.winner, scores, missing, DEGRADED,
-                           f"no reply from {', '.join(missing)}: voted without them")
+            return Outcome(
+                result.winner,
+                scores,
+                missing,
+                DEGRADED,
+                f"no reply from {', '.join(missing)}: voted without them",
+            )
         return Outcome(result.winner, scores, (), OK, "")
 
 

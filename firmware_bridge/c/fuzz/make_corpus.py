@@ -29,13 +29,15 @@ def seeds() -> dict[str, bytes]:
         else:
             out[f"dgram_{name}"] = b"\x01" + gw.frame(msg, request_id=7)
         payload = msg.pack()
-        head = struct.pack(HEADER_FMT, MAGIC, VERSION, msg.TYPE, 2 if gateway else 0, 3, 7,
-                           len(payload), 5)
+        head = struct.pack(
+            HEADER_FMT, MAGIC, VERSION, msg.TYPE, 2 if gateway else 0, 3, 7, len(payload), 5
+        )
         out[f"struct_{name}"] = b"\x02" + head + payload
         out[f"insecure_{name}"] = b"\x03" + head + payload
     out["stream_all"] = b"\x00" + stream
-    out["insecure_dgram"] = b"\x01" + encode_frame(sample_messages()[1], board_id=3, request_id=1,
-                                                   counter=1, key=None)
+    out["insecure_dgram"] = b"\x01" + encode_frame(
+        sample_messages()[1], board_id=3, request_id=1, counter=1, key=None
+    )
     out["cobs"] = b"\x04" + bytes(300) + b"\x01" * 300
     return out
 

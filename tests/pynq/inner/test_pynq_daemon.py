@@ -44,10 +44,12 @@ def test_emulated_pynq_board_answers_infer(tmp_path: Path) -> None:
     key = bytes(range(32))
     (tmp_path / "key").write_text(key.hex())
     port = _free_port()
-    argv = emulator_command(model, f"udp://127.0.0.1:{port}", BOARD, tmp_path / "key", k=3,
-                            python=sys.executable)
-    proc = subprocess.Popen(argv, cwd=Path(__file__).resolve().parents[3],
-                            stderr=subprocess.PIPE, text=True)
+    argv = emulator_command(
+        model, f"udp://127.0.0.1:{port}", BOARD, tmp_path / "key", k=3, python=sys.executable
+    )
+    proc = subprocess.Popen(
+        argv, cwd=Path(__file__).resolve().parents[3], stderr=subprocess.PIPE, text=True
+    )
     try:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.connect(("127.0.0.1", port))
