@@ -28,6 +28,7 @@ def test_f405_board_votes_like_offline(tiny_run, tmp_path) -> None:
     assert alive["board_checks"]["qemu"]["differing"] == 0
     assert alive["board_checks"]["qemu"]["checked"] >= IMAGES - 1
     (q,) = s["qemu"].values()
-    ins = q["instructions"]  # the same count, up to the firmware timer's 1 us tick (1000 instr)
-    assert q["target"] == "stm32f405" and ins["max"] - ins["min"] <= 1000
+    ins = q["instructions"]  # exact to the timer's 1 us tick; the kernels' few value-dependent
+    # branches move it by well under 1 % between inputs
+    assert q["target"] == "stm32f405" and ins["max"] - ins["min"] <= max(1000, ins["min"] // 200)
     assert q["elf"]["flash"] <= q["elf"]["flash_budget"]

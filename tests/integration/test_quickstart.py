@@ -124,7 +124,7 @@ class Shell:
 
 def deploy_text(text: str) -> str:
     """The README's deploy.toml without the boards this machine cannot emulate."""
-    from boards.emulated import pynq_missing, qemu_missing
+    from boards.emulators import pynq_missing, qemu_missing
 
     parts = text.split("[[boards]]")
     keep = [parts[0]]

@@ -90,12 +90,17 @@ def test_teacher_stage_first_then_resume_and_record(tmp_path, splits, teacher_fi
 
 
 def test_teacher_from_another_run_becomes_the_baseline(tmp_path, splits, teacher_first):
+    from vp_edge.errors import TrainingError
     from vp_edge.family import PRESETS
-    from vp_edge.train import train
+    from vp_edge.train import run_state, train
 
     fam = PRESETS["tiny"]
     src, run = teacher_first[0], tmp_path / "student"
-    state = train(fam, splits, run, _config(teacher=str(src), kd_weight=0.7), verbose=0)
+    try:
+        state = train(fam, splits, run, _config(teacher=str(src), kd_weight=0.7), verbose=0)
+    except TrainingError as e:  # 64 images for one epoch may leave it at chance: an error now,
+        assert "near chance" in str(e)  # with the state saved; the recipe is what is checked
+        state = run_state(run)
     teacher = src / "weights" / "baseline.weights.h5"
     assert (run / "weights" / "baseline.weights.h5").read_bytes() == teacher.read_bytes()
     src_state = json.loads((src / "train.json").read_text())["models"]["baseline"]

@@ -39,4 +39,11 @@ def test_over_the_record_fails_under_it_asks_to_lower_it() -> None:
 def test_the_lower_packages_are_recorded_at_zero() -> None:
     record = mc.baseline()
     assert {record[p] for p in ("firmware_bridge", "converters", "boards")} == {0}
-    assert set(record) == {"firmware_bridge", "converters", "boards", "vp_edge", "experiments"}
+    assert set(record) == {
+        "firmware_bridge",
+        "converters",
+        "fpga",
+        "boards",
+        "vp_edge",
+        "experiments",
+    }
