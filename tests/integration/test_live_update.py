@@ -68,6 +68,16 @@ class RunningGateway:
             out.append((a.winner, a.answered))
         return out
 
+    def all_up(self, within_s: float = 10.0) -> bool:
+        """Whether every board is up again within ``within_s`` (a board whose line was busy with
+        another sender may miss heartbeats and be PROBEd back: that is not a lock-out)."""
+        end = time.monotonic() + within_s
+        while time.monotonic() < end:
+            if all(b.up for b in self.gw.boards.values()):
+                return True
+            time.sleep(0.1)
+        return False
+
     def close(self) -> None:
         self.call(self.gw.close())
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -172,6 +182,7 @@ def test_second_gateway_that_runs_locks_nobody_out(fleet, tmp_path):
         == 0
     )
     assert len(out.read_text().splitlines()) == 4
+    assert running.all_up()  # no board refuses the older, running gateway
     assert running.answers(x) == before  # the older, running gateway is still heard by all
 
 
