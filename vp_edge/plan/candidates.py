@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from converters.vpw_run import VPW_TARGET
 from vp_edge.family import Family, Variant
 
 
@@ -20,10 +21,6 @@ def _keras() -> Any:
     from vp_edge.models import _keras as keras
 
     return keras()
-
-
-#: the .vpw weight layout every Arm firmware target reads
-ARM_LAYOUT = "cortex-m4"
 
 
 @dataclass(frozen=True)
@@ -67,6 +64,6 @@ def convert_candidate(family: Family, v: Variant, seed: int = 0) -> Artefacts:
     _spread_logits(model, v, x)
     tfl = to_int8_tflite(model, x, name=v.name)
     generic = tflite_to_vpw(tfl)
-    arm = tflite_to_vpw(tfl, target=ARM_LAYOUT)
+    arm = tflite_to_vpw(tfl, target=VPW_TARGET)  # the layout boards run
     arena = int(read_vpw(arm).header["arena_size"])
     return Artefacts(tfl, generic, arm, arena)
