@@ -15,8 +15,9 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from firmware_bridge import MAX_FRAME, cobs
-from firmware_bridge.frame import to_serial
+from firmware_bridge import MAX_FRAME
+from firmware_bridge.protocol import cobs
+from firmware_bridge.protocol.frame import to_serial
 from firmware_bridge.transport import Link, LinkError, for_board, open_link, parse_link
 
 log = logging.getLogger(__name__)

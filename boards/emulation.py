@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from boards.emulators import QemuEmulator, pynq_argv, slots_dir, udp_bound, write_ready_info
 from boards.errors import BoardError
 from boards.registry import get_kind
-from firmware_bridge.keys import derive_board_key
+from firmware_bridge.protocol.keys import derive_board_key
 from firmware_bridge.transport import parse_link
 
 if TYPE_CHECKING:  # what boards need of a deployment (vp_edge.deployment's classes fit it)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from boards.errors import BoardError
 from converters.vpw_run import ensure_vpw
-from firmware_bridge.keys import BoardKeys, derive_board_key
+from firmware_bridge.protocol.keys import BoardKeys, derive_board_key
 from firmware_bridge.transport import parse_link, pty_path
 
 if TYPE_CHECKING:  # what boards need of a deployment (vp_edge.deployment's classes fit it)
@@ -229,7 +229,7 @@ class QemuEmulator:
     def _load(self) -> None:
         """Flash the .vpw unless the board already runs it (READBACK), then publish the UART."""
         from firmware_bridge.flash import flash
-        from firmware_bridge.session import BoardSession
+        from firmware_bridge.protocol.session import BoardSession
 
         url, sha = self.board.url, hashlib.sha256(self.vpw).digest()
         keys = None if self.dep.key is None else BoardKeys(self.dep.key)

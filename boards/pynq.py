@@ -34,7 +34,7 @@ from boards.registry import BoardAdapter
 from boards.runners import Runner
 from firmware_bridge import BoardKind
 from firmware_bridge.errors import KeyFileError
-from firmware_bridge.keys import read_key
+from firmware_bridge.protocol.keys import read_key
 
 ROOT = Path(__file__).resolve().parent.parent
 #: the environment that has pynq next to vp-edge's runtime (scripts/setup.d/40-pynq-venv.sh)

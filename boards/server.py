@@ -4,8 +4,9 @@ MCU, pynq).
 One thread, one loop: receive -> check (``Auth``) -> dispatch by message type through
 ``HANDLERS`` -> answer. HELLO at start and on PROBE; INFER chunks reassembled (timeouts and
 drops counted), run, answered with RESULT (top-k of the int8 output, ties to the lowest class,
-as ``firmware_bridge.topk``) or ERROR; HEARTBEAT every ``heartbeat_s``. A board configured with
-k = 0 (tensor mode) answers TENSOR chunks of its whole int8 output instead of RESULT.
+as ``firmware_bridge.protocol.topk``) or ERROR; HEARTBEAT every ``heartbeat_s``. A board
+configured with k = 0 (tensor mode) answers TENSOR chunks of its whole int8 output instead of
+RESULT.
 INFER_STAGE s (multi-stage parts) is reassembled per (request id, stage), checked against
 ``runner.stage_input_bytes(s)`` and run as ``runner.run_stage(request_id, s, x)``. Message types
 without a handler are answered ``ERROR(UNSUPPORTED)``: a subclass adds the LOAD session with::
@@ -31,7 +32,7 @@ import numpy as np
 import firmware_bridge as fb
 from boards.runners import Runner
 from firmware_bridge import BoardKind, MsgType, Status
-from firmware_bridge.topk import result_pairs
+from firmware_bridge.protocol.topk import result_pairs
 from firmware_bridge.transport import Link, LinkError
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ def artefact_facts(blob: bytes) -> dict:
     return model_facts(blob) if blob[4:8] == b"TFL3" else vpw_facts(blob)
 
 
-make_counter = fb.boot_counter  # the one epoch scheme (firmware_bridge.counter)
+make_counter = fb.boot_counter  # the one epoch scheme (firmware_bridge.protocol.counter)
 
 
 class BoardServer:

@@ -3,33 +3,10 @@
 Board side: decode INFER (``StreamDecoder``/``decode_datagram`` with ``Auth(role="board")``),
 reassemble with ``Reassembler``, answer ``Result``/``Hello``/``Heartbeat``/``Error`` through a
 ``Sender``. Gateway side: ``split_infer`` + ``Sender(from_gateway=True)``, decode RESULTs with
-``Auth(role="gateway")``. The C twin of this codec is in ``c/`` (``vp_proto.h``).
+``Auth(role="gateway")``. The C twin of this codec is in ``protocol/c/`` (``vp_proto.h``).
 """
 
-from .chunk import (
-    Reassembler,
-    chunk_capacity,
-    split_chunks,
-    split_infer,
-    split_infer_stage,
-    split_tensor,
-)
-from .cobs import decode as cobs_decode
-from .cobs import encode as cobs_encode
-from .counter import Counter, EpochStore, boot_counter
-from .crc import crc32c
 from .errors import BridgeError, ChunkError, CounterError, KeyFileError, ProtocolError
-from .frame import (
-    Auth,
-    Frame,
-    Sender,
-    StreamDecoder,
-    decode_datagram,
-    encode_frame,
-    tag,
-    to_serial,
-)
-from .keys import BoardKeys, derive_board_key, parse_key, read_key
 from .protocol import (
     DROP_REASONS,
     MAX_FRAME,
@@ -57,6 +34,29 @@ from .protocol import (
     result_frame_size,
     unpack_message,
 )
+from .protocol.chunk import (
+    Reassembler,
+    chunk_capacity,
+    split_chunks,
+    split_infer,
+    split_infer_stage,
+    split_tensor,
+)
+from .protocol.cobs import decode as cobs_decode
+from .protocol.cobs import encode as cobs_encode
+from .protocol.counter import Counter, EpochStore, boot_counter
+from .protocol.crc import crc32c
+from .protocol.frame import (
+    Auth,
+    Frame,
+    Sender,
+    StreamDecoder,
+    decode_datagram,
+    encode_frame,
+    tag,
+    to_serial,
+)
+from .protocol.keys import BoardKeys, derive_board_key, parse_key, read_key
 
 __all__ = [
     "DROP_REASONS",

@@ -21,9 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import cast
 
-from .crc import crc32c
 from .errors import BridgeError
-from .keys import KeySource, key_for
 from .protocol import (
     CRC_SIZE,
     HEADER_SIZE,
@@ -38,7 +36,9 @@ from .protocol import (
     MsgType,
     Status,
 )
-from .session import DEFAULT_EPOCH_FILE, BoardSession, BoardTimeout
+from .protocol.crc import crc32c
+from .protocol.keys import KeySource, key_for
+from .protocol.session import DEFAULT_EPOCH_FILE, BoardSession, BoardTimeout
 
 EXIT_OK, EXIT_LINK, EXIT_VERIFY, EXIT_TIMEOUT = 0, 3, 4, 5
 

@@ -24,8 +24,6 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from .crc import crc32c
-from .frame import Frame
 from .protocol import (
     SLOT_ACTIVE,
     LoadAck,
@@ -38,6 +36,8 @@ from .protocol import (
     ReadbackReply,
     Status,
 )
+from .protocol.crc import crc32c
+from .protocol.frame import Frame
 
 #: ``check(path)`` raises or returns False when the artefact must not be activated
 Check = Callable[[Path], bool]

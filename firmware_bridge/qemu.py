@@ -22,8 +22,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .crc import crc32c
 from .fwbuild import BUILD_DIR, FW_DIR, ROOT, FirmwareError, build, missing_tools, size_report
+from .protocol.crc import crc32c
 from .targets import Target, get_target
 
 __all__ = ["BUILD_DIR", "FW_DIR", "ROOT", "FirmwareError", "build", "missing_tools"]

@@ -1,47 +1,13 @@
-"""One valid example of every message type: shared by tests, the C cross-checks and fuzz seeds."""
+"""Old path of ``firmware_bridge.protocol.samples``: kept in release 0.2, removed in 0.3.0.
 
-from __future__ import annotations
+Import ``firmware_bridge.protocol.samples`` instead; docs/architecture.md lists every old path.
+This module is that module under its old name (the same object, so attributes set on either are
+seen by both).
+"""
 
-import hashlib
+import sys
 
-from .protocol import (
-    BoardKind,
-    Error,
-    Heartbeat,
-    Hello,
-    Infer,
-    InferStage,
-    LoadAck,
-    LoadBegin,
-    LoadChunk,
-    LoadCommit,
-    Message,
-    MsgType,
-    Probe,
-    Readback,
-    ReadbackReply,
-    Result,
-    Status,
-    Tensor,
-)
+from firmware_bridge.protocol import samples as _module
+from firmware_bridge.protocol.samples import *  # noqa: F403
 
-
-def sample_messages() -> list[Message]:
-    """Every message type once, with non-trivial field values."""
-    sha = hashlib.sha256(b"model").digest()
-    return [
-        Hello(BoardKind.MCU, 5, 10, 3072, sha, "a035_r32_f256", 512, 0.00390625, -128),
-        Probe(MsgType.HEARTBEAT),
-        Heartbeat(3600, 120, 3, 118, 100, 1),
-        Infer(1, 3, 1156, 3072, bytes(range(256)) * 4),
-        Result(1834, ((3, 127), (7, -2), (1, -128), (9, 0), (0, -40))),
-        Error(Status.BAD_INPUT_SIZE, 3072),
-        Tensor(912, 1, 3, 1152, 3136, bytes(range(256)) * 4 + bytes(range(128))),
-        InferStage(1, 0, 2, 0, 1600, bytes(range(200)) * 5),
-        LoadBegin(40_000, 1, sha, hashlib.sha256(b"tag").digest()),
-        LoadChunk(1024, 0x1234ABCD, b"\x00\x01\xff" * 100),
-        LoadCommit(True),
-        LoadAck(MsgType.LOAD_CHUNK, Status.OK, 2048),
-        Readback(),
-        ReadbackReply(0xFF, Status.OK, 40_000, sha),
-    ]
+sys.modules[__name__] = _module

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 from firmware_bridge import Counter, Heartbeat, LoadBegin, LoadChunk, LoadCommit, MsgType, Probe
-from firmware_bridge.crc import crc32c
 from firmware_bridge.flash import chunk_size
-from firmware_bridge.session import BoardSession
+from firmware_bridge.protocol.crc import crc32c
+from firmware_bridge.protocol.session import BoardSession
 
 _EPOCH = 0xFFFF_FF00  # above any genuine epoch: an accepted forged frame would also lock out
 

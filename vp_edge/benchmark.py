@@ -133,8 +133,8 @@ def _serve(
     own compute_us of each (instructions / 1000 under ``-icount shift=0``)."""
     from firmware_bridge.flash import flash
     from firmware_bridge.protocol import Result
+    from firmware_bridge.protocol.session import BoardSession
     from firmware_bridge.qemu import start_qemu
-    from firmware_bridge.session import BoardSession
 
     with tempfile.TemporaryDirectory(prefix="vp-benchmark-qemu-") as tmp:
         epoch, store = Path(tmp) / "gateway.epoch", Path(tmp) / "flash.bin"

@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from converters.rundir import RunDir
-from firmware_bridge import keys
 from firmware_bridge.errors import KeyFileError
 from firmware_bridge.files import KEY_FILE_MAX, TEXT_FILE_MAX, read_limited
+from firmware_bridge.protocol import keys
 from vp_edge.checks import number_problem
 from vp_edge.errors import DeploymentError, VpEdgeError
 
@@ -201,7 +201,7 @@ def _unknown(d: dict, known: tuple[str, ...], where: str, prefix: str = "") -> N
 
 
 def parse_key(text: str | bytes, what: str) -> bytes:
-    """A key under the one rule of ``firmware_bridge.keys`` (hex or raw, >= 16 bytes)."""
+    """A key under the one rule of ``firmware_bridge.protocol.keys`` (hex or raw, >= 16 bytes)."""
     try:
         return keys.parse_key(text, what)
     except KeyFileError as e:

@@ -63,7 +63,7 @@ def board_url(dep: Deployment, b: BoardSpec, info: dict | None = None) -> str:
 
 def probe_hello(dep: Deployment, b: BoardSpec, url: str, timeout: float = 0.5) -> dict:
     """The board's HELLO (kind, k, classes, input bytes, model hash, variant) or the error."""
-    from firmware_bridge.session import BoardSession
+    from firmware_bridge.protocol.session import BoardSession
 
     try:
         with BoardSession(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from converters.rundir import RunDir
-from firmware_bridge.keys import KeySource
+from firmware_bridge.protocol.keys import KeySource
 from vp_edge.deployment import BoardSpec, Deployment
 from vp_edge.errors import ConversionError, VpEdgeError
 

@@ -215,7 +215,7 @@ def update_board(dep: Deployment, step: Step, opts: RolloutOptions) -> dict:
 
 
 def _session(target, opts: RolloutOptions):
-    from firmware_bridge.session import BoardSession
+    from firmware_bridge.protocol.session import BoardSession
 
     return BoardSession(
         target.url,
@@ -254,7 +254,7 @@ def _canary(
     """None when the board's HELLO matches the card and its RESULTs on ``opts.canary``
     requests equal the new model's answers computed here on the board's runtime; else why."""
     from firmware_bridge.protocol import Error
-    from firmware_bridge.topk import result_pairs
+    from firmware_bridge.protocol.topk import result_pairs
     from vp_edge.preprocess import quantize
 
     runner = _offline_runner(target.spec, data)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from firmware_bridge.topk import topk_indices  # the one top-k rule (docs/protocol.md §3)
+from firmware_bridge.protocol.topk import topk_indices  # the one top-k rule (docs/protocol.md §3)
 from vp_edge.errors import VoteError
 
 #: vote rules; see ``fuse``.

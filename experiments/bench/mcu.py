@@ -77,8 +77,8 @@ def _count(
     vpw: bytes, x: np.ndarray, workdir: Path, timeout: float, target: str = "mps2-an386"
 ) -> tuple[int, tuple]:
     from firmware_bridge.protocol import Result
+    from firmware_bridge.protocol.session import BoardSession
     from firmware_bridge.qemu import start_qemu
-    from firmware_bridge.session import BoardSession
     from firmware_bridge.targets import get_target
 
     host = "host-stm32f4" if get_target(target).kind == "stm32f4" else "host"

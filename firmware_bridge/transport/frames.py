@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from ..frame import Auth, Frame, StreamDecoder, decode_datagram, to_serial
+from ..protocol.frame import Auth, Frame, StreamDecoder, decode_datagram, to_serial
 from .base import Link
 
 

@@ -11,7 +11,7 @@ from board_helpers import FakeRunner
 
 import firmware_bridge as fb
 from boards.server import BoardConfig, BoardServer, serve_in_thread
-from firmware_bridge.session import BoardSession
+from firmware_bridge.protocol.session import BoardSession
 from firmware_bridge.transport import open_link
 
 KEY = bytes(range(32))

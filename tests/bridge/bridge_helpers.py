@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-C_DIR = Path(__file__).resolve().parents[2] / "firmware_bridge" / "c"
+C_DIR = Path(__file__).resolve().parents[2] / "firmware_bridge" / "protocol" / "c"
 KEY = b"deployment-key-0123456789abcdef"
 C_FLAGS = [
     "-std=c99",

@@ -28,15 +28,16 @@ from firmware_bridge import (
     split_tensor,
     to_serial,
 )
-from firmware_bridge.cheader import generate
 from firmware_bridge.protocol import FROM_GATEWAY_TYPES
-from firmware_bridge.samples import sample_messages
+from firmware_bridge.protocol.cheader import generate
+from firmware_bridge.protocol.samples import sample_messages
 
 
 def test_committed_header_equals_generated() -> None:
     committed = (C_DIR / "vp_proto_defs.h").read_text()
     assert committed == generate(), (
-        "regenerate: python -m firmware_bridge.cheader > firmware_bridge/c/vp_proto_defs.h"
+        "regenerate: python -m firmware_bridge.protocol.cheader"
+        " > firmware_bridge/protocol/c/vp_proto_defs.h"
     )
 
 

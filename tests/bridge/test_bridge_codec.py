@@ -39,8 +39,8 @@ from firmware_bridge import (
     to_serial,
     unpack_message,
 )
-from firmware_bridge.cobs import max_encoded_len
-from firmware_bridge.samples import sample_messages
+from firmware_bridge.protocol.cobs import max_encoded_len
+from firmware_bridge.protocol.samples import sample_messages
 
 u8, u16, u32 = (st.integers(0, 2**b - 1) for b in (8, 16, 32))
 i8 = st.integers(-128, 127)

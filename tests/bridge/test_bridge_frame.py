@@ -30,7 +30,7 @@ from firmware_bridge import (
     to_serial,
 )
 from firmware_bridge.protocol import FROM_GATEWAY_TYPES
-from firmware_bridge.samples import sample_messages
+from firmware_bridge.protocol.samples import sample_messages
 
 SAMPLES = sample_messages()
 RESULT = Result(900, ((3, 100), (5, -7), (1, 2)))
@@ -220,7 +220,7 @@ def test_bad_version_flags_type_payload_are_counted() -> None:
         assert auth.stats[reason] == 1, reason
     # a well-signed frame whose payload is malformed (k=0) is dropped as bad_payload
     head = struct.pack("<BBBBHIHQ", 0x56, 1, 5, 0, 7, 0, 5, 99) + bytes(5)
-    from firmware_bridge.frame import tag
+    from firmware_bridge.protocol.frame import tag
 
     body = head + tag(KEY, head)
     assert decode_datagram(body + struct.pack("<I", _crc(body)), auth) is None
@@ -286,7 +286,7 @@ def test_board_without_persisted_epoch_would_be_rejected() -> None:
 @given(st.sampled_from([*map(int, MsgType), 0, 0x7F]), st.binary(max_size=300), st.booleans())
 def test_signed_garbage_payloads_never_raise(msg_type: int, payload: bytes, to_board: bool) -> None:
     """Well-framed, correctly signed frames with random type and payload: drop, never raise."""
-    from firmware_bridge.frame import tag
+    from firmware_bridge.protocol.frame import tag
 
     flags = int(Flag.FROM_GATEWAY) if to_board else 0
     head = struct.pack("<BBBBHIHQ", 0x56, 1, msg_type, flags, 7, 1, len(payload), 5) + payload

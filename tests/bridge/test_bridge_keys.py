@@ -10,7 +10,7 @@ from bridge_helpers import run_harness
 
 from firmware_bridge import Auth, Counter, MsgType, Probe, Result, Sender
 from firmware_bridge.errors import KeyFileError
-from firmware_bridge.keys import (
+from firmware_bridge.protocol.keys import (
     MIN_KEY,
     BoardKeys,
     derive_board_key,

@@ -20,8 +20,8 @@ from firmware_bridge import (
     encode_frame,
     to_serial,
 )
-from firmware_bridge.counter import REPLAY_WINDOW, ReplayWindow
-from firmware_bridge.frame import tag
+from firmware_bridge.protocol.counter import REPLAY_WINDOW, ReplayWindow
+from firmware_bridge.protocol.frame import tag
 
 RESULT = Result(900, ((3, 100), (5, -7)))
 EPOCH = 7 << 32

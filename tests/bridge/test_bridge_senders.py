@@ -11,9 +11,9 @@ from pathlib import Path
 from bridge_helpers import KEY, run_harness
 
 from firmware_bridge import Auth, Infer, Probe, Readback, Sender, StreamDecoder, to_serial
-from firmware_bridge.counter import Counter
-from firmware_bridge.frame import MAX_STREAMS, challenge_nonce
 from firmware_bridge.protocol import MsgType
+from firmware_bridge.protocol.counter import Counter
+from firmware_bridge.protocol.frame import MAX_STREAMS, challenge_nonce
 
 BOARD = 7
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 from tiny_helpers import cached_tflite  # noqa: F401 (re-exported for the fw tests)
 
-from firmware_bridge.crc import crc32c
 from firmware_bridge.engine import Engine
 from firmware_bridge.flash import chunk_size
-from firmware_bridge.keys import derive_board_key
 from firmware_bridge.protocol import LoadAck, LoadBegin, LoadChunk, LoadCommit, Status
-from firmware_bridge.session import BoardSession
-from firmware_bridge.topk import result_pairs
+from firmware_bridge.protocol.crc import crc32c
+from firmware_bridge.protocol.keys import derive_board_key
+from firmware_bridge.protocol.session import BoardSession
+from firmware_bridge.protocol.topk import result_pairs
 from vp_edge.cli import main
 
 MASTER = b"vp-edge firmware test key 32 by."  # the deployment's key (what vp-edge flash reads)
@@ -35,7 +35,7 @@ def to_vpw(tflite: bytes, seed: int = 0) -> bytes:
 
 
 def expected_pairs(vpw: bytes, x: np.ndarray, k: int = 5) -> tuple[tuple[int, int], ...]:
-    """Top-k of the host C engine under the protocol's rule (firmware_bridge.topk)."""
+    """Top-k of the host C engine under the protocol's rule (firmware_bridge.protocol.topk)."""
     return result_pairs(Engine(vpw).run(x).ravel(), k)
 
 

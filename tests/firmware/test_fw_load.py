@@ -15,7 +15,7 @@ from fw_helpers import BOARD_ID, KEY, MASTER
 from firmware_bridge import qemu
 from firmware_bridge.fwload import LoadError, elf_segments, probe_command
 from firmware_bridge.protocol import Hello
-from firmware_bridge.session import BoardSession
+from firmware_bridge.protocol.session import BoardSession
 from vp_edge.cli import main
 
 

@@ -14,8 +14,8 @@ from key_attack import assert_refused, load_attack
 from firmware_bridge import qemu
 from firmware_bridge.errors import BridgeError
 from firmware_bridge.flash import flash
-from firmware_bridge.keys import BoardKeys, derive_board_key
-from firmware_bridge.session import BoardSession
+from firmware_bridge.protocol.keys import BoardKeys, derive_board_key
+from firmware_bridge.protocol.session import BoardSession
 
 # QEMU's pty backend notices a newly opened client only on its ~1 s poll: allow for it.
 SLOW = ("--timeout", "1.0", "--retries", "5")

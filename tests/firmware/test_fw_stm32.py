@@ -16,7 +16,7 @@ from fw_helpers import BOARD_ID, KEY, assert_serves, cli_flash
 
 from firmware_bridge import qemu
 from firmware_bridge.protocol import Heartbeat, MsgType, Probe
-from firmware_bridge.session import BoardSession
+from firmware_bridge.protocol.session import BoardSession
 from firmware_bridge.targets import get_target
 
 SLOW = ("--timeout", "1.0", "--retries", "5")

@@ -13,11 +13,11 @@ import pytest
 from fw_helpers import BOARD_ID, KEY, cached_tflite, to_vpw
 
 from firmware_bridge import qemu
-from firmware_bridge.chunk import split_tensor
 from firmware_bridge.engine import Engine
 from firmware_bridge.flash import flash
 from firmware_bridge.protocol import Error, InferStage, MsgType, Status
-from firmware_bridge.session import BoardSession, TensorReply
+from firmware_bridge.protocol.chunk import split_tensor
+from firmware_bridge.protocol.session import BoardSession, TensorReply
 
 SMALL_FRAME = 128  # HELLO (97 bytes with a model) still fits; 80 tensor bytes per TENSOR chunk
 

@@ -24,8 +24,8 @@ from board_helpers import FakeRunner
 import firmware_bridge as fb
 from boards.server import BoardConfig, BoardServer, serve_in_thread
 from firmware_bridge.errors import BridgeError
-from firmware_bridge.session import BoardSession, BoardTimeout
-from firmware_bridge.topk import result_pairs
+from firmware_bridge.protocol.session import BoardSession, BoardTimeout
+from firmware_bridge.protocol.topk import result_pairs
 from firmware_bridge.transport import open_link
 
 MASTER = b"hil contract test master key 32b"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from test_cli_guards import free_udp_port, run_cli, tflite_model
 
-from firmware_bridge.keys import derive_board_key
+from firmware_bridge.protocol.keys import derive_board_key
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boards"))
 from board_helpers import make_fake_run

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from firmware_bridge import cobs
+from firmware_bridge.protocol import cobs
 from vp_edge.cli import main
 from vp_edge.plan import make_plan, write_plan
 from vp_edge.plan.costs import COSTS_FILE, CostModel, fit_rows, load_costs

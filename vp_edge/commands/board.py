@@ -117,7 +117,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     from boards.daemon import BoardOptions, build_server, write_ready
-    from firmware_bridge.keys import read_key
+    from firmware_bridge.protocol.keys import read_key
 
     key = None if args.key_file is None else read_key(args.key_file, f"--key-file {args.key_file}")
     if args.kind in ("pynq", "qemu") or args.overlay or args.simulate:

@@ -110,7 +110,7 @@ def run_provision(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from firmware_bridge.fwload import load
-    from firmware_bridge.keys import derive_board_key, read_key
+    from firmware_bridge.protocol.keys import derive_board_key, read_key
     from firmware_bridge.qemu import provision_record
     from firmware_bridge.targets import get_target
     from vp_edge.flashing import FlashUsageError

@@ -123,8 +123,8 @@ def _target(args: argparse.Namespace) -> FlashTarget:
                 f"{', '.join(given)}: taken from the deployment with --deployment; leave them out"
             )
         return deployment_target(load_deployment(args.deployment), args.board)
-    from firmware_bridge.keys import BoardKeys, read_key
-    from firmware_bridge.session import DEFAULT_EPOCH_FILE
+    from firmware_bridge.protocol.keys import BoardKeys, read_key
+    from firmware_bridge.protocol.session import DEFAULT_EPOCH_FILE
 
     if args.key_file and args.insecure:
         raise FlashUsageError("give --key-file or --insecure, not both")

@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _master(args: argparse.Namespace) -> bytes:
-    from firmware_bridge.keys import read_key
+    from firmware_bridge.protocol.keys import read_key
 
     if args.key_file is not None:
         return read_key(args.key_file, f"--key-file {args.key_file}")
@@ -57,7 +57,7 @@ def _master(args: argparse.Namespace) -> bytes:
 
 
 def derive(args: argparse.Namespace) -> int:
-    from firmware_bridge.keys import derive_board_key
+    from firmware_bridge.protocol.keys import derive_board_key
 
     key = derive_board_key(_master(args), args.board_id).hex()
     info = {"board_id": args.board_id, "kdf": "HKDF-SHA256", "out": None}

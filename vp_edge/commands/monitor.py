@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _target(args: argparse.Namespace) -> tuple[str, int, bytes | None, Path | None, Path | None]:
     """(url, board id, key, epoch file, log file) from the deployment or the options."""
-    from firmware_bridge.keys import BoardKeys, read_key
+    from firmware_bridge.protocol.keys import BoardKeys, read_key
     from vp_edge.deployment import load_deployment
     from vp_edge.devices import board_url
     from vp_edge.errors import UsageError
@@ -74,7 +74,7 @@ def _target(args: argparse.Namespace) -> tuple[str, int, bytes | None, Path | No
 
 
 def run(args: argparse.Namespace) -> int:
-    from firmware_bridge.session import BoardSession
+    from firmware_bridge.protocol.session import BoardSession
     from vp_edge.devices import LogTail, heartbeat
 
     url, board_id, key, epoch, log = _target(args)

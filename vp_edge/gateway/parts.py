@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 import firmware_bridge as fb
-from firmware_bridge.frame import key_for
+from firmware_bridge.protocol.frame import key_for
 from vp_edge.gateway.answer import Answer, Board
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import firmware_bridge as fb
-from firmware_bridge.keys import key_for
 from firmware_bridge.protocol import CRC_SIZE, HEADER_SIZE, MAGIC
+from firmware_bridge.protocol.keys import key_for
 from firmware_bridge.transport.relay import SOCKET_NAME
 
 if TYPE_CHECKING:  # pragma: no cover

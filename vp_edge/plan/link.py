@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from functools import cache
 
 import firmware_bridge as fb
-from firmware_bridge.chunk import split_infer
-from firmware_bridge.cobs import max_encoded_len
-from firmware_bridge.frame import encode_frame
 from firmware_bridge.protocol import Result
+from firmware_bridge.protocol.chunk import split_infer
+from firmware_bridge.protocol.cobs import max_encoded_len
+from firmware_bridge.protocol.frame import encode_frame
 
 SERIAL_BITS_PER_BYTE = 10  # start + 8 data + stop
 #: network links: bits per second and a one-way latency per datagram (switch, stack, wake-up)

@@ -1,4 +1,7 @@
-"""Write the seed corpus of fuzz_decode.c: `python firmware_bridge/c/fuzz/make_corpus.py`."""
+"""Write the seed corpus of fuzz_decode.c.
+
+Run ``python firmware_bridge/protocol/c/fuzz/make_corpus.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,11 @@ import struct
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[4]))
 
 from firmware_bridge import Counter, Sender, encode_frame
 from firmware_bridge.protocol import FROM_GATEWAY_TYPES, HEADER_FMT, MAGIC, VERSION
-from firmware_bridge.samples import sample_messages
+from firmware_bridge.protocol.samples import sample_messages
 
 KEY = b"fuzz-deploy-key!"
 
