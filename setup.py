@@ -1,18 +1,18 @@
-"""Builds the portable C inference engine as a shared library inside ``firmware_bridge``.
+"""Builds the portable C inference engine as a shared library inside ``firmware_bridge.engine``.
 
 Metadata lives in pyproject.toml; this file only adds the C build, so ``pip install -e .`` and
-``pip install .`` compile it. The library is loaded with ctypes (firmware_bridge/engine.py),
+``pip install .`` compile it. The library is loaded with ctypes (firmware_bridge/engine/),
 not imported as a Python module.
 """
 
 from setuptools import Extension, setup
 
-ENGINE = "firmware_bridge/engine"
+ENGINE = "firmware_bridge/engine/c"
 
 setup(
     ext_modules=[
         Extension(
-            "firmware_bridge._vp_engine",
+            "firmware_bridge.engine._vp_engine",
             sources=[f"{ENGINE}/vp_engine.c", f"{ENGINE}/vp_kernels.c", f"{ENGINE}/vp_pyshim.c"],
             include_dirs=[ENGINE],
             extra_compile_args=["-std=c99", "-O3", "-fwrapv", "-Wall"],

@@ -1,7 +1,7 @@
 """TFLite full-int8 model -> packed ``.vpw`` for the portable C engine (pure: bytes in, bytes out).
 
 Layout and meaning of every field: docs/vpw.md. The engine that runs it:
-firmware_bridge/engine/vp_engine.c (host binding ``firmware_bridge.engine.Engine``).
+firmware_bridge/engine/c/vp_engine.c (host binding ``firmware_bridge.engine.Engine``).
 """
 
 from __future__ import annotations

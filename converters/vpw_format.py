@@ -1,6 +1,6 @@
 """Byte layout of the packed int8 model format ``.vpw`` (docs/vpw.md): constants, header, parser.
 
-The C engine (firmware_bridge/engine/vp_engine.h) mirrors these numbers; a test checks that the
+The C engine (firmware_bridge/engine/c/vp_engine.h) mirrors these numbers; a test checks that the
 two agree, so the converter and the firmware cannot drift apart.
 """
 

@@ -1,5 +1,5 @@
 """One requantisation lane, pipelined, bit-exact with the C engine (``vp_mbqm`` and
-``vp_mbqm_single`` in firmware_bridge/engine/vp_kernels.h).
+``vp_mbqm_single`` in firmware_bridge/engine/c/vp_kernels.h).
 
 Double rounding (TFLite's ``MultiplyByQuantizedMultiplier``, CONV_2D / DEPTHWISE_CONV_2D / MEAN /
 ADD): x = acc << max(shift, 0); h = SRDHM(x, m) = (x*m + 2^30) >> 31; then

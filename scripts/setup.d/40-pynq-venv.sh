@@ -24,7 +24,7 @@ step() {  # run quietly; show pip's output only when it fails
 pip=("$venv/bin/python" -m pip install --quiet)
 step "${pip[@]}" --upgrade pip
 step "${pip[@]}" "pynq==4.0.0" "numpy>=1.26,<2" "pyserial==3.5" "pytest>=8,<10" "paho-mqtt>=2.1,<3"
-# the runtime part of vp-edge (builds the C engine into firmware_bridge/), no dependencies
+# the runtime part of vp-edge (builds the C engine into firmware_bridge/engine/), no dependencies
 step "${pip[@]}" --no-deps -e "$root"
 step "$venv/bin/python" -c "import pynq, numpy, boards.pynq, firmware_bridge.engine, vp_edge.cli"
 echo "$want" > "$stamp"

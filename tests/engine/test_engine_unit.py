@@ -12,7 +12,7 @@ from converters import quant
 from converters.vpw_format import HDR, OPS, P0, W, pack_desc, pack_header
 from firmware_bridge import engine as eng
 
-HEADER = Path(eng.__file__).parent / "engine" / "vp_engine.h"
+HEADER = Path(eng.__file__).parent / "c" / "vp_engine.h"
 
 
 def test_c_header_matches_python_layout() -> None:

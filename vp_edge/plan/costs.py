@@ -25,7 +25,7 @@ from vp_edge.errors import VpEdgeError
 from vp_edge.plan.shapes import Counts, Shape, counts
 
 COSTS_FILE = Path(__file__).with_name("costs.json")
-ENGINE_DIR = Path(__file__).resolve().parents[2] / "firmware_bridge" / "engine"
+ENGINE_DIR = Path(__file__).resolve().parents[2] / "firmware_bridge" / "engine" / "c"
 
 #: board profile -> (runtime the board computes with, factor on this host's measured time).
 #: A Raspberry Pi 4 (Cortex-A72, 1.5 GHz) runs XNNPACK int8 about 4x slower than one core of an

@@ -1,4 +1,4 @@
-"""Host binding of the portable C engine (firmware_bridge/engine/vp_engine.c) via ctypes.
+"""Host binding of the portable C engine (``c/vp_engine.c`` beside this file) via ctypes.
 
 The same C code runs in the MCU firmware and on the PYNQ fabric; on the host it backs the
 emulated boards and lets tests prove the engine bit-exact against LiteRT. Needs numpy only.
@@ -71,7 +71,7 @@ def _find_library() -> Path | None:
 def _compile_fallback() -> Path:
     """Source checkouts that were never pip-installed: build once into a private temp dir."""
     out = Path(tempfile.gettempdir()) / f"vp_engine_{os.getuid()}" / "libvp_engine.so"
-    srcs = [_HERE / "engine" / s for s in _SOURCES]
+    srcs = [_HERE / "c" / s for s in _SOURCES]
     if not out.exists() or out.stat().st_mtime < max(s.stat().st_mtime for s in srcs):
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(f".{os.getpid()}.so")

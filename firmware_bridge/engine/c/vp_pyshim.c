@@ -1,6 +1,6 @@
 /*
  * Host-only shim so the engine can be built by setuptools as an importable extension file.
- * Python never imports it as a module (firmware_bridge/engine.py loads it with ctypes); the
+ * Python never imports it as a module (firmware_bridge/engine/__init__.py loads it with ctypes); the
  * init function only exists because some platforms require it in an extension's export table.
  * Not part of the firmware: do not compile this file for a board.
  */
