@@ -38,7 +38,7 @@ def firmware_target(profile: str | None) -> str:
     """The QEMU firmware target a qemu board of ``profile`` runs (its profile's firmware target
     when QEMU emulates it, e.g. stm32f405 on netduinoplus2; else the Cortex-M4 mps2-an386)."""
     from boards.profiles import PROFILES
-    from firmware_bridge.targets import get_target
+    from firmware_bridge.firmware.targets import get_target
 
     p = PROFILES.get(profile or "")
     if p and p.firmware_target and get_target(p.firmware_target).qemu_machine:
@@ -49,7 +49,7 @@ def firmware_target(profile: str | None) -> str:
 def firmware_misfit(vpw: bytes, target: str = "mps2-an386") -> str | None:
     """Why the firmware would refuse this .vpw (slot, arena, input limits), or None."""
     from converters.vpw_format import read_vpw
-    from firmware_bridge.targets import get_target
+    from firmware_bridge.firmware.targets import get_target
 
     t = get_target(target)
     h = read_vpw(vpw).header
@@ -82,7 +82,7 @@ def pynq_missing() -> str | None:
 
 def qemu_missing() -> str | None:
     """Why a qemu board cannot be emulated here, or None."""
-    from firmware_bridge.qemu import missing_tools
+    from firmware_bridge.firmware.qemu import missing_tools
 
     tools = missing_tools("qemu")
     return (
@@ -144,7 +144,7 @@ def cache_dir() -> Path:
 
 def firmware_elf(k: int, heartbeat_ms: int, target: str = "mps2-an386") -> Path:
     """The QEMU firmware built for the deployment's k and heartbeat (FW_K, FW_HEARTBEAT_MS)."""
-    from firmware_bridge.qemu import FW_DIR, build
+    from firmware_bridge.firmware.qemu import FW_DIR, build
 
     tree = hashlib.sha256(str(FW_DIR).encode()).hexdigest()[:8]  # one build per installed copy
     out = cache_dir() / f"firmware-{tree}-{target}-k{k}-hb{heartbeat_ms}"
@@ -160,7 +160,7 @@ class QemuEmulator:
     def __init__(self, dep: Deployment, b: BoardSpec, ready: Path, log: Path) -> None:
         self.dep, self.spec, self.ready, self.log = dep, b, ready, log
         self.error: str | None = None
-        self.board: Any = None  # firmware_bridge.qemu's FirmwareBoard once started
+        self.board: Any = None  # firmware_bridge.firmware.qemu's FirmwareBoard once started
         self.elf: Path | None = None
 
     @property
@@ -168,7 +168,7 @@ class QemuEmulator:
         return self.board.proc
 
     def start(self) -> None:
-        from firmware_bridge.qemu import start_qemu
+        from firmware_bridge.firmware.qemu import start_qemu
 
         if parse_link(self.spec.link).scheme != "pty":
             raise BoardError(f"board {self.spec.name}: an emulated qemu board needs pty://NAME")
@@ -196,8 +196,8 @@ class QemuEmulator:
     def _preflash(self, storage: Path) -> None:
         """QEMU has no STM32F4 flash interface: write the model into the storage file through
         the same flash driver on a host-stm32f4 board (same layout); QEMU then boots with it."""
+        from firmware_bridge.firmware.qemu import start_host
         from firmware_bridge.flash import flash
-        from firmware_bridge.qemu import start_host
 
         with start_host(
             storage, board_id=self.spec.id, key=self.dep.key, target="host-stm32f4"

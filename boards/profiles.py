@@ -28,7 +28,7 @@ class Profile:
     baud: int | None  # serial baud rate (None: not a serial link)
     reserve_ram: int = 0
     reserve_flash: int = 0
-    firmware_target: str | None = None  # firmware_bridge.targets entry that runs on it
+    firmware_target: str | None = None  # firmware_bridge.firmware.targets entry that runs on it
 
     @property
     def arena_limit(self) -> int:
@@ -53,7 +53,8 @@ PROFILES: dict[str, Profile] = {
                 "mcu", 256 * KB, 1 * MB, 80_000_000, "uart", 115200, 32 * KB, 128 * KB,
                 "mps2-an386"),
         # Real parts: RAM left for the arena and flash left for one model slot as the firmware
-        # target lays them out (firmware_bridge/targets.py: 88 KB arena, 384 / 128 KB slots).
+        # target lays them out (firmware_bridge/firmware/targets.py: 88 KB arena, 384 / 128 KB
+        # slots).
         Profile("stm32f405", "STM32F405 (Cortex-M4F 168 MHz, 1 MB flash, 128 KB SRAM used), "
                 "USART1; QEMU netduinoplus2", "mcu", 128 * KB, 1 * MB, 168_000_000, "uart",
                 115200, 40 * KB, 640 * KB, "stm32f405"),

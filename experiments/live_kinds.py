@@ -149,7 +149,7 @@ def compute_us(gw: Gateway) -> dict[str, list[int]]:
 def qemu_facts(dep: Deployment, ready: dict[str, dict], compute: dict[str, list[int]]) -> dict:
     """Per qemu board: instructions per inference, ELF flash/RAM vs the Cortex-M4, the load."""
     from boards.profiles import PROFILES
-    from firmware_bridge.qemu import elf_size
+    from firmware_bridge.firmware.qemu import elf_size
 
     out = {}
     for b in dep.boards:

@@ -90,7 +90,7 @@ def _fpga(kind: str, model: bytes, seed: int) -> dict:
 
 
 def qemu_missing() -> str | None:
-    from firmware_bridge.qemu import missing_tools
+    from firmware_bridge.firmware.qemu import missing_tools
 
     missing = missing_tools("qemu")
     return f"needs {', '.join(missing)} (make setup installs them)" if missing else None
@@ -131,10 +131,10 @@ def _serve(
 ) -> list[int]:
     """Flash ``vpw`` into the QEMU firmware and answer ``runs`` INFERs of ``x``: the firmware's
     own compute_us of each (instructions / 1000 under ``-icount shift=0``)."""
+    from firmware_bridge.firmware.qemu import start_qemu
     from firmware_bridge.flash import flash
     from firmware_bridge.protocol import Result
     from firmware_bridge.protocol.session import BoardSession
-    from firmware_bridge.qemu import start_qemu
 
     with tempfile.TemporaryDirectory(prefix="vp-benchmark-qemu-") as tmp:
         epoch, store = Path(tmp) / "gateway.epoch", Path(tmp) / "flash.bin"
@@ -166,8 +166,8 @@ def _serve(
 
 def m4_cycles(elf: Path, vpw: bytes, x: np.ndarray, instructions: int, timeout: float) -> dict:
     """Cortex-M4 cycles estimated from the engine's executed instruction mix (one traced run;
-    firmware_bridge.cycles states the timings and assumptions)."""
-    from firmware_bridge.cycles import P_PIPELINE, TraceReader
+    firmware_bridge.firmware.cycles states the timings and assumptions)."""
+    from firmware_bridge.firmware.cycles import P_PIPELINE, TraceReader
 
     with tempfile.TemporaryDirectory(prefix="vp-benchmark-trace-") as tmp:
         reader = TraceReader(elf, Path(tmp))
@@ -189,7 +189,7 @@ def _qemu(kind: str, model: bytes, runtime: str, runs: int, seed: int, timeout: 
     from boards.emulators import firmware_elf
     from boards.runners import make_runner
     from converters.vpw import read_vpw
-    from firmware_bridge.qemu import elf_size
+    from firmware_bridge.firmware.qemu import elf_size
 
     machine, layout = QEMU_RUNTIMES[runtime]
     shape = make_runner("tflm" if kind == "tflite" else "engine", model).input_shape

@@ -33,7 +33,7 @@ CPI = 1.0
 
 def qemu_available() -> str | None:
     """None when QEMU and the ARM toolchain are there, else why not."""
-    from firmware_bridge.qemu import missing_tools
+    from firmware_bridge.firmware.qemu import missing_tools
 
     missing = missing_tools("qemu")
     return f"missing tools: {', '.join(missing)}" if missing else None
@@ -63,8 +63,8 @@ CORES = {
 
 def _storage(vpw: bytes, workdir: Path, host_target: str) -> Path:
     """A flash file holding ``vpw`` as the active verified model, written by a LOAD session."""
+    from firmware_bridge.firmware.qemu import start_host
     from firmware_bridge.flash import flash
-    from firmware_bridge.qemu import start_host
 
     path = workdir / f"{host_target}.flash"
     if not path.exists():
@@ -76,10 +76,10 @@ def _storage(vpw: bytes, workdir: Path, host_target: str) -> Path:
 def _count(
     vpw: bytes, x: np.ndarray, workdir: Path, timeout: float, target: str = "mps2-an386"
 ) -> tuple[int, tuple]:
+    from firmware_bridge.firmware.qemu import start_qemu
+    from firmware_bridge.firmware.targets import get_target
     from firmware_bridge.protocol import Result
     from firmware_bridge.protocol.session import BoardSession
-    from firmware_bridge.qemu import start_qemu
-    from firmware_bridge.targets import get_target
 
     host = "host-stm32f4" if get_target(target).kind == "stm32f4" else "host"
     src = _storage(vpw, workdir, host)
@@ -134,7 +134,7 @@ def tflite_core_counts(
     self-test of a fixed random input (seed 0), booted and counted as ``core_counts`` does.
     {"vpw_bytes", "cores", "identical"}, or {"skipped": why} when the .vpw exceeds the slot."""
     from converters.vpw import read_vpw, tflite_to_vpw
-    from firmware_bridge.qemu import SLOT_SIZE
+    from firmware_bridge.firmware.qemu import SLOT_SIZE
 
     n = int(read_vpw(tflite_to_vpw(tfl)).header["in_size"])
     x = np.random.default_rng(0).integers(-128, 128, n, dtype=np.int8)
@@ -151,7 +151,7 @@ def tflite_core_counts(
 
 def instruction_counts(ctx: BenchContext, timeout: float = 120.0) -> dict:
     """model -> instructions per inference (measured in QEMU, or extrapolated when too big)."""
-    from firmware_bridge.qemu import SLOT_SIZE
+    from firmware_bridge.firmware.qemu import SLOT_SIZE
 
     rows: dict[str, dict] = {}
     models = ctx.variants + ([BASELINE] if ctx.has_baseline else [])
@@ -218,8 +218,9 @@ def cores_markdown(rows: dict[str, dict]) -> list[str]:
     out = [
         "### Instructions per inference on Cortex-M4, M7 and M33 (QEMU)",
         "",
-        "Same C engine and .vpw, built per core (`-mcpu`) from firmware_bridge/targets.py; "
-        "QEMU `-icount shift=0`, one INFER of the fixed input, RESULT.compute_us x 1000 "
+        "Same C engine and .vpw, built per core (`-mcpu`) from "
+        "firmware_bridge/firmware/targets.py; QEMU `-icount shift=0`, one INFER of the fixed "
+        "input, RESULT.compute_us x 1000 "
         "(+-1000); every count shown came with a RESULT equal to the host C engine's top-k "
         "unless marked. Instruction counts, not cycles: QEMU does not model pipelines or wait "
         "states. stm32f405 is the STM32F4 target on its own registers in netduinoplus2 "

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from fw_helpers import BOARD_ID, KEY, cached_tflite, to_vpw
 
-from firmware_bridge import qemu
-from firmware_bridge.qemu import FirmwareBoard
+from firmware_bridge.firmware import qemu
+from firmware_bridge.firmware.qemu import FirmwareBoard
 
 
 @pytest.fixture(scope="session")

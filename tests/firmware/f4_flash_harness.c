@@ -1,4 +1,4 @@
-/* Unit harness for the STM32F4 flash driver (firmware_bridge/firmware/target/stm32f4/flash_f4.c)
+/* Unit harness for the STM32F4 flash driver (firmware_bridge/firmware/c/target/stm32f4/flash_f4.c)
  * on the simulated flash interface (target/host/f4_flash_sim.c), STM32F405 layout.
  *
  *   f4_flash_harness OP ...     OP: erase ADDR N | program ADDR HEX | busy N | dcache

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from firmware_bridge.cycles import base_mnemonic, block_cycles, count_trace
+from firmware_bridge.firmware.cycles import base_mnemonic, block_cycles, count_trace
 
 # a two-block loop run three times: the loop branch taken twice, then falling through to 0x110
 LOG = """----------------

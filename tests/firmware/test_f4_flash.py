@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware_bridge.fwbuild import FW_DIR
+from firmware_bridge.firmware.build import FW_DIR
 
 HERE = Path(__file__).resolve().parent
 KEY1, KEY2 = 0x45670123, 0xCDEF89AB

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from fw_helpers import BOARD_ID, KEY, assert_serves, cli_flash
 
-from firmware_bridge import qemu
 from firmware_bridge.engine import Engine
+from firmware_bridge.firmware import qemu
 
 
 @pytest.fixture(scope="module")

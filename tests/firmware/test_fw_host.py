@@ -20,14 +20,14 @@ from fw_helpers import (
 )
 from key_attack import assert_refused, load_attack
 
-from firmware_bridge import qemu
 from firmware_bridge.errors import BridgeError
+from firmware_bridge.firmware import qemu
+from firmware_bridge.firmware.targets import get_target
 from firmware_bridge.flash import chunk_size, flash
 from firmware_bridge.protocol import Error, Heartbeat, InferStage, MsgType, Probe, Status
 from firmware_bridge.protocol.counter import Counter
 from firmware_bridge.protocol.keys import BoardKeys, derive_board_key
 from firmware_bridge.protocol.session import BoardSession
-from firmware_bridge.targets import get_target
 
 SHA = hashlib.sha256
 

@@ -12,8 +12,8 @@ import subprocess
 import pytest
 from fw_helpers import BOARD_ID, KEY, MASTER
 
-from firmware_bridge import qemu
-from firmware_bridge.fwload import LoadError, elf_segments, probe_command
+from firmware_bridge.firmware import qemu
+from firmware_bridge.firmware.load import LoadError, elf_segments, probe_command
 from firmware_bridge.protocol import Hello
 from firmware_bridge.protocol.session import BoardSession
 from vp_edge.cli import main

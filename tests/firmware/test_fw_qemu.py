@@ -11,8 +11,8 @@ import pytest
 from fw_helpers import BOARD_ID, KEY, MASTER, assert_serves, cached_tflite, cli_flash, to_vpw
 from key_attack import assert_refused, load_attack
 
-from firmware_bridge import qemu
 from firmware_bridge.errors import BridgeError
+from firmware_bridge.firmware import qemu
 from firmware_bridge.flash import flash
 from firmware_bridge.protocol.keys import BoardKeys, derive_board_key
 from firmware_bridge.protocol.session import BoardSession

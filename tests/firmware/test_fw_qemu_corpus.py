@@ -16,7 +16,7 @@ from fw_helpers import BOARD_ID, KEY, cli_flash
 
 from converters.verify import reference_interpreter
 from converters.vpw import read_vpw, tflite_to_vpw
-from firmware_bridge import qemu
+from firmware_bridge.firmware import qemu
 from firmware_bridge.protocol.session import BoardSession
 
 pytestmark = [pytest.mark.tf, pytest.mark.slow]

@@ -14,10 +14,10 @@ from __future__ import annotations
 import pytest
 from fw_helpers import BOARD_ID, KEY, assert_serves, cli_flash
 
-from firmware_bridge import qemu
+from firmware_bridge.firmware import qemu
+from firmware_bridge.firmware.targets import get_target
 from firmware_bridge.protocol import Heartbeat, MsgType, Probe
 from firmware_bridge.protocol.session import BoardSession
-from firmware_bridge.targets import get_target
 
 SLOW = ("--timeout", "1.0", "--retries", "5")
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from fw_helpers import BOARD_ID, KEY, cached_tflite, to_vpw
 
-from firmware_bridge import qemu
 from firmware_bridge.engine import Engine
+from firmware_bridge.firmware import qemu
 from firmware_bridge.flash import flash
 from firmware_bridge.protocol import Error, InferStage, MsgType, Status
 from firmware_bridge.protocol.chunk import split_tensor

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from firmware_bridge import fwbuild
-from firmware_bridge.targets import TARGETS, TargetError, get_target
+from firmware_bridge.firmware import build as fwbuild
+from firmware_bridge.firmware.targets import TARGETS, TargetError, get_target
 
 
 def _sector_span(t, lo: int, hi: int) -> set[int]:

@@ -16,7 +16,7 @@ IMAGES = 8
 @pytest.mark.slow
 def test_f405_board_votes_like_offline(tiny_run, tmp_path) -> None:
     from experiments.live import live_table, run_live_demo
-    from firmware_bridge.fwbuild import missing_tools
+    from firmware_bridge.firmware.build import missing_tools
 
     if missing := missing_tools("stm32f405") + missing_tools("host-stm32f4"):
         pytest.skip(f"needs {', '.join(missing)} (scripts/setup.d/20-toolchains.sh)")

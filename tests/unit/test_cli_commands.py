@@ -194,7 +194,7 @@ def test_native_log_lines_are_silenced_only_when_quiet(capfd, monkeypatch):
 
 
 def test_emulated_firmware_builds_go_to_the_cache_not_the_package(monkeypatch, tmp_path):
-    import firmware_bridge.qemu as qemu
+    import firmware_bridge.firmware.qemu as qemu
     from boards.emulators import firmware_elf
 
     seen = {}

@@ -232,7 +232,7 @@ def test_the_library_loads_no_experiment_qemu_or_pynq() -> None:
     code = (
         "import sys, vp_edge, vp_edge.gateway.core, vp_edge.cli; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'experiments' "
-        "or m in ('firmware_bridge.qemu', 'boards.pynq', 'boards.pynq_sim', 'pynq')))"
+        "or m in ('firmware_bridge.firmware.qemu', 'boards.pynq', 'boards.pynq_sim', 'pynq')))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],

@@ -1,6 +1,6 @@
 """``vp-edge firmware``: the board firmware itself: list targets, build one, load it on a board.
 
-  vp-edge firmware targets                      the target table (firmware_bridge/targets.py)
+  vp-edge firmware targets                      the target table (firmware_bridge/firmware/)
   vp-edge firmware build --target T [--json]    ELF + BIN + size report (flash, RAM vs the part)
   vp-edge firmware load --target T --probe auto|pyocd|openocd|gdb://HOST:PORT
   vp-edge firmware provision --target T --board-id N --key-file F --probe ...
@@ -69,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_targets(args: argparse.Namespace) -> int:
-    from firmware_bridge.targets import TARGETS
+    from firmware_bridge.firmware.targets import TARGETS
 
     lines = [
         f"{n:<17} {t.core:<10} {t.clock_hz / 1e6:>5.0f} MHz  "
@@ -81,7 +81,7 @@ def run_targets(args: argparse.Namespace) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from firmware_bridge.fwbuild import build, size_line, size_report
+    from firmware_bridge.firmware.build import build, size_line, size_report
 
     elf = build(args.target, defs=args.defs)
     rep = size_report(args.target, elf)
@@ -93,7 +93,7 @@ def run_build(args: argparse.Namespace) -> int:
 def run_load(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from firmware_bridge.fwload import load
+    from firmware_bridge.firmware.load import load
 
     rep = load(args.target, probe=args.probe, elf=args.elf)
     segs = ", ".join(f"{n:,} B at {a:#010x}" for a, n in rep.segments)
@@ -109,10 +109,10 @@ def run_load(args: argparse.Namespace) -> int:
 def run_provision(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from firmware_bridge.fwload import load
+    from firmware_bridge.firmware.load import load
+    from firmware_bridge.firmware.qemu import provision_record
+    from firmware_bridge.firmware.targets import get_target
     from firmware_bridge.protocol.keys import derive_board_key, read_key
-    from firmware_bridge.qemu import provision_record
-    from firmware_bridge.targets import get_target
     from vp_edge.flashing import FlashUsageError
 
     if bool(args.key_file) == bool(args.insecure):

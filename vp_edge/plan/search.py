@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from firmware_bridge.targets import get_target
+from firmware_bridge.firmware.targets import get_target
 from vp_edge.family import PAPER_MACS_RATIO, PAPER_PARAMS_RATIO
 from vp_edge.plan.costs import CORE_OF_TARGET, CPI, HOST_FACTORS, CostModel, CostModelError
 from vp_edge.plan.fleet import BoardClass, Fleet

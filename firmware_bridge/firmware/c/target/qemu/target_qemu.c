@@ -1,7 +1,7 @@
 /* Cortex-M target on QEMU's Arm FPGA images (mps2-an386 Cortex-M4, mps2-an500 Cortex-M7,
  * mps2-an505 Cortex-M33): vector table, reset, CMSDK UART0, SysTick, storage. The UART base and
- * the CPU clock come from firmware_bridge/targets.py (FW_UART_BASE, FW_SYSCLK_HZ); the defaults
- * are mps2-an386's.
+ * the CPU clock come from firmware_bridge/firmware/targets.py (FW_UART_BASE, FW_SYSCLK_HZ); the
+ * defaults are mps2-an386's.
  *
  * UART0 (0x40004000) is polled; QEMU holds input back while the 1-byte RX buffer is full, so
  * nothing is lost (real hardware would want an RX interrupt and a ring buffer). SysTick runs

@@ -3,8 +3,8 @@
  * interrupt-driven receive ring buffer, SysTick for time, the embedded flash (flash_f4.c) for
  * the provisioning record, the two metadata copies and the A/B model slots.
  *
- * Build-time choices come from firmware_bridge/targets.py: F4_USART (1: USART1 on PA9/PA10, the
- * STM32F405 and QEMU netduinoplus2's first serial port; 2: USART2 on PA2/PA3, the NUCLEO's
+ * Build-time choices come from firmware_bridge/firmware/targets.py: F4_USART (1: USART1 on
+ * PA9/PA10, the STM32F405 and QEMU netduinoplus2's first serial port; 2: USART2 on PA2/PA3, the NUCLEO's
  * ST-LINK virtual COM port), the PLL (F4_PLLM/N/P/Q from the 16 MHz HSI), F4_OVERDRIVE (the
  * F446 needs over-drive for 180 MHz), F4_FLASH_WS and FW_SYSCLK_HZ.
  *

@@ -5,7 +5,7 @@
  * target/<name>/ (host: POSIX pty + a flash file; qemu: the mps2 FPGA images, CMSDK UART0,
  * SysTick, semihosting-backed flash; stm32f4: RCC, USART with an RX ring, SysTick, the
  * embedded flash interface). Which target gets which layout and clock is data, in
- * firmware_bridge/targets.py. See docs/firmware.md.
+ * firmware_bridge/firmware/targets.py. See docs/firmware.md.
  *
  * Storage ("flash") is one memory-mapped region of FW_STORAGE_SIZE bytes that the core reads
  * directly (the model runs in place, as from XIP flash) and changes only via tgt_storage_write /
@@ -26,7 +26,8 @@
 #define FW_STORAGE_SIZE 0xE0000u /* 896 KiB: 1 MiB flash minus 128 KiB of firmware */
 #endif
 /* The layout below is the default (a 4 KB erase unit); a target overrides it with -D from
- * firmware_bridge/targets.py (STM32F4: 16 KB records in sectors 1-3, slots in 128 KB sectors). */
+ * firmware_bridge/firmware/targets.py (STM32F4: 16 KB records in sectors 1-3, slots in 128 KB
+ * sectors). */
 #ifndef FW_SECTOR
 #define FW_SECTOR 4096u /* record spacing: each record is erased alone */
 #endif
