@@ -28,12 +28,14 @@ from .protocol import (
     LOAD_CHUNK_HEADER,
     TAG_SIZE,
     Error,
+    Hello,
     LoadAck,
     LoadBegin,
     LoadChunk,
     LoadCommit,
     Message,
     MsgType,
+    ReadbackReply,
     Status,
 )
 from .protocol.crc import crc32c
@@ -174,6 +176,30 @@ def _check_target(artifact: bytes) -> None:
         )
 
 
+def _slots(hello: Hello, before: ReadbackReply) -> tuple[str | None, int]:
+    """(SHA-256 of the model the board serves now or None, the slot to write: the other one)."""
+    # a board serving the model it was started with has no slot yet: its HELLO names it
+    prev = (
+        before.sha256.hex()
+        if before.status == Status.OK
+        else (hello.model_sha256.hex() if any(hello.model_sha256) else None)
+    )
+    slot = 1 - before.slot if before.status == Status.OK and before.slot in (0, 1) else 0
+    return prev, slot
+
+
+def _verify(s: BoardSession, artifact: bytes, slot: int, activate: bool) -> str:
+    """READBACK after commit: the board's hash of the slot must be the artefact's (its hex)."""
+    sha = hashlib.sha256(artifact).digest()
+    after = s.readback(0xFF if activate else slot, timeout=max(s.timeout, 5.0))
+    if not (after.status == Status.OK and after.sha256 == sha and after.slot == slot):
+        raise FlashVerifyError(
+            f"readback after commit: slot {after.slot} status {after.status.name} hash "
+            f"{after.sha256.hex()[:16]}..., expected slot {slot} hash {sha.hex()[:16]}..."
+        )
+    return sha.hex()
+
+
 def flash(
     url: str,
     artifact: bytes,
@@ -213,14 +239,7 @@ def flash(
     )
     try:
         hello = s.hello()
-        before = s.readback()
-        # a board serving the model it was started with has no slot yet: its HELLO names it
-        prev = (
-            before.sha256.hex()
-            if before.status == Status.OK
-            else (hello.model_sha256.hex() if any(hello.model_sha256) else None)
-        )
-        slot = 1 - before.slot if before.status == Status.OK and before.slot in (0, 1) else 0
+        prev, slot = _slots(hello, s.readback())
         load = _Loader(s, commit_timeout)
         load.begin(artifact, slot, key)
         chunks = load.send_all(
@@ -231,27 +250,12 @@ def flash(
         status = load.commit(activate)
         if status is not None and status != Status.OK:
             raise _fail("LOAD_COMMIT", status)
-        sha = hashlib.sha256(artifact).digest()
-        after = s.readback(0xFF if activate else slot, timeout=max(s.timeout, 5.0))
-        verified = after.status == Status.OK and after.sha256 == sha and after.slot == slot
-        if not verified:
-            raise FlashVerifyError(
-                f"readback after commit: slot {after.slot} status {after.status.name} hash "
-                f"{after.sha256.hex()[:16]}..., expected slot {slot} hash {sha.hex()[:16]}..."
-            )
+        sha = _verify(s, artifact, slot, activate)
+        seconds = round(time.monotonic() - t0, 3)
         return FlashReport(
-            url,
-            board_id,
-            slot,
-            len(artifact),
-            sha.hex(),
-            prev,
-            chunks,
-            s.resends,
-            round(time.monotonic() - t0, 3),
-            activate,
-            verified,
-        )
+            url, board_id, slot, len(artifact), sha, prev, chunks, s.resends, seconds, activate,
+            True,
+        )  # fmt: skip
     finally:
         if own:
             s.close()
