@@ -21,7 +21,8 @@ from converters.vpw_format import (
     pack_header,
     read_vpw,
 )
-from converters.vpw_lower import Layer, lower, shape4
+from converters.vpw_layer import Layer, shape4
+from converters.vpw_lower import lower
 from converters.vpw_table import TABLE_OPS, unary_tables
 
 __all__ = ["tflite_to_vpw", "read_vpw", "VpwModel", "plan_arena"]
