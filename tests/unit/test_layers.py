@@ -128,6 +128,34 @@ C_COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 C_DEF = re.compile(r"^(?!static\b)[A-Za-z_][\w \t*]*?\b([A-Za-z_]\w*)\s*\([^;{}]*\)\s*\{", re.M)
 C_CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
 C_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+#: where an include not found beside the file is looked for: the firmware Makefile's -I folders
+C_INCLUDE_DIRS = (
+    "firmware_bridge/firmware/c",
+    "firmware_bridge/protocol/c",
+    "firmware_bridge/engine/c",
+)
+
+#: firmware_bridge's subpackages and the others each may import, besides the modules at the top
+#: that all share (errors, files). The engine knows nothing of the wire; the firmware's host
+#: side knows the protocol (its images carry a CRC-32C); the protocol's session opens transport
+#: links and the transport's FrameLink carries protocol frames, so those two are one level. In
+#: C, the codec and the engine stand alone and the firmware compiles both in.
+BRIDGE_PARTS = {
+    "protocol": {"transport"},
+    "transport": {"protocol"},
+    "engine": set(),
+    "firmware": {"protocol"},
+}
+BRIDGE_SHARED = {"errors", "files"}
+C_PARTS = {"protocol": set(), "engine": set(), "firmware": {"protocol", "engine"}}
+
+
+def _include(p: Path, inc: str) -> Path | None:
+    """The file ``#include "inc"`` in ``p`` reads: beside ``p``, else in ``C_INCLUDE_DIRS``."""
+    for folder in (p.parent, *(ROOT / d for d in C_INCLUDE_DIRS)):
+        if (folder / inc).exists():
+            return (folder / inc).resolve()
+    return None
 
 
 def c_graph() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
@@ -148,8 +176,8 @@ def c_graph() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
         key = str(p.relative_to(ROOT))
         owners = (defs.get(n, set()) for n in set(C_CALL.findall(src)))
         calls[key] = {str(q.relative_to(ROOT)) for o in owners if len(o) == 1 for q in o} - {key}
-        near = (p.parent / inc for inc in C_INCLUDE.findall(src))
-        incs[key] = {str(q.resolve().relative_to(ROOT)) for q in near if q.exists()}
+        found = (_include(p, inc) for inc in C_INCLUDE.findall(src))
+        incs[key] = {str(q.relative_to(ROOT)) for q in found if q is not None}
     return calls, incs
 
 
@@ -180,6 +208,43 @@ def test_an_old_path_is_the_new_module() -> None:
         module = importlib.import_module(old)
         assert module.__name__ != old and module.__name__.startswith("firmware_bridge."), old
         assert importlib.import_module(module.__name__) is module
+
+
+def _part(name: str, sep: str) -> str | None:
+    """The firmware_bridge part ``name`` (a module or a file path) lies in: a subpackage or a
+    top module; "" for the package itself, None outside firmware_bridge."""
+    parts = name.split(sep)
+    if parts[0] != "firmware_bridge":
+        return None
+    return parts[1] if len(parts) > 1 else ""
+
+
+def bridge_crossings() -> list[str]:
+    """Imports, includes and calls between firmware_bridge's subpackages that the rule forbids."""
+    old, bad = aliases(), []
+    for mod, every in imports().items():
+        own = _part(mod, ".")
+        if own not in BRIDGE_PARTS or mod in old:
+            continue
+        allowed = {None, own, *BRIDGE_PARTS[own], *BRIDGE_SHARED}
+        bad += [f"{mod} imports {n}" for n in every if _part(n, ".") not in allowed]
+    for graph in c_graph():
+        for src, targets in graph.items():
+            own = _part(src, "/")
+            if own in C_PARTS:
+                allowed = {own, *C_PARTS[own]}
+                bad += [f"{src} uses {t}" for t in targets if _part(t, "/") not in allowed]
+    return sorted(bad)
+
+
+def test_bridge_subpackages_keep_their_places() -> None:
+    assert set(BRIDGE_PARTS) == {
+        p.name for p in (ROOT / "firmware_bridge").iterdir() if (p / "__init__.py").exists()
+    }
+    calls, incs = c_graph()
+    assert "firmware_bridge/protocol/c/vp_proto.h" in incs["firmware_bridge/firmware/c/fw_main.c"]
+    bad = bridge_crossings()
+    assert not bad, f"{len(bad)} crossings between firmware_bridge's parts:\n" + "\n".join(bad)
 
 
 def test_no_upward_imports() -> None:
@@ -215,7 +280,12 @@ def test_the_checker_sees_an_upward_import_and_a_circle(tmp_path: Path, monkeypa
     c_dir.mkdir()
     (c_dir / "x.c").write_text("int x(void) { return y(); }\n")
     (c_dir / "y.c").write_text("static int z(void) { return 0; }\nint y(void) { return x(); }\n")
+    (tmp_path / "firmware_bridge" / "engine").mkdir()
+    (tmp_path / "firmware_bridge" / "engine" / "__init__.py").write_text(
+        "from firmware_bridge.firmware import qemu\n"
+    )
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert bridge_crossings() == ["firmware_bridge.engine imports firmware_bridge.firmware"]
     assert upward_imports() == [
         "boards.c imports vp_edge (boards is below vp_edge)",
         "converters.b imports vp_edge.errors (converters is below vp_edge)",

@@ -11,8 +11,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[4]))
 
-from firmware_bridge import Counter, Sender, encode_frame
 from firmware_bridge.protocol import FROM_GATEWAY_TYPES, HEADER_FMT, MAGIC, VERSION
+from firmware_bridge.protocol.counter import Counter
+from firmware_bridge.protocol.frame import Sender, encode_frame
 from firmware_bridge.protocol.samples import sample_messages
 
 KEY = b"fuzz-deploy-key!"
