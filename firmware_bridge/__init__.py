@@ -1,4 +1,8 @@
-"""firmware_bridge: the vp-edge wire protocol (spec in docs/protocol.md), stdlib only.
+"""firmware_bridge: the wire and the boards' code, in four subpackages: ``protocol`` (the vp-edge
+wire protocol, spec in docs/protocol.md, stdlib only), ``transport`` (links), ``engine`` (the
+portable C engine) and ``firmware`` (the board firmware's targets, build, load and QEMU); beside
+them the LOAD session's client (``flash``) and board side (``load_receiver``). Importing the
+package gives the protocol's public names (docs/architecture.md lists the old module paths).
 
 Board side: decode INFER (``StreamDecoder``/``decode_datagram`` with ``Auth(role="board")``),
 reassemble with ``Reassembler``, answer ``Result``/``Hello``/``Heartbeat``/``Error`` through a
