@@ -237,6 +237,24 @@ def bridge_crossings() -> list[str]:
     return sorted(bad)
 
 
+#: every public name firmware_bridge/protocol.py had when it was one module (release 0.1)
+PROTOCOL_NAMES = (
+    "BoardKind CHUNKED CRC_SIZE DROP_REASONS Error FROM_GATEWAY_TYPES Flag HEADER_FMT "
+    "HEADER_SIZE Heartbeat Hello INFER_CHUNK_HEADER INFER_STAGE_CHUNK_HEADER Infer InferStage "
+    "LOAD_CHUNK_HEADER LoadAck LoadBegin LoadChunk LoadCommit MAGIC MAX_FRAME MAX_K MAX_NAME "
+    "MESSAGES Message MsgType Probe Readback ReadbackReply Result SLOT_ACTIVE STATUS_TEXT "
+    "Status TAG_SIZE TENSOR_CHUNK_HEADER Tensor VARIABLE VERSION result_frame_size "
+    "unpack_message "
+).split()
+
+
+def test_the_protocol_package_gives_what_the_module_gave() -> None:
+    import firmware_bridge.protocol as protocol
+
+    missing = [n for n in PROTOCOL_NAMES if not hasattr(protocol, n)]
+    assert not missing and set(PROTOCOL_NAMES) <= set(protocol.__all__), missing
+
+
 def test_bridge_subpackages_keep_their_places() -> None:
     assert set(BRIDGE_PARTS) == {
         p.name for p in (ROOT / "firmware_bridge").iterdir() if (p / "__init__.py").exists()
