@@ -22,6 +22,8 @@ TINY_SOURCES = (
     "converters/tflite.py",
     "converters/card.py",
     "vp_edge/data.py",
+    "vp_edge/idx.py",
+    "vp_edge/images.py",
 )
 
 
