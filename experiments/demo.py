@@ -18,6 +18,7 @@ from converters.rundir import RunDir
 from vp_edge.evaluate import evaluate
 from vp_edge.family import PAPER_MACS_RATIO, PAPER_PARAMS_RATIO, load_family
 from vp_edge.train import TrainConfig, save_data_args, train
+from vp_edge.train_config import train_config
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,12 @@ BUDGETS = {
         "fashion", epochs=5, train_limit=None, test_limit=None, batch_size=64, live_images=300
     ),
 }
+
+
+def demo_train_config(budget: Budget) -> TrainConfig:
+    """The budget's training settings, built as ``vp-edge train`` builds its own; early
+    stopping waits the whole budget (patience = epochs)."""
+    return train_config(budget, patience=budget.epochs)
 
 
 def claims(report: dict) -> dict:
@@ -101,19 +108,7 @@ def run_demo(out: Path, budget: Budget, live: bool = True, show: bool = True) ->
     splits = load_dataset(
         None, seed=0, input_shape=family.input_shape, class_names=family.class_names or None
     )
-    cfg = TrainConfig(
-        epochs=budget.epochs,
-        train_limit=budget.train_limit,
-        batch_size=budget.batch_size,
-        patience=budget.epochs,
-        ensemble_weight=budget.ensemble_weight,
-        augment=budget.augment,
-        teacher=budget.teacher,
-        kd_weight=budget.kd_weight,
-        kd_temperature=budget.kd_temperature,
-        kd_schedule=budget.kd_schedule,
-        ncl_weight=budget.ncl_weight,
-    )
+    cfg = demo_train_config(budget)
     train(family, splits, out, cfg, verbose=2 if show else 0)
     timings["train_s"] = time.monotonic() - t0
     t1 = time.monotonic()

@@ -16,12 +16,16 @@ TINY_SOURCES = (
     "vp_edge/family.py",
     "vp_edge/models.py",
     "vp_edge/train.py",
+    "vp_edge/train_config.py",
+    "vp_edge/run_records.py",
     "vp_edge/recipes.py",
     "vp_edge/convert.py",
     "vp_edge/preprocess.py",
     "converters/tflite.py",
     "converters/card.py",
     "vp_edge/data.py",
+    "vp_edge/idx.py",
+    "vp_edge/images.py",
 )
 
 

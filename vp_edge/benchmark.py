@@ -263,3 +263,54 @@ def benchmark(
         "seed": seed,
         "runtimes": rows,
     }
+
+
+def parse_runtimes(text: str | None) -> tuple[str, ...] | None:
+    """``--runtimes a,b``: the rows asked for (None: the default rows); an unknown name is a
+    UsageError listing the known ones."""
+    from vp_edge.errors import UsageError
+
+    if not text:
+        return None
+    runtimes = tuple(r.strip() for r in text.split(",") if r.strip())
+    if unknown := sorted(set(runtimes) - set(ALL_RUNTIMES)):
+        raise UsageError(
+            f"--runtimes: unknown {', '.join(unknown)}; known: {', '.join(ALL_RUNTIMES)}"
+        )
+    return runtimes
+
+
+def benchmark_file(
+    path: Path,
+    runs: int = 50,
+    runtimes: str | tuple[str, ...] | None = None,
+    *,
+    qemu: bool = True,
+    seed: int = 0,
+    qemu_runs: int = 3,
+    on_runtime: Callable[[str], None] | None = None,
+) -> dict:
+    """``benchmark`` of the model file ``path`` (a .tflite or .vpw, told by its bytes), after
+    checking it against its card: a corrupt model is refused, not timed. ``runtimes`` as a
+    string is ``--runtimes``' list (``parse_runtimes``), checked after the model."""
+    from converters.card import check_model_file
+    from vp_edge.checks import read_model
+
+    kind, data = read_model(path, "MODEL")
+    check_model_file(data, path)
+    if isinstance(runtimes, str):
+        runtimes = parse_runtimes(runtimes)
+    report = benchmark(
+        kind, data, runs, runtimes, qemu=qemu, seed=seed, qemu_runs=qemu_runs, on_runtime=on_runtime
+    )
+    report["model"] = str(path)
+    return report
+
+
+def failed(report: dict, named: bool) -> list[str]:
+    """Rows that failed: any error, and any skip of a row the user named (``named``)."""
+    return [
+        rt
+        for rt, row in report["runtimes"].items()
+        if "error" in row or (named and "skipped" in row)
+    ]

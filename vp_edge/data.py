@@ -8,20 +8,18 @@ Pillow is imported lazily, only for image files and resizing. Every failure is a
 
 from __future__ import annotations
 
-import gzip
-import io
-import math
 import os
 import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from firmware_bridge.files import DATA_FILE_MAX, read_limited
 from vp_edge.errors import DataError
+from vp_edge.idx import read_idx as read_idx  # re-exported: where users import it from
+from vp_edge.images import check_shape, fit_image, load_image
+from vp_edge.images import fit_notes as fit_notes  # re-exported, as read_idx
 
 FASHION_MNIST_ENV = "VP_EDGE_FASHION_MNIST"
 FASHION_MNIST_DIR = Path(os.environ.get(FASHION_MNIST_ENV) or "/usr/share/datasets/fashion-mnist")
@@ -30,7 +28,6 @@ FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 IDX_STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")  # fmt: skip
-_IDX_MAGIC = {0x0801: 1, 0x0803: 3}  # magic -> number of dimensions (uint8 labels / images)
 _LAYOUTS = (
     "IDX files (train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz], optional t10k-*), "
     "class folders (<root>/<class_name>/*.png|jpg|jpeg, optionally under <root>/train and "
@@ -100,53 +97,6 @@ class _Options:
             raise DataError(f"val_fraction + test_fraction must be < 1; got {v} + {t}")
 
 
-def _read_bytes(path: Path) -> bytes:
-    """Whole file, gunzipped if gzip, so a corrupt download fails here and not in training."""
-    if not path.is_file():
-        raise DataError(f"{path}: no such file; check the path")
-    try:
-        raw = read_limited(path, DATA_FILE_MAX)
-        if raw[:2] == b"\x1f\x8b":
-            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as fh:
-                data = fh.read(DATA_FILE_MAX + 1)
-            if len(data) > DATA_FILE_MAX:
-                raise DataError(
-                    f"{path}: unpacks to more than {DATA_FILE_MAX >> 30} GiB; not an IDX file"
-                )
-            return data
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"{path}: corrupt ({exc}); re-create or re-install it") from exc
-    if path.suffix == ".gz":
-        raise DataError(f"{path}: not a gzip file although named .gz; re-create or re-install it")
-    return raw
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """Read one IDX file (raw or .gz), checking magic and length so a bad file fails loudly."""
-    path = Path(path)
-    data = _read_bytes(path)
-    magic = int.from_bytes(data[:4], "big") if len(data) >= 4 else None
-    if magic is None or magic not in _IDX_MAGIC:
-        found = "no header" if magic is None else f"0x{magic:08x}"
-        raise DataError(
-            f"{path}: bad IDX magic ({found}); expected 0x00000801 (labels) or 0x00000803 "
-            "(images); is this an IDX file?"
-        )
-    ndim = _IDX_MAGIC[magic]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DataError(f"{path}: truncated IDX header ({len(data)} bytes); re-create it")
-    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + math.prod(dims)
-    if len(data) != expected:
-        what = "truncated" if len(data) < expected else "longer than its header says"
-        raise DataError(
-            f"{path}: IDX file {what}: header says shape {dims} ({expected} bytes), file has "
-            f"{len(data)} bytes; re-create or re-install it"
-        )
-    return np.frombuffer(data, np.uint8, offset=header).reshape(dims).copy()
-
-
 def _find_idx(root: Path, stem: str) -> Path | None:
     return next((root / n for n in (stem, stem + ".gz") if (root / n).is_file()), None)
 
@@ -163,85 +113,6 @@ def _load_idx_dir(root: Path, opts: _Options, names: Names, source: str,
     train = (read_idx(found[0]), read_idx(found[1]))
     test = (read_idx(found[2]), read_idx(found[3])) if found[2] else None
     return _make_splits(train, test, names or None, default, opts, source)
-
-
-def _pil() -> Any:
-    try:
-        from PIL import Image
-    except ImportError as exc:  # pragma: no cover - Pillow is in the test environment
-        raise DataError('images need Pillow: pip install "vp-edge[images]"') from exc
-    return Image
-
-
-def _check_shape(input_shape: Any) -> tuple[int, int, int]:
-    try:
-        h, w, c = (int(v) for v in input_shape)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"input_shape must be (H, W, C); got {input_shape!r}") from exc
-    if h < 1 or w < 1 or c not in (1, 3):
-        raise DataError(f"input_shape must be (H, W, C), H, W >= 1, C 1 or 3; got {input_shape!r}")
-    return h, w, c
-
-
-def _to_gray(a: np.ndarray) -> np.ndarray:
-    """ITU-R 601-2 luma with Pillow's integer weights, so arrays and files agree bit for bit."""
-    r, g, b = (a[..., i].astype(np.uint32) for i in range(3))
-    return ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16).astype(np.uint8)[..., None]
-
-
-GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
-
-
-def fit_notes(size: tuple[int, int], mode: str, input_shape: tuple[int, int, int]) -> list[str]:
-    """What ``fit_image`` does to a picture of ``size`` (W, H) in Pillow ``mode``, in words: a
-    caller that changed a user's input says so instead of answering as if nothing happened."""
-    h, w, c = _check_shape(input_shape)
-    notes = []
-    if c == 1 and mode not in GREY_MODES:
-        notes.append(f"converted from colour ({mode}) to grey")
-    elif c == 3 and mode in GREY_MODES:
-        notes.append("grey repeated to 3 colour channels")
-    if "A" in mode:
-        notes.append("transparency dropped")
-    if tuple(size) != (w, h):
-        aspect = "" if size[0] * h == size[1] * w else ", aspect ratio not kept"
-        notes.append(f"resized {size[0]}x{size[1]} -> {w}x{h} (bilinear{aspect})")
-    return notes
-
-
-def fit_image(img: np.ndarray, input_shape: tuple[int, int, int]) -> np.ndarray:
-    """Bring one uint8 image (H, W[, C]) to ``input_shape`` so any picture can be classified."""
-    h, w, c = _check_shape(input_shape)
-    a = np.asarray(img)
-    if a.dtype != np.uint8:
-        raise DataError(f"image must be uint8 (0..255); got {a.dtype}; scale and cast it first")
-    if a.ndim == 2:
-        a = a[..., None]
-    if a.ndim != 3 or a.shape[-1] not in (1, 3, 4):
-        raise DataError(f"image must be (H, W) or (H, W, C) with C 1, 3 or 4; got shape {a.shape}")
-    a = a[..., :3]  # drop alpha
-    if c == 1 and a.shape[-1] == 3:
-        a = _to_gray(a)
-    elif c == 3 and a.shape[-1] == 1:
-        a = np.repeat(a, 3, axis=-1)
-    if a.shape[:2] != (h, w):
-        image = _pil().fromarray(a[..., 0] if c == 1 else a)
-        a = np.asarray(image.resize((w, h), _pil().Resampling.BILINEAR)).reshape(h, w, c)
-    return np.ascontiguousarray(a)
-
-
-def load_image(path: Path, input_shape: tuple[int, int, int]) -> np.ndarray:
-    """Read one PNG/JPEG into uint8 ``input_shape``; the gateway and folder loader share this."""
-    path, (_, _, c) = Path(path), _check_shape(input_shape)
-    image_mod = _pil()
-    if not path.is_file():
-        raise DataError(f"{path}: no such image file; check the path")
-    try:
-        with image_mod.open(path) as im:
-            a = np.asarray(im.convert("L" if c == 1 else "RGB"))
-    except (OSError, ValueError, image_mod.DecompressionBombError) as exc:
-        raise DataError(f"{path}: cannot read image ({exc}); use a valid PNG or JPEG file") from exc
-    return fit_image(a, input_shape)
 
 
 def _class_dirs(root: Path) -> list[Path]:
@@ -447,7 +318,7 @@ def load_dataset(
     class_names: tuple[str, ...] | None = None,
 ) -> Splits:
     """Load any supported source into seeded, stratified, disjoint train/val/test splits."""
-    shape = _check_shape(input_shape) if input_shape is not None else None
+    shape = check_shape(input_shape) if input_shape is not None else None
     opts = _Options(val_fraction, test_fraction, seed, shape)
     opts.check()
     names = tuple(class_names) if class_names is not None else None

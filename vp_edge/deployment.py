@@ -38,6 +38,14 @@ from firmware_bridge.errors import KeyFileError
 from firmware_bridge.files import KEY_FILE_MAX, TEXT_FILE_MAX, read_limited
 from firmware_bridge.protocol import keys
 from vp_edge.checks import number_problem
+from vp_edge.deployment_boards import (
+    BoardSpec,
+    check_distinct_links,
+    get_key,
+    key_error,
+    parse_board,
+    refuse_unknown,
+)
 from vp_edge.errors import DeploymentError, VpEdgeError
 
 if TYPE_CHECKING:  # the boards layer's view of a board (BoardSpec fits it)
@@ -57,34 +65,10 @@ TOP_KEYS = (
     "boards",
 )
 STRATEGIES = ("vp", "mp", "cp", "lcp", "disco")
-BOARD_KEYS = ("id", "name", "kind", "link", "variant", "profile", "kernels")
 LIVE_RULES = ("reference", "sum", "majority")
 MIN_KEY = 16
 MAX_DEADLINE_MS = 600_000  # ten minutes: beyond that a request is lost, not late
 MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS = 10, 3_600_000  # what 'vp-edge board serve' accepts
-
-
-@dataclass(frozen=True)
-class BoardSpec:
-    """One board of a deployment."""
-
-    id: int
-    name: str
-    kind: str
-    link: str
-    variant: str
-    profile: str
-    kernels: str = ""  # LiteRT's kernels on boards whose runtime is LiteRT (linux); else ""
-
-    @property
-    def runtime(self) -> str:
-        """What the board computes with, so offline checks run the same: ``litert-<kernels>``
-        for linux boards, else its kind's runner (tflm, engine, pynq)."""
-        from boards.registry import get_kind
-        from converters.interpreters import BOARD_KERNELS
-
-        runner = get_kind(self.kind).runner
-        return f"litert-{self.kernels or BOARD_KERNELS}" if runner == "litert" else runner
 
 
 @dataclass(frozen=True)
@@ -176,30 +160,6 @@ class Deployment:
         }
 
 
-def _err(where: str, key: str, msg: str) -> DeploymentError:
-    return DeploymentError(f"{where}: {key}: {msg}")
-
-
-def _get(
-    d: dict, key: str, typ: type | tuple, where: str, default: Any = ..., prefix: str = ""
-) -> Any:
-    if key not in d:
-        if default is ...:
-            raise _err(where, prefix + key, "missing; see docs/deployment.md")
-        return default
-    v = d[key]
-    if isinstance(v, bool) and typ is not bool or not isinstance(v, typ):
-        name = typ.__name__ if isinstance(typ, type) else " or ".join(t.__name__ for t in typ)
-        raise _err(where, prefix + key, f"must be {name}, got {v!r}")
-    return v
-
-
-def _unknown(d: dict, known: tuple[str, ...], where: str, prefix: str = "") -> None:
-    extra = sorted(set(d) - set(known))
-    if extra:
-        raise _err(where, prefix + extra[0], f"unknown key; known: {', '.join(known)}")
-
-
 def parse_key(text: str | bytes, what: str) -> bytes:
     """A key under the one rule of ``firmware_bridge.protocol.keys`` (hex or raw, >= 16 bytes)."""
     try:
@@ -211,138 +171,56 @@ def parse_key(text: str | bytes, what: str) -> bytes:
 def _key(d: dict, base: Path, where: str) -> tuple[bytes | None, Path | None]:
     given = [k for k in ("key", "key_file", "insecure") if k in d]
     if len(given) != 1:
-        raise _err(where, "key", "give exactly one of key (hex), key_file, or insecure = true")
+        raise key_error(where, "key", "give exactly one of key (hex), key_file, or insecure = true")
     if "insecure" in d:
-        if _get(d, "insecure", bool, where) is not True:
-            raise _err(where, "insecure", "only 'insecure = true' is meaningful")
+        if get_key(d, "insecure", bool, where) is not True:
+            raise key_error(where, "insecure", "only 'insecure = true' is meaningful")
         return None, None
     if "key" in d:
-        return parse_key(_get(d, "key", str, where), f"{where}: key"), None
-    path = base / _get(d, "key_file", str, where)
+        return parse_key(get_key(d, "key", str, where), f"{where}: key"), None
+    path = base / get_key(d, "key_file", str, where)
     try:
         data = read_limited(path, KEY_FILE_MAX, f"{where}: key_file {path}")
     except OSError as e:
-        raise _err(where, "key_file", f"cannot read {path}: {e.strerror}") from None
+        raise key_error(where, "key_file", f"cannot read {path}: {e.strerror}") from None
     return parse_key(data, f"{where}: key_file {path}"), path
-
-
-def _board(d: Any, i: int, where: str) -> BoardSpec:
-    from boards.profiles import PROFILES
-    from boards.registry import BOARDS, link_problem
-    from firmware_bridge.transport import LinkError, parse_link
-
-    p = f"boards[{i}]."
-    if not isinstance(d, dict):
-        raise _err(where, f"boards[{i}]", "must be a table ([[boards]])")
-    _unknown(d, BOARD_KEYS, where, p)
-    bid = _get(d, "id", int, where, None, p)
-    if bid is None or not 0 <= bid <= 0xFFFF:
-        raise _err(where, p + "id", f"must be an integer 0..65535, got {d.get('id')!r}")
-    vals = {k: _get(d, k, str, where, None, p) for k in ("name", "kind", "link", "variant")}
-    for k, v in vals.items():
-        if not v:
-            raise _err(where, p + k, "missing or empty")
-    kind = BOARDS.get(vals["kind"])
-    if kind is None:
-        raise _err(where, p + "kind", f"unknown kind {vals['kind']!r}; known: {', '.join(BOARDS)}")
-    try:
-        scheme = parse_link(vals["link"]).scheme
-    except LinkError as e:
-        raise _err(where, p + "link", str(e)) from None
-    if problem := link_problem(kind, scheme):
-        raise _err(where, p + "link", problem)
-    profile = _get(d, "profile", str, where, kind.default_profile, p)
-    if profile not in PROFILES:
-        raise _err(
-            where, p + "profile", f"unknown profile {profile!r}; known: {', '.join(PROFILES)}"
-        )
-    return BoardSpec(
-        bid,
-        vals["name"],
-        vals["kind"],
-        vals["link"],
-        vals["variant"],
-        profile,
-        _kernels(d, kind, where, p),
-    )
-
-
-def _kernels(d: dict, kind: Any, where: str, p: str) -> str:
-    """LiteRT's kernels for a board whose runtime is LiteRT (default xnnpack); "" otherwise."""
-    from converters.interpreters import BOARD_KERNELS, LITERT_KERNELS
-
-    if kind.runner != "litert":
-        if "kernels" in d:
-            raise _err(
-                where,
-                p + "kernels",
-                f"a {kind.kind} board runs {kind.runner}, which has "
-                "no kernels to choose; remove the key (only linux boards take it)",
-            )
-        return ""
-    kernels = _get(d, "kernels", str, where, BOARD_KERNELS, p)
-    if kernels not in LITERT_KERNELS:
-        raise _err(
-            where, p + "kernels", f"unknown kernels {kernels!r}; known: {', '.join(LITERT_KERNELS)}"
-        )
-    return kernels
-
-
-def _distinct_links(boards: tuple[BoardSpec, ...], where: str) -> None:
-    """Two boards cannot share one UDP port (or one pty name): the second could not bind it.
-
-    A link whose scheme names boards (``mqtt://BROKER/DEPLOYMENT``) is compared completed with
-    each board's id, the way the gateway opens it: boards on one broker are distinct."""
-    from firmware_bridge.transport import for_board, parse_link
-
-    seen: dict[tuple, int] = {}
-    for i, b in enumerate(boards):
-        link = for_board(b.link, b.id)
-        spec = parse_link(link)
-        key = (spec.scheme, spec.host, spec.port) if spec.scheme == "udp" else (spec.scheme, link)
-        if key in seen:
-            raise _err(
-                where,
-                f"boards[{i}].link",
-                f"{link!r} is also boards[{seen[key]}]'s "
-                "link; give every board its own port or name",
-            )
-        seen[key] = i
 
 
 def parse_deployment(d: dict, base: Path, where: str = "deployment") -> Deployment:
     """Validate a deployment mapping (paths relative to ``base``); no run checks."""
-    _unknown(d, TOP_KEYS, where)
-    run = (base / _get(d, "run", str, where)).resolve()
+    refuse_unknown(d, TOP_KEYS, where)
+    run = (base / get_key(d, "run", str, where)).resolve()
     key, key_file = _key(d, base, where)
-    k = _get(d, "k", int, where, 2)
-    rule = _get(d, "rule", str, where, "reference")
+    k = get_key(d, "k", int, where, 2)
+    rule = get_key(d, "rule", str, where, "reference")
     if rule not in LIVE_RULES:
-        raise _err(where, "rule", f"{rule!r} is not a live vote rule; use {', '.join(LIVE_RULES)}")
-    deadline = _get(d, "deadline_ms", (int, float), where, 500)
-    beat = _get(d, "heartbeat_ms", (int, float), where, 1000)
+        raise key_error(
+            where, "rule", f"{rule!r} is not a live vote rule; use {', '.join(LIVE_RULES)}"
+        )
+    deadline = get_key(d, "deadline_ms", (int, float), where, 500)
+    beat = get_key(d, "heartbeat_ms", (int, float), where, 1000)
     for name, v, low, high in (
         ("deadline_ms", deadline, 0, MAX_DEADLINE_MS),
         ("heartbeat_ms", beat, MIN_HEARTBEAT_MS, MAX_HEARTBEAT_MS),
     ):
         if problem := number_problem(v, low, high, low_open=low == 0):
-            raise _err(where, name, problem)
-    boards_raw = _get(d, "boards", list, where)
+            raise key_error(where, name, problem)
+    boards_raw = get_key(d, "boards", list, where)
     if not boards_raw:
-        raise _err(where, "boards", "a deployment needs at least one [[boards]] entry")
-    boards = tuple(_board(b, i, where) for i, b in enumerate(boards_raw))
+        raise key_error(where, "boards", "a deployment needs at least one [[boards]] entry")
+    boards = tuple(parse_board(b, i, where) for i, b in enumerate(boards_raw))
     for field in ("id", "name"):
         seen: dict = {}
         for i, b in enumerate(boards):
             v = getattr(b, field)
             if v in seen:
-                raise _err(where, f"boards[{i}].{field}", f"{v!r} repeats boards[{seen[v]}]")
+                raise key_error(where, f"boards[{i}].{field}", f"{v!r} repeats boards[{seen[v]}]")
             seen[v] = i
-    _distinct_links(boards, where)
-    state = base / _get(d, "state_dir", str, where, f".{Path(where).stem}.state")
-    strategy = _get(d, "strategy", str, where, "vp")
+    check_distinct_links(boards, where)
+    state = base / get_key(d, "state_dir", str, where, f".{Path(where).stem}.state")
+    strategy = get_key(d, "strategy", str, where, "vp")
     if strategy not in STRATEGIES:
-        raise _err(
+        raise key_error(
             where, "strategy", f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}"
         )
     return Deployment(
@@ -377,10 +255,10 @@ def check_against_run(dep: Deployment, where: str = "deployment") -> None:
         check_k(dep.k, family.num_classes)
     except VpEdgeError as e:
         key = "k" if "k must" in str(e) else "run"
-        raise _err(where, key, str(e)) from None
+        raise key_error(where, key, str(e)) from None
     for i, b in enumerate(dep.boards):
         if b.variant not in family.weights():
-            raise _err(
+            raise key_error(
                 where,
                 f"boards[{i}].variant",
                 f"{b.variant!r} is not a variant of "
@@ -390,7 +268,7 @@ def check_against_run(dep: Deployment, where: str = "deployment") -> None:
         try:
             check_fit(PROFILES[b.profile], b.variant, arena, size)
         except VpEdgeError as e:
-            raise _err(where, f"boards[{i}].profile", str(e)) from None
+            raise key_error(where, f"boards[{i}].profile", str(e)) from None
 
 
 def _check_parts(dep: Deployment, where: str) -> None:
@@ -400,9 +278,9 @@ def _check_parts(dep: Deployment, where: str) -> None:
     try:
         strategy = load_strategy(dep.run)
     except VpEdgeError as e:
-        raise _err(where, "run", str(e)) from None
+        raise key_error(where, "run", str(e)) from None
     if strategy.name != dep.strategy:
-        raise _err(
+        raise key_error(
             where,
             "strategy",
             f"{dep.strategy!r}, but {dep.run} was trained for "
@@ -412,7 +290,7 @@ def _check_parts(dep: Deployment, where: str) -> None:
         try:
             dep.part(b)
         except DeploymentError as e:
-            raise _err(where, f"boards[{i}].variant", str(e)) from None
+            raise key_error(where, f"boards[{i}].variant", str(e)) from None
 
 
 def _model_needs(dep: Deployment, b: BoardSpec, card: dict) -> tuple[int | None, int]:

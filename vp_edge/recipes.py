@@ -76,6 +76,11 @@ def _softmax_np(z: np.ndarray) -> np.ndarray:
 def _register() -> tuple[type, type, type]:
     """Define the Keras classes once (lazily: TensorFlow is a training-only dependency)."""
     keras = models._keras()
+    return _member_pack(keras), _member_loss(keras), _ncl_loss(keras)
+
+
+def _member_pack(keras: Any) -> type:
+    """The layer that packs what the member loss needs."""
     ops = keras.ops
 
     @keras.saving.register_keras_serializable(package="vp_edge")
@@ -93,6 +98,13 @@ def _register() -> tuple[type, type, type]:
             logs = [ops.log(ops.maximum(p, LOG_FLOOR)) for p in inputs]
             lam = ops.ones_like(logs[0][:, :1]) * self.lam
             return ops.concatenate(logs + [lam], axis=-1)
+
+    return MemberPack
+
+
+def _member_loss(keras: Any) -> type:
+    """The member loss: bootstrap-weighted CE, or CE and distillation."""
+    ops = keras.ops
 
     @keras.saving.register_keras_serializable(package="vp_edge")
     class MemberLoss(keras.losses.Loss):
@@ -124,6 +136,13 @@ def _register() -> tuple[type, type, type]:
                 "kd": self.kd,
             }
 
+    return MemberLoss
+
+
+def _ncl_loss(keras: Any) -> type:
+    """The negative-correlation loss."""
+    ops = keras.ops
+
     @keras.saving.register_keras_serializable(package="vp_edge")
     class NCLLoss(keras.losses.Loss):
         """Negative correlation: minus the members' mean squared spread around their mean."""
@@ -140,7 +159,7 @@ def _register() -> tuple[type, type, type]:
         def get_config(self) -> dict:
             return {**super().get_config(), "members": self.members, "classes": self.classes}
 
-    return MemberPack, MemberLoss, NCLLoss
+    return NCLLoss
 
 
 _CLASSES: tuple[type, type, type] | None = None

@@ -21,11 +21,29 @@ def evaluation_table(r: dict) -> str:
         f"test images, {r['num_classes']} classes, "
         f"int8 on LiteRT reference kernels"
     ]
+    out += _model_rows(r) + _ensemble_rows(r) + _agreement_rows(r)
+    out += per_class_table(r)
+    for name, c in r.get("engine_check", {}).items():
+        out.append(
+            f"C engine vs LiteRT reference, {name}: {c['values']:,} int8 values over "
+            f"{c['inputs']:,} inputs, {c['differing']} differ"
+        )
+    b = r.get("baseline")
+    out += [
+        "",
+        f"best single variant {_pct(r['best_single'])}  |  ensemble "
+        f"{_pct(r['ensemble_default'])}  |  baseline {_pct(b['int8_accuracy'] if b else None)}",
+    ]
+    return "\n".join(out)
+
+
+def _model_rows(r: dict) -> list[str]:
+    """One row per variant (size, cost ratios, float and int8 accuracy), then the baseline."""
     head = (
         f"{'model':12} {'r':>4} {'alpha':>5} {'F':>5} {'params':>10} {'MACs':>11} "
         f"{'x params':>8} {'x MACs':>7} {'float':>7} {'int8':>7} {'drop':>6}"
     )
-    out += ["", head, "-" * len(head)]
+    out = ["", head, "-" * len(head)]
     for v in r["variants"]:
         drop = "   -  " if v["int8_drop_points"] is None else f"{v['int8_drop_points']:+5.2f}"
         out.append(
@@ -41,7 +59,12 @@ def evaluation_table(r: dict) -> str:
             f"{b['macs']:>11,} {1.0:>7.2f}x {1.0:>6.2f}x {_pct(b['float_accuracy'])} "
             f"{_pct(b['int8_accuracy'])}"
         )
-    out += ["", "ensemble top-1 (int8) by vote rule and k:"]
+    return out
+
+
+def _ensemble_rows(r: dict) -> list[str]:
+    """The ensemble by vote rule and k, and with m boards alive (mean and worst subset)."""
+    out = ["", "ensemble top-1 (int8) by vote rule and k:"]
     ks = [str(k) for k in r["ks"]]
     out.append(f"{'rule':10} " + " ".join(f"{'k=' + k:>8}" for k in ks))
     for rule, accs in r["ensemble"].items():
@@ -57,6 +80,12 @@ def evaluation_table(r: dict) -> str:
             f"{row['m']:>3} {row['subsets']:>8} {_pct(row['mean']):>8} "
             f"{_pct(row['worst']):>8}  {'+'.join(row['worst_subset'])}"
         )
+    return out
+
+
+def _agreement_rows(r: dict) -> list[str]:
+    """How often the variants are wrong together, and the paired tests against the ensemble."""
+    out = []
     ea = r.get("error_agreement")
     if ea:
         worst = max(ea["pairs"].items(), key=lambda kv: kv[1])
@@ -75,18 +104,7 @@ def evaluation_table(r: dict) -> str:
                 f"(95% CI {lo:+.2f} to {hi:+.2f}; only ensemble right {pc['a_only']}, "
                 f"only {label} right {pc['b_only']}; McNemar p = {pc['mcnemar_p']:.2g})"
             )
-    out += per_class_table(r)
-    for name, c in r.get("engine_check", {}).items():
-        out.append(
-            f"C engine vs LiteRT reference, {name}: {c['values']:,} int8 values over "
-            f"{c['inputs']:,} inputs, {c['differing']} differ"
-        )
-    out += [
-        "",
-        f"best single variant {_pct(r['best_single'])}  |  ensemble "
-        f"{_pct(r['ensemble_default'])}  |  baseline {_pct(b['int8_accuracy'] if b else None)}",
-    ]
-    return "\n".join(out)
+    return out
 
 
 def per_class_table(r: dict) -> list[str]:

@@ -28,49 +28,23 @@ from firmware_bridge.files import write_file, writing
 from vp_edge import bn_refresh, models, recipes
 from vp_edge.chance import chance_warnings
 from vp_edge.data import Splits
-from vp_edge.errors import ArtifactError, TrainingError
-from vp_edge.family import Family, from_dict, save_family
+from vp_edge.errors import TrainingError
+from vp_edge.family import Family, save_family
 from vp_edge.preprocess import to_float
 from vp_edge.progress import keras_progress
+from vp_edge.run_records import load_data_args as load_data_args  # re-exported (users' path)
+from vp_edge.run_records import (
+    load_run_family,
+    record_class_names,
+    run_state,
+)
+from vp_edge.run_records import run_class_names as run_class_names  # re-exported
+from vp_edge.run_records import save_data_args as save_data_args  # re-exported
+from vp_edge.train_config import FIXED_SETTINGS, TrainConfig
 
 LOG = logging.getLogger(__name__)
 JOINT = "joint"
 BASELINE = "baseline"
-
-
-@dataclass
-class TrainConfig:
-    """The budget; the baseline gets exactly the same one."""
-
-    epochs: int = 4
-    batch_size: int = 64
-    learning_rate: float = 2e-3
-    patience: int = 3
-    seed: int = 0
-    ensemble_weight: float = 1.0
-    train_limit: int | None = None
-    #: validation images checked after each epoch (early stopping, best weights)
-    val_limit: int | None = 2000
-    baseline: bool = True
-    #: XLA: faster steps, but compiling a whole family takes minutes on 2 cores
-    jit: bool = False
-    #: step by step without a traced graph: faster when a run is a few hundred images (tracing
-    #: a family costs more than it saves), slower beyond
-    eager: bool = False
-    #: random horizontal flips and small shifts while training (each variant its own draw)
-    augment: bool = False
-    #: distillation (vp_edge.recipes): None, "baseline" (this run's, trained first) or a run path
-    teacher: str | None = None
-    kd_weight: float = 0.5
-    kd_temperature: float = 2.0
-    kd_schedule: str = "constant"
-    #: diversity: negative-correlation weight, and a bootstrap draw of the images per member
-    ncl_weight: float = 0.0
-    member_draws: bool = False
-
-    def uses_recipe(self) -> bool:
-        """Whether the family trains in the recipe graph (vp_edge.recipes), not the plain one."""
-        return self.teacher is not None or self.ncl_weight > 0 or self.member_draws
 
 
 @dataclass
@@ -88,116 +62,6 @@ class ModelState:
 
 def _keras() -> Any:
     return models._keras()
-
-
-def run_state(run: Path) -> dict:
-    path = RunDir(run).train
-    if not path.exists():
-        return {}
-    return json.loads(path.read_text())
-
-
-def load_run_family(run: Path) -> Family:
-    path = RunDir(run).family
-    if not path.exists():
-        raise TrainingError(
-            f"{run} is not a training run (no family.json); run 'vp-edge train' first"
-        )
-    return from_dict(json.loads(path.read_text()), source=str(path))
-
-
-#: settings that shape the trained weights; a resumed run must keep them (the checkpoint
-#: restores the optimiser and its learning-rate schedule, so a new value would not apply)
-FIXED_SETTINGS = (
-    "epochs",
-    "batch_size",
-    "learning_rate",
-    "seed",
-    "ensemble_weight",
-    "train_limit",
-    "augment",
-    "teacher",
-    "kd_weight",
-    "kd_temperature",
-    "kd_schedule",
-    "ncl_weight",
-    "member_draws",
-)
-
-
-def _absolute_source(source: Any) -> Any:
-    """A data path as an absolute path, so the run works from any folder."""
-    if source is None or str(source).lower() == "fashion-mnist":
-        return source
-    return str(Path(source).expanduser().resolve())
-
-
-def save_data_args(run: Path, d: dict) -> None:
-    """Record how the data were loaded (the path made absolute); keeps recorded class names."""
-    old = _read_json(RunDir(run).data)
-    doc = {**d, "source": _absolute_source(d.get("source"))}
-    if RunDir(run).train.exists():  # older runs stored the path as given: compare resolved
-        before = {**old, "source": _absolute_source(old.get("source"))}
-        changed = [
-            f"{k} {before[k]!r} -> {doc[k]!r}"
-            for k in ("source", "seed", "val_fraction")
-            if k in old and k in doc and before[k] != doc[k]
-        ]
-        if changed:
-            raise TrainingError(
-                f"{run} was trained on other data ({'; '.join(changed)}); "
-                "resume with the same data, or use another --out"
-            )
-    if "class_names" in old and "class_names" not in doc:
-        doc["class_names"] = old["class_names"]
-    RunDir(run).data.write_text(json.dumps(doc, indent=2) + "\n")
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text()) if path.exists() else {}
-    except ValueError as e:
-        raise ArtifactError(f"{path}: not valid JSON ({e}); remove the run or repair it") from None
-
-
-def load_data_args(run: Path) -> dict:
-    """The recorded data arguments; a relative source (older runs) is tried from the run too."""
-    path = RunDir(run).data
-    if not path.exists():
-        raise ArtifactError(f"{run} has no data.json; it was not made by 'vp-edge train'")
-    d = _read_json(path)
-    src = d.get("source")
-    if src and str(src).lower() != "fashion-mnist" and not Path(src).expanduser().is_absolute():
-        if not Path(src).exists() and (Path(run) / src).exists():
-            d["source"] = str((Path(run) / src).resolve())
-    return d
-
-
-def record_class_names(run: Path, names: tuple[str, ...]) -> None:
-    """Fix the run's class order (data.json); a run trained on another order is refused."""
-    d = _read_json(RunDir(run).data)
-    old = d.get("class_names")
-    if old is not None and tuple(old) != tuple(names):
-        raise TrainingError(
-            f"{run} was trained with classes {old}; the data now give {list(names)}; use "
-            "another --out or the same data and class_names"
-        )
-    d["class_names"] = list(names)
-    RunDir(run).data.write_text(json.dumps(d, indent=2) + "\n")
-
-
-def run_class_names(
-    run: Path, family: Family | None = None, numbered: bool = True
-) -> tuple[str, ...] | None:
-    """The class order of a run: recorded at training, else the family's, else "0".."C-1"
-    (None instead of numbers when ``numbered`` is False: the source may then name them)."""
-    names = _read_json(RunDir(run).data).get("class_names")
-    if names:
-        return tuple(str(n) for n in names)
-    family = family or load_run_family(run)
-    if family.class_names or not numbered:
-        return family.class_names or None
-    return tuple(str(i) for i in range(family.num_classes))
 
 
 def _save_state(run: Path, config: TrainConfig, states: dict[str, ModelState], source: str) -> None:

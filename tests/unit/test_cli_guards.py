@@ -365,12 +365,15 @@ def _board(i: int, port: int) -> dict:
 
 
 def test_gateway_exit_code_when_every_answer_is_degraded():
-    from vp_edge.commands.gateway import exit_code
+    from vp_edge.gateway.batch import exit_policy
 
     boards = {"a": {"refused": None}, "b": {"refused": "model hash differs"}}
-    assert exit_code({"errors": 0, "requests": 4, "degraded": 4, "boards": boards}) == 3
-    assert exit_code({"errors": 0, "requests": 4, "degraded": 3, "boards": boards}) == 0
-    assert exit_code({"errors": 1, "requests": 4, "degraded": 0, "boards": boards}) == 3
+    assert exit_policy({"errors": 0, "requests": 4, "degraded": 4, "boards": boards}) == (
+        3,
+        "every answer was degraded; refused: b",
+    )
+    assert exit_policy({"errors": 0, "requests": 4, "degraded": 3, "boards": boards}) == (0, None)
+    assert exit_policy({"errors": 1, "requests": 4, "degraded": 0, "boards": boards}) == (3, None)
 
 
 def test_bench_writes_beside_the_run_by_default(monkeypatch, tmp_path) -> None:

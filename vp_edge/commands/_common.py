@@ -9,7 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from vp_edge.checks import make_dir as make_dir  # re-exported: the commands' one import
 from vp_edge.checks import number_problem
+from vp_edge.checks import read_model as read_model  # re-exported, as make_dir
 
 
 def add_json(p: argparse.ArgumentParser) -> None:
@@ -85,59 +87,6 @@ def nonempty_path(text: str) -> Path:
     if not text.strip():
         raise argparse.ArgumentTypeError("must name a folder, got an empty string")
     return Path(text)
-
-
-def make_dir(path: Path, option: str) -> Path:
-    """Create an output folder the user named, or refuse in one line (exit 2) naming why."""
-    from vp_edge.errors import UsageError
-
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"{option} {path} is a file, not a folder; name a new or existing folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"{option} {path}: cannot create the folder: {e.strerror}") from None
-    return path
-
-
-#: leading bytes of files people pass by mistake -> what they are
-_LOOKALIKES = {
-    b"\x89PNG": "a PNG image",
-    b"\xff\xd8": "a JPEG image",
-    b"PK": "a zip archive (a .keras model?)",
-    b"\x89HDF": "an HDF5 file (Keras weights?)",
-}
-
-
-def read_model(
-    path: Path, option: str = "model", kinds: tuple[str, ...] = ("tflite", "vpw")
-) -> tuple[str, bytes]:
-    """Read a model file and say which kind it is ("tflite" or "vpw") by its bytes, not its
-    name; anything else is refused in one line (exit 2) naming what it looks like."""
-    from firmware_bridge.files import MODEL_FILE_MAX, read_limited
-    from vp_edge.errors import UsageError
-
-    try:
-        data = read_limited(path, MODEL_FILE_MAX, f"{option} {path}")
-    except OSError as e:
-        raise UsageError(f"{option} {path}: cannot read: {e.strerror}") from None
-    kind = "tflite" if data[4:8] == b"TFL3" else "vpw" if data.startswith(b"VPW1") else None
-    if kind in kinds:
-        return kind, data
-    looks = next(
-        (what for magic, what in _LOOKALIKES.items() if data.startswith(magic)),
-        f"a .{kind} model" if kind else "",
-    )
-    wanted = " or ".join(f".{k}" for k in kinds)
-    what = (
-        f"is {looks}, not a {wanted} model"
-        if looks
-        else f"is not a {wanted} model (no TFL3 or VPW1 identifier)"
-    )
-    raise UsageError(
-        f"{option} {path} {what}: give a model from 'vp-edge convert' "
-        "(RUN/models/VARIANT.tflite)" + (" or 'vp-edge pack' (.vpw)" if "vpw" in kinds else "")
-    )
 
 
 def add_data(p: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from vp_edge.commands._common import NON_NEGATIVE, add_json, emit, int_range, read_model
+from vp_edge.commands._common import NON_NEGATIVE, add_json, emit, int_range
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,47 +55,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vp_edge.benchmark import ALL_RUNTIMES, benchmark
-    from vp_edge.errors import UsageError
-
-    kind, data = read_model(args.model, "MODEL")
-    from converters.card import check_model_file
-
-    check_model_file(data, args.model)  # a corrupt .vpw or a model its card does not describe
-    runtimes = None
-    if args.runtimes:
-        runtimes = tuple(r.strip() for r in args.runtimes.split(",") if r.strip())
-        if unknown := sorted(set(runtimes) - set(ALL_RUNTIMES)):
-            raise UsageError(
-                f"--runtimes: unknown {', '.join(unknown)}; known: {', '.join(ALL_RUNTIMES)}"
-            )
+    from vp_edge.benchmark import benchmark_file, failed
 
     def show(rt: str) -> None:
         if args.json != "-":
             print(f"benchmark: {rt} ...", file=sys.stderr, flush=True)
 
-    report = benchmark(
-        kind,
-        data,
+    report = benchmark_file(
+        args.model,
         args.runs,
-        runtimes,
+        args.runtimes,
         qemu=not args.no_qemu,
         seed=args.seed,
         qemu_runs=args.qemu_runs,
         on_runtime=show,
     )
-    report["model"] = str(args.model)
     emit(args, report, table(report))
-    return 3 if failed(report, runtimes is not None) else 0
-
-
-def failed(report: dict, named: bool) -> list[str]:
-    """Rows that failed: any error, and any skip of a row the user named in --runtimes."""
-    return [
-        rt
-        for rt, row in report["runtimes"].items()
-        if "error" in row or (named and "skipped" in row)
-    ]
+    return 3 if failed(report, bool(args.runtimes)) else 0
 
 
 def table(r: dict) -> str:

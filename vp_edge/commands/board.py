@@ -4,7 +4,6 @@ PYNQ board driving the vp_top overlay, real or ``--simulate``d)."""
 from __future__ import annotations
 
 import argparse
-import signal
 from pathlib import Path
 
 from converters.interpreters import LITERT_KERNELS
@@ -31,6 +30,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "only when explicitly given. Stops "
         "cleanly on Ctrl-C or SIGTERM and prints its counters.",
     )
+    _add_model(s)
+    _add_link(s)
+    add_json(s)
+    s.set_defaults(func=serve)
+    p.set_defaults(func=lambda args: p.print_help() or 2)
+
+
+def _add_model(s: argparse.ArgumentParser) -> None:
+    """What the board serves, as whom, and with which runtime."""
     s.add_argument(
         "--model", type=Path, required=True, help=".tflite (.vpw: --runner engine, or --kind pynq)"
     )
@@ -83,6 +91,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument("--variant", default=None, help="variant name in HELLO (default: model stem)")
     s.add_argument("--profile", default=None, help="board profile (default per kind)")
+
+
+def _add_link(s: argparse.ArgumentParser) -> None:
+    """The link's timing and the files the daemon shares with its emulator and flash."""
     s.add_argument("--pty-dir", type=Path, default=None, help="where pty://NAME is published")
     s.add_argument(
         "--epoch-file",
@@ -110,18 +122,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="accept 'vp-edge flash' (verified LOAD session) into two model slots "
         "kept here; a flashed model is served instead of --model, also after restart",
     )
-    add_json(s)
-    s.set_defaults(func=serve)
-    p.set_defaults(func=lambda args: p.print_help() or 2)
 
 
 def serve(args: argparse.Namespace) -> int:
-    from boards.daemon import BoardOptions, build_server, write_ready
+    from boards.daemon import BoardOptions
     from firmware_bridge.protocol.keys import read_key
+    from vp_edge.board_serve import serve_board, stopped_line
 
     key = None if args.key_file is None else read_key(args.key_file, f"--key-file {args.key_file}")
-    if args.kind in ("pynq", "qemu") or args.overlay or args.simulate:
-        return _serve_other(args, key)
     opts = BoardOptions(
         args.model,
         args.listen,
@@ -139,55 +147,8 @@ def serve(args: argparse.Namespace) -> int:
         args.model_dir,
         args.kernels,
     )
-    server = build_server(opts)
-
-    def stop(*_: object) -> None:
-        server.stop_event.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    if args.ready_file:
-        write_ready(args.ready_file, server)
-    try:
-        server.serve()
-    finally:
-        server.close()
-    st = server.stats
-    table = (
-        f"board {args.board_id} ({server.cfg.variant}) stopped: {st['inferences']} "
-        f"inferences, {st['tx']} frames sent, {st['rx']['accepted']} accepted, "
-        f"{sum(v for k, v in st['rx'].items() if k != 'accepted')} dropped"
-    )
-    emit(args, st, table)
-    return 0
-
-
-def _serve_other(args: argparse.Namespace, key: bytes | None) -> int:
-    """pynq: the PYNQ daemon (boards.pynq.serve); qemu: refused with where it comes from."""
-    from vp_edge.errors import BoardError
-
-    if args.kind == "qemu":
-        raise BoardError(
-            "a qemu board runs the board firmware, not this daemon: 'vp-edge "
-            "emulate' boots it in QEMU and loads its model with 'vp-edge flash' "
-            "(see docs/firmware.md)"
-        )
-    if args.kind != "pynq":
-        raise BoardError("--overlay and --simulate belong to --kind pynq")
-    if args.overlay is None and not args.simulate:
-        raise BoardError("a pynq board needs --overlay PATH (the vp_top .bit) or --simulate")
-    from boards.pynq import serve as pynq_serve
-
-    pynq_serve(
-        args.model,
-        args.listen,
-        overlay=args.overlay,
-        simulate=args.simulate,
-        board_id=args.board_id,
-        key=key,
-        k=args.k,
-        variant=args.variant,
-        heartbeat_s=args.heartbeat_ms / 1000,
-        model_dir=args.model_dir,
-    )
+    served = serve_board(opts, args.overlay, args.simulate, args.ready_file)
+    if served is not None:
+        stats, variant = served
+        emit(args, stats, stopped_line(args.board_id, variant, stats))
     return 0

@@ -10,9 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from firmware_bridge.files import MODEL_FILE_MAX, read_limited
 from vp_edge.commands._common import BAUD, BOARD_ID, POSITIVE, SECONDS, add_json, emit
-from vp_edge.flashing import FlashTarget, FlashUsageError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,6 +34,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "artefact the board would refuse, 3 link/board refused, 4 verification failed, "
         "5 timeout.",
     )
+    _add_board(p)
+    _add_session(p)
+    add_json(p)
+    p.set_defaults(func=run)
+
+
+def _add_board(p: argparse.ArgumentParser) -> None:
+    """What to flash, into which board, as whom."""
     p.add_argument("artifact", metavar="ARTIFACT", help="the model file, e.g. model.vpw")
     p.add_argument(
         "--board",
@@ -63,6 +69,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--insecure", action="store_true", help="no key: insecure frames (bring-up boards only)"
     )
+
+
+def _add_session(p: argparse.ArgumentParser) -> None:
+    """How the LOAD session runs."""
     p.add_argument("--baud", "-b", type=BAUD, default=115200, help="serial baud rate (115200)")
     p.add_argument(
         "--epoch-file",
@@ -82,110 +92,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="skip the local check and send the artefact as it is (testing a board's own checks)",
     )
-    add_json(p)
-    p.set_defaults(func=run)
-
-
-def _table(r: dict) -> str:
-    prev = r["previous_sha256"][:16] + "..." if r["previous_sha256"] else "none"
-    who = f"{r['board']} (id {r['board_id']})" if r.get("board") else str(r["board_id"])
-    return "\n".join(
-        [
-            f"flashed {r['size']} bytes to board {who} slot {r['slot']} at {r['url']} "
-            f"in {r['seconds']:.2f} s ({r['chunks']} chunks, {r['resends']} resends)",
-            f"  previous model  {prev}",
-            f"  sha256          {r['sha256']}",
-            "  Hash of data verified." if r["verified"] else "  NOT verified",
-            "  active" if r["activated"] else "  written, not activated (--no-activate)",
-        ]
-    )
-
-
-def _target(args: argparse.Namespace) -> FlashTarget:
-    """The board to flash: from the deployment, or from the URL and the key flags."""
-    from vp_edge.flashing import deployment_target, session_url
-
-    if args.deployment is not None:
-        from vp_edge.deployment import load_deployment
-
-        given = [
-            f
-            for f, v in (
-                ("--key-file", args.key_file),
-                ("--insecure", args.insecure),
-                ("--epoch-file", args.epoch_file),
-                ("--board-id", args.board_id),
-            )
-            if v not in (None, False)
-        ]
-        if given:
-            raise FlashUsageError(
-                f"{', '.join(given)}: taken from the deployment with --deployment; leave them out"
-            )
-        return deployment_target(load_deployment(args.deployment), args.board)
-    from firmware_bridge.protocol.keys import BoardKeys, read_key
-    from firmware_bridge.protocol.session import DEFAULT_EPOCH_FILE
-
-    if args.key_file and args.insecure:
-        raise FlashUsageError("give --key-file or --insecure, not both")
-    if not args.key_file and not args.insecure:
-        raise FlashUsageError(
-            "flashing needs the deployment key (--key-file F) or --insecure; "
-            "or flash a deployment's board with --deployment FILE --board NAME"
-        )
-    url, baud = session_url(args.board)
-    key = None
-    if args.key_file:
-        key = BoardKeys(read_key(args.key_file, f"--key-file {args.key_file}"))
-    epoch = Path(args.epoch_file) if args.epoch_file else DEFAULT_EPOCH_FILE
-    return FlashTarget(
-        url, 1 if args.board_id is None else args.board_id, key, epoch, baud or args.baud
-    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from firmware_bridge.flash import flash
-    from vp_edge.flashing import check_artifact, deployment_card
+    from vp_edge.flash_run import flash_artifact, flash_table, flash_target
 
-    target = _target(args)
-    try:
-        data = read_limited(args.artifact, MODEL_FILE_MAX, str(args.artifact))
-    except OSError as e:
-        raise FlashUsageError(f"cannot read {args.artifact}: {e}") from e
-    warnings = [] if args.force else check_artifact(data, args.artifact, target)
-    card = None if args.force else deployment_card(data, args.artifact, target)
-    if card is not None and target.dep is not None:
-        from vp_edge.cards import register_card, sha256_hex
-
-        register_card(target.dep.state_dir, sha256_hex(data), card)
-    for w in warnings:
-        print(f"vp-edge flash: warning: {w}", file=sys.stderr)
-    progress = _progress(len(data), args)
-    try:
-        report = flash(
-            target.url,
-            data,
-            board_id=target.board_id,
-            key=target.key,
-            epoch_file=target.epoch_file,
-            activate=not args.no_activate,
-            timeout=args.timeout,
-            tries=args.retries,
-            progress=progress.update,
-            baud=target.baud,
-        )
-    finally:
-        progress.close()
-    out = report.to_dict()
-    if target.spec is not None:
-        out.update(board=target.spec.name, kind=target.spec.kind, link=target.spec.link)
-    out["warnings"] = warnings
-    emit(args, out, _table(out))
+    target = flash_target(
+        args.board,
+        args.deployment,
+        args.board_id,
+        args.key_file,
+        args.insecure,
+        args.epoch_file,
+        args.baud,
+    )
+    report = flash_artifact(
+        args.artifact,
+        target,
+        activate=not args.no_activate,
+        timeout=args.timeout,
+        tries=args.retries,
+        force=args.force,
+        show_progress=not (args.json == "-" and not sys.stderr.isatty()),
+    )
+    emit(args, report, flash_table(report))
     return 0
-
-
-def _progress(total: int, args: argparse.Namespace):
-    from vp_edge.progress import Progress
-
-    quiet = args.json == "-" and not sys.stderr.isatty()
-    return Progress(total, "flash", enabled=not quiet)

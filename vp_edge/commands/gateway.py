@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import json
-import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
 
 from vp_edge.commands._common import POSITIVE, add_json, emit, host_port, int_range
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -76,128 +68,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _inputs(args: argparse.Namespace, dep) -> tuple:
-    from vp_edge.data import load_image
-    from vp_edge.errors import DataError
-    from vp_edge.train import load_run_family
-
-    family = load_run_family(dep.run)
-    if args.split:
-        from vp_edge.convert import load_run_data
-
-        data = getattr(load_run_data(dep.run, family), args.split).subset(args.limit)
-        return data.x, data.y, None
-    files = sorted(f for f in args.images.glob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise DataError(f"{args.images}: no .png/.jpg/.jpeg/.bmp images found")
-    files = files[: args.limit]
-    import numpy as np
-
-    return np.stack([load_image(f, family.input_shape) for f in files]), None, files
-
-
-async def _batch(dep, x, y, args: argparse.Namespace) -> tuple[dict, list]:
-    from vp_edge.gateway.batch import run_batch_async
-    from vp_edge.gateway.core import Gateway
-
-    gw = Gateway(dep)
-    await gw.start()
-    try:
-        answers = await run_batch_async(gw, x, y, args.inflight, not args.no_progress)
-    finally:
-        await gw.close()
-    return gw.report(), answers
-
-
-async def _serve(dep, args: argparse.Namespace) -> dict:
-    from vp_edge.errors import VpEdgeError
-    from vp_edge.gateway.front import Limits
-    from vp_edge.gateway.serve import ServeOptions, serve
-
-    for flag in ("max_inflight", "max_queue"):
-        if getattr(args, flag) < 1:
-            raise VpEdgeError(f"--{flag.replace('_', '-')} must be >= 1")
-    opts = ServeOptions(
-        args.listen,
-        Limits(max_inflight=args.max_inflight, max_queue=args.max_queue),
-        args.group,
-        tuple(n for n in (args.boards or "").split(",") if n),
-        args.name,
-        args.metrics,
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-
-    def started(gw) -> None:
-        print(
-            f"gateway: serving {args.listen} ({sum(b.up for b in gw.boards.values())}/"
-            f"{len(gw.boards)} boards up)"
-            + (f", metrics and status page on http://{args.metrics}/" if args.metrics else "")
-            + "; Ctrl-C stops",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    def show(reply: dict) -> None:
-        if not args.no_progress:
-            what = reply.get("class_name") if reply.get("ok") else reply.get("error")
-            print(f"answer id={reply.get('id')}: {what}", file=sys.stderr)
-
-    return await serve(dep, opts, stop, started, show)
-
-
 def run(args: argparse.Namespace) -> int:
     from vp_edge.deployment import load_deployment
+    from vp_edge.gateway.batch import exit_policy, run_gateway_batch
     from vp_edge.gateway.stats import gateway_table
 
     dep = load_deployment(args.deployment)
     if args.listen:
-        report = asyncio.run(_serve(dep, args))
-        emit(args, report, gateway_table(report))
-        return exit_code(report)
-    # everything that can fail is checked before a board hears a frame (Gateway.start)
-    x, y, files = _inputs(args, dep)
-    with _answers_file(args.answers) as fh:
-        report, answers = asyncio.run(_batch(dep, x, y, args))
-        for a in answers if fh else ():
-            d = a.to_dict()
-            if files is not None:
-                d["file"] = str(files[a.index])
-            fh.write(json.dumps(d) + "\n")
-    emit(args, report, gateway_table(report))
-    return exit_code(report)
+        from vp_edge.gateway.front import Limits
+        from vp_edge.gateway.serve import ServeOptions, serve_until_signal
 
-
-@contextlib.contextmanager
-def _answers_file(path: Path | None) -> Iterator[TextIO | None]:
-    """``--answers`` opened for writing up front, so a bad path fails before any board is
-    contacted (a usage error, exit 2)."""
-    if path is None:
-        yield None
-        return
-    from vp_edge.errors import UsageError
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fh = path.open("w")
-    except OSError as e:
-        raise UsageError(f"--answers {path}: cannot write it: {e.strerror or e}") from None
-    with fh:
-        yield fh
-
-
-def exit_code(report: dict) -> int:
-    """3 when a request got an error, or when a board was refused and every answer was
-    degraded (the ensemble ran short the whole time); 0 otherwise."""
-    refused = [name for name, b in report["boards"].items() if b.get("refused")]
-    if report["errors"]:
-        return 3
-    if refused and report["requests"] and report["degraded"] == report["requests"]:
-        print(
-            f"vp-edge gateway: every answer was degraded; refused: {', '.join(refused)}",
-            file=sys.stderr,
+        limits = Limits(max_inflight=args.max_inflight, max_queue=args.max_queue)
+        boards = tuple(n for n in (args.boards or "").split(",") if n)
+        opts = ServeOptions(args.listen, limits, args.group, boards, args.name, args.metrics)
+        report = serve_until_signal(dep, opts, not args.no_progress)
+    else:
+        report = run_gateway_batch(
+            dep,
+            args.split,
+            args.images,
+            args.limit,
+            args.inflight,
+            not args.no_progress,
+            args.answers,
         )
-        return 3
-    return 0
+    emit(args, report, gateway_table(report))
+    code, why = exit_policy(report)
+    if why:
+        print(f"vp-edge gateway: {why}", file=sys.stderr)
+    return code

@@ -65,8 +65,8 @@ def _rates(text: str) -> list[float]:
 
 def run(args: argparse.Namespace) -> int:
     from firmware_bridge.files import read_limited
-    from vp_edge.commands.gateway import IMAGE_SUFFIXES
     from vp_edge.errors import DataError
+    from vp_edge.gateway.batch import IMAGE_SUFFIXES
     from vp_edge.gateway.client import MAX_REQUEST
     from vp_edge.gateway.loadtest import load_table, load_test
 

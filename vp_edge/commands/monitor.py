@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 from vp_edge.commands._common import BOARD_ID, POSITIVE, add_json, float_range
@@ -39,86 +38,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _target(args: argparse.Namespace) -> tuple[str, int, bytes | None, Path | None, Path | None]:
-    """(url, board id, key, epoch file, log file) from the deployment or the options."""
-    from firmware_bridge.protocol.keys import BoardKeys, read_key
-    from vp_edge.deployment import load_deployment
-    from vp_edge.devices import board_url
-    from vp_edge.errors import UsageError
-
-    if args.deployment is not None:
-        dep = load_deployment(args.deployment, check_run=False)
-        spec = next((b for b in dep.boards if b.name == args.board), None)
-        if spec is None:
-            raise UsageError(
-                f"{args.deployment} has no board {args.board!r}; its boards: "
-                f"{', '.join(b.name for b in dep.boards)}"
-            )
-        return (
-            board_url(dep, spec),
-            spec.id,
-            dep.board_keys,
-            dep.epoch_file,
-            dep.state_dir / "logs" / f"{spec.name}.log",
-        )
-    if "://" not in args.board and not args.board.startswith("/dev/"):
-        raise UsageError(
-            f"BOARD {args.board!r}: a board name needs --deployment FILE; otherwise give a link URL"
-        )
-    if args.key_file is None and not args.insecure:
-        raise UsageError("with a link URL give --key-file F or --insecure")
-    key = None
-    if args.key_file is not None:  # the deployment's master key; the board's own is derived
-        key = BoardKeys(read_key(args.key_file, f"--key-file {args.key_file}"))
-    return args.board, args.board_id, key, None, None
-
-
 def run(args: argparse.Namespace) -> int:
-    from firmware_bridge.protocol.session import BoardSession
-    from vp_edge.devices import LogTail, heartbeat
+    from vp_edge.monitor import follow_board, monitor_target
 
-    url, board_id, key, epoch, log = _target(args)
-    tail = LogTail(log)
+    target = monitor_target(
+        args.board, args.deployment, args.board_id, args.key_file, args.insecure
+    )
     out = Output(args.json)
-    n = 0
-    prev: dict | None = None
     try:
-        with BoardSession(
-            url, board_id=board_id, key=key, epoch_file=epoch, timeout=0.5, tries=3
-        ) as s:
-            out.event({"event": "hello", **_hello(s)})
-            while args.count is None or n < args.count:
-                t0 = time.monotonic()
-                beat = heartbeat(s)
-                n += 1
-                out.event({"event": "heartbeat", **beat, **_delta(prev, beat)})
-                prev = beat if "error" not in beat else prev
-                for line in tail.lines():
-                    out.event({"event": "log", "line": line})
-                if args.count is not None and n >= args.count:
-                    break
-                time.sleep(max(0.0, args.interval - (time.monotonic() - t0)))
+        follow_board(target, out.event, args.interval, args.count)
     finally:
         out.close()
     return 0
-
-
-def _hello(s) -> dict:
-    h = s.hello()
-    return {
-        "variant": h.variant,
-        "kind": getattr(h.board_kind, "name", "?").lower(),
-        "k": h.k,
-        "num_classes": h.num_classes,
-        "model_sha256": h.model_sha256.hex(),
-    }
-
-
-def _delta(prev: dict | None, beat: dict) -> dict:
-    keys = ("rx_ok", "rx_dropped", "inferences", "errors")
-    if prev is None or "error" in beat:
-        return {}
-    return {"delta": {k: beat[k] - prev[k] for k in keys}}
 
 
 class Output:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 from vp_edge.commands._common import (
     EPOCHS,
@@ -14,7 +12,6 @@ from vp_edge.commands._common import (
     data_args,
     emit,
     float_range,
-    make_dir,
     nonempty_path,
 )
 
@@ -40,6 +37,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         required=True,
         help="run directory (created; resumed if present)",
     )
+    add_budget(p)
+    add_recipe(p)
+    add_strategy(p)
+    add_data(p)
+    add_json(p)
+    p.set_defaults(func=run)
+
+
+def add_budget(p: argparse.ArgumentParser) -> None:
+    """The training budget and how it is run (vp_edge.train_config.TrainConfig)."""
     p.add_argument("--epochs", type=EPOCHS, default=4, help="training epochs")
     p.add_argument("--batch-size", type=POSITIVE, default=64, help="images per training step")
     p.add_argument(
@@ -76,11 +83,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="random horizontal flips and shifts of up to 2 px while training (baseline too)",
     )
-    add_recipe(p)
-    add_strategy(p)
-    add_data(p)
-    add_json(p)
-    p.set_defaults(func=run)
 
 
 def add_recipe(p: argparse.ArgumentParser) -> None:
@@ -157,86 +159,13 @@ def add_strategy(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _train_strategy(args: argparse.Namespace, family, splits, config) -> dict:
-    from vp_edge.strategies.build import strategy_options, train_strategy
-
-    options = strategy_options(
-        args.strategy, family, args.groups, args.branches, args.keep, args.cuts
-    )
-    verbose = 0 if args.json == "-" else 1
-    return train_strategy(args.strategy, family, splits, args.out, config, options, verbose)
-
-
-def recipe_config(args: argparse.Namespace) -> dict:
-    """TrainConfig fields of the recipe options, checked."""
-    from vp_edge.errors import TrainingError
-
-    if args.teacher not in (None, "baseline") and not Path(args.teacher).is_dir():
-        raise TrainingError(f"--teacher {args.teacher}: not 'baseline' nor a run directory")
-    if not 0.0 <= args.kd_weight <= 1.0 or args.kd_temperature <= 0 or args.ncl_weight < 0:
-        raise TrainingError(
-            "--kd-weight must be in [0, 1], --kd-temperature > 0, --ncl-weight >= 0"
-        )
-    return {
-        "teacher": str(args.teacher) if args.teacher else None,
-        "kd_weight": args.kd_weight,
-        "kd_temperature": args.kd_temperature,
-        "kd_schedule": args.kd_schedule,
-        "ncl_weight": args.ncl_weight,
-        "member_draws": args.member_draws,
-    }
-
-
 def run(args: argparse.Namespace) -> int:
     from vp_edge.family import load_family
+    from vp_edge.train_config import train_config
+    from vp_edge.train_run import StrategyChoice, train_run, train_table
 
     family = load_family(args.family)
-    if args.strategy is not None:  # options checked before minutes of data loading
-        from vp_edge.strategies.build import strategy_options
-
-        strategy_options(args.strategy, family, args.groups, args.branches, args.keep, args.cuts)
-    elif any(v is not None for v in (args.groups, args.branches, args.keep, args.cuts)):
-        from vp_edge.errors import UsageError
-
-        raise UsageError("--cuts, --groups, --branches and --keep need --strategy")
-    created = not args.out.exists()
-    make_dir(args.out, "--out")  # before minutes of data loading
-    try:
-        state = _load_and_train(args, family)
-    except BaseException:
-        if created:
-            _remove_unused_run(args.out)
-        raise
-    emit(args, state, _table(state))
-    return 0
-
-
-def _remove_unused_run(run: Path) -> None:
-    """A run folder this command created and that holds no checkpoint or weights yet (only its
-    bookkeeping files) is removed after a failure, so a typo leaves no empty run behind."""
-    import shutil
-
-    from converters.rundir import RunDir
-
-    rd = RunDir(run)
-    if not any(d.is_dir() and any(d.iterdir()) for d in (rd.checkpoints, rd.weights_dir)):
-        shutil.rmtree(run, ignore_errors=True)
-
-
-def _load_and_train(args: argparse.Namespace, family) -> dict:
-    """Load the data named by the arguments and train into ``args.out``; the run's state."""
-    from vp_edge.data import load_dataset
-    from vp_edge.train import TrainConfig, save_data_args, train
-
-    d = data_args(args)
-    splits = load_dataset(
-        d["source"],
-        seed=d["seed"],
-        val_fraction=d["val_fraction"],
-        input_shape=family.input_shape,
-        class_names=family.class_names or None,
-    )
-    config = TrainConfig(
+    config = train_config(
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.lr,
@@ -248,48 +177,15 @@ def _load_and_train(args: argparse.Namespace, family) -> dict:
         jit=args.jit,
         eager=args.eager,
         augment=args.augment,
-        **recipe_config(args),
+        teacher=args.teacher,
+        kd_weight=args.kd_weight,
+        kd_temperature=args.kd_temperature,
+        kd_schedule=args.kd_schedule,
+        ncl_weight=args.ncl_weight,
+        member_draws=args.member_draws,
     )
-    save_data_args(args.out, d)
+    strategy = StrategyChoice(args.strategy, args.cuts, args.groups, args.branches, args.keep)
     verbose = 0 if args.json == "-" else 1
-    print(split_line(splits, args.train_limit), file=sys.stderr)
-    if args.strategy is not None:
-        state = _train_strategy(args, family, splits, config)
-    else:
-        state = train(family, splits, args.out, config, verbose=verbose)
-    state["splits"] = split_sizes(splits, args.train_limit)
-    return state
-
-
-def split_sizes(splits, train_limit: int | None = None) -> dict:
-    """Images per split (train as used, after --train-limit) and the class order."""
-    used = len(splits.train.subset(train_limit))
-    return {
-        "train": used,
-        "train_available": len(splits.train),
-        "val": len(splits.val),
-        "test": len(splits.test),
-        "class_names": list(splits.train.class_names),
-    }
-
-
-def split_line(splits, train_limit: int | None = None) -> str:
-    """One line for people: the split sizes and the class order fixed by this run."""
-    s = split_sizes(splits, train_limit)
-    limited = f" (of {s['train_available']:,})" if s["train"] != s["train_available"] else ""
-    return (
-        f"data {splits.source}: train {s['train']:,}{limited}, val {s['val']:,}, test "
-        f"{s['test']:,} images; classes {', '.join(s['class_names'])}"
-    )
-
-
-def _table(state: dict) -> str:
-    lines = [f"WARNING: {w}" for w in state.get("warnings", [])]
-    lines.append(f"recipe: {state.get('recipe', 'joint')}")
-    lines.append(f"{'model':10} {'epochs':>6} {'best':>5} {'val loss':>9} {'seconds':>8}")
-    for name, st in state.get("models", {}).items():
-        lines.append(
-            f"{name:10} {st['epochs_done']:>6} {st['best_epoch'] + 1:>5} "
-            f"{st['best_val_loss']:>9.4f} {st['seconds']:>8.1f}"
-        )
-    return "\n".join(lines)
+    state = train_run(args.out, family, config, data_args(args), strategy, verbose)
+    emit(args, state, train_table(state))
+    return 0

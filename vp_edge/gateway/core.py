@@ -30,34 +30,34 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
 import numpy as np
 
 import firmware_bridge as fb
-from boards.registry import get_kind
 from firmware_bridge import MsgType
-from firmware_bridge.transport import Link, LinkError, for_board, open_link, parse_link
-from vp_edge.cards import CardIndex, hello_problems
+from firmware_bridge.transport import Link, for_board, open_link
+from vp_edge.cards import CardIndex
 from vp_edge.deployment import BoardSpec, Deployment
 from vp_edge.errors import GatewayError
 from vp_edge.gateway.answer import Answer, Board
 from vp_edge.gateway.health import BoardHealth
+from vp_edge.gateway.hello import HelloCheck
 from vp_edge.gateway.lag import LagWindow
+from vp_edge.gateway.links import BoardLinks
 from vp_edge.gateway.parts import (
     PartCalls,
     PartReply,
     call_part,
-    check_part_hello,
     classify_plan,
     part_strategy,
 )
 from vp_edge.gateway.relay import Relay
-from vp_edge.gateway.stats import BoardStats, gateway_report
+from vp_edge.gateway.stats import gateway_report
+from vp_edge.gateway.tally import Pending
+from vp_edge.gateway.tally import vote_boards as vote_boards  # re-exported: users import it here
 from vp_edge.preprocess import quantize
-from vp_edge.vote import TopK, VoteResult, dequantize, fuse
 
 LinkOpener = Callable[[BoardSpec, Path], Link]
 
@@ -71,48 +71,7 @@ def default_opener(spec: BoardSpec, pty_dir: Path) -> Link:
     return open_link(for_board(spec.link, spec.id), pty_dir=pty_dir, wait_s=0.0)
 
 
-@dataclass
-class _Pending:
-    rid: int
-    targets: set[str]
-    sent: dict[str, float]
-    t0: float = 0.0
-    results: dict[str, tuple[tuple[tuple[int, int], ...], float]] = field(default_factory=dict)
-    failed: set[str] = field(default_factory=set)
-    dropped: set[str] = field(default_factory=set)  # marked down while the request waited
-    models: dict[str, str] = field(default_factory=dict)  # board -> vote identity when sent
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-def vote_boards(
-    results: dict[str, tuple[int, str, tuple[tuple[int, int], ...]]],
-    cards: dict[str, dict],
-    num_classes: int,
-    rule: str,
-    weights: dict[str, float] | None,
-) -> tuple[VoteResult, tuple[str, ...]]:
-    """Fuse board answers ``{board: (board_id, variant, pairs)}``; also the boards that voted.
-
-    Pure and deterministic: boards sharing a variant are replicas, and the lowest board id
-    among those that answered speaks for the variant, whatever the arrival order.
-    """
-    chosen: dict[str, tuple[int, str, tuple]] = {}
-    for name, (bid, variant, pairs) in sorted(results.items(), key=lambda kv: kv[1][0]):
-        if variant not in chosen:
-            chosen[variant] = (bid, name, pairs)
-    answers = []
-    for variant, (_, _, pairs) in chosen.items():
-        c = cards[variant]
-        raw = np.array([s for _, s in pairs], dtype=np.int64)
-        scores = dequantize(raw, c["output_scale"], c["output_zero_point"])
-        answers.append(
-            TopK(variant, tuple(int(k) for k, _ in pairs), tuple(float(s) for s in scores))
-        )
-    voters = tuple(sorted(name for _, name, _ in chosen.values()))
-    return fuse(answers, num_classes, rule, weights), voters
-
-
-class Gateway(BoardHealth):
+class Gateway(BoardLinks, HelloCheck, BoardHealth):
     """One deployment's boards behind one object; ``classify`` is one request."""
 
     def __init__(
@@ -154,7 +113,7 @@ class Gateway(BoardHealth):
             ("duplicate", "late", "foreign", "bad_result", "unexpected", "link_down"), 0
         )
         self.answers: list[Answer] = []
-        self._pending: dict[int, _Pending] = {}
+        self._pending: dict[int, Pending] = {}
         self._finished: deque[int] = deque(maxlen=4096)
         self._closing = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -165,12 +124,6 @@ class Gateway(BoardHealth):
         self.overloaded_at = -1.0  # last time the gateway itself fell behind (see note_overload)
         self.lag_window = LagWindow()  # lag samples of the last seconds (gateway_lag)
         self._index = 0
-
-    def _board(self, spec: BoardSpec) -> Board:
-        kind = get_kind(spec.kind)
-        auth = fb.Auth(self.keys, {spec.id}, role="gateway")
-        framing = parse_link(spec.link).framing
-        return Board(spec, kind(auth, framing), BoardStats(spec))
 
     # -- life cycle ----------------------------------------------------------------------------
     async def start(self, hello_timeout: float = 5.0) -> None:
@@ -212,56 +165,6 @@ class Gateway(BoardHealth):
             if b.link is not None:
                 b.link.close()
 
-    # -- link side (reader threads) ------------------------------------------------------------
-    def _reader(self, b: Board) -> None:
-        """Open (and reopen) the board's link; decode what arrives; pass frames to the loop."""
-        while not self._closing.is_set():
-            if b.link is None:
-                try:
-                    b.link = self.opener(b.spec, self.dep.pty_dir)
-                except LinkError:
-                    self._closing.wait(0.2)
-                    continue
-            try:
-                data = b.link.recv(0.1)
-            except LinkError:
-                link, b.link = b.link, None
-                link.close()
-                continue
-            t = time.monotonic()
-            if data:
-                b.stats.bytes_received += len(data)
-                frames = b.adapter.decode(data)
-                if frames:
-                    b.heard = t  # here, not on the loop: a lagging loop must not look like silence
-                if frames and self._loop is not None and not self._loop.is_closed():
-                    self._loop.call_soon_threadsafe(self._on_frames, b, frames, t)
-            b.polled = t
-
-    def drop(self, b: Board, reason: str) -> None:
-        """Count a frame dropped for ``reason``, in the total and on the board it concerns."""
-        self.counts[reason] += 1
-        b.stats.drops[reason] = b.stats.drops.get(reason, 0) + 1
-
-    def _send(self, b: Board, msg: fb.Message, rid: int) -> int:
-        """Bytes put on ``b``'s link for ``msg`` (0: the link is down)."""
-        return self.send_raw(b, self.tx.frame(msg, rid, board_id=b.spec.id))
-
-    def send_raw(self, b: Board, frame: bytes) -> int:
-        """Bytes put on ``b``'s link for one encoded frame (ours, or a relayed one)."""
-        link = b.link
-        if link is None:
-            self.drop(b, "link_down")
-            return 0
-        data = b.adapter.encode(frame)
-        try:
-            link.send(data)
-        except LinkError:
-            self.drop(b, "link_down")
-            return 0
-        b.stats.bytes_sent += len(data)
-        return len(data)
-
     # -- frames (event loop) -------------------------------------------------------------------
     def _on_frames(self, b: Board, frames: list[fb.Frame], t: float) -> None:
         for f in frames:
@@ -281,52 +184,6 @@ class Gateway(BoardHealth):
                 self._on_error(b, f)
             else:
                 self.drop(b, "unexpected")
-
-    def _on_hello(self, b: Board, hello: fb.Hello) -> None:
-        problem = self._check_hello(b, hello)
-        b.hello = hello  # what it runs, shown also when refused
-        if problem:
-            b.refused, b.up = problem, False
-            return
-        b.refused, b.stats.heartbeats_down = None, 0
-        if not b.up:
-            b.stats.rejoins += int(b.stats.ever_up)
-            b.up, b.consecutive, b.stats.ever_up = True, 0, True
-            b.down_why = None
-
-    def _check_hello(self, b: Board, h: fb.Hello) -> str | None:
-        """Why ``b`` cannot vote with the model its HELLO names, or None after adopting that
-        model's card (found by hash: the run's, or one ``flash``/``rollout`` registered), so a
-        board that rebooted into a new model is re-learnt without a gateway restart."""
-        spec = b.spec
-        if self.strategy is not None:
-            return check_part_hello(self, spec.name, spec.variant, h)
-        sha = h.model_sha256.hex()
-        card = self.card_index.find(sha)
-        if card is None:
-            return (
-                f"board {spec.name} runs model {sha[:16]}..., which has no card here (not "
-                f"a model of {self.dep.run}, and no 'vp-edge flash --deployment' registered "
-                "one): flash it through the deployment, or re-convert its run"
-            )
-        bad = hello_problems(card, h, self.dep.k, self.class_names)
-        if bad:
-            return f"board {spec.name} cannot vote with model {card['name']}: {'; '.join(bad)}"
-        own = self.cards.get(card["name"]) is card
-        model = card["name"] if own else f"{card['name']}@{sha[:12]}"
-        if b.model and model != b.model:  # switched models: its answers in flight are void
-            for req in self._pending.values():
-                if spec.name in req.targets and spec.name not in req.results:
-                    req.failed.add(spec.name)
-                    self._maybe_done(req)
-        b.card, b.model = card, model
-        if b.model not in self.vote_cards:
-            self.vote_cards[b.model] = card
-            if self.weights is not None:
-                self.weights[b.model] = float(
-                    card.get("vote_weight") or self.weights.get(card["name"], 1.0)
-                )
-        return None
 
     def _on_result(self, b: Board, f: fb.Frame, t: float) -> None:
         msg = cast(fb.Result, f.msg)
@@ -370,7 +227,7 @@ class Gateway(BoardHealth):
             self._maybe_done(req)
 
     @staticmethod
-    def _maybe_done(req: _Pending) -> None:
+    def _maybe_done(req: Pending) -> None:
         if len(req.results) + len(req.failed | req.dropped) >= len(req.targets):
             req.done.set()
 
@@ -406,7 +263,7 @@ class Gateway(BoardHealth):
     ) -> Answer:
         rid = self._new_rid()
         tensors: dict[str, bytes] = {}
-        req = _Pending(rid, set(), {}, t0)
+        req = Pending(rid, set(), {}, t0)
         self._pending[rid] = req
         for b in self.boards.values():
             if not b.up:
@@ -446,7 +303,7 @@ class Gateway(BoardHealth):
         chunks = fb.split_infer(tensor, max_frame=max_frame, secure=self.dep.key is not None)
         return all(self._send(b, c, rid) for c in chunks)
 
-    def _answer(self, index: int, req: _Pending, latency: float, label: int | None) -> Answer:
+    def _answer(self, index: int, req: Pending, latency: float, label: int | None) -> Answer:
         for name, b in self.boards.items():
             if name in req.results:
                 b.consecutive = 0

@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vp_edge.data import fit_image, fit_notes
 from vp_edge.errors import DataError, VpEdgeError
 from vp_edge.gateway.admission import Admission
 from vp_edge.gateway.core import Answer, Gateway
 from vp_edge.gateway.lag import lag_too_high, plan_wait
+from vp_edge.images import fit_image, fit_notes
 
 log = logging.getLogger(__name__)
 

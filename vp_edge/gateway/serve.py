@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from firmware_bridge.transport import parse_link
 from vp_edge.deployment import Deployment
-from vp_edge.errors import DeploymentError, GatewayError
+from vp_edge.errors import DeploymentError, GatewayError, VpEdgeError
 from vp_edge.gateway.core import Gateway
 from vp_edge.gateway.front import Limits
 
@@ -101,3 +101,38 @@ async def serve(
             exporter.close()
         await gw.close()
     return {**gw.report(), "front_end": {**front.to_dict(), **extra}}
+
+
+def serve_until_signal(dep: Deployment, opts: ServeOptions, show_answers: bool = True) -> dict:
+    """``serve`` until SIGINT or SIGTERM, saying on standard error when it serves (and each
+    answer, with ``show_answers``), as ``vp-edge gateway --listen`` does; the report."""
+    import signal
+    import sys
+
+    if opts.limits.max_inflight < 1 or opts.limits.max_queue < 1:
+        flag = "max_inflight" if opts.limits.max_inflight < 1 else "max_queue"
+        raise VpEdgeError(f"--{flag.replace('_', '-')} must be >= 1")
+
+    def started(gw: Gateway) -> None:
+        print(
+            f"gateway: serving {opts.listen} ({sum(b.up for b in gw.boards.values())}/"
+            f"{len(gw.boards)} boards up)"
+            + (f", metrics and status page on http://{opts.metrics}/" if opts.metrics else "")
+            + "; Ctrl-C stops",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def show(reply: dict) -> None:
+        if show_answers:
+            what = reply.get("class_name") if reply.get("ok") else reply.get("error")
+            print(f"answer id={reply.get('id')}: {what}", file=sys.stderr)
+
+    async def main() -> dict:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return await serve(dep, opts, stop, started, show)
+
+    return asyncio.run(main())
