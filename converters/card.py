@@ -2,15 +2,17 @@
 
 MACs are counted from the int8 graph itself (weight and output shapes of every
 CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED), and, for cross-checking, from
-the Keras layers (``keras_macs``). The arena is measured by running the model
-in tflite-micro in child processes: a far-too-small arena crashes the
-interpreter, so the parent only ever sees exit codes.
+the Keras layers (``keras_macs``). The arena is searched by running the model
+in tflite-micro in a worker process (``converters._arena_worker``): a too-small
+arena is a clean error there, a far-too-small one can crash the process, which
+the parent survives and goes on from.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +25,8 @@ from converters.interpreters import default_arena
 from converters.tflite import Graph, read_graph
 from firmware_bridge.files import write_file
 
-ARENA_ALIGN = 16
+WORKER = [sys.executable, "-m", "converters._arena_worker"]
+STEP = re.compile(r"\d+ (report \d+|check \d+|try \d+|ok|fail|arena \d+)")
 
 
 def graph_macs(graph: Graph) -> int:
@@ -70,34 +73,75 @@ def _leaf_layers(model: Any) -> list[Any]:
 
 
 def _probe(tflite_path: Path, arena: int) -> bool:
-    """True when tflite-micro allocates and invokes with this arena (in a child process)."""
-    cmd = [sys.executable, "-m", "converters._arena_worker", str(tflite_path), str(arena)]
+    """True when tflite-micro allocates and invokes with this arena, in a fresh process (the
+    independent check of ``measure_arena``'s answer)."""
+    cmd = [*WORKER, "--probe", str(tflite_path), str(arena)]
     r = subprocess.run(cmd, capture_output=True, timeout=120)
     return r.returncode == 0
 
 
 def measure_arena(tflite_path: Path) -> int:
     """Smallest arena (bytes, 16-aligned) with which tflite-micro runs the model."""
-    cmd = [sys.executable, "-m", "converters._arena_worker", str(tflite_path), "report"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    if r.returncode != 0:
-        raise ConversionError(
-            f"{tflite_path.name}: tflite-micro cannot run the model even with a large arena "
-            f"(exit {r.returncode}): {r.stderr.strip()[-400:]}"
-        )
-    hi = int(r.stdout.strip())
-    if not _probe(tflite_path, hi):  # the recorded total under-reported
-        hi = default_arena(tflite_path.stat().st_size)
-    lo = 0  # known to fail (or unknown)
-    while hi - lo > ARENA_ALIGN:
-        mid = (lo + hi) // 2 // ARENA_ALIGN * ARENA_ALIGN
-        if mid <= lo:
-            break
-        if _probe(tflite_path, mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return measure_arenas([tflite_path])[0]
+
+
+def measure_arenas(paths: list[Path]) -> list[int]:
+    """``measure_arena`` of several models, searched in one worker process
+    (``converters._arena_worker``); a worker that crashes on a far-too-small arena is replaced
+    by one that goes on from the probe it died in, counted as failed."""
+    return _search([{"path": str(p), "lo": None, "hi": None} for p in paths])
+
+
+def _search(jobs: list[dict[str, Any]]) -> list[int]:
+    """Run the worker on ``jobs`` (path, lo, hi: None until known) until each has its arena."""
+    done: dict[int, int] = {}
+    while len(done) < len(jobs):
+        todo = [i for i in range(len(jobs)) if i not in done]
+        r = subprocess.run(
+            WORKER, input=json.dumps([jobs[i] for i in todo]), capture_output=True, text=True,
+            timeout=300 * len(todo),
+        )  # fmt: skip
+        if _replay(r.stdout, todo, jobs, done) is not None:
+            continue  # died in a probe: go on from there
+        missing = [i for i in todo if i not in done]
+        if missing:
+            raise ConversionError(
+                f"{Path(jobs[missing[0]]['path']).name}: tflite-micro cannot run the model even "
+                f"with a large arena (exit {r.returncode}): {r.stderr.strip()[-400:]}"
+            )
+    return [done[i] for i in range(len(jobs))]
+
+
+def _replay(out: str, todo: list[int], jobs: list[dict], done: dict[int, int]) -> int | None:
+    """Bring ``jobs`` (lo, hi) and ``done`` up to what the worker printed; the job whose probe
+    the worker died in (that probe counted as failed), or None when it ended between steps."""
+    pending: dict[int, tuple[str, int]] = {}
+    for line in out.splitlines():
+        if not STEP.fullmatch(line):
+            continue  # not the worker's (tflite-micro's own output)
+        k, step, *rest = line.split()
+        i = todo[int(k)]
+        job = jobs[i]
+        if step in ("check", "try"):
+            pending[i] = (step, int(rest[0]))
+        elif step in ("ok", "fail"):
+            _settle(job, *pending.pop(i), good=step == "ok")
+        elif step == "arena":
+            done[i] = int(rest[0])
+    for i, (step, arena) in pending.items():
+        _settle(jobs[i], step, arena, good=False)
+        return i
+    return None
+
+
+def _settle(job: dict, step: str, arena: int, good: bool) -> None:
+    """One probe's outcome, as the search applies it (see ``_arena_worker.search``)."""
+    if step == "check":
+        job["lo"], job["hi"] = 0, arena if good else default_arena(Path(job["path"]).stat().st_size)
+    elif good:
+        job["hi"] = arena
+    else:
+        job["lo"] = arena
 
 
 def sha256(data: bytes) -> str:

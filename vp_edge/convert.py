@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from converters.card import keras_macs, measure_arena, model_card, write_card
+from converters.card import keras_macs, measure_arenas, model_card, write_card
 from converters.rundir import RunDir
 from converters.tflite import to_int8_tflite
 from firmware_bridge.files import write_file
@@ -119,12 +119,13 @@ def _check_and_card(
         for n, p in paths.items()
     ]
     tflm = run_models(jobs, "tflm", label="tflite-micro check", show=show)
+    arenas = dict(zip(paths, measure_arenas(list(paths.values())), strict=True))  # one worker
     cards = {}
     for name, path in paths.items():
         tflite = path.read_bytes()
         diff = np.abs(outs[name][:n_check].astype(int) - tflm[name].astype(int))
         agree = float(np.mean(np.argmax(outs[name][:n_check], 1) == np.argmax(tflm[name], 1)))
-        arena = measure_arena(path)
+        arena = arenas[name]
         extra = {
             "kind": "baseline" if name == BASELINE else "variant",
             "int8_engine": engine_for(name),

@@ -11,8 +11,11 @@ ones ``convert`` and ``pack`` give after training (tests/integration/test_costs_
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -46,26 +49,35 @@ def like_trained(model: Any, seed: int = 0) -> None:
         layer.set_weights([n.astype(w.dtype) for n, w in zip(new, ws, strict=True)])
 
 
-def variant_cost(family: Family, v: Variant, workdir: Path) -> tuple[dict, bytes]:
-    """One variant's costs from an untrained conversion (see the module docstring), and its
-    boards' ``.vpw``."""
-    from converters.card import graph_macs, measure_arena
-    from converters.tflite import read_graph, to_int8_tflite
-    from converters.vpw_format import read_vpw
-    from converters.vpw_run import board_vpw
+def untrained_tflite(family: Family, name: str) -> tuple[bytes, int]:
+    """Variant ``name`` built untrained, given weights of a trained model's kind and converted
+    as ``vp-edge convert`` does (see the module docstring): its ``.tflite`` and parameters.
+    Run in a worker process by ``family_costs``."""
+    from converters.quiet import import_tensorflow
+    from converters.tflite import to_int8_tflite
     from vp_edge.models import variant_model
 
+    import_tensorflow()
+    v = family.variant(name)
     model = variant_model(family, v)
     like_trained(model)
     rep = np.random.default_rng(0).random((CALIBRATION, *family.input_shape), dtype=np.float32)
-    tflite = to_int8_tflite(model, rep, name=v.name)
-    path = workdir / f"{v.name}.tflite"
-    path.write_bytes(tflite)
+    return to_int8_tflite(model, rep, name=v.name), int(model.count_params())
+
+
+def variant_cost(v: Variant, tflite: bytes, params: int, arena: int) -> tuple[dict, bytes]:
+    """One variant's costs from its untrained conversion and tflite-micro arena, and its
+    boards' ``.vpw`` (packed as ``vp-edge emulate`` and ``pack --target cortex-m4`` do)."""
+    from converters.card import graph_macs
+    from converters.tflite import read_graph
+    from converters.vpw_format import read_vpw
+    from converters.vpw_run import board_vpw
+
     vpw = board_vpw(tflite)
     return {"name": v.name, "resolution": v.resolution, "alpha": v.alpha, "head": v.head,
-            "params": int(model.count_params()), "macs": graph_macs(read_graph(tflite)),
-            "tflite_bytes": len(tflite), "arena_bytes": measure_arena(path),
-            "vpw_bytes": len(vpw), "vpw_arena_bytes": int(read_vpw(vpw).header["arena_size"]),
+            "params": params, "macs": graph_macs(read_graph(tflite)),
+            "tflite_bytes": len(tflite), "arena_bytes": arena, "vpw_bytes": len(vpw),
+            "vpw_arena_bytes": int(read_vpw(vpw).header["arena_size"]),
             }, vpw  # fmt: skip
 
 
@@ -103,19 +115,32 @@ def profile_fits(name: str, tflite_bytes: int, arena_bytes: int, vpw: bytes) -> 
     return out
 
 
-def family_costs(family: Family, on_variant: Callable[[str], None] | None = None) -> list[dict]:
-    """Every variant's costs (``variant_cost``) and the board profiles it fits."""
-    from converters.quiet import import_tensorflow
+def family_costs(
+    family: Family, on_variant: Callable[[str], None] | None = None, workers: int | None = None
+) -> list[dict]:
+    """Every variant's costs (``variant_cost``) and the board profiles it fits. The conversions
+    (TensorFlow's converter, about 10 s of CPU each, one thread) run in ``workers`` processes
+    (default: one per core, at most one per variant); the arenas are searched in one worker."""
+    from converters.card import measure_arenas
 
-    import_tensorflow()
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="vp-edge-costs-") as tmp:
-        for v in family.variants:
-            row, vpw = variant_cost(family, v, Path(tmp))
-            row["fits"] = profile_fits(v.name, row["tflite_bytes"], row["arena_bytes"], vpw)
-            rows.append(row)
+    n = workers or max(1, min(os.cpu_count() or 1, len(family.variants)))
+    converted: dict[str, tuple[bytes, int]] = {}
+    with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(untrained_tflite, family, v.name): v.name for v in family.variants}
+        for f in as_completed(futures):
+            converted[futures[f]] = f.result()
             if on_variant is not None:
-                on_variant(v.name)
+                on_variant(futures[f])
+    with tempfile.TemporaryDirectory(prefix="vp-edge-costs-") as tmp:
+        paths = [Path(tmp) / f"{v.name}.tflite" for v in family.variants]
+        for v, path in zip(family.variants, paths, strict=True):
+            path.write_bytes(converted[v.name][0])
+        arenas = measure_arenas(paths)
+    rows = []
+    for v, arena in zip(family.variants, arenas, strict=True):
+        row, vpw = variant_cost(v, *converted[v.name], arena)
+        row["fits"] = profile_fits(v.name, row["tflite_bytes"], arena, vpw)
+        rows.append(row)
     return rows
 
 

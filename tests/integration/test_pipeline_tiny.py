@@ -70,6 +70,23 @@ def test_arena_is_the_smallest_that_runs(tiny):
     assert not _probe(path, arena - 16)
 
 
+def test_arena_search_goes_on_after_a_probe_crashes(tiny):
+    """Arenas of a few hundred bytes crash tflite-micro (SIGSEGV) instead of failing cleanly:
+    the search counts the probe the worker died in as failed and a new worker goes on."""
+    import signal
+    import subprocess
+    import sys
+
+    from converters.card import _search
+
+    run, _, _ = tiny
+    path = str(run / "models" / "t16.tflite")
+    probe = [sys.executable, "-m", "converters._arena_worker", "--probe", path, "256"]
+    assert subprocess.run(probe, capture_output=True).returncode == -signal.SIGSEGV
+    # 0 < 256 (crash) < 384 < 448 < 480 < 496 < 512: four crashes, five workers, one answer
+    assert _search([{"path": path, "lo": 0, "hi": 512}]) == [512]
+
+
 def test_litert_reference_and_tflite_micro_agree(tiny):
     from vp_edge.preprocess import quantize
     from vp_edge.workers import run_models

@@ -6,8 +6,11 @@ background, ``kill %N`` stops the N-th of them), so the README cannot drift from
 only changes: free ports instead of the README's fixed ones, ``photo.png`` a generated colour
 picture, and the qemu and pynq boards left out where this machine cannot emulate them.
 Checked on the way: every class is served under its own name, the status page shows every
-board up, and after the update the flashed board serves the new run while the others are
-refused with the hash the gateway expected.
+board up, and after the update (a flash under the running gateway, no restart) the flashed board
+votes with the new run's model while the others stay up on theirs. Then, on the same fleet,
+what a newcomer does next (``_beyond_the_readme``): the class order the run keeps, ``pack``'s
+self-test, every board flashed by name, the test split through the gateway from another folder,
+and ``kill -9`` of one board while the others serve on.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.request
 from pathlib import Path
 
@@ -29,8 +33,14 @@ pytestmark = [pytest.mark.tf, pytest.mark.slow]
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from fleet_checks import (  # noqa: E402
+    free_port,
+    gateway_split,
+    not_serving,
+    training_index,
+    wait_ready,
+)
 from shapes_helpers import SHAPES, draw, write_shapes  # noqa: E402
-from test_walkthrough import free_port, wait_ready  # noqa: E402
 from tiny_helpers import ROOT  # noqa: E402
 
 SECTION = "## Your own data: quick start"
@@ -62,6 +72,10 @@ def test_readme_names_files_and_commands() -> None:
         "flash",
     ):
         assert any(c.startswith(f"vp-edge {step}") for c in commands), step
+    gateways = [c for c in commands if c.startswith("vp-edge gateway")]
+    assert len(gateways) == 1 and not any(c.startswith("kill") for c in commands), (
+        "the update step keeps the gateway running"
+    )
 
 
 class Shell:
@@ -85,9 +99,7 @@ class Shell:
     def run(self, line: str) -> subprocess.CompletedProcess | None:
         line = self.fix(line.split("    # ")[0])  # a trailing comment is for people
         if m := re.fullmatch(r"kill %(\d+)", line.strip()):
-            job = self.jobs[int(m.group(1)) - 1]
-            job.send_signal(signal.SIGINT)
-            job.communicate(timeout=30)
+            self.stop_job(int(m.group(1)))
             return None
         if line.rstrip().endswith("&"):
             self.jobs.append(
@@ -110,6 +122,12 @@ class Shell:
             timeout=1500,
         )
         return r
+
+    def stop_job(self, n: int) -> tuple[str, str]:
+        """Ctrl-C to the N-th background job (as ``kill %N``); its output."""
+        job = self.jobs[n - 1]
+        job.send_signal(signal.SIGINT)
+        return job.communicate(timeout=30)
 
     def stop(self) -> None:
         for job in self.jobs:
@@ -171,7 +189,7 @@ def test_quickstart_runs_as_written(tmp_path: Path) -> None:
         "9108": metrics,
     }
     sh = Shell(work, ports)
-    classified = 0
+    classified, train = 0, None
     try:
         for lang, text in quickstart_blocks():
             if lang == "toml":
@@ -199,7 +217,11 @@ def test_quickstart_runs_as_written(tmp_path: Path) -> None:
                     assert r.returncode == 0, f"{line} -> {r.returncode}:\n{r.stderr[-3000:]}"
                 if line.startswith("vp-edge family show"):
                     assert "fits" in r.stdout and "s24" in r.stdout, r.stdout
+                train = r if line.startswith("vp-edge train") else train
         assert classified == 2
+        start = time.monotonic()
+        _beyond_the_readme(sh, work, tmp_path, train)
+        print(f"beyond the README: {time.monotonic() - start:.1f} s")
     finally:
         sh.stop()
 
@@ -220,13 +242,17 @@ def _check_after_classify(sh: Shell, work: Path, metrics: str, n: int) -> None:
         }
         _every_class_by_name(sh, work)
         return
-    card = json.loads((work / "runs/mine-2/models/s16.json").read_text())
+    new = json.loads((work / "runs/mine-2/models/s16.json").read_text())["tflite_sha256"]
     assert rows["pi-1"]["state"] == "up", rows["pi-1"]
-    assert rows["pi-1"]["runs"]["model_sha256"] == card["tflite_sha256"]
+    assert rows["pi-1"]["runs"]["model_sha256"] == new
+    assert "pi-1" in status(metrics)["recent"][0]["voters"]  # the classify after the flash
     for name, b in rows.items():
+        assert b["state"] == "up", b  # the others serve on with the old run's models
         if name != "pi-1":
-            assert b["state"] == "refused" and "no card here" in b["reason"], b
-            assert b["last_seen"] is not None
+            assert b["runs"]["model_sha256"] != new, b
+    for name in ("pi-2", "mcu-1"):
+        old = json.loads((work / f"runs/mine/models/{rows[name]['variant']}.json").read_text())
+        assert rows[name]["runs"]["model_sha256"] == old["tflite_sha256"], rows[name]
 
 
 def _every_class_by_name(sh: Shell, work: Path) -> None:
@@ -247,3 +273,51 @@ def _every_class_by_name(sh: Shell, work: Path) -> None:
             assert reply["class_name"] == SHAPES[reply["winner"]], reply
             right += reply["class_name"] == kind
     assert right >= 5, f"{right} of 12 new pictures right"  # chance: 3
+
+
+def _beyond_the_readme(
+    sh: Shell, work: Path, tmp: Path, train: subprocess.CompletedProcess | None
+) -> None:
+    """The newcomer's next steps on the README's fleet (the last run, the emulated boards): the
+    family's class order (not the folders' sorted one) kept by train, convert and data loading;
+    ``pack`` with its self-test (the Cortex-M layout the QEMU board runs); every board flashed
+    by name with its own variant; the test split through the gateway from another folder;
+    ``kill -9`` of one board."""
+    assert train is not None and "classes circle, square, triangle, stripes" in train.stderr
+    run = work / "runs" / "mine-2"
+    data = json.loads((run / "data.json").read_text())
+    assert data["class_names"] == list(SHAPES) and Path(data["source"]).is_absolute()
+    assert training_index(run, work / "data") == {kind: i for i, kind in enumerate(SHAPES)}
+    for v in ("s16", "s24"):
+        card = json.loads((run / "models" / f"{v}.json").read_text())
+        assert card["class_names"] == list(SHAPES)
+        r = sh.run(f"vp-edge pack runs/mine-2/models/{v}.tflite --target cortex-m4 --json -")
+        assert r.returncode == 0 and json.loads(r.stdout)["golden"], r.stderr[-2000:]
+    sh.stop_job(2)  # the README's gateway: what follows runs gateways of its own
+    dep_file = work / "deploy.toml"
+    dep_file.write_text(dep_file.read_text().replace('run = "runs/mine"', 'run = "runs/mine-2"'))
+    for b in tomllib.loads(dep_file.read_text())["boards"]:
+        suffix = "vpw" if b["kind"] in ("qemu", "pynq") else "tflite"
+        art = f"runs/mine-2/models/{b['variant']}.{suffix}"
+        r = sh.run(
+            f"vp-edge flash {art} --deployment deploy.toml --board {b['name']} --json - --timeout 2"
+        )
+        assert r.returncode == 0, r.stderr[-2000:]
+        f = json.loads(r.stdout)
+        assert f["verified"] and f["board"] == b["name"] and not f["warnings"], f
+    elsewhere = tmp / "elsewhere"
+    elsewhere.mkdir()
+    rep = gateway_split(dep_file, elsewhere)  # the run's data path is absolute
+    assert rep["errors"] == 0 and not not_serving(rep), not_serving(rep)
+    assert rep["accuracy"] >= 0.5, rep["accuracy"]  # chance is 0.25
+    pid = json.loads((work / ".deploy.state" / "ready" / "pi-2.json").read_text())["pid"]
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(1.5)
+    emu = sh.jobs[0]
+    assert emu.poll() is None, "one dead board must not end the emulation"
+    rep = gateway_split(dep_file, elsewhere, "--limit", "12")
+    assert rep["requests"] == 12 and rep["errors"] == 0 and rep["degraded"] == 12, rep
+    assert rep["boards"]["pi-2"]["reason"] is not None
+    _, err = sh.stop_job(1)
+    assert "board pi-2 exited (killed by SIGKILL)" in err, err[-2000:]
+    assert emu.returncode == 130, err[-2000:]
