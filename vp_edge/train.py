@@ -30,6 +30,7 @@ from vp_edge.chance import chance_warnings
 from vp_edge.data import Splits
 from vp_edge.errors import ArtifactError, TrainingError
 from vp_edge.family import Family, from_dict, save_family
+from vp_edge.interrupts import deferred_interrupt
 from vp_edge.preprocess import to_float
 from vp_edge.progress import keras_progress
 
@@ -230,6 +231,10 @@ class _Progress:
         self.t0 = time.monotonic()
 
     def epoch_end(self, model: Any, epoch: int, logs: dict) -> None:
+        with deferred_interrupt():  # weights, checkpoint and train.json of one epoch, or none
+            self._persist(model, epoch, logs)
+
+    def _persist(self, model: Any, epoch: int, logs: dict) -> None:
         st = self.state
         st.history.append({k: float(v) for k, v in logs.items()})
         st.epochs_done = epoch + 1
