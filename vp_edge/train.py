@@ -25,7 +25,7 @@ import numpy as np
 
 from converters.rundir import RunDir
 from firmware_bridge.files import write_file, writing
-from vp_edge import bn_refresh, models, recipes
+from vp_edge import bn_refresh, models, recipes, seed_states
 from vp_edge.chance import chance_warnings
 from vp_edge.data import Splits
 from vp_edge.errors import ArtifactError, TrainingError
@@ -250,6 +250,7 @@ class _Progress:
             st.wait += 1
         with writing(RunDir(self.run).checkpoint(self.name)):
             model.save(RunDir(self.run).checkpoint(self.name))
+            seed_states.save(model, RunDir(self.run).checkpoint(self.name))
         if st.wait >= self.config.patience:
             st.stopped_early = True
             model.stop_training = True
@@ -322,6 +323,7 @@ def _fit_one(
         _compile(model, outputs, config, steps)
     if state.epochs_done and ckpt.exists():
         model = keras.saving.load_model(ckpt)  # weights, optimiser state and schedule position
+        seed_states.restore(model, ckpt)  # and where Dropout's draws were
         if recipe:
             export = recipes.export_of(model, family, config.ensemble_weight > 0, config.augment)
         LOG.info("%s: resuming after epoch %d", name, state.epochs_done)
