@@ -36,7 +36,7 @@ def _generators(model: Any) -> dict[str, Any]:
 
 def save(model: Any, checkpoint: Path) -> None:
     """Write the seed generators' states of ``model`` beside ``checkpoint``."""
-    states = {k: np.asarray(sg.state.value) for k, sg in _generators(model).items()}
+    states: dict[str, Any] = {k: np.asarray(sg.state.value) for k, sg in _generators(model).items()}
     tmp = path_for(checkpoint).with_suffix(".tmp.npz")
     np.savez(tmp, **states)
     tmp.replace(path_for(checkpoint))
