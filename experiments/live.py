@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import secrets
-import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -26,6 +24,7 @@ import numpy as np
 
 import firmware_bridge as fb
 from converters.rundir import RunDir
+from experiments.live_deploy import write_live_deployment
 from experiments.live_kinds import (
     KIND_ENGINE,
     RecordingGateway,
@@ -39,100 +38,15 @@ from experiments.live_kinds import (
     qemu_facts,
     run_kind_lines,
 )
-from vp_edge.deployment import Deployment, deployment_toml, load_deployment
+from vp_edge.deployment import Deployment, load_deployment
 from vp_edge.gateway.core import Answer, Gateway, vote_boards
 
 #: bytes around each chunk of a shipped activation: header, tag, CRC, chunk header (as INFER)
 FRAME_OVERHEAD = fb.protocol.HEADER_SIZE + fb.protocol.TAG_SIZE + fb.protocol.CRC_SIZE + 12
-MCU_PROFILES = ("cortex-m4", "esp32-s3")
 #: QEMU hands the UART over byte by byte in its main loop: on 2 busy cores next to 5 other
 #: boards its p99 reached 350-450 ms and single answers passed 500 ms, so with a qemu board
 #: the demo waits 1 s (a real Cortex-M4 would need ~250 ms: 68 ms of UART + ~180 ms compute)
 QEMU_DEADLINE_MS = 1000
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _mcu_profile(card: dict, i: int) -> str | None:
-    """A microcontroller profile the variant fits (preferring variety), or None."""
-    from boards.profiles import PROFILES
-
-    for name in MCU_PROFILES[i % 2 :] + MCU_PROFILES[: i % 2]:
-        p = PROFILES[name]
-        if card["arena_bytes"] <= p.arena_limit and card["tflite_bytes"] <= p.model_limit:
-            return name
-    return None
-
-
-def write_live_deployment(
-    run: Path,
-    out: Path,
-    deadline_ms: float = 500,
-    k: int = 2,
-    extra: dict[str, str] | None = None,
-    qemu_profile: str = "cortex-m4",
-    linux_kernels: Sequence[str] = ("xnnpack",),
-) -> Path:
-    """A deployment of >= 4 boards: half linux (UDP, LiteRT kernels taken in turn from
-    ``linux_kernels``), half mcu (pty); every variant placed; then one board per ``extra``
-    kind ({kind: variant}: pynq over UDP, qemu behind a pty)."""
-    from vp_edge.evaluate import load_cards
-    from vp_edge.train import load_run_family
-
-    family = load_run_family(run)
-    cards = load_cards(run, family)
-    variants = [v.name for v in family.variants]
-    total = max(4, len(variants) + 2)
-    total += total % 2
-    boards = []
-    for i in range(total):
-        v = variants[i % len(variants)]
-        profile = _mcu_profile(cards[v], i) if i >= total // 2 else None
-        kind = "mcu" if profile else "linux"
-        name = f"{'m' if profile else 'pi'}{i + 1}"
-        link = f"pty://{name}" if profile else f"udp://127.0.0.1:{_free_udp_port()}"
-        boards.append(
-            {
-                "id": i + 1,
-                "name": name,
-                "kind": kind,
-                "link": link,
-                "variant": v,
-                "profile": profile or "raspberry-pi-4",
-            }
-        )
-        if kind == "linux":
-            boards[-1]["kernels"] = linux_kernels[i % len(linux_kernels)]
-    for kind, v in (extra or {}).items():
-        i = len(boards) + 1
-        link = f"pty://q{i}" if kind == "qemu" else f"udp://127.0.0.1:{_free_udp_port()}"
-        boards.append(
-            {
-                "id": i,
-                "name": f"{kind[0]}{i}" if kind == "qemu" else f"pynq{i}",
-                "kind": kind,
-                "link": link,
-                "variant": v,
-                "profile": qemu_profile if kind == "qemu" else "pynq-z2",
-            }
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "deploy.key").write_text(secrets.token_hex(16) + "\n")
-    top = {
-        "run": str(Path(run).resolve()),
-        "key_file": "deploy.key",
-        "k": k,
-        "rule": "reference",
-        "deadline_ms": deadline_ms,
-        "heartbeat_ms": 500,
-    }
-    path = out / "deploy.toml"
-    path.write_text(deployment_toml(top, boards))
-    return path
 
 
 async def _gateway_run(
@@ -294,9 +208,6 @@ def run_live_demo(
     in netduinoplus2; default the Cortex-M4 mps2-an386). ``linux_kernels``: the LiteRT kernels
     linux boards take in turn (default all XNNPACK, what a linux board serves with).
     """
-    import json
-
-    from boards.emulation import ready_path, start_emulation
     from vp_edge.convert import load_run_data
     from vp_edge.train import load_run_family
 
@@ -321,34 +232,9 @@ def run_live_demo(
         for kind in ("linux", "mcu", "qemu")
         if any(b.kind == kind for b in dep.boards)
     ]
-    runs: dict[str, tuple] = {}
-    with start_emulation(dep, timeout=180.0) as emu:
-        ready = {b.name: json.loads(ready_path(dep, b).read_text()) for b in dep.boards}
-        runs["all_alive"] = asyncio.run(_gateway_run(dep, x, y, show, None))
-
-        def kill(i: int) -> None:
-            if i == len(x) // 2:
-                for name in victims:
-                    emu.kill(name)
-
-        runs["killed"] = asyncio.run(_gateway_run(dep, x, y, show, kill))
+    runs, ready = _emulated_runs(dep, x, y, show, victims)
     outputs = offline_outputs(dep, x, show)
-    summary = {
-        "run": str(dep.run),
-        "images": int(len(x)),
-        "deployment": str(dep.path),
-        "deadline_ms": dep.deadline_s * 1000,
-        "k": dep.k,
-        "rule": dep.rule,
-        "boards": [vars(b) for b in dep.boards],
-        "killed": victims,
-        "kill_at": len(x) // 2,
-        "runs": {},
-        "kinds": {
-            "ran": [k for k in KIND_ENGINE if any(b.kind == k for b in dep.boards)],
-            "skipped": skipped,
-        },
-    }
+    summary = _summary_head(dep, len(x), victims, skipped)
     for name, (report, answers, more) in runs.items():
         cmp = compare_offline(
             gw_probe.cards, dep, gw_probe.num_classes, gw_probe.weights, answers, outputs
@@ -362,6 +248,49 @@ def run_live_demo(
         for r in summary["runs"].values()
     )
     return summary
+
+
+def _emulated_runs(
+    dep: Deployment, x: np.ndarray, y: np.ndarray, show: bool, victims: list[str]
+) -> tuple[dict[str, tuple], dict[str, dict]]:
+    """The gateway's two passes on the emulated boards (all alive; ``victims`` killed halfway)
+    and each board's ready file."""
+    import json
+
+    from boards.emulation import ready_path, start_emulation
+
+    runs: dict[str, tuple] = {}
+    with start_emulation(dep, timeout=180.0) as emu:
+        ready = {b.name: json.loads(ready_path(dep, b).read_text()) for b in dep.boards}
+        runs["all_alive"] = asyncio.run(_gateway_run(dep, x, y, show, None))
+
+        def kill(i: int) -> None:
+            if i == len(x) // 2:
+                for name in victims:
+                    emu.kill(name)
+
+        runs["killed"] = asyncio.run(_gateway_run(dep, x, y, show, kill))
+    return runs, ready
+
+
+def _summary_head(dep: Deployment, n: int, victims: list[str], skipped: dict) -> dict:
+    """The summary's settings and boards; ``runs`` is filled in per pass."""
+    return {
+        "run": str(dep.run),
+        "images": int(n),
+        "deployment": str(dep.path),
+        "deadline_ms": dep.deadline_s * 1000,
+        "k": dep.k,
+        "rule": dep.rule,
+        "boards": [vars(b) for b in dep.boards],
+        "killed": victims,
+        "kill_at": n // 2,
+        "runs": {},
+        "kinds": {
+            "ran": [k for k in KIND_ENGINE if any(b.kind == k for b in dep.boards)],
+            "skipped": skipped,
+        },
+    }
 
 
 def _pct(v: float | None) -> str:

@@ -25,11 +25,12 @@ import numpy as np
 
 from converters.rundir import RunDir
 from firmware_bridge.files import write_file, writing
-from vp_edge import bn_refresh, models, recipes
+from vp_edge import bn_refresh, models, recipes, seed_states
 from vp_edge.chance import chance_warnings
 from vp_edge.data import Splits
 from vp_edge.errors import TrainingError
 from vp_edge.family import Family, save_family
+from vp_edge.interrupts import deferred_interrupt
 from vp_edge.preprocess import to_float
 from vp_edge.progress import keras_progress
 from vp_edge.run_records import load_data_args as load_data_args  # re-exported (users' path)
@@ -94,6 +95,10 @@ class _Progress:
         self.t0 = time.monotonic()
 
     def epoch_end(self, model: Any, epoch: int, logs: dict) -> None:
+        with deferred_interrupt():  # weights, checkpoint and train.json of one epoch, or none
+            self._persist(model, epoch, logs)
+
+    def _persist(self, model: Any, epoch: int, logs: dict) -> None:
         st = self.state
         st.history.append({k: float(v) for k, v in logs.items()})
         st.epochs_done = epoch + 1
@@ -109,6 +114,7 @@ class _Progress:
             st.wait += 1
         with writing(RunDir(self.run).checkpoint(self.name)):
             model.save(RunDir(self.run).checkpoint(self.name))
+            seed_states.save(model, RunDir(self.run).checkpoint(self.name))
         if st.wait >= self.config.patience:
             st.stopped_early = True
             model.stop_training = True
@@ -181,6 +187,7 @@ def _fit_one(
         _compile(model, outputs, config, steps)
     if state.epochs_done and ckpt.exists():
         model = keras.saving.load_model(ckpt)  # weights, optimiser state and schedule position
+        seed_states.restore(model, ckpt)  # and where Dropout's draws were
         if recipe:
             export = recipes.export_of(model, family, config.ensemble_weight > 0, config.augment)
         LOG.info("%s: resuming after epoch %d", name, state.epochs_done)

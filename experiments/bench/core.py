@@ -147,21 +147,7 @@ def run_bench(cfg: BenchConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     timings: dict = {}
     ctx = load_context(Path(cfg.run), cfg.k, cfg.test_limit, cfg.show)
-    report: dict = {
-        "config": {
-            "run": str(cfg.run),
-            "mode": "quick" if cfg.quick else "full",
-            "k": ctx.k,
-            "seed": cfg.seed,
-            **asdict(b),
-            "live": cfg.live,
-            "qemu": cfg.qemu,
-            "variants": ctx.variants,
-            "baseline": ctx.has_baseline,
-        },
-        "machine": machine(),
-        "git": git_revision(),
-    }
+    report = _header(cfg, ctx)
     report["model_cost"] = cost.model_cost(ctx)
     comm = comm_mod.communication(ctx)
     t1 = time.monotonic()
@@ -178,26 +164,7 @@ def run_bench(cfg: BenchConfig) -> dict:
         _optional("qemu", lambda: _qemu(ctx, b), timings) if cfg.qemu else {"skipped": "--no-qemu"}
     )
     mcu_ok = mcu if "instructions" in str(mcu) and "error" not in mcu else None
-    gw: dict = {"skipped": "--no-live"}
-    if cfg.live:
-        from experiments.bench.live import gateway_bench
-
-        # deployment files, keys and board state stay out of the (committed) report folder
-        with tempfile.TemporaryDirectory(prefix="vp-bench-deploy-") as tmp:
-            gw = _optional(
-                "gateway",
-                lambda: gateway_bench(
-                    ctx,
-                    Path(tmp),
-                    b.gateway_images,
-                    b.gateway_rate_hz,
-                    b.kill_images,
-                    fault_images=b.fault_images,
-                    fault_grid=b.fault_grid,
-                    seed=cfg.seed,
-                ),
-                timings,
-            )
+    gw = _live(ctx, cfg, timings) if cfg.live else {"skipped": "--no-live"}
     report["response_time"] = {
         "compute": compute,
         "mcu_qemu": mcu,
@@ -206,10 +173,11 @@ def run_bench(cfg: BenchConfig) -> dict:
     }
     report["communication"] = comm
     report["paper_scale"] = paper
-    fail = failures.failures(ctx, b.mc_rounds, cfg.seed)
-    fail["gateway_m_alive"] = gw.get("m_alive") if "error" not in gw else gw
-    fail["gateway_fault_injection"] = gw.get("fault_injection") if "error" not in gw else gw
-    report["failures"] = fail
+    report["failures"] = failures.failures(ctx, b.mc_rounds, cfg.seed)
+    report["failures"]["gateway_m_alive"] = gw.get("m_alive") if "error" not in gw else gw
+    report["failures"]["gateway_fault_injection"] = (
+        gw.get("fault_injection") if "error" not in gw else gw
+    )
     report["gateway_cost"] = {
         "vote": vote,
         "added_latency_s": gw.get("vp", {}).get("added_latency_s", gw),
@@ -220,6 +188,48 @@ def run_bench(cfg: BenchConfig) -> dict:
     report["untagged"] = untagged_numbers(report)
     write_report(report, out, cfg.plots)
     return report
+
+
+def _header(cfg: BenchConfig, ctx: BenchContext) -> dict:
+    """The report's settings, machine and revision."""
+    return {
+        "config": {
+            "run": str(cfg.run),
+            "mode": "quick" if cfg.quick else "full",
+            "k": ctx.k,
+            "seed": cfg.seed,
+            **asdict(cfg.budget),
+            "live": cfg.live,
+            "qemu": cfg.qemu,
+            "variants": ctx.variants,
+            "baseline": ctx.has_baseline,
+        },
+        "machine": machine(),
+        "git": git_revision(),
+    }
+
+
+def _live(ctx: BenchContext, cfg: BenchConfig, timings: dict) -> dict:
+    """The end-to-end figures through the gateway on emulated boards (or why not)."""
+    from experiments.bench.live import gateway_bench
+
+    b = cfg.budget
+    # deployment files, keys and board state stay out of the (committed) report folder
+    with tempfile.TemporaryDirectory(prefix="vp-bench-deploy-") as tmp:
+        return _optional(
+            "gateway",
+            lambda: gateway_bench(
+                ctx,
+                Path(tmp),
+                b.gateway_images,
+                b.gateway_rate_hz,
+                b.kill_images,
+                fault_images=b.fault_images,
+                fault_grid=b.fault_grid,
+                seed=cfg.seed,
+            ),
+            timings,
+        )
 
 
 def checks(r: dict) -> dict:

@@ -208,7 +208,19 @@ def gateway_bench(
         )
         vp = asyncio.run(_session(dep, x, y, rate_hz, kills, faults))
     how = f"{n} requests at {rate_hz:g}/s, {len(ctx.variants)} emulated linux boards"
-    result["vp"] = {
+    result["vp"] = _vp_figures(vp, n, how)
+    result["m_alive"] = vp["m_alive"]
+    result["fault_injection"] = vp["fault_injection"]
+    if ctx.has_baseline:
+        result.update(_baseline_bench(ctx, out, x, y, rate_hz, deadline_ms, result["vp"]))
+    result["vp_mcu"] = _mcu(ctx, out, x, y, rate_hz, deadline_ms)
+    result["wall_s"] = fig(time.monotonic() - t0, "measured", "s", "this section")
+    return result
+
+
+def _vp_figures(vp: dict, n: int, how: str) -> dict:
+    """Latency, added latency, accuracy and board compute of the VP session."""
+    return {
         "latency_s": _pct(vp["latency"], "gateway answer latency, " + how),
         "added_latency_s": _pct(vp["added"], "answer latency - slowest board round trip, " + how),
         "accuracy": fig(vp["correct"] / n, "measured", "", how),
@@ -217,25 +229,35 @@ def gateway_bench(
             for k, v in vp["compute_us_p50"].items()
         },
     }
-    result["m_alive"] = vp["m_alive"]
-    result["fault_injection"] = vp["fault_injection"]
-    if ctx.has_baseline:
-        dep_b = _deployment(ctx, [BASELINE], out / "baseline", "sum", deadline_ms)
-        with start_emulation(dep_b):
-            base = asyncio.run(_session(dep_b, x, y, rate_hz))
-        how_b = f"{n} requests at {rate_hz:g}/s, baseline alone on one emulated linux board"
-        result["baseline"] = {
-            "latency_s": _pct(base["latency"], "gateway answer latency, " + how_b),
-            "accuracy": fig(base["correct"] / n, "measured", "", how_b),
-        }
-        vp50 = result["vp"]["latency_s"]["p50"]["value"]
-        b50 = result["baseline"]["latency_s"]["p50"]["value"]
-        result["ratio_p50"] = fig(
-            b50 / vp50, "measured", "x", "baseline p50 / VP p50, end to end through the gateway"
-        )
-    result["vp_mcu"] = _mcu(ctx, out, x, y, rate_hz, deadline_ms)
-    result["wall_s"] = fig(time.monotonic() - t0, "measured", "s", "this section")
-    return result
+
+
+def _baseline_bench(
+    ctx: BenchContext,
+    out: Path,
+    x: np.ndarray,
+    y: np.ndarray,
+    rate_hz: float,
+    deadline_ms: float,
+    vp: dict,
+) -> dict:
+    """The baseline alone on one emulated board, same requests; its p50 against VP's."""
+    from boards.emulation import start_emulation
+
+    n = len(y)
+    dep_b = _deployment(ctx, [BASELINE], out / "baseline", "sum", deadline_ms)
+    with start_emulation(dep_b):
+        base = asyncio.run(_session(dep_b, x, y, rate_hz))
+    how_b = f"{n} requests at {rate_hz:g}/s, baseline alone on one emulated linux board"
+    baseline = {
+        "latency_s": _pct(base["latency"], "gateway answer latency, " + how_b),
+        "accuracy": fig(base["correct"] / n, "measured", "", how_b),
+    }
+    vp50 = vp["latency_s"]["p50"]["value"]
+    b50 = baseline["latency_s"]["p50"]["value"]
+    ratio = fig(
+        b50 / vp50, "measured", "x", "baseline p50 / VP p50, end to end through the gateway"
+    )
+    return {"baseline": baseline, "ratio_p50": ratio}
 
 
 def _mcu(

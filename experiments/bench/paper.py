@@ -146,22 +146,24 @@ def paper_scale(
     folder, params = graphs(run, family)
     rows = _cost_rows(folder, family, params, repeats, min_run_s)
     cuts = mp_cuts((folder / f"{BASELINE}.tflite").read_bytes())
-    trunk = cheapest_trunk_cuts(cuts)
-    cheapest = trunk[0]
-    n = len(family.variants)
-    rb = result_bytes(k)
-    cut_b = cheapest["activation_bytes"]["value"]
-    n_stage = sum(c["activation_bytes"]["value"] for c in trunk[: n - 1])
-    input_b = int(np.prod(INPUT))
-    slowest = max(rows[v.name]["compute_s"]["value"] for v in family.variants)
-    fastest = min(rows[v.name]["compute_s"]["value"] for v in family.variants)
-    base_s = rows[BASELINE]["compute_s"]["value"]
-    variants = [v.name for v in family.variants]
     return {
         "family": family.to_dict(),
         "method": "untrained weights (cost only, no accuracy); int8 graphs from vp-edge's "
         "converter; cached in " + str(folder),
         "models": rows,
+        **_comm_figures(cuts, len(family.variants), k),
+        **_compute_figures(rows, [v.name for v in family.variants]),
+    }
+
+
+def _comm_figures(cuts: list[dict], n: int, k: int) -> dict:
+    """MP's cheapest cuts of the baseline against ``n`` VP RESULT frames of top-``k``."""
+    trunk = cheapest_trunk_cuts(cuts)
+    cheapest = trunk[0]
+    rb = result_bytes(k)
+    cut_b = cheapest["activation_bytes"]["value"]
+    n_stage = sum(c["activation_bytes"]["value"] for c in trunk[: n - 1])
+    return {
         "mp_cheapest_cut": {
             "op_index": cheapest["op_index"],
             "op": cheapest["op"],
@@ -185,11 +187,17 @@ def paper_scale(
         ),
         "result_frame_udp_bytes": fig(rb["udp"], "measured", "B", "result_frame_size(k)"),
         "input_bytes": fig(
-            input_b,
+            int(np.prod(INPUT)),
             "measured",
             "B",
             "224x224x3 int8 input each VP board receives (unless it has its own sensor)",
         ),
+        **_ratios(cut_b, n_stage, n, rb),
+    }
+
+
+def _ratios(cut_b: int, n_stage: int, n: int, rb: dict) -> dict:
+    return {
         "ratio_per_board": fig(
             cut_b / rb["udp"], "measured", "x", "MP cheapest cut / one VP RESULT frame"
         ),
@@ -208,6 +216,15 @@ def paper_scale(
             "x",
             "MP cheapest cut / one RESULT payload (2k values)",
         ),
+    }
+
+
+def _compute_figures(rows: dict, variants: list[str]) -> dict:
+    """Baseline compute against the slowest and fastest variant; cost ratios over variants."""
+    slowest = max(rows[v]["compute_s"]["value"] for v in variants)
+    fastest = min(rows[v]["compute_s"]["value"] for v in variants)
+    base_s = rows[BASELINE]["compute_s"]["value"]
+    return {
         "compute_ratio_slowest": fig(
             base_s / slowest,
             "measured",

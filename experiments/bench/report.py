@@ -8,38 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from experiments.bench.figures import is_fig, value
-from experiments.bench.mcu import cores_markdown
-
-TAG = {"measured": "M", "modelled": "Mod", "paper": "P"}
-
-
-def f(x: object, digits: int = 3) -> str:
-    """A figure (or None/str) as text with its kind tag."""
-    if x is None:
-        return "-"
-    if not is_fig(x):
-        return str(x)
-    v, unit = x["value"], x["unit"]
-    if v is None:
-        return "-"
-    if unit == "s":
-        v, unit = v * 1000, "ms"
-    if unit == "" and isinstance(v, float) and 0 <= v <= 1:
-        text = f"{100 * v:.2f}%"
-    elif isinstance(v, float):
-        text = f"{v:.{digits}g}" if abs(v) < 1000 else f"{v:,.0f}"
-    else:
-        text = f"{v:,}"
-    return f"{text}{' ' + unit if unit else ''} [{TAG[x['kind']]}]"
-
-
-def _table(head: list[str], rows: list[list[str]]) -> list[str]:
-    return (
-        ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        + ["| " + " | ".join(r) + " |" for r in rows]
-        + [""]
-    )
+from experiments.bench.figures import value
+from experiments.bench.report_fmt import f, table
+from experiments.bench.report_response import response
 
 
 def _cost(r: dict) -> list[str]:
@@ -59,7 +30,7 @@ def _cost(r: dict) -> list[str]:
             ["baseline", "MobileNetV2 1.0"] + [f(c["baseline"][k]) for k in keys] + ["1x", "1x"]
         )
     out = ["## 1. Model cost", ""]
-    out += _table(
+    out += table(
         [
             "model",
             "r/α/F",
@@ -85,128 +56,6 @@ def _cost(r: dict) -> list[str]:
     if "family_total_vs_baseline" in c:
         t = c["family_total_vs_baseline"]
         out.append(f"- whole family vs baseline: params {f(t['params'])}, MACs {f(t['macs'])}")
-    return out + [""]
-
-
-def _response(r: dict) -> list[str]:
-    rt = r["response_time"]
-    out = [
-        "## 2. Response time on atomic inputs (batch 1)",
-        "",
-        "### Compute per inference on this machine (median, measured)",
-        "",
-    ]
-    models = sorted({m for rows in rt["compute"].values() for m in rows})
-    rows = [
-        [e]
-        + [
-            f(rt["compute"][e].get(m, {}).get("compute_s"))
-            if "compute_s" in rt["compute"][e].get(m, {})
-            else rt["compute"][e].get(m, {}).get("error", "-")[:60]
-            for m in models
-        ]
-        for e in rt["compute"]
-    ]
-    out += _table(["engine"] + models, rows)
-    mcu = rt["mcu_qemu"]
-    out += ["### Cortex-M4 firmware in QEMU (instruction counts)", ""]
-    if any(k in mcu for k in ("skipped", "error")):
-        out += [f"Not run: {mcu.get('skipped') or mcu.get('error')}", ""]
-    else:
-        out += _table(
-            ["model", "instructions", "how"],
-            [
-                [
-                    m,
-                    f(v.get("instructions")),
-                    v.get("instructions", {}).get("how", "")
-                    + (
-                        f" (QEMU run: {v.get('error') or v.get('skipped')})"
-                        if "error" in v or "skipped" in v
-                        else ""
-                    ),
-                ]
-                for m, v in mcu.items()
-                if not m.startswith("_")
-            ],
-        )
-        out += cores_markdown(mcu)
-    comp = rt["composed"]
-    out += ["### VP vs baseline: max over boards (link in + compute + link out) + vote", ""]
-    rows = [
-        [
-            name,
-            f(s.get("vp_s")),
-            f(s.get("baseline_s")),
-            f(s.get("ratio")),
-            str(s.get("slowest_board", "")),
-        ]
-        for name, s in comp["scenarios"].items()
-    ]
-    out += _table(["engine or MCU / link", "VP", "baseline", "baseline/VP", "slowest board"], rows)
-    for name, sc in comp["scenarios"].items():
-        misfits = [m for m, ok in sc.get("fits_profile", {}).items() if not ok]
-        if misfits:
-            out.append(
-                f"- {name}: {', '.join(misfits)} do(es) not fit that board's RAM/flash "
-                "(time shown as if it did)."
-            )
-    if comp.get("ratio_range"):
-        out.append(
-            f"Our ratio baseline/VP, composed: {f(comp['ratio_range']['low'])} – "
-            f"{f(comp['ratio_range']['high'])}; paper: {f(comp['paper']['low'])} – "
-            f"{f(comp['paper']['high'])}."
-        )
-    if comp.get("compute_ratio_range"):
-        cr = comp["compute_ratio_range"]
-        out.append(
-            f"Compute alone (baseline / slowest variant, host engines): {f(cr['low'])} – "
-            f"{f(cr['high'])}."
-        )
-    out += ["", "### End to end through the gateway (emulated boards, measured)", ""]
-    gw = rt["gateway"]
-    if "vp" not in gw:
-        out += [f"Not run: {gw.get('skipped') or gw.get('error')}", ""]
-    else:
-        cfg = gw["config"]
-        out.append(
-            f"{cfg['images']} requests at {cfg['rate_hz']:g}/s, one in flight, "
-            f"{cfg['kind']} boards over {cfg['link']}; all boards share this machine's "
-            "cores, so VP is pessimistic here."
-        )
-        out.append("")
-        rows = [
-            [
-                "VP (all variants)",
-                f(gw["vp"]["latency_s"]["p50"]),
-                f(gw["vp"]["latency_s"]["p99"]),
-                f(gw["vp"]["accuracy"]),
-            ]
-        ]
-        if "baseline" in gw:
-            rows.append(
-                [
-                    "baseline alone",
-                    f(gw["baseline"]["latency_s"]["p50"]),
-                    f(gw["baseline"]["latency_s"]["p99"]),
-                    f(gw["baseline"]["accuracy"]),
-                ]
-            )
-        out += _table(["deployment", "p50", "p99", "top-1"], rows)
-        if "ratio_p50" in gw:
-            out.append(f"Baseline/VP at p50: {f(gw['ratio_p50'])}.")
-        mcu_gw = gw.get("vp_mcu", {})
-        if "latency_s" in mcu_gw:
-            modelled = comp["scenarios"].get("tflm/uart_115200", {}).get("vp_s")
-            out.append(
-                f"VP through the gateway, {mcu_gw['description']}"
-                f": p50 {f(mcu_gw['latency_s']['p50'])}, p99 "
-                f"{f(mcu_gw['latency_s']['p99'])}, top-1 {f(mcu_gw['accuracy'])}; "
-                f"the composed model for tflm/uart_115200 gives {f(modelled)}. "
-                f"Baseline: {mcu_gw['baseline']}."
-            )
-        elif mcu_gw:
-            out.append(f"VP on emulated MCU boards: {mcu_gw.get('error')}")
     return out + [""]
 
 
@@ -252,7 +101,7 @@ def _comm(r: dict) -> list[str]:
             for x in c["mp"]["cuts"]
         ]
         out += ["<details><summary>Every MP cut of the baseline</summary>", ""]
-        out += _table(
+        out += table(
             [
                 "after op",
                 "op",
@@ -272,11 +121,11 @@ def _failures(r: dict) -> list[str]:
     fl = r["failures"]
     out = ["## 4. Failures", "", "### Accuracy with m of N boards alive", ""]
     rows = [[str(x["m"]), f(x["mean"]), f(x["worst"]), f(x["best"])] for x in fl["m_of_n"]]
-    out += _table(["m alive", "mean (offline)", "worst", "best"], rows)
+    out += table(["m alive", "mean (offline)", "worst", "best"], rows)
     live = fl.get("gateway_m_alive")
     if isinstance(live, list) and live:
         out += ["Through the gateway, boards killed one by one:", ""]
-        out += _table(
+        out += table(
             ["m alive", "alive", "live top-1", "offline same boards", "answered"],
             [
                 [
@@ -304,7 +153,7 @@ def _failures(r: dict) -> list[str]:
         ]
         for a in fl["availability"]
     ]
-    out += _table(
+    out += table(
         [
             "p",
             "VP 1-p^N",
@@ -323,7 +172,7 @@ def _failures(r: dict) -> list[str]:
             "request with probability p):",
             "",
         ]
-        out += _table(
+        out += table(
             ["p", "answered", "top-1"],
             [[f"{value(a['p']):g}", f(a["available"]), f(a["accuracy"])] for a in gfi],
         )
@@ -353,7 +202,7 @@ def _paper(r: dict) -> list[str]:
         ]
         for n, m in ps["models"].items()
     ]
-    out += _table(
+    out += table(
         [
             "model",
             "params",
@@ -424,7 +273,7 @@ def markdown(r: dict) -> str:
         + [""]
     )
     plots = ["## Plots", ""] + [f"![{p}]({p})" for p in r.get("plots", [])] + [""]
-    body = _cost(r) + _response(r) + _comm(r) + _failures(r) + _gateway_cost(r) + _paper(r)
+    body = _cost(r) + response(r) + _comm(r) + _failures(r) + _gateway_cost(r) + _paper(r)
     return "\n".join(head + checks + body + plots) + "\n"
 
 

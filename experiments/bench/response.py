@@ -76,7 +76,6 @@ def response_times(
     ctx: BenchContext, compute: dict, mcu: dict | None, vote: dict, comm: dict
 ) -> dict:
     """Every (engine or MCU profile) x link combination, plus compute-only ratios."""
-    from boards.profiles import PROFILES
 
     links = _links(ctx, comm)
     vote_s = value(vote["fuse_s"])
@@ -98,26 +97,7 @@ def response_times(
                 ctx, c, lt, vote_s, f"{engine} compute measured here, {link} modelled"
             )
     if mcu:
-        for prof in MCU_PROFILES:
-            p = PROFILES[prof]
-            c = {
-                m: mcu_seconds(value(r["instructions"]), p.clock_hz)
-                for m, r in mcu.items()
-                if not m.startswith("_") and "instructions" in r
-            }
-            lt = {
-                m: (t_in * BAUD / p.baud, t_out * BAUD / p.baud)
-                for m, (t_in, t_out) in links["uart_115200"].items()
-            }
-            row = compose(
-                ctx,
-                c,
-                lt,
-                vote_s,
-                f"QEMU instructions x CPI {CPI:g} / {p.clock_hz / 1e6:g} MHz, UART {p.baud} baud",
-            )
-            row["fits_profile"] = {m: _fits(p, ctx.cards[m]) for m in c}
-            rows[f"mcu-{prof}/uart_{p.baud}"] = row
+        rows.update(_mcu_rows(ctx, mcu, links["uart_115200"], vote_s))
     composed = [
         value(r["ratio"])
         for n, r in rows.items()
@@ -137,3 +117,29 @@ def response_times(
             "links": "one link per board, in parallel",
         },
     }
+
+
+def _mcu_rows(ctx: BenchContext, mcu: dict, uart: dict, vote_s: float) -> dict[str, dict]:
+    """One composed row per MCU profile: QEMU instructions at its clock, the UART at its baud
+    (scaled from the 115200-baud link times ``uart``)."""
+    from boards.profiles import PROFILES
+
+    rows: dict[str, dict] = {}
+    for prof in MCU_PROFILES:
+        p = PROFILES[prof]
+        c = {
+            m: mcu_seconds(value(r["instructions"]), p.clock_hz)
+            for m, r in mcu.items()
+            if not m.startswith("_") and "instructions" in r
+        }
+        lt = {m: (t_in * BAUD / p.baud, t_out * BAUD / p.baud) for m, (t_in, t_out) in uart.items()}
+        row = compose(
+            ctx,
+            c,
+            lt,
+            vote_s,
+            f"QEMU instructions x CPI {CPI:g} / {p.clock_hz / 1e6:g} MHz, UART {p.baud} baud",
+        )
+        row["fits_profile"] = {m: _fits(p, ctx.cards[m]) for m in c}
+        rows[f"mcu-{prof}/uart_{p.baud}"] = row
+    return rows

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from experiments.bench.figures import value
-from experiments.bench.report import _table
+from experiments.bench.report_fmt import table
 
 ORDER = ("vp", "mp", "cp", "lcp", "disco")
 
@@ -62,7 +62,7 @@ def _summary(r: dict) -> list[str]:
             ]
         )
     n = r["config"]["live_images"]
-    return _table(
+    return table(
         [
             "strategy",
             "int8 acc (offline)",
@@ -105,7 +105,7 @@ def _availability(r: dict) -> list[str]:
         ]
         out += (
             [f"**{name}**", ""]
-            + _table(
+            + table(
                 [
                     "device (part)",
                     "answered, it killed",
@@ -121,7 +121,7 @@ def _availability(r: dict) -> list[str]:
         )
         ps = lv.get("failure_p", [])
         if ps:
-            out += _table(
+            out += table(
                 ["p", "answered", "accuracy"],
                 [[f"{value(a['p']):g}", _pct(a["available"]), _pct(a["accuracy"])] for a in ps],
             ) + [""]
@@ -139,7 +139,7 @@ def _disco(r: dict) -> list[str]:
         ]
         for c in r["disco_curve"]
     ]
-    return _table(
+    return table(
         [
             "keep",
             "int8 accuracy",

@@ -56,7 +56,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="skip building and measuring the 224x224 int8 graphs (needs TensorFlow)",
     )
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
-    g = p.add_argument_group("strategies (instead of the VP report)")
+    _add_strategy_options(p.add_argument_group("strategies (instead of the VP report)"))
+    add_json(p)
+    p.set_defaults(func=run)
+
+
+def _add_strategy_options(g: argparse._ArgumentGroup) -> None:
+    """--strategies and its options: the other parallelisms side by side with VP."""
     g.add_argument(
         "--strategies",
         action="store_true",
@@ -73,8 +79,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument(
         "--live-images", type=POSITIVE, default=100, help="live requests per strategy (default 100)"
     )
-    add_json(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from experiments.fleet_demo import CpuMeter, cpu_s, machine_cpu_s
+from experiments.cpu_meter import CpuMeter, cpu_s, machine_cpu_s
 
 
 def test_a_spinning_part_gets_its_share_and_the_rest_is_accounted():
