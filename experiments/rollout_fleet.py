@@ -313,7 +313,7 @@ def measure(
         try:
             load.thread.start()
             time.sleep(2.0)
-            opts = {"max_unavailable": 1, "canary": 4, "timeout": 6} | (rollout_opts or {})
+            opts = {"max_unavailable": 1, "canary": 4, "timeout": 12} | (rollout_opts or {})
             first, second = _rollouts(dep, run_b, bad, out, opts, say)
             time.sleep(1.0)
             load.done.set()

@@ -97,7 +97,7 @@ def test_rollout_over_every_kind_under_load(tiny_run: Path, tmp_path: Path):
         per_kind=1,
         rate=20.0,
         segment_s=5.0,
-        rollout_opts={"canary": 2, "timeout": 6},
+        rollout_opts={"canary": 2, "timeout": 12},
     )
     first, second, load = r["rollout"], r["bad_rollout"], r["load"]
     assert not first["halted"] and first["exit_code"] == 0
