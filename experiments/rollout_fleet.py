@@ -49,7 +49,7 @@ def free_udp_port() -> int:
 
 def fleet_boards(kinds: tuple[str, ...], per_kind: int, variants: list[str]) -> list[dict]:
     """``per_kind`` boards of each kind, variants taken in turn (every kind runs each)."""
-    boards = []
+    boards: list[dict] = []
     for kind in kinds:
         for _ in range(per_kind):
             i = len(boards) + 1
@@ -85,11 +85,11 @@ def write_fleet(out: Path, run: Path, boards: list[dict], deadline_ms: int) -> P
     return path
 
 
-def retarget(dep: Deployment, run: Path) -> Deployment:
-    """The deployment file pointed at ``run`` (what the docs ask after a rollout)."""
-    text = dep.path.read_text().replace(f'run = "{dep.run}"', f'run = "{run.resolve()}"', 1)
-    dep.path.write_text(text)
-    return load_deployment(dep.path)
+def retarget(path: Path, dep: Deployment, run: Path) -> Deployment:
+    """The deployment file ``path`` pointed at ``run`` (what the docs ask after a rollout)."""
+    text = path.read_text().replace(f'run = "{dep.run}"', f'run = "{run.resolve()}"', 1)
+    path.write_text(text)
+    return load_deployment(path)
 
 
 def bad_copy(run: Path, out: Path, variant: str) -> Path:
@@ -272,9 +272,10 @@ def rollout_cli(dep_path: Path, to: Path, out: Path, opts: dict, say) -> dict:
 
 def _rollouts(dep: Deployment, run_b: Path, bad: Path, out: Path, opts: dict, say) -> tuple:
     """The good rollout to B, the deployment moved to B, then the bad rollout back to A."""
-    first = rollout_cli(dep.path, run_b, out / "rollout-1.json", opts, say)
-    retarget(dep, run_b)
-    second = rollout_cli(dep.path, bad, out / "rollout-2.json", opts, say)
+    path = out / "deploy.toml"
+    first = rollout_cli(path, run_b, out / "rollout-1.json", opts, say)
+    retarget(path, dep, run_b)
+    second = rollout_cli(path, bad, out / "rollout-2.json", opts, say)
     return first, second
 
 
