@@ -257,7 +257,7 @@ def _canary(
     from firmware_bridge.protocol.topk import result_pairs
     from vp_edge.preprocess import quantize
 
-    runner = _offline_runner(target.spec, data)
+    runner = offline_runner(target.spec, data)
     rng = np.random.default_rng(opts.seed)
     shape = tuple(card["input_shape"][1:])
     with _session(target, opts) as s:
@@ -286,7 +286,7 @@ def _canary(
     return None
 
 
-def _offline_runner(spec: BoardSpec | None, data: bytes):
+def offline_runner(spec: BoardSpec | None, data: bytes):
     """The board's own runtime (kind, profile, LiteRT kernels) on the new artefact."""
     from boards.profiles import get_profile
     from boards.registry import get_kind

@@ -6,13 +6,18 @@ without importing each other.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import firmware_bridge as fb
 from boards.registry import BoardAdapter
-from firmware_bridge.transport import Link
+from firmware_bridge.transport import Link, parse_link
 from vp_edge.deployment import BoardSpec
 from vp_edge.gateway.stats import BoardStats
+
+#: requests a board on a serial line may hold unanswered before the gateway stops sending it
+#: more (each waits behind the others; a slow line would block the gateway's writes)
+SERIAL_BACKLOG = 4
 
 
 @dataclass
@@ -67,3 +72,16 @@ class Board:
     down_at: float = 0.0
     card: dict | None = None  # the card of the model its HELLO names (vp deployments)
     model: str = ""  # its vote identity: the variant, or VARIANT@HASH for a model of another run
+
+    def backlogged(self, pending: Iterable) -> bool:
+        """Whether a serial board already holds ``SERIAL_BACKLOG`` requests it has not
+        answered: another one would only wait behind them, and its frames would fill the
+        line's buffer until writing to it blocks the gateway's event loop (every other
+        board's answers with it). UDP boards are never skipped: a datagram never blocks."""
+        if parse_link(self.spec.link).scheme not in ("pty", "serial"):
+            return False
+        name = self.spec.name
+        waiting = sum(
+            name in r.targets and name not in r.results and name not in r.failed for r in pending
+        )
+        return waiting >= SERIAL_BACKLOG

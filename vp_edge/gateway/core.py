@@ -110,7 +110,17 @@ class Gateway(BoardLinks, HelloCheck, BoardHealth):
         dep.make_state_dir()
         self.tx = fb.Sender(self.keys, fb.boot_counter(dep.epoch_file), from_gateway=True)
         self.counts = dict.fromkeys(
-            ("duplicate", "late", "foreign", "bad_result", "unexpected", "link_down"), 0
+            (
+                "duplicate",
+                "late",
+                "foreign",
+                "bad_result",
+                "unexpected",
+                "link_down",
+                "backlog",
+                "flashing",
+            ),
+            0,
         )
         self.answers: list[Answer] = []
         self._pending: dict[int, Pending] = {}
@@ -267,6 +277,12 @@ class Gateway(BoardLinks, HelloCheck, BoardHealth):
         self._pending[rid] = req
         for b in self.boards.values():
             if not b.up:
+                continue
+            if b.backlogged(self._pending.values()):  # answers late anyway: not asked
+                self.drop(b, "backlog")
+                continue
+            if self.relay is not None and self.relay.flashing(b):  # its line is the flash's
+                self.drop(b, "flashing")
                 continue
             v = b.model or b.spec.variant
             if v not in tensors:  # each board's input under its own model's card

@@ -290,7 +290,10 @@ class FrontEnd:
                 self.pool, decode_image, image, self.gw.family.input_shape, self.limits.max_pixels
             )
             left = deadline - (time.monotonic() - t0)
-            if left < need:
+            # the only request in flight is served even so (plan_wait still guards its
+            # deadline): its answer measures the service time again, which otherwise, once
+            # estimated over the deadline, would turn every later request away for good
+            if left < need and self.admission.inflight > 1:
                 return self._busy(
                     req_id,
                     f"{left * 1000:.0f} ms left of the deadline, "

@@ -36,6 +36,10 @@ class Gateway(Protocol):
 
 
 RID_TTL_S = 120.0  # a client's request id is relayed back this long after its last frame
+#: a board whose flash client relayed a LOAD frame this recently gets no requests: its line is
+#: the flash's (requests would wait behind the chunks and delay both)
+LOAD_HOLD_S = 3.0
+LOAD_TYPES = frozenset((fb.MsgType.LOAD_BEGIN, fb.MsgType.LOAD_CHUNK, fb.MsgType.LOAD_COMMIT))
 MAX_PATH = 100  # Unix socket paths are limited to about 108 bytes
 
 
@@ -48,6 +52,7 @@ class Relay:
         self.sock: socket.socket | None = None
         self.rids: dict[tuple[int, int], tuple[object, float]] = {}  # (board, rid) -> client
         self.counts = dict.fromkeys(("relayed_in", "relayed_out", "refused"), 0)
+        self.loaded_at: dict[int, float] = {}  # board id -> when a LOAD frame was relayed
 
     def open(self) -> bool:
         """Bind the socket (not when another live gateway holds it, or the path is too long)."""
@@ -87,8 +92,15 @@ class Relay:
             if len(self.rids) > 4096:  # forget clients long gone
                 self.rids = {k: v for k, v in self.rids.items() if now - v[1] <= RID_TTL_S}
             self.rids[(board.spec.id, rid)] = (addr, now)
+            if data[2] in LOAD_TYPES:
+                self.loaded_at[board.spec.id] = now
             if self.gw.send_raw(board, data):
                 self.counts["relayed_in"] += 1
+
+    def flashing(self, b: Board) -> bool:
+        """Whether a client is flashing ``b`` through the relay now (``LOAD_HOLD_S``)."""
+        at = self.loaded_at.get(b.spec.id)
+        return at is not None and time.monotonic() - at < LOAD_HOLD_S
 
     def _board(self, data: bytes) -> Board | None:
         if len(data) < HEADER_SIZE + CRC_SIZE or data[0] != MAGIC:
