@@ -201,7 +201,7 @@ class OfflineVotes:
 
     def _pairs(self, board: str, model: str, i: int) -> tuple:
         from boards.registry import get_kind
-        from firmware_bridge.topk import result_pairs
+        from firmware_bridge.protocol.topk import result_pairs
         from vp_edge.preprocess import quantize
         from vp_edge.rollout import offline_runner
 
