@@ -241,7 +241,9 @@ def compile_vpw(model: VpwModel, cfg: Config = DEFAULT) -> Program:
     n = cfg.lanes
     start, cut = _split(model, n)
     inp, io, used = _tensors(model, start, cut, cfg)
-    descs, wgt, qnt, hw_layers, macs = [], [], [], [], 0
+    wgt: list[np.ndarray] = []
+    qnt: list[np.ndarray] = []
+    descs, hw_layers, macs = [], [], 0
     for i, (ly, ins, out) in enumerate(io, start):
         if ly["op"] == OPS["RESHAPE"]:
             continue
