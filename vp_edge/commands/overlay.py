@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     cmds = p.add_subparsers(dest="overlay_cmd", metavar="ACTION")
     s = cmds.add_parser("synth", help="Yosys synth_xilinx -family xc7: LUT, FF, DSP48E1, BRAM")
-    s.add_argument("--top", default="vp_core", choices=("vp_core", "vp_top"))
+    s.add_argument("--top", default="vp_core", choices=("vp_core", "vp_top", "vp_dma"))
     add_json(s)
     s.set_defaults(func=run_synth)
     b = cmds.add_parser(
