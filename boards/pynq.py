@@ -30,6 +30,7 @@ import numpy as np
 
 from boards.errors import BoardError
 from boards.pynq_overlay import AP_DONE, AP_START, IP_NAME, register_offsets, write_overlay
+from boards.pynq_rtl import is_rtl_map
 from boards.registry import BoardAdapter
 from boards.runners import Runner
 from firmware_bridge import BoardKind
@@ -126,7 +127,7 @@ class PynqRunner(Runner):
             device = install(SimulatedPynqDevice(busy_reads=busy_reads, fabric=fabric))
             if overlay is None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="vp-pynq-sim-")
-                overlay = write_overlay(Path(self._tmp.name))
+                overlay = write_overlay(Path(self._tmp.name), fabric=device.fabric)
         if overlay is None:
             raise BoardError("the PYNQ runner needs overlay=PATH to the vp_top .bit (with .hwh)")
         bit = Path(overlay)
@@ -142,7 +143,40 @@ class PynqRunner(Runner):
         self.ip = self.overlay
         for part in self.ip_name.split("/"):
             self.ip = getattr(self.ip, part)
-        self._setup_buffers(pynq, int(h["in_size"]), int(h["arena_size"]))
+        self.host: Any = None
+        self._in_size = int(h["in_size"])
+        if is_rtl_map(desc.get("registers") or {}):
+            self._setup_rtl(pynq)
+        else:
+            self._setup_buffers(pynq, int(h["in_size"]), int(h["arena_size"]))
+
+    def _setup_rtl(self, pynq: Any) -> None:
+        """The RTL overlay (fpga/): one buffer holds the model's image and its activations; the
+        IP's AXI master reads the model into its BRAMs once (fpga/host.py)."""
+        from firmware_bridge.engine import Engine
+        from fpga.host import OverlayHost, buffer_bytes
+        from fpga.program import read_program
+
+        program = read_program(self.model)
+        size = buffer_bytes(program)
+        self.rtl_buf = pynq.allocate((size,), dtype=np.uint8, target=self.device)
+        self.host = OverlayHost(program, self.ip, self.rtl_buf, self.rtl_buf.device_address)
+        self.host.load_model()
+        self._engine: Any = Engine(self.model) if program.head or program.tail else None
+
+    def _run_rtl(self, x: np.ndarray) -> np.ndarray:
+        """Head layers on the PS, the overlay, tail layers on the PS; ``compute_us`` from the
+        overlay's own cycle counter (CYCLES) at the design clock."""
+        from fpga.config import DEFAULT
+
+        p = self.host.program
+        if p.head:
+            x = self._engine.run_head(x.reshape(self.input_shape), len(p.head))
+        y, cycles = self.host.run(x)
+        if p.tail:
+            y = self._engine.run_tail(p.tail[0], p.tail_offset, y)
+        self.compute_us = cycles / DEFAULT.clock_mhz
+        return np.asarray(y, np.int8).reshape(-1)
 
     def _setup_buffers(self, pynq: Any, in_size: int, arena_size: int) -> None:
         """Allocate once and program the addresses once: HLS keeps them between starts."""
@@ -171,6 +205,8 @@ class PynqRunner(Runner):
         x = np.asarray(x, np.int8).reshape(-1)
         if x.size != self._in_size:
             raise BoardError(f"input has {x.size} values, the model takes {self._in_size}")
+        if self.host is not None:
+            return self._run_rtl(x)
         self.in_buf[: x.size] = x
         self.in_buf.flush()
         self.ip.write(self.regs["CTRL"], AP_START)
@@ -189,6 +225,9 @@ class PynqRunner(Runner):
 
     def close(self) -> None:
         """Give the contiguous buffers back (a board has a few MB of CMA)."""
+        if self.host is not None:
+            self.rtl_buf.freebuffer()
+            return
         for buf in (self.vpw_buf, self.in_buf, self.out_buf, self.arena_buf):
             buf.freebuffer()
 

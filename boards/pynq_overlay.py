@@ -7,7 +7,8 @@ registers only from the .hwh. ``write_overlay`` writes the smallest .hwh that PY
 (pynqmetadata, as used by ``EmbeddedDevice``) turns into an ``ip_dict`` with this IP, its
 registers and the PS7's PL clock 0, next to a .bit with a valid header and no configuration
 frames (a real board's FPGA manager would refuse it; the simulation never loads it).
-Stdlib only: the main environment can write these files without pynq.
+Stdlib only (and fpga/rtl_ports.py, itself stdlib only): the main environment can write these
+files without pynq.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 from xml.etree import ElementTree as ET
+
+from fpga.rtl_ports import REGS as RTL_REGS
 
 #: VLNV of the HLS IP; the adapter finds the IP by its name part ("vp_top")
 IP_VLNV = "xilinx.com:hls:vp_top:1.0"
@@ -45,6 +48,11 @@ REGISTERS: tuple[tuple[str, int, str], ...] = (
     ("arena_len", 0x48, "arena length in bytes"),
     ("status", 0x50, "engine status (0 ok, negative VP_ERR_*)"),
     ("status_ctrl", 0x54, "bit 0 status_ap_vld (COR)"),
+)
+#: the RTL overlay's map (fpga/, docs/pynq.md): ap_ctrl, then its run arguments from 0x10
+RTL_VLNV = "vp-edge:overlay:vp_top:1.0"
+RTL_REGISTERS: tuple[tuple[str, int, str], ...] = tuple(
+    (name, off, "fpga/rtl_ports.py") for name, off in RTL_REGS.items()
 )
 #: control register bits
 AP_START, AP_DONE, AP_IDLE, AP_READY, AUTO_RESTART = 0x1, 0x2, 0x4, 0x8, 0x80
@@ -152,7 +160,8 @@ def _ps7(modules: ET.Element, ip: str, base: int, fclk_mhz: float) -> None:
     _memrange(mmap, "M_AXI_GP0", ip, "s_axi_control", "Reg", base, IP_RANGE, "REGISTER")
 
 
-def _vp_top(modules: ET.Element, ip: str) -> None:
+def _vp_top(modules: ET.Element, ip: str, fabric: str = "engine") -> None:
+    rtl = fabric == "rtl"
     m = _sub(
         modules,
         "MODULE",
@@ -161,7 +170,7 @@ def _vp_top(modules: ET.Element, ip: str) -> None:
         IPTYPE="PERIPHERAL",
         MODCLASS="PERIPHERAL",
         MODTYPE=IP_NAME,
-        VLNV=IP_VLNV,
+        VLNV=RTL_VLNV if rtl else IP_VLNV,
     )
     _params(m, {"C_S_AXI_CONTROL_BASEADDR": "0x40000000", "C_S_AXI_CONTROL_ADDR_WIDTH": "7"})
     block = _sub(
@@ -174,7 +183,7 @@ def _vp_top(modules: ET.Element, ip: str) -> None:
         USAGE="register",
     )
     regs = _sub(block, "REGISTERS")
-    for name, off, desc in REGISTERS:
+    for name, off, desc in RTL_REGISTERS if rtl else REGISTERS:
         reg = _sub(regs, "REGISTER", NAME=name)
         props = {
             "DESCRIPTION": desc,
@@ -192,11 +201,11 @@ def _vp_top(modules: ET.Element, ip: str) -> None:
     buses = _sub(m, "BUSINTERFACES")
     _bus(buses, "s_axi_control", "SLAVE")
     mmap = _sub(m, "MEMORYMAP")
-    for i in range(3):
-        _bus(buses, f"m_axi_gmem{i}", "MASTER")
+    for master in ["m_axi_gmem"] if rtl else [f"m_axi_gmem{i}" for i in range(3)]:
+        _bus(buses, master, "MASTER")
         _memrange(
             mmap,
-            f"m_axi_gmem{i}",
+            master,
             "processing_system7_0",
             "S_AXI_HP0",
             "HP0_DDR_LOWOCM",
@@ -207,9 +216,14 @@ def _vp_top(modules: ET.Element, ip: str) -> None:
 
 
 def hwh_text(
-    design: str = "vp", ip: str = "vp_top_0", base: int = DEFAULT_BASE, fclk_mhz: float = 100.0
+    design: str = "vp",
+    ip: str = "vp_top_0",
+    base: int = DEFAULT_BASE,
+    fclk_mhz: float = 100.0,
+    fabric: str = "engine",
 ) -> str:
-    """The .hwh of a block design holding the PS7 and one vp_top IP (docs/vpw.md, step 2)."""
+    """The .hwh of a block design holding the PS7 and one vp_top IP (docs/vpw.md, step 2);
+    ``fabric="rtl"``: the RTL overlay's IP (fpga/vivado.py's block design) instead of HLS's."""
     root = ET.Element(
         "EDKSYSTEM", EDWVERSION="1.2", TIMESTAMP="simulated", VIVADOVERSION="simulated"
     )
@@ -226,7 +240,7 @@ def hwh_text(
     _sub(root, "EXTERNALINTERFACES")
     modules = _sub(root, "MODULES")
     _ps7(modules, ip, base, fclk_mhz)
-    _vp_top(modules, ip)
+    _vp_top(modules, ip, fabric)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8" standalone="no" ?>\n' + ET.tostring(
         root, encoding="unicode"
@@ -239,11 +253,14 @@ def write_overlay(
     ip: str = "vp_top_0",
     base: int = DEFAULT_BASE,
     fclk_mhz: float = 100.0,
+    fabric: str = "engine",
 ) -> Path:
     """Write ``<design>.bit`` (header only) and ``<design>.hwh`` into ``folder``; the .bit path."""
     folder.mkdir(parents=True, exist_ok=True)
     bit = folder / f"{design}.bit"
     # payload: a dummy word and the 7-series sync word, so the body is not empty
     bit.write_bytes(bit_header(design, payload=bytes.fromhex("ffffffffaa995566")))
-    (folder / f"{design}.hwh").write_text(hwh_text(design, ip, base, fclk_mhz), encoding="utf-8")
+    (folder / f"{design}.hwh").write_text(
+        hwh_text(design, ip, base, fclk_mhz, fabric), encoding="utf-8"
+    )
     return bit

@@ -51,6 +51,7 @@ from boards.pynq_overlay import (
     PART,
     register_offsets,
 )
+from boards.pynq_rtl import RtlTopModel, is_rtl_map
 from firmware_bridge.engine import Engine, EngineError
 
 SLCR_BASE, SLCR_SIZE = 0xF800_0000, 0x200
@@ -167,7 +168,7 @@ class SimulatedPynqDevice(pynq.Device):
         self.capabilities = {"REGISTER_RW": True, "MEMORY_MAPPED": False, "CALLABLE": False}
         self.bitfile_name, self.timestamp = "", ""
         self.busy_reads = busy_reads
-        self.ips: dict[int, tuple[int, VpTopModel]] = {}  # base -> (range, model)
+        self.ips: dict[int, tuple[int, VpTopModel | RtlTopModel]] = {}  # base -> (range, model)
         self.slcr = dict(_SLCR_RESET)
         self._allocs: dict[int, _Alloc] = {}
         self._bo = itertools.count(1)
@@ -203,7 +204,12 @@ class SimulatedPynqDevice(pynq.Device):
         self.ips.clear()
         for desc in parser.ip_dict.values():
             if str(desc.get("type", "")).split(":")[2:3] == [IP_NAME]:
-                model = VpTopModel(self, register_offsets(desc["registers"]), self.busy_reads)
+                regs = desc["registers"]
+                model: VpTopModel | RtlTopModel = (
+                    RtlTopModel(self)  # the RTL overlay's own map (fpga/)
+                    if is_rtl_map(regs)
+                    else VpTopModel(self, register_offsets(regs), self.busy_reads)
+                )
                 self.ips[int(desc["phys_addr"])] = (int(desc["addr_range"]), model)
         self.post_download(bitstream, parser, self.name)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from typing import Any
 
 import numpy as np
 
@@ -27,11 +28,11 @@ def figures(cycles: int, macs: int, cfg: Config = DEFAULT) -> dict:
     }
 
 
-def _ps_ops(model: object, layers: list[int]) -> list[str]:
+def _ps_ops(model: Any, layers: list[int]) -> list[str]:
     return [f"{i}:{OP_NAMES.get(model.layers[i]['op'], '?')}" for i in layers]
 
 
-def layer_check(sim: object, eng: object, x: np.ndarray) -> tuple[int, int]:
+def layer_check(sim: Any, eng: Any, x: np.ndarray) -> tuple[int, int]:
     """(differing, values) over every overlay layer's result for input ``x``, each read back
     after running the program up to it, against the engine's layer-by-layer outputs."""
     from fpga.program import FIELDS
@@ -72,6 +73,7 @@ def evaluate(vpw: bytes, inputs: np.ndarray, cfg: Config = DEFAULT, layers: int 
         cycles.add(c)
         outs.append(np.asarray(y, np.int8).tobytes())
     sim_s = time.perf_counter() - t0
+    move = sim.move_cycles  # of the last inference: the master reading the input, writing out
     layer_diff = layer_vals = 0
     if layers and any(ly["tensor"] < 0 for ly in read_vpw(vpw).layers):
         layers = 0  # a partly written tensor (CONCATENATION) has no layer-by-layer reference
@@ -86,6 +88,9 @@ def evaluate(vpw: bytes, inputs: np.ndarray, cfg: Config = DEFAULT, layers: int 
         values=values,
         differing=differing,
         cycles_vary=len(cycles) > 1,
+        move_cycles=move,
+        model_load_cycles=sim.load_cycles,
+        ddr_latency_cycles=sim.latency,
         overlay_layers=len(p.desc),
         ps_layers=_ps_ops(model, p.head + p.tail),
         output_sha256=hashlib.sha256(outs[0]).hexdigest()[:16] if outs else "",

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from converters.vpw_format import OP_NAMES, OPS, VpwModel
-from fpga.config import DEFAULT, DESC_WORDS, QNT_LANE_BITS, Config
+from fpga.config import DEFAULT, DESC_WORDS, Config
 from fpga.errors import FpgaError, UnsupportedLayer
+from fpga.weights import conv_words, dw_words, layer_consts, qnt_words, weights_check
 
 #: descriptor words, in order (the RTL's sequencer loads them by these indices)
 FIELDS = (
@@ -94,36 +95,6 @@ def _to_words(flat: np.ndarray, t: Tensor) -> np.ndarray:
     return out.reshape(t.words, t.lanes)
 
 
-def _i32(data: bytes, off: int, n: int) -> np.ndarray:
-    return np.frombuffer(data, "<i4", n, off).astype(np.int64)
-
-
-def _layer_consts(
-    layer: dict, data: bytes
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(weights [OC][K] int8, bias, multiplier, shift) of a weights layer from its .vpw data."""
-    oc, op = layer["oc"], OP_NAMES[layer["op"]]
-    base = layer["data"]
-    if op == "DEPTHWISE_CONV_2D":
-        k = layer["kh"] * layer["kw"]
-        wb = np.frombuffer(data, np.int8, k * oc, base).reshape(k, oc).T
-        nbytes = k * oc
-    else:
-        k = layer["kh"] * layer["kw"] * layer["ic"]
-        if layer["params"][1] == 1:  # k-major [K][OC]
-            wb, nbytes = np.frombuffer(data, np.int8, k * oc, base).reshape(k, oc).T, k * oc
-        else:  # [OC][ch_stride]
-            st = layer["ch_stride"]
-            wb, nbytes = np.frombuffer(data, np.int8, oc * st, base).reshape(oc, st)[:, :k], oc * st
-    q = base + nbytes
-    return (
-        np.ascontiguousarray(wb),
-        _i32(data, q, oc),
-        _i32(data, q + 4 * oc, oc),
-        _i32(data, q + 8 * oc, oc),
-    )
-
-
 def _why_not(layer: dict, lanes: int) -> str | None:
     """Why the overlay cannot run this .vpw layer exactly (None: it can)."""
     op = OP_NAMES.get(layer["op"], str(layer["op"]))
@@ -146,47 +117,6 @@ def _why_not(layer: dict, lanes: int) -> str | None:
     if op == "RESHAPE" and not (layer["ih"] * layer["iw"] == 1 == layer["oh"] * layer["ow"]):
         return "only a reshape of a 1x1xC tensor (same channel layout) is a no-op here"
     return None
-
-
-def _weights_check(index: int, op: str, mult: np.ndarray, shift: np.ndarray, single: bool) -> None:
-    if np.any(mult < 0):
-        raise UnsupportedLayer(index, op, "a negative requantisation multiplier")
-    lo, hi = (-31, 30) if single else (-31, 31)
-    if np.any(shift < lo) or np.any(shift > hi):
-        raise UnsupportedLayer(index, op, f"a requantisation shift outside [{lo}, {hi}]")
-
-
-def _qnt_words(
-    bias: np.ndarray, mult: np.ndarray, shift: np.ndarray, groups: int, lanes: int
-) -> np.ndarray:
-    """One QNT word per channel group: per lane int32 bias, int32 multiplier, int8 shift."""
-    n = groups * lanes
-    rec = np.zeros((n, QNT_LANE_BITS // 8), np.uint8)
-    for col, vals, width in ((0, bias, 4), (4, mult, 4), (8, shift, 1)):
-        v = np.zeros(n, np.int64)
-        v[: len(vals)] = vals
-        le = ((v % 2**32).astype("<u4")).view(np.uint8).reshape(n, 4)
-        rec[:, col : col + width] = le[:, :width]
-    return rec.reshape(groups, lanes * QNT_LANE_BITS // 8)
-
-
-def _conv_words(w: np.ndarray, ly: dict, lanes: int) -> np.ndarray:
-    """CONV_2D / FC weights [OC][K] as words [og][ky][kx][icg] of w[j][l]."""
-    oc, kh, kw, ic = ly["oc"], ly["kh"], ly["kw"], ly["ic"]
-    ocg, icg = -(-oc // lanes), -(-ic // lanes)
-    wp = np.zeros((ocg * lanes, kh, kw, icg * lanes), np.int8)
-    wp[:oc, :, :, :ic] = w.reshape(oc, kh, kw, ic)
-    wp = wp.reshape(ocg, lanes, kh, kw, icg, lanes).transpose(0, 2, 3, 4, 5, 1)
-    return wp.reshape(-1, lanes * lanes).view(np.uint8)
-
-
-def _dw_words(w: np.ndarray, ly: dict, lanes: int) -> np.ndarray:
-    """DEPTHWISE_CONV_2D weights [OC][taps] as one word per channel group of w[t][l]."""
-    oc, taps = ly["oc"], ly["kh"] * ly["kw"]
-    ocg = -(-oc // lanes)
-    wp = np.zeros((ocg * lanes, lanes), np.int8)
-    wp[:oc, :taps] = w
-    return wp.reshape(ocg, lanes, lanes).transpose(0, 2, 1).reshape(ocg, -1).view(np.uint8)
 
 
 def _head(model: VpwModel, lanes: int) -> int:
@@ -257,11 +187,12 @@ def _plan(tensors: list[Tensor], spans: list[tuple[int, int]], limit: int) -> in
     return used
 
 
-def compile_vpw(model: VpwModel, cfg: Config = DEFAULT) -> Program:
-    """The overlay's program for a parsed .vpw; raises UnsupportedLayer naming what it refuses."""
-    n = cfg.lanes
-    start, cut = _split(model, n)
-    h = model.header
+def _tensors(
+    model: VpwModel, start: int, cut: int, cfg: Config
+) -> tuple[Tensor, list[tuple[dict, list[Tensor], Tensor]], int]:
+    """The overlay's input tensor, each layer's (layer, inputs, output) with every tensor given
+    its ACT base, and the ACT words used."""
+    n, h = cfg.lanes, model.header
     if start:
         src = model.layers[start - 1]
         inp, at = Tensor(src["oh"], src["ow"], src["oc"], n), src["out"]
@@ -286,11 +217,33 @@ def compile_vpw(model: VpwModel, cfg: Config = DEFAULT) -> Program:
             last[id(t)] = i
         by_offset[ly["out"]] = out
         io.append((ly, ins, out))
-    result = io[-1][2]
-    last[id(result)] = cut
+    last[id(io[-1][2])] = cut
     spans = [(first[id(t)], last.get(id(t), first[id(t)])) for t in tensors]
-    used = _plan(tensors, spans, cfg.act_words)
-    descs, wgt, qnt, hw_layers, macs = [], [], [], [], 0
+    return inp, io, _plan(tensors, spans, cfg.act_words)
+
+
+def _fits(cfg: Config, wimg: np.ndarray, qimg: np.ndarray, layers: int) -> None:
+    for name, img, cap in (
+        ("weight", wimg, cfg.wgt_words),
+        ("requantisation", qimg, cfg.qnt_words),
+    ):
+        if len(img) > cap:
+            raise FpgaError(
+                f"the {name} memory needs {len(img)} words, the overlay holds {cap}: the model "
+                "is too large for this overlay"
+            )
+    if layers > cfg.prog_layers:
+        raise FpgaError(f"{layers} layers, the overlay's program holds {cfg.prog_layers}")
+
+
+def compile_vpw(model: VpwModel, cfg: Config = DEFAULT) -> Program:
+    """The overlay's program for a parsed .vpw; raises UnsupportedLayer naming what it refuses."""
+    n = cfg.lanes
+    start, cut = _split(model, n)
+    inp, io, used = _tensors(model, start, cut, cfg)
+    wgt: list[np.ndarray] = []
+    qnt: list[np.ndarray] = []
+    descs, hw_layers, macs = [], [], 0
     for i, (ly, ins, out) in enumerate(io, start):
         if ly["op"] == OPS["RESHAPE"]:
             continue
@@ -304,24 +257,14 @@ def compile_vpw(model: VpwModel, cfg: Config = DEFAULT) -> Program:
         macs += m
     wimg = np.concatenate(wgt) if wgt else np.zeros((0, n * n), np.uint8)
     qimg = np.concatenate(qnt) if qnt else np.zeros((0, cfg.qnt_bits // 8), np.uint8)
-    for name, img, cap in (
-        ("weight", wimg, cfg.wgt_words),
-        ("requantisation", qimg, cfg.qnt_words),
-    ):
-        if len(img) > cap:
-            raise FpgaError(
-                f"the {name} memory needs {len(img)} words, the overlay holds {cap}: the model "
-                "is too large for this overlay"
-            )
-    if len(descs) > cfg.prog_layers:
-        raise FpgaError(f"{len(descs)} layers, the overlay's program holds {cfg.prog_layers}")
+    _fits(cfg, wimg, qimg, len(descs))
     prog = Program(
         cfg,
         np.array(descs, np.int64).astype(np.int32),
         wimg,
         qimg,
         inp,
-        result,
+        io[-1][2],
         macs,
         hw_layers,
         tail=list(range(cut, len(model.layers))),
@@ -333,6 +276,10 @@ def compile_vpw(model: VpwModel, cfg: Config = DEFAULT) -> Program:
     return prog
 
 
+def _row(d: dict) -> list[int]:
+    return [d[f] for f in FIELDS] + [0] * (DESC_WORDS - len(FIELDS))
+
+
 def _describe(
     i: int, ly: dict, ins: list[Tensor], out: Tensor, data: bytes, n: int, len_w: int, len_q: int
 ) -> tuple[list[int], np.ndarray, np.ndarray, int]:
@@ -340,90 +287,52 @@ def _describe(
     op = OP_NAMES[ly["op"]]
     src = ins[0]
     d = dict.fromkeys(FIELDS, 0)
-    d.update(
-        in_base=src.base,
-        out_base=out.base,
-        w_base=len_w,
-        q_base=len_q,
-        in_zp=ly["in_zp"],
-        out_zp=ly["out_zp"],
-        act_min=ly["act_min"],
-        act_max=ly["act_max"],
-        ih=src.h,
-        iw=src.w,
-        oh=out.h,
-        ow=out.w,
-        ocg=out.cg,
-        sh=1,
-        sw=1,
-        dh=1,
-        dw=1,
-        kh=1,
-        kw=1,
-        icg=1,
-    )
+    d.update(in_base=src.base, out_base=out.base, w_base=len_w, q_base=len_q)
+    d.update(in_zp=ly["in_zp"], out_zp=ly["out_zp"], act_min=ly["act_min"])
+    d.update(act_max=ly["act_max"], ih=src.h, iw=src.w, oh=out.h, ow=out.w, ocg=out.cg)
+    d.update(sh=1, sw=1, dh=1, dw=1, kh=1, kw=1, icg=1)
     no = np.zeros((0, 0), np.uint8)
     if op == "ADD":
         p = ly["params"]
-        d.update(
-            mode=MODES["add"],
-            in2_base=ins[1].base,
-            in2_zp=ly["in2_zp"],
-            add_left=p[0],
-            m1=p[1],
-            s1=p[2],
-            m2=p[3],
-            s2=p[4],
-            mo=p[5],
-            so=p[6],
-            count=out.words,
-        )
-        return [d[f] for f in FIELDS] + [0] * (DESC_WORDS - len(FIELDS)), no, no, 0
+        d.update(mode=MODES["add"], in2_base=ins[1].base, in2_zp=ly["in2_zp"], add_left=p[0])
+        d.update(m1=p[1], s1=p[2], m2=p[3], s2=p[4], mo=p[5], so=p[6], count=out.words)
+        return _row(d), no, no, 0
     pix = src.cg
     d.update(sh_row=src.w * pix, sw_pix=pix, dh_row=src.w * pix, dw_pix=pix)
     if op == "MEAN":
         p = ly["params"]
         cnt = src.h * src.w
         bias = np.full(out.c, -cnt * ly["in_zp"], np.int64)
-        q = _qnt_words(bias, np.full(out.c, p[0]), np.full(out.c, p[1]), out.cg, n)
-        _weights_check(i, op, np.array([p[0]]), np.array([p[1]]), False)
+        q = qnt_words(bias, np.full(out.c, p[0]), np.full(out.c, p[1]), out.cg, n)
+        weights_check(i, op, np.array([p[0]]), np.array([p[1]]), False)
         d.update(mode=MODES["mean"], kh=src.h, kw=src.w, row0=src.base, act_min=-128, act_max=127)
-        return [d[f] for f in FIELDS] + [0] * (DESC_WORDS - len(FIELDS)), no, q, 0
-    w, bias, mult, shift = _layer_consts(ly, data)
+        return _row(d), no, q, 0
+    wwords, q, macs = _weighted(d, i, op, ly, src, out, data, n)
+    return _row(d), wwords, q, macs
+
+
+def _weighted(
+    d: dict, i: int, op: str, ly: dict, src: Tensor, out: Tensor, data: bytes, n: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED: fill ``d``; their weight and QNT words."""
+    w, bias, mult, shift = layer_consts(ly, data)
     single = ly["params"][0] == 1
-    _weights_check(i, op, mult, shift, single)
-    q = _qnt_words(bias, mult, shift, out.cg, n)
+    weights_check(i, op, mult, shift, single)
+    q = qnt_words(bias, mult, shift, out.cg, n)
     kh, kw = (1, 1) if op == "FULLY_CONNECTED" else (ly["kh"], ly["kw"])
-    d.update(
-        single=int(single),
-        kh=kh,
-        kw=kw,
-        sh=ly["sh"] or 1,
-        sw=ly["sw"] or 1,
-        dh=ly["dh"] or 1,
-        dw=ly["dw"] or 1,
-        pt=ly["pt"],
-        pl=ly["pl"],
-    )
+    d.update(single=int(single), kh=kh, kw=kw, sh=ly["sh"] or 1, sw=ly["sw"] or 1)
+    d.update(dh=ly["dh"] or 1, dw=ly["dw"] or 1, pt=ly["pt"], pl=ly["pl"])
     if op == "FULLY_CONNECTED":
         d.update(sh=1, sw=1, dh=1, dw=1, pt=0, pl=0)
-    d.update(
-        sh_row=d["sh"] * src.w * pix,
-        sw_pix=d["sw"] * pix,
-        dh_row=d["dh"] * src.w * pix,
-        dw_pix=d["dw"] * pix,
-        row0=src.base - d["pt"] * src.w * pix,
-        col0=-d["pl"] * pix,
-    )
+    pix = src.cg
+    d.update(sh_row=d["sh"] * src.w * pix, sw_pix=d["sw"] * pix, dh_row=d["dh"] * src.w * pix)
+    d.update(dw_pix=d["dw"] * pix, row0=src.base - d["pt"] * src.w * pix, col0=-d["pl"] * pix)
     if op == "DEPTHWISE_CONV_2D":
         d["mode"] = MODES["dw"]
-        macs = out.h * out.w * out.c * kh * kw
-        wwords = _dw_words(w, ly, n)
-    else:
-        d.update(mode=MODES["conv"], icg=src.cg)
-        macs = out.h * out.w * out.c * kh * kw * src.c
-        wwords = _conv_words(w, dict(ly, kh=kh, kw=kw, ic=src.c), n)
-    return [d[f] for f in FIELDS] + [0] * (DESC_WORDS - len(FIELDS)), wwords, q, macs
+        return dw_words(w, ly, n), q, out.h * out.w * out.c * kh * kw
+    d.update(mode=MODES["conv"], icg=src.cg)
+    macs = out.h * out.w * out.c * kh * kw * src.c
+    return conv_words(w, dict(ly, kh=kh, kw=kw, ic=src.c), n), q, macs
 
 
 def read_program(blob: bytes, cfg: Config = DEFAULT) -> Program:

@@ -1,9 +1,10 @@
 """Cycle-accurate simulation of the exported Verilog: Verilator 5 builds the core into a shared
 library with a small C harness (fpga/sim_harness.cpp), driven here through ctypes.
 
-The memories are loaded once per model (program, weights, requantisation words) through the
-core's load port, then each inference loads its input words, runs to done and reads the result
-back, with the core's own cycle count. Layers the overlay leaves to the PS (``Program.tail``)
+The harness answers the core's AXI master with a DDR model (fpga/sim_harness.cpp): the model's
+program, weights and requantisation words are read from it once per model, then each inference
+has the master read its input, run the layers and write the result back, all in the core's own
+cycle count. Layers the overlay leaves to the PS (``Program.tail``)
 run on the C engine, as a board's PS would run them.
 """
 
@@ -14,13 +15,14 @@ import hashlib
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from fpga.config import DEFAULT, Config
 from fpga.errors import ToolFailed, ToolMissing
 from fpga.program import Program, read_program
-from fpga.rtl_ports import SEL
+from fpga.rtl_ports import ARGS, REGS
 from fpga.verilog import cache_dir, export_verilog
 
 HARNESS = Path(__file__).parent / "sim_harness.cpp"
@@ -99,85 +101,60 @@ def build_simulator(cfg: Config = DEFAULT, build: bool = True) -> Path:
     return lib
 
 
-def _words32(img: np.ndarray) -> np.ndarray:
-    """uint8 rows -> little-endian uint32 words per row (rows padded to 4 bytes)."""
-    img = np.ascontiguousarray(img, np.uint8)
-    pad = (-img.shape[1]) % 4
-    if pad:
-        img = np.pad(img, ((0, 0), (0, pad)))
-    return np.ascontiguousarray(img).view("<u4").reshape(img.shape[0], -1)
+#: the DDR model's read latency in design-clock cycles (address taken to first beat; 400 ns at
+#: 100 MHz, an assumption for DDR3 behind the HP port's FIFOs and the DDR controller: no board
+#: was measured); the harness takes any value, and the master hides up to 64 cycles
+DDR_LATENCY = 40
+#: where the simulated buffer sits (as ``pynq.allocate`` gives a CMA address)
+DDR_BASE = 0x1800_0000
 
 
-class RtlSim:
-    """One simulated overlay holding one model: ``run(x)`` -> (int8 output, cycles)."""
+class VerilatedCore:
+    """The Verilated ``vp_core`` behind ``vp_top``'s register map (``write``/``read`` as pynq's
+    MMIO offers them; ``ap_start`` runs the core to done at once), its AXI master answered from
+    a caller's uint8 buffer at a physical address (``attach``)."""
 
-    def __init__(self, vpw: bytes, cfg: Config = DEFAULT) -> None:
+    def __init__(self, cfg: Config = DEFAULT, latency: int = DDR_LATENCY) -> None:
         self.cfg = cfg
-        self.program: Program = read_program(vpw, cfg)
-        self._vpw = bytes(vpw)
-        self._lib = ctypes.CDLL(str(build_simulator(cfg)))
-        self._lib.vp_sim_new.restype = ctypes.c_void_p
-        self._lib.vp_sim_run.restype = ctypes.c_int64
-        self._lib.vp_sim_ticks.restype = ctypes.c_uint64
-        for fn in ("vp_sim_load", "vp_sim_run", "vp_sim_read", "vp_sim_free", "vp_sim_ticks"):
-            getattr(self._lib, fn).argtypes = None
-        self._h = ctypes.c_void_p(self._lib.vp_sim_new())
-        p = self.program
-        desc = np.ascontiguousarray(p.desc.reshape(-1, 1)).view("<u4").reshape(-1, 1)
-        self._load("prog", 0, desc.astype(np.uint32))
-        if len(p.wgt):
-            self._load("wgt", 0, _words32(p.wgt))
-        if len(p.qnt):
-            self._load("qnt", 0, _words32(p.qnt))
-        self._engine = None
-        if p.head or p.tail:
-            from firmware_bridge.engine import Engine
+        lib = self._lib = ctypes.CDLL(str(build_simulator(cfg)))
+        lib.vp_sim_new.restype = ctypes.c_void_p
+        lib.vp_sim_run.restype = ctypes.c_int64
+        lib.vp_sim_move_cycles.restype = ctypes.c_uint32
+        lib.vp_sim_ticks.restype = ctypes.c_uint64
+        self._h: ctypes.c_void_p | None = ctypes.c_void_p(lib.vp_sim_new(ctypes.c_int(latency)))
+        self._regs = dict.fromkeys(REGS.values(), 0)
+        self._buf: np.ndarray | None = None
 
-            self._engine = Engine(self._vpw)
-
-    def _load(self, mem: str, addr: int, words: np.ndarray) -> None:
-        w = np.ascontiguousarray(words, np.uint32)
-        self._lib.vp_sim_load(
+    def attach(self, buf: np.ndarray, base: int) -> None:
+        """The DDR the master sees: ``buf`` (kept alive here) at physical address ``base``."""
+        self._buf = buf
+        self._lib.vp_sim_attach(
             self._h,
-            ctypes.c_int(SEL[mem]),
-            ctypes.c_int(addr),
-            w.ctypes.data_as(ctypes.c_void_p),
-            ctypes.c_int(w.shape[1]),
-            ctypes.c_int(w.shape[0]),
+            buf.ctypes.data_as(ctypes.c_void_p),
+            ctypes.c_uint64(base),
+            ctypes.c_uint64(buf.nbytes),
         )
 
-    def read_act(self, addr: int, n: int) -> np.ndarray:
-        """n ACT words from addr as uint8 [n, lanes]."""
-        per = self.cfg.act_bits // 32
-        out = np.zeros((n, per), np.uint32)
-        self._lib.vp_sim_read(
-            self._h,
-            ctypes.c_int(addr),
-            ctypes.c_int(n),
-            ctypes.c_int(per),
-            out.ctypes.data_as(ctypes.c_void_p),
-        )
-        return out.view(np.uint8).reshape(n, self.cfg.lanes)
+    def write(self, offset: int, value: int) -> None:
+        self._regs[offset] = int(value) & 0xFFFF_FFFF
+        if offset == REGS["CTRL"] and value & 1:
+            args = [self._regs[REGS[a.upper()]] for a in ARGS]
+            cycles = self._lib.vp_sim_run(
+                self._h, (ctypes.c_uint32 * len(args))(*args), ctypes.c_int64(1 << 40)
+            )
+            if cycles == -2:
+                raise ToolFailed("the simulated overlay's AXI master reached outside its DDR")
+            if cycles < 0:
+                raise ToolFailed("the simulated overlay did not finish")
+            self._regs[REGS["CYCLES"]] = int(cycles)
+            self._regs[REGS["MOVE_CYCLES"]] = int(self._lib.vp_sim_move_cycles(self._h))
+            self._regs[REGS["CTRL"]] = 0x2 | 0x4 | 0x8  # ap_done, ap_idle, ap_ready
 
-    def run_layers(self, x: np.ndarray, n_layers: int) -> int:
-        """Load the input and run the first n_layers descriptors; returns the core's cycles."""
-        p = self.program
-        self._load("act", p.inp.base, _words32(p.pack_input(x)))
-        cycles = self._lib.vp_sim_run(self._h, ctypes.c_int(n_layers), ctypes.c_int64(1 << 40))
-        if cycles < 0:
-            raise ToolFailed("the simulated overlay did not finish")
-        return int(cycles)
-
-    def run(self, x: np.ndarray) -> tuple[np.ndarray, int]:
-        """One inference: the int8 output (any tail on the C engine) and the overlay's cycles."""
-        p = self.program
-        if p.head:
-            x = self._engine.run_head(x, len(p.head))
-        cycles = self.run_layers(x, len(p.desc))
-        y = p.unpack_output(self.read_act(p.out.base, p.out.words))
-        if p.tail:
-            y = self._engine.run_tail(p.tail[0], p.tail_offset, y)
-        return y, cycles
+    def read(self, offset: int) -> int:
+        v = self._regs.get(offset, 0)
+        if offset == REGS["CTRL"]:
+            self._regs[offset] = 0x4  # done and ready clear on read
+        return self.cfg.lanes if offset == REGS["LANES"] else v
 
     def close(self) -> None:
         if self._h:
@@ -189,3 +166,54 @@ class RtlSim:
             self.close()
         except Exception:  # interpreter shutdown: the library may be gone already
             pass
+
+
+class RtlSim:
+    """One simulated overlay holding one model: ``run(x)`` -> (int8 output, cycles), the cycles
+    counting the AXI master's reading of the input and writing of the output. The model itself
+    is read from DDR once (``load_cycles``); ``move_cycles``: the last run's cycles moving data.
+    Driven through ``fpga.host.OverlayHost``, as the PS drives the board."""
+
+    def __init__(self, vpw: bytes, cfg: Config = DEFAULT, latency: int = DDR_LATENCY) -> None:
+        from fpga.host import OverlayHost, buffer_bytes
+
+        self.cfg, self.latency = cfg, latency
+        self.program: Program = read_program(vpw, cfg)
+        self._vpw = bytes(vpw)
+        self.core = VerilatedCore(cfg, latency)
+        self.ddr = np.zeros(buffer_bytes(self.program), np.uint8)
+        self.core.attach(self.ddr, DDR_BASE)
+        self.host = OverlayHost(self.program, self.core, self.ddr, DDR_BASE)
+        self.load_cycles = self.host.load_model()
+        p = self.program
+        self._engine: Any = None
+        if p.head or p.tail:
+            from firmware_bridge.engine import Engine
+
+            self._engine = Engine(self._vpw)
+
+    @property
+    def move_cycles(self) -> int:
+        return self.host.move_cycles
+
+    def read_act(self, addr: int, n: int) -> np.ndarray:
+        """n ACT words from addr as uint8 [n, lanes] (written to DDR by the master)."""
+        return self.host.read_act(addr, n)
+
+    def run_layers(self, x: np.ndarray, n_layers: int) -> int:
+        """Input to DDR, run the first n_layers descriptors, the result back to DDR; returns
+        the core's cycles (the master's reads and writes included)."""
+        return self.host.run_layers(x, n_layers)
+
+    def run(self, x: np.ndarray) -> tuple[np.ndarray, int]:
+        """One inference: the int8 output (any tail on the C engine) and the overlay's cycles."""
+        p = self.program
+        if p.head:
+            x = self._engine.run_head(x, len(p.head))
+        y, cycles = self.host.run(x)
+        if p.tail:
+            y = self._engine.run_tail(p.tail[0], p.tail_offset, y)
+        return y, cycles
+
+    def close(self) -> None:
+        self.core.close()

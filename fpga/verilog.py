@@ -37,13 +37,18 @@ def design_key(cfg: Config = DEFAULT, top: str = "vp_core") -> str:
 
 
 def elaborate(cfg: Config = DEFAULT, top: str = "vp_core") -> object:
-    """The Amaranth component for ``top`` (``vp_core``: the compute core; ``vp_top``: with AXI)."""
+    """The Amaranth component for ``top`` (``vp_core``: the compute core; ``vp_top``: with AXI;
+    ``vp_dma``: the AXI master alone)."""
     try:
         from fpga.rtl.core import VpCore
     except ImportError as e:
         raise ToolMissing(f"Amaranth HDL is not installed ({e}); {INSTALL}") from None
     if top == "vp_core":
         return VpCore(cfg)
+    if top == "vp_dma":  # the AXI master alone, for its own resource figures
+        from fpga.rtl.dma import Dma
+
+        return Dma(cfg)
     from fpga.rtl.axi import VpTop
 
     return VpTop(cfg)

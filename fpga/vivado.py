@@ -1,8 +1,9 @@
 """``vp-edge overlay build``: what a user with Vivado needs to make ``vp.bit`` + ``vp.hwh``.
 
 Writes ``vp_top.v`` (the exported RTL), ``package_ip.tcl`` (IP-XACT packaging of it as
-``vp-edge:overlay:vp_top:1.0`` with its s_axi_control register map), ``block_design.tcl`` (PS7
-with M_AXI_GP0 -> the IP's s_axi_control, FCLK_CLK0 at the design clock, the interrupt to
+``vp-edge:overlay:vp_top:1.0`` with its s_axi_control register map and its m_axi_gmem master),
+``block_design.tcl`` (PS7 with M_AXI_GP0 -> the IP's s_axi_control, the IP's m_axi_gmem ->
+S_AXI_HP0 at 64 bits so it reaches DDR, FCLK_CLK0 at the design clock, the interrupt to
 IRQ_F2P, bitstream, ``vp.bit``/``vp.hwh`` copied out) and ``regs.json``. Vivado is not available
 where this is developed: the scripts are generated and checked against the RTL's ports and
 register map (tests/fpga/test_vivado.py), never run here.
@@ -16,7 +17,7 @@ import shutil
 from pathlib import Path
 
 from fpga.config import DEFAULT, Config
-from fpga.rtl_ports import REGS
+from fpga.rtl_ports import BEAT_BITS, REGS
 
 PART = "xc7z020clg400-1"
 BOARD = "tul.com.tw:pynq-z2:part0:1.0"
@@ -36,6 +37,7 @@ ipx::infer_bus_interface ap_clk xilinx.com:signal:clock_rtl:1.0 $core
 ipx::infer_bus_interface ap_rst_n xilinx.com:signal:reset_rtl:1.0 $core
 ipx::infer_bus_interface interrupt xilinx.com:signal:interrupt_rtl:1.0 $core
 ipx::associate_bus_interfaces -busif s_axi_control -clock ap_clk $core
+ipx::associate_bus_interfaces -busif m_axi_gmem -clock ap_clk $core
 set mm [ipx::get_memory_maps s_axi_control -of_objects $core]
 set block [ipx::get_address_blocks -of_objects $mm]
 set_property range 256 $block
@@ -56,15 +58,19 @@ create_bd_design vp
 create_bd_cell -type ip -vlnv xilinx.com:ip:processing_system7:5.5 ps7
 apply_bd_automation -rule xilinx.com:bd_rule:processing_system7 \
     -config {{make_external "FIXED_IO, DDR" apply_board_preset "1"}} [get_bd_cells ps7]
-set_property -dict [list CONFIG.PCW_USE_S_AXI_HP0 {{1}} \
+set_property -dict [list CONFIG.PCW_USE_S_AXI_HP0 {{1}} CONFIG.PCW_S_AXI_HP0_DATA_WIDTH {{{beat}}} \
     CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ {{{mhz}}} CONFIG.PCW_USE_FABRIC_INTERRUPT {{1}} \
     CONFIG.PCW_IRQ_F2P_INTR {{1}}] [get_bd_cells ps7]
 create_bd_cell -type ip -vlnv {vlnv} vp_top_0
 apply_bd_automation -rule xilinx.com:bd_rule:axi4 \
     -config {{Master "/ps7/M_AXI_GP0" Clk "/ps7/FCLK_CLK0 ({mhz} MHz)"}} \
     [get_bd_intf_pins vp_top_0/s_axi_control]
+apply_bd_automation -rule xilinx.com:bd_rule:axi4 \
+    -config {{Master "/vp_top_0/m_axi_gmem" Slave "/ps7/S_AXI_HP0" \
+              Clk "/ps7/FCLK_CLK0 ({mhz} MHz)"}} \
+    [get_bd_intf_pins ps7/S_AXI_HP0]
 connect_bd_net [get_bd_pins vp_top_0/interrupt] [get_bd_pins ps7/IRQ_F2P]
-connect_bd_net [get_bd_pins ps7/FCLK_CLK0] [get_bd_pins ps7/S_AXI_HP0_ACLK]
+assign_bd_address
 validate_bd_design
 save_bd_design
 make_wrapper -files [get_files ./vp/vp.srcs/sources_1/bd/vp/vp.bd] -top
@@ -94,13 +100,15 @@ def write_build(out: Path, cfg: Config = DEFAULT) -> dict:
     shutil.copyfile(export_verilog(cfg, "vp_top"), out / "vp_top.v")
     (out / "package_ip.tcl").write_text(_PACKAGE.format(part=PART, registers=_register_tcl()))
     mhz = f"{cfg.clock_mhz:g}"
-    (out / "block_design.tcl").write_text(_BD.format(part=PART, board=BOARD, vlnv=VLNV, mhz=mhz))
+    bd = _BD.format(part=PART, board=BOARD, vlnv=VLNV, mhz=mhz, beat=BEAT_BITS)
+    (out / "block_design.tcl").write_text(bd)
     regs = {
         "ip": "vp_top",
         "vlnv": VLNV,
         "clock_mhz": cfg.clock_mhz,
         "lanes": cfg.lanes,
         "registers": {k: f"0x{v:02X}" for k, v in REGS.items()},
+        "master": {"port": "m_axi_gmem", "to": "S_AXI_HP0", "data_bits": BEAT_BITS},
     }
     (out / "regs.json").write_text(json.dumps(regs, indent=2) + "\n")
     files = sorted(p.name for p in out.iterdir())

@@ -2,9 +2,9 @@
 so PYNQ's ``DefaultIP.read/write`` / ``register_map`` drive it as they drive HLS IP.
 
 Ports are named as Vivado infers interfaces from them (UG994): ``s_axi_control_*``, ``ap_clk``,
-``ap_rst_n``, ``interrupt``. Data moves through the same port in this version (programmed I/O:
-``LD_DATA`` pushes 32 bits, ``LD_COMMIT`` writes a memory word; ``HR_DATA`` reads activations
-back); an AXI master / DMA path is not built yet.
+``ap_rst_n``, ``interrupt``, and the data master ``m_axi_gmem_*`` (to the PS7's S_AXI_HP0) that
+reads the model and each input from DDR and writes the output back (fpga/rtl/dma.py). The
+arguments from 0x10 (fpga/rtl_ports.py ``ARGS``) say where in DDR and how many words.
 """
 
 from amaranth import ClockDomain, Module, Signal
@@ -13,7 +13,8 @@ from amaranth.lib.wiring import In, Out
 
 from fpga.config import DEFAULT, Config
 from fpga.rtl.core import VpCore
-from fpga.rtl_ports import REGS
+from fpga.rtl.dma import axi_master_ports
+from fpga.rtl_ports import ARGS, REGS
 
 ADDR_BITS = 8
 
@@ -45,6 +46,7 @@ class VpTop(wiring.Component):
                 p + "RVALID": Out(1),
                 p + "RREADY": In(1),
             }
+            | axi_master_ports()
         )
 
     def _p(self, name: str) -> Signal:
@@ -59,14 +61,14 @@ class VpTop(wiring.Component):
         done, ready, auto, gie, ier, isr = (
             Signal(name=n) for n in "done ready auto gie ier isr".split()
         )
-        regs = {k: Signal(32, name=f"r_{k}") for k in ("n_layers", "ld_sel", "ld_addr", "hr_addr")}
-        m.d.comb += [
-            core.n_layers.eq(regs["n_layers"]),
-            core.ld_sel.eq(regs["ld_sel"]),
-            core.ld_addr.eq(regs["ld_addr"]),
-            core.hr_addr.eq(regs["hr_addr"]),
-            self.interrupt.eq(gie & ier & isr),
-        ]
+        regs = {k: Signal(32, name=f"r_{k}") for k in ARGS}
+        m.d.comb += [getattr(core, k).eq(regs[k]) for k in ARGS]
+        m.d.comb += self.interrupt.eq(gie & ier & isr)
+        for name, member in axi_master_ports().items():
+            if member.flow == wiring.Flow.Out:
+                m.d.comb += getattr(self, name).eq(getattr(core, name))
+            else:
+                m.d.comb += getattr(core, name).eq(getattr(self, name))
         # core finishing: ap_done / ap_ready until read, ISR bit 0; auto-restart starts again
         was_busy = Signal()
         m.d.sync += was_busy.eq(core.busy)
@@ -129,10 +131,6 @@ class VpTop(wiring.Component):
                 m.d.sync += ier.eq(w[0])
             with m.Case(REGS["ISR"]):
                 m.d.sync += isr.eq(isr ^ w[0])  # toggle on write, as HLS
-            with m.Case(REGS["LD_DATA"]):
-                m.d.comb += [core.ld_data.eq(w), core.ld_push.eq(1)]
-            with m.Case(REGS["LD_COMMIT"]):
-                m.d.comb += core.ld_commit.eq(1)
             for name in regs:
                 with m.Case(REGS[name.upper()]):
                     m.d.sync += regs[name].eq(w)
@@ -166,12 +164,11 @@ class VpTop(wiring.Component):
                 m.d.comb += data.eq(isr)
             with m.Case(REGS["CYCLES"]):
                 m.d.comb += data.eq(core.cycles)
+            with m.Case(REGS["MOVE_CYCLES"]):
+                m.d.comb += data.eq(core.move_cycles)
             with m.Case(REGS["LANES"]):
                 m.d.comb += data.eq(self.cfg.lanes)
             for name in regs:
                 with m.Case(REGS[name.upper()]):
                     m.d.comb += data.eq(regs[name])
-            for k in range(self.cfg.act_bits // 32):
-                with m.Case(REGS["HR_DATA"] + 4 * k):
-                    m.d.comb += data.eq(core.hr_data[32 * k : 32 * k + 32])
         return data

@@ -1,11 +1,13 @@
-"""The overlay's core: layer sequencer, 16 x 16 int8 MAC array, requantisation lanes, memories.
+"""The overlay's core: layer sequencer, 16 x 16 int8 MAC array, requantisation lanes, memories,
+and the AXI master that moves a model and each input in and the output out.
 
 Layer-sequential: the sequencer reads a layer's descriptor from PROG (fpga/program.py writes it),
 then emits one *tap* a cycle, no stalls: the ACT word of ``lanes`` input channels at one kernel
 position, the WGT word of ``lanes x lanes`` weights, the QNT word of the output channel group.
 
-    PROG -> sequencer -> addr -> ACT/WGT/QNT (BRAM) -> x[j], w[j][l] -> 16x16 products (128 DSP48E1,
-    two int8 MACs each) -> lane sums -> accumulators -> 16 requant lanes -> ACT write port
+    DDR -> AXI master -> PROG/WGT/QNT/ACT (BRAM) -> sequencer -> x[j], w[j][l] -> 16x16 products
+    (128 DSP48E1, two int8 MACs each) -> lane sums -> accumulators -> 16 requant lanes -> ACT
+    -> AXI master -> DDR
 
 CONV_2D / FULLY_CONNECTED sum all lanes x lanes products (x[j] * w[j][l]); DEPTHWISE_CONV_2D and
 MEAN use the diagonal (x[l] * w[t][l], or * 1 for MEAN); ADD runs three requantisations per word
@@ -20,34 +22,28 @@ from amaranth.lib.wiring import In, Out
 
 from fpga.config import DEFAULT, DESC_WORDS, Config
 from fpga.program import FIELDS, MODES
-from fpga.rtl.datapath import DRAIN, add_states, datapath
+from fpga.rtl.datapath import add_states, datapath
+from fpga.rtl.dma import Dma, axi_master_ports
 from fpga.rtl.requant import LATENCY, Requant
-from fpga.rtl_ports import SEL
+from fpga.rtl.sequencer import advance
+from fpga.rtl_ports import ARGS, SEL
+
+#: the sequencer's counters (loop nest oy, ox, og, ky, kx, icg; pointers kept incremental)
+COUNTERS = "oy ox og ky kx icg tap wptr gcount".split()
+POINTERS = "rowp colp tyo txo".split()
+OFFSETS = "y0 x0 kyo kxo".split()
 
 
 class VpCore(wiring.Component):
     def __init__(self, cfg: Config = DEFAULT) -> None:
         self.cfg = cfg
-        super().__init__(
-            {
-                "start": In(1),
-                "n_layers": In(16),
-                "busy": Out(1),
-                "done": Out(1),
-                "cycles": Out(32),
-                "ld_sel": In(2),
-                "ld_addr": In(16),
-                "ld_data": In(32),
-                "ld_push": In(1),
-                "ld_commit": In(1),
-                "hr_addr": In(16),
-                "hr_data": Out(cfg.act_bits),
-            }
-        )
+        sig = {"start": In(1), "busy": Out(1), "done": Out(1), "cycles": Out(32)}
+        sig |= {"move_cycles": Out(32)} | {a: In(32) for a in ARGS}
+        super().__init__(sig | axi_master_ports())
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        cfg, n = self.cfg, self.cfg.lanes
+        cfg = self.cfg
         mems = {
             "prog": Memory(shape=32, depth=cfg.prog_layers * DESC_WORDS, init=[]),
             "act": Memory(shape=cfg.act_bits, depth=cfg.act_words, init=[]),
@@ -59,30 +55,69 @@ class VpCore(wiring.Component):
         rd = {k: mem.read_port() for k, mem in mems.items()}
         wr = {k: mem.write_port() for k, mem in mems.items()}
         f = {name: Signal(signed(32), name=f"f_{name}") for name in FIELDS}
-        self._loader(m, wr)
-        m.d.comb += self.hr_data.eq(rd["act"].data)
-
-        # ---- sequencer state ----
-        layer, pbase, k = Signal(16), Signal(16), Signal(8)
-        oy, ox, og, ky, kx, icg, tap = (
-            Signal(16, name=s) for s in "oy ox og ky kx icg tap".split()
-        )
-        y0, x0, kyo, kxo = (Signal(signed(17), name=s) for s in ("y0", "x0", "kyo", "kxo"))
-        rowp, colp, tyo, txo = (Signal(signed(32), name=s) for s in ("rowp", "colp", "tyo", "txo"))
-        wptr, gcount, drain = Signal(16), Signal(16), Signal(8)
+        dma = self._dma(m, wr, rd)
+        lanes, rq, tag_addr, tag_write = self._requant_lanes(m)
+        c = {k: Signal(16, name=k) for k in COUNTERS}
+        c |= {k: Signal(signed(32), name=k) for k in POINTERS}
+        c |= {k: Signal(signed(17), name=k) for k in OFFSETS}
+        c["drain"], c["ai"] = Signal(8), Signal(16)
         emit = Signal()
         dwlike = f["mode"] != MODES["conv"]
-        iy, ix = y0 + kyo, x0 + kxo
+        iy, ix = c["y0"] + c["kyo"], c["x0"] + c["kxo"]
         in_img = (iy >= 0) & (iy < f["ih"]) & (ix >= 0) & (ix < f["iw"])
-        tap_addr = (rowp + colp + tyo + txo + icg + Mux(dwlike, og, 0))[:16]
-        first = (ky == 0) & (kx == 0) & (icg == 0)
-        last = (ky == f["kh"] - 1) & (kx == f["kw"] - 1) & (icg == f["icg"] - 1)
-        m.d.comb += [
-            rd["prog"].addr.eq(pbase + k),
-            rd["wgt"].addr.eq(Mux(f["mode"] == MODES["dw"], f["w_base"] + og, wptr)),
-            rd["qnt"].addr.eq(f["q_base"] + og),
-        ]
-        # ---- requantisation lanes and their shared write-back tags ----
+        c["tap_addr"] = (
+            c["rowp"] + c["colp"] + c["tyo"] + c["txo"] + c["icg"] + Mux(dwlike, c["og"], 0)
+        )[:16]
+        first = (c["ky"] == 0) & (c["kx"] == 0) & (c["icg"] == 0)
+        c["last"] = last = (
+            (c["ky"] == f["kh"] - 1) & (c["kx"] == f["kw"] - 1) & (c["icg"] == f["icg"] - 1)
+        )
+        wsel = Mux(f["mode"] == MODES["dw"], f["w_base"] + c["og"], c["wptr"])
+        m.d.comb += [rd["wgt"].addr.eq(wsel), rd["qnt"].addr.eq(f["q_base"] + c["og"])]
+        with m.If(~dma.busy):
+            m.d.comb += [
+                wr["act"].addr.eq(tag_addr[-1]),
+                wr["act"].data.eq(Cat(lane.q for lane in lanes)),
+                wr["act"].en.eq(lanes[0].out_valid & tag_write[-1]),
+            ]
+        datapath(m, cfg, rd, f, emit, in_img, first, last, c["tap"], c["gcount"], lanes, rq)
+        with m.If(self.busy):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+        with m.If(dma.busy):
+            m.d.sync += self.move_cycles.eq(self.move_cycles + 1)
+        with m.FSM():
+            self._control_states(m, dma, rd, f)
+            self._run_states(m, f, c, rd, emit)
+            add_states(m, cfg, f, rd, lanes, c, rq, tag_write[-1])
+        return m
+
+    def _dma(self, m: Module, wr: dict, rd: dict) -> Dma:
+        """The AXI master, its ports passed through, writing every memory while it moves data."""
+        m.submodules.dma = dma = Dma(self.cfg)
+        m.d.comb += [getattr(dma, a).eq(getattr(self, a)) for a in ARGS[1:]]
+        for name, member in axi_master_ports().items():
+            if member.flow == wiring.Flow.Out:
+                m.d.comb += getattr(self, name).eq(getattr(dma, name))
+            else:
+                m.d.comb += getattr(dma, name).eq(getattr(self, name))
+        for name, i in SEL.items():
+            port = [
+                wr[name].addr.eq(dma.wr_addr),
+                wr[name].data.eq(dma.word(i)),
+                wr[name].en.eq(dma.wr_en & (dma.wr_sel == i)),
+            ]
+            if name == "act":
+                with m.If(dma.busy):
+                    m.d.comb += port
+            else:
+                m.d.comb += port
+        m.d.comb += [rd["act"].addr.eq(dma.act_addr), dma.act_data.eq(rd["act"].data)]
+        return dma
+
+    def _requant_lanes(self, m: Module) -> tuple[list, tuple, list, list]:
+        """``lanes`` requantisation lanes fed from shared registers (the rq tuple), and the
+        write-back tags (address, write) that travel beside them."""
+        n = self.cfg.lanes
         lanes = [Requant() for _ in range(n)]
         for i, lane in enumerate(lanes):
             m.submodules[f"rq{i}"] = lane
@@ -109,232 +144,61 @@ class VpCore(wiring.Component):
         m.d.sync += [tag_addr[0].eq(rq_addr), tag_write[0].eq(rq_write & rq_valid)]
         for i in range(1, LATENCY):
             m.d.sync += [tag_addr[i].eq(tag_addr[i - 1]), tag_write[i].eq(tag_write[i - 1])]
-        out_valid = lanes[0].out_valid
-        with m.If(self.busy):
-            m.d.comb += [
-                wr["act"].addr.eq(tag_addr[-1]),
-                wr["act"].data.eq(Cat(lane.q for lane in lanes)),
-                wr["act"].en.eq(out_valid & tag_write[-1]),
-            ]
+        rq = (rq_valid, rq_single, rq_write, rq_zp, rq_lo, rq_hi, rq_acc, rq_mult, rq_shift)
+        return lanes, (*rq, rq_addr), tag_addr, tag_write
 
-        datapath(
-            m,
-            cfg,
-            rd,
-            f,
-            emit,
-            in_img,
-            first,
-            last,
-            tap,
-            gcount,
-            lanes,
-            (
-                rq_valid,
-                rq_single,
-                rq_write,
-                rq_zp,
-                rq_lo,
-                rq_hi,
-                rq_acc,
-                rq_mult,
-                rq_shift,
-                rq_addr,
-            ),
-        )
+    def _control_states(self, m: Module, dma: Dma, rd: dict, f: dict) -> None:
+        """IDLE -> MOVE_IN (the master reads) -> per layer LOAD (descriptor) -> SETUP -> RUN or
+        ADD_* -> DRAIN -> ... -> MOVE_OUT (the master writes the output) -> IDLE."""
+        layer, pbase, k = Signal(16), Signal(16), Signal(8)
+        self._seq = {"layer": layer, "pbase": pbase, "k": k}
+        m.d.comb += rd["prog"].addr.eq(pbase + k)
+        with m.State("IDLE"):
+            with m.If(self.start):
+                m.d.comb += dma.load.eq(1)
+                m.d.sync += [self.cycles.eq(0), self.move_cycles.eq(0)]
+                m.d.sync += [self.busy.eq(1), self.done.eq(0)]
+                m.d.sync += [layer.eq(0), pbase.eq(0), k.eq(0)]
+                m.next = "MOVE_IN"
+        with m.State("MOVE_IN"):
+            with m.If(~dma.busy):
+                m.next = "MOVE_OUT"
+                with m.If(self.n_layers != 0):
+                    m.next = "LOAD"
+        with m.State("LOAD"):
+            with m.Switch(k):
+                for i, name in enumerate(FIELDS):
+                    with m.Case(i + 1):
+                        m.d.sync += f[name].eq(rd["prog"].data.as_signed())
+            m.d.sync += k.eq(k + 1)
+            with m.If(k == len(FIELDS)):
+                m.next = "SETUP"
+        with m.State("MOVE_OUT"):
+            m.d.comb += dma.store.eq(1)
+            m.next = "MOVE_WAIT"
+        with m.State("MOVE_WAIT"):
+            with m.If(~dma.busy):
+                m.d.sync += [self.busy.eq(0), self.done.eq(1)]
+                m.next = "IDLE"
 
-        # ---- the layer sequencer ----
-        with m.If(self.busy):
-            m.d.sync += self.cycles.eq(self.cycles + 1)
-        ai, got = Signal(16), Signal(2)
-        x1, x2 = Signal(cfg.act_bits), Signal(cfg.act_bits)
-        s1 = [Signal(signed(32), name=f"add_s1_{i}") for i in range(n)]
-        s2 = [Signal(signed(32), name=f"add_s2_{i}") for i in range(n)]
-        m.d.comb += rd["act"].addr.eq(self.hr_addr)
-        with m.FSM():
-            with m.State("IDLE"):
-                with m.If(self.start):
-                    m.d.sync += [
-                        layer.eq(0),
-                        pbase.eq(0),
-                        k.eq(0),
-                        self.cycles.eq(0),
-                        self.busy.eq(self.n_layers != 0),
-                        self.done.eq(self.n_layers == 0),
-                    ]
-                    with m.If(self.n_layers != 0):
-                        m.next = "LOAD"
-            with m.State("LOAD"):
-                with m.Switch(k):
-                    for i, name in enumerate(FIELDS):
-                        with m.Case(i + 1):
-                            m.d.sync += f[name].eq(rd["prog"].data.as_signed())
-                m.d.sync += k.eq(k + 1)
-                with m.If(k == len(FIELDS)):
-                    m.next = "SETUP"
-            with m.State("SETUP"):
-                m.d.sync += [
-                    oy.eq(0),
-                    ox.eq(0),
-                    og.eq(0),
-                    ky.eq(0),
-                    kx.eq(0),
-                    icg.eq(0),
-                    tap.eq(0),
-                    y0.eq(-f["pt"]),
-                    x0.eq(-f["pl"]),
-                    kyo.eq(0),
-                    kxo.eq(0),
-                    rowp.eq(f["row0"]),
-                    colp.eq(f["col0"]),
-                    tyo.eq(0),
-                    txo.eq(0),
-                    wptr.eq(f["w_base"]),
-                    gcount.eq(0),
-                    ai.eq(0),
-                ]
-                m.next = "RUN"
-                with m.If(f["mode"] == MODES["add"]):
-                    m.next = "ADD_RD1"
-            with m.State("RUN"):
-                m.d.comb += [emit.eq(1), rd["act"].addr.eq(tap_addr)]
-                self._advance(
-                    m,
-                    f,
-                    dict(
-                        oy=oy,
-                        ox=ox,
-                        og=og,
-                        ky=ky,
-                        kx=kx,
-                        icg=icg,
-                        tap=tap,
-                        y0=y0,
-                        x0=x0,
-                        kyo=kyo,
-                        kxo=kxo,
-                        rowp=rowp,
-                        colp=colp,
-                        tyo=tyo,
-                        txo=txo,
-                        wptr=wptr,
-                        gcount=gcount,
-                        last=last,
-                        drain=drain,
-                    ),
-                )
-            add_states(
-                m,
-                cfg,
-                f,
-                rd,
-                ai,
-                got,
-                x1,
-                x2,
-                s1,
-                s2,
-                lanes,
-                drain,
-                (
-                    rq_valid,
-                    rq_single,
-                    rq_write,
-                    rq_zp,
-                    rq_lo,
-                    rq_hi,
-                    rq_acc,
-                    rq_mult,
-                    rq_shift,
-                    rq_addr,
-                ),
-                tag_write[-1],
-            )
-            with m.State("DRAIN"):
-                m.d.sync += drain.eq(drain - 1)
-                with m.If(drain == 0):
-                    m.d.sync += [layer.eq(layer + 1), pbase.eq(pbase + DESC_WORDS), k.eq(0)]
-                    with m.If(layer + 1 == self.n_layers):
-                        m.d.sync += [self.busy.eq(0), self.done.eq(1)]
-                        m.next = "IDLE"
-                    with m.Else():
-                        m.next = "LOAD"
-        return m
-
-    def _loader(self, m: Module, wr: dict) -> None:
-        """Host loading: ``ld_push`` shifts 32 bits into a staging word (first pushed = lowest
-        bits), ``ld_commit`` writes its top ``width`` bits to memory ``ld_sel`` at ``ld_addr``."""
-        widths = {
-            "prog": 32,
-            "wgt": self.cfg.wgt_bits,
-            "qnt": self.cfg.qnt_bits,
-            "act": self.cfg.act_bits,
-        }
-        top = max(widths.values())
-        stage = Signal(top)
-        with m.If(self.ld_push):
-            m.d.sync += stage.eq(Cat(stage[32:], self.ld_data))
-        for name, bits in widths.items():
-            en = self.ld_commit & (self.ld_sel == SEL[name]) & ~self.busy
-            m.d.comb += [
-                wr[name].addr.eq(self.ld_addr),
-                wr[name].data.eq(stage[top - bits :]),
-                wr[name].en.eq(en),
-            ]
-
-    def _advance(self, m: Module, f: dict, c: dict) -> None:
-        """One tap step of the loop nest oy, ox, og, ky, kx, icg (all counters incremental)."""
-        conv = f["mode"] == MODES["conv"]
-        m.d.sync += c["wptr"].eq(c["wptr"] + conv)
-        with m.If(c["icg"] != f["icg"] - 1):
-            m.d.sync += c["icg"].eq(c["icg"] + 1)
-        with m.Else():
-            m.d.sync += c["icg"].eq(0)
-            with m.If(c["kx"] != f["kw"] - 1):
-                m.d.sync += [
-                    c["kx"].eq(c["kx"] + 1),
-                    c["kxo"].eq(c["kxo"] + f["dw"]),
-                    c["txo"].eq(c["txo"] + f["dw_pix"]),
-                    c["tap"].eq(c["tap"] + 1),
-                ]
-            with m.Else():
-                m.d.sync += [c["kx"].eq(0), c["kxo"].eq(0), c["txo"].eq(0)]
-                with m.If(c["ky"] != f["kh"] - 1):
-                    m.d.sync += [
-                        c["ky"].eq(c["ky"] + 1),
-                        c["kyo"].eq(c["kyo"] + f["dh"]),
-                        c["tyo"].eq(c["tyo"] + f["dh_row"]),
-                        c["tap"].eq(c["tap"] + 1),
-                    ]
-                with m.Else():
-                    m.d.sync += [
-                        c["ky"].eq(0),
-                        c["kyo"].eq(0),
-                        c["tyo"].eq(0),
-                        c["tap"].eq(0),
-                        c["gcount"].eq(c["gcount"] + 1),
-                    ]
-                    self._advance_pixel(m, f, c)
-
-    def _advance_pixel(self, m: Module, f: dict, c: dict) -> None:
-        with m.If(c["og"] != f["ocg"] - 1):
-            m.d.sync += c["og"].eq(c["og"] + 1)
-        with m.Else():
-            m.d.sync += [c["og"].eq(0), c["wptr"].eq(f["w_base"])]
-            with m.If(c["ox"] != f["ow"] - 1):
-                m.d.sync += [
-                    c["ox"].eq(c["ox"] + 1),
-                    c["x0"].eq(c["x0"] + f["sw"]),
-                    c["colp"].eq(c["colp"] + f["sw_pix"]),
-                ]
-            with m.Else():
-                m.d.sync += [c["ox"].eq(0), c["x0"].eq(-f["pl"]), c["colp"].eq(f["col0"])]
-                with m.If(c["oy"] != f["oh"] - 1):
-                    m.d.sync += [
-                        c["oy"].eq(c["oy"] + 1),
-                        c["y0"].eq(c["y0"] + f["sh"]),
-                        c["rowp"].eq(c["rowp"] + f["sh_row"]),
-                    ]
-                with m.Else():
-                    m.d.sync += c["drain"].eq(DRAIN)
-                    m.next = "DRAIN"
+    def _run_states(self, m: Module, f: dict, c: dict, rd: dict, emit: Signal) -> None:
+        """SETUP (counters to the layer's start), RUN (a tap a cycle), DRAIN (to the next)."""
+        layer, pbase, k = self._seq["layer"], self._seq["pbase"], self._seq["k"]
+        with m.State("SETUP"):
+            zero = [c[n].eq(0) for n in ("oy ox og ky kx icg tap tyo txo kyo kxo gcount".split())]
+            m.d.sync += zero + [c["y0"].eq(-f["pt"]), c["x0"].eq(-f["pl"])]
+            m.d.sync += [c["rowp"].eq(f["row0"]), c["colp"].eq(f["col0"])]
+            m.d.sync += [c["wptr"].eq(f["w_base"]), c["ai"].eq(0)]
+            m.next = "RUN"
+            with m.If(f["mode"] == MODES["add"]):
+                m.next = "ADD_RD1"
+        with m.State("RUN"):
+            m.d.comb += [emit.eq(1), rd["act"].addr.eq(c["tap_addr"])]
+            advance(m, f, c)
+        with m.State("DRAIN"):
+            m.d.sync += c["drain"].eq(c["drain"] - 1)
+            with m.If(c["drain"] == 0):
+                m.d.sync += [layer.eq(layer + 1), pbase.eq(pbase + DESC_WORDS), k.eq(0)]
+                m.next = "LOAD"
+                with m.If(layer + 1 == self.n_layers):
+                    m.next = "MOVE_OUT"

@@ -22,6 +22,8 @@ def test_overlay_run_reports_exactness_and_cycles() -> None:
     assert rep["differing"] == 0 and rep["values"] == 40
     assert rep["layer_differing"] == 0 and rep["layer_values"] > 0
     assert rep["ps_layers"] == ["5:SOFTMAX"] and rep["cycles"] > 0
+    # the AXI master's share is inside the count; the model's own load is reported apart
+    assert 0 < rep["move_cycles"] < rep["cycles"] and rep["model_load_cycles"] > 0
     assert rep["gops"] == pytest.approx(2 * rep["macs"] / (rep["cycles"] / 100e6) / 1e9, rel=0.01)
 
 

@@ -63,3 +63,8 @@ def test_whole_networks_have_no_differing_value(rtl) -> None:
             cycles.add(c)
         assert differing == 0
         assert len(cycles) == 1  # data-independent timing: a static schedule
+        # the master's share: at least a beat a cycle for the input's and output's words (two
+        # beats each), and the model's weight words (32 beats each) once, before any input
+        p = sim.program
+        assert 2 * (p.inp.words + p.out.words) <= sim.move_cycles < min(cycles)
+        assert sim.load_cycles >= 32 * len(p.wgt) + 18 * len(p.qnt) + p.desc.size

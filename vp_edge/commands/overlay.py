@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     cmds = p.add_subparsers(dest="overlay_cmd", metavar="ACTION")
     s = cmds.add_parser("synth", help="Yosys synth_xilinx -family xc7: LUT, FF, DSP48E1, BRAM")
-    s.add_argument("--top", default="vp_core", choices=("vp_core", "vp_top"))
+    s.add_argument("--top", default="vp_core", choices=("vp_core", "vp_top", "vp_dma"))
     add_json(s)
     s.set_defaults(func=run_synth)
     b = cmds.add_parser(
@@ -111,7 +111,10 @@ def run_sim(args: argparse.Namespace) -> int:
         f"{rep['inputs']} inputs; {rep['cycles']} cycles = {rep['ms']} ms at "
         f"{rep['clock_mhz']:g} MHz; {rep['macs']} MACs -> {rep['gops']} GOPS effective "
         f"({100 * rep['utilisation']:.1f}% of the {rep['peak_gops']} GOPS array); PS layers: "
-        f"{', '.join(rep['ps_layers']) or 'none'}"
+        f"{', '.join(rep['ps_layers']) or 'none'}\ndata movement: {rep['move_cycles']} of the "
+        f"cycles (the AXI master reading the input, writing the output; DDR latency "
+        f"{rep['ddr_latency_cycles']} cycles); the model itself: {rep['model_load_cycles']} "
+        "cycles once"
     )
     if rep["layer_inputs"]:
         table += (
