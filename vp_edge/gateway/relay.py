@@ -36,10 +36,10 @@ class Gateway(Protocol):
 
 
 RID_TTL_S = 120.0  # a client's request id is relayed back this long after its last frame
-#: a board whose flash client relayed a LOAD frame this recently gets no requests: its line is
-#: the flash's (requests would wait behind the chunks and delay both)
+#: a board whose flash client relayed LOAD_BEGIN or a chunk this recently, and no LOAD_COMMIT
+#: since, gets no requests: its line is the flash's (requests would wait behind the chunks)
 LOAD_HOLD_S = 3.0
-LOAD_TYPES = frozenset((fb.MsgType.LOAD_BEGIN, fb.MsgType.LOAD_CHUNK, fb.MsgType.LOAD_COMMIT))
+LOAD_TYPES = frozenset((fb.MsgType.LOAD_BEGIN, fb.MsgType.LOAD_CHUNK))
 MAX_PATH = 100  # Unix socket paths are limited to about 108 bytes
 
 
@@ -92,7 +92,9 @@ class Relay:
             if len(self.rids) > 4096:  # forget clients long gone
                 self.rids = {k: v for k, v in self.rids.items() if now - v[1] <= RID_TTL_S}
             self.rids[(board.spec.id, rid)] = (addr, now)
-            if data[2] in LOAD_TYPES:
+            if data[2] == fb.MsgType.LOAD_COMMIT:  # the transfer is over: votes again
+                self.loaded_at.pop(board.spec.id, None)
+            elif data[2] in LOAD_TYPES:
                 self.loaded_at[board.spec.id] = now
             if self.gw.send_raw(board, data):
                 self.counts["relayed_in"] += 1
