@@ -30,7 +30,7 @@ demo-long: setup
 	$(BIN)/vp-edge demo --long --out runs/long --json runs/long/summary.json
 
 test: setup
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=30 tests
 
 # the inner loop: host-only unit tests (no training, emulated boards, QEMU or hardware)
 test-fast: $(STAMP)
