@@ -24,7 +24,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from boards.emulators import QemuEmulator, pynq_argv, slots_dir, udp_bound, write_ready_info
+from boards.emulators import (
+    QemuEmulator,
+    pynq_argv,
+    pynq_fabric,
+    slots_dir,
+    udp_bound,
+    write_ready_info,
+)
 from boards.errors import BoardError
 from boards.registry import get_kind
 from firmware_bridge.keys import derive_board_key
@@ -109,6 +116,8 @@ class Emulation:
         self.dep = dep
         self.procs: dict[str, subprocess.Popen] = {}
         self.firmware: dict[str, QemuEmulator] = {}
+        #: what runs behind vp_top on the pynq boards, and why (``pynq_fabric``)
+        self.pynq_fabric: tuple[str, str] | None = None
         (dep.make_state_dir() / "logs").mkdir(parents=True, exist_ok=True)
 
     def start(self, which: str | int) -> None:
@@ -126,6 +135,8 @@ class Emulation:
         if b.kind == "pynq":  # boards/__init__ loads boards.pynq (via the registries) before
             # runpy runs it as __main__; the second copy only calls serve(), so mute the notice
             env["PYTHONWARNINGS"] = "ignore:'boards.pynq' found in sys.modules:RuntimeWarning"
+            self.pynq_fabric = self.pynq_fabric or pynq_fabric()
+            env["VP_PYNQ_FABRIC"] = self.pynq_fabric[0]
         argv = board_argv(self.dep, b, board_key_file(self.dep, b))
         self.procs[b.name] = subprocess.Popen(
             argv,
@@ -142,7 +153,13 @@ class Emulation:
         if b.kind == "pynq" and udp_bound(b.link):
             write_ready_info(
                 ready_path(self.dep, b),
-                {"pid": self.procs[b.name].pid, "board_id": b.id, "link": b.link, "pty": None},
+                {
+                    "pid": self.procs[b.name].pid,
+                    "board_id": b.id,
+                    "link": b.link,
+                    "pty": None,
+                    "fabric": (self.pynq_fabric or ("engine", ""))[0],
+                },
             )
             return True
         fw = self.firmware.get(b.name)

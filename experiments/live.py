@@ -29,14 +29,15 @@ from converters.rundir import RunDir
 from experiments.live_kinds import (
     KIND_ENGINE,
     RecordingGateway,
+    board_facts,
     check_boards,
     compute_us,
     engine_outputs,
     kind_stats,
     kinds_lines,
+    live_deadline_ms,
     offline_key,
     optional_kinds,
-    qemu_facts,
     run_kind_lines,
 )
 from vp_edge.deployment import Deployment, deployment_toml, load_deployment
@@ -45,10 +46,6 @@ from vp_edge.gateway.core import Answer, Gateway, vote_boards
 #: bytes around each chunk of a shipped activation: header, tag, CRC, chunk header (as INFER)
 FRAME_OVERHEAD = fb.protocol.HEADER_SIZE + fb.protocol.TAG_SIZE + fb.protocol.CRC_SIZE + 12
 MCU_PROFILES = ("cortex-m4", "esp32-s3")
-#: QEMU hands the UART over byte by byte in its main loop: on 2 busy cores next to 5 other
-#: boards its p99 reached 350-450 ms and single answers passed 500 ms, so with a qemu board
-#: the demo waits 1 s (a real Cortex-M4 would need ~250 ms: 68 ms of UART + ~180 ms compute)
-QEMU_DEADLINE_MS = 1000
 
 
 def _free_udp_port() -> int:
@@ -302,7 +299,7 @@ def run_live_demo(
 
     variants = [v.name for v in load_run_family(Path(run)).variants]
     extra, skipped = optional_kinds(Path(run), variants, kinds, qemu_profile)
-    deadline = QEMU_DEADLINE_MS if "qemu" in extra else 500
+    deadline = live_deadline_ms(extra)
     dep = load_deployment(
         write_live_deployment(
             Path(run),
@@ -355,7 +352,7 @@ def run_live_demo(
         )
         checks = check_boards(dep, more["pairs"], outputs)
         summary["runs"][name] = _run_summary(report, cmp, len(x), more, checks)
-    summary["qemu"] = qemu_facts(dep, ready, runs["all_alive"][2]["compute_us"])
+    summary.update(board_facts(dep, ready, runs["all_alive"][2]["compute_us"]))
     summary.update(wire_sizes(dep))
     summary["equal"] = all(
         r["differing"] == 0 and all(c["differing"] == 0 for c in r["board_checks"].values())
