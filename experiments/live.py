@@ -16,7 +16,6 @@ its runtime's top-k; both differing counts must be 0. ``live_table(summary)`` re
 from __future__ import annotations
 
 import asyncio
-import math
 import secrets
 import socket
 from collections.abc import Callable, Sequence
@@ -24,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-import firmware_bridge as fb
 from converters.rundir import RunDir
 from experiments.live_kinds import (
     KIND_ENGINE,
@@ -40,11 +38,10 @@ from experiments.live_kinds import (
     optional_kinds,
     run_kind_lines,
 )
+from experiments.live_wire import wire_sizes
 from vp_edge.deployment import Deployment, deployment_toml, load_deployment
 from vp_edge.gateway.core import Answer, Gateway, vote_boards
 
-#: bytes around each chunk of a shipped activation: header, tag, CRC, chunk header (as INFER)
-FRAME_OVERHEAD = fb.protocol.HEADER_SIZE + fb.protocol.TAG_SIZE + fb.protocol.CRC_SIZE + 12
 MCU_PROFILES = ("cortex-m4", "esp32-s3")
 
 
@@ -239,39 +236,6 @@ def _run_summary(report: dict, offline: dict, n: int, extra: dict, checks: dict)
         "kinds": extra["kinds"],
         "board_checks": checks,
     }
-
-
-def model_parallel_cut(tflite: bytes) -> dict:
-    """The smallest intermediate int8 feature map (H*W > 1, before global pooling) as shipped."""
-    from converters.tflite import read_graph
-
-    g = read_graph(tflite)
-    produced = {t for op in g.ops for t in op.outputs}
-    maps = [
-        (int(np.prod(g.shapes[t][1:])), t)
-        for t in produced  # spatial maps: before pooling
-        if len(g.shapes[t]) == 4 and g.shapes[t][1] * g.shapes[t][2] > 1
-    ]
-    nbytes, t = min(maps)
-    cap = fb.chunk_capacity()
-    frames = math.ceil(nbytes / cap)
-    return {
-        "shape": list(g.shapes[t]),
-        "activation_bytes": nbytes,
-        "frame_bytes": nbytes + frames * FRAME_OVERHEAD,
-        "frames": frames,
-    }
-
-
-def wire_sizes(dep: Deployment) -> dict:
-    """RESULT frame size for k <= 5 next to what model parallelism ships per variant."""
-    result = {}
-    for k in range(1, 6):
-        n = fb.result_frame_size(k)
-        result[str(k)] = {"udp": n, "serial": n + math.ceil(n / 254) + 1}
-    variants = sorted({b.variant for b in dep.boards})
-    cuts = {v: model_parallel_cut(RunDir(dep.run).model(v).read_bytes()) for v in variants}
-    return {"result_frame_bytes": result, "model_parallel": cuts}
 
 
 def run_live_demo(
