@@ -255,9 +255,6 @@ def run_live_demo(
     in netduinoplus2; default the Cortex-M4 mps2-an386). ``linux_kernels``: the LiteRT kernels
     linux boards take in turn (default all XNNPACK, what a linux board serves with).
     """
-    import json
-
-    from boards.emulation import ready_path, start_emulation
     from vp_edge.convert import load_run_data
     from vp_edge.train import load_run_family
 
@@ -282,34 +279,9 @@ def run_live_demo(
         for kind in ("linux", "mcu", "qemu")
         if any(b.kind == kind for b in dep.boards)
     ]
-    runs: dict[str, tuple] = {}
-    with start_emulation(dep, timeout=180.0) as emu:
-        ready = {b.name: json.loads(ready_path(dep, b).read_text()) for b in dep.boards}
-        runs["all_alive"] = asyncio.run(_gateway_run(dep, x, y, show, None))
-
-        def kill(i: int) -> None:
-            if i == len(x) // 2:
-                for name in victims:
-                    emu.kill(name)
-
-        runs["killed"] = asyncio.run(_gateway_run(dep, x, y, show, kill))
+    runs, ready = _live_runs(dep, x, y, show, victims)
     outputs = offline_outputs(dep, x, show)
-    summary = {
-        "run": str(dep.run),
-        "images": int(len(x)),
-        "deployment": str(dep.path),
-        "deadline_ms": dep.deadline_s * 1000,
-        "k": dep.k,
-        "rule": dep.rule,
-        "boards": [vars(b) for b in dep.boards],
-        "killed": victims,
-        "kill_at": len(x) // 2,
-        "runs": {},
-        "kinds": {
-            "ran": [k for k in KIND_ENGINE if any(b.kind == k for b in dep.boards)],
-            "skipped": skipped,
-        },
-    }
+    summary = _summary(dep, len(x), victims, skipped)
     for name, (report, answers, more) in runs.items():
         cmp = compare_offline(
             gw_probe.cards, dep, gw_probe.num_classes, gw_probe.weights, answers, outputs
@@ -323,6 +295,49 @@ def run_live_demo(
         for r in summary["runs"].values()
     )
     return summary
+
+
+def _live_runs(
+    dep: Deployment, x: np.ndarray, y: np.ndarray, show: bool, victims: list[str]
+) -> tuple[dict[str, tuple], dict[str, dict]]:
+    """Emulate the boards; run the gateway with all alive, then killing ``victims`` halfway.
+    Returns the two runs and each board's ready info."""
+    import json
+
+    from boards.emulation import ready_path, start_emulation
+
+    runs: dict[str, tuple] = {}
+    with start_emulation(dep, timeout=180.0) as emu:
+        ready = {b.name: json.loads(ready_path(dep, b).read_text()) for b in dep.boards}
+        runs["all_alive"] = asyncio.run(_gateway_run(dep, x, y, show, None))
+
+        def kill(i: int) -> None:
+            if i == len(x) // 2:
+                for name in victims:
+                    emu.kill(name)
+
+        runs["killed"] = asyncio.run(_gateway_run(dep, x, y, show, kill))
+    return runs, ready
+
+
+def _summary(dep: Deployment, n: int, victims: list[str], skipped: dict[str, str]) -> dict:
+    """The live summary's head: the deployment, what was killed when, which kinds ran."""
+    return {
+        "run": str(dep.run),
+        "images": n,
+        "deployment": str(dep.path),
+        "deadline_ms": dep.deadline_s * 1000,
+        "k": dep.k,
+        "rule": dep.rule,
+        "boards": [vars(b) for b in dep.boards],
+        "killed": victims,
+        "kill_at": n // 2,
+        "runs": {},
+        "kinds": {
+            "ran": [k for k in KIND_ENGINE if any(b.kind == k for b in dep.boards)],
+            "skipped": skipped,
+        },
+    }
 
 
 def _pct(v: float | None) -> str:
