@@ -116,8 +116,8 @@ class Emulation:
         self.dep = dep
         self.procs: dict[str, subprocess.Popen] = {}
         self.firmware: dict[str, QemuEmulator] = {}
-        #: what runs behind vp_top on the pynq boards, and why (``pynq_fabric``)
-        self.pynq_fabric: tuple[str, str] | None = None
+        #: what runs behind vp_top on each pynq board, and why (``pynq_fabric``)
+        self.pynq_fabric: dict[str, tuple[str, str]] = {}
         (dep.make_state_dir() / "logs").mkdir(parents=True, exist_ok=True)
 
     def start(self, which: str | int) -> None:
@@ -130,14 +130,16 @@ class Emulation:
             fw.start()
             self.firmware[b.name], self.procs[b.name] = fw, fw.proc
             return
-        log = open(logs, "ab")
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
         if b.kind == "pynq":  # boards/__init__ loads boards.pynq (via the registries) before
             # runpy runs it as __main__; the second copy only calls serve(), so mute the notice
             env["PYTHONWARNINGS"] = "ignore:'boards.pynq' found in sys.modules:RuntimeWarning"
-            self.pynq_fabric = self.pynq_fabric or pynq_fabric()
-            env["VP_PYNQ_FABRIC"] = self.pynq_fabric[0]
         argv = board_argv(self.dep, b, board_key_file(self.dep, b))
+        if b.kind == "pynq":
+            model = Path(argv[argv.index("--model") + 1]).read_bytes()
+            self.pynq_fabric[b.name] = pynq_fabric(model)
+            env["VP_PYNQ_FABRIC"] = self.pynq_fabric[b.name][0]
+        log = open(logs, "ab")
         self.procs[b.name] = subprocess.Popen(
             argv,
             stdout=log,
@@ -158,7 +160,8 @@ class Emulation:
                     "board_id": b.id,
                     "link": b.link,
                     "pty": None,
-                    "fabric": (self.pynq_fabric or ("engine", ""))[0],
+                    "fabric": self.pynq_fabric.get(b.name, ("engine", ""))[0],
+                    "fabric_why": self.pynq_fabric.get(b.name, ("engine", ""))[1],
                 },
             )
             return True

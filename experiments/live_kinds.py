@@ -177,6 +177,7 @@ def pynq_facts(dep: Deployment, ready: dict[str, dict], compute: dict[str, list[
             out[b.name] = {
                 "variant": b.variant,
                 "fabric": ready.get(b.name, {}).get("fabric", "engine"),
+                "fabric_why": ready.get(b.name, {}).get("fabric_why", ""),
                 "inferences": len(us),
                 "compute_us_p50": float(np.median(us)) if us else None,
             }
@@ -237,7 +238,7 @@ def kinds_lines(summary: dict) -> list[str]:
         fabric = (
             "the overlay's Verilated RTL (fpga/), compute time = simulated cycles at 100 MHz"
             if p["fabric"] == "rtl"
-            else "the C engine (compute time is host time)"
+            else f"the C engine (compute time is host time; {p.get('fabric_why') or 'asked'})"
         )
         us = f"; {p['compute_us_p50']:.0f} us per inference" if p["compute_us_p50"] else ""
         lines.append(f"pynq {name} ({p['variant']}): fabric {p['fabric']}: {fabric}{us}")
