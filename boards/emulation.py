@@ -24,7 +24,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from boards.emulators import QemuEmulator, pynq_argv, slots_dir, udp_bound, write_ready_info
+from boards.emulators import (
+    QemuEmulator,
+    pynq_argv,
+    pynq_fabric,
+    slots_dir,
+    udp_bound,
+    write_ready_info,
+)
 from boards.errors import BoardError
 from boards.registry import get_kind
 from firmware_bridge.protocol.keys import derive_board_key
@@ -109,6 +116,8 @@ class Emulation:
         self.dep = dep
         self.procs: dict[str, subprocess.Popen] = {}
         self.firmware: dict[str, QemuEmulator] = {}
+        #: what runs behind vp_top on each pynq board, and why (``pynq_fabric``)
+        self.pynq_fabric: dict[str, tuple[str, str]] = {}
         (dep.make_state_dir() / "logs").mkdir(parents=True, exist_ok=True)
 
     def start(self, which: str | int) -> None:
@@ -121,12 +130,16 @@ class Emulation:
             fw.start()
             self.firmware[b.name], self.procs[b.name] = fw, fw.proc
             return
-        log = open(logs, "ab")
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
         if b.kind == "pynq":  # boards/__init__ loads boards.pynq (via the registries) before
             # runpy runs it as __main__; the second copy only calls serve(), so mute the notice
             env["PYTHONWARNINGS"] = "ignore:'boards.pynq' found in sys.modules:RuntimeWarning"
         argv = board_argv(self.dep, b, board_key_file(self.dep, b))
+        if b.kind == "pynq":
+            model = Path(argv[argv.index("--model") + 1]).read_bytes()
+            self.pynq_fabric[b.name] = pynq_fabric(model)
+            env["VP_PYNQ_FABRIC"] = self.pynq_fabric[b.name][0]
+        log = open(logs, "ab")
         self.procs[b.name] = subprocess.Popen(
             argv,
             stdout=log,
@@ -142,7 +155,14 @@ class Emulation:
         if b.kind == "pynq" and udp_bound(b.link):
             write_ready_info(
                 ready_path(self.dep, b),
-                {"pid": self.procs[b.name].pid, "board_id": b.id, "link": b.link, "pty": None},
+                {
+                    "pid": self.procs[b.name].pid,
+                    "board_id": b.id,
+                    "link": b.link,
+                    "pty": None,
+                    "fabric": self.pynq_fabric.get(b.name, ("engine", ""))[0],
+                    "fabric_why": self.pynq_fabric.get(b.name, ("engine", ""))[1],
+                },
             )
             return True
         fw = self.firmware.get(b.name)

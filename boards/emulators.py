@@ -93,6 +93,38 @@ def qemu_missing() -> str | None:
     )
 
 
+def pynq_fabric(model: bytes | None = None) -> tuple[str, str]:
+    """(fabric, why) behind ``vp_top`` on emulated PYNQ boards: ``VP_PYNQ_FABRIC`` when set
+    (``engine``: the C engine; ``rtl``: the overlay's Verilated RTL, fpga/), else ``rtl`` when its
+    simulator is built or can be built here (Amaranth + Verilator; the first build takes
+    minutes and is cached) and takes ``model``, else ``engine``, saying why. The PYNQ
+    environment cannot build it (no Amaranth there), so the emulation builds it first."""
+    asked = os.environ.get("VP_PYNQ_FABRIC", "")
+    if asked not in ("", "engine", "rtl"):
+        raise BoardError(f"VP_PYNQ_FABRIC={asked!r}: known fabrics are engine and rtl")
+    if asked == "engine":
+        return "engine", "VP_PYNQ_FABRIC=engine"
+    from fpga.errors import FpgaError
+    from fpga.sim import build_simulator
+
+    try:
+        lib = build_simulator()
+    except FpgaError as e:
+        if asked == "rtl":
+            raise BoardError(f"VP_PYNQ_FABRIC=rtl, but the overlay simulator: {e}") from None
+        return "engine", f"the overlay's RTL simulator is not available here ({e})"
+    if model is not None:  # a variant the overlay refuses runs on the engine, saying why
+        from fpga.program import read_program
+
+        try:
+            read_program(model)
+        except FpgaError as e:
+            if asked == "rtl":
+                raise BoardError(f"VP_PYNQ_FABRIC=rtl, but the overlay refuses it: {e}") from None
+            return "engine", f"the overlay cannot run this model ({e})"
+    return "rtl", f"the overlay's Verilated RTL ({lib.name})"
+
+
 def pynq_argv(dep: Deployment, b: BoardSpec, key: Path | None) -> list[str]:
     """The simulated PYNQ daemon for board ``b``, in .venv-pynq (a clear error without it)."""
     from boards.pynq import emulator_command

@@ -264,7 +264,14 @@ def serve(
 
     blob = Path(model).read_bytes()
     h = read_vpw(blob).header
-    runner = PynqRunner(blob, overlay, simulate=simulate)
+
+    def make_runner(model: bytes) -> PynqRunner:
+        r = PynqRunner(model, overlay, simulate=simulate)
+        if simulate:  # the RTL fabric loads a model's memories on its first start: not in a request
+            r.run(np.zeros(r.input_bytes, np.int8))
+        return r
+
+    runner = make_runner(blob)
     cfg = BoardConfig(
         board_id=board_id,
         variant=variant or Path(model).stem,
@@ -278,7 +285,7 @@ def serve(
     )
     server = BoardServer(open_link(for_board(listen, board_id), server=True), runner, cfg)
     if model_dir is not None:
-        mount_loader(server, model_dir, lambda b: PynqRunner(b, overlay, simulate=simulate))
+        mount_loader(server, model_dir, make_runner)
     try:
         server.serve()
     except KeyboardInterrupt:

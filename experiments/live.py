@@ -16,37 +16,30 @@ its runtime's top-k; both differing counts must be 0. ``live_table(summary)`` re
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-import firmware_bridge as fb
 from converters.rundir import RunDir
 from experiments.live_deploy import write_live_deployment
 from experiments.live_kinds import (
     KIND_ENGINE,
     RecordingGateway,
+    board_facts,
     check_boards,
     compute_us,
     engine_outputs,
     kind_stats,
     kinds_lines,
+    live_deadline_ms,
     offline_key,
     optional_kinds,
-    qemu_facts,
     run_kind_lines,
 )
+from experiments.live_wire import wire_sizes
 from vp_edge.deployment import Deployment, load_deployment
 from vp_edge.gateway.core import Answer, Gateway, vote_boards
-
-#: bytes around each chunk of a shipped activation: header, tag, CRC, chunk header (as INFER)
-FRAME_OVERHEAD = fb.protocol.HEADER_SIZE + fb.protocol.TAG_SIZE + fb.protocol.CRC_SIZE + 12
-#: QEMU hands the UART over byte by byte in its main loop: on 2 busy cores next to 5 other
-#: boards its p99 reached 350-450 ms and single answers passed 500 ms, so with a qemu board
-#: the demo waits 1 s (a real Cortex-M4 would need ~250 ms: 68 ms of UART + ~180 ms compute)
-QEMU_DEADLINE_MS = 1000
 
 
 async def _gateway_run(
@@ -158,39 +151,6 @@ def _run_summary(report: dict, offline: dict, n: int, extra: dict, checks: dict)
     }
 
 
-def model_parallel_cut(tflite: bytes) -> dict:
-    """The smallest intermediate int8 feature map (H*W > 1, before global pooling) as shipped."""
-    from converters.tflite import read_graph
-
-    g = read_graph(tflite)
-    produced = {t for op in g.ops for t in op.outputs}
-    maps = [
-        (int(np.prod(g.shapes[t][1:])), t)
-        for t in produced  # spatial maps: before pooling
-        if len(g.shapes[t]) == 4 and g.shapes[t][1] * g.shapes[t][2] > 1
-    ]
-    nbytes, t = min(maps)
-    cap = fb.chunk_capacity()
-    frames = math.ceil(nbytes / cap)
-    return {
-        "shape": list(g.shapes[t]),
-        "activation_bytes": nbytes,
-        "frame_bytes": nbytes + frames * FRAME_OVERHEAD,
-        "frames": frames,
-    }
-
-
-def wire_sizes(dep: Deployment) -> dict:
-    """RESULT frame size for k <= 5 next to what model parallelism ships per variant."""
-    result = {}
-    for k in range(1, 6):
-        n = fb.result_frame_size(k)
-        result[str(k)] = {"udp": n, "serial": n + math.ceil(n / 254) + 1}
-    variants = sorted({b.variant for b in dep.boards})
-    cuts = {v: model_parallel_cut(RunDir(dep.run).model(v).read_bytes()) for v in variants}
-    return {"result_frame_bytes": result, "model_parallel": cuts}
-
-
 def run_live_demo(
     run: Path,
     images: int,
@@ -213,7 +173,7 @@ def run_live_demo(
 
     variants = [v.name for v in load_run_family(Path(run)).variants]
     extra, skipped = optional_kinds(Path(run), variants, kinds, qemu_profile)
-    deadline = QEMU_DEADLINE_MS if "qemu" in extra else 500
+    deadline = live_deadline_ms(extra)
     dep = load_deployment(
         write_live_deployment(
             Path(run),
@@ -232,16 +192,16 @@ def run_live_demo(
         for kind in ("linux", "mcu", "qemu")
         if any(b.kind == kind for b in dep.boards)
     ]
-    runs, ready = _emulated_runs(dep, x, y, show, victims)
+    runs, ready = _live_runs(dep, x, y, show, victims)
     outputs = offline_outputs(dep, x, show)
-    summary = _summary_head(dep, len(x), victims, skipped)
+    summary = _summary(dep, len(x), victims, skipped)
     for name, (report, answers, more) in runs.items():
         cmp = compare_offline(
             gw_probe.cards, dep, gw_probe.num_classes, gw_probe.weights, answers, outputs
         )
         checks = check_boards(dep, more["pairs"], outputs)
         summary["runs"][name] = _run_summary(report, cmp, len(x), more, checks)
-    summary["qemu"] = qemu_facts(dep, ready, runs["all_alive"][2]["compute_us"])
+    summary.update(board_facts(dep, ready, runs["all_alive"][2]["compute_us"]))
     summary.update(wire_sizes(dep))
     summary["equal"] = all(
         r["differing"] == 0 and all(c["differing"] == 0 for c in r["board_checks"].values())
@@ -250,11 +210,11 @@ def run_live_demo(
     return summary
 
 
-def _emulated_runs(
+def _live_runs(
     dep: Deployment, x: np.ndarray, y: np.ndarray, show: bool, victims: list[str]
 ) -> tuple[dict[str, tuple], dict[str, dict]]:
-    """The gateway's two passes on the emulated boards (all alive; ``victims`` killed halfway)
-    and each board's ready file."""
+    """Emulate the boards; run the gateway with all alive, then killing ``victims`` halfway.
+    Returns the two runs and each board's ready info."""
     import json
 
     from boards.emulation import ready_path, start_emulation
@@ -273,11 +233,11 @@ def _emulated_runs(
     return runs, ready
 
 
-def _summary_head(dep: Deployment, n: int, victims: list[str], skipped: dict) -> dict:
-    """The summary's settings and boards; ``runs`` is filled in per pass."""
+def _summary(dep: Deployment, n: int, victims: list[str], skipped: dict[str, str]) -> dict:
+    """The live summary's head: the deployment, what was killed when, which kinds ran."""
     return {
         "run": str(dep.run),
-        "images": int(n),
+        "images": n,
         "deployment": str(dep.path),
         "deadline_ms": dep.deadline_s * 1000,
         "k": dep.k,

@@ -23,7 +23,7 @@ from fpga.config import DEFAULT, Config
 from fpga.errors import ToolFailed, ToolMissing
 from fpga.program import Program, read_program
 from fpga.rtl_ports import ARGS, REGS
-from fpga.verilog import cache_dir, export_verilog
+from fpga.verilog import cache_dir, simulation_verilog
 
 HARNESS = Path(__file__).parent / "sim_harness.cpp"
 VERILATOR_INCLUDE = Path("/usr/share/verilator/include")
@@ -38,7 +38,7 @@ def _run(cmd: list[str], cwd: Path) -> None:
 def build_simulator(cfg: Config = DEFAULT, build: bool = True) -> Path:
     """The Verilated core as a shared library (cached: minutes the first time on two cores);
     ``build=False`` only finds a cached one (raises ToolMissing otherwise)."""
-    verilog = export_verilog(cfg)
+    verilog = simulation_verilog(cfg)  # memories zeroed by loops: minutes less to compile
     key = hashlib.sha256(verilog.read_bytes() + HARNESS.read_bytes()).hexdigest()[:16]
     lib = cache_dir() / f"libvpsim-{key}.so"
     if lib.exists():

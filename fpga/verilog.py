@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 from fpga.config import DEFAULT, Config
@@ -69,4 +70,45 @@ def export_verilog(cfg: Config = DEFAULT, top: str = "vp_core") -> Path:
     tmp = out.with_suffix(".tmp")
     tmp.write_text(text)
     tmp.replace(out)
+    return out
+
+
+#: one memory word set to zero in an ``initial`` block, as Amaranth's export writes every word
+_ZERO_WORD = re.compile(r"    (\w+)\[(\d+)\] = \d+'[hd]0+;\n")
+_INIT_BLOCK = re.compile(r"  initial begin\n((?:    \w+\[\d+\] = \d+'[hd]0+;\n)+)  end\n")
+
+
+def zero_init_loops(text: str) -> str:
+    """The same design with each all-zero memory ``initial`` block written as one loop.
+
+    Amaranth's export sets every word of every memory to zero, one statement a word; Verilator
+    turns that into one C++ function of a statement per word (133,885 lines for the overlay's
+    four memories), whose compilation was most of a cold simulator build. Blocks that set
+    anything but zeros, or more than one memory, are left as they are."""
+
+    def loop(m: re.Match[str]) -> str:
+        words = _ZERO_WORD.findall(m.group(1))
+        names = {n for n, _ in words}
+        index = sorted(int(i) for _, i in words)
+        if len(names) != 1 or index != list(range(len(index))):
+            return m.group(0)
+        name = names.pop()
+        i = f"vp_init_{name}"
+        return (
+            f"  integer {i};\n"
+            f"  initial for ({i} = 0; {i} < {len(index)}; {i} = {i} + 1) {name}[{i}] = 0;\n"
+        )
+
+    return _INIT_BLOCK.sub(loop, text)
+
+
+def simulation_verilog(cfg: Config = DEFAULT, top: str = "vp_core") -> Path:
+    """The exported Verilog with ``zero_init_loops`` applied, for Verilator (cached beside it);
+    synthesis reads the export itself."""
+    src = export_verilog(cfg, top)
+    out = src.with_suffix(".sim.v")
+    if not out.exists():
+        tmp = out.with_suffix(".tmp")
+        tmp.write_text(zero_init_loops(src.read_text()))
+        tmp.replace(out)
     return out

@@ -91,6 +91,22 @@ def test_qemu_instructions_and_sizes(live: dict) -> None:
     assert q["flash"]["verified"] and q["flash"]["size"] == q["vpw_bytes"]
 
 
+@pytest.mark.slow
+def test_pynq_board_runs_the_rtl_where_it_builds(live: dict) -> None:
+    """The PYNQ board's fabric is the overlay's RTL wherever its simulator builds (make setup
+    installs what it needs); its compute time is then the simulated cycles at 100 MHz."""
+    if "pynq" not in live["kinds"]["ran"]:
+        pytest.skip(f"pynq: {live['kinds']['skipped']['pynq']}")
+    from boards.emulators import pynq_fabric
+
+    fabric, why = pynq_fabric()
+    (p,) = live["pynq"].values()
+    assert p["fabric"] == fabric, why
+    assert p["inferences"] >= 1  # how many answered in time depends on the machine's load
+    if fabric == "rtl":  # the tiny variants take 9,000-17,000 cycles: 90-170 us at 100 MHz
+        assert 50 < p["compute_us_p50"] < 1000
+
+
 def test_board_serve_refuses_qemu_and_stray_pynq_flags(tmp_path: Path) -> None:
     from vp_edge.cli import main
 

@@ -47,6 +47,11 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    if any(b.kind == "pynq" for b in dep.boards):
+        say(
+            "pynq boards run the overlay's Verilated RTL where it builds here (once, minutes; "
+            "then cached), else the C engine; VP_PYNQ_FABRIC=engine|rtl chooses"
+        )
     emu = start_emulation(dep, timeout=args.timeout)
     try:
         boards = {
@@ -60,7 +65,10 @@ def run(args: argparse.Namespace) -> int:
         }
         lines = [
             f"{n:<10} {i['kind']:<6} {i['variant']:<8} {i['profile']:<15} pid {i['pid']} "
-            f"{i['link']}" + (f" -> {i['pty']}" if i["pty"] else "") + _flashed(i)
+            f"{i['link']}"
+            + (f" -> {i['pty']}" if i["pty"] else "")
+            + (f" (fabric {i['fabric']})" if i.get("fabric") else "")
+            + _flashed(i)
             for n, i in boards.items()
         ]
         emit(
