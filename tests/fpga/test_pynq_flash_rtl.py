@@ -52,17 +52,18 @@ def _daemon(model: Path, url: str, tmp: Path) -> subprocess.Popen:
 def test_flash_into_pynq_board_served_through_rtl(tiny_run: Path, tmp_path: Path) -> None:
     need_verilator()
     from converters.vpw_format import read_vpw
+    from converters.vpw_run import ensure_vpw
     from firmware_bridge.engine import Engine
     from firmware_bridge.flash import flash
-    from firmware_bridge.session import BoardSession
-    from firmware_bridge.topk import result_pairs
+    from firmware_bridge.protocol.session import BoardSession
+    from firmware_bridge.protocol.topk import result_pairs
     from fpga.sim import RtlSim, build_simulator
     from vp_edge.data import FASHION_MNIST_DIR, read_idx
     from vp_edge.preprocess import quantize
 
     build_simulator()  # the PYNQ environment has no Amaranth: the main one builds it
     url = f"udp://127.0.0.1:{_free_port()}"
-    old, new = tiny_run / "models" / "t16.vpw", (tiny_run / "models" / "t24.vpw").read_bytes()
+    old, new = ensure_vpw(tiny_run, "t16"), ensure_vpw(tiny_run, "t24").read_bytes()
     p = _daemon(old, url, tmp_path)
     try:
         rep = flash(url, new, board_id=BOARD, key=KEY, epoch_file=tmp_path / "gw.epoch")
