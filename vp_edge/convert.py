@@ -162,20 +162,3 @@ def _check_and_card(
     if not cards:
         raise ArtifactError(f"{run}: nothing to convert")
     return cards
-
-
-def convert_any(
-    run: Path, calibration: int = 200, test_limit: int | None = None, show: bool = True
-) -> tuple[str, dict]:
-    """``vp-edge convert``: a run trained with --strategy gets every part and its merge model
-    ("strategy", the strategy document); a VP run gets its variants' cards ("vp", cards by
-    name). Either way strategy.json is written, what ``load_strategy`` reads."""
-    from vp_edge.strategies.base import write_strategy
-    from vp_edge.strategies.build import convert_strategy, run_strategy_name
-    from vp_edge.strategies.vp import describe
-
-    if run_strategy_name(run) != "vp":
-        return "strategy", convert_strategy(run, calibration, show=show)
-    cards = convert_run(run, calibration, test_limit, show=show)
-    write_strategy(run, describe(run))
-    return "vp", cards

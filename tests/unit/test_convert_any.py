@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import vp_edge.convert as convert
+import vp_edge.convert_run as convert_run
 import vp_edge.strategies.base as base
 import vp_edge.strategies.build as build
 import vp_edge.strategies.vp as vp
@@ -31,11 +32,11 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
 
 def test_vp_run_gets_cards_and_strategy_json(calls: list, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(build, "run_strategy_name", lambda run: "vp")
-    assert convert.convert_any(Path("r"), 50, 10) == ("vp", {"a": {}})
+    assert convert_run.convert_any(Path("r"), 50, 10) == ("vp", {"a": {}})
     assert calls == [("v", 50, 10), ("w", {"strategy": "vp"})]
 
 
 def test_strategy_run_gets_its_parts(calls: list, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(build, "run_strategy_name", lambda run: "lcp")
-    assert convert.convert_any(Path("r"), 50, 10) == ("strategy", {"p": 1})
+    assert convert_run.convert_any(Path("r"), 50, 10) == ("strategy", {"p": 1})
     assert calls == [("s", 50)]

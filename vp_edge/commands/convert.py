@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vp_edge.convert import convert_any
+    from vp_edge.convert_run import convert_any
 
     kind, doc = convert_any(args.run, args.calibration, args.test_limit, show=True)
     emit(args, doc, strategy_table(args.run, doc) if kind == "strategy" else card_table(doc))
