@@ -5,6 +5,7 @@ of a deployment file with the runtime it runs."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 def first_sentence(doc: str) -> str:
@@ -52,7 +53,7 @@ def board_catalogue(deployment: Path | None = None) -> dict:
     for v in kinds.values():
         if v["runner"] == "litert":
             v["kernels"] = {"default": BOARD_KERNELS, "choices": list(LITERT_KERNELS)}
-    out = {
+    out: dict[str, Any] = {
         "kinds": kinds,
         "profiles": {n: p.to_dict() for n, p in PROFILES.items()},
         "runners": {
