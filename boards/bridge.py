@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from firmware_bridge import MAX_FRAME
+from firmware_bridge.errors import VpEdgeError
 from firmware_bridge.protocol import cobs
 from firmware_bridge.protocol.frame import to_serial
 from firmware_bridge.transport import Link, LinkError, for_board, open_link, parse_link
@@ -145,8 +146,29 @@ class Bridge:
         self.broker.close()
 
 
-def bridge(serial_url: str, mqtt_url: str, board_id: int | None = None, **kw: object) -> Bridge:
+def check_bridge(
+    serial_url: str, mqtt_url: str, board_id: int | None, pty_dir: Path | None
+) -> None:
+    """Refuse, before opening anything, a bridge that names no board (neither ``board_id`` nor
+    a /ID at the end of the MQTT URL) or a pty:// link without the folder it is published in."""
+    if board_id is None and mqtt_url.split("?")[0].rstrip("/").count("/") < 4:
+        raise VpEdgeError(f"{mqtt_url} names no board: pass --board-id ID or end it with /ID")
+    if serial_url.startswith("pty://") and pty_dir is None:
+        raise VpEdgeError(
+            f"{serial_url}: a pty:// link needs --pty-dir DIR, the pty folder "
+            "of 'vp-edge emulate' (the state folder's pty/)"
+        )
+
+
+def bridge(
+    serial_url: str,
+    mqtt_url: str,
+    board_id: int | None = None,
+    pty_dir: Path | None = None,
+    baud: int | None = None,
+) -> Bridge:
     """A bridge for ``board_id`` (needed when the MQTT URL names only the deployment)."""
+    check_bridge(serial_url, mqtt_url, board_id, pty_dir)
     if board_id is not None:
         mqtt_url = for_board(mqtt_url, board_id)
-    return Bridge(serial_url, mqtt_url, **kw)  # type: ignore[arg-type]
+    return Bridge(serial_url, mqtt_url, pty_dir=pty_dir, baud=baud)

@@ -305,3 +305,42 @@ def start_emulation(dep: Deployment, *, wait: bool = True, timeout: float = 90.0
         emu.stop()
         raise
     return emu
+
+
+def board_infos(dep: Deployment) -> dict[str, dict]:
+    """Each started board's ready file (pid, link, pty, a qemu board's flash) with its kind,
+    variant and profile: what ``vp-edge emulate`` shows once every board serves."""
+    import json
+
+    return {
+        b.name: {
+            **json.loads(ready_path(dep, b).read_text()),
+            "kind": b.kind,
+            "variant": b.variant,
+            "profile": b.profile,
+        }
+        for b in dep.boards
+    }
+
+
+def emulate(
+    dep: Deployment,
+    stop: threading.Event,
+    shown: Callable[[dict[str, dict]], None],
+    say: Callable[[str], None],
+    timeout: float = 90.0,
+    restart: bool = False,
+) -> int:
+    """``vp-edge emulate``: start every board, hand ``shown`` their infos, keep them serving
+    until ``stop`` is set (exit code 130, as for Ctrl-C) or every board is gone (3); the boards
+    are stopped cleanly either way."""
+    emu = start_emulation(dep, timeout=timeout)
+    try:
+        shown(board_infos(dep))
+        stopped = emu.supervise(stop, restart, say)
+    finally:
+        emu.stop()
+    if not stopped:
+        say("every board is gone; stopping")
+        return 3
+    return 130

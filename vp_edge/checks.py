@@ -59,7 +59,7 @@ _LOOKALIKES = {
 
 
 def read_model(
-    path: Path, option: str = "model", kinds: tuple[str, ...] = ("tflite", "vpw")
+    path: str | Path, option: str = "model", kinds: tuple[str, ...] = ("tflite", "vpw")
 ) -> tuple[str, bytes]:
     """Read a model file and say which kind it is ("tflite" or "vpw") by its bytes, not its
     name; anything else is refused in one line (exit 2) naming what it looks like."""

@@ -123,6 +123,21 @@ def find_deployments(folder: Path) -> list[Path]:
     return out
 
 
+def list_devices(files: list[Path] | None, probe: bool = False, folder: Path | None = None) -> dict:
+    """``vp-edge devices``: serial ports, and every board of ``files`` (default: the deployment
+    files of ``folder``, the current one). Each file is checked as 'emulate' and 'gateway' check
+    it (they would refuse it) and its state folder made, where the ready files are read."""
+    from vp_edge.deployment import load_deployment
+
+    ports = serial_ports()
+    boards = []
+    for f in files or find_deployments(folder or Path.cwd()):
+        dep = load_deployment(f)
+        dep.make_state_dir()
+        boards += deployment_boards(dep, probe=probe)
+    return {"serial_ports": ports, "boards": boards}
+
+
 def heartbeat(session, timeout: float = 0.5) -> dict:
     """One HEARTBEAT on request: the board's uptime and its own frame and inference counters."""
     from firmware_bridge.errors import BridgeError

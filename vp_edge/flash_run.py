@@ -121,6 +121,36 @@ def flash_artifact(
     return out
 
 
+def provision_board(
+    target: str, probe: str, board_id: int, key_file: str | None, insecure: bool
+) -> tuple[dict, int]:
+    """``vp-edge firmware provision``: write board ``board_id``'s record (id, its own key derived
+    from the master in ``key_file``, or none with ``insecure``: exactly one) into the target's
+    storage sector through ``probe``; the load report and the record's address. The board never
+    holds the master key."""
+    from dataclasses import asdict
+
+    from firmware_bridge.firmware.load import load
+    from firmware_bridge.firmware.qemu import provision_record
+    from firmware_bridge.firmware.targets import get_target
+    from firmware_bridge.protocol.keys import derive_board_key, read_key
+
+    if bool(key_file) == bool(insecure):
+        raise FlashUsageError("give exactly one of --key-file F or --insecure")
+    t = get_target(target)
+    if t.storage is None or t.kind == "host":
+        raise FlashUsageError(
+            f"target {t.name} has no on-chip storage to provision; host "
+            "boards take --board-id/--key from the tools that start them"
+        )
+    key = None
+    if key_file:
+        key = derive_board_key(read_key(key_file, f"--key-file {key_file}"), board_id)
+    rec = provision_record(board_id, key, t.record)
+    rep = load(t.name, probe=probe, raw=(t.storage.origin, rec))
+    return {**asdict(rep), "board_id": board_id, "keyed": key is not None}, t.storage.origin
+
+
 def flash_table(r: dict) -> str:
     """A flash report for people."""
     prev = r["previous_sha256"][:16] + "..." if r["previous_sha256"] else "none"

@@ -179,6 +179,25 @@ def rollout(
     return report
 
 
+def state_file_for(dep: Deployment, state: Path | None) -> Path:
+    """The progress file: the one given, else STATE_DIR/rollout.json, where running the same
+    rollout again finds it and resumes."""
+    return state or dep.state_dir / "rollout.json"
+
+
+def check_rollout(report: dict, state_file: Path | None) -> None:
+    """Raise ``RolloutError`` (exit 4) when the rollout halted or a board failed or was
+    reverted; called after the report is shown, so the user sees every board's outcome."""
+    if report["halted"] or any(
+        o["status"] in (FAILED, REVERTED) for o in report["outcomes"].values()
+    ):
+        raise RolloutError(
+            f"rollout to {report['to']} "
+            + ("halted" if report["halted"] else "finished with failures")
+            + f"; state kept in {state_file}"
+        )
+
+
 def update_board(dep: Deployment, step: Step, opts: RolloutOptions) -> dict:
     """Flash, check and canary one board; revert it on failure. Its outcome (JSON-able)."""
     from converters.card import read_card

@@ -57,8 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_fleet(args: argparse.Namespace) -> int:
     from experiments.fleet_demo import fleet_table, run_fleet_demo
-    from vp_edge.commands.loadtest import _rates
     from vp_edge.errors import DataError
+    from vp_edge.gateway.loadtest import parse_rates
 
     run = args.out or Path("runs/demo")
     if not (run / "family.json").exists():
@@ -66,7 +66,7 @@ def run_fleet(args: argparse.Namespace) -> int:
             f"--fleet needs a trained, converted run in {run}; make one with "
             "'vp-edge demo --quick --no-live' or pass --out RUN"
         )
-    s = run_fleet_demo(run, run / "fleet", rates=_rates(args.rates), show=args.json != "-")
+    s = run_fleet_demo(run, run / "fleet", rates=parse_rates(args.rates), show=args.json != "-")
     emit(args, s, fleet_table(s))
     e, f = s["equal"], s["faults"]
     ok = (

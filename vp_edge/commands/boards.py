@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vp_edge.board_catalogue import first_sentence as first_sentence  # re-exported
 from vp_edge.commands._common import add_json, emit
 
 
@@ -28,28 +29,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from boards.profiles import PROFILES
-    from boards.registry import BOARDS
-    from boards.runners import RUNNERS
-    from converters.interpreters import BOARD_KERNELS, LITERT_KERNELS
+    from vp_edge.board_catalogue import board_catalogue
 
-    kinds = {
-        k: {
-            "description": c.description,
-            "links": list(c.schemes),
-            "runner": c.runner,
-            "default_profile": c.default_profile,
-        }
-        for k, c in BOARDS.items()
-    }
-    for v in kinds.values():
-        if v["runner"] == "litert":
-            v["kernels"] = {"default": BOARD_KERNELS, "choices": list(LITERT_KERNELS)}
-    profiles = {n: p.to_dict() for n, p in PROFILES.items()}
-    runners = {
-        n: {"artefact": c.artefact, "doc": first_sentence(c.__doc__ or "")}
-        for n, c in RUNNERS.items()
-    }
+    out = board_catalogue(args.deployment)
+    emit(args, out, _text(out, args.deployment))
+    return 0
+
+
+def _text(out: dict, deployment: Path | None) -> str:
     lines = ["kinds:"] + [
         f"  {k:<7} links {'/'.join(v['links'])}, runs {v['runner']}"
         + (
@@ -58,34 +45,26 @@ def run(args: argparse.Namespace) -> int:
             else ""
         )
         + f", default profile {v['default_profile']}: {v['description']}"
-        for k, v in kinds.items()
+        for k, v in out["kinds"].items()
     ]
     lines += ["profiles:"] + [
-        f"  {p.name:<15} {p.kind:<6} RAM {size_text(p.ram_bytes):>6} (arena <= "
-        f"{size_text(p.arena_limit)}), flash {size_text(p.flash_bytes):>6}, "
-        f"{p.clock_hz / 1e6:.0f} MHz, {p.link}"
-        + (f" {p.baud} baud" if p.baud else "")
-        + (f", firmware {p.firmware_target}" if p.firmware_target else "")
-        for p in PROFILES.values()
+        f"  {p['name']:<15} {p['kind']:<6} RAM {size_text(p['ram_bytes']):>6} (arena <= "
+        f"{size_text(p['arena_limit'])}), flash {size_text(p['flash_bytes']):>6}, "
+        f"{p['clock_hz'] / 1e6:.0f} MHz, {p['link']}"
+        + (f" {p['baud']} baud" if p["baud"] else "")
+        + (f", firmware {p['firmware_target']}" if p["firmware_target"] else "")
+        for p in out["profiles"].values()
     ]
-    lines += ["runners:"] + [f"  {n:<7} {v['artefact']:<8} {v['doc']}" for n, v in runners.items()]
-    out = {"kinds": kinds, "profiles": profiles, "runners": runners}
-    if args.deployment is not None:
-        out["deployment"] = _deployment_boards(args.deployment)
-        lines += [f"boards of {args.deployment}:"] + [
+    lines += ["runners:"] + [
+        f"  {n:<7} {v['artefact']:<8} {v['doc']}" for n, v in out["runners"].items()
+    ]
+    if deployment is not None:
+        lines += [f"boards of {deployment}:"] + [
             f"  {b['name']:<10} id {b['id']:<5} {b['kind']:<6} {b['variant']:<10} runs "
             f"{b['runtime']}"
             for b in out["deployment"]
         ]
-    emit(args, out, "\n".join(lines))
-    return 0
-
-
-def first_sentence(doc: str) -> str:
-    """A docstring's first sentence, whole (its first line may stop mid-sentence)."""
-    para = " ".join(doc.strip().split("\n\n", 1)[0].split())
-    end = para.find(". ")
-    return para if end < 0 else para[: end + 1]
+    return "\n".join(lines)
 
 
 def size_text(n: int) -> str:
@@ -95,21 +74,3 @@ def size_text(n: int) -> str:
             v = n / size
             return f"{v:.0f} {unit}" if v == int(v) else f"{v:.1f} {unit}"
     return f"{n} B"
-
-
-def _deployment_boards(path: Path) -> list[dict]:
-    """Each board of a deployment file and the runtime it runs (kernels included)."""
-    from vp_edge.deployment import load_deployment
-
-    dep = load_deployment(path, check_run=False)
-    return [
-        {
-            "name": b.name,
-            "id": b.id,
-            "kind": b.kind,
-            "variant": b.variant,
-            "kernels": b.kernels or None,
-            "runtime": b.runtime,
-        }
-        for b in dep.boards
-    ]

@@ -34,15 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from boards.bridge import bridge
-    from vp_edge.errors import VpEdgeError
 
-    if args.board_id is None and args.mqtt.split("?")[0].rstrip("/").count("/") < 4:
-        raise VpEdgeError(f"{args.mqtt} names no board: pass --board-id ID or end it with /ID")
-    if args.serial.startswith("pty://") and args.pty_dir is None:
-        raise VpEdgeError(
-            f"{args.serial}: a pty:// link needs --pty-dir DIR, the pty folder "
-            "of 'vp-edge emulate' (the state folder's pty/)"
-        )
     b = bridge(args.serial, args.mqtt, args.board_id, pty_dir=args.pty_dir, baud=args.baud)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: b.stop.set())

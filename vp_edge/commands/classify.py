@@ -27,33 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from firmware_bridge.files import read_limited
-    from firmware_bridge.transport import parse_link
-    from vp_edge.errors import DataError, GatewayError, UsageError, VpEdgeError
-    from vp_edge.gateway.client import MAX_REQUEST, classify_remote
-    from vp_edge.gateway.front import IMAGE_MAGIC
+    from vp_edge.gateway.client import classify_file
 
-    try:
-        scheme = parse_link(args.gateway).scheme
-    except VpEdgeError as e:
-        raise UsageError(f"--gateway: {e}") from None
-    if scheme not in ("udp", "mqtt", "mqtts"):
-        raise UsageError(
-            f"--gateway {args.gateway}: expected udp://HOST:PORT or mqtt://BROKER:1883/DEPLOYMENT"
-        )
-
-    try:
-        data = read_limited(args.image, MAX_REQUEST, f"image {args.image}")
-    except OSError as e:
-        raise DataError(f"cannot read {args.image}: {e.strerror}") from None
-    if not data.startswith(IMAGE_MAGIC):
-        raise DataError(
-            f"{args.image} is not a PNG, JPEG or BMP file (it starts with "
-            f"{data[:8]!r}); give an image file"
-        )
-    reply = classify_remote(args.gateway, data, args.timeout, str(args.image))
-    if not reply.get("ok"):
-        raise GatewayError(f"gateway: {reply.get('error')}")
+    reply = classify_file(args.gateway, args.image, args.timeout)
     table = (
         f"{args.image}: {reply['class_name']} (class {reply['winner']}), "
         f"voters {', '.join(reply['voters'])}"

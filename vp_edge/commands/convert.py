@@ -36,18 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vp_edge.convert import convert_run
-    from vp_edge.strategies.base import write_strategy
-    from vp_edge.strategies.build import convert_strategy, run_strategy_name
-    from vp_edge.strategies.vp import describe
+    from vp_edge.convert_run import convert_any
 
-    if run_strategy_name(args.run) != "vp":
-        doc = convert_strategy(args.run, args.calibration, show=True)
-        emit(args, doc, strategy_table(args.run, doc))
-        return 0
-    cards = convert_run(args.run, args.calibration, args.test_limit, show=True)
-    write_strategy(args.run, describe(args.run))
-    emit(args, cards, card_table(cards))
+    kind, doc = convert_any(args.run, args.calibration, args.test_limit, show=True)
+    emit(args, doc, strategy_table(args.run, doc) if kind == "strategy" else card_table(doc))
     return 0
 
 

@@ -33,17 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vp_edge.deployment import load_deployment
-    from vp_edge.devices import deployment_boards, find_deployments, serial_ports
+    from vp_edge.devices import list_devices
 
-    ports = serial_ports()
-    files = args.deployment or find_deployments(Path.cwd())
-    boards = []
-    for f in files:  # checked as 'emulate' and 'gateway' check it: they would refuse it
-        dep = load_deployment(f)
-        dep.make_state_dir()
-        boards += deployment_boards(dep, probe=args.probe)
-    emit(args, {"serial_ports": ports, "boards": boards}, table(ports, boards))
+    doc = list_devices(args.deployment, probe=args.probe)
+    emit(args, doc, table(doc["serial_ports"], doc["boards"]))
     return 0
 
 

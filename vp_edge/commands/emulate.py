@@ -38,9 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
-    from boards.emulation import ready_path, start_emulation
+    from boards.emulation import emulate
     from vp_edge.deployment import load_deployment
 
     dep = load_deployment(args.deployment)
@@ -52,17 +50,8 @@ def run(args: argparse.Namespace) -> int:
             "pynq boards run the overlay's Verilated RTL where it builds here (once, minutes; "
             "then cached), else the C engine; VP_PYNQ_FABRIC=engine|rtl chooses"
         )
-    emu = start_emulation(dep, timeout=args.timeout)
-    try:
-        boards = {
-            b.name: {
-                **json.loads(ready_path(dep, b).read_text()),
-                "kind": b.kind,
-                "variant": b.variant,
-                "profile": b.profile,
-            }
-            for b in dep.boards
-        }
+
+    def shown(boards: dict[str, dict]) -> None:
         lines = [
             f"{n:<10} {i['kind']:<6} {i['variant']:<8} {i['profile']:<15} pid {i['pid']} "
             f"{i['link']}"
@@ -77,13 +66,8 @@ def run(args: argparse.Namespace) -> int:
             "\n".join(lines) + "\nemulating; Ctrl-C stops",
         )
         sys.stdout.flush()
-        stopped = emu.supervise(stop, args.restart, say)
-    finally:
-        emu.stop()
-    if not stopped:
-        say("every board is gone; stopping")
-        return 3
-    return 130
+
+    return emulate(dep, stop, shown, say, timeout=args.timeout, restart=args.restart)
 
 
 def say(text: str) -> None:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from converters.rundir import RunDir
 from vp_edge.commands._common import POSITIVE, K, add_json, emit
 
 
@@ -37,27 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vp_edge.convert import load_run_data
-    from vp_edge.evaluate import evaluate
-    from vp_edge.report import evaluation_table, plot_evaluation
-    from vp_edge.train import load_run_family
+    from vp_edge.evaluate_run import evaluate_run
+    from vp_edge.report import evaluation_table
 
-    family = load_run_family(args.run)
-    splits = load_run_data(args.run, family)
-    report = evaluate(
-        args.run,
-        splits.test.subset(args.test_limit),
-        splits.val,
-        k_default=args.k,
-        check_engine=args.engine_check,
-    )
-    test = splits.test.subset(args.test_limit)
-    report["splits"] = {"train": len(splits.train), "val": len(splits.val), "test": len(test)}
-    report["class_names"] = list(splits.test.class_names)
-    plots = plot_evaluation(report, args.plots or RunDir(args.run).report_dir)
-    report["plots"] = [str(p) for p in plots]
-    (RunDir(args.run).report_dir).mkdir(exist_ok=True)
-    RunDir(args.run).report("evaluate.json").write_text(json.dumps(report, indent=2) + "\n")
+    report = evaluate_run(args.run, args.k, args.test_limit, args.engine_check, args.plots)
     sizes = report["splits"]
     head = (
         f"data: train {sizes['train']:,}, val {sizes['val']:,}, test {sizes['test']:,} "

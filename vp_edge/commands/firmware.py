@@ -107,32 +107,13 @@ def run_load(args: argparse.Namespace) -> int:
 
 
 def run_provision(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
+    from vp_edge.flash_run import provision_board
 
-    from firmware_bridge.firmware.load import load
-    from firmware_bridge.firmware.qemu import provision_record
-    from firmware_bridge.firmware.targets import get_target
-    from firmware_bridge.protocol.keys import derive_board_key, read_key
-    from vp_edge.flashing import FlashUsageError
-
-    if bool(args.key_file) == bool(args.insecure):
-        raise FlashUsageError("give exactly one of --key-file F or --insecure")
-    t = get_target(args.target)
-    if t.storage is None or t.kind == "host":
-        raise FlashUsageError(
-            f"target {t.name} has no on-chip storage to provision; host "
-            "boards take --board-id/--key from the tools that start them"
-        )
-    key = None
-    if args.key_file:  # the board stores only its own key, never the master
-        master = read_key(args.key_file, f"--key-file {args.key_file}")
-        key = derive_board_key(master, args.board_id)
-    rec = provision_record(args.board_id, key, t.record)
-    rep = load(t.name, probe=args.probe, raw=(t.storage.origin, rec))
+    rep, at = provision_board(args.target, args.probe, args.board_id, args.key_file, args.insecure)
     emit(
         args,
-        {**asdict(rep), "board_id": args.board_id, "keyed": key is not None},
-        f"provisioned board {args.board_id} ({'keyed' if key else 'insecure'}) on {t.name} via "
-        f"{rep.probe}: record at {t.storage.origin:#010x}; the board was reset",
+        rep,
+        f"provisioned board {rep['board_id']} ({'keyed' if rep['keyed'] else 'insecure'}) on "
+        f"{rep['target']} via {rep['probe']}: record at {at:#010x}; the board was reset",
     )
     return 0

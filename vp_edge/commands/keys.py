@@ -7,15 +7,10 @@ gateway. Written as hex to ``--out`` (mode 0600) or printed.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from vp_edge.commands._common import BOARD_ID, add_json, emit
-from vp_edge.errors import VpEdgeError
-
-
-class KeysUsageError(VpEdgeError):
-    """Bad arguments for ``vp-edge keys`` (exit code 2)."""
+from vp_edge.keys_run import KeysUsageError as KeysUsageError  # re-exported
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,33 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: p.print_help() or 2)
 
 
-def _master(args: argparse.Namespace) -> bytes:
-    from firmware_bridge.protocol.keys import read_key
-
-    if args.key_file is not None:
-        return read_key(args.key_file, f"--key-file {args.key_file}")
-    from vp_edge.deployment import load_deployment
-
-    dep = load_deployment(args.deployment, check_run=False)
-    if dep.key is None:
-        raise KeysUsageError(f"{args.deployment}: an insecure deployment has no key to derive")
-    return dep.key
-
-
 def derive(args: argparse.Namespace) -> int:
-    from firmware_bridge.protocol.keys import derive_board_key
+    from vp_edge.keys_run import derive_key
 
-    key = derive_board_key(_master(args), args.board_id).hex()
-    info = {"board_id": args.board_id, "kdf": "HKDF-SHA256", "out": None}
+    info = derive_key(args.board_id, args.key_file, args.deployment, args.out)
     if args.out is not None:
-        try:
-            fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(key + "\n")
-        except OSError as e:
-            raise KeysUsageError(f"cannot write --out {args.out}: {e.strerror}") from None
-        info["out"] = str(args.out)
         emit(args, info, f"board {args.board_id}'s key written to {args.out}")
     else:
-        emit(args, {**info, "key": key}, key)
+        emit(args, info, info["key"])
     return 0

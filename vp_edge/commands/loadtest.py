@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vp_edge.checks import number_problem
 from vp_edge.commands._common import add_json, emit, float_range
 
 
@@ -46,37 +45,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _rates(text: str) -> list[float]:
-    """Each rate a finite number in (0, 100000]: NaN or inf would never end a sending loop."""
-    from vp_edge.errors import UsageError
-
-    try:
-        rates = [float(r) for r in text.split(",") if r.strip()]
-    except ValueError:
-        rates = []
-    problem = next((p for r in rates if (p := number_problem(r, 0, 100_000, low_open=True))), None)
-    if not rates or problem:
-        raise UsageError(
-            f"--rates {text!r}: expected positive numbers, e.g. 20,50,100"
-            + (f" (each {problem})" if problem else "")
-        )
-    return rates
-
-
 def run(args: argparse.Namespace) -> int:
-    from firmware_bridge.files import read_limited
-    from vp_edge.errors import DataError
-    from vp_edge.gateway.batch import IMAGE_SUFFIXES
-    from vp_edge.gateway.client import MAX_REQUEST
-    from vp_edge.gateway.loadtest import load_table, load_test
+    from vp_edge.gateway.loadtest import (
+        load_exit_code,
+        load_table,
+        load_test,
+        parse_rates,
+        read_images,
+    )
 
-    rates = _rates(args.rates)
-    if not args.images.is_dir():
-        raise DataError(f"--images {args.images}: not a folder of PNG/JPEG images")
-    files = sorted(f for f in args.images.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise DataError(f"{args.images}: no .png/.jpg/.jpeg/.bmp images found")
-    images = [read_limited(f, MAX_REQUEST, f"image {f}") for f in files[:256]]
+    rates = parse_rates(args.rates)
+    images = read_images(args.images)
     rows = load_test(args.gateway, images, rates, args.seconds, args.wait)
     emit(args, {"gateway": args.gateway, "rows": rows}, load_table(rows))
-    return 3 if any(r["lost"] for r in rows) else 0
+    return load_exit_code(rows)

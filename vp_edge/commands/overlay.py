@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 from vp_edge.commands._common import add_json, emit
 
 
@@ -80,32 +78,10 @@ def run_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _test_images(shape: tuple[int, ...], n: int, scale: float, zp: int) -> np.ndarray:
-    """Fashion-MNIST test images quantised with the model's input scale and zero point."""
-    from vp_edge.data import FASHION_MNIST_DIR, read_idx
-    from vp_edge.errors import UsageError
-
-    if tuple(shape) != (28, 28, 1):
-        raise UsageError(f"the model takes {shape}, not Fashion-MNIST's 28x28x1: use --random")
-    imgs = read_idx(Path(FASHION_MNIST_DIR) / "t10k-images-idx3-ubyte.gz")[:n]
-    q = np.round(imgs.astype(np.float64) / 255.0 / scale) + zp
-    return np.clip(q, -128, 127).astype(np.int8).reshape(n, *shape)
-
-
 def run_sim(args: argparse.Namespace) -> int:
-    from converters.vpw import read_vpw
-    from fpga.bench import evaluate
+    from vp_edge.overlay_run import overlay_exit_code, simulate_overlay
 
-    blob = args.model.read_bytes()
-    model = read_vpw(blob)
-    shape = model.input_shape[1:]
-    if args.random:
-        xs = np.random.default_rng(0).integers(-128, 128, (args.images, *shape), dtype=np.int8)
-    else:
-        h = model.header
-        xs = _test_images(shape, args.images, float(h["in_scale"]), int(h["in_zp"]))
-    rep = evaluate(blob, xs, layers=args.layers)
-    rep["model"] = str(args.model)
+    rep = simulate_overlay(args.model, args.images, args.random, args.layers)
     table = (
         f"{args.model.name}: {rep['differing']} differing of {rep['values']} int8 values over "
         f"{rep['inputs']} inputs; {rep['cycles']} cycles = {rep['ms']} ms at "
@@ -121,6 +97,5 @@ def run_sim(args: argparse.Namespace) -> int:
             f"\nevery overlay layer, first {rep['layer_inputs']} inputs: "
             f"{rep['layer_differing']} differing of {rep['layer_values']} int8 values"
         )
-    bad = rep["differing"] + rep["layer_differing"]
     emit(args, rep, table)
-    return 4 if bad else 0
+    return overlay_exit_code(rep)

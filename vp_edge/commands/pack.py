@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from vp_edge.commands._common import NON_NEGATIVE, POSITIVE, add_json, emit, read_model
+from vp_edge.commands._common import NON_NEGATIVE, POSITIVE, add_json, emit
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -82,19 +82,15 @@ def _table(s: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from vp_edge.pack_run import pack_exit_code, pack_model
 
-    from converters.vpw_writer import pack_file
-
-    read_model(args.model, "MODEL", kinds=("tflite",))  # a PNG by mistake: one clear line
-    out = args.output or str(Path(args.model).with_suffix(".vpw"))
-    summary = pack_file(
+    summary = pack_model(
         args.model,
-        out,
+        args.output,
         golden_seed=None if args.no_golden else args.golden_from_random_seed,
         verify=args.verify,
         stream_word_bits=args.stream_word_bits,
         target=args.target,
     )
     emit(args, summary, _table(summary))
-    return 4 if summary.get("verify", {}).get("differing") else 0
+    return pack_exit_code(summary)

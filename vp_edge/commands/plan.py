@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from pathlib import Path
 
 from vp_edge.commands._common import add_json, emit, float_range, int_range
@@ -100,25 +99,19 @@ def _table(plan: object) -> str:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from vp_edge.plan import make_plan, write_plan
-    from vp_edge.plan.fleet import load_fleet
+    from vp_edge.plan_run import plan_fleet
 
-    fleet = load_fleet(args.fleet)
-    over = {
-        k: v
-        for k, v in (
-            ("input_shape", args.input_shape),
-            ("num_classes", args.classes),
-            ("deadline_ms", args.deadline_ms),
-            ("min_boards", args.min_boards),
-            ("headroom", args.headroom),
-        )
-        if v is not None
-    }
-    fleet = replace(fleet, **over)
-    plan = make_plan(fleet, bounds=not args.no_paper_bounds)
-    paths = write_plan(plan, args.out, args.run)
-    result = plan.to_dict() | {"written": {k: str(v) for k, v in paths.items()}}
-    table = _table(plan) + "\nwrote " + ", ".join(str(p) for p in paths.values())
+    plan, result = plan_fleet(
+        args.fleet,
+        args.out,
+        args.run,
+        bounds=not args.no_paper_bounds,
+        input_shape=args.input_shape,
+        num_classes=args.classes,
+        deadline_ms=args.deadline_ms,
+        min_boards=args.min_boards,
+        headroom=args.headroom,
+    )
+    table = _table(plan) + "\nwrote " + ", ".join(result["written"].values())
     emit(args, result, table)
     return 0

@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vp_edge.deployment import load_deployment
-    from vp_edge.rollout import RolloutError, RolloutOptions, plan, rollout
+    from vp_edge.rollout import RolloutOptions, check_rollout, plan, rollout, state_file_for
 
     dep = load_deployment(args.deployment)
     if args.dry_run:
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         args.max_unavailable,
         args.canary,
         args.continue_on_failure,
-        args.state or dep.state_dir / "rollout.json",
+        state_file_for(dep, args.state),
         args.timeout,
     )
 
@@ -77,14 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     report = rollout(dep, args.to, opts, show).to_dict()
     emit(args, report, _table(report))
-    if report["halted"] or any(
-        o["status"] in ("failed", "reverted") for o in report["outcomes"].values()
-    ):
-        raise RolloutError(
-            f"rollout to {args.to} "
-            + ("halted" if report["halted"] else "finished with failures")
-            + f"; state kept in {opts.state_file}"
-        )
+    check_rollout(report, opts.state_file)
     return 0
 
 

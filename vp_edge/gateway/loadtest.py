@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from firmware_bridge.transport import parse_link
@@ -200,6 +201,46 @@ def load_test(
     mqtt = parse_link(url).scheme in ("mqtt", "mqtts")
     one = run_rate_mqtt if mqtt else run_rate
     return [one(url, images, r, max(1, int(r * seconds)), wait_s, f"r{r:g}") for r in rates]
+
+
+def parse_rates(text: str) -> list[float]:
+    """``--rates`` as numbers, each finite in (0, 100000]: NaN or inf would never end a
+    sending loop."""
+    from vp_edge.checks import number_problem
+    from vp_edge.errors import UsageError
+
+    try:
+        rates = [float(r) for r in text.split(",") if r.strip()]
+    except ValueError:
+        rates = []
+    problem = next((p for r in rates if (p := number_problem(r, 0, 100_000, low_open=True))), None)
+    if not rates or problem:
+        raise UsageError(
+            f"--rates {text!r}: expected positive numbers, e.g. 20,50,100"
+            + (f" (each {problem})" if problem else "")
+        )
+    return rates
+
+
+def read_images(folder: Path, limit: int = 256) -> list[bytes]:
+    """The first ``limit`` PNG/JPEG/BMP files of ``folder`` (sorted by name), each bounded as the
+    gateway bounds one request; a missing or empty folder is a ``DataError``."""
+    from firmware_bridge.files import read_limited
+    from vp_edge.errors import DataError
+    from vp_edge.gateway.batch import IMAGE_SUFFIXES
+    from vp_edge.gateway.client import MAX_REQUEST
+
+    if not folder.is_dir():
+        raise DataError(f"--images {folder}: not a folder of PNG/JPEG images")
+    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise DataError(f"{folder}: no .png/.jpg/.jpeg/.bmp images found")
+    return [read_limited(f, MAX_REQUEST, f"image {f}") for f in files[:limit]]
+
+
+def load_exit_code(rows: list[dict]) -> int:
+    """3 when any request of any rate got no reply at all (lost), else 0."""
+    return 3 if any(r["lost"] for r in rows) else 0
 
 
 def load_table(rows: list[dict]) -> str:
