@@ -10,7 +10,7 @@ import pytest
 from firmware_bridge import cobs
 from vp_edge.cli import main
 from vp_edge.plan import make_plan, write_plan
-from vp_edge.plan.costs import COSTS_FILE, CostModel, fit_rows, load_costs
+from vp_edge.plan.costs import COSTS_FILE, CostModel, CostModelError, fit_rows, load_costs
 from vp_edge.plan.fleet import PlanError, parse_fleet
 from vp_edge.plan.link import link_cost
 from vp_edge.plan.shapes import Shape, counts
@@ -193,3 +193,27 @@ def test_measured_fits_reproduce_their_rows(tmp_path) -> None:
     )
     doc = json.loads((tmp_path / "p.json").read_text())
     assert len(doc["boards"]) == 6
+
+
+def test_engine_hash_follows_names_and_contents_not_folders(tmp_path) -> None:
+    """Moving the C engine's sources to other folders keeps the calibration fresh; editing or
+    renaming one makes it stale."""
+    from vp_edge.plan.costs import BRIDGE_DIR, ENGINE_SOURCES, engine_sources_sha256
+
+    sources = {p.name: p.read_bytes() for pat in ENGINE_SOURCES for p in BRIDGE_DIR.rglob(pat)}
+    assert {"vp_engine.c", "vp_kernels.c"} <= set(sources)
+    moved = tmp_path / "moved"
+    for i, (name, data) in enumerate(sorted(sources.items())):  # spread over new subfolders
+        path = moved / ("engine/c" if i % 2 else "kernels") / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    (moved / "other.c").write_bytes(b"int unrelated;\n")  # not an engine source
+    assert engine_sources_sha256(moved) == engine_sources_sha256()
+    edited = next(moved.rglob("vp_kernels.c"))
+    edited.write_bytes(sources["vp_kernels.c"] + b"/* changed */\n")
+    assert engine_sources_sha256(moved) != engine_sources_sha256()
+    edited.write_bytes(sources["vp_kernels.c"])
+    edited.rename(edited.with_name("vp_kernels_m4.c"))
+    assert engine_sources_sha256(moved) != engine_sources_sha256()
+    with pytest.raises(CostModelError, match="no C engine sources"):
+        engine_sources_sha256(tmp_path / "empty")
