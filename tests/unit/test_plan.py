@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 
 from firmware_bridge import cobs
@@ -217,3 +218,34 @@ def test_engine_hash_follows_names_and_contents_not_folders(tmp_path) -> None:
     assert engine_sources_sha256(moved) != engine_sources_sha256()
     with pytest.raises(CostModelError, match="no C engine sources"):
         engine_sources_sha256(tmp_path / "empty")
+
+
+def test_kernel_terms_count_the_blocks_the_kernels_run() -> None:
+    """Two pixels x two output channels per block over K in steps of four; depthwise four
+    channels a tap; a one-pixel layer still runs a whole block."""
+    from vp_edge.plan.shapes import Layer, kernel_terms
+
+    layers = [
+        Layer("pw", (3, 3, 8), (3, 3, 6)),  # 9 px -> 5 blocks of pixels, 3 of channels, K 8
+        Layer("dw", (2, 2, 6), (2, 2, 6), 3),  # 4 px x ceil(6 / 4) x 9 taps
+        Layer("add", (2, 2, 6), (2, 2, 6)),
+        Layer("fc", (1, 1, 10), (1, 1, 3)),  # 1 px -> 1 block of pixels, 2 of channels, K 10
+    ]
+    steps, blocks, outs, dw_steps, dw_outs, other = kernel_terms(layers)
+    assert (blocks, steps) == (5 * 3 + 1 * 2, 5 * 3 * 2 + 1 * 2 * 3)
+    assert (outs, dw_steps, dw_outs, other) == (54 + 3, 4 * 2 * 9, 24, 24)
+
+
+def test_held_out_error_is_measured_on_rows_left_out() -> None:
+    """Exact rows: no error left out either; one row off the model: the fit hides part of it on
+    its own rows, leaving it out shows it whole."""
+    from vp_edge.plan.costs import _loo
+
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.uniform(1, 10, 12), rng.uniform(1, 10, 12), np.ones(12)])
+    y = x @ np.array([3.0, 2.0, 5.0])
+    assert _loo(x, y) < 1e-9
+    y[4] *= 1.3
+    own = np.abs(x @ np.linalg.lstsq(x, y, rcond=None)[0] - y) / y
+    assert _loo(x, y) > own.max()
+    assert _loo(x[:4], y[:4]) is None
