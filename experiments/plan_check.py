@@ -92,9 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     dep = tomllib.loads((args.plan / "deploy.toml").read_text())
     predicted = json.loads((args.plan / "plan.json").read_text())["boards"]
-    rows = []
+    rows, done = [], {}
     for board, row in zip(dep["boards"], predicted, strict=True):
-        r = check_board(board, row, args.plan / "family.json")
+        key = (board["variant"], board["profile"], board["kind"])  # boards of one class: once
+        if key not in done:
+            done[key] = check_board(board, row, args.plan / "family.json")
+        r = {**done[key], "board": board["name"]}
         rows.append(r)
         err = r["compute_error"]
         print(
