@@ -216,7 +216,7 @@ async def _session(
     in flight."""
     from vp_edge.gateway.core import Gateway, default_opener
 
-    def opener(spec: Any, pty_dir: Any) -> HeldLink:
+    def opener(spec: Any, pty_dir: Any) -> Any:  # a HeldLink: a Link by duck typing
         return HeldLink(default_opener(spec, pty_dir), holds.get(spec.name, 0.0))
 
     gw = Gateway(dep, opener=opener)

@@ -155,7 +155,8 @@ def qemu_infer(
                 board.url, board_id=1, key=QEMU_KEY, epoch_file=epoch, timeout=2.0
             ) as s:
                 s.hello()
-                us, pairs = [], ()
+                us: list[int] = []
+                pairs: tuple = ()
                 for _ in range(runs):
                     msg = s.infer(np.asarray(x, np.int8).tobytes(), timeout=timeout)
                     if not isinstance(msg, Result):
