@@ -8,7 +8,7 @@ arena, and compute (instructions of one inference in QEMU on the board's own fir
 microcontrollers; the host's median milliseconds of the board's runtime for Linux and PYNQ).
 
     python -m experiments.plan_check DIR [--json FILE]
-    python -m experiments.plan_check DIR --live RUN [--images N] [--rate HZ]
+    python -m experiments.plan_check DIR --live RUN [--images N] [--rate HZ] [--measured FILE]
 
 ``--live RUN`` serves RUN (the planned family, trained or not: timing depends on shapes only) on
 emulated boards of the plan's fleet through the gateway (``experiments.plan_live``: each reply
@@ -89,7 +89,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--live", type=Path, metavar="RUN", help="also serve RUN live (see above)")
     ap.add_argument("--images", type=int, default=100, help="live requests (default 100)")
     ap.add_argument("--rate", type=float, default=5.0, help="live requests a second (5)")
+    ap.add_argument(
+        "--measured", type=Path, help="rows of an earlier --json: the live check only, on them"
+    )
     args = ap.parse_args(argv)
+    if args.measured and not args.live:
+        ap.error("--measured needs --live RUN (it skips the static checks only)")
+    if args.measured:
+        rows = json.loads(args.measured.read_text())
+        known = {r["board"]: r for r in rows}
+        return 0 if live_check(args.plan, args.live, args.images, args.rate, known) else 1
     dep = tomllib.loads((args.plan / "deploy.toml").read_text())
     predicted = json.loads((args.plan / "plan.json").read_text())["boards"]
     rows, done = [], {}
