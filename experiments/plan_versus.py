@@ -109,18 +109,25 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="plan_check --json rows: the planned boards' compute, not counted again",
     )
+    ap.add_argument("--only", choices=("planned", "uniform"), help="serve one family only")
+    ap.add_argument("--add", type=Path, nargs="*", help="--json files of earlier --only runs")
     args = ap.parse_args(argv)
     known = (
         {r["board"]: r for r in json.loads(args.measured.read_text())} if args.measured else None
     )
-    rows = {
-        "planned": serve(args.plan, args.planned, False, args.images, args.rate, known),
-        "uniform": serve(args.plan, args.uniform, True, args.images, args.rate),
-    }
+    rows = {}
+    if args.only in (None, "planned"):
+        rows["planned"] = serve(args.plan, args.planned, False, args.images, args.rate, known)
+    if args.only in (None, "uniform"):
+        rows["uniform"] = serve(args.plan, args.uniform, True, args.images, args.rate)
+    for path in args.add or []:  # the other half, measured by an earlier --only
+        rows.update(json.loads(path.read_text()))
+    rows = {k: rows[k] for k in ("planned", "uniform") if k in rows}
     print(table(rows))
     print(
         f"{args.images} test images at {args.rate:g}/s, one in flight, deadline "
-        f"{rows['planned']['deadline_ms']:g} ms; emulated boards held to their measured compute"
+        f"{next(iter(rows.values()))['deadline_ms']:g} ms; emulated boards held to their "
+        "measured compute"
     )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
