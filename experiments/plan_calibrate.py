@@ -8,9 +8,13 @@ median host milliseconds of LiteRT+XNNPACK and of the C engine. The rows go to
 ``vp_edge/plan/costs.json`` with the machine, the date and a hash of the engine's C sources; the
 planner fits its linear models on them when it loads (vp_edge.plan.costs).
 
-    python -m experiments.plan_calibrate [--out vp_edge/plan/costs.json] [--only N]
+    python -m experiments.plan_calibrate [--out vp_edge/plan/costs.json] [--only N] [--resume]
+    python -m experiments.plan_calibrate --counts --resume   # MCU_GRID: bytes and counts only
 
-About a minute per candidate on an idle 2-core machine (conversion, arena probing, two QEMU runs).
+About a minute per candidate on an idle 2-core machine (conversion, arena probing, two QEMU runs);
+``--counts`` measures the microcontrollers' own grid (alpha <= 0.4, what fits their flash) for
+bytes, the packer's arena and the two instruction counts only, keeping the other quantities a
+row already has: more, smaller candidates for the instruction model at half the cost.
 """
 
 from __future__ import annotations
@@ -35,30 +39,36 @@ GRID = (
     (28, 0.35, 256), (28, 0.4, 320), (32, 0.4, 192), (32, 0.5, 128), (36, 0.35, 128),
     (40, 0.4, 256), (40, 1.0, 128),
 )  # fmt: skip
+#: more candidates in the microcontrollers' search space (alpha <= 0.4, .vpw within the slot),
+#: for the instruction model; the mixed fleet's planned MCU members (16, 0.35, 384) and
+#: (16, 0.4, 256) are left out on purpose, so ``plan_check`` measures them held out
+MCU_GRID = (
+    (16, 0.4, 192), (16, 0.35, 256), (20, 0.4, 128), (20, 0.35, 320), (24, 0.4, 256),
+    (24, 0.35, 128), (28, 0.35, 384), (28, 0.4, 128), (32, 0.35, 256), (36, 0.4, 192),
+    (40, 0.35, 320), (20, 0.4, 192),
+)  # fmt: skip
 
-CALIBRATION_FAMILY = Family(
-    name="calibration",
-    input_shape=(28, 28, 1),
-    num_classes=10,
-    variants=tuple(Variant(f"c{i}", r, a, f) for i, (r, a, f) in enumerate(GRID)),
-    output_stride=16,
-)
+
+def _family(grid: tuple[tuple[int, float, int], ...]) -> Family:
+    return Family(
+        name="calibration",
+        input_shape=(28, 28, 1),
+        num_classes=10,
+        variants=tuple(Variant(f"c{i}", r, a, f) for i, (r, a, f) in enumerate(grid)),
+        output_stride=16,
+    )
 
 
-def measure(family: Family, v: Variant) -> dict:
-    from converters.card import measure_arena
+CALIBRATION_FAMILY = _family(GRID)
+
+
+def measure(family: Family, v: Variant, counts_only: bool = False) -> dict:
+    """One candidate's row; ``counts_only`` skips tflite-micro's arena and the host timings."""
     from experiments.bench.mcu import tflite_core_counts
-    from vp_edge.benchmark import benchmark
     from vp_edge.plan.candidates import convert_candidate
 
     a = convert_candidate(family, v)
-    with tempfile.TemporaryDirectory(prefix="vp-plan-cal-") as tmp:
-        path = Path(tmp) / f"{v.name}.tflite"
-        path.write_bytes(a.tflite)
-        tflm_arena = measure_arena(path)
-    cores = tflite_core_counts(a.tflite, cores=("cortex-m4", "cortex-m7"))
-    host = benchmark("tflite", a.tflite, runs=30, runtimes=("xnnpack", "engine"), qemu=False)
-    row = {
+    row: dict = {
         "resolution": v.resolution,
         "alpha": v.alpha,
         "head": v.head,
@@ -66,15 +76,32 @@ def measure(family: Family, v: Variant) -> dict:
         "vpw_generic_bytes": len(a.vpw_generic),
         "vpw_arm_bytes": len(a.vpw_arm),
         "arena_engine": a.arena_engine,
-        "arena_tflm": tflm_arena,
-        "xnnpack_ms": host["runtimes"]["xnnpack"].get("median_ms"),
-        "engine_ms": host["runtimes"]["engine"].get("median_ms"),
     }
+    if not counts_only:
+        row.update(_tflm_and_host(a.tflite, v.name))
+    cores = tflite_core_counts(a.tflite, cores=("cortex-m4", "cortex-m7"))
     for core in ("cortex-m4", "cortex-m7"):
         c = cores.get("cores", {}).get(core, {})
         row[f"{core}_instructions"] = c.get("value")
     row["macs"] = counts(shape_of(family, v)).macs
     return row
+
+
+def _tflm_and_host(tfl: bytes, name: str) -> dict:
+    """tflite-micro's arena (probed, as ``vp-edge convert`` does) and the host's median ms."""
+    from converters.card import measure_arena
+    from vp_edge.benchmark import benchmark
+
+    with tempfile.TemporaryDirectory(prefix="vp-plan-cal-") as tmp:
+        path = Path(tmp) / f"{name}.tflite"
+        path.write_bytes(tfl)
+        tflm_arena = measure_arena(path)
+    host = benchmark("tflite", tfl, runs=30, runtimes=("xnnpack", "engine"), qemu=False)
+    return {
+        "arena_tflm": tflm_arena,
+        "xnnpack_ms": host["runtimes"]["xnnpack"].get("median_ms"),
+        "engine_ms": host["runtimes"]["engine"].get("median_ms"),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,25 +113,49 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep the rows of --out measured on the same engine sources",
     )
+    ap.add_argument(
+        "--counts",
+        action="store_true",
+        help="GRID and MCU_GRID shapes with alpha <= 0.4: bytes, packer arena and instruction "
+        "counts only; tflite-micro arenas and host times are kept from --out's rows",
+    )
     args = ap.parse_args(argv)
-    fam = CALIBRATION_FAMILY
-    rows = _kept_rows(args.out) if args.resume else []
-    done = {(r["resolution"], r["alpha"], r["head"]) for r in rows}
+    grid = tuple(g for g in GRID + MCU_GRID if g[1] <= 0.4) if args.counts else GRID
+    fam = _family(grid)
+    rows = _kept_rows(args.out, args.counts) if args.resume or args.counts else []
+    by_knobs = {_knobs(r): r for r in rows}
+    fresh = engine_sources_sha256() if args.resume else None
+    done = {k for k, r in by_knobs.items() if fresh and r.get("counted_on") == fresh}
     todo = [v for v in fam.variants[: args.only] if (v.resolution, v.alpha, v.head) not in done]
     for i, v in enumerate(todo):
-        rows.append(measure(fam, v))
-        print(f"[{i + 1}/{len(todo)}] {json.dumps(rows[-1])}", flush=True)
-        _write(args.out, fam, rows)
-    _write(args.out, fam, rows)
-    print(f"wrote {args.out} ({len(rows)} candidates)")
+        row = measure(fam, v, counts_only=args.counts)
+        kept = by_knobs.get(_knobs(row), {})
+        by_knobs[_knobs(row)] = {**kept, **row, "counted_on": engine_sources_sha256()}
+        print(f"[{i + 1}/{len(todo)}] {json.dumps(row)}", flush=True)
+        _write(args.out, fam, list(by_knobs.values()))
+    _write(args.out, fam, list(by_knobs.values()))
+    print(f"wrote {args.out} ({len(by_knobs)} candidates)")
     return 0
 
 
-def _kept_rows(path: Path) -> list[dict]:
+def _knobs(row: dict) -> tuple[int, float, int]:
+    return int(row["resolution"]), float(row["alpha"]), int(row["head"])
+
+
+def _kept_rows(path: Path, keep_stale: bool = False) -> list[dict]:
+    """--out's rows marked with the engine sources they were counted on (``counted_on``); rows
+    of other sources are dropped, or with ``keep_stale`` kept without their instruction counts."""
     if not path.exists():
         return []
     doc = json.loads(path.read_text())
-    return doc["rows"] if doc.get("engine_sources_sha256") == engine_sources_sha256() else []
+    rows = []
+    for r in doc["rows"]:
+        sha = r.get("counted_on", doc.get("engine_sources_sha256"))
+        if sha == engine_sources_sha256():
+            rows.append({**r, "counted_on": sha})
+        elif keep_stale:
+            rows.append({k: v for k, v in r.items() if not k.endswith("_instructions")})
+    return rows
 
 
 def _write(path: Path, fam: Family, rows: list[dict]) -> None:

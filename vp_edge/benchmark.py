@@ -119,49 +119,51 @@ def _vpw_for(tflite: bytes, golden_input: np.ndarray, target: str) -> bytes:
     return tflite_to_vpw(tflite, golden_input=golden_input, target=target)
 
 
-def _serve(
-    elf: Path,
-    machine: str,
+def qemu_infer(
     vpw: bytes,
     x: np.ndarray,
-    runs: int,
-    timeout: float,
+    target: str,
+    runs: int = 1,
+    timeout: float = 120.0,
+    *,
+    elf: Path | None = None,
     icount: bool = True,
     extra: tuple[str, ...] = (),
-) -> list[int]:
-    """Flash ``vpw`` into the QEMU firmware and answer ``runs`` INFERs of ``x``: the firmware's
-    own compute_us of each (instructions / 1000 under ``-icount shift=0``)."""
-    from firmware_bridge.firmware.qemu import start_qemu
+) -> tuple[list[int], tuple]:
+    """The one QEMU counting path (``vp-edge benchmark``'s rows, the bench's cores table, the
+    planner's calibration): ``vpw`` flashed by a verified LOAD session into a host-process
+    board with ``target``'s storage layout, that flash booted by ``target``'s firmware in QEMU
+    (``elf``, else its default build) and ``runs`` INFERs of ``x`` answered: the firmware's own
+    compute_us of each (instructions / 1000 under ``-icount shift=0``) and the last RESULT's
+    pairs. A host board writes the flash faster than the emulated UART, and QEMU cannot write
+    the STM32F4's flash at all."""
+    from firmware_bridge.firmware.qemu import start_host, start_qemu
+    from firmware_bridge.firmware.targets import get_target
     from firmware_bridge.flash import flash
     from firmware_bridge.protocol import Result
     from firmware_bridge.protocol.session import BoardSession
 
+    host = "host-stm32f4" if get_target(target).kind == "stm32f4" else "host"
     with tempfile.TemporaryDirectory(prefix="vp-benchmark-qemu-") as tmp:
         epoch, store = Path(tmp) / "gateway.epoch", Path(tmp) / "flash.bin"
+        with start_host(store, board_id=1, key=QEMU_KEY, target=host) as board:
+            flash(board.url, vpw, board_id=1, key=QEMU_KEY, epoch_file=epoch)
         with start_qemu(
-            store, board_id=1, key=QEMU_KEY, elf=elf, target=machine, icount=icount, extra=extra
+            store, board_id=1, key=QEMU_KEY, elf=elf, target=target, icount=icount, extra=extra
         ) as board:
-            flash(
-                board.url,
-                vpw,
-                board_id=1,
-                key=QEMU_KEY,
-                epoch_file=epoch,
-                timeout=3.0,
-                tries=8,
-                commit_timeout=timeout,
-            )
             with BoardSession(
                 board.url, board_id=1, key=QEMU_KEY, epoch_file=epoch, timeout=2.0
             ) as s:
                 s.hello()
-                us = []
+                us: list[int] = []
+                pairs: tuple = ()
                 for _ in range(runs):
-                    msg = s.infer(x.tobytes(), timeout=timeout)
+                    msg = s.infer(np.asarray(x, np.int8).tobytes(), timeout=timeout)
                     if not isinstance(msg, Result):
-                        raise RuntimeError(f"the firmware answered {msg!r}")
+                        raise RuntimeError(f"the firmware on {target} answered {msg!r}")
                     us.append(int(msg.compute_us))
-    return us
+                    pairs = tuple(msg.pairs)
+    return us, pairs
 
 
 def m4_cycles(elf: Path, vpw: bytes, x: np.ndarray, instructions: int, timeout: float) -> dict:
@@ -171,7 +173,7 @@ def m4_cycles(elf: Path, vpw: bytes, x: np.ndarray, instructions: int, timeout: 
 
     with tempfile.TemporaryDirectory(prefix="vp-benchmark-trace-") as tmp:
         reader = TraceReader(elf, Path(tmp))
-        _serve(elf, "mps2-an386", vpw, x, 1, timeout, extra=reader.args)
+        qemu_infer(vpw, x, "mps2-an386", 1, timeout, elf=elf, extra=reader.args)
         t = reader.wait(timeout)
     return {
         "cycles_estimate": round(instructions * t.per_instruction()),
@@ -197,7 +199,7 @@ def _qemu(kind: str, model: bytes, runtime: str, runs: int, seed: int, timeout: 
     vpw = _arm_vpw(kind, model, layout, x)
     info = read_vpw(vpw)
     elf = firmware_elf(2, 1000, machine)
-    us = _serve(elf, machine, vpw, x, runs, timeout)
+    us, _ = qemu_infer(vpw, x, machine, runs, timeout, elf=elf)
     n = int(np.median(us)) * 1000
     size = elf_size(elf, machine)
     row: dict[str, Any] = {

@@ -49,20 +49,45 @@ def like_trained(model: Any, seed: int = 0) -> None:
         layer.set_weights([n.astype(w.dtype) for n, w in zip(new, ws, strict=True)])
 
 
-def untrained_tflite(family: Family, name: str) -> tuple[bytes, int]:
-    """Variant ``name`` built untrained, given weights of a trained model's kind and converted
-    as ``vp-edge convert`` does (see the module docstring): its ``.tflite`` and parameters.
-    Run in a worker process by ``family_costs``."""
-    from converters.quiet import import_tensorflow
+def _spread_logits(model: Any, v: Variant, x: np.ndarray, target_std: float = 4.0) -> None:
+    """Scale the untrained classifier so its logits spread as a trained one's do: tflite-micro's
+    SOFTMAX aborts on the near-constant logits of random weights (a tiny input scale)."""
+    from vp_edge.models import _keras
+
+    dense = model.get_layer(f"{v.name}_logits")
+    logits = _keras().Model(model.input, dense.output)(x, training=False)
+    std = float(np.std(np.asarray(logits)))
+    w, b = dense.get_weights()
+    dense.set_weights([w * (target_std / max(std, 1e-6)), b])
+
+
+def untrained_int8(
+    family: Family, v: Variant, rep: np.ndarray, seed: int = 0, spread_logits: bool = False
+) -> tuple[Any, bytes]:
+    """``v`` built with random weights of a trained model's kind (``like_trained``) and
+    converted to full int8 as ``vp-edge convert`` does, calibrated on ``rep``: (Keras model,
+    .tflite). The one conversion of untrained variants, for ``family show --costs`` and the
+    planner's candidates (``spread_logits``: see ``_spread_logits``)."""
     from converters.tflite import to_int8_tflite
     from vp_edge.models import variant_model
 
+    model = variant_model(family, v)
+    like_trained(model, seed)
+    if spread_logits:
+        _spread_logits(model, v, rep)
+    return model, to_int8_tflite(model, rep, name=v.name)
+
+
+def untrained_tflite(family: Family, name: str) -> tuple[bytes, int]:
+    """Variant ``name`` through ``untrained_int8`` (see the module docstring): its ``.tflite``
+    and parameters. Run in a worker process by ``family_costs``."""
+    from converters.quiet import import_tensorflow
+
     import_tensorflow()
     v = family.variant(name)
-    model = variant_model(family, v)
-    like_trained(model)
     rep = np.random.default_rng(0).random((CALIBRATION, *family.input_shape), dtype=np.float32)
-    return to_int8_tflite(model, rep, name=v.name), int(model.count_params())
+    model, tflite = untrained_int8(family, v, rep)
+    return tflite, int(model.count_params())
 
 
 def variant_cost(v: Variant, tflite: bytes, params: int, arena: int) -> tuple[dict, bytes]:

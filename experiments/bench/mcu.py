@@ -3,7 +3,8 @@
 Each variant's .vpw is flashed (verified, ``vp-edge flash``'s LOAD session) into a host-process
 board with the same storage layout, and that flash file is then booted by the firmware of each
 QEMU target (CORES: Cortex-M4 mps2-an386, Cortex-M7 mps2-an500, Cortex-M33 mps2-an505, and the
-STM32F405 on netduinoplus2) with ``-icount shift=0`` (1 instruction = 1 ns of virtual time); one
+STM32F405 on netduinoplus2) with ``-icount shift=0`` (1 instruction = 1 ns of virtual time),
+through ``vp_edge.benchmark.qemu_infer``, the counting path ``vp-edge benchmark`` uses too; one
 INFER of the fixed input is timed by the firmware itself: RESULT.compute_us x 1000 = instructions
 (measured, deterministic, +-1000). Modelled MCU time = instructions x CPI / clock of the board
 profile (CPI = 1 assumed). A model whose .vpw does not fit the firmware's slot gets instructions
@@ -16,11 +17,11 @@ a run (the cores table only).
 from __future__ import annotations
 
 import logging
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from converters.vpw_run import VPW_TARGET  # the .vpw layout every Arm firmware target reads
 from experiments.bench.comm import fixed_input
 from experiments.bench.context import BenchContext
 from experiments.bench.figures import fig
@@ -45,12 +46,9 @@ def golden_vpw(ctx: BenchContext, name: str) -> bytes:
 
     x = fixed_input(ctx, name)
     return tflite_to_vpw(
-        ctx.model_path(name).read_bytes(), golden_input=x.reshape(-1), target=ARM_LAYOUT
+        ctx.model_path(name).read_bytes(), golden_input=x.reshape(-1), target=VPW_TARGET
     )
 
-
-#: the .vpw weight layout every Arm firmware target reads (the DSP kernels' order; M7 reads it too)
-ARM_LAYOUT = "cortex-m4"
 
 #: core -> firmware target run in QEMU; the first one is the section's "instructions"
 CORES = {
@@ -59,40 +57,6 @@ CORES = {
     "cortex-m33": "mps2-an505",
     "stm32f405": "stm32f405",
 }
-
-
-def _storage(vpw: bytes, workdir: Path, host_target: str) -> Path:
-    """A flash file holding ``vpw`` as the active verified model, written by a LOAD session."""
-    from firmware_bridge.firmware.qemu import start_host
-    from firmware_bridge.flash import flash
-
-    path = workdir / f"{host_target}.flash"
-    if not path.exists():
-        with start_host(path, board_id=1, key=KEY, target=host_target) as board:
-            flash(board.url, vpw, board_id=1, key=KEY, epoch_file=workdir / "gateway.epoch")
-    return path
-
-
-def _count(
-    vpw: bytes, x: np.ndarray, workdir: Path, timeout: float, target: str = "mps2-an386"
-) -> tuple[int, tuple]:
-    from firmware_bridge.firmware.qemu import start_qemu
-    from firmware_bridge.firmware.targets import get_target
-    from firmware_bridge.protocol import Result
-    from firmware_bridge.protocol.session import BoardSession
-
-    host = "host-stm32f4" if get_target(target).kind == "stm32f4" else "host"
-    src = _storage(vpw, workdir, host)
-    run = workdir / f"{target}.flash"  # a copy: QEMU's boot writes its epoch record
-    run.write_bytes(src.read_bytes())
-    epoch = workdir / "gateway.epoch"
-    with start_qemu(run, board_id=1, key=KEY, target=target) as board:
-        with BoardSession(board.url, board_id=1, key=KEY, epoch_file=epoch, timeout=2.0) as s:
-            s.hello()
-            msg = s.infer(np.asarray(x, np.int8).tobytes(), timeout=timeout)
-    if not isinstance(msg, Result):
-        raise RuntimeError(f"the firmware on {target} answered {msg!r}")
-    return int(msg.compute_us) * 1000, msg.pairs
 
 
 def _host_topk(vpw: bytes, x: np.ndarray, k: int) -> tuple:
@@ -109,21 +73,25 @@ def core_counts(
 ) -> tuple[dict[str, dict], dict[str, bool]]:
     """(core -> instructions of one inference (a figure) or {"error": ...}, core -> whether its
     RESULT equals the host C engine's top-k), for each of ``cores`` (keys of CORES)."""
+    from vp_edge.benchmark import qemu_infer
+
     out: dict[str, dict] = {}
     same: dict[str, bool] = {}
-    with tempfile.TemporaryDirectory(prefix="vp-bench-qemu-") as tmp:
-        for core in cores:
-            target = CORES[core]
-            try:
-                n, pairs = _count(vpw, x, Path(tmp), timeout, target)
-            except Exception as e:
-                LOG.warning("QEMU %s run failed: %s", target, e)
-                out[core] = {"error": f"{type(e).__name__}: {e}"[:300]}
-                continue
-            out[core] = fig(
-                n, "measured", "instr", f"QEMU {target} -icount shift=0, RESULT.compute_us x 1000"
-            )
-            same[core] = tuple(pairs) == _host_topk(vpw, x, len(pairs))
+    for core in cores:
+        target = CORES[core]
+        try:
+            us, pairs = qemu_infer(vpw, x, target, 1, timeout)
+        except Exception as e:
+            LOG.warning("QEMU %s run failed: %s", target, e)
+            out[core] = {"error": f"{type(e).__name__}: {e}"[:300]}
+            continue
+        out[core] = fig(
+            us[0] * 1000,
+            "measured",
+            "instr",
+            f"QEMU {target} -icount shift=0, RESULT.compute_us x 1000",
+        )
+        same[core] = tuple(pairs) == _host_topk(vpw, x, len(pairs))
     return out, same
 
 
@@ -138,7 +106,7 @@ def tflite_core_counts(
 
     n = int(read_vpw(tflite_to_vpw(tfl)).header["in_size"])
     x = np.random.default_rng(0).integers(-128, 128, n, dtype=np.int8)
-    vpw = tflite_to_vpw(tfl, golden_input=x, target=ARM_LAYOUT)
+    vpw = tflite_to_vpw(tfl, golden_input=x, target=VPW_TARGET)
     if len(vpw) > SLOT_SIZE:
         return {"skipped": f".vpw of {len(vpw):,} B exceeds the firmware slot ({SLOT_SIZE:,} B)"}
     counts, same = core_counts(vpw, x, timeout, cores)

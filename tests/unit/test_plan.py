@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 
 from firmware_bridge.protocol import cobs
 from vp_edge.cli import main
 from vp_edge.plan import make_plan, write_plan
-from vp_edge.plan.costs import COSTS_FILE, CostModel, fit_rows, load_costs
+from vp_edge.plan.costs import COSTS_FILE, CostModel, CostModelError, fit_rows, load_costs
 from vp_edge.plan.fleet import PlanError, parse_fleet
 from vp_edge.plan.link import link_cost
 from vp_edge.plan.shapes import Shape, counts
@@ -193,3 +194,58 @@ def test_measured_fits_reproduce_their_rows(tmp_path) -> None:
     )
     doc = json.loads((tmp_path / "p.json").read_text())
     assert len(doc["boards"]) == 6
+
+
+def test_engine_hash_follows_names_and_contents_not_folders(tmp_path) -> None:
+    """Moving the C engine's sources to other folders keeps the calibration fresh; editing or
+    renaming one makes it stale."""
+    from vp_edge.plan.costs import BRIDGE_DIR, ENGINE_SOURCES, engine_sources_sha256
+
+    sources = {p.name: p.read_bytes() for pat in ENGINE_SOURCES for p in BRIDGE_DIR.rglob(pat)}
+    assert {"vp_engine.c", "vp_kernels.c"} <= set(sources)
+    moved = tmp_path / "moved"
+    for i, (name, data) in enumerate(sorted(sources.items())):  # spread over new subfolders
+        path = moved / ("engine/c" if i % 2 else "kernels") / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    (moved / "other.c").write_bytes(b"int unrelated;\n")  # not an engine source
+    assert engine_sources_sha256(moved) == engine_sources_sha256()
+    edited = next(moved.rglob("vp_kernels.c"))
+    edited.write_bytes(sources["vp_kernels.c"] + b"/* changed */\n")
+    assert engine_sources_sha256(moved) != engine_sources_sha256()
+    edited.write_bytes(sources["vp_kernels.c"])
+    edited.rename(edited.with_name("vp_kernels_m4.c"))
+    assert engine_sources_sha256(moved) != engine_sources_sha256()
+    with pytest.raises(CostModelError, match="no C engine sources"):
+        engine_sources_sha256(tmp_path / "empty")
+
+
+def test_kernel_terms_count_the_blocks_the_kernels_run() -> None:
+    """Two pixels x two output channels per block over K in steps of four; depthwise four
+    channels a tap; a one-pixel layer still runs a whole block."""
+    from vp_edge.plan.shapes import Layer, kernel_terms
+
+    layers = [
+        Layer("pw", (3, 3, 8), (3, 3, 6)),  # 9 px -> 5 blocks of pixels, 3 of channels, K 8
+        Layer("dw", (2, 2, 6), (2, 2, 6), 3),  # 4 px x ceil(6 / 4) x 9 taps
+        Layer("add", (2, 2, 6), (2, 2, 6)),
+        Layer("fc", (1, 1, 10), (1, 1, 3)),  # 1 px -> 1 block of pixels, 2 of channels, K 10
+    ]
+    steps, blocks, outs, dw_steps, dw_outs, other = kernel_terms(layers)
+    assert (blocks, steps) == (5 * 3 + 1 * 2, 5 * 3 * 2 + 1 * 2 * 3)
+    assert (outs, dw_steps, dw_outs, other) == (54 + 3, 4 * 2 * 9, 24, 24)
+
+
+def test_held_out_error_is_measured_on_rows_left_out() -> None:
+    """Exact rows: no error left out either; one row off the model: the fit hides part of it on
+    its own rows, leaving it out shows it whole."""
+    from vp_edge.plan.costs import _loo
+
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.uniform(1, 10, 12), rng.uniform(1, 10, 12), np.ones(12)])
+    y = x @ np.array([3.0, 2.0, 5.0])
+    assert _loo(x, y) < 1e-9
+    y[4] *= 1.3
+    own = np.abs(x @ np.linalg.lstsq(x, y, rcond=None)[0] - y) / y
+    assert _loo(x, y) > own.max()
+    assert _loo(x[:4], y[:4]) is None

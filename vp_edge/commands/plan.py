@@ -61,6 +61,10 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
+def _held_out(e: float | None) -> str:
+    return "" if e is None else f" / {e:.0%}"
+
+
 def _table(plan: object) -> str:
     from vp_edge.plan import Plan
 
@@ -83,9 +87,9 @@ def _table(plan: object) -> str:
     lines.append(
         f"deadline {plan.fleet.deadline_ms:g} ms; costs measured {src.get('date')} on "
         f"{src.get('machine')} (python -m experiments.plan_calibrate); largest fit "
-        "errors: "
+        "errors (on its rows / on a row left out): "
         + ", ".join(
-            f"{q} {e:.0%}"
+            f"{q} {e:.0%}" + _held_out(plan.held_out_errors.get(q))
             for q, e in plan.fit_errors.items()
             if q.endswith(("instructions", "_ms"))
         )

@@ -10,7 +10,7 @@ them, and one row of predictions per board. ``write_plan`` writes ``family.json`
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vp_edge.family import Family, Variant, save_family
@@ -65,6 +65,8 @@ class Plan:
     cost_source: dict
     fit_errors: dict[str, float]  # quantity -> the fit's largest relative error on its rows
     stale: bool  # instruction counts measured on other engine sources
+    #: quantity -> the largest error on a row left out of its fit (None: too few rows)
+    held_out_errors: dict[str, float | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -74,6 +76,7 @@ class Plan:
             "k": self.fleet.k,
             "cost_measurements": self.cost_source,
             "cost_fit_max_error": self.fit_errors,
+            "cost_fit_held_out_error": self.held_out_errors,
         }
 
 
@@ -144,7 +147,11 @@ def make_plan(
         class_names=class_names,
     )
     errors = {q: round(f.max_rel_error, 4) for q, f in costs.fits.items()}
-    return Plan(fleet, family, tuple(rows), costs.source, errors, costs.stale)
+    held_out = {
+        q: None if f.held_out_error is None else round(f.held_out_error, 4)
+        for q, f in costs.fits.items()
+    }
+    return Plan(fleet, family, tuple(rows), costs.source, errors, costs.stale, held_out)
 
 
 def deployment_toml(plan: Plan, run: str = "runs/planned") -> str:

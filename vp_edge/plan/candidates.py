@@ -9,18 +9,11 @@ planner's cost models are fitted on such candidates (``experiments/plan_calibrat
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from converters.vpw_run import VPW_TARGET
 from vp_edge.family import Family, Variant
-
-
-def _keras() -> Any:
-    from vp_edge.models import _keras as keras
-
-    return keras()
 
 
 @dataclass(frozen=True)
@@ -39,30 +32,14 @@ def raw_inputs(family: Family, n: int, seed: int = 0) -> np.ndarray:
     return rng.integers(0, 256, (n, *family.input_shape), dtype=np.uint8)
 
 
-def _spread_logits(model: Any, v: Variant, x: np.ndarray, target_std: float = 4.0) -> None:
-    """Scale the untrained classifier so its logits spread as a trained one's do: tflite-micro's
-    SOFTMAX aborts on the near-constant logits of random weights (a tiny input scale)."""
-    keras = _keras()
-    dense = model.get_layer(f"{v.name}_logits")
-    logits = keras.Model(model.input, dense.output)(x, training=False)
-    std = float(np.std(np.asarray(logits)))
-    w, b = dense.get_weights()
-    dense.set_weights([w * (target_std / max(std, 1e-6)), b])
-
-
 def convert_candidate(family: Family, v: Variant, seed: int = 0) -> Artefacts:
     """Build ``v`` with seeded random weights, convert to full int8 and pack both layouts."""
-    from converters.tflite import to_int8_tflite
     from converters.vpw import read_vpw, tflite_to_vpw
-    from vp_edge.costs import like_trained
-    from vp_edge.models import variant_model
+    from vp_edge.costs import untrained_int8
     from vp_edge.preprocess import to_float
 
-    model = variant_model(family, v)
-    like_trained(model, seed)  # a trained model's graph: folded biases, the same tensor names
     x = to_float(raw_inputs(family, 8, seed))
-    _spread_logits(model, v, x)
-    tfl = to_int8_tflite(model, x, name=v.name)
+    _, tfl = untrained_int8(family, v, x, seed, spread_logits=True)
     generic = tflite_to_vpw(tfl)
     arm = tflite_to_vpw(tfl, target=VPW_TARGET)  # the layout boards run
     arena = int(read_vpw(arm).header["arena_size"])

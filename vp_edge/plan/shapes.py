@@ -140,6 +140,35 @@ class Counts:
     macs_by_kind: dict[str, int]
     outputs_by_kind: dict[str, int]
     keras_params: int  # what Keras' count_params() reports (BatchNorm's four per channel)
+    kernel_terms: tuple[float, ...]  # loop trips of the Cortex-M kernels (``kernel_terms``)
+
+
+def _half(n: int) -> int:
+    return -(-n // 2)
+
+
+def kernel_terms(layers: list[Layer]) -> tuple[float, ...]:
+    """Loop trips of the Cortex-M kernels, summed over the layers (firmware_bridge/engine/
+    vp_kernels.c): a conv, 1x1 or fully connected layer runs ceil(pixels / 2) x ceil(out / 2)
+    blocks of two pixels by two output channels, each a pass over K = k*k*in in steps of four
+    int8 pairs (SMLAD), then requantises every output; a depthwise layer steps four channels at
+    a time over its k*k taps per output pixel. A whole-network MAC count misses what odd and
+    one-pixel layers cost (a late 1x1 layer of a small input computes half its block for
+    nothing), which is where the planner's small MCU variants sit. (block steps, blocks,
+    outputs of MAC layers, depthwise steps, depthwise outputs, outputs of add/pool/resize)."""
+    steps = blocks = outs = dw_steps = dw_outs = other = 0
+    for layer in layers:
+        h, w, c = layer.out_shape
+        if layer.kind in ("conv", "pw", "fc"):
+            k = layer.kernel * layer.kernel * layer.in_shape[2]
+            b = _half(h * w) * _half(c)
+            blocks, steps, outs = blocks + b, steps + b * -(-k // 4), outs + layer.outputs
+        elif layer.kind == "dw":
+            dw_steps += h * w * -(-c // 4) * layer.kernel * layer.kernel
+            dw_outs += layer.outputs
+        else:
+            other += layer.outputs
+    return (steps, blocks, outs, dw_steps, dw_outs, other)
 
 
 @cache
@@ -164,6 +193,7 @@ def counts(s: Shape) -> Counts:
         macs_by_kind=by_kind,
         outputs_by_kind=outs,
         keras_params=weights + bn + head_bias + fc_bias,
+        kernel_terms=kernel_terms(layers),
     )
 
 
