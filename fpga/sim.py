@@ -35,6 +35,12 @@ def _run(cmd: list[str], cwd: Path) -> None:
         raise ToolFailed(f"{cmd[0]} failed ({r.returncode}): {(r.stderr or r.stdout)[-2000:]}")
 
 
+#: Verilator's command: the core to C++, built at -O3 for the model and -O1 for the C++ compiler
+VERILATE = ("nice", "-n", "10", "verilator", "--cc", "--top-module", "vp_core", "-Wno-fatal",
+            "-Wno-lint", "-Wno-style", "-O3", "--build", "-j", "2", "-CFLAGS", "-fPIC -O1",
+            "-Mdir", "obj")  # fmt: skip
+
+
 def build_simulator(cfg: Config = DEFAULT, build: bool = True) -> Path:
     """The Verilated core as a shared library (cached: minutes the first time on two cores);
     ``build=False`` only finds a cached one (raises ToolMissing otherwise)."""
@@ -51,54 +57,22 @@ def build_simulator(cfg: Config = DEFAULT, build: bool = True) -> Path:
         )
     work = cache_dir() / f"vbuild-{key}"
     work.mkdir(exist_ok=True)
-    _run(
-        [
-            "nice",
-            "-n",
-            "10",
-            "verilator",
-            "--cc",
-            str(verilog),
-            "--top-module",
-            "vp_core",
-            "-Wno-fatal",
-            "-Wno-lint",
-            "-Wno-style",
-            "-O3",
-            "--build",
-            "-j",
-            "2",
-            "-CFLAGS",
-            "-fPIC -O1",
-            "-Mdir",
-            "obj",
-        ],
-        work,
-    )
+    _run([*VERILATE, str(verilog)], work)
+    _link_harness(work, lib)
+    return lib
+
+
+def _link_harness(work: Path, lib: Path) -> None:
+    """Link the harness with the Verilated core (``work/obj``) into ``lib``, atomically."""
     inc = [f"-I{VERILATOR_INCLUDE}", f"-I{VERILATOR_INCLUDE / 'vltstd'}", "-Iobj"]
     srcs = [
         str(VERILATOR_INCLUDE / "verilated.cpp"),
         str(VERILATOR_INCLUDE / "verilated_threads.cpp"),
     ]
     tmp = lib.with_suffix(".tmp.so")
-    _run(
-        [
-            "g++",
-            "-shared",
-            "-fPIC",
-            "-O1",
-            *inc,
-            str(HARNESS),
-            "obj/Vvp_core__ALL.a",
-            *srcs,
-            "-o",
-            str(tmp),
-            "-lpthread",
-        ],
-        work,
-    )
+    cmd = ["g++", "-shared", "-fPIC", "-O1", *inc, str(HARNESS), "obj/Vvp_core__ALL.a", *srcs]
+    _run([*cmd, "-o", str(tmp), "-lpthread"], work)
     tmp.replace(lib)
-    return lib
 
 
 #: the DDR model's read latency in design-clock cycles (address taken to first beat; 400 ns at
