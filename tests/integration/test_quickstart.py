@@ -228,7 +228,7 @@ def test_quickstart_runs_as_written(tmp_path: Path) -> None:
 
 def _check_after_classify(sh: Shell, work: Path, metrics: str, n: int) -> None:
     """First time: every board up, and new pictures of every class answered by their own
-    name. After the update: pi-1 serves the new run, the others are refused, saying why."""
+    name. After the update: pi-1 runs the new run's model, the others stay up on theirs."""
     end = time.monotonic() + 15  # boards that became ready after the gateway started join
     while True:
         rows = {b["name"]: b for b in status(metrics)["boards"]}
@@ -243,9 +243,11 @@ def _check_after_classify(sh: Shell, work: Path, metrics: str, n: int) -> None:
         _every_class_by_name(sh, work)
         return
     new = json.loads((work / "runs/mine-2/models/s16.json").read_text())["tflite_sha256"]
+    while (rows["pi-1"]["runs"] or {}).get("model_sha256") != new and time.monotonic() < end:
+        time.sleep(0.5)  # the board's HELLO after the flash can reach the gateway after classify
+        rows = {b["name"]: b for b in status(metrics)["boards"]}
     assert rows["pi-1"]["state"] == "up", rows["pi-1"]
     assert rows["pi-1"]["runs"]["model_sha256"] == new
-    assert "pi-1" in status(metrics)["recent"][0]["voters"]  # the classify after the flash
     for name, b in rows.items():
         assert b["state"] == "up", b  # the others serve on with the old run's models
         if name != "pi-1":
