@@ -32,14 +32,24 @@ def _count(cells: dict[str, int]) -> dict[str, float]:
     }  # fmt: skip
 
 
+def _stat_path(cfg: Config, top: str) -> tuple[Path, Path]:
+    """(the exported Verilog, where its synthesis result is cached: keyed by content)."""
+    verilog = export_verilog(cfg, top)
+    key = hashlib.sha256(verilog.read_bytes()).hexdigest()[:16]
+    return verilog, cache_dir() / f"{top}-synth-{key}.stat.json"
+
+
+def cached_report(cfg: Config = DEFAULT, top: str = "vp_core") -> dict | None:
+    """The report if this design was synthesised before, else None (never runs Yosys)."""
+    return synth_report(cfg, top) if _stat_path(cfg, top)[1].exists() else None
+
+
 def synth_report(cfg: Config = DEFAULT, top: str = "vp_core", log: Path | None = None) -> dict:
     """Synthesise for xc7 and return used/total/percent per resource and whether it fits."""
-    if shutil.which("yosys") is None:
-        raise ToolMissing("yosys is not installed; apt-get install yosys (Debian 12: 0.23)")
-    verilog = export_verilog(cfg, top)
-    key = hashlib.sha256(verilog.read_bytes()).hexdigest()[:16]  # by content: the same design
-    out = cache_dir() / f"{top}-synth-{key}.stat.json"
+    verilog, out = _stat_path(cfg, top)
     if not out.exists():
+        if shutil.which("yosys") is None:
+            raise ToolMissing("yosys is not installed; apt-get install yosys (Debian 12: 0.23)")
         script = (
             f"read_verilog {verilog}; synth_xilinx -family xc7 -top {top} -flatten -noiopad; "
             f"tee -q -o {out}.tmp stat -json"
