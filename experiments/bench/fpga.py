@@ -9,7 +9,8 @@ Then the Yosys resource table (a cached result only unless ``--synth``: synthesi
 minutes) and the published figures for the xc7z020 beside them.
 
 ``python -m experiments.bench.fpga --run RUN --out bench/results [--images N] [--json]`` writes
-fpga.json and fpga.md.
+fpga.json and fpga.md and puts the section into report.md (between the ``fpga`` markers), as
+the kernels section does.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import os
 import sys
 import time
 from pathlib import Path
+
+from experiments.bench.report_fmt import splice_section
 
 #: the anchors of ../shared/reference/fpga-accelerator.md: (what, figure, source)
 ANCHORS = (
@@ -240,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "fpga.json").write_text(json.dumps(r, indent=1) + "\n")
     (args.out / "fpga.md").write_text(markdown(r))
+    splice_section(args.out / "report.md", "fpga", markdown(r))
     print(json.dumps(r, indent=1) if args.json else markdown(r))
     ran = [v for v in r["variants"] if "refused" not in v]
     return 4 if any(v["differing"] or v["layer_differing"] for v in ran) else 0

@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.bench.report_fmt import splice_section
+
 ENGINES = ("c-engine", "litert-ref", "litert-builtin", "xnnpack", "tflm")
-MARK = ("<!-- kernels -->", "<!-- /kernels -->")
 #: workload -> (name in the table, best published Cortex-M4 cycles: ST X-CUBE-AI 9.0 latency
 #: x 120 MHz, MLPerf Tiny v1.2 on NUCLEO-L4R5ZI)
 PUBLISHED = {
@@ -258,15 +259,7 @@ def write(r: dict, out: Path) -> None:
     (out / "kernels.json").write_text(json.dumps(r, indent=1) + "\n")
     md = markdown(r)
     (out / "kernels.md").write_text(md)
-    report = out / "report.md"
-    text = report.read_text() if report.exists() else ""
-    block = f"{MARK[0]}\n{md}{MARK[1]}\n"
-    if MARK[0] in text and MARK[1] in text:
-        head, rest = text.split(MARK[0], 1)
-        text = head + block + rest.split(MARK[1], 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    report.write_text(text)
+    splice_section(out / "report.md", "kernels", md)
 
 
 def _cpu() -> str:

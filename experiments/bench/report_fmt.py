@@ -6,6 +6,8 @@ modelled from measured inputs and stated assumptions, P = the paper.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from experiments.bench.figures import is_fig
 
 TAG = {"measured": "M", "modelled": "Mod", "paper": "P"}
@@ -38,3 +40,18 @@ def table(head: list[str], rows: list[list[str]]) -> list[str]:
         + ["| " + " | ".join(r) + " |" for r in rows]
         + [""]
     )
+
+
+def splice_section(report: Path, name: str, md: str) -> None:
+    """Put a stand-alone section's markdown into report.md between its ``<!-- name -->``
+    markers (replacing the last one written, else appended), so the sections measured by
+    their own commands sit in the one report."""
+    start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
+    text = report.read_text() if report.exists() else ""
+    block = f"{start}\n{md}{end}\n"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + block + rest.split(end, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    report.write_text(text)

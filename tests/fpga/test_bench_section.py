@@ -83,3 +83,15 @@ def test_one_real_row_on_the_tiny_model() -> None:
     assert "| tiny | 2 random + real-looking | 0 of 20 |" in section.markdown(
         {**_result(None), "variants": [v]}
     )
+
+
+def test_the_section_goes_into_report_md_once(tmp_path: Path) -> None:
+    from experiments.bench.report_fmt import splice_section
+
+    report = tmp_path / "report.md"
+    report.write_text("# Bench\n\n<!-- kernels -->\nK\n<!-- /kernels -->\n")
+    splice_section(report, "fpga", "old\n")
+    splice_section(report, "fpga", "new\n")
+    text = report.read_text()
+    assert text.count("<!-- fpga -->") == 1 and "new\n<!-- /fpga -->" in text
+    assert "old" not in text and "<!-- kernels -->\nK\n<!-- /kernels -->" in text
