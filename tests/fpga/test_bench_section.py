@@ -95,3 +95,20 @@ def test_the_section_goes_into_report_md_once(tmp_path: Path) -> None:
     text = report.read_text()
     assert text.count("<!-- fpga -->") == 1 and "new\n<!-- /fpga -->" in text
     assert "old" not in text and "<!-- kernels -->\nK\n<!-- /kernels -->" in text
+
+
+def test_cached_report_reads_a_result_and_never_runs_yosys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from fpga import synth
+
+    stat = tmp_path / "vp_core-synth-x.stat.json"
+    monkeypatch.setattr(synth, "_stat_path", lambda cfg, top: (tmp_path / "v.v", stat))
+    monkeypatch.setattr(synth.shutil, "which", lambda name: pytest.fail("ran a tool"))
+    assert synth.cached_report() is None
+    cells = {"LUT6": 30000, "FDRE": 100, "DSP48E1": 194, "RAMB36E1": 37, "RAMB18E1": 171}
+    stat.write_text(json.dumps({"design": {"num_cells_by_type": cells}}))
+    rep = synth.cached_report()
+    assert rep is not None and rep["fits"] and rep["resources"]["BRAM36"]["used"] == 122.5
