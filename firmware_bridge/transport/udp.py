@@ -9,8 +9,10 @@ from urllib.parse import SplitResult
 
 from .base import Link, LinkError, LinkSpec
 
-MAX_KNOWN = 4  # authenticated senders a board keeps sending unsolicited frames to
-KNOWN_S = 30.0  # ... if heard within this many seconds
+#: authenticated senders a board keeps sending unsolicited frames to (the latest heard), however
+#: long ago: a gateway with no requests for minutes is still the board's gateway, and a board that
+#: forgot it would announce a model switch to a flash tool that has gone
+MAX_KNOWN = 4
 
 
 def parse(url: str, parts: SplitResult, opts: dict[str, str]) -> LinkSpec:
@@ -85,14 +87,12 @@ class UdpLink(Link):
             self.peer = self.last_from
             now = time.monotonic()
             self.known[self.peer] = now
-            for addr, t in sorted(self.known.items(), key=lambda kv: kv[1])[:-MAX_KNOWN]:
-                del self.known[addr]
-            for addr in [a for a, t in self.known.items() if now - t > KNOWN_S]:
+            for addr, _ in sorted(self.known.items(), key=lambda kv: kv[1])[:-MAX_KNOWN]:
                 del self.known[addr]
 
     def send_unsolicited(self, data: bytes) -> None:
         """A frame nobody asked for (HELLO after a model switch, HEARTBEAT): to every
-        authenticated sender heard in the last ``KNOWN_S`` seconds (a gateway and a flash)."""
+        authenticated sender of the last ``MAX_KNOWN`` (a gateway and a flash)."""
         if not self.server:
             self.send(data)
             return

@@ -71,3 +71,29 @@ def test_an_older_sender_is_challenged_then_served_and_the_newer_keeps_its_windo
         assert server.auth.stats["stale"] == 1
         assert restarted.infer(bytes(784)).TYPE == fb.MsgType.RESULT
         assert forged.infer(bytes(784)).TYPE == fb.MsgType.RESULT
+
+
+def test_a_sender_heard_long_ago_still_gets_unsolicited_frames(monkeypatch) -> None:
+    """A gateway idle for minutes, then a flash tool: the board's HELLO after the model switch
+    (and its heartbeats) still reach the gateway, not only the flash tool that has gone."""
+    from firmware_bridge.transport import udp
+
+    board = open_link("udp://127.0.0.1:0", server=True)
+    gateway = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    flasher = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    clock = [1000.0]
+    monkeypatch.setattr(udp.time, "monotonic", lambda: clock[0])
+    try:
+        for sender in (gateway, flasher):
+            sender.settimeout(2.0)
+            sender.sendto(b"authenticated", board.address)
+            assert board.recv(2.0) == b"authenticated"
+            board.confirm_peer()  # the frame passed the board's checks
+            clock[0] += 600.0  # ten minutes without a request
+        board.send_unsolicited(b"hello")
+        assert gateway.recv(64) == b"hello"
+        assert flasher.recv(64) == b"hello"
+    finally:
+        board.close()
+        gateway.close()
+        flasher.close()
