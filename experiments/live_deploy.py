@@ -13,10 +13,33 @@ from vp_edge.deployment import deployment_toml
 MCU_PROFILES = ("cortex-m4", "esp32-s3")
 
 
-def _free_udp_port() -> int:
+def free_udp_port() -> int:
+    """A loopback UDP port free right now (for an emulated board's link)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
+
+
+def write_deployment(
+    out: Path, run: Path, boards: list[dict], deadline_ms: float, k: int = 2, fresh_key: bool = True
+) -> Path:
+    """``out/deploy.toml`` over ``run`` with ``boards`` and a key file beside it (a new one, or
+    with ``fresh_key=False`` the one already there, which running boards may hold); its path."""
+    out.mkdir(parents=True, exist_ok=True)
+    key = out / "deploy.key"
+    if fresh_key or not key.exists():
+        key.write_text(secrets.token_hex(16) + "\n")
+    top = {
+        "run": str(Path(run).resolve()),
+        "key_file": "deploy.key",
+        "k": k,
+        "rule": "reference",
+        "deadline_ms": deadline_ms,
+        "heartbeat_ms": 500,
+    }
+    path = out / "deploy.toml"
+    path.write_text(deployment_toml(top, boards))
+    return path
 
 
 def _mcu_profile(card: dict, i: int) -> str | None:
@@ -45,7 +68,7 @@ def write_live_deployment(
     boards = _core_boards(run, linux_kernels)
     for kind, v in (extra or {}).items():
         i = len(boards) + 1
-        link = f"pty://q{i}" if kind == "qemu" else f"udp://127.0.0.1:{_free_udp_port()}"
+        link = f"pty://q{i}" if kind == "qemu" else f"udp://127.0.0.1:{free_udp_port()}"
         boards.append(
             {
                 "id": i,
@@ -56,19 +79,7 @@ def write_live_deployment(
                 "profile": qemu_profile if kind == "qemu" else "pynq-z2",
             }
         )
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "deploy.key").write_text(secrets.token_hex(16) + "\n")
-    top = {
-        "run": str(Path(run).resolve()),
-        "key_file": "deploy.key",
-        "k": k,
-        "rule": "reference",
-        "deadline_ms": deadline_ms,
-        "heartbeat_ms": 500,
-    }
-    path = out / "deploy.toml"
-    path.write_text(deployment_toml(top, boards))
-    return path
+    return write_deployment(out, run, boards, deadline_ms, k)
 
 
 def _core_boards(run: Path, linux_kernels: Sequence[str]) -> list[dict]:
@@ -88,7 +99,7 @@ def _core_boards(run: Path, linux_kernels: Sequence[str]) -> list[dict]:
         profile = _mcu_profile(cards[v], i) if i >= total // 2 else None
         kind = "mcu" if profile else "linux"
         name = f"{'m' if profile else 'pi'}{i + 1}"
-        link = f"pty://{name}" if profile else f"udp://127.0.0.1:{_free_udp_port()}"
+        link = f"pty://{name}" if profile else f"udp://127.0.0.1:{free_udp_port()}"
         boards.append(
             {
                 "id": i + 1,

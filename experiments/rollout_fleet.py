@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import shutil
-import socket
 import struct
 import subprocess
 import sys
@@ -33,18 +32,13 @@ from converters.card import read_card
 from converters.rundir import RunDir
 from converters.vpw_format import HEADER_SIZE, read_vpw
 from converters.vpw_run import ensure_vpw
-from vp_edge.deployment import Deployment, deployment_toml, load_deployment
+from experiments.live_deploy import free_udp_port, write_deployment
+from vp_edge.deployment import Deployment, load_deployment
 
 KINDS = ("linux", "mcu", "pynq", "qemu")  # the bad .vpw goes to the first engine board
 PROFILE = {"linux": "raspberry-pi-4", "mcu": "esp32-s3", "qemu": "cortex-m4", "pynq": "pynq-z2"}
 PREFIX = {"linux": "pi", "mcu": "m", "qemu": "q", "pynq": "pynq"}
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def fleet_boards(kinds: tuple[str, ...], per_kind: int, variants: list[str]) -> list[dict]:
@@ -65,24 +59,8 @@ def fleet_boards(kinds: tuple[str, ...], per_kind: int, variants: list[str]) -> 
 
 
 def write_fleet(out: Path, run: Path, boards: list[dict], deadline_ms: int) -> Path:
-    """deploy.toml over ``run`` with a fresh key file; returns its path."""
-    import secrets
-
-    out.mkdir(parents=True, exist_ok=True)
-    key = out / "deploy.key"
-    if not key.exists():
-        key.write_text(secrets.token_hex(16) + "\n")
-    top = {
-        "run": str(run.resolve()),
-        "key_file": "deploy.key",
-        "k": 2,
-        "rule": "reference",
-        "deadline_ms": deadline_ms,
-        "heartbeat_ms": 500,
-    }
-    path = out / "deploy.toml"
-    path.write_text(deployment_toml(top, boards))
-    return path
+    """deploy.toml over ``run``, keeping a key file already in ``out``; returns its path."""
+    return write_deployment(out, run, boards, deadline_ms, fresh_key=False)
 
 
 def retarget(path: Path, dep: Deployment, run: Path) -> Deployment:
