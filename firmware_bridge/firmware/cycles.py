@@ -29,7 +29,7 @@ import subprocess
 import threading
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .build import FirmwareError
@@ -114,6 +114,8 @@ class TraceCount:
     base_cycles: int
     taken: int
     blocks: int
+    #: instructions executed per block address (where the engine spends them: by_function)
+    per_block: dict[int, int] = field(default_factory=dict)
 
     def cycles(self, p: int = P_PIPELINE) -> int:
         return self.base_cycles + p * self.taken
@@ -161,9 +163,26 @@ def count_trace(lines: Iterable[str]) -> TraceCount:
             if m and execs[int(m.group(1), 16)] > 0:
                 execs[int(m.group(1), 16)] -= 1
     close()
-    insns = sum(len(body.get(pc, ())) * n for pc, n in execs.items())
+    per_block = {pc: len(body.get(pc, ())) * n for pc, n in execs.items()}
     base = sum(block_cycles(body.get(pc, [])) * n for pc, n in execs.items())
-    return TraceCount(insns, base, sum(taken.values()), len(body))
+    return TraceCount(sum(per_block.values()), base, sum(taken.values()), len(body), per_block)
+
+
+def by_function(elf: Path, per_block: dict[int, int], tools: str = "arm-none-eabi-") -> Counter:
+    """Executed instructions per function of ``elf`` (a block is charged to the function its
+    first instruction lies in): where an inference spends its instructions."""
+    out = subprocess.run(
+        [f"{tools}nm", "-S", "-n", str(elf)], capture_output=True, text=True, check=True
+    ).stdout
+    spans = []
+    for f in (ln.split() for ln in out.splitlines()):
+        if len(f) == 4 and f[2].lower() == "t":
+            spans.append((int(f[0], 16) & ~1, int(f[1], 16), f[3]))
+    tally: Counter[str] = Counter()
+    for pc, n in per_block.items():
+        name = next((s for a, size, s in spans if a <= pc < a + size), f"{pc:#x}")
+        tally[name] += n
+    return tally
 
 
 def _functions(elf: Path, readelf: str) -> set[str]:
