@@ -123,11 +123,24 @@ def _weights_layer(op: Op, g: Graph, spec: Spec) -> Layer:
     # per-tensor alike (CONV_2D and DEPTHWISE_CONV_2D round twice)
     params = [1 if op.name == "FULLY_CONNECTED" else 0, int(kmajor)]
     data = blob + bias.tobytes() + mult.tobytes() + shift.tobytes()
-    layer = Layer(w, params, data, [inp.index], out.index, op.index, op.name)
     direct = w["kh"] == w["kw"] == 1 and w.get("pt", 0) == 0 and w.get("pl", 0) == 0
-    if op.name == "CONV_2D" and not kmajor and not direct:
-        layer.extra["scratch"] = 2 * stride  # two im2col rows
+    rows16 = op.name == "CONV_2D" and not spec.kmajor  # Cortex-M targets: P2 = 1
+    params.append(int(rows16))
+    layer = Layer(w, params, data, [inp.index], out.index, op.index, op.name)
+    if op.name == "CONV_2D" and not kmajor:
+        layer.extra["scratch"] = conv_scratch(np.asarray(rows).shape[1], oc, stride, direct, rows16)
     return layer
+
+
+def conv_scratch(k: int, oc: int, stride: int, direct: bool, rows16: bool) -> int:
+    """Scratch bytes of an output-channel-major CONV_2D, as ``vp_scratch_need`` computes them:
+    two int8 im2col rows unless read in place, and with P2 = 1 (Cortex-M targets) the two
+    pixels' inputs sign-extended to int16 (4 bytes per K rounded up to 4) and a per-channel
+    requantisation table (bias, multiplier, shift, rounding term: 16 bytes per channel)."""
+    need = 0 if direct else 2 * stride
+    if rows16:
+        need += 4 * ((k + 3) & ~3) + 16 * oc
+    return need
 
 
 #: TFLite op name -> its lowering: one engine layer, or several (a copy per concatenated input)

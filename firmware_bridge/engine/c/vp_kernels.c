@@ -174,9 +174,15 @@ static int direct_rows(const vp_layer *L) {
            (W(KH) == 1 && W(KW) == 1 && W(PT) == 0 && W(PL) == 0);
 }
 
+/* converters/vpw_lower.py conv_scratch computes the same: two int8 im2col rows unless read in
+   place; with P2 = 1 also both pixels' int16 inputs and a 16-byte requantisation entry per
+   channel (conv_rows_dsp) */
 int64_t vp_scratch_need(const vp_layer *L) {
-    if (W(OP) == VP_OP_DEPTHWISE_CONV_2D || P(1) == 1 || direct_rows(L)) return 0;
-    return 2 * (int64_t)W(CH_STRIDE);
+    int64_t need, k4 = (((int64_t)W(KH) * W(KW) * W(IC)) + 3) & ~(int64_t)3;
+    if (W(OP) == VP_OP_DEPTHWISE_CONV_2D || P(1) == 1) return 0;
+    need = direct_rows(L) ? 0 : 2 * (int64_t)W(CH_STRIDE);
+    if (W(OP) == VP_OP_CONV_2D && P(2) == 1) need += 4 * k4 + 16 * (int64_t)W(OC);
+    return need;
 }
 
 static inline uint32_t ld32(const int8_t *p) {
@@ -376,6 +382,157 @@ static void conv_direct_dsp(const vp_model_info *m, const vp_layer *L, const rq_
         }
     }
 }
+
+#if defined(__GNUC__) && defined(__thumb2__)
+/* What pw_pairs reads and advances (offsets fixed in its assembly). */
+typedef struct {
+    const uint32_t *x; /* 0: both pixels' inputs, per 4 K: x0 even, x0 odd, x1 even, x1 odd */
+    const int8_t *w;   /* 4: the weight row of the channel pair's first channel */
+    int32_t stride;    /* 8: bytes from one channel's weight row to the next */
+    int32_t n4;        /* 12: steps of 4 K (>= 1) */
+    const int32_t *t;  /* 16: the channel's entry: bias, multiplier, r - 1, 2^(r - 2) */
+    int8_t *o0, *o1;   /* 20, 24: the two pixels' outputs at the channel pair */
+    int32_t pairs;     /* 28: channel pairs left */
+    int32_t zp;        /* 32 */
+    uint32_t lo4, hi4; /* 36, 40: the clamp bounds in every byte */
+} pw_job;
+
+/* one step of 4 K for two pixels x two channels: 1 LDM, 2 LDR, 4 SXTB16, 8 SMLAD (the inputs
+   were sign-extended once per pixel pair, so only the weights are split here) */
+#define PW_STEP                                                                                   \
+    "ldmia r0!, {r8-r11}\n\t"                                                                     \
+    "ldr lr, [r1, r2]\n\t"                                                                        \
+    "sxtb16 r12, lr\n\t"                                                                          \
+    "sxtb16 lr, lr, ror #8\n\t"                                                                   \
+    "smlad r5, r8, r12, r5\n\t"                                                                   \
+    "smlad r5, r9, lr, r5\n\t"                                                                    \
+    "smlad r7, r10, r12, r7\n\t"                                                                  \
+    "smlad r7, r11, lr, r7\n\t"                                                                   \
+    "ldr lr, [r1], #4\n\t"                                                                        \
+    "sxtb16 r12, lr\n\t"                                                                          \
+    "sxtb16 lr, lr, ror #8\n\t"                                                                   \
+    "smlad r4, r8, r12, r4\n\t"                                                                   \
+    "smlad r4, r9, lr, r4\n\t"                                                                    \
+    "smlad r6, r10, r12, r6\n\t"                                                                  \
+    "smlad r6, r11, lr, r6\n\t"
+
+/* rq_fast_r2 of y + bias (r8) with multiplier r9, shift r10 = r - 1 and r11 = 2^(r - 2):
+   floor((H + 2^(r-2)) / 2^(r-1)) equals floor((floor(H / 2^(r-2)) + 1) / 2); the 2^(r-2) rides
+   in the high word of SMLAL's addend. Then + zp (r2) and SSAT to int8 (r3 = 2^30). */
+#define PW_RQ(y)                                                                                  \
+    "add " y ", " y ", r8\n\t"                                                                     \
+    "asr r1, " y ", #31\n\t"                                                                      \
+    "add lr, r3, r1, lsl #31\n\t"                                                                 \
+    "add r1, r1, r11\n\t"                                                                         \
+    "smlal lr, r1, " y ", r9\n\t"                                                                 \
+    "asr " y ", r1, r10\n\t"                                                                      \
+    "add " y ", " y ", r2\n\t"                                                                     \
+    "ssat " y ", #8, " y "\n\t"
+
+/* every channel pair of one pixel pair: the 2x2 dot products over K, the four requantisations
+   from the per-layer table, the four outputs clamped together (SSUB8/SEL) and stored as two
+   halfwords; no call and no push/pop per block */
+__attribute__((naked, noinline)) static void pw_pairs(pw_job *j) {
+    __asm__ volatile(
+        "push {r0, r4-r11, lr}\n"
+        "1:\n\t"
+        "ldr r12, [sp]\n\t"
+        "ldm r12, {r0-r3}\n\t" /* x, w, stride, n4 */
+        "movs r4, #0\n\t"
+        "movs r5, #0\n\t"
+        "movs r6, #0\n\t"
+        "movs r7, #0\n\t"
+        "lsrs r3, r3, #1\n\t" /* pairs of steps; an odd step first */
+        "bcc 2f\n\t"
+        PW_STEP
+        "cbz r3, 3f\n"
+        "2:\n\t"
+        PW_STEP
+        PW_STEP
+        "subs r3, r3, #1\n\t"
+        "bne 2b\n"
+        "3:\n\t"
+        "ldr r12, [sp]\n\t"
+        "ldr r0, [r12, #16]\n\t"
+        "ldr r2, [r12, #32]\n\t"
+        "mov r3, #0x40000000\n\t"
+        "ldmia r0!, {r8-r11}\n\t"
+        PW_RQ("r4")
+        PW_RQ("r6")
+        "ldmia r0!, {r8-r11}\n\t"
+        PW_RQ("r5")
+        PW_RQ("r7")
+        "str r0, [r12, #16]\n\t"
+        "bfi r6, r7, #8, #8\n\t"
+        "bfi r4, r5, #8, #8\n\t"
+        "bfi r4, r6, #16, #16\n\t"
+        "ldr r8, [r12, #36]\n\t"
+        "ldr r9, [r12, #40]\n\t"
+        "ssub8 r10, r4, r8\n\t"
+        "sel r4, r4, r8\n\t"
+        "ssub8 r10, r9, r4\n\t"
+        "sel r4, r4, r9\n\t"
+        "ldr r10, [r12, #20]\n\t"
+        "ldr r11, [r12, #24]\n\t"
+        "strh r4, [r10], #2\n\t"
+        "lsrs r4, r4, #16\n\t"
+        "strh r4, [r11], #2\n\t"
+        "str r10, [r12, #20]\n\t"
+        "str r11, [r12, #24]\n\t"
+        "ldr r1, [r12, #4]\n\t"
+        "ldr r2, [r12, #8]\n\t"
+        "add r1, r1, r2, lsl #1\n\t"
+        "str r1, [r12, #4]\n\t"
+        "ldr r3, [r12, #28]\n\t"
+        "subs r3, r3, #1\n\t"
+        "str r3, [r12, #28]\n\t"
+        "bne 1b\n\t"
+        "pop {r0, r4-r11, pc}\n");
+}
+
+/* the layer's requantisation table in the scratch: per channel bias, multiplier, r - 1 and
+   2^(r - 2) (every channel is on rq_fast: r in 2..31) */
+static void pw_table(const uint8_t *v, const rq_t *R, uint32_t q, int32_t oc_n, int32_t *t) {
+    int32_t c;
+    for (c = 0; c < oc_n; c++, t += 4) {
+        int32_t r1 = ~vp_rd32(v, R->shift + 4u * (uint32_t)c);
+        t[0] = vp_rd32(v, q + 4u * (uint32_t)c);
+        t[1] = vp_rd32(v, R->mult + 4u * (uint32_t)c);
+        t[2] = r1, t[3] = (int32_t)(1u << (r1 - 1));
+    }
+}
+
+/* layout 0 with P2 = 1, an even channel count, every channel on rq_fast: per pixel pair both
+   input rows (in place, or gathered by input_row) sign-extended once into int16 lanes in the
+   scratch, then pw_pairs over all channel pairs */
+static void conv_rows_dsp(const vp_model_info *m, const vp_layer *L, const rq_t *R, uint8_t *a) {
+    const uint8_t *v = m->vpw;
+    int32_t oc_n = W(OC), stride = W(CH_STRIDE), n_pix = W(OH) * W(OW), p, g;
+    int32_t k4 = (W(KH) * W(KW) * W(IC) + 3) & ~3;
+    uint32_t *xr = (uint32_t *)(void *)(a + W(SCRATCH));
+    int32_t *tab = (int32_t *)(void *)(a + W(SCRATCH) + 4 * k4);
+    int8_t *buf = (int8_t *)a + W(SCRATCH) + 4 * k4 + 16 * oc_n;
+    pw_job J;
+    pw_table(v, R, L->data + (uint32_t)(oc_n * stride), oc_n, tab);
+    if (!direct_rows(L)) memset(buf, 0, (size_t)(2 * stride));
+    J.stride = stride, J.n4 = k4 >> 2, J.zp = R->zp;
+    J.lo4 = (uint32_t)(uint8_t)R->lo * 0x01010101u, J.hi4 = (uint32_t)(uint8_t)R->hi * 0x01010101u;
+    for (p = 0; p < n_pix; p += 2) {
+        int two = p + 1 < n_pix;
+        const int8_t *r0 = input_row(L, a, p, buf);
+        const int8_t *r1 = two ? input_row(L, a, p + 1, buf + stride) : r0;
+        for (g = 0; g < k4; g += 4) {
+            uint32_t x0 = ld32(r0 + g), x1 = ld32(r1 + g);
+            xr[g] = __sxtb16(x0), xr[g + 1] = sxtb16_ror8(x0);
+            xr[g + 2] = __sxtb16(x1), xr[g + 3] = sxtb16_ror8(x1);
+        }
+        J.x = xr, J.w = (const int8_t *)v + L->data, J.t = tab, J.pairs = oc_n >> 1;
+        J.o0 = (int8_t *)a + W(OUT) + p * oc_n, J.o1 = two ? J.o0 + oc_n : J.o0;
+        pw_pairs(&J);
+    }
+}
+#define VP_ROWS_DSP 1
+#endif
 #endif
 
 /* layout 0: two pixels x two output channels per pass */
@@ -387,6 +544,12 @@ static void conv_ocmajor(const vp_model_info *m, const vp_layer *L, uint8_t *a) 
     uint32_t q = L->data + (uint32_t)(oc_n * stride);
     rq_t R = rq_init(v, L, q, oc_n);
     int8_t *buf = (int8_t *)a + W(SCRATCH);
+#if defined(VP_ROWS_DSP)
+    if (R.fast && P(2) == 1 && W(OP) == VP_OP_CONV_2D && (oc_n & 1) == 0 && W(IN2_ZP) == 0) {
+        conv_rows_dsp(m, L, &R, a);
+        return;
+    }
+#endif
 #if defined(__ARM_FEATURE_DSP)
     if (R.fast && direct_rows(L) && W(IN2_ZP) == 0 && W(SH) == 1 && W(SW) == 1 &&
         W(OW) == W(IW)) {
