@@ -305,11 +305,29 @@ static inline void dot2x2_any(const int8_t *r0, const int8_t *r1, const int8_t *
     dot2x2(r0, r1, w0, w1, n, s);
 }
 
+/* whether output pixel (oy, ox)'s window lies inside the input with its taps side by side */
+static int window_inside(const vp_layer *L, int32_t oy, int32_t ox) {
+    int32_t iy0 = oy * W(SH) - W(PT), ix0 = ox * W(SW) - W(PL);
+    return W(DW) == 1 && iy0 >= 0 && ix0 >= 0 && iy0 + (W(KH) - 1) * W(DH) < W(IH) &&
+           ix0 + W(KW) - 1 < W(IW);
+}
+
 /* the K-byte input row of output pixel p: in place (1x1, FC) or gathered into buf (im2col) */
 static const int8_t *input_row(const vp_layer *L, const uint8_t *a, int32_t p, int8_t *buf) {
     int32_t oy = p / W(OW), ox = p % W(OW), ky, kx, ic = W(IC);
     int8_t *o = buf;
     if (direct_rows(L)) return (const int8_t *)a + W(IN) + (oy * W(SH) * W(IW) + ox * W(SW)) * ic;
+    if (window_inside(L, oy, ox)) { /* each kernel row's taps lie side by side in the input */
+        int32_t n = W(KW) * ic, k, iy0 = oy * W(SH) - W(PT), ix0 = ox * W(SW) - W(PL);
+        const uint8_t *x = a + W(IN) + (iy0 * W(IW) + ix0) * ic;
+        for (ky = 0; ky < W(KH); ky++, o += n, x += W(DH) * W(IW) * ic)
+            for (k = 0; k < n; k += 4) { /* whole words: up to 3 bytes past the row's end are
+                                            read (arena slack) and rewritten (next row, slack) */
+                uint32_t t = ld32((const int8_t *)x + k);
+                VP_COPY4(o + k, &t);
+            }
+        return buf;
+    }
     for (ky = 0; ky < W(KH); ky++) {
         int32_t iy = oy * W(SH) - W(PT) + ky * W(DH);
         for (kx = 0; kx < W(KW); kx++, o += ic) {
@@ -391,10 +409,12 @@ typedef struct {
     int32_t stride;    /* 8: bytes from one channel's weight row to the next */
     int32_t n4;        /* 12: steps of 4 K (>= 1) */
     const int32_t *t;  /* 16: the channel's entry: bias, multiplier, r - 1, 2^(r - 2) */
-    int8_t *o0, *o1;   /* 20, 24: the two pixels' outputs at the channel pair */
-    int32_t pairs;     /* 28: channel pairs left */
+    int8_t *o;         /* 20: the first pixel's outputs at the channel pair */
+    int32_t d;         /* 24: from the first pixel's outputs to the second's (0: one pixel) */
+    const int32_t *te; /* 28: the table's end */
     int32_t zp;        /* 32 */
     uint32_t lo4, hi4; /* 36, 40: the clamp bounds in every byte */
+    int32_t wskip;     /* 44: from the end of a weight row to the next channel pair's */
 } pw_job;
 
 /* one step of 4 K for two pixels x two channels: 1 LDM, 2 LDR, 4 SXTB16, 8 SMLAD (the inputs
@@ -416,11 +436,10 @@ typedef struct {
     "smlad r6, r10, r12, r6\n\t"                                                                  \
     "smlad r6, r11, lr, r6\n\t"
 
-/* rq_fast_r2 of y + bias (r8) with multiplier r9, shift r10 = r - 1 and r11 = 2^(r - 2):
+/* rq_fast_r2 of y (the bias included) with multiplier r9, shift r10 = r - 1 and r11 = 2^(r - 2):
    floor((H + 2^(r-2)) / 2^(r-1)) equals floor((floor(H / 2^(r-2)) + 1) / 2); the 2^(r-2) rides
    in the high word of SMLAL's addend. Then + zp (r2) and SSAT to int8 (r3 = 2^30). */
 #define PW_RQ(y)                                                                                  \
-    "add " y ", " y ", r8\n\t"                                                                     \
     "asr r1, " y ", #31\n\t"                                                                      \
     "add lr, r3, r1, lsl #31\n\t"                                                                 \
     "add r1, r1, r11\n\t"                                                                         \
@@ -437,11 +456,11 @@ __attribute__((naked, noinline)) static void pw_pairs(pw_job *j) {
         "push {r0, r4-r11, lr}\n"
         "1:\n\t"
         "ldr r12, [sp]\n\t"
-        "ldm r12, {r0-r3}\n\t" /* x, w, stride, n4 */
-        "movs r4, #0\n\t"
-        "movs r5, #0\n\t"
-        "movs r6, #0\n\t"
-        "movs r7, #0\n\t"
+        "ldm r12, {r0-r4}\n\t" /* x, w, stride, n4, t */
+        "ldr r5, [r4, #16]\n\t" /* the sums start at the channels' biases */
+        "ldr r4, [r4]\n\t"
+        "mov r6, r4\n\t"
+        "mov r7, r5\n\t"
         "lsrs r3, r3, #1\n\t" /* pairs of steps; an odd step first */
         "bcc 2f\n\t"
         PW_STEP
@@ -453,6 +472,9 @@ __attribute__((naked, noinline)) static void pw_pairs(pw_job *j) {
         "bne 2b\n"
         "3:\n\t"
         "ldr r12, [sp]\n\t"
+        "ldr r3, [r12, #44]\n\t"
+        "add r1, r1, r3\n\t"
+        "str r1, [r12, #4]\n\t"
         "ldr r0, [r12, #16]\n\t"
         "ldr r2, [r12, #32]\n\t"
         "mov r3, #0x40000000\n\t"
@@ -474,18 +496,12 @@ __attribute__((naked, noinline)) static void pw_pairs(pw_job *j) {
         "sel r4, r4, r9\n\t"
         "ldr r10, [r12, #20]\n\t"
         "ldr r11, [r12, #24]\n\t"
+        "lsrs r5, r4, #16\n\t"
+        "strh r5, [r10, r11]\n\t"
         "strh r4, [r10], #2\n\t"
-        "lsrs r4, r4, #16\n\t"
-        "strh r4, [r11], #2\n\t"
         "str r10, [r12, #20]\n\t"
-        "str r11, [r12, #24]\n\t"
-        "ldr r1, [r12, #4]\n\t"
-        "ldr r2, [r12, #8]\n\t"
-        "add r1, r1, r2, lsl #1\n\t"
-        "str r1, [r12, #4]\n\t"
         "ldr r3, [r12, #28]\n\t"
-        "subs r3, r3, #1\n\t"
-        "str r3, [r12, #28]\n\t"
+        "cmp r0, r3\n\t"
         "bne 1b\n\t"
         "pop {r0, r4-r11, pc}\n");
 }
@@ -515,7 +531,7 @@ static void conv_rows_dsp(const vp_model_info *m, const vp_layer *L, const rq_t 
     pw_job J;
     pw_table(v, R, L->data + (uint32_t)(oc_n * stride), oc_n, tab);
     if (!direct_rows(L)) memset(buf, 0, (size_t)(2 * stride));
-    J.stride = stride, J.n4 = k4 >> 2, J.zp = R->zp;
+    J.stride = stride, J.n4 = k4 >> 2, J.zp = R->zp, J.wskip = 2 * stride - k4, J.te = tab + 4 * oc_n;
     J.lo4 = (uint32_t)(uint8_t)R->lo * 0x01010101u, J.hi4 = (uint32_t)(uint8_t)R->hi * 0x01010101u;
     for (p = 0; p < n_pix; p += 2) {
         int two = p + 1 < n_pix;
@@ -526,8 +542,8 @@ static void conv_rows_dsp(const vp_model_info *m, const vp_layer *L, const rq_t 
             xr[g] = __sxtb16(x0), xr[g + 1] = sxtb16_ror8(x0);
             xr[g + 2] = __sxtb16(x1), xr[g + 3] = sxtb16_ror8(x1);
         }
-        J.x = xr, J.w = (const int8_t *)v + L->data, J.t = tab, J.pairs = oc_n >> 1;
-        J.o0 = (int8_t *)a + W(OUT) + p * oc_n, J.o1 = two ? J.o0 + oc_n : J.o0;
+        J.x = xr, J.w = (const int8_t *)v + L->data, J.t = tab;
+        J.o = (int8_t *)a + W(OUT) + p * oc_n, J.d = two ? oc_n : 0;
         pw_pairs(&J);
     }
 }
