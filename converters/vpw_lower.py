@@ -134,12 +134,13 @@ def _weights_layer(op: Op, g: Graph, spec: Spec) -> Layer:
 
 def conv_scratch(k: int, oc: int, stride: int, direct: bool, rows16: bool) -> int:
     """Scratch bytes of an output-channel-major CONV_2D, as ``vp_scratch_need`` computes them:
-    two int8 im2col rows unless read in place, and with P2 = 1 (Cortex-M targets) the two
-    pixels' inputs sign-extended to int16 (4 bytes per K rounded up to 4) and a per-channel
-    requantisation table (bias, multiplier, shift, rounding term: 16 bytes per channel)."""
+    two int8 im2col rows unless read in place, and with P2 = 1 (Cortex-M targets) a per-channel
+    requantisation table (bias, multiplier, shift, rounding term: 16 bytes per channel) and the
+    inputs sign-extended to int16 of four pixels (1x1, in place) or two (2 bytes per K rounded
+    up to 4, per pixel)."""
     need = 0 if direct else 2 * stride
     if rows16:
-        need += 4 * ((k + 3) & ~3) + 16 * oc
+        need += (8 if direct else 4) * ((k + 3) & ~3) + 16 * oc
     return need
 
 

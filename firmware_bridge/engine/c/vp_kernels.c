@@ -175,13 +175,14 @@ static int direct_rows(const vp_layer *L) {
 }
 
 /* converters/vpw_lower.py conv_scratch computes the same: two int8 im2col rows unless read in
-   place; with P2 = 1 also both pixels' int16 inputs and a 16-byte requantisation entry per
-   channel (conv_rows_dsp) */
+   place; with P2 = 1 also a 16-byte requantisation entry per channel and the int16 inputs of
+   four pixels (1x1) or two (conv_rows_dsp) */
 int64_t vp_scratch_need(const vp_layer *L) {
     int64_t need, k4 = (((int64_t)W(KH) * W(KW) * W(IC)) + 3) & ~(int64_t)3;
     if (W(OP) == VP_OP_DEPTHWISE_CONV_2D || P(1) == 1) return 0;
     need = direct_rows(L) ? 0 : 2 * (int64_t)W(CH_STRIDE);
-    if (W(OP) == VP_OP_CONV_2D && P(2) == 1) need += 4 * k4 + 16 * (int64_t)W(OC);
+    if (W(OP) == VP_OP_CONV_2D && P(2) == 1)
+        need += (direct_rows(L) ? 8 : 4) * k4 + 16 * (int64_t)W(OC);
     return need;
 }
 
@@ -438,14 +439,14 @@ typedef struct {
 
 /* rq_fast_r2 of y (the bias included) with multiplier r9, shift r10 = r - 1 and r11 = 2^(r - 2):
    floor((H + 2^(r-2)) / 2^(r-1)) equals floor((floor(H / 2^(r-2)) + 1) / 2); the 2^(r-2) rides
-   in the high word of SMLAL's addend. Then + zp (r2) and SSAT to int8 (r3 = 2^30). */
-#define PW_RQ(y)                                                                                  \
+   in the high word of SMLAL's addend. Then + zp and SSAT to int8 (r3 = 2^30; r1, lr: scratch). */
+#define PW_RQ(y, zp)                                                                              \
     "asr r1, " y ", #31\n\t"                                                                      \
     "add lr, r3, r1, lsl #31\n\t"                                                                 \
     "add r1, r1, r11\n\t"                                                                         \
     "smlal lr, r1, " y ", r9\n\t"                                                                 \
     "asr " y ", r1, r10\n\t"                                                                      \
-    "add " y ", " y ", r2\n\t"                                                                     \
+    "add " y ", " y ", " zp "\n\t"                                                                 \
     "ssat " y ", #8, " y "\n\t"
 
 /* every channel pair of one pixel pair: the 2x2 dot products over K, the four requantisations
@@ -479,11 +480,11 @@ __attribute__((naked, noinline)) static void pw_pairs(pw_job *j) {
         "ldr r2, [r12, #32]\n\t"
         "mov r3, #0x40000000\n\t"
         "ldmia r0!, {r8-r11}\n\t"
-        PW_RQ("r4")
-        PW_RQ("r6")
+        PW_RQ("r4", "r2")
+        PW_RQ("r6", "r2")
         "ldmia r0!, {r8-r11}\n\t"
-        PW_RQ("r5")
-        PW_RQ("r7")
+        PW_RQ("r5", "r2")
+        PW_RQ("r7", "r2")
         "str r0, [r12, #16]\n\t"
         "bfi r6, r7, #8, #8\n\t"
         "bfi r4, r5, #8, #8\n\t"
@@ -506,6 +507,98 @@ __attribute__((naked, noinline)) static void pw_pairs(pw_job *j) {
         "pop {r0, r4-r11, pc}\n");
 }
 
+/* What pw_quads reads and advances (offsets fixed in its assembly). */
+typedef struct {
+    const uint32_t *x; /* 0: four pixels' inputs, per 4 K: each pixel's even, odd lanes */
+    const int8_t *w;   /* 4: the channel's weight row */
+    int32_t n4;        /* 8: steps of 4 K (>= 1) */
+    const int32_t *t;  /* 12: the channel's table entry (pw_table) */
+    int8_t *o;         /* 16: the first pixel's output at the channel */
+    int32_t oc;        /* 20: bytes from one pixel's outputs to the next's */
+    const int32_t *te; /* 24: the table's end */
+    int32_t zp;        /* 28 */
+    uint32_t lo4, hi4; /* 32, 36 */
+    int32_t wskip;     /* 40: from the end of a weight row to the next */
+} pw4_job;
+
+/* one step of 4 K for four pixels x one channel: 2 LDM, 1 LDR, 2 SXTB16, 8 SMLAD */
+#define PW4_STEP                                                                                  \
+    "ldr lr, [r1], #4\n\t"                                                                        \
+    "ldmia r0!, {r8-r11}\n\t"                                                                     \
+    "sxtb16 r12, lr\n\t"                                                                          \
+    "sxtb16 lr, lr, ror #8\n\t"                                                                   \
+    "smlad r4, r8, r12, r4\n\t"                                                                   \
+    "smlad r4, r9, lr, r4\n\t"                                                                    \
+    "smlad r5, r10, r12, r5\n\t"                                                                  \
+    "smlad r5, r11, lr, r5\n\t"                                                                   \
+    "ldmia r0!, {r8-r11}\n\t"                                                                     \
+    "smlad r6, r8, r12, r6\n\t"                                                                   \
+    "smlad r6, r9, lr, r6\n\t"                                                                    \
+    "smlad r7, r10, r12, r7\n\t"                                                                  \
+    "smlad r7, r11, lr, r7\n\t"
+
+/* every channel of four pixels (a 1x1 conv: the four rows lie in place): per channel the four
+   dot products over K with the job in r2, the requantisation from the table, the four outputs
+   clamped together and stored a pixel apart */
+__attribute__((naked, noinline)) static void pw_quads(pw4_job *j) {
+    __asm__ volatile(
+        "push {r0, r4-r11, lr}\n\t"
+        "mov r2, r0\n"
+        "1:\n\t"
+        "ldm r2, {r0, r1, r3, r4}\n\t" /* x, w, n4, t */
+        "ldr r4, [r4]\n\t"              /* the sums start at the channel's bias */
+        "mov r5, r4\n\t"
+        "mov r6, r4\n\t"
+        "mov r7, r4\n\t"
+        "lsrs r3, r3, #1\n\t"
+        "bcc 2f\n\t"
+        PW4_STEP
+        "cbz r3, 3f\n"
+        "2:\n\t"
+        PW4_STEP
+        PW4_STEP
+        "subs r3, r3, #1\n\t"
+        "bne 2b\n"
+        "3:\n\t"
+        "ldr r3, [r2, #40]\n\t"
+        "add r1, r1, r3\n\t"
+        "str r1, [r2, #4]\n\t"
+        "ldr r0, [r2, #12]\n\t"
+        "ldmia r0!, {r8-r11}\n\t"
+        "str r0, [r2, #12]\n\t"
+        "ldr r12, [r2, #28]\n\t"
+        "mov r3, #0x40000000\n\t"
+        PW_RQ("r4", "r12")
+        PW_RQ("r5", "r12")
+        PW_RQ("r6", "r12")
+        PW_RQ("r7", "r12")
+        "bfi r4, r5, #8, #8\n\t"
+        "bfi r6, r7, #8, #8\n\t"
+        "bfi r4, r6, #16, #16\n\t"
+        "ldr r8, [r2, #32]\n\t"
+        "ldr r9, [r2, #36]\n\t"
+        "ssub8 r10, r4, r8\n\t"
+        "sel r4, r4, r8\n\t"
+        "ssub8 r10, r9, r4\n\t"
+        "sel r4, r4, r9\n\t"
+        "ldr r10, [r2, #16]\n\t"
+        "ldr r11, [r2, #20]\n\t"
+        "add r12, r10, r11\n\t"
+        "strb r4, [r10], #1\n\t"
+        "lsrs r5, r4, #8\n\t"
+        "strb r5, [r12]\n\t"
+        "lsrs r5, r4, #16\n\t"
+        "strb r5, [r12, r11]\n\t"
+        "lsrs r5, r4, #24\n\t"
+        "add r12, r12, r11, lsl #1\n\t"
+        "strb r5, [r12]\n\t"
+        "str r10, [r2, #16]\n\t"
+        "ldr r3, [r2, #24]\n\t"
+        "cmp r0, r3\n\t"
+        "bne 1b\n\t"
+        "pop {r0, r4-r11, pc}\n");
+}
+
 /* the layer's requantisation table in the scratch: per channel bias, multiplier, r - 1 and
    2^(r - 2) (every channel is on rq_fast: r in 2..31) */
 static void pw_table(const uint8_t *v, const rq_t *R, uint32_t q, int32_t oc_n, int32_t *t) {
@@ -518,30 +611,57 @@ static void pw_table(const uint8_t *v, const rq_t *R, uint32_t q, int32_t oc_n, 
     }
 }
 
-/* layout 0 with P2 = 1, an even channel count, every channel on rq_fast: per pixel pair both
-   input rows (in place, or gathered by input_row) sign-extended once into int16 lanes in the
-   scratch, then pw_pairs over all channel pairs */
+/* rows r[0..n-1] sign-extended into int16 lanes: per 4 K each row's even lanes, then odd */
+static void pw_widen(const int8_t *const *r, int32_t n, int32_t k4, uint32_t *xr) {
+    int32_t g, i;
+    for (g = 0; g < k4; g += 4)
+        for (i = 0; i < n; i++, xr += 2) {
+            uint32_t x = ld32(r[i] + g);
+            xr[0] = __sxtb16(x), xr[1] = sxtb16_ror8(x);
+        }
+}
+
+/* a 1x1 conv's pixels four at a time (rows in place, one channel per pass); returns the first
+   pixel left for the pairs */
+static int32_t conv_quads_dsp(const vp_layer *L, const pw_job *P, uint8_t *a, uint32_t *xr) {
+    int32_t oc_n = W(OC), n_pix = W(OH) * W(OW), p, i, k4 = P->n4 * 4;
+    pw4_job J;
+    J.n4 = P->n4, J.oc = oc_n, J.te = P->te, J.zp = P->zp, J.lo4 = P->lo4, J.hi4 = P->hi4;
+    J.wskip = P->stride - k4;
+    for (p = 0; p + 4 <= n_pix; p += 4) {
+        const int8_t *r[4];
+        for (i = 0; i < 4; i++) r[i] = input_row(L, a, p + i, 0);
+        pw_widen(r, 4, k4, xr);
+        J.x = xr, J.w = P->w, J.t = P->t, J.o = (int8_t *)a + W(OUT) + p * oc_n;
+        pw_quads(&J);
+    }
+    return p;
+}
+
+/* layout 0 with P2 = 1, an even channel count, every channel on rq_fast: the input rows (in
+   place, or gathered by input_row) sign-extended once into int16 lanes in the scratch, then
+   pw_quads over every channel of four pixels (1x1) and pw_pairs over every channel pair of two.
+   Scratch: the table (16 bytes a channel), the int16 rows, two int8 im2col rows. */
 static void conv_rows_dsp(const vp_model_info *m, const vp_layer *L, const rq_t *R, uint8_t *a) {
     const uint8_t *v = m->vpw;
-    int32_t oc_n = W(OC), stride = W(CH_STRIDE), n_pix = W(OH) * W(OW), p, g;
-    int32_t k4 = (W(KH) * W(KW) * W(IC) + 3) & ~3;
-    uint32_t *xr = (uint32_t *)(void *)(a + W(SCRATCH));
-    int32_t *tab = (int32_t *)(void *)(a + W(SCRATCH) + 4 * k4);
-    int8_t *buf = (int8_t *)a + W(SCRATCH) + 4 * k4 + 16 * oc_n;
+    int32_t oc_n = W(OC), stride = W(CH_STRIDE), n_pix = W(OH) * W(OW), p = 0;
+    int32_t k4 = (W(KH) * W(KW) * W(IC) + 3) & ~3, direct = direct_rows(L);
+    int32_t *tab = (int32_t *)(void *)(a + W(SCRATCH));
+    uint32_t *xr = (uint32_t *)(void *)(a + W(SCRATCH) + 16 * oc_n);
+    int8_t *buf = (int8_t *)a + W(SCRATCH) + 16 * oc_n + 4 * k4;
     pw_job J;
     pw_table(v, R, L->data + (uint32_t)(oc_n * stride), oc_n, tab);
-    if (!direct_rows(L)) memset(buf, 0, (size_t)(2 * stride));
-    J.stride = stride, J.n4 = k4 >> 2, J.zp = R->zp, J.wskip = 2 * stride - k4, J.te = tab + 4 * oc_n;
+    if (!direct) memset(buf, 0, (size_t)(2 * stride));
+    J.stride = stride, J.n4 = k4 >> 2, J.zp = R->zp, J.wskip = 2 * stride - k4;
+    J.te = tab + 4 * oc_n, J.w = (const int8_t *)v + L->data, J.t = tab;
     J.lo4 = (uint32_t)(uint8_t)R->lo * 0x01010101u, J.hi4 = (uint32_t)(uint8_t)R->hi * 0x01010101u;
-    for (p = 0; p < n_pix; p += 2) {
+    if (direct) p = conv_quads_dsp(L, &J, a, xr);
+    for (; p < n_pix; p += 2) {
         int two = p + 1 < n_pix;
-        const int8_t *r0 = input_row(L, a, p, buf);
-        const int8_t *r1 = two ? input_row(L, a, p + 1, buf + stride) : r0;
-        for (g = 0; g < k4; g += 4) {
-            uint32_t x0 = ld32(r0 + g), x1 = ld32(r1 + g);
-            xr[g] = __sxtb16(x0), xr[g + 1] = sxtb16_ror8(x0);
-            xr[g + 2] = __sxtb16(x1), xr[g + 3] = sxtb16_ror8(x1);
-        }
+        const int8_t *r[2];
+        r[0] = input_row(L, a, p, buf);
+        r[1] = two ? input_row(L, a, p + 1, buf + stride) : r[0];
+        pw_widen(r, 2, k4, xr);
         J.x = xr, J.w = (const int8_t *)v + L->data, J.t = tab;
         J.o = (int8_t *)a + W(OUT) + p * oc_n, J.d = two ? oc_n : 0;
         pw_pairs(&J);
