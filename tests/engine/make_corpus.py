@@ -118,10 +118,28 @@ def misc_ops(keras, rng):
     return keras.Model(inp, L.Dense(7)(x))
 
 
+def conv_paths(keras, rng):
+    """The Cortex-M CONV_2D paths the other builders miss: 1x1 layers with 15 and 6 pixels (four
+    at a time, then 3 and 2 left over), a 1x1 layer whose clamp is narrower than int8 (its output
+    shares a concatenation's range), and biases near 2^30 in a 1x1 and a 3x3 layer (too large for
+    the doubled requantisation, so the general one)."""
+    L = keras.layers
+    big = keras.initializers.RandomUniform(-2e4, 2e4, seed=int(rng.integers(1 << 30)))
+    inp = keras.Input((3, 5, 6))
+    a = L.Conv2D(8, 1, activation="relu")(inp)
+    x = L.Concatenate()([a, L.Conv2D(4, 1)(inp)])
+    x = L.Conv2D(8, 3, strides=2, padding="same", bias_initializer=big)(x)
+    x = L.GlobalAveragePooling2D()(L.Conv2D(6, 1)(x))
+    s = L.GlobalAveragePooling2D()(L.Conv2D(6, 1, bias_initializer=big)(inp))
+    return keras.Model(inp, L.Dense(5)(L.Concatenate()([x, s])))
+
+
 BUILDERS: dict[str, Callable] = {
     f.__name__: f
     for f in (dense_stack, dense_sigmoid, residual_cnn, kws_dscnn, mobile_block, misc_ops)
 }
+#: builders outside the corpus list (one kernel path each; used by name)
+EXTRA: dict[str, Callable] = {"conv_paths": conv_paths}
 
 
 def corpus_names() -> list[str]:
@@ -143,7 +161,7 @@ def build(name: str) -> bytes:
 
     builder, setting, seed = name.split("-")
     keras.utils.set_random_seed(int(seed))
-    model = BUILDERS[builder](keras, np.random.default_rng(int(seed)))
+    model = {**BUILDERS, **EXTRA}[builder](keras, np.random.default_rng(int(seed)))
     shape = tuple(model.input_shape[1:])
     x = _calibration(shape, int(seed))
     with tempfile.TemporaryDirectory() as tmp:

@@ -448,63 +448,86 @@ typedef struct {
     "asr " y ", r1, r10\n\t"                                                                      \
     "add " y ", " y ", " zp "\n\t"                                                                 \
     "ssat " y ", #8, " y "\n\t"
+/* the zero point (at offset off of the job in register j) into zp and 2^30 into r3, for PW_RQ */
+#define PW_SET(zp, j, off) "ldr " zp ", [" j ", " off "]\n\tmov r3, #0x40000000\n\t"
+
+/*
+ * The doubled form (pw_doubled: |sum| < 2^29 and r <= 22 on every channel): the sum x doubled
+ * stays exact, so SMMLAR of 2x by m with the addend
+ * A = 2^(r-1) + zp 2^r (r11) is A + floor((x m + 2^30) / 2^31) = A + h, TFLite's doubling high
+ * multiply; adding the sign of x (h < 0 exactly when x < 0) and shifting by r (r10) is
+ * RoundingDivideByPOT(h, r) + zp. Five instructions instead of seven.
+ */
+#define PW_RQ2(y, zp)                                                                             \
+    "add " y ", " y ", " y "\n\t"                                                                 \
+    "smmlar r1, " y ", r9, r11\n\t"                                                               \
+    "add r1, r1, " y ", asr #31\n\t"                                                              \
+    "asr " y ", r1, r10\n\t"                                                                      \
+    "ssat " y ", #8, " y "\n\t"
+#define PW_SET2(zp, j, off) ""
 
 /* every channel pair of one pixel pair: the 2x2 dot products over K, the four requantisations
    from the per-layer table, the four outputs clamped together (SSUB8/SEL) and stored as two
    halfwords; no call and no push/pop per block */
+#define PW_PAIRS_ASM(RQ, SET) \
+    "push {r0, r4-r11, lr}\n" \
+    "1:\n\t" \
+    "ldr r12, [sp]\n\t" \
+    "ldm r12, {r0-r4}\n\t" /* x, w, stride, n4, t */ \
+    "ldr r5, [r4, #16]\n\t" /* the sums start at the channels' biases */ \
+    "ldr r4, [r4]\n\t" \
+    "mov r6, r4\n\t" \
+    "mov r7, r5\n\t" \
+    "lsrs r3, r3, #1\n\t" /* pairs of steps; an odd step first */ \
+    "bcc 2f\n\t" \
+    PW_STEP \
+    "cbz r3, 3f\n" \
+    "2:\n\t" \
+    PW_STEP \
+    PW_STEP \
+    "subs r3, r3, #1\n\t" \
+    "bne 2b\n" \
+    "3:\n\t" \
+    "ldr r12, [sp]\n\t" \
+    "ldr r3, [r12, #44]\n\t" \
+    "add r1, r1, r3\n\t" \
+    "str r1, [r12, #4]\n\t" \
+    "ldr r0, [r12, #16]\n\t" \
+    SET("r2", "r12", "#32") \
+    "ldmia r0!, {r8-r11}\n\t" \
+    RQ("r4", "r2") \
+    RQ("r6", "r2") \
+    "ldmia r0!, {r8-r11}\n\t" \
+    RQ("r5", "r2") \
+    RQ("r7", "r2") \
+    "str r0, [r12, #16]\n\t" \
+    "bfi r6, r7, #8, #8\n\t" \
+    "bfi r4, r5, #8, #8\n\t" \
+    "bfi r4, r6, #16, #16\n\t" \
+    "ldr r8, [r12, #36]\n\t" \
+    "ldr r9, [r12, #40]\n\t" \
+    "ssub8 r10, r4, r8\n\t" \
+    "sel r4, r4, r8\n\t" \
+    "ssub8 r10, r9, r4\n\t" \
+    "sel r4, r4, r9\n\t" \
+    "ldr r10, [r12, #20]\n\t" \
+    "ldr r11, [r12, #24]\n\t" \
+    "lsrs r5, r4, #16\n\t" \
+    "strh r5, [r10, r11]\n\t" \
+    "strh r4, [r10], #2\n\t" \
+    "str r10, [r12, #20]\n\t" \
+    "ldr r3, [r12, #28]\n\t" \
+    "cmp r0, r3\n\t" \
+    "bne 1b\n\t" \
+    "pop {r0, r4-r11, pc}\n"
+
 __attribute__((naked, noinline)) static void pw_pairs(pw_job *j) {
-    __asm__ volatile(
-        "push {r0, r4-r11, lr}\n"
-        "1:\n\t"
-        "ldr r12, [sp]\n\t"
-        "ldm r12, {r0-r4}\n\t" /* x, w, stride, n4, t */
-        "ldr r5, [r4, #16]\n\t" /* the sums start at the channels' biases */
-        "ldr r4, [r4]\n\t"
-        "mov r6, r4\n\t"
-        "mov r7, r5\n\t"
-        "lsrs r3, r3, #1\n\t" /* pairs of steps; an odd step first */
-        "bcc 2f\n\t"
-        PW_STEP
-        "cbz r3, 3f\n"
-        "2:\n\t"
-        PW_STEP
-        PW_STEP
-        "subs r3, r3, #1\n\t"
-        "bne 2b\n"
-        "3:\n\t"
-        "ldr r12, [sp]\n\t"
-        "ldr r3, [r12, #44]\n\t"
-        "add r1, r1, r3\n\t"
-        "str r1, [r12, #4]\n\t"
-        "ldr r0, [r12, #16]\n\t"
-        "ldr r2, [r12, #32]\n\t"
-        "mov r3, #0x40000000\n\t"
-        "ldmia r0!, {r8-r11}\n\t"
-        PW_RQ("r4", "r2")
-        PW_RQ("r6", "r2")
-        "ldmia r0!, {r8-r11}\n\t"
-        PW_RQ("r5", "r2")
-        PW_RQ("r7", "r2")
-        "str r0, [r12, #16]\n\t"
-        "bfi r6, r7, #8, #8\n\t"
-        "bfi r4, r5, #8, #8\n\t"
-        "bfi r4, r6, #16, #16\n\t"
-        "ldr r8, [r12, #36]\n\t"
-        "ldr r9, [r12, #40]\n\t"
-        "ssub8 r10, r4, r8\n\t"
-        "sel r4, r4, r8\n\t"
-        "ssub8 r10, r9, r4\n\t"
-        "sel r4, r4, r9\n\t"
-        "ldr r10, [r12, #20]\n\t"
-        "ldr r11, [r12, #24]\n\t"
-        "lsrs r5, r4, #16\n\t"
-        "strh r5, [r10, r11]\n\t"
-        "strh r4, [r10], #2\n\t"
-        "str r10, [r12, #20]\n\t"
-        "ldr r3, [r12, #28]\n\t"
-        "cmp r0, r3\n\t"
-        "bne 1b\n\t"
-        "pop {r0, r4-r11, pc}\n");
+    __asm__ volatile(PW_PAIRS_ASM(PW_RQ, PW_SET));
+}
+
+/* pw_pairs for a layer on the doubled form (pw_doubled) */
+__attribute__((naked, noinline)) static void pw_pairs2(pw_job *j) {
+    __asm__ volatile(PW_PAIRS_ASM(PW_RQ2, PW_SET2));
 }
 
 /* What pw_quads reads and advances (offsets fixed in its assembly). */
@@ -540,74 +563,98 @@ typedef struct {
 /* every channel of four pixels (a 1x1 conv: the four rows lie in place): per channel the four
    dot products over K with the job in r2, the requantisation from the table, the four outputs
    clamped together and stored a pixel apart */
+#define PW_QUADS_ASM(RQ, SET) \
+    "push {r0, r4-r11, lr}\n\t" \
+    "mov r2, r0\n" \
+    "1:\n\t" \
+    "ldm r2, {r0, r1, r3, r4}\n\t" /* x, w, n4, t */ \
+    "ldr r4, [r4]\n\t"              /* the sums start at the channel's bias */ \
+    "mov r5, r4\n\t" \
+    "mov r6, r4\n\t" \
+    "mov r7, r4\n\t" \
+    "lsrs r3, r3, #1\n\t" \
+    "bcc 2f\n\t" \
+    PW4_STEP \
+    "cbz r3, 3f\n" \
+    "2:\n\t" \
+    PW4_STEP \
+    PW4_STEP \
+    "subs r3, r3, #1\n\t" \
+    "bne 2b\n" \
+    "3:\n\t" \
+    "ldr r3, [r2, #40]\n\t" \
+    "add r1, r1, r3\n\t" \
+    "str r1, [r2, #4]\n\t" \
+    "ldr r0, [r2, #12]\n\t" \
+    "ldmia r0!, {r8-r11}\n\t" \
+    "str r0, [r2, #12]\n\t" \
+    SET("r12", "r2", "#28") \
+    RQ("r4", "r12") \
+    RQ("r5", "r12") \
+    RQ("r6", "r12") \
+    RQ("r7", "r12") \
+    "bfi r4, r5, #8, #8\n\t" \
+    "bfi r6, r7, #8, #8\n\t" \
+    "bfi r4, r6, #16, #16\n\t" \
+    "ldr r8, [r2, #32]\n\t" \
+    "ldr r9, [r2, #36]\n\t" \
+    "ssub8 r10, r4, r8\n\t" \
+    "sel r4, r4, r8\n\t" \
+    "ssub8 r10, r9, r4\n\t" \
+    "sel r4, r4, r9\n\t" \
+    "ldr r10, [r2, #16]\n\t" \
+    "ldr r11, [r2, #20]\n\t" \
+    "add r12, r10, r11\n\t" \
+    "strb r4, [r10], #1\n\t" \
+    "lsrs r5, r4, #8\n\t" \
+    "strb r5, [r12]\n\t" \
+    "lsrs r5, r4, #16\n\t" \
+    "strb r5, [r12, r11]\n\t" \
+    "lsrs r5, r4, #24\n\t" \
+    "add r12, r12, r11, lsl #1\n\t" \
+    "strb r5, [r12]\n\t" \
+    "str r10, [r2, #16]\n\t" \
+    "ldr r3, [r2, #24]\n\t" \
+    "cmp r0, r3\n\t" \
+    "bne 1b\n\t" \
+    "pop {r0, r4-r11, pc}\n"
+
 __attribute__((naked, noinline)) static void pw_quads(pw4_job *j) {
-    __asm__ volatile(
-        "push {r0, r4-r11, lr}\n\t"
-        "mov r2, r0\n"
-        "1:\n\t"
-        "ldm r2, {r0, r1, r3, r4}\n\t" /* x, w, n4, t */
-        "ldr r4, [r4]\n\t"              /* the sums start at the channel's bias */
-        "mov r5, r4\n\t"
-        "mov r6, r4\n\t"
-        "mov r7, r4\n\t"
-        "lsrs r3, r3, #1\n\t"
-        "bcc 2f\n\t"
-        PW4_STEP
-        "cbz r3, 3f\n"
-        "2:\n\t"
-        PW4_STEP
-        PW4_STEP
-        "subs r3, r3, #1\n\t"
-        "bne 2b\n"
-        "3:\n\t"
-        "ldr r3, [r2, #40]\n\t"
-        "add r1, r1, r3\n\t"
-        "str r1, [r2, #4]\n\t"
-        "ldr r0, [r2, #12]\n\t"
-        "ldmia r0!, {r8-r11}\n\t"
-        "str r0, [r2, #12]\n\t"
-        "ldr r12, [r2, #28]\n\t"
-        "mov r3, #0x40000000\n\t"
-        PW_RQ("r4", "r12")
-        PW_RQ("r5", "r12")
-        PW_RQ("r6", "r12")
-        PW_RQ("r7", "r12")
-        "bfi r4, r5, #8, #8\n\t"
-        "bfi r6, r7, #8, #8\n\t"
-        "bfi r4, r6, #16, #16\n\t"
-        "ldr r8, [r2, #32]\n\t"
-        "ldr r9, [r2, #36]\n\t"
-        "ssub8 r10, r4, r8\n\t"
-        "sel r4, r4, r8\n\t"
-        "ssub8 r10, r9, r4\n\t"
-        "sel r4, r4, r9\n\t"
-        "ldr r10, [r2, #16]\n\t"
-        "ldr r11, [r2, #20]\n\t"
-        "add r12, r10, r11\n\t"
-        "strb r4, [r10], #1\n\t"
-        "lsrs r5, r4, #8\n\t"
-        "strb r5, [r12]\n\t"
-        "lsrs r5, r4, #16\n\t"
-        "strb r5, [r12, r11]\n\t"
-        "lsrs r5, r4, #24\n\t"
-        "add r12, r12, r11, lsl #1\n\t"
-        "strb r5, [r12]\n\t"
-        "str r10, [r2, #16]\n\t"
-        "ldr r3, [r2, #24]\n\t"
-        "cmp r0, r3\n\t"
-        "bne 1b\n\t"
-        "pop {r0, r4-r11, pc}\n");
+    __asm__ volatile(PW_QUADS_ASM(PW_RQ, PW_SET));
 }
 
-/* the layer's requantisation table in the scratch: per channel bias, multiplier, r - 1 and
-   2^(r - 2) (every channel is on rq_fast: r in 2..31) */
-static void pw_table(const uint8_t *v, const rq_t *R, uint32_t q, int32_t oc_n, int32_t *t) {
+/* pw_quads for a layer on the doubled form (pw_doubled) */
+__attribute__((naked, noinline)) static void pw_quads2(pw4_job *j) {
+    __asm__ volatile(PW_QUADS_ASM(PW_RQ2, PW_SET2));
+}
+
+/* whether a layer takes the doubled form (PW_RQ2): on every channel the sum's bound
+   |bias| + K 2^14 (int8 products are at most 2^14 in size) stays below 2^29 and r <= 22, so
+   twice the sum, and A + h, fit in int32 */
+static int pw_doubled(const uint8_t *v, const rq_t *R, uint32_t q, int32_t oc_n, int32_t kn) {
+    int32_t c;
+    for (c = 0; c < oc_n; c++) {
+        int64_t b = vp_rd32(v, q + 4u * (uint32_t)c);
+        if ((b < 0 ? -b : b) + ((int64_t)kn << 14) >= ((int64_t)1 << 29)) return 0;
+        if (-vp_rd32(v, R->shift + 4u * (uint32_t)c) > 22) return 0;
+    }
+    return 1;
+}
+
+/* the layer's requantisation table in the scratch, per channel (every channel on rq_fast: r in
+   2..31): bias, multiplier, r - 1, 2^(r - 2) for PW_RQ; doubled: bias, multiplier, r,
+   2^(r - 1) + zp 2^r for PW_RQ2 */
+static void pw_table(const uint8_t *v, const rq_t *R, uint32_t q, int32_t oc_n, int dbl,
+                     int32_t *t) {
     int32_t c;
     for (c = 0; c < oc_n; c++, t += 4) {
-        int32_t r1 = ~vp_rd32(v, R->shift + 4u * (uint32_t)c);
+        int32_t r = -vp_rd32(v, R->shift + 4u * (uint32_t)c);
         t[0] = vp_rd32(v, q + 4u * (uint32_t)c);
         t[1] = vp_rd32(v, R->mult + 4u * (uint32_t)c);
-        t[2] = r1, t[3] = (int32_t)(1u << (r1 - 1));
+        if (dbl)
+            t[2] = r, t[3] = (int32_t)(1u << (r - 1)) + R->zp * (int32_t)(1u << r);
+        else
+            t[2] = r - 1, t[3] = (int32_t)(1u << (r - 2));
     }
 }
 
@@ -623,7 +670,8 @@ static void pw_widen(const int8_t *const *r, int32_t n, int32_t k4, uint32_t *xr
 
 /* a 1x1 conv's pixels four at a time (rows in place, one channel per pass); returns the first
    pixel left for the pairs */
-static int32_t conv_quads_dsp(const vp_layer *L, const pw_job *P, uint8_t *a, uint32_t *xr) {
+static int32_t conv_quads_dsp(const vp_layer *L, const pw_job *P, int dbl, uint8_t *a,
+                              uint32_t *xr) {
     int32_t oc_n = W(OC), n_pix = W(OH) * W(OW), p, i, k4 = P->n4 * 4;
     pw4_job J;
     J.n4 = P->n4, J.oc = oc_n, J.te = P->te, J.zp = P->zp, J.lo4 = P->lo4, J.hi4 = P->hi4;
@@ -633,7 +681,10 @@ static int32_t conv_quads_dsp(const vp_layer *L, const pw_job *P, uint8_t *a, ui
         for (i = 0; i < 4; i++) r[i] = input_row(L, a, p + i, 0);
         pw_widen(r, 4, k4, xr);
         J.x = xr, J.w = P->w, J.t = P->t, J.o = (int8_t *)a + W(OUT) + p * oc_n;
-        pw_quads(&J);
+        if (dbl)
+            pw_quads2(&J);
+        else
+            pw_quads(&J);
     }
     return p;
 }
@@ -645,17 +696,19 @@ static int32_t conv_quads_dsp(const vp_layer *L, const pw_job *P, uint8_t *a, ui
 static void conv_rows_dsp(const vp_model_info *m, const vp_layer *L, const rq_t *R, uint8_t *a) {
     const uint8_t *v = m->vpw;
     int32_t oc_n = W(OC), stride = W(CH_STRIDE), n_pix = W(OH) * W(OW), p = 0;
-    int32_t k4 = (W(KH) * W(KW) * W(IC) + 3) & ~3, direct = direct_rows(L);
+    int32_t kn = W(KH) * W(KW) * W(IC), k4 = (kn + 3) & ~3, direct = direct_rows(L), dbl;
     int32_t *tab = (int32_t *)(void *)(a + W(SCRATCH));
     uint32_t *xr = (uint32_t *)(void *)(a + W(SCRATCH) + 16 * oc_n);
     int8_t *buf = (int8_t *)a + W(SCRATCH) + 16 * oc_n + 4 * k4;
     pw_job J;
-    pw_table(v, R, L->data + (uint32_t)(oc_n * stride), oc_n, tab);
+    uint32_t q = L->data + (uint32_t)(oc_n * stride);
+    dbl = pw_doubled(v, R, q, oc_n, kn);
+    pw_table(v, R, q, oc_n, dbl, tab);
     if (!direct) memset(buf, 0, (size_t)(2 * stride));
     J.stride = stride, J.n4 = k4 >> 2, J.zp = R->zp, J.wskip = 2 * stride - k4;
     J.te = tab + 4 * oc_n, J.w = (const int8_t *)v + L->data, J.t = tab;
     J.lo4 = (uint32_t)(uint8_t)R->lo * 0x01010101u, J.hi4 = (uint32_t)(uint8_t)R->hi * 0x01010101u;
-    if (direct) p = conv_quads_dsp(L, &J, a, xr);
+    if (direct) p = conv_quads_dsp(L, &J, dbl, a, xr);
     for (; p < n_pix; p += 2) {
         int two = p + 1 < n_pix;
         const int8_t *r[2];
@@ -664,7 +717,10 @@ static void conv_rows_dsp(const vp_model_info *m, const vp_layer *L, const rq_t 
         pw_widen(r, 2, k4, xr);
         J.x = xr, J.w = (const int8_t *)v + L->data, J.t = tab;
         J.o = (int8_t *)a + W(OUT) + p * oc_n, J.d = two ? oc_n : 0;
-        pw_pairs(&J);
+        if (dbl)
+            pw_pairs2(&J);
+        else
+            pw_pairs(&J);
     }
 }
 #define VP_ROWS_DSP 1
