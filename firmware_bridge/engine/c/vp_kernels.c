@@ -8,6 +8,8 @@
  *   output channels per pass over K; on a core with the DSP extension (__ARM_FEATURE_DSP) four
  *   int8 pairs per SXTB16/SMLAD step, else portable C. Inputs of a 1x1 unpadded conv are read in
  *   place, any other conv goes through an int8 im2col row in the scratch the packer planned.
+ *   With P2 = 1 (Cortex-M packs) the DSP build widens the inputs to int16 once per group of
+ *   pixels and runs all channels in one Thumb-2 routine (pw_quads, pw_pairs).
  *
  * The input zero point is folded into the bias at pack time (bias - zp * sum(w)), so padded taps
  * read the zero point itself. Sums are taken modulo 2^32: when LiteRT's int32 sum does not
