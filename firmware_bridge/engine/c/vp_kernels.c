@@ -418,6 +418,7 @@ typedef struct {
     int32_t zp;        /* 32 */
     uint32_t lo4, hi4; /* 36, 40: the clamp bounds in every byte */
     int32_t wskip;     /* 44: from the end of a weight row to the next channel pair's */
+    int32_t clamp;     /* 48: the clamp is narrower than int8 (else SSAT did it) */
 } pw_job;
 
 /* one step of 4 K for two pixels x two channels: 1 LDM, 2 LDR, 4 SXTB16, 8 SMLAD (the inputs
@@ -506,12 +507,15 @@ typedef struct {
     "bfi r6, r7, #8, #8\n\t" \
     "bfi r4, r5, #8, #8\n\t" \
     "bfi r4, r6, #16, #16\n\t" \
+    "ldr r5, [r12, #48]\n\t" \
+    "cbz r5, 4f\n\t" \
     "ldr r8, [r12, #36]\n\t" \
     "ldr r9, [r12, #40]\n\t" \
     "ssub8 r10, r4, r8\n\t" \
     "sel r4, r4, r8\n\t" \
     "ssub8 r10, r9, r4\n\t" \
-    "sel r4, r4, r9\n\t" \
+    "sel r4, r4, r9\n" \
+    "4:\n\t" \
     "ldr r10, [r12, #20]\n\t" \
     "ldr r11, [r12, #24]\n\t" \
     "lsrs r5, r4, #16\n\t" \
@@ -544,6 +548,7 @@ typedef struct {
     int32_t zp;        /* 28 */
     uint32_t lo4, hi4; /* 32, 36 */
     int32_t wskip;     /* 40: from the end of a weight row to the next */
+    int32_t clamp;     /* 44: as pw_job's */
 } pw4_job;
 
 /* one step of 4 K for four pixels x one channel: 2 LDM, 1 LDR, 2 SXTB16, 8 SMLAD */
@@ -598,12 +603,15 @@ typedef struct {
     "bfi r4, r5, #8, #8\n\t" \
     "bfi r6, r7, #8, #8\n\t" \
     "bfi r4, r6, #16, #16\n\t" \
+    "ldr r5, [r2, #44]\n\t" \
+    "cbz r5, 4f\n\t" \
     "ldr r8, [r2, #32]\n\t" \
     "ldr r9, [r2, #36]\n\t" \
     "ssub8 r10, r4, r8\n\t" \
     "sel r4, r4, r8\n\t" \
     "ssub8 r10, r9, r4\n\t" \
-    "sel r4, r4, r9\n\t" \
+    "sel r4, r4, r9\n" \
+    "4:\n\t" \
     "ldr r10, [r2, #16]\n\t" \
     "ldr r11, [r2, #20]\n\t" \
     "add r12, r10, r11\n\t" \
@@ -630,34 +638,23 @@ __attribute__((naked, noinline)) static void pw_quads2(pw4_job *j) {
     __asm__ volatile(PW_QUADS_ASM(PW_RQ2, PW_SET2));
 }
 
-/* whether a layer takes the doubled form (PW_RQ2): on every channel the sum's bound
-   |bias| + K 2^14 (int8 products are at most 2^14 in size) stays below 2^29 and r <= 22, so
-   twice the sum, and A + h, fit in int32 */
-static int pw_doubled(const uint8_t *v, const rq_t *R, uint32_t q, int32_t oc_n, int32_t kn) {
-    int32_t c;
-    for (c = 0; c < oc_n; c++) {
-        int64_t b = vp_rd32(v, q + 4u * (uint32_t)c);
-        if ((b < 0 ? -b : b) + ((int64_t)kn << 14) >= ((int64_t)1 << 29)) return 0;
-        if (-vp_rd32(v, R->shift + 4u * (uint32_t)c) > 22) return 0;
-    }
-    return 1;
-}
-
 /* the layer's requantisation table in the scratch, per channel (every channel on rq_fast: r in
-   2..31): bias, multiplier, r - 1, 2^(r - 2) for PW_RQ; doubled: bias, multiplier, r,
-   2^(r - 1) + zp 2^r for PW_RQ2 */
-static void pw_table(const uint8_t *v, const rq_t *R, uint32_t q, int32_t oc_n, int dbl,
-                     int32_t *t) {
-    int32_t c;
-    for (c = 0; c < oc_n; c++, t += 4) {
-        int32_t r = -vp_rd32(v, R->shift + 4u * (uint32_t)c);
-        t[0] = vp_rd32(v, q + 4u * (uint32_t)c);
-        t[1] = vp_rd32(v, R->mult + 4u * (uint32_t)c);
-        if (dbl)
-            t[2] = r, t[3] = (int32_t)(1u << (r - 1)) + R->zp * (int32_t)(1u << r);
-        else
-            t[2] = r - 1, t[3] = (int32_t)(1u << (r - 2));
+   2..31): bias, multiplier, r - 1, 2^(r - 2) for PW_RQ; bias, multiplier, r, 2^(r-1) + zp 2^r
+   for PW_RQ2, the doubled form, which a layer takes (the return value) where on every channel
+   the sum's bound |bias| + K 2^14 (int8 products are at most 2^14 in size) stays below 2^29 and
+   r <= 22, so twice the sum, and addend + h, fit in int32 */
+static int pw_table(const uint8_t *v, const rq_t *R, uint32_t q, int32_t oc_n, int32_t kn,
+                    int32_t *t) {
+    int32_t c, *e = t, zp = R->zp, dbl = 1;
+    for (c = 0; c < oc_n; c++, e += 4) { /* the doubled form while it holds */
+        int32_t b = vp_rd32(v, q + 4u * (uint32_t)c), r = -vp_rd32(v, R->shift + 4u * (uint32_t)c);
+        e[0] = b, e[1] = vp_rd32(v, R->mult + 4u * (uint32_t)c), e[2] = r;
+        e[3] = r <= 22 ? (int32_t)(1u << (r - 1)) + zp * (int32_t)(1u << r) : 0;
+        dbl &= r <= 22 && (int64_t)(b < 0 ? -(int64_t)b : b) + ((int64_t)kn << 14) < (1 << 29);
     }
+    for (c = 0, e = t; !dbl && c < oc_n; c++, e += 4) /* else the general one */
+        e[3] = (int32_t)(1u << (e[2] - 2)), e[2] -= 1;
+    return dbl;
 }
 
 /* rows r[0..n-1] sign-extended into int16 lanes: per 4 K each row's even lanes, then odd */
@@ -677,7 +674,7 @@ static int32_t conv_quads_dsp(const vp_layer *L, const pw_job *P, int dbl, uint8
     int32_t oc_n = W(OC), n_pix = W(OH) * W(OW), p, i, k4 = P->n4 * 4;
     pw4_job J;
     J.n4 = P->n4, J.oc = oc_n, J.te = P->te, J.zp = P->zp, J.lo4 = P->lo4, J.hi4 = P->hi4;
-    J.wskip = P->stride - k4;
+    J.wskip = P->stride - k4, J.clamp = P->clamp;
     for (p = 0; p + 4 <= n_pix; p += 4) {
         const int8_t *r[4];
         for (i = 0; i < 4; i++) r[i] = input_row(L, a, p + i, 0);
@@ -704,12 +701,12 @@ static void conv_rows_dsp(const vp_model_info *m, const vp_layer *L, const rq_t 
     int8_t *buf = (int8_t *)a + W(SCRATCH) + 16 * oc_n + 4 * k4;
     pw_job J;
     uint32_t q = L->data + (uint32_t)(oc_n * stride);
-    dbl = pw_doubled(v, R, q, oc_n, kn);
-    pw_table(v, R, q, oc_n, dbl, tab);
+    dbl = pw_table(v, R, q, oc_n, kn, tab);
     if (!direct) memset(buf, 0, (size_t)(2 * stride));
     J.stride = stride, J.n4 = k4 >> 2, J.zp = R->zp, J.wskip = 2 * stride - k4;
     J.te = tab + 4 * oc_n, J.w = (const int8_t *)v + L->data, J.t = tab;
     J.lo4 = (uint32_t)(uint8_t)R->lo * 0x01010101u, J.hi4 = (uint32_t)(uint8_t)R->hi * 0x01010101u;
+    J.clamp = R->lo > -128 || R->hi < 127;
     if (direct) p = conv_quads_dsp(L, &J, dbl, a, xr);
     for (; p < n_pix; p += 2) {
         int two = p + 1 < n_pix;
