@@ -23,9 +23,11 @@ pytestmark = [pytest.mark.tf, pytest.mark.slow]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "engine"))
 from make_corpus import ensure  # noqa: E402
 
-#: one model per builder, per-channel and per-tensor weights between them
+#: one model per builder, per-channel and per-tensor weights between them, and the 3x3
+#: depthwise shapes of the border kernel (dilation, odd stride-2 input, one-pixel-wide map)
 NAMES = ["dense_stack-pt-1", "residual_cnn-pt-1", "kws_dscnn-pc-0", "mobile_block-pt-0",
-         "misc_ops-ptdense-1", "dense_sigmoid-pc-1"]  # fmt: skip
+         "misc_ops-ptdense-1", "dense_sigmoid-pc-1", "dw_shapes-pc-0",
+         "dw_shapes-pt-1"]  # fmt: skip
 
 
 def _reference(it, x: np.ndarray) -> np.ndarray:
