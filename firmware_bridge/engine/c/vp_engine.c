@@ -32,27 +32,17 @@ static void load_layer(const vp_model_info *m, uint32_t i, layer_t *L) {
 
 /* each input's rescaled value depends on its byte alone: on large tensors two 256-entry tables
    per call (exactly the reference's arithmetic), then one requantisation per output. The tables
-   cost about 2 x 256 rescalings, the direct path 3 per element: tables from 256 elements on */
+   cost 2 x 256 rescalings, the direct path 3 per element: tables from 256 elements on */
 #define ADD_TABLES_MIN 256
 static void add(const layer_t *L, uint8_t *a) {
-    int32_t i, t1[256], t2[256];
+    int32_t t1[256], t2[256];
     if (W(COUNT) < ADD_TABLES_MIN) {
-        for (i = 0; i < W(COUNT); i++) {
-            int32_t x1 = (s8(a[(uint32_t)(W(IN) + i)]) - W(IN_ZP)) * (1 << P(0));
-            int32_t x2 = (s8(a[(uint32_t)(W(IN2) + i)]) - W(IN2_ZP)) * (1 << P(0));
-            int32_t s1 = vp_mbqm(x1, P(1), P(2));
-            int32_t s2 = vp_mbqm(x2, P(3), P(4));
-            int32_t r = vp_mbqm(s1 + s2, P(5), P(6)) + W(OUT_ZP);
-            a[(uint32_t)(W(OUT) + i)] = u8(clamp(r, W(ACT_MIN), W(ACT_MAX)));
-        }
+        vp_add_direct((const int8_t *)a + W(IN), (const int8_t *)a + W(IN2), (int8_t *)a + W(OUT),
+                      W(COUNT), &P(0), W(IN_ZP), W(IN2_ZP), W(OUT_ZP), W(ACT_MIN), W(ACT_MAX));
         return;
     }
-    for (i = 0; i < 256; i++) {
-        int32_t x1 = (s8((uint8_t)i) - W(IN_ZP)) * (1 << P(0));
-        int32_t x2 = (s8((uint8_t)i) - W(IN2_ZP)) * (1 << P(0));
-        t1[i] = vp_mbqm(x1, P(1), P(2));
-        t2[i] = vp_mbqm(x2, P(3), P(4));
-    }
+    vp_add_table(t1, W(IN_ZP), P(0), P(1), P(2));
+    vp_add_table(t2, W(IN2_ZP), P(0), P(3), P(4));
     vp_add_tables(t1, t2, a + W(IN), a + W(IN2), a + W(OUT), W(COUNT), P(5), P(6), W(OUT_ZP),
                   W(ACT_MIN), W(ACT_MAX));
 }

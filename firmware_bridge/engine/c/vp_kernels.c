@@ -142,6 +142,42 @@ VP_CLONES static void rq_row(const rq_t *r, int32_t c0, int32_t n, const int32_t
     for (j = 0; j < n; j++) o[j] = (int8_t)y[j];
 }
 
+/* MultiplyByQuantizedMultiplier (double rounding) for a right shift 0 <= r <= 31 and m other
+   than INT32_MIN (no saturating case): one 64-bit product, the rest in 32 bits */
+static inline int32_t mbqm_right(int32_t x, int32_t m, int32_t r) {
+    int32_t h = (int32_t)ASR((int64_t)x * m + ((int64_t)1 << 30), 31);
+    int32_t mask = (int32_t)((1u << r) - 1u);
+    return ASR(h, r) + ((h & mask) > (mask >> 1) + (h < 0));
+}
+
+/* the rescaling ADD applies to each input and to the sum (shift <= 0, the layer check's bound) */
+static inline int32_t add_mbqm(int32_t x, int32_t mult, int32_t shift) {
+    return mult == VP_I32_MIN ? vp_mbqm(x, mult, shift) : mbqm_right(x, mult, -shift);
+}
+
+/* ADD's first step for one input: t[b] = byte b (as int8) less zp, times 2^left, rescaled by
+   mult and shift (<= 0, the layer check's bound) with the reference's double rounding */
+VP_CLONES void vp_add_table(int32_t *t, int32_t zp, int32_t left, int32_t mult, int32_t shift) {
+    int32_t i;
+    for (i = 0; i < 256; i++) {
+        int32_t x = ((i & 0x7F) - (i & 0x80) - zp) * (1 << left);
+        t[i] = add_mbqm(x, mult, shift);
+    }
+}
+
+/* ADD element by element (short tensors: cheaper than the tables), p: the layer's
+   parameters (left shift, the inputs' multipliers and shifts, the output's) */
+void vp_add_direct(const int8_t *in1, const int8_t *in2, int8_t *out, int32_t n, const int32_t *p,
+                   int32_t zp1, int32_t zp2, int32_t zp, int32_t lo, int32_t hi) {
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        int32_t s1 = add_mbqm((in1[i] - zp1) * (1 << p[0]), p[1], p[2]);
+        int32_t s2 = add_mbqm((in2[i] - zp2) * (1 << p[0]), p[3], p[4]);
+        int32_t r = add_mbqm(s1 + s2, p[5], p[6]) + zp;
+        out[i] = (int8_t)(r < lo ? lo : (r > hi ? hi : r));
+    }
+}
+
 VP_CLONES void vp_add_tables(const int32_t *t1, const int32_t *t2, const uint8_t *in1,
                              const uint8_t *in2, uint8_t *out, int32_t n, int32_t mult,
                              int32_t shift, int32_t zp, int32_t lo, int32_t hi) {
@@ -153,7 +189,7 @@ VP_CLONES void vp_add_tables(const int32_t *t1, const int32_t *t2, const uint8_t
         if (fast)
             for (i = 0; i < m; i++) s[i] = rq_fast(s[i], mult, shift);
         else
-            for (i = 0; i < m; i++) s[i] = mbqm_flat(s[i], mult, shift);
+            for (i = 0; i < m; i++) s[i] = add_mbqm(s[i], mult, shift);
         for (i = 0; i < m; i++) {
             int32_t y = s[i] + zp;
             y = y < lo ? lo : y;
