@@ -134,12 +134,26 @@ def conv_paths(keras, rng):
     return keras.Model(inp, L.Dense(5)(L.Concatenate()([x, s])))
 
 
+def dw_shapes(keras, rng):
+    """3x3 depthwise shapes the Cortex-M border kernel meets: dilation 2, stride 2 padded on
+    both sides (odd input), valid padding, a one-pixel-wide map (every pixel a border pixel)."""
+    L = keras.layers
+    inp = keras.Input((9, 5, 8))
+    x = L.ReLU()(L.DepthwiseConv2D(3, padding="same", dilation_rate=2)(inp))
+    x = L.DepthwiseConv2D(3, strides=2, padding="same")(x)
+    x = L.ReLU(6.0)(L.DepthwiseConv2D(3, padding="valid")(x))
+    x = L.DepthwiseConv2D(3, padding="same")(x)
+    x = L.Flatten()(x)
+    return keras.Model(inp, L.Dense(6)(x))
+
+
 BUILDERS: dict[str, Callable] = {
     f.__name__: f
     for f in (dense_stack, dense_sigmoid, residual_cnn, kws_dscnn, mobile_block, misc_ops)
 }
-#: builders outside the corpus list (one kernel path each; used by name)
-EXTRA: dict[str, Callable] = {"conv_paths": conv_paths}
+#: built by name only, outside corpus_names() (the 36-model corpus stays as measured): shapes
+#: for one engine path, e.g. the Cortex-M firmware's (tests/firmware/test_fw_qemu_corpus.py)
+EXTRA_BUILDERS: dict[str, Callable] = {f.__name__: f for f in (conv_paths, dw_shapes)}
 
 
 def corpus_names() -> list[str]:
@@ -161,7 +175,7 @@ def build(name: str) -> bytes:
 
     builder, setting, seed = name.split("-")
     keras.utils.set_random_seed(int(seed))
-    model = {**BUILDERS, **EXTRA}[builder](keras, np.random.default_rng(int(seed)))
+    model = {**BUILDERS, **EXTRA_BUILDERS}[builder](keras, np.random.default_rng(int(seed)))
     shape = tuple(model.input_shape[1:])
     x = _calibration(shape, int(seed))
     with tempfile.TemporaryDirectory() as tmp:

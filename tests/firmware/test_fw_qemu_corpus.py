@@ -24,9 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "engine"))
 from make_corpus import ensure  # noqa: E402
 
 #: one model per builder, per-channel and per-tensor weights between them; conv_paths: the
-#: CONV_2D paths the others miss (make_corpus.conv_paths)
+#: CONV_2D paths the others miss; dw_shapes: the 3x3 depthwise shapes of the border kernel
+#: (dilation, odd stride-2 input, one-pixel-wide map) (make_corpus.EXTRA_BUILDERS)
 NAMES = ["dense_stack-pt-1", "residual_cnn-pt-1", "kws_dscnn-pc-0", "mobile_block-pt-0",
-         "misc_ops-ptdense-1", "dense_sigmoid-pc-1", "conv_paths-pc-0"]  # fmt: skip
+         "misc_ops-ptdense-1", "dense_sigmoid-pc-1", "conv_paths-pc-0", "dw_shapes-pc-0",
+         "dw_shapes-pt-1"]  # fmt: skip
 
 
 def _reference(it, x: np.ndarray) -> np.ndarray:

@@ -20,6 +20,8 @@ static int32_t clamp(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo : (
 
 typedef vp_layer layer_t;
 
+#define POOL_CHUNK 64 /* channels a pooled pixel sums at once (its running values sit on the stack) */
+
 static void load_layer(const vp_model_info *m, uint32_t i, layer_t *L) {
     uint32_t base = m->layers_offset + i * (uint32_t)(VP_DESC_WORDS * 4);
     int k;
@@ -29,59 +31,64 @@ static void load_layer(const vp_model_info *m, uint32_t i, layer_t *L) {
 
 
 /* each input's rescaled value depends on its byte alone: on large tensors two 256-entry tables
-   per call (exactly the reference's arithmetic), then one requantisation per output */
+   per call (exactly the reference's arithmetic), then one requantisation per output. The tables
+   cost 2 x 256 rescalings, the direct path 3 per element: tables from 256 elements on */
+#define ADD_TABLES_MIN 256
 static void add(const layer_t *L, uint8_t *a) {
-    int32_t i, t1[256], t2[256];
-    if (W(COUNT) < 1024) {
-        for (i = 0; i < W(COUNT); i++) {
-            int32_t x1 = (s8(a[(uint32_t)(W(IN) + i)]) - W(IN_ZP)) * (1 << P(0));
-            int32_t x2 = (s8(a[(uint32_t)(W(IN2) + i)]) - W(IN2_ZP)) * (1 << P(0));
-            int32_t s1 = vp_mbqm(x1, P(1), P(2));
-            int32_t s2 = vp_mbqm(x2, P(3), P(4));
-            int32_t r = vp_mbqm(s1 + s2, P(5), P(6)) + W(OUT_ZP);
-            a[(uint32_t)(W(OUT) + i)] = u8(clamp(r, W(ACT_MIN), W(ACT_MAX)));
-        }
+    int32_t t1[256], t2[256];
+    if (W(COUNT) < ADD_TABLES_MIN) {
+        vp_add_direct((const int8_t *)a + W(IN), (const int8_t *)a + W(IN2), (int8_t *)a + W(OUT),
+                      W(COUNT), &P(0), W(IN_ZP), W(IN2_ZP), W(OUT_ZP), W(ACT_MIN), W(ACT_MAX));
         return;
     }
-    for (i = 0; i < 256; i++) {
-        int32_t x1 = (s8((uint8_t)i) - W(IN_ZP)) * (1 << P(0));
-        int32_t x2 = (s8((uint8_t)i) - W(IN2_ZP)) * (1 << P(0));
-        t1[i] = vp_mbqm(x1, P(1), P(2));
-        t2[i] = vp_mbqm(x2, P(3), P(4));
-    }
+    vp_add_table(t1, W(IN_ZP), P(0), P(1), P(2));
+    vp_add_table(t2, W(IN2_ZP), P(0), P(3), P(4));
     vp_add_tables(t1, t2, a + W(IN), a + W(IN2), a + W(OUT), W(COUNT), P(5), P(6), W(OUT_ZP),
                   W(ACT_MIN), W(ACT_MAX));
 }
 
-static void pool(const layer_t *L, uint8_t *a, int is_max) {
-    int32_t oy, ox, c, ky, kx;
-    for (oy = 0; oy < W(OH); oy++) {
-        for (ox = 0; ox < W(OW); ox++) {
-            int32_t y0 = oy * W(SH) - W(PT), x0 = ox * W(SW) - W(PL);
-            for (c = 0; c < W(OC); c++) {
-                int32_t acc = is_max ? -128 : 0, count = 0, r;
-                for (ky = 0; ky < W(KH); ky++) {
-                    int32_t iy = y0 + ky;
-                    if (iy < 0 || iy >= W(IH)) continue;
-                    for (kx = 0; kx < W(KW); kx++) {
-                        int32_t ix = x0 + kx, val;
-                        if (ix < 0 || ix >= W(IW)) continue;
-                        val = s8(a[(uint32_t)(W(IN) + (iy * W(IW) + ix) * W(IC) + c)]);
-                        if (is_max) acc = val > acc ? val : acc;
-                        else acc += val;
-                        count++;
-                    }
-                }
-                if (is_max || count == 0) {
-                    r = acc;
-                } else {
-                    r = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
-                }
-                a[(uint32_t)(W(OUT) + (oy * W(OW) + ox) * W(OC) + c)] =
-                    u8(clamp(r, W(ACT_MIN), W(ACT_MAX)));
-            }
+/* the window's first and one-past-last tap inside [0, n) along one axis (i0: its first tap) */
+static void pool_span(int32_t i0, int32_t k, int32_t n, int32_t *k0, int32_t *k1) {
+    *k0 = i0 < 0 ? -i0 : 0;
+    *k1 = n - i0 < k ? n - i0 : k;
+    if (*k1 < *k0) *k1 = *k0;
+}
+
+/* one output pixel, channels c0 .. c0 + n - 1: the window clipped to the input once, then the
+   channels innermost (one running value per channel over contiguous bytes) */
+static void pool_px(const layer_t *L, uint8_t *a, int32_t oy, int32_t ox, int32_t c0, int32_t n,
+                    int is_max) {
+    int32_t y0 = oy * W(SH) - W(PT), x0 = ox * W(SW) - W(PL), ky0, ky1, kx0, kx1, ky, kx, j;
+    int32_t acc[POOL_CHUNK], count, lo = W(ACT_MIN), hi = W(ACT_MAX);
+    uint8_t *o = a + W(OUT) + (oy * W(OW) + ox) * W(OC) + c0;
+    pool_span(y0, W(KH), W(IH), &ky0, &ky1);
+    pool_span(x0, W(KW), W(IW), &kx0, &kx1);
+    count = (ky1 - ky0) * (kx1 - kx0);
+    for (j = 0; j < n; j++) acc[j] = is_max ? -128 : 0;
+    for (ky = ky0; ky < ky1; ky++) {
+        for (kx = kx0; kx < kx1; kx++) {
+            const int8_t *x = (const int8_t *)a + W(IN) + ((y0 + ky) * W(IW) + x0 + kx) * W(IC) + c0;
+            if (is_max)
+                for (j = 0; j < n; j++) acc[j] = x[j] > acc[j] ? x[j] : acc[j];
+            else
+                for (j = 0; j < n; j++) acc[j] += x[j];
         }
     }
+    for (j = 0; j < n; j++) {
+        int32_t r = acc[j];
+        if (!is_max && count > 0)
+            r = r > 0 ? (r + count / 2) / count : (r - count / 2) / count;
+        o[j] = u8(clamp(r, lo, hi));
+    }
+}
+
+static void pool(const layer_t *L, uint8_t *a, int is_max) {
+    int32_t oy, ox, c0;
+    for (oy = 0; oy < W(OH); oy++)
+        for (ox = 0; ox < W(OW); ox++)
+            for (c0 = 0; c0 < W(OC); c0 += POOL_CHUNK)
+                pool_px(L, a, oy, ox, c0, W(OC) - c0 < POOL_CHUNK ? W(OC) - c0 : POOL_CHUNK,
+                        is_max);
 }
 
 static void mean(const layer_t *L, uint8_t *a) {
@@ -464,19 +471,17 @@ int vp_engine_run_layer(const vp_model_info *m, uint32_t index, uint8_t *scratch
 
 int vp_engine_load_input(const vp_model_info *m, const int8_t *input, uint8_t *scratch,
                          size_t scratch_len) {
-    uint32_t i;
     if (m == 0 || input == 0 || scratch == 0) return VP_ERR_ARG;
     if (scratch_len < m->arena_size) return VP_ERR_SCRATCH;
-    for (i = 0; i < m->in_size; i++) scratch[m->in_offset + i] = u8(input[i]);
+    memcpy(scratch + m->in_offset, input, m->in_size); /* int8 and its byte: the same bits */
     return VP_OK;
 }
 
 int vp_engine_read_output(const vp_model_info *m, int8_t *output, const uint8_t *scratch,
                           size_t scratch_len) {
-    uint32_t i;
     if (m == 0 || output == 0 || scratch == 0) return VP_ERR_ARG;
     if (scratch_len < m->arena_size) return VP_ERR_SCRATCH;
-    for (i = 0; i < m->out_size; i++) output[i] = (int8_t)s8(scratch[m->out_offset + i]);
+    memcpy(output, scratch + m->out_offset, m->out_size);
     return VP_OK;
 }
 

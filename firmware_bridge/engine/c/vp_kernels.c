@@ -144,18 +144,66 @@ VP_CLONES static void rq_row(const rq_t *r, int32_t c0, int32_t n, const int32_t
     for (j = 0; j < n; j++) o[j] = (int8_t)y[j];
 }
 
+/* MultiplyByQuantizedMultiplier (double rounding) for a right shift 0 <= r <= 31 and m other
+   than INT32_MIN (no saturating case): one 64-bit product, the rest in 32 bits */
+static inline int32_t mbqm_right(int32_t x, int32_t m, int32_t r) {
+    int32_t h = (int32_t)ASR((int64_t)x * m + ((int64_t)1 << 30), 31);
+    int32_t mask = (int32_t)((1u << r) - 1u);
+    return ASR(h, r) + ((h & mask) > (mask >> 1) + (h < 0));
+}
+
+/* the rescaling ADD applies to each input and to the sum (shift <= 0, the layer check's bound) */
+static inline int32_t add_mbqm(int32_t x, int32_t mult, int32_t shift) {
+    return mult == VP_I32_MIN ? vp_mbqm(x, mult, shift) : mbqm_right(x, mult, -shift);
+}
+
+/* ADD's first step for one input: t[b] = byte b (as int8) less zp, times 2^left, rescaled by
+   mult and shift (<= 0, the layer check's bound) with the reference's double rounding */
+VP_CLONES void vp_add_table(int32_t *t, int32_t zp, int32_t left, int32_t mult, int32_t shift) {
+    int32_t i;
+    for (i = 0; i < 256; i++) {
+        int32_t x = ((i & 0x7F) - (i & 0x80) - zp) * (1 << left);
+        t[i] = add_mbqm(x, mult, shift);
+    }
+}
+
+/* ADD element by element (short tensors: cheaper than the tables), p: the layer's
+   parameters (left shift, the inputs' multipliers and shifts, the output's) */
+void vp_add_direct(const int8_t *in1, const int8_t *in2, int8_t *out, int32_t n, const int32_t *p,
+                   int32_t zp1, int32_t zp2, int32_t zp, int32_t lo, int32_t hi) {
+    int32_t i;
+    for (i = 0; i < n; i++) {
+        int32_t s1 = add_mbqm((in1[i] - zp1) * (1 << p[0]), p[1], p[2]);
+        int32_t s2 = add_mbqm((in2[i] - zp2) * (1 << p[0]), p[3], p[4]);
+        int32_t r = add_mbqm(s1 + s2, p[5], p[6]) + zp;
+        out[i] = (int8_t)(r < lo ? lo : (r > hi ? hi : r));
+    }
+}
+
+#if defined(__ARM_FEATURE_DSP)
+static void add_tables_dsp(const int32_t *t1, const int32_t *t2, const uint8_t *in1,
+                           const uint8_t *in2, uint8_t *out, int32_t n, int32_t mult, int32_t r2,
+                           int32_t zp, int32_t lo, int32_t hi);
+#endif
+
 VP_CLONES void vp_add_tables(const int32_t *t1, const int32_t *t2, const uint8_t *in1,
                              const uint8_t *in2, uint8_t *out, int32_t n, int32_t mult,
                              int32_t shift, int32_t zp, int32_t lo, int32_t hi) {
     int32_t i0, i, m, fast = mult > (1 << 30) && shift <= -2 && shift >= -31;
     int32_t s[DW_CHUNK];
+#if defined(__ARM_FEATURE_DSP)
+    if (fast) {
+        add_tables_dsp(t1, t2, in1, in2, out, n, mult, -shift - 2, zp, lo, hi);
+        return;
+    }
+#endif
     for (i0 = 0; i0 < n; i0 += DW_CHUNK) { /* table look-ups, then loops that vectorise */
         m = n - i0 < DW_CHUNK ? n - i0 : DW_CHUNK;
         for (i = 0; i < m; i++) s[i] = t1[in1[i0 + i]] + t2[in2[i0 + i]];
         if (fast)
             for (i = 0; i < m; i++) s[i] = rq_fast(s[i], mult, shift);
         else
-            for (i = 0; i < m; i++) s[i] = mbqm_flat(s[i], mult, shift);
+            for (i = 0; i < m; i++) s[i] = add_mbqm(s[i], mult, shift);
         for (i = 0; i < m; i++) {
             int32_t y = s[i] + zp;
             y = y < lo ? lo : y;
@@ -979,6 +1027,31 @@ static inline uint32_t clamp4(int32_t y0, int32_t y1, int32_t y2, int32_t y3, ui
     return w;
 }
 
+#if defined(__ARM_FEATURE_DSP)
+/* vp_add_tables for a multiplier on rq_fast, four elements a pass in one loop: the bytes of
+   both inputs read a word at a time, the four results clamped and stored as one word */
+static void add_tables_dsp(const int32_t *t1, const int32_t *t2, const uint8_t *in1,
+                           const uint8_t *in2, uint8_t *out, int32_t n, int32_t mult, int32_t r2,
+                           int32_t zp, int32_t lo, int32_t hi) {
+    uint32_t lo4 = 0x01010101u * (uint8_t)lo, hi4 = 0x01010101u * (uint8_t)hi;
+    int32_t i, y;
+    for (i = 0; i + 4 <= n; i += 4) {
+        uint32_t x = ld32((const int8_t *)in1 + i), z = ld32((const int8_t *)in2 + i), w;
+        int32_t s0 = t1[x & 0xFFu] + t2[z & 0xFFu];
+        int32_t s1 = t1[(x >> 8) & 0xFFu] + t2[(z >> 8) & 0xFFu];
+        int32_t s2 = t1[(x >> 16) & 0xFFu] + t2[(z >> 16) & 0xFFu];
+        int32_t s3 = t1[x >> 24] + t2[z >> 24];
+        w = clamp4(rq_fast_r2(s0, mult, r2) + zp, rq_fast_r2(s1, mult, r2) + zp,
+                   rq_fast_r2(s2, mult, r2) + zp, rq_fast_r2(s3, mult, r2) + zp, lo4, hi4);
+        VP_COPY4(out + i, &w);
+    }
+    for (; i < n; i++) {
+        y = rq_fast_r2(t1[in1[i]] + t2[in2[i]], mult, r2) + zp;
+        out[i] = (uint8_t)(y < lo ? lo : (y > hi ? hi : y));
+    }
+}
+#endif
+
 /* one pixel, four channels per step: SXTB16 splits even/odd bytes, SMLABB/SMLATT accumulate each
    lane. Per chunk of DW_CHUNK channels every tap reads through a pointer: into the input, or
    into a row of the input zero point where the tap falls in the padding (one loop for both). */
@@ -1050,123 +1123,294 @@ static void inner_span(int32_t out_n, int32_t in_n, int32_t s, int32_t pad, int3
     *hi = b < *lo ? *lo : (b > out_n ? out_n : b);
 }
 
+/* one group of four channels of a 3x3 layer: the nine taps' weights sign-extended once (even
+   and odd channels), the bias, the multiplier and the right shift less two (rq_fast_r2) */
+typedef struct {
+    uint32_t w[9][2];
+    int32_t bias[4], mult[4], r2[4];
+    int32_t bz[4]; /* border pixels: the bias with the input zero point's share put back */
+} dw_group;
+
+static void dw_group_load(const uint8_t *v, const vp_layer *L, const rq_t *R, int32_t c,
+                          dw_group *g) {
+    const int8_t *wts = (const int8_t *)v + L->data;
+    int32_t oc_n = W(OC), t, k;
+    uint32_t q = L->data + 9u * (uint32_t)oc_n;
+    for (t = 0; t < 9; t++) {
+        uint32_t x = ld32(wts + t * oc_n + c);
+        g->w[t][0] = __sxtb16(x), g->w[t][1] = sxtb16_ror8(x);
+    }
+    for (k = 0; k < 4; k++) {
+        g->bias[k] = vp_rd32(v, q + 4u * (uint32_t)(c + k));
+        g->mult[k] = vp_rd32(v, R->mult + 4u * (uint32_t)(c + k));
+        g->r2[k] = ~vp_rd32(v, R->shift + 4u * (uint32_t)(c + k)) - 1;
+    }
+}
+
+/* the four sums of a group requantised, offset, clamped and stored as one word */
+#define DW_STORE4(o, g)                                                                           \
+    do {                                                                                          \
+        uint32_t w4_ = clamp4(rq_fast_r2(a0, (g)->mult[0], (g)->r2[0]) + zp,                      \
+                              rq_fast_r2(a1, (g)->mult[1], (g)->r2[1]) + zp,                      \
+                              rq_fast_r2(a2, (g)->mult[2], (g)->r2[2]) + zp,                      \
+                              rq_fast_r2(a3, (g)->mult[3], (g)->r2[3]) + zp, lo4, hi4);           \
+        VP_COPY4((o), &w4_);                                                                      \
+    } while (0)
+
+#if defined(__GNUC__) && defined(__thumb2__)
+/* one tap in Thumb-2: the input word at r + off, its weights at byte wo of the table */
+#define DW_TAP_ASM(off, wo)                                                                       \
+    "ldr %[x], [%[r]" off "]\n\t"                                                                \
+    "ldrd %[we], %[wd], [%[w], #" wo "]\n\t"                                                     \
+    "sxtb16 %[xe], %[x]\n\t"                                                                     \
+    "sxtb16 %[x], %[x], ror #8\n\t"                                                              \
+    "smlabb %[a0], %[xe], %[we], %[a0]\n\t"                                                      \
+    "smlatt %[a2], %[xe], %[we], %[a2]\n\t"                                                      \
+    "smlabb %[a1], %[x], %[wd], %[a1]\n\t"                                                       \
+    "smlatt %[a3], %[x], %[wd], %[a3]\n\t"
+
+/* the nine taps of a window at p (columns dx, rows dy bytes apart) into a0..a3: 8 instructions a
+   tap with every value in registers (the third column at r + 2 dx by a shifted register offset),
+   where the C form spills the steps and loads the weights one word at a time */
+#define DW_TAPS9(p, wt, dx, dy)                                                                   \
+    do {                                                                                          \
+        const int8_t *r_ = (p);                                                                   \
+        uint32_t x_, xe_, we_, wd_;                                                               \
+        __asm__(DW_TAP_ASM("", "0") DW_TAP_ASM(", %[dx]", "8")                                    \
+                    DW_TAP_ASM(", %[dx], lsl #1", "16") "add %[r], %[r], %[dy]\n\t"              \
+                    DW_TAP_ASM("", "24") DW_TAP_ASM(", %[dx]", "32")                              \
+                        DW_TAP_ASM(", %[dx], lsl #1", "40") "add %[r], %[r], %[dy]\n\t"          \
+                            DW_TAP_ASM("", "48") DW_TAP_ASM(", %[dx]", "56")                      \
+                                DW_TAP_ASM(", %[dx], lsl #1", "64")                               \
+                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [r] "+r"(r_),       \
+                  [x] "=&r"(x_), [xe] "=&r"(xe_), [we] "=&r"(we_), [wd] "=&r"(wd_)                \
+                : [w] "r"(wt), [dx] "r"(dx), [dy] "r"(dy),                                        \
+                  "m"(*(const uint32_t(*)[9][2])(wt))); /* the input: read-only here */          \
+    } while (0)
+#else
+#define DW_TAPS9(p, wt, dx, dy)                                                                   \
+    do {                                                                                          \
+        const int8_t *r_ = (p);                                                                   \
+        DW_TAP(r_, (wt)[0]);                                                                      \
+        DW_TAP(r_ + (dx), (wt)[1]);                                                               \
+        DW_TAP(r_ + 2 * (dx), (wt)[2]);                                                           \
+        r_ += (dy);                                                                               \
+        DW_TAP(r_, (wt)[3]);                                                                      \
+        DW_TAP(r_ + (dx), (wt)[4]);                                                               \
+        DW_TAP(r_ + 2 * (dx), (wt)[5]);                                                           \
+        r_ += (dy);                                                                               \
+        DW_TAP(r_, (wt)[6]);                                                                      \
+        DW_TAP(r_ + (dx), (wt)[7]);                                                               \
+        DW_TAP(r_ + 2 * (dx), (wt)[8]);                                                           \
+    } while (0)
+#endif
+
 /* 3x3 depthwise over the pixels whose window lies inside the input: four channels at a time
    over every such pixel, so the channels' nine taps of weights are sign-extended once (held in
    a small table beside the registers), their bias, multiplier and shift read once, and each
    pixel's window read through one pointer and constant steps (stride 1 and 2 alike) */
 static void dw3x3_inner(const vp_model_info *m, const vp_layer *L, const rq_t *R, uint8_t *a,
                         int32_t y0, int32_t y1, int32_t x0, int32_t x1) {
-    const uint8_t *v = m->vpw;
-    const int8_t *wts = (const int8_t *)v + L->data;
-    int32_t oc_n = W(OC), ic = W(IC), c, oy, ox, t, k;
+    int32_t oc_n = W(OC), ic = W(IC), c, oy, ox;
     int32_t sx = W(SW) * ic, dx = W(DW) * ic, dy = W(DH) * W(IW) * ic;
     int32_t zp = R->zp;
-    uint32_t q = L->data + 9u * (uint32_t)oc_n, w4;
     uint32_t lo4 = 0x01010101u * (uint8_t)R->lo, hi4 = 0x01010101u * (uint8_t)R->hi;
+    dw_group G;
+    const dw_group *g = &G;
     if (y0 >= y1 || x0 >= x1) return;
     for (c = 0; c < oc_n; c += 4) {
-        uint32_t w[9][2];
-        int32_t bias[4], mult[4], r2[4];
-        for (t = 0; t < 9; t++) {
-            uint32_t x = ld32(wts + t * oc_n + c);
-            w[t][0] = __sxtb16(x), w[t][1] = sxtb16_ror8(x);
-        }
-        for (k = 0; k < 4; k++) {
-            bias[k] = vp_rd32(v, q + 4u * (uint32_t)(c + k));
-            mult[k] = vp_rd32(v, R->mult + 4u * (uint32_t)(c + k));
-            r2[k] = ~vp_rd32(v, R->shift + 4u * (uint32_t)(c + k)) - 1;
-        }
+        dw_group_load(m->vpw, L, R, c, &G);
         for (oy = y0; oy < y1; oy++) {
             const int8_t *p = (const int8_t *)a + W(IN) + c +
                               ((oy * W(SH) - W(PT)) * W(IW) + x0 * W(SW) - W(PL)) * ic;
             int8_t *o = (int8_t *)a + W(OUT) + (oy * W(OW) + x0) * oc_n + c;
             for (ox = x1 - x0; ox > 0; ox--, p += sx, o += oc_n) {
-                int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3];
-                const int8_t *r = p;
-                DW_TAP(r, w[0]);
-                DW_TAP(r + dx, w[1]);
-                DW_TAP(r + 2 * dx, w[2]);
-                r += dy;
-                DW_TAP(r, w[3]);
-                DW_TAP(r + dx, w[4]);
-                DW_TAP(r + 2 * dx, w[5]);
-                r += dy;
-                DW_TAP(r, w[6]);
-                DW_TAP(r + dx, w[7]);
-                DW_TAP(r + 2 * dx, w[8]);
-                w4 = clamp4(rq_fast_r2(a0, mult[0], r2[0]) + zp, rq_fast_r2(a1, mult[1], r2[1]) + zp,
-                            rq_fast_r2(a2, mult[2], r2[2]) + zp, rq_fast_r2(a3, mult[3], r2[3]) + zp,
-                            lo4, hi4);
-                VP_COPY4(o, &w4);
+                int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
+                DW_TAPS9(p, g->w, dx, dy);
+                DW_STORE4(o, g);
             }
+        }
+    }
+}
+
+/* one valid tap of four channels, less the input zero point: (x - zp) * w (zpp: zp in both
+   halfwords; the differences fit a halfword, so each product is exact) */
+#define DWZ_TAP(x, w)                                                                             \
+    do {                                                                                          \
+        uint32_t x_ = ld32(x), xe_ = __ssub16(__sxtb16(x_), zpp);                                 \
+        uint32_t xo_ = __ssub16(sxtb16_ror8(x_), zpp);                                            \
+        a0 = __smlabb(xe_, (w)[0], a0), a2 = __smlatt(xe_, (w)[0], a2);                           \
+        a1 = __smlabb(xo_, (w)[1], a1), a3 = __smlatt(xo_, (w)[1], a3);                           \
+    } while (0)
+
+/* a border pixel: where its taps inside the input start (bytes from the input tensor and from
+   the output tensor, channel 0), how many rows and columns of them, the first one's index */
+typedef struct {
+    int32_t in, out;
+    uint8_t nky, nkx, t0, pad_;
+} dw_edge_px;
+
+#define DW_EDGE_BATCH 32 /* border pixels described at once (the descriptions sit on the stack) */
+
+/* the taps k0 <= k < k1 of three (at i0 + k * d) that fall inside [0, n): one run */
+static void tap_span(int32_t i0, int32_t d, int32_t n, int32_t *k0, int32_t *k1) {
+    int32_t k;
+    *k0 = 3, *k1 = 0;
+    for (k = 2; k >= 0; k--)
+        if (i0 + k * d >= 0 && i0 + k * d < n) *k0 = k, *k1 = *k1 > k ? *k1 : k + 1;
+    if (*k1 < *k0) *k1 = *k0;
+}
+
+/* up to DW_EDGE_BATCH border pixels from (*oy, *ox) on, raster order, skipping the inner span
+   [y0, y1) x [x0, x1); the cursor moves past them; returns how many */
+static int32_t dw_edge_list(const vp_layer *L, const int32_t box[4], int32_t *oy, int32_t *ox,
+                            dw_edge_px *d) {
+    int32_t n = 0, ic = W(IC), ky0, ky1, kx0, kx1;
+    for (; *oy < W(OH) && n < DW_EDGE_BATCH; (*oy)++, *ox = 0) {
+        int32_t iy0 = *oy * W(SH) - W(PT), inner = *oy >= box[0] && *oy < box[1];
+        tap_span(iy0, W(DH), W(IH), &ky0, &ky1);
+        for (; *ox < W(OW) && n < DW_EDGE_BATCH; (*ox)++) {
+            int32_t ix0 = *ox * W(SW) - W(PL);
+            if (inner && *ox == box[2]) *ox = box[3]; /* dw3x3_inner's */
+            if (*ox >= W(OW)) break;
+            ix0 = *ox * W(SW) - W(PL);
+            tap_span(ix0, W(DW), W(IW), &kx0, &kx1);
+            d[n].in = ((iy0 + ky0 * W(DH)) * W(IW) + ix0 + kx0 * W(DW)) * ic;
+            d[n].out = (*oy * W(OW) + *ox) * W(OC);
+            d[n].nky = (uint8_t)(kx1 > kx0 ? ky1 - ky0 : 0);
+            d[n].nkx = (uint8_t)(kx1 - kx0), d[n].t0 = (uint8_t)(3 * ky0 + kx0);
+            n++;
+        }
+        if (*ox < W(OW)) break; /* the batch is full inside this row */
+    }
+    return n;
+}
+
+/* the border pixels of a batch for one group: each over its taps inside the input only. With
+   the zero point put back into the bias (bz = bias + zp * sum(w)), a padded tap adds
+   (zp - zp) * w = 0 and is skipped: a 2x2 map under a 3x3 window reads 4 taps of 9 */
+static void dw_edge_run(const vp_layer *L, const dw_group *g, const dw_edge_px *d, int32_t n,
+                        const int8_t *in, int8_t *out, const rq_t *R) {
+    int32_t dx = W(DW) * W(IC), dy = W(DH) * W(IW) * W(IC), zp = R->zp, zi = W(IN_ZP), ky;
+    uint32_t zpp = ((uint32_t)zi & 0xFFFFu) | ((uint32_t)zi << 16);
+    uint32_t lo4 = 0x01010101u * (uint8_t)R->lo, hi4 = 0x01010101u * (uint8_t)R->hi;
+    for (; n > 0; n--, d++) {
+        int32_t a0 = g->bz[0], a1 = g->bz[1], a2 = g->bz[2], a3 = g->bz[3];
+        const int8_t *r = in + d->in;
+        const uint32_t(*w)[2] = &g->w[d->t0];
+        for (ky = d->nky; ky > 0; ky--, r += dy, w += 3) {
+            switch (d->nkx) {
+                case 3: DWZ_TAP(r + 2 * dx, w[2]); /* fall through */
+                case 2: DWZ_TAP(r + dx, w[1]);     /* fall through */
+                default: DWZ_TAP(r, w[0]);
+            }
+        }
+        DW_STORE4(out + d->out, g);
+    }
+}
+
+/* 3x3 depthwise over the pixels outside [y0, y1) x [x0, x1) (the border dw3x3_inner leaves),
+   four channels at a time like it, over batches of described pixels (no per-pixel tables) */
+static void dw3x3_edge(const vp_model_info *m, const vp_layer *L, const rq_t *R, uint8_t *a,
+                       int32_t y0, int32_t y1, int32_t x0, int32_t x1) {
+    int32_t oc_n = W(OC), c, t, n, oy = 0, ox = 0, zi = W(IN_ZP), box[4] = {y0, y1, x0, x1};
+    dw_edge_px d[DW_EDGE_BATCH];
+    dw_group G;
+    if (y0 >= y1 || x0 >= x1) box[0] = box[1] = 0; /* no inner part: every pixel */
+    while ((n = dw_edge_list(L, box, &oy, &ox, d)) > 0) {
+        for (c = 0; c < oc_n; c += 4) {
+            uint32_t se = 0, so = 0; /* the nine taps' weights summed per halfword (< 2^11) */
+            dw_group_load(m->vpw, L, R, c, &G);
+            for (t = 0; t < 9; t++) se = __sadd16(se, G.w[t][0]), so = __sadd16(so, G.w[t][1]);
+            G.bz[0] = (int32_t)((uint32_t)G.bias[0] + (uint32_t)(zi * (int16_t)se));
+            G.bz[1] = (int32_t)((uint32_t)G.bias[1] + (uint32_t)(zi * (int16_t)so));
+            G.bz[2] = (int32_t)((uint32_t)G.bias[2] + (uint32_t)(zi * ((int32_t)se >> 16)));
+            G.bz[3] = (int32_t)((uint32_t)G.bias[3] + (uint32_t)(zi * ((int32_t)so >> 16)));
+            dw_edge_run(L, &G, d, n, (const int8_t *)a + W(IN) + c, (int8_t *)a + W(OUT) + c, R);
         }
     }
 }
 #endif
 
-/* DEPTHWISE_CONV_2D, weights [tap][OC]: per pixel, per chunk of channels, per tap */
-VP_CLONES void vp_depthwise(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
+/* the input offset of each tap of output pixel (oy, ox), -1 where it falls in the padding
+   (delta: the taps' offsets from the window's corner) */
+static void dw_tap_offsets(const vp_layer *L, int32_t oy, int32_t ox, const int32_t *delta,
+                           int32_t *off) {
+    int32_t taps = W(KH) * W(KW), ic_n = W(IC), t;
+    int32_t iy0 = oy * W(SH) - W(PT), ix0 = ox * W(SW) - W(PL);
+    if (iy0 >= 0 && iy0 + (W(KH) - 1) * W(DH) < W(IH) && ix0 >= 0 &&
+        ix0 + (W(KW) - 1) * W(DW) < W(IW)) {
+        int32_t corner = W(IN) + (iy0 * W(IW) + ix0) * ic_n;
+        for (t = 0; t < taps; t++) off[t] = corner + delta[t];
+        return;
+    }
+    for (t = 0; t < taps; t++) {
+        int32_t iy = iy0 + (t / W(KW)) * W(DH), ix = ix0 + (t % W(KW)) * W(DW);
+        off[t] = (iy < 0 || iy >= W(IH) || ix < 0 || ix >= W(IW)) ? -1
+                                                                  : W(IN) + (iy * W(IW) + ix) * ic_n;
+    }
+}
+
+/* one output pixel in portable C: per chunk of channels, per tap, then the vectorised
+   requantisation (inside each clone of the caller: widened with its ISA) */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void dw_pixel_c(const vp_model_info *m, const vp_layer *L, const rq_t *R,
+                              const uint8_t *a, const int32_t *off, int8_t *o) {
     const uint8_t *v = m->vpw;
     const int8_t *wts = (const int8_t *)v + L->data;
-    int32_t oc_n = W(OC), ic_n = W(IC), dm = W(DMUL), taps = W(KH) * W(KW), oy, ox, t, c0, j;
+    int32_t oc_n = W(OC), dm = W(DMUL), taps = W(KH) * W(KW), t, c0, j, acc[DW_CHUNK];
     uint32_t q = L->data + (uint32_t)(taps * oc_n);
-    rq_t R = rq_init(v, L, q, oc_n);
-    int32_t off[MAX_TAPS], delta[MAX_TAPS], acc[DW_CHUNK];
-    int32_t span_y = (W(KH) - 1) * W(DH), span_x = (W(KW) - 1) * W(DW);
-    int32_t y0 = 0, y1 = 0, x0 = 0, x1 = 0; /* the pixels dw3x3_inner takes, if any */
+    for (c0 = 0; c0 < oc_n; c0 += DW_CHUNK) {
+        int32_t n = oc_n - c0 < DW_CHUNK ? oc_n - c0 : DW_CHUNK;
+        for (j = 0; j < n; j++) acc[j] = vp_rd32(v, q + 4u * (uint32_t)(c0 + j));
+        for (t = 0; t < taps; t++) {
+            const int8_t *wr = wts + t * oc_n + c0;
+            if (off[t] < 0) {
+                for (j = 0; j < n; j++) acc[j] += W(IN_ZP) * wr[j];
+            } else if (dm == 1) {
+                const int8_t *x = (const int8_t *)a + off[t] + c0;
+                for (j = 0; j < n; j++) acc[j] += x[j] * wr[j];
+            } else {
+                const int8_t *x = (const int8_t *)a + off[t];
+                for (j = 0; j < n; j++) acc[j] += x[(c0 + j) / dm] * wr[j];
+            }
+        }
+        rq_row(R, c0, n, acc, 0, o);
+    }
+}
+
+/* DEPTHWISE_CONV_2D, weights [tap][OC]: the 3x3 shape class four channels at a time (inner
+   pixels, then the border), any other shape per pixel, per chunk of channels, per tap */
+VP_CLONES void vp_depthwise(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
+    int32_t oc_n = W(OC), taps = W(KH) * W(KW), oy, ox, t;
+    uint32_t q = L->data + (uint32_t)(taps * oc_n);
+    rq_t R = rq_init(m->vpw, L, q, oc_n);
+    int32_t off[MAX_TAPS], delta[MAX_TAPS];
 #if defined(__ARM_FEATURE_DSP)
     if (dw3x3_ok(L, &R)) {
+        int32_t y0, y1, x0, x1;
         inner_span(W(OH), W(IH), W(SH), W(PT), W(DH), &y0, &y1);
         inner_span(W(OW), W(IW), W(SW), W(PL), W(DW), &x0, &x1);
         dw3x3_inner(m, L, &R, a, y0, y1, x0, x1);
+        dw3x3_edge(m, L, &R, a, y0, y1, x0, x1);
+        return;
     }
 #endif
     for (t = 0; t < taps; t++) /* tap offsets from the window's corner, once per layer */
-        delta[t] = ((t / W(KW)) * W(DH) * W(IW) + (t % W(KW)) * W(DW)) * ic_n;
+        delta[t] = ((t / W(KW)) * W(DH) * W(IW) + (t % W(KW)) * W(DW)) * W(IC);
     for (oy = 0; oy < W(OH); oy++) {
-        int32_t iy0 = oy * W(SH) - W(PT);
-        int rows_in = iy0 >= 0 && iy0 + span_y < W(IH);
         for (ox = 0; ox < W(OW); ox++) {
             int8_t *o = (int8_t *)a + W(OUT) + (oy * W(OW) + ox) * oc_n;
-            if (oy >= y0 && oy < y1 && ox >= x0 && ox < x1) { /* done by dw3x3_inner */
-                ox = x1 - 1;
-                continue;
-            }
-            int32_t ix0 = ox * W(SW) - W(PL), corner = W(IN) + (iy0 * W(IW) + ix0) * ic_n;
-            int inside = rows_in && ix0 >= 0 && ix0 + span_x < W(IW);
-            if (inside) {
-                for (t = 0; t < taps; t++) off[t] = corner + delta[t];
-            } else {
-                for (t = 0; t < taps; t++) {
-                    int32_t iy = iy0 + (t / W(KW)) * W(DH), ix = ix0 + (t % W(KW)) * W(DW);
-                    off[t] = (iy < 0 || iy >= W(IH) || ix < 0 || ix >= W(IW))
-                                 ? -1
-                                 : W(IN) + (iy * W(IW) + ix) * ic_n;
-                }
-            }
+            dw_tap_offsets(L, oy, ox, delta, off);
 #if defined(__ARM_FEATURE_DSP)
-            if (dm == 1) {
+            if (W(DMUL) == 1) {
                 dw_pixel_dsp(m, L, &R, a, off, o);
                 continue;
             }
 #endif
-            for (c0 = 0; c0 < oc_n; c0 += DW_CHUNK) {
-                int32_t n = oc_n - c0 < DW_CHUNK ? oc_n - c0 : DW_CHUNK;
-                for (j = 0; j < n; j++) acc[j] = vp_rd32(v, q + 4u * (uint32_t)(c0 + j));
-                for (t = 0; t < taps; t++) {
-                    const int8_t *wr = wts + t * oc_n + c0;
-                    if (off[t] < 0) {
-                        for (j = 0; j < n; j++) acc[j] += W(IN_ZP) * wr[j];
-                    } else if (dm == 1) {
-                        const int8_t *x = (const int8_t *)a + off[t] + c0;
-                        for (j = 0; j < n; j++) acc[j] += x[j] * wr[j];
-                    } else {
-                        const int8_t *x = (const int8_t *)a + off[t];
-                        for (j = 0; j < n; j++) acc[j] += x[(c0 + j) / dm] * wr[j];
-                    }
-                }
-                rq_row(&R, c0, n, acc, 0, o);
-            }
+            dw_pixel_c(m, L, &R, a, off, o);
         }
     }
 }

@@ -83,6 +83,11 @@ int64_t vp_weight_bytes(const vp_layer *L);
 int64_t vp_scratch_need(const vp_layer *L);
 
 void vp_conv(const vp_model_info *m, const vp_layer *L, uint8_t *a);
+/* ADD element by element: p holds the layer's P0..P6 (left shift, multipliers and shifts) */
+void vp_add_direct(const int8_t *in1, const int8_t *in2, int8_t *out, int32_t n, const int32_t *p,
+                   int32_t zp1, int32_t zp2, int32_t zp, int32_t lo, int32_t hi);
+/* ADD's first step: the 256-entry table of one input's rescaled bytes */
+void vp_add_table(int32_t *t, int32_t zp, int32_t left, int32_t mult, int32_t shift);
 /* ADD's last step: out[i] = clamp(requantise(t1[in1[i]] + t2[in2[i]]) + zp), double rounding */
 void vp_add_tables(const int32_t *t1, const int32_t *t2, const uint8_t *in1, const uint8_t *in2,
                    uint8_t *out, int32_t n, int32_t mult, int32_t shift, int32_t zp, int32_t lo,
