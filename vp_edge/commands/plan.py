@@ -72,7 +72,7 @@ def _table(plan: object) -> str:
     head = (
         f"{'board':10} {'variant':22} {'params':>8} {'MACs':>10} {'model':>7} "
         f"{'/ flash':>8} {'arena':>6} {'/ RAM':>7} {'compute':>8} {'link':>8} "
-        f"{'total':>8} {'margin':>8}"
+        f"{'per req':>8} {'total':>8} {'margin':>8}"
     )
     lines = [head]
     for r in plan.rows:
@@ -80,7 +80,8 @@ def _table(plan: object) -> str:
         lines.append(
             f"{r.board:10} {r.variant:22} {e.params:>8,} {e.macs:>10,} {_size(e.model_bytes):>7} "
             f"{_size(e.model_limit):>8} {_size(e.arena):>6} {_size(e.arena_limit):>7} "
-            f"{e.compute_ms:>5.1f} ms {e.link_ms:>5.1f} ms {e.total_ms:>5.1f} ms "
+            f"{e.compute_ms:>5.1f} ms {e.link_ms:>5.1f} ms {e.overhead_ms:>5.1f} ms "
+            f"{e.total_ms:>5.1f} ms "
             f"{e.margin_ms:>5.1f} ms"
         )
     src = plan.cost_source
