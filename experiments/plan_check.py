@@ -155,7 +155,8 @@ def live_check(plan: Path, run: Path, images: int, rate: float, known: dict[str,
         )  # fmt: skip
         print(
             f"{b.name:10} {b.variant:22} {b.kind:6} {p['link_ms']:6.1f} {p['compute_ms']:8.2f} "
-            f"{p.get('overhead_ms', 0.0):7.2f} {p['total_ms']:7.1f} | {h['compute_ms']:13.2f} ms {h['emulator_ms']:5.2f} ms "
+            f"{p.get('overhead_ms', 0.0):7.2f} {p['total_ms']:7.1f} | "
+            f"{h['compute_ms']:13.2f} ms {h['emulator_ms']:5.2f} ms "
             f"{live or float('nan'):8.2f} " + (f"{err:+7.1%}" if err is not None else "")
         )
     print(f"{images} requests at {rate:g}/s, one in flight; times in ms")
