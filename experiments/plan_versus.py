@@ -14,8 +14,9 @@ budget and seed, e.g.::
     python -m experiments.plan_versus plan runs/planned runs/a035 [--images 200] [--rate 5] \
         [--measured CHECK.json]  # plan_check --json: the planned boards' counts, reused
 
-Per family: the live ensemble's top-1 accuracy, the share of answers every board voted in within
-the deadline, the share of board replies within it, the answers' p50, and each board's share.
+Per family: the live ensemble's top-1 accuracy, the share of answers given by the deadline, the
+share of answers every board voted in within the deadline, the share of board replies within it,
+the answers' p50, and each board's share.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def serve(
         "deadline_ms": dep.deadline_s * 1e3,
         "images": n,
         "accuracy": res.correct / n,
+        "answered_by_deadline": sum(t <= dep.deadline_s for t in res.latency_s) / n,
         "complete_in_time": res.complete / n,
         "replies_in_time": replies / (n * len(dep.boards)),
         "answer_p50_ms": p50_ms(res.latency_s),
@@ -81,6 +83,8 @@ def table(rows: dict[str, dict]) -> str:
         "| | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),
         "| live ensemble accuracy | " + " | ".join(f"{r['accuracy']:.1%}" for r in rows.values()),
+        "| answers by the deadline | "
+        + " | ".join(f"{r.get('answered_by_deadline', float('nan')):.1%}" for r in rows.values()),
         "| answers with every board in time | "
         + " | ".join(f"{r['complete_in_time']:.1%}" for r in rows.values()),
         "| board replies in time | "
