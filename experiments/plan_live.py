@@ -219,6 +219,7 @@ class LiveResult:
     images: int
     correct: int = 0
     complete: int = 0  # answers every board voted in within the deadline
+    hits: list[int] = field(default_factory=list)  # 1 where the answer to image i was right
     latency_s: list[float] = field(default_factory=list)
     board_latency_s: dict[str, list[float]] = field(default_factory=dict)
     board_in_time: dict[str, int] = field(default_factory=dict)
@@ -248,6 +249,7 @@ async def _session(
             a = await gw.classify(x[i], int(y[i]))
             res.latency_s.append(a.latency_s)
             res.correct += a.winner == int(y[i])
+            res.hits.append(int(a.winner == int(y[i])))
             res.complete += not a.missing
             for n in a.answered:
                 res.board_in_time[n] = res.board_in_time.get(n, 0) + 1

@@ -60,6 +60,7 @@ def serve(
         "deadline_ms": dep.deadline_s * 1e3,
         "images": n,
         "accuracy": res.correct / n,
+        "hits": res.hits,
         "answered_by_deadline": sum(t <= dep.deadline_s for t in res.latency_s) / n,
         "complete_in_time": res.complete / n,
         "replies_in_time": replies / (n * len(dep.boards)),
@@ -100,6 +101,21 @@ def table(rows: dict[str, dict]) -> str:
     return "\n".join(line if line.endswith("|") else line + " |" for line in out)
 
 
+def paired(a: list[int], b: list[int]) -> str:
+    """The two families on the same images: how many only one got right, and the exact
+    two-sided sign test of those (McNemar's), so an accuracy gap can be read against chance."""
+    from math import comb
+
+    only_a = sum(x > y for x, y in zip(a, b, strict=True))
+    only_b = sum(y > x for x, y in zip(a, b, strict=True))
+    n, low = only_a + only_b, min(only_a, only_b)
+    p = min(1.0, 2 * sum(comb(n, i) for i in range(low + 1)) / 2**n) if n else 1.0
+    return (
+        f"same {len(a)} images: only planned right on {only_a}, only uniform right on "
+        f"{only_b} (exact sign test p = {p:.2f})"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("plan", type=Path, help="the folder 'vp-edge plan --out' wrote")
@@ -128,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.update(json.loads(path.read_text()))
     rows = {k: rows[k] for k in ("planned", "uniform") if k in rows}
     print(table(rows))
+    if len(rows) == 2:
+        print(paired(rows["planned"]["hits"], rows["uniform"]["hits"]))
     print(
         f"{args.images} test images at {args.rate:g}/s, one in flight, deadline "
         f"{next(iter(rows.values()))['deadline_ms']:g} ms; emulated boards held to their "
