@@ -95,12 +95,26 @@ def _table(plan: object) -> str:
             if q.endswith(("instructions", "_ms"))
         )
     )
+    lines.append(_overhead_line(src.get("udp_overhead")))
     if plan.stale:
         lines.append(
             "warning: the instruction counts were measured on other engine kernels; "
             "rerun python -m experiments.plan_calibrate --resume"
         )
     return "\n".join(lines)
+
+
+def _overhead_line(udp: dict | None) -> str:
+    """Where the UDP boards' per-request column comes from (vp_edge/plan/overhead.py)."""
+    if not udp:
+        return "per request: not measured (python -m experiments.plan_overhead); 0 assumed"
+    loads = [x for f in udp.get("fleets", []) for x in f.get("load_1min", [])]
+    load = f", load {min(loads):g}-{max(loads):g}" if loads else ""
+    return (
+        f"per request (UDP boards): measured {udp.get('date')}{load} (python -m "
+        f"experiments.plan_overhead): the board daemon's {udp['board_ms']:.2f} ms x the "
+        "profile's CPU factor + the gateway's share for the fleet's boards"
+    )
 
 
 def _plan(args: argparse.Namespace) -> int:
