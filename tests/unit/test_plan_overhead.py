@@ -48,7 +48,7 @@ def test_costs_file_entry_round_trips() -> None:
 def test_plan_adds_the_overhead_to_udp_boards_only() -> None:
     costs = dataclasses.replace(synthetic_costs(), udp=UDP)
     rows = {r.board: r.estimate for r in make_plan(parse_fleet(FLEET), costs=costs).rows}
-    boards = 5  # FLEET: 2 F405s, 2 Pis, 1 PYNQ
+    boards = 3  # FLEET's network boards: 2 Pis, 1 PYNQ (the 2 F405s answer over serial)
     pi, pynq, f405 = rows["pi-1"], rows["pynq"], rows["f405-1"]
     assert pi.overhead_ms == pytest.approx(UDP.ms("linux", 4.0, boards))
     assert pynq.overhead_ms == pytest.approx(UDP.ms("pynq", 12.0, boards))

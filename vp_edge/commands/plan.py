@@ -113,7 +113,7 @@ def _overhead_line(udp: dict | None) -> str:
     return (
         f"per request (UDP boards): measured {udp.get('date')}{load} (python -m "
         f"experiments.plan_overhead): the board daemon's {udp['board_ms']:.2f} ms x the "
-        "profile's CPU factor + the gateway's share for the fleet's boards"
+        "profile's CPU factor + the gateway's share for the fleet's network boards"
     )
 
 

@@ -11,9 +11,10 @@ guessed, by ``python -m experiments.plan_overhead`` into costs.json's ``udp_over
   calibration host;
 - ``rest_ms`` per board kind: live p50 - (compute + link, as the planner's models define them)
   - ``board_ms``, served through the real gateway by emulated boards on the calibration host,
-  as ``base + per_board x (boards - 1)``: measured on fleets of two sizes, since the gateway
-  sends every request to every board and their replies share its process (one board more
-  costs each reply some 0.3-0.5 ms on the 2-core calibration host).
+  as ``base + per_board x (boards - 1)`` over the fleet's network boards: measured on fleets
+  of two sizes, since the gateway sends every request to every board and the replies of its
+  network boards come back together into one process (a serial board's comes tens of
+  milliseconds later and is not counted).
 
 On a real board the first part runs on the board's CPU, so the planner scales it by the
 profile's ``HOST_FACTORS`` factor, as it scales the compute term (the same Python daemon on a
@@ -33,8 +34,8 @@ class UdpOverhead:
     """The measured overhead of one request to a board over UDP, split by where it runs."""
 
     board_ms: float  # the board daemon's own work per request, at the calibration host's speed
-    #: board kind -> (base, per_board): the rest (loopback, gateway) in a fleet of n boards is
-    #: base + per_board x (n - 1); not scaled
+    #: board kind -> (base, per_board): the rest (loopback, gateway) in a fleet of n network
+    #: boards is base + per_board x (n - 1); not scaled
     rest_ms: dict[str, tuple[float, float]]
 
     def ms(self, kind: str, factor: float, boards: int) -> float:

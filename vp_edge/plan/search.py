@@ -114,10 +114,11 @@ def compute_ms(bc: BoardClass, s: Shape, costs: CostModel) -> float:
 def overhead_ms(bc: BoardClass, fleet: Fleet, costs: CostModel) -> float:
     """The measured per-request overhead of a board on a network link in this fleet (0 on
     serial links, or when costs.json has no ``udp_overhead``): its board part at the
-    profile's CPU factor, the gateway's part for the fleet's number of boards."""
+    profile's CPU factor, the gateway's part for the fleet's network boards (their replies come
+    back together and share the gateway's process; a serial board's comes tens of ms later)."""
     if bc.serial or costs.udp is None:
         return 0.0
-    boards = sum(c.count for c in fleet.classes)
+    boards = sum(c.count for c in fleet.classes if not c.serial)
     return costs.udp.ms(bc.kind, host_factor(bc.profile.name), boards)
 
 
