@@ -61,3 +61,11 @@ def test_plan_keeps_what_the_gateway_keeps_for_replying() -> None:
     an idle loop: a plan with no headroom must not promise boards the whole deadline."""
     assert kept_share(parse_fleet(FLEET | {"headroom": 0.0})) == pytest.approx(0.1)
     assert kept_share(parse_fleet(FLEET | {"headroom": 0.3})) == pytest.approx(0.3)
+
+
+def test_board_daemon_is_timed_on_the_real_server() -> None:
+    """The calibration's first part drives boards.server.BoardServer itself (INFER datagrams
+    in, one RESULT out per request; it raises otherwise)."""
+    from experiments.plan_overhead import board_daemon_ms
+
+    assert 0.0 < board_daemon_ms(784, 2, 10, requests=20) < 50.0
