@@ -13,7 +13,9 @@ microcontrollers; the host's median milliseconds of the board's runtime for Linu
 ``--live RUN`` serves RUN (the planned family, trained or not: timing depends on shapes only) on
 emulated boards of the plan's fleet through the gateway (``experiments.plan_live``: each reply
 held back to the board's measured compute) and compares the predicted end to end with each
-board's live p50 (deadline lifted to 2 s, so late replies are timed too).
+board's live p50 (deadline lifted to 2 s, so late replies are timed too). The prediction of a
+UDP board includes its measured per-request overhead (``python -m experiments.plan_overhead``,
+vp_edge/plan/overhead.py).
 """
 
 from __future__ import annotations
@@ -138,8 +140,8 @@ def live_check(plan: Path, run: Path, images: int, rate: float, known: dict[str,
         holds = board_holds(dep, profiles, known)
         res = run_live(dep, holds, images, rate)
     print(
-        f"{'board':10} {'variant':22} {'kind':6} {'link':>6} {'compute':>8} {'total':>7} | "
-        f"{'measured compute':>16} {'emulator':>8} {'live p50':>8} {'error':>7}"
+        f"{'board':10} {'variant':22} {'kind':6} {'link':>6} {'compute':>8} {'per req':>7} "
+        f"{'total':>7} | {'measured compute':>16} {'emulator':>8} {'live p50':>8} {'error':>7}"
     )
     rows = []
     for b in dep.boards:
@@ -153,7 +155,8 @@ def live_check(plan: Path, run: Path, images: int, rate: float, known: dict[str,
         )  # fmt: skip
         print(
             f"{b.name:10} {b.variant:22} {b.kind:6} {p['link_ms']:6.1f} {p['compute_ms']:8.2f} "
-            f"{p['total_ms']:7.1f} | {h['compute_ms']:13.2f} ms {h['emulator_ms']:5.2f} ms "
+            f"{p.get('overhead_ms', 0.0):7.2f} {p['total_ms']:7.1f} | "
+            f"{h['compute_ms']:13.2f} ms {h['emulator_ms']:5.2f} ms "
             f"{live or float('nan'):8.2f} " + (f"{err:+7.1%}" if err is not None else "")
         )
     print(f"{images} requests at {rate:g}/s, one in flight; times in ms")

@@ -7,8 +7,11 @@ PYNQ board the PYNQ daemon on the simulated PYNQ-Z2. Emulators compute at this h
 the board's: so the gateway's end of each link holds every reply back by the board's measured
 compute less the emulator's (``measured_compute``: instructions counted
 in QEMU on the profile's firmware target / its clock for microcontrollers, this host's median
-time x the profile's factor otherwise; the emulator's own runtime timed on this host). The link,
-the framing, the gateway and the vote are the real ones.
+time x the profile's factor otherwise; the emulator's own runtime timed on this host), and a
+board on UDP also by what its daemon's own work per request would cost on the board's CPU beyond
+this host's (``vp_edge.plan.overhead``: the measured board part x (factor - 1)). The link, the
+framing, the gateway and the vote are the real ones. Emulated PYNQ boards compute on the C
+engine (``VP_PYNQ_FABRIC=engine`` unless set), the runtime their cost model is measured on.
 
 Used by ``experiments.plan_check --live`` (predicted end to end against the live per-board p50)
 and ``experiments.plan_versus`` (a planned family against a uniform preset, same fleet).
@@ -190,10 +193,23 @@ def board_holds(
             rt = EMULATOR_RUNTIME[b.kind]
             host = benchmark("tflite", tfl, runs=50, runtimes=(rt,), qemu=False)
             emu_ms = host["runtimes"][rt].get("median_ms") or 0.0
-            hold = max(0.0, (m["compute_ms"] or 0.0) - emu_ms) / 1e3
-            seen[key] = {**m, "emulator_ms": emu_ms, "hold_s": hold}
+            extra = overhead_hold_ms(b.link, profiles[b.name])
+            hold = (max(0.0, (m["compute_ms"] or 0.0) - emu_ms) + extra) / 1e3
+            seen[key] = {**m, "emulator_ms": emu_ms, "overhead_hold_ms": extra, "hold_s": hold}
         out[b.name] = seen[key]
     return out
+
+
+def overhead_hold_ms(link: str, profile: str) -> float:
+    """What the emulated daemon of a UDP board lacks of the real board's per-request work: the
+    measured board part of ``udp_overhead`` x (the profile's factor - 1); 0 on other links or
+    where costs.json has none."""
+    from vp_edge.plan.costs import host_factor, load_costs
+
+    udp = load_costs().udp
+    if not link.startswith("udp://") or udp is None:
+        return 0.0
+    return udp.hold_ms(host_factor(profile))
 
 
 @dataclass
@@ -203,6 +219,7 @@ class LiveResult:
     images: int
     correct: int = 0
     complete: int = 0  # answers every board voted in within the deadline
+    hits: list[int] = field(default_factory=list)  # 1 where the answer to image i was right
     latency_s: list[float] = field(default_factory=list)
     board_latency_s: dict[str, list[float]] = field(default_factory=dict)
     board_in_time: dict[str, int] = field(default_factory=dict)
@@ -210,16 +227,16 @@ class LiveResult:
 
 
 async def _session(
-    dep: Any, holds: dict[str, float], x: np.ndarray, y: np.ndarray, rate_hz: float
+    dep: Any, holds: dict[str, float] | None, x: np.ndarray, y: np.ndarray, rate_hz: float
 ) -> LiveResult:
-    """A gateway whose links hold replies by ``holds``; ``len(x)`` requests at ``rate_hz``, one
-    in flight."""
+    """A gateway whose links hold replies by ``holds`` (None: the gateway's own links, as in
+    production); ``len(x)`` requests at ``rate_hz``, one in flight."""
     from vp_edge.gateway.core import Gateway, default_opener
 
     def opener(spec: Any, pty_dir: Any) -> Any:  # a HeldLink: a Link by duck typing
-        return HeldLink(default_opener(spec, pty_dir), holds.get(spec.name, 0.0))
+        return HeldLink(default_opener(spec, pty_dir), (holds or {}).get(spec.name, 0.0))
 
-    gw = Gateway(dep, opener=opener)
+    gw = Gateway(dep, opener=default_opener if holds is None else opener)
     await gw.start(hello_timeout=30.0)
     res = LiveResult(len(x))
     try:
@@ -232,6 +249,7 @@ async def _session(
             a = await gw.classify(x[i], int(y[i]))
             res.latency_s.append(a.latency_s)
             res.correct += a.winner == int(y[i])
+            res.hits.append(int(a.winner == int(y[i])))
             res.complete += not a.missing
             for n in a.answered:
                 res.board_in_time[n] = res.board_in_time.get(n, 0) + 1
@@ -244,9 +262,11 @@ async def _session(
     return res
 
 
-def run_live(dep: Any, holds: dict[str, dict], images: int, rate_hz: float) -> LiveResult:
+def run_live(dep: Any, holds: dict[str, dict] | None, images: int, rate_hz: float) -> LiveResult:
     """Start the emulated boards of ``dep``, serve ``images`` test images of its run through
-    the gateway, stop the boards."""
+    the gateway (replies held by ``holds``; None: not held), stop the boards."""
+    import os
+
     from boards.emulation import start_emulation
     from converters.rundir import RunDir
     from vp_edge.convert import load_run_data
@@ -254,12 +274,10 @@ def run_live(dep: Any, holds: dict[str, dict], images: int, rate_hz: float) -> L
 
     test = load_run_data(dep.run, load_family(RunDir(dep.run).family)).test
     n = min(images, len(test.y))
+    held = None if holds is None else {k: h["hold_s"] for k, h in holds.items()}
+    os.environ.setdefault("VP_PYNQ_FABRIC", "engine")  # what the PYNQ cost model measures
     with start_emulation(dep, timeout=180.0):
-        return asyncio.run(
-            _session(
-                dep, {k: h["hold_s"] for k, h in holds.items()}, test.x[:n], test.y[:n], rate_hz
-            )
-        )
+        return asyncio.run(_session(dep, held, test.x[:n], test.y[:n], rate_hz))
 
 
 def p50_ms(values: list[float]) -> float | None:

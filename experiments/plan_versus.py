@@ -14,8 +14,9 @@ budget and seed, e.g.::
     python -m experiments.plan_versus plan runs/planned runs/a035 [--images 200] [--rate 5] \
         [--measured CHECK.json]  # plan_check --json: the planned boards' counts, reused
 
-Per family: the live ensemble's top-1 accuracy, the share of answers every board voted in within
-the deadline, the share of board replies within it, the answers' p50, and each board's share.
+Per family: the live ensemble's top-1 accuracy, the share of answers given by the deadline, the
+share of answers every board voted in within the deadline, the share of board replies within it,
+the answers' p50, and each board's share.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def serve(
         "deadline_ms": dep.deadline_s * 1e3,
         "images": n,
         "accuracy": res.correct / n,
+        "hits": res.hits,
+        "answered_by_deadline": sum(t <= dep.deadline_s for t in res.latency_s) / n,
         "complete_in_time": res.complete / n,
         "replies_in_time": replies / (n * len(dep.boards)),
         "answer_p50_ms": p50_ms(res.latency_s),
@@ -81,6 +84,8 @@ def table(rows: dict[str, dict]) -> str:
         "| | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),
         "| live ensemble accuracy | " + " | ".join(f"{r['accuracy']:.1%}" for r in rows.values()),
+        "| answers by the deadline | "
+        + " | ".join(f"{r.get('answered_by_deadline', float('nan')):.1%}" for r in rows.values()),
         "| answers with every board in time | "
         + " | ".join(f"{r['complete_in_time']:.1%}" for r in rows.values()),
         "| board replies in time | "
@@ -94,6 +99,21 @@ def table(rows: dict[str, dict]) -> str:
         ]
         out.append(f"| {board} | " + " | ".join(cells) + " |")
     return "\n".join(line if line.endswith("|") else line + " |" for line in out)
+
+
+def paired(a: list[int], b: list[int]) -> str:
+    """The two families on the same images: how many only one got right, and the exact
+    two-sided sign test of those (McNemar's), so an accuracy gap can be read against chance."""
+    from math import comb
+
+    only_a = sum(x > y for x, y in zip(a, b, strict=True))
+    only_b = sum(y > x for x, y in zip(a, b, strict=True))
+    n, low = only_a + only_b, min(only_a, only_b)
+    p = min(1.0, 2 * sum(comb(n, i) for i in range(low + 1)) / 2**n) if n else 1.0
+    return (
+        f"same {len(a)} images: only planned right on {only_a}, only uniform right on "
+        f"{only_b} (exact sign test p = {p:.2f})"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.update(json.loads(path.read_text()))
     rows = {k: rows[k] for k in ("planned", "uniform") if k in rows}
     print(table(rows))
+    if len(rows) == 2:
+        print(paired(rows["planned"]["hits"], rows["uniform"]["hits"]))
     print(
         f"{args.images} test images at {args.rate:g}/s, one in flight, deadline "
         f"{next(iter(rows.values()))['deadline_ms']:g} ms; emulated boards held to their "

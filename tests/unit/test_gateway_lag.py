@@ -80,3 +80,21 @@ def test_lagging_loop_cuts_the_wait_one_tick_ahead() -> None:
 def test_even_a_huge_lag_leaves_half_the_deadline_to_the_boards() -> None:
     assert not stop_waiting_now(DEADLINE, elapsed_s=0.2, lag_s=0.46, tick_s=0.02)
     assert stop_waiting_now(DEADLINE, elapsed_s=0.25, lag_s=0.46, tick_s=0.02)
+
+
+SHORT = 0.1  # a deadline under 200 ms: REPLY_S alone is over MIN_RESERVE of it
+
+
+def test_idle_loop_waits_a_short_deadline_out() -> None:
+    """At 100 ms an idle loop keeps a tenth of the deadline, not REPLY_S + a tick (which ended
+    every wait at 60 ms, before a board on a 115200-baud line could answer)."""
+    assert not stop_waiting_now(SHORT, elapsed_s=0.095, lag_s=0.002, tick_s=0.02)
+    plan = plan_wait(SHORT, elapsed_s=0.001, lag_s=0.002, need_s=0.01)
+    assert plan.busy is None and plan.stop_s == pytest.approx(SHORT * (1 - MIN_RESERVE))
+
+
+def test_lagging_loop_still_cuts_a_short_deadline() -> None:
+    lag, tick = 0.01, 0.02
+    assert reserve_for(SHORT, lag) == pytest.approx(lag + REPLY_S)
+    assert not stop_waiting_now(SHORT, elapsed_s=0.049, lag_s=lag, tick_s=tick)
+    assert stop_waiting_now(SHORT, elapsed_s=0.051, lag_s=lag, tick_s=tick)

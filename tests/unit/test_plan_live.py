@@ -47,3 +47,11 @@ def test_held_link_delays_each_chunk_once_not_one_after_another() -> None:
     assert link.recv(0.05) == b""
     link.close()
     assert inner.closed
+
+
+def test_paired_counts_the_images_only_one_family_got_right() -> None:
+    from experiments.plan_versus import paired
+
+    line = paired([1, 1, 0, 1, 0, 1], [1, 0, 1, 0, 0, 0])
+    assert "only planned right on 3, only uniform right on 1" in line
+    assert "p = 0.62" in line  # 2 x P(X <= 1), X ~ Binomial(4, 1/2) = 2 x 5/16

@@ -72,7 +72,7 @@ def _table(plan: object) -> str:
     head = (
         f"{'board':10} {'variant':22} {'params':>8} {'MACs':>10} {'model':>7} "
         f"{'/ flash':>8} {'arena':>6} {'/ RAM':>7} {'compute':>8} {'link':>8} "
-        f"{'total':>8} {'margin':>8}"
+        f"{'per req':>8} {'total':>8} {'margin':>8}"
     )
     lines = [head]
     for r in plan.rows:
@@ -80,7 +80,8 @@ def _table(plan: object) -> str:
         lines.append(
             f"{r.board:10} {r.variant:22} {e.params:>8,} {e.macs:>10,} {_size(e.model_bytes):>7} "
             f"{_size(e.model_limit):>8} {_size(e.arena):>6} {_size(e.arena_limit):>7} "
-            f"{e.compute_ms:>5.1f} ms {e.link_ms:>5.1f} ms {e.total_ms:>5.1f} ms "
+            f"{e.compute_ms:>5.1f} ms {e.link_ms:>5.1f} ms {e.overhead_ms:>5.1f} ms "
+            f"{e.total_ms:>5.1f} ms "
             f"{e.margin_ms:>5.1f} ms"
         )
     src = plan.cost_source
@@ -94,12 +95,26 @@ def _table(plan: object) -> str:
             if q.endswith(("instructions", "_ms"))
         )
     )
+    lines.append(_overhead_line(src.get("udp_overhead")))
     if plan.stale:
         lines.append(
             "warning: the instruction counts were measured on other engine kernels; "
             "rerun python -m experiments.plan_calibrate --resume"
         )
     return "\n".join(lines)
+
+
+def _overhead_line(udp: dict | None) -> str:
+    """Where the UDP boards' per-request column comes from (vp_edge/plan/overhead.py)."""
+    if not udp:
+        return "per request: not measured (python -m experiments.plan_overhead); 0 assumed"
+    loads = [x for f in udp.get("fleets", []) for x in f.get("load_1min", [])]
+    load = f", load {min(loads):g}-{max(loads):g}" if loads else ""
+    return (
+        f"per request (UDP boards): measured {udp.get('date')}{load} (python -m "
+        f"experiments.plan_overhead): the board daemon's {udp['board_ms']:.2f} ms x the "
+        "profile's CPU factor + the gateway's share for the fleet's network boards"
+    )
 
 
 def _plan(args: argparse.Namespace) -> int:

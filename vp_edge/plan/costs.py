@@ -8,7 +8,9 @@ and of the C engine are linear in MACs and outputs. Least squares at load time, 
 
 Time on a board = instructions / clock for microcontrollers (CPI 1, as the bench models it), or
 host milliseconds x the profile's ``HOST_FACTORS`` entry for Linux and PYNQ boards (written down
-below, with why). Link time comes from the wire protocol's framing (``link_seconds``).
+below, with why). Link time comes from the wire protocol's framing (``link_seconds``); a board on a
+network link adds a measured per-request overhead (``vp_edge.plan.overhead``), its board part
+scaled by the same factor.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from vp_edge.errors import VpEdgeError
+from vp_edge.plan.overhead import UdpOverhead, parse_overhead
 from vp_edge.plan.shapes import Counts, Shape, counts
 
 COSTS_FILE = Path(__file__).with_name("costs.json")
@@ -111,6 +114,7 @@ class Fit:
 class CostModel:
     fits: dict[str, Fit]
     source: dict  # the measurement file's provenance (date, machine, engine hash)
+    udp: UdpOverhead | None = None  # per-request overhead of UDP boards (None: not measured)
 
     def predict(self, s: Shape, quantity: str) -> float:
         if quantity not in self.fits:
@@ -177,4 +181,17 @@ def load_costs(path: Path = COSTS_FILE) -> CostModel:
             "run 'python -m experiments.plan_calibrate'"
         ) from None
     source = {k: v for k, v in doc.items() if k != "rows"}
-    return CostModel(fit_rows(doc), source)
+    try:
+        udp = parse_overhead(doc.get("udp_overhead"))
+    except (KeyError, TypeError, ValueError) as e:
+        raise CostModelError(
+            f"{path}: udp_overhead is unreadable ({e!r}); "
+            "rerun 'python -m experiments.plan_overhead'"
+        ) from None
+    return CostModel(fit_rows(doc), source, udp)
+
+
+def host_factor(profile: str) -> float:
+    """How many times slower than the calibration host a Linux or PYNQ profile's CPU is
+    (``HOST_FACTORS``; 1 for a profile not listed)."""
+    return HOST_FACTORS.get(profile, ("", 1.0))[1]

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 
 from firmware_bridge.firmware.targets import get_target
 from vp_edge.family import PAPER_MACS_RATIO, PAPER_PARAMS_RATIO
-from vp_edge.plan.costs import CORE_OF_TARGET, CPI, HOST_FACTORS, CostModel, CostModelError
+from vp_edge.gateway.lag import reserve_for
+from vp_edge.plan.costs import (
+    CORE_OF_TARGET,
+    CPI,
+    HOST_FACTORS,
+    CostModel,
+    CostModelError,
+    host_factor,
+)
 from vp_edge.plan.fleet import BoardClass, Fleet
 from vp_edge.plan.link import link_cost
 from vp_edge.plan.shapes import Shape, baseline_shape, counts
@@ -44,10 +52,11 @@ class Estimate:
     deadline_ms: float
     link_label: str = ""  # "115200 baud", "ethernet"
     headroom: float = 0.0  # share of the deadline kept free for what the models miss
+    overhead_ms: float = 0.0  # measured per-request overhead of a network board (plan.overhead)
 
     @property
     def total_ms(self) -> float:
-        return self.compute_ms + self.link_ms
+        return self.compute_ms + self.link_ms + self.overhead_ms
 
     @property
     def margin_ms(self) -> float:
@@ -67,7 +76,9 @@ class Estimate:
             kept = f", {self.headroom:.0%} kept free" if self.headroom else ""
             out.append(
                 f"needs {self.total_ms:.0f} ms ({self.compute_ms:.1f} ms compute + "
-                f"{self.link_ms:.1f} ms over {self.link_label}); deadline "
+                f"{self.link_ms:.1f} ms over {self.link_label}"
+                + (f" + {self.overhead_ms:.1f} ms per request" if self.overhead_ms else "")
+                + "); deadline "
                 f"{self.deadline_ms:g} ms{kept}"
             )
         return out
@@ -100,6 +111,24 @@ def compute_ms(bc: BoardClass, s: Shape, costs: CostModel) -> float:
     return costs.predict(s, quantity) * factor
 
 
+def overhead_ms(bc: BoardClass, fleet: Fleet, costs: CostModel) -> float:
+    """The measured per-request overhead of a board on a network link in this fleet (0 on
+    serial links, or when costs.json has no ``udp_overhead``): its board part at the
+    profile's CPU factor, the gateway's part for the fleet's network boards (their replies come
+    back together and share the gateway's process; a serial board's comes tens of ms later)."""
+    if bc.serial or costs.udp is None:
+        return 0.0
+    boards = sum(c.count for c in fleet.classes if not c.serial)
+    return costs.udp.ms(bc.kind, host_factor(bc.profile.name), boards)
+
+
+def kept_share(fleet: Fleet) -> float:
+    """The share of the deadline a board's reply must leave free: the fleet's headroom, and at
+    least what the gateway keeps for replying (its front end stops waiting for boards that
+    much before the deadline even on an idle loop; vp_edge.gateway.lag)."""
+    return max(fleet.headroom, reserve_for(fleet.deadline_ms / 1e3, 0.0) * 1e3 / fleet.deadline_ms)
+
+
 def estimate(bc: BoardClass, s: Shape, fleet: Fleet, costs: CostModel) -> Estimate:
     c = counts(s)
     bytes_q, arena_q, limit = _artefact(bc)
@@ -119,7 +148,8 @@ def estimate(bc: BoardClass, s: Shape, fleet: Fleet, costs: CostModel) -> Estima
         link.seconds * 1e3,
         fleet.deadline_ms,
         label,
-        fleet.headroom,
+        kept_share(fleet),
+        overhead_ms(bc, fleet, costs),
     )
 
 
