@@ -13,7 +13,6 @@ TensorFlow; run it in its own process, LiteRT must not share it right after a co
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -125,8 +124,18 @@ def build_all(out: Path, family: str = "fashion") -> dict[str, int]:
     return macs
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
+    """``OUT_DIR [FAMILY]``: write the workloads, print name -> MACs as one JSON line."""
+    import argparse
     import json
 
-    result = build_all(Path(sys.argv[1]), *(sys.argv[2:3]))
-    print(json.dumps(result))
+    ap = argparse.ArgumentParser(prog="python -m vp_edge.workloads", description=__doc__)
+    ap.add_argument("out", type=Path, help="folder for the .tflite files")
+    ap.add_argument("family", nargs="?", default="fashion", help="a family name or file")
+    args = ap.parse_args(argv)
+    print(json.dumps(build_all(args.out, args.family)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
