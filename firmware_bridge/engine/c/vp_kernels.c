@@ -600,29 +600,38 @@ typedef struct {
     RQ("r5", "r12") \
     RQ("r6", "r12") \
     RQ("r7", "r12") \
+    "ldr r10, [r2, #16]\n\t" \
+    "ldr r11, [r2, #20]\n\t" \
+    "ldr r1, [r2, #44]\n\t" \
+    "add r12, r10, r11\n\t" \
+    "cbnz r1, 5f\n\t" /* int8 bounds: a byte store each */ \
+    "strb r4, [r10], #1\n\t" \
+    "strb r5, [r12]\n\t" \
+    "strb r6, [r12, r11]\n\t" \
+    "strb r7, [r12, r11, lsl #1]\n\t" \
+    "str r10, [r2, #16]\n\t" \
+    "ldr r3, [r2, #24]\n\t" \
+    "cmp r0, r3\n\t" \
+    "bne 1b\n\t" \
+    "pop {r0, r4-r11, pc}\n" \
+    "5:\n\t" /* narrower bounds: packed, clamped together, stored byte by byte */ \
     "bfi r4, r5, #8, #8\n\t" \
     "bfi r6, r7, #8, #8\n\t" \
     "bfi r4, r6, #16, #16\n\t" \
-    "ldr r5, [r2, #44]\n\t" \
-    "cbz r5, 4f\n\t" \
     "ldr r8, [r2, #32]\n\t" \
     "ldr r9, [r2, #36]\n\t" \
     "ssub8 r10, r4, r8\n\t" \
     "sel r4, r4, r8\n\t" \
     "ssub8 r10, r9, r4\n\t" \
-    "sel r4, r4, r9\n" \
-    "4:\n\t" \
+    "sel r4, r4, r9\n\t" \
     "ldr r10, [r2, #16]\n\t" \
-    "ldr r11, [r2, #20]\n\t" \
-    "add r12, r10, r11\n\t" \
     "strb r4, [r10], #1\n\t" \
     "lsrs r5, r4, #8\n\t" \
     "strb r5, [r12]\n\t" \
     "lsrs r5, r4, #16\n\t" \
     "strb r5, [r12, r11]\n\t" \
     "lsrs r5, r4, #24\n\t" \
-    "add r12, r12, r11, lsl #1\n\t" \
-    "strb r5, [r12]\n\t" \
+    "strb r5, [r12, r11, lsl #1]\n\t" \
     "str r10, [r2, #16]\n\t" \
     "ldr r3, [r2, #24]\n\t" \
     "cmp r0, r3\n\t" \
