@@ -321,9 +321,10 @@ static const int8_t *input_row(const vp_layer *L, const uint8_t *a, int32_t p, i
     int8_t *o = buf;
     if (direct_rows(L)) return (const int8_t *)a + W(IN) + (oy * W(SH) * W(IW) + ox * W(SW)) * ic;
     if (window_inside(L, oy, ox)) { /* each kernel row's taps lie side by side in the input */
-        int32_t n = W(KW) * ic, k, iy0 = oy * W(SH) - W(PT), ix0 = ox * W(SW) - W(PL);
-        const uint8_t *x = a + W(IN) + (iy0 * W(IW) + ix0) * ic;
-        for (ky = 0; ky < W(KH); ky++, o += n, x += W(DH) * W(IW) * ic)
+        /* locals: the stores below may alias the descriptor, whose words would be reloaded */
+        int32_t n = W(KW) * ic, kh = W(KH), step = W(DH) * W(IW) * ic, k;
+        const uint8_t *x = a + W(IN) + ((oy * W(SH) - W(PT)) * W(IW) + ox * W(SW) - W(PL)) * ic;
+        for (ky = 0; ky < kh; ky++, o += n, x += step)
             for (k = 0; k < n; k += 4) { /* whole words: up to 3 bytes past the row's end are
                                             read (arena slack) and rewritten (next row, slack) */
                 uint32_t t = ld32((const int8_t *)x + k);
