@@ -369,9 +369,10 @@ static const int8_t *input_row(const vp_layer *L, const uint8_t *a, int32_t p, i
     int8_t *o = buf;
     if (direct_rows(L)) return (const int8_t *)a + W(IN) + (oy * W(SH) * W(IW) + ox * W(SW)) * ic;
     if (window_inside(L, oy, ox)) { /* each kernel row's taps lie side by side in the input */
-        int32_t n = W(KW) * ic, k, iy0 = oy * W(SH) - W(PT), ix0 = ox * W(SW) - W(PL);
-        const uint8_t *x = a + W(IN) + (iy0 * W(IW) + ix0) * ic;
-        for (ky = 0; ky < W(KH); ky++, o += n, x += W(DH) * W(IW) * ic)
+        /* locals: the stores below may alias the descriptor, whose words would be reloaded */
+        int32_t n = W(KW) * ic, kh = W(KH), step = W(DH) * W(IW) * ic, k;
+        const uint8_t *x = a + W(IN) + ((oy * W(SH) - W(PT)) * W(IW) + ox * W(SW) - W(PL)) * ic;
+        for (ky = 0; ky < kh; ky++, o += n, x += step)
             for (k = 0; k < n; k += 4) { /* whole words: up to 3 bytes past the row's end are
                                             read (arena slack) and rewritten (next row, slack) */
                 uint32_t t = ld32((const int8_t *)x + k);
@@ -503,7 +504,7 @@ typedef struct {
 #define PW_SET(zp, j, off) "ldr " zp ", [" j ", " off "]\n\tmov r3, #0x40000000\n\t"
 
 /*
- * The doubled form (pw_doubled: |sum| < 2^29 and r <= 22 on every channel): the sum x doubled
+ * The doubled form (pw_table: |sum| < 2^29 and r <= 22 on every channel): the sum x doubled
  * stays exact, so SMMLAR of 2x by m with the addend
  * A = 2^(r-1) + zp 2^r (r11) is A + floor((x m + 2^30) / 2^31) = A + h, TFLite's doubling high
  * multiply; adding the sign of x (h < 0 exactly when x < 0) and shifting by r (r10) is
@@ -579,7 +580,7 @@ __attribute__((naked, noinline)) static void pw_pairs(pw_job *j) {
     __asm__ volatile(PW_PAIRS_ASM(PW_RQ, PW_SET));
 }
 
-/* pw_pairs for a layer on the doubled form (pw_doubled) */
+/* pw_pairs for a layer on the doubled form (pw_table) */
 __attribute__((naked, noinline)) static void pw_pairs2(pw_job *j) {
     __asm__ volatile(PW_PAIRS_ASM(PW_RQ2, PW_SET2));
 }
@@ -648,29 +649,38 @@ typedef struct {
     RQ("r5", "r12") \
     RQ("r6", "r12") \
     RQ("r7", "r12") \
+    "ldr r10, [r2, #16]\n\t" \
+    "ldr r11, [r2, #20]\n\t" \
+    "ldr r1, [r2, #44]\n\t" \
+    "add r12, r10, r11\n\t" \
+    "cbnz r1, 5f\n\t" /* int8 bounds: a byte store each */ \
+    "strb r4, [r10], #1\n\t" \
+    "strb r5, [r12]\n\t" \
+    "strb r6, [r12, r11]\n\t" \
+    "strb r7, [r12, r11, lsl #1]\n\t" \
+    "str r10, [r2, #16]\n\t" \
+    "ldr r3, [r2, #24]\n\t" \
+    "cmp r0, r3\n\t" \
+    "bne 1b\n\t" \
+    "pop {r0, r4-r11, pc}\n" \
+    "5:\n\t" /* narrower bounds: packed, clamped together, stored byte by byte */ \
     "bfi r4, r5, #8, #8\n\t" \
     "bfi r6, r7, #8, #8\n\t" \
     "bfi r4, r6, #16, #16\n\t" \
-    "ldr r5, [r2, #44]\n\t" \
-    "cbz r5, 4f\n\t" \
     "ldr r8, [r2, #32]\n\t" \
     "ldr r9, [r2, #36]\n\t" \
     "ssub8 r10, r4, r8\n\t" \
     "sel r4, r4, r8\n\t" \
     "ssub8 r10, r9, r4\n\t" \
-    "sel r4, r4, r9\n" \
-    "4:\n\t" \
+    "sel r4, r4, r9\n\t" \
     "ldr r10, [r2, #16]\n\t" \
-    "ldr r11, [r2, #20]\n\t" \
-    "add r12, r10, r11\n\t" \
     "strb r4, [r10], #1\n\t" \
     "lsrs r5, r4, #8\n\t" \
     "strb r5, [r12]\n\t" \
     "lsrs r5, r4, #16\n\t" \
     "strb r5, [r12, r11]\n\t" \
     "lsrs r5, r4, #24\n\t" \
-    "add r12, r12, r11, lsl #1\n\t" \
-    "strb r5, [r12]\n\t" \
+    "strb r5, [r12, r11, lsl #1]\n\t" \
     "str r10, [r2, #16]\n\t" \
     "ldr r3, [r2, #24]\n\t" \
     "cmp r0, r3\n\t" \
@@ -681,37 +691,52 @@ __attribute__((naked, noinline)) static void pw_quads(pw4_job *j) {
     __asm__ volatile(PW_QUADS_ASM(PW_RQ, PW_SET));
 }
 
-/* pw_quads for a layer on the doubled form (pw_doubled) */
+/* pw_quads for a layer on the doubled form (pw_table) */
 __attribute__((naked, noinline)) static void pw_quads2(pw4_job *j) {
     __asm__ volatile(PW_QUADS_ASM(PW_RQ2, PW_SET2));
 }
 
-/* the layer's requantisation table in the scratch, per channel (every channel on rq_fast: r in
-   2..31): bias, multiplier, r - 1, 2^(r - 2) for PW_RQ; bias, multiplier, r, 2^(r-1) + zp 2^r
-   for PW_RQ2, the doubled form, which a layer takes (the return value) where on every channel
-   the sum's bound |bias| + K 2^14 (int8 products are at most 2^14 in size) stays below 2^29 and
-   r <= 22, so twice the sum, and addend + h, fit in int32 */
-static int pw_table(const uint8_t *v, const rq_t *R, uint32_t q, int32_t oc_n, int32_t kn,
-                    int32_t *t) {
-    int32_t c, *e = t, zp = R->zp, dbl = 1;
-    for (c = 0; c < oc_n; c++, e += 4) { /* the doubled form while it holds */
-        int32_t b = vp_rd32(v, q + 4u * (uint32_t)c), r = -vp_rd32(v, R->shift + 4u * (uint32_t)c);
-        e[0] = b, e[1] = vp_rd32(v, R->mult + 4u * (uint32_t)c), e[2] = r;
-        e[3] = r <= 22 ? (int32_t)(1u << (r - 1)) + zp * (int32_t)(1u << r) : 0;
-        dbl &= r <= 22 && (int64_t)(b < 0 ? -(int64_t)b : b) + ((int64_t)kn << 14) < (1 << 29);
+/* the layer's requantisation table in the scratch, per channel: bias, multiplier, r - 1,
+   2^(r - 2) for PW_RQ; bias, multiplier, r, 2^(r-1) + zp 2^r for PW_RQ2, the doubled form.
+   Returns -1 unless every channel is on rq_fast (multiplier above 2^30, r in 2..31: what
+   rq_fast_ok checks), else whether the layer takes the doubled form: on every channel the sum's
+   bound |bias| + K 2^14 (int8 products are at most 2^14 in size) below 2^29 and r <= 22, so
+   twice the sum, and addend + h, fit in int32. */
+static int pw_table(const vp_layer *L, const uint8_t *v, int32_t kn, int32_t *t) {
+    int32_t c, oc_n = W(OC), *e = t, dbl = kn < (1 << 15);
+    const uint8_t *bp = v + L->data + (uint32_t)(oc_n * W(CH_STRIDE));
+    const uint8_t *mp = bp + 4 * oc_n, *sp = bp + 8 * oc_n;
+    uint32_t kb = (uint32_t)kn << 14, zp = (uint32_t)W(OUT_ZP);
+    for (c = 0; c < oc_n; c++, e += 4, bp += 4, mp += 4, sp += 4) {
+        int32_t b = vp_rd32(bp, 0), mu = vp_rd32(mp, 0);
+        int32_t r = (int32_t)(0u - (uint32_t)vp_rd32(sp, 0));
+        if (mu <= (1 << 30) || (uint32_t)(r - 2) > 29u) return -1;
+        e[0] = b, e[1] = mu, e[2] = r;
+        e[3] = (int32_t)((1u << (r - 1)) + (zp << r)); /* exact where r <= 22 */
+        if (r > 22 || (b < 0 ? 0u - (uint32_t)b : (uint32_t)b) + kb >= (1u << 29)) dbl = 0;
     }
-    for (c = 0, e = t; !dbl && c < oc_n; c++, e += 4) /* else the general one */
+    for (c = 0, e = t; !dbl && c < oc_n; c++, e += 4) /* else the general form */
         e[3] = (int32_t)(1u << (e[2] - 2)), e[2] -= 1;
     return dbl;
 }
 
-/* rows r[0..n-1] sign-extended into int16 lanes: per 4 K each row's even lanes, then odd */
+/* rows r[0..n-1] (n = 2 or 4) sign-extended into int16 lanes: per 4 K each row's even lanes,
+   then odd */
 static void pw_widen(const int8_t *const *r, int32_t n, int32_t k4, uint32_t *xr) {
-    int32_t g, i;
-    for (g = 0; g < k4; g += 4)
-        for (i = 0; i < n; i++, xr += 2) {
-            uint32_t x = ld32(r[i] + g);
-            xr[0] = __sxtb16(x), xr[1] = sxtb16_ror8(x);
+    const int8_t *r0 = r[0], *r1 = r[1], *r2 = r[n > 2 ? 2 : 0], *r3 = r[n > 2 ? 3 : 0];
+    int32_t g;
+    if (n == 2)
+        for (g = 0; g < k4; g += 4, xr += 4) {
+            uint32_t x = ld32(r0 + g), y = ld32(r1 + g);
+            xr[0] = __sxtb16(x), xr[1] = sxtb16_ror8(x), xr[2] = __sxtb16(y);
+            xr[3] = sxtb16_ror8(y);
+        }
+    else
+        for (g = 0; g < k4; g += 4, xr += 8) {
+            uint32_t x = ld32(r0 + g), y = ld32(r1 + g), z = ld32(r2 + g), w = ld32(r3 + g);
+            xr[0] = __sxtb16(x), xr[1] = sxtb16_ror8(x), xr[2] = __sxtb16(y);
+            xr[3] = sxtb16_ror8(y), xr[4] = __sxtb16(z), xr[5] = sxtb16_ror8(z);
+            xr[6] = __sxtb16(w), xr[7] = sxtb16_ror8(w);
         }
 }
 
@@ -736,11 +761,12 @@ static int32_t conv_quads_dsp(const vp_layer *L, const pw_job *P, int dbl, uint8
     return p;
 }
 
-/* layout 0 with P2 = 1, an even channel count, every channel on rq_fast: the input rows (in
+/* layout 0 with P2 = 1, an even channel count, every channel on rq_fast (else 0 is returned
+   before anything is written but the table): the input rows (in
    place, or gathered by input_row) sign-extended once into int16 lanes in the scratch, then
    pw_quads over every channel of four pixels (1x1) and pw_pairs over every channel pair of two.
    Scratch: the table (16 bytes a channel), the int16 rows, two int8 im2col rows. */
-static void conv_rows_dsp(const vp_model_info *m, const vp_layer *L, const rq_t *R, uint8_t *a) {
+static int conv_rows_dsp(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
     const uint8_t *v = m->vpw;
     int32_t oc_n = W(OC), stride = W(CH_STRIDE), n_pix = W(OH) * W(OW), p = 0;
     int32_t kn = W(KH) * W(KW) * W(IC), k4 = (kn + 3) & ~3, direct = direct_rows(L), dbl;
@@ -748,13 +774,13 @@ static void conv_rows_dsp(const vp_model_info *m, const vp_layer *L, const rq_t 
     uint32_t *xr = (uint32_t *)(void *)(a + W(SCRATCH) + 16 * oc_n);
     int8_t *buf = (int8_t *)a + W(SCRATCH) + 16 * oc_n + 4 * k4;
     pw_job J;
-    uint32_t q = L->data + (uint32_t)(oc_n * stride);
-    dbl = pw_table(v, R, q, oc_n, kn, tab);
+    if ((dbl = pw_table(L, v, kn, tab)) < 0) return 0;
     if (!direct) memset(buf, 0, (size_t)(2 * stride));
-    J.stride = stride, J.n4 = k4 >> 2, J.zp = R->zp, J.wskip = 2 * stride - k4;
+    J.stride = stride, J.n4 = k4 >> 2, J.zp = W(OUT_ZP), J.wskip = 2 * stride - k4;
     J.te = tab + 4 * oc_n, J.w = (const int8_t *)v + L->data, J.t = tab;
-    J.lo4 = (uint32_t)(uint8_t)R->lo * 0x01010101u, J.hi4 = (uint32_t)(uint8_t)R->hi * 0x01010101u;
-    J.clamp = R->lo > -128 || R->hi < 127;
+    J.lo4 = (uint32_t)(uint8_t)W(ACT_MIN) * 0x01010101u;
+    J.hi4 = (uint32_t)(uint8_t)W(ACT_MAX) * 0x01010101u;
+    J.clamp = W(ACT_MIN) > -128 || W(ACT_MAX) < 127;
     if (direct) p = conv_quads_dsp(L, &J, dbl, a, xr);
     for (; p < n_pix; p += 2) {
         int two = p + 1 < n_pix;
@@ -769,6 +795,7 @@ static void conv_rows_dsp(const vp_model_info *m, const vp_layer *L, const rq_t 
         else
             pw_pairs(&J);
     }
+    return 1;
 }
 #define VP_ROWS_DSP 1
 #endif
@@ -781,14 +808,14 @@ static void conv_ocmajor(const vp_model_info *m, const vp_layer *L, uint8_t *a) 
     int32_t oc_n = W(OC), stride = W(CH_STRIDE), n_pix = W(OH) * W(OW), p, oc;
     int32_t kn = (W(OP) == VP_OP_FULLY_CONNECTED ? 1 : W(KH) * W(KW)) * W(IC), k4 = (kn + 3) & ~3;
     uint32_t q = L->data + (uint32_t)(oc_n * stride);
-    rq_t R = rq_init(v, L, q, oc_n);
+    rq_t R;
     int8_t *buf = (int8_t *)a + W(SCRATCH);
-#if defined(VP_ROWS_DSP)
-    if (R.fast && P(2) == 1 && W(OP) == VP_OP_CONV_2D && (oc_n & 1) == 0 && W(IN2_ZP) == 0) {
-        conv_rows_dsp(m, L, &R, a);
+#if defined(VP_ROWS_DSP) /* its table checks what rq_init's would: no second pass */
+    if (P(0) == 0 && P(2) == 1 && W(OP) == VP_OP_CONV_2D && (oc_n & 1) == 0 &&
+        W(IN2_ZP) == 0 && conv_rows_dsp(m, L, a))
         return;
-    }
 #endif
+    R = rq_init(v, L, q, oc_n);
 #if defined(__ARM_FEATURE_DSP)
     if (R.fast && direct_rows(L) && W(IN2_ZP) == 0 && W(SH) == 1 && W(SW) == 1 &&
         W(OW) == W(IW)) {
