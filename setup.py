@@ -13,7 +13,9 @@ setup(
     ext_modules=[
         Extension(
             "firmware_bridge.engine._vp_engine",
-            sources=[f"{ENGINE}/vp_engine.c", f"{ENGINE}/vp_kernels.c", f"{ENGINE}/vp_pyshim.c"],
+            sources=[
+                f"{ENGINE}/{n}.c" for n in ("vp_engine", "vp_engine_ops", "vp_kernels", "vp_pyshim")
+            ],
             include_dirs=[ENGINE],
             extra_compile_args=["-std=c99", "-O3", "-fwrapv", "-Wall"],
             py_limited_api=False,

@@ -1163,10 +1163,16 @@ static void dw_group_load(const uint8_t *v, const vp_layer *L, const rq_t *R, in
     const int8_t *wts = (const int8_t *)v + L->data;
     int32_t oc_n = W(OC), t, k;
     uint32_t q = L->data + 9u * (uint32_t)oc_n;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 9 /* once per four channels and per border batch: no loop counters */
+#endif
     for (t = 0; t < 9; t++) {
         uint32_t x = ld32(wts + t * oc_n + c);
         g->w[t][0] = __sxtb16(x), g->w[t][1] = sxtb16_ror8(x);
     }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 4
+#endif
     for (k = 0; k < 4; k++) {
         g->bias[k] = vp_rd32(v, q + 4u * (uint32_t)(c + k));
         g->mult[k] = vp_rd32(v, R->mult + 4u * (uint32_t)(c + k));
@@ -1348,6 +1354,9 @@ static void dw3x3_edge(const vp_model_info *m, const vp_layer *L, const rq_t *R,
         for (c = 0; c < oc_n; c += 4) {
             uint32_t se = 0, so = 0; /* the nine taps' weights summed per halfword (< 2^11) */
             dw_group_load(m->vpw, L, R, c, &G);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 9
+#endif
             for (t = 0; t < 9; t++) se = __sadd16(se, G.w[t][0]), so = __sadd16(so, G.w[t][1]);
             G.bz[0] = (int32_t)((uint32_t)G.bias[0] + (uint32_t)(zi * (int16_t)se));
             G.bz[1] = (int32_t)((uint32_t)G.bias[1] + (uint32_t)(zi * (int16_t)so));
