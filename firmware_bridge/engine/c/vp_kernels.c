@@ -482,15 +482,24 @@ typedef struct {
     "ldr r4, [r4]\n\t" \
     "mov r6, r4\n\t" \
     "mov r7, r5\n\t" \
-    "lsrs r3, r3, #1\n\t" /* pairs of steps; an odd step first */ \
-    "bcc 2f\n\t" \
+    "lsrs r3, r3, #1\n\t" /* 4 steps a pass; 1 and 2 first */ \
+    "bcc 7f\n\t" \
     PW_STEP \
-    "cbz r3, 3f\n" \
+    "7:\n\t" \
+    "lsrs r3, r3, #1\n\t" \
+    "bcc 8f\n\t" \
+    PW_STEP \
+    PW_STEP \
+    "8:\n\t" \
+    "subs r3, r3, #1\n\t" /* passes left, less one: no borrow while one is left */ \
+    "bcc 3f\n" \
     "2:\n\t" \
     PW_STEP \
     PW_STEP \
+    PW_STEP \
+    PW_STEP \
     "subs r3, r3, #1\n\t" \
-    "bne 2b\n" \
+    "bcs 2b\n" \
     "3:\n\t" \
     "ldr r12, [sp]\n\t" \
     "ldr r3, [r12, #44]\n\t" \
@@ -580,15 +589,24 @@ typedef struct {
     "mov r5, r4\n\t" \
     "mov r6, r4\n\t" \
     "mov r7, r4\n\t" \
-    "lsrs r3, r3, #1\n\t" \
-    "bcc 2f\n\t" \
+    "lsrs r3, r3, #1\n\t" /* 4 steps a pass; 1 and 2 first */ \
+    "bcc 7f\n\t" \
     PW4_STEP \
-    "cbz r3, 3f\n" \
+    "7:\n\t" \
+    "lsrs r3, r3, #1\n\t" \
+    "bcc 8f\n\t" \
+    PW4_STEP \
+    PW4_STEP \
+    "8:\n\t" \
+    "subs r3, r3, #1\n\t" /* passes left, less one: no borrow while one is left */ \
+    "bcc 3f\n" \
     "2:\n\t" \
     PW4_STEP \
     PW4_STEP \
+    PW4_STEP \
+    PW4_STEP \
     "subs r3, r3, #1\n\t" \
-    "bne 2b\n" \
+    "bcs 2b\n" \
     "3:\n\t" \
     "ldr r3, [r2, #40]\n\t" \
     "add r1, r1, r3\n\t" \
