@@ -552,13 +552,13 @@ typedef struct {
     const int8_t *w;   /* 4: the channel's weight row */
     int32_t n4;        /* 8: steps of 4 K (>= 1) */
     const int32_t *t;  /* 12: the channel's table entry (pw_table) */
-    int8_t *o;         /* 16: the first pixel's output at the channel */
-    int32_t oc;        /* 20: bytes from one pixel's outputs to the next's */
+    int32_t wskip;     /* 16: from the end of a weight row to the next (LDRD with t) */
+    int32_t clamp;     /* 20: as pw_job's (20..32: one LDM) */
     const int32_t *te; /* 24: the table's end */
-    int32_t zp;        /* 28 */
-    uint32_t lo4, hi4; /* 32, 36 */
-    int32_t wskip;     /* 40: from the end of a weight row to the next */
-    int32_t clamp;     /* 44: as pw_job's */
+    int8_t *o;         /* 28: the first pixel's output at the channel */
+    int32_t oc;        /* 32: bytes from one pixel's outputs to the next's */
+    int32_t zp;        /* 36 */
+    uint32_t lo4, hi4; /* 40, 44 (LDRD) */
 } pw4_job;
 
 /* one step of 4 K for four pixels x one channel: 2 LDM, 1 LDR, 2 SXTB16, 8 SMLAD */
@@ -608,28 +608,25 @@ typedef struct {
     "subs r3, r3, #1\n\t" \
     "bcs 2b\n" \
     "3:\n\t" \
-    "ldr r3, [r2, #40]\n\t" \
+    "ldrd r0, r3, [r2, #12]\n\t" /* t, wskip */ \
     "add r1, r1, r3\n\t" \
     "str r1, [r2, #4]\n\t" \
-    "ldr r0, [r2, #12]\n\t" \
     "ldmia r0!, {r8-r11}\n\t" \
     "str r0, [r2, #12]\n\t" \
-    SET("r12", "r2", "#28") \
+    SET("r12", "r2", "#36") \
     RQ("r4", "r12") \
     RQ("r5", "r12") \
     RQ("r6", "r12") \
     RQ("r7", "r12") \
-    "ldr r10, [r2, #16]\n\t" \
-    "ldr r11, [r2, #20]\n\t" \
-    "ldr r1, [r2, #44]\n\t" \
+    "add r12, r2, #20\n\t" \
+    "ldm r12, {r1, r3, r10, r11}\n\t" /* clamp, te, o, oc */ \
     "add r12, r10, r11\n\t" \
     "cbnz r1, 5f\n\t" /* int8 bounds: a byte store each */ \
     "strb r4, [r10], #1\n\t" \
     "strb r5, [r12]\n\t" \
     "strb r6, [r12, r11]\n\t" \
     "strb r7, [r12, r11, lsl #1]\n\t" \
-    "str r10, [r2, #16]\n\t" \
-    "ldr r3, [r2, #24]\n\t" \
+    "str r10, [r2, #28]\n\t" \
     "cmp r0, r3\n\t" \
     "bne 1b\n\t" \
     "pop {r0, r4-r11, pc}\n" \
@@ -637,13 +634,12 @@ typedef struct {
     "bfi r4, r5, #8, #8\n\t" \
     "bfi r6, r7, #8, #8\n\t" \
     "bfi r4, r6, #16, #16\n\t" \
-    "ldr r8, [r2, #32]\n\t" \
-    "ldr r9, [r2, #36]\n\t" \
+    "ldrd r8, r9, [r2, #40]\n\t" \
     "ssub8 r10, r4, r8\n\t" \
     "sel r4, r4, r8\n\t" \
     "ssub8 r10, r9, r4\n\t" \
     "sel r4, r4, r9\n\t" \
-    "ldr r10, [r2, #16]\n\t" \
+    "ldr r10, [r2, #28]\n\t" \
     "strb r4, [r10], #1\n\t" \
     "lsrs r5, r4, #8\n\t" \
     "strb r5, [r12]\n\t" \
@@ -651,8 +647,7 @@ typedef struct {
     "strb r5, [r12, r11]\n\t" \
     "lsrs r5, r4, #24\n\t" \
     "strb r5, [r12, r11, lsl #1]\n\t" \
-    "str r10, [r2, #16]\n\t" \
-    "ldr r3, [r2, #24]\n\t" \
+    "str r10, [r2, #28]\n\t" \
     "cmp r0, r3\n\t" \
     "bne 1b\n\t" \
     "pop {r0, r4-r11, pc}\n"
