@@ -412,14 +412,14 @@ typedef struct {
     const int8_t *w;   /* 4: the weight row of the channel pair's first channel */
     int32_t stride;    /* 8: bytes from one channel's weight row to the next */
     int32_t n4;        /* 12: steps of 4 K (>= 1) */
-    const int32_t *t;  /* 16: the channel's entry: bias, multiplier, r - 1, 2^(r - 2) */
-    int8_t *o;         /* 20: the first pixel's outputs at the channel pair */
-    int32_t d;         /* 24: from the first pixel's outputs to the second's (0: one pixel) */
+    const int32_t *t;  /* 16: the channel's table entry (pw_table) */
+    int32_t wskip;     /* 20: from the end of a weight row to the next pair's (LDRD with t) */
+    int32_t clamp;     /* 24: the clamp is narrower than int8, else SSAT did it (24..36: LDM) */
     const int32_t *te; /* 28: the table's end */
-    int32_t zp;        /* 32 */
-    uint32_t lo4, hi4; /* 36, 40: the clamp bounds in every byte */
-    int32_t wskip;     /* 44: from the end of a weight row to the next channel pair's */
-    int32_t clamp;     /* 48: the clamp is narrower than int8 (else SSAT did it) */
+    int8_t *o;         /* 32: the first pixel's outputs at the channel pair */
+    int32_t d;         /* 36: from the first pixel's outputs to the second's (0: one pixel) */
+    int32_t zp;        /* 40 */
+    uint32_t lo4, hi4; /* 44, 48: the clamp bounds in every byte (LDRD) */
 } pw_job;
 
 /* one step of 4 K for two pixels x two channels: 1 LDM, 2 LDR, 4 SXTB16, 8 SMLAD (the inputs
@@ -502,11 +502,10 @@ typedef struct {
     "bcs 2b\n" \
     "3:\n\t" \
     "ldr r12, [sp]\n\t" \
-    "ldr r3, [r12, #44]\n\t" \
+    "ldrd r0, r3, [r12, #16]\n\t" /* t, wskip */ \
     "add r1, r1, r3\n\t" \
     "str r1, [r12, #4]\n\t" \
-    "ldr r0, [r12, #16]\n\t" \
-    SET("r2", "r12", "#32") \
+    SET("r2", "r12", "#40") \
     "ldmia r0!, {r8-r11}\n\t" \
     RQ("r4", "r2") \
     RQ("r6", "r2") \
@@ -517,22 +516,19 @@ typedef struct {
     "bfi r6, r7, #8, #8\n\t" \
     "bfi r4, r5, #8, #8\n\t" \
     "bfi r4, r6, #16, #16\n\t" \
-    "ldr r5, [r12, #48]\n\t" \
-    "cbz r5, 4f\n\t" \
-    "ldr r8, [r12, #36]\n\t" \
-    "ldr r9, [r12, #40]\n\t" \
-    "ssub8 r10, r4, r8\n\t" \
+    "add r1, r12, #24\n\t" \
+    "ldm r1, {r1, r3, r10, r11}\n\t" /* clamp, te, o, d */ \
+    "cbz r1, 4f\n\t" \
+    "ldrd r8, r9, [r12, #44]\n\t" \
+    "ssub8 lr, r4, r8\n\t" \
     "sel r4, r4, r8\n\t" \
-    "ssub8 r10, r9, r4\n\t" \
+    "ssub8 lr, r9, r4\n\t" \
     "sel r4, r4, r9\n" \
     "4:\n\t" \
-    "ldr r10, [r12, #20]\n\t" \
-    "ldr r11, [r12, #24]\n\t" \
     "lsrs r5, r4, #16\n\t" \
     "strh r5, [r10, r11]\n\t" \
     "strh r4, [r10], #2\n\t" \
-    "str r10, [r12, #20]\n\t" \
-    "ldr r3, [r12, #28]\n\t" \
+    "str r10, [r12, #32]\n\t" \
     "cmp r0, r3\n\t" \
     "bne 1b\n\t" \
     "pop {r0, r4-r11, pc}\n"
