@@ -368,6 +368,25 @@ static inline int8_t rq_fast_at(const rq_t *R, int32_t acc, const uint8_t *mp, c
     return clamp8(y + R->zp, R->lo, R->hi);
 }
 
+/* conv_ocmajor's 2x2 block on rq_fast: each channel's multiplier and shift read once */
+static inline void rq2x2_dsp(const rq_t *R, int32_t oc, int pair, int two, const uint32_t *s,
+                             uint32_t b0, uint32_t b1, int8_t *o0, int8_t *o1) {
+    const uint8_t *v = R->v;
+    int32_t m0 = vp_rd32(v, R->mult + 4u * (uint32_t)oc), m1 = m0;
+    int32_t h0 = -vp_rd32(v, R->shift + 4u * (uint32_t)oc) - 2, h1 = h0;
+    if (pair) {
+        m1 = vp_rd32(v, R->mult + 4u * (uint32_t)(oc + 1));
+        h1 = -vp_rd32(v, R->shift + 4u * (uint32_t)(oc + 1)) - 2;
+    }
+    o0[oc] = clamp8(rq_fast_r2((int32_t)(s[0] + b0), m0, h0) + R->zp, R->lo, R->hi);
+    if (pair) o0[oc + 1] = clamp8(rq_fast_r2((int32_t)(s[1] + b1), m1, h1) + R->zp, R->lo, R->hi);
+    if (two) {
+        o1[oc] = clamp8(rq_fast_r2((int32_t)(s[2] + b0), m0, h0) + R->zp, R->lo, R->hi);
+        if (pair)
+            o1[oc + 1] = clamp8(rq_fast_r2((int32_t)(s[3] + b1), m1, h1) + R->zp, R->lo, R->hi);
+    }
+}
+
 /* layout 0, 1x1 stride 1 (pixel p's row at p * IC), every channel on rq_fast: two output
    channels outer, two pixels inner, each channel's bias, multiplier and shift read once */
 static void conv_direct_dsp(const vp_model_info *m, const vp_layer *L, const rq_t *R, uint8_t *a) {
@@ -800,23 +819,8 @@ static void conv_ocmajor(const vp_model_info *m, const vp_layer *L, uint8_t *a) 
             uint32_t b1 = pair ? (uint32_t)vp_rd32(v, q + 4u * (uint32_t)(oc + 1)) : 0u;
             dot2x2_any(r0, r1, w0, w1, k4, s);
 #if defined(__ARM_FEATURE_DSP)
-            if (R.fast && (zs0 | zs1) == 0) { /* multiplier and shift read once per channel */
-                int32_t m0 = vp_rd32(v, R.mult + 4u * (uint32_t)oc), m1 = m0;
-                int32_t h0 = -vp_rd32(v, R.shift + 4u * (uint32_t)oc) - 2, h1 = h0;
-                if (pair) {
-                    m1 = vp_rd32(v, R.mult + 4u * (uint32_t)(oc + 1));
-                    h1 = -vp_rd32(v, R.shift + 4u * (uint32_t)(oc + 1)) - 2;
-                }
-                o0[oc] = clamp8(rq_fast_r2((int32_t)(s[0] + b0), m0, h0) + R.zp, R.lo, R.hi);
-                if (pair)
-                    o0[oc + 1] =
-                        clamp8(rq_fast_r2((int32_t)(s[1] + b1), m1, h1) + R.zp, R.lo, R.hi);
-                if (two) {
-                    o1[oc] = clamp8(rq_fast_r2((int32_t)(s[2] + b0), m0, h0) + R.zp, R.lo, R.hi);
-                    if (pair)
-                        o1[oc + 1] =
-                            clamp8(rq_fast_r2((int32_t)(s[3] + b1), m1, h1) + R.zp, R.lo, R.hi);
-                }
+            if (R.fast && (zs0 | zs1) == 0) {
+                rq2x2_dsp(&R, oc, pair, two, s, b0, b1, o0, o1);
                 continue;
             }
 #endif
