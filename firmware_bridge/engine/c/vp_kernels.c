@@ -416,6 +416,25 @@ static inline int8_t rq_fast_at(const rq_t *R, int32_t acc, const uint8_t *mp, c
     return clamp8(y + R->zp, R->lo, R->hi);
 }
 
+/* conv_ocmajor's 2x2 block on rq_fast: each channel's multiplier and shift read once */
+static inline void rq2x2_dsp(const rq_t *R, int32_t oc, int pair, int two, const uint32_t *s,
+                             uint32_t b0, uint32_t b1, int8_t *o0, int8_t *o1) {
+    const uint8_t *v = R->v;
+    int32_t m0 = vp_rd32(v, R->mult + 4u * (uint32_t)oc), m1 = m0;
+    int32_t h0 = -vp_rd32(v, R->shift + 4u * (uint32_t)oc) - 2, h1 = h0;
+    if (pair) {
+        m1 = vp_rd32(v, R->mult + 4u * (uint32_t)(oc + 1));
+        h1 = -vp_rd32(v, R->shift + 4u * (uint32_t)(oc + 1)) - 2;
+    }
+    o0[oc] = clamp8(rq_fast_r2((int32_t)(s[0] + b0), m0, h0) + R->zp, R->lo, R->hi);
+    if (pair) o0[oc + 1] = clamp8(rq_fast_r2((int32_t)(s[1] + b1), m1, h1) + R->zp, R->lo, R->hi);
+    if (two) {
+        o1[oc] = clamp8(rq_fast_r2((int32_t)(s[2] + b0), m0, h0) + R->zp, R->lo, R->hi);
+        if (pair)
+            o1[oc + 1] = clamp8(rq_fast_r2((int32_t)(s[3] + b1), m1, h1) + R->zp, R->lo, R->hi);
+    }
+}
+
 /* layout 0, 1x1 stride 1 (pixel p's row at p * IC), every channel on rq_fast: two output
    channels outer, two pixels inner, each channel's bias, multiplier and shift read once */
 static void conv_direct_dsp(const vp_model_info *m, const vp_layer *L, const rq_t *R, uint8_t *a) {
@@ -460,14 +479,14 @@ typedef struct {
     const int8_t *w;   /* 4: the weight row of the channel pair's first channel */
     int32_t stride;    /* 8: bytes from one channel's weight row to the next */
     int32_t n4;        /* 12: steps of 4 K (>= 1) */
-    const int32_t *t;  /* 16: the channel's entry: bias, multiplier, r - 1, 2^(r - 2) */
-    int8_t *o;         /* 20: the first pixel's outputs at the channel pair */
-    int32_t d;         /* 24: from the first pixel's outputs to the second's (0: one pixel) */
+    const int32_t *t;  /* 16: the channel's table entry (pw_table) */
+    int32_t wskip;     /* 20: from the end of a weight row to the next pair's (LDRD with t) */
+    int32_t clamp;     /* 24: the clamp is narrower than int8, else SSAT did it (24..36: LDM) */
     const int32_t *te; /* 28: the table's end */
-    int32_t zp;        /* 32 */
-    uint32_t lo4, hi4; /* 36, 40: the clamp bounds in every byte */
-    int32_t wskip;     /* 44: from the end of a weight row to the next channel pair's */
-    int32_t clamp;     /* 48: the clamp is narrower than int8 (else SSAT did it) */
+    int8_t *o;         /* 32: the first pixel's outputs at the channel pair */
+    int32_t d;         /* 36: from the first pixel's outputs to the second's (0: one pixel) */
+    int32_t zp;        /* 40 */
+    uint32_t lo4, hi4; /* 44, 48: the clamp bounds in every byte (LDRD) */
 } pw_job;
 
 /* one step of 4 K for two pixels x two channels: 1 LDM, 2 LDR, 4 SXTB16, 8 SMLAD (the inputs
@@ -530,22 +549,30 @@ typedef struct {
     "ldr r4, [r4]\n\t" \
     "mov r6, r4\n\t" \
     "mov r7, r5\n\t" \
-    "lsrs r3, r3, #1\n\t" /* pairs of steps; an odd step first */ \
-    "bcc 2f\n\t" \
+    "lsrs r3, r3, #1\n\t" /* 4 steps a pass; 1 and 2 first */ \
+    "bcc 7f\n\t" \
     PW_STEP \
-    "cbz r3, 3f\n" \
+    "7:\n\t" \
+    "lsrs r3, r3, #1\n\t" \
+    "bcc 8f\n\t" \
+    PW_STEP \
+    PW_STEP \
+    "8:\n\t" \
+    "subs r3, r3, #1\n\t" /* passes left, less one: no borrow while one is left */ \
+    "bcc 3f\n" \
     "2:\n\t" \
     PW_STEP \
     PW_STEP \
+    PW_STEP \
+    PW_STEP \
     "subs r3, r3, #1\n\t" \
-    "bne 2b\n" \
+    "bcs 2b\n" \
     "3:\n\t" \
     "ldr r12, [sp]\n\t" \
-    "ldr r3, [r12, #44]\n\t" \
+    "ldrd r0, r3, [r12, #16]\n\t" /* t, wskip */ \
     "add r1, r1, r3\n\t" \
     "str r1, [r12, #4]\n\t" \
-    "ldr r0, [r12, #16]\n\t" \
-    SET("r2", "r12", "#32") \
+    SET("r2", "r12", "#40") \
     "ldmia r0!, {r8-r11}\n\t" \
     RQ("r4", "r2") \
     RQ("r6", "r2") \
@@ -556,22 +583,19 @@ typedef struct {
     "bfi r6, r7, #8, #8\n\t" \
     "bfi r4, r5, #8, #8\n\t" \
     "bfi r4, r6, #16, #16\n\t" \
-    "ldr r5, [r12, #48]\n\t" \
-    "cbz r5, 4f\n\t" \
-    "ldr r8, [r12, #36]\n\t" \
-    "ldr r9, [r12, #40]\n\t" \
-    "ssub8 r10, r4, r8\n\t" \
+    "add r1, r12, #24\n\t" \
+    "ldm r1, {r1, r3, r10, r11}\n\t" /* clamp, te, o, d */ \
+    "cbz r1, 4f\n\t" \
+    "ldrd r8, r9, [r12, #44]\n\t" \
+    "ssub8 lr, r4, r8\n\t" \
     "sel r4, r4, r8\n\t" \
-    "ssub8 r10, r9, r4\n\t" \
+    "ssub8 lr, r9, r4\n\t" \
     "sel r4, r4, r9\n" \
     "4:\n\t" \
-    "ldr r10, [r12, #20]\n\t" \
-    "ldr r11, [r12, #24]\n\t" \
     "lsrs r5, r4, #16\n\t" \
     "strh r5, [r10, r11]\n\t" \
     "strh r4, [r10], #2\n\t" \
-    "str r10, [r12, #20]\n\t" \
-    "ldr r3, [r12, #28]\n\t" \
+    "str r10, [r12, #32]\n\t" \
     "cmp r0, r3\n\t" \
     "bne 1b\n\t" \
     "pop {r0, r4-r11, pc}\n"
@@ -591,13 +615,13 @@ typedef struct {
     const int8_t *w;   /* 4: the channel's weight row */
     int32_t n4;        /* 8: steps of 4 K (>= 1) */
     const int32_t *t;  /* 12: the channel's table entry (pw_table) */
-    int8_t *o;         /* 16: the first pixel's output at the channel */
-    int32_t oc;        /* 20: bytes from one pixel's outputs to the next's */
+    int32_t wskip;     /* 16: from the end of a weight row to the next (LDRD with t) */
+    int32_t clamp;     /* 20: as pw_job's (20..32: one LDM) */
     const int32_t *te; /* 24: the table's end */
-    int32_t zp;        /* 28 */
-    uint32_t lo4, hi4; /* 32, 36 */
-    int32_t wskip;     /* 40: from the end of a weight row to the next */
-    int32_t clamp;     /* 44: as pw_job's */
+    int8_t *o;         /* 28: the first pixel's output at the channel */
+    int32_t oc;        /* 32: bytes from one pixel's outputs to the next's */
+    int32_t zp;        /* 36 */
+    uint32_t lo4, hi4; /* 40, 44 (LDRD) */
 } pw4_job;
 
 /* one step of 4 K for four pixels x one channel: 2 LDM, 1 LDR, 2 SXTB16, 8 SMLAD */
@@ -628,38 +652,44 @@ typedef struct {
     "mov r5, r4\n\t" \
     "mov r6, r4\n\t" \
     "mov r7, r4\n\t" \
-    "lsrs r3, r3, #1\n\t" \
-    "bcc 2f\n\t" \
+    "lsrs r3, r3, #1\n\t" /* 4 steps a pass; 1 and 2 first */ \
+    "bcc 7f\n\t" \
     PW4_STEP \
-    "cbz r3, 3f\n" \
+    "7:\n\t" \
+    "lsrs r3, r3, #1\n\t" \
+    "bcc 8f\n\t" \
+    PW4_STEP \
+    PW4_STEP \
+    "8:\n\t" \
+    "subs r3, r3, #1\n\t" /* passes left, less one: no borrow while one is left */ \
+    "bcc 3f\n" \
     "2:\n\t" \
     PW4_STEP \
     PW4_STEP \
+    PW4_STEP \
+    PW4_STEP \
     "subs r3, r3, #1\n\t" \
-    "bne 2b\n" \
+    "bcs 2b\n" \
     "3:\n\t" \
-    "ldr r3, [r2, #40]\n\t" \
+    "ldrd r0, r3, [r2, #12]\n\t" /* t, wskip */ \
     "add r1, r1, r3\n\t" \
     "str r1, [r2, #4]\n\t" \
-    "ldr r0, [r2, #12]\n\t" \
     "ldmia r0!, {r8-r11}\n\t" \
     "str r0, [r2, #12]\n\t" \
-    SET("r12", "r2", "#28") \
+    SET("r12", "r2", "#36") \
     RQ("r4", "r12") \
     RQ("r5", "r12") \
     RQ("r6", "r12") \
     RQ("r7", "r12") \
-    "ldr r10, [r2, #16]\n\t" \
-    "ldr r11, [r2, #20]\n\t" \
-    "ldr r1, [r2, #44]\n\t" \
+    "add r12, r2, #20\n\t" \
+    "ldm r12, {r1, r3, r10, r11}\n\t" /* clamp, te, o, oc */ \
     "add r12, r10, r11\n\t" \
     "cbnz r1, 5f\n\t" /* int8 bounds: a byte store each */ \
     "strb r4, [r10], #1\n\t" \
     "strb r5, [r12]\n\t" \
     "strb r6, [r12, r11]\n\t" \
     "strb r7, [r12, r11, lsl #1]\n\t" \
-    "str r10, [r2, #16]\n\t" \
-    "ldr r3, [r2, #24]\n\t" \
+    "str r10, [r2, #28]\n\t" \
     "cmp r0, r3\n\t" \
     "bne 1b\n\t" \
     "pop {r0, r4-r11, pc}\n" \
@@ -667,13 +697,12 @@ typedef struct {
     "bfi r4, r5, #8, #8\n\t" \
     "bfi r6, r7, #8, #8\n\t" \
     "bfi r4, r6, #16, #16\n\t" \
-    "ldr r8, [r2, #32]\n\t" \
-    "ldr r9, [r2, #36]\n\t" \
+    "ldrd r8, r9, [r2, #40]\n\t" \
     "ssub8 r10, r4, r8\n\t" \
     "sel r4, r4, r8\n\t" \
     "ssub8 r10, r9, r4\n\t" \
     "sel r4, r4, r9\n\t" \
-    "ldr r10, [r2, #16]\n\t" \
+    "ldr r10, [r2, #28]\n\t" \
     "strb r4, [r10], #1\n\t" \
     "lsrs r5, r4, #8\n\t" \
     "strb r5, [r12]\n\t" \
@@ -681,8 +710,7 @@ typedef struct {
     "strb r5, [r12, r11]\n\t" \
     "lsrs r5, r4, #24\n\t" \
     "strb r5, [r12, r11, lsl #1]\n\t" \
-    "str r10, [r2, #16]\n\t" \
-    "ldr r3, [r2, #24]\n\t" \
+    "str r10, [r2, #28]\n\t" \
     "cmp r0, r3\n\t" \
     "bne 1b\n\t" \
     "pop {r0, r4-r11, pc}\n"
@@ -839,23 +867,8 @@ static void conv_ocmajor(const vp_model_info *m, const vp_layer *L, uint8_t *a) 
             uint32_t b1 = pair ? (uint32_t)vp_rd32(v, q + 4u * (uint32_t)(oc + 1)) : 0u;
             dot2x2_any(r0, r1, w0, w1, k4, s);
 #if defined(__ARM_FEATURE_DSP)
-            if (R.fast && (zs0 | zs1) == 0) { /* multiplier and shift read once per channel */
-                int32_t m0 = vp_rd32(v, R.mult + 4u * (uint32_t)oc), m1 = m0;
-                int32_t h0 = -vp_rd32(v, R.shift + 4u * (uint32_t)oc) - 2, h1 = h0;
-                if (pair) {
-                    m1 = vp_rd32(v, R.mult + 4u * (uint32_t)(oc + 1));
-                    h1 = -vp_rd32(v, R.shift + 4u * (uint32_t)(oc + 1)) - 2;
-                }
-                o0[oc] = clamp8(rq_fast_r2((int32_t)(s[0] + b0), m0, h0) + R.zp, R.lo, R.hi);
-                if (pair)
-                    o0[oc + 1] =
-                        clamp8(rq_fast_r2((int32_t)(s[1] + b1), m1, h1) + R.zp, R.lo, R.hi);
-                if (two) {
-                    o1[oc] = clamp8(rq_fast_r2((int32_t)(s[2] + b0), m0, h0) + R.zp, R.lo, R.hi);
-                    if (pair)
-                        o1[oc + 1] =
-                            clamp8(rq_fast_r2((int32_t)(s[3] + b1), m1, h1) + R.zp, R.lo, R.hi);
-                }
+            if (R.fast && (zs0 | zs1) == 0) {
+                rq2x2_dsp(&R, oc, pair, two, s, b0, b1, o0, o1);
                 continue;
             }
 #endif
