@@ -799,13 +799,45 @@ static void dw_group_load(const uint8_t *v, const vp_layer *L, const rq_t *R, in
     }
 }
 
+/* rq_fast_r2 up to its last step: h = floor(H / 2^(r - 2)); the output is then
+   floor((h + 1) / 2) + zp = floor((h + 1 + 2 zp) / 2) */
+static inline int32_t dw_h(int32_t x, int32_t m, int32_t r2) {
+    uint32_t lo = ((uint32_t)x & 0x80000000u) | 0x40000000u; /* as in rq_fast_r2 */
+    int64_t acc = (int64_t)(((uint64_t)(uint32_t)ASR(x, 31) << 32) | lo);
+    acc += (int64_t)x * (int64_t)m;
+    return ASR((int32_t)ASR(acc, 32), r2);
+}
+
+/* 1 + 2 zp in both halfwords: what dw_pack4 adds before halving */
+static inline uint32_t dw_zc(int32_t zp) {
+    uint32_t c = (uint32_t)(1 + 2 * zp) & 0xFFFFu;
+    return c | (c << 16);
+}
+
+/* the four h of a group to four int8 in one word, clamped to [lo, hi] byte-wise: h saturated to
+   int16 first (past it the int8 result saturates alike: |1 + 2 zp| < 256), then per halfword pair
+   SHADD16 takes floor((h + 1 + 2 zp) / 2) in one step and SSAT16 saturates to int8 */
+static inline uint32_t dw_pack4(int32_t h0, int32_t h1, int32_t h2, int32_t h3, uint32_t zc,
+                                uint32_t lo4, uint32_t hi4) {
+    uint32_t e = pkhbt16((uint32_t)__ssat(h0, 16), (uint32_t)__ssat(h2, 16));
+    uint32_t o = pkhbt16((uint32_t)__ssat(h1, 16), (uint32_t)__ssat(h3, 16));
+    uint32_t w, t;
+    e = (uint32_t)__ssat16((int16x2_t)__shadd16(e, zc), 8);
+    o = (uint32_t)__ssat16((int16x2_t)__shadd16(o, zc), 8);
+    w = __uxtb16(e) | (__uxtb16(o) << 8);
+    __asm__("ssub8 %[t], %[w], %[lo]\n\tsel %[w], %[w], %[lo]\n\t"
+            "ssub8 %[t], %[hi], %[w]\n\tsel %[w], %[w], %[hi]"
+            : [w] "+r"(w), [t] "=&r"(t)
+            : [lo] "r"(lo4), [hi] "r"(hi4));
+    return w;
+}
+
 /* the four sums of a group requantised, offset, clamped and stored as one word */
 #define DW_STORE4(o, g)                                                                           \
     do {                                                                                          \
-        uint32_t w4_ = clamp4(rq_fast_r2(a0, (g)->mult[0], (g)->r2[0]) + zp,                      \
-                              rq_fast_r2(a1, (g)->mult[1], (g)->r2[1]) + zp,                      \
-                              rq_fast_r2(a2, (g)->mult[2], (g)->r2[2]) + zp,                      \
-                              rq_fast_r2(a3, (g)->mult[3], (g)->r2[3]) + zp, lo4, hi4);           \
+        uint32_t w4_ = dw_pack4(                                                                  \
+            dw_h(a0, (g)->mult[0], (g)->r2[0]), dw_h(a1, (g)->mult[1], (g)->r2[1]),              \
+            dw_h(a2, (g)->mult[2], (g)->r2[2]), dw_h(a3, (g)->mult[3], (g)->r2[3]), zc, lo4, hi4); \
         VP_COPY4((o), &w4_);                                                                      \
     } while (0)
 
@@ -865,7 +897,7 @@ static void dw3x3_inner(const vp_model_info *m, const vp_layer *L, const rq_t *R
                         int32_t y0, int32_t y1, int32_t x0, int32_t x1) {
     int32_t oc_n = W(OC), ic = W(IC), c, oy, ox;
     int32_t sx = W(SW) * ic, dx = W(DW) * ic, dy = W(DH) * W(IW) * ic;
-    int32_t zp = R->zp;
+    uint32_t zc = dw_zc(R->zp);
     uint32_t lo4 = 0x01010101u * (uint8_t)R->lo, hi4 = 0x01010101u * (uint8_t)R->hi;
     dw_group G;
     const dw_group *g = &G;
@@ -943,7 +975,8 @@ static int32_t dw_edge_list(const vp_layer *L, const int32_t box[4], int32_t *oy
    (zp - zp) * w = 0 and is skipped: a 2x2 map under a 3x3 window reads 4 taps of 9 */
 static void dw_edge_run(const vp_layer *L, const dw_group *g, const dw_edge_px *d, int32_t n,
                         const int8_t *in, int8_t *out, const rq_t *R) {
-    int32_t dx = W(DW) * W(IC), dy = W(DH) * W(IW) * W(IC), zp = R->zp, zi = W(IN_ZP), ky;
+    int32_t dx = W(DW) * W(IC), dy = W(DH) * W(IW) * W(IC), zi = W(IN_ZP), ky;
+    uint32_t zc = dw_zc(R->zp);
     uint32_t zpp = ((uint32_t)zi & 0xFFFFu) | ((uint32_t)zi << 16);
     uint32_t lo4 = 0x01010101u * (uint8_t)R->lo, hi4 = 0x01010101u * (uint8_t)R->hi;
     for (; n > 0; n--, d++) {
@@ -1001,8 +1034,8 @@ static void dw_tap_offsets(const vp_layer *L, int32_t oy, int32_t ox, const int3
     }
     for (t = 0; t < taps; t++) {
         int32_t iy = iy0 + (t / W(KW)) * W(DH), ix = ix0 + (t % W(KW)) * W(DW);
-        off[t] = (iy < 0 || iy >= W(IH) || ix < 0 || ix >= W(IW)) ? -1
-                                                                  : W(IN) + (iy * W(IW) + ix) * ic_n;
+        int out = iy < 0 || iy >= W(IH) || ix < 0 || ix >= W(IW);
+        off[t] = out ? -1 : W(IN) + (iy * W(IW) + ix) * ic_n;
     }
 }
 
