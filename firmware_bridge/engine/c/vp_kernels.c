@@ -754,10 +754,12 @@ static void dw_pixel_dsp(const vp_model_info *m, const vp_layer *L, const rq_t *
 #endif
 
 #if defined(__ARM_FEATURE_DSP)
-/* whether a layer takes dw3x3_inner: 3x3 taps, depth multiplier 1, channels a multiple of 4,
-   every channel on rq_fast (the pack-time shape class of MobileNet and DS-CNN depthwise layers) */
+/* whether a layer takes dw3x3_inner and dw3x3_edge: 3x3 taps, depth multiplier 1, channels a
+   multiple of 4, every channel on rq_fast, int8 zero points (the border's halfword differences,
+   dw_pack4's halfword offset) - the pack-time shape class of MobileNet and DS-CNN depthwise */
 static int dw3x3_ok(const vp_layer *L, const rq_t *R) {
-    return W(KH) == 3 && W(KW) == 3 && W(DMUL) == 1 && (W(OC) & 3) == 0 && R->fast;
+    return W(KH) == 3 && W(KW) == 3 && W(DMUL) == 1 && (W(OC) & 3) == 0 && R->fast &&
+           W(IN_ZP) >= -128 && W(IN_ZP) <= 127 && R->zp >= -128 && R->zp <= 127;
 }
 
 /* first and one-past-last output index whose 3 taps all fall inside [0, n) of the input */
