@@ -771,6 +771,13 @@ static void inner_span(int32_t out_n, int32_t in_n, int32_t s, int32_t pad, int3
     *hi = b < *lo ? *lo : (b > out_n ? out_n : b);
 }
 
+/* kept out of vp_depthwise: inlined there, the loops spill more (VWW +0.1 M instructions) */
+#if defined(__GNUC__)
+#define VP_NOINLINE __attribute__((noinline))
+#else
+#define VP_NOINLINE
+#endif
+
 /* one group of four channels of a 3x3 layer: the nine taps' weights sign-extended once (even
    and odd channels), the bias, the multiplier and the right shift less two (rq_fast_r2) */
 typedef struct {
@@ -895,6 +902,7 @@ static inline uint32_t dw_pack4(int32_t h0, int32_t h1, int32_t h2, int32_t h3, 
    over every such pixel, so the channels' nine taps of weights are sign-extended once (held in
    a small table beside the registers), their bias, multiplier and shift read once, and each
    pixel's window read through one pointer and constant steps (stride 1 and 2 alike) */
+VP_NOINLINE
 static void dw3x3_inner(const vp_model_info *m, const vp_layer *L, const rq_t *R, uint8_t *a,
                         int32_t y0, int32_t y1, int32_t x0, int32_t x1) {
     int32_t oc_n = W(OC), ic = W(IC), c, oy, ox;
@@ -949,6 +957,7 @@ static void tap_span(int32_t i0, int32_t d, int32_t n, int32_t *k0, int32_t *k1)
 
 /* up to DW_EDGE_BATCH border pixels from (*oy, *ox) on, raster order, skipping the inner span
    [y0, y1) x [x0, x1); the cursor moves past them; returns how many */
+VP_NOINLINE
 static int32_t dw_edge_list(const vp_layer *L, const int32_t box[4], int32_t *oy, int32_t *ox,
                             dw_edge_px *d) {
     int32_t n = 0, ic = W(IC), ky0, ky1, kx0, kx1;
@@ -975,6 +984,7 @@ static int32_t dw_edge_list(const vp_layer *L, const int32_t box[4], int32_t *oy
 /* the border pixels of a batch for one group: each over its taps inside the input only. With
    the zero point put back into the bias (bz = bias + zp * sum(w)), a padded tap adds
    (zp - zp) * w = 0 and is skipped: a 2x2 map under a 3x3 window reads 4 taps of 9 */
+VP_NOINLINE
 static void dw_edge_run(const vp_layer *L, const dw_group *g, const dw_edge_px *d, int32_t n,
                         const int8_t *in, int8_t *out, const rq_t *R) {
     int32_t dx = W(DW) * W(IC), dy = W(DH) * W(IW) * W(IC), zi = W(IN_ZP), ky;
