@@ -216,8 +216,7 @@ int vp_engine_check(const uint8_t *vpw, size_t len, vp_model_info *out) {
         if (!check_layer(&m, &L)) {
             m.bad_layer = (int32_t)i;
             *out = m;
-            return (L.w[VP_W_OP] < 1 || L.w[VP_W_OP] > VP_OP_LAST) ? VP_ERR_OP
-                                                                                      : VP_ERR_BOUNDS;
+            return (L.w[VP_W_OP] < 1 || L.w[VP_W_OP] > VP_OP_LAST) ? VP_ERR_OP : VP_ERR_BOUNDS;
         }
     }
     *out = m;

@@ -18,7 +18,7 @@ static int32_t clamp(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo : (
 
 typedef vp_layer layer_t;
 
-#define POOL_CHUNK 64 /* channels a pooled pixel sums at once (its running values sit on the stack) */
+#define POOL_CHUNK 64 /* channels a pooled pixel sums at once (running values on the stack) */
 
 /* each input's rescaled value depends on its byte alone: on large tensors two 256-entry tables
    per call (exactly the reference's arithmetic), then one requantisation per output. The tables
@@ -57,7 +57,8 @@ static void pool_px(const layer_t *L, uint8_t *a, int32_t oy, int32_t ox, int32_
     for (j = 0; j < n; j++) acc[j] = is_max ? -128 : 0;
     for (ky = ky0; ky < ky1; ky++) {
         for (kx = kx0; kx < kx1; kx++) {
-            const int8_t *x = (const int8_t *)a + W(IN) + ((y0 + ky) * W(IW) + x0 + kx) * W(IC) + c0;
+            const int8_t *x =
+                (const int8_t *)a + W(IN) + ((y0 + ky) * W(IW) + x0 + kx) * W(IC) + c0;
             if (is_max)
                 for (j = 0; j < n; j++) acc[j] = x[j] > acc[j] ? x[j] : acc[j];
             else

@@ -1148,10 +1148,12 @@ static void dw_pixel_dsp(const vp_model_info *m, const vp_layer *L, const rq_t *
 #endif
 
 #if defined(__ARM_FEATURE_DSP)
-/* whether a layer takes dw3x3_inner: 3x3 taps, depth multiplier 1, channels a multiple of 4,
-   every channel on rq_fast (the pack-time shape class of MobileNet and DS-CNN depthwise layers) */
+/* whether a layer takes dw3x3_inner and dw3x3_edge: 3x3 taps, depth multiplier 1, channels a
+   multiple of 4, every channel on rq_fast, int8 zero points (the border's halfword differences,
+   dw_pack4's halfword offset) - the pack-time shape class of MobileNet and DS-CNN depthwise */
 static int dw3x3_ok(const vp_layer *L, const rq_t *R) {
-    return W(KH) == 3 && W(KW) == 3 && W(DMUL) == 1 && (W(OC) & 3) == 0 && R->fast;
+    return W(KH) == 3 && W(KW) == 3 && W(DMUL) == 1 && (W(OC) & 3) == 0 && R->fast &&
+           W(IN_ZP) >= -128 && W(IN_ZP) <= 127 && R->zp >= -128 && R->zp <= 127;
 }
 
 /* first and one-past-last output index whose 3 taps all fall inside [0, n) of the input */
@@ -1162,6 +1164,13 @@ static void inner_span(int32_t out_n, int32_t in_n, int32_t s, int32_t pad, int3
     *lo = a < out_n ? a : out_n;
     *hi = b < *lo ? *lo : (b > out_n ? out_n : b);
 }
+
+/* kept out of vp_depthwise: inlined there, the loops spill more (VWW +0.1 M instructions) */
+#if defined(__GNUC__)
+#define VP_NOINLINE __attribute__((noinline))
+#else
+#define VP_NOINLINE
+#endif
 
 /* one group of four channels of a 3x3 layer: the nine taps' weights sign-extended once (even
    and odd channels), the bias, the multiplier and the right shift less two (rq_fast_r2) */
@@ -1193,13 +1202,45 @@ static void dw_group_load(const uint8_t *v, const vp_layer *L, const rq_t *R, in
     }
 }
 
+/* rq_fast_r2 up to its last step: h = floor(H / 2^(r - 2)); the output is then
+   floor((h + 1) / 2) + zp = floor((h + 1 + 2 zp) / 2) */
+static inline int32_t dw_h(int32_t x, int32_t m, int32_t r2) {
+    uint32_t lo = ((uint32_t)x & 0x80000000u) | 0x40000000u; /* as in rq_fast_r2 */
+    int64_t acc = (int64_t)(((uint64_t)(uint32_t)ASR(x, 31) << 32) | lo);
+    acc += (int64_t)x * (int64_t)m;
+    return ASR((int32_t)ASR(acc, 32), r2);
+}
+
+/* 1 + 2 zp in both halfwords: what dw_pack4 adds before halving */
+static inline uint32_t dw_zc(int32_t zp) {
+    uint32_t c = (uint32_t)(1 + 2 * zp) & 0xFFFFu;
+    return c | (c << 16);
+}
+
+/* the four h of a group to four int8 in one word, clamped to [lo, hi] byte-wise: h saturated to
+   int16 first (past it the int8 result saturates alike: |1 + 2 zp| < 256), then per halfword pair
+   SHADD16 takes floor((h + 1 + 2 zp) / 2) in one step and SSAT16 saturates to int8 */
+static inline uint32_t dw_pack4(int32_t h0, int32_t h1, int32_t h2, int32_t h3, uint32_t zc,
+                                uint32_t lo4, uint32_t hi4) {
+    uint32_t e = pkhbt16((uint32_t)__ssat(h0, 16), (uint32_t)__ssat(h2, 16));
+    uint32_t o = pkhbt16((uint32_t)__ssat(h1, 16), (uint32_t)__ssat(h3, 16));
+    uint32_t w, t;
+    e = (uint32_t)__ssat16((int16x2_t)__shadd16(e, zc), 8);
+    o = (uint32_t)__ssat16((int16x2_t)__shadd16(o, zc), 8);
+    w = __uxtb16(e) | (__uxtb16(o) << 8);
+    __asm__("ssub8 %[t], %[w], %[lo]\n\tsel %[w], %[w], %[lo]\n\t"
+            "ssub8 %[t], %[hi], %[w]\n\tsel %[w], %[w], %[hi]"
+            : [w] "+r"(w), [t] "=&r"(t)
+            : [lo] "r"(lo4), [hi] "r"(hi4));
+    return w;
+}
+
 /* the four sums of a group requantised, offset, clamped and stored as one word */
 #define DW_STORE4(o, g)                                                                           \
     do {                                                                                          \
-        uint32_t w4_ = clamp4(rq_fast_r2(a0, (g)->mult[0], (g)->r2[0]) + zp,                      \
-                              rq_fast_r2(a1, (g)->mult[1], (g)->r2[1]) + zp,                      \
-                              rq_fast_r2(a2, (g)->mult[2], (g)->r2[2]) + zp,                      \
-                              rq_fast_r2(a3, (g)->mult[3], (g)->r2[3]) + zp, lo4, hi4);           \
+        uint32_t w4_ = dw_pack4(                                                                  \
+            dw_h(a0, (g)->mult[0], (g)->r2[0]), dw_h(a1, (g)->mult[1], (g)->r2[1]),              \
+            dw_h(a2, (g)->mult[2], (g)->r2[2]), dw_h(a3, (g)->mult[3], (g)->r2[3]), zc, lo4, hi4); \
         VP_COPY4((o), &w4_);                                                                      \
     } while (0)
 
@@ -1255,11 +1296,12 @@ static void dw_group_load(const uint8_t *v, const vp_layer *L, const rq_t *R, in
    over every such pixel, so the channels' nine taps of weights are sign-extended once (held in
    a small table beside the registers), their bias, multiplier and shift read once, and each
    pixel's window read through one pointer and constant steps (stride 1 and 2 alike) */
+VP_NOINLINE
 static void dw3x3_inner(const vp_model_info *m, const vp_layer *L, const rq_t *R, uint8_t *a,
                         int32_t y0, int32_t y1, int32_t x0, int32_t x1) {
     int32_t oc_n = W(OC), ic = W(IC), c, oy, ox;
     int32_t sx = W(SW) * ic, dx = W(DW) * ic, dy = W(DH) * W(IW) * ic;
-    int32_t zp = R->zp;
+    uint32_t zc = dw_zc(R->zp);
     uint32_t lo4 = 0x01010101u * (uint8_t)R->lo, hi4 = 0x01010101u * (uint8_t)R->hi;
     dw_group G;
     const dw_group *g = &G;
@@ -1309,6 +1351,7 @@ static void tap_span(int32_t i0, int32_t d, int32_t n, int32_t *k0, int32_t *k1)
 
 /* up to DW_EDGE_BATCH border pixels from (*oy, *ox) on, raster order, skipping the inner span
    [y0, y1) x [x0, x1); the cursor moves past them; returns how many */
+VP_NOINLINE
 static int32_t dw_edge_list(const vp_layer *L, const int32_t box[4], int32_t *oy, int32_t *ox,
                             dw_edge_px *d) {
     int32_t n = 0, ic = W(IC), ky0, ky1, kx0, kx1;
@@ -1335,9 +1378,11 @@ static int32_t dw_edge_list(const vp_layer *L, const int32_t box[4], int32_t *oy
 /* the border pixels of a batch for one group: each over its taps inside the input only. With
    the zero point put back into the bias (bz = bias + zp * sum(w)), a padded tap adds
    (zp - zp) * w = 0 and is skipped: a 2x2 map under a 3x3 window reads 4 taps of 9 */
+VP_NOINLINE
 static void dw_edge_run(const vp_layer *L, const dw_group *g, const dw_edge_px *d, int32_t n,
                         const int8_t *in, int8_t *out, const rq_t *R) {
-    int32_t dx = W(DW) * W(IC), dy = W(DH) * W(IW) * W(IC), zp = R->zp, zi = W(IN_ZP), ky;
+    int32_t dx = W(DW) * W(IC), dy = W(DH) * W(IW) * W(IC), zi = W(IN_ZP), ky;
+    uint32_t zc = dw_zc(R->zp);
     uint32_t zpp = ((uint32_t)zi & 0xFFFFu) | ((uint32_t)zi << 16);
     uint32_t lo4 = 0x01010101u * (uint8_t)R->lo, hi4 = 0x01010101u * (uint8_t)R->hi;
     for (; n > 0; n--, d++) {
@@ -1395,8 +1440,8 @@ static void dw_tap_offsets(const vp_layer *L, int32_t oy, int32_t ox, const int3
     }
     for (t = 0; t < taps; t++) {
         int32_t iy = iy0 + (t / W(KW)) * W(DH), ix = ix0 + (t % W(KW)) * W(DW);
-        off[t] = (iy < 0 || iy >= W(IH) || ix < 0 || ix >= W(IW)) ? -1
-                                                                  : W(IN) + (iy * W(IW) + ix) * ic_n;
+        int out = iy < 0 || iy >= W(IH) || ix < 0 || ix >= W(IW);
+        off[t] = out ? -1 : W(IN) + (iy * W(IW) + ix) * ic_n;
     }
 }
 
