@@ -136,12 +136,19 @@ def conv_scratch(k: int, oc: int, stride: int, direct: bool, rows16: bool) -> in
     """Scratch bytes of an output-channel-major CONV_2D, as ``vp_scratch_need`` computes them:
     two int8 im2col rows unless read in place, and with P2 = 1 (Cortex-M targets) a per-channel
     requantisation table (bias, multiplier, shift, rounding term: 16 bytes per channel) and the
-    inputs sign-extended to int16 of four pixels (1x1, in place) or two (2 bytes per K rounded
-    up to 4, per pixel)."""
-    need = 0 if direct else 2 * stride
+    inputs sign-extended to int16 of four pixels (rows in place, or im2col rows of at most
+    ``QUAD_K4`` bytes: then four im2col rows too) or two (2 bytes per K rounded up to 4, per
+    pixel)."""
+    k4 = (k + 3) & ~3
+    quad = rows16 and (direct or k4 <= QUAD_K4)
+    need = 0 if direct else (4 if quad else 2) * stride
     if rows16:
-        need += (8 if direct else 4) * ((k + 3) & ~3) + 16 * oc
+        need += (8 if quad else 4) * k4 + 16 * oc
     return need
+
+
+#: im2col rows at most this long run four pixels a pass on Cortex-M (``VP_QUAD_K4`` in C)
+QUAD_K4 = 64
 
 
 #: TFLite op name -> its lowering: one engine layer, or several (a copy per concatenated input)

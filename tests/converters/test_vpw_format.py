@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from converters import quant
 from converters.tflite_graph import Graph, Op, Tensor
 from converters.vpw_format import pack_header, read_vpw
-from converters.vpw_lower import lower
+from converters.vpw_lower import QUAD_K4, conv_scratch, lower
 from vp_edge.errors import ConversionError
 
 
@@ -63,3 +63,14 @@ def test_broadcast_add_is_refused_with_op_index() -> None:
     g = Graph(ts, [Op(3, "ADD", [0, 1], [2])], [0], [2])
     with pytest.raises(ConversionError, match=r"op 3 \(ADD\).*broadcast"):
         lower(g, 8)
+
+
+def test_conv_scratch_four_im2col_rows_only_where_short() -> None:
+    """vp_scratch_need's rule: im2col rows of at most QUAD_K4 bytes run four pixels a pass on
+    Cortex-M (four int8 rows and their int16 lanes), longer ones two; 1x1 rows lie in place."""
+    assert QUAD_K4 == 64
+    assert conv_scratch(27, 8, 28, direct=False, rows16=True) == 16 * 8 + 8 * 28 + 4 * 28
+    assert conv_scratch(64, 8, 64, direct=False, rows16=True) == 16 * 8 + 8 * 64 + 4 * 64
+    assert conv_scratch(65, 8, 68, direct=False, rows16=True) == 16 * 8 + 4 * 68 + 2 * 68
+    assert conv_scratch(144, 16, 144, direct=True, rows16=True) == 16 * 16 + 8 * 144
+    assert conv_scratch(27, 8, 28, direct=False, rows16=False) == 2 * 28

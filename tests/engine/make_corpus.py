@@ -134,6 +134,17 @@ def conv_paths(keras, rng):
     return keras.Model(inp, L.Dense(5)(L.Concatenate()([x, s])))
 
 
+def im2col_quads(keras, rng):
+    """Cortex-M im2col layers four pixels a pass (rows of at most 64 bytes): a 3x3 stride-2
+    layer on 3 channels (35 pixels: quads with every window inside, quads with border windows
+    or across output rows, 3 pixels left for the pairs) and a 2x2 layer padded below and right."""
+    L = keras.layers
+    inp = keras.Input((9, 13, 3))
+    x = L.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inp)
+    x = L.Conv2D(8, 2, padding="same")(x)
+    return keras.Model(inp, L.Dense(5)(L.GlobalAveragePooling2D()(x)))
+
+
 def dw_shapes(keras, rng):
     """3x3 depthwise shapes the Cortex-M border kernel meets: dilation 2, stride 2 padded on
     both sides (odd input), valid padding, a one-pixel-wide map (every pixel a border pixel)."""
@@ -153,7 +164,7 @@ BUILDERS: dict[str, Callable] = {
 }
 #: built by name only, outside corpus_names() (the 36-model corpus stays as measured): shapes
 #: for one engine path, e.g. the Cortex-M firmware's (tests/firmware/test_fw_qemu_corpus.py)
-EXTRA_BUILDERS: dict[str, Callable] = {f.__name__: f for f in (conv_paths, dw_shapes)}
+EXTRA_BUILDERS: dict[str, Callable] = {f.__name__: f for f in (conv_paths, dw_shapes, im2col_quads)}
 
 
 def corpus_names() -> list[str]:

@@ -224,15 +224,23 @@ static int direct_rows(const vp_layer *L) {
            (W(KH) == 1 && W(KW) == 1 && W(PT) == 0 && W(PL) == 0);
 }
 
-/* converters/vpw_lower.py conv_scratch computes the same: two int8 im2col rows unless read in
+/* converters/vpw_lower.py conv_scratch computes the same: the int8 im2col rows unless read in
    place; with P2 = 1 also a 16-byte requantisation entry per channel and the int16 inputs of
-   four pixels (1x1) or two (conv_rows_dsp) */
+   four pixels (quad_rows: four im2col rows too) or two (conv_rows_dsp) */
+/* whether a P2 = 1 CONV_2D runs four pixels a pass: rows read in place, or im2col rows of at
+   most VP_QUAD_K4 bytes (the first layers of image and audio models: four gathered rows and
+   their int16 lanes cost a few hundred bytes of scratch); longer im2col rows two a pass */
+#define VP_QUAD_K4 64
+static int quad_rows(const vp_layer *L, int64_t k4) {
+    return direct_rows(L) || k4 <= VP_QUAD_K4;
+}
+
 int64_t vp_scratch_need(const vp_layer *L) {
     int64_t need, k4 = (((int64_t)W(KH) * W(KW) * W(IC)) + 3) & ~(int64_t)3;
+    int p2 = W(OP) == VP_OP_CONV_2D && P(2) == 1, quad = p2 && quad_rows(L, k4);
     if (W(OP) == VP_OP_DEPTHWISE_CONV_2D || P(1) == 1) return 0;
-    need = direct_rows(L) ? 0 : 2 * (int64_t)W(CH_STRIDE);
-    if (W(OP) == VP_OP_CONV_2D && P(2) == 1)
-        need += (direct_rows(L) ? 8 : 4) * k4 + 16 * (int64_t)W(OC);
+    need = direct_rows(L) ? 0 : (quad ? 4 : 2) * (int64_t)W(CH_STRIDE);
+    if (p2) need += (quad ? 8 : 4) * k4 + 16 * (int64_t)W(OC);
     return need;
 }
 
@@ -768,17 +776,57 @@ static void pw_widen(const int8_t *const *r, int32_t n, int32_t k4, uint32_t *xr
         }
 }
 
-/* a 1x1 conv's pixels four at a time (rows in place, one channel per pass); returns the first
-   pixel left for the pairs */
+/* the im2col rows of pixels p..p+3 into buf, stride bytes apart: where the four windows lie
+   inside the input on one output row, each kernel row's taps copied in whole words with the
+   layer's geometry read once (input_row's bookkeeping per pixel cost more than its copy) */
+static void im2col_quad(const vp_layer *L, const uint8_t *a, int32_t p, int8_t *buf,
+                        int32_t stride) {
+    int32_t ow = W(OW), oy = p / ow, ox = p % ow, ic = W(IC), i, ky, k;
+    if (ox + 3 < ow && window_inside(L, oy, ox) && window_inside(L, oy, ox + 3)) {
+        /* locals: the stores below may alias the descriptor, whose words would be reloaded */
+        int32_t n = W(KW) * ic, kh = W(KH), step = W(DH) * W(IW) * ic, dx = W(SW) * ic;
+        const uint8_t *x0 = a + W(IN) + ((oy * W(SH) - W(PT)) * W(IW) + ox * W(SW) - W(PL)) * ic;
+        for (i = 0; i < 4; i++, x0 += dx, buf += stride) {
+            const uint8_t *x = x0;
+            int8_t *o = buf;
+            for (ky = 0; ky < kh; ky++, o += n, x += step)
+                for (k = 0; k < n; k += 4) { /* as input_row: up to 3 bytes past a row */
+                    uint32_t t = ld32((const int8_t *)x + k);
+                    VP_COPY4(o + k, &t);
+                }
+        }
+        return;
+    }
+    for (i = 0; i < 4; i++) input_row(L, a, p + i, buf + i * stride);
+}
+
+/* the four rows of pixels p..p+3 into r: in place (direct_rows; on one output row they lie
+   SW * IC apart) or gathered into buf */
+static void quad_rows_at(const vp_layer *L, const uint8_t *a, int32_t p, int8_t *buf,
+                         int32_t stride, const int8_t **r) {
+    int32_t i, dx = W(SW) * W(IC);
+    if (buf) {
+        im2col_quad(L, a, p, buf, stride);
+        for (i = 0; i < 4; i++) r[i] = buf + i * stride;
+    } else if (W(OP) != VP_OP_FULLY_CONNECTED && p % W(OW) + 3 < W(OW)) {
+        r[0] = input_row(L, a, p, 0);
+        for (i = 1; i < 4; i++) r[i] = r[0] + i * dx;
+    } else {
+        for (i = 0; i < 4; i++) r[i] = input_row(L, a, p + i, 0);
+    }
+}
+
+/* pixels four at a time, one channel per pass (rows in place, or gathered into buf: four
+   rows P->stride apart); returns the first pixel left for the pairs */
 static int32_t conv_quads_dsp(const vp_layer *L, const pw_job *P, int dbl, uint8_t *a,
-                              uint32_t *xr) {
-    int32_t oc_n = W(OC), n_pix = W(OH) * W(OW), p, i, k4 = P->n4 * 4;
+                              uint32_t *xr, int8_t *buf) {
+    int32_t oc_n = W(OC), n_pix = W(OH) * W(OW), p, k4 = P->n4 * 4;
     pw4_job J;
     J.n4 = P->n4, J.oc = oc_n, J.te = P->te, J.zp = P->zp, J.lo4 = P->lo4, J.hi4 = P->hi4;
     J.wskip = P->stride - k4, J.clamp = P->clamp;
     for (p = 0; p + 4 <= n_pix; p += 4) {
         const int8_t *r[4];
-        for (i = 0; i < 4; i++) r[i] = input_row(L, a, p + i, 0);
+        quad_rows_at(L, a, p, buf, P->stride, r);
         pw_widen(r, 4, k4, xr);
         J.x = xr, J.w = P->w, J.t = P->t, J.o = (int8_t *)a + W(OUT) + p * oc_n;
         if (dbl)
@@ -793,23 +841,23 @@ static int32_t conv_quads_dsp(const vp_layer *L, const pw_job *P, int dbl, uint8
    before anything is written but the table): the input rows (in
    place, or gathered by input_row) sign-extended once into int16 lanes in the scratch, then
    pw_quads over every channel of four pixels (1x1) and pw_pairs over every channel pair of two.
-   Scratch: the table (16 bytes a channel), the int16 rows, two int8 im2col rows. */
+   Scratch: the table (16 bytes a channel), the int16 rows, four or two int8 im2col rows. */
 static int conv_rows_dsp(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
     const uint8_t *v = m->vpw;
     int32_t oc_n = W(OC), stride = W(CH_STRIDE), n_pix = W(OH) * W(OW), p = 0;
     int32_t kn = W(KH) * W(KW) * W(IC), k4 = (kn + 3) & ~3, direct = direct_rows(L), dbl;
-    int32_t *tab = (int32_t *)(void *)(a + W(SCRATCH));
+    int32_t quad = quad_rows(L, k4), *tab = (int32_t *)(void *)(a + W(SCRATCH));
     uint32_t *xr = (uint32_t *)(void *)(a + W(SCRATCH) + 16 * oc_n);
-    int8_t *buf = (int8_t *)a + W(SCRATCH) + 16 * oc_n + 4 * k4;
+    int8_t *buf = (int8_t *)a + W(SCRATCH) + 16 * oc_n + (quad ? 8 : 4) * k4;
     pw_job J;
     if ((dbl = pw_table(L, v, kn, tab)) < 0) return 0;
-    if (!direct) memset(buf, 0, (size_t)(2 * stride));
+    if (!direct) memset(buf, 0, (size_t)((quad ? 4 : 2) * stride));
     J.stride = stride, J.n4 = k4 >> 2, J.zp = W(OUT_ZP), J.wskip = 2 * stride - k4;
     J.te = tab + 4 * oc_n, J.w = (const int8_t *)v + L->data, J.t = tab;
     J.lo4 = (uint32_t)(uint8_t)W(ACT_MIN) * 0x01010101u;
     J.hi4 = (uint32_t)(uint8_t)W(ACT_MAX) * 0x01010101u;
     J.clamp = W(ACT_MIN) > -128 || W(ACT_MAX) < 127;
-    if (direct) p = conv_quads_dsp(L, &J, dbl, a, xr);
+    if (quad) p = conv_quads_dsp(L, &J, dbl, a, xr, direct ? 0 : buf);
     for (; p < n_pix; p += 2) {
         int two = p + 1 < n_pix;
         const int8_t *r[2];
