@@ -365,7 +365,8 @@ static inline void dot2x2_any(const int8_t *r0, const int8_t *r1, const int8_t *
 }
 
 /* whether output pixel (oy, ox)'s window lies inside the input with its taps side by side */
-static int window_inside(const vp_layer *L, int32_t oy, int32_t ox) {
+static inline __attribute__((always_inline)) int window_inside(const vp_layer *L, int32_t oy,
+                                                             int32_t ox) {
     int32_t iy0 = oy * W(SH) - W(PT), ix0 = ox * W(SW) - W(PL);
     return W(DW) == 1 && iy0 >= 0 && ix0 >= 0 && iy0 + (W(KH) - 1) * W(DH) < W(IH) &&
            ix0 + W(KW) - 1 < W(IW);
@@ -779,8 +780,8 @@ static void pw_widen(const int8_t *const *r, int32_t n, int32_t k4, uint32_t *xr
 /* the im2col rows of pixels p..p+3 into buf, stride bytes apart: where the four windows lie
    inside the input on one output row, each kernel row's taps copied in whole words with the
    layer's geometry read once (input_row's bookkeeping per pixel cost more than its copy) */
-static void im2col_quad(const vp_layer *L, const uint8_t *a, int32_t p, int8_t *buf,
-                        int32_t stride) {
+__attribute__((noinline)) static void im2col_quad(const vp_layer *L, const uint8_t *a, int32_t p,
+                                                 int8_t *buf, int32_t stride) {
     int32_t ow = W(OW), oy = p / ow, ox = p % ow, ic = W(IC), i, ky, k;
     if (ox + 3 < ow && window_inside(L, oy, ox) && window_inside(L, oy, ox + 3)) {
         /* locals: the stores below may alias the descriptor, whose words would be reloaded */
