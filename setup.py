@@ -14,7 +14,17 @@ setup(
         Extension(
             "firmware_bridge.engine._vp_engine",
             sources=[
-                f"{ENGINE}/{n}.c" for n in ("vp_engine", "vp_engine_ops", "vp_kernels", "vp_pyshim")
+                f"{ENGINE}/{n}.c"
+                for n in (
+                    "vp_engine",
+                    "vp_engine_ops",
+                    "vp_kernels",
+                    "vp_conv",
+                    "vp_conv_dsp",
+                    "vp_conv_host",
+                    "vp_im2col",
+                    "vp_pyshim",
+                )
             ],
             include_dirs=[ENGINE],
             extra_compile_args=["-std=c99", "-O3", "-fwrapv", "-Wall"],

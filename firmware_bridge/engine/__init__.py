@@ -20,7 +20,16 @@ from firmware_bridge.errors import BridgeError
 
 log = logging.getLogger(__name__)
 _HERE = Path(__file__).resolve().parent
-_SOURCES = ("vp_engine.c", "vp_engine_ops.c", "vp_kernels.c", "vp_pyshim.c")
+_SOURCES = (
+    "vp_engine.c",
+    "vp_engine_ops.c",
+    "vp_kernels.c",
+    "vp_conv.c",
+    "vp_conv_dsp.c",
+    "vp_conv_host.c",
+    "vp_im2col.c",
+    "vp_pyshim.c",
+)
 STATUS = {
     0: "ok", -1: "bad argument", -2: "bad magic (not a .vpw)", -3: "unsupported version",
     -4: "inconsistent sizes", -5: "a layer reads or writes out of bounds", -6: "unknown op",

@@ -31,7 +31,7 @@ COSTS_FILE = Path(__file__).with_name("costs.json")
 BRIDGE_DIR = Path(__file__).resolve().parents[2] / "firmware_bridge"
 #: the engine's C sources the firmware runs an inference with, by file name: found anywhere under
 #: firmware_bridge, so moving them to another folder does not make the calibration stale
-ENGINE_SOURCES = ("vp_engine*.[ch]", "vp_kernels*.[ch]")
+ENGINE_SOURCES = ("vp_engine*.[ch]", "vp_kernels*.[ch]", "vp_conv*.[ch]", "vp_im2col.c")
 
 #: board profile -> (runtime the board computes with, factor on this host's measured time).
 #: A Raspberry Pi 4 (Cortex-A72, 1.5 GHz) runs XNNPACK int8 about 4x slower than one core of an

@@ -94,4 +94,132 @@ void vp_add_tables(const int32_t *t1, const int32_t *t2, const uint8_t *in1, con
                    int32_t hi);
 void vp_depthwise(const vp_model_info *m, const vp_layer *L, uint8_t *a);
 
+/* ---- helpers shared by the kernels (vp_kernels.c, vp_conv*.c) ---- */
+#if defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+#endif
+
+/* x86-64 GCC: also an AVX2 build of the vectorised kernels, chosen at load time */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && !defined(VP_NO_CLONES)
+#define VP_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define VP_CLONES
+#endif
+
+#define DW_CHUNK 64
+#define MAX_TAPS 64
+
+/* arithmetic right shift of a signed value */
+#if ((-1) >> 1) == -1
+#define ASR(v, s) ((v) >> (s)) /* the compiler shifts signed values arithmetically */
+#else
+#define ASR(v, s) vp_asr64((v), (s))
+#endif
+
+/* what requantising an output needs, read once per layer (it runs once per output value,
+   as often as every 9 MACs in a depthwise layer) */
+typedef struct {
+    const uint8_t *v;
+    uint32_t mult, shift; /* byte offsets of the int32 multiplier and shift arrays */
+    int32_t zp, lo, hi, single;
+    int32_t fast; /* every channel takes rq_fast (exactly the reference's double rounding) */
+} rq_t;
+
+/* whether rq_fast is exact for every channel: multiplier in (2^30, 2^31), right shift 2..31 */
+static inline int32_t rq_fast_ok(const uint8_t *v, uint32_t mult, uint32_t shift, int32_t oc_n) {
+    int32_t c;
+    for (c = 0; c < oc_n; c++) {
+        int32_t m = vp_rd32(v, mult + 4u * (uint32_t)c), sh = vp_rd32(v, shift + 4u * (uint32_t)c);
+        if (m <= (1 << 30) || sh > -2 || sh < -31) return 0;
+    }
+    return 1;
+}
+
+static inline rq_t rq_init(const uint8_t *v, const vp_layer *L, uint32_t q, int32_t oc_n) {
+    rq_t r;
+    r.v = v;
+    r.mult = q + 4u * (uint32_t)oc_n;
+    r.shift = q + 8u * (uint32_t)oc_n;
+    r.zp = W(OUT_ZP), r.lo = W(ACT_MIN), r.hi = W(ACT_MAX), r.single = P(0) == 1;
+    r.fast = !r.single && rq_fast_ok(v, r.mult, r.shift, oc_n);
+    return r;
+}
+
+/*
+ * MultiplyByQuantizedMultiplier with double rounding, for m in (2^30, 2^31) and a right shift
+ * r = -shift in 2..31, as one 64-bit multiply-accumulate and two shifts. With P = x * m the
+ * reference computes h = floor((P + 2^30) / 2^31), then floor((h + 2^(r-1) - [h < 0]) / 2^r)
+ * (RoundingDivideByPOT). Nested floors of integer divisions by positive integers merge, so the
+ * result is floor((P + 2^30 - [h < 0] 2^31 + 2^(30+r)) / 2^(31+r)); h < 0 exactly when x < 0
+ * (m > 2^30). Splitting the division at 2^32: with H = floor((P + 2^30 - [x < 0] 2^31) / 2^32),
+ * the result is floor((floor(H / 2^(r-2)) + 1) / 2).
+ */
+static inline int32_t rq_fast_r2(int32_t x, int32_t m, int32_t r2) { /* r2 = r - 2 */
+    uint32_t lo = ((uint32_t)x & 0x80000000u) | 0x40000000u; /* 2^30 - [x < 0] 2^31, low word */
+    int64_t acc = (int64_t)(((uint64_t)(uint32_t)ASR(x, 31) << 32) | lo);
+    int32_t h;
+    acc += (int64_t)x * (int64_t)m;
+    h = (int32_t)ASR(acc, 32);
+    return ASR(ASR(h, r2) + 1, 1);
+}
+
+static inline int32_t rq_fast(int32_t x, int32_t m, int32_t shift) {
+    return rq_fast_r2(x, m, -shift - 2);
+}
+
+static inline int8_t rq(const rq_t *r, int32_t oc, int32_t acc) {
+    int32_t mult = vp_rd32(r->v, r->mult + 4u * (uint32_t)oc);
+    int32_t shift = vp_rd32(r->v, r->shift + 4u * (uint32_t)oc);
+    int32_t x;
+    if (r->fast)
+        x = rq_fast(acc, mult, shift);
+    else
+        x = r->single ? vp_mbqm_single(acc, mult, shift) : vp_mbqm(acc, mult, shift);
+    x += r->zp;
+    return (int8_t)(x < r->lo ? r->lo : (x > r->hi ? r->hi : x));
+}
+
+/* MultiplyByQuantizedMultiplier (double rounding) without branches, for loops to vectorise */
+static inline int32_t mbqm_flat(int32_t acc, int32_t mult, int32_t sh) {
+    int32_t left = sh > 0 ? sh : 0, right = sh > 0 ? 0 : -sh;
+    int32_t x = (int32_t)((uint32_t)acc << left);
+    int32_t h = (int32_t)ASR((int64_t)x * mult + ((int64_t)1 << 30), 31);
+    int32_t mask = (int32_t)((1u << right) - 1u);
+    return (int32_t)ASR((int64_t)h, right) + ((h & mask) > (mask >> 1) + (h < 0));
+}
+
+static inline uint32_t ld32(const int8_t *p) {
+    uint32_t v;
+    VP_COPY4(&v, p);
+    return v;
+}
+
+#if defined(__ARM_FEATURE_DSP)
+/* SXTB16 of the word rotated by 8: bytes 1 and 3, sign-extended (one instruction) */
+static inline uint32_t sxtb16_ror8(uint32_t x) {
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+#endif
+
+#if defined(__ARM_FEATURE_DSP)
+static inline int8_t clamp8(int32_t y, int32_t lo, int32_t hi) {
+    return (int8_t)(y < lo ? lo : (y > hi ? hi : y));
+}
+
+/* channel k of the multiplier and shift arrays at mp and sp, on the one-multiply form (~s - 1 is
+   -s - 2 in one instruction fewer than the subtraction) */
+static inline int8_t rq_fast_at(const rq_t *R, int32_t acc, const uint8_t *mp, const uint8_t *sp,
+                                uint32_t k) {
+    int32_t y = rq_fast_r2(acc, vp_rd32(mp, 4u * k), ~vp_rd32(sp, 4u * k) - 1);
+    return clamp8(y + R->zp, R->lo, R->hi);
+}
+
+#endif
+
+/* n outputs from channel c0: the same arithmetic as rq (double rounding) without branches, so
+   compilers vectorise it (vp_kernels.c) */
+void vp_rq_row(const rq_t *r, int32_t c0, int32_t n, const int32_t *acc, int32_t zs, int8_t *o);
+
 #endif /* VP_KERNELS_H */
