@@ -1184,7 +1184,7 @@ typedef struct {
     uint32_t lo4, hi4;   /* 152, 156: the clamp bounds in every byte */
     int32_t mult[4], r2[4];
     int32_t bz[4]; /* border pixels: the bias with the input zero point's share put back */
-    int32_t dbl;   /* border pixels: q holds the doubled form (dw_group_dbl) */
+    int32_t dbl;   /* q holds the doubled form (dw_group_load) */
 } dw_group;
 
 #if defined(__GNUC__) && defined(__thumb2__)
@@ -1194,8 +1194,8 @@ typedef struct {
 static void dw_group_load(const uint8_t *v, const vp_layer *L, const rq_t *R, int32_t c,
                           dw_group *g) {
     const int8_t *wts = (const int8_t *)v + L->data;
-    int32_t oc_n = W(OC), t, k;
-    uint32_t q = L->data + 9u * (uint32_t)oc_n;
+    int32_t oc_n = W(OC), t, k, dbl = 1;
+    uint32_t q = L->data + 9u * (uint32_t)oc_n, zp = (uint32_t)R->zp;
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 9 /* once per four channels and per border batch: no loop counters */
 #endif
@@ -1203,29 +1203,22 @@ static void dw_group_load(const uint8_t *v, const vp_layer *L, const rq_t *R, in
         uint32_t x = ld32(wts + t * oc_n + c);
         g->w[t][0] = __sxtb16(x), g->w[t][1] = sxtb16_ror8(x);
     }
+    /* the doubled form (as pw_table decides it for a conv layer) where on each channel the
+       sum's bound |bias| + 9 2^14 is below 2^29 and r <= 22, so twice the sum and the addend
+       2^(r-1) + zp 2^r plus h fit in int32; q then holds m, that addend and r */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 4
 #endif
     for (k = 0; k < 4; k++) {
-        g->bias[k] = vp_rd32(v, q + 4u * (uint32_t)(c + k));
-        g->mult[k] = vp_rd32(v, R->mult + 4u * (uint32_t)(c + k));
-        g->r2[k] = ~vp_rd32(v, R->shift + 4u * (uint32_t)(c + k)) - 1;
+        int32_t b = vp_rd32(v, q + 4u * (uint32_t)(c + k));
+        int32_t r = -vp_rd32(v, R->shift + 4u * (uint32_t)(c + k));
+        g->bias[k] = b, g->r2[k] = r - 2;
+        g->mult[k] = g->q[k][0] = vp_rd32(v, R->mult + 4u * (uint32_t)(c + k));
+        g->q[k][1] = (int32_t)((1u << ((r - 1) & 31)) + (zp << (r & 31)));
+        g->q[k][2] = r;
+        dbl &= r <= 22 && (b < 0 ? 0u - (uint32_t)b : (uint32_t)b) + (9u << 14) < (1u << 29);
     }
-}
-
-/* whether the group takes the doubled form (as pw_table decides it for a conv layer: the sum's
-   bound |bias| + 9 2^14 below 2^29 and r <= 22 on each channel, so twice the sum and the
-   addend plus h fit in int32), and if so its per-channel m, 2^(r-1) + zp 2^r and r */
-static int dw_group_dbl(dw_group *g, int32_t zp) {
-    int32_t k;
-    for (k = 0; k < 4; k++) {
-        int32_t b = g->bias[k], r = g->r2[k] + 2;
-        if (r > 22 || (b < 0 ? 0u - (uint32_t)b : (uint32_t)b) + (9u << 14) >= (1u << 29))
-            return 0;
-        g->q[k][0] = g->mult[k], g->q[k][2] = r;
-        g->q[k][1] = (int32_t)((1u << (r - 1)) + ((uint32_t)zp << r));
-    }
-    return 1;
+    g->dbl = dbl;
 }
 
 /* rq_fast_r2 up to its last step: h = floor(H / 2^(r - 2)); the output is then
@@ -1438,7 +1431,7 @@ static void dw3x3_inner(const vp_model_info *m, const vp_layer *L, const rq_t *R
     for (c = 0; c < oc_n; c += 4) {
         dw_group_load(m->vpw, L, R, c, &G);
 #if defined(VP_DW_ROW)
-        if (dw_group_dbl(&G, R->zp)) {
+        if (G.dbl) {
             int clamp = R->lo > -128 || R->hi < 127;
             for (oy = y0; oy < y1; oy++) {
                 const int8_t *p = (const int8_t *)a + W(IN) + c +
@@ -1564,9 +1557,6 @@ static void dw3x3_edge(const vp_model_info *m, const vp_layer *L, const rq_t *R,
         for (c = 0; c < oc_n; c += 4) {
             uint32_t se = 0, so = 0; /* the nine taps' weights summed per halfword (< 2^11) */
             dw_group_load(m->vpw, L, R, c, &G);
-#if defined(VP_DW_ROW)
-            G.dbl = dw_group_dbl(&G, R->zp);
-#endif
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 9
 #endif
