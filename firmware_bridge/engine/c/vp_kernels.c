@@ -1182,9 +1182,10 @@ typedef struct {
     int32_t q[4][3];     /* 96: per channel m, 2^(r-1) + zp 2^r, r (the doubled form) */
     int32_t step, ostep; /* 144, 148: to the next pixel's window (from its third row) and output */
     uint32_t lo4, hi4;   /* 152, 156: the clamp bounds in every byte */
-    int32_t mult[4], r2[4];
+    uint32_t zc;         /* dw_zc of the output zero point */
+    int32_t r2[4];
     int32_t bz[4]; /* border pixels: the bias with the input zero point's share put back */
-    int32_t dbl;   /* q holds the doubled form (dw_group_load) */
+    int32_t dbl;   /* the layer takes the doubled form (dw_dbl_ok) */
 } dw_group;
 
 #if defined(__GNUC__) && defined(__thumb2__)
@@ -1194,8 +1195,8 @@ typedef struct {
 static void dw_group_load(const uint8_t *v, const vp_layer *L, const rq_t *R, int32_t c,
                           dw_group *g) {
     const int8_t *wts = (const int8_t *)v + L->data;
-    int32_t oc_n = W(OC), t, k, dbl = 1;
-    uint32_t q = L->data + 9u * (uint32_t)oc_n, zp = (uint32_t)R->zp;
+    int32_t oc_n = W(OC), t, k;
+    uint32_t q = L->data + 9u * (uint32_t)oc_n, z1 = 2u * (uint32_t)R->zp + 1u;
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 9 /* once per four channels and per border batch: no loop counters */
 #endif
@@ -1203,22 +1204,33 @@ static void dw_group_load(const uint8_t *v, const vp_layer *L, const rq_t *R, in
         uint32_t x = ld32(wts + t * oc_n + c);
         g->w[t][0] = __sxtb16(x), g->w[t][1] = sxtb16_ror8(x);
     }
-    /* the doubled form (as pw_table decides it for a conv layer) where on each channel the
-       sum's bound |bias| + 9 2^14 is below 2^29 and r <= 22, so twice the sum and the addend
-       2^(r-1) + zp 2^r plus h fit in int32; q then holds m, that addend and r */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 4
 #endif
     for (k = 0; k < 4; k++) {
-        int32_t b = vp_rd32(v, q + 4u * (uint32_t)(c + k));
-        int32_t r = -vp_rd32(v, R->shift + 4u * (uint32_t)(c + k));
-        g->bias[k] = b, g->r2[k] = r - 2;
-        g->mult[k] = g->q[k][0] = vp_rd32(v, R->mult + 4u * (uint32_t)(c + k));
-        g->q[k][1] = (int32_t)((1u << ((r - 1) & 31)) + (zp << (r & 31)));
-        g->q[k][2] = r;
-        dbl &= r <= 22 && (b < 0 ? 0u - (uint32_t)b : (uint32_t)b) + (9u << 14) < (1u << 29);
+        g->bias[k] = vp_rd32(v, q + 4u * (uint32_t)(c + k));
+        g->r2[k] = ~vp_rd32(v, R->shift + 4u * (uint32_t)(c + k)) - 1;
+        g->q[k][0] = vp_rd32(v, R->mult + 4u * (uint32_t)(c + k));
     }
-    g->dbl = dbl;
+    if (!g->dbl) return;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 4
+#endif
+    for (k = 0; k < 4; k++) /* q: m, 2^(r-1) + zp 2^r = (2 zp + 1) 2^(r-1), r (dw_dbl_ok) */
+        g->q[k][1] = (int32_t)(z1 << ((g->r2[k] + 1) & 31)), g->q[k][2] = g->r2[k] + 2;
+}
+
+/* whether the layer takes the doubled form (as pw_table decides it for a conv layer): on every
+   channel the sum's bound |bias| + 9 2^14 below 2^29 and r <= 22, so twice the sum and the
+   addend plus h fit in int32 */
+static int dw_dbl_ok(const uint8_t *v, const vp_layer *L, const rq_t *R) {
+    int32_t c, oc_n = W(OC);
+    const uint32_t K = (1u << 29) - (9u << 14) - 1u; /* |bias| <= K: -K <= bias <= K */
+    const uint8_t *bp = v + L->data + 9u * (uint32_t)oc_n, *sp = v + R->shift;
+    for (c = 0; c < oc_n; c++, bp += 4, sp += 4)
+        if ((uint32_t)(-vp_rd32(sp, 0) - 2) > 20u || (uint32_t)vp_rd32(bp, 0) + K > 2u * K)
+            return 0;
+    return 1;
 }
 
 /* rq_fast_r2 up to its last step: h = floor(H / 2^(r - 2)); the output is then
@@ -1286,8 +1298,8 @@ static inline uint32_t dw_pack4_dbl(int32_t a0, int32_t a1, int32_t a2, int32_t 
 #define DW_STORE4(o, g)                                                                           \
     do {                                                                                          \
         uint32_t w4_ = dw_pack4(                                                                  \
-            dw_h(a0, (g)->mult[0], (g)->r2[0]), dw_h(a1, (g)->mult[1], (g)->r2[1]),              \
-            dw_h(a2, (g)->mult[2], (g)->r2[2]), dw_h(a3, (g)->mult[3], (g)->r2[3]), zc, lo4, hi4); \
+            dw_h(a0, (g)->q[0][0], (g)->r2[0]), dw_h(a1, (g)->q[1][0], (g)->r2[1]),              \
+            dw_h(a2, (g)->q[2][0], (g)->r2[2]), dw_h(a3, (g)->q[3][0], (g)->r2[3]), zc, lo4, hi4); \
         VP_COPY4((o), &w4_);                                                                      \
     } while (0)
 
@@ -1418,42 +1430,27 @@ __attribute__((naked, noinline)) static void dw3x3_row_clamp(const dw_group *g, 
    a small table beside the registers), their bias, multiplier and shift read once, and each
    pixel's window read through one pointer and constant steps (stride 1 and 2 alike) */
 VP_NOINLINE
-static void dw3x3_inner(const vp_model_info *m, const vp_layer *L, const rq_t *R, uint8_t *a,
-                        int32_t y0, int32_t y1, int32_t x0, int32_t x1) {
-    int32_t oc_n = W(OC), ic = W(IC), c, oy, ox;
-    int32_t sx = W(SW) * ic, dx = W(DW) * ic, dy = W(DH) * W(IW) * ic;
-    uint32_t zc = dw_zc(R->zp);
-    uint32_t lo4 = 0x01010101u * (uint8_t)R->lo, hi4 = 0x01010101u * (uint8_t)R->hi;
-    dw_group G;
-    const dw_group *g = &G;
-    if (y0 >= y1 || x0 >= x1) return;
-    G.dx = dx, G.dy = dy, G.step = sx - 2 * dy, G.ostep = oc_n, G.lo4 = lo4, G.hi4 = hi4;
-    for (c = 0; c < oc_n; c += 4) {
-        dw_group_load(m->vpw, L, R, c, &G);
+static void dw3x3_inner(const vp_layer *L, const dw_group *g, int32_t c, uint8_t *a,
+                        const int32_t box[4]) {
+    int32_t oc_n = W(OC), ic = W(IC), oy, ox, dx = g->dx, dy = g->dy, sx = W(SW) * ic;
+    uint32_t zc = g->zc, lo4 = g->lo4, hi4 = g->hi4;
+    for (oy = box[0]; oy < box[1]; oy++) {
+        const int8_t *p = (const int8_t *)a + W(IN) + c +
+                          ((oy * W(SH) - W(PT)) * W(IW) + box[2] * W(SW) - W(PL)) * ic;
+        int8_t *o = (int8_t *)a + W(OUT) + (oy * W(OW) + box[2]) * oc_n + c;
 #if defined(VP_DW_ROW)
-        if (G.dbl) {
-            int clamp = R->lo > -128 || R->hi < 127;
-            for (oy = y0; oy < y1; oy++) {
-                const int8_t *p = (const int8_t *)a + W(IN) + c +
-                                  ((oy * W(SH) - W(PT)) * W(IW) + x0 * W(SW) - W(PL)) * ic;
-                int8_t *o = (int8_t *)a + W(OUT) + (oy * W(OW) + x0) * oc_n + c;
-                if (clamp)
-                    dw3x3_row_clamp(g, p, o, x1 - x0);
-                else
-                    dw3x3_row(g, p, o, x1 - x0);
-            }
+        if (g->dbl) {
+            if (lo4 != 0x80808080u || hi4 != 0x7F7F7F7Fu)
+                dw3x3_row_clamp(g, p, o, box[3] - box[2]);
+            else
+                dw3x3_row(g, p, o, box[3] - box[2]);
             continue;
         }
 #endif
-        for (oy = y0; oy < y1; oy++) {
-            const int8_t *p = (const int8_t *)a + W(IN) + c +
-                              ((oy * W(SH) - W(PT)) * W(IW) + x0 * W(SW) - W(PL)) * ic;
-            int8_t *o = (int8_t *)a + W(OUT) + (oy * W(OW) + x0) * oc_n + c;
-            for (ox = x1 - x0; ox > 0; ox--, p += sx, o += oc_n) {
-                int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
-                DW_TAPS9(p, g->w, dx, dy);
-                DW_STORE4(o, g);
-            }
+        for (ox = box[3] - box[2]; ox > 0; ox--, p += sx, o += oc_n) {
+            int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
+            DW_TAPS9(p, g->w, dx, dy);
+            DW_STORE4(o, g);
         }
     }
 }
@@ -1475,7 +1472,7 @@ typedef struct {
     uint8_t nky, nkx, t0, pad_;
 } dw_edge_px;
 
-#define DW_EDGE_BATCH 32 /* border pixels described at once (the descriptions sit on the stack) */
+#define DW_EDGE_BATCH 64 /* border pixels described at once (the descriptions sit on the stack) */
 
 /* the taps k0 <= k < k1 of three (at i0 + k * d) that fall inside [0, n): one run */
 static void tap_span(int32_t i0, int32_t d, int32_t n, int32_t *k0, int32_t *k1) {
@@ -1544,28 +1541,57 @@ static void dw_edge_run(const vp_layer *L, const dw_group *g, const dw_edge_px *
     }
 }
 
-/* 3x3 depthwise over the pixels outside [y0, y1) x [x0, x1) (the border dw3x3_inner leaves),
-   four channels at a time like it, over batches of described pixels (no per-pixel tables) */
-static void dw3x3_edge(const vp_model_info *m, const vp_layer *L, const rq_t *R, uint8_t *a,
-                       int32_t y0, int32_t y1, int32_t x0, int32_t x1) {
-    int32_t oc_n = W(OC), c, t, n, oy = 0, ox = 0, zi = W(IN_ZP), box[4] = {y0, y1, x0, x1};
-    dw_edge_px d[DW_EDGE_BATCH];
-    dw_group G;
-    G.lo4 = 0x01010101u * (uint8_t)R->lo, G.hi4 = 0x01010101u * (uint8_t)R->hi;
-    if (y0 >= y1 || x0 >= x1) box[0] = box[1] = 0; /* no inner part: every pixel */
-    while ((n = dw_edge_list(L, box, &oy, &ox, d)) > 0) {
-        for (c = 0; c < oc_n; c += 4) {
-            uint32_t se = 0, so = 0; /* the nine taps' weights summed per halfword (< 2^11) */
-            dw_group_load(m->vpw, L, R, c, &G);
+/* border pixels: the bias with the input zero point's share put back (bz = bias + zp sum(w)) */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void dw_group_bz(dw_group *g, int32_t zi) {
+    uint32_t se = 0, so = 0; /* the nine taps' weights summed per halfword (< 2^11) */
+    int32_t t;
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 9
 #endif
-            for (t = 0; t < 9; t++) se = __sadd16(se, G.w[t][0]), so = __sadd16(so, G.w[t][1]);
-            G.bz[0] = (int32_t)((uint32_t)G.bias[0] + (uint32_t)(zi * (int16_t)se));
-            G.bz[1] = (int32_t)((uint32_t)G.bias[1] + (uint32_t)(zi * (int16_t)so));
-            G.bz[2] = (int32_t)((uint32_t)G.bias[2] + (uint32_t)(zi * ((int32_t)se >> 16)));
-            G.bz[3] = (int32_t)((uint32_t)G.bias[3] + (uint32_t)(zi * ((int32_t)so >> 16)));
-            dw_edge_run(L, &G, d, n, (const int8_t *)a + W(IN) + c, (int8_t *)a + W(OUT) + c, R);
+    for (t = 0; t < 9; t++) se = __sadd16(se, g->w[t][0]), so = __sadd16(so, g->w[t][1]);
+    g->bz[0] = (int32_t)((uint32_t)g->bias[0] + (uint32_t)(zi * (int16_t)se));
+    g->bz[1] = (int32_t)((uint32_t)g->bias[1] + (uint32_t)(zi * (int16_t)so));
+    g->bz[2] = (int32_t)((uint32_t)g->bias[2] + (uint32_t)(zi * ((int32_t)se >> 16)));
+    g->bz[3] = (int32_t)((uint32_t)g->bias[3] + (uint32_t)(zi * ((int32_t)so >> 16)));
+}
+
+/* 3x3 depthwise on Cortex-M, four channels at a time: the pixels of box (rows box[0..1),
+   columns box[2..3): windows inside the input) by dw3x3_inner, the others over batches of
+   described pixels (no per-pixel tables). A border that fits one batch is described once and
+   run beside the inner pixels of each group (one group load); else the batches run after,
+   each over every group. */
+static void dw3x3(const vp_model_info *m, const vp_layer *L, const rq_t *R, uint8_t *a,
+                  const int32_t box[4]) {
+    int32_t oc_n = W(OC), c, n, oy = 0, ox = 0, one;
+    const int8_t *in = (const int8_t *)a + W(IN);
+    int8_t *out = (int8_t *)a + W(OUT);
+    dw_edge_px d[DW_EDGE_BATCH];
+    dw_group G;
+    G.dx = W(DW) * W(IC), G.dy = W(DH) * W(IW) * W(IC), G.ostep = oc_n;
+    G.step = W(SW) * W(IC) - 2 * G.dy, G.zc = dw_zc(R->zp);
+    G.lo4 = 0x01010101u * (uint8_t)R->lo, G.hi4 = 0x01010101u * (uint8_t)R->hi;
+#if defined(VP_DW_ROW) /* a map without inner pixels (2x2): the check costs what it saves */
+    G.dbl = box[0] < box[1] && dw_dbl_ok(m->vpw, L, R);
+#else
+    G.dbl = 0;
+#endif
+    n = dw_edge_list(L, box, &oy, &ox, d);
+    one = oy >= W(OH);
+    for (c = 0; c < oc_n; c += 4) {
+        dw_group_load(m->vpw, L, R, c, &G);
+        dw3x3_inner(L, &G, c, a, box);
+        if (!one || n == 0) continue;
+        dw_group_bz(&G, W(IN_ZP));
+        dw_edge_run(L, &G, d, n, in + c, out + c, R);
+    }
+    for (oy = ox = 0; !one && (n = dw_edge_list(L, box, &oy, &ox, d)) > 0;) {
+        for (c = 0; c < oc_n; c += 4) {
+            dw_group_load(m->vpw, L, R, c, &G);
+            dw_group_bz(&G, W(IN_ZP));
+            dw_edge_run(L, &G, d, n, in + c, out + c, R);
         }
     }
 }
@@ -1629,11 +1655,11 @@ VP_CLONES void vp_depthwise(const vp_model_info *m, const vp_layer *L, uint8_t *
     int32_t off[MAX_TAPS], delta[MAX_TAPS];
 #if defined(__ARM_FEATURE_DSP)
     if (dw3x3_ok(L, &R)) {
-        int32_t y0, y1, x0, x1;
-        inner_span(W(OH), W(IH), W(SH), W(PT), W(DH), &y0, &y1);
-        inner_span(W(OW), W(IW), W(SW), W(PL), W(DW), &x0, &x1);
-        dw3x3_inner(m, L, &R, a, y0, y1, x0, x1);
-        dw3x3_edge(m, L, &R, a, y0, y1, x0, x1);
+        int32_t box[4];
+        inner_span(W(OH), W(IH), W(SH), W(PT), W(DH), &box[0], &box[1]);
+        inner_span(W(OW), W(IW), W(SW), W(PL), W(DW), &box[2], &box[3]);
+        if (box[0] >= box[1] || box[2] >= box[3]) box[0] = box[1] = 0; /* every pixel border */
+        dw3x3(m, L, &R, a, box);
         return;
     }
 #endif
