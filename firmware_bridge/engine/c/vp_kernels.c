@@ -1562,7 +1562,7 @@ static inline void dw_group_bz(dw_group *g, int32_t zi) {
    columns box[2..3): windows inside the input) by dw3x3_inner, the others over batches of
    described pixels (no per-pixel tables). A border that fits one batch is described once and
    run beside the inner pixels of each group (one group load); else the batches run after,
-   each over every group. */
+   each over every group, the first as already described. */
 static void dw3x3(const vp_model_info *m, const vp_layer *L, const rq_t *R, uint8_t *a,
                   const int32_t box[4]) {
     int32_t oc_n = W(OC), c, n, oy = 0, ox = 0, one;
@@ -1587,7 +1587,7 @@ static void dw3x3(const vp_model_info *m, const vp_layer *L, const rq_t *R, uint
         dw_group_bz(&G, W(IN_ZP));
         dw_edge_run(L, &G, d, n, in + c, out + c, R);
     }
-    for (oy = ox = 0; !one && (n = dw_edge_list(L, box, &oy, &ox, d)) > 0;) {
+    for (; !one && n > 0; n = dw_edge_list(L, box, &oy, &ox, d)) { /* from the first batch on */
         for (c = 0; c < oc_n; c += 4) {
             dw_group_load(m->vpw, L, R, c, &G);
             dw_group_bz(&G, W(IN_ZP));
