@@ -158,13 +158,29 @@ def dw_shapes(keras, rng):
     return keras.Model(inp, L.Dense(6)(x))
 
 
+def dw_paths(keras, rng):
+    """The Cortex-M 3x3 depthwise paths the other builders miss: a clamp narrower than int8 (a
+    ReLU6 output sharing a concatenation's range) and biases near 2^30 (too large for the doubled
+    requantisation, so the general one)."""
+    L = keras.layers
+    big = keras.initializers.RandomUniform(-2e4, 2e4, seed=int(rng.integers(1 << 30)))
+    inp = keras.Input((6, 7, 8))
+    a = L.DepthwiseConv2D(3, padding="same", activation="relu6")(inp)
+    x = L.Concatenate()([a, L.Conv2D(8, 1)(inp)])
+    x = L.DepthwiseConv2D(3, padding="same", bias_initializer=big)(x)
+    x = L.GlobalAveragePooling2D()(x)
+    return keras.Model(inp, L.Dense(5)(x))
+
+
 BUILDERS: dict[str, Callable] = {
     f.__name__: f
     for f in (dense_stack, dense_sigmoid, residual_cnn, kws_dscnn, mobile_block, misc_ops)
 }
 #: built by name only, outside corpus_names() (the 36-model corpus stays as measured): shapes
 #: for one engine path, e.g. the Cortex-M firmware's (tests/firmware/test_fw_qemu_corpus.py)
-EXTRA_BUILDERS: dict[str, Callable] = {f.__name__: f for f in (conv_paths, dw_shapes, im2col_quads)}
+EXTRA_BUILDERS: dict[str, Callable] = {
+    f.__name__: f for f in (conv_paths, dw_shapes, im2col_quads, dw_paths)
+}
 
 
 def corpus_names() -> list[str]:

@@ -246,18 +246,30 @@ static void inner_span(int32_t out_n, int32_t in_n, int32_t s, int32_t pad, int3
 #endif
 
 /* one group of four channels of a 3x3 layer: the nine taps' weights sign-extended once (even
-   and odd channels), the bias, the multiplier and the right shift less two (rq_fast_r2) */
+   and odd channels), the bias, the multiplier and the right shift less two (rq_fast_r2); the
+   first fields at the offsets dw3x3_row's assembly reads */
 typedef struct {
-    uint32_t w[9][2];
-    int32_t bias[4], mult[4], r2[4];
+    int32_t bias[4];     /* 0 */
+    int32_t dx, dy;      /* 16, 20: bytes between a window's columns and rows (LDM with bias) */
+    uint32_t w[9][2];    /* 24 */
+    int32_t q[4][3];     /* 96: per channel m, 2^(r-1) + zp 2^r, r (the doubled form) */
+    int32_t step, ostep; /* 144, 148: to the next pixel's window (from its third row) and output */
+    uint32_t lo4, hi4;   /* 152, 156: the clamp bounds in every byte */
+    uint32_t zc;         /* dw_zc of the output zero point */
+    int32_t r2[4];
     int32_t bz[4]; /* border pixels: the bias with the input zero point's share put back */
+    int32_t dbl;   /* the layer takes the doubled form (dw_dbl_ok) */
 } dw_group;
+
+#if defined(__GNUC__) && defined(__thumb2__)
+#define VP_DW_ROW 1 /* dw3x3_row and the doubled form in assembly */
+#endif
 
 static void dw_group_load(const uint8_t *v, const vp_layer *L, const rq_t *R, int32_t c,
                           dw_group *g) {
     const int8_t *wts = (const int8_t *)v + L->data;
     int32_t oc_n = W(OC), t, k;
-    uint32_t q = L->data + 9u * (uint32_t)oc_n;
+    uint32_t q = L->data + 9u * (uint32_t)oc_n, z1 = 2u * (uint32_t)R->zp + 1u;
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 9 /* once per four channels and per border batch: no loop counters */
 #endif
@@ -270,9 +282,28 @@ static void dw_group_load(const uint8_t *v, const vp_layer *L, const rq_t *R, in
 #endif
     for (k = 0; k < 4; k++) {
         g->bias[k] = vp_rd32(v, q + 4u * (uint32_t)(c + k));
-        g->mult[k] = vp_rd32(v, R->mult + 4u * (uint32_t)(c + k));
         g->r2[k] = ~vp_rd32(v, R->shift + 4u * (uint32_t)(c + k)) - 1;
+        g->q[k][0] = vp_rd32(v, R->mult + 4u * (uint32_t)(c + k));
     }
+    if (!g->dbl) return;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 4
+#endif
+    for (k = 0; k < 4; k++) /* q: m, 2^(r-1) + zp 2^r = (2 zp + 1) 2^(r-1), r (dw_dbl_ok) */
+        g->q[k][1] = (int32_t)(z1 << ((g->r2[k] + 1) & 31)), g->q[k][2] = g->r2[k] + 2;
+}
+
+/* whether the layer takes the doubled form (as pw_table decides it for a conv layer): on every
+   channel the sum's bound |bias| + 9 2^14 below 2^29 and r <= 22, so twice the sum and the
+   addend plus h fit in int32 */
+static int dw_dbl_ok(const uint8_t *v, const vp_layer *L, const rq_t *R) {
+    int32_t c, oc_n = W(OC);
+    const uint32_t K = (1u << 29) - (9u << 14) - 1u; /* |bias| <= K: -K <= bias <= K */
+    const uint8_t *bp = v + L->data + 9u * (uint32_t)oc_n, *sp = v + R->shift;
+    for (c = 0; c < oc_n; c++, bp += 4, sp += 4)
+        if ((uint32_t)(-vp_rd32(sp, 0) - 2) > 20u || (uint32_t)vp_rd32(bp, 0) + K > 2u * K)
+            return 0;
+    return 1;
 }
 
 /* rq_fast_r2 up to its last step: h = floor(H / 2^(r - 2)); the output is then
@@ -308,12 +339,40 @@ static inline uint32_t dw_pack4(int32_t h0, int32_t h1, int32_t h2, int32_t h3, 
     return w;
 }
 
+#if defined(VP_DW_ROW)
+/* one sum on the doubled form with q = m, 2^(r-1) + zp 2^r, r: dw3x3_row's DW_ROW_RQ in C */
+static inline int32_t dw_rq2(int32_t y, const int32_t *q) {
+    int32_t t, d;
+    __asm__("add %[d], %[y], %[y]\n\t"
+            "smmlar %[t], %[d], %[m], %[A]\n\t"
+            "add %[t], %[t], %[y], asr #31\n\t"
+            "asr %[t], %[t], %[r]\n\t"
+            "ssat %[t], #8, %[t]"
+            : [t] "=&r"(t), [d] "=&r"(d)
+            : [y] "r"(y), [m] "r"(q[0]), [A] "r"(q[1]), [r] "r"(q[2]));
+    return t;
+}
+
+/* the four sums of a group on the doubled form to one word clamped to [lo, hi] byte-wise */
+static inline uint32_t dw_pack4_dbl(int32_t a0, int32_t a1, int32_t a2, int32_t a3,
+                                    const dw_group *g) {
+    uint32_t w = (uint32_t)dw_rq2(a0, g->q[0]), u = (uint32_t)dw_rq2(a2, g->q[2]), t;
+    __asm__("bfi %[w], %[b], #8, #8\n\tbfi %[u], %[d], #8, #8\n\tbfi %[w], %[u], #16, #16\n\t"
+            "ssub8 %[t], %[w], %[lo]\n\tsel %[w], %[w], %[lo]\n\t"
+            "ssub8 %[t], %[hi], %[w]\n\tsel %[w], %[w], %[hi]"
+            : [w] "+r"(w), [u] "+r"(u), [t] "=&r"(t)
+            : [b] "r"(dw_rq2(a1, g->q[1])), [d] "r"(dw_rq2(a3, g->q[3])), [lo] "r"(g->lo4),
+              [hi] "r"(g->hi4));
+    return w;
+}
+#endif
+
 /* the four sums of a group requantised, offset, clamped and stored as one word */
 #define DW_STORE4(o, g)                                                                           \
     do {                                                                                          \
         uint32_t w4_ = dw_pack4(                                                                  \
-            dw_h(a0, (g)->mult[0], (g)->r2[0]), dw_h(a1, (g)->mult[1], (g)->r2[1]),              \
-            dw_h(a2, (g)->mult[2], (g)->r2[2]), dw_h(a3, (g)->mult[3], (g)->r2[3]), zc, lo4, hi4); \
+            dw_h(a0, (g)->q[0][0], (g)->r2[0]), dw_h(a1, (g)->q[1][0], (g)->r2[1]),              \
+            dw_h(a2, (g)->q[2][0], (g)->r2[2]), dw_h(a3, (g)->q[3][0], (g)->r2[3]), zc, lo4, hi4); \
         VP_COPY4((o), &w4_);                                                                      \
     } while (0)
 
@@ -365,31 +424,106 @@ static inline uint32_t dw_pack4(int32_t h0, int32_t h1, int32_t h2, int32_t h3, 
     } while (0)
 #endif
 
+#if defined(VP_DW_ROW)
+/* one tap of four channels in dw3x3_row: the input word at r4 + off, its weights at byte wo of
+   the group (r6) */
+#define DW_ROW_TAP(off, wo)                                                                       \
+    "ldr r9, [r4" off "]\n\t"                                                                    \
+    "ldrd r11, r12, [r6, #" wo "]\n\t"                                                          \
+    "sxtb16 r10, r9\n\t"                                                                         \
+    "sxtb16 r9, r9, ror #8\n\t"                                                                  \
+    "smlabb r0, r10, r11, r0\n\t"                                                                \
+    "smlatt r2, r10, r11, r2\n\t"                                                                \
+    "smlabb r1, r9, r12, r1\n\t"                                                                 \
+    "smlatt r3, r9, r12, r3\n\t"
+
+/* the doubled form of one sum y with r8 = m, r9 = 2^(r-1) + zp 2^r, r10 = r (the arithmetic of
+   kpw's PW_RQ2 on these registers): SMMLAR of 2y gives the addend plus h, the sign of y
+   completes RoundingDivideByPOT, the shift by r leaves it plus zp, SSAT to int8 */
+#define DW_ROW_RQ(y)                                                                              \
+    "ldm r7!, {r8-r10}\n\t"                                                                      \
+    "add r11, " y ", " y "\n\t"                                                                  \
+    "smmlar r12, r11, r8, r9\n\t"                                                                \
+    "add r12, r12, " y ", asr #31\n\t"                                                           \
+    "asr " y ", r12, r10\n\t"                                                                    \
+    "ssat " y ", #8, " y "\n\t"
+
+#define DW_ROW_CLAMP                                                                              \
+    "ldrd r8, r9, [r7, #8]\n\t"                                                                  \
+    "ssub8 r10, r0, r8\n\t"                                                                      \
+    "sel r0, r0, r8\n\t"                                                                         \
+    "ssub8 r10, r9, r0\n\t"                                                                      \
+    "sel r0, r0, r9\n\t"
+
+/* n >= 1 pixels of a row (window at p, output at o, then step / ostep on) of a group on the
+   doubled form: the nine taps, four requantisations and one word stored with every value in
+   registers and no call per pixel (109 instructions a pixel, 114 with a clamp narrower than
+   int8's) */
+#define DW_ROW_ASM(CLAMP)                                                                         \
+    "push {r4-r11, lr}\n\t"                                                                      \
+    "mov r6, r0\n\t"                                                                             \
+    "mov r4, r1\n\t"                                                                             \
+    "mov r5, r2\n\t"                                                                             \
+    "mov lr, r3\n"                                                                                \
+    "1:\n\t"                                                                                     \
+    "ldm r6, {r0-r3, r7, r8}\n\t" /* the sums start at the bias; dx, dy */                      \
+    DW_ROW_TAP("", "24") DW_ROW_TAP(", r7", "32") DW_ROW_TAP(", r7, lsl #1", "40")                \
+    "add r4, r4, r8\n\t"                                                                         \
+    DW_ROW_TAP("", "48") DW_ROW_TAP(", r7", "56") DW_ROW_TAP(", r7, lsl #1", "64")                \
+    "add r4, r4, r8\n\t"                                                                         \
+    DW_ROW_TAP("", "72") DW_ROW_TAP(", r7", "80") DW_ROW_TAP(", r7, lsl #1", "88")                \
+    "add r7, r6, #96\n\t"                                                                        \
+    DW_ROW_RQ("r0") DW_ROW_RQ("r1") DW_ROW_RQ("r2") DW_ROW_RQ("r3")                               \
+    "bfi r0, r1, #8, #8\n\t"                                                                     \
+    "bfi r2, r3, #8, #8\n\t"                                                                     \
+    "bfi r0, r2, #16, #16\n\t"                                                                   \
+    CLAMP                                                                                         \
+    "ldrd r8, r9, [r7]\n\t" /* step, ostep */                                                   \
+    "str r0, [r5]\n\t"                                                                           \
+    "add r4, r4, r8\n\t"                                                                         \
+    "add r5, r5, r9\n\t"                                                                         \
+    "subs lr, lr, #1\n\t"                                                                        \
+    "bne 1b\n\t"                                                                                 \
+    "pop {r4-r11, pc}\n"
+
+__attribute__((naked, noinline)) static void dw3x3_row(const dw_group *g, const int8_t *p,
+                                                       int8_t *o, int32_t n) {
+    __asm__ volatile(DW_ROW_ASM(""));
+}
+
+/* dw3x3_row for bounds narrower than int8's (SSUB8/SEL against lo4, hi4) */
+__attribute__((naked, noinline)) static void dw3x3_row_clamp(const dw_group *g, const int8_t *p,
+                                                             int8_t *o, int32_t n) {
+    __asm__ volatile(DW_ROW_ASM(DW_ROW_CLAMP));
+}
+#endif
+
 /* 3x3 depthwise over the pixels whose window lies inside the input: four channels at a time
    over every such pixel, so the channels' nine taps of weights are sign-extended once (held in
    a small table beside the registers), their bias, multiplier and shift read once, and each
    pixel's window read through one pointer and constant steps (stride 1 and 2 alike) */
 VP_NOINLINE
-static void dw3x3_inner(const vp_model_info *m, const vp_layer *L, const rq_t *R, uint8_t *a,
-                        int32_t y0, int32_t y1, int32_t x0, int32_t x1) {
-    int32_t oc_n = W(OC), ic = W(IC), c, oy, ox;
-    int32_t sx = W(SW) * ic, dx = W(DW) * ic, dy = W(DH) * W(IW) * ic;
-    uint32_t zc = dw_zc(R->zp);
-    uint32_t lo4 = 0x01010101u * (uint8_t)R->lo, hi4 = 0x01010101u * (uint8_t)R->hi;
-    dw_group G;
-    const dw_group *g = &G;
-    if (y0 >= y1 || x0 >= x1) return;
-    for (c = 0; c < oc_n; c += 4) {
-        dw_group_load(m->vpw, L, R, c, &G);
-        for (oy = y0; oy < y1; oy++) {
-            const int8_t *p = (const int8_t *)a + W(IN) + c +
-                              ((oy * W(SH) - W(PT)) * W(IW) + x0 * W(SW) - W(PL)) * ic;
-            int8_t *o = (int8_t *)a + W(OUT) + (oy * W(OW) + x0) * oc_n + c;
-            for (ox = x1 - x0; ox > 0; ox--, p += sx, o += oc_n) {
-                int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
-                DW_TAPS9(p, g->w, dx, dy);
-                DW_STORE4(o, g);
-            }
+static void dw3x3_inner(const vp_layer *L, const dw_group *g, int32_t c, uint8_t *a,
+                        const int32_t box[4]) {
+    int32_t oc_n = W(OC), ic = W(IC), oy, ox, dx = g->dx, dy = g->dy, sx = W(SW) * ic;
+    uint32_t zc = g->zc, lo4 = g->lo4, hi4 = g->hi4;
+    for (oy = box[0]; oy < box[1]; oy++) {
+        const int8_t *p = (const int8_t *)a + W(IN) + c +
+                          ((oy * W(SH) - W(PT)) * W(IW) + box[2] * W(SW) - W(PL)) * ic;
+        int8_t *o = (int8_t *)a + W(OUT) + (oy * W(OW) + box[2]) * oc_n + c;
+#if defined(VP_DW_ROW)
+        if (g->dbl) {
+            if (lo4 != 0x80808080u || hi4 != 0x7F7F7F7Fu)
+                dw3x3_row_clamp(g, p, o, box[3] - box[2]);
+            else
+                dw3x3_row(g, p, o, box[3] - box[2]);
+            continue;
+        }
+#endif
+        for (ox = box[3] - box[2]; ox > 0; ox--, p += sx, o += oc_n) {
+            int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
+            DW_TAPS9(p, g->w, dx, dy);
+            DW_STORE4(o, g);
         }
     }
 }
@@ -411,7 +545,7 @@ typedef struct {
     uint8_t nky, nkx, t0, pad_;
 } dw_edge_px;
 
-#define DW_EDGE_BATCH 32 /* border pixels described at once (the descriptions sit on the stack) */
+#define DW_EDGE_BATCH 64 /* border pixels described at once (the descriptions sit on the stack) */
 
 /* the taps k0 <= k < k1 of three (at i0 + k * d) that fall inside [0, n): one run */
 static void tap_span(int32_t i0, int32_t d, int32_t n, int32_t *k0, int32_t *k1) {
@@ -469,31 +603,68 @@ static void dw_edge_run(const vp_layer *L, const dw_group *g, const dw_edge_px *
                 default: DWZ_TAP(r, w[0]);
             }
         }
+#if defined(VP_DW_ROW)
+        if (g->dbl) {
+            uint32_t w4 = dw_pack4_dbl(a0, a1, a2, a3, g);
+            VP_COPY4(out + d->out, &w4);
+            continue;
+        }
+#endif
         DW_STORE4(out + d->out, g);
     }
 }
 
-/* 3x3 depthwise over the pixels outside [y0, y1) x [x0, x1) (the border dw3x3_inner leaves),
-   four channels at a time like it, over batches of described pixels (no per-pixel tables) */
-static void dw3x3_edge(const vp_model_info *m, const vp_layer *L, const rq_t *R, uint8_t *a,
-                       int32_t y0, int32_t y1, int32_t x0, int32_t x1) {
-    int32_t oc_n = W(OC), c, t, n, oy = 0, ox = 0, zi = W(IN_ZP), box[4] = {y0, y1, x0, x1};
-    dw_edge_px d[DW_EDGE_BATCH];
-    dw_group G;
-    if (y0 >= y1 || x0 >= x1) box[0] = box[1] = 0; /* no inner part: every pixel */
-    while ((n = dw_edge_list(L, box, &oy, &ox, d)) > 0) {
-        for (c = 0; c < oc_n; c += 4) {
-            uint32_t se = 0, so = 0; /* the nine taps' weights summed per halfword (< 2^11) */
-            dw_group_load(m->vpw, L, R, c, &G);
+/* border pixels: the bias with the input zero point's share put back (bz = bias + zp sum(w)) */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void dw_group_bz(dw_group *g, int32_t zi) {
+    uint32_t se = 0, so = 0; /* the nine taps' weights summed per halfword (< 2^11) */
+    int32_t t;
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 9
 #endif
-            for (t = 0; t < 9; t++) se = __sadd16(se, G.w[t][0]), so = __sadd16(so, G.w[t][1]);
-            G.bz[0] = (int32_t)((uint32_t)G.bias[0] + (uint32_t)(zi * (int16_t)se));
-            G.bz[1] = (int32_t)((uint32_t)G.bias[1] + (uint32_t)(zi * (int16_t)so));
-            G.bz[2] = (int32_t)((uint32_t)G.bias[2] + (uint32_t)(zi * ((int32_t)se >> 16)));
-            G.bz[3] = (int32_t)((uint32_t)G.bias[3] + (uint32_t)(zi * ((int32_t)so >> 16)));
-            dw_edge_run(L, &G, d, n, (const int8_t *)a + W(IN) + c, (int8_t *)a + W(OUT) + c, R);
+    for (t = 0; t < 9; t++) se = __sadd16(se, g->w[t][0]), so = __sadd16(so, g->w[t][1]);
+    g->bz[0] = (int32_t)((uint32_t)g->bias[0] + (uint32_t)(zi * (int16_t)se));
+    g->bz[1] = (int32_t)((uint32_t)g->bias[1] + (uint32_t)(zi * (int16_t)so));
+    g->bz[2] = (int32_t)((uint32_t)g->bias[2] + (uint32_t)(zi * ((int32_t)se >> 16)));
+    g->bz[3] = (int32_t)((uint32_t)g->bias[3] + (uint32_t)(zi * ((int32_t)so >> 16)));
+}
+
+/* 3x3 depthwise on Cortex-M, four channels at a time: the pixels of box (rows box[0..1),
+   columns box[2..3): windows inside the input) by dw3x3_inner, the others over batches of
+   described pixels (no per-pixel tables). A border that fits one batch is described once and
+   run beside the inner pixels of each group (one group load); else the batches run after,
+   each over every group, the first as already described. */
+static void dw3x3(const vp_model_info *m, const vp_layer *L, const rq_t *R, uint8_t *a,
+                  const int32_t box[4]) {
+    int32_t oc_n = W(OC), c, n, oy = 0, ox = 0, one;
+    const int8_t *in = (const int8_t *)a + W(IN);
+    int8_t *out = (int8_t *)a + W(OUT);
+    dw_edge_px d[DW_EDGE_BATCH];
+    dw_group G;
+    G.dx = W(DW) * W(IC), G.dy = W(DH) * W(IW) * W(IC), G.ostep = oc_n;
+    G.step = W(SW) * W(IC) - 2 * G.dy, G.zc = dw_zc(R->zp);
+    G.lo4 = 0x01010101u * (uint8_t)R->lo, G.hi4 = 0x01010101u * (uint8_t)R->hi;
+#if defined(VP_DW_ROW) /* a map without inner pixels (2x2): the check costs what it saves */
+    G.dbl = box[0] < box[1] && dw_dbl_ok(m->vpw, L, R);
+#else
+    G.dbl = 0;
+#endif
+    n = dw_edge_list(L, box, &oy, &ox, d);
+    one = oy >= W(OH);
+    for (c = 0; c < oc_n; c += 4) {
+        dw_group_load(m->vpw, L, R, c, &G);
+        dw3x3_inner(L, &G, c, a, box);
+        if (!one || n == 0) continue;
+        dw_group_bz(&G, W(IN_ZP));
+        dw_edge_run(L, &G, d, n, in + c, out + c, R);
+    }
+    for (; !one && n > 0; n = dw_edge_list(L, box, &oy, &ox, d)) { /* from the first batch on */
+        for (c = 0; c < oc_n; c += 4) {
+            dw_group_load(m->vpw, L, R, c, &G);
+            dw_group_bz(&G, W(IN_ZP));
+            dw_edge_run(L, &G, d, n, in + c, out + c, R);
         }
     }
 }
@@ -557,11 +728,11 @@ VP_CLONES void vp_depthwise(const vp_model_info *m, const vp_layer *L, uint8_t *
     int32_t off[MAX_TAPS], delta[MAX_TAPS];
 #if defined(__ARM_FEATURE_DSP)
     if (dw3x3_ok(L, &R)) {
-        int32_t y0, y1, x0, x1;
-        inner_span(W(OH), W(IH), W(SH), W(PT), W(DH), &y0, &y1);
-        inner_span(W(OW), W(IW), W(SW), W(PL), W(DW), &x0, &x1);
-        dw3x3_inner(m, L, &R, a, y0, y1, x0, x1);
-        dw3x3_edge(m, L, &R, a, y0, y1, x0, x1);
+        int32_t box[4];
+        inner_span(W(OH), W(IH), W(SH), W(PT), W(DH), &box[0], &box[1]);
+        inner_span(W(OW), W(IW), W(SW), W(PL), W(DW), &box[2], &box[3]);
+        if (box[0] >= box[1] || box[2] >= box[3]) box[0] = box[1] = 0; /* every pixel border */
+        dw3x3(m, L, &R, a, box);
         return;
     }
 #endif
