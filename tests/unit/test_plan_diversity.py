@@ -39,6 +39,14 @@ def test_a_class_repeats_only_when_no_distinct_resolution_is_left() -> None:
     assert resolutions(_pick(feasible, 2, {20})) == [16, 20]
     # three boards, two resolutions: one repeat, the largest
     assert resolutions(_pick(feasible, 3, set())) == [20, 16, 20]
+
+
+def test_a_repeated_resolution_takes_the_next_variant_not_a_copy() -> None:
+    """Two boards on one variant would cast the same vote twice: the second board at a
+    resolution runs its next largest (alpha, F), a copy only when there is no other."""
+    feasible = [est(16, 403_472, 0.35), est(16, 395_664, 0.35), est(16, 380_000, 0.35)]
+    assert [e.macs for e in _pick(feasible, 2, set())] == [403_472, 395_664]
+    assert [e.macs for e in _pick(feasible[:1], 2, set())] == [403_472, 403_472]
     assert _pick([], 2, set()) == []
 
 

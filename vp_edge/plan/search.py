@@ -188,22 +188,21 @@ def _pick(feasible: list[Estimate], n: int, taken: set[int]) -> list[Estimate]:
     Each resolution stands for its largest feasible candidate. Resolutions no earlier class
     took come first, whatever they cost in MACs (the method's diversity: members that see the
     input at different scales err differently, and a near-copy adds little to the vote), the
-    largest first; then those already taken; only a board with fewer feasible resolutions than
-    boards repeats one.
+    largest first; then those already taken. A class with more boards than feasible
+    resolutions repeats them, the largest first, each time with the next largest (alpha, F)
+    at that resolution: a second board running the very same variant would only cast the
+    same vote twice.
     """
-    best: dict[int, Estimate] = {}
-    for e in feasible:
-        r = e.shape.resolution
-        if r not in best or e.macs > best[r].macs:
-            best[r] = e
-    ranked = sorted(best.values(), key=lambda e: -e.macs)
-    if not ranked:
-        return []
-    order = [e for e in ranked if e.shape.resolution not in taken]
-    order += [e for e in ranked if e.shape.resolution in taken]
-    out = order[:n]
-    while len(out) < n:  # fewer resolutions than boards: repeat the best ones
-        out.append(order[len(out) % len(order)])
+    at: dict[int, list[Estimate]] = {}
+    for e in sorted(feasible, key=lambda e: -e.macs):
+        at.setdefault(e.shape.resolution, []).append(e)
+    ranked = sorted(at, key=lambda r: -at[r][0].macs)
+    order = [r for r in ranked if r not in taken] + [r for r in ranked if r in taken]
+    out: list[Estimate] = []
+    for i in range(n if order else 0):
+        r = order[i % len(order)]
+        k = i // len(order)  # the k-th repeat of r takes its k-th largest candidate
+        out.append(at[r][min(k, len(at[r]) - 1)])
     return out
 
 
