@@ -14,7 +14,7 @@ from vp_edge.plan import make_plan, write_plan
 from vp_edge.plan.costs import COSTS_FILE, CostModel, CostModelError, fit_rows, load_costs
 from vp_edge.plan.fleet import PlanError, parse_fleet
 from vp_edge.plan.link import link_cost
-from vp_edge.plan.shapes import Shape, counts
+from vp_edge.plan.shapes import Layer, Shape, counts
 
 DOC = {"input_shape": [28, 28, 1], "num_classes": 10, "stem_stride": 2, "output_stride": 16}
 GRID = [
@@ -249,3 +249,35 @@ def test_held_out_error_is_measured_on_rows_left_out() -> None:
     own = np.abs(x @ np.linalg.lstsq(x, y, rcond=None)[0] - y) / y
     assert _loo(x, y) > own.max()
     assert _loo(x[:4], y[:4]) is None
+
+
+def test_the_engine_arena_counts_the_kernels_scratch() -> None:
+    """vp_scratch_need: a 1x1 CONV_2D reads in place and widens four pixels of K to int16 (8
+    bytes per K rounded up to 4) beside 16 bytes of requantisation per channel; a 3x3 one adds
+    two im2col rows and widens two; depthwise and fully connected layers need none."""
+    assert Layer("pw", (4, 4, 13), (4, 4, 24), 1).scratch == 8 * 16 + 16 * 24
+    assert Layer("conv", (28, 28, 1), (14, 14, 8), 3).scratch == 2 * 12 + 4 * 12 + 16 * 8
+    assert Layer("dw", (4, 4, 24), (4, 4, 24), 3).scratch == 0
+    assert Layer("fc", (1, 1, 64), (1, 1, 10), 1).scratch == 0
+
+
+def test_arena_rows_packed_for_older_kernels_are_left_out() -> None:
+    doc: dict = {
+        "input_shape": [28, 28, 1],
+        "num_classes": 10,
+        "stem_stride": 2,
+        "output_stride": 16,
+        "engine_sources_sha256": "new",
+        "rows": [],
+    }
+    shapes = [(16, 0.35, 128), (20, 0.4, 192), (24, 0.35, 384), (28, 0.4, 256), (32, 0.35, 192)]
+    for i, (r, a, f) in enumerate(shapes + [(40, 0.75, 128)]):
+        c = counts(Shape(r, a, f, 1, 10, 2, 16, input_hw=(28, 28)))
+        fresh = i < len(shapes)
+        arena = c.peak_live + c.max_scratch + 40 if fresh else c.peak_live + 40
+        doc["rows"].append(
+            {"resolution": r, "alpha": a, "head": f, "arena_engine": arena}
+            | ({"counted_on": "new"} if fresh else {})
+        )
+    fit = fit_rows(doc)["arena_engine"]
+    assert fit.rows == len(shapes) and fit.max_rel_error < 1e-6

@@ -83,6 +83,8 @@ def _features(c: Counts, quantity: str) -> list[float]:
     other_out = sum(c.outputs_by_kind.get(k, 0) for k in ("add", "pool", "resize"))
     if quantity.endswith("_bytes"):  # every variant has the same number of layers
         return [c.weights, c.channels, 1.0]
+    if quantity == "arena_engine":  # the packer adds the largest kernel scratch to the tensors
+        return [c.peak_live, c.max_scratch, c.channels, 1.0]
     if quantity.startswith("arena"):  # tflite-micro keeps per-channel quantisation in its arena
         return [c.peak_live, c.channels, 1.0]
     if quantity.endswith("_instructions"):  # per layer: the kernels' loop trips (see shapes)
@@ -146,8 +148,13 @@ def fit_rows(doc: dict) -> dict[str, Fit]:
     knobs = {"resolution", "alpha", "head", "macs", "counted_on"}
     quantities = sorted({k for r in doc["rows"] for k in r} - knobs)
     fits = {}
+    engine = doc.get("engine_sources_sha256")
+    fresh = [r for r in doc["rows"] if engine and r.get("counted_on") == engine]
     for q in quantities:
-        rows = [r for r in doc["rows"] if r.get(q) is not None]
+        # the packer's arena follows the kernels' scratch: where some rows were packed for
+        # today's kernels (counted on them), rows left from older ones do not count
+        rows = fresh if q == "arena_engine" and fresh else doc["rows"]
+        rows = [r for r in rows if r.get(q) is not None]
         if len(rows) < 3:
             continue
         x = np.array([_features(counts(_shape(r, doc)), q) for r in rows], dtype=np.float64)

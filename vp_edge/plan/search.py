@@ -1,10 +1,10 @@
 """The search: for each board class the largest variants that fit its flash, RAM and deadline.
 
 Candidates are the grid (r, alpha, F) below, costed by the fitted models (vp_edge.plan.costs) in
-microseconds each. A board class of n boards gets n candidates with different resolutions where
-the budget allows (the method's diversity), each the one with the most MACs at its resolution;
-classes are planned from the most capable down, and a class prefers resolutions no earlier class
-took while that costs it less than ``DIVERSITY_SLACK`` of its MACs. Every member stays within the
+microseconds each. Each board gets a resolution no other board runs wherever a feasible one is
+left (the method's diversity), the candidate with the most MACs at that resolution; the classes
+with the fewest feasible resolutions choose first, so the boards with the most choice leave the
+small resolutions to the boards that can run nothing else. Every member stays within the
 paper's cost bounds against the MobileNetV2 baseline at the family's largest resolution unless
 the bounds are lifted.
 """
@@ -31,7 +31,6 @@ from vp_edge.plan.shapes import Shape, baseline_shape, counts
 RESOLUTIONS = (16, 20, 24, 28, 32, 36, 40, 48, 56, 64)
 ALPHAS = (0.35, 0.4, 0.5, 0.75, 1.0)
 HEADS = (128, 192, 256, 320, 384)
-DIVERSITY_SLACK = 0.2
 #: the largest r as a multiple of the raw input's side (the paper spans 0.43x to 1.43x)
 MAX_UPSCALE = 1.5
 
@@ -184,25 +183,26 @@ class ClassPlan:
 
 
 def _pick(feasible: list[Estimate], n: int, taken: set[int]) -> list[Estimate]:
-    """n candidates with distinct resolutions where possible, the most MACs first."""
-    best: dict[int, Estimate] = {}
-    for e in feasible:
-        r = e.shape.resolution
-        if r not in best or e.macs > best[r].macs:
-            best[r] = e
-    ranked = sorted(best.values(), key=lambda e: -e.macs)
-    if not ranked:
-        return []
-    top = ranked[0].macs
-    fresh = [
-        e
-        for e in ranked
-        if e.shape.resolution not in taken and e.macs >= (1 - DIVERSITY_SLACK) * top
-    ]
-    order = fresh + [e for e in ranked if e not in fresh]
-    out = order[:n]
-    while len(out) < n:  # fewer resolutions than boards: repeat the best ones
-        out.append(order[len(out) % len(order)])
+    """n candidates on distinct resolutions wherever the board has a feasible one left.
+
+    Each resolution stands for its largest feasible candidate. Resolutions no earlier class
+    took come first, whatever they cost in MACs (the method's diversity: members that see the
+    input at different scales err differently, and a near-copy adds little to the vote), the
+    largest first; then those already taken. A class with more boards than feasible
+    resolutions repeats them, the largest first, each time with the next largest (alpha, F)
+    at that resolution: a second board running the very same variant would only cast the
+    same vote twice.
+    """
+    at: dict[int, list[Estimate]] = {}
+    for e in sorted(feasible, key=lambda e: -e.macs):
+        at.setdefault(e.shape.resolution, []).append(e)
+    ranked = sorted(at, key=lambda r: -at[r][0].macs)
+    order = [r for r in ranked if r not in taken] + [r for r in ranked if r in taken]
+    out: list[Estimate] = []
+    for i in range(n if order else 0):
+        r = order[i % len(order)]
+        k = i // len(order)  # the k-th repeat of r takes its k-th largest candidate
+        out.append(at[r][min(k, len(at[r]) - 1)])
     return out
 
 
@@ -233,21 +233,27 @@ def search(
 def _plan_once(
     fleet: Fleet, table: dict[str, list[Estimate]], base_params: int, base_macs: int
 ) -> list[ClassPlan]:
-    taken: set[int] = set()
-    plans: dict[str, ClassPlan] = {}
-    order = sorted(
-        fleet.classes,
-        key=lambda bc: -max((e.macs for e in table[bc.name] if not e.problems()), default=0),
-    )
-    for bc in order:
-        rows = table[bc.name]
-        ok = [
+    """Classes with the fewest feasible resolutions choose first (then the most capable), so a
+    board with many choices never takes the one resolution a more constrained board could
+    have run on its own."""
+    ok = {
+        bc.name: [
             e
-            for e in rows
+            for e in table[bc.name]
             if not e.problems() and (base_params == 0 or within_bounds(e, base_params, base_macs))
         ]
-        chosen = _pick(ok, bc.count, taken)
+        for bc in fleet.classes
+    }
+
+    def choice(bc: BoardClass) -> tuple[int, int]:
+        rows = ok[bc.name]
+        return len({e.shape.resolution for e in rows}), -max((e.macs for e in rows), default=0)
+
+    taken: set[int] = set()
+    plans: dict[str, ClassPlan] = {}
+    for bc in sorted(fleet.classes, key=choice):
+        chosen = _pick(ok[bc.name], bc.count, taken)
         taken.update(e.shape.resolution for e in chosen)
-        smallest = min(rows, key=lambda e: (e.total_ms, e.model_bytes))
+        smallest = min(table[bc.name], key=lambda e: (e.total_ms, e.model_bytes))
         plans[bc.name] = ClassPlan(bc, chosen, smallest)
     return [plans[bc.name] for bc in fleet.classes]

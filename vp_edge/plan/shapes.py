@@ -60,6 +60,18 @@ class Layer:
         return self.out_shape[2] if self.weights else 0
 
     @property
+    def scratch(self) -> int:
+        """Scratch bytes the Cortex-M engine asks for beside the arena's tensors
+        (``vp_scratch_need``): a CONV_2D's two im2col rows unless read in place (1x1), its
+        per-channel requantisation table and its inputs widened to int16 (four pixels of a 1x1,
+        two rows otherwise, K rounded up to 4); the stride of an im2col row taken as K."""
+        if self.kind not in ("conv", "pw"):
+            return 0
+        k4 = -(-self.kernel * self.kernel * self.in_shape[2] // 4) * 4
+        direct = self.kernel == 1
+        return (0 if direct else 2 * k4) + (8 if direct else 4) * k4 + 16 * self.out_shape[2]
+
+    @property
     def live_bytes(self) -> int:
         """int8 bytes alive while this op runs: its input, its output and what is held."""
         return math.prod(self.in_shape) + self.outputs + self.held
@@ -137,6 +149,7 @@ class Counts:
     channels: int
     layers: int  # ops with weights
     peak_live: int  # the largest ``live_bytes`` of any op
+    max_scratch: int  # the largest ``scratch`` of any op
     macs_by_kind: dict[str, int]
     outputs_by_kind: dict[str, int]
     keras_params: int  # what Keras' count_params() reports (BatchNorm's four per channel)
@@ -190,6 +203,7 @@ def counts(s: Shape) -> Counts:
         channels=sum(layer.channels for layer in layers),
         layers=sum(1 for layer in layers if layer.weights),
         peak_live=max(layer.live_bytes for layer in layers),
+        max_scratch=max(layer.scratch for layer in layers),
         macs_by_kind=by_kind,
         outputs_by_kind=outs,
         keras_params=weights + bn + head_bias + fc_bias,
