@@ -34,6 +34,9 @@ static inline __attribute__((always_inline)) int window_inside(const vp_layer *L
 /* the K-byte input row of output pixel p: in place (1x1, FC) or gathered into buf (im2col) */
 const int8_t *vp_input_row(const vp_layer *L, const uint8_t *a, int32_t p, int8_t *buf);
 
+/* the im2col rows of pixels p..p+3 into buf, stride bytes apart (vp_im2col.c) */
+void vp_im2col_quad(const vp_layer *L, const uint8_t *a, int32_t p, int8_t *buf, int32_t stride);
+
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && defined(__thumb2__)
 #define VP_ROWS_DSP 1
 /* layout 0 with P2 = 1 on the DSP path: 1 when done, 0 when the layer does not qualify */

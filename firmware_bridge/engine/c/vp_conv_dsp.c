@@ -25,36 +25,35 @@ typedef struct {
     uint32_t lo4, hi4; /* 44, 48: the clamp bounds in every byte (LDRD) */
 } pw_job;
 
+/* a weight word split into r12 (even lanes) and lr (odd), and the two SMLAD of one sum */
+#define PW_W(ld) ld "\n\tsxtb16 r12, lr\n\tsxtb16 lr, lr, ror #8\n\t"
+#define PW_MAC(y, xe, xo) "smlad " y ", " xe ", r12, " y "\n\tsmlad " y ", " xo ", lr, " y "\n\t"
+
 /* one step of 4 K for two pixels x two channels: 1 LDM, 2 LDR, 4 SXTB16, 8 SMLAD (the inputs
    were sign-extended once per pixel pair, so only the weights are split here) */
 #define PW_STEP                                                                                   \
-    "ldmia r0!, {r8-r11}\n\t"                                                                     \
-    "ldr lr, [r1, r2]\n\t"                                                                        \
-    "sxtb16 r12, lr\n\t"                                                                          \
-    "sxtb16 lr, lr, ror #8\n\t"                                                                   \
-    "smlad r5, r8, r12, r5\n\t"                                                                   \
-    "smlad r5, r9, lr, r5\n\t"                                                                    \
-    "smlad r7, r10, r12, r7\n\t"                                                                  \
-    "smlad r7, r11, lr, r7\n\t"                                                                   \
-    "ldr lr, [r1], #4\n\t"                                                                        \
-    "sxtb16 r12, lr\n\t"                                                                          \
-    "sxtb16 lr, lr, ror #8\n\t"                                                                   \
-    "smlad r4, r8, r12, r4\n\t"                                                                   \
-    "smlad r4, r9, lr, r4\n\t"                                                                    \
-    "smlad r6, r10, r12, r6\n\t"                                                                  \
-    "smlad r6, r11, lr, r6\n\t"
+    "ldmia r0!, {r8-r11}\n\t" PW_W("ldr lr, [r1, r2]") PW_MAC("r5", "r8", "r9")                    \
+        PW_MAC("r7", "r10", "r11") PW_W("ldr lr, [r1], #4") PW_MAC("r4", "r8", "r9")               \
+            PW_MAC("r6", "r10", "r11")
+
+/* PW_STEP for one pixel (the job's d = 0): 4 SMLAD (r6, r7 keep the biases; the outputs made
+   from them are overwritten by the pixel's own) */
+#define PW_STEP1                                                                                  \
+    "ldmia r0!, {r8-r11}\n\t" PW_W("ldr lr, [r1, r2]") PW_MAC("r5", "r8", "r9")                    \
+        PW_W("ldr lr, [r1], #4") PW_MAC("r4", "r8", "r9")
 
 /* rq_fast_r2 of y (the bias included) with multiplier r9, shift r10 = r - 1 and r11 = 2^(r - 2):
    floor((H + 2^(r-2)) / 2^(r-1)) equals floor((floor(H / 2^(r-2)) + 1) / 2); the 2^(r-2) rides
-   in the high word of SMLAL's addend. Then + zp and SSAT to int8 (r3 = 2^30; r1, lr: scratch). */
-#define PW_RQ(y, zp)                                                                              \
-    "asr r1, " y ", #31\n\t"                                                                      \
-    "add lr, r3, r1, lsl #31\n\t"                                                                 \
-    "add r1, r1, r11\n\t"                                                                         \
-    "smlal lr, r1, " y ", r9\n\t"                                                                 \
-    "asr " y ", r1, r10\n\t"                                                                      \
+   in the high word of SMLAL's addend. Then + zp and SSAT to int8 (r3 = 2^30; t, lr: scratch). */
+#define PW_RQT(y, zp, t)                                                                           \
+    "asr " t ", " y ", #31\n\t"                                                                    \
+    "add lr, r3, " t ", lsl #31\n\t"                                                               \
+    "add " t ", " t ", r11\n\t"                                                                    \
+    "smlal lr, " t ", " y ", r9\n\t"                                                               \
+    "asr " y ", " t ", r10\n\t"                                                                    \
     "add " y ", " y ", " zp "\n\t"                                                                 \
     "ssat " y ", #8, " y "\n\t"
+#define PW_RQ(y, zp) PW_RQT(y, zp, "r1")
 /* the zero point (at offset off of the job in register j) into zp and 2^30 into r3, for PW_RQ */
 #define PW_SET(zp, j, off) "ldr " zp ", [" j ", " off "]\n\tmov r3, #0x40000000\n\t"
 
@@ -65,18 +64,19 @@ typedef struct {
  * multiply; adding the sign of x (h < 0 exactly when x < 0) and shifting by r (r10) is
  * RoundingDivideByPOT(h, r) + zp. Five instructions instead of seven.
  */
-#define PW_RQ2(y, zp)                                                                             \
+#define PW_RQ2T(y, zp, t)                                                                          \
     "add " y ", " y ", " y "\n\t"                                                                 \
-    "smmlar r1, " y ", r9, r11\n\t"                                                               \
-    "add r1, r1, " y ", asr #31\n\t"                                                              \
-    "asr " y ", r1, r10\n\t"                                                                      \
+    "smmlar " t ", " y ", r9, r11\n\t"                                                             \
+    "add " t ", " t ", " y ", asr #31\n\t"                                                         \
+    "asr " y ", " t ", r10\n\t"                                                                    \
     "ssat " y ", #8, " y "\n\t"
+#define PW_RQ2(y, zp) PW_RQ2T(y, zp, "r1")
 #define PW_SET2(zp, j, off) ""
 
 /* every channel pair of one pixel pair: the 2x2 dot products over K, the four requantisations
    from the per-layer table, the four outputs clamped together (SSUB8/SEL) and stored as two
    halfwords; no call and no push/pop per block */
-#define PW_PAIRS_ASM(RQ, SET) \
+#define PW_PAIRS_ASM(RQ, SET, STEP) \
     "push {r0, r4-r11, lr}\n" \
     "1:\n\t" \
     "ldr r12, [sp]\n\t" \
@@ -87,20 +87,20 @@ typedef struct {
     "mov r7, r5\n\t" \
     "lsrs r3, r3, #1\n\t" /* 4 steps a pass; 1 and 2 first */ \
     "bcc 7f\n\t" \
-    PW_STEP \
+    STEP \
     "7:\n\t" \
     "lsrs r3, r3, #1\n\t" \
     "bcc 8f\n\t" \
-    PW_STEP \
-    PW_STEP \
+    STEP \
+    STEP \
     "8:\n\t" \
     "subs r3, r3, #1\n\t" /* passes left, less one: no borrow while one is left */ \
     "bcc 3f\n" \
     "2:\n\t" \
-    PW_STEP \
-    PW_STEP \
-    PW_STEP \
-    PW_STEP \
+    STEP \
+    STEP \
+    STEP \
+    STEP \
     "subs r3, r3, #1\n\t" \
     "bcs 2b\n" \
     "3:\n\t" \
@@ -137,28 +137,42 @@ typedef struct {
     "pop {r0, r4-r11, pc}\n"
 
 __attribute__((naked, noinline)) static void pw_pairs(pw_job *j) {
-    __asm__ volatile(PW_PAIRS_ASM(PW_RQ, PW_SET));
+    __asm__ volatile(PW_PAIRS_ASM(PW_RQ, PW_SET, PW_STEP));
 }
 
 /* pw_pairs for a layer on the doubled form (pw_table) */
 __attribute__((naked, noinline)) static void pw_pairs2(pw_job *j) {
-    __asm__ volatile(PW_PAIRS_ASM(PW_RQ2, PW_SET2));
+    __asm__ volatile(PW_PAIRS_ASM(PW_RQ2, PW_SET2, PW_STEP));
 }
 
-/* What pw_quads reads and advances (offsets fixed in its assembly). */
+/* pw_pairs and pw_pairs2 for the one pixel left after the pairs (PW_STEP1) */
+__attribute__((naked, noinline)) static void pw_one(pw_job *j) {
+    __asm__ volatile(PW_PAIRS_ASM(PW_RQ, PW_SET, PW_STEP1));
+}
+__attribute__((naked, noinline)) static void pw_one2(pw_job *j) {
+    __asm__ volatile(PW_PAIRS_ASM(PW_RQ2, PW_SET2, PW_STEP1));
+}
+
+/* What pw_quads reads and advances (offsets fixed in its assembly, from r2 = &x: the fields
+   before x are read by one LDMDB). */
 typedef struct {
+    int32_t clamp;     /* -20: as pw_job's */
+    const int32_t *te; /* -16: the table's end */
+    int8_t *o;         /* -12: the first pixel's output at the channel */
+    int32_t oc, oc3;   /* -8, -4: bytes from one pixel's outputs to the next's, and 3 times */
     const uint32_t *x; /* 0: four pixels' inputs, per 4 K: each pixel's even, odd lanes */
-    const int8_t *w;   /* 4: the channel's weight row */
-    int32_t n4;        /* 8: steps of 4 K (>= 1) */
-    const int32_t *t;  /* 12: the channel's table entry (pw_table) */
-    int32_t wskip;     /* 16: from the end of a weight row to the next (LDRD with t) */
-    int32_t clamp;     /* 20: as pw_job's (20..32: one LDM) */
-    const int32_t *te; /* 24: the table's end */
-    int8_t *o;         /* 28: the first pixel's output at the channel */
-    int32_t oc;        /* 32: bytes from one pixel's outputs to the next's */
-    int32_t zp;        /* 36 */
-    uint32_t lo4, hi4; /* 40, 44 (LDRD) */
+    int32_t passes;    /* 4: whole passes of PW4_U steps after the first (pw4_entry) */
+    const int32_t *t;  /* 8: the channel's table entry (pw_table) */
+    int32_t wskip;     /* 12: from the end of a weight row to the next (LDRD with t) */
+    int32_t zp;        /* 16 */
+    uint32_t lo4, hi4; /* 20, 24 (LDRD) */
+    uint32_t entry;    /* 28: where the first pass enters the unrolled steps (Thumb bit set) */
+    const int8_t *w;   /* 32: the first channel's weight row (then r1 throughout) */
 } pw4_job;
+
+/* pw_quads' steps of 4 K unrolled PW4_U times; a channel's first pass enters (n4 - 1) % PW4_U + 1
+   steps before the block's end by one LDR to the PC (one count and branch a pass) */
+#define PW4_U 32
 
 /* one step of 4 K for four pixels x one channel: 2 LDM, 1 LDR, 2 SXTB16, 8 SMLAD */
 #define PW4_STEP                                                                                  \
@@ -179,85 +193,76 @@ typedef struct {
 /* every channel of four pixels (a 1x1 conv: the four rows lie in place): per channel the four
    dot products over K with the job in r2, the requantisation from the table, the four outputs
    clamped together and stored a pixel apart */
-#define PW_QUADS_ASM(RQ, SET) \
+#define PW4_STEP4 PW4_STEP PW4_STEP PW4_STEP PW4_STEP
+#define PW_QUADS_ASM(RQ, SET, S, E) \
     "push {r0, r4-r11, lr}\n\t" \
-    "mov r2, r0\n" \
+    "add r2, r0, #20\n\t" \
+    "ldr r1, [r2, #32]\n" \
     "1:\n\t" \
-    "ldm r2, {r0, r1, r3, r4}\n\t" /* x, w, n4, t */ \
+    "ldm r2, {r0, r3, r4}\n\t" /* x, passes, t */ \
     "ldr r4, [r4]\n\t"              /* the sums start at the channel's bias */ \
     "mov r5, r4\n\t" \
     "mov r6, r4\n\t" \
     "mov r7, r4\n\t" \
-    "lsrs r3, r3, #1\n\t" /* 4 steps a pass; 1 and 2 first */ \
-    "bcc 7f\n\t" \
-    PW4_STEP \
-    "7:\n\t" \
-    "lsrs r3, r3, #1\n\t" \
-    "bcc 8f\n\t" \
-    PW4_STEP \
-    PW4_STEP \
-    "8:\n\t" \
-    "subs r3, r3, #1\n\t" /* passes left, less one: no borrow while one is left */ \
-    "bcc 3f\n" \
+    "ldr pc, [r2, #28]\n" /* into the unrolled steps (pw4_entry) */ \
+    ".global " S "\n" S ":\n" \
     "2:\n\t" \
-    PW4_STEP \
-    PW4_STEP \
-    PW4_STEP \
-    PW4_STEP \
-    "subs r3, r3, #1\n\t" \
-    "bcs 2b\n" \
-    "3:\n\t" \
-    "ldrd r0, r3, [r2, #12]\n\t" /* t, wskip */ \
+    PW4_STEP4 PW4_STEP4 PW4_STEP4 PW4_STEP4 PW4_STEP4 PW4_STEP4 PW4_STEP4 PW4_STEP4 \
+    ".global " E "\n" E ":\n\t" \
+    "subs r3, r3, #1\n\t" /* passes left, less one: no borrow while one is left */ \
+    "bcs 2b\n\t" \
+    "ldrd r0, r3, [r2, #8]\n\t" /* t, wskip */ \
     "add r1, r1, r3\n\t" \
-    "str r1, [r2, #4]\n\t" \
-    "ldmia r0!, {r8-r11}\n\t" \
-    "str r0, [r2, #12]\n\t" \
-    SET("r12", "r2", "#36") \
-    RQ("r4", "r12") \
-    RQ("r5", "r12") \
-    RQ("r6", "r12") \
-    RQ("r7", "r12") \
-    "add r12, r2, #20\n\t" \
-    "ldm r12, {r1, r3, r10, r11}\n\t" /* clamp, te, o, oc */ \
-    "add r12, r10, r11\n\t" \
-    "cbnz r1, 5f\n\t" /* int8 bounds: a byte store each */ \
+    "ldmia r0!, {r8-r11}\n\t" /* r8 (the bias): the requantisations' scratch */ \
+    "str r0, [r2, #8]\n\t" \
+    SET("r12", "r2", "#16") \
+    RQ("r4", "r12", "r8") \
+    RQ("r5", "r12", "r8") \
+    RQ("r6", "r12", "r8") \
+    RQ("r7", "r12", "r8") \
+    "ldmdb r2, {r3, r8, r10, r11, r12}\n\t" /* clamp, te, o, oc, 3 oc */ \
+    "cbnz r3, 5f\n" /* int8 bounds: SSAT did it */ \
+    "6:\n\t" \
+    "strb r5, [r10, r11]\n\t" \
+    "strb r6, [r10, r11, lsl #1]\n\t" \
+    "strb r7, [r10, r12]\n\t" \
     "strb r4, [r10], #1\n\t" \
-    "strb r5, [r12]\n\t" \
-    "strb r6, [r12, r11]\n\t" \
-    "strb r7, [r12, r11, lsl #1]\n\t" \
-    "str r10, [r2, #28]\n\t" \
-    "cmp r0, r3\n\t" \
+    "str r10, [r2, #-12]\n\t" \
+    "cmp r0, r8\n\t" \
     "bne 1b\n\t" \
     "pop {r0, r4-r11, pc}\n" \
-    "5:\n\t" /* narrower bounds: packed, clamped together, stored byte by byte */ \
+    "5:\n\t" /* narrower bounds: packed, clamped together, unpacked (STRB keeps the low byte) */ \
     "bfi r4, r5, #8, #8\n\t" \
     "bfi r6, r7, #8, #8\n\t" \
     "bfi r4, r6, #16, #16\n\t" \
-    "ldrd r8, r9, [r2, #40]\n\t" \
-    "ssub8 r10, r4, r8\n\t" \
-    "sel r4, r4, r8\n\t" \
-    "ssub8 r10, r9, r4\n\t" \
+    "ldrd r9, lr, [r2, #20]\n\t" \
+    "ssub8 r3, r4, r9\n\t" \
     "sel r4, r4, r9\n\t" \
-    "ldr r10, [r2, #28]\n\t" \
-    "strb r4, [r10], #1\n\t" \
+    "ssub8 r3, lr, r4\n\t" \
+    "sel r4, r4, lr\n\t" \
     "lsrs r5, r4, #8\n\t" \
-    "strb r5, [r12]\n\t" \
-    "lsrs r5, r4, #16\n\t" \
-    "strb r5, [r12, r11]\n\t" \
-    "lsrs r5, r4, #24\n\t" \
-    "strb r5, [r12, r11, lsl #1]\n\t" \
-    "str r10, [r2, #28]\n\t" \
-    "cmp r0, r3\n\t" \
-    "bne 1b\n\t" \
-    "pop {r0, r4-r11, pc}\n"
+    "lsrs r6, r4, #16\n\t" \
+    "lsrs r7, r4, #24\n\t" \
+    "b 6b\n"
 
 __attribute__((naked, noinline)) static void pw_quads(pw4_job *j) {
-    __asm__ volatile(PW_QUADS_ASM(PW_RQ, PW_SET));
+    __asm__ volatile(PW_QUADS_ASM(PW_RQT, PW_SET, "vp_pw4_s1", "vp_pw4_e1"));
 }
 
 /* pw_quads for a layer on the doubled form (pw_table) */
 __attribute__((naked, noinline)) static void pw_quads2(pw4_job *j) {
-    __asm__ volatile(PW_QUADS_ASM(PW_RQ2, PW_SET2));
+    __asm__ volatile(PW_QUADS_ASM(PW_RQ2T, PW_SET2, "vp_pw4_s2", "vp_pw4_e2"));
+}
+
+/* the unrolled blocks' bounds in pw_quads and pw_quads2 (labels in their assembly) */
+extern const uint8_t vp_pw4_s1[], vp_pw4_e1[], vp_pw4_s2[], vp_pw4_e2[];
+
+/* the entry of pw_quads (dbl: pw_quads2) for n4 steps a channel, and the whole passes after it */
+static uint32_t pw4_entry(int dbl, int32_t n4, int32_t *passes) {
+    const uint8_t *s = dbl ? vp_pw4_s2 : vp_pw4_s1, *e = dbl ? vp_pw4_e2 : vp_pw4_e1;
+    uint32_t step = (uint32_t)(e - s) / PW4_U, r = (uint32_t)(n4 - 1) % PW4_U + 1;
+    *passes = (n4 - 1) / PW4_U;
+    return ((uint32_t)(uintptr_t)e - r * step) | 1u;
 }
 
 /* the layer's requantisation table in the scratch, per channel: bias, multiplier, r - 1,
@@ -304,37 +309,13 @@ static void pw_widen(const int8_t *const *r, int32_t n, int32_t k4, uint32_t *xr
         }
 }
 
-/* the im2col rows of pixels p..p+3 into buf, stride bytes apart: where the four windows lie
-   inside the input on one output row, each kernel row's taps copied in whole words with the
-   layer's geometry read once (input_row's bookkeeping per pixel cost more than its copy) */
-__attribute__((noinline)) static void im2col_quad(const vp_layer *L, const uint8_t *a, int32_t p,
-                                                 int8_t *buf, int32_t stride) {
-    int32_t ow = W(OW), oy = p / ow, ox = p % ow, ic = W(IC), i, ky, k;
-    if (ox + 3 < ow && window_inside(L, oy, ox) && window_inside(L, oy, ox + 3)) {
-        /* locals: the stores below may alias the descriptor, whose words would be reloaded */
-        int32_t n = W(KW) * ic, kh = W(KH), step = W(DH) * W(IW) * ic, dx = W(SW) * ic;
-        const uint8_t *x0 = a + W(IN) + ((oy * W(SH) - W(PT)) * W(IW) + ox * W(SW) - W(PL)) * ic;
-        for (i = 0; i < 4; i++, x0 += dx, buf += stride) {
-            const uint8_t *x = x0;
-            int8_t *o = buf;
-            for (ky = 0; ky < kh; ky++, o += n, x += step)
-                for (k = 0; k < n; k += 4) { /* as input_row: up to 3 bytes past a row */
-                    uint32_t t = ld32((const int8_t *)x + k);
-                    VP_COPY4(o + k, &t);
-                }
-        }
-        return;
-    }
-    for (i = 0; i < 4; i++) vp_input_row(L, a, p + i, buf + i * stride);
-}
-
 /* the four rows of pixels p..p+3 into r: in place (direct_rows; on one output row they lie
    SW * IC apart) or gathered into buf */
 static void quad_rows_at(const vp_layer *L, const uint8_t *a, int32_t p, int8_t *buf,
                          int32_t stride, const int8_t **r) {
     int32_t i, dx = W(SW) * W(IC);
     if (buf) {
-        im2col_quad(L, a, p, buf, stride);
+        vp_im2col_quad(L, a, p, buf, stride);
         for (i = 0; i < 4; i++) r[i] = buf + i * stride;
     } else if (W(OP) != VP_OP_FULLY_CONNECTED && p % W(OW) + 3 < W(OW)) {
         r[0] = vp_input_row(L, a, p, 0);
@@ -350,8 +331,8 @@ static int32_t conv_quads_dsp(const vp_layer *L, const pw_job *P, int dbl, uint8
                               uint32_t *xr, int8_t *buf) {
     int32_t oc_n = W(OC), n_pix = W(OH) * W(OW), p, k4 = P->n4 * 4;
     pw4_job J;
-    J.n4 = P->n4, J.oc = oc_n, J.te = P->te, J.zp = P->zp, J.lo4 = P->lo4, J.hi4 = P->hi4;
-    J.wskip = P->stride - k4, J.clamp = P->clamp;
+    J.entry = pw4_entry(dbl, P->n4, &J.passes), J.oc = oc_n, J.oc3 = 3 * oc_n, J.te = P->te;
+    J.zp = P->zp, J.lo4 = P->lo4, J.hi4 = P->hi4, J.wskip = P->stride - k4, J.clamp = P->clamp;
     for (p = 0; p + 4 <= n_pix; p += 4) {
         const int8_t *r[4];
         quad_rows_at(L, a, p, buf, P->stride, r);
@@ -395,9 +376,9 @@ int vp_conv_rows_dsp(const vp_model_info *m, const vp_layer *L, uint8_t *a) {
         J.x = xr, J.w = (const int8_t *)v + L->data, J.t = tab;
         J.o = (int8_t *)a + W(OUT) + p * oc_n, J.d = two ? oc_n : 0;
         if (dbl)
-            pw_pairs2(&J);
+            (two ? pw_pairs2 : pw_one2)(&J);
         else
-            pw_pairs(&J);
+            (two ? pw_pairs : pw_one)(&J);
     }
     return 1;
 }
