@@ -172,6 +172,22 @@ def dw_paths(keras, rng):
     return keras.Model(inp, L.Dense(5)(x))
 
 
+def pw_paths(keras, rng):
+    """The Cortex-M pw_quads paths the other builders miss: rows past one unrolled pass (136
+    channels: 34 steps of 4, a first pass of 2 then one of 32), clamps narrower than int8 (ReLU6
+    outputs sharing a concatenation's range) on both requantisations (biases near 2^30 take the
+    general one) and 25 pixels (one left after the quads)."""
+    L = keras.layers
+    big = keras.initializers.RandomUniform(-2e4, 2e4, seed=int(rng.integers(1 << 30)))
+    inp = keras.Input((5, 5, 136))
+    a = L.Conv2D(8, 1, activation="relu6")(inp)
+    b = L.Conv2D(8, 1, bias_initializer=big)(inp)
+    c = L.Conv2D(8, 1, activation="relu6", bias_initializer=big)(inp)
+    x = L.Conv2D(8, 1)(L.Concatenate()([a, b, c]))
+    x = L.GlobalAveragePooling2D()(x)
+    return keras.Model(inp, L.Dense(5)(x))
+
+
 BUILDERS: dict[str, Callable] = {
     f.__name__: f
     for f in (dense_stack, dense_sigmoid, residual_cnn, kws_dscnn, mobile_block, misc_ops)
@@ -179,7 +195,7 @@ BUILDERS: dict[str, Callable] = {
 #: built by name only, outside corpus_names() (the 36-model corpus stays as measured): shapes
 #: for one engine path, e.g. the Cortex-M firmware's (tests/firmware/test_fw_qemu_corpus.py)
 EXTRA_BUILDERS: dict[str, Callable] = {
-    f.__name__: f for f in (conv_paths, dw_shapes, im2col_quads, dw_paths)
+    f.__name__: f for f in (conv_paths, dw_shapes, im2col_quads, dw_paths, pw_paths)
 }
 
 

@@ -27,10 +27,11 @@ from make_corpus import ensure  # noqa: E402
 #: CONV_2D paths the others miss; dw_shapes: the 3x3 depthwise shapes of the border kernel
 #: (dilation, odd stride-2 input, one-pixel-wide map); im2col_quads: short im2col rows four
 #: pixels a pass, border and tail included; dw_paths: dw3x3_row_clamp and the general
-#: requantisation of 3x3 depthwise (make_corpus.EXTRA_BUILDERS)
+#: requantisation of 3x3 depthwise; pw_paths: pw_quads past one unrolled pass, its narrow clamps
+#: on both requantisations, and pw_one (make_corpus.EXTRA_BUILDERS)
 NAMES = ["dense_stack-pt-1", "residual_cnn-pt-1", "kws_dscnn-pc-0", "mobile_block-pt-0",
          "misc_ops-ptdense-1", "dense_sigmoid-pc-1", "conv_paths-pc-0", "dw_shapes-pc-0",
-         "dw_shapes-pt-1", "im2col_quads-pc-0", "dw_paths-pc-0"]  # fmt: skip
+         "dw_shapes-pt-1", "im2col_quads-pc-0", "dw_paths-pc-0", "pw_paths-pc-0"]  # fmt: skip
 
 
 def _reference(it, x: np.ndarray) -> np.ndarray:
