@@ -13,7 +13,8 @@ Serial boards (``serial_overhead``): emulated microcontroller boards (the ``vp-e
 serve`` daemon on tflite-micro behind a pty throttled to the profile's baud rate) serve the same
 images through the real gateway, unheld; per fleet, the rest is the boards' median live p50 -
 (tflite-micro's runtime on this host + the line's bytes at the baud rate), and the spread their
-largest p95 - p50.
+largest p95 - p50; the daemon's own work per request on serial frames is timed apart, as for
+UDP, and recorded (it is part of the rest, not subtracted).
 
     python -m experiments.plan_overhead RUN [--variant NAME] [--images 200] [--rate 5] \\
         [--only udp|serial] [--out vp_edge/plan/costs.json] [--dry-run]
@@ -60,11 +61,11 @@ class _Instant:
 
 
 class _Datagrams:
-    """A datagram link that hands over prepared datagrams and drops what the board sends."""
+    """A link that hands over prepared datagrams (or serial frames) and drops what the board
+    sends."""
 
-    framing = "datagram"
-
-    def __init__(self) -> None:
+    def __init__(self, framing: str = "datagram") -> None:
+        self.framing = framing
         self.inbox: list[bytes] = []
         self.sent = 0
 
@@ -83,20 +84,24 @@ class _Datagrams:
         pass
 
 
-def board_daemon_ms(input_bytes: int, k: int, outputs: int, requests: int = 500) -> float:
-    """Median milliseconds ``BoardServer`` spends on one INFER request (its datagrams in,
-    checked, reassembled, answered RESULT, signed) outside its runtime, on this host."""
+def board_daemon_ms(
+    input_bytes: int, k: int, outputs: int, requests: int = 500, framing: str = "datagram"
+) -> float:
+    """Median milliseconds ``BoardServer`` spends on one INFER request (its datagrams, or its
+    COBS frames on a serial ``framing="stream"``, in, checked, reassembled, answered RESULT,
+    signed) outside its runtime, on this host."""
     import firmware_bridge as fb
     from boards.server import BoardConfig, BoardServer
 
     key, board_id = os.urandom(16), 1
-    link, runner = _Datagrams(), _Instant(input_bytes, outputs)
+    link, runner = _Datagrams(framing), _Instant(input_bytes, outputs)
     server = BoardServer(link, runner, BoardConfig(board_id, "instant", k, key))  # type: ignore[arg-type]
     gateway = fb.Sender(key, fb.boot_counter(None), board_id=board_id, from_gateway=True)
     tensor = np.random.default_rng(0).integers(-128, 128, input_bytes, np.int8).tobytes()
     times = []
     for rid in range(1, requests + 1):
         frames = [gateway.frame(m, rid) for m in fb.split_infer(tensor)]
+        frames = frames if framing == "datagram" else [fb.to_serial(f) for f in frames]
         link.inbox = frames[::-1]  # recv pops from the end: first chunk first
         sent, t0 = link.sent, time.perf_counter()
         while link.inbox:
@@ -217,7 +222,9 @@ def measure_serial(
     from vp_edge.family import load_family
     from vp_edge.plan.overhead import fit_rest
 
-    variant = variant or load_family(RunDir(run).family).variants[0].name
+    fam = load_family(RunDir(run).family)
+    variant = variant or fam.variants[0].name
+    board_ms = board_daemon_ms(_input_bytes(run), 2, fam.num_classes, framing="stream")
     fleets = [serial_rest(run, variant, n, images, rate) for n in sizes]
     base, per = fit_rest({"mcu": [(f["boards"], f["rest_ms"]) for f in fleets]})["mcu"]
     return {
@@ -225,6 +232,9 @@ def measure_serial(
         "vp_edge/plan/overhead.py",
         **_provenance(run, variant, rate),
         "profile": SERIAL_PROFILE,
+        #: the emulated daemon's own work per request (in the rest; a real board's firmware
+        #: does it in C), apart from the pty's pacing and the gateway's reader and loop
+        "board_ms": round(board_ms, 4),
         "base_ms": round(base, 3),
         "per_board_ms": round(per, 3),
         "spread_ms": round(max(f["spread_ms"] for f in fleets), 3),

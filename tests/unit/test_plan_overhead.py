@@ -96,8 +96,9 @@ def test_plan_keeps_what_the_gateway_keeps_for_replying() -> None:
 
 
 def test_board_daemon_is_timed_on_the_real_server() -> None:
-    """The calibration's first part drives boards.server.BoardServer itself (INFER datagrams
-    in, one RESULT out per request; it raises otherwise)."""
+    """The calibration's first part drives boards.server.BoardServer itself (INFER datagrams,
+    or COBS frames of a serial link, in; one RESULT out per request; it raises otherwise)."""
     from experiments.plan_overhead import board_daemon_ms
 
     assert 0.0 < board_daemon_ms(784, 2, 10, requests=20) < 50.0
+    assert 0.0 < board_daemon_ms(784, 2, 10, requests=20, framing="stream") < 50.0
