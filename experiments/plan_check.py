@@ -14,8 +14,8 @@ microcontrollers; the host's median milliseconds of the board's runtime for Linu
 emulated boards of the plan's fleet through the gateway (``experiments.plan_live``: each reply
 held back to the board's measured compute) and compares the predicted end to end with each
 board's live p50 (deadline lifted to 2 s, so late replies are timed too). The prediction of a
-UDP board includes its measured per-request overhead (``python -m experiments.plan_overhead``,
-vp_edge/plan/overhead.py).
+board includes its link's measured per-request overhead, UDP or serial (``python -m
+experiments.plan_overhead``, vp_edge/plan/overhead.py).
 """
 
 from __future__ import annotations

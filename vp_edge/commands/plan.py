@@ -96,6 +96,7 @@ def _table(plan: object) -> str:
         )
     )
     lines.append(_overhead_line(src.get("udp_overhead")))
+    lines.append(_serial_line(src.get("serial_overhead")))
     if plan.stale:
         lines.append(
             "warning: the instruction counts were measured on other engine kernels; "
@@ -104,14 +105,29 @@ def _table(plan: object) -> str:
     return "\n".join(lines)
 
 
+def _load(entry: dict) -> str:
+    loads = [x for f in entry.get("fleets", []) for x in f.get("load_1min", [])]
+    return f", load {min(loads):g}-{max(loads):g}" if loads else ""
+
+
+def _serial_line(serial: dict | None) -> str:
+    """Where the serial boards' per-request column and their late-reply margin come from."""
+    if not serial:
+        return "per request (serial boards): not measured; 0 assumed, no margin for late replies"
+    return (
+        f"per request (serial boards): measured {serial.get('date')}{_load(serial)} (python -m "
+        f"experiments.plan_overhead --only serial): {serial['base_ms']:.1f} ms + "
+        f"{serial['per_board_ms']:.1f} ms per further serial board; "
+        f"{serial['spread_ms']:.1f} ms kept for late replies (p95 - p50)"
+    )
+
+
 def _overhead_line(udp: dict | None) -> str:
     """Where the UDP boards' per-request column comes from (vp_edge/plan/overhead.py)."""
     if not udp:
         return "per request: not measured (python -m experiments.plan_overhead); 0 assumed"
-    loads = [x for f in udp.get("fleets", []) for x in f.get("load_1min", [])]
-    load = f", load {min(loads):g}-{max(loads):g}" if loads else ""
     return (
-        f"per request (UDP boards): measured {udp.get('date')}{load} (python -m "
+        f"per request (UDP boards): measured {udp.get('date')}{_load(udp)} (python -m "
         f"experiments.plan_overhead): the board daemon's {udp['board_ms']:.2f} ms x the "
         "profile's CPU factor + the gateway's share for the fleet's network boards"
     )

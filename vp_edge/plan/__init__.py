@@ -52,6 +52,7 @@ class BoardRow:
             "compute_ms": round(e.compute_ms, 2),
             "link_ms": round(e.link_ms, 2),
             "overhead_ms": round(e.overhead_ms, 2),
+            "spread_ms": round(e.spread_ms, 2),
             "total_ms": round(e.total_ms, 2),
             "deadline_ms": e.deadline_ms,
             "margin_ms": round(e.margin_ms, 2),

@@ -10,7 +10,7 @@ Time on a board = instructions / clock for microcontrollers (CPI 1, as the bench
 host milliseconds x the profile's ``HOST_FACTORS`` entry for Linux and PYNQ boards (written down
 below, with why). Link time comes from the wire protocol's framing (``link_seconds``); a board on a
 network link adds a measured per-request overhead (``vp_edge.plan.overhead``), its board part
-scaled by the same factor.
+scaled by the same factor; a board on a serial line its own measured term.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from vp_edge.errors import VpEdgeError
-from vp_edge.plan.overhead import UdpOverhead, parse_overhead
+from vp_edge.plan.overhead import SerialOverhead, UdpOverhead, parse_overhead, parse_serial
 from vp_edge.plan.shapes import Counts, Shape, counts
 
 COSTS_FILE = Path(__file__).with_name("costs.json")
@@ -117,6 +117,7 @@ class CostModel:
     fits: dict[str, Fit]
     source: dict  # the measurement file's provenance (date, machine, engine hash)
     udp: UdpOverhead | None = None  # per-request overhead of UDP boards (None: not measured)
+    serial: SerialOverhead | None = None  # the same for serial boards
 
     def predict(self, s: Shape, quantity: str) -> float:
         if quantity not in self.fits:
@@ -190,12 +191,13 @@ def load_costs(path: Path = COSTS_FILE) -> CostModel:
     source = {k: v for k, v in doc.items() if k != "rows"}
     try:
         udp = parse_overhead(doc.get("udp_overhead"))
+        serial = parse_serial(doc.get("serial_overhead"))
     except (KeyError, TypeError, ValueError) as e:
         raise CostModelError(
-            f"{path}: udp_overhead is unreadable ({e!r}); "
+            f"{path}: udp_overhead or serial_overhead is unreadable ({e!r}); "
             "rerun 'python -m experiments.plan_overhead'"
         ) from None
-    return CostModel(fit_rows(doc), source, udp)
+    return CostModel(fit_rows(doc), source, udp, serial)
 
 
 def host_factor(profile: str) -> float:

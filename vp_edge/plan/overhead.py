@@ -18,8 +18,14 @@ guessed, by ``python -m experiments.plan_overhead`` into costs.json's ``udp_over
 
 On a real board the first part runs on the board's CPU, so the planner scales it by the
 profile's ``HOST_FACTORS`` factor, as it scales the compute term (the same Python daemon on a
-Cortex-A72 or a Cortex-A9); the rest runs on the gateway's host and is not scaled. Serial boards
-get no term here: their daemon is firmware, and the line's bytes dominate.
+Cortex-A72 or a Cortex-A9); the rest runs on the gateway's host and is not scaled.
+
+Serial boards (a UART, a pty) have their own term, costs.json's ``serial_overhead``: live p50 -
+(compute + the line's bytes at the baud rate) through the real gateway on emulated
+microcontroller boards, as ``base + per_board x (boards - 1)`` over the fleet's serial boards,
+and ``spread_ms``, how much later than its p50 a serial board's 95th-percentile reply came. The
+planner adds the term to the total and keeps the spread free before the gateway's cut-off, so
+a board planned at the limit still answers nineteen requests in twenty in time.
 """
 
 from __future__ import annotations
@@ -49,6 +55,30 @@ class UdpOverhead:
         """What an emulated board (the daemon at the host's speed) lacks of a real one's
         overhead: its own part at ``factor`` less what the host already spends."""
         return self.board_ms * max(0.0, factor - 1.0)
+
+
+@dataclass(frozen=True)
+class SerialOverhead:
+    """The measured overhead of one request to a board on a serial line (not scaled: the
+    emulation's daemon stands in for the firmware's handling, the rest is the gateway's)."""
+
+    base_ms: float
+    per_board_ms: float  # each further serial board in the fleet (their replies come together)
+    spread_ms: float  # p95 - p50 of a serial board's reply, the largest measured
+
+    def ms(self, boards: int) -> float:
+        """Milliseconds a request to a serial board adds to compute + line in a fleet of
+        ``boards`` serial boards."""
+        return self.base_ms + self.per_board_ms * max(0, boards - 1)
+
+
+def parse_serial(doc: dict | None) -> SerialOverhead | None:
+    """costs.json's ``serial_overhead`` entry, or None where it was never measured."""
+    if not doc:
+        return None
+    return SerialOverhead(
+        float(doc["base_ms"]), float(doc["per_board_ms"]), float(doc["spread_ms"])
+    )
 
 
 def parse_overhead(doc: dict | None) -> UdpOverhead | None:

@@ -51,7 +51,10 @@ class Estimate:
     deadline_ms: float
     link_label: str = ""  # "115200 baud", "ethernet"
     headroom: float = 0.0  # share of the deadline kept free for what the models miss
-    overhead_ms: float = 0.0  # measured per-request overhead of a network board (plan.overhead)
+    overhead_ms: float = 0.0  # measured per-request overhead of the board's link (plan.overhead)
+    #: how much later than its p50 a reply may come (serial boards' measured p95 - p50): kept
+    #: free before the gateway's cut-off with the total
+    spread_ms: float = 0.0
 
     @property
     def total_ms(self) -> float:
@@ -71,8 +74,9 @@ class Estimate:
             out.append(f"model {self.model_bytes:,} B > {self.model_limit:,} B of flash")
         if self.arena > self.arena_limit:
             out.append(f"arena {self.arena:,} B > {self.arena_limit:,} B of RAM")
-        if self.total_ms > self.budget_ms:
+        if self.total_ms + self.spread_ms > self.budget_ms:
             kept = f", {self.headroom:.0%} kept free" if self.headroom else ""
+            kept += f", {self.spread_ms:.1f} ms for late replies" if self.spread_ms else ""
             out.append(
                 f"needs {self.total_ms:.0f} ms ({self.compute_ms:.1f} ms compute + "
                 f"{self.link_ms:.1f} ms over {self.link_label}"
@@ -110,15 +114,19 @@ def compute_ms(bc: BoardClass, s: Shape, costs: CostModel) -> float:
     return costs.predict(s, quantity) * factor
 
 
-def overhead_ms(bc: BoardClass, fleet: Fleet, costs: CostModel) -> float:
-    """The measured per-request overhead of a board on a network link in this fleet (0 on
-    serial links, or when costs.json has no ``udp_overhead``): its board part at the
-    profile's CPU factor, the gateway's part for the fleet's network boards (their replies come
-    back together and share the gateway's process; a serial board's comes tens of ms later)."""
-    if bc.serial or costs.udp is None:
-        return 0.0
-    boards = sum(c.count for c in fleet.classes if not c.serial)
-    return costs.udp.ms(bc.kind, host_factor(bc.profile.name), boards)
+def overhead_ms(bc: BoardClass, fleet: Fleet, costs: CostModel) -> tuple[float, float]:
+    """(the measured per-request overhead of a board in this fleet, its spread). On a network
+    link: its board part at the profile's CPU factor and the gateway's part for the fleet's
+    network boards (their replies come back together and share the gateway's process; a
+    serial board's comes tens of ms later); on a serial line: the serial term for the fleet's
+    serial boards, and the spread of their replies. 0 where costs.json has no measurement."""
+    boards = sum(c.count for c in fleet.classes if c.serial == bc.serial)
+    if bc.serial:
+        s = costs.serial
+        return (0.0, 0.0) if s is None else (s.ms(boards), s.spread_ms)
+    if costs.udp is None:
+        return 0.0, 0.0
+    return costs.udp.ms(bc.kind, host_factor(bc.profile.name), boards), 0.0
 
 
 def kept_share(fleet: Fleet) -> float:
@@ -148,7 +156,7 @@ def estimate(bc: BoardClass, s: Shape, fleet: Fleet, costs: CostModel) -> Estima
         fleet.deadline_ms,
         label,
         kept_share(fleet),
-        overhead_ms(bc, fleet, costs),
+        *overhead_ms(bc, fleet, costs),
     )
 
 
