@@ -27,8 +27,14 @@ class BoardAdapter:
     default_profile: ClassVar[str] = ""
 
     def __init__(self, auth: fb.Auth, framing: str, max_frame: int = fb.MAX_FRAME) -> None:
-        self.auth, self.framing, self.max_frame = auth, framing, max_frame
-        self._stream = fb.StreamDecoder(auth, max_frame) if framing == "stream" else None
+        self.auth, self.max_frame = auth, max_frame
+        self.reframe(framing)
+
+    def reframe(self, framing: str) -> None:
+        """Decode ``framing`` from now on ("stream" or "datagram"), keeping the replay windows
+        (a serial board reached through another gateway's relay arrives as datagrams)."""
+        self.framing = framing
+        self._stream = fb.StreamDecoder(self.auth, self.max_frame) if framing == "stream" else None
 
     def encode(self, frame: bytes) -> bytes:
         """Bytes to put on the link for one frame."""

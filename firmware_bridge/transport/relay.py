@@ -56,6 +56,7 @@ class RelayLink(Link):
 
     def __init__(self, spec: LinkSpec) -> None:
         super().__init__(spec.url)
+        self.gone = ""
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:  # an abstract address (Linux): nothing to clean up, unique per client
             self.sock.bind(f"\0vp-edge-relay-{os.getpid()}-{secrets.token_hex(4)}")
@@ -69,9 +70,12 @@ class RelayLink(Link):
             self.sock.send(data)
             self.bytes_sent += len(data)
         except OSError as e:
-            raise LinkError(f"link {self.url}: the gateway went away: {e.strerror or e}") from None
+            self.gone = f"the gateway went away: {e.strerror or e}"
+            raise LinkError(f"link {self.url}: {self.gone}") from None
 
     def recv(self, timeout: float) -> bytes:
+        if self.gone:  # a datagram socket hears no hang-up: a failed send says it
+            raise LinkError(f"link {self.url}: {self.gone}")
         self.sock.settimeout(max(timeout, 1e-3))
         try:
             data = self.sock.recv(65536)

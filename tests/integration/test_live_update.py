@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import shutil
 import socket
 import sys
@@ -79,6 +80,8 @@ class RunningGateway:
         return False
 
     def close(self) -> None:
+        if not self.loop.is_running():  # closed already
+            return
         self.call(self.gw.close())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
@@ -181,9 +184,37 @@ def test_second_gateway_that_runs_locks_nobody_out(fleet, tmp_path):
         )
         == 0
     )
-    assert len(out.read_text().splitlines()) == 4
+    second = [json.loads(line) for line in out.read_text().splitlines()]
+    # the serial boards through the running gateway's relay: every board heard, none degraded
+    assert [(a["winner"], tuple(a["answered"])) for a in second] == before
+    assert running.gw.relay is not None and running.gw.relay.counts["relayed_in"] >= 8
     assert running.all_up()  # no board refuses the older, running gateway
     assert running.answers(x) == before  # the older, running gateway is still heard by all
+
+
+def test_second_gateway_takes_the_line_back_when_the_first_is_gone(fleet, tmp_path):
+    """A gateway that reached the serial boards through another's relay opens their lines
+    itself once that gateway has closed (its relay socket is gone)."""
+    dep, boards, running = fleet
+    x, _ = _images(tmp_path, 3)
+    before = running.answers(x)
+    second = RunningGateway(dep)
+    try:
+        assert {b.spec.name: bool(b.via) for b in second.gw.boards.values()} == {
+            "m3": True,
+            "m4": True,
+            "pi1": False,
+            "pi2": False,
+        }
+        assert second.answers(x) == before
+        running.close()
+        end = time.monotonic() + 10
+        while any(b.via or not b.up for b in second.gw.boards.values()):
+            assert time.monotonic() < end, "the serial boards did not come back on their lines"
+            time.sleep(0.1)
+        assert second.answers(x) == before
+    finally:
+        second.close()
 
 
 def test_forged_huge_counter_loses_no_board(fleet):

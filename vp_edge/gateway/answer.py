@@ -58,6 +58,9 @@ class Board:
     adapter: BoardAdapter
     stats: BoardStats
     link: Link | None = None
+    #: the relay URL of the other gateway of this deployment that holds the board's serial
+    #: line, while this gateway reaches the board through it ("": its own link)
+    via: str = ""
     hello: fb.Hello | None = None
     up: bool = False
     refused: str | None = None

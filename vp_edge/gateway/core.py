@@ -135,6 +135,11 @@ class Gateway(BoardLinks, HelloCheck, BoardHealth):
         self.lag_window = LagWindow()  # lag samples of the last seconds (gateway_lag)
         self._index = 0
 
+    @property
+    def relay_home(self) -> Path:
+        """The folder of the deployment's relay socket (a shard's parent, as for cards)."""
+        return _cards_home(self.dep.state_dir)
+
     # -- life cycle ----------------------------------------------------------------------------
     async def start(self, hello_timeout: float = 5.0) -> None:
         """Open links (reader threads), PROBE every board, wait for HELLOs up to the timeout."""
@@ -156,7 +161,7 @@ class Gateway(BoardLinks, HelloCheck, BoardHealth):
             await asyncio.sleep(0.1)
         self._probe_task = asyncio.create_task(self._probe_loop())
         self._lag_task = asyncio.create_task(self._lag_loop())
-        relay = Relay(self, _cards_home(self.dep.state_dir))
+        relay = Relay(self, self.relay_home)
         if relay.open() and relay.sock is not None:  # tools reach the serial boards it holds
             self.relay = relay
             self._loop.add_reader(relay.sock.fileno(), relay.on_readable)

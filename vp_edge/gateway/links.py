@@ -4,6 +4,7 @@ hands decoded frames to the event loop, and the one path by which frames go out.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import firmware_bridge as fb
 from boards.registry import get_kind
 from firmware_bridge.transport import Link, LinkError, parse_link
+from firmware_bridge.transport.relay import gateway_relay
 from vp_edge.gateway.answer import Board
 from vp_edge.gateway.stats import BoardStats
 
@@ -30,11 +32,16 @@ class BoardLinks:
     tx: fb.Sender
     counts: dict[str, int]
     opener: Callable[[BoardSpec, Path], Link]
+    relay: Any  # the relay this gateway serves (None: another gateway's, or none)
     _closing: threading.Event
     _loop: asyncio.AbstractEventLoop | None
 
     def _on_frames(self, b: Board, frames: list[fb.Frame], t: float) -> None:
         raise NotImplementedError  # the gateway's own
+
+    @property
+    def relay_home(self) -> Path:
+        raise NotImplementedError  # the gateway's own: the folder of the deployment's relay
 
     def _board(self, spec: BoardSpec) -> Board:
         kind = get_kind(spec.kind)
@@ -47,7 +54,7 @@ class BoardLinks:
         while not self._closing.is_set():
             if b.link is None:
                 try:
-                    b.link = self.opener(b.spec, self.dep.pty_dir)
+                    b.link = self._open(b)
                 except LinkError:
                     self._closing.wait(0.2)
                     continue
@@ -66,6 +73,19 @@ class BoardLinks:
                 if frames and self._loop is not None and not self._loop.is_closed():
                     self._loop.call_soon_threadsafe(self._on_frames, b, frames, t)
             b.polled = t
+
+    def _open(self, b: Board) -> Link:
+        """Open ``b``'s link. A serial line admits one reader: while another gateway of this
+        deployment holds it (its relay answers), this one goes through that relay, and back
+        to the line itself once that gateway is gone (docs/protocol.md §5)."""
+        via = ""
+        if self.relay is None and parse_link(b.spec.link).framing == "stream":
+            via = gateway_relay(self.relay_home) or ""
+        if via != b.via:
+            b.via = via
+            b.adapter.reframe("datagram" if via else "stream")
+        spec = dataclasses.replace(b.spec, link=via) if via else b.spec
+        return self.opener(spec, self.dep.pty_dir)
 
     def drop(self, b: Board, reason: str) -> None:
         """Count a frame dropped for ``reason``, in the total and on the board it concerns."""

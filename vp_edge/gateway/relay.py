@@ -36,10 +36,14 @@ class Gateway(Protocol):
 
 
 RID_TTL_S = 120.0  # a client's request id is relayed back this long after its last frame
+#: a board's unsolicited frames (HEARTBEAT, a HELLO after a model switch) go to every client
+#: that sent it a frame this recently, as a UDP board sends them to its recent peers
+PEER_TTL_S = 30.0
 #: a board whose flash client relayed LOAD_BEGIN or a chunk this recently, and no LOAD_COMMIT
 #: since, gets no requests: its line is the flash's (requests would wait behind the chunks)
 LOAD_HOLD_S = 3.0
 LOAD_TYPES = frozenset((fb.MsgType.LOAD_BEGIN, fb.MsgType.LOAD_CHUNK))
+Addr = str | bytes  # a client's Unix socket address (bytes: an abstract one)
 MAX_PATH = 100  # Unix socket paths are limited to about 108 bytes
 
 
@@ -50,7 +54,8 @@ class Relay:
         self.gw = gw
         self.path = state_dir / SOCKET_NAME
         self.sock: socket.socket | None = None
-        self.rids: dict[tuple[int, int], tuple[object, float]] = {}  # (board, rid) -> client
+        self.rids: dict[tuple[int, int], tuple[Addr, float]] = {}  # (board, rid) -> client
+        self.peers: dict[tuple[int, Addr], float] = {}  # (board, client) -> its last frame
         self.counts = dict.fromkeys(("relayed_in", "relayed_out", "refused"), 0)
         self.loaded_at: dict[int, float] = {}  # board id -> when a LOAD frame was relayed
 
@@ -92,6 +97,7 @@ class Relay:
             if len(self.rids) > 4096:  # forget clients long gone
                 self.rids = {k: v for k, v in self.rids.items() if now - v[1] <= RID_TTL_S}
             self.rids[(board.spec.id, rid)] = (addr, now)
+            self.peers[(board.spec.id, addr)] = now
             if data[2] == fb.MsgType.LOAD_COMMIT:  # the transfer is over: votes again
                 self.loaded_at.pop(board.spec.id, None)
             elif data[2] in LOAD_TYPES:
@@ -111,14 +117,30 @@ class Relay:
         return next((b for b in self.gw.boards.values() if b.spec.id == bid), None)
 
     def take(self, b: Board, f: fb.Frame) -> bool:
-        """Send ``f`` to the client whose request it answers; True when it was one."""
-        client = self.rids.get((f.board_id, f.request_id)) if f.request_id else None
+        """Send ``f`` to the client whose request it answers; True when it was one. A frame
+        nobody asked for (request id 0) also goes to the board's recent clients, and stays
+        the gateway's too (False)."""
+        if not f.request_id:
+            now = time.monotonic()
+            self.peers = {k: t for k, t in self.peers.items() if now - t <= PEER_TTL_S}
+            for board_id, addr in self.peers:
+                if board_id == f.board_id:
+                    self._send(f, addr)
+            return False
+        client = self.rids.get((f.board_id, f.request_id))
         if client is None or self.sock is None:
             return False
         addr, t = client
         if time.monotonic() - t > RID_TTL_S:
             del self.rids[(f.board_id, f.request_id)]
             return False
+        self._send(f, addr)
+        return True
+
+    def _send(self, f: fb.Frame, addr: Addr) -> None:
+        """``f`` to one client, re-encoded byte for byte as the board signed it."""
+        if self.sock is None:
+            return
         frame = fb.encode_frame(
             f.msg,
             board_id=f.board_id,
@@ -130,7 +152,6 @@ class Relay:
         with contextlib.suppress(OSError):
             self.sock.sendto(frame, addr)
             self.counts["relayed_out"] += 1
-        return True
 
     def close(self) -> None:
         if self.sock is not None:
