@@ -98,3 +98,22 @@ def test_lagging_loop_still_cuts_a_short_deadline() -> None:
     assert reserve_for(SHORT, lag) == pytest.approx(lag + REPLY_S)
     assert not stop_waiting_now(SHORT, elapsed_s=0.049, lag_s=lag, tick_s=tick)
     assert stop_waiting_now(SHORT, elapsed_s=0.051, lag_s=lag, tick_s=tick)
+
+
+def test_heap_frozen_while_any_gateway_runs_and_released_after_the_last():
+    import gc
+
+    from vp_edge.gateway.lag import HeapFreeze
+
+    gc.unfreeze()
+    first, second = object(), object()
+    HeapFreeze.hold(first)
+    HeapFreeze.hold(second)
+    frozen = gc.get_freeze_count()
+    assert frozen > 0  # the objects that exist now are out of the collector's scans
+    HeapFreeze.release(first)
+    assert gc.get_freeze_count() >= frozen  # the second gateway still runs
+    HeapFreeze.release(first)  # a second close of the same gateway changes nothing
+    assert gc.get_freeze_count() >= frozen
+    HeapFreeze.release(second)
+    assert gc.get_freeze_count() == 0  # nothing stays frozen after the last gateway

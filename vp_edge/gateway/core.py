@@ -44,7 +44,7 @@ from vp_edge.errors import GatewayError
 from vp_edge.gateway.answer import Answer, Board
 from vp_edge.gateway.health import BoardHealth
 from vp_edge.gateway.hello import HelloCheck
-from vp_edge.gateway.lag import LagWindow
+from vp_edge.gateway.lag import HeapFreeze, LagWindow
 from vp_edge.gateway.links import BoardLinks
 from vp_edge.gateway.parts import (
     PartCalls,
@@ -161,6 +161,7 @@ class Gateway(BoardLinks, HelloCheck, BoardHealth):
             await asyncio.sleep(0.1)
         self._probe_task = asyncio.create_task(self._probe_loop())
         self._lag_task = asyncio.create_task(self._lag_loop())
+        HeapFreeze.hold(self)
         relay = Relay(self, self.relay_home)
         if relay.open() and relay.sock is not None:  # tools reach the serial boards it holds
             self.relay = relay
@@ -168,6 +169,7 @@ class Gateway(BoardLinks, HelloCheck, BoardHealth):
 
     async def close(self) -> None:
         self._closing.set()
+        HeapFreeze.release(self)
         if self.relay is not None and self.relay.sock is not None and self._loop is not None:
             self._loop.remove_reader(self.relay.sock.fileno())
             self.relay.close()
