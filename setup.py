@@ -5,6 +5,8 @@ Metadata lives in pyproject.toml; this file only adds the C build, so ``pip inst
 not imported as a Python module.
 """
 
+from pathlib import Path
+
 from setuptools import Extension, setup
 
 ENGINE = "firmware_bridge/engine/c"
@@ -13,19 +15,7 @@ setup(
     ext_modules=[
         Extension(
             "firmware_bridge.engine._vp_engine",
-            sources=[
-                f"{ENGINE}/{n}.c"
-                for n in (
-                    "vp_engine",
-                    "vp_engine_ops",
-                    "vp_kernels",
-                    "vp_conv",
-                    "vp_conv_dsp",
-                    "vp_conv_host",
-                    "vp_im2col",
-                    "vp_pyshim",
-                )
-            ],
+            sources=sorted(str(p) for p in Path(ENGINE).glob("*.c")),  # engine + host shim
             include_dirs=[ENGINE],
             extra_compile_args=["-std=c99", "-O3", "-fwrapv", "-Wall"],
             py_limited_api=False,

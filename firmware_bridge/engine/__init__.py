@@ -20,16 +20,13 @@ from firmware_bridge.errors import BridgeError
 
 log = logging.getLogger(__name__)
 _HERE = Path(__file__).resolve().parent
-_SOURCES = (
-    "vp_engine.c",
-    "vp_engine_ops.c",
-    "vp_kernels.c",
-    "vp_conv.c",
-    "vp_conv_dsp.c",
-    "vp_conv_host.c",
-    "vp_im2col.c",
-    "vp_pyshim.c",
-)
+#: the C engine: every C file of ``c/`` but the host shim, which the firmware leaves out (setup.py,
+#: the firmware Makefile, the firmware's cycle counts and the planner's calibration hash all take
+#: this rule, so a new kernel file needs no list edited)
+C_DIR = _HERE / "c"
+HOST_SHIM = "vp_pyshim.c"
+ENGINE_SOURCES = tuple(sorted(p.name for p in C_DIR.glob("*.c") if p.name != HOST_SHIM))
+_SOURCES = (*ENGINE_SOURCES, HOST_SHIM)
 STATUS = {
     0: "ok", -1: "bad argument", -2: "bad magic (not a .vpw)", -3: "unsupported version",
     -4: "inconsistent sizes", -5: "a layer reads or writes out of bounds", -6: "unknown op",
@@ -80,7 +77,7 @@ def _find_library() -> Path | None:
 def _compile_fallback() -> Path:
     """Source checkouts that were never pip-installed: build once into a private temp dir."""
     out = Path(tempfile.gettempdir()) / f"vp_engine_{os.getuid()}" / "libvp_engine.so"
-    srcs = [_HERE / "c" / s for s in _SOURCES]
+    srcs = [C_DIR / s for s in _SOURCES]
     if not out.exists() or out.stat().st_mtime < max(s.stat().st_mtime for s in srcs):
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(f".{os.getpid()}.so")

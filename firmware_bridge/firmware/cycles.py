@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..engine import ENGINE_SOURCES
 from .build import FirmwareError
 
 P_PIPELINE = 2
@@ -193,20 +194,21 @@ def _functions(elf: Path, readelf: str) -> set[str]:
 
 
 def engine_ranges(elf: Path, tools: str = "arm-none-eabi-") -> list[tuple[int, int]]:
-    """Address ranges of the engine (functions of its C files, vp_engine*.c, vp_kernels.c,
-    vp_conv*.c and vp_im2col.c, from the ELF's debug lines) and of memcpy/memset, which its
-    im2col calls."""
+    """Address ranges of the engine (functions of its C files, ``ENGINE_SOURCES``, from the
+    ELF's debug lines) and of memcpy/memset, which its im2col calls."""
     out = subprocess.run(
         [f"{tools}nm", "-S", "-n", "-l", str(elf)], capture_output=True, text=True, check=True
     ).stdout
     funcs = _functions(elf, f"{tools}readelf")
+    names = "|".join(map(re.escape, ENGINE_SOURCES))
+    engine_file = re.compile(rf"(?:^|[/\s])(?:{names}):")
     lo, hi, extra = None, None, []
     for line in out.splitlines():
         f = line.split()
         if len(f) < 4 or f[2].lower() != "t" or f[3] not in funcs:
             continue
         addr, size = int(f[0], 16) & ~1, int(f[1], 16)
-        if re.search(r"vp_(engine|engine_ops|kernels|conv|conv_dsp|conv_host|im2col)\.c:", line):
+        if engine_file.search(line):
             lo = addr if lo is None else min(lo, addr)
             hi = addr + size if hi is None else max(hi, addr + size)
         elif f[3] in ("memcpy", "memset"):

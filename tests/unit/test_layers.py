@@ -137,14 +137,15 @@ C_INCLUDE_DIRS = (
 
 #: firmware_bridge's subpackages and the others each may import, besides the modules at the top
 #: that all share (errors, files). The engine knows nothing of the wire; the firmware's host
-#: side knows the protocol (its images carry a CRC-32C); the protocol's session opens transport
+#: side knows the protocol (its images carry a CRC-32C) and which C files are the engine (it
+#: compiles them in, and counts their instructions apart); the protocol's session opens transport
 #: links and the transport's FrameLink carries protocol frames, so those two are one level. In
 #: C, the codec and the engine stand alone and the firmware compiles both in.
 BRIDGE_PARTS = {
     "protocol": {"transport"},
     "transport": {"protocol"},
     "engine": set(),
-    "firmware": {"protocol"},
+    "firmware": {"protocol", "engine"},
 }
 BRIDGE_SHARED = {"errors", "files"}
 C_PARTS = {"protocol": set(), "engine": set(), "firmware": {"protocol", "engine"}}

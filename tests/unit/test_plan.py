@@ -199,9 +199,11 @@ def test_measured_fits_reproduce_their_rows(tmp_path) -> None:
 def test_engine_hash_follows_names_and_contents_not_folders(tmp_path) -> None:
     """Moving the C engine's sources to other folders keeps the calibration fresh; editing or
     renaming one makes it stale."""
-    from vp_edge.plan.costs import BRIDGE_DIR, ENGINE_SOURCES, engine_sources_sha256
+    from vp_edge.plan.costs import BRIDGE_DIR, engine_file_names, engine_sources_sha256
 
-    sources = {p.name: p.read_bytes() for pat in ENGINE_SOURCES for p in BRIDGE_DIR.rglob(pat)}
+    names = engine_file_names()
+    sources = {p.name: p.read_bytes() for p in BRIDGE_DIR.rglob("*.[ch]") if p.name in names}
+    assert "vp_pyshim.c" not in sources and "vp_engine.h" in sources
     assert {"vp_engine.c", "vp_kernels.c"} <= set(sources)
     moved = tmp_path / "moved"
     for i, (name, data) in enumerate(sorted(sources.items())):  # spread over new subfolders

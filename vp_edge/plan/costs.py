@@ -23,15 +23,21 @@ from pathlib import Path
 
 import numpy as np
 
+from firmware_bridge.engine import C_DIR, ENGINE_SOURCES
 from vp_edge.errors import VpEdgeError
 from vp_edge.plan.overhead import SerialOverhead, UdpOverhead, parse_overhead, parse_serial
 from vp_edge.plan.shapes import Counts, Shape, counts
 
 COSTS_FILE = Path(__file__).with_name("costs.json")
 BRIDGE_DIR = Path(__file__).resolve().parents[2] / "firmware_bridge"
-#: the engine's C sources the firmware runs an inference with, by file name: found anywhere under
-#: firmware_bridge, so moving them to another folder does not make the calibration stale
-ENGINE_SOURCES = ("vp_engine*.[ch]", "vp_kernels*.[ch]", "vp_conv*.[ch]", "vp_im2col.c")
+
+
+def engine_file_names() -> frozenset[str]:
+    """The engine's C sources the firmware runs an inference with (``ENGINE_SOURCES``) and its
+    headers, by file name: found anywhere under firmware_bridge, so moving them to another
+    folder does not make the calibration stale."""
+    return frozenset(ENGINE_SOURCES) | {p.name for p in C_DIR.glob("*.h")}
+
 
 #: board profile -> (runtime the board computes with, factor on this host's measured time).
 #: A Raspberry Pi 4 (Cortex-A72, 1.5 GHz) runs XNNPACK int8 about 4x slower than one core of an
@@ -66,9 +72,10 @@ class CostModelError(VpEdgeError):
 def engine_sources_sha256(root: Path = BRIDGE_DIR) -> str:
     """One hash of the C engine's sources (names and contents, not folders): instruction counts
     measured on other kernels are stale, counts of the same kernels moved elsewhere are not."""
-    found = {p for pattern in ENGINE_SOURCES for p in root.rglob(pattern)}
+    names = engine_file_names()
+    found = {p for p in root.rglob("*.[ch]") if p.name in names}
     if not found:
-        raise CostModelError(f"no C engine sources ({', '.join(ENGINE_SOURCES)}) under {root}")
+        raise CostModelError(f"no C engine sources ({', '.join(sorted(names))}) under {root}")
     h = hashlib.sha256()
     for p in sorted(found, key=lambda p: (p.name, p.read_bytes())):
         h.update(p.name.encode() + b"\0" + p.read_bytes())
