@@ -199,6 +199,8 @@ def engine_ranges(elf: Path, tools: str = "arm-none-eabi-") -> list[tuple[int, i
     out = subprocess.run(
         [f"{tools}nm", "-S", "-n", "-l", str(elf)], capture_output=True, text=True, check=True
     ).stdout
+    if not ENGINE_SOURCES:  # an install without the C sources cannot have built the firmware
+        raise FirmwareError("no C engine sources in firmware_bridge/engine/c: use a checkout")
     funcs = _functions(elf, f"{tools}readelf")
     names = "|".join(map(re.escape, ENGINE_SOURCES))
     engine_file = re.compile(rf"(?:^|[/\s])(?:{names}):")
