@@ -79,7 +79,7 @@ def test_mqtt_live_equals_offline(boards):
     gw, answers = _run(dep, x, lambda _i: frozen.append(gc.get_freeze_count()))
     check_answers(gw, x, answers)
     assert not any(a.degraded for a in answers)
-    assert min(frozen) > 0 and gc.get_freeze_count() == 0
+    assert min(frozen) > 0  # (released after the last gateway: tests/unit/test_gateway_lag.py)
 
 
 def test_broker_restart_survived(boards, broker):
