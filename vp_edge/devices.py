@@ -52,10 +52,9 @@ def ready_info(dep: Deployment, b: BoardSpec) -> dict:
 def board_url(dep: Deployment, b: BoardSpec, info: dict | None = None) -> str:
     """Where to reach a board from this host: through the running gateway's relay when that
     gateway holds the board's serial line, its pty device when emulated, else its link."""
-    from firmware_bridge.transport import parse_link
-    from firmware_bridge.transport.relay import gateway_relay
+    from firmware_bridge.transport.relay import serial_relay
 
-    if parse_link(b.link).framing == "stream" and (relay := gateway_relay(dep.state_dir)):
+    if relay := serial_relay(b.link, dep.state_dir):
         return relay
     info = ready_info(dep, b) if info is None else info
     return info.get("pty") or b.link

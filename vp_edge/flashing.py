@@ -62,10 +62,9 @@ def session_url(url: str, pty_dir: Path | None = None) -> tuple[str, int | None]
 def deployment_target(dep: Deployment, which: str) -> FlashTarget:
     """Board ``which`` (name, id or link) of ``dep``, with the deployment's key and epoch."""
     spec = next((b for b in dep.boards if which == b.link), None) or dep.board(which)
-    from firmware_bridge.transport import parse_link
-    from firmware_bridge.transport.relay import gateway_relay
+    from firmware_bridge.transport.relay import serial_relay
 
-    relay = gateway_relay(dep.state_dir) if parse_link(spec.link).framing == "stream" else None
+    relay = serial_relay(spec.link, dep.state_dir)
     if relay is not None:  # a running gateway holds the board's serial line: go through it
         return FlashTarget(relay, spec.id, dep.board_keys, dep.epoch_file, 115200, spec, dep)
     url, baud = session_url(spec.link, dep.pty_dir)

@@ -18,7 +18,7 @@ import socket
 from pathlib import Path
 from urllib.parse import SplitResult
 
-from .base import Link, LinkError, LinkSpec
+from .base import Link, LinkError, LinkSpec, parse_link
 
 #: where a gateway listens for relayed frames, in its deployment's state folder
 SOCKET_NAME = "gateway.sock"
@@ -47,6 +47,13 @@ def gateway_relay(state_dir: Path) -> str | None:
         except OSError:
             return None  # a socket file left by a gateway that is gone
     return f"relay://{path}"
+
+
+def serial_relay(link: str, state_dir: Path) -> str | None:
+    """The relay URL to reach a board on ``link`` by: the running gateway's (``gateway_relay``)
+    when the link is a serial line, which that gateway holds; None when it is not one, or no
+    gateway runs."""
+    return gateway_relay(state_dir) if parse_link(link).framing == "stream" else None
 
 
 class RelayLink(Link):

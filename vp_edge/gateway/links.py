@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import firmware_bridge as fb
 from boards.registry import get_kind
 from firmware_bridge.transport import Link, LinkError, parse_link
-from firmware_bridge.transport.relay import gateway_relay
+from firmware_bridge.transport.relay import serial_relay
 from vp_edge.gateway.answer import Board
 from vp_edge.gateway.stats import BoardStats
 
@@ -78,9 +78,7 @@ class BoardLinks:
         """Open ``b``'s link. A serial line admits one reader: while another gateway of this
         deployment holds it (its relay answers), this one goes through that relay, and back
         to the line itself once that gateway is gone (docs/protocol.md §5)."""
-        via = ""
-        if self.relay is None and parse_link(b.spec.link).framing == "stream":
-            via = gateway_relay(self.relay_home) or ""
+        via = "" if self.relay is not None else serial_relay(b.spec.link, self.relay_home) or ""
         if via != b.via:
             b.via = via
             b.adapter.reframe("datagram" if via else "stream")
